@@ -1,0 +1,55 @@
+//! Failure detection: deciding, from silence alone, which peers to suspect.
+//!
+//! DDIA chapter 8: in an asynchronous network a slow node and a dead one look the same, so
+//! every detector trades detection time against false suspicions. A [`Detector`] watches one
+//! peer's heartbeats; [`Heartbeat`] is the protocol that sends heartbeats to every member
+//! and runs one detector per peer.
+//!
+//! Detectors here:
+//! * [`FixedTimeout`]: suspect after a fixed silence (right only in a synchronous network).
+//! * [`PhiAccrual`]: suspect when the silence is improbable given the observed
+//!   inter-arrival distribution (Hayashibara et al., with Akka's approximation).
+
+mod checks;
+mod fixed;
+mod heartbeat;
+mod phi;
+
+pub use checks::{completeness, never_suspects_live, DetectorHistory};
+pub use fixed::{FixedTimeout, FixedTimeoutConfig};
+pub use heartbeat::{Heartbeat, HeartbeatConfig, HeartbeatEvent, HeartbeatMsg};
+pub use phi::{phi, PhiAccrual, PhiConfig};
+
+use crate::time::Instant;
+use std::fmt::Debug;
+use std::time::Duration;
+
+/// A failure detector for one monitored peer.
+///
+/// The detector is told of every heartbeat and answers one question: from which instant on,
+/// if no further heartbeat arrives, it suspects the peer. Answering with a deadline instead
+/// of a yes/no lets the owning protocol arm one timer and suspect at exactly the right moment.
+pub trait Detector: Clone + Debug + Send + 'static {
+    /// The detector's parameters.
+    type Config: Clone + Debug + Default + Send + 'static;
+
+    /// Starts monitoring at `now`, as if a heartbeat had just arrived, so that a peer which
+    /// never speaks is suspected too.
+    fn new(config: &Self::Config, now: Instant) -> Self;
+
+    /// Records a heartbeat received at `now`.
+    fn heartbeat(&mut self, now: Instant);
+
+    /// The instant from which the peer is suspected unless another heartbeat arrives.
+    fn suspect_at(&self) -> Instant;
+
+    /// True when the peer is trusted at `now`.
+    fn is_available(&self, now: Instant) -> bool {
+        now < self.suspect_at()
+    }
+
+    /// The longest silence after a heartbeat before suspicion, given that every recorded
+    /// inter-arrival interval lies in `[min_interval, max_interval]`. A crashed peer is
+    /// suspected at most this long plus the maximum one-way delay after it crashed.
+    fn silence_bound(config: &Self::Config, min_interval: Duration, max_interval: Duration) -> Duration;
+}

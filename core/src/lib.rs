@@ -1,0 +1,25 @@
+//! palisade-core: pure, deterministic protocol state machines for systems that must stay
+//! correct under partial failure.
+//!
+//! Nothing in this crate reads a clock, sleeps, does IO, spawns a thread or draws
+//! randomness except from an explicit seed. Time comes in through [`Now`] on every call;
+//! outputs go out through [`protocol::Output`]. The same protocol value then runs unchanged
+//! in the deterministic simulator (`palisade-sim`) and in production (`palisade-actix`).
+//!
+//! Start with the [`protocol`] module: it is the whole contract.
+
+pub mod check;
+pub mod codec;
+pub mod detector;
+pub mod node;
+pub mod protocol;
+pub mod rng;
+pub mod time;
+pub mod timer;
+
+pub use check::{Observation, Violation};
+pub use node::NodeId;
+pub use protocol::{Init, Input, Output, Protocol};
+pub use rng::Rng;
+pub use time::{Instant, Now, WallInterval, WallTime};
+pub use timer::Timers;

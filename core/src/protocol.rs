@@ -1,0 +1,302 @@
+//! The protocol contract: one trait, implemented once per protocol, driven identically by the
+//! simulator and by the actix runtime.
+//!
+//! A [`Protocol`] is a deterministic state machine. It never reads a clock, sleeps, does IO
+//! or draws randomness except from its seed. A runtime drives it with exactly three inputs,
+//! each carrying the node's current time as a [`Now`]:
+//!
+//! * [`Protocol::handle_message`]: a message from a peer. `from` is the sender as the
+//!   transport authenticated it, never an id read from the payload.
+//! * [`Protocol::handle_command`]: a request from the local application.
+//! * [`Protocol::handle_timeout`]: the deadline from [`Protocol::poll_timeout`] has passed.
+//!   A timeout may arrive late (the process was paused) or spuriously; both must be harmless.
+//!
+//! After every input (and after construction) the runtime drains [`Protocol::poll_output`]
+//! until it returns `None`, acting on each [`Output`] in order:
+//!
+//! * [`Output::Send`]: deliver a message to a peer, maybe; networks lose, delay, duplicate
+//!   and reorder.
+//! * [`Output::Event`]: tell the local application something (a suspicion, a grant, a
+//!   rejected command, a misbehaving peer).
+//! * [`Output::Persist`]: a durability barrier. The runtime makes the state durable before
+//!   it acts on any later output, so "persist, then send the acknowledgement" is safe across
+//!   crashes. After a crash the node is rebuilt from the last persisted state.
+//!
+//! Then the runtime asks [`Protocol::poll_timeout`] for the earliest deadline and arranges
+//! a timeout at or after it. [`step`] and [`drain`] do the feeding and draining so that both
+//! runtimes (and tests) share one implementation of these rules.
+//!
+//! # Example
+//!
+//! A protocol that answers every `Ping` with a `Pong` and reports each `Pong` it receives.
+//!
+//! ```
+//! use palisade_core::protocol::{step, Init, Input, Outbox, Output, Protocol};
+//! use palisade_core::{Instant, NodeId, Now, WallTime};
+//! use serde::{Deserialize, Serialize};
+//! use std::time::Duration;
+//!
+//! #[derive(Clone, Debug, Serialize, Deserialize)]
+//! enum Msg { Ping, Pong }
+//!
+//! struct PingPong { peers: Vec<NodeId>, next_ping: Instant, outbox: Outbox<Msg, NodeId, ()> }
+//!
+//! impl Protocol for PingPong {
+//!     type Message = Msg;
+//!     type Command = std::convert::Infallible;
+//!     type Event = NodeId; // "this peer answered"
+//!     type Config = ();
+//!     type Durable = ();
+//!
+//!     fn new(init: Init<Self>) -> Self {
+//!         let peers = init.members.into_iter().filter(|&m| m != init.id).collect();
+//!         PingPong { peers, next_ping: init.now.mono, outbox: Outbox::new() }
+//!     }
+//!     fn handle_message(&mut self, _now: Now, from: NodeId, msg: Msg) {
+//!         match msg {
+//!             Msg::Ping => self.outbox.send(from, Msg::Pong),
+//!             Msg::Pong => self.outbox.event(from),
+//!         }
+//!     }
+//!     fn handle_command(&mut self, _now: Now, cmd: Self::Command) {
+//!         match cmd {}
+//!     }
+//!     fn handle_timeout(&mut self, now: Now) {
+//!         if now.mono < self.next_ping {
+//!             return; // early or spurious: harmless
+//!         }
+//!         for &p in &self.peers {
+//!             self.outbox.send(p, Msg::Ping);
+//!         }
+//!         self.next_ping = now.mono + Duration::from_secs(1);
+//!     }
+//!     fn poll_output(&mut self) -> Option<Output<Msg, NodeId, ()>> {
+//!         self.outbox.pop()
+//!     }
+//!     fn poll_timeout(&self) -> Option<Instant> {
+//!         Some(self.next_ping)
+//!     }
+//! }
+//!
+//! let now = Now::new(Instant::ZERO, WallTime::UNIX_EPOCH);
+//! let (a, b) = (NodeId(1), NodeId(2));
+//! let mut node = PingPong::new(Init::fresh(a, vec![a, b], (), 7, now));
+//! let mut sent = Vec::new();
+//! step(&mut node, now, Input::Timeout, |out| sent.push(out));
+//! assert!(matches!(sent.as_slice(), [Output::Send { to, msg: Msg::Ping }] if *to == b));
+//! assert_eq!(node.poll_timeout(), Some(Instant::ZERO + Duration::from_secs(1)));
+//! ```
+
+use crate::node::NodeId;
+use crate::time::{Instant, Now};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::VecDeque;
+use std::fmt::Debug;
+
+/// A protocol: a deterministic, sans-IO state machine driven by a runtime.
+///
+/// See the [module documentation](self) for the rules every runtime follows and every
+/// implementation may rely on.
+pub trait Protocol: Sized + 'static {
+    /// A message between nodes. It crosses the network, so it must serialize, and it may
+    /// arrive corrupted, forged, late, twice, or not at all.
+    type Message: Clone + Debug + Serialize + DeserializeOwned + Send + 'static;
+    /// A request from the local application (use [`std::convert::Infallible`] for none).
+    type Command: Debug + Send + 'static;
+    /// A notification for the local application and for checkers.
+    type Event: Clone + Debug + Serialize + Send + 'static;
+    /// Static configuration, the same on every restart.
+    type Config: Clone + Debug + Send + 'static;
+    /// The state that survives a crash. It must not contain an [`Instant`]: monotonic
+    /// readings mean nothing after a restart.
+    type Durable: Clone + Debug + Serialize + DeserializeOwned + Send + 'static;
+
+    /// Builds the node, either fresh or from the state it last persisted.
+    fn new(init: Init<Self>) -> Self;
+
+    /// Handles a message that the transport received from `from`.
+    fn handle_message(&mut self, now: Now, from: NodeId, msg: Self::Message);
+
+    /// Handles a command from the local application.
+    fn handle_command(&mut self, now: Now, cmd: Self::Command);
+
+    /// Handles the passing of the deadline last returned by [`Protocol::poll_timeout`].
+    /// The call may be late or spurious.
+    fn handle_timeout(&mut self, now: Now);
+
+    /// The next output, or `None` when there is none left.
+    fn poll_output(&mut self) -> Option<OutputFor<Self>>;
+
+    /// The earliest instant at which the node wants a timeout, or `None` for none.
+    fn poll_timeout(&self) -> Option<Instant>;
+}
+
+/// Everything a protocol is built from.
+#[derive(Clone, Debug)]
+pub struct Init<P: Protocol> {
+    /// This node's id.
+    pub id: NodeId,
+    /// Every node in the cluster, including this one, sorted and without duplicates.
+    pub members: Vec<NodeId>,
+    /// The protocol's configuration.
+    pub config: P::Config,
+    /// The state last persisted before a crash, or `None` on first start.
+    pub restored: Option<P::Durable>,
+    /// The seed for every random choice the node makes (see [`crate::Rng`]).
+    pub seed: u64,
+    /// The node's clocks at construction.
+    pub now: Now,
+}
+
+impl<P: Protocol> Init<P> {
+    /// A first start (nothing restored); `members` is sorted and deduplicated.
+    pub fn fresh(id: NodeId, members: Vec<NodeId>, config: P::Config, seed: u64, now: Now) -> Self {
+        Self::restart(id, members, config, None, seed, now)
+    }
+
+    /// A start from `restored` durable state (or a first start if `None`).
+    pub fn restart(
+        id: NodeId,
+        mut members: Vec<NodeId>,
+        config: P::Config,
+        restored: Option<P::Durable>,
+        seed: u64,
+        now: Now,
+    ) -> Self {
+        members.sort_unstable();
+        members.dedup();
+        Init { id, members, config, restored, seed, now }
+    }
+
+    /// Every member except this node.
+    pub fn peers(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.members.iter().copied().filter(move |&m| m != self.id)
+    }
+}
+
+/// One output of a protocol, for the runtime to act on in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum Output<M, E, D> {
+    /// Send `msg` to `to`.
+    Send {
+        /// The recipient.
+        to: NodeId,
+        /// The message.
+        msg: M,
+    },
+    /// Tell the local application (and checkers) something.
+    Event(E),
+    /// Make this state durable before acting on any later output.
+    Persist(D),
+}
+
+/// The output type of protocol `P`.
+pub type OutputFor<P> =
+    Output<<P as Protocol>::Message, <P as Protocol>::Event, <P as Protocol>::Durable>;
+
+/// One input to a protocol.
+#[derive(Clone, Debug)]
+pub enum Input<P: Protocol> {
+    /// A message the transport received from an authenticated sender.
+    Message {
+        /// The authenticated sender.
+        from: NodeId,
+        /// The message.
+        msg: P::Message,
+    },
+    /// A command from the local application.
+    Command(P::Command),
+    /// The deadline from `poll_timeout` has passed (or a spurious wake-up).
+    Timeout,
+}
+
+/// Feeds one input to `protocol` and drains every output into `sink`, in order.
+/// Returns the number of outputs drained. Both runtimes drive protocols through this.
+pub fn step<P: Protocol>(
+    protocol: &mut P,
+    now: Now,
+    input: Input<P>,
+    sink: impl FnMut(OutputFor<P>),
+) -> usize {
+    match input {
+        Input::Message { from, msg } => protocol.handle_message(now, from, msg),
+        Input::Command(cmd) => protocol.handle_command(now, cmd),
+        Input::Timeout => protocol.handle_timeout(now),
+    }
+    drain(protocol, sink)
+}
+
+/// Drains every pending output of `protocol` into `sink`, in order; returns how many.
+/// Runtimes call this after construction too.
+pub fn drain<P: Protocol>(protocol: &mut P, mut sink: impl FnMut(OutputFor<P>)) -> usize {
+    let mut n = 0;
+    while let Some(out) = protocol.poll_output() {
+        sink(out);
+        n += 1;
+    }
+    n
+}
+
+/// The largest number of outputs one input may queue before the outbox calls it a bug.
+/// Generous: a broadcast to a thousand members plus events fits many times over.
+pub const OUTBOX_SANITY_BOUND: usize = 1 << 20;
+
+/// A FIFO of pending outputs: the usual way to implement [`Protocol::poll_output`].
+#[derive(Clone, Debug)]
+pub struct Outbox<M, E, D> {
+    queue: VecDeque<Output<M, E, D>>,
+}
+
+impl<M, E, D> Default for Outbox<M, E, D> {
+    fn default() -> Self {
+        Outbox { queue: VecDeque::new() }
+    }
+}
+
+impl<M, E, D> Outbox<M, E, D> {
+    /// An empty outbox.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Queues any output.
+    pub fn push(&mut self, out: Output<M, E, D>) {
+        debug_assert!(
+            self.queue.len() < OUTBOX_SANITY_BOUND,
+            "outbox holds {} outputs: is the runtime draining it?",
+            self.queue.len()
+        );
+        self.queue.push_back(out);
+    }
+
+    /// Queues a message to `to`.
+    pub fn send(&mut self, to: NodeId, msg: M) {
+        self.push(Output::Send { to, msg });
+    }
+
+    /// Queues an event.
+    pub fn event(&mut self, event: E) {
+        self.push(Output::Event(event));
+    }
+
+    /// Queues a durability barrier for `state`.
+    pub fn persist(&mut self, state: D) {
+        self.push(Output::Persist(state));
+    }
+
+    /// Takes the oldest pending output.
+    pub fn pop(&mut self) -> Option<Output<M, E, D>> {
+        self.queue.pop_front()
+    }
+
+    /// Number of pending outputs.
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// True when nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+}
