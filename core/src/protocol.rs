@@ -166,7 +166,14 @@ impl<P: Protocol> Init<P> {
     ) -> Self {
         members.sort_unstable();
         members.dedup();
-        Init { id, members, config, restored, seed, now }
+        Init {
+            id,
+            members,
+            config,
+            restored,
+            seed,
+            now,
+        }
     }
 
     /// Every member except this node.
@@ -250,7 +257,9 @@ pub struct Outbox<M, E, D> {
 
 impl<M, E, D> Default for Outbox<M, E, D> {
     fn default() -> Self {
-        Outbox { queue: VecDeque::new() }
+        Outbox {
+            queue: VecDeque::new(),
+        }
     }
 }
 

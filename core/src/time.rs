@@ -148,7 +148,10 @@ impl WallInterval {
     /// A reading `at` with symmetric uncertainty `± error`.
     pub fn around(at: WallTime, error: Duration) -> Self {
         let e = i64::try_from(error.as_nanos()).unwrap_or(i64::MAX);
-        WallInterval { earliest: at.offset_by_nanos(-e), latest: at.offset_by_nanos(e) }
+        WallInterval {
+            earliest: at.offset_by_nanos(-e),
+            latest: at.offset_by_nanos(e),
+        }
     }
 
     /// Width of the interval (twice the error bound for a symmetric reading).

@@ -21,7 +21,9 @@ pub struct FixedTimeoutConfig {
 
 impl Default for FixedTimeoutConfig {
     fn default() -> Self {
-        FixedTimeoutConfig { timeout: Duration::from_secs(5) }
+        FixedTimeoutConfig {
+            timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -36,7 +38,10 @@ impl Detector for FixedTimeout {
     type Config = FixedTimeoutConfig;
 
     fn new(config: &FixedTimeoutConfig, now: Instant) -> Self {
-        FixedTimeout { timeout: config.timeout, last: now }
+        FixedTimeout {
+            timeout: config.timeout,
+            last: now,
+        }
     }
 
     fn heartbeat(&mut self, now: Instant) {
@@ -58,7 +63,9 @@ mod tests {
 
     #[test]
     fn suspects_exactly_at_timeout_and_heartbeat_resets() {
-        let cfg = FixedTimeoutConfig { timeout: Duration::from_secs(2) };
+        let cfg = FixedTimeoutConfig {
+            timeout: Duration::from_secs(2),
+        };
         let mut d = FixedTimeout::new(&cfg, Instant::ZERO);
         let t = |ms| Instant::ZERO + Duration::from_millis(ms);
         assert!(d.is_available(t(1_999)));

@@ -31,7 +31,10 @@ pub struct HeartbeatConfig<D: Detector> {
 
 impl<D: Detector> Default for HeartbeatConfig<D> {
     fn default() -> Self {
-        HeartbeatConfig { interval: Duration::from_secs(1), detector: D::Config::default() }
+        HeartbeatConfig {
+            interval: Duration::from_secs(1),
+            detector: D::Config::default(),
+        }
     }
 }
 
@@ -91,7 +94,11 @@ impl<D: Detector> Heartbeat<D> {
 
     /// The peers this node currently suspects, in id order.
     pub fn suspected(&self) -> Vec<NodeId> {
-        self.peers.iter().filter(|(_, p)| p.suspected).map(|(&id, _)| id).collect()
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.suspected)
+            .map(|(&id, _)| id)
+            .collect()
     }
 
     /// The detector watching `peer`.
@@ -125,7 +132,13 @@ impl<D: Detector> Protocol for Heartbeat<D> {
         for p in init.peers() {
             let detector = D::new(&init.config.detector, now);
             timers.set(Timer::Check(p), detector.suspect_at());
-            peers.insert(p, Peer { detector, suspected: false });
+            peers.insert(
+                p,
+                Peer {
+                    detector,
+                    suspected: false,
+                },
+            );
         }
         Heartbeat {
             id: init.id,
@@ -150,7 +163,8 @@ impl<D: Detector> Protocol for Heartbeat<D> {
             peer.suspected = false;
             self.outbox.event(HeartbeatEvent::Trust { peer: from });
         }
-        self.timers.set(Timer::Check(from), peer.detector.suspect_at());
+        self.timers
+            .set(Timer::Check(from), peer.detector.suspect_at());
     }
 
     fn handle_command(&mut self, _now: Now, cmd: Infallible) {
@@ -168,7 +182,9 @@ impl<D: Detector> Protocol for Heartbeat<D> {
                     self.timers.set(Timer::Send, now.mono + self.interval);
                 }
                 Timer::Check(p) => {
-                    let Some(peer) = self.peers.get_mut(&p) else { continue };
+                    let Some(peer) = self.peers.get_mut(&p) else {
+                        continue;
+                    };
                     debug_assert!(!peer.detector.is_available(now.mono));
                     if !peer.suspected {
                         peer.suspected = true;
@@ -192,21 +208,32 @@ impl<D: Detector> Protocol for Heartbeat<D> {
 mod tests {
     use super::*;
     use crate::detector::{FixedTimeout, FixedTimeoutConfig};
-    use crate::protocol::{step, Input, Output};
+    use crate::protocol::{Input, Output, step};
     use crate::time::WallTime;
 
     type Hb = Heartbeat<FixedTimeout>;
 
     fn at(ms: u64) -> Now {
-        Now::new(Instant::ZERO + Duration::from_millis(ms), WallTime::UNIX_EPOCH)
+        Now::new(
+            Instant::ZERO + Duration::from_millis(ms),
+            WallTime::UNIX_EPOCH,
+        )
     }
 
     fn node() -> Hb {
         let cfg = HeartbeatConfig {
             interval: Duration::from_millis(100),
-            detector: FixedTimeoutConfig { timeout: Duration::from_millis(350) },
+            detector: FixedTimeoutConfig {
+                timeout: Duration::from_millis(350),
+            },
         };
-        Hb::new(Init::fresh(NodeId(1), vec![NodeId(1), NodeId(2), NodeId(3)], cfg, 0, at(0)))
+        Hb::new(Init::fresh(
+            NodeId(1),
+            vec![NodeId(1), NodeId(2), NodeId(3)],
+            cfg,
+            0,
+            at(0),
+        ))
     }
 
     fn run(n: &mut Hb, now: Now, input: Input<Hb>) -> Vec<OutputFor<Hb>> {
@@ -240,7 +267,14 @@ mod tests {
         let mut events = Vec::new();
         while t <= 400 {
             if t % 100 == 0 {
-                run(&mut n, at(t), Input::Message { from: NodeId(2), msg: HeartbeatMsg { seq: 0 } });
+                run(
+                    &mut n,
+                    at(t),
+                    Input::Message {
+                        from: NodeId(2),
+                        msg: HeartbeatMsg { seq: 0 },
+                    },
+                );
             }
             for o in run(&mut n, at(t), Input::Timeout) {
                 if let Output::Event(e) = o {
@@ -249,17 +283,37 @@ mod tests {
             }
             t += 50;
         }
-        assert_eq!(events, vec![(350, HeartbeatEvent::Suspect { peer: NodeId(3) })]);
+        assert_eq!(
+            events,
+            vec![(350, HeartbeatEvent::Suspect { peer: NodeId(3) })]
+        );
         assert!(n.suspects(NodeId(3)) && !n.suspects(NodeId(2)));
-        let out = run(&mut n, at(420), Input::Message { from: NodeId(3), msg: HeartbeatMsg { seq: 9 } });
-        assert_eq!(out, vec![Output::Event(HeartbeatEvent::Trust { peer: NodeId(3) })]);
+        let out = run(
+            &mut n,
+            at(420),
+            Input::Message {
+                from: NodeId(3),
+                msg: HeartbeatMsg { seq: 9 },
+            },
+        );
+        assert_eq!(
+            out,
+            vec![Output::Event(HeartbeatEvent::Trust { peer: NodeId(3) })]
+        );
         assert!(n.suspected().is_empty());
     }
 
     #[test]
     fn heartbeat_from_non_member_is_counted_and_ignored() {
         let mut n = node();
-        let out = run(&mut n, at(1), Input::Message { from: NodeId(99), msg: HeartbeatMsg { seq: 0 } });
+        let out = run(
+            &mut n,
+            at(1),
+            Input::Message {
+                from: NodeId(99),
+                msg: HeartbeatMsg { seq: 0 },
+            },
+        );
         assert!(out.is_empty());
         assert_eq!(n.rejected(), 1);
     }

@@ -15,10 +15,10 @@ mod fixed;
 mod heartbeat;
 mod phi;
 
-pub use checks::{completeness, never_suspects_live, DetectorHistory};
+pub use checks::{DetectorHistory, completeness, never_suspects_live, never_suspects_live_at};
 pub use fixed::{FixedTimeout, FixedTimeoutConfig};
 pub use heartbeat::{Heartbeat, HeartbeatConfig, HeartbeatEvent, HeartbeatMsg};
-pub use phi::{phi, PhiAccrual, PhiConfig};
+pub use phi::{PhiAccrual, PhiConfig, phi};
 
 use crate::time::Instant;
 use std::fmt::Debug;
@@ -51,5 +51,9 @@ pub trait Detector: Clone + Debug + Send + 'static {
     /// The longest silence after a heartbeat before suspicion, given that every recorded
     /// inter-arrival interval lies in `[min_interval, max_interval]`. A crashed peer is
     /// suspected at most this long plus the maximum one-way delay after it crashed.
-    fn silence_bound(config: &Self::Config, min_interval: Duration, max_interval: Duration) -> Duration;
+    fn silence_bound(
+        config: &Self::Config,
+        min_interval: Duration,
+        max_interval: Duration,
+    ) -> Duration;
 }

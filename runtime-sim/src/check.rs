@@ -1,0 +1,114 @@
+//! Checkers that run after every simulated event, and the view of the world they get.
+
+use palisade_core::{NodeId, Observation, Protocol, Violation};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// What a checker can see: every node's state, every event emitted so far, and the faults.
+pub struct World<P: Protocol> {
+    pub(crate) now_ns: u64,
+    pub(crate) nodes: Vec<Option<P>>,
+    pub(crate) durable: Vec<Option<P::Durable>>,
+    pub(crate) history: Vec<Observation<P::Event>>,
+    pub(crate) crashes: BTreeMap<NodeId, Duration>,
+}
+
+impl<P: Protocol> World<P> {
+    /// True time since the start of the run.
+    pub fn now(&self) -> Duration {
+        Duration::from_nanos(self.now_ns)
+    }
+
+    /// The ids of every node, running or not. Node ids are `1..=n`.
+    pub fn ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        (1..=self.nodes.len() as u32).map(NodeId)
+    }
+
+    /// The state of `node` if it is running.
+    pub fn node(&self, node: NodeId) -> Option<&P> {
+        self.nodes.get((node.0 as usize).wrapping_sub(1))?.as_ref()
+    }
+
+    /// Every running node with its state.
+    pub fn running(&self) -> impl Iterator<Item = (NodeId, &P)> + '_ {
+        self.ids()
+            .zip(self.nodes.iter())
+            .filter_map(|(id, n)| n.as_ref().map(|p| (id, p)))
+    }
+
+    /// The state `node` last persisted.
+    pub fn durable(&self, node: NodeId) -> Option<&P::Durable> {
+        self.durable
+            .get((node.0 as usize).wrapping_sub(1))?
+            .as_ref()
+    }
+
+    /// Every event emitted so far, stamped with true time.
+    pub fn history(&self) -> &[Observation<P::Event>] {
+        &self.history
+    }
+
+    /// The time of each node's most recent crash that has not been followed by a restart.
+    pub fn crashes(&self) -> &BTreeMap<NodeId, Duration> {
+        &self.crashes
+    }
+}
+
+/// A property checked during and at the end of a run.
+pub trait Checker<P: Protocol> {
+    /// Called after every event. Return the first violation found.
+    fn after_event(&mut self, world: &World<P>) -> Result<(), Violation>;
+
+    /// Called once when the run ends without a violation (for "eventually" properties).
+    fn at_end(&mut self, world: &World<P>) -> Result<(), Violation> {
+        let _ = world;
+        Ok(())
+    }
+}
+
+/// Any closure over the world is a checker that runs after every event.
+impl<P: Protocol, F: FnMut(&World<P>) -> Result<(), Violation>> Checker<P> for F {
+    fn after_event(&mut self, world: &World<P>) -> Result<(), Violation> {
+        self(world)
+    }
+}
+
+/// A checker that runs only at the end of the run.
+pub struct AtEnd<F>(pub F);
+
+impl<P: Protocol, F: FnMut(&World<P>) -> Result<(), Violation>> Checker<P> for AtEnd<F> {
+    fn after_event(&mut self, _world: &World<P>) -> Result<(), Violation> {
+        Ok(())
+    }
+
+    fn at_end(&mut self, world: &World<P>) -> Result<(), Violation> {
+        (self.0)(world)
+    }
+}
+
+/// A checker applied to each new history entry exactly once, after the event that made it.
+pub struct EachEvent<F> {
+    seen: usize,
+    check: F,
+}
+
+impl<F> EachEvent<F> {
+    /// Wraps a check of one observation (with the crash table at that moment).
+    pub fn new(check: F) -> Self {
+        EachEvent { seen: 0, check }
+    }
+}
+
+impl<P, F> Checker<P> for EachEvent<F>
+where
+    P: Protocol,
+    F: FnMut(&Observation<P::Event>, &BTreeMap<NodeId, Duration>) -> Result<(), Violation>,
+{
+    fn after_event(&mut self, world: &World<P>) -> Result<(), Violation> {
+        while let Some(obs) = world.history.get(self.seen) {
+            self.seen += 1;
+            (self.check)(obs, &world.crashes)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,488 @@
+//! The deterministic discrete-event loop.
+
+use crate::check::{Checker, World};
+use crate::clock::NodeClock;
+use crate::fault::{Fault, FaultKind};
+use crate::net::{Fate, Network};
+use crate::queue::EventQueue;
+use crate::trace::{DropReason, Trace, TraceKind};
+use palisade_core::codec::{Bincode, Codec};
+use palisade_core::protocol::{Init, Input, Output, OutputFor, drain, step};
+use palisade_core::{NodeId, Observation, Protocol, Rng, Violation};
+use serde::Serialize;
+use std::time::Duration;
+
+/// How a simulation is set up.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The seed every random choice derives from.
+    pub seed: u64,
+    /// Number of nodes; their ids are `1..=nodes`.
+    pub nodes: u32,
+    /// The network.
+    pub network: Network,
+    /// Per-node clock drift in ppm, indexed by node id - 1; missing entries mean 0.
+    pub drift_ppm: Vec<i64>,
+}
+
+impl SimConfig {
+    /// `nodes` nodes on a default LAN-like network with perfect clocks.
+    pub fn new(seed: u64, nodes: u32) -> Self {
+        SimConfig {
+            seed,
+            nodes,
+            network: Network::default(),
+            drift_ppm: Vec::new(),
+        }
+    }
+}
+
+/// The first violation of a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ViolationReport {
+    /// The run's seed.
+    pub seed: u64,
+    /// Index of the event after which the checker failed.
+    pub event: u64,
+    /// True time of that event.
+    pub time_ns: u64,
+    /// Which checker failed.
+    pub checker: &'static str,
+    /// What it saw.
+    pub message: String,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RunReport {
+    /// The run's seed.
+    pub seed: u64,
+    /// Events processed (sends, deliveries, drops, timeouts, outputs, faults).
+    pub events: u64,
+    /// Simulated time covered.
+    pub simulated_ns: u64,
+    /// Messages handed to the network.
+    pub sent: u64,
+    /// Messages delivered to a protocol.
+    pub delivered: u64,
+    /// Messages dropped (lost, or the recipient was down).
+    pub dropped: u64,
+    /// Hash of the full event trace: equal seeds give equal hashes.
+    pub trace_hash: u64,
+    /// The first violation, if a checker failed.
+    pub violation: Option<ViolationReport>,
+}
+
+enum Pending<M> {
+    Deliver { from: NodeId, to: NodeId, msg: M },
+    Timer { node: NodeId, generation: u64 },
+    Fault(FaultKind),
+}
+
+struct NodeRuntime {
+    clock: NodeClock,
+    armed: Option<palisade_core::Instant>,
+    generation: u64,
+    /// Timeouts delivered at the current true time without time moving on.
+    spins: u32,
+    spin_at: u64,
+}
+
+/// A protocol that keeps asking for a timeout that is already due is stuck in a loop; after
+/// this many timeouts at one instant the simulator reports it instead of hanging.
+pub const MAX_TIMEOUTS_AT_ONE_INSTANT: u32 = 10_000;
+
+/// A deterministic simulation of `P` on `n` nodes.
+pub struct Simulation<P: Protocol> {
+    config: SimConfig,
+    protocol_config: P::Config,
+    world: World<P>,
+    runtime: Vec<NodeRuntime>,
+    queue: EventQueue<Pending<P::Message>>,
+    net_rng: Rng,
+    node_rng: Rng,
+    checkers: Vec<Box<dyn Checker<P>>>,
+    trace: Trace,
+    report: RunReport,
+    scratch: Vec<OutputFor<P>>,
+    payload: Vec<u8>,
+    started: bool,
+}
+
+impl<P: Protocol> Simulation<P> {
+    /// A simulation of `P` with the same `protocol_config` on every node.
+    pub fn new(config: SimConfig, protocol_config: P::Config) -> Self {
+        let mut master = Rng::from_seed(config.seed);
+        let net_rng = master.fork(1);
+        let mut node_rng = master.fork(2);
+        let n = config.nodes as usize;
+        let runtime = (0..n)
+            .map(|i| {
+                let mut clock = NodeClock::new(node_rng.below(1 << 50));
+                clock.drift_ppm = config.drift_ppm.get(i).copied().unwrap_or(0);
+                NodeRuntime {
+                    clock,
+                    armed: None,
+                    generation: 0,
+                    spins: 0,
+                    spin_at: 0,
+                }
+            })
+            .collect();
+        let report = RunReport {
+            seed: config.seed,
+            events: 0,
+            simulated_ns: 0,
+            sent: 0,
+            delivered: 0,
+            dropped: 0,
+            trace_hash: 0,
+            violation: None,
+        };
+        Simulation {
+            world: World {
+                now_ns: 0,
+                nodes: (0..n).map(|_| None).collect(),
+                durable: vec![None; n],
+                history: Vec::new(),
+                crashes: Default::default(),
+            },
+            config,
+            protocol_config,
+            runtime,
+            queue: EventQueue::new(),
+            net_rng,
+            node_rng,
+            checkers: Vec::new(),
+            trace: Trace::new(),
+            report,
+            scratch: Vec::new(),
+            payload: Vec::new(),
+            started: false,
+        }
+    }
+
+    /// Adds a checker; it runs after every event.
+    pub fn add_checker(&mut self, checker: impl Checker<P> + 'static) -> &mut Self {
+        self.checkers.push(Box::new(checker));
+        self
+    }
+
+    /// Schedules a fault.
+    pub fn schedule(&mut self, fault: Fault) -> &mut Self {
+        let at = u64::try_from(fault.at.as_nanos()).unwrap_or(u64::MAX);
+        self.queue.push(at, Pending::Fault(fault.kind));
+        self
+    }
+
+    /// Exports the trace as JSON lines to `sink`.
+    pub fn export_trace(&mut self, sink: Box<dyn std::io::Write>) -> &mut Self {
+        self.trace.export_to(sink);
+        self
+    }
+
+    /// The world as checkers see it.
+    pub fn world(&self) -> &World<P> {
+        &self.world
+    }
+
+    /// Finishes the trace export; returns the first write error if there was one.
+    pub fn finish_trace(&mut self) -> std::io::Result<()> {
+        self.trace.finish()
+    }
+
+    fn idx(node: NodeId) -> Option<usize> {
+        (node.0 as usize).checked_sub(1)
+    }
+
+    fn ids(&self) -> Vec<NodeId> {
+        (1..=self.config.nodes).map(NodeId).collect()
+    }
+
+    fn record(&mut self, kind: TraceKind, msg: Option<&P::Message>, event: Option<&P::Event>) {
+        self.payload.clear();
+        // Encoding can only fail for types serde cannot represent; the kind alone is then hashed.
+        let _ = match (msg, event) {
+            (Some(m), _) => Bincode.encode_into(m, &mut self.payload),
+            (_, Some(e)) => Bincode.encode_into(e, &mut self.payload),
+            _ => Ok(()),
+        };
+        let index = self.report.events;
+        self.trace
+            .record(index, self.world.now_ns, &kind, &self.payload, msg, event);
+        self.report.events += 1;
+    }
+
+    fn start_node(&mut self, i: usize, restored: Option<P::Durable>) {
+        let id = NodeId(i as u32 + 1);
+        let now = self.runtime[i].clock.read(self.world.now_ns);
+        let seed = self.node_rng.next_u64();
+        let init = Init::restart(
+            id,
+            self.ids(),
+            self.protocol_config.clone(),
+            restored,
+            seed,
+            now,
+        );
+        let mut p = P::new(init);
+        let mut out = std::mem::take(&mut self.scratch);
+        drain(&mut p, |o| out.push(o));
+        self.world.nodes[i] = Some(p);
+        self.process_outputs(i, &mut out);
+        self.scratch = out;
+        self.rearm(i);
+    }
+
+    fn feed(&mut self, i: usize, input: Input<P>) {
+        let now = self.runtime[i].clock.read(self.world.now_ns);
+        let mut out = std::mem::take(&mut self.scratch);
+        let Some(p) = self.world.nodes[i].as_mut() else {
+            return;
+        };
+        step(p, now, input, |o| out.push(o));
+        self.process_outputs(i, &mut out);
+        self.scratch = out;
+        self.rearm(i);
+    }
+
+    fn process_outputs(&mut self, i: usize, out: &mut Vec<OutputFor<P>>) {
+        let from = NodeId(i as u32 + 1);
+        for o in out.drain(..) {
+            match o {
+                Output::Send { to, msg } => self.send(from, to, msg),
+                Output::Event(e) => {
+                    self.record(TraceKind::Event { node: from }, None, Some(&e));
+                    self.world.history.push(Observation {
+                        at: self.world.now(),
+                        node: from,
+                        event: e,
+                    });
+                }
+                Output::Persist(state) => {
+                    self.record(TraceKind::Persist { node: from }, None, None);
+                    self.world.durable[i] = Some(state);
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, from: NodeId, to: NodeId, msg: P::Message) {
+        self.report.sent += 1;
+        if Self::idx(to).is_none_or(|t| t >= self.world.nodes.len()) {
+            self.report.dropped += 1;
+            self.record(
+                TraceKind::Drop {
+                    from,
+                    to,
+                    reason: DropReason::UnknownRecipient,
+                },
+                Some(&msg),
+                None,
+            );
+            return;
+        }
+        match self.config.network.fate(from, to, &mut self.net_rng) {
+            Fate::Lost => {
+                self.report.dropped += 1;
+                self.record(
+                    TraceKind::Drop {
+                        from,
+                        to,
+                        reason: DropReason::Loss,
+                    },
+                    Some(&msg),
+                    None,
+                );
+            }
+            Fate::Deliver(delay) => {
+                let at = self
+                    .world
+                    .now_ns
+                    .saturating_add(u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX));
+                self.record(
+                    TraceKind::Send {
+                        from,
+                        to,
+                        deliver_ns: at,
+                    },
+                    Some(&msg),
+                    None,
+                );
+                self.queue.push(at, Pending::Deliver { from, to, msg });
+            }
+        }
+    }
+
+    fn rearm(&mut self, i: usize) {
+        let next = self.world.nodes[i].as_ref().and_then(|p| p.poll_timeout());
+        let rt = &mut self.runtime[i];
+        if next == rt.armed {
+            return;
+        }
+        rt.armed = next;
+        rt.generation += 1;
+        if let Some(deadline) = next {
+            let at = rt.clock.true_time_of(deadline, self.world.now_ns);
+            let node = NodeId(i as u32 + 1);
+            self.queue.push(
+                at,
+                Pending::Timer {
+                    node,
+                    generation: rt.generation,
+                },
+            );
+        }
+    }
+
+    fn start(&mut self) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        for i in 0..self.world.nodes.len() {
+            self.start_node(i, None);
+        }
+    }
+
+    /// Runs until `duration` of simulated time has passed or a checker fails.
+    pub fn run_for(&mut self, duration: Duration) -> RunReport {
+        let end = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        self.start();
+        if let Some(v) = self.check_all() {
+            return self.stop_with(v);
+        }
+        while let Some(at) = self.queue.peek_time() {
+            if at > end {
+                break;
+            }
+            let Some((at, item)) = self.queue.pop() else {
+                break;
+            };
+            self.world.now_ns = at;
+            let before = self.report.events;
+            if let Err(v) = self.handle(item) {
+                return self.stop_with(v);
+            }
+            if self.report.events != before {
+                if let Some(v) = self.check_all() {
+                    return self.stop_with(v);
+                }
+            }
+        }
+        self.world.now_ns = self.world.now_ns.max(end);
+        for c in &mut self.checkers {
+            if let Err(v) = c.at_end(&self.world) {
+                return self.stop_with(v);
+            }
+        }
+        self.finish_report()
+    }
+
+    fn handle(&mut self, item: Pending<P::Message>) -> Result<(), Violation> {
+        match item {
+            Pending::Deliver { from, to, msg } => {
+                let Some(i) = Self::idx(to) else {
+                    return Ok(());
+                };
+                if self.world.nodes[i].is_none() {
+                    self.report.dropped += 1;
+                    self.record(
+                        TraceKind::Drop {
+                            from,
+                            to,
+                            reason: DropReason::RecipientDown,
+                        },
+                        Some(&msg),
+                        None,
+                    );
+                    return Ok(());
+                }
+                self.report.delivered += 1;
+                self.record(TraceKind::Deliver { from, to }, Some(&msg), None);
+                self.feed(i, Input::Message { from, msg });
+            }
+            Pending::Timer { node, generation } => {
+                let Some(i) = Self::idx(node) else {
+                    return Ok(());
+                };
+                let rt = &mut self.runtime[i];
+                if generation != rt.generation || self.world.nodes[i].is_none() {
+                    return Ok(()); // superseded or the node is down
+                }
+                rt.armed = None;
+                if rt.spin_at == self.world.now_ns {
+                    rt.spins += 1;
+                    if rt.spins > MAX_TIMEOUTS_AT_ONE_INSTANT {
+                        return Err(Violation::new(
+                            "sim::timer_livelock",
+                            format!(
+                                "{node} asked for {} timeouts at one instant without time moving on",
+                                rt.spins
+                            ),
+                        ));
+                    }
+                } else {
+                    rt.spin_at = self.world.now_ns;
+                    rt.spins = 1;
+                }
+                let mono_ns = rt.clock.read(self.world.now_ns).mono.as_nanos();
+                self.record(TraceKind::Timeout { node, mono_ns }, None, None);
+                self.feed(i, Input::Timeout);
+            }
+            Pending::Fault(FaultKind::Crash(node)) => {
+                let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else {
+                    return Ok(());
+                };
+                if self.world.nodes[i].take().is_some() {
+                    self.runtime[i].armed = None;
+                    self.runtime[i].generation += 1;
+                    self.world.crashes.insert(node, self.world.now());
+                    self.record(TraceKind::Crash { node }, None, None);
+                }
+            }
+            Pending::Fault(FaultKind::Restart(node)) => {
+                let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else {
+                    return Ok(());
+                };
+                if self.world.nodes[i].is_none() {
+                    // A new incarnation: a fresh monotonic origin, as after a real reboot.
+                    self.runtime[i].clock.mono_origin = self.node_rng.below(1 << 50);
+                    self.world.crashes.remove(&node);
+                    self.record(TraceKind::Restart { node }, None, None);
+                    let restored = self.world.durable[i].clone();
+                    self.start_node(i, restored);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_all(&mut self) -> Option<Violation> {
+        self.checkers
+            .iter_mut()
+            .find_map(|c| c.after_event(&self.world).err())
+    }
+
+    fn stop_with(&mut self, v: Violation) -> RunReport {
+        let mut report = self.finish_report();
+        report.violation = Some(ViolationReport {
+            seed: self.config.seed,
+            event: self.report.events.saturating_sub(1),
+            time_ns: self.world.now_ns,
+            checker: v.checker,
+            message: v.message,
+        });
+        report
+    }
+
+    fn finish_report(&mut self) -> RunReport {
+        let mut r = self.report.clone();
+        r.simulated_ns = self.world.now_ns;
+        r.trace_hash = self.trace.hash();
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,245 @@
+//! The record of a run: every event, a hash that proves two runs were identical, and an
+//! optional JSON-lines export.
+
+use palisade_core::NodeId;
+use serde::Serialize;
+use std::io::Write;
+
+/// Why a message was not delivered.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// Lost on the link.
+    Loss,
+    /// The recipient was down when the message arrived.
+    RecipientDown,
+    /// The recipient is not a member of the simulated cluster.
+    UnknownRecipient,
+}
+
+/// One event of a run, as traced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TraceKind {
+    /// A node sent a message that will arrive at `deliver_ns`.
+    Send {
+        /// Sender.
+        from: NodeId,
+        /// Recipient.
+        to: NodeId,
+        /// True time of arrival.
+        deliver_ns: u64,
+    },
+    /// A message was not delivered.
+    Drop {
+        /// Sender.
+        from: NodeId,
+        /// Intended recipient.
+        to: NodeId,
+        /// Why.
+        reason: DropReason,
+    },
+    /// A message reached its recipient's protocol.
+    Deliver {
+        /// Sender.
+        from: NodeId,
+        /// Recipient.
+        to: NodeId,
+    },
+    /// A node's timeout fired; `mono_ns` is the node's own monotonic reading.
+    Timeout {
+        /// The node.
+        node: NodeId,
+        /// Its monotonic clock reading.
+        mono_ns: u64,
+    },
+    /// A node emitted an application event.
+    Event {
+        /// The node.
+        node: NodeId,
+    },
+    /// A node made its state durable.
+    Persist {
+        /// The node.
+        node: NodeId,
+    },
+    /// A node crashed; its volatile state is gone.
+    Crash {
+        /// The node.
+        node: NodeId,
+    },
+    /// A node restarted from its last persisted state.
+    Restart {
+        /// The node.
+        node: NodeId,
+    },
+}
+
+impl TraceKind {
+    fn tag(&self) -> u8 {
+        match self {
+            TraceKind::Send { .. } => 1,
+            TraceKind::Drop { .. } => 2,
+            TraceKind::Deliver { .. } => 3,
+            TraceKind::Timeout { .. } => 4,
+            TraceKind::Event { .. } => 5,
+            TraceKind::Persist { .. } => 6,
+            TraceKind::Crash { .. } => 7,
+            TraceKind::Restart { .. } => 8,
+        }
+    }
+
+    fn nodes_and_extra(&self) -> (u32, u32, u64) {
+        match *self {
+            TraceKind::Send {
+                from,
+                to,
+                deliver_ns,
+            } => (from.0, to.0, deliver_ns),
+            TraceKind::Drop { from, to, reason } => (from.0, to.0, reason as u64),
+            TraceKind::Deliver { from, to } => (from.0, to.0, 0),
+            TraceKind::Timeout { node, mono_ns } => (node.0, 0, mono_ns),
+            TraceKind::Event { node }
+            | TraceKind::Persist { node }
+            | TraceKind::Crash { node }
+            | TraceKind::Restart { node } => (node.0, 0, 0),
+        }
+    }
+}
+
+/// A 64-bit FNV-1a hash: tiny, portable, and stable across Rust versions (unlike std's).
+#[derive(Clone, Debug)]
+pub struct TraceHash(u64);
+
+impl Default for TraceHash {
+    fn default() -> Self {
+        TraceHash(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl TraceHash {
+    /// Mixes `bytes` into the hash.
+    pub fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    /// The hash so far.
+    pub fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The trace of one run: a hash of every event and, optionally, a JSON-lines writer.
+pub struct Trace {
+    hash: TraceHash,
+    sink: Option<Box<dyn Write>>,
+    sink_error: Option<std::io::Error>,
+}
+
+impl std::fmt::Debug for Trace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trace")
+            .field("hash", &self.hash)
+            .field("exporting", &self.sink.is_some())
+            .finish()
+    }
+}
+
+#[derive(Serialize)]
+struct Line<'a, M: Serialize, E: Serialize> {
+    i: u64,
+    t_ns: u64,
+    #[serde(flatten)]
+    kind: &'a TraceKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    msg: Option<&'a M>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<&'a E>,
+}
+
+impl Trace {
+    /// A trace that only hashes.
+    pub fn new() -> Self {
+        Trace {
+            hash: TraceHash::default(),
+            sink: None,
+            sink_error: None,
+        }
+    }
+
+    /// Also writes every event as one JSON object per line to `sink`.
+    pub fn export_to(&mut self, sink: Box<dyn Write>) {
+        self.sink = Some(sink);
+    }
+
+    /// Records one event. `payload` is the canonical encoding of the message or event it
+    /// carries, if any; `msg` and `event` are only used for the JSON export.
+    pub fn record<M: Serialize, E: Serialize>(
+        &mut self,
+        index: u64,
+        at_ns: u64,
+        kind: &TraceKind,
+        payload: &[u8],
+        msg: Option<&M>,
+        event: Option<&E>,
+    ) {
+        let (a, b, extra) = kind.nodes_and_extra();
+        let mut fixed = [0u8; 33];
+        fixed[0..8].copy_from_slice(&index.to_le_bytes());
+        fixed[8..16].copy_from_slice(&at_ns.to_le_bytes());
+        fixed[16] = kind.tag();
+        fixed[17..21].copy_from_slice(&a.to_le_bytes());
+        fixed[21..25].copy_from_slice(&b.to_le_bytes());
+        fixed[25..33].copy_from_slice(&extra.to_le_bytes());
+        self.hash.write(&fixed);
+        self.hash.write(&(payload.len() as u64).to_le_bytes());
+        self.hash.write(payload);
+        if let Some(sink) = self.sink.as_mut() {
+            if self.sink_error.is_none() {
+                let line = Line {
+                    i: index,
+                    t_ns: at_ns,
+                    kind,
+                    msg,
+                    event,
+                };
+                let res = serde_json::to_writer(&mut *sink, &line)
+                    .map_err(std::io::Error::other)
+                    .and_then(|_| sink.write_all(b"\n"));
+                if let Err(e) = res {
+                    self.sink_error = Some(e);
+                }
+            }
+        }
+    }
+
+    /// True when a JSON export is attached.
+    pub fn is_exporting(&self) -> bool {
+        self.sink.is_some()
+    }
+
+    /// The hash of every event recorded so far.
+    pub fn hash(&self) -> u64 {
+        self.hash.finish()
+    }
+
+    /// Flushes the export; returns the first write error, if any occurred.
+    pub fn finish(&mut self) -> std::io::Result<()> {
+        if let Some(e) = self.sink_error.take() {
+            return Err(e);
+        }
+        match self.sink.as_mut() {
+            Some(s) => s.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Default for Trace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
