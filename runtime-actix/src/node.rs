@@ -1,0 +1,387 @@
+//! [`NodeActor`]: runs any [`Protocol`] on real clocks, real TCP and a real disk.
+
+use crate::clock::{RealClock, wall_now};
+use crate::frame::FrameHeader;
+use crate::storage::FileStore;
+use crate::transport::{Acceptance, Inbound, PeerLink, TransportStats, listen};
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, SpawnHandle};
+use palisade_core::codec::{Bincode, Codec};
+use palisade_core::protocol::{Init, Input, Output, OutputFor, drain, step};
+use palisade_core::{Instant, NodeId, Protocol, WallTime};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// Events buffered per subscriber; a subscriber that falls further behind loses the oldest
+/// and is told how many it missed (`broadcast::error::RecvError::Lagged`).
+pub const EVENT_BUFFER: usize = 4096;
+
+/// Everything a node needs to start.
+#[derive(Clone, Debug)]
+pub struct NodeConfig<P: Protocol> {
+    /// The cluster id; frames from other clusters are rejected.
+    pub cluster: u64,
+    /// This node's id.
+    pub id: NodeId,
+    /// Every other member and where it listens.
+    pub peers: BTreeMap<NodeId, SocketAddr>,
+    /// The protocol's configuration.
+    pub protocol: P::Config,
+    /// Where durable state lives.
+    pub data_dir: PathBuf,
+    /// Seed for the protocol's random choices.
+    pub seed: u64,
+}
+
+/// An event stamped with the node and its clocks when it was emitted.
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeEvent<E> {
+    /// The emitting node.
+    pub node: NodeId,
+    /// Its wall clock at emission.
+    pub wall: WallTime,
+    /// Its monotonic clock at emission.
+    pub mono: Instant,
+    /// The event.
+    pub event: E,
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory or state file could not be used.
+    #[error("storage in {dir}: {source}")]
+    Storage {
+        /// The data directory.
+        dir: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// The persisted state does not decode as this protocol's durable state.
+    #[error("persisted state in {dir} is unreadable: {reason}")]
+    CorruptState {
+        /// The data directory.
+        dir: PathBuf,
+        /// The decode error.
+        reason: String,
+    },
+    /// The listener could not be handed to the runtime.
+    #[error("listener: {0}")]
+    Listener(std::io::Error),
+}
+
+/// A command from the application to the node.
+pub struct Command<P: Protocol>(pub P::Command);
+
+impl<P: Protocol> Message for Command<P> {
+    type Result = ();
+}
+
+/// Asks the node to stop, as if its process had been killed (nothing more is sent).
+#[derive(Debug)]
+pub struct Stop;
+
+impl Message for Stop {
+    type Result = ();
+}
+
+/// The actor that drives one protocol instance.
+pub struct NodeActor<P: Protocol> {
+    id: NodeId,
+    protocol: Box<P>,
+    clock: RealClock,
+    store: FileStore,
+    links: BTreeMap<NodeId, PeerLink>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    listener: Option<tokio::net::TcpListener>,
+    acceptance: Acceptance,
+    events: broadcast::Sender<NodeEvent<P::Event>>,
+    stats: Arc<TransportStats>,
+    armed: Option<Instant>,
+    timer: Option<SpawnHandle>,
+    /// Reused output buffer; boxed so the actor is `Unpin` whatever the protocol's types.
+    scratch: Box<Vec<OutputFor<P>>>,
+    span: tracing::Span,
+}
+
+/// The application's handle on a running node: commands in, events out, counters.
+/// Cloneable and usable from any thread.
+pub struct NodeHandle<P: Protocol> {
+    /// The node's id.
+    pub id: NodeId,
+    /// Where the node listens.
+    pub addr: SocketAddr,
+    actor: Addr<NodeActor<P>>,
+    events: broadcast::Sender<NodeEvent<P::Event>>,
+    stats: Arc<TransportStats>,
+}
+
+impl<P: Protocol> Clone for NodeHandle<P> {
+    fn clone(&self) -> Self {
+        NodeHandle {
+            id: self.id,
+            addr: self.addr,
+            actor: self.actor.clone(),
+            events: self.events.clone(),
+            stats: self.stats.clone(),
+        }
+    }
+}
+
+impl<P: Protocol> NodeHandle<P> {
+    /// Receives every event the node emits from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent<P::Event>> {
+        self.events.subscribe()
+    }
+
+    /// Sends a command; waits for the mailbox (never unbounded).
+    pub async fn command(&self, cmd: P::Command) -> Result<(), actix::MailboxError> {
+        self.actor.send(Command::<P>(cmd)).await
+    }
+
+    /// Stops the node: its timers, listener, connections and link tasks end.
+    pub async fn stop(&self) {
+        let _ = self.actor.send(Stop).await;
+    }
+
+    /// True while the actor runs.
+    pub fn is_running(&self) -> bool {
+        self.actor.connected()
+    }
+
+    /// Transport counters.
+    pub fn stats(&self) -> &TransportStats {
+        &self.stats
+    }
+}
+
+/// Starts a node on `listener` inside the current actix system, restoring its durable
+/// state from `config.data_dir` if there is any.
+pub fn start<P: Protocol>(
+    config: NodeConfig<P>,
+    listener: std::net::TcpListener,
+) -> Result<NodeHandle<P>, StartError> {
+    let dir = config.data_dir.clone();
+    let store = FileStore::open(&dir).map_err(|source| StartError::Storage {
+        dir: dir.clone(),
+        source,
+    })?;
+    let restored =
+        match store.load().map_err(|source| StartError::Storage {
+            dir: dir.clone(),
+            source,
+        })? {
+            None => None,
+            Some(bytes) => Some(Bincode.decode::<P::Durable>(&bytes).map_err(|e| {
+                StartError::CorruptState {
+                    dir: dir.clone(),
+                    reason: e.to_string(),
+                }
+            })?),
+        };
+    listener
+        .set_nonblocking(true)
+        .map_err(StartError::Listener)?;
+    let addr = listener.local_addr().map_err(StartError::Listener)?;
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(StartError::Listener)?;
+
+    let clock = RealClock::new();
+    let mut members: Vec<NodeId> = config.peers.keys().copied().collect();
+    members.push(config.id);
+    let init = Init::restart(
+        config.id,
+        members,
+        config.protocol.clone(),
+        restored,
+        config.seed,
+        clock.now(),
+    );
+    let stats = Arc::new(TransportStats::default());
+    // A new epoch per start, so peers can tell this incarnation's frames from the last one's.
+    let epoch = wall_now().as_unix_nanos() as u64;
+    let mut links = BTreeMap::new();
+    let mut tasks = Vec::new();
+    for (&peer, &peer_addr) in &config.peers {
+        let header = FrameHeader {
+            cluster: config.cluster,
+            from: config.id,
+            to: peer,
+            epoch,
+            seq: 0,
+        };
+        let (link, task) = PeerLink::spawn(header, peer_addr, stats.clone());
+        links.insert(peer, link);
+        tasks.push(task);
+    }
+    let (events, _) = broadcast::channel(EVENT_BUFFER);
+    let span = tracing::info_span!("node", cluster = config.cluster, node = %config.id);
+    let actor = NodeActor {
+        id: config.id,
+        protocol: Box::new(P::new(init)),
+        clock,
+        store,
+        links,
+        tasks,
+        listener: Some(listener),
+        acceptance: Acceptance {
+            cluster: config.cluster,
+            me: config.id,
+            peers: config.peers.keys().copied().collect(),
+        },
+        events: events.clone(),
+        stats: stats.clone(),
+        armed: None,
+        timer: None,
+        scratch: Box::default(),
+        span,
+    };
+    let actor = actor.start();
+    Ok(NodeHandle {
+        id: config.id,
+        addr,
+        actor,
+        events,
+        stats,
+    })
+}
+
+impl<P: Protocol> NodeActor<P> {
+    fn act(&mut self, outputs: &mut Vec<OutputFor<P>>, ctx: &mut Context<Self>) {
+        for out in outputs.drain(..) {
+            match out {
+                Output::Send { to, msg } if to == self.id => {
+                    ctx.notify(Inbound { from: self.id, msg });
+                }
+                Output::Send { to, msg } => match self.links.get_mut(&to) {
+                    Some(link) => link.send(&msg, &self.stats),
+                    None => {
+                        TransportStats::bump(&self.stats.dropped_unknown_peer);
+                        tracing::warn!(%to, "send to a node that is not a peer dropped");
+                    }
+                },
+                Output::Event(event) => {
+                    let now = self.clock.now();
+                    // No subscribers is fine: events are also traced.
+                    tracing::debug!(?event, "event");
+                    let _ = self.events.send(NodeEvent {
+                        node: self.id,
+                        wall: now.wall,
+                        mono: now.mono,
+                        event,
+                    });
+                }
+                Output::Persist(state) => {
+                    let saved = Bincode
+                        .encode(&state)
+                        .map_err(std::io::Error::other)
+                        .and_then(|bytes| self.store.save(&bytes));
+                    if let Err(e) = saved {
+                        // The barrier cannot be honoured: acting on later outputs could break
+                        // the protocol's crash-recovery guarantees, so stop as a crash would.
+                        tracing::error!(error = %e, dir = %self.store.dir().display(), "persist failed; stopping node");
+                        // Returning drops the rest of the drain: later outputs are discarded.
+                        ctx.stop();
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn input(&mut self, input: Input<P>, ctx: &mut Context<Self>) {
+        let span = self.span.clone();
+        let _enter = span.enter();
+        let now = self.clock.now();
+        let mut outputs = std::mem::take(&mut self.scratch);
+        step(&mut *self.protocol, now, input, |o| outputs.push(o));
+        self.act(&mut outputs, ctx);
+        self.scratch = outputs;
+        self.rearm(ctx);
+    }
+
+    /// Keeps exactly one timer, re-armed only when the protocol's deadline changes.
+    fn rearm(&mut self, ctx: &mut Context<Self>) {
+        let next = self.protocol.poll_timeout();
+        if next == self.armed {
+            return;
+        }
+        if let Some(h) = self.timer.take() {
+            ctx.cancel_future(h);
+        }
+        self.armed = next;
+        if let Some(deadline) = next {
+            let delay = self.clock.until(deadline);
+            self.timer = Some(ctx.run_later(delay, |act, ctx| {
+                act.timer = None;
+                act.armed = None;
+                act.input(Input::Timeout, ctx);
+            }));
+        }
+    }
+}
+
+impl<P: Protocol> Actor for NodeActor<P> {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let span = self.span.clone();
+        let _enter = span.enter();
+        tracing::info!("node started");
+        if let Some(listener) = self.listener.take() {
+            let task = actix::spawn(listen(
+                listener,
+                self.acceptance.clone(),
+                ctx.address().recipient::<Inbound<P::Message>>(),
+                self.stats.clone(),
+            ));
+            self.tasks.push(task);
+        }
+        let mut outputs = std::mem::take(&mut self.scratch);
+        drain(&mut *self.protocol, |o| outputs.push(o));
+        self.act(&mut outputs, ctx);
+        self.scratch = outputs;
+        self.rearm(ctx);
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+        self.links.clear();
+        let _enter = self.span.enter();
+        tracing::info!("node stopped");
+    }
+}
+
+impl<P: Protocol> Handler<Inbound<P::Message>> for NodeActor<P> {
+    type Result = ();
+
+    fn handle(&mut self, m: Inbound<P::Message>, ctx: &mut Context<Self>) {
+        self.input(
+            Input::Message {
+                from: m.from,
+                msg: m.msg,
+            },
+            ctx,
+        );
+    }
+}
+
+impl<P: Protocol> Handler<Command<P>> for NodeActor<P> {
+    type Result = ();
+
+    fn handle(&mut self, m: Command<P>, ctx: &mut Context<Self>) {
+        self.input(Input::Command(m.0), ctx);
+    }
+}
+
+impl<P: Protocol> Handler<Stop> for NodeActor<P> {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}

@@ -1,0 +1,256 @@
+//! TCP between nodes: one outbound link task per peer with a bounded queue and reconnect
+//! backoff, and a listener whose reader tasks validate frames before the node sees them.
+//!
+//! Back-pressure: readers hand messages to the node with `send().await`, so a slow node
+//! slows its peers' TCP streams instead of growing an unbounded mailbox (actix's `do_send`
+//! ignores mailbox capacity, and a flooded mailbox starves the node's timers, actix #520).
+//! Outbound queues hold at most [`OUTBOUND_QUEUE`] frames; when one is full the frame is
+//! dropped and counted, as the network would have done.
+
+use crate::frame::{Frame, FrameError, FrameHeader, length_codec};
+use actix::{Message, Recipient};
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use palisade_core::{NodeId, Rng};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+/// Frames queued per peer while its link is slow or down; beyond this, frames are dropped.
+pub const OUTBOUND_QUEUE: usize = 1024;
+/// First reconnect delay.
+pub const BACKOFF_MIN: Duration = Duration::from_millis(50);
+/// Longest reconnect delay.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Transport counters, shared with the application through the node handle.
+/// Relaxed ordering throughout: each counter is independent and only ever read as a total.
+#[derive(Debug, Default)]
+pub struct TransportStats {
+    /// Frames accepted and handed to the protocol.
+    pub frames_in: AtomicU64,
+    /// Frames written to a peer's socket.
+    pub frames_out: AtomicU64,
+    /// Inbound frames rejected (malformed, wrong cluster or recipient, unknown sender).
+    pub rejected: AtomicU64,
+    /// Outbound frames dropped because the peer's queue was full.
+    pub dropped_queue_full: AtomicU64,
+    /// Outbound frames lost because the connection failed while sending.
+    pub dropped_link_down: AtomicU64,
+    /// Outbound messages to nodes that are not peers.
+    pub dropped_unknown_peer: AtomicU64,
+    /// Successful outbound connections (first connects and reconnects).
+    pub connects: AtomicU64,
+}
+
+impl TransportStats {
+    /// Reads one counter.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A validated inbound message, delivered to the node actor.
+#[derive(Debug)]
+pub struct Inbound<M> {
+    /// The sender named by the (validated) frame.
+    pub from: NodeId,
+    /// The decoded message.
+    pub msg: M,
+}
+
+impl<M: 'static> Message for Inbound<M> {
+    type Result = ();
+}
+
+/// What a reader checks every frame against.
+#[derive(Clone, Debug)]
+pub struct Acceptance {
+    /// Our cluster id.
+    pub cluster: u64,
+    /// Our node id.
+    pub me: NodeId,
+    /// Nodes we accept frames from.
+    pub peers: BTreeSet<NodeId>,
+}
+
+impl Acceptance {
+    /// Opens and validates one frame and decodes its message.
+    pub fn accept<M: serde::de::DeserializeOwned>(
+        &self,
+        bytes: &[u8],
+    ) -> Result<Inbound<M>, FrameError> {
+        let frame = Frame::open(bytes)?;
+        let h = &frame.header;
+        if h.cluster != self.cluster {
+            return Err(FrameError::WrongCluster {
+                got: h.cluster,
+                want: self.cluster,
+            });
+        }
+        if h.to != self.me {
+            return Err(FrameError::WrongRecipient {
+                to: h.to,
+                me: self.me,
+            });
+        }
+        if !self.peers.contains(&h.from) {
+            return Err(FrameError::UnknownSender(h.from));
+        }
+        Ok(Inbound {
+            from: h.from,
+            msg: frame.message()?,
+        })
+    }
+}
+
+/// Accepts connections until aborted; each connection gets a reader task owned by this one,
+/// so aborting the listener closes every inbound connection too.
+pub async fn listen<M>(
+    listener: TcpListener,
+    accept: Acceptance,
+    node: Recipient<Inbound<M>>,
+    stats: Arc<TransportStats>,
+) where
+    M: serde::de::DeserializeOwned + Send + 'static,
+{
+    let mut readers = JoinSet::new();
+    loop {
+        tokio::select! {
+            conn = listener.accept() => match conn {
+                Ok((stream, remote)) => {
+                    let _ = stream.set_nodelay(true);
+                    readers.spawn_local(read_frames(stream, remote, accept.clone(), node.clone(), stats.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!(node = %accept.me, error = %e, "accept failed");
+                    tokio::time::sleep(BACKOFF_MIN).await;
+                }
+            },
+            Some(_) = readers.join_next(), if !readers.is_empty() => {}
+        }
+    }
+}
+
+async fn read_frames<M>(
+    stream: TcpStream,
+    remote: SocketAddr,
+    accept: Acceptance,
+    node: Recipient<Inbound<M>>,
+    stats: Arc<TransportStats>,
+) where
+    M: serde::de::DeserializeOwned + Send + 'static,
+{
+    let mut frames = FramedRead::new(stream, length_codec());
+    while let Some(next) = frames.next().await {
+        let bytes = match next {
+            Ok(b) => b,
+            Err(e) => {
+                // Oversized length prefix or IO error: the stream is unusable from here on.
+                TransportStats::bump(&stats.rejected);
+                tracing::warn!(node = %accept.me, %remote, error = %e, "closing connection");
+                return;
+            }
+        };
+        match accept.accept::<M>(&bytes) {
+            Ok(inbound) => {
+                TransportStats::bump(&stats.frames_in);
+                if node.send(inbound).await.is_err() {
+                    return; // the node stopped
+                }
+            }
+            Err(e) => {
+                TransportStats::bump(&stats.rejected);
+                tracing::warn!(node = %accept.me, %remote, error = %e, "frame rejected");
+            }
+        }
+    }
+}
+
+/// The sending side of one peer link, owned by the node actor.
+#[derive(Debug)]
+pub struct PeerLink {
+    tx: mpsc::Sender<Bytes>,
+    header: FrameHeader,
+}
+
+impl PeerLink {
+    /// Starts the link task for `peer` at `addr`; returns the link and the task handle.
+    pub fn spawn(
+        header: FrameHeader,
+        addr: SocketAddr,
+        stats: Arc<TransportStats>,
+    ) -> (PeerLink, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+        let jitter = Rng::from_seed(
+            header.epoch ^ (u64::from(header.from.0) << 32) ^ u64::from(header.to.0),
+        );
+        let task = actix::spawn(run_link(header.clone(), addr, rx, stats, jitter));
+        (PeerLink { tx, header }, task)
+    }
+
+    /// Frames and queues `msg`; drops and counts it if the queue is full.
+    pub fn send<M: serde::Serialize>(&mut self, msg: &M, stats: &TransportStats) {
+        let bytes = match Frame::seal(self.header.clone(), msg) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(to = %self.header.to, error = %e, "message cannot be framed; dropped");
+                return;
+            }
+        };
+        self.header.seq += 1;
+        if self.tx.try_send(Bytes::from(bytes)).is_err() {
+            TransportStats::bump(&stats.dropped_queue_full);
+            tracing::debug!(to = %self.header.to, "outbound queue full; frame dropped");
+        }
+    }
+}
+
+async fn run_link(
+    header: FrameHeader,
+    addr: SocketAddr,
+    mut rx: mpsc::Receiver<Bytes>,
+    stats: Arc<TransportStats>,
+    mut jitter: Rng,
+) {
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                TransportStats::bump(&stats.connects);
+                tracing::debug!(from = %header.from, to = %header.to, %addr, "connected");
+                backoff = BACKOFF_MIN;
+                let mut sink = FramedWrite::new(stream, length_codec());
+                loop {
+                    let Some(frame) = rx.recv().await else { return };
+                    if let Err(e) = sink.send(frame).await {
+                        TransportStats::bump(&stats.dropped_link_down);
+                        tracing::debug!(to = %header.to, error = %e, "link broke; reconnecting");
+                        break;
+                    }
+                    TransportStats::bump(&stats.frames_out);
+                }
+            }
+            Err(e) => {
+                tracing::trace!(to = %header.to, %addr, error = %e, "connect failed");
+            }
+        }
+        // Equal jitter: half the backoff fixed, half random, so peers do not reconnect in lockstep.
+        let half = backoff / 2;
+        let sleep =
+            half + jitter.duration_between(Duration::ZERO, half.max(Duration::from_millis(1)));
+        tokio::time::sleep(sleep).await;
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}

@@ -1,0 +1,14 @@
+//! palisade: protocols that stay correct under partial failure.
+//!
+//! Write a protocol once as a pure state machine against [`core::protocol::Protocol`],
+//! break it in the deterministic simulator ([`sim`]) with the faults of a real network and
+//! real machines, then run the same code in production on actix ([`actix`]).
+//!
+//! This crate re-exports the three workspace crates and holds the scenarios that the
+//! `palisade` command line, the hazard tour and the integration tests share.
+
+pub use palisade_actix as actix;
+pub use palisade_core as core;
+pub use palisade_sim as sim;
+
+pub mod scenarios;
