@@ -3,9 +3,9 @@
 //!
 //! `cargo run --example heartbeat_cluster`
 
-use palisade::actix::{start, NodeConfig};
-use palisade::core::detector::{Heartbeat, HeartbeatConfig, PhiAccrual, PhiConfig};
+use palisade::actix::{NodeConfig, start};
 use palisade::core::NodeId;
+use palisade::core::detector::{Heartbeat, HeartbeatConfig, PhiAccrual, PhiConfig};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -33,7 +33,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let mut nodes = Vec::new();
         for (&id, listener) in ids.iter().zip(bound) {
-            let peers = addrs.iter().filter(|(p, _)| **p != id).map(|(&p, &a)| (p, a)).collect();
+            let peers = addrs
+                .iter()
+                .filter(|(p, _)| **p != id)
+                .map(|(&p, &a)| (p, a))
+                .collect();
             let cfg = NodeConfig::<Heartbeat<PhiAccrual>> {
                 cluster: 1,
                 id,

@@ -102,8 +102,6 @@ pub struct NodeActor<P: Protocol> {
     stats: Arc<TransportStats>,
     armed: Option<Instant>,
     timer: Option<SpawnHandle>,
-    /// Reused output buffer; boxed so the actor is `Unpin` whatever the protocol's types.
-    scratch: Box<Vec<OutputFor<P>>>,
     span: tracing::Span,
 }
 
@@ -235,7 +233,6 @@ pub fn start<P: Protocol>(
         stats: stats.clone(),
         armed: None,
         timer: None,
-        scratch: Box::default(),
         span,
     };
     let actor = actor.start();
@@ -295,10 +292,9 @@ impl<P: Protocol> NodeActor<P> {
         let span = self.span.clone();
         let _enter = span.enter();
         let now = self.clock.now();
-        let mut outputs = std::mem::take(&mut self.scratch);
+        let mut outputs = Vec::new();
         step(&mut *self.protocol, now, input, |o| outputs.push(o));
         self.act(&mut outputs, ctx);
-        self.scratch = outputs;
         self.rearm(ctx);
     }
 
@@ -339,10 +335,9 @@ impl<P: Protocol> Actor for NodeActor<P> {
             ));
             self.tasks.push(task);
         }
-        let mut outputs = std::mem::take(&mut self.scratch);
+        let mut outputs = Vec::new();
         drain(&mut *self.protocol, |o| outputs.push(o));
         self.act(&mut outputs, ctx);
-        self.scratch = outputs;
         self.rearm(ctx);
     }
 

@@ -260,11 +260,21 @@ mod tests {
     use super::*;
 
     fn acceptance() -> Acceptance {
-        Acceptance { cluster: 7, me: NodeId(2), peers: [NodeId(1), NodeId(3)].into_iter().collect() }
+        Acceptance {
+            cluster: 7,
+            me: NodeId(2),
+            peers: [NodeId(1), NodeId(3)].into_iter().collect(),
+        }
     }
 
     fn frame(cluster: u64, from: u32, to: u32) -> Vec<u8> {
-        let header = FrameHeader { cluster, from: NodeId(from), to: NodeId(to), epoch: 1, seq: 0 };
+        let header = FrameHeader {
+            cluster,
+            from: NodeId(from),
+            to: NodeId(to),
+            epoch: 1,
+            seq: 0,
+        };
         Frame::seal(header, &5u64).unwrap()
     }
 
@@ -277,13 +287,25 @@ mod tests {
     #[test]
     fn frames_for_other_clusters_recipients_or_from_strangers_are_rejected() {
         let a = acceptance();
-        assert_eq!(a.accept::<u64>(&frame(8, 1, 2)).unwrap_err(), FrameError::WrongCluster { got: 8, want: 7 });
+        assert_eq!(
+            a.accept::<u64>(&frame(8, 1, 2)).unwrap_err(),
+            FrameError::WrongCluster { got: 8, want: 7 }
+        );
         assert_eq!(
             a.accept::<u64>(&frame(7, 1, 3)).unwrap_err(),
-            FrameError::WrongRecipient { to: NodeId(3), me: NodeId(2) }
+            FrameError::WrongRecipient {
+                to: NodeId(3),
+                me: NodeId(2)
+            }
         );
-        assert_eq!(a.accept::<u64>(&frame(7, 9, 2)).unwrap_err(), FrameError::UnknownSender(NodeId(9)));
+        assert_eq!(
+            a.accept::<u64>(&frame(7, 9, 2)).unwrap_err(),
+            FrameError::UnknownSender(NodeId(9))
+        );
         // A payload of the wrong type for this protocol: rejected, not a panic.
-        assert!(matches!(a.accept::<(u64, u64)>(&frame(7, 1, 2)), Err(FrameError::Malformed(_))));
+        assert!(matches!(
+            a.accept::<(u64, u64)>(&frame(7, 1, 2)),
+            Err(FrameError::Malformed(_))
+        ));
     }
 }
