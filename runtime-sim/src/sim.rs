@@ -119,7 +119,7 @@ impl<P: Protocol> Simulation<P> {
         let runtime = (0..n)
             .map(|i| {
                 let mut clock = NodeClock::new(node_rng.below(1 << 50));
-                clock.drift_ppm = config.drift_ppm.get(i).copied().unwrap_or(0);
+                clock.set_drift(0, config.drift_ppm.get(i).copied().unwrap_or(0));
                 NodeRuntime {
                     clock,
                     armed: None,
@@ -447,7 +447,8 @@ impl<P: Protocol> Simulation<P> {
                 };
                 if self.world.nodes[i].is_none() {
                     // A new incarnation: a fresh monotonic origin, as after a real reboot.
-                    self.runtime[i].clock.mono_origin = self.node_rng.below(1 << 50);
+                    let origin = self.node_rng.below(1 << 50);
+                    self.runtime[i].clock.reboot(self.world.now_ns, origin);
                     self.world.crashes.remove(&node);
                     self.record(TraceKind::Restart { node }, None, None);
                     let restored = self.world.durable[i].clone();
