@@ -33,11 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let mut nodes = Vec::new();
         for (&id, listener) in ids.iter().zip(bound) {
-            let peers = addrs
-                .iter()
-                .filter(|(p, _)| **p != id)
-                .map(|(&p, &a)| (p, a))
-                .collect();
+            let peers = addrs.iter().filter(|(p, _)| **p != id).map(|(&p, &a)| (p, a)).collect();
             let cfg = NodeConfig::<Heartbeat<PhiAccrual>> {
                 cluster: 1,
                 id,

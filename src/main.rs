@@ -47,13 +47,9 @@ enum Cmd {
 
 /// Parses `1.5s`, `500ms`, `2m`, `100us`, `10ns`, `1h`.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration like 60s or 500ms"))?;
+    let value: f64 = num.parse().map_err(|_| format!("`{s}` is not a duration like 60s or 500ms"))?;
     let scale = match unit {
         "ns" => 1e-9,
         "us" | "µs" => 1e-6,
@@ -87,20 +83,10 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Cmd::Tour { seeds } => tour(seeds),
-        Cmd::Sim {
-            scenario,
-            seed,
-            seeds,
-            duration,
-            json,
-            trace,
-        } => {
+        Cmd::Sim { scenario, seed, seeds, duration, json, trace } => {
             let Some(sc) = scenarios::find(&scenario) else {
                 let known: Vec<_> = scenarios::all().iter().map(|s| s.name).collect();
-                return usage_error(format!(
-                    "unknown scenario `{scenario}`; known: {}",
-                    known.join(", ")
-                ));
+                return usage_error(format!("unknown scenario `{scenario}`; known: {}", known.join(", ")));
             };
             if trace.is_some() && seeds > 1 {
                 return usage_error("--trace records one run: use it with a single seed");
@@ -110,21 +96,11 @@ fn main() -> ExitCode {
                 Some(path) => match std::fs::File::create(path) {
                     Ok(f) => Some(Box::new(std::io::BufWriter::new(f))),
                     Err(e) => {
-                        return usage_error(format!(
-                            "cannot write trace to {}: {e}",
-                            path.display()
-                        ));
+                        return usage_error(format!("cannot write trace to {}: {e}", path.display()));
                     }
                 },
             };
-            sim(
-                &sc,
-                seed,
-                seeds,
-                duration.unwrap_or(sc.default_duration),
-                json,
-                trace_sink,
-            )
+            sim(&sc, seed, seeds, duration.unwrap_or(sc.default_duration), json, trace_sink)
         }
     }
 }
@@ -189,10 +165,7 @@ fn sim(
                 v.checker,
                 v.message
             );
-            println!(
-                "  replay: cargo run --release -- sim {} --seed {}",
-                sc.name, v.seed
-            );
+            println!("  replay: cargo run --release -- sim {} --seed {}", sc.name, v.seed);
         }
         println!(
             "{}: {} seed(s), {} violation(s), {} events, {:.1}s simulated in {:.3}s{}",
@@ -202,18 +175,10 @@ fn sim(
             events,
             simulated_ns as f64 / 1e9,
             wall_ns as f64 / 1e9,
-            if seeds.len() == 1 {
-                format!(", trace hash {last_hash:016x}")
-            } else {
-                String::new()
-            }
+            if seeds.len() == 1 { format!(", trace hash {last_hash:016x}") } else { String::new() }
         );
     }
-    if violations.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    if violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
 fn tour(seeds: u64) -> ExitCode {
@@ -234,17 +199,10 @@ fn tour(seeds: u64) -> ExitCode {
         println!("   seeds 1..={seeds}: {} violation(s)", bad.len());
         for v in &bad {
             println!("   seed {}: {}: {}", v.seed, v.checker, v.message);
-            println!(
-                "   replay: cargo run --release -- sim {} --seed {}",
-                sc.name, v.seed
-            );
+            println!("   replay: cargo run --release -- sim {} --seed {}", sc.name, v.seed);
         }
         failed |= !bad.is_empty();
         println!();
     }
-    if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
+    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }

@@ -6,8 +6,8 @@
 
 use palisade::actix::{NodeConfig, NodeEvent, TransportStats, start};
 use palisade::core::detector::{
-    Detector, DetectorHistory, FixedTimeout, FixedTimeoutConfig, Heartbeat, HeartbeatConfig,
-    HeartbeatEvent, PhiAccrual, PhiConfig, completeness, never_suspects_live,
+    Detector, DetectorHistory, FixedTimeout, FixedTimeoutConfig, Heartbeat, HeartbeatConfig, HeartbeatEvent,
+    PhiAccrual, PhiConfig, completeness, never_suspects_live,
 };
 use palisade::core::{NodeId, Observation, WallTime};
 use palisade::scenarios::detector::{DetectorRun, history};
@@ -22,10 +22,7 @@ fn ms(n: u64) -> Duration {
 const INTERVAL: Duration = Duration::from_millis(100);
 
 fn fixed_config() -> HeartbeatConfig<FixedTimeout> {
-    HeartbeatConfig {
-        interval: INTERVAL,
-        detector: FixedTimeoutConfig { timeout: ms(1_000) },
-    }
+    HeartbeatConfig { interval: INTERVAL, detector: FixedTimeoutConfig { timeout: ms(1_000) } }
 }
 
 fn phi_config() -> HeartbeatConfig<PhiAccrual> {
@@ -43,19 +40,9 @@ fn phi_config() -> HeartbeatConfig<PhiAccrual> {
 // ---------------------------------------------------------------- simulator
 
 fn simulate<D: Detector>(config: HeartbeatConfig<D>) {
-    let link = LinkConfig {
-        latency: Latency::Uniform {
-            lo: ms(1),
-            hi: ms(5),
-        },
-        loss: 0.0,
-    };
-    let crash = DetectorRun {
-        config,
-        nodes: 3,
-        link,
-        crash: Some((NodeId(3), Duration::from_secs(5))),
-    };
+    let link =
+        LinkConfig { latency: Latency::Uniform { lo: ms(1), hi: ms(5) }, loss: 0.0, ..LinkConfig::default() };
+    let crash = DetectorRun { config, nodes: 3, link, crash: Some((NodeId(3), Duration::from_secs(5))) };
     let bound = crash.detection_bound();
     for seed in 1..=20 {
         let mut sim = crash.simulation(seed);
@@ -64,36 +51,16 @@ fn simulate<D: Detector>(config: HeartbeatConfig<D>) {
         // The checkers passed; make sure they had something to judge.
         let h = history(sim.world());
         for observer in [NodeId(1), NodeId(2)] {
-            let at = h
-                .first_suspicion_after(observer, NodeId(3), Duration::from_secs(5))
-                .expect("suspected");
-            assert!(
-                at - Duration::from_secs(5) <= bound,
-                "seed {seed}: {observer} took {at:?}"
-            );
+            let at = h.first_suspicion_after(observer, NodeId(3), Duration::from_secs(5)).expect("suspected");
+            assert!(at - Duration::from_secs(5) <= bound, "seed {seed}: {observer} took {at:?}");
         }
-        assert_eq!(
-            h.events.len(),
-            2,
-            "seed {seed}: exactly two suspicions: {:?}",
-            h.events
-        );
+        assert_eq!(h.events.len(), 2, "seed {seed}: exactly two suspicions: {:?}", h.events);
     }
-    let quiet = DetectorRun {
-        crash: None,
-        ..crash
-    };
+    let quiet = DetectorRun { crash: None, ..crash };
     for seed in 1..=20 {
         let mut sim = quiet.simulation(seed);
-        assert_eq!(
-            sim.run_for(Duration::from_secs(15)).violation,
-            None,
-            "seed {seed}"
-        );
-        assert!(
-            sim.world().history().is_empty(),
-            "seed {seed}: a live node was suspected"
-        );
+        assert_eq!(sim.run_for(Duration::from_secs(15)).violation, None, "seed {seed}");
+        assert!(sim.world().history().is_empty(), "seed {seed}: a live node was suspected");
     }
 }
 
@@ -116,8 +83,7 @@ const LIVE_MAX_INTERVAL: Duration = Duration::from_millis(300);
 const LIVE_MAX_DELAY: Duration = Duration::from_millis(200);
 
 fn live_cluster<D: Detector>(config: HeartbeatConfig<D>) {
-    let bound =
-        D::silence_bound(&config.detector, LIVE_MIN_INTERVAL, LIVE_MAX_INTERVAL) + LIVE_MAX_DELAY;
+    let bound = D::silence_bound(&config.detector, LIVE_MIN_INTERVAL, LIVE_MAX_INTERVAL) + LIVE_MAX_DELAY;
     let data = std::env::temp_dir().join(format!(
         "palisade-two-runtimes-{}-{}",
         std::process::id(),
@@ -126,24 +92,15 @@ fn live_cluster<D: Detector>(config: HeartbeatConfig<D>) {
     let system = actix::System::new();
     let h = system.block_on(async move {
         let ids = [NodeId(1), NodeId(2), NodeId(3)];
-        let listeners: Vec<_> = ids
-            .iter()
-            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-            .collect();
-        let addrs: BTreeMap<NodeId, _> = ids
-            .iter()
-            .zip(&listeners)
-            .map(|(&id, l)| (id, l.local_addr().unwrap()))
-            .collect();
+        let listeners: Vec<_> =
+            ids.iter().map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+        let addrs: BTreeMap<NodeId, _> =
+            ids.iter().zip(&listeners).map(|(&id, l)| (id, l.local_addr().unwrap())).collect();
         let t0 = palisade::actix::clock::wall_now();
         let mut handles = Vec::new();
         let mut subs = Vec::new();
         for (&id, listener) in ids.iter().zip(listeners) {
-            let peers = addrs
-                .iter()
-                .filter(|(p, _)| **p != id)
-                .map(|(&p, &a)| (p, a))
-                .collect();
+            let peers = addrs.iter().filter(|(p, _)| **p != id).map(|(&p, &a)| (p, a)).collect();
             let cfg = NodeConfig::<Heartbeat<D>> {
                 cluster: 7,
                 id,
@@ -170,15 +127,8 @@ fn live_cluster<D: Detector>(config: HeartbeatConfig<D>) {
         let since = |w: WallTime| Duration::from_nanos(w.nanos_since(t0).max(0) as u64);
         let mut events: Vec<Observation<HeartbeatEvent>> = Vec::new();
         for mut rx in subs {
-            while let Ok(NodeEvent {
-                node, wall, event, ..
-            }) = rx.try_recv()
-            {
-                events.push(Observation {
-                    at: since(wall),
-                    node,
-                    event,
-                });
+            while let Ok(NodeEvent { node, wall, event, .. }) = rx.try_recv() {
+                events.push(Observation { at: since(wall), node, event });
             }
         }
         events.sort_by_key(|o| o.at);
@@ -195,17 +145,9 @@ fn live_cluster<D: Detector>(config: HeartbeatConfig<D>) {
         bound.as_nanos()
     )));
     assert_eq!(never_suspects_live(&h), Ok(()), "events: {:?}", h.events);
-    assert_eq!(
-        completeness(&h, bound),
-        Ok(()),
-        "bound {bound:?}, events: {:?}",
-        h.events
-    );
+    assert_eq!(completeness(&h, bound), Ok(()), "bound {bound:?}, events: {:?}", h.events);
     for observer in [NodeId(1), NodeId(2)] {
-        assert!(
-            h.first_suspicion_after(observer, NodeId(3), h.crashes[&NodeId(3)])
-                .is_some()
-        );
+        assert!(h.first_suspicion_after(observer, NodeId(3), h.crashes[&NodeId(3)]).is_some());
     }
 }
 

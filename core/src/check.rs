@@ -22,10 +22,7 @@ pub struct Violation {
 impl Violation {
     /// A violation found by `checker`.
     pub fn new(checker: &'static str, message: impl Into<String>) -> Self {
-        Violation {
-            checker,
-            message: message.into(),
-        }
+        Violation { checker, message: message.into() }
     }
 }
 

@@ -30,11 +30,7 @@ pub enum CodecError {
 /// A serialization format for values crossing the network or going to disk.
 pub trait Codec {
     /// Appends the encoding of `value` to `out`.
-    fn encode_into<T: Serialize + ?Sized>(
-        &self,
-        value: &T,
-        out: &mut Vec<u8>,
-    ) -> Result<(), CodecError>;
+    fn encode_into<T: Serialize + ?Sized>(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError>;
 
     /// Decodes one value that must occupy all of `bytes`.
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, CodecError>;
@@ -63,11 +59,7 @@ fn config() -> impl bincode::config::Config {
 }
 
 impl Codec for Bincode {
-    fn encode_into<T: Serialize + ?Sized>(
-        &self,
-        value: &T,
-        out: &mut Vec<u8>,
-    ) -> Result<(), CodecError> {
+    fn encode_into<T: Serialize + ?Sized>(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
         bincode::serde::encode_into_std_write(value, out, config())
             .map(|_| ())
             .map_err(|e| CodecError::Encode(e.to_string()))
@@ -77,10 +69,7 @@ impl Codec for Bincode {
         let (value, used) = bincode::serde::decode_from_slice(bytes, config())
             .map_err(|e| CodecError::Decode(e.to_string()))?;
         if used != bytes.len() {
-            return Err(CodecError::TrailingBytes {
-                used,
-                trailing: bytes.len() - used,
-            });
+            return Err(CodecError::TrailingBytes { used, trailing: bytes.len() - used });
         }
         Ok(value)
     }
@@ -99,10 +88,7 @@ mod tests {
 
     #[test]
     fn round_trips_and_uses_fixed_width_integers() {
-        let v = Sample {
-            id: 1,
-            items: vec![2, 3],
-        };
+        let v = Sample { id: 1, items: vec![2, 3] };
         let bytes = Bincode.encode(&v).unwrap();
         // 4 (u32) + 8 (length) + 2 * 8 (u64s): fixed-width, not varint.
         assert_eq!(bytes.len(), 4 + 8 + 16);
@@ -113,13 +99,7 @@ mod tests {
     fn trailing_bytes_are_rejected() {
         let mut bytes = Bincode.encode(&7u32).unwrap();
         bytes.push(0);
-        assert_eq!(
-            Bincode.decode::<u32>(&bytes),
-            Err(CodecError::TrailingBytes {
-                used: 4,
-                trailing: 1
-            })
-        );
+        assert_eq!(Bincode.decode::<u32>(&bytes), Err(CodecError::TrailingBytes { used: 4, trailing: 1 }));
     }
 
     #[test]
@@ -129,25 +109,14 @@ mod tests {
         let mut bytes = 1u32.to_le_bytes().to_vec();
         bytes.extend_from_slice(&(1u64 << 40).to_le_bytes());
         bytes.extend_from_slice(&[0u8; 10]);
-        assert!(matches!(
-            Bincode.decode::<Sample>(&bytes),
-            Err(CodecError::Decode(_))
-        ));
+        assert!(matches!(Bincode.decode::<Sample>(&bytes), Err(CodecError::Decode(_))));
     }
 
     #[test]
     fn truncated_input_is_rejected() {
-        let bytes = Bincode
-            .encode(&Sample {
-                id: 9,
-                items: vec![1, 2, 3],
-            })
-            .unwrap();
+        let bytes = Bincode.encode(&Sample { id: 9, items: vec![1, 2, 3] }).unwrap();
         for cut in 0..bytes.len() {
-            assert!(
-                Bincode.decode::<Sample>(&bytes[..cut]).is_err(),
-                "cut at {cut}"
-            );
+            assert!(Bincode.decode::<Sample>(&bytes[..cut]).is_err(), "cut at {cut}");
         }
     }
 }

@@ -166,14 +166,7 @@ impl<P: Protocol> Init<P> {
     ) -> Self {
         members.sort_unstable();
         members.dedup();
-        Init {
-            id,
-            members,
-            config,
-            restored,
-            seed,
-            now,
-        }
+        Init { id, members, config, restored, seed, now }
     }
 
     /// Every member except this node.
@@ -199,8 +192,7 @@ pub enum Output<M, E, D> {
 }
 
 /// The output type of protocol `P`.
-pub type OutputFor<P> =
-    Output<<P as Protocol>::Message, <P as Protocol>::Event, <P as Protocol>::Durable>;
+pub type OutputFor<P> = Output<<P as Protocol>::Message, <P as Protocol>::Event, <P as Protocol>::Durable>;
 
 /// One input to a protocol.
 #[derive(Clone, Debug)]
@@ -257,9 +249,7 @@ pub struct Outbox<M, E, D> {
 
 impl<M, E, D> Default for Outbox<M, E, D> {
     fn default() -> Self {
-        Outbox {
-            queue: VecDeque::new(),
-        }
+        Outbox { queue: VecDeque::new() }
     }
 }
 

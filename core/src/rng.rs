@@ -17,9 +17,7 @@ pub struct Rng {
 impl Rng {
     /// A generator whose whole output is determined by `seed`.
     pub fn from_seed(seed: u64) -> Self {
-        Rng {
-            inner: ChaCha8Rng::seed_from_u64(seed),
-        }
+        Rng { inner: ChaCha8Rng::seed_from_u64(seed) }
     }
 
     /// A new generator for a named sub-component, independent of this one's future output
@@ -87,11 +85,7 @@ impl Rng {
 
     /// A uniformly chosen element of `items`, or `None` if it is empty.
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
-        if items.is_empty() {
-            None
-        } else {
-            items.get(self.below(items.len() as u64) as usize)
-        }
+        if items.is_empty() { None } else { items.get(self.below(items.len() as u64) as usize) }
     }
 }
 

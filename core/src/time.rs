@@ -148,10 +148,7 @@ impl WallInterval {
     /// A reading `at` with symmetric uncertainty `± error`.
     pub fn around(at: WallTime, error: Duration) -> Self {
         let e = i64::try_from(error.as_nanos()).unwrap_or(i64::MAX);
-        WallInterval {
-            earliest: at.offset_by_nanos(-e),
-            latest: at.offset_by_nanos(e),
-        }
+        WallInterval { earliest: at.offset_by_nanos(-e), latest: at.offset_by_nanos(e) }
     }
 
     /// Width of the interval (twice the error bound for a symmetric reading).
@@ -198,10 +195,7 @@ mod tests {
         assert_eq!(t - Instant::from_nanos(9), Duration::ZERO);
         assert_eq!(Instant::MAX + Duration::from_secs(1), Instant::MAX);
         assert_eq!(t.saturating_sub(Duration::from_secs(1)), Instant::ZERO);
-        assert_eq!(
-            Instant::from_nanos(1_500) - Instant::from_nanos(500),
-            Duration::from_nanos(1_000)
-        );
+        assert_eq!(Instant::from_nanos(1_500) - Instant::from_nanos(500), Duration::from_nanos(1_000));
     }
 
     #[test]

@@ -17,10 +17,7 @@ pub struct Timers<K: Ord + Copy> {
 
 impl<K: Ord + Copy> Default for Timers<K> {
     fn default() -> Self {
-        Timers {
-            by_name: BTreeMap::new(),
-            by_time: BTreeSet::new(),
-        }
+        Timers { by_name: BTreeMap::new(), by_time: BTreeSet::new() }
     }
 }
 

@@ -19,9 +19,7 @@ impl Default for RealClock {
 impl RealClock {
     /// A clock whose monotonic origin is now.
     pub fn new() -> Self {
-        RealClock {
-            origin: std::time::Instant::now(),
-        }
+        RealClock { origin: std::time::Instant::now() }
     }
 
     /// Reads both clocks.

@@ -94,10 +94,7 @@ impl Frame {
 /// The length-delimited framing used on every connection: 4-byte big-endian length,
 /// at most [`MAX_FRAME_LEN`].
 pub fn length_codec() -> LengthDelimitedCodec {
-    LengthDelimitedCodec::builder()
-        .length_field_length(4)
-        .max_frame_length(MAX_FRAME_LEN)
-        .new_codec()
+    LengthDelimitedCodec::builder().length_field_length(4).max_frame_length(MAX_FRAME_LEN).new_codec()
 }
 
 #[cfg(test)]
@@ -107,13 +104,7 @@ mod tests {
     use tokio_util::codec::Decoder;
 
     fn header() -> FrameHeader {
-        FrameHeader {
-            cluster: 7,
-            from: NodeId(1),
-            to: NodeId(2),
-            epoch: 3,
-            seq: 4,
-        }
+        FrameHeader { cluster: 7, from: NodeId(1), to: NodeId(2), epoch: 3, seq: 4 }
     }
 
     #[test]
@@ -121,10 +112,7 @@ mod tests {
         let bytes = Frame::seal(header(), &(42u64, "x".to_string())).unwrap();
         let frame = Frame::open(&bytes).unwrap();
         assert_eq!(frame.header, header());
-        assert_eq!(
-            frame.message::<(u64, String)>().unwrap(),
-            (42, "x".to_string())
-        );
+        assert_eq!(frame.message::<(u64, String)>().unwrap(), (42, "x".to_string()));
     }
 
     #[test]
@@ -134,10 +122,7 @@ mod tests {
             assert!(Frame::open(&bytes[..cut]).is_err());
         }
         bytes.push(0);
-        assert!(matches!(
-            Frame::open(&bytes),
-            Err(FrameError::Malformed(CodecError::TrailingBytes { .. }))
-        ));
+        assert!(matches!(Frame::open(&bytes), Err(FrameError::Malformed(CodecError::TrailingBytes { .. }))));
     }
 
     #[test]
@@ -145,9 +130,6 @@ mod tests {
         let mut codec = length_codec();
         let mut buf = BytesMut::from(&u32::MAX.to_be_bytes()[..]);
         assert!(codec.decode(&mut buf).is_err());
-        assert!(
-            buf.capacity() < 1024,
-            "no buffer of the claimed size was reserved"
-        );
+        assert!(buf.capacity() < 1024, "no buffer of the claimed size was reserved");
     }
 }

@@ -163,53 +163,30 @@ pub fn start<P: Protocol>(
     listener: std::net::TcpListener,
 ) -> Result<NodeHandle<P>, StartError> {
     let dir = config.data_dir.clone();
-    let store = FileStore::open(&dir).map_err(|source| StartError::Storage {
-        dir: dir.clone(),
-        source,
-    })?;
-    let restored =
-        match store.load().map_err(|source| StartError::Storage {
-            dir: dir.clone(),
-            source,
-        })? {
-            None => None,
-            Some(bytes) => Some(Bincode.decode::<P::Durable>(&bytes).map_err(|e| {
-                StartError::CorruptState {
-                    dir: dir.clone(),
-                    reason: e.to_string(),
-                }
-            })?),
-        };
-    listener
-        .set_nonblocking(true)
-        .map_err(StartError::Listener)?;
+    let store = FileStore::open(&dir).map_err(|source| StartError::Storage { dir: dir.clone(), source })?;
+    let restored = match store.load().map_err(|source| StartError::Storage { dir: dir.clone(), source })? {
+        None => None,
+        Some(bytes) => Some(
+            Bincode
+                .decode::<P::Durable>(&bytes)
+                .map_err(|e| StartError::CorruptState { dir: dir.clone(), reason: e.to_string() })?,
+        ),
+    };
+    listener.set_nonblocking(true).map_err(StartError::Listener)?;
     let addr = listener.local_addr().map_err(StartError::Listener)?;
     let listener = tokio::net::TcpListener::from_std(listener).map_err(StartError::Listener)?;
 
     let clock = RealClock::new();
     let mut members: Vec<NodeId> = config.peers.keys().copied().collect();
     members.push(config.id);
-    let init = Init::restart(
-        config.id,
-        members,
-        config.protocol.clone(),
-        restored,
-        config.seed,
-        clock.now(),
-    );
+    let init = Init::restart(config.id, members, config.protocol.clone(), restored, config.seed, clock.now());
     let stats = Arc::new(TransportStats::default());
     // A new epoch per start, so peers can tell this incarnation's frames from the last one's.
     let epoch = wall_now().as_unix_nanos() as u64;
     let mut links = BTreeMap::new();
     let mut tasks = Vec::new();
     for (&peer, &peer_addr) in &config.peers {
-        let header = FrameHeader {
-            cluster: config.cluster,
-            from: config.id,
-            to: peer,
-            epoch,
-            seq: 0,
-        };
+        let header = FrameHeader { cluster: config.cluster, from: config.id, to: peer, epoch, seq: 0 };
         let (link, task) = PeerLink::spawn(header, peer_addr, stats.clone());
         links.insert(peer, link);
         tasks.push(task);
@@ -236,13 +213,7 @@ pub fn start<P: Protocol>(
         span,
     };
     let actor = actor.start();
-    Ok(NodeHandle {
-        id: config.id,
-        addr,
-        actor,
-        events,
-        stats,
-    })
+    Ok(NodeHandle { id: config.id, addr, actor, events, stats })
 }
 
 impl<P: Protocol> NodeActor<P> {
@@ -263,12 +234,8 @@ impl<P: Protocol> NodeActor<P> {
                     let now = self.clock.now();
                     // No subscribers is fine: events are also traced.
                     tracing::debug!(?event, "event");
-                    let _ = self.events.send(NodeEvent {
-                        node: self.id,
-                        wall: now.wall,
-                        mono: now.mono,
-                        event,
-                    });
+                    let _ =
+                        self.events.send(NodeEvent { node: self.id, wall: now.wall, mono: now.mono, event });
                 }
                 Output::Persist(state) => {
                     let saved = Bincode
@@ -355,13 +322,7 @@ impl<P: Protocol> Handler<Inbound<P::Message>> for NodeActor<P> {
     type Result = ();
 
     fn handle(&mut self, m: Inbound<P::Message>, ctx: &mut Context<Self>) {
-        self.input(
-            Input::Message {
-                from: m.from,
-                msg: m.msg,
-            },
-            ctx,
-        );
+        self.input(Input::Message { from: m.from, msg: m.msg }, ctx);
     }
 }
 

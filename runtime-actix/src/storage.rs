@@ -43,11 +43,7 @@ impl FileStore {
     /// Replaces the saved state with `bytes`, durably, before returning.
     pub fn save(&self, bytes: &[u8]) -> io::Result<()> {
         let tmp = self.dir.join(TEMP_FILE);
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
+        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
@@ -62,8 +58,7 @@ mod tests {
     use super::*;
 
     fn scratch_dir(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("palisade-store-{name}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("palisade-store-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         dir
     }
@@ -75,14 +70,8 @@ mod tests {
         assert_eq!(store.load().unwrap(), None);
         store.save(b"first").unwrap();
         store.save(b"second").unwrap();
-        assert_eq!(
-            FileStore::open(&dir).unwrap().load().unwrap(),
-            Some(b"second".to_vec())
-        );
-        assert!(
-            !dir.join(TEMP_FILE).exists(),
-            "the temporary file was renamed away"
-        );
+        assert_eq!(FileStore::open(&dir).unwrap().load().unwrap(), Some(b"second".to_vec()));
+        assert!(!dir.join(TEMP_FILE).exists(), "the temporary file was renamed away");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -86,31 +86,19 @@ pub struct Acceptance {
 
 impl Acceptance {
     /// Opens and validates one frame and decodes its message.
-    pub fn accept<M: serde::de::DeserializeOwned>(
-        &self,
-        bytes: &[u8],
-    ) -> Result<Inbound<M>, FrameError> {
+    pub fn accept<M: serde::de::DeserializeOwned>(&self, bytes: &[u8]) -> Result<Inbound<M>, FrameError> {
         let frame = Frame::open(bytes)?;
         let h = &frame.header;
         if h.cluster != self.cluster {
-            return Err(FrameError::WrongCluster {
-                got: h.cluster,
-                want: self.cluster,
-            });
+            return Err(FrameError::WrongCluster { got: h.cluster, want: self.cluster });
         }
         if h.to != self.me {
-            return Err(FrameError::WrongRecipient {
-                to: h.to,
-                me: self.me,
-            });
+            return Err(FrameError::WrongRecipient { to: h.to, me: self.me });
         }
         if !self.peers.contains(&h.from) {
             return Err(FrameError::UnknownSender(h.from));
         }
-        Ok(Inbound {
-            from: h.from,
-            msg: frame.message()?,
-        })
+        Ok(Inbound { from: h.from, msg: frame.message()? })
     }
 }
 
@@ -192,9 +180,7 @@ impl PeerLink {
         stats: Arc<TransportStats>,
     ) -> (PeerLink, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
-        let jitter = Rng::from_seed(
-            header.epoch ^ (u64::from(header.from.0) << 32) ^ u64::from(header.to.0),
-        );
+        let jitter = Rng::from_seed(header.epoch ^ (u64::from(header.from.0) << 32) ^ u64::from(header.to.0));
         let task = actix::spawn(run_link(header.clone(), addr, rx, stats, jitter));
         (PeerLink { tx, header }, task)
     }
@@ -248,8 +234,7 @@ async fn run_link(
         }
         // Equal jitter: half the backoff fixed, half random, so peers do not reconnect in lockstep.
         let half = backoff / 2;
-        let sleep =
-            half + jitter.duration_between(Duration::ZERO, half.max(Duration::from_millis(1)));
+        let sleep = half + jitter.duration_between(Duration::ZERO, half.max(Duration::from_millis(1)));
         tokio::time::sleep(sleep).await;
         backoff = (backoff * 2).min(BACKOFF_MAX);
     }
@@ -260,21 +245,11 @@ mod tests {
     use super::*;
 
     fn acceptance() -> Acceptance {
-        Acceptance {
-            cluster: 7,
-            me: NodeId(2),
-            peers: [NodeId(1), NodeId(3)].into_iter().collect(),
-        }
+        Acceptance { cluster: 7, me: NodeId(2), peers: [NodeId(1), NodeId(3)].into_iter().collect() }
     }
 
     fn frame(cluster: u64, from: u32, to: u32) -> Vec<u8> {
-        let header = FrameHeader {
-            cluster,
-            from: NodeId(from),
-            to: NodeId(to),
-            epoch: 1,
-            seq: 0,
-        };
+        let header = FrameHeader { cluster, from: NodeId(from), to: NodeId(to), epoch: 1, seq: 0 };
         Frame::seal(header, &5u64).unwrap()
     }
 
@@ -293,19 +268,10 @@ mod tests {
         );
         assert_eq!(
             a.accept::<u64>(&frame(7, 1, 3)).unwrap_err(),
-            FrameError::WrongRecipient {
-                to: NodeId(3),
-                me: NodeId(2)
-            }
+            FrameError::WrongRecipient { to: NodeId(3), me: NodeId(2) }
         );
-        assert_eq!(
-            a.accept::<u64>(&frame(7, 9, 2)).unwrap_err(),
-            FrameError::UnknownSender(NodeId(9))
-        );
+        assert_eq!(a.accept::<u64>(&frame(7, 9, 2)).unwrap_err(), FrameError::UnknownSender(NodeId(9)));
         // A payload of the wrong type for this protocol: rejected, not a panic.
-        assert!(matches!(
-            a.accept::<(u64, u64)>(&frame(7, 1, 2)),
-            Err(FrameError::Malformed(_))
-        ));
+        assert!(matches!(a.accept::<(u64, u64)>(&frame(7, 1, 2)), Err(FrameError::Malformed(_))));
     }
 }

@@ -11,6 +11,7 @@ pub struct World<P: Protocol> {
     pub(crate) durable: Vec<Option<P::Durable>>,
     pub(crate) history: Vec<Observation<P::Event>>,
     pub(crate) crashes: BTreeMap<NodeId, Duration>,
+    pub(crate) gst_ns: u64,
 }
 
 impl<P: Protocol> World<P> {
@@ -31,21 +32,23 @@ impl<P: Protocol> World<P> {
 
     /// Every running node with its state.
     pub fn running(&self) -> impl Iterator<Item = (NodeId, &P)> + '_ {
-        self.ids()
-            .zip(self.nodes.iter())
-            .filter_map(|(id, n)| n.as_ref().map(|p| (id, p)))
+        self.ids().zip(self.nodes.iter()).filter_map(|(id, n)| n.as_ref().map(|p| (id, p)))
     }
 
     /// The state `node` last persisted.
     pub fn durable(&self, node: NodeId) -> Option<&P::Durable> {
-        self.durable
-            .get((node.0 as usize).wrapping_sub(1))?
-            .as_ref()
+        self.durable.get((node.0 as usize).wrapping_sub(1))?.as_ref()
     }
 
     /// Every event emitted so far, stamped with true time.
     pub fn history(&self) -> &[Observation<P::Event>] {
         &self.history
+    }
+
+    /// Global stabilisation time: when the last scheduled fault ends. Liveness properties
+    /// are checked as "within D after GST".
+    pub fn gst(&self) -> Duration {
+        Duration::from_nanos(self.gst_ns)
     }
 
     /// The time of each node's most recent crash that has not been followed by a restart.

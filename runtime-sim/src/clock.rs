@@ -49,7 +49,10 @@ impl NodeClock {
         let local = (elapsed * self.rate() / 1_000_000).max(0);
         let mono = self.base_mono.saturating_add(u64::try_from(local).unwrap_or(u64::MAX));
         let wall_true = EPOCH_UNIX_NANOS.saturating_add(i64::try_from(true_ns).unwrap_or(i64::MAX));
-        Now::new(Instant::from_nanos(mono), WallTime::from_unix_nanos(wall_true).offset_by_nanos(self.wall_offset_ns))
+        Now::new(
+            Instant::from_nanos(mono),
+            WallTime::from_unix_nanos(wall_true).offset_by_nanos(self.wall_offset_ns),
+        )
     }
 
     /// Changes the drift from true time `true_ns` on, keeping the monotonic clock continuous.

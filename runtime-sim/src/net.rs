@@ -1,8 +1,13 @@
-//! The simulated network: per directed link latency and independent loss.
+//! The simulated network: per directed link latency (with long tails), independent loss,
+//! duplication, reordering or FIFO, and partitions.
 
 use palisade_core::{NodeId, Rng};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
+
+/// No sampled delay exceeds this: one hour. Long-tailed distributions are cut here so a
+/// single draw cannot push a message past the end of any sensible run by centuries.
+pub const MAX_LATENCY: Duration = Duration::from_secs(3600);
 
 /// How long a message spends on a link.
 #[derive(Clone, Debug, PartialEq)]
@@ -16,22 +21,79 @@ pub enum Latency {
         /// Upper bound (exclusive).
         hi: Duration,
     },
+    /// `min` plus an exponentially distributed part with mean `mean`.
+    Exponential {
+        /// Propagation floor.
+        min: Duration,
+        /// Mean of the exponential part.
+        mean: Duration,
+    },
+    /// `min` plus a log-normal part with the given median and σ of the underlying normal:
+    /// the usual shape of real RPC latencies (a body and a long tail).
+    LogNormal {
+        /// Propagation floor.
+        min: Duration,
+        /// Median of the log-normal part.
+        median: Duration,
+        /// Standard deviation of ln(delay); 1.0 gives p99 ≈ 10× median.
+        sigma: f64,
+    },
+    /// Pareto with the given scale (the minimum) and shape α: heavy-tailed, infinite
+    /// variance for α ≤ 2.
+    Pareto {
+        /// Minimum delay.
+        scale: Duration,
+        /// Tail index α > 0; smaller is heavier.
+        shape: f64,
+    },
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+fn clamp(s: f64) -> Duration {
+    if s.is_nan() || s <= 0.0 {
+        Duration::ZERO
+    } else {
+        Duration::try_from_secs_f64(s).unwrap_or(MAX_LATENCY).min(MAX_LATENCY)
+    }
 }
 
 impl Latency {
+    /// A uniform latency in `[lo, hi)`.
+    pub fn uniform(lo: Duration, hi: Duration) -> Self {
+        Latency::Uniform { lo, hi }
+    }
+
     /// Draws one delay.
     pub fn sample(&self, rng: &mut Rng) -> Duration {
         match *self {
-            Latency::Constant(d) => d,
-            Latency::Uniform { lo, hi } => rng.duration_between(lo, hi),
+            Latency::Constant(d) => d.min(MAX_LATENCY),
+            Latency::Uniform { lo, hi } => rng.duration_between(lo, hi).min(MAX_LATENCY),
+            Latency::Exponential { min, mean } => {
+                let u = rng.unit_f64();
+                clamp(secs(min) - secs(mean) * (1.0 - u).ln())
+            }
+            Latency::LogNormal { min, median, sigma } => {
+                // Box-Muller: one standard normal from two uniforms.
+                let (u1, u2) = (1.0 - rng.unit_f64(), rng.unit_f64());
+                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                clamp(secs(min) + secs(median) * (sigma * z).exp())
+            }
+            Latency::Pareto { scale, shape } => {
+                let u = 1.0 - rng.unit_f64(); // (0, 1]
+                clamp(secs(scale) / u.powf(1.0 / shape.max(1e-9)))
+            }
         }
     }
 
-    /// The largest delay this distribution can produce.
+    /// The largest delay this distribution can produce ([`MAX_LATENCY`] for unbounded ones).
     pub fn max(&self) -> Duration {
         match *self {
-            Latency::Constant(d) => d,
-            Latency::Uniform { lo, hi } => hi.max(lo),
+            Latency::Constant(d) => d.min(MAX_LATENCY),
+            Latency::Uniform { lo, hi } => hi.max(lo).min(MAX_LATENCY),
+            _ => MAX_LATENCY,
         }
     }
 
@@ -40,6 +102,8 @@ impl Latency {
         match *self {
             Latency::Constant(d) => d,
             Latency::Uniform { lo, hi } => lo.min(hi),
+            Latency::Exponential { min, .. } | Latency::LogNormal { min, .. } => min,
+            Latency::Pareto { scale, .. } => scale,
         }
     }
 }
@@ -51,46 +115,128 @@ pub struct LinkConfig {
     pub latency: Latency,
     /// Probability that a message is lost, independently per message, in `[0, 1]`.
     pub loss: f64,
+    /// Probability that a delivered message is delivered a second time (with its own delay).
+    pub duplicate: f64,
+    /// Deliver in send order, like one TCP connection: a message never overtakes an
+    /// earlier one on the same link. Otherwise random delays reorder messages.
+    pub fifo: bool,
 }
 
-impl Default for LinkConfig {
-    /// A LAN-like link: 1-5 ms, no loss.
-    fn default() -> Self {
-        LinkConfig {
-            latency: Latency::Uniform {
-                lo: Duration::from_millis(1),
-                hi: Duration::from_millis(5),
-            },
-            loss: 0.0,
-        }
+impl LinkConfig {
+    /// A link with this latency and nothing else wrong with it.
+    pub fn with_latency(latency: Latency) -> Self {
+        LinkConfig { latency, loss: 0.0, duplicate: 0.0, fifo: false }
     }
 }
 
-/// What the network decided for one message.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Fate {
-    /// Delivered after this delay.
-    Deliver(Duration),
-    /// Lost on the link.
-    Lost,
+impl Default for LinkConfig {
+    /// A LAN-like link: 1-5 ms, no loss, no duplication, reordering allowed.
+    fn default() -> Self {
+        Self::with_latency(Latency::Uniform { lo: Duration::from_millis(1), hi: Duration::from_millis(5) })
+    }
 }
 
-/// Every directed link: a default plus per-link overrides.
+/// What the network decided for one message: the delays of each copy delivered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Delivered once after this delay.
+    Deliver(Duration),
+    /// Delivered twice, after each of these delays.
+    Duplicate(Duration, Duration),
+    /// Lost on the link.
+    Lost,
+    /// The link is cut by a partition.
+    Partitioned,
+}
+
+/// A set of cut directed links. Jepsen's partition shapes are constructors.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Partition {
+    /// Directed links `(from, to)` on which nothing is delivered.
+    pub cut: BTreeSet<(NodeId, NodeId)>,
+}
+
+impl Partition {
+    /// Cuts every link between a node of `a` and a node of `b`, both ways.
+    pub fn between(a: &[NodeId], b: &[NodeId]) -> Self {
+        let mut cut = BTreeSet::new();
+        for &x in a {
+            for &y in b {
+                if x != y {
+                    cut.insert((x, y));
+                    cut.insert((y, x));
+                }
+            }
+        }
+        Partition { cut }
+    }
+
+    /// `node` can neither send to nor hear from anyone else.
+    pub fn isolate(node: NodeId, all: &[NodeId]) -> Self {
+        Self::between(&[node], all)
+    }
+
+    /// The first ⌊n/2⌋ nodes against the rest.
+    pub fn halves(all: &[NodeId]) -> Self {
+        let (a, b) = all.split_at(all.len() / 2);
+        Self::between(a, b)
+    }
+
+    /// Jepsen's majorities ring: every node hears a majority (itself and the next ⌊n/2⌋
+    /// nodes round the ring) but no two nodes hear the same majority. Links are cut
+    /// one way where needed, as Jepsen's grudges are.
+    pub fn majorities_ring(all: &[NodeId]) -> Self {
+        let n = all.len();
+        let m = n / 2;
+        let mut cut = BTreeSet::new();
+        for (i, &hearer) in all.iter().enumerate() {
+            for (j, &sender) in all.iter().enumerate() {
+                let ahead = (j + n - i) % n; // how far round the ring `sender` is from `hearer`
+                if ahead > m {
+                    cut.insert((sender, hearer));
+                }
+            }
+        }
+        Partition { cut }
+    }
+
+    /// Two halves that can only talk through one bridge node (the middle one), which
+    /// hears and is heard by both sides.
+    pub fn bridge(all: &[NodeId]) -> Self {
+        let mid = all.len() / 2;
+        let (a, rest) = all.split_at(mid);
+        let b = rest.get(1..).unwrap_or(&[]);
+        Self::between(a, b)
+    }
+
+    /// `to` hears nothing from `from`; `from` still hears `to` (an asymmetric partition).
+    pub fn one_way(from: NodeId, to: NodeId) -> Self {
+        Partition { cut: [(from, to)].into_iter().collect() }
+    }
+
+    /// True when messages from `from` to `to` are cut.
+    pub fn blocks(&self, from: NodeId, to: NodeId) -> bool {
+        self.cut.contains(&(from, to))
+    }
+}
+
+/// Every directed link: a default plus per-link overrides, and the partition in force.
 #[derive(Clone, Debug, Default)]
 pub struct Network {
     /// Applies to every link without an override.
     pub default: LinkConfig,
     /// Per directed link `(from, to)`.
     pub links: BTreeMap<(NodeId, NodeId), LinkConfig>,
+    /// Links currently cut.
+    pub partition: Partition,
+    /// Latest delivery time (ns) scheduled per FIFO link, so later messages never overtake.
+    fifo_tail: BTreeMap<(NodeId, NodeId), u64>,
 }
 
 impl Network {
     /// Every link behaves like `link`.
     pub fn uniform(link: LinkConfig) -> Self {
-        Network {
-            default: link,
-            links: BTreeMap::new(),
-        }
+        Network { default: link, ..Network::default() }
     }
 
     /// The configuration of the directed link `from → to`.
@@ -98,13 +244,132 @@ impl Network {
         self.links.get(&(from, to)).unwrap_or(&self.default)
     }
 
-    /// Decides the fate of one message on `from → to`.
-    pub fn fate(&self, from: NodeId, to: NodeId, rng: &mut Rng) -> Fate {
-        let link = self.link(from, to);
-        if rng.chance(link.loss) {
-            Fate::Lost
-        } else {
-            Fate::Deliver(link.latency.sample(rng))
+    /// Decides the fate of one message sent on `from → to` at true time `now_ns`.
+    pub fn fate(&mut self, from: NodeId, to: NodeId, now_ns: u64, rng: &mut Rng) -> Fate {
+        if self.partition.blocks(from, to) {
+            return Fate::Partitioned;
         }
+        let link = self.links.get(&(from, to)).unwrap_or(&self.default);
+        if rng.chance(link.loss) {
+            return Fate::Lost;
+        }
+        let first = link.latency.sample(rng);
+        let second = rng.chance(link.duplicate).then(|| link.latency.sample(rng));
+        let (first, second) = if link.fifo {
+            let tail = self.fifo_tail.entry((from, to)).or_insert(0);
+            let mut order = |d: Duration| {
+                let at = now_ns.saturating_add(d.as_nanos() as u64).max(*tail);
+                *tail = at;
+                Duration::from_nanos(at - now_ns)
+            };
+            let f = order(first);
+            (f, second.map(&mut order))
+        } else {
+            (first, second)
+        };
+        match second {
+            Some(s) => Fate::Duplicate(first, s),
+            None => Fate::Deliver(first),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(n: u32) -> Vec<NodeId> {
+        (1..=n).map(NodeId).collect()
+    }
+
+    fn reachable(p: &Partition, all: &[NodeId], x: NodeId) -> usize {
+        all.iter().filter(|&&y| y == x || !p.blocks(x, y)).count()
+    }
+
+    #[test]
+    fn one_way_partition_blocks_one_direction_only() {
+        let p = Partition::one_way(NodeId(1), NodeId(2));
+        assert!(p.blocks(NodeId(1), NodeId(2)));
+        assert!(!p.blocks(NodeId(2), NodeId(1)));
+    }
+
+    #[test]
+    fn isolate_and_halves_and_bridge_have_their_shapes() {
+        let all = ids(5);
+        let iso = Partition::isolate(NodeId(3), &all);
+        assert_eq!(reachable(&iso, &all, NodeId(3)), 1);
+        assert_eq!(reachable(&iso, &all, NodeId(1)), 4);
+        let halves = Partition::halves(&all);
+        assert_eq!(reachable(&halves, &all, NodeId(1)), 2);
+        assert_eq!(reachable(&halves, &all, NodeId(5)), 3);
+        let bridge = Partition::bridge(&all);
+        assert_eq!(reachable(&bridge, &all, NodeId(3)), 5, "the bridge sees everyone");
+        assert_eq!(reachable(&bridge, &all, NodeId(1)), 3);
+        assert!(bridge.blocks(NodeId(1), NodeId(5)) && !bridge.blocks(NodeId(1), NodeId(3)));
+    }
+
+    #[test]
+    fn majorities_ring_gives_every_node_a_different_majority() {
+        for n in [3u32, 5, 7] {
+            let all = ids(n);
+            let p = Partition::majorities_ring(&all);
+            let mut views = BTreeSet::new();
+            for &x in &all {
+                let view: BTreeSet<_> = all.iter().copied().filter(|&y| y == x || !p.blocks(y, x)).collect();
+                assert!(view.len() as u32 > n / 2, "n={n}: {x} sees {view:?}");
+                views.insert(view);
+            }
+            assert_eq!(views.len() as u32, n, "n={n}: majorities must differ");
+        }
+    }
+
+    #[test]
+    fn fifo_link_never_reorders_and_plain_link_does() {
+        let mut rng = Rng::from_seed(1);
+        let link = |fifo| LinkConfig {
+            fifo,
+            ..LinkConfig::with_latency(Latency::uniform(Duration::ZERO, Duration::from_millis(50)))
+        };
+        for fifo in [true, false] {
+            let mut net = Network::uniform(link(fifo));
+            let mut arrivals = Vec::new();
+            for t in 0..200u64 {
+                let now = t * 1_000_000;
+                if let Fate::Deliver(d) = net.fate(NodeId(1), NodeId(2), now, &mut rng) {
+                    arrivals.push(now + d.as_nanos() as u64);
+                }
+            }
+            let sorted = arrivals.windows(2).all(|w| w[0] <= w[1]);
+            assert_eq!(sorted, fifo, "fifo={fifo}");
+        }
+    }
+
+    #[test]
+    fn long_tailed_latencies_have_their_shape() {
+        let mut rng = Rng::from_seed(2);
+        let median_of = |l: &Latency, rng: &mut Rng| {
+            let mut v: Vec<_> = (0..10_001).map(|_| l.sample(rng)).collect();
+            v.sort();
+            (v[5_000], v[9_900])
+        };
+        let ms = Duration::from_millis;
+        let (p50, p99) = median_of(&Latency::LogNormal { min: ms(1), median: ms(10), sigma: 1.0 }, &mut rng);
+        assert!(p50 > ms(10) && p50 < ms(12), "{p50:?}");
+        assert!(p99 > ms(80) && p99 < ms(130), "{p99:?}"); // e^2.326 ≈ 10.2
+        let (p50, _) = median_of(&Latency::Exponential { min: ms(0), mean: ms(10) }, &mut rng);
+        assert!(p50 > ms(6) && p50 < ms(8), "{p50:?}"); // ln 2 · mean
+        let (p50, p99) = median_of(&Latency::Pareto { scale: ms(1), shape: 1.5 }, &mut rng);
+        assert!(p50 > ms(1) && p50 < ms(2), "{p50:?}"); // 2^(1/1.5) ≈ 1.59
+        assert!(p99 > ms(15) && p99 < ms(30), "{p99:?}"); // 100^(1/1.5) ≈ 21.5
+    }
+
+    #[test]
+    fn duplication_happens_at_its_rate() {
+        let mut rng = Rng::from_seed(3);
+        let mut net = Network::uniform(LinkConfig { duplicate: 0.1, ..LinkConfig::default() });
+        let dups = (0..10_000)
+            .filter(|_| matches!(net.fate(NodeId(1), NodeId(2), 0, &mut rng), Fate::Duplicate(..)))
+            .count();
+        assert!((900..1100).contains(&dups), "{dups}");
     }
 }

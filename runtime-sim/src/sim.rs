@@ -10,6 +10,7 @@ use palisade_core::codec::{Bincode, Codec};
 use palisade_core::protocol::{Init, Input, Output, OutputFor, drain, step};
 use palisade_core::{NodeId, Observation, Protocol, Rng, Violation};
 use serde::Serialize;
+use std::collections::VecDeque;
 use std::time::Duration;
 
 /// How a simulation is set up.
@@ -28,12 +29,7 @@ pub struct SimConfig {
 impl SimConfig {
     /// `nodes` nodes on a default LAN-like network with perfect clocks.
     pub fn new(seed: u64, nodes: u32) -> Self {
-        SimConfig {
-            seed,
-            nodes,
-            network: Network::default(),
-            drift_ppm: Vec::new(),
-        }
+        SimConfig { seed, nodes, network: Network::default(), drift_ppm: Vec::new() }
     }
 }
 
@@ -69,18 +65,38 @@ pub struct RunReport {
     pub dropped: u64,
     /// Hash of the full event trace: equal seeds give equal hashes.
     pub trace_hash: u64,
+    /// Global stabilisation time: when the last scheduled fault ended (0 without faults).
+    pub gst_ns: u64,
     /// The first violation, if a checker failed.
     pub violation: Option<ViolationReport>,
 }
 
 enum Pending<M> {
-    Deliver { from: NodeId, to: NodeId, msg: M },
-    Timer { node: NodeId, generation: u64 },
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        msg: M,
+    },
+    Timer {
+        node: NodeId,
+        generation: u64,
+    },
+    /// Hand the oldest held message of a resumed node to its protocol.
+    Release {
+        node: NodeId,
+    },
+    Resume {
+        node: NodeId,
+    },
     Fault(FaultKind),
 }
 
-struct NodeRuntime {
+struct NodeRuntime<M> {
     clock: NodeClock,
+    /// Paused until this true time (ns), if paused.
+    paused_until: Option<u64>,
+    /// Messages that arrived while paused, in arrival order.
+    inbox: VecDeque<(NodeId, M)>,
     armed: Option<palisade_core::Instant>,
     generation: u64,
     /// Timeouts delivered at the current true time without time moving on.
@@ -97,7 +113,7 @@ pub struct Simulation<P: Protocol> {
     config: SimConfig,
     protocol_config: P::Config,
     world: World<P>,
-    runtime: Vec<NodeRuntime>,
+    runtime: Vec<NodeRuntime<P::Message>>,
     queue: EventQueue<Pending<P::Message>>,
     net_rng: Rng,
     node_rng: Rng,
@@ -122,6 +138,8 @@ impl<P: Protocol> Simulation<P> {
                 clock.set_drift(0, config.drift_ppm.get(i).copied().unwrap_or(0));
                 NodeRuntime {
                     clock,
+                    paused_until: None,
+                    inbox: VecDeque::new(),
                     armed: None,
                     generation: 0,
                     spins: 0,
@@ -137,6 +155,7 @@ impl<P: Protocol> Simulation<P> {
             delivered: 0,
             dropped: 0,
             trace_hash: 0,
+            gst_ns: 0,
             violation: None,
         };
         Simulation {
@@ -146,6 +165,7 @@ impl<P: Protocol> Simulation<P> {
                 durable: vec![None; n],
                 history: Vec::new(),
                 crashes: Default::default(),
+                gst_ns: 0,
             },
             config,
             protocol_config,
@@ -171,7 +191,17 @@ impl<P: Protocol> Simulation<P> {
     /// Schedules a fault.
     pub fn schedule(&mut self, fault: Fault) -> &mut Self {
         let at = u64::try_from(fault.at.as_nanos()).unwrap_or(u64::MAX);
+        let ends = u64::try_from(fault.ends_at().as_nanos()).unwrap_or(u64::MAX);
+        self.world.gst_ns = self.world.gst_ns.max(ends);
         self.queue.push(at, Pending::Fault(fault.kind));
+        self
+    }
+
+    /// Schedules several faults.
+    pub fn schedule_all(&mut self, faults: impl IntoIterator<Item = Fault>) -> &mut Self {
+        for f in faults {
+            self.schedule(f);
+        }
         self
     }
 
@@ -208,8 +238,7 @@ impl<P: Protocol> Simulation<P> {
             _ => Ok(()),
         };
         let index = self.report.events;
-        self.trace
-            .record(index, self.world.now_ns, &kind, &self.payload, msg, event);
+        self.trace.record(index, self.world.now_ns, &kind, &self.payload, msg, event);
         self.report.events += 1;
     }
 
@@ -217,14 +246,7 @@ impl<P: Protocol> Simulation<P> {
         let id = NodeId(i as u32 + 1);
         let now = self.runtime[i].clock.read(self.world.now_ns);
         let seed = self.node_rng.next_u64();
-        let init = Init::restart(
-            id,
-            self.ids(),
-            self.protocol_config.clone(),
-            restored,
-            seed,
-            now,
-        );
+        let init = Init::restart(id, self.ids(), self.protocol_config.clone(), restored, seed, now);
         let mut p = P::new(init);
         let mut out = std::mem::take(&mut self.scratch);
         drain(&mut p, |o| out.push(o));
@@ -253,11 +275,7 @@ impl<P: Protocol> Simulation<P> {
                 Output::Send { to, msg } => self.send(from, to, msg),
                 Output::Event(e) => {
                     self.record(TraceKind::Event { node: from }, None, Some(&e));
-                    self.world.history.push(Observation {
-                        at: self.world.now(),
-                        node: from,
-                        event: e,
-                    });
+                    self.world.history.push(Observation { at: self.world.now(), node: from, event: e });
                 }
                 Output::Persist(state) => {
                     self.record(TraceKind::Persist { node: from }, None, None);
@@ -271,47 +289,30 @@ impl<P: Protocol> Simulation<P> {
         self.report.sent += 1;
         if Self::idx(to).is_none_or(|t| t >= self.world.nodes.len()) {
             self.report.dropped += 1;
-            self.record(
-                TraceKind::Drop {
-                    from,
-                    to,
-                    reason: DropReason::UnknownRecipient,
-                },
-                Some(&msg),
-                None,
-            );
+            self.record(TraceKind::Drop { from, to, reason: DropReason::UnknownRecipient }, Some(&msg), None);
             return;
         }
-        match self.config.network.fate(from, to, &mut self.net_rng) {
-            Fate::Lost => {
-                self.report.dropped += 1;
-                self.record(
-                    TraceKind::Drop {
-                        from,
-                        to,
-                        reason: DropReason::Loss,
-                    },
-                    Some(&msg),
-                    None,
-                );
-            }
+        let now = self.world.now_ns;
+        let at = |d: Duration| now.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        match self.config.network.fate(from, to, now, &mut self.net_rng) {
+            Fate::Lost => self.drop_msg(from, to, DropReason::Loss, &msg),
+            Fate::Partitioned => self.drop_msg(from, to, DropReason::Partition, &msg),
             Fate::Deliver(delay) => {
-                let at = self
-                    .world
-                    .now_ns
-                    .saturating_add(u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX));
-                self.record(
-                    TraceKind::Send {
-                        from,
-                        to,
-                        deliver_ns: at,
-                    },
-                    Some(&msg),
-                    None,
-                );
-                self.queue.push(at, Pending::Deliver { from, to, msg });
+                self.record(TraceKind::Send { from, to, deliver_ns: at(delay) }, Some(&msg), None);
+                self.queue.push(at(delay), Pending::Deliver { from, to, msg });
+            }
+            Fate::Duplicate(first, second) => {
+                self.record(TraceKind::Send { from, to, deliver_ns: at(first) }, Some(&msg), None);
+                self.record(TraceKind::Duplicate { from, to, deliver_ns: at(second) }, Some(&msg), None);
+                self.queue.push(at(first), Pending::Deliver { from, to, msg: msg.clone() });
+                self.queue.push(at(second), Pending::Deliver { from, to, msg });
             }
         }
+    }
+
+    fn drop_msg(&mut self, from: NodeId, to: NodeId, reason: DropReason, msg: &P::Message) {
+        self.report.dropped += 1;
+        self.record(TraceKind::Drop { from, to, reason }, Some(msg), None);
     }
 
     fn rearm(&mut self, i: usize) {
@@ -325,13 +326,7 @@ impl<P: Protocol> Simulation<P> {
         if let Some(deadline) = next {
             let at = rt.clock.true_time_of(deadline, self.world.now_ns);
             let node = NodeId(i as u32 + 1);
-            self.queue.push(
-                at,
-                Pending::Timer {
-                    node,
-                    generation: rt.generation,
-                },
-            );
+            self.queue.push(at, Pending::Timer { node, generation: rt.generation });
         }
     }
 
@@ -382,33 +377,50 @@ impl<P: Protocol> Simulation<P> {
     fn handle(&mut self, item: Pending<P::Message>) -> Result<(), Violation> {
         match item {
             Pending::Deliver { from, to, msg } => {
-                let Some(i) = Self::idx(to) else {
-                    return Ok(());
-                };
+                let Some(i) = Self::idx(to) else { return Ok(()) };
                 if self.world.nodes[i].is_none() {
-                    self.report.dropped += 1;
-                    self.record(
-                        TraceKind::Drop {
-                            from,
-                            to,
-                            reason: DropReason::RecipientDown,
-                        },
-                        Some(&msg),
-                        None,
-                    );
-                    return Ok(());
+                    self.drop_msg(from, to, DropReason::RecipientDown, &msg);
+                } else if self.config.network.partition.blocks(from, to) {
+                    self.drop_msg(from, to, DropReason::Partition, &msg);
+                } else if self.runtime[i].paused_until.is_some() {
+                    self.record(TraceKind::Hold { from, to }, Some(&msg), None);
+                    self.runtime[i].inbox.push_back((from, msg));
+                } else {
+                    self.deliver(i, from, msg);
                 }
-                self.report.delivered += 1;
-                self.record(TraceKind::Deliver { from, to }, Some(&msg), None);
-                self.feed(i, Input::Message { from, msg });
+            }
+            Pending::Release { node } => {
+                let Some(i) = Self::idx(node) else { return Ok(()) };
+                if self.world.nodes[i].is_none() || self.runtime[i].paused_until.is_some() {
+                    return Ok(()); // crashed (inbox gone) or paused again (released on resume)
+                }
+                if let Some((from, msg)) = self.runtime[i].inbox.pop_front() {
+                    self.deliver(i, from, msg);
+                }
+            }
+            Pending::Resume { node } => {
+                let Some(i) = Self::idx(node) else { return Ok(()) };
+                if self.runtime[i].paused_until != Some(self.world.now_ns) || self.world.nodes[i].is_none() {
+                    return Ok(()); // superseded by a longer pause, or crashed meanwhile
+                }
+                self.runtime[i].paused_until = None;
+                self.record(TraceKind::Resume { node }, None, None);
+                // Due timers first (the observer sees the silence before the backlog), then
+                // the inbox in arrival order.
+                self.runtime[i].armed = None;
+                self.runtime[i].generation += 1;
+                self.rearm(i);
+                for _ in 0..self.runtime[i].inbox.len() {
+                    self.queue.push(self.world.now_ns, Pending::Release { node });
+                }
             }
             Pending::Timer { node, generation } => {
                 let Some(i) = Self::idx(node) else {
                     return Ok(());
                 };
                 let rt = &mut self.runtime[i];
-                if generation != rt.generation || self.world.nodes[i].is_none() {
-                    return Ok(()); // superseded or the node is down
+                if generation != rt.generation || self.world.nodes[i].is_none() || rt.paused_until.is_some() {
+                    return Ok(()); // superseded, down, or paused (re-armed on resume)
                 }
                 rt.armed = None;
                 if rt.spin_at == self.world.now_ns {
@@ -435,6 +447,8 @@ impl<P: Protocol> Simulation<P> {
                     return Ok(());
                 };
                 if self.world.nodes[i].take().is_some() {
+                    self.runtime[i].paused_until = None;
+                    self.runtime[i].inbox.clear();
                     self.runtime[i].armed = None;
                     self.runtime[i].generation += 1;
                     self.world.crashes.insert(node, self.world.now());
@@ -455,14 +469,52 @@ impl<P: Protocol> Simulation<P> {
                     self.start_node(i, restored);
                 }
             }
+            Pending::Fault(FaultKind::Pause { node, duration }) => {
+                let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else { return Ok(()) };
+                if self.world.nodes[i].is_some() {
+                    let until = self.world.now_ns.saturating_add(duration.as_nanos() as u64);
+                    let until = until.max(self.runtime[i].paused_until.unwrap_or(0));
+                    self.runtime[i].paused_until = Some(until);
+                    self.record(TraceKind::Pause { node, until_ns: until }, None, None);
+                    self.queue.push(until, Pending::Resume { node });
+                }
+            }
+            Pending::Fault(FaultKind::Partition(p)) => {
+                self.record(TraceKind::Partition { cut: p.cut.len() as u64 }, None, None);
+                self.config.network.partition = p;
+            }
+            Pending::Fault(FaultKind::Heal) => {
+                self.record(TraceKind::Heal, None, None);
+                self.config.network.partition = Default::default();
+            }
+            Pending::Fault(FaultKind::WallStep { node, by_ns }) => {
+                let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else { return Ok(()) };
+                self.runtime[i].clock.step_wall(by_ns);
+                let offset_ns = self.runtime[i].clock.wall_offset_ns();
+                self.record(TraceKind::WallStep { node, offset_ns }, None, None);
+            }
+            Pending::Fault(FaultKind::Drift { node, ppm }) => {
+                let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else { return Ok(()) };
+                self.runtime[i].clock.set_drift(self.world.now_ns, ppm);
+                self.record(TraceKind::Drift { node, ppm: self.runtime[i].clock.drift_ppm() }, None, None);
+                // The node's pending deadline now falls at a different true time.
+                self.runtime[i].armed = None;
+                self.runtime[i].generation += 1;
+                self.rearm(i);
+            }
         }
         Ok(())
     }
 
+    fn deliver(&mut self, i: usize, from: NodeId, msg: P::Message) {
+        let to = NodeId(i as u32 + 1);
+        self.report.delivered += 1;
+        self.record(TraceKind::Deliver { from, to }, Some(&msg), None);
+        self.feed(i, Input::Message { from, msg });
+    }
+
     fn check_all(&mut self) -> Option<Violation> {
-        self.checkers
-            .iter_mut()
-            .find_map(|c| c.after_event(&self.world).err())
+        self.checkers.iter_mut().find_map(|c| c.after_event(&self.world).err())
     }
 
     fn stop_with(&mut self, v: Violation) -> RunReport {
@@ -480,6 +532,7 @@ impl<P: Protocol> Simulation<P> {
     fn finish_report(&mut self) -> RunReport {
         let mut r = self.report.clone();
         r.simulated_ns = self.world.now_ns;
+        r.gst_ns = self.world.gst_ns;
         r.trace_hash = self.trace.hash();
         r
     }

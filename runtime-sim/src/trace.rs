@@ -15,6 +15,8 @@ pub enum DropReason {
     RecipientDown,
     /// The recipient is not a member of the simulated cluster.
     UnknownRecipient,
+    /// A partition cut the link (at send or at arrival).
+    Partition,
 }
 
 /// One event of a run, as traced.
@@ -28,6 +30,15 @@ pub enum TraceKind {
         /// Recipient.
         to: NodeId,
         /// True time of arrival.
+        deliver_ns: u64,
+    },
+    /// The network duplicated a message; this copy arrives at `deliver_ns`.
+    Duplicate {
+        /// Sender.
+        from: NodeId,
+        /// Recipient.
+        to: NodeId,
+        /// True time of arrival of the copy.
         deliver_ns: u64,
     },
     /// A message was not delivered.
@@ -73,6 +84,46 @@ pub enum TraceKind {
         /// The node.
         node: NodeId,
     },
+    /// A message reached a paused node and waits in its inbox.
+    Hold {
+        /// Sender.
+        from: NodeId,
+        /// The paused recipient.
+        to: NodeId,
+    },
+    /// A node paused until `until_ns`.
+    Pause {
+        /// The node.
+        node: NodeId,
+        /// True time it resumes.
+        until_ns: u64,
+    },
+    /// A paused node resumed.
+    Resume {
+        /// The node.
+        node: NodeId,
+    },
+    /// A partition started; `cut` links are now cut.
+    Partition {
+        /// Number of directed links cut.
+        cut: u64,
+    },
+    /// Every partition healed.
+    Heal,
+    /// A node's wall clock stepped; it is now `offset_ns` from true wall time.
+    WallStep {
+        /// The node.
+        node: NodeId,
+        /// The wall clock's new offset from true time.
+        offset_ns: i64,
+    },
+    /// A node's monotonic clock drift changed.
+    Drift {
+        /// The node.
+        node: NodeId,
+        /// The new drift in ppm.
+        ppm: i64,
+    },
 }
 
 impl TraceKind {
@@ -86,23 +137,35 @@ impl TraceKind {
             TraceKind::Persist { .. } => 6,
             TraceKind::Crash { .. } => 7,
             TraceKind::Restart { .. } => 8,
+            TraceKind::Duplicate { .. } => 9,
+            TraceKind::Hold { .. } => 10,
+            TraceKind::Pause { .. } => 11,
+            TraceKind::Resume { .. } => 12,
+            TraceKind::Partition { .. } => 13,
+            TraceKind::Heal => 14,
+            TraceKind::WallStep { .. } => 15,
+            TraceKind::Drift { .. } => 16,
         }
     }
 
     fn nodes_and_extra(&self) -> (u32, u32, u64) {
         match *self {
-            TraceKind::Send {
-                from,
-                to,
-                deliver_ns,
-            } => (from.0, to.0, deliver_ns),
+            TraceKind::Send { from, to, deliver_ns } | TraceKind::Duplicate { from, to, deliver_ns } => {
+                (from.0, to.0, deliver_ns)
+            }
             TraceKind::Drop { from, to, reason } => (from.0, to.0, reason as u64),
-            TraceKind::Deliver { from, to } => (from.0, to.0, 0),
+            TraceKind::Deliver { from, to } | TraceKind::Hold { from, to } => (from.0, to.0, 0),
+            TraceKind::Pause { node, until_ns } => (node.0, 0, until_ns),
+            TraceKind::Partition { cut } => (0, 0, cut),
+            TraceKind::Heal => (0, 0, 0),
+            TraceKind::WallStep { node, offset_ns } => (node.0, 0, offset_ns as u64),
+            TraceKind::Drift { node, ppm } => (node.0, 0, ppm as u64),
             TraceKind::Timeout { node, mono_ns } => (node.0, 0, mono_ns),
             TraceKind::Event { node }
             | TraceKind::Persist { node }
             | TraceKind::Crash { node }
-            | TraceKind::Restart { node } => (node.0, 0, 0),
+            | TraceKind::Restart { node }
+            | TraceKind::Resume { node } => (node.0, 0, 0),
         }
     }
 }
@@ -141,10 +204,7 @@ pub struct Trace {
 
 impl std::fmt::Debug for Trace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Trace")
-            .field("hash", &self.hash)
-            .field("exporting", &self.sink.is_some())
-            .finish()
+        f.debug_struct("Trace").field("hash", &self.hash).field("exporting", &self.sink.is_some()).finish()
     }
 }
 
@@ -163,11 +223,7 @@ struct Line<'a, M: Serialize, E: Serialize> {
 impl Trace {
     /// A trace that only hashes.
     pub fn new() -> Self {
-        Trace {
-            hash: TraceHash::default(),
-            sink: None,
-            sink_error: None,
-        }
+        Trace { hash: TraceHash::default(), sink: None, sink_error: None }
     }
 
     /// Also writes every event as one JSON object per line to `sink`.
@@ -199,13 +255,7 @@ impl Trace {
         self.hash.write(payload);
         if let Some(sink) = self.sink.as_mut() {
             if self.sink_error.is_none() {
-                let line = Line {
-                    i: index,
-                    t_ns: at_ns,
-                    kind,
-                    msg,
-                    event,
-                };
+                let line = Line { i: index, t_ns: at_ns, kind, msg, event };
                 let res = serde_json::to_writer(&mut *sink, &line)
                     .map_err(std::io::Error::other)
                     .and_then(|_| sink.write_all(b"\n"));

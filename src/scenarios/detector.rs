@@ -3,12 +3,10 @@
 use super::{Outcome, Scenario};
 use palisade_core::NodeId;
 use palisade_core::detector::{
-    Detector, DetectorHistory, FixedTimeout, Heartbeat, HeartbeatConfig, HeartbeatEvent,
-    PhiAccrual, completeness, never_suspects_live_at,
+    Detector, DetectorHistory, FixedTimeout, Heartbeat, HeartbeatConfig, HeartbeatEvent, PhiAccrual,
+    completeness, never_suspects_live_at,
 };
-use palisade_sim::{
-    AtEnd, EachEvent, Fault, Latency, LinkConfig, Network, SimConfig, Simulation, World,
-};
+use palisade_sim::{AtEnd, EachEvent, Fault, Latency, LinkConfig, Network, SimConfig, Simulation, World};
 use std::io::Write;
 use std::time::Duration;
 
@@ -47,9 +45,7 @@ impl<D: Detector> DetectorRun<D> {
         }
         let bound = self.detection_bound();
         sim.add_checker(EachEvent::new(never_suspects_live_at));
-        sim.add_checker(AtEnd(move |w: &World<Heartbeat<D>>| {
-            completeness(&history(w), bound)
-        }));
+        sim.add_checker(AtEnd(move |w: &World<Heartbeat<D>>| completeness(&history(w), bound)));
         sim
     }
 }
@@ -71,11 +67,9 @@ pub fn crash_run<D: Detector>() -> DetectorRun<D> {
         config: HeartbeatConfig::default(),
         nodes: 3,
         link: LinkConfig {
-            latency: Latency::Uniform {
-                lo: Duration::from_millis(1),
-                hi: Duration::from_millis(20),
-            },
+            latency: Latency::Uniform { lo: Duration::from_millis(1), hi: Duration::from_millis(20) },
             loss: 0.0,
+            ..LinkConfig::default()
         },
         crash: Some((NodeId(3), Duration::from_secs(20))),
     }
@@ -111,16 +105,9 @@ pub fn run_and_tell<D: Detector>(
             }
             _ => String::new(),
         };
-        story.push(format!(
-            "{:>9.3}s  {} {verb} {peer}{after}",
-            o.at.as_secs_f64(),
-            o.node
-        ));
+        story.push(format!("{:>9.3}s  {} {verb} {peer}{after}", o.at.as_secs_f64(), o.node));
     }
-    story.push(format!(
-        "bound implied by the configuration: {:.3}s",
-        run.detection_bound().as_secs_f64()
-    ));
+    story.push(format!("bound implied by the configuration: {:.3}s", run.detection_bound().as_secs_f64()));
     Outcome { report, story }
 }
 

@@ -24,11 +24,7 @@ impl DetectorHistory {
     /// Whether `observer` suspected `target` at time `t`, replaying its events in order.
     pub fn suspected_at(&self, observer: NodeId, target: NodeId, t: Duration) -> bool {
         let mut suspected = false;
-        for obs in self
-            .events
-            .iter()
-            .filter(|o| o.node == observer && o.at <= t)
-        {
+        for obs in self.events.iter().filter(|o| o.node == observer && o.at <= t) {
             match obs.event {
                 HeartbeatEvent::Suspect { peer } if peer == target => suspected = true,
                 HeartbeatEvent::Trust { peer } if peer == target => suspected = false,
@@ -75,9 +71,7 @@ pub fn completeness(history: &DetectorHistory, bound: Duration) -> Result<(), Vi
                 ));
             }
             let retrusted = history.events.iter().find(|o| {
-                o.node == observer
-                    && o.at > deadline
-                    && o.event == HeartbeatEvent::Trust { peer: target }
+                o.node == observer && o.at > deadline && o.event == HeartbeatEvent::Trust { peer: target }
             });
             if let Some(o) = retrusted {
                 return Err(Violation::new(
@@ -96,10 +90,7 @@ pub fn completeness(history: &DetectorHistory, bound: Duration) -> Result<(), Vi
 /// Strong accuracy: no node is suspected before it crashes. Holds only in a synchronous
 /// run whose delays stay within the detector's margins; the hazard tour breaks it on purpose.
 pub fn never_suspects_live(history: &DetectorHistory) -> Result<(), Violation> {
-    history
-        .events
-        .iter()
-        .try_for_each(|o| never_suspects_live_at(o, &history.crashes))
+    history.events.iter().try_for_each(|o| never_suspects_live_at(o, &history.crashes))
 }
 
 /// [`never_suspects_live`] for one observation, for checkers that run after every event.
@@ -128,11 +119,7 @@ mod tests {
     }
 
     fn obs(at: u64, node: u32, event: HeartbeatEvent) -> Observation<HeartbeatEvent> {
-        Observation {
-            at: s(at),
-            node: NodeId(node),
-            event,
-        }
+        Observation { at: s(at), node: NodeId(node), event }
     }
 
     fn suspect(p: u32) -> HeartbeatEvent {
@@ -143,10 +130,7 @@ mod tests {
         HeartbeatEvent::Trust { peer: NodeId(p) }
     }
 
-    fn history(
-        events: Vec<Observation<HeartbeatEvent>>,
-        crashes: &[(u32, u64)],
-    ) -> DetectorHistory {
+    fn history(events: Vec<Observation<HeartbeatEvent>>, crashes: &[(u32, u64)]) -> DetectorHistory {
         DetectorHistory {
             members: vec![NodeId(1), NodeId(2), NodeId(3)],
             events,
@@ -157,48 +141,28 @@ mod tests {
 
     #[test]
     fn completeness_holds_when_every_live_node_suspects_in_time() {
-        let h = history(
-            vec![obs(12, 1, suspect(3)), obs(13, 2, suspect(3))],
-            &[(3, 10)],
-        );
+        let h = history(vec![obs(12, 1, suspect(3)), obs(13, 2, suspect(3))], &[(3, 10)]);
         assert_eq!(completeness(&h, s(5)), Ok(()));
     }
 
     #[test]
     fn completeness_fails_on_a_late_suspicion() {
-        let h = history(
-            vec![obs(12, 1, suspect(3)), obs(16, 2, suspect(3))],
-            &[(3, 10)],
-        );
+        let h = history(vec![obs(12, 1, suspect(3)), obs(16, 2, suspect(3))], &[(3, 10)]);
         let v = completeness(&h, s(5)).unwrap_err();
         assert!(v.message.contains("n2 does not suspect n3"), "{v}");
     }
 
     #[test]
     fn completeness_fails_when_a_crashed_node_is_trusted_again() {
-        let h = history(
-            vec![
-                obs(12, 1, suspect(3)),
-                obs(13, 2, suspect(3)),
-                obs(40, 2, trust(3)),
-            ],
-            &[(3, 10)],
-        );
-        assert!(
-            completeness(&h, s(5))
-                .unwrap_err()
-                .message
-                .contains("trusted n3 again")
-        );
+        let h =
+            history(vec![obs(12, 1, suspect(3)), obs(13, 2, suspect(3)), obs(40, 2, trust(3))], &[(3, 10)]);
+        assert!(completeness(&h, s(5)).unwrap_err().message.contains("trusted n3 again"));
     }
 
     #[test]
     fn completeness_ignores_crashed_observers_and_too_recent_crashes() {
         // n2 crashed at 11 s, before it had to suspect n3; n1 suspects both in time.
-        let h = history(
-            vec![obs(12, 1, suspect(3)), obs(14, 1, suspect(2))],
-            &[(3, 10), (2, 11)],
-        );
+        let h = history(vec![obs(12, 1, suspect(3)), obs(14, 1, suspect(2))], &[(3, 10), (2, 11)]);
         assert_eq!(completeness(&h, s(5)), Ok(()));
         let h = history(vec![], &[(3, 98)]);
         assert_eq!(completeness(&h, s(5)), Ok(()));

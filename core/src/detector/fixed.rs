@@ -21,9 +21,7 @@ pub struct FixedTimeoutConfig {
 
 impl Default for FixedTimeoutConfig {
     fn default() -> Self {
-        FixedTimeoutConfig {
-            timeout: Duration::from_secs(5),
-        }
+        FixedTimeoutConfig { timeout: Duration::from_secs(5) }
     }
 }
 
@@ -38,10 +36,7 @@ impl Detector for FixedTimeout {
     type Config = FixedTimeoutConfig;
 
     fn new(config: &FixedTimeoutConfig, now: Instant) -> Self {
-        FixedTimeout {
-            timeout: config.timeout,
-            last: now,
-        }
+        FixedTimeout { timeout: config.timeout, last: now }
     }
 
     fn heartbeat(&mut self, now: Instant) {
@@ -63,9 +58,7 @@ mod tests {
 
     #[test]
     fn suspects_exactly_at_timeout_and_heartbeat_resets() {
-        let cfg = FixedTimeoutConfig {
-            timeout: Duration::from_secs(2),
-        };
+        let cfg = FixedTimeoutConfig { timeout: Duration::from_secs(2) };
         let mut d = FixedTimeout::new(&cfg, Instant::ZERO);
         let t = |ms| Instant::ZERO + Duration::from_millis(ms);
         assert!(d.is_available(t(1_999)));

@@ -31,10 +31,7 @@ pub struct HeartbeatConfig<D: Detector> {
 
 impl<D: Detector> Default for HeartbeatConfig<D> {
     fn default() -> Self {
-        HeartbeatConfig {
-            interval: Duration::from_secs(1),
-            detector: D::Config::default(),
-        }
+        HeartbeatConfig { interval: Duration::from_secs(1), detector: D::Config::default() }
     }
 }
 
@@ -94,11 +91,7 @@ impl<D: Detector> Heartbeat<D> {
 
     /// The peers this node currently suspects, in id order.
     pub fn suspected(&self) -> Vec<NodeId> {
-        self.peers
-            .iter()
-            .filter(|(_, p)| p.suspected)
-            .map(|(&id, _)| id)
-            .collect()
+        self.peers.iter().filter(|(_, p)| p.suspected).map(|(&id, _)| id).collect()
     }
 
     /// The detector watching `peer`.
@@ -132,13 +125,7 @@ impl<D: Detector> Protocol for Heartbeat<D> {
         for p in init.peers() {
             let detector = D::new(&init.config.detector, now);
             timers.set(Timer::Check(p), detector.suspect_at());
-            peers.insert(
-                p,
-                Peer {
-                    detector,
-                    suspected: false,
-                },
-            );
+            peers.insert(p, Peer { detector, suspected: false });
         }
         Heartbeat {
             id: init.id,
@@ -163,8 +150,7 @@ impl<D: Detector> Protocol for Heartbeat<D> {
             peer.suspected = false;
             self.outbox.event(HeartbeatEvent::Trust { peer: from });
         }
-        self.timers
-            .set(Timer::Check(from), peer.detector.suspect_at());
+        self.timers.set(Timer::Check(from), peer.detector.suspect_at());
     }
 
     fn handle_command(&mut self, _now: Now, cmd: Infallible) {
@@ -214,26 +200,15 @@ mod tests {
     type Hb = Heartbeat<FixedTimeout>;
 
     fn at(ms: u64) -> Now {
-        Now::new(
-            Instant::ZERO + Duration::from_millis(ms),
-            WallTime::UNIX_EPOCH,
-        )
+        Now::new(Instant::ZERO + Duration::from_millis(ms), WallTime::UNIX_EPOCH)
     }
 
     fn node() -> Hb {
         let cfg = HeartbeatConfig {
             interval: Duration::from_millis(100),
-            detector: FixedTimeoutConfig {
-                timeout: Duration::from_millis(350),
-            },
+            detector: FixedTimeoutConfig { timeout: Duration::from_millis(350) },
         };
-        Hb::new(Init::fresh(
-            NodeId(1),
-            vec![NodeId(1), NodeId(2), NodeId(3)],
-            cfg,
-            0,
-            at(0),
-        ))
+        Hb::new(Init::fresh(NodeId(1), vec![NodeId(1), NodeId(2), NodeId(3)], cfg, 0, at(0)))
     }
 
     fn run(n: &mut Hb, now: Now, input: Input<Hb>) -> Vec<OutputFor<Hb>> {
@@ -267,14 +242,7 @@ mod tests {
         let mut events = Vec::new();
         while t <= 400 {
             if t % 100 == 0 {
-                run(
-                    &mut n,
-                    at(t),
-                    Input::Message {
-                        from: NodeId(2),
-                        msg: HeartbeatMsg { seq: 0 },
-                    },
-                );
+                run(&mut n, at(t), Input::Message { from: NodeId(2), msg: HeartbeatMsg { seq: 0 } });
             }
             for o in run(&mut n, at(t), Input::Timeout) {
                 if let Output::Event(e) = o {
@@ -283,37 +251,17 @@ mod tests {
             }
             t += 50;
         }
-        assert_eq!(
-            events,
-            vec![(350, HeartbeatEvent::Suspect { peer: NodeId(3) })]
-        );
+        assert_eq!(events, vec![(350, HeartbeatEvent::Suspect { peer: NodeId(3) })]);
         assert!(n.suspects(NodeId(3)) && !n.suspects(NodeId(2)));
-        let out = run(
-            &mut n,
-            at(420),
-            Input::Message {
-                from: NodeId(3),
-                msg: HeartbeatMsg { seq: 9 },
-            },
-        );
-        assert_eq!(
-            out,
-            vec![Output::Event(HeartbeatEvent::Trust { peer: NodeId(3) })]
-        );
+        let out = run(&mut n, at(420), Input::Message { from: NodeId(3), msg: HeartbeatMsg { seq: 9 } });
+        assert_eq!(out, vec![Output::Event(HeartbeatEvent::Trust { peer: NodeId(3) })]);
         assert!(n.suspected().is_empty());
     }
 
     #[test]
     fn heartbeat_from_non_member_is_counted_and_ignored() {
         let mut n = node();
-        let out = run(
-            &mut n,
-            at(1),
-            Input::Message {
-                from: NodeId(99),
-                msg: HeartbeatMsg { seq: 0 },
-            },
-        );
+        let out = run(&mut n, at(1), Input::Message { from: NodeId(99), msg: HeartbeatMsg { seq: 0 } });
         assert!(out.is_empty());
         assert_eq!(n.rejected(), 1);
     }

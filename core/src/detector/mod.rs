@@ -51,9 +51,5 @@ pub trait Detector: Clone + Debug + Send + 'static {
     /// The longest silence after a heartbeat before suspicion, given that every recorded
     /// inter-arrival interval lies in `[min_interval, max_interval]`. A crashed peer is
     /// suspected at most this long plus the maximum one-way delay after it crashed.
-    fn silence_bound(
-        config: &Self::Config,
-        min_interval: Duration,
-        max_interval: Duration,
-    ) -> Duration;
+    fn silence_bound(config: &Self::Config, min_interval: Duration, max_interval: Duration) -> Duration;
 }

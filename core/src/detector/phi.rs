@@ -120,10 +120,7 @@ impl PhiAccrual {
 
     fn effective(&self) -> (f64, f64) {
         let mean = self.mean_ns() + self.config.acceptable_heartbeat_pause.as_nanos() as f64;
-        let std = self
-            .std_dev_ns()
-            .max(self.config.min_std_deviation.as_nanos() as f64)
-            .max(1.0);
+        let std = self.std_dev_ns().max(self.config.min_std_deviation.as_nanos() as f64).max(1.0);
         (mean, std)
     }
 
@@ -197,20 +194,14 @@ impl Detector for PhiAccrual {
         self.last + Duration::from_nanos(self.suspect_after_ns)
     }
 
-    fn silence_bound(
-        config: &PhiConfig,
-        min_interval: Duration,
-        max_interval: Duration,
-    ) -> Duration {
+    fn silence_bound(config: &PhiConfig, min_interval: Duration, max_interval: Duration) -> Duration {
         // Every recorded value lies in [lo, hi] (bootstrap values included), so the mean is
         // at most hi and the standard deviation at most (hi - lo) / 2.
         let est = config.first_heartbeat_estimate;
         let lo = min_interval.min(est - est / 4).as_nanos() as f64;
         let hi = max_interval.max(est + est / 4).as_nanos() as f64;
         let mean = hi + config.acceptable_heartbeat_pause.as_nanos() as f64;
-        let std = ((hi - lo) / 2.0)
-            .max(config.min_std_deviation.as_nanos() as f64)
-            .max(1.0);
+        let std = ((hi - lo) / 2.0).max(config.min_std_deviation.as_nanos() as f64).max(1.0);
         Duration::from_nanos(first_crossing_ns(mean, std, config.threshold))
     }
 }
@@ -227,10 +218,7 @@ mod tests {
     fn akka_reference_vectors() {
         for (elapsed, want) in [(1000.0, 0.30103), (1100.0, 0.79951), (1200.0, 1.64283)] {
             let got = phi(elapsed, 1000.0, 100.0);
-            assert!(
-                (got - want).abs() < 1e-4,
-                "phi({elapsed}) = {got}, want {want}"
-            );
+            assert!((got - want).abs() < 1e-4, "phi({elapsed}) = {got}, want {want}");
         }
     }
 
@@ -245,10 +233,7 @@ mod tests {
     }
 
     fn cfg_no_pause() -> PhiConfig {
-        PhiConfig {
-            acceptable_heartbeat_pause: Duration::ZERO,
-            ..PhiConfig::default()
-        }
+        PhiConfig { acceptable_heartbeat_pause: Duration::ZERO, ..PhiConfig::default() }
     }
 
     #[test]
@@ -288,10 +273,7 @@ mod tests {
 
     #[test]
     fn window_is_bounded_and_sums_stay_exact() {
-        let cfg = PhiConfig {
-            max_sample_size: 10,
-            ..cfg_no_pause()
-        };
+        let cfg = PhiConfig { max_sample_size: 10, ..cfg_no_pause() };
         let mut d = PhiAccrual::new(&cfg, Instant::ZERO);
         let mut t = Instant::ZERO;
         for _ in 0..100 {

@@ -2,8 +2,7 @@ use super::*;
 use crate::check::{AtEnd, EachEvent};
 use crate::net::{Latency, LinkConfig};
 use palisade_core::detector::{
-    FixedTimeout, FixedTimeoutConfig, Heartbeat, HeartbeatConfig, HeartbeatEvent,
-    never_suspects_live_at,
+    FixedTimeout, FixedTimeoutConfig, Heartbeat, HeartbeatConfig, HeartbeatEvent, never_suspects_live_at,
 };
 use palisade_core::protocol::Outbox;
 use palisade_core::{Instant, Now};
@@ -17,16 +16,11 @@ fn ms(n: u64) -> Duration {
 fn lossy(seed: u64) -> Simulation<Hb> {
     let mut cfg = SimConfig::new(seed, 4);
     cfg.network = Network::uniform(LinkConfig {
-        latency: Latency::Uniform {
-            lo: ms(1),
-            hi: ms(80),
-        },
+        latency: Latency::Uniform { lo: ms(1), hi: ms(80) },
         loss: 0.05,
+        ..LinkConfig::default()
     });
-    let hb = HeartbeatConfig {
-        interval: ms(100),
-        detector: FixedTimeoutConfig { timeout: ms(300) },
-    };
+    let hb = HeartbeatConfig { interval: ms(100), detector: FixedTimeoutConfig { timeout: ms(300) } };
     let mut sim = Simulation::new(cfg, hb);
     sim.schedule(Fault::crash(NodeId(2), Duration::from_secs(3)));
     sim
@@ -61,27 +55,13 @@ fn exported_trace_is_one_json_object_per_event() {
     let report = sim.run_for(Duration::from_secs(4));
     sim.finish_trace().unwrap();
     let text = String::from_utf8(buf.0.borrow().clone()).unwrap();
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len() as u64, report.events);
     assert!(lines.iter().any(|l| l["kind"] == "crash" && l["node"] == 2));
-    assert!(
-        lines
-            .iter()
-            .any(|l| l["kind"] == "drop" && l["reason"] == "loss")
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l["kind"] == "event" && l["event"]["event"] == "suspect")
-    );
+    assert!(lines.iter().any(|l| l["kind"] == "drop" && l["reason"] == "loss"));
+    assert!(lines.iter().any(|l| l["kind"] == "event" && l["event"]["event"] == "suspect"));
     // Exporting must not change the run.
-    assert_eq!(
-        report.trace_hash,
-        lossy(3).run_for(Duration::from_secs(4)).trace_hash
-    );
+    assert_eq!(report.trace_hash, lossy(3).run_for(Duration::from_secs(4)).trace_hash);
 }
 
 #[test]
@@ -90,12 +70,11 @@ fn loss_rate_matches_configuration() {
     cfg.network = Network::uniform(LinkConfig {
         latency: Latency::Constant(ms(1)),
         loss: 0.2,
+        ..LinkConfig::default()
     });
     let hb = HeartbeatConfig {
         interval: ms(10),
-        detector: FixedTimeoutConfig {
-            timeout: Duration::from_secs(60),
-        },
+        detector: FixedTimeoutConfig { timeout: Duration::from_secs(60) },
     };
     let r = Simulation::<Hb>::new(cfg, hb).run_for(Duration::from_secs(100));
     let rate = r.dropped as f64 / r.sent as f64;
@@ -125,19 +104,10 @@ fn checker_runs_after_every_event_and_stops_the_run() {
         },
     ));
     let report = sim.run_for(Duration::from_secs(10));
-    let v = report
-        .violation
-        .expect("a suspicion of the crashed node violates strong accuracy");
+    let v = report.violation.expect("a suspicion of the crashed node violates strong accuracy");
     assert_eq!(v.checker, "detector::never_suspects_live");
-    assert!(
-        v.time_ns >= 3_000_000_000 && v.time_ns < 3_500_000_000,
-        "{v:?}"
-    );
-    assert_eq!(
-        v.event + 1,
-        report.events,
-        "stopped at the event that broke it"
-    );
+    assert!(v.time_ns >= 3_000_000_000 && v.time_ns < 3_500_000_000, "{v:?}");
+    assert_eq!(v.event + 1, report.events, "stopped at the event that broke it");
     // The same checker, given the crash table, passes.
     let mut sim = lossy(7);
     sim.add_checker(EachEvent::new(never_suspects_live_at));
@@ -176,11 +146,7 @@ impl Protocol for Counter {
         let count = init.restored.unwrap_or(0);
         let mut outbox = Outbox::new();
         outbox.event(count);
-        Counter {
-            count,
-            next: init.now.mono + ms(100),
-            outbox,
-        }
+        Counter { count, next: init.now.mono + ms(100), outbox }
     }
     fn handle_message(&mut self, _: Now, _: NodeId, _: ()) {}
     fn handle_command(&mut self, _: Now, c: Self::Command) {
@@ -259,4 +225,165 @@ impl Protocol for Stuck {
 fn a_protocol_stuck_on_an_expired_deadline_is_reported_not_hung() {
     let report = Simulation::<Stuck>::new(SimConfig::new(1, 1), ()).run_for(Duration::from_secs(1));
     assert_eq!(report.violation.unwrap().checker, "sim::timer_livelock");
+}
+
+fn quiet_hb(seed: u64, nodes: u32) -> Simulation<Hb> {
+    let mut cfg = SimConfig::new(seed, nodes);
+    cfg.network = Network::uniform(LinkConfig::with_latency(Latency::uniform(ms(1), ms(5))));
+    let hb = HeartbeatConfig { interval: ms(100), detector: FixedTimeoutConfig { timeout: ms(300) } };
+    Simulation::new(cfg, hb)
+}
+
+fn suspicions(w: &World<Hb>) -> Vec<(NodeId, NodeId)> {
+    let mut v: Vec<_> =
+        w.running().flat_map(|(id, n)| n.suspected().into_iter().map(move |p| (id, p))).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn one_way_partition_delivers_one_way_only() {
+    let mut sim = quiet_hb(1, 3);
+    sim.schedule(Fault::partition(
+        crate::net::Partition::one_way(NodeId(1), NodeId(2)),
+        Duration::from_secs(1),
+    ));
+    sim.run_for(Duration::from_secs(3));
+    // n2 no longer hears n1; n1 still hears n2; n3 hears everyone.
+    assert_eq!(suspicions(sim.world()), vec![(NodeId(2), NodeId(1))]);
+}
+
+#[test]
+fn healed_partition_restores_trust_and_gst_is_the_heal() {
+    let mut sim = quiet_hb(2, 4);
+    let all: Vec<NodeId> = (1..=4).map(NodeId).collect();
+    sim.schedule(Fault::partition(crate::net::Partition::halves(&all), Duration::from_secs(1)));
+    sim.schedule(Fault::heal(Duration::from_secs(2)));
+    let report = sim.run_for(Duration::from_secs(3));
+    assert_eq!(report.gst_ns, 2_000_000_000);
+    assert!(suspicions(sim.world()).is_empty());
+    let h = sim.world().history();
+    // Each node suspected exactly the two across the cut, and trusted them again.
+    assert_eq!(h.iter().filter(|o| matches!(o.event, HeartbeatEvent::Suspect { .. })).count(), 8);
+    assert_eq!(h.iter().filter(|o| matches!(o.event, HeartbeatEvent::Trust { .. })).count(), 8);
+    assert!(h.iter().all(|o| o.at > Duration::from_secs(1) && o.at < Duration::from_millis(2_100)));
+}
+
+#[test]
+fn messages_in_flight_are_dropped_when_a_partition_starts() {
+    let mut cfg = SimConfig::new(3, 2);
+    cfg.network = Network::uniform(LinkConfig::with_latency(Latency::Constant(ms(50))));
+    let hb = HeartbeatConfig { interval: ms(100), detector: FixedTimeoutConfig { timeout: ms(300) } };
+    let mut sim = Simulation::<Hb>::new(cfg, hb);
+    // Heartbeats sent at 0 ms arrive at 50 ms; the partition at 20 ms catches them in flight.
+    sim.schedule(Fault::partition(crate::net::Partition::halves(&[NodeId(1), NodeId(2)]), ms(20)));
+    let r = sim.run_for(ms(60));
+    assert_eq!((r.sent, r.delivered, r.dropped), (2, 0, 2));
+}
+
+#[test]
+fn paused_node_fires_timers_late_and_drains_its_inbox_on_resume() {
+    let mut sim = Simulation::<Counter>::new(SimConfig::new(1, 1), ());
+    sim.schedule(Fault::pause(NodeId(1), ms(250), ms(1_000)));
+    sim.run_for(ms(1_300));
+    // Timeouts at 100 and 200 ms; the one due at 300 ms fires late, at 1250 ms, once.
+    assert_eq!(sim.world().node(NodeId(1)).unwrap().count, 3);
+
+    // An observer paused longer than its timeout: on resume its timers fire before its
+    // backlog is read, so it suspects everyone (the observer-pause hazard), then the held
+    // heartbeats restore trust at the same instant.
+    let mut sim = quiet_hb(4, 3);
+    sim.schedule(Fault::pause(NodeId(2), Duration::from_secs(1), Duration::from_secs(2)));
+    let r = sim.run_for(Duration::from_secs(4));
+    assert_eq!(r.gst_ns, 3_000_000_000);
+    let n2: Vec<_> = sim.world().history().iter().filter(|o| o.node == NodeId(2)).collect();
+    let kinds: Vec<_> = n2.iter().map(|o| o.event.clone()).collect();
+    assert_eq!(
+        kinds[..2],
+        [HeartbeatEvent::Suspect { peer: NodeId(1) }, HeartbeatEvent::Suspect { peer: NodeId(3) }]
+    );
+    let mut trusted = kinds[2..].to_vec();
+    trusted.sort_by_key(|e| format!("{e:?}"));
+    // Trust returns in the order the held heartbeats arrived.
+    assert_eq!(
+        trusted,
+        [HeartbeatEvent::Trust { peer: NodeId(1) }, HeartbeatEvent::Trust { peer: NodeId(3) }]
+    );
+    assert!(n2.iter().all(|o| o.at == Duration::from_secs(3)), "{n2:?}");
+    // Meanwhile n1 and n3 suspected the paused n2 and trusted it again once it spoke.
+    assert!(suspicions(sim.world()).is_empty());
+}
+
+#[test]
+fn wall_step_is_seen_by_the_node_and_never_moves_its_monotonic_clock() {
+    /// Records (mono, wall) readings at every timeout.
+    struct Reader {
+        next: Instant,
+        readings: Vec<Now>,
+    }
+    impl Protocol for Reader {
+        type Message = ();
+        type Command = std::convert::Infallible;
+        type Event = ();
+        type Config = ();
+        type Durable = ();
+        fn new(init: Init<Self>) -> Self {
+            Reader { next: init.now.mono, readings: Vec::new() }
+        }
+        fn handle_message(&mut self, _: Now, _: NodeId, _: ()) {}
+        fn handle_command(&mut self, _: Now, c: Self::Command) {
+            match c {}
+        }
+        fn handle_timeout(&mut self, now: Now) {
+            self.readings.push(now);
+            self.next = now.mono + ms(100);
+        }
+        fn poll_output(&mut self) -> Option<OutputFor<Self>> {
+            None
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            Some(self.next)
+        }
+    }
+    let mut sim = Simulation::<Reader>::new(SimConfig::new(1, 1), ());
+    sim.schedule(Fault::wall_step(NodeId(1), ms(550), -10_000_000_000));
+    sim.run_for(ms(1_000));
+    let r = &sim.world().node(NodeId(1)).unwrap().readings;
+    assert!(r.windows(2).all(|w| w[1].mono - w[0].mono == ms(100)), "monotonic clock steady");
+    let walls: Vec<i64> = r.windows(2).map(|w| w[1].wall.nanos_since(w[0].wall)).collect();
+    assert_eq!(walls.iter().filter(|&&d| d == 100_000_000).count(), walls.len() - 1);
+    assert!(walls.contains(&(100_000_000 - 10_000_000_000)), "one reading jumped back 10 s");
+}
+
+#[test]
+fn determinism_holds_across_every_fault_kind() {
+    let run = |seed| {
+        let mut cfg = SimConfig::new(seed, 5);
+        cfg.network = Network::uniform(LinkConfig {
+            latency: Latency::LogNormal { min: ms(1), median: ms(10), sigma: 1.0 },
+            loss: 0.02,
+            duplicate: 0.02,
+            fifo: false,
+        });
+        cfg.drift_ppm = vec![200, -200, 0, 50, -50];
+        let hb = HeartbeatConfig { interval: ms(100), detector: FixedTimeoutConfig { timeout: ms(500) } };
+        let mut sim = Simulation::<Hb>::new(cfg, hb);
+        let all: Vec<NodeId> = (1..=5).map(NodeId).collect();
+        let s = Duration::from_secs;
+        sim.schedule(Fault::partition(crate::net::Partition::majorities_ring(&all), s(1)))
+            .schedule(Fault::heal(s(2)))
+            .schedule(Fault::partition(crate::net::Partition::bridge(&all), s(3)))
+            .schedule(Fault::heal(s(4)))
+            .schedule(Fault::pause(NodeId(2), s(2), ms(700)))
+            .schedule(Fault::crash(NodeId(4), s(3)))
+            .schedule(Fault::restart(NodeId(4), s(5)))
+            .schedule(Fault::wall_step(NodeId(1), s(1), -5_000_000_000))
+            .schedule(Fault::drift(NodeId(3), s(2), 100_000))
+            .schedule_all(Fault::strobe(NodeId(5), s(1), s(2), ms(200), ms(50)));
+        sim.run_for(s(8))
+    };
+    let a = run(21);
+    assert_eq!(a, run(21));
+    assert_ne!(a.trace_hash, run(22).trace_hash);
+    assert!(a.delivered > 1_000 && a.dropped > 0, "{a:?}");
 }
