@@ -32,6 +32,14 @@ pub trait Codec {
     /// Appends the encoding of `value` to `out`.
     fn encode_into<T: Serialize + ?Sized>(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError>;
 
+    /// Encodes `value` as a stream of byte slices handed to `sink`, without buffering (for
+    /// hashing or checksumming an encoding). The concatenated slices equal [`Codec::encode`].
+    fn encode_streaming<T: Serialize + ?Sized, F: FnMut(&[u8])>(
+        &self,
+        value: &T,
+        sink: F,
+    ) -> Result<(), CodecError>;
+
     /// Decodes one value that must occupy all of `bytes`.
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, CodecError>;
 
@@ -65,6 +73,22 @@ impl Codec for Bincode {
             .map_err(|e| CodecError::Encode(e.to_string()))
     }
 
+    fn encode_streaming<T: Serialize + ?Sized, F: FnMut(&[u8])>(
+        &self,
+        value: &T,
+        sink: F,
+    ) -> Result<(), CodecError> {
+        struct Sink<F>(F);
+        impl<F: FnMut(&[u8])> bincode::enc::write::Writer for Sink<F> {
+            fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+                (self.0)(bytes);
+                Ok(())
+            }
+        }
+        bincode::serde::encode_into_writer(value, Sink(sink), config())
+            .map_err(|e| CodecError::Encode(e.to_string()))
+    }
+
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, CodecError> {
         let (value, used) = bincode::serde::decode_from_slice(bytes, config())
             .map_err(|e| CodecError::Decode(e.to_string()))?;
@@ -93,6 +117,14 @@ mod tests {
         // 4 (u32) + 8 (length) + 2 * 8 (u64s): fixed-width, not varint.
         assert_eq!(bytes.len(), 4 + 8 + 16);
         assert_eq!(Bincode.decode::<Sample>(&bytes).unwrap(), v);
+    }
+
+    #[test]
+    fn streaming_encoding_equals_buffered_encoding() {
+        let v = Sample { id: 3, items: vec![9, 8, 7] };
+        let mut streamed = Vec::new();
+        Bincode.encode_streaming(&v, |b| streamed.extend_from_slice(b)).unwrap();
+        assert_eq!(streamed, Bincode.encode(&v).unwrap());
     }
 
     #[test]

@@ -45,9 +45,13 @@ impl NodeClock {
 
     /// What the node reads at true time `true_ns` (ns since the start of the run).
     pub fn read(&self, true_ns: u64) -> Now {
-        let elapsed = i128::from(true_ns.saturating_sub(self.base_true));
-        let local = (elapsed * self.rate() / 1_000_000).max(0);
-        let mono = self.base_mono.saturating_add(u64::try_from(local).unwrap_or(u64::MAX));
+        let elapsed = true_ns.saturating_sub(self.base_true);
+        let local = if self.drift_ppm == 0 {
+            elapsed
+        } else {
+            u64::try_from((i128::from(elapsed) * self.rate() / 1_000_000).max(0)).unwrap_or(u64::MAX)
+        };
+        let mono = self.base_mono.saturating_add(local);
         let wall_true = EPOCH_UNIX_NANOS.saturating_add(i64::try_from(true_ns).unwrap_or(i64::MAX));
         Now::new(
             Instant::from_nanos(mono),

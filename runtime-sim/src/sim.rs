@@ -6,7 +6,6 @@ use crate::fault::{Fault, FaultKind};
 use crate::net::{Fate, Network};
 use crate::queue::EventQueue;
 use crate::trace::{DropReason, Trace, TraceKind};
-use palisade_core::codec::{Bincode, Codec};
 use palisade_core::protocol::{Init, Input, Output, OutputFor, drain, step};
 use palisade_core::{NodeId, Observation, Protocol, Rng, Violation};
 use serde::Serialize;
@@ -88,7 +87,8 @@ enum Pending<M> {
     Resume {
         node: NodeId,
     },
-    Fault(FaultKind),
+    /// Boxed: faults are rare, and a small queue entry keeps the heap fast.
+    Fault(Box<FaultKind>),
 }
 
 struct NodeRuntime<M> {
@@ -121,7 +121,6 @@ pub struct Simulation<P: Protocol> {
     trace: Trace,
     report: RunReport,
     scratch: Vec<OutputFor<P>>,
-    payload: Vec<u8>,
     started: bool,
 }
 
@@ -177,7 +176,6 @@ impl<P: Protocol> Simulation<P> {
             trace: Trace::new(),
             report,
             scratch: Vec::new(),
-            payload: Vec::new(),
             started: false,
         }
     }
@@ -193,7 +191,7 @@ impl<P: Protocol> Simulation<P> {
         let at = u64::try_from(fault.at.as_nanos()).unwrap_or(u64::MAX);
         let ends = u64::try_from(fault.ends_at().as_nanos()).unwrap_or(u64::MAX);
         self.world.gst_ns = self.world.gst_ns.max(ends);
-        self.queue.push(at, Pending::Fault(fault.kind));
+        self.queue.push(at, Pending::Fault(Box::new(fault.kind)));
         self
     }
 
@@ -230,15 +228,8 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn record(&mut self, kind: TraceKind, msg: Option<&P::Message>, event: Option<&P::Event>) {
-        self.payload.clear();
-        // Encoding can only fail for types serde cannot represent; the kind alone is then hashed.
-        let _ = match (msg, event) {
-            (Some(m), _) => Bincode.encode_into(m, &mut self.payload),
-            (_, Some(e)) => Bincode.encode_into(e, &mut self.payload),
-            _ => Ok(()),
-        };
         let index = self.report.events;
-        self.trace.record(index, self.world.now_ns, &kind, &self.payload, msg, event);
+        self.trace.record(index, self.world.now_ns, &kind, msg, event);
         self.report.events += 1;
     }
 
@@ -376,6 +367,7 @@ impl<P: Protocol> Simulation<P> {
 
     fn handle(&mut self, item: Pending<P::Message>) -> Result<(), Violation> {
         match item {
+            Pending::Fault(fault) => self.inject(*fault),
             Pending::Deliver { from, to, msg } => {
                 let Some(i) = Self::idx(to) else { return Ok(()) };
                 if self.world.nodes[i].is_none() {
@@ -442,9 +434,15 @@ impl<P: Protocol> Simulation<P> {
                 self.record(TraceKind::Timeout { node, mono_ns }, None, None);
                 self.feed(i, Input::Timeout);
             }
-            Pending::Fault(FaultKind::Crash(node)) => {
+        }
+        Ok(())
+    }
+
+    fn inject(&mut self, fault: FaultKind) {
+        match fault {
+            FaultKind::Crash(node) => {
                 let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else {
-                    return Ok(());
+                    return;
                 };
                 if self.world.nodes[i].take().is_some() {
                     self.runtime[i].paused_until = None;
@@ -455,9 +453,9 @@ impl<P: Protocol> Simulation<P> {
                     self.record(TraceKind::Crash { node }, None, None);
                 }
             }
-            Pending::Fault(FaultKind::Restart(node)) => {
+            FaultKind::Restart(node) => {
                 let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else {
-                    return Ok(());
+                    return;
                 };
                 if self.world.nodes[i].is_none() {
                     // A new incarnation: a fresh monotonic origin, as after a real reboot.
@@ -469,8 +467,8 @@ impl<P: Protocol> Simulation<P> {
                     self.start_node(i, restored);
                 }
             }
-            Pending::Fault(FaultKind::Pause { node, duration }) => {
-                let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else { return Ok(()) };
+            FaultKind::Pause { node, duration } => {
+                let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else { return };
                 if self.world.nodes[i].is_some() {
                     let until = self.world.now_ns.saturating_add(duration.as_nanos() as u64);
                     let until = until.max(self.runtime[i].paused_until.unwrap_or(0));
@@ -479,22 +477,22 @@ impl<P: Protocol> Simulation<P> {
                     self.queue.push(until, Pending::Resume { node });
                 }
             }
-            Pending::Fault(FaultKind::Partition(p)) => {
+            FaultKind::Partition(p) => {
                 self.record(TraceKind::Partition { cut: p.cut.len() as u64 }, None, None);
                 self.config.network.partition = p;
             }
-            Pending::Fault(FaultKind::Heal) => {
+            FaultKind::Heal => {
                 self.record(TraceKind::Heal, None, None);
                 self.config.network.partition = Default::default();
             }
-            Pending::Fault(FaultKind::WallStep { node, by_ns }) => {
-                let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else { return Ok(()) };
+            FaultKind::WallStep { node, by_ns } => {
+                let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else { return };
                 self.runtime[i].clock.step_wall(by_ns);
                 let offset_ns = self.runtime[i].clock.wall_offset_ns();
                 self.record(TraceKind::WallStep { node, offset_ns }, None, None);
             }
-            Pending::Fault(FaultKind::Drift { node, ppm }) => {
-                let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else { return Ok(()) };
+            FaultKind::Drift { node, ppm } => {
+                let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else { return };
                 self.runtime[i].clock.set_drift(self.world.now_ns, ppm);
                 self.record(TraceKind::Drift { node, ppm: self.runtime[i].clock.drift_ppm() }, None, None);
                 // The node's pending deadline now falls at a different true time.
@@ -503,7 +501,6 @@ impl<P: Protocol> Simulation<P> {
                 self.rearm(i);
             }
         }
-        Ok(())
     }
 
     fn deliver(&mut self, i: usize, from: NodeId, msg: P::Message) {

@@ -2,6 +2,7 @@
 //! optional JSON-lines export.
 
 use palisade_core::NodeId;
+use palisade_core::codec::{Bincode, Codec};
 use serde::Serialize;
 use std::io::Write;
 
@@ -170,7 +171,9 @@ impl TraceKind {
     }
 }
 
-/// A 64-bit FNV-1a hash: tiny, portable, and stable across Rust versions (unlike std's).
+/// A 64-bit word-at-a-time hash of the trace: portable and stable across Rust versions
+/// (unlike std's hashers), and cheap enough to run on every simulated event. It proves two
+/// runs identical; it is not a defence against an adversary choosing collisions.
 #[derive(Clone, Debug)]
 pub struct TraceHash(u64);
 
@@ -181,17 +184,33 @@ impl Default for TraceHash {
 }
 
 impl TraceHash {
-    /// Mixes `bytes` into the hash.
+    /// Mixes one 64-bit word into the hash.
+    #[inline]
+    pub fn write_u64(&mut self, word: u64) {
+        let h = (self.0 ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 29);
+    }
+
+    /// Mixes `bytes` (and their length) into the hash, eight bytes at a time.
     pub fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
         }
+        let rest = chunks.remainder();
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        self.write_u64(u64::from_le_bytes(w) ^ ((bytes.len() as u64) << 56));
     }
 
     /// The hash so far.
     pub fn finish(&self) -> u64 {
-        self.0
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^ (h >> 33)
     }
 }
 
@@ -231,28 +250,29 @@ impl Trace {
         self.sink = Some(sink);
     }
 
-    /// Records one event. `payload` is the canonical encoding of the message or event it
-    /// carries, if any; `msg` and `event` are only used for the JSON export.
+    /// Records one event and the message or event it carries, if any. Payloads are hashed
+    /// through their canonical encoding, streamed straight into the hash.
     pub fn record<M: Serialize, E: Serialize>(
         &mut self,
         index: u64,
         at_ns: u64,
         kind: &TraceKind,
-        payload: &[u8],
         msg: Option<&M>,
         event: Option<&E>,
     ) {
         let (a, b, extra) = kind.nodes_and_extra();
-        let mut fixed = [0u8; 33];
-        fixed[0..8].copy_from_slice(&index.to_le_bytes());
-        fixed[8..16].copy_from_slice(&at_ns.to_le_bytes());
-        fixed[16] = kind.tag();
-        fixed[17..21].copy_from_slice(&a.to_le_bytes());
-        fixed[21..25].copy_from_slice(&b.to_le_bytes());
-        fixed[25..33].copy_from_slice(&extra.to_le_bytes());
-        self.hash.write(&fixed);
-        self.hash.write(&(payload.len() as u64).to_le_bytes());
-        self.hash.write(payload);
+        self.hash.write_u64(index);
+        self.hash.write_u64(at_ns);
+        self.hash.write_u64(u64::from(kind.tag()) | (u64::from(a) << 8));
+        self.hash.write_u64(u64::from(b));
+        self.hash.write_u64(extra);
+        let hash = &mut self.hash;
+        // Encoding fails only for types serde cannot represent; the header alone is then hashed.
+        let _ = match (msg, event) {
+            (Some(m), _) => Bincode.encode_streaming(m, |b| hash.write(b)),
+            (_, Some(e)) => Bincode.encode_streaming(e, |b| hash.write(b)),
+            _ => Ok(()),
+        };
         if let Some(sink) = self.sink.as_mut() {
             if self.sink_error.is_none() {
                 let line = Line { i: index, t_ns: at_ns, kind, msg, event };
