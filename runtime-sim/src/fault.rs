@@ -1,11 +1,11 @@
 //! Faults the simulator injects on a schedule.
 
-use crate::net::Partition;
+use crate::net::{LinkConfig, Partition};
 use palisade_core::NodeId;
 use std::time::Duration;
 
 /// One fault.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum FaultKind {
     /// The node stops; its volatile state is lost. Messages to it are dropped.
     Crash(NodeId),
@@ -26,6 +26,11 @@ pub enum FaultKind {
     Partition(Partition),
     /// Heals every partition.
     Heal,
+    /// Every link behaves like this from now on (a loss burst, a latency spike, congestion),
+    /// overriding per-link settings until [`FaultKind::RestoreLinks`].
+    Degrade(LinkConfig),
+    /// Links behave as configured at the start of the run again.
+    RestoreLinks,
     /// Steps the node's wall clock (an NTP step); the monotonic clock is untouched.
     WallStep {
         /// The node.
@@ -43,7 +48,7 @@ pub enum FaultKind {
 }
 
 /// A fault at a true time since the start of the run.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Fault {
     /// When it happens.
     pub at: Duration,
@@ -75,6 +80,14 @@ impl Fault {
     /// Every partition heals at `at`.
     pub fn heal(at: Duration) -> Self {
         Fault { at, kind: FaultKind::Heal }
+    }
+
+    /// Every link behaves like `link` from `at` for `duration`, then as configured again.
+    pub fn degrade(link: LinkConfig, at: Duration, duration: Duration) -> [Fault; 2] {
+        [
+            Fault { at, kind: FaultKind::Degrade(link) },
+            Fault { at: at + duration, kind: FaultKind::RestoreLinks },
+        ]
     }
 
     /// `node`'s wall clock steps by `by_ns` at `at`.

@@ -10,7 +10,7 @@ use std::time::Duration;
 pub const MAX_LATENCY: Duration = Duration::from_secs(3600);
 
 /// How long a message spends on a link.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Copy, Clone, Debug, PartialEq)]
 pub enum Latency {
     /// Always exactly this long.
     Constant(Duration),
@@ -108,8 +108,23 @@ impl Latency {
     }
 }
 
+/// A link's capacity: a transmit queue drained at a fixed rate. A burst larger than the
+/// link can carry waits in the queue (queueing delay grows), and once the queue is full
+/// further messages are dropped (tail drop): congestion as DDIA describes it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Bandwidth {
+    /// Transmission rate in bytes per second.
+    pub bytes_per_sec: u64,
+    /// Largest backlog in bytes; a message that would exceed it is dropped.
+    pub queue_bytes: u64,
+}
+
+/// Bytes each message costs on a bandwidth-limited link beyond its encoding (roughly the
+/// IP, TCP and framing headers).
+pub const FRAME_OVERHEAD_BYTES: u64 = 64;
+
 /// The behaviour of one directed link.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Copy, Clone, Debug, PartialEq)]
 pub struct LinkConfig {
     /// One-way delay.
     pub latency: Latency,
@@ -120,12 +135,14 @@ pub struct LinkConfig {
     /// Deliver in send order, like one TCP connection: a message never overtakes an
     /// earlier one on the same link. Otherwise random delays reorder messages.
     pub fifo: bool,
+    /// Capacity, or `None` for unlimited.
+    pub bandwidth: Option<Bandwidth>,
 }
 
 impl LinkConfig {
     /// A link with this latency and nothing else wrong with it.
     pub fn with_latency(latency: Latency) -> Self {
-        LinkConfig { latency, loss: 0.0, duplicate: 0.0, fifo: false }
+        LinkConfig { latency, loss: 0.0, duplicate: 0.0, fifo: false, bandwidth: None }
     }
 }
 
@@ -147,6 +164,8 @@ pub enum Fate {
     Lost,
     /// The link is cut by a partition.
     Partitioned,
+    /// The link's transmit queue is full (tail drop).
+    Congested,
 }
 
 /// A set of cut directed links. Jepsen's partition shapes are constructors.
@@ -229,8 +248,12 @@ pub struct Network {
     pub links: BTreeMap<(NodeId, NodeId), LinkConfig>,
     /// Links currently cut.
     pub partition: Partition,
+    /// While set, every link behaves like this instead of its own configuration.
+    pub degraded: Option<LinkConfig>,
     /// Latest delivery time (ns) scheduled per FIFO link, so later messages never overtake.
     fifo_tail: BTreeMap<(NodeId, NodeId), u64>,
+    /// When each bandwidth-limited link finishes transmitting its backlog (true ns).
+    tx_free_at: BTreeMap<(NodeId, NodeId), u64>,
 }
 
 impl Network {
@@ -239,22 +262,48 @@ impl Network {
         Network { default: link, ..Network::default() }
     }
 
-    /// The configuration of the directed link `from → to`.
+    /// The configuration of the directed link `from → to` in force now.
     pub fn link(&self, from: NodeId, to: NodeId) -> &LinkConfig {
-        self.links.get(&(from, to)).unwrap_or(&self.default)
+        self.degraded.as_ref().unwrap_or_else(|| self.links.get(&(from, to)).unwrap_or(&self.default))
     }
 
-    /// Decides the fate of one message sent on `from → to` at true time `now_ns`.
-    pub fn fate(&mut self, from: NodeId, to: NodeId, now_ns: u64, rng: &mut Rng) -> Fate {
+    /// Decides the fate of one message sent on `from → to` at true time `now_ns`. `size` gives
+    /// the message's encoded length; it is only called for bandwidth-limited links.
+    pub fn fate(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        now_ns: u64,
+        size: impl FnOnce() -> usize,
+        rng: &mut Rng,
+    ) -> Fate {
         if self.partition.blocks(from, to) {
             return Fate::Partitioned;
         }
-        let link = self.links.get(&(from, to)).unwrap_or(&self.default);
+        let link = match self.degraded {
+            Some(l) => l,
+            None => *self.links.get(&(from, to)).unwrap_or(&self.default),
+        };
+        let mut queued_ns = 0;
+        if let Some(bw) = link.bandwidth {
+            let bps = u128::from(bw.bytes_per_sec.max(1));
+            let bytes = size() as u64 + FRAME_OVERHEAD_BYTES;
+            let free = self.tx_free_at.get(&(from, to)).copied().unwrap_or(0).max(now_ns);
+            let backlog = u128::from(free - now_ns) * bps / 1_000_000_000;
+            if backlog + u128::from(bytes) > u128::from(bw.queue_bytes) {
+                return Fate::Congested;
+            }
+            let tx_ns = (u128::from(bytes) * 1_000_000_000).div_ceil(bps);
+            let done = free.saturating_add(u64::try_from(tx_ns).unwrap_or(u64::MAX));
+            self.tx_free_at.insert((from, to), done);
+            queued_ns = done - now_ns;
+        }
         if rng.chance(link.loss) {
             return Fate::Lost;
         }
-        let first = link.latency.sample(rng);
-        let second = rng.chance(link.duplicate).then(|| link.latency.sample(rng));
+        let queued = Duration::from_nanos(queued_ns);
+        let first = queued + link.latency.sample(rng);
+        let second = rng.chance(link.duplicate).then(|| queued + link.latency.sample(rng));
         let (first, second) = if link.fifo {
             let tail = self.fifo_tail.entry((from, to)).or_insert(0);
             let mut order = |d: Duration| {
@@ -335,7 +384,7 @@ mod tests {
             let mut arrivals = Vec::new();
             for t in 0..200u64 {
                 let now = t * 1_000_000;
-                if let Fate::Deliver(d) = net.fate(NodeId(1), NodeId(2), now, &mut rng) {
+                if let Fate::Deliver(d) = net.fate(NodeId(1), NodeId(2), now, || 10, &mut rng) {
                     arrivals.push(now + d.as_nanos() as u64);
                 }
             }
@@ -364,11 +413,41 @@ mod tests {
     }
 
     #[test]
+    fn a_burst_queues_then_drops_on_a_bandwidth_limited_link() {
+        let mut rng = Rng::from_seed(4);
+        // 1 MB/s, 10 kB queue, 1 ms propagation; 1000-byte messages take 1.064 ms each.
+        let mut net = Network::uniform(LinkConfig {
+            bandwidth: Some(Bandwidth { bytes_per_sec: 1_000_000, queue_bytes: 10_000 }),
+            ..LinkConfig::with_latency(Latency::Constant(Duration::from_millis(1)))
+        });
+        let fates: Vec<Fate> =
+            (0..20).map(|_| net.fate(NodeId(1), NodeId(2), 0, || 1000, &mut rng)).collect();
+        let delays: Vec<u64> = fates
+            .iter()
+            .filter_map(|f| match f {
+                Fate::Deliver(d) => Some(d.as_nanos() as u64),
+                _ => None,
+            })
+            .collect();
+        // Queueing delay grows by one transmission time per message...
+        assert!(delays.windows(2).all(|w| w[1] - w[0] == 1_064_000), "{delays:?}");
+        // ...until the backlog exceeds the queue, and the rest of the burst is dropped.
+        // 9 · 1064 bytes fit in the 10 kB queue; the 10th would not.
+        assert_eq!(delays.len(), 9);
+        assert!(fates[9..].iter().all(|f| *f == Fate::Congested));
+        // Once the queue has drained, the link carries traffic again at the base delay.
+        assert_eq!(
+            net.fate(NodeId(1), NodeId(2), 1_000_000_000, || 1000, &mut rng),
+            Fate::Deliver(Duration::from_nanos(2_064_000))
+        );
+    }
+
+    #[test]
     fn duplication_happens_at_its_rate() {
         let mut rng = Rng::from_seed(3);
         let mut net = Network::uniform(LinkConfig { duplicate: 0.1, ..LinkConfig::default() });
         let dups = (0..10_000)
-            .filter(|_| matches!(net.fate(NodeId(1), NodeId(2), 0, &mut rng), Fate::Duplicate(..)))
+            .filter(|_| matches!(net.fate(NodeId(1), NodeId(2), 0, || 10, &mut rng), Fate::Duplicate(..)))
             .count();
         assert!((900..1100).contains(&dups), "{dups}");
     }

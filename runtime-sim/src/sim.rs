@@ -6,6 +6,7 @@ use crate::fault::{Fault, FaultKind};
 use crate::net::{Fate, Network};
 use crate::queue::EventQueue;
 use crate::trace::{DropReason, Trace, TraceKind};
+use palisade_core::codec::{Bincode, Codec};
 use palisade_core::protocol::{Init, Input, Output, OutputFor, drain, step};
 use palisade_core::{NodeId, Observation, Protocol, Rng, Violation};
 use serde::Serialize;
@@ -285,8 +286,14 @@ impl<P: Protocol> Simulation<P> {
         }
         let now = self.world.now_ns;
         let at = |d: Duration| now.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-        match self.config.network.fate(from, to, now, &mut self.net_rng) {
+        let size = || {
+            let mut n = 0;
+            let _ = Bincode.encode_streaming(&msg, |b| n += b.len());
+            n
+        };
+        match self.config.network.fate(from, to, now, size, &mut self.net_rng) {
             Fate::Lost => self.drop_msg(from, to, DropReason::Loss, &msg),
+            Fate::Congested => self.drop_msg(from, to, DropReason::Congestion, &msg),
             Fate::Partitioned => self.drop_msg(from, to, DropReason::Partition, &msg),
             Fate::Deliver(delay) => {
                 self.record(TraceKind::Send { from, to, deliver_ns: at(delay) }, Some(&msg), None);
@@ -480,6 +487,14 @@ impl<P: Protocol> Simulation<P> {
             FaultKind::Partition(p) => {
                 self.record(TraceKind::Partition { cut: p.cut.len() as u64 }, None, None);
                 self.config.network.partition = p;
+            }
+            FaultKind::Degrade(link) => {
+                self.record(TraceKind::Degrade, None, None);
+                self.config.network.degraded = Some(link);
+            }
+            FaultKind::RestoreLinks => {
+                self.record(TraceKind::RestoreLinks, None, None);
+                self.config.network.degraded = None;
             }
             FaultKind::Heal => {
                 self.record(TraceKind::Heal, None, None);

@@ -18,6 +18,8 @@ pub enum DropReason {
     UnknownRecipient,
     /// A partition cut the link (at send or at arrival).
     Partition,
+    /// The link's transmit queue was full.
+    Congestion,
 }
 
 /// One event of a run, as traced.
@@ -111,6 +113,10 @@ pub enum TraceKind {
     },
     /// Every partition healed.
     Heal,
+    /// Every link degraded (loss, latency or congestion burst).
+    Degrade,
+    /// Links restored to their configuration.
+    RestoreLinks,
     /// A node's wall clock stepped; it is now `offset_ns` from true wall time.
     WallStep {
         /// The node.
@@ -146,6 +152,8 @@ impl TraceKind {
             TraceKind::Heal => 14,
             TraceKind::WallStep { .. } => 15,
             TraceKind::Drift { .. } => 16,
+            TraceKind::Degrade => 17,
+            TraceKind::RestoreLinks => 18,
         }
     }
 
@@ -158,7 +166,7 @@ impl TraceKind {
             TraceKind::Deliver { from, to } | TraceKind::Hold { from, to } => (from.0, to.0, 0),
             TraceKind::Pause { node, until_ns } => (node.0, 0, until_ns),
             TraceKind::Partition { cut } => (0, 0, cut),
-            TraceKind::Heal => (0, 0, 0),
+            TraceKind::Heal | TraceKind::Degrade | TraceKind::RestoreLinks => (0, 0, 0),
             TraceKind::WallStep { node, offset_ns } => (node.0, 0, offset_ns as u64),
             TraceKind::Drift { node, ppm } => (node.0, 0, ppm as u64),
             TraceKind::Timeout { node, mono_ns } => (node.0, 0, mono_ns),

@@ -364,6 +364,7 @@ fn determinism_holds_across_every_fault_kind() {
             loss: 0.02,
             duplicate: 0.02,
             fifo: false,
+            bandwidth: None,
         });
         cfg.drift_ppm = vec![200, -200, 0, 50, -50];
         let hb = HeartbeatConfig { interval: ms(100), detector: FixedTimeoutConfig { timeout: ms(500) } };
@@ -386,4 +387,17 @@ fn determinism_holds_across_every_fault_kind() {
     assert_eq!(a, run(21));
     assert_ne!(a.trace_hash, run(22).trace_hash);
     assert!(a.delivered > 1_000 && a.dropped > 0, "{a:?}");
+}
+
+#[test]
+fn a_degraded_network_is_restored_on_schedule() {
+    let mut sim = quiet_hb(5, 3);
+    let lossy = LinkConfig { loss: 1.0, ..LinkConfig::default() };
+    sim.schedule_all(Fault::degrade(lossy, Duration::from_secs(1), Duration::from_secs(1)));
+    let r = sim.run_for(Duration::from_secs(3));
+    assert_eq!(r.gst_ns, 2_000_000_000);
+    // Everyone suspected everyone while every message was lost, and trusted again after.
+    let h = sim.world().history();
+    assert_eq!(h.iter().filter(|o| matches!(o.event, HeartbeatEvent::Suspect { .. })).count(), 6);
+    assert!(suspicions(sim.world()).is_empty());
 }
