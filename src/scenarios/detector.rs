@@ -38,7 +38,7 @@ impl<D: Detector> DetectorRun<D> {
     /// completeness within [`Self::detection_bound`] at the end.
     pub fn simulation(&self, seed: u64) -> Simulation<Heartbeat<D>> {
         let mut cfg = SimConfig::new(seed, self.nodes);
-        cfg.network = Network::uniform(self.link.clone());
+        cfg.network = Network::uniform(self.link);
         let mut sim = Simulation::new(cfg, self.config.clone());
         if let Some((node, at)) = self.crash {
             sim.schedule(Fault::crash(node, at));
