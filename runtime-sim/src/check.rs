@@ -12,6 +12,7 @@ pub struct World<P: Protocol> {
     pub(crate) history: Vec<Observation<P::Event>>,
     pub(crate) crashes: BTreeMap<NodeId, Duration>,
     pub(crate) gst_ns: u64,
+    pub(crate) byzantine: std::collections::BTreeSet<NodeId>,
 }
 
 impl<P: Protocol> World<P> {
@@ -43,6 +44,16 @@ impl<P: Protocol> World<P> {
     /// Every event emitted so far, stamped with true time.
     pub fn history(&self) -> &[Observation<P::Event>] {
         &self.history
+    }
+
+    /// Nodes replaced by adversaries: checkers judge only the others.
+    pub fn byzantine(&self) -> &std::collections::BTreeSet<NodeId> {
+        &self.byzantine
+    }
+
+    /// True when `node` is honest (not replaced by an adversary).
+    pub fn is_honest(&self, node: NodeId) -> bool {
+        !self.byzantine.contains(&node)
     }
 
     /// Global stabilisation time: when the last scheduled fault ends. Liveness properties

@@ -19,6 +19,7 @@
 //! assert!(sim.world().node(NodeId(1)).unwrap().suspects(NodeId(3)));
 //! ```
 
+pub mod byzantine;
 pub mod check;
 pub mod clock;
 pub mod fault;
@@ -27,6 +28,7 @@ pub mod queue;
 mod sim;
 pub mod trace;
 
+pub use byzantine::{Action, Adversary, AdversaryCtx};
 pub use check::{AtEnd, Checker, EachEvent, World};
 pub use fault::{Fault, FaultKind};
 pub use net::{Latency, LinkConfig, Network};

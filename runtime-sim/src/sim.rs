@@ -1,5 +1,6 @@
 //! The deterministic discrete-event loop.
 
+use crate::byzantine::{Action, Adversary, AdversaryCtx};
 use crate::check::{Checker, World};
 use crate::clock::NodeClock;
 use crate::fault::{Fault, FaultKind};
@@ -61,8 +62,10 @@ pub struct RunReport {
     pub sent: u64,
     /// Messages delivered to a protocol.
     pub delivered: u64,
-    /// Messages dropped (lost, or the recipient was down).
+    /// Messages dropped (lost, partitioned, congested, or the recipient was down).
     pub dropped: u64,
+    /// Frames a recipient's transport rejected because they did not decode (garbage).
+    pub rejected: u64,
     /// Hash of the full event trace: equal seeds give equal hashes.
     pub trace_hash: u64,
     /// Global stabilisation time: when the last scheduled fault ended (0 without faults).
@@ -71,11 +74,27 @@ pub struct RunReport {
     pub violation: Option<ViolationReport>,
 }
 
+/// What travels on a simulated link: a message, or raw bytes from an adversary that the
+/// recipient's transport must decode (and may reject).
+enum Wire<M> {
+    Msg(M),
+    Bytes(Box<[u8]>),
+}
+
+impl<M: Clone> Wire<M> {
+    fn duplicate(&self) -> Wire<M> {
+        match self {
+            Wire::Msg(m) => Wire::Msg(m.clone()),
+            Wire::Bytes(b) => Wire::Bytes(b.clone()),
+        }
+    }
+}
+
 enum Pending<M> {
     Deliver {
         from: NodeId,
         to: NodeId,
-        msg: M,
+        wire: Wire<M>,
     },
     Timer {
         node: NodeId,
@@ -119,6 +138,9 @@ pub struct Simulation<P: Protocol> {
     net_rng: Rng,
     node_rng: Rng,
     checkers: Vec<Box<dyn Checker<P>>>,
+    adversaries: Vec<Option<Box<dyn Adversary<P>>>>,
+    members: Vec<NodeId>,
+    byz_rng: Rng,
     trace: Trace,
     report: RunReport,
     scratch: Vec<OutputFor<P>>,
@@ -131,6 +153,7 @@ impl<P: Protocol> Simulation<P> {
         let mut master = Rng::from_seed(config.seed);
         let net_rng = master.fork(1);
         let mut node_rng = master.fork(2);
+        let byz_rng = master.fork(3);
         let n = config.nodes as usize;
         let runtime = (0..n)
             .map(|i| {
@@ -154,6 +177,7 @@ impl<P: Protocol> Simulation<P> {
             sent: 0,
             delivered: 0,
             dropped: 0,
+            rejected: 0,
             trace_hash: 0,
             gst_ns: 0,
             violation: None,
@@ -166,6 +190,7 @@ impl<P: Protocol> Simulation<P> {
                 history: Vec::new(),
                 crashes: Default::default(),
                 gst_ns: 0,
+                byzantine: Default::default(),
             },
             config,
             protocol_config,
@@ -174,6 +199,9 @@ impl<P: Protocol> Simulation<P> {
             net_rng,
             node_rng,
             checkers: Vec::new(),
+            adversaries: (0..n).map(|_| None).collect(),
+            members: (1..=n as u32).map(NodeId).collect(),
+            byz_rng,
             trace: Trace::new(),
             report,
             scratch: Vec::new(),
@@ -184,6 +212,16 @@ impl<P: Protocol> Simulation<P> {
     /// Adds a checker; it runs after every event.
     pub fn add_checker(&mut self, checker: impl Checker<P> + 'static) -> &mut Self {
         self.checkers.push(Box::new(checker));
+        self
+    }
+
+    /// Replaces `node`'s behaviour with `adversary` for the whole run. Its honest protocol
+    /// still runs inside; the adversary decides what leaves the node.
+    pub fn make_byzantine(&mut self, node: NodeId, adversary: impl Adversary<P> + 'static) -> &mut Self {
+        if let Some(slot) = Self::idx(node).and_then(|i| self.adversaries.get_mut(i)) {
+            *slot = Some(Box::new(adversary));
+            self.world.byzantine.insert(node);
+        }
         self
     }
 
@@ -225,7 +263,7 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn ids(&self) -> Vec<NodeId> {
-        (1..=self.config.nodes).map(NodeId).collect()
+        self.members.clone()
     }
 
     fn record(&mut self, kind: TraceKind, msg: Option<&P::Message>, event: Option<&P::Event>) {
@@ -264,7 +302,27 @@ impl<P: Protocol> Simulation<P> {
         let from = NodeId(i as u32 + 1);
         for o in out.drain(..) {
             match o {
-                Output::Send { to, msg } => self.send(from, to, msg),
+                Output::Send { to, msg } => match self.adversaries[i].as_mut() {
+                    None => self.send(from, to, Wire::Msg(msg), Duration::ZERO),
+                    Some(adversary) => {
+                        let mut actions = Vec::new();
+                        let mut ctx = AdversaryCtx {
+                            me: from,
+                            members: &self.members,
+                            rng: &mut self.byz_rng,
+                            now: Duration::from_nanos(self.world.now_ns),
+                        };
+                        adversary.on_send(&mut ctx, to, msg, &mut actions);
+                        for action in actions {
+                            match action {
+                                Action::Send { to, msg, delay } => self.send(from, to, Wire::Msg(msg), delay),
+                                Action::SendBytes { to, bytes, delay } => {
+                                    self.send(from, to, Wire::Bytes(bytes.into()), delay)
+                                }
+                            }
+                        }
+                    }
+                },
                 Output::Event(e) => {
                     self.record(TraceKind::Event { node: from }, None, Some(&e));
                     self.world.history.push(Observation { at: self.world.now(), node: from, event: e });
@@ -277,40 +335,52 @@ impl<P: Protocol> Simulation<P> {
         }
     }
 
-    fn send(&mut self, from: NodeId, to: NodeId, msg: P::Message) {
-        self.report.sent += 1;
-        if Self::idx(to).is_none_or(|t| t >= self.world.nodes.len()) {
-            self.report.dropped += 1;
-            self.record(TraceKind::Drop { from, to, reason: DropReason::UnknownRecipient }, Some(&msg), None);
-            return;
-        }
-        let now = self.world.now_ns;
-        let at = |d: Duration| now.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-        let size = || {
-            let mut n = 0;
-            let _ = Bincode.encode_streaming(&msg, |b| n += b.len());
-            n
-        };
-        match self.config.network.fate(from, to, now, size, &mut self.net_rng) {
-            Fate::Lost => self.drop_msg(from, to, DropReason::Loss, &msg),
-            Fate::Congested => self.drop_msg(from, to, DropReason::Congestion, &msg),
-            Fate::Partitioned => self.drop_msg(from, to, DropReason::Partition, &msg),
-            Fate::Deliver(delay) => {
-                self.record(TraceKind::Send { from, to, deliver_ns: at(delay) }, Some(&msg), None);
-                self.queue.push(at(delay), Pending::Deliver { from, to, msg });
-            }
-            Fate::Duplicate(first, second) => {
-                self.record(TraceKind::Send { from, to, deliver_ns: at(first) }, Some(&msg), None);
-                self.record(TraceKind::Duplicate { from, to, deliver_ns: at(second) }, Some(&msg), None);
-                self.queue.push(at(first), Pending::Deliver { from, to, msg: msg.clone() });
-                self.queue.push(at(second), Pending::Deliver { from, to, msg });
+    fn record_wire(&mut self, kind: TraceKind, wire: &Wire<P::Message>) {
+        match wire {
+            Wire::Msg(m) => self.record(kind, Some(m), None),
+            Wire::Bytes(b) => {
+                let index = self.report.events;
+                self.trace.record_bytes::<P::Message>(index, self.world.now_ns, &kind, b);
+                self.report.events += 1;
             }
         }
     }
 
-    fn drop_msg(&mut self, from: NodeId, to: NodeId, reason: DropReason, msg: &P::Message) {
+    fn send(&mut self, from: NodeId, to: NodeId, wire: Wire<P::Message>, extra: Duration) {
+        self.report.sent += 1;
+        if Self::idx(to).is_none_or(|t| t >= self.world.nodes.len()) {
+            return self.drop_wire(from, to, DropReason::UnknownRecipient, &wire);
+        }
+        let now = self.world.now_ns;
+        let at = |d: Duration| now.saturating_add(u64::try_from((d + extra).as_nanos()).unwrap_or(u64::MAX));
+        let size = || match &wire {
+            Wire::Msg(m) => {
+                let mut n = 0;
+                let _ = Bincode.encode_streaming(m, |b| n += b.len());
+                n
+            }
+            Wire::Bytes(b) => b.len(),
+        };
+        match self.config.network.fate(from, to, now, size, &mut self.net_rng) {
+            Fate::Lost => self.drop_wire(from, to, DropReason::Loss, &wire),
+            Fate::Congested => self.drop_wire(from, to, DropReason::Congestion, &wire),
+            Fate::Partitioned => self.drop_wire(from, to, DropReason::Partition, &wire),
+            Fate::Deliver(delay) => {
+                self.record_wire(TraceKind::Send { from, to, deliver_ns: at(delay) }, &wire);
+                self.queue.push(at(delay), Pending::Deliver { from, to, wire });
+            }
+            Fate::Duplicate(first, second) => {
+                self.record_wire(TraceKind::Send { from, to, deliver_ns: at(first) }, &wire);
+                self.record_wire(TraceKind::Duplicate { from, to, deliver_ns: at(second) }, &wire);
+                self.queue.push(at(first), Pending::Deliver { from, to, wire: wire.duplicate() });
+                self.queue.push(at(second), Pending::Deliver { from, to, wire });
+            }
+        }
+    }
+
+    fn drop_wire(&mut self, from: NodeId, to: NodeId, reason: DropReason, wire: &Wire<P::Message>) {
         self.report.dropped += 1;
-        self.record(TraceKind::Drop { from, to, reason }, Some(msg), None);
+        self.record_wire(TraceKind::Drop { from, to, reason }, wire);
     }
 
     fn rearm(&mut self, i: usize) {
@@ -375,13 +445,37 @@ impl<P: Protocol> Simulation<P> {
     fn handle(&mut self, item: Pending<P::Message>) -> Result<(), Violation> {
         match item {
             Pending::Fault(fault) => self.inject(*fault),
-            Pending::Deliver { from, to, msg } => {
+            Pending::Deliver { from, to, wire } => {
                 let Some(i) = Self::idx(to) else { return Ok(()) };
-                if self.world.nodes[i].is_none() {
-                    self.drop_msg(from, to, DropReason::RecipientDown, &msg);
+                let refused = if self.world.nodes[i].is_none() {
+                    Some(DropReason::RecipientDown)
                 } else if self.config.network.partition.blocks(from, to) {
-                    self.drop_msg(from, to, DropReason::Partition, &msg);
-                } else if self.runtime[i].paused_until.is_some() {
+                    Some(DropReason::Partition)
+                } else {
+                    None
+                };
+                if let Some(reason) = refused {
+                    self.drop_wire(from, to, reason, &wire);
+                    return Ok(());
+                }
+                let msg = match wire {
+                    Wire::Msg(m) => m,
+                    Wire::Bytes(bytes) => match Bincode.decode::<P::Message>(&bytes) {
+                        Ok(m) => m,
+                        Err(_) => {
+                            // As the real transport does: undecodable frames never reach
+                            // the protocol; they are counted and traced.
+                            self.report.rejected += 1;
+                            self.report.dropped += 1;
+                            self.record_wire(
+                                TraceKind::Drop { from, to, reason: DropReason::Undecodable },
+                                &Wire::Bytes(bytes),
+                            );
+                            return Ok(());
+                        }
+                    },
+                };
+                if self.runtime[i].paused_until.is_some() {
                     self.record(TraceKind::Hold { from, to }, Some(&msg), None);
                     self.runtime[i].inbox.push_back((from, msg));
                 } else {
@@ -522,6 +616,15 @@ impl<P: Protocol> Simulation<P> {
         let to = NodeId(i as u32 + 1);
         self.report.delivered += 1;
         self.record(TraceKind::Deliver { from, to }, Some(&msg), None);
+        if let Some(adversary) = self.adversaries[i].as_mut() {
+            let mut ctx = AdversaryCtx {
+                me: to,
+                members: &self.members,
+                rng: &mut self.byz_rng,
+                now: Duration::from_nanos(self.world.now_ns),
+            };
+            adversary.on_receive(&mut ctx, from, &msg);
+        }
         self.feed(i, Input::Message { from, msg });
     }
 

@@ -20,6 +20,8 @@ pub enum DropReason {
     Partition,
     /// The link's transmit queue was full.
     Congestion,
+    /// The bytes did not decode as a message (an adversary's garbage).
+    Undecodable,
 }
 
 /// One event of a run, as traced.
@@ -247,6 +249,19 @@ struct Line<'a, M: Serialize, E: Serialize> {
     event: Option<&'a E>,
 }
 
+#[derive(Serialize)]
+struct RawLine<'a> {
+    i: u64,
+    t_ns: u64,
+    #[serde(flatten)]
+    kind: &'a TraceKind,
+    bytes_hex: String,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl Trace {
     /// A trace that only hashes.
     pub fn new() -> Self {
@@ -268,12 +283,7 @@ impl Trace {
         msg: Option<&M>,
         event: Option<&E>,
     ) {
-        let (a, b, extra) = kind.nodes_and_extra();
-        self.hash.write_u64(index);
-        self.hash.write_u64(at_ns);
-        self.hash.write_u64(u64::from(kind.tag()) | (u64::from(a) << 8));
-        self.hash.write_u64(u64::from(b));
-        self.hash.write_u64(extra);
+        self.record_header(index, at_ns, kind);
         let hash = &mut self.hash;
         // Encoding fails only for types serde cannot represent; the header alone is then hashed.
         let _ = match (msg, event) {
@@ -292,6 +302,32 @@ impl Trace {
                 }
             }
         }
+    }
+
+    /// Records one event carrying raw bytes (an adversary's frame) instead of a message.
+    pub fn record_bytes<M: Serialize>(&mut self, index: u64, at_ns: u64, kind: &TraceKind, bytes: &[u8]) {
+        self.record_header(index, at_ns, kind);
+        self.hash.write(bytes);
+        if let Some(sink) = self.sink.as_mut() {
+            if self.sink_error.is_none() {
+                let line = RawLine { i: index, t_ns: at_ns, kind, bytes_hex: hex(bytes) };
+                let res = serde_json::to_writer(&mut *sink, &line)
+                    .map_err(std::io::Error::other)
+                    .and_then(|_| sink.write_all(b"\n"));
+                if let Err(e) = res {
+                    self.sink_error = Some(e);
+                }
+            }
+        }
+    }
+
+    fn record_header(&mut self, index: u64, at_ns: u64, kind: &TraceKind) {
+        let (a, b, extra) = kind.nodes_and_extra();
+        self.hash.write_u64(index);
+        self.hash.write_u64(at_ns);
+        self.hash.write_u64(u64::from(kind.tag()) | (u64::from(a) << 8));
+        self.hash.write_u64(u64::from(b));
+        self.hash.write_u64(extra);
     }
 
     /// True when a JSON export is attached.
