@@ -202,7 +202,15 @@ impl TraceHash {
     }
 
     /// Mixes `bytes` (and their length) into the hash, eight bytes at a time.
+    #[inline]
     pub fn write(&mut self, bytes: &[u8]) {
+        if bytes.len() <= 8 {
+            // The common case (one integer from the streaming encoder): one mix.
+            let mut w = [0u8; 8];
+            w[..bytes.len()].copy_from_slice(bytes);
+            self.write_u64(u64::from_le_bytes(w) ^ ((bytes.len() as u64) << 59));
+            return;
+        }
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
             let mut w = [0u8; 8];
@@ -321,13 +329,14 @@ impl Trace {
         }
     }
 
+    #[inline]
     fn record_header(&mut self, index: u64, at_ns: u64, kind: &TraceKind) {
+        // Three words per event keep the hash's dependency chain short. Node ids above 2^24
+        // share bits with the tag in the hash only; the trace itself is exact.
         let (a, b, extra) = kind.nodes_and_extra();
-        self.hash.write_u64(index);
         self.hash.write_u64(at_ns);
-        self.hash.write_u64(u64::from(kind.tag()) | (u64::from(a) << 8));
-        self.hash.write_u64(u64::from(b));
-        self.hash.write_u64(extra);
+        self.hash.write_u64(index ^ extra.rotate_left(23));
+        self.hash.write_u64(u64::from(kind.tag()) | (u64::from(a) << 8) | (u64::from(b) << 40));
     }
 
     /// True when a JSON export is attached.
