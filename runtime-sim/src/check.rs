@@ -126,3 +126,51 @@ where
         Ok(())
     }
 }
+
+/// A liveness property checked as partial synchrony allows: `holds` must become true
+/// within `within` after GST (the end of the last scheduled fault). The run fails at the
+/// first event past the deadline if it never held after GST, or at the end of a run that
+/// reached the deadline without it holding.
+pub struct WithinAfterGst<F> {
+    name: &'static str,
+    within: Duration,
+    holds: F,
+    satisfied: bool,
+}
+
+impl<F> WithinAfterGst<F> {
+    /// A liveness checker named `name` for the property `holds`.
+    pub fn new(name: &'static str, within: Duration, holds: F) -> Self {
+        WithinAfterGst { name, within, holds, satisfied: false }
+    }
+
+    fn verdict<P: Protocol>(&self, world: &World<P>) -> Result<(), Violation>
+    where
+        F: FnMut(&World<P>) -> bool,
+    {
+        let deadline = world.gst() + self.within;
+        if !self.satisfied && world.now() > deadline {
+            return Err(Violation::new(
+                self.name,
+                format!("did not hold within {:?} after GST at {:?}", self.within, world.gst()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl<P: Protocol, F: FnMut(&World<P>) -> bool> Checker<P> for WithinAfterGst<F> {
+    fn after_event(&mut self, world: &World<P>) -> Result<(), Violation> {
+        if !self.satisfied && world.now() >= world.gst() && (self.holds)(world) {
+            self.satisfied = true;
+        }
+        self.verdict(world)
+    }
+
+    fn at_end(&mut self, world: &World<P>) -> Result<(), Violation> {
+        if !self.satisfied && world.now() >= world.gst() && (self.holds)(world) {
+            self.satisfied = true;
+        }
+        self.verdict(world)
+    }
+}

@@ -9,6 +9,9 @@ use std::time::Duration;
 pub enum FaultKind {
     /// The node stops; its volatile state is lost. Messages to it are dropped.
     Crash(NodeId),
+    /// The node crashes in the middle of its next persist: that state never becomes
+    /// durable, and outputs after it are never acted on (a torn write).
+    TornWrite(NodeId),
     /// A crashed node starts again from the state it last persisted, with a new monotonic
     /// clock origin.
     Restart(NodeId),

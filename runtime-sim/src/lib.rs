@@ -23,13 +23,15 @@ pub mod byzantine;
 pub mod check;
 pub mod clock;
 pub mod fault;
+pub mod nemesis;
 pub mod net;
 pub mod queue;
 mod sim;
 pub mod trace;
 
 pub use byzantine::{Action, Adversary, AdversaryCtx};
-pub use check::{AtEnd, Checker, EachEvent, World};
+pub use check::{AtEnd, Checker, EachEvent, WithinAfterGst, World};
 pub use fault::{Fault, FaultKind};
+pub use nemesis::{Episode, NemesisConfig, NemesisKind, Schedule, shrink};
 pub use net::{Latency, LinkConfig, Network};
 pub use sim::{MAX_TIMEOUTS_AT_ONE_INSTANT, RunReport, SimConfig, Simulation, ViolationReport};

@@ -117,6 +117,8 @@ struct NodeRuntime<M> {
     paused_until: Option<u64>,
     /// Messages that arrived while paused, in arrival order.
     inbox: VecDeque<(NodeId, M)>,
+    /// The next persist is torn: lost, and the node crashes during it.
+    torn_next_persist: bool,
     armed: Option<palisade_core::Instant>,
     generation: u64,
     /// Timeouts delivered at the current true time without time moving on.
@@ -163,6 +165,7 @@ impl<P: Protocol> Simulation<P> {
                     clock,
                     paused_until: None,
                     inbox: VecDeque::new(),
+                    torn_next_persist: false,
                     armed: None,
                     generation: 0,
                     spins: 0,
@@ -328,6 +331,13 @@ impl<P: Protocol> Simulation<P> {
                     self.world.history.push(Observation { at: self.world.now(), node: from, event: e });
                 }
                 Output::Persist(state) => {
+                    if self.runtime[i].torn_next_persist {
+                        // The write is torn: it never becomes durable, the node dies mid-write,
+                        // and nothing it queued after the barrier is acted on.
+                        self.record(TraceKind::TornWrite { node: from }, None, None);
+                        self.crash(i);
+                        return;
+                    }
                     self.record(TraceKind::Persist { node: from }, None, None);
                     self.world.durable[i] = Some(state);
                 }
@@ -542,22 +552,21 @@ impl<P: Protocol> Simulation<P> {
     fn inject(&mut self, fault: FaultKind) {
         match fault {
             FaultKind::Crash(node) => {
-                let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else {
-                    return;
-                };
-                if self.world.nodes[i].take().is_some() {
-                    self.runtime[i].paused_until = None;
-                    self.runtime[i].inbox.clear();
-                    self.runtime[i].armed = None;
-                    self.runtime[i].generation += 1;
-                    self.world.crashes.insert(node, self.world.now());
-                    self.record(TraceKind::Crash { node }, None, None);
+                if let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) {
+                    self.crash(i);
+                }
+            }
+            FaultKind::TornWrite(node) => {
+                if let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) {
+                    self.runtime[i].torn_next_persist = self.world.nodes[i].is_some();
                 }
             }
             FaultKind::Restart(node) => {
                 let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else {
                     return;
                 };
+                // A torn write that never came to pass expires with its episode.
+                self.runtime[i].torn_next_persist = false;
                 if self.world.nodes[i].is_none() {
                     // A new incarnation: a fresh monotonic origin, as after a real reboot.
                     let origin = self.node_rng.below(1 << 50);
@@ -609,6 +618,20 @@ impl<P: Protocol> Simulation<P> {
                 self.runtime[i].generation += 1;
                 self.rearm(i);
             }
+        }
+    }
+
+    fn crash(&mut self, i: usize) {
+        if self.world.nodes[i].take().is_some() {
+            let node = NodeId(i as u32 + 1);
+            let rt = &mut self.runtime[i];
+            rt.paused_until = None;
+            rt.inbox.clear();
+            rt.armed = None;
+            rt.generation += 1;
+            rt.torn_next_persist = false;
+            self.world.crashes.insert(node, self.world.now());
+            self.record(TraceKind::Crash { node }, None, None);
         }
     }
 

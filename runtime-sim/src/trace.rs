@@ -79,6 +79,11 @@ pub enum TraceKind {
         /// The node.
         node: NodeId,
     },
+    /// A node crashed in the middle of a persist; that state was never made durable.
+    TornWrite {
+        /// The node.
+        node: NodeId,
+    },
     /// A node crashed; its volatile state is gone.
     Crash {
         /// The node.
@@ -156,6 +161,7 @@ impl TraceKind {
             TraceKind::Drift { .. } => 16,
             TraceKind::Degrade => 17,
             TraceKind::RestoreLinks => 18,
+            TraceKind::TornWrite { .. } => 19,
         }
     }
 
@@ -176,7 +182,8 @@ impl TraceKind {
             | TraceKind::Persist { node }
             | TraceKind::Crash { node }
             | TraceKind::Restart { node }
-            | TraceKind::Resume { node } => (node.0, 0, 0),
+            | TraceKind::Resume { node }
+            | TraceKind::TornWrite { node } => (node.0, 0, 0),
         }
     }
 }

@@ -401,3 +401,35 @@ fn a_degraded_network_is_restored_on_schedule() {
     assert_eq!(h.iter().filter(|o| matches!(o.event, HeartbeatEvent::Suspect { .. })).count(), 6);
     assert!(suspicions(sim.world()).is_empty());
 }
+
+#[test]
+fn a_torn_write_is_lost_and_the_node_dies_mid_write() {
+    let mut sim = Simulation::<Counter>::new(SimConfig::new(1, 1), ());
+    // Persists happen at counts 2 (200 ms) and 4 (400 ms); the one at 400 ms is torn.
+    sim.schedule(Fault { at: ms(250), kind: crate::FaultKind::TornWrite(NodeId(1)) });
+    sim.schedule(Fault::restart(NodeId(1), ms(600)));
+    sim.run_for(ms(650));
+    assert_eq!(sim.world().durable(NodeId(1)), Some(&2));
+    let events: Vec<u64> = sim.world().history().iter().map(|o| o.event).collect();
+    assert_eq!(events, vec![0, 2], "restarted from the last complete persist");
+}
+
+#[test]
+fn liveness_is_judged_after_gst() {
+    use crate::check::WithinAfterGst;
+    let all_trusted = |w: &World<Hb>| w.running().all(|(_, n)| n.suspected().is_empty());
+    // A halves partition until 2 s: trust returns within 1 s after it heals.
+    let run = |within| {
+        let mut sim = quiet_hb(6, 4);
+        let all: Vec<NodeId> = (1..=4).map(NodeId).collect();
+        sim.schedule(Fault::partition(crate::net::Partition::halves(&all), Duration::from_secs(1)));
+        sim.schedule(Fault::heal(Duration::from_secs(2)));
+        sim.add_checker(WithinAfterGst::new("test::trust_returns", within, all_trusted));
+        sim.run_for(Duration::from_secs(4))
+    };
+    assert_eq!(run(Duration::from_secs(1)).violation, None);
+    // Planted: demand it within 1 µs of the heal, before any heartbeat can cross.
+    let v = run(Duration::from_micros(1)).violation.expect("too tight a bound must fail");
+    assert_eq!(v.checker, "test::trust_returns");
+    assert!(v.time_ns > 2_000_000_000 && v.time_ns < 2_010_000_000, "{v:?}");
+}

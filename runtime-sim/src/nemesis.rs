@@ -1,0 +1,401 @@
+//! The random nemesis: a seeded generator of fault schedules, in episodes that the shrinker
+//! can drop or shorten one at a time.
+
+use crate::fault::{Fault, FaultKind};
+use crate::net::{LinkConfig, Partition};
+use palisade_core::{NodeId, Rng};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A kind of fault the nemesis injects.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NemesisKind {
+    /// A node crashes and restarts from its persisted state after a while.
+    Crash,
+    /// A node crashes in the middle of a persist: that write is lost (torn), then it restarts.
+    Torn,
+    /// A node pauses (GC, VM suspension).
+    Pause,
+    /// A partition of a random Jepsen shape, healed after a while.
+    Partition,
+    /// A node's wall clock steps forwards or backwards.
+    Clock,
+    /// Every link loses a large share of messages for a while.
+    Loss,
+}
+
+impl NemesisKind {
+    /// Every kind, in the order the CLI lists them.
+    pub const ALL: [NemesisKind; 6] = [
+        NemesisKind::Crash,
+        NemesisKind::Torn,
+        NemesisKind::Pause,
+        NemesisKind::Partition,
+        NemesisKind::Clock,
+        NemesisKind::Loss,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            NemesisKind::Crash => "crash",
+            NemesisKind::Torn => "torn",
+            NemesisKind::Pause => "pause",
+            NemesisKind::Partition => "partition",
+            NemesisKind::Clock => "clock",
+            NemesisKind::Loss => "loss",
+        }
+    }
+}
+
+/// A fault schedule as episodes: each episode is one fault with its end (a crash and its
+/// restart, a partition and its heal), so shrinking never leaves half of one behind.
+pub type Schedule = Vec<Episode>;
+
+/// One fault and, where it has one, the fault that ends it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Episode {
+    /// The faults, in time order.
+    pub faults: Vec<Fault>,
+}
+
+impl Episode {
+    /// A shorter version of this episode (half the duration), or `None` if it is already
+    /// instantaneous or shorter than a millisecond.
+    pub fn shortened(&self) -> Option<Episode> {
+        let min = Duration::from_millis(1);
+        match self.faults.as_slice() {
+            [Fault { at, kind: FaultKind::Pause { node, duration } }] if *duration > min => {
+                Some(Episode { faults: vec![Fault::pause(*node, *at, *duration / 2)] })
+            }
+            [start, end] if end.at - start.at > min => {
+                let mut end = end.clone();
+                end.at = start.at + (end.at - start.at) / 2;
+                Some(Episode { faults: vec![start.clone(), end] })
+            }
+            _ => None,
+        }
+    }
+
+    /// When the episode's last fault ends.
+    pub fn ends_at(&self) -> Duration {
+        self.faults.iter().map(Fault::ends_at).max().unwrap_or_default()
+    }
+}
+
+impl fmt::Display for Episode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.faults.iter().map(describe).collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
+/// One line describing a fault, e.g. `12.500s pause n2 for 1.200s`.
+pub fn describe(fault: &Fault) -> String {
+    let at = fault.at.as_secs_f64();
+    match &fault.kind {
+        FaultKind::Crash(n) => format!("{at:.3}s crash {n}"),
+        FaultKind::Restart(n) => format!("{at:.3}s restart {n}"),
+        FaultKind::TornWrite(n) => format!("{at:.3}s {n} crashes during its next persist (torn write)"),
+        FaultKind::Pause { node, duration } => {
+            format!("{at:.3}s pause {node} for {:.3}s", duration.as_secs_f64())
+        }
+        FaultKind::Partition(p) => {
+            format!("{at:.3}s partition cutting {} links: {}", p.cut.len(), cut_summary(p))
+        }
+        FaultKind::Heal => format!("{at:.3}s heal"),
+        FaultKind::Degrade(l) => format!("{at:.3}s degrade every link (loss {:.0}%)", l.loss * 100.0),
+        FaultKind::RestoreLinks => format!("{at:.3}s restore links"),
+        FaultKind::WallStep { node, by_ns } => {
+            format!("{at:.3}s {node} wall clock steps {:+.3}s", *by_ns as f64 / 1e9)
+        }
+        FaultKind::Drift { node, ppm } => format!("{at:.3}s {node} drifts {ppm:+} ppm"),
+    }
+}
+
+fn cut_summary(p: &Partition) -> String {
+    let links: Vec<String> = p.cut.iter().take(6).map(|(a, b)| format!("{a}->{b}")).collect();
+    let more = p.cut.len().saturating_sub(6);
+    if more > 0 { format!("{} and {more} more", links.join(" ")) } else { links.join(" ") }
+}
+
+/// Flattens a schedule into faults in time order.
+pub fn faults(schedule: &[Episode]) -> Vec<Fault> {
+    let mut all: Vec<Fault> = schedule.iter().flat_map(|e| e.faults.iter().cloned()).collect();
+    all.sort_by_key(|f| f.at);
+    all
+}
+
+/// The seeded random nemesis: which faults, how often, and when.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NemesisConfig {
+    /// Faults per simulated minute, per kind.
+    pub rates: BTreeMap<NemesisKind, f64>,
+    /// Faults start no earlier than this.
+    pub start: Duration,
+    /// Every fault has ended by this time: the latest possible GST.
+    pub end: Duration,
+    /// Longest crash, pause, partition or loss burst.
+    pub max_duration: Duration,
+    /// Largest wall-clock step, either way.
+    pub max_clock_step: Duration,
+}
+
+/// The rate a kind named without one on the command line gets: faults per simulated minute.
+pub const DEFAULT_RATE_PER_MIN: f64 = 4.0;
+
+impl NemesisConfig {
+    /// The given kinds at their rates, active in `[start, end)`, with moderate defaults
+    /// for durations (up to 5 s) and clock steps (up to 2 s).
+    pub fn new(rates: BTreeMap<NemesisKind, f64>, start: Duration, end: Duration) -> Self {
+        NemesisConfig {
+            rates,
+            start,
+            end,
+            max_duration: Duration::from_secs(5),
+            max_clock_step: Duration::from_secs(2),
+        }
+    }
+
+    /// Parses a list like `pause=3,partition,crash` (rates per simulated minute; a kind
+    /// without one gets [`DEFAULT_RATE_PER_MIN`]); `all` names every kind.
+    pub fn parse_rates(list: &str) -> Result<BTreeMap<NemesisKind, f64>, String> {
+        let mut rates = BTreeMap::new();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (name, rate) = match item.split_once('=') {
+                Some((n, r)) => {
+                    let r: f64 =
+                        r.parse().map_err(|_| format!("nemesis rate `{r}` for `{n}` is not a number"))?;
+                    if !(r.is_finite() && r >= 0.0) {
+                        return Err(format!("nemesis rate for `{n}` must be a non-negative number, got {r}"));
+                    }
+                    (n, r)
+                }
+                None => (item, DEFAULT_RATE_PER_MIN),
+            };
+            if name == "all" {
+                for k in NemesisKind::ALL {
+                    rates.insert(k, rate);
+                }
+                continue;
+            }
+            let kind = name.parse::<NemesisKind>()?;
+            rates.insert(kind, rate);
+        }
+        if rates.is_empty() {
+            return Err("empty nemesis list".into());
+        }
+        Ok(rates)
+    }
+
+    /// Draws a schedule for `nodes` from `rng`. Partitions and loss bursts never overlap
+    /// each other (one network condition at a time); crashes and pauses of one node never
+    /// overlap; every episode ends by `end`.
+    pub fn generate(&self, nodes: &[NodeId], rng: &mut Rng) -> Schedule {
+        let mut schedule = Vec::new();
+        if nodes.is_empty() || self.end <= self.start {
+            return schedule;
+        }
+        // When each node, and the network, is next free of faults.
+        let mut node_free: BTreeMap<NodeId, Duration> = nodes.iter().map(|&n| (n, self.start)).collect();
+        let mut net_free = self.start;
+        for (&kind, &rate) in &self.rates {
+            if rate <= 0.0 {
+                continue;
+            }
+            let mean_gap = 60.0 / rate;
+            let mut t = self.start;
+            loop {
+                // Poisson arrivals: exponential gaps.
+                let gap = -mean_gap * (1.0 - rng.unit_f64()).ln();
+                t += Duration::from_secs_f64(gap.min(1e6));
+                if t >= self.end {
+                    break;
+                }
+                let node = nodes[rng.below(nodes.len() as u64) as usize];
+                let max = self.max_duration.min(self.end - t);
+                let dur = rng.duration_between(max / 10, max).max(Duration::from_millis(1));
+                match kind {
+                    NemesisKind::Crash | NemesisKind::Torn if node_free[&node] <= t => {
+                        let first = if kind == NemesisKind::Crash {
+                            Fault::crash(node, t)
+                        } else {
+                            Fault { at: t, kind: FaultKind::TornWrite(node) }
+                        };
+                        schedule.push(Episode { faults: vec![first, Fault::restart(node, t + dur)] });
+                        node_free.insert(node, t + dur);
+                    }
+                    NemesisKind::Pause if node_free[&node] <= t => {
+                        schedule.push(Episode { faults: vec![Fault::pause(node, t, dur)] });
+                        node_free.insert(node, t + dur);
+                    }
+                    NemesisKind::Partition if net_free <= t => {
+                        let p = random_partition(nodes, rng);
+                        schedule.push(Episode { faults: vec![Fault::partition(p, t), Fault::heal(t + dur)] });
+                        net_free = t + dur;
+                    }
+                    NemesisKind::Loss if net_free <= t => {
+                        let loss = 0.3 + 0.7 * rng.unit_f64();
+                        let link = LinkConfig { loss, ..LinkConfig::default() };
+                        let [a, b] = Fault::degrade(link, t, dur);
+                        schedule.push(Episode { faults: vec![a, b] });
+                        net_free = t + dur;
+                    }
+                    NemesisKind::Clock => {
+                        let step = rng.duration_between(Duration::from_millis(1), self.max_clock_step);
+                        let by = i64::try_from(step.as_nanos()).unwrap_or(i64::MAX);
+                        let by = if rng.chance(0.5) { by } else { -by };
+                        schedule.push(Episode { faults: vec![Fault::wall_step(node, t, by)] });
+                    }
+                    _ => {} // the target is busy with another fault: skip this arrival
+                }
+            }
+        }
+        schedule.sort_by_key(|e| e.faults.first().map(|f| f.at));
+        schedule
+    }
+}
+
+/// A partition of a random Jepsen shape: isolate one node, halves, majorities ring, bridge,
+/// or one-way between two nodes.
+pub fn random_partition(nodes: &[NodeId], rng: &mut Rng) -> Partition {
+    let mut shuffled = nodes.to_vec();
+    rng.shuffle(&mut shuffled);
+    match rng.below(5) {
+        0 => Partition::isolate(shuffled[0], nodes),
+        1 => Partition::halves(&shuffled),
+        2 => Partition::majorities_ring(&shuffled),
+        3 => Partition::bridge(&shuffled),
+        _ if shuffled.len() >= 2 => Partition::one_way(shuffled[0], shuffled[1]),
+        _ => Partition::default(),
+    }
+}
+
+impl FromStr for NemesisKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        NemesisKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            let known: Vec<&str> = NemesisKind::ALL.iter().map(|k| k.name()).collect();
+            format!("unknown nemesis `{s}`; known: {}, all", known.join(", "))
+        })
+    }
+}
+
+/// Reduces a failing schedule: drops episodes, then shortens the survivors, as long as
+/// `still_fails` says the violation persists. Runs `still_fails` at most `budget` times.
+/// Returns the smallest failing schedule found (the input if nothing smaller fails).
+pub fn shrink(
+    mut schedule: Schedule,
+    budget: usize,
+    mut still_fails: impl FnMut(&[Episode]) -> bool,
+) -> Schedule {
+    let mut runs = 0;
+    let mut try_it = |candidate: &[Episode], runs: &mut usize| {
+        *runs += 1;
+        still_fails(candidate)
+    };
+    // Drop episodes, one at a time, until no single removal still fails.
+    let mut progress = true;
+    while progress && runs < budget {
+        progress = false;
+        let mut i = 0;
+        while i < schedule.len() && runs < budget {
+            let mut candidate = schedule.clone();
+            candidate.remove(i);
+            if try_it(&candidate, &mut runs) {
+                schedule = candidate;
+                progress = true;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    // Shorten each surviving episode while it still fails.
+    for i in 0..schedule.len() {
+        while runs < budget {
+            let Some(shorter) = schedule[i].shortened() else { break };
+            let mut candidate = schedule.clone();
+            candidate[i] = shorter;
+            if try_it(&candidate, &mut runs) {
+                schedule = candidate;
+            } else {
+                break;
+            }
+        }
+    }
+    schedule
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nodes(n: u32) -> Vec<NodeId> {
+        (1..=n).map(NodeId).collect()
+    }
+
+    fn config(list: &str) -> NemesisConfig {
+        NemesisConfig::new(
+            NemesisConfig::parse_rates(list).unwrap(),
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+        )
+    }
+
+    #[test]
+    fn parses_rates_and_rejects_unknown_kinds() {
+        let r = NemesisConfig::parse_rates("pause=3, partition").unwrap();
+        assert_eq!(r[&NemesisKind::Pause], 3.0);
+        assert_eq!(r[&NemesisKind::Partition], DEFAULT_RATE_PER_MIN);
+        assert_eq!(NemesisConfig::parse_rates("all").unwrap().len(), NemesisKind::ALL.len());
+        assert!(NemesisConfig::parse_rates("meteor").unwrap_err().contains("known: crash"));
+        assert!(NemesisConfig::parse_rates("pause=-1").is_err());
+        assert!(NemesisConfig::parse_rates("pause=x").is_err());
+    }
+
+    #[test]
+    fn generated_schedule_is_deterministic_within_its_window_and_non_overlapping() {
+        let cfg = config("all=10");
+        let a = cfg.generate(&nodes(5), &mut Rng::from_seed(3));
+        let b = cfg.generate(&nodes(5), &mut Rng::from_seed(3));
+        assert_eq!(a, b);
+        assert!(a.len() > 20, "{} episodes", a.len());
+        for e in &a {
+            assert!(e.faults[0].at >= cfg.start && e.ends_at() <= cfg.end, "{e}");
+        }
+        // Network episodes never overlap.
+        let mut net: Vec<(Duration, Duration)> = a
+            .iter()
+            .filter(|e| matches!(e.faults[0].kind, FaultKind::Partition(_) | FaultKind::Degrade(_)))
+            .map(|e| (e.faults[0].at, e.ends_at()))
+            .collect();
+        net.sort();
+        assert!(net.windows(2).all(|w| w[0].1 <= w[1].0));
+        // Every kind appears.
+        for kind in ["crash", "torn", "pause", "partition", "wall clock", "degrade"] {
+            assert!(a.iter().any(|e| e.to_string().contains(kind)), "no {kind} in {a:?}");
+        }
+    }
+
+    #[test]
+    fn shrink_finds_the_one_fault_that_matters() {
+        // Planted bug: the run fails iff n2 is paused for more than 1 s at some point.
+        let culprit = |s: &[Episode]| {
+            faults(s).iter().any(|f| matches!(f.kind, FaultKind::Pause { node, duration } if node == NodeId(2) && duration > Duration::from_secs(1)))
+        };
+        let cfg =
+            NemesisConfig { max_duration: Duration::from_secs(8), ..config("pause=20,partition=5,clock=5") };
+        let seed = (0..100).find(|&s| culprit(&cfg.generate(&nodes(5), &mut Rng::from_seed(s)))).unwrap();
+        let schedule = cfg.generate(&nodes(5), &mut Rng::from_seed(seed));
+        assert!(schedule.len() > 5);
+        let small = shrink(schedule, 1_000, culprit);
+        assert_eq!(small.len(), 1, "{small:?}");
+        let [Fault { kind: FaultKind::Pause { node, duration }, .. }] = small[0].faults.as_slice() else {
+            panic!("{small:?}")
+        };
+        assert_eq!(*node, NodeId(2));
+        assert!(*duration > Duration::from_secs(1) && *duration <= Duration::from_secs(2), "{duration:?}");
+    }
+}
