@@ -137,6 +137,8 @@ fn live_cluster<D: Detector>(config: HeartbeatConfig<D>) {
             events,
             crashes: [(NodeId(3), since(crashed_at))].into_iter().collect(),
             end: since(end),
+            gst: Duration::ZERO,
+            restarts: Vec::new(),
         }
     });
     let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!(

@@ -12,6 +12,7 @@ pub struct World<P: Protocol> {
     pub(crate) history: Vec<Observation<P::Event>>,
     pub(crate) crashes: BTreeMap<NodeId, Duration>,
     pub(crate) gst_ns: u64,
+    pub(crate) restarts: Vec<(NodeId, Duration)>,
     pub(crate) byzantine: std::collections::BTreeSet<NodeId>,
 }
 
@@ -44,6 +45,11 @@ impl<P: Protocol> World<P> {
     /// Every event emitted so far, stamped with true time.
     pub fn history(&self) -> &[Observation<P::Event>] {
         &self.history
+    }
+
+    /// Every restart so far: which node, and when.
+    pub fn restarts(&self) -> &[(NodeId, Duration)] {
+        &self.restarts
     }
 
     /// Nodes replaced by adversaries: checkers judge only the others.

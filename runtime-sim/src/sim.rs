@@ -193,6 +193,7 @@ impl<P: Protocol> Simulation<P> {
                 history: Vec::new(),
                 crashes: Default::default(),
                 gst_ns: 0,
+                restarts: Vec::new(),
                 byzantine: Default::default(),
             },
             config,
@@ -572,6 +573,7 @@ impl<P: Protocol> Simulation<P> {
                     let origin = self.node_rng.below(1 << 50);
                     self.runtime[i].clock.reboot(self.world.now_ns, origin);
                     self.world.crashes.remove(&node);
+                    self.world.restarts.push((node, self.world.now()));
                     self.record(TraceKind::Restart { node }, None, None);
                     let restored = self.world.durable[i].clone();
                     self.start_node(i, restored);

@@ -1,13 +1,14 @@
 //! Heartbeat failure detection scenarios.
 
-use super::{Outcome, Scenario};
+use super::{Outcome, RunSpec, Scenario};
 use palisade_core::NodeId;
 use palisade_core::detector::{
-    Detector, DetectorHistory, FixedTimeout, Heartbeat, HeartbeatConfig, HeartbeatEvent, PhiAccrual,
-    completeness, never_suspects_live_at,
+    Detector, DetectorHistory, FixedTimeout, FixedTimeoutConfig, Heartbeat, HeartbeatConfig, HeartbeatEvent,
+    PhiAccrual, completeness, eventual_accuracy, never_suspects_live_at,
 };
-use palisade_sim::{AtEnd, EachEvent, Fault, Latency, LinkConfig, Network, SimConfig, Simulation, World};
-use std::io::Write;
+use palisade_sim::{
+    AtEnd, EachEvent, Fault, Latency, LinkConfig, Network, Schedule, SimConfig, Simulation, World,
+};
 use std::time::Duration;
 
 /// A heartbeat run: which detector, how many nodes, the network, and an optional crash.
@@ -33,20 +34,52 @@ impl<D: Detector> DetectorRun<D> {
         D::silence_bound(&self.config.detector, lo, hi) + self.link.latency.max()
     }
 
-    /// A simulation of this run with its checkers attached: strong accuracy after every
-    /// event (valid because the network here has no loss and bounded delay) and
-    /// completeness within [`Self::detection_bound`] at the end.
+    /// How long after GST every live node may still be suspected: one detection bound
+    /// (a suspicion raised just before GST) plus a heartbeat interval and the longest delay
+    /// for the trust-restoring heartbeat.
+    pub fn recovery_bound(&self) -> Duration {
+        self.detection_bound() + self.config.interval + self.link.latency.max()
+    }
+
+    /// A simulation of this run with its checkers attached and nothing else scheduled:
+    /// strong accuracy after every event (valid because the network here has no loss and
+    /// bounded delay) and completeness within [`Self::detection_bound`] at the end.
     pub fn simulation(&self, seed: u64) -> Simulation<Heartbeat<D>> {
+        let mut sim = self.bare(seed);
+        let bound = self.detection_bound();
+        sim.add_checker(EachEvent::new(never_suspects_live_at));
+        sim.add_checker(AtEnd(move |w: &World<Heartbeat<D>>| completeness(&history(w), bound)));
+        sim
+    }
+
+    /// A simulation under a nemesis: strong accuracy cannot hold while faults are active, so
+    /// the checkers are the partially synchronous ones — completeness within the bound after
+    /// `max(crash, GST)` and eventual accuracy within [`Self::recovery_bound`] after GST.
+    pub fn simulation_under_faults(&self, seed: u64) -> Simulation<Heartbeat<D>> {
+        let mut sim = self.bare(seed);
+        let (bound, recovery) = (self.detection_bound(), self.recovery_bound());
+        sim.add_checker(AtEnd(move |w: &World<Heartbeat<D>>| {
+            let h = history(w);
+            completeness(&h, bound)?;
+            eventual_accuracy(&h, recovery)
+        }));
+        sim
+    }
+
+    fn bare(&self, seed: u64) -> Simulation<Heartbeat<D>> {
         let mut cfg = SimConfig::new(seed, self.nodes);
         cfg.network = Network::uniform(self.link);
         let mut sim = Simulation::new(cfg, self.config.clone());
         if let Some((node, at)) = self.crash {
             sim.schedule(Fault::crash(node, at));
         }
-        let bound = self.detection_bound();
-        sim.add_checker(EachEvent::new(never_suspects_live_at));
-        sim.add_checker(AtEnd(move |w: &World<Heartbeat<D>>| completeness(&history(w), bound)));
         sim
+    }
+
+    /// The nodes a nemesis may crash, pause or skew: all but the crash-stopped one, which
+    /// must stay down for completeness to mean anything.
+    pub fn nemesis_targets(&self) -> Vec<NodeId> {
+        (1..=self.nodes).map(NodeId).filter(|&n| self.crash.is_none_or(|(c, _)| c != n)).collect()
     }
 }
 
@@ -57,6 +90,8 @@ pub fn history<D: Detector>(w: &World<Heartbeat<D>>) -> DetectorHistory {
         events: w.history().to_vec(),
         crashes: w.crashes().clone(),
         end: w.now(),
+        gst: w.gst(),
+        restarts: w.restarts().to_vec(),
     }
 }
 
@@ -75,17 +110,42 @@ pub fn crash_run<D: Detector>() -> DetectorRun<D> {
     }
 }
 
-/// Runs `run` for one seed and tells who suspected whom and when.
-pub fn run_and_tell<D: Detector>(
-    run: &DetectorRun<D>,
-    seed: u64,
-    duration: Duration,
-    trace: Option<Box<dyn Write>>,
-) -> Outcome {
-    let mut sim = run.simulation(seed);
-    if let Some(t) = trace {
-        sim.export_trace(t);
+/// Three nodes, 1 s heartbeats, a fixed 2 s timeout, no crash: any pause longer than the
+/// margin makes a live node look dead.
+pub fn pause_run() -> DetectorRun<FixedTimeout> {
+    DetectorRun {
+        config: HeartbeatConfig {
+            interval: Duration::from_secs(1),
+            detector: FixedTimeoutConfig { timeout: Duration::from_secs(2) },
+        },
+        crash: None,
+        ..crash_run::<FixedTimeout>()
     }
+}
+
+/// Runs under the strict (synchronous-model) checkers even with faults: the way to show
+/// that a detector's accuracy does not survive them.
+pub fn strict<D: Detector>(run: &DetectorRun<D>, mut spec: RunSpec) -> Outcome {
+    let mut sim = run.simulation(spec.seed);
+    let schedule = spec.prepare(&mut sim, &run.nemesis_targets());
+    tell(run, sim, spec.duration, schedule, false)
+}
+
+/// Runs `run` once as `spec` says and tells who suspected whom and when.
+pub fn run_and_tell<D: Detector>(run: &DetectorRun<D>, mut spec: RunSpec) -> Outcome {
+    let faulty = spec.nemesis.is_some() || spec.schedule.as_ref().is_some_and(|s| !s.is_empty());
+    let mut sim = if faulty { run.simulation_under_faults(spec.seed) } else { run.simulation(spec.seed) };
+    let schedule = spec.prepare(&mut sim, &run.nemesis_targets());
+    tell(run, sim, spec.duration, schedule, faulty)
+}
+
+fn tell<D: Detector>(
+    run: &DetectorRun<D>,
+    mut sim: Simulation<Heartbeat<D>>,
+    duration: Duration,
+    schedule: Schedule,
+    faulty: bool,
+) -> Outcome {
     let report = sim.run_for(duration);
     if let Err(e) = sim.finish_trace() {
         eprintln!("trace export failed: {e}");
@@ -93,6 +153,9 @@ pub fn run_and_tell<D: Detector>(
     let mut story = Vec::new();
     if let Some((node, at)) = run.crash {
         story.push(format!("{:>9.3}s  {node} crashes", at.as_secs_f64()));
+    }
+    for e in &schedule {
+        story.push(format!("  nemesis: {e}"));
     }
     for o in sim.world().history() {
         let (verb, peer) = match o.event {
@@ -108,7 +171,14 @@ pub fn run_and_tell<D: Detector>(
         story.push(format!("{:>9.3}s  {} {verb} {peer}{after}", o.at.as_secs_f64(), o.node));
     }
     story.push(format!("bound implied by the configuration: {:.3}s", run.detection_bound().as_secs_f64()));
-    Outcome { report, story }
+    if faulty {
+        story.push(format!(
+            "GST {:.3}s; live nodes must be trusted again within {:.3}s after it",
+            report.gst_ns as f64 / 1e9,
+            run.recovery_bound().as_secs_f64()
+        ));
+    }
+    Outcome { report, story, schedule }
 }
 
 /// The detector scenarios for the CLI.
@@ -118,13 +188,23 @@ pub fn scenarios() -> Vec<Scenario> {
             name: "detector-crash-phi",
             about: "3 nodes, phi accrual (Akka defaults); node 3 crashes at 20 s and must be suspected in time",
             default_duration: Duration::from_secs(60),
-            run: |seed, d, trace| run_and_tell(&crash_run::<PhiAccrual>(), seed, d, trace),
+            default_nemesis: None,
+            run: |spec| run_and_tell(&crash_run::<PhiAccrual>(), spec),
         },
         Scenario {
             name: "detector-crash-fixed",
             about: "3 nodes, fixed 5 s timeout; node 3 crashes at 20 s and must be suspected in time",
             default_duration: Duration::from_secs(60),
-            run: |seed, d, trace| run_and_tell(&crash_run::<FixedTimeout>(), seed, d, trace),
+            default_nemesis: None,
+            run: |spec| run_and_tell(&crash_run::<FixedTimeout>(), spec),
+        },
+        Scenario {
+            name: "detector-pause-fixed",
+            about: "3 nodes, fixed 2 s timeout, random process pauses: a paused node, or a paused observer, \
+                    is suspected while alive (strong accuracy fails; the hazard)",
+            default_duration: Duration::from_secs(60),
+            default_nemesis: Some("pause=6"),
+            run: |spec| strict(&pause_run(), spec),
         },
     ]
 }

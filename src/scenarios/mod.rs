@@ -3,9 +3,59 @@
 
 pub mod detector;
 
-use palisade_sim::RunReport;
+use palisade_core::{NodeId, Rng};
+use palisade_sim::nemesis::{self, NemesisConfig, Schedule};
+use palisade_sim::{RunReport, Simulation};
 use std::io::Write;
 use std::time::Duration;
+
+/// How to run a scenario once.
+pub struct RunSpec {
+    /// The seed.
+    pub seed: u64,
+    /// Simulated time to cover.
+    pub duration: Duration,
+    /// A random nemesis on top of the scenario's own faults, if any.
+    pub nemesis: Option<NemesisConfig>,
+    /// An explicit nemesis schedule (used when shrinking); overrides `nemesis`.
+    pub schedule: Option<Schedule>,
+    /// Where to export the trace as JSON lines.
+    pub trace: Option<Box<dyn Write>>,
+}
+
+impl RunSpec {
+    /// One seed for `duration`, no nemesis, no trace.
+    pub fn new(seed: u64, duration: Duration) -> Self {
+        RunSpec { seed, duration, nemesis: None, schedule: None, trace: None }
+    }
+
+    /// The nemesis schedule for this run: the explicit one, or one drawn from the seed.
+    pub fn schedule_for(&self, nodes: &[NodeId]) -> Schedule {
+        match (&self.schedule, &self.nemesis) {
+            (Some(s), _) => s.clone(),
+            (None, Some(n)) => n.generate(nodes, &mut Rng::from_seed(self.seed ^ NEMESIS_STREAM)),
+            (None, None) => Vec::new(),
+        }
+    }
+
+    /// Schedules this run's nemesis faults on `sim` and attaches its trace export; returns
+    /// the schedule used.
+    pub fn prepare<P: palisade_core::Protocol>(
+        &mut self,
+        sim: &mut Simulation<P>,
+        nodes: &[NodeId],
+    ) -> Schedule {
+        let schedule = self.schedule_for(nodes);
+        sim.schedule_all(nemesis::faults(&schedule));
+        if let Some(t) = self.trace.take() {
+            sim.export_trace(t);
+        }
+        schedule
+    }
+}
+
+/// Mixed into the seed so the nemesis draws from its own stream.
+const NEMESIS_STREAM: u64 = 0x6e65_6d65_7369_7321;
 
 /// One run of a scenario.
 pub struct Outcome {
@@ -13,6 +63,8 @@ pub struct Outcome {
     pub report: RunReport,
     /// Human-readable lines describing what happened (for the terminal).
     pub story: Vec<String>,
+    /// The nemesis schedule the run used.
+    pub schedule: Schedule,
 }
 
 /// A named, runnable scenario.
@@ -23,8 +75,30 @@ pub struct Scenario {
     pub about: &'static str,
     /// Simulated time a run covers unless told otherwise.
     pub default_duration: Duration,
-    /// Runs one seed for `duration`, exporting the trace to `trace` if given.
-    pub run: fn(seed: u64, duration: Duration, trace: Option<Box<dyn Write>>) -> Outcome,
+    /// The nemesis this scenario runs under unless told otherwise (`--nemesis` syntax).
+    pub default_nemesis: Option<&'static str>,
+    /// Runs once.
+    pub run: fn(RunSpec) -> Outcome,
+}
+
+impl Scenario {
+    /// Shrinks the nemesis schedule of a failing run to a smallest one that still fails
+    /// with the same checker, within `budget` re-runs.
+    pub fn shrink(&self, seed: u64, duration: Duration, failing: &Outcome, budget: usize) -> Schedule {
+        let Some(v) = &failing.report.violation else { return failing.schedule.clone() };
+        let checker = v.checker;
+        let seeded = failing.schedule.clone();
+        nemesis::shrink(seeded, budget, |candidate| {
+            let spec = RunSpec { schedule: Some(candidate.to_vec()), ..RunSpec::new(seed, duration) };
+            (self.run)(spec).report.violation.is_some_and(|v| v.checker == checker)
+        })
+    }
+}
+
+/// The nemesis window for a run of `duration`: faults start after 1 s and have all ended by
+/// two thirds of the run, leaving the last third to check recovery after GST.
+pub fn nemesis_for(list: &str, duration: Duration) -> Result<NemesisConfig, String> {
+    Ok(NemesisConfig::new(NemesisConfig::parse_rates(list)?, Duration::from_secs(1), duration * 2 / 3))
 }
 
 /// Every scenario, in the order the CLI lists them.

@@ -14,17 +14,26 @@ pub struct DetectorHistory {
     pub members: Vec<NodeId>,
     /// Detector events in the order they were observed.
     pub events: Vec<Observation<HeartbeatEvent>>,
-    /// When each crashed node crashed (crash-stop: it never comes back).
+    /// Nodes down at the end of the run, and when they went down for the last time.
     pub crashes: BTreeMap<NodeId, Duration>,
+    /// Every restart (crash-recovery): a restarted observer starts over trusting everyone.
+    pub restarts: Vec<(NodeId, Duration)>,
     /// How far the run was observed.
     pub end: Duration,
+    /// When the last transient fault (partition, pause, loss burst) ended; zero if none.
+    /// Bounds on detection are only promised from here on.
+    pub gst: Duration,
 }
 
 impl DetectorHistory {
-    /// Whether `observer` suspected `target` at time `t`, replaying its events in order.
+    /// Whether `observer` suspected `target` at time `t`, replaying its events in order
+    /// from its last restart before `t`.
     pub fn suspected_at(&self, observer: NodeId, target: NodeId, t: Duration) -> bool {
+        let incarnation =
+            self.restarts.iter().filter(|&&(n, at)| n == observer && at <= t).map(|&(_, at)| at).max();
         let mut suspected = false;
-        for obs in self.events.iter().filter(|o| o.node == observer && o.at <= t) {
+        let current = |o: &&Observation<HeartbeatEvent>| incarnation.is_none_or(|r| o.at >= r);
+        for obs in self.events.iter().filter(|o| o.node == observer && o.at <= t).filter(current) {
             match obs.event {
                 HeartbeatEvent::Suspect { peer } if peer == target => suspected = true,
                 HeartbeatEvent::Trust { peer } if peer == target => suspected = false,
@@ -49,11 +58,11 @@ impl DetectorHistory {
     }
 }
 
-/// Completeness within a bound: every node alive at `crash + bound` suspects each crashed
-/// node by then and never trusts it again. Crashes too recent to judge are skipped.
+/// Completeness within a bound: every node alive at `max(crash, GST) + bound` suspects each
+/// crashed node by then and never trusts it again. Crashes too recent to judge are skipped.
 pub fn completeness(history: &DetectorHistory, bound: Duration) -> Result<(), Violation> {
     for (&target, &crashed) in &history.crashes {
-        let deadline = crashed + bound;
+        let deadline = crashed.max(history.gst) + bound;
         if deadline > history.end {
             continue;
         }
@@ -79,6 +88,39 @@ pub fn completeness(history: &DetectorHistory, bound: Duration) -> Result<(), Vi
                     format!(
                         "{observer} trusted {target} again at {:?} after it crashed at {crashed:?}",
                         o.at
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Eventual accuracy: from `GST + within` on, no live node (one not in the crash table)
+/// is suspected by any other live node. Holds in partially synchronous runs once delays
+/// settle within the detector's margins.
+pub fn eventual_accuracy(history: &DetectorHistory, within: Duration) -> Result<(), Violation> {
+    let from = history.gst + within;
+    if from > history.end {
+        return Ok(());
+    }
+    let live: Vec<NodeId> =
+        history.members.iter().copied().filter(|m| !history.crashes.contains_key(m)).collect();
+    for &observer in &live {
+        for &target in &live {
+            if observer == target {
+                continue;
+            }
+            let late = history.events.iter().find(|o| {
+                o.node == observer && o.at > from && o.event == HeartbeatEvent::Suspect { peer: target }
+            });
+            if history.suspected_at(observer, target, from) || late.is_some() {
+                let at = late.map_or(from, |o| o.at);
+                return Err(Violation::new(
+                    "detector::eventual_accuracy",
+                    format!(
+                        "{observer} suspects live {target} at {at:?}, {within:?} after GST at {:?}",
+                        history.gst
                     ),
                 ));
             }
@@ -136,6 +178,8 @@ mod tests {
             events,
             crashes: crashes.iter().map(|&(n, t)| (NodeId(n), s(t))).collect(),
             end: s(100),
+            gst: Duration::ZERO,
+            restarts: Vec::new(),
         }
     }
 
@@ -166,6 +210,35 @@ mod tests {
         assert_eq!(completeness(&h, s(5)), Ok(()));
         let h = history(vec![], &[(3, 98)]);
         assert_eq!(completeness(&h, s(5)), Ok(()));
+    }
+
+    #[test]
+    fn completeness_bound_counts_from_gst_when_faults_outlast_the_crash() {
+        let mut h = history(vec![obs(33, 1, suspect(3)), obs(34, 2, suspect(3))], &[(3, 10)]);
+        assert!(completeness(&h, s(5)).is_err(), "15 s after the crash nobody suspected");
+        h.gst = s(30);
+        assert_eq!(completeness(&h, s(5)), Ok(()));
+    }
+
+    #[test]
+    fn eventual_accuracy_allows_suspicion_before_gst_only() {
+        let mut h = history(vec![obs(5, 1, suspect(2)), obs(21, 1, trust(2))], &[]);
+        h.gst = s(20);
+        assert_eq!(eventual_accuracy(&h, s(2)), Ok(()));
+        let v = eventual_accuracy(&h, s(0)).unwrap_err();
+        assert_eq!(v.checker, "detector::eventual_accuracy");
+        h.events.push(obs(40, 3, suspect(1)));
+        assert!(eventual_accuracy(&h, s(2)).unwrap_err().message.contains("n3 suspects live n1"));
+    }
+
+    #[test]
+    fn a_restarted_observer_starts_over_trusting_everyone() {
+        let mut h = history(vec![obs(5, 1, suspect(2))], &[]);
+        h.gst = s(20);
+        assert!(eventual_accuracy(&h, s(2)).is_err());
+        h.restarts.push((NodeId(1), s(10)));
+        assert_eq!(eventual_accuracy(&h, s(2)), Ok(()));
+        assert!(h.suspected_at(NodeId(1), NodeId(2), s(9)) && !h.suspected_at(NodeId(1), NodeId(2), s(10)));
     }
 
     #[test]

@@ -15,7 +15,9 @@ mod fixed;
 mod heartbeat;
 mod phi;
 
-pub use checks::{DetectorHistory, completeness, never_suspects_live, never_suspects_live_at};
+pub use checks::{
+    DetectorHistory, completeness, eventual_accuracy, never_suspects_live, never_suspects_live_at,
+};
 pub use fixed::{FixedTimeout, FixedTimeoutConfig};
 pub use heartbeat::{Heartbeat, HeartbeatConfig, HeartbeatEvent, HeartbeatMsg};
 pub use phi::{PhiAccrual, PhiConfig, phi};

@@ -1,0 +1,5 @@
+//! Subcommands of the `palisade` binary.
+
+pub mod sim;
+pub mod sweep;
+pub mod tour;

@@ -1,0 +1,171 @@
+//! `palisade sim`: one scenario, one seed or a sweep, with shrinking of failures.
+
+use super::sweep::sweep;
+use crate::{parse_duration, usage_error};
+use palisade::scenarios::{self, RunSpec, Scenario};
+use palisade_sim::ViolationReport;
+use serde::Serialize;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Re-runs allowed when shrinking a failing schedule.
+const SHRINK_BUDGET: usize = 300;
+
+/// Arguments of `palisade sim`.
+#[derive(clap::Args, Debug)]
+pub struct SimArgs {
+    /// Scenario name (an unknown name lists the known ones).
+    scenario: String,
+    /// First (or only) seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Number of consecutive seeds to run, starting at --seed.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    seeds: u64,
+    /// Simulated time per run, e.g. 60s, 500ms, 2m (default: the scenario's own).
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Random faults on top of the scenario's own: a list of crash, torn, pause, partition,
+    /// clock, loss or all, each optionally with a rate per simulated minute (pause=3);
+    /// `none` turns off a scenario's default nemesis.
+    #[arg(long)]
+    nemesis: Option<String>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Write the full event trace as JSON lines to this file (single seed only).
+    #[arg(long)]
+    trace: Option<std::path::PathBuf>,
+    /// Do not shrink the fault schedule of a failing seed.
+    #[arg(long)]
+    no_shrink: bool,
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    scenario: &'a str,
+    seeds: Vec<u64>,
+    violations: Vec<ViolationReport>,
+    events: u64,
+    simulated_ns: u64,
+    wall_ns: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gst_ns: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shrunk_schedule: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replay: Option<String>,
+}
+
+/// Runs `palisade sim`.
+pub fn run(args: SimArgs) -> ExitCode {
+    let Some(sc) = scenarios::find(&args.scenario) else {
+        let known: Vec<_> = scenarios::all().iter().map(|s| s.name).collect();
+        return usage_error(format!("unknown scenario `{}`; known: {}", args.scenario, known.join(", ")));
+    };
+    if args.trace.is_some() && args.seeds > 1 {
+        return usage_error("--trace records one run: use it with a single seed");
+    }
+    let duration = args.duration.unwrap_or(sc.default_duration);
+    let list = args.nemesis.as_deref().or(sc.default_nemesis).filter(|l| *l != "none");
+    let nemesis = match list.map(|l| scenarios::nemesis_for(l, duration)) {
+        None => None,
+        Some(Err(e)) => return usage_error(e),
+        Some(Ok(n)) => Some(n),
+    };
+    let started = std::time::Instant::now();
+    let seeds: Vec<u64> = (args.seed..args.seed.saturating_add(args.seeds)).collect();
+    let outcomes = if seeds.len() == 1 {
+        let trace: Option<Box<dyn std::io::Write>> = match &args.trace {
+            None => None,
+            Some(path) => match std::fs::File::create(path) {
+                Ok(f) => Some(Box::new(std::io::BufWriter::new(f))),
+                Err(e) => return usage_error(format!("cannot write trace to {}: {e}", path.display())),
+            },
+        };
+        let spec = RunSpec { nemesis: nemesis.clone(), trace, ..RunSpec::new(seeds[0], duration) };
+        vec![(seeds[0], (sc.run)(spec))]
+    } else {
+        sweep(&sc, &seeds, duration, nemesis.as_ref()).outcomes
+    };
+    let wall_ns = started.elapsed().as_nanos() as u64;
+
+    let violations: Vec<ViolationReport> =
+        outcomes.iter().filter_map(|(_, o)| o.report.violation.clone()).collect();
+    let first_failure = outcomes.iter().find(|(_, o)| o.report.violation.is_some());
+    let replay = first_failure.map(|(seed, _)| replay_command(&sc, *seed, &args, duration));
+    let shrunk = match first_failure {
+        Some((seed, o)) if !args.no_shrink && !o.schedule.is_empty() => Some(
+            sc.shrink(*seed, duration, o, SHRINK_BUDGET).iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        ),
+        _ => None,
+    };
+    let events = outcomes.iter().map(|(_, o)| o.report.events).sum();
+    let simulated_ns = outcomes.iter().map(|(_, o)| o.report.simulated_ns).sum();
+    let single = (outcomes.len() == 1).then(|| &outcomes[0].1);
+    let failed = !violations.is_empty();
+
+    if args.json {
+        let summary = Summary {
+            scenario: sc.name,
+            seeds,
+            violations,
+            events,
+            simulated_ns,
+            wall_ns,
+            trace_hash: single.map(|o| format!("{:016x}", o.report.trace_hash)),
+            gst_ns: single.map(|o| o.report.gst_ns),
+            shrunk_schedule: shrunk,
+            replay,
+        };
+        println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+    } else {
+        if let Some(o) = single {
+            for line in &o.story {
+                println!("{line}");
+            }
+        }
+        for v in &violations {
+            println!(
+                "VIOLATION seed {} event {} at {:.3}s: {}: {}",
+                v.seed,
+                v.event,
+                v.time_ns as f64 / 1e9,
+                v.checker,
+                v.message
+            );
+        }
+        if let Some(r) = &replay {
+            println!("replay the first: {r}");
+        }
+        if let Some(s) = &shrunk {
+            println!("shrunk fault schedule that still fails ({} episode(s)):", s.len());
+            for line in s {
+                println!("  {line}");
+            }
+        }
+        println!(
+            "{}: {} seed(s), {} violation(s), {events} events, {:.1}s simulated in {:.3}s{}",
+            sc.name,
+            outcomes.len(),
+            violations.len(),
+            simulated_ns as f64 / 1e9,
+            wall_ns as f64 / 1e9,
+            single.map(|o| format!(", trace hash {:016x}", o.report.trace_hash)).unwrap_or_default()
+        );
+    }
+    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+fn replay_command(sc: &Scenario, seed: u64, args: &SimArgs, duration: Duration) -> String {
+    let mut cmd = format!("cargo run --release -- sim {} --seed {seed}", sc.name);
+    if duration != sc.default_duration {
+        cmd += &format!(" --duration {}ms", duration.as_millis());
+    }
+    if let Some(n) = &args.nemesis {
+        cmd += &format!(" --nemesis {n}");
+    }
+    cmd
+}
