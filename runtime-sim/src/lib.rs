@@ -1,10 +1,23 @@
 //! palisade-sim: a deterministic discrete-event simulator for palisade protocols.
 //!
 //! The simulator runs every node's [`palisade_core::Protocol`] state machine in one thread
-//! over simulated true time. Each node reads its own clocks ([`clock::NodeClock`]), messages
-//! cross a seeded [`net::Network`] that delays and loses them, faults arrive on a schedule,
-//! and [`check::Checker`]s run after every event. The same seed gives the same run, event
-//! for event, and [`RunReport::trace_hash`] proves it.
+//! over simulated true time, and injects the partial failures of DDIA chapter 8:
+//!
+//! * network, per directed link ([`net`]): latency (constant, uniform, exponential,
+//!   log-normal, Pareto), loss, duplication, reordering or FIFO, bandwidth with a bounded
+//!   queue (congestion: growing delay, then tail drops), partitions of every Jepsen shape
+//!   (isolate, halves, majorities ring, bridge, one-way), and network-wide degradation;
+//! * clocks, per node ([`clock`]): monotonic drift in ppm, wall-clock offsets, steps and
+//!   strobe, a fresh monotonic origin after each restart;
+//! * processes ([`fault`]): pauses (timers fire late, the inbox waits), crash-stop, crash and
+//!   restart from the last persisted state, torn writes;
+//! * Byzantine nodes ([`byzantine`]): silent, selective delay, replay, equivocation, garbage
+//!   bytes, or an [`Adversary`] of your own;
+//! * a seeded random nemesis ([`nemesis`]) whose schedules shrink to a minimal failing one.
+//!
+//! [`check::Checker`]s run after every event (safety) or judge "within D after GST"
+//! ([`WithinAfterGst`], liveness). The same seed gives the same run, event for event, and
+//! [`RunReport::trace_hash`] proves it.
 //!
 //! ```
 //! use palisade_core::detector::{FixedTimeout, Heartbeat, HeartbeatConfig};

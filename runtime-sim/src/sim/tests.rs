@@ -196,6 +196,52 @@ fn drift_makes_a_timer_fire_at_the_drift_adjusted_true_time() {
     assert_eq!(sim.world().node(NodeId(1)).unwrap().count, 100);
 }
 
+/// Arms one 10 s timer at start and reports when it fires.
+struct TenSeconds {
+    deadline: Option<Instant>,
+    outbox: Outbox<(), (), ()>,
+}
+
+impl Protocol for TenSeconds {
+    type Message = ();
+    type Command = std::convert::Infallible;
+    type Event = ();
+    type Config = ();
+    type Durable = ();
+    fn new(init: Init<Self>) -> Self {
+        TenSeconds { deadline: Some(init.now.mono + Duration::from_secs(10)), outbox: Outbox::new() }
+    }
+    fn handle_message(&mut self, _: Now, _: NodeId, _: ()) {}
+    fn handle_command(&mut self, _: Now, c: Self::Command) {
+        match c {}
+    }
+    fn handle_timeout(&mut self, now: Now) {
+        if self.deadline.is_some_and(|d| now.mono >= d) {
+            self.deadline = None;
+            self.outbox.event(());
+        }
+    }
+    fn poll_output(&mut self) -> Option<OutputFor<Self>> {
+        self.outbox.pop()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.deadline
+    }
+}
+
+#[test]
+fn a_ten_second_timer_fires_at_the_drift_adjusted_true_time() {
+    for (ppm, want_ns) in [(0i64, 10_000_000_000u64), (200, 9_998_000_400), (-200, 10_002_000_401)] {
+        let mut cfg = SimConfig::new(1, 1);
+        cfg.drift_ppm = vec![ppm];
+        let mut sim = Simulation::<TenSeconds>::new(cfg, ());
+        sim.run_for(Duration::from_secs(11));
+        let fired = sim.world().history()[0].at;
+        // ceil(10 s / (1 + ppm·1e-6)) in true time.
+        assert_eq!(fired.as_nanos() as u64, want_ns, "drift {ppm} ppm");
+    }
+}
+
 /// Always wants a timeout now and never moves its deadline.
 struct Stuck;
 
@@ -371,6 +417,16 @@ fn determinism_holds_across_every_fault_kind() {
         let mut sim = Simulation::<Hb>::new(cfg, hb);
         let all: Vec<NodeId> = (1..=5).map(NodeId).collect();
         let s = Duration::from_secs;
+        sim.make_byzantine(NodeId(5), crate::byzantine::Garbage { probability: 0.3 });
+        sim.schedule(Fault { at: s(6), kind: crate::FaultKind::TornWrite(NodeId(1)) });
+        sim.schedule_all(Fault::degrade(
+            LinkConfig {
+                bandwidth: Some(crate::net::Bandwidth { bytes_per_sec: 2_000, queue_bytes: 500 }),
+                ..LinkConfig::default()
+            },
+            s(6),
+            s(1),
+        ));
         sim.schedule(Fault::partition(crate::net::Partition::majorities_ring(&all), s(1)))
             .schedule(Fault::heal(s(2)))
             .schedule(Fault::partition(crate::net::Partition::bridge(&all), s(3)))
@@ -386,7 +442,7 @@ fn determinism_holds_across_every_fault_kind() {
     let a = run(21);
     assert_eq!(a, run(21));
     assert_ne!(a.trace_hash, run(22).trace_hash);
-    assert!(a.delivered > 1_000 && a.dropped > 0, "{a:?}");
+    assert!(a.delivered > 1_000 && a.dropped > 0 && a.rejected > 0, "{a:?}");
 }
 
 #[test]
