@@ -18,6 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             min_std_deviation: Duration::from_millis(50),
             ..PhiConfig::default()
         },
+        pause_guard: None,
     };
     let data = std::env::temp_dir().join(format!("palisade-example-{}", std::process::id()));
     actix::System::new().block_on(async move {

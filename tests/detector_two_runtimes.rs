@@ -22,7 +22,11 @@ fn ms(n: u64) -> Duration {
 const INTERVAL: Duration = Duration::from_millis(100);
 
 fn fixed_config() -> HeartbeatConfig<FixedTimeout> {
-    HeartbeatConfig { interval: INTERVAL, detector: FixedTimeoutConfig { timeout: ms(1_000) } }
+    HeartbeatConfig {
+        interval: INTERVAL,
+        detector: FixedTimeoutConfig { timeout: ms(1_000) },
+        pause_guard: None,
+    }
 }
 
 fn phi_config() -> HeartbeatConfig<PhiAccrual> {
@@ -34,6 +38,7 @@ fn phi_config() -> HeartbeatConfig<PhiAccrual> {
             first_heartbeat_estimate: INTERVAL,
             ..PhiConfig::default()
         },
+        pause_guard: None,
     }
 }
 

@@ -77,6 +77,9 @@ pub struct Scenario {
     pub default_duration: Duration,
     /// The nemesis this scenario runs under unless told otherwise (`--nemesis` syntax).
     pub default_nemesis: Option<&'static str>,
+    /// True for a scenario that shows a hazard: violations are what it demonstrates, so the
+    /// tour reports them without failing.
+    pub hazard: bool,
     /// Runs once.
     pub run: fn(RunSpec) -> Outcome,
 }

@@ -27,11 +27,42 @@ pub struct HeartbeatConfig<D: Detector> {
     pub interval: Duration,
     /// The detector's parameters, shared by every monitored peer.
     pub detector: D::Config,
+    /// Cassandra's observer-pause guard; `None` (the default, as in Akka) turns it off.
+    pub pause_guard: Option<PauseGuard>,
 }
 
 impl<D: Detector> Default for HeartbeatConfig<D> {
     fn default() -> Self {
-        HeartbeatConfig { interval: Duration::from_secs(1), detector: D::Config::default() }
+        HeartbeatConfig {
+            interval: Duration::from_secs(1),
+            detector: D::Config::default(),
+            pause_guard: None,
+        }
+    }
+}
+
+impl<D: Detector> HeartbeatConfig<D> {
+    /// The same configuration with the observer-pause guard at Cassandra's defaults.
+    pub fn with_pause_guard(self) -> Self {
+        HeartbeatConfig { pause_guard: Some(PauseGuard::default()), ..self }
+    }
+}
+
+/// The observer-pause guard (Cassandra's `FailureDetector`): when this node's own timer
+/// fires far later than it asked (the process was paused: GC, VM suspension), every
+/// silence it measures is its own fault, so it suspects no one for a grace period and lets
+/// the heartbeats that queued up during the pause arrive first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PauseGuard {
+    /// A timer this late means the node was paused. Cassandra: 5 s.
+    pub threshold: Duration,
+    /// How long to accuse no one afterwards. Cassandra: 5 s.
+    pub grace: Duration,
+}
+
+impl Default for PauseGuard {
+    fn default() -> Self {
+        PauseGuard { threshold: Duration::from_secs(5), grace: Duration::from_secs(5) }
     }
 }
 
@@ -55,6 +86,11 @@ pub enum HeartbeatEvent {
     Trust {
         /// The peer trusted again.
         peer: NodeId,
+    },
+    /// The pause guard found this node itself was paused and holds suspicions back.
+    ObserverPaused {
+        /// How late the node's own timer fired, in ms.
+        late_ms: u64,
     },
 }
 
@@ -80,6 +116,9 @@ pub struct Heartbeat<D: Detector> {
     timers: Timers<Timer>,
     outbox: Outbox<HeartbeatMsg, HeartbeatEvent, ()>,
     rejected: u64,
+    pause_guard: Option<PauseGuard>,
+    /// No suspicions before this instant (set by the pause guard).
+    quiet_until: Instant,
     _detector: PhantomData<D>,
 }
 
@@ -135,6 +174,8 @@ impl<D: Detector> Protocol for Heartbeat<D> {
             timers,
             outbox: Outbox::new(),
             rejected: 0,
+            pause_guard: init.config.pause_guard.clone(),
+            quiet_until: now,
             _detector: PhantomData,
         }
     }
@@ -158,6 +199,14 @@ impl<D: Detector> Protocol for Heartbeat<D> {
     }
 
     fn handle_timeout(&mut self, now: Now) {
+        if let (Some(guard), Some(due)) = (&self.pause_guard, self.timers.next_deadline()) {
+            let late = now.mono - due;
+            if late > guard.threshold {
+                self.quiet_until = now.mono + guard.grace;
+                self.outbox.event(HeartbeatEvent::ObserverPaused { late_ms: late.as_millis() as u64 });
+                tracing::info!(node = %self.id, ?late, "own timer fired late: holding suspicions back");
+            }
+        }
         while let Some(timer) = self.timers.pop_expired(now.mono) {
             match timer {
                 Timer::Send => {
@@ -172,6 +221,11 @@ impl<D: Detector> Protocol for Heartbeat<D> {
                         continue;
                     };
                     debug_assert!(!peer.detector.is_available(now.mono));
+                    if now.mono < self.quiet_until {
+                        // Paused observer: look again once the backlog has had its chance.
+                        self.timers.set(Timer::Check(p), self.quiet_until);
+                        continue;
+                    }
                     if !peer.suspected {
                         peer.suspected = true;
                         self.outbox.event(HeartbeatEvent::Suspect { peer: p });
@@ -207,6 +261,7 @@ mod tests {
         let cfg = HeartbeatConfig {
             interval: Duration::from_millis(100),
             detector: FixedTimeoutConfig { timeout: Duration::from_millis(350) },
+            pause_guard: None,
         };
         Hb::new(Init::fresh(NodeId(1), vec![NodeId(1), NodeId(2), NodeId(3)], cfg, 0, at(0)))
     }
@@ -256,6 +311,31 @@ mod tests {
         let out = run(&mut n, at(420), Input::Message { from: NodeId(3), msg: HeartbeatMsg { seq: 9 } });
         assert_eq!(out, vec![Output::Event(HeartbeatEvent::Trust { peer: NodeId(3) })]);
         assert!(n.suspected().is_empty());
+    }
+
+    #[test]
+    fn pause_guard_holds_suspicions_until_the_backlog_is_read() {
+        let cfg = HeartbeatConfig {
+            interval: Duration::from_millis(100),
+            detector: FixedTimeoutConfig { timeout: Duration::from_millis(350) },
+            pause_guard: Some(PauseGuard {
+                threshold: Duration::from_secs(1),
+                grace: Duration::from_millis(500),
+            }),
+        };
+        let mut n = Hb::new(Init::fresh(NodeId(1), vec![NodeId(1), NodeId(2)], cfg, 0, at(0)));
+        run(&mut n, at(0), Input::Timeout);
+        run(&mut n, at(50), Input::Message { from: NodeId(2), msg: HeartbeatMsg { seq: 0 } });
+        // Paused from 50 ms to 3 s: the send timer due at 100 ms fires 2.9 s late.
+        let out = run(&mut n, at(3_000), Input::Timeout);
+        assert!(out.contains(&Output::Event(HeartbeatEvent::ObserverPaused { late_ms: 2_900 })), "{out:?}");
+        assert!(!n.suspects(NodeId(2)), "no accusation straight after a pause");
+        // The queued heartbeat arrives: still trusted, never suspected.
+        run(&mut n, at(3_001), Input::Message { from: NodeId(2), msg: HeartbeatMsg { seq: 5 } });
+        assert!(!n.suspects(NodeId(2)));
+        // A peer that really is silent is still suspected once the grace period is over.
+        let out = run(&mut n, at(3_500), Input::Timeout);
+        assert!(out.contains(&Output::Event(HeartbeatEvent::Suspect { peer: NodeId(2) })), "{out:?}");
     }
 
     #[test]

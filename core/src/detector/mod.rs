@@ -7,6 +7,8 @@
 //!
 //! Detectors here:
 //! * [`FixedTimeout`]: suspect after a fixed silence (right only in a synchronous network).
+//! * [`AdaptiveTimeout`]: RFC 6298's SRTT + 4·RTTVAR over inter-arrival times, with backoff
+//!   and Karn's rule ([`RttEstimator`] serves request/reply protocols too).
 //! * [`PhiAccrual`]: suspect when the silence is improbable given the observed
 //!   inter-arrival distribution (Hayashibara et al., with Akka's approximation).
 
@@ -14,13 +16,16 @@ mod checks;
 mod fixed;
 mod heartbeat;
 mod phi;
+pub mod qos;
+mod rfc6298;
 
 pub use checks::{
     DetectorHistory, completeness, eventual_accuracy, never_suspects_live, never_suspects_live_at,
 };
 pub use fixed::{FixedTimeout, FixedTimeoutConfig};
-pub use heartbeat::{Heartbeat, HeartbeatConfig, HeartbeatEvent, HeartbeatMsg};
+pub use heartbeat::{Heartbeat, HeartbeatConfig, HeartbeatEvent, HeartbeatMsg, PauseGuard};
 pub use phi::{PhiAccrual, PhiConfig, phi};
+pub use rfc6298::{AdaptiveConfig, AdaptiveTimeout, Rfc6298Config, RttEstimator};
 
 use crate::time::Instant;
 use std::fmt::Debug;

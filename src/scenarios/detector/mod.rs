@@ -117,6 +117,7 @@ pub fn pause_run() -> DetectorRun<FixedTimeout> {
         config: HeartbeatConfig {
             interval: Duration::from_secs(1),
             detector: FixedTimeoutConfig { timeout: Duration::from_secs(2) },
+            pause_guard: None,
         },
         crash: None,
         ..crash_run::<FixedTimeout>()
@@ -161,6 +162,14 @@ fn tell<D: Detector>(
         let (verb, peer) = match o.event {
             HeartbeatEvent::Suspect { peer } => ("suspects", peer),
             HeartbeatEvent::Trust { peer } => ("trusts again", peer),
+            HeartbeatEvent::ObserverPaused { late_ms } => {
+                story.push(format!(
+                    "{:>9.3}s  {} finds it was paused ({late_ms} ms late)",
+                    o.at.as_secs_f64(),
+                    o.node
+                ));
+                continue;
+            }
         };
         let after = match run.crash {
             Some((c, at)) if c == peer && o.at >= at => {
@@ -189,6 +198,7 @@ pub fn scenarios() -> Vec<Scenario> {
             about: "3 nodes, phi accrual (Akka defaults); node 3 crashes at 20 s and must be suspected in time",
             default_duration: Duration::from_secs(60),
             default_nemesis: None,
+            hazard: false,
             run: |spec| run_and_tell(&crash_run::<PhiAccrual>(), spec),
         },
         Scenario {
@@ -196,6 +206,7 @@ pub fn scenarios() -> Vec<Scenario> {
             about: "3 nodes, fixed 5 s timeout; node 3 crashes at 20 s and must be suspected in time",
             default_duration: Duration::from_secs(60),
             default_nemesis: None,
+            hazard: false,
             run: |spec| run_and_tell(&crash_run::<FixedTimeout>(), spec),
         },
         Scenario {
@@ -204,6 +215,7 @@ pub fn scenarios() -> Vec<Scenario> {
                     is suspected while alive (strong accuracy fails; the hazard)",
             default_duration: Duration::from_secs(60),
             default_nemesis: Some("pause=6"),
+            hazard: true,
             run: |spec| strict(&pause_run(), spec),
         },
     ]
