@@ -70,47 +70,54 @@ pub struct Qos {
 /// Computes QoS over `history`, ignoring the first `warmup` of the run. Observers that
 /// crash stop observing; suspicions of a node after it crashed are detections, not mistakes.
 pub fn qos(history: &DetectorHistory, warmup: Duration) -> Qos {
+    qos_pooled(std::slice::from_ref(history), warmup)
+}
+
+/// [`qos`] over several runs (seeds), pooling their samples and observation time.
+pub fn qos_pooled(histories: &[DetectorHistory], warmup: Duration) -> Qos {
     let mut detections = Vec::new();
     let mut undetected = 0;
     let mut durations = Vec::new();
     let mut recurrences = Vec::new();
     let mut observed = Duration::ZERO;
     let mut mistaken = Duration::ZERO;
-    for &observer in &history.members {
-        for &target in &history.members {
-            if observer == target {
-                continue;
-            }
-            let observer_end =
-                history.crashes.get(&observer).copied().unwrap_or(history.end).min(history.end);
-            let target_crash = history.crashes.get(&target).copied();
-            let live_until = target_crash.unwrap_or(observer_end).min(observer_end);
-            if live_until > warmup {
-                observed += live_until - warmup;
-            }
-            let pair = Pair { history, observer, target };
-            // Mistakes: suspicion intervals (clipped to the failure-free window).
-            let mut last_start: Option<Duration> = None;
-            for (start, end) in pair.suspicions(observer_end) {
-                if start >= live_until || start < warmup {
+    for history in histories {
+        for &observer in &history.members {
+            for &target in &history.members {
+                if observer == target {
                     continue;
                 }
-                let end = end.min(live_until);
-                durations.push(end - start);
-                mistaken += end - start;
-                if let Some(prev) = last_start {
-                    recurrences.push(start - prev);
+                let observer_end =
+                    history.crashes.get(&observer).copied().unwrap_or(history.end).min(history.end);
+                let target_crash = history.crashes.get(&target).copied();
+                let live_until = target_crash.unwrap_or(observer_end).min(observer_end);
+                if live_until > warmup {
+                    observed += live_until - warmup;
                 }
-                last_start = Some(start);
-            }
-            // Detection: the suspicion that is in force at the end and began after the crash
-            // (or covers it).
-            if let Some(crash) = target_crash.filter(|&c| c < observer_end && c >= warmup) {
-                match pair.suspicions(observer_end).last() {
-                    Some(&(start, end)) if end >= observer_end => {
-                        detections.push(start.saturating_sub(crash))
+                let pair = Pair { history, observer, target };
+                // Mistakes: suspicion intervals (clipped to the failure-free window).
+                let mut last_start: Option<Duration> = None;
+                for (start, end) in pair.suspicions(observer_end) {
+                    if start >= live_until || start < warmup {
+                        continue;
                     }
-                    _ => undetected += 1,
+                    let end = end.min(live_until);
+                    durations.push(end - start);
+                    mistaken += end - start;
+                    if let Some(prev) = last_start {
+                        recurrences.push(start - prev);
+                    }
+                    last_start = Some(start);
+                }
+                // Detection: the suspicion that is in force at the end and began after the crash
+                // (or covers it).
+                if let Some(crash) = target_crash.filter(|&c| c < observer_end && c >= warmup) {
+                    match pair.suspicions(observer_end).last() {
+                        Some(&(start, end)) if end >= observer_end => {
+                            detections.push(start.saturating_sub(crash))
+                        }
+                        _ => undetected += 1,
+                    }
                 }
             }
         }

@@ -1,5 +1,7 @@
 //! Heartbeat failure detection scenarios.
 
+pub mod qos;
+
 use super::{Outcome, RunSpec, Scenario};
 use palisade_core::NodeId;
 use palisade_core::detector::{
@@ -192,7 +194,16 @@ fn tell<D: Detector>(
 
 /// The detector scenarios for the CLI.
 pub fn scenarios() -> Vec<Scenario> {
-    vec![
+    use qos::{Condition, condition_scenario};
+    let condition = |name: &'static str, about: &'static str, run: fn(RunSpec) -> Outcome| Scenario {
+        name,
+        about,
+        default_duration: qos::DURATION,
+        default_nemesis: None,
+        hazard: false,
+        run,
+    };
+    let mut list = vec![
         Scenario {
             name: "detector-crash-phi",
             about: "3 nodes, phi accrual (Akka defaults); node 3 crashes at 20 s and must be suspected in time",
@@ -218,5 +229,34 @@ pub fn scenarios() -> Vec<Scenario> {
             hazard: true,
             run: |spec| strict(&pause_run(), spec),
         },
-    ]
+    ];
+    list.extend([
+        condition(
+            "detector-jitter",
+            "5 nodes on two sites joined by a jittery WAN; phi + pause guard",
+            |s| condition_scenario(Condition::Jitter, s),
+        ),
+        condition(
+            "detector-congestion",
+            "a LAN with 10 s congestion bursts every minute; phi + pause guard",
+            |s| condition_scenario(Condition::Congestion, s),
+        ),
+        condition("detector-target-pause", "node 2 pauses 1-3 s every 10-30 s; phi + pause guard", |s| {
+            condition_scenario(Condition::TargetPause, s)
+        }),
+        condition(
+            "detector-observer-pause",
+            "observer node 1 pauses 6-12 s every 30-60 s; phi + pause guard",
+            |s| condition_scenario(Condition::ObserverPause, s),
+        ),
+        condition(
+            "detector-asymmetric",
+            "node 1 cannot hear node 3 for 20 s each minute; phi + pause guard",
+            |s| condition_scenario(Condition::Asymmetric, s),
+        ),
+        condition("detector-crash", "a calm LAN and one crash; phi + pause guard", |s| {
+            condition_scenario(Condition::Crash, s)
+        }),
+    ]);
+    list
 }

@@ -1,0 +1,288 @@
+//! The failure-detector QoS bench: every detector under every network condition, measured
+//! by Chen, Toueg and Aguilera's metrics. `cargo run --release --example detector_qos`
+//! prints the table; `palisade sim qos-CONDITION` runs one condition with its checkers.
+
+use palisade_core::detector::qos::{Qos, qos_pooled};
+use palisade_core::detector::{
+    AdaptiveTimeout, Detector, DetectorHistory, FixedTimeout, FixedTimeoutConfig, Heartbeat, HeartbeatConfig,
+    PhiAccrual,
+};
+use palisade_core::{NodeId, Rng};
+use palisade_sim::net::Partition;
+use palisade_sim::{Fault, Latency, LinkConfig, Network, SimConfig, Simulation};
+use std::time::Duration;
+
+/// Nodes in every condition.
+pub const NODES: u32 = 5;
+/// Simulated time per run: ten minutes.
+pub const DURATION: Duration = Duration::from_secs(600);
+/// Faults of the condition happen in `[FAULTS_FROM, FAULTS_UNTIL)`; afterwards the network
+/// is calm (GST) and node 5 crashes at [`CRASH_AT`], so every run measures detection time.
+pub const FAULTS_FROM: Duration = Duration::from_secs(20);
+/// End of the condition's faults.
+pub const FAULTS_UNTIL: Duration = Duration::from_secs(420);
+/// When node 5 crashes.
+pub const CRASH_AT: Duration = Duration::from_secs(480);
+/// The crashed node.
+pub const CRASHED: NodeId = NodeId(5);
+/// Statistics ignore the first seconds (detector bootstrap).
+pub const WARMUP: Duration = Duration::from_secs(10);
+
+/// A network condition from the failure-detector issue.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Condition {
+    /// Two sites: nodes 1-2 and nodes 3-5, each a LAN (1-5 ms), joined by a jittery WAN
+    /// (log-normal, median 60 ms, σ 0.8: p99 ≈ 0.4 s). One timeout must cover the WAN;
+    /// an adaptive detector can be tighter on the LAN links.
+    Jitter,
+    /// A LAN with congestion bursts: for 10 s in every 60 s, delays of seconds.
+    Congestion,
+    /// Node 2 pauses (GC) for 1-3 s every 10-30 s: shorter than sane timeouts.
+    TargetPause,
+    /// Node 1, an observer, pauses for 6-12 s every 30-60 s.
+    ObserverPause,
+    /// Node 1 stops hearing node 3 (one way) for 20 s in every 60 s; node 3 is alive.
+    Asymmetric,
+    /// A calm LAN: only the crash.
+    Crash,
+}
+
+impl Condition {
+    /// Every condition, in table order.
+    pub const ALL: [Condition; 6] = [
+        Condition::Jitter,
+        Condition::Congestion,
+        Condition::TargetPause,
+        Condition::ObserverPause,
+        Condition::Asymmetric,
+        Condition::Crash,
+    ];
+
+    /// The name in tables and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Condition::Jitter => "jitter",
+            Condition::Congestion => "congestion",
+            Condition::TargetPause => "target-pause",
+            Condition::ObserverPause => "observer-pause",
+            Condition::Asymmetric => "asymmetric",
+            Condition::Crash => "crash",
+        }
+    }
+
+    fn lan() -> LinkConfig {
+        LinkConfig::with_latency(Latency::uniform(Duration::from_millis(1), Duration::from_millis(10)))
+    }
+
+    /// The network outside bursts.
+    pub fn network(self) -> Network {
+        let lan = Self::lan();
+        match self {
+            Condition::Jitter => {
+                let wan = LinkConfig::with_latency(Latency::LogNormal {
+                    min: Duration::from_millis(20),
+                    median: Duration::from_millis(60),
+                    sigma: 0.8,
+                });
+                let site = |n: u32| u32::from(n > 2);
+                let mut net = Network::uniform(lan);
+                for a in 1..=NODES {
+                    for b in 1..=NODES {
+                        if site(a) != site(b) {
+                            net.links.insert((NodeId(a), NodeId(b)), wan);
+                        }
+                    }
+                }
+                net
+            }
+            _ => Network::uniform(lan),
+        }
+    }
+
+    /// The condition's faults for one seed, plus the crash.
+    pub fn faults(self, seed: u64) -> Vec<Fault> {
+        let mut rng = Rng::from_seed(seed ^ 0x716f_7321);
+        let mut faults = Vec::new();
+        let s = Duration::from_secs;
+        let mut t = FAULTS_FROM;
+        match self {
+            Condition::Jitter | Condition::Crash => {}
+            Condition::Congestion => {
+                let burst = LinkConfig::with_latency(Latency::LogNormal {
+                    min: Duration::from_millis(200),
+                    median: Duration::from_millis(1500),
+                    sigma: 0.6,
+                });
+                while t + s(10) <= FAULTS_UNTIL {
+                    faults.extend(Fault::degrade(burst, t, s(10)));
+                    t += s(60);
+                }
+            }
+            Condition::TargetPause => loop {
+                t += rng.duration_between(s(10), s(30));
+                let d = rng.duration_between(s(1), s(3));
+                if t + d > FAULTS_UNTIL {
+                    break;
+                }
+                faults.push(Fault::pause(NodeId(2), t, d));
+                t += d;
+            },
+            Condition::ObserverPause => loop {
+                t += rng.duration_between(s(30), s(60));
+                let d = rng.duration_between(s(6), s(12));
+                if t + d > FAULTS_UNTIL {
+                    break;
+                }
+                faults.push(Fault::pause(NodeId(1), t, d));
+                t += d;
+            },
+            Condition::Asymmetric => {
+                while t + s(20) <= FAULTS_UNTIL {
+                    faults.push(Fault::partition(Partition::one_way(NodeId(3), NodeId(1)), t));
+                    faults.push(Fault::heal(t + s(20)));
+                    t += s(60);
+                }
+            }
+        }
+        faults.push(Fault::crash(CRASHED, CRASH_AT));
+        faults
+    }
+}
+
+/// One simulated run of `config` under `condition`: the detector history it produced.
+pub fn history_of<D: Detector>(
+    config: &HeartbeatConfig<D>,
+    condition: Condition,
+    seed: u64,
+) -> DetectorHistory {
+    let mut sim = simulation(config, condition, seed);
+    sim.run_for(DURATION);
+    super::history(sim.world())
+}
+
+/// The simulation of `config` under `condition` with its faults scheduled (no checkers).
+pub fn simulation<D: Detector>(
+    config: &HeartbeatConfig<D>,
+    condition: Condition,
+    seed: u64,
+) -> Simulation<Heartbeat<D>> {
+    let mut cfg = SimConfig::new(seed, NODES);
+    cfg.network = condition.network();
+    let mut sim = Simulation::new(cfg, config.clone());
+    sim.schedule_all(condition.faults(seed));
+    sim
+}
+
+/// QoS of `config` under `condition`, pooled over `seeds`.
+pub fn measure<D: Detector>(config: &HeartbeatConfig<D>, condition: Condition, seeds: &[u64]) -> Qos {
+    let histories: Vec<_> = seeds.iter().map(|&s| history_of(config, condition, s)).collect();
+    qos_pooled(&histories, WARMUP)
+}
+
+/// The detectors in the table, each at its documented defaults with 1 s heartbeats.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Contender {
+    /// Fixed 5 s timeout.
+    Fixed,
+    /// RFC 6298 over inter-arrival times (floor 1.5 s).
+    Adaptive,
+    /// Phi accrual, Akka's cluster defaults.
+    Phi,
+    /// Phi accrual with Cassandra's observer-pause guard.
+    PhiGuarded,
+}
+
+impl Contender {
+    /// Every contender, in table order.
+    pub const ALL: [Contender; 4] =
+        [Contender::Fixed, Contender::Adaptive, Contender::Phi, Contender::PhiGuarded];
+
+    /// The name in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Contender::Fixed => "fixed 5s",
+            Contender::Adaptive => "adaptive (RFC 6298)",
+            Contender::Phi => "phi accrual",
+            Contender::PhiGuarded => "phi + pause guard",
+        }
+    }
+
+    /// QoS of this contender under `condition`, pooled over `seeds`.
+    pub fn measure(self, condition: Condition, seeds: &[u64]) -> Qos {
+        match self {
+            Contender::Fixed => measure(&HeartbeatConfig::<FixedTimeout>::default(), condition, seeds),
+            Contender::Adaptive => measure(&HeartbeatConfig::<AdaptiveTimeout>::default(), condition, seeds),
+            Contender::Phi => measure(&HeartbeatConfig::<PhiAccrual>::default(), condition, seeds),
+            Contender::PhiGuarded => {
+                measure(&HeartbeatConfig::<PhiAccrual>::default().with_pause_guard(), condition, seeds)
+            }
+        }
+    }
+}
+
+/// Phi accrual at Akka's defaults but with the given acceptable pause.
+pub fn phi_with_pause(acceptable_heartbeat_pause: Duration) -> HeartbeatConfig<PhiAccrual> {
+    let mut c = HeartbeatConfig::<PhiAccrual>::default();
+    c.detector.acceptable_heartbeat_pause = acceptable_heartbeat_pause;
+    c
+}
+
+/// `history` with only `observer`'s events kept: QoS then counts only its mistakes and
+/// detections (observation time still covers every pair).
+pub fn as_seen_by(mut history: DetectorHistory, observer: NodeId) -> DetectorHistory {
+    history.events.retain(|o| o.node == observer);
+    history
+}
+
+/// A fixed timeout of `timeout` with 1 s heartbeats.
+pub fn fixed(timeout: Duration) -> HeartbeatConfig<FixedTimeout> {
+    HeartbeatConfig { detector: FixedTimeoutConfig { timeout }, ..HeartbeatConfig::default() }
+}
+
+/// Runs phi accrual with the pause guard under `condition` with the partially synchronous
+/// checkers (completeness within the bound after `max(crash, GST)`, eventual accuracy after
+/// GST), and tells its QoS.
+pub fn condition_scenario(condition: Condition, mut spec: super::super::RunSpec) -> super::super::Outcome {
+    use palisade_core::detector::{completeness, eventual_accuracy};
+    use palisade_sim::{AtEnd, World};
+    let config = HeartbeatConfig::<PhiAccrual>::default().with_pause_guard();
+    let mut sim = simulation(&config, condition, spec.seed);
+    // Bounds for a LAN after GST: the detector's silence bound for 1 s ± 10 ms heartbeats
+    // plus the largest LAN delay; recovery adds one interval and one delay more.
+    let lan = Duration::from_millis(10);
+    let bound =
+        PhiAccrual::silence_bound(&config.detector, config.interval - lan, config.interval + lan) + lan;
+    let recovery = bound + config.interval + lan;
+    sim.add_checker(AtEnd(move |w: &World<Heartbeat<PhiAccrual>>| {
+        let h = super::history(w);
+        completeness(&h, bound)?;
+        eventual_accuracy(&h, recovery)
+    }));
+    let targets: Vec<NodeId> = (1..NODES).map(NodeId).collect();
+    let schedule = spec.prepare(&mut sim, &targets);
+    let report = sim.run_for(spec.duration);
+    let _ = sim.finish_trace();
+    let h = super::history(sim.world());
+    let q = palisade_core::detector::qos::qos(&h, WARMUP);
+    let story = vec![
+        format!(
+            "condition {}: phi accrual + pause guard, {NODES} nodes, {CRASHED} crashes at {:?}",
+            condition.name(),
+            CRASH_AT
+        ),
+        format!(
+            "QoS: T_D mean {:.3} s (p99 {:.3} s), {} mistakes ({:.2} per pair-hour), P_A {:.5}",
+            q.detection.mean_s,
+            q.detection.p99_s,
+            q.mistakes,
+            q.mistake_rate_per_s * 3600.0,
+            q.query_accuracy
+        ),
+        format!(
+            "checked: completeness within {:.3} s of max(crash, GST); eventual accuracy {:.3} s after GST",
+            bound.as_secs_f64(),
+            recovery.as_secs_f64()
+        ),
+    ];
+    super::super::Outcome { report, story, schedule }
+}
