@@ -24,6 +24,9 @@ enum Cmd {
     },
     /// Run one scenario in the simulator.
     Sim(cli::sim::SimArgs),
+    /// Failure-detector tools for operators: replay recorded heartbeats, tune thresholds.
+    #[command(subcommand)]
+    Detector(cli::detector::DetectorCmd),
 }
 
 /// Parses `1.5s`, `500ms`, `2m`, `100us`, `10ns`, `1h`.
@@ -66,5 +69,6 @@ fn main() -> ExitCode {
     match cli.command {
         Cmd::Tour { seeds } => cli::tour::run(seeds),
         Cmd::Sim(args) => cli::sim::run(args),
+        Cmd::Detector(cmd) => cli::detector::run(cmd),
     }
 }

@@ -112,3 +112,126 @@ fn trace_file_has_one_json_line_per_event() {
         assert!(v["kind"].is_string() && v["t_ns"].is_u64());
     }
 }
+
+fn write_csv(name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("palisade-cli-{name}-{}.csv", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn detector_replay_reports_transitions_qos_and_levels() {
+    // Heartbeats every second, a 4 s gap after 10 s, then the node stops at 20 s.
+    let mut csv = String::from("time_ms\n");
+    for t in (0..=10_000).step_by(1000).chain((14_000..=20_000).step_by(1000)) {
+        csv += &format!("{t}\n");
+    }
+    let path = write_csv("replay", &csv);
+    let out = palisade(&[
+        "detector",
+        "replay",
+        "--trace",
+        path.to_str().unwrap(),
+        "--detector",
+        "fixed",
+        "--timeout-ms",
+        "2500",
+        "--crash-at",
+        "20500",
+        "--sample-every",
+        "1000",
+        "--json",
+    ]);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let j = json(&out);
+    let node = &j["nodes"][0];
+    assert_eq!(node["arrivals"], 18);
+    let transitions: Vec<(f64, bool)> = node["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["t_ms"].as_f64().unwrap(), t["suspect"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(transitions, vec![(12_500.0, true), (14_000.0, false), (22_500.0, true)]);
+    assert_eq!(node["qos"]["mistakes"], 1);
+    assert!((node["qos"]["detection"]["mean_s"].as_f64().unwrap() - 2.0).abs() < 1e-9);
+    let levels = node["levels"].as_array().unwrap();
+    assert_eq!(levels[0]["t_ms"], 0.0);
+    assert!((levels[12]["level"].as_f64().unwrap() - 0.8).abs() < 1e-9, "{:?}", levels[12]);
+}
+
+#[test]
+fn detector_replay_rejects_bad_input_with_one_line_naming_the_line() {
+    for (name, text, expect) in [
+        ("empty", "", "empty file"),
+        ("header-only", "time_ms\n", "no arrival times"),
+        ("nan", "time_ms\n1\nabc\n", "line 3"),
+        ("unsorted", "time_ms\n5\n3\n", "line 3"),
+    ] {
+        let path = write_csv(name, text);
+        let out = palisade(&["detector", "replay", "--trace", path.to_str().unwrap()]);
+        std::fs::remove_file(&path).unwrap();
+        assert!(one_line_error(&out).contains(expect), "{name}");
+    }
+    let err = one_line_error(&palisade(&["detector", "replay", "--trace", "/nonexistent.csv"]));
+    assert!(err.contains("cannot read"));
+    let path = write_csv("flags", "t\n1\n");
+    let err = one_line_error(&palisade(&[
+        "detector",
+        "replay",
+        "--trace",
+        path.to_str().unwrap(),
+        "--detector",
+        "fixed",
+        "--threshold",
+        "3",
+    ]));
+    std::fs::remove_file(&path).unwrap();
+    assert!(err.contains("--threshold applies to --detector phi"), "{err}");
+}
+
+#[test]
+fn detector_tune_recommends_the_quietest_threshold_within_the_detection_limit() {
+    // 100k arrivals every 1000 ± 20 ms with a 3.5 s gap every 10k: phi's threshold trades
+    // detection time against those gaps.
+    let mut csv = String::from("time_ms\n");
+    let mut t = 0u64;
+    for i in 0..100_000u64 {
+        t += if i % 10_000 == 9_999 { 3_500 } else { 980 + (i * 7919) % 41 };
+        csv += &format!("{t}\n");
+    }
+    let path = write_csv("tune", &csv);
+    let out = palisade(&[
+        "detector",
+        "tune",
+        "--trace",
+        path.to_str().unwrap(),
+        "--max-detection",
+        "2500",
+        "--acceptable-pause-ms",
+        "0",
+        "--json",
+    ]);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let j = json(&out);
+    let rows = j["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 32);
+    let mistakes: Vec<u64> = rows.iter().map(|r| r["mistakes"].as_u64().unwrap()).collect();
+    assert!(
+        mistakes.windows(2).all(|w| w[0] >= w[1]),
+        "higher thresholds never make more mistakes: {mistakes:?}"
+    );
+    let detect: Vec<f64> = rows.iter().map(|r| r["mean_detection_ms"].as_f64().unwrap()).collect();
+    assert!(detect.windows(2).all(|w| w[0] <= w[1]), "and never detect faster: {detect:?}");
+    let pick = j["recommended"].as_f64().unwrap();
+    let row = rows.iter().find(|r| r["setting"].as_f64() == Some(pick)).unwrap();
+    assert!(row["mean_detection_ms"].as_f64().unwrap() <= 2500.0);
+    let quietest_fit = rows
+        .iter()
+        .filter(|r| r["mean_detection_ms"].as_f64().unwrap() <= 2500.0)
+        .map(|r| r["mistakes"].as_u64().unwrap())
+        .min();
+    assert_eq!(row["mistakes"].as_u64(), quietest_fit);
+}

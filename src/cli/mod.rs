@@ -1,5 +1,6 @@
 //! Subcommands of the `palisade` binary.
 
+pub mod detector;
 pub mod sim;
 pub mod sweep;
 pub mod tour;

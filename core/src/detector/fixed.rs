@@ -47,6 +47,10 @@ impl Detector for FixedTimeout {
         self.last + self.timeout
     }
 
+    fn level(&self, now: Instant) -> f64 {
+        (now - self.last).as_secs_f64() / self.timeout.as_secs_f64().max(1e-9)
+    }
+
     fn silence_bound(config: &FixedTimeoutConfig, _min: Duration, _max: Duration) -> Duration {
         config.timeout
     }

@@ -17,6 +17,7 @@ mod fixed;
 mod heartbeat;
 mod phi;
 pub mod qos;
+pub mod replay;
 mod rfc6298;
 
 pub use checks::{
@@ -49,6 +50,10 @@ pub trait Detector: Clone + Debug + Send + 'static {
 
     /// The instant from which the peer is suspected unless another heartbeat arrives.
     fn suspect_at(&self) -> Instant;
+
+    /// How suspicious the silence is at `now`: φ for phi accrual, elapsed silence over the
+    /// current timeout for timeout detectors (suspected from 1.0 on).
+    fn level(&self, now: Instant) -> f64;
 
     /// True when the peer is trusted at `now`.
     fn is_available(&self, now: Instant) -> bool {

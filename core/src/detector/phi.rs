@@ -194,6 +194,10 @@ impl Detector for PhiAccrual {
         self.last + Duration::from_nanos(self.suspect_after_ns)
     }
 
+    fn level(&self, now: Instant) -> f64 {
+        self.phi_at(now)
+    }
+
     fn silence_bound(config: &PhiConfig, min_interval: Duration, max_interval: Duration) -> Duration {
         // Every recorded value lies in [lo, hi] (bootstrap values included), so the mean is
         // at most hi and the standard deviation at most (hi - lo) / 2.

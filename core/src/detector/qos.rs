@@ -75,12 +75,7 @@ pub fn qos(history: &DetectorHistory, warmup: Duration) -> Qos {
 
 /// [`qos`] over several runs (seeds), pooling their samples and observation time.
 pub fn qos_pooled(histories: &[DetectorHistory], warmup: Duration) -> Qos {
-    let mut detections = Vec::new();
-    let mut undetected = 0;
-    let mut durations = Vec::new();
-    let mut recurrences = Vec::new();
-    let mut observed = Duration::ZERO;
-    let mut mistaken = Duration::ZERO;
+    let mut acc = Accumulator::default();
     for history in histories {
         for &observer in &history.members {
             for &target in &history.members {
@@ -89,49 +84,92 @@ pub fn qos_pooled(histories: &[DetectorHistory], warmup: Duration) -> Qos {
                 }
                 let observer_end =
                     history.crashes.get(&observer).copied().unwrap_or(history.end).min(history.end);
-                let target_crash = history.crashes.get(&target).copied();
-                let live_until = target_crash.unwrap_or(observer_end).min(observer_end);
-                if live_until > warmup {
-                    observed += live_until - warmup;
-                }
                 let pair = Pair { history, observer, target };
-                // Mistakes: suspicion intervals (clipped to the failure-free window).
-                let mut last_start: Option<Duration> = None;
-                for (start, end) in pair.suspicions(observer_end) {
-                    if start >= live_until || start < warmup {
-                        continue;
-                    }
-                    let end = end.min(live_until);
-                    durations.push(end - start);
-                    mistaken += end - start;
-                    if let Some(prev) = last_start {
-                        recurrences.push(start - prev);
-                    }
-                    last_start = Some(start);
-                }
-                // Detection: the suspicion that is in force at the end and began after the crash
-                // (or covers it).
-                if let Some(crash) = target_crash.filter(|&c| c < observer_end && c >= warmup) {
-                    match pair.suspicions(observer_end).last() {
-                        Some(&(start, end)) if end >= observer_end => {
-                            detections.push(start.saturating_sub(crash))
-                        }
-                        _ => undetected += 1,
-                    }
-                }
+                let suspicions = pair.suspicions(observer_end);
+                acc.pair(&suspicions, history.crashes.get(&target).copied(), observer_end, warmup);
             }
         }
     }
-    let observed_s = observed.as_secs_f64();
-    Qos {
-        detection: Summary::of(&detections),
-        undetected,
-        mistakes: durations.len(),
-        mistake_duration: Summary::of(&durations),
-        mistake_recurrence: Summary::of(&recurrences),
-        mistake_rate_per_s: if observed_s > 0.0 { durations.len() as f64 / observed_s } else { 0.0 },
-        query_accuracy: if observed_s > 0.0 { 1.0 - mistaken.as_secs_f64() / observed_s } else { 1.0 },
-        observed_s,
+    acc.finish()
+}
+
+/// QoS of one monitored node from the detector's suspicion intervals `[start, end)` (an
+/// open one ends at `end`), its crash time if it crashed, and the end of observation.
+pub fn qos_of_intervals(
+    suspicions: &[(Duration, Duration)],
+    crash: Option<Duration>,
+    end: Duration,
+    warmup: Duration,
+) -> Qos {
+    let mut acc = Accumulator::default();
+    acc.pair(suspicions, crash, end, warmup);
+    acc.finish()
+}
+
+#[derive(Default)]
+struct Accumulator {
+    detections: Vec<Duration>,
+    undetected: usize,
+    durations: Vec<Duration>,
+    recurrences: Vec<Duration>,
+    observed: Duration,
+    mistaken: Duration,
+}
+
+impl Accumulator {
+    /// One (observer, target) pair: the observer watched until `observer_end`.
+    fn pair(
+        &mut self,
+        suspicions: &[(Duration, Duration)],
+        crash: Option<Duration>,
+        observer_end: Duration,
+        warmup: Duration,
+    ) {
+        let live_until = crash.unwrap_or(observer_end).min(observer_end);
+        if live_until > warmup {
+            self.observed += live_until - warmup;
+        }
+        // Mistakes: suspicion intervals that began while the target was alive (clipped).
+        let mut last_start: Option<Duration> = None;
+        for &(start, end) in suspicions {
+            if start >= live_until || start < warmup {
+                continue;
+            }
+            let end = end.min(live_until);
+            self.durations.push(end - start);
+            self.mistaken += end - start;
+            if let Some(prev) = last_start {
+                self.recurrences.push(start - prev);
+            }
+            last_start = Some(start);
+        }
+        // Detection: the suspicion in force at the end, begun after the crash (or covering it).
+        if let Some(crash) = crash.filter(|&c| c < observer_end && c >= warmup) {
+            match suspicions.last() {
+                Some(&(start, end)) if end >= observer_end => {
+                    self.detections.push(start.saturating_sub(crash))
+                }
+                _ => self.undetected += 1,
+            }
+        }
+    }
+
+    fn finish(self) -> Qos {
+        let observed_s = self.observed.as_secs_f64();
+        Qos {
+            detection: Summary::of(&self.detections),
+            undetected: self.undetected,
+            mistakes: self.durations.len(),
+            mistake_duration: Summary::of(&self.durations),
+            mistake_recurrence: Summary::of(&self.recurrences),
+            mistake_rate_per_s: if observed_s > 0.0 { self.durations.len() as f64 / observed_s } else { 0.0 },
+            query_accuracy: if observed_s > 0.0 {
+                1.0 - self.mistaken.as_secs_f64() / observed_s
+            } else {
+                1.0
+            },
+            observed_s,
+        }
     }
 }
 

@@ -184,6 +184,10 @@ impl Detector for AdaptiveTimeout {
         self.last + self.rtt.rto()
     }
 
+    fn level(&self, now: Instant) -> f64 {
+        (now - self.last).as_secs_f64() / self.rtt.rto().as_secs_f64().max(1e-9)
+    }
+
     fn silence_bound(config: &AdaptiveConfig, min_interval: Duration, max_interval: Duration) -> Duration {
         // With every sample in [lo, hi]: SRTT ≤ hi, and RTTVAR never exceeds the larger of
         // its first value (≤ hi/2) and the largest deviation (hi - lo).
