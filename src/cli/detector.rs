@@ -124,11 +124,11 @@ pub fn run(cmd: DetectorCmd) -> ExitCode {
 type Arrivals = BTreeMap<String, Vec<Instant>>;
 
 fn ms_to_instant(ms: f64) -> Option<Instant> {
-    (ms.is_finite() && ms >= 0.0 && ms < 1e15).then(|| Instant::from_nanos((ms * 1e6).round() as u64))
+    (0.0..1e15).contains(&ms).then(|| Instant::from_nanos((ms * 1e6).round() as u64))
 }
 
 fn ms_to_duration(ms: f64, name: &str) -> Result<Duration, String> {
-    if ms.is_finite() && ms >= 0.0 && ms < 1e15 {
+    if (0.0..1e15).contains(&ms) {
         Ok(Duration::from_nanos((ms * 1e6).round() as u64))
     } else {
         Err(format!("--{name} must be a non-negative number of milliseconds, got {ms}"))
