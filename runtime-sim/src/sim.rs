@@ -90,7 +90,7 @@ impl<M: Clone> Wire<M> {
     }
 }
 
-enum Pending<M> {
+enum Pending<M, C> {
     Deliver {
         from: NodeId,
         to: NodeId,
@@ -109,6 +109,11 @@ enum Pending<M> {
     },
     /// Boxed: faults are rare, and a small queue entry keeps the heap fast.
     Fault(Box<FaultKind>),
+    /// A command from the node's local application.
+    Command {
+        node: NodeId,
+        cmd: Box<C>,
+    },
 }
 
 struct NodeRuntime<M> {
@@ -136,7 +141,7 @@ pub struct Simulation<P: Protocol> {
     protocol_config: P::Config,
     world: World<P>,
     runtime: Vec<NodeRuntime<P::Message>>,
-    queue: EventQueue<Pending<P::Message>>,
+    queue: EventQueue<Pending<P::Message, P::Command>>,
     net_rng: Rng,
     node_rng: Rng,
     checkers: Vec<Box<dyn Checker<P>>>,
@@ -226,6 +231,14 @@ impl<P: Protocol> Simulation<P> {
             *slot = Some(Box::new(adversary));
             self.world.byzantine.insert(node);
         }
+        self
+    }
+
+    /// Delivers `cmd` to `node`'s protocol at `at`, as its local application would (dropped
+    /// if the node is down or paused then).
+    pub fn command_at(&mut self, node: NodeId, at: Duration, cmd: P::Command) -> &mut Self {
+        let at = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX);
+        self.queue.push(at, Pending::Command { node, cmd: Box::new(cmd) });
         self
     }
 
@@ -453,8 +466,15 @@ impl<P: Protocol> Simulation<P> {
         self.finish_report()
     }
 
-    fn handle(&mut self, item: Pending<P::Message>) -> Result<(), Violation> {
+    fn handle(&mut self, item: Pending<P::Message, P::Command>) -> Result<(), Violation> {
         match item {
+            Pending::Command { node, cmd } => {
+                let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else { return Ok(()) };
+                if self.world.nodes[i].is_some() && self.runtime[i].paused_until.is_none() {
+                    self.record(TraceKind::Command { node }, None, None);
+                    self.feed(i, Input::Command(*cmd));
+                }
+            }
             Pending::Fault(fault) => self.inject(*fault),
             Pending::Deliver { from, to, wire } => {
                 let Some(i) = Self::idx(to) else { return Ok(()) };

@@ -79,6 +79,11 @@ pub enum TraceKind {
         /// The node.
         node: NodeId,
     },
+    /// The local application gave a node a command.
+    Command {
+        /// The node.
+        node: NodeId,
+    },
     /// A node crashed in the middle of a persist; that state was never made durable.
     TornWrite {
         /// The node.
@@ -162,6 +167,7 @@ impl TraceKind {
             TraceKind::Degrade => 17,
             TraceKind::RestoreLinks => 18,
             TraceKind::TornWrite { .. } => 19,
+            TraceKind::Command { .. } => 20,
         }
     }
 
@@ -183,7 +189,8 @@ impl TraceKind {
             | TraceKind::Crash { node }
             | TraceKind::Restart { node }
             | TraceKind::Resume { node }
-            | TraceKind::TornWrite { node } => (node.0, 0, 0),
+            | TraceKind::TornWrite { node }
+            | TraceKind::Command { node } => (node.0, 0, 0),
         }
     }
 }

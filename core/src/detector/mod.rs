@@ -19,6 +19,7 @@ mod phi;
 pub mod qos;
 pub mod replay;
 mod rfc6298;
+pub mod swim;
 
 pub use checks::{
     DetectorHistory, completeness, eventual_accuracy, never_suspects_live, never_suspects_live_at,

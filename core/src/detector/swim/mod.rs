@@ -1,0 +1,669 @@
+//! SWIM membership (Das, Gupta and Motivala, DSN 2002) with Lifeguard (Dadgar et al.,
+//! arXiv 1707.00788), after hashicorp/memberlist.
+//!
+//! Model: partially synchronous network that may lose, delay and reorder messages;
+//! crash-stop members; members may be slow or paused. No Byzantine members.
+//! Guarantees: a crashed member is eventually declared dead by every live member
+//! (completeness: probed round-robin, so within a bounded number of protocol periods plus
+//! the suspicion timeout); a live member that is suspected refutes by raising its
+//! incarnation, and one that can reach any member will be believed alive again; an
+//! asymmetric partition (A cannot reach B but C can) does not convict B, since indirect
+//! probes through C succeed. With Lifeguard, a member that misses acks because it is itself
+//! slow stretches its own timeouts (local health), a lone accuser's suspicion lasts longest
+//! (dynamic suspicion timeout), and suspects hear of it first (buddy system).
+//! Checkers: [`checks::no_false_death`], and the detector checkers over [`SwimEvent`]s
+//! mapped to suspicions.
+
+mod awareness;
+mod broadcast;
+pub mod checks;
+mod suspicion;
+
+pub use awareness::Awareness;
+pub use broadcast::{Broadcasts, retransmit_limit};
+pub use suspicion::{Suspicion, confirmations_needed, suspicion_bounds, suspicion_timeout};
+
+use crate::node::NodeId;
+use crate::protocol::{Init, Outbox, OutputFor, Protocol};
+use crate::rng::Rng;
+use crate::time::{Instant, Now};
+use crate::timer::Timers;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Parameters of [`Swim`]. Defaults are memberlist's LAN configuration with Lifeguard on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwimConfig {
+    /// Protocol period: one probe per interval. 1 s.
+    pub probe_interval: Duration,
+    /// Wait for a direct ack before asking others to probe. 500 ms.
+    pub probe_timeout: Duration,
+    /// Members asked to probe indirectly. 3.
+    pub indirect_checks: usize,
+    /// Suspicion timeout multiplier. 4.
+    pub suspicion_mult: u32,
+    /// Maximum suspicion timeout as a multiple of the minimum (Lifeguard). 6.
+    pub suspicion_max_timeout_mult: u32,
+    /// Updates are piggybacked `retransmit_mult · ceil(log10(n + 1))` times. 4.
+    pub retransmit_mult: u32,
+    /// Bound on the local health multiplier (Lifeguard). 8.
+    pub awareness_max_multiplier: u32,
+    /// Updates piggybacked per message, at most.
+    pub max_piggyback: usize,
+    /// Lifeguard on (local health, nacks, dynamic suspicion, buddy system) or plain SWIM
+    /// with a fixed suspicion timeout of `suspicion_mult · log10(n) · probe_interval`.
+    pub lifeguard: bool,
+    /// Members to join through. Empty: start knowing the whole configured membership.
+    pub seeds: Vec<NodeId>,
+}
+
+impl Default for SwimConfig {
+    fn default() -> Self {
+        SwimConfig {
+            probe_interval: Duration::from_secs(1),
+            probe_timeout: Duration::from_millis(500),
+            indirect_checks: 3,
+            suspicion_mult: 4,
+            suspicion_max_timeout_mult: 6,
+            retransmit_mult: 4,
+            awareness_max_multiplier: 8,
+            max_piggyback: 16,
+            lifeguard: true,
+            seeds: Vec::new(),
+        }
+    }
+}
+
+impl SwimConfig {
+    /// Plain SWIM: the same parameters with Lifeguard off.
+    pub fn plain() -> Self {
+        SwimConfig { lifeguard: false, ..SwimConfig::default() }
+    }
+}
+
+/// What a member is believed to be.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MemberState {
+    /// Alive at this incarnation.
+    Alive,
+    /// Suspected by `from`.
+    Suspect {
+        /// The accuser.
+        from: NodeId,
+    },
+    /// Declared dead by `from`.
+    Dead {
+        /// The member that declared it.
+        from: NodeId,
+    },
+    /// Left gracefully.
+    Left,
+}
+
+/// A membership update, as disseminated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Update {
+    /// The member it is about.
+    pub node: NodeId,
+    /// That member's incarnation the update refers to.
+    pub incarnation: u64,
+    /// Its state.
+    pub state: MemberState,
+}
+
+/// Updates handled per message, at most; the rest are dropped (a hostile message cannot make
+/// a member do unbounded work).
+pub const MAX_UPDATES_PER_MESSAGE: usize = 64;
+
+/// SWIM messages. Every one piggybacks membership updates.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SwimMsg {
+    /// Are you alive? Answer with `Ack { seq }`.
+    Ping {
+        /// Sequence number to echo.
+        seq: u64,
+        /// Piggybacked updates.
+        updates: Vec<Update>,
+    },
+    /// Reply to a ping (directly, or relayed by an intermediary).
+    Ack {
+        /// The ping's sequence number.
+        seq: u64,
+        /// Piggybacked updates.
+        updates: Vec<Update>,
+    },
+    /// Please ping `target` for me and relay its ack as `Ack { seq }`.
+    PingReq {
+        /// The requester's sequence number.
+        seq: u64,
+        /// Whom to ping.
+        target: NodeId,
+        /// Piggybacked updates.
+        updates: Vec<Update>,
+    },
+    /// The intermediary got no ack from the target in time (Lifeguard).
+    Nack {
+        /// The requester's sequence number.
+        seq: u64,
+        /// Piggybacked updates.
+        updates: Vec<Update>,
+    },
+    /// A new member asks a seed to let it in.
+    Join,
+    /// The seed's view of the membership.
+    JoinAck {
+        /// Every member the seed knows.
+        members: Vec<Update>,
+    },
+}
+
+/// Commands to a [`Swim`] member.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SwimCommand {
+    /// Leave gracefully: tell the others, then stop probing.
+    Leave,
+}
+
+/// What SWIM tells the application.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum SwimEvent {
+    /// `peer` is suspected.
+    Suspect {
+        /// The member.
+        peer: NodeId,
+    },
+    /// `peer` is believed alive again (it refuted, or rejoined).
+    Alive {
+        /// The member.
+        peer: NodeId,
+    },
+    /// `peer` is declared dead.
+    Dead {
+        /// The member.
+        peer: NodeId,
+    },
+    /// `peer` joined.
+    Joined {
+        /// The member.
+        peer: NodeId,
+    },
+    /// `peer` left gracefully.
+    Left {
+        /// The member.
+        peer: NodeId,
+    },
+    /// This member refuted a suspicion of itself by moving to `incarnation`.
+    Refuted {
+        /// Its new incarnation.
+        incarnation: u64,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct Member {
+    incarnation: u64,
+    state: MemberState,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    /// Start the next probe.
+    Probe,
+    /// The direct ack is late: ask others.
+    ProbeTimeout,
+    /// The protocol period is over.
+    ProbeEnd,
+    /// A suspicion's deadline.
+    Suspicion(NodeId),
+    /// An indirect probe's nack deadline.
+    RelayNack(u64),
+    /// Forget an indirect probe.
+    RelayEnd(u64),
+}
+
+#[derive(Clone, Debug)]
+struct Probe {
+    target: NodeId,
+    seq: u64,
+    acked: bool,
+    expected_nacks: i64,
+    nacks: i64,
+}
+
+/// A SWIM member.
+#[derive(Debug)]
+pub struct Swim {
+    id: NodeId,
+    config: SwimConfig,
+    incarnation: u64,
+    members: BTreeMap<NodeId, Member>,
+    suspicions: BTreeMap<NodeId, Suspicion>,
+    probe_order: Vec<NodeId>,
+    probe_index: usize,
+    probe: Option<Probe>,
+    relays: BTreeMap<u64, (NodeId, u64)>,
+    next_seq: u64,
+    awareness: Awareness,
+    broadcasts: Broadcasts,
+    timers: Timers<Timer>,
+    rng: Rng,
+    left: bool,
+    outbox: Outbox<SwimMsg, SwimEvent, ()>,
+}
+
+impl Swim {
+    /// This member's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// Its incarnation number.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// The local health score (0 when healthy).
+    pub fn health(&self) -> u32 {
+        self.awareness.score()
+    }
+
+    /// What this member believes of `peer`.
+    pub fn state_of(&self, peer: NodeId) -> Option<MemberState> {
+        self.members.get(&peer).map(|m| m.state)
+    }
+
+    /// Members this member currently believes alive (itself included).
+    pub fn alive(&self) -> Vec<NodeId> {
+        self.members.iter().filter(|(_, m)| m.state == MemberState::Alive).map(|(&n, _)| n).collect()
+    }
+
+    /// Members currently suspected or declared dead.
+    pub fn suspected(&self) -> Vec<NodeId> {
+        self.members
+            .iter()
+            .filter(|(_, m)| matches!(m.state, MemberState::Suspect { .. } | MemberState::Dead { .. }))
+            .map(|(&n, _)| n)
+            .collect()
+    }
+
+    fn n(&self) -> usize {
+        self.members
+            .values()
+            .filter(|m| !matches!(m.state, MemberState::Dead { .. } | MemberState::Left))
+            .count()
+    }
+
+    fn piggyback(&mut self, buddy: Option<NodeId>) -> Vec<Update> {
+        let limit = retransmit_limit(self.config.retransmit_mult, self.n());
+        let buddy = buddy.filter(|_| self.config.lifeguard);
+        self.broadcasts.take(self.config.max_piggyback, limit, buddy)
+    }
+
+    fn send(&mut self, to: NodeId, make: impl FnOnce(Vec<Update>) -> SwimMsg) {
+        let buddy =
+            self.members.get(&to).filter(|m| matches!(m.state, MemberState::Suspect { .. })).map(|_| to);
+        let updates = self.piggyback(buddy);
+        self.outbox.send(to, make(updates));
+    }
+
+    fn self_update(&self) -> Update {
+        let state = if self.left { MemberState::Left } else { MemberState::Alive };
+        Update { node: self.id, incarnation: self.incarnation, state }
+    }
+
+    fn next_target(&mut self) -> Option<NodeId> {
+        for _ in 0..2 {
+            while self.probe_index < self.probe_order.len() {
+                let n = self.probe_order[self.probe_index];
+                self.probe_index += 1;
+                let live = self
+                    .members
+                    .get(&n)
+                    .is_some_and(|m| matches!(m.state, MemberState::Alive | MemberState::Suspect { .. }));
+                if n != self.id && live {
+                    return Some(n);
+                }
+            }
+            // Round-robin over a fresh shuffle: every member is probed once per round.
+            self.probe_order = self.members.keys().copied().filter(|&n| n != self.id).collect();
+            self.rng.shuffle(&mut self.probe_order);
+            self.probe_index = 0;
+        }
+        None
+    }
+
+    fn start_probe(&mut self, now: Instant) {
+        let interval = self.scaled(self.config.probe_interval);
+        self.timers.set(Timer::Probe, now + interval);
+        if self.left {
+            return;
+        }
+        let Some(target) = self.next_target() else { return };
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.probe = Some(Probe { target, seq, acked: false, expected_nacks: 0, nacks: 0 });
+        self.send(target, |updates| SwimMsg::Ping { seq, updates });
+        self.timers.set(Timer::ProbeTimeout, now + self.scaled(self.config.probe_timeout));
+        self.timers.set(Timer::ProbeEnd, now + interval);
+    }
+
+    fn scaled(&self, d: Duration) -> Duration {
+        if self.config.lifeguard { self.awareness.scale(d) } else { d }
+    }
+
+    fn probe_timeout(&mut self) {
+        let Some(p) = self.probe.clone().filter(|p| !p.acked) else { return };
+        let mut helpers: Vec<NodeId> = self
+            .members
+            .iter()
+            .filter(|&(&n, m)| n != self.id && n != p.target && m.state == MemberState::Alive)
+            .map(|(&n, _)| n)
+            .collect();
+        self.rng.shuffle(&mut helpers);
+        helpers.truncate(self.config.indirect_checks);
+        for &h in &helpers {
+            self.send(h, |updates| SwimMsg::PingReq { seq: p.seq, target: p.target, updates });
+        }
+        if let Some(probe) = self.probe.as_mut() {
+            probe.expected_nacks = if self.config.lifeguard { helpers.len() as i64 } else { 0 };
+        }
+    }
+
+    fn probe_end(&mut self, now: Instant) {
+        if let Some(p) = self.probe.take() {
+            if !p.acked {
+                // Lifeguard: missing nacks mean we, not the target, may be the slow one.
+                let delta = if p.expected_nacks > 0 { (p.expected_nacks - p.nacks).max(0) } else { 1 };
+                self.awareness.apply(delta);
+                let inc = self.members.get(&p.target).map_or(0, |m| m.incarnation);
+                let update = Update {
+                    node: p.target,
+                    incarnation: inc,
+                    state: MemberState::Suspect { from: self.id },
+                };
+                self.apply(now, self.id, update);
+            }
+        }
+        self.timers.cancel(Timer::ProbeTimeout);
+        self.start_probe(now);
+    }
+
+    fn ack(&mut self, seq: u64) {
+        if let Some(p) = self.probe.as_mut().filter(|p| p.seq == seq && !p.acked) {
+            p.acked = true;
+            self.awareness.apply(-1);
+            self.timers.cancel(Timer::ProbeTimeout);
+        }
+    }
+
+    /// Applies one update heard from `from` (or decided locally when `from` is us).
+    fn apply(&mut self, now: Instant, from: NodeId, u: Update) {
+        if u.node == self.id {
+            return self.about_me(u);
+        }
+        let known = self.members.get(&u.node).cloned();
+        let current_inc = known.as_ref().map_or(0, |m| m.incarnation);
+        match u.state {
+            MemberState::Alive => {
+                let newer = known.as_ref().is_none_or(|m| u.incarnation > m.incarnation);
+                if !newer {
+                    return;
+                }
+                let was = known.map(|m| m.state);
+                self.members.insert(u.node, Member { incarnation: u.incarnation, state: MemberState::Alive });
+                self.suspicions.remove(&u.node);
+                self.timers.cancel(Timer::Suspicion(u.node));
+                match was {
+                    None => self.outbox.event(SwimEvent::Joined { peer: u.node }),
+                    Some(MemberState::Alive) => {}
+                    Some(_) => self.outbox.event(SwimEvent::Alive { peer: u.node }),
+                }
+                self.broadcasts.push(u);
+            }
+            MemberState::Suspect { from: accuser } => {
+                let Some(m) = known else { return };
+                if u.incarnation < current_inc {
+                    return;
+                }
+                match m.state {
+                    MemberState::Alive => {
+                        self.members.insert(u.node, Member { incarnation: u.incarnation, state: u.state });
+                        let n = self.n();
+                        let (min, max) = suspicion_bounds(
+                            n,
+                            self.config.suspicion_mult,
+                            self.config.suspicion_max_timeout_mult,
+                            self.config.probe_interval,
+                        );
+                        let (max, k) = if self.config.lifeguard {
+                            (max, confirmations_needed(n, self.config.suspicion_mult))
+                        } else {
+                            (min, 0)
+                        };
+                        let s = Suspicion::new(now, accuser, min, max, k);
+                        self.timers.set(Timer::Suspicion(u.node), s.deadline());
+                        self.suspicions.insert(u.node, s);
+                        self.outbox.event(SwimEvent::Suspect { peer: u.node });
+                        self.broadcasts.push(u);
+                    }
+                    MemberState::Suspect { .. } => {
+                        // An independent confirmation shortens the timeout (Lifeguard).
+                        if let Some(s) = self.suspicions.get_mut(&u.node) {
+                            if s.confirm(accuser) {
+                                let deadline = s.deadline();
+                                self.timers.set(Timer::Suspicion(u.node), deadline);
+                                self.broadcasts.push(u);
+                            }
+                        }
+                    }
+                    MemberState::Dead { .. } | MemberState::Left => {}
+                }
+                let _ = from;
+            }
+            MemberState::Dead { .. } | MemberState::Left => {
+                let Some(m) = known else { return };
+                if u.incarnation < current_inc
+                    || matches!(m.state, MemberState::Dead { .. } | MemberState::Left)
+                {
+                    return;
+                }
+                self.members.insert(u.node, Member { incarnation: u.incarnation, state: u.state });
+                self.suspicions.remove(&u.node);
+                self.timers.cancel(Timer::Suspicion(u.node));
+                let event = if u.state == MemberState::Left {
+                    SwimEvent::Left { peer: u.node }
+                } else {
+                    SwimEvent::Dead { peer: u.node }
+                };
+                self.outbox.event(event);
+                self.broadcasts.push(u);
+            }
+        }
+    }
+
+    /// Someone says something about us: refute suspicion or death by a higher incarnation.
+    fn about_me(&mut self, u: Update) {
+        if self.left || u.incarnation < self.incarnation {
+            return;
+        }
+        match u.state {
+            MemberState::Suspect { .. } | MemberState::Dead { .. } => {
+                self.incarnation = u.incarnation + 1;
+                if self.config.lifeguard {
+                    self.awareness.apply(1);
+                }
+                if let Some(me) = self.members.get_mut(&self.id) {
+                    me.incarnation = self.incarnation;
+                }
+                self.broadcasts.push(self.self_update());
+                self.outbox.event(SwimEvent::Refuted { incarnation: self.incarnation });
+            }
+            MemberState::Alive | MemberState::Left => {}
+        }
+    }
+
+    fn apply_all(&mut self, now: Instant, from: NodeId, updates: Vec<Update>) {
+        for u in updates.into_iter().take(MAX_UPDATES_PER_MESSAGE) {
+            self.apply(now, from, u);
+        }
+    }
+}
+
+impl Protocol for Swim {
+    type Message = SwimMsg;
+    type Command = SwimCommand;
+    type Event = SwimEvent;
+    type Config = SwimConfig;
+    type Durable = ();
+
+    fn new(init: Init<Self>) -> Self {
+        let config = init.config.clone();
+        let mut members = BTreeMap::new();
+        let known: Vec<NodeId> = if config.seeds.is_empty() { init.members.clone() } else { vec![init.id] };
+        for n in known {
+            members.insert(n, Member { incarnation: 0, state: MemberState::Alive });
+        }
+        let mut swim = Swim {
+            id: init.id,
+            incarnation: 0,
+            members,
+            suspicions: BTreeMap::new(),
+            probe_order: Vec::new(),
+            probe_index: 0,
+            probe: None,
+            relays: BTreeMap::new(),
+            next_seq: 0,
+            awareness: Awareness::new(config.awareness_max_multiplier),
+            broadcasts: Broadcasts::default(),
+            timers: Timers::new(),
+            rng: Rng::from_seed(init.seed),
+            left: false,
+            outbox: Outbox::new(),
+            config,
+        };
+        // Stagger the first probe over one interval so members do not probe in lockstep.
+        let offset = swim.rng.duration_between(Duration::ZERO, swim.config.probe_interval);
+        swim.timers.set(Timer::Probe, init.now.mono + offset);
+        for seed in swim.config.seeds.clone() {
+            if seed != swim.id {
+                swim.outbox.send(seed, SwimMsg::Join);
+            }
+        }
+        swim
+    }
+
+    fn handle_message(&mut self, now: Now, from: NodeId, msg: SwimMsg) {
+        let now = now.mono;
+        match msg {
+            SwimMsg::Ping { seq, updates } => {
+                self.apply_all(now, from, updates);
+                self.send(from, |updates| SwimMsg::Ack { seq, updates });
+            }
+            SwimMsg::Ack { seq, updates } => {
+                self.apply_all(now, from, updates);
+                if let Some((origin, origin_seq)) = self.relays.remove(&seq) {
+                    self.timers.cancel(Timer::RelayNack(seq));
+                    self.timers.cancel(Timer::RelayEnd(seq));
+                    self.send(origin, |updates| SwimMsg::Ack { seq: origin_seq, updates });
+                } else {
+                    self.ack(seq);
+                }
+            }
+            SwimMsg::PingReq { seq, target, updates } => {
+                self.apply_all(now, from, updates);
+                if target == self.id || !self.members.contains_key(&target) {
+                    return;
+                }
+                let relay = self.next_seq;
+                self.next_seq += 1;
+                self.relays.insert(relay, (from, seq));
+                self.send(target, |updates| SwimMsg::Ping { seq: relay, updates });
+                if self.config.lifeguard {
+                    self.timers.set(Timer::RelayNack(relay), now + self.config.probe_timeout.mul_f64(0.8));
+                }
+                self.timers.set(Timer::RelayEnd(relay), now + self.config.probe_interval);
+            }
+            SwimMsg::Nack { seq, updates } => {
+                self.apply_all(now, from, updates);
+                if let Some(p) = self.probe.as_mut().filter(|p| p.seq == seq) {
+                    p.nacks += 1;
+                }
+            }
+            SwimMsg::Join => {
+                if !self.members.contains_key(&from) {
+                    let u = Update { node: from, incarnation: 0, state: MemberState::Alive };
+                    self.apply(now, self.id, u);
+                }
+                let mut members: Vec<Update> = self
+                    .members
+                    .iter()
+                    .map(|(&node, m)| Update { node, incarnation: m.incarnation, state: m.state })
+                    .collect();
+                members.truncate(MAX_UPDATES_PER_MESSAGE * 16);
+                self.outbox.send(from, SwimMsg::JoinAck { members });
+            }
+            SwimMsg::JoinAck { members } => {
+                for u in members.into_iter().take(MAX_UPDATES_PER_MESSAGE * 16) {
+                    self.apply(now, from, u);
+                }
+                self.broadcasts.push(self.self_update());
+            }
+        }
+    }
+
+    fn handle_command(&mut self, _now: Now, cmd: SwimCommand) {
+        match cmd {
+            SwimCommand::Leave => {
+                self.left = true;
+                self.incarnation += 1;
+                self.broadcasts.push(self.self_update());
+                // Tell a few members straight away; piggybacking spreads it further.
+                let others: Vec<NodeId> =
+                    self.members.keys().copied().filter(|&n| n != self.id).take(4).collect();
+                for n in others {
+                    self.send(n, |updates| SwimMsg::Ping { seq: u64::MAX, updates });
+                }
+            }
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Now) {
+        let now = now.mono;
+        while let Some(timer) = self.timers.pop_expired(now) {
+            match timer {
+                Timer::Probe => {
+                    if self.probe.is_none() {
+                        self.start_probe(now);
+                    }
+                }
+                Timer::ProbeTimeout => self.probe_timeout(),
+                Timer::ProbeEnd => self.probe_end(now),
+                Timer::Suspicion(node) => {
+                    if self.suspicions.remove(&node).is_some() {
+                        let inc = self.members.get(&node).map_or(0, |m| m.incarnation);
+                        let u = Update { node, incarnation: inc, state: MemberState::Dead { from: self.id } };
+                        self.apply(now, self.id, u);
+                    }
+                }
+                Timer::RelayNack(relay) => {
+                    if let Some(&(origin, seq)) = self.relays.get(&relay) {
+                        self.send(origin, |updates| SwimMsg::Nack { seq, updates });
+                    }
+                }
+                Timer::RelayEnd(relay) => {
+                    self.relays.remove(&relay);
+                }
+            }
+        }
+    }
+
+    fn poll_output(&mut self) -> Option<OutputFor<Self>> {
+        self.outbox.pop()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+}

@@ -1,0 +1,121 @@
+//! SWIM with Lifeguard in the simulator: completeness, refutation, asymmetric partitions,
+//! joining through seeds, graceful leave, and robustness to garbage.
+
+use palisade::core::NodeId;
+use palisade::core::detector::swim::checks::{false_positives, no_false_death};
+use palisade::core::detector::swim::{MemberState, Swim, SwimCommand, SwimConfig, SwimEvent};
+use palisade::sim::byzantine::Garbage;
+use palisade::sim::net::Partition;
+use palisade::sim::{EachEvent, Fault, Latency, LinkConfig, Network, SimConfig, Simulation};
+use std::time::Duration;
+
+fn s(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn cluster(seed: u64, n: u32, config: SwimConfig) -> Simulation<Swim> {
+    let mut cfg = SimConfig::new(seed, n);
+    cfg.network = Network::uniform(LinkConfig::with_latency(Latency::uniform(
+        Duration::from_millis(1),
+        Duration::from_millis(10),
+    )));
+    Simulation::new(cfg, config)
+}
+
+fn events_about(sim: &Simulation<Swim>, peer: NodeId) -> Vec<(NodeId, SwimEvent)> {
+    sim.world()
+        .history()
+        .iter()
+        .filter(|o| match o.event {
+            SwimEvent::Suspect { peer: p }
+            | SwimEvent::Alive { peer: p }
+            | SwimEvent::Dead { peer: p }
+            | SwimEvent::Left { peer: p } => p == peer,
+            _ => false,
+        })
+        .map(|o| (o.node, o.event.clone()))
+        .collect()
+}
+
+#[test]
+fn a_crashed_member_is_declared_dead_by_everyone_and_nobody_else_is() {
+    for seed in 1..=5 {
+        let mut sim = cluster(seed, 8, SwimConfig::default());
+        sim.schedule(Fault::crash(NodeId(3), s(10)));
+        sim.add_checker(EachEvent::new(no_false_death));
+        let r = sim.run_for(s(60));
+        assert_eq!(r.violation, None, "seed {seed}");
+        for (id, m) in sim.world().running() {
+            assert!(
+                matches!(m.state_of(NodeId(3)), Some(MemberState::Dead { .. })),
+                "seed {seed}: {id} still believes n3 alive"
+            );
+        }
+        let (suspicions, deaths) = false_positives(sim.world().history(), sim.world().crashes());
+        assert_eq!((suspicions, deaths), (0, 0), "seed {seed}");
+    }
+}
+
+#[test]
+fn an_asymmetric_partition_is_told_apart_from_a_dead_member() {
+    // n1 stops hearing n3 (acks from n3 never reach it), but the others still do: indirect
+    // probes through them vouch for n3.
+    let mut sim = cluster(2, 6, SwimConfig::default());
+    sim.schedule(Fault::partition(Partition::one_way(NodeId(3), NodeId(1)), s(5)));
+    sim.add_checker(EachEvent::new(no_false_death));
+    let r = sim.run_for(s(60));
+    assert_eq!(r.violation, None);
+    let about3 = events_about(&sim, NodeId(3));
+    assert!(about3.is_empty(), "n3 was never suspected: {about3:?}");
+    assert!(sim.world().running().all(|(_, m)| m.suspected().is_empty()));
+}
+
+#[test]
+fn a_paused_member_refutes_its_suspicion_and_is_not_declared_dead() {
+    let mut sim = cluster(3, 8, SwimConfig::default());
+    sim.schedule(Fault::pause(NodeId(2), s(10), s(3)));
+    sim.add_checker(EachEvent::new(no_false_death));
+    let r = sim.run_for(s(40));
+    assert_eq!(r.violation, None);
+    let about2 = events_about(&sim, NodeId(2));
+    assert!(about2.iter().any(|(_, e)| matches!(e, SwimEvent::Suspect { .. })), "{about2:?}");
+    assert!(about2.iter().any(|(_, e)| matches!(e, SwimEvent::Alive { .. })), "{about2:?}");
+    let refuted = sim
+        .world()
+        .history()
+        .iter()
+        .any(|o| o.node == NodeId(2) && matches!(o.event, SwimEvent::Refuted { .. }));
+    assert!(refuted);
+    assert!(sim.world().running().all(|(_, m)| m.state_of(NodeId(2)) == Some(MemberState::Alive)));
+}
+
+#[test]
+fn members_join_through_a_seed_and_leave_gracefully() {
+    let config = SwimConfig { seeds: vec![NodeId(1)], ..SwimConfig::default() };
+    let mut sim = cluster(4, 6, config);
+    sim.add_checker(EachEvent::new(no_false_death));
+    assert_eq!(sim.run_for(s(20)).violation, None);
+    for (id, m) in sim.world().running() {
+        assert_eq!(m.alive().len(), 6, "{id} knows {:?}", m.alive());
+    }
+    // n4 leaves at 20 s: everyone learns it left; nobody suspects it or declares it dead.
+    let mut sim = cluster(4, 6, SwimConfig { seeds: vec![NodeId(1)], ..SwimConfig::default() });
+    sim.command_at(NodeId(4), s(20), SwimCommand::Leave);
+    sim.add_checker(EachEvent::new(no_false_death));
+    assert_eq!(sim.run_for(s(40)).violation, None);
+    for (id, m) in sim.world().running().filter(|(id, _)| *id != NodeId(4)) {
+        assert_eq!(m.state_of(NodeId(4)), Some(MemberState::Left), "{id}");
+    }
+    let about4 = events_about(&sim, NodeId(4));
+    assert!(about4.iter().all(|(_, e)| matches!(e, SwimEvent::Left { .. })), "{about4:?}");
+    assert_eq!(about4.len(), 5);
+}
+
+#[test]
+fn garbage_from_a_byzantine_member_never_panics_a_node() {
+    let mut sim = cluster(5, 6, SwimConfig::default());
+    sim.make_byzantine(NodeId(6), Garbage { probability: 0.5 });
+    let r = sim.run_for(s(60));
+    assert!(r.rejected > 0, "{r:?}");
+    assert_eq!(sim.world().running().count(), 6);
+}
