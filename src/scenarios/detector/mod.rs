@@ -1,6 +1,7 @@
 //! Heartbeat failure detection scenarios.
 
 pub mod qos;
+pub mod swim;
 
 use super::{Outcome, RunSpec, Scenario};
 use palisade_core::NodeId;

@@ -32,7 +32,7 @@ pub fn false_positives(
     let live = |peer: &NodeId, at: Duration| crashes.get(peer).is_none_or(|&c| c > at);
     let suspicions = history
         .iter()
-        .filter(|o| matches!(o.event, SwimEvent::Suspect { peer } if live(&peer, o.at)))
+        .filter(|o| matches!(o.event, SwimEvent::Suspect { peer, .. } if live(&peer, o.at)))
         .count();
     let deaths =
         history.iter().filter(|o| matches!(o.event, SwimEvent::Dead { peer } if live(&peer, o.at))).count();

@@ -169,10 +169,12 @@ pub enum SwimCommand {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum SwimEvent {
-    /// `peer` is suspected.
+    /// `peer` is suspected, first accused by `by`.
     Suspect {
         /// The member.
         peer: NodeId,
+        /// Its accuser.
+        by: NodeId,
     },
     /// `peer` is believed alive again (it refuted, or rejoined).
     Alive {
@@ -371,7 +373,19 @@ impl Swim {
         }
     }
 
-    fn probe_end(&mut self, now: Instant) {
+    fn probe_end(&mut self, now: Instant, late: Duration) {
+        // Lifeguard extension (palisade): a period that ends more than a tenth of the probe
+        // timeout later than scheduled means this member was itself paused or starved, and the
+        // ack may be sitting unread in its inbox. Do not convict on its own silence: count it
+        // against local health, and give the backlog one more probe timeout.
+        if self.config.lifeguard && late > self.config.probe_timeout / 10 {
+            if let Some(p) = self.probe.as_ref().filter(|p| !p.acked) {
+                tracing::debug!(node = %self.id, target = %p.target, ?late, "probe period ended late: deferring verdict");
+                self.awareness.apply(1);
+                self.timers.set(Timer::ProbeEnd, now + self.scaled(self.config.probe_timeout));
+                return;
+            }
+        }
         if let Some(p) = self.probe.take() {
             if !p.acked {
                 // Lifeguard: missing nacks mean we, not the target, may be the slow one.
@@ -445,7 +459,7 @@ impl Swim {
                         let s = Suspicion::new(now, accuser, min, max, k);
                         self.timers.set(Timer::Suspicion(u.node), s.deadline());
                         self.suspicions.insert(u.node, s);
-                        self.outbox.event(SwimEvent::Suspect { peer: u.node });
+                        self.outbox.event(SwimEvent::Suspect { peer: u.node, by: accuser });
                         self.broadcasts.push(u);
                     }
                     MemberState::Suspect { .. } => {
@@ -631,7 +645,7 @@ impl Protocol for Swim {
 
     fn handle_timeout(&mut self, now: Now) {
         let now = now.mono;
-        while let Some(timer) = self.timers.pop_expired(now) {
+        while let Some((timer, due)) = self.timers.next_deadline().and_then(|due| self.timers.pop_expired(now).map(|t| (t, due))) {
             match timer {
                 Timer::Probe => {
                     if self.probe.is_none() {
@@ -639,7 +653,7 @@ impl Protocol for Swim {
                     }
                 }
                 Timer::ProbeTimeout => self.probe_timeout(),
-                Timer::ProbeEnd => self.probe_end(now),
+                Timer::ProbeEnd => self.probe_end(now, now - due),
                 Timer::Suspicion(node) => {
                     if self.suspicions.remove(&node).is_some() {
                         let inc = self.members.get(&node).map_or(0, |m| m.incarnation);
