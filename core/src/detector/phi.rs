@@ -68,10 +68,37 @@ pub fn phi(elapsed: f64, mean: f64, std_dev: f64) -> f64 {
     if p.is_nan() { 0.0 } else { p.max(0.0) }
 }
 
+/// The standardised silence `y` at which φ reaches `threshold`: the real root of
+/// `0.070566·y³ + 1.5976·y + ln(p / (1 - p)) = 0` with `p = 10^-threshold` (Akka's logistic
+/// approximation inverted), by Cardano's formula and two Newton steps. Infinite for an
+/// unreachable threshold; φ = threshold at `elapsed = mean + y·std`.
+pub fn standardized_crossing(threshold: f64) -> f64 {
+    const A: f64 = 0.070566;
+    const B: f64 = 1.5976;
+    if threshold.is_nan() || threshold <= 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    // ln(p / (1 - p)) without underflow for large thresholds.
+    let p = 10f64.powf(-threshold);
+    let c = -threshold * std::f64::consts::LN_10 - (-p).ln_1p();
+    if !c.is_finite() {
+        return f64::INFINITY;
+    }
+    let (pp, q) = (B / A, c / A);
+    let d = (q / 2.0).powi(2) + (pp / 3.0).powi(3);
+    let mut y = (-q / 2.0 + d.sqrt()).cbrt() + (-q / 2.0 - d.sqrt()).cbrt();
+    for _ in 0..2 {
+        y -= (A * y * y * y + B * y + c) / (3.0 * A * y * y + B);
+    }
+    y
+}
+
 /// The phi accrual detector for one peer.
 #[derive(Clone, Debug)]
 pub struct PhiAccrual {
     config: PhiConfig,
+    /// `standardized_crossing(threshold)`, computed once.
+    crossing: f64,
     intervals: VecDeque<u64>,
     sum: u128,
     sum_sq: u128,
@@ -132,12 +159,25 @@ impl PhiAccrual {
 
     fn recompute_deadline(&mut self) {
         let (mean, std) = self.effective();
-        self.suspect_after_ns = first_crossing_ns(mean, std, self.config.threshold);
+        self.suspect_after_ns = crossing_ns(mean, std, self.crossing);
+    }
+}
+
+/// The silence (ns) at which φ reaches the threshold whose standardised crossing is `y`.
+fn crossing_ns(mean: f64, std: f64, y: f64) -> u64 {
+    let t = (mean + y * std).ceil();
+    if t.is_nan() || t <= 0.0 {
+        0
+    } else if t >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        t as u64
     }
 }
 
 /// The smallest silence (ns) at which φ reaches `threshold`, by bisection (φ is
-/// non-decreasing in the silence).
+/// non-decreasing in the silence): the slow reference the closed form is tested against.
+#[cfg(test)]
 fn first_crossing_ns(mean: f64, std: f64, threshold: f64) -> u64 {
     let reaches = |ns: u64| phi(ns as f64, mean, std) >= threshold;
     if reaches(0) {
@@ -164,6 +204,7 @@ impl Detector for PhiAccrual {
     fn new(config: &PhiConfig, now: Instant) -> Self {
         let mut d = PhiAccrual {
             config: config.clone(),
+            crossing: standardized_crossing(config.threshold),
             intervals: VecDeque::with_capacity(config.max_sample_size.clamp(2, 1024)),
             sum: 0,
             sum_sq: 0,
@@ -206,7 +247,7 @@ impl Detector for PhiAccrual {
         let hi = max_interval.max(est + est / 4).as_nanos() as f64;
         let mean = hi + config.acceptable_heartbeat_pause.as_nanos() as f64;
         let std = ((hi - lo) / 2.0).max(config.min_std_deviation.as_nanos() as f64).max(1.0);
-        Duration::from_nanos(first_crossing_ns(mean, std, config.threshold))
+        Duration::from_nanos(crossing_ns(mean, std, standardized_crossing(config.threshold)))
     }
 }
 
@@ -261,8 +302,9 @@ mod tests {
         // With σ at its 100 ms floor, φ = 8 is reached about 5.2σ past the mean.
         let after = d.suspect_at() - t;
         assert!(after > ms(1400) && after < ms(1700), "{after:?}");
-        assert!(d.phi_at(d.suspect_at()) >= 8.0);
-        assert!(d.phi_at(d.suspect_at().saturating_sub(Duration::from_nanos(1))) < 8.0);
+        // The closed-form deadline sits on the crossing, to within float rounding.
+        assert!(d.phi_at(d.suspect_at()) >= 8.0 - 1e-6);
+        assert!(d.phi_at(d.suspect_at().saturating_sub(Duration::from_micros(1))) < 8.0);
     }
 
     #[test]
@@ -300,6 +342,20 @@ mod tests {
             let bound = PhiAccrual::silence_bound(&cfg, ms(900), ms(1100));
             assert!(d.suspect_at() - t <= bound);
         }
+    }
+
+    #[test]
+    fn closed_form_crossing_matches_bisection() {
+        for threshold in [0.5, 1.0, 3.0, 8.0, 12.0, 16.0] {
+            for (mean, std) in [(1e9, 1e8), (2.5e9, 3e6), (1e8, 5e7), (4e9, 1.2e9)] {
+                let fast = crossing_ns(mean, std, standardized_crossing(threshold));
+                let slow = first_crossing_ns(mean, std, threshold);
+                let diff = fast.abs_diff(slow);
+                assert!(diff <= 1_000, "threshold {threshold}, mean {mean}, std {std}: {fast} vs {slow}");
+            }
+        }
+        assert!(standardized_crossing(1e6) > 100.0, "absurd thresholds give absurd but finite silences");
+        assert_eq!(standardized_crossing(0.0), f64::NEG_INFINITY);
     }
 
     proptest! {
