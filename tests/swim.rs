@@ -27,7 +27,7 @@ fn events_about(sim: &Simulation<Swim>, peer: NodeId) -> Vec<(NodeId, SwimEvent)
         .history()
         .iter()
         .filter(|o| match o.event {
-            SwimEvent::Suspect { peer: p }
+            SwimEvent::Suspect { peer: p, .. }
             | SwimEvent::Alive { peer: p }
             | SwimEvent::Dead { peer: p }
             | SwimEvent::Left { peer: p } => p == peer,

@@ -35,7 +35,11 @@ pub struct SwimOutcome {
 impl SwimOutcome {
     /// Mean detection time in seconds.
     pub fn mean_detection_s(&self) -> f64 {
-        if self.detection_s.is_empty() { f64::NAN } else { self.detection_s.iter().sum::<f64>() / self.detection_s.len() as f64 }
+        if self.detection_s.is_empty() {
+            f64::NAN
+        } else {
+            self.detection_s.iter().sum::<f64>() / self.detection_s.len() as f64
+        }
     }
 
     fn add(&mut self, o: SwimOutcome) {

@@ -50,8 +50,10 @@ mod tests {
         assert!(no_false_death(&obs(12, SwimEvent::Dead { peer: NodeId(2) }), &crashes).is_ok());
         let v = no_false_death(&obs(8, SwimEvent::Dead { peer: NodeId(2) }), &crashes).unwrap_err();
         assert_eq!(v.checker, "swim::no_false_death");
-        let h =
-            vec![obs(5, SwimEvent::Suspect { peer: NodeId(3), by: NodeId(1) }), obs(8, SwimEvent::Dead { peer: NodeId(2) })];
+        let h = vec![
+            obs(5, SwimEvent::Suspect { peer: NodeId(3), by: NodeId(1) }),
+            obs(8, SwimEvent::Dead { peer: NodeId(2) }),
+        ];
         assert_eq!(false_positives(&h, &crashes), (1, 1));
     }
 }

@@ -203,6 +203,10 @@ pub enum SwimEvent {
     },
 }
 
+fn is_live(state: MemberState) -> bool {
+    matches!(state, MemberState::Alive | MemberState::Suspect { .. })
+}
+
 #[derive(Clone, Debug)]
 struct Member {
     incarnation: u64,
@@ -241,6 +245,8 @@ pub struct Swim {
     config: SwimConfig,
     incarnation: u64,
     members: BTreeMap<NodeId, Member>,
+    /// Members alive or suspected.
+    live: usize,
     suspicions: BTreeMap<NodeId, Suspicion>,
     probe_order: Vec<NodeId>,
     probe_index: usize,
@@ -290,11 +296,26 @@ impl Swim {
             .collect()
     }
 
+    /// Members not dead or gone, kept up to date by [`Swim::set_member`] so that sizing
+    /// timeouts and retransmissions is O(1).
     fn n(&self) -> usize {
-        self.members
-            .values()
-            .filter(|m| !matches!(m.state, MemberState::Dead { .. } | MemberState::Left))
-            .count()
+        debug_assert_eq!(
+            self.live,
+            self.members.values().filter(|m| is_live(m.state)).count(),
+            "live count out of step with the member table"
+        );
+        self.live
+    }
+
+    /// The only way the member table changes.
+    fn set_member(&mut self, node: NodeId, member: Member) {
+        let now_live = is_live(member.state);
+        match self.members.insert(node, member) {
+            Some(old) if is_live(old.state) && !now_live => self.live -= 1,
+            Some(old) if !is_live(old.state) && now_live => self.live += 1,
+            None if now_live => self.live += 1,
+            _ => {}
+        }
     }
 
     fn piggyback(&mut self, buddy: Option<NodeId>) -> Vec<Update> {
@@ -426,7 +447,7 @@ impl Swim {
                     return;
                 }
                 let was = known.map(|m| m.state);
-                self.members.insert(u.node, Member { incarnation: u.incarnation, state: MemberState::Alive });
+                self.set_member(u.node, Member { incarnation: u.incarnation, state: MemberState::Alive });
                 self.suspicions.remove(&u.node);
                 self.timers.cancel(Timer::Suspicion(u.node));
                 match was {
@@ -443,7 +464,7 @@ impl Swim {
                 }
                 match m.state {
                     MemberState::Alive => {
-                        self.members.insert(u.node, Member { incarnation: u.incarnation, state: u.state });
+                        self.set_member(u.node, Member { incarnation: u.incarnation, state: u.state });
                         let n = self.n();
                         let (min, max) = suspicion_bounds(
                             n,
@@ -483,7 +504,7 @@ impl Swim {
                 {
                     return;
                 }
-                self.members.insert(u.node, Member { incarnation: u.incarnation, state: u.state });
+                self.set_member(u.node, Member { incarnation: u.incarnation, state: u.state });
                 self.suspicions.remove(&u.node);
                 self.timers.cancel(Timer::Suspicion(u.node));
                 let event = if u.state == MemberState::Left {
@@ -539,10 +560,12 @@ impl Protocol for Swim {
         for n in known {
             members.insert(n, Member { incarnation: 0, state: MemberState::Alive });
         }
+        let live = members.len();
         let mut swim = Swim {
             id: init.id,
             incarnation: 0,
             members,
+            live,
             suspicions: BTreeMap::new(),
             probe_order: Vec::new(),
             probe_index: 0,
@@ -645,7 +668,9 @@ impl Protocol for Swim {
 
     fn handle_timeout(&mut self, now: Now) {
         let now = now.mono;
-        while let Some((timer, due)) = self.timers.next_deadline().and_then(|due| self.timers.pop_expired(now).map(|t| (t, due))) {
+        while let Some((timer, due)) =
+            self.timers.next_deadline().and_then(|due| self.timers.pop_expired(now).map(|t| (t, due)))
+        {
             match timer {
                 Timer::Probe => {
                     if self.probe.is_none() {
