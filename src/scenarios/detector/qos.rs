@@ -2,12 +2,15 @@
 //! by Chen, Toueg and Aguilera's metrics. `cargo run --release --example detector_qos`
 //! prints the table; `palisade sim qos-CONDITION` runs one condition with its checkers.
 
+use palisade_core::check::Observation;
+use palisade_core::detector::HeartbeatEvent;
 use palisade_core::detector::qos::{Qos, qos_pooled};
+use palisade_core::detector::swim::{Swim, SwimConfig, SwimEvent};
 use palisade_core::detector::{
     AdaptiveTimeout, Detector, DetectorHistory, FixedTimeout, FixedTimeoutConfig, Heartbeat, HeartbeatConfig,
     PhiAccrual,
 };
-use palisade_core::{NodeId, Rng};
+use palisade_core::{NodeId, Protocol, Rng};
 use palisade_sim::net::Partition;
 use palisade_sim::{Fault, Latency, LinkConfig, Network, SimConfig, Simulation};
 use std::time::Duration;
@@ -155,22 +158,54 @@ pub fn history_of<D: Detector>(
     condition: Condition,
     seed: u64,
 ) -> DetectorHistory {
-    let mut sim = simulation(config, condition, seed);
+    let mut sim = simulation::<Heartbeat<D>>(config, condition, seed);
     sim.run_for(DURATION);
     super::history(sim.world())
 }
 
 /// The simulation of `config` under `condition` with its faults scheduled (no checkers).
-pub fn simulation<D: Detector>(
-    config: &HeartbeatConfig<D>,
-    condition: Condition,
-    seed: u64,
-) -> Simulation<Heartbeat<D>> {
+pub fn simulation<P: Protocol>(config: &P::Config, condition: Condition, seed: u64) -> Simulation<P> {
     let mut cfg = SimConfig::new(seed, NODES);
     cfg.network = condition.network();
     let mut sim = Simulation::new(cfg, config.clone());
     sim.schedule_all(condition.faults(seed));
     sim
+}
+
+/// One SWIM run under `condition`, its events read as a detector's: a member's suspicion
+/// of a peer starts at `Suspect` and ends at `Alive`; `Dead` keeps it suspected.
+pub fn swim_history_of(config: &SwimConfig, condition: Condition, seed: u64) -> DetectorHistory {
+    let mut sim = simulation::<Swim>(config, condition, seed);
+    sim.run_for(DURATION);
+    let w = sim.world();
+    let events = w
+        .history()
+        .iter()
+        .filter_map(|o| {
+            let event = match o.event {
+                SwimEvent::Suspect { peer, .. } | SwimEvent::Dead { peer } => {
+                    HeartbeatEvent::Suspect { peer }
+                }
+                SwimEvent::Alive { peer } => HeartbeatEvent::Trust { peer },
+                _ => return None,
+            };
+            Some(Observation { at: o.at, node: o.node, event })
+        })
+        .collect();
+    DetectorHistory {
+        members: w.ids().collect(),
+        events,
+        crashes: w.crashes().clone(),
+        end: w.now(),
+        gst: w.gst(),
+        restarts: w.restarts().to_vec(),
+    }
+}
+
+/// QoS of SWIM with `config` under `condition`, pooled over `seeds`.
+pub fn swim_measure(config: &SwimConfig, condition: Condition, seeds: &[u64]) -> Qos {
+    let histories: Vec<_> = seeds.iter().map(|&s| swim_history_of(config, condition, s)).collect();
+    qos_pooled(&histories, WARMUP)
 }
 
 /// QoS of `config` under `condition`, pooled over `seeds`.
@@ -190,12 +225,22 @@ pub enum Contender {
     Phi,
     /// Phi accrual with Cassandra's observer-pause guard.
     PhiGuarded,
+    /// SWIM without Lifeguard.
+    Swim,
+    /// SWIM with Lifeguard.
+    SwimLifeguard,
 }
 
 impl Contender {
     /// Every contender, in table order.
-    pub const ALL: [Contender; 4] =
-        [Contender::Fixed, Contender::Adaptive, Contender::Phi, Contender::PhiGuarded];
+    pub const ALL: [Contender; 6] = [
+        Contender::Fixed,
+        Contender::Adaptive,
+        Contender::Phi,
+        Contender::PhiGuarded,
+        Contender::Swim,
+        Contender::SwimLifeguard,
+    ];
 
     /// The name in tables.
     pub fn name(self) -> &'static str {
@@ -204,6 +249,8 @@ impl Contender {
             Contender::Adaptive => "adaptive (RFC 6298)",
             Contender::Phi => "phi accrual",
             Contender::PhiGuarded => "phi + pause guard",
+            Contender::Swim => "SWIM",
+            Contender::SwimLifeguard => "SWIM + Lifeguard",
         }
     }
 
@@ -216,6 +263,8 @@ impl Contender {
             Contender::PhiGuarded => {
                 measure(&HeartbeatConfig::<PhiAccrual>::default().with_pause_guard(), condition, seeds)
             }
+            Contender::Swim => swim_measure(&SwimConfig::plain(), condition, seeds),
+            Contender::SwimLifeguard => swim_measure(&SwimConfig::default(), condition, seeds),
         }
     }
 }
@@ -246,7 +295,7 @@ pub fn condition_scenario(condition: Condition, mut spec: super::super::RunSpec)
     use palisade_core::detector::{completeness, eventual_accuracy};
     use palisade_sim::{AtEnd, World};
     let config = HeartbeatConfig::<PhiAccrual>::default().with_pause_guard();
-    let mut sim = simulation(&config, condition, spec.seed);
+    let mut sim = simulation::<Heartbeat<PhiAccrual>>(&config, condition, spec.seed);
     // Bounds for a LAN after GST: the detector's silence bound for 1 s ± 10 ms heartbeats
     // plus the largest LAN delay; recovery adds one interval and one delay more.
     let lan = Duration::from_millis(10);

@@ -81,7 +81,7 @@ pub fn simulation(config: SwimConfig, seed: u64) -> Simulation<Swim> {
 pub fn run(config: SwimConfig, seed: u64) -> SwimOutcome {
     let mut sim = simulation(config, seed);
     sim.run_for(DURATION);
-    let healthy = |p: NodeId, at: Duration| !PAUSING.contains(&p) && !(p == CRASH.0 && at >= CRASH.1);
+    let healthy = |p: NodeId, at: Duration| !(PAUSING.contains(&p) || p == CRASH.0 && at >= CRASH.1);
     let mut out = SwimOutcome::default();
     let mut first_death = std::collections::BTreeMap::new();
     for o in sim.world().history() {
