@@ -13,6 +13,7 @@ pub struct World<P: Protocol> {
     pub(crate) crashes: BTreeMap<NodeId, Duration>,
     pub(crate) gst_ns: u64,
     pub(crate) restarts: Vec<(NodeId, Duration)>,
+    pub(crate) clocks: Vec<crate::clock::NodeClock>,
     pub(crate) byzantine: std::collections::BTreeSet<NodeId>,
 }
 
@@ -45,6 +46,12 @@ impl<P: Protocol> World<P> {
     /// Every event emitted so far, stamped with true time.
     pub fn history(&self) -> &[Observation<P::Event>] {
         &self.history
+    }
+
+    /// What `node`'s clocks read now (whether or not it is running).
+    pub fn clock(&self, node: NodeId) -> Option<palisade_core::Now> {
+        let c = self.clocks.get((node.0 as usize).wrapping_sub(1))?;
+        Some(c.read(self.now_ns))
     }
 
     /// Every restart so far: which node, and when.

@@ -117,7 +117,6 @@ enum Pending<M, C> {
 }
 
 struct NodeRuntime<M> {
-    clock: NodeClock,
     /// Paused until this true time (ns), if paused.
     paused_until: Option<u64>,
     /// Messages that arrived while paused, in arrival order.
@@ -162,12 +161,16 @@ impl<P: Protocol> Simulation<P> {
         let mut node_rng = master.fork(2);
         let byz_rng = master.fork(3);
         let n = config.nodes as usize;
-        let runtime = (0..n)
+        let clocks = (0..n)
             .map(|i| {
                 let mut clock = NodeClock::new(node_rng.below(1 << 50));
                 clock.set_drift(0, config.drift_ppm.get(i).copied().unwrap_or(0));
+                clock
+            })
+            .collect();
+        let runtime = (0..n)
+            .map(|_| {
                 NodeRuntime {
-                    clock,
                     paused_until: None,
                     inbox: VecDeque::new(),
                     torn_next_persist: false,
@@ -199,6 +202,7 @@ impl<P: Protocol> Simulation<P> {
                 crashes: Default::default(),
                 gst_ns: 0,
                 restarts: Vec::new(),
+                clocks,
                 byzantine: Default::default(),
             },
             config,
@@ -291,7 +295,7 @@ impl<P: Protocol> Simulation<P> {
 
     fn start_node(&mut self, i: usize, restored: Option<P::Durable>) {
         let id = NodeId(i as u32 + 1);
-        let now = self.runtime[i].clock.read(self.world.now_ns);
+        let now = self.world.clocks[i].read(self.world.now_ns);
         let seed = self.node_rng.next_u64();
         let init = Init::restart(id, self.ids(), self.protocol_config.clone(), restored, seed, now);
         let mut p = P::new(init);
@@ -304,7 +308,7 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn feed(&mut self, i: usize, input: Input<P>) {
-        let now = self.runtime[i].clock.read(self.world.now_ns);
+        let now = self.world.clocks[i].read(self.world.now_ns);
         let mut out = std::mem::take(&mut self.scratch);
         let Some(p) = self.world.nodes[i].as_mut() else {
             return;
@@ -416,7 +420,7 @@ impl<P: Protocol> Simulation<P> {
         rt.armed = next;
         rt.generation += 1;
         if let Some(deadline) = next {
-            let at = rt.clock.true_time_of(deadline, self.world.now_ns);
+            let at = self.world.clocks[i].true_time_of(deadline, self.world.now_ns);
             let node = NodeId(i as u32 + 1);
             self.queue.push(at, Pending::Timer { node, generation: rt.generation });
         }
@@ -562,7 +566,7 @@ impl<P: Protocol> Simulation<P> {
                     rt.spin_at = self.world.now_ns;
                     rt.spins = 1;
                 }
-                let mono_ns = rt.clock.read(self.world.now_ns).mono.as_nanos();
+                let mono_ns = self.world.clocks[i].read(self.world.now_ns).mono.as_nanos();
                 self.record(TraceKind::Timeout { node, mono_ns }, None, None);
                 self.feed(i, Input::Timeout);
             }
@@ -591,7 +595,7 @@ impl<P: Protocol> Simulation<P> {
                 if self.world.nodes[i].is_none() {
                     // A new incarnation: a fresh monotonic origin, as after a real reboot.
                     let origin = self.node_rng.below(1 << 50);
-                    self.runtime[i].clock.reboot(self.world.now_ns, origin);
+                    self.world.clocks[i].reboot(self.world.now_ns, origin);
                     self.world.crashes.remove(&node);
                     self.world.restarts.push((node, self.world.now()));
                     self.record(TraceKind::Restart { node }, None, None);
@@ -627,14 +631,14 @@ impl<P: Protocol> Simulation<P> {
             }
             FaultKind::WallStep { node, by_ns } => {
                 let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else { return };
-                self.runtime[i].clock.step_wall(by_ns);
-                let offset_ns = self.runtime[i].clock.wall_offset_ns();
+                self.world.clocks[i].step_wall(by_ns);
+                let offset_ns = self.world.clocks[i].wall_offset_ns();
                 self.record(TraceKind::WallStep { node, offset_ns }, None, None);
             }
             FaultKind::Drift { node, ppm } => {
                 let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else { return };
-                self.runtime[i].clock.set_drift(self.world.now_ns, ppm);
-                self.record(TraceKind::Drift { node, ppm: self.runtime[i].clock.drift_ppm() }, None, None);
+                self.world.clocks[i].set_drift(self.world.now_ns, ppm);
+                self.record(TraceKind::Drift { node, ppm: self.world.clocks[i].drift_ppm() }, None, None);
                 // The node's pending deadline now falls at a different true time.
                 self.runtime[i].armed = None;
                 self.runtime[i].generation += 1;
