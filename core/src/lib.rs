@@ -11,6 +11,8 @@
 pub mod check;
 pub mod codec;
 pub mod detector;
+pub mod fencing;
+pub mod lease;
 pub mod node;
 pub mod protocol;
 pub mod rng;

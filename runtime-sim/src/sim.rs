@@ -169,16 +169,14 @@ impl<P: Protocol> Simulation<P> {
             })
             .collect();
         let runtime = (0..n)
-            .map(|_| {
-                NodeRuntime {
-                    paused_until: None,
-                    inbox: VecDeque::new(),
-                    torn_next_persist: false,
-                    armed: None,
-                    generation: 0,
-                    spins: 0,
-                    spin_at: 0,
-                }
+            .map(|_| NodeRuntime {
+                paused_until: None,
+                inbox: VecDeque::new(),
+                torn_next_persist: false,
+                armed: None,
+                generation: 0,
+                spins: 0,
+                spin_at: 0,
             })
             .collect();
         let report = RunReport {

@@ -1,0 +1,88 @@
+//! The grantor (lock server): one lease at a time, strictly increasing tokens, the full
+//! term on its own clock, and a full term of silence after a restart.
+
+use super::{LeaseConfig, LeaseEvent, LeaseMsg};
+use crate::fencing::{FencingToken, TokenIssuer};
+use crate::node::NodeId;
+use crate::time::Instant;
+
+/// The grantor's state.
+#[derive(Clone, Debug)]
+pub struct Grantor {
+    issuer: TokenIssuer,
+    /// The current lease: holder, token, and when it ends on this clock.
+    current: Option<(NodeId, FencingToken, Instant)>,
+    /// After a restart, grant nothing before this (a lease granted before the crash may
+    /// still be believed by its holder).
+    quiet_until: Instant,
+}
+
+/// What handling one message produced.
+#[derive(Debug, Default)]
+pub(super) struct Reply {
+    /// Persist this highest token before acting on the rest.
+    pub persist: Option<FencingToken>,
+    pub msg: Option<LeaseMsg>,
+    pub events: Vec<LeaseEvent>,
+}
+
+impl Grantor {
+    /// A grantor that has issued up to `issued`. After a crash (`restarted`) it waits one
+    /// full term from `now` before granting.
+    pub fn restore(issued: FencingToken, now: Instant, restarted: bool, config: &LeaseConfig) -> Self {
+        let quiet_until = if restarted { now + config.term } else { now };
+        Grantor { issuer: TokenIssuer::restore(issued), current: None, quiet_until }
+    }
+
+    /// The current holder and token, if the lease has not ended at `now`.
+    pub fn holder(&self, now: Instant) -> Option<(NodeId, FencingToken)> {
+        self.current.filter(|&(_, _, end)| now < end).map(|(h, t, _)| (h, t))
+    }
+
+    pub(super) fn handle(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        msg: LeaseMsg,
+        config: &LeaseConfig,
+    ) -> Reply {
+        let mut reply = Reply::default();
+        match msg {
+            LeaseMsg::Acquire { req } => {
+                if now < self.quiet_until {
+                    reply.msg = Some(LeaseMsg::Busy { req });
+                    return reply;
+                }
+                match self.holder(now) {
+                    // Its own lease: a re-acquire is a renewal.
+                    Some((h, token)) if h == from => {
+                        self.current = Some((h, token, now + config.term));
+                        reply.msg = Some(LeaseMsg::Granted { req, token });
+                    }
+                    Some(_) => reply.msg = Some(LeaseMsg::Busy { req }),
+                    None => {
+                        let token = self.issuer.issue();
+                        self.current = Some((from, token, now + config.term));
+                        reply.persist = Some(token);
+                        reply.events.push(LeaseEvent::Granted { holder: from, token });
+                        reply.msg = Some(LeaseMsg::Granted { req, token });
+                    }
+                }
+            }
+            LeaseMsg::Renew { req, token } => match self.holder(now) {
+                Some((h, t)) if h == from && t == token => {
+                    self.current = Some((h, t, now + config.term));
+                    reply.msg = Some(LeaseMsg::Renewed { req, token });
+                }
+                _ => reply.msg = Some(LeaseMsg::Busy { req }),
+            },
+            LeaseMsg::Release { token } => {
+                if self.current.is_some_and(|(h, t, _)| h == from && t == token) {
+                    self.current = None;
+                }
+            }
+            other => tracing::debug!(%from, ?other, "grantor ignores a message not meant for it"),
+        }
+        reply
+    }
+}

@@ -1,0 +1,343 @@
+//! A lease (lock) service with fencing tokens, in the style of Chubby and etcd: one grantor,
+//! clients that acquire, renew and release a lease, and a storage node that fences writes.
+//!
+//! Model: partially synchronous network (loss, delay, partitions); crash-recovery grantor
+//! and storage with stable storage; clients that may pause (GC) or crash at any moment;
+//! clocks whose *rate* errs by at most ρ (`max_drift_ppm`); no synchronised clocks needed
+//! (Gray and Cheriton, SOSP 1989).
+//! Guarantees: (safety) at any true time at most one client believes it holds the lease,
+//! provided drift stays within ρ; tokens strictly increase across grantor restarts; the
+//! storage never accepts a write with a token below one it accepted, whatever the timing,
+//! so a paused holder's late write is rejected even when drift exceeds ρ; (liveness) after
+//! GST some client acquires the lease and writes within a bounded time.
+//! Checkers: [`checks::single_holder`], [`crate::fencing::checks`].
+//!
+//! The drift rule: the holder starts its timer *before* sending its request and considers
+//! the lease over after `L·(1-ρ)/(1+ρ)` minus clock granularity of its own clock; the
+//! grantor waits the full `L` on its own clock after granting, and one full `L` after a
+//! restart before granting anything. The holder enters jeopardy when its lease lapses
+//! unrenewed, keeps trying to renew for a grace period, then gives the lease up.
+
+pub mod checks;
+mod grantor;
+mod holder;
+
+pub use grantor::Grantor;
+pub use holder::{Holder, HolderPhase};
+
+use crate::fencing::{FencedResource, FencingToken};
+use crate::node::NodeId;
+use crate::protocol::{Init, Outbox, OutputFor, Protocol};
+use crate::time::{Instant, Now};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Parameters of the lock service. Defaults: a 10 s lease (Chubby uses 12 s), renewal at a
+/// third of the term (etcd's keep-alive), ρ = 200 ppm, 1 ms clock granularity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseConfig {
+    /// The grantor (lock server).
+    pub grantor: NodeId,
+    /// The fenced storage node.
+    pub resource: NodeId,
+    /// Lease term L, on the grantor's clock.
+    pub term: Duration,
+    /// Bound ρ on any clock's rate error, in parts per million.
+    pub max_drift_ppm: u32,
+    /// Clock granularity, subtracted from the holder's lease.
+    pub granularity: Duration,
+    /// Renew this long after the request that (re)started the lease: L / 3.
+    pub renew_after: Duration,
+    /// After the lease lapses unrenewed, keep trying to renew this long (Chubby: 45 s).
+    pub jeopardy_grace: Duration,
+    /// Resend an unanswered request after this long.
+    pub request_timeout: Duration,
+    /// A holder that wants to write checks its lease this often.
+    pub write_every: Duration,
+    /// Time between checking the lease and the write reaching the wire (the application's
+    /// processing; DDIA example 8-1). The write is not re-checked: fencing must catch it.
+    pub write_delay: Duration,
+    /// Release the lease after holding it this long, so clients take turns (`None`: keep it).
+    pub hold_for: Option<Duration>,
+    /// Whether the storage node checks tokens (turn off to see the hazard).
+    pub fencing: bool,
+}
+
+impl Default for LeaseConfig {
+    fn default() -> Self {
+        let term = Duration::from_secs(10);
+        LeaseConfig {
+            grantor: NodeId(1),
+            resource: NodeId(2),
+            term,
+            max_drift_ppm: 200,
+            granularity: Duration::from_millis(1),
+            renew_after: term / 3,
+            jeopardy_grace: Duration::from_secs(45),
+            request_timeout: Duration::from_secs(1),
+            write_every: Duration::from_millis(200),
+            write_delay: Duration::ZERO,
+            hold_for: None,
+            fencing: true,
+        }
+    }
+}
+
+impl LeaseConfig {
+    /// How long a holder trusts a lease on its own clock: `L·(1-ρ)/(1+ρ) - granularity`.
+    pub fn holder_lease(&self) -> Duration {
+        let rho = f64::from(self.max_drift_ppm) / 1e6;
+        self.term.mul_f64((1.0 - rho) / (1.0 + rho)).saturating_sub(self.granularity)
+    }
+}
+
+/// Lock-service messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LeaseMsg {
+    /// Client → grantor: may I have the lease?
+    Acquire {
+        /// Request id, echoed.
+        req: u64,
+    },
+    /// Grantor → client: yes, with this token, for `term` of the grantor's clock.
+    Granted {
+        /// The request answered.
+        req: u64,
+        /// The fencing token.
+        token: FencingToken,
+    },
+    /// Grantor → client: someone else holds it (or the grantor is recovering).
+    Busy {
+        /// The request answered.
+        req: u64,
+    },
+    /// Client → grantor: extend my lease.
+    Renew {
+        /// Request id, echoed.
+        req: u64,
+        /// The lease's token.
+        token: FencingToken,
+    },
+    /// Grantor → client: extended from when the grantor received the renewal.
+    Renewed {
+        /// The request answered.
+        req: u64,
+        /// The lease's token.
+        token: FencingToken,
+    },
+    /// Client → grantor: I am done.
+    Release {
+        /// The lease's token.
+        token: FencingToken,
+    },
+    /// Client → storage: write `value` under `token`.
+    Write {
+        /// The writer's token.
+        token: FencingToken,
+        /// The value.
+        value: u64,
+    },
+    /// Storage → client: written.
+    WriteAck {
+        /// The writer's token.
+        token: FencingToken,
+    },
+    /// Storage → client: refused, a newer token has written.
+    WriteRejected {
+        /// The writer's token.
+        token: FencingToken,
+        /// The highest token the storage accepted.
+        highest: FencingToken,
+    },
+}
+
+/// Lock-service events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum LeaseEvent {
+    /// The grantor granted `token` to `holder`.
+    Granted {
+        /// The client.
+        holder: NodeId,
+        /// Its token.
+        token: FencingToken,
+    },
+    /// This client now holds the lease.
+    Acquired {
+        /// Its token.
+        token: FencingToken,
+    },
+    /// This client's lease lapsed unrenewed: it stops acting and keeps trying to renew.
+    Jeopardy {
+        /// Its token.
+        token: FencingToken,
+    },
+    /// This client gave the lease up after the jeopardy grace period.
+    Expired {
+        /// Its token.
+        token: FencingToken,
+    },
+    /// This client released the lease.
+    Released {
+        /// Its token.
+        token: FencingToken,
+    },
+    /// The storage accepted a write.
+    Accepted {
+        /// The writer.
+        from: NodeId,
+        /// Its token.
+        token: FencingToken,
+        /// The value written.
+        value: u64,
+    },
+    /// The storage refused a stale write.
+    Rejected {
+        /// The writer.
+        from: NodeId,
+        /// Its token.
+        token: FencingToken,
+        /// The highest token accepted.
+        highest: FencingToken,
+    },
+}
+
+/// What survives a crash: the grantor's highest issued token, the storage's highest
+/// accepted token and value.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseDurable {
+    /// Grantor: the highest token ever issued.
+    pub issued: FencingToken,
+    /// Storage: the highest token accepted.
+    pub accepted: FencingToken,
+    /// Storage: the last value written.
+    pub value: u64,
+}
+
+/// A node's role, fixed by the configuration.
+#[derive(Debug)]
+pub enum Role {
+    /// The lock server.
+    Grantor(Grantor),
+    /// The fenced storage.
+    Resource(FencedResource),
+    /// A client (boxed: its state is the largest).
+    Holder(Box<Holder>),
+}
+
+/// One node of the lock service: grantor, storage or client, by its id.
+#[derive(Debug)]
+pub struct LockService {
+    id: NodeId,
+    config: LeaseConfig,
+    role: Role,
+    durable: LeaseDurable,
+    outbox: Outbox<LeaseMsg, LeaseEvent, LeaseDurable>,
+}
+
+impl LockService {
+    /// This node's role and state.
+    pub fn role(&self) -> &Role {
+        &self.role
+    }
+
+    /// The token this node believes is its valid lease at its local time `now`, if any.
+    pub fn holds(&self, now: Instant) -> Option<FencingToken> {
+        match &self.role {
+            Role::Holder(h) => h.holds(now),
+            _ => None,
+        }
+    }
+
+    fn persist(&mut self) {
+        self.outbox.persist(self.durable.clone());
+    }
+}
+
+impl Protocol for LockService {
+    type Message = LeaseMsg;
+    type Command = std::convert::Infallible;
+    type Event = LeaseEvent;
+    type Config = LeaseConfig;
+    type Durable = LeaseDurable;
+
+    fn new(init: Init<Self>) -> Self {
+        let durable = init.restored.clone().unwrap_or_default();
+        let config = init.config.clone();
+        let now = init.now.mono;
+        let role = if init.id == config.grantor {
+            Role::Grantor(Grantor::restore(durable.issued, now, init.restored.is_some(), &config))
+        } else if init.id == config.resource {
+            Role::Resource(FencedResource::restore(durable.accepted))
+        } else {
+            Role::Holder(Box::new(Holder::new(init.id, now, init.seed, &config)))
+        };
+        LockService { id: init.id, config, role, durable, outbox: Outbox::new() }
+    }
+
+    fn handle_message(&mut self, now: Now, from: NodeId, msg: LeaseMsg) {
+        let now = now.mono;
+        match &mut self.role {
+            Role::Grantor(g) => {
+                let reply = g.handle(now, from, msg, &self.config);
+                if let Some(issued) = reply.persist {
+                    // The barrier: the token is durable before anyone can hold it.
+                    self.durable.issued = issued;
+                    self.persist();
+                }
+                for e in reply.events {
+                    self.outbox.event(e);
+                }
+                if let Some(m) = reply.msg {
+                    self.outbox.send(from, m);
+                }
+            }
+            Role::Resource(r) => {
+                let LeaseMsg::Write { token, value } = msg else {
+                    tracing::debug!(node = %self.id, %from, "storage ignores a non-write message");
+                    return;
+                };
+                let admitted = if self.config.fencing { r.admit(token) } else { Ok(()) };
+                match admitted {
+                    Ok(()) => {
+                        self.durable.accepted = self.durable.accepted.max(token);
+                        self.durable.value = value;
+                        self.persist();
+                        self.outbox.event(LeaseEvent::Accepted { from, token, value });
+                        self.outbox.send(from, LeaseMsg::WriteAck { token });
+                    }
+                    Err(stale) => {
+                        tracing::info!(node = %self.id, %from, ?stale, "stale write fenced off");
+                        self.outbox.event(LeaseEvent::Rejected { from, token, highest: stale.highest });
+                        self.outbox.send(from, LeaseMsg::WriteRejected { token, highest: stale.highest });
+                    }
+                }
+            }
+            Role::Holder(h) => h.handle(now, from, msg, &self.config, &mut self.outbox),
+        }
+    }
+
+    fn handle_command(&mut self, _now: Now, cmd: Self::Command) {
+        match cmd {}
+    }
+
+    fn handle_timeout(&mut self, now: Now) {
+        if let Role::Holder(h) = &mut self.role {
+            h.tick(now.mono, &self.config, &mut self.outbox);
+        }
+    }
+
+    fn poll_output(&mut self) -> Option<OutputFor<Self>> {
+        self.outbox.pop()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        match &self.role {
+            Role::Holder(h) => h.next_deadline(),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
