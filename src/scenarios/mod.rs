@@ -2,6 +2,7 @@
 //! that must hold. `palisade sim NAME` runs one; the tour and the tests use the same ones.
 
 pub mod detector;
+pub mod lease;
 
 use palisade_core::{NodeId, Rng};
 use palisade_sim::nemesis::{self, NemesisConfig, Schedule};
@@ -106,7 +107,9 @@ pub fn nemesis_for(list: &str, duration: Duration) -> Result<NemesisConfig, Stri
 
 /// Every scenario, in the order the CLI lists them.
 pub fn all() -> Vec<Scenario> {
-    detector::scenarios()
+    let mut all = detector::scenarios();
+    all.extend(lease::scenarios());
+    all
 }
 
 /// The scenario called `name`.
