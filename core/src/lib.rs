@@ -16,6 +16,7 @@ pub mod lease;
 pub mod node;
 pub mod protocol;
 pub mod rng;
+pub mod sync;
 pub mod time;
 pub mod timer;
 
