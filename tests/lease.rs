@@ -32,3 +32,35 @@ fn drift_beyond_the_bound_lets_two_clients_hold_the_lease() {
     assert!(!v.is_empty(), "the drift hazard must show within 40 seeds");
     assert!(v.iter().all(|(_, c)| *c == "lease::single_holder"), "{v:?}");
 }
+
+#[test]
+fn majority_leases_elect_one_leader_at_a_time_fence_deposed_leaders_and_make_progress() {
+    assert_eq!(violations("leader", 60), vec![]);
+}
+
+#[test]
+fn a_deposed_leader_is_fenced_and_a_new_one_takes_over() {
+    use palisade::core::NodeId;
+    use palisade::core::lease::election::ElectionEvent;
+    use palisade::scenarios::lease::leader;
+    use palisade::sim::Fault;
+    use std::time::Duration;
+    // Find the leader at 10 s, pause it for 6 s (three leases): someone else must be
+    // elected, and the old leader's delayed writes must be rejected.
+    let mut sim = leader::simulation(3, true);
+    sim.run_for(Duration::from_secs(10));
+    let w = sim.world();
+    let old =
+        (1..leader::NODES).map(NodeId).find(|&n| w.node(n).and_then(|p| p.leads(w.clock(n)?.mono)).is_some());
+    let old = old.expect("a leader after 10 s");
+    sim.schedule(Fault::pause(old, Duration::from_secs(10), Duration::from_secs(6)));
+    let r = sim.run_for(Duration::from_secs(30));
+    assert_eq!(r.violation, None);
+    let h = sim.world().history();
+    let new_leader =
+        h.iter().find(|o| o.at > Duration::from_secs(10) && matches!(o.event, ElectionEvent::Elected { .. }));
+    assert!(new_leader.is_some_and(|o| o.node != old), "{new_leader:?}");
+    let rejected =
+        h.iter().filter(|o| matches!(o.event, ElectionEvent::Rejected { from, .. } if from == old)).count();
+    assert!(rejected > 0, "the old leader's writes in flight were fenced");
+}

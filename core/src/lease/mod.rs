@@ -19,6 +19,7 @@
 //! unrenewed, keeps trying to renew for a grace period, then gives the lease up.
 
 pub mod checks;
+pub mod election;
 mod grantor;
 mod holder;
 

@@ -1,0 +1,377 @@
+//! Leader election with majority leases: truth is defined by the majority (DDIA 8.4).
+//!
+//! Model: partially synchronous network; crash-recovery acceptors with stable storage;
+//! candidates that may pause; clock rates within ρ. One node is fenced storage; every other
+//! node is both an acceptor and a candidate.
+//! Guarantees: (safety) at any true time at most one node believes it leads with a valid
+//! lease, if drift stays within ρ; every action a leader takes carries its term in the
+//! fencing token's epoch, so the storage rejects a deposed leader's late writes whatever the
+//! timing; (liveness) after GST a leader is elected and writes within a bounded time.
+//! Checkers: [`super::checks::single_holder`] over [`Election::leads`],
+//! [`crate::fencing::checks`].
+//!
+//! A candidate asks every acceptor to promise it the lease for a term. An acceptor promises
+//! if the term is at least the highest it has seen and no other candidate's promise is still
+//! running on its clock (the full `L`), persisting the promise before replying; after a
+//! restart it promises nothing for one `L`. The candidate starts its clock before asking and
+//! leads for `L·(1-ρ)/(1+ρ)` once a majority has promised; it renews the same way.
+
+use super::LeaseConfig;
+use crate::fencing::{FencedResource, FencingToken};
+use crate::node::NodeId;
+use crate::protocol::{Init, Outbox, OutputFor, Protocol};
+use crate::rng::Rng;
+use crate::time::{Instant, Now};
+use crate::timer::Timers;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// Election messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ElectionMsg {
+    /// Candidate → acceptor: promise me the lease for `term`.
+    Ask {
+        /// The term.
+        term: u64,
+        /// The candidate's round, echoed.
+        round: u64,
+    },
+    /// Acceptor → candidate: promised for `term`.
+    Promised {
+        /// The term.
+        term: u64,
+        /// The round answered.
+        round: u64,
+    },
+    /// Acceptor → candidate: refused; the highest term it has seen.
+    Refused {
+        /// The round answered.
+        round: u64,
+        /// The acceptor's highest term.
+        highest: u64,
+    },
+    /// Candidate → acceptor: my candidacy for `term` failed; your promise is free again.
+    Release {
+        /// The term.
+        term: u64,
+    },
+    /// Leader → storage.
+    Write {
+        /// Epoch = term.
+        token: FencingToken,
+        /// The value.
+        value: u64,
+    },
+}
+
+/// Election events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ElectionEvent {
+    /// This node leads `term`.
+    Elected {
+        /// The term.
+        term: u64,
+    },
+    /// This node's lease for `term` lapsed unrenewed.
+    Deposed {
+        /// The term.
+        term: u64,
+    },
+    /// The storage accepted a write.
+    Accepted {
+        /// The leader that wrote.
+        from: NodeId,
+        /// Its token.
+        token: FencingToken,
+    },
+    /// The storage refused a stale write.
+    Rejected {
+        /// The writer.
+        from: NodeId,
+        /// Its token.
+        token: FencingToken,
+        /// The highest token accepted.
+        highest: FencingToken,
+    },
+}
+
+/// What an election node persists.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ElectionDurable {
+    /// Acceptor: the highest term seen, and whom it promised in it.
+    pub highest_term: u64,
+    /// Acceptor: the candidate promised in `highest_term`.
+    pub promised_to: Option<NodeId>,
+    /// Storage: the highest token accepted.
+    pub accepted: FencingToken,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    /// Stand for election, or renew.
+    Campaign,
+    /// Write, if leading.
+    Work,
+    /// Send a write decided earlier.
+    Write(u64),
+}
+
+#[derive(Clone, Debug)]
+struct Round {
+    id: u64,
+    term: u64,
+    sent: Instant,
+    promised: BTreeSet<NodeId>,
+    refused: BTreeSet<NodeId>,
+    /// A renewal of a lease this node holds (never released early).
+    renewal: bool,
+}
+
+/// One node of the election: storage, or acceptor and candidate.
+#[derive(Debug)]
+pub struct Election {
+    id: NodeId,
+    config: LeaseConfig,
+    acceptors: Vec<NodeId>,
+    durable: ElectionDurable,
+    /// Acceptor: the current promise's end on this clock.
+    promise_until: Instant,
+    /// Acceptor: promise nothing before this (after a restart).
+    quiet_until: Instant,
+    /// Candidate/leader.
+    round: Option<Round>,
+    next_round: u64,
+    /// Candidate: the highest term heard of in refusals.
+    seen_term: u64,
+    leading: Option<(u64, Instant)>,
+    writes: u64,
+    pending: BTreeMap<u64, (FencingToken, u64)>,
+    storage: FencedResource,
+    timers: Timers<Timer>,
+    rng: Rng,
+    outbox: Outbox<ElectionMsg, ElectionEvent, ElectionDurable>,
+}
+
+impl Election {
+    /// The term this node leads at its local time `now`, if its lease is valid then.
+    pub fn leads(&self, now: Instant) -> Option<FencingToken> {
+        self.leading.filter(|&(_, until)| now < until).map(|(term, _)| FencingToken::new(term as u32, 0))
+    }
+
+    fn majority(&self) -> usize {
+        self.acceptors.len() / 2 + 1
+    }
+
+    /// A candidate that has not won waits a random one to two terms before standing again:
+    /// by then the promises of a split round have run out, and the candidates are unlikely
+    /// to collide again.
+    fn campaign_delay(&mut self) -> Duration {
+        self.rng.duration_between(self.config.term, self.config.term * 2)
+    }
+
+    fn ask(&mut self, now: Instant, term: u64) {
+        self.next_round += 1;
+        let renewal = self.leading.is_some_and(|(t, until)| t == term && now < until);
+        let round = Round {
+            id: self.next_round,
+            term,
+            sent: now,
+            promised: BTreeSet::new(),
+            refused: BTreeSet::new(),
+            renewal,
+        };
+        for &a in &self.acceptors {
+            self.outbox.send(a, ElectionMsg::Ask { term, round: round.id });
+        }
+        self.round = Some(round);
+    }
+
+    fn on_campaign(&mut self, now: Instant) {
+        match self.leading {
+            Some((term, until)) if now < until => {
+                // Renew: ask again in the same term.
+                self.ask(now, term);
+                self.timers.set(Timer::Campaign, now + self.config.renew_after);
+            }
+            _ => {
+                if let Some((term, _)) = self.leading.take() {
+                    self.outbox.event(ElectionEvent::Deposed { term });
+                }
+                let term = self.durable.highest_term.max(self.seen_term) + 1;
+                self.ask(now, term);
+                let d = self.campaign_delay();
+                self.timers.set(Timer::Campaign, now + d);
+            }
+        }
+    }
+
+    fn accept_ask(&mut self, now: Instant, from: NodeId, term: u64, round: u64) {
+        let same = self.durable.promised_to == Some(from) && term == self.durable.highest_term;
+        let other_running = self.durable.promised_to.is_some_and(|p| p != from) && now < self.promise_until;
+        let allowed =
+            now >= self.quiet_until && (same || (term > self.durable.highest_term && !other_running));
+        if !allowed {
+            self.outbox.send(from, ElectionMsg::Refused { round, highest: self.durable.highest_term });
+            return;
+        }
+        self.durable.highest_term = term;
+        self.durable.promised_to = Some(from);
+        self.promise_until = now + self.config.term;
+        // The barrier: the promise is durable before the candidate can count on it.
+        self.outbox.persist(self.durable.clone());
+        self.outbox.send(from, ElectionMsg::Promised { term, round });
+    }
+
+    fn on_reply(&mut self, now: Instant, from: NodeId, msg: ElectionMsg) {
+        match msg {
+            ElectionMsg::Promised { term, round } => {
+                let majority = self.majority();
+                let Some(r) = self.round.as_mut().filter(|r| r.id == round && r.term == term) else { return };
+                r.promised.insert(from);
+                if r.promised.len() >= majority {
+                    let (term, sent) = (r.term, r.sent);
+                    let until = sent + self.config.holder_lease();
+                    let was = self.leading.map(|(t, _)| t);
+                    self.leading = Some((term, until));
+                    self.round = None;
+                    if was != Some(term) {
+                        self.outbox.event(ElectionEvent::Elected { term });
+                        self.timers.set(Timer::Campaign, sent + self.config.renew_after);
+                    }
+                }
+            }
+            ElectionMsg::Refused { round, highest } => {
+                // Remember the newer term so the next candidacy goes above it. This is the
+                // candidate's knowledge only: the acceptor's own promise is untouched.
+                self.seen_term = self.seen_term.max(highest);
+                let (n, majority) = (self.acceptors.len(), self.majority());
+                let Some(r) = self.round.as_mut().filter(|r| r.id == round) else { return };
+                r.refused.insert(from);
+                if r.refused.len() > n - majority && !r.renewal {
+                    // This candidacy cannot win: free the acceptors that promised, so a
+                    // split vote does not block everyone for a whole term. Safe: this node
+                    // never led on these promises, and it ignores the round from now on.
+                    let (term, promised) = (r.term, std::mem::take(&mut r.promised));
+                    self.round = None;
+                    for a in promised {
+                        self.outbox.send(a, ElectionMsg::Release { term });
+                    }
+                }
+                let _ = now;
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Protocol for Election {
+    type Message = ElectionMsg;
+    type Command = std::convert::Infallible;
+    type Event = ElectionEvent;
+    type Config = LeaseConfig;
+    type Durable = ElectionDurable;
+
+    fn new(init: Init<Self>) -> Self {
+        let config = init.config.clone();
+        let now = init.now.mono;
+        let durable = init.restored.clone().unwrap_or_default();
+        let acceptors = init.members.iter().copied().filter(|&m| m != config.resource).collect();
+        let mut rng = Rng::from_seed(init.seed);
+        let mut timers = Timers::new();
+        if init.id != config.resource {
+            timers.set(Timer::Campaign, now + rng.duration_between(Duration::ZERO, config.term));
+            timers.set(Timer::Work, now + config.write_every);
+        }
+        Election {
+            id: init.id,
+            storage: FencedResource::restore(durable.accepted),
+            // A restarted acceptor may have promised someone just before it crashed.
+            quiet_until: if init.restored.is_some() { now + config.term } else { now },
+            promise_until: now,
+            config,
+            acceptors,
+            durable,
+            round: None,
+            next_round: 0,
+            seen_term: 0,
+            leading: None,
+            writes: 0,
+            pending: BTreeMap::new(),
+            timers,
+            rng,
+            outbox: Outbox::new(),
+        }
+    }
+
+    fn handle_message(&mut self, now: Now, from: NodeId, msg: ElectionMsg) {
+        let now = now.mono;
+        if self.id == self.config.resource {
+            let ElectionMsg::Write { token, value } = msg else { return };
+            let _ = value;
+            let admitted = if self.config.fencing { self.storage.admit(token) } else { Ok(()) };
+            match admitted {
+                Ok(()) => {
+                    self.durable.accepted = self.durable.accepted.max(token);
+                    self.outbox.persist(self.durable.clone());
+                    self.outbox.event(ElectionEvent::Accepted { from, token });
+                }
+                Err(stale) => {
+                    self.outbox.event(ElectionEvent::Rejected { from, token, highest: stale.highest })
+                }
+            }
+            return;
+        }
+        match msg {
+            ElectionMsg::Ask { term, round } => self.accept_ask(now, from, term, round),
+            ElectionMsg::Release { term } => {
+                if self.durable.promised_to == Some(from) && self.durable.highest_term == term {
+                    self.promise_until = now;
+                }
+            }
+            other => self.on_reply(now, from, other),
+        }
+    }
+
+    fn handle_command(&mut self, _now: Now, cmd: Self::Command) {
+        match cmd {}
+    }
+
+    fn handle_timeout(&mut self, now: Now) {
+        let now = now.mono;
+        while let Some(timer) = self.timers.pop_expired(now) {
+            match timer {
+                Timer::Campaign => self.on_campaign(now),
+                Timer::Work => {
+                    if let Some((term, until)) = self.leading.filter(|&(_, until)| now < until) {
+                        let _ = until;
+                        self.writes += 1;
+                        let token = FencingToken::new(term as u32, self.writes as u32);
+                        if self.config.write_delay.is_zero() {
+                            self.outbox
+                                .send(self.config.resource, ElectionMsg::Write { token, value: self.writes });
+                        } else if self.pending.len() < super::holder::MAX_PENDING_WRITES {
+                            self.pending.insert(self.writes, (token, self.writes));
+                            self.timers.set(Timer::Write(self.writes), now + self.config.write_delay);
+                        }
+                    }
+                    self.timers.set(Timer::Work, now + self.config.write_every);
+                }
+                Timer::Write(k) => {
+                    if let Some((token, value)) = self.pending.remove(&k) {
+                        self.outbox.send(self.config.resource, ElectionMsg::Write { token, value });
+                    }
+                }
+            }
+        }
+    }
+
+    fn poll_output(&mut self) -> Option<OutputFor<Self>> {
+        self.outbox.pop()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+}
