@@ -13,12 +13,17 @@ pub const EPOCH_UNIX_NANOS: i64 = 1_767_225_600 * 1_000_000_000;
 /// Drift is clamped to ±[`MAX_DRIFT_PPM`] so the clock always moves forwards.
 pub const MAX_DRIFT_PPM: i64 = 500_000;
 
-/// One node's clocks: `mono(t) = base_mono + (t - base_true)·(1 + drift)`, and
-/// `wall(t) = epoch + t + wall_offset`.
+/// One node's clocks, both driven by the same (possibly drifting) oscillator:
+/// `mono(t) = base_mono + (t - base_true)·(1 + drift)` and
+/// `wall(t) = epoch + elapsed_local(t) + wall_offset`, where `elapsed_local` is the
+/// oscillator's count since the start of the run. Steps move only the wall clock; a
+/// restart resets only the monotonic origin.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeClock {
     base_true: u64,
     base_mono: u64,
+    /// Oscillator count (ns) from the start of the run to `base_true`.
+    local_at_base: i64,
     drift_ppm: i64,
     wall_offset_ns: i64,
 }
@@ -26,7 +31,7 @@ pub struct NodeClock {
 impl NodeClock {
     /// A clock reading `mono_origin` at true time zero, with no drift or offset.
     pub fn new(mono_origin: u64) -> Self {
-        NodeClock { base_true: 0, base_mono: mono_origin, drift_ppm: 0, wall_offset_ns: 0 }
+        NodeClock { base_true: 0, base_mono: mono_origin, local_at_base: 0, drift_ppm: 0, wall_offset_ns: 0 }
     }
 
     /// The current drift in ppm (+100 runs 100 µs fast per second).
@@ -44,25 +49,41 @@ impl NodeClock {
     }
 
     /// What the node reads at true time `true_ns` (ns since the start of the run).
-    pub fn read(&self, true_ns: u64) -> Now {
+    /// Oscillator ticks (ns) between `base_true` and `true_ns`.
+    fn local_since_base(&self, true_ns: u64) -> u64 {
         let elapsed = true_ns.saturating_sub(self.base_true);
-        let local = if self.drift_ppm == 0 {
+        if self.drift_ppm == 0 {
             elapsed
         } else {
             u64::try_from((i128::from(elapsed) * self.rate() / 1_000_000).max(0)).unwrap_or(u64::MAX)
-        };
-        let mono = self.base_mono.saturating_add(local);
-        let wall_true = EPOCH_UNIX_NANOS.saturating_add(i64::try_from(true_ns).unwrap_or(i64::MAX));
-        Now::new(
-            Instant::from_nanos(mono),
-            WallTime::from_unix_nanos(wall_true).offset_by_nanos(self.wall_offset_ns),
-        )
+        }
     }
 
-    /// Changes the drift from true time `true_ns` on, keeping the monotonic clock continuous.
-    pub fn set_drift(&mut self, true_ns: u64, ppm: i64) {
-        self.base_mono = self.read(true_ns).mono.as_nanos();
+    /// What the node reads at true time `true_ns` (ns since the start of the run).
+    pub fn read(&self, true_ns: u64) -> Now {
+        let local = self.local_since_base(true_ns);
+        let mono = self.base_mono.saturating_add(local);
+        let local_total = self.local_at_base.saturating_add(i64::try_from(local).unwrap_or(i64::MAX));
+        let wall = EPOCH_UNIX_NANOS.saturating_add(local_total).saturating_add(self.wall_offset_ns);
+        Now::new(Instant::from_nanos(mono), WallTime::from_unix_nanos(wall))
+    }
+
+    /// The wall clock's error against true wall time at `true_ns`, in ns (positive: ahead).
+    pub fn wall_error_ns(&self, true_ns: u64) -> i64 {
+        let truth = EPOCH_UNIX_NANOS.saturating_add(i64::try_from(true_ns).unwrap_or(i64::MAX));
+        self.read(true_ns).wall.nanos_since(WallTime::from_unix_nanos(truth))
+    }
+
+    fn rebase(&mut self, true_ns: u64) {
+        let local = self.local_since_base(true_ns);
+        self.base_mono = self.base_mono.saturating_add(local);
+        self.local_at_base = self.local_at_base.saturating_add(i64::try_from(local).unwrap_or(i64::MAX));
         self.base_true = true_ns;
+    }
+
+    /// Changes the drift from true time `true_ns` on, keeping both clocks continuous.
+    pub fn set_drift(&mut self, true_ns: u64, ppm: i64) {
+        self.rebase(true_ns);
         self.drift_ppm = ppm.clamp(-MAX_DRIFT_PPM, MAX_DRIFT_PPM);
     }
 
@@ -77,9 +98,10 @@ impl NodeClock {
         self.wall_offset_ns = offset_ns;
     }
 
-    /// A new incarnation after a restart: a fresh monotonic origin at true time `true_ns`.
+    /// A new incarnation after a restart: a fresh monotonic origin at true time `true_ns`
+    /// (the wall clock keeps running).
     pub fn reboot(&mut self, true_ns: u64, mono_origin: u64) {
-        self.base_true = true_ns;
+        self.rebase(true_ns);
         self.base_mono = mono_origin;
     }
 
@@ -145,5 +167,18 @@ mod tests {
         c.reboot(10, 99);
         assert_eq!(c.read(10).mono, Instant::from_nanos(99));
         assert_eq!(c.read(20).mono, Instant::from_nanos(109));
+    }
+
+    #[test]
+    fn a_drifting_oscillator_moves_the_wall_clock_too() {
+        let mut c = NodeClock::new(0);
+        c.set_drift(0, 1_000); // 1000 ppm fast
+        assert_eq!(c.wall_error_ns(1_000_000_000), 1_000_000, "1 ms ahead after 1 s");
+        c.set_drift(1_000_000_000, 0);
+        assert_eq!(c.wall_error_ns(5_000_000_000), 1_000_000, "the error stays once drift stops");
+        c.reboot(6_000_000_000, 42);
+        assert_eq!(c.wall_error_ns(6_000_000_000), 1_000_000, "a reboot does not reset the wall clock");
+        c.step_wall(-2_000_000);
+        assert_eq!(c.wall_error_ns(6_000_000_000), -1_000_000);
     }
 }
