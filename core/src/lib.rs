@@ -9,6 +9,7 @@
 //! Start with the [`protocol`] module: it is the whole contract.
 
 pub mod check;
+pub mod clock;
 pub mod codec;
 pub mod detector;
 pub mod fencing;

@@ -59,7 +59,8 @@ mod tests {
         let got = b.receive(sent);
         assert_eq!(got.time, 4);
         assert!(sent < got, "the receive is ordered after the send");
-        let (x, y) = (LamportTimestamp { time: 5, node: NodeId(1) }, LamportTimestamp { time: 5, node: NodeId(2) });
+        let (x, y) =
+            (LamportTimestamp { time: 5, node: NodeId(1) }, LamportTimestamp { time: 5, node: NodeId(2) });
         assert!(x < y);
     }
 }
