@@ -60,10 +60,13 @@ pub fn smallest_interval(sources: &[(i64, i64)]) -> Agreement {
 mod tests {
     use super::*;
 
-    /// TigerBeetle's vectors (`src/vsr/marzullo.zig`), as (sources, lower, upper, true, false).
+    /// One vector: sources, then the expected lower, upper, true and false counts.
+    type Vector = (&'static [(i64, i64)], i64, i64, usize, usize);
+
+    /// TigerBeetle's vectors (`src/vsr/marzullo.zig`).
     #[test]
     fn tigerbeetle_vectors() {
-        let table: &[(&[(i64, i64)], i64, i64, usize, usize)] = &[
+        let table: &[Vector] = &[
             (&[(11, 13), (10, 12), (8, 12)], 11, 12, 3, 0),
             (&[(8, 12), (11, 13), (14, 15)], 11, 12, 2, 1),
             (&[(-10, 10), (-1, 1), (0, 0)], 0, 0, 3, 0),
