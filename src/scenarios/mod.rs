@@ -1,6 +1,7 @@
 //! Named simulation scenarios: a protocol, a network, a fault schedule and the checkers
 //! that must hold. `palisade sim NAME` runs one; the tour and the tests use the same ones.
 
+pub mod clock;
 pub mod detector;
 pub mod lease;
 
@@ -109,6 +110,7 @@ pub fn nemesis_for(list: &str, duration: Duration) -> Result<NemesisConfig, Stri
 pub fn all() -> Vec<Scenario> {
     let mut all = detector::scenarios();
     all.extend(lease::scenarios());
+    all.extend(clock::scenarios());
     all
 }
 

@@ -1,0 +1,169 @@
+//! Clock scenarios: `skew`, `skew-calm` (the skew monitor), `lww` and `commit-wait`.
+
+use super::{Outcome, RunSpec, Scenario};
+use palisade_core::clock::{SkewConfig, SkewEvent, SkewMonitor};
+use palisade_core::{NodeId, Rng, Violation};
+use palisade_sim::clock::EPOCH_UNIX_NANOS;
+use palisade_sim::{Fault, Latency, LinkConfig, Network, SimConfig, Simulation, World};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Nodes in the skew scenarios.
+pub const NODES: u32 = 5;
+/// The node whose clock goes wrong in `skew`.
+pub const BAD: NodeId = NodeId(3);
+
+fn wall_error_ns<P: palisade_core::Protocol>(w: &World<P>, n: NodeId) -> i64 {
+    let truth = EPOCH_UNIX_NANOS + w.now().as_nanos() as i64;
+    w.clock(n).map_or(0, |c| c.wall.nanos_since(palisade_core::WallTime::from_unix_nanos(truth)))
+}
+
+/// The skew monitor on a LAN, correct clocks within ±50 ms and ±100 ppm, with checkers:
+/// a node never fences itself while its clock is within half the maximum offset, and one
+/// that has stayed within it for `fence_within` is not fenced (it un-fenced in time); a
+/// node beyond the maximum offset for `fence_within` is fenced.
+pub fn skew_simulation(seed: u64, config: SkewConfig) -> (Simulation<SkewMonitor>, Duration) {
+    let mut sc = SimConfig::new(seed, NODES);
+    sc.network = Network::uniform(LinkConfig::with_latency(Latency::uniform(
+        Duration::from_millis(1),
+        Duration::from_millis(10),
+    )));
+    let mut rng = Rng::from_seed(seed ^ 0x736b_6577);
+    sc.drift_ppm = (0..NODES).map(|_| rng.range(0, 201) as i64 - 100).collect();
+    let mut sim = Simulation::new(sc, config.clone());
+    for n in 1..=NODES {
+        let off = rng.range(0, 100_000_001) as i64 - 50_000_000;
+        sim.schedule(Fault::wall_step(NodeId(n), Duration::ZERO, off));
+    }
+    // Three probe rounds to measure, plus staleness of the old estimates.
+    let fence_within = config.interval * 3 + config.stale_after;
+    let correct_ns = (config.max_offset / 2).as_nanos() as i64;
+    let beyond_ns = config.max_offset.as_nanos() as i64;
+    let mut beyond_since: BTreeMap<NodeId, Duration> = BTreeMap::new();
+    let mut correct_since: BTreeMap<NodeId, Duration> = BTreeMap::new();
+    let mut seen = 0;
+    sim.add_checker(move |w: &World<SkewMonitor>| {
+        for o in &w.history()[seen..] {
+            let err = wall_error_ns(w, o.node);
+            if matches!(o.event, SkewEvent::Fenced { .. }) && err.abs() <= correct_ns {
+                return Err(Violation::new(
+                    "skew::no_correct_node_fenced",
+                    format!("{} fenced itself with its clock only {} ms off", o.node, err / 1_000_000),
+                ));
+            }
+        }
+        seen = w.history().len();
+        for (n, m) in w.running() {
+            let err = wall_error_ns(w, n);
+            if err.abs() <= correct_ns {
+                let since = *correct_since.entry(n).or_insert(w.now());
+                if m.is_fenced() && w.now() > since + fence_within {
+                    return Err(Violation::new(
+                        "skew::correct_node_unfenced_in_time",
+                        format!(
+                            "{n}'s clock has been within {} ms since {since:?} and it is still fenced",
+                            correct_ns / 1_000_000
+                        ),
+                    ));
+                }
+            } else {
+                correct_since.remove(&n);
+            }
+            if err.abs() > beyond_ns {
+                let since = *beyond_since.entry(n).or_insert(w.now());
+                if !m.is_fenced() && w.now() > since + fence_within {
+                    return Err(Violation::new(
+                        "skew::bad_node_fenced_in_time",
+                        format!(
+                            "{n}'s clock has been {} ms off since {since:?} and it is not fenced",
+                            err / 1_000_000
+                        ),
+                    ));
+                }
+            } else {
+                beyond_since.remove(&n);
+            }
+        }
+        Ok(())
+    });
+    (sim, fence_within)
+}
+
+fn count(w: &World<SkewMonitor>, node: NodeId, fenced: bool) -> usize {
+    w.history()
+        .iter()
+        .filter(|o| o.node == node && matches!(o.event, SkewEvent::Fenced { .. }) == fenced)
+        .count()
+}
+
+/// `skew`: node 3's clock steps 1 s ahead at 10 s, back at 30 s, then drifts 20% fast
+/// until 60 s, when it is stopped and stepped back.
+pub fn skew(mut spec: RunSpec) -> Outcome {
+    let (mut sim, within) = skew_simulation(spec.seed, SkewConfig::default());
+    let s = Duration::from_secs;
+    sim.schedule(Fault::wall_step(BAD, s(10), 1_000_000_000));
+    sim.schedule(Fault::wall_step(BAD, s(30), -1_000_000_000));
+    sim.schedule(Fault::drift(BAD, s(30), 200_000));
+    sim.schedule(Fault::drift(BAD, s(60), 0));
+    // 30 s at 20% fast left it 6 s ahead: an operator corrects it.
+    sim.schedule(Fault::wall_step(BAD, s(60), -6_000_000_000));
+    let schedule = spec.prepare(&mut sim, &(1..=NODES).map(NodeId).collect::<Vec<_>>());
+    let report = sim.run_for(spec.duration);
+    let _ = sim.finish_trace();
+    let w = sim.world();
+    let others: usize = (1..=NODES).map(NodeId).filter(|&n| n != BAD).map(|n| count(w, n, true)).sum();
+    let mut story = vec![
+        format!(
+            "n3 fenced itself {} time(s) and un-fenced {} time(s); the other nodes fenced {others} time(s)",
+            count(w, BAD, true),
+            count(w, BAD, false)
+        ),
+        format!("checked: no node within ±250 ms fenced; a node beyond ±500 ms fenced within {within:?}"),
+    ];
+    for o in w.history() {
+        story.push(format!("{:>9.3}s  {} {:?}", o.at.as_secs_f64(), o.node, o.event));
+    }
+    Outcome { report, story, schedule }
+}
+
+/// `skew-calm`: every clock within ±50 ms under pauses, partitions and loss: nobody fences.
+pub fn skew_calm(mut spec: RunSpec) -> Outcome {
+    let (mut sim, _) = skew_simulation(spec.seed, SkewConfig::default());
+    sim.add_checker(|w: &World<SkewMonitor>| {
+        match w.history().iter().find(|o| matches!(o.event, SkewEvent::Fenced { .. })) {
+            Some(o) => Err(Violation::new(
+                "skew::nobody_fenced_when_calm",
+                format!("{} fenced itself at {:?}", o.node, o.at),
+            )),
+            None => Ok(()),
+        }
+    });
+    let schedule = spec.prepare(&mut sim, &(1..=NODES).map(NodeId).collect::<Vec<_>>());
+    let report = sim.run_for(spec.duration);
+    let _ = sim.finish_trace();
+    let story = vec!["all clocks within ±50 ms, ±100 ppm; the monitor must fence nobody".to_string()];
+    Outcome { report, story, schedule }
+}
+
+/// The clock scenarios for the CLI.
+pub fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            name: "skew",
+            about: "node 3's wall clock steps 1 s ahead, returns, then drifts 20% fast: the skew monitor fences \
+                    it in time, never fences a correct node, and un-fences it once corrected",
+            default_duration: Duration::from_secs(90),
+            default_nemesis: None,
+            hazard: false,
+            run: skew,
+        },
+        Scenario {
+            name: "skew-calm",
+            about: "every clock within ±50 ms under pauses, partitions and loss: the skew monitor fences nobody",
+            default_duration: Duration::from_secs(90),
+            default_nemesis: Some("pause=6,partition=4,loss=4"),
+            hazard: false,
+            run: skew_calm,
+        },
+    ]
+}

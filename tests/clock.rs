@@ -1,0 +1,48 @@
+//! Clock scenarios: the skew monitor fences exactly the node whose clock is wrong.
+
+use palisade::core::clock::{SkewConfig, SkewEvent};
+use palisade::scenarios::clock::{BAD, skew_simulation};
+use palisade::scenarios::{self, RunSpec};
+use std::time::Duration;
+
+fn violations(name: &str, seeds: u64) -> Vec<(u64, &'static str)> {
+    let sc = scenarios::find(name).expect("scenario exists");
+    let nemesis = sc.default_nemesis.map(|l| scenarios::nemesis_for(l, sc.default_duration).unwrap());
+    (1..=seeds)
+        .filter_map(|seed| {
+            let spec = RunSpec { nemesis: nemesis.clone(), ..RunSpec::new(seed, sc.default_duration) };
+            (sc.run)(spec).report.violation.map(|v| (seed, v.checker))
+        })
+        .collect()
+}
+
+#[test]
+fn the_skew_monitor_fences_the_bad_node_in_time_and_only_it() {
+    assert_eq!(violations("skew", 50), vec![]);
+    assert_eq!(violations("skew-calm", 50), vec![]);
+}
+
+#[test]
+fn the_bad_node_is_fenced_then_unfenced_twice() {
+    let spec = RunSpec::new(4, Duration::from_secs(90));
+    let outcome = (scenarios::find("skew").unwrap().run)(spec);
+    assert_eq!(outcome.report.violation, None);
+    let lines: Vec<&String> = outcome.story.iter().filter(|l| l.contains("n3 ")).collect();
+    let fenced = lines.iter().filter(|l| l.contains("Fenced")).count();
+    let unfenced = lines.iter().filter(|l| l.contains("Unfenced")).count();
+    assert_eq!((fenced, unfenced), (2, 2), "{lines:?}");
+}
+
+#[test]
+fn a_hair_trigger_monitor_is_caught_fencing_correct_nodes() {
+    // Planted: fencing at 2% of the maximum offset (10 ms) fences nodes whose clocks are
+    // merely tens of milliseconds apart; the checker must say so.
+    let config = SkewConfig { fence_fraction: 0.02, ..SkewConfig::default() };
+    let (mut sim, _) = skew_simulation(2, config);
+    let report = sim.run_for(Duration::from_secs(30));
+    let v = report.violation.expect("correct nodes fenced");
+    assert_eq!(v.checker, "skew::no_correct_node_fenced");
+    let fenced =
+        sim.world().history().iter().any(|o| o.node != BAD && matches!(o.event, SkewEvent::Fenced { .. }));
+    assert!(fenced);
+}
