@@ -46,3 +46,25 @@ fn a_hair_trigger_monitor_is_caught_fencing_correct_nodes() {
         sim.world().history().iter().any(|o| o.node != BAD && matches!(o.event, SkewEvent::Fenced { .. }));
     assert!(fenced);
 }
+
+#[test]
+fn wall_clock_lww_loses_causally_later_writes_and_hlc_and_version_vectors_do_not() {
+    let lost = violations("lww", 20);
+    assert_eq!(lost.len(), 20, "every seed shows the hazard: {lost:?}");
+    assert!(lost.iter().all(|(_, c)| *c == "lww::no_causally_later_write_lost"));
+    assert_eq!(violations("lww-hlc", 20), vec![]);
+    assert_eq!(violations("lww-vv", 20), vec![]);
+}
+
+#[test]
+fn version_vectors_keep_concurrent_writes_as_siblings() {
+    use palisade::scenarios::lww::{Ordering, simulation};
+    let mut siblings_seen = false;
+    for seed in 1..=10 {
+        let mut sim = simulation(seed, Ordering::VersionVectors);
+        // Stop in the middle of the writing, when replication is still racing.
+        sim.run_for(Duration::from_secs(20));
+        siblings_seen |= sim.world().running().any(|(_, r)| r.values().len() > 1);
+    }
+    assert!(siblings_seen, "concurrent writes must show up as siblings somewhere");
+}

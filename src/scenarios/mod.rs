@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod detector;
 pub mod lease;
+pub mod lww;
 
 use palisade_core::{NodeId, Rng};
 use palisade_sim::nemesis::{self, NemesisConfig, Schedule};
@@ -111,6 +112,7 @@ pub fn all() -> Vec<Scenario> {
     let mut all = detector::scenarios();
     all.extend(lease::scenarios());
     all.extend(clock::scenarios());
+    all.extend(lww::scenarios());
     all
 }
 

@@ -1,0 +1,351 @@
+//! The `lww` scenarios: a replicated register whose writers read before they write, under
+//! clock skew and jumps, with three ways to order writes (DDIA figure 8-3).
+//!
+//! Each node is a replica and a client: every few hundred milliseconds it reads its local
+//! replica and writes a new value derived from what it read (so the new write is causally
+//! after the writes it read), applies it, and sends it to the other replicas. A replica that
+//! keeps one write and throws another away says so; the checker flags the case where the
+//! discarded write is causally *later* than the one kept: a silently lost update.
+
+use super::{Outcome, RunSpec, Scenario};
+use palisade_core::clock::{Hlc, HlcTimestamp, MvRegister, VersionVector};
+use palisade_core::protocol::{Init, Outbox, OutputFor, Protocol};
+use palisade_core::{Instant, NodeId, Now, Rng, Violation};
+use palisade_sim::{Fault, Latency, LinkConfig, Network, SimConfig, Simulation, World};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// How writes are ordered.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ordering {
+    /// Last write wins by wall-clock timestamp (node id breaks ties).
+    WallClock,
+    /// Last write wins by hybrid logical clock.
+    Hlc,
+    /// Version vectors: concurrent writes are kept as siblings.
+    VersionVectors,
+}
+
+/// A write's identity: who wrote it, and its sequence number there.
+pub type WriteId = (NodeId, u64);
+
+/// How a write is stamped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Stamp {
+    /// A wall-clock reading (ns) and the writer.
+    Wall(i64, NodeId),
+    /// An HLC timestamp and the writer.
+    Hlc(HlcTimestamp, NodeId),
+    /// A version vector.
+    Vv(VersionVector),
+}
+
+/// A replicated write.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Write {
+    /// Its identity.
+    pub id: WriteId,
+    /// Its stamp.
+    pub stamp: Stamp,
+}
+
+/// What replicas report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum RegisterEvent {
+    /// This node wrote `id` after reading `read`.
+    Wrote {
+        /// The new write.
+        id: WriteId,
+        /// The writes it read (its causal predecessors).
+        read: Vec<WriteId>,
+    },
+    /// This replica kept `kept` and discarded `dropped`.
+    Discarded {
+        /// What it kept.
+        kept: Vec<WriteId>,
+        /// What it threw away.
+        dropped: WriteId,
+    },
+    /// A remote HLC timestamp too far ahead was refused.
+    Refused {
+        /// The write refused.
+        dropped: WriteId,
+    },
+}
+
+/// Configuration.
+#[derive(Clone, Debug)]
+pub struct RegisterConfig {
+    /// How writes are ordered.
+    pub ordering: Ordering,
+    /// Mean time between a node's writes.
+    pub write_every: Duration,
+    /// HLC maximum offset.
+    pub max_offset: Duration,
+    /// Writes per node; then it only replicates, so replicas can converge.
+    pub max_writes: u64,
+}
+
+/// One replica-and-client.
+pub struct Register {
+    id: NodeId,
+    peers: Vec<NodeId>,
+    config: RegisterConfig,
+    rng: Rng,
+    hlc: Hlc,
+    seq: u64,
+    /// LWW state: the winning write.
+    current: Option<Write>,
+    /// Version-vector state.
+    mv: MvRegister<WriteId>,
+    next: Instant,
+    outbox: Outbox<Write, RegisterEvent, ()>,
+}
+
+fn lww_key(s: &Stamp) -> (i128, u32, NodeId) {
+    match *s {
+        Stamp::Wall(t, n) => (i128::from(t), 0, n),
+        Stamp::Hlc(h, n) => (i128::from(h.l), h.c, n),
+        Stamp::Vv(_) => (0, 0, NodeId(0)),
+    }
+}
+
+impl Register {
+    /// The values this replica holds now.
+    pub fn values(&self) -> Vec<WriteId> {
+        match self.config.ordering {
+            Ordering::VersionVectors => {
+                let mut v = self.mv.read().0;
+                v.sort();
+                v
+            }
+            _ => self.current.iter().map(|w| w.id).collect(),
+        }
+    }
+
+    fn apply(&mut self, w: Write, now: Now) {
+        match (&w.stamp, self.config.ordering) {
+            (Stamp::Vv(v), Ordering::VersionVectors) => {
+                let before = self.mv.read().0;
+                self.mv.merge_version(v.clone(), w.id);
+                if !self.mv.read().0.contains(&w.id) {
+                    self.outbox.event(RegisterEvent::Discarded { kept: before, dropped: w.id });
+                }
+            }
+            (Stamp::Hlc(h, _), Ordering::Hlc) => {
+                if self.hlc.receive(*h, now.wall).is_err() {
+                    self.outbox.event(RegisterEvent::Refused { dropped: w.id });
+                    return;
+                }
+                self.lww(w);
+            }
+            _ => self.lww(w),
+        }
+    }
+
+    fn lww(&mut self, w: Write) {
+        match &self.current {
+            Some(cur) if lww_key(&cur.stamp) >= lww_key(&w.stamp) => {
+                if cur.id != w.id {
+                    self.outbox.event(RegisterEvent::Discarded { kept: vec![cur.id], dropped: w.id });
+                }
+            }
+            Some(cur) => {
+                let old = cur.id;
+                self.current = Some(w.clone());
+                let _ = old;
+            }
+            None => self.current = Some(w),
+        }
+    }
+
+    fn write(&mut self, now: Now) {
+        self.seq += 1;
+        let id = (self.id, self.seq);
+        let (read, stamp) = match self.config.ordering {
+            Ordering::WallClock => (self.values(), Stamp::Wall(now.wall.as_unix_nanos(), self.id)),
+            Ordering::Hlc => (self.values(), Stamp::Hlc(self.hlc.now(now.wall), self.id)),
+            Ordering::VersionVectors => {
+                let (values, ctx) = self.mv.read();
+                let mut next = self.mv.clone();
+                let version = next.write(self.id, &ctx, id);
+                (values, Stamp::Vv(version))
+            }
+        };
+        self.outbox.event(RegisterEvent::Wrote { id, read });
+        let w = Write { id, stamp };
+        self.apply(w.clone(), now);
+        for &p in &self.peers {
+            self.outbox.send(p, w.clone());
+        }
+    }
+}
+
+impl Protocol for Register {
+    type Message = Write;
+    type Command = std::convert::Infallible;
+    type Event = RegisterEvent;
+    type Config = RegisterConfig;
+    type Durable = ();
+
+    fn new(init: Init<Self>) -> Self {
+        let mut rng = Rng::from_seed(init.seed);
+        let first = rng.duration_between(Duration::ZERO, init.config.write_every * 2);
+        Register {
+            id: init.id,
+            peers: init.peers().collect(),
+            hlc: Hlc::new(init.config.max_offset),
+            config: init.config,
+            rng,
+            seq: 0,
+            current: None,
+            mv: MvRegister::new(),
+            next: init.now.mono + first,
+            outbox: Outbox::new(),
+        }
+    }
+
+    fn handle_message(&mut self, now: Now, _from: NodeId, w: Write) {
+        self.apply(w, now);
+    }
+
+    fn handle_command(&mut self, _now: Now, cmd: Self::Command) {
+        match cmd {}
+    }
+
+    fn handle_timeout(&mut self, now: Now) {
+        if now.mono >= self.next && self.seq < self.config.max_writes {
+            self.write(now);
+            let gap = self.rng.duration_between(self.config.write_every / 2, self.config.write_every * 3 / 2);
+            self.next = now.mono + gap;
+        }
+    }
+
+    fn poll_output(&mut self) -> Option<OutputFor<Self>> {
+        self.outbox.pop()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        (self.seq < self.config.max_writes).then_some(self.next)
+    }
+}
+
+/// Replicas.
+pub const NODES: u32 = 3;
+
+/// The run: 3 replicas, 5-50 ms links (no loss: every write reaches every replica), clocks
+/// offset by up to ±200 ms, drifting up to ±200 ppm, with one ±300 ms step per node; 150
+/// writes per node every ~300 ms (about 45 s), then quiet. Checkers: no replica discards a write
+/// causally later than one it keeps; at the end all replicas hold the same values.
+pub fn simulation(seed: u64, ordering: Ordering) -> Simulation<Register> {
+    let mut sc = SimConfig::new(seed, NODES);
+    sc.network = Network::uniform(LinkConfig::with_latency(Latency::uniform(
+        Duration::from_millis(5),
+        Duration::from_millis(50),
+    )));
+    let mut rng = Rng::from_seed(seed ^ 0x6c77_7721);
+    sc.drift_ppm = (0..NODES).map(|_| rng.range(0, 401) as i64 - 200).collect();
+    // 150 writes at ~300 ms: about 45 s of writing, then quiet.
+    let config = RegisterConfig {
+        ordering,
+        write_every: Duration::from_millis(300),
+        max_offset: Duration::from_secs(2),
+        max_writes: 150,
+    };
+    let mut sim = Simulation::new(sc, config);
+    for n in 1..=NODES {
+        let off = rng.range(0, 400_000_001) as i64 - 200_000_000;
+        sim.schedule(Fault::wall_step(NodeId(n), Duration::ZERO, off));
+        let at = rng.duration_between(Duration::from_secs(5), Duration::from_secs(50));
+        let step = rng.range(0, 600_000_001) as i64 - 300_000_000;
+        sim.schedule(Fault::wall_step(NodeId(n), at, step));
+    }
+    let mut ancestors: BTreeMap<WriteId, BTreeSet<WriteId>> = BTreeMap::new();
+    let mut seen = 0;
+    sim.add_checker(move |w: &World<Register>| {
+        for o in &w.history()[seen..] {
+            match &o.event {
+                RegisterEvent::Wrote { id, read } => {
+                    let mut a = BTreeSet::new();
+                    for r in read {
+                        a.insert(*r);
+                        if let Some(more) = ancestors.get(r) {
+                            a.extend(more.iter().copied());
+                        }
+                    }
+                    ancestors.insert(*id, a);
+                }
+                RegisterEvent::Discarded { kept, dropped } => {
+                    let later = ancestors.get(dropped).is_some_and(|a| kept.iter().any(|k| a.contains(k)));
+                    if later {
+                        return Err(Violation::new(
+                            "lww::no_causally_later_write_lost",
+                            format!("{} kept {kept:?} and silently discarded {dropped:?}, which was written after reading it", o.node),
+                        ));
+                    }
+                }
+                RegisterEvent::Refused { .. } => {}
+            }
+        }
+        seen = w.history().len();
+        Ok(())
+    });
+    sim.add_checker(palisade_sim::AtEnd(|w: &World<Register>| {
+        let states: BTreeSet<Vec<WriteId>> = w.running().map(|(_, r)| r.values()).collect();
+        if states.len() > 1 {
+            return Err(Violation::new(
+                "lww::replicas_converge",
+                format!("replicas disagree at the end: {states:?}"),
+            ));
+        }
+        Ok(())
+    }));
+    sim
+}
+
+fn run(ordering: Ordering, mut spec: RunSpec) -> Outcome {
+    let mut sim = simulation(spec.seed, ordering);
+    let schedule = spec.prepare(&mut sim, &(1..=NODES).map(NodeId).collect::<Vec<_>>());
+    let report = sim.run_for(spec.duration);
+    let _ = sim.finish_trace();
+    let w = sim.world();
+    let writes = w.history().iter().filter(|o| matches!(o.event, RegisterEvent::Wrote { .. })).count();
+    let discarded = w.history().iter().filter(|o| matches!(o.event, RegisterEvent::Discarded { .. })).count();
+    let story = vec![format!(
+        "ordering by {ordering:?}: {writes} writes, {discarded} discards; final values {:?}",
+        w.running().map(|(_, r)| r.values()).next()
+    )];
+    Outcome { report, story, schedule }
+}
+
+/// The `lww` scenarios.
+pub fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            name: "lww",
+            about: "wall-clock last-write-wins under clock skew and jumps: replicas silently discard writes that \
+                    were made after reading the write they keep (DDIA figure 8-3); the checker must find them",
+            default_duration: Duration::from_secs(60),
+            default_nemesis: None,
+            hazard: true,
+            run: |spec| run(Ordering::WallClock, spec),
+        },
+        Scenario {
+            name: "lww-hlc",
+            about: "the same with hybrid logical clocks: no causally later write is ever lost",
+            default_duration: Duration::from_secs(60),
+            default_nemesis: None,
+            hazard: false,
+            run: |spec| run(Ordering::Hlc, spec),
+        },
+        Scenario {
+            name: "lww-vv",
+            about: "the same with version vectors: no write is lost; concurrent writes are kept as siblings",
+            default_duration: Duration::from_secs(60),
+            default_nemesis: None,
+            hazard: false,
+            run: |spec| run(Ordering::VersionVectors, spec),
+        },
+    ]
+}
