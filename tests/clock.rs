@@ -68,3 +68,11 @@ fn version_vectors_keep_concurrent_writes_as_siblings() {
     }
     assert!(siblings_seen, "concurrent writes must show up as siblings somewhere");
 }
+
+#[test]
+fn commit_wait_gives_external_consistency_and_its_absence_does_not() {
+    assert_eq!(violations("commit-wait", 20), vec![]);
+    let v = violations("commit-wait-off", 20);
+    assert_eq!(v.len(), 20, "{v:?}");
+    assert!(v.iter().all(|(_, c)| *c == "txn::external_consistency"));
+}

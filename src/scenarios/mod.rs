@@ -2,6 +2,7 @@
 //! that must hold. `palisade sim NAME` runs one; the tour and the tests use the same ones.
 
 pub mod clock;
+pub mod commit_wait;
 pub mod detector;
 pub mod lease;
 pub mod lww;
@@ -113,6 +114,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(lease::scenarios());
     all.extend(clock::scenarios());
     all.extend(lww::scenarios());
+    all.extend(commit_wait::scenarios());
     all
 }
 
