@@ -16,6 +16,7 @@ pub mod fencing;
 pub mod lease;
 pub mod node;
 pub mod protocol;
+pub mod quorum;
 pub mod rng;
 pub mod sync;
 pub mod time;

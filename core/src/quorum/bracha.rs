@@ -1,0 +1,330 @@
+//! Bracha's reliable broadcast (Bracha, Information and Computation 1987), with signed
+//! initial messages so that an equivocating sender leaves evidence.
+//!
+//! Model: asynchronous network with eventual delivery (messages are re-sent until the end,
+//! so loss and partitions only delay); n ≥ 3f + 1 with at most f Byzantine nodes, the sender
+//! possibly among them; links authenticate the sender.
+//! Guarantees: agreement (no two correct nodes deliver different values for one instance);
+//! validity (a correct sender's value is delivered by every correct node); integrity (at most
+//! one delivery per instance); totality (if one correct node delivers, all do); evidence (a
+//! sender that signs two values for one instance is caught, with proof).
+//! Checkers: the `bracha` scenario's.
+//!
+//! Thresholds: echo on the first valid INITIAL; READY on ⌈(n + f + 1)/2⌉ matching ECHOs or
+//! f + 1 matching READYs; deliver on 2f + 1 READYs. Each sender's first ECHO and first READY
+//! per instance count; later ones never count again.
+
+use super::collector::EquivocationEvidence;
+use super::system::{QuorumKind, QuorumSystem};
+use super::vote::{Keyring, Vote, test_key, test_keyring};
+use crate::node::NodeId;
+use crate::protocol::{Init, Outbox, OutputFor, Protocol};
+use crate::time::{Instant, Now};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Parameters of [`Bracha`].
+#[derive(Clone, Debug)]
+pub struct BrachaConfig {
+    /// The dissemination quorum system (n ≥ 3f + 1).
+    pub system: QuorumSystem,
+    /// Seed of the cluster's test keys (see [`test_key`]).
+    pub cluster_seed: u64,
+    /// Whether each node broadcasts its own value (instance = its id) at start.
+    pub broadcast: bool,
+    /// Re-send this node's protocol messages this often (reliable links over a lossy net).
+    pub resend_every: Duration,
+}
+
+impl BrachaConfig {
+    /// n nodes tolerating f Byzantine, every node broadcasting.
+    pub fn new(n: usize, f: usize, cluster_seed: u64) -> Result<Self, super::QuorumError> {
+        Ok(BrachaConfig {
+            system: QuorumSystem::new(QuorumKind::Dissemination, n, f)?,
+            cluster_seed,
+            broadcast: true,
+            resend_every: Duration::from_millis(500),
+        })
+    }
+}
+
+/// Bracha messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BrachaMsg {
+    /// The sender's signed value (instance = the sender's id, round 0).
+    Initial {
+        /// The signed value.
+        initial: Vote,
+    },
+    /// "I received this from the sender": carries the sender's signature.
+    Echo {
+        /// The sender's signed value.
+        initial: Vote,
+    },
+    /// "Enough nodes echoed this value."
+    Ready {
+        /// The instance.
+        instance: u64,
+        /// The value.
+        value: Vec<u8>,
+    },
+}
+
+/// Bracha events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum BrachaEvent {
+    /// Delivered `value` for `instance`.
+    Delivered {
+        /// The instance (the sender's id).
+        instance: u64,
+        /// The value.
+        value: Vec<u8>,
+    },
+    /// The sender of `instance` signed two values: proof attached.
+    Equivocation {
+        /// The instance.
+        instance: u64,
+        /// Two conflicting signed initials.
+        evidence: EquivocationEvidence,
+    },
+}
+
+#[derive(Clone, Debug, Default)]
+struct Instance {
+    /// Verified initials, by value (at most two kept: enough to prove equivocation).
+    initials: BTreeMap<Vec<u8>, Vote>,
+    echoed: Option<Vote>,
+    readied: Option<Vec<u8>>,
+    delivered: Option<Vec<u8>>,
+    echoes: BTreeMap<NodeId, Vec<u8>>,
+    readies: BTreeMap<NodeId, Vec<u8>>,
+    evidence_sent: bool,
+}
+
+/// A Bracha broadcast participant (and sender of its own instance).
+pub struct Bracha {
+    id: NodeId,
+    peers: Vec<NodeId>,
+    config: BrachaConfig,
+    keyring: Keyring,
+    instances: BTreeMap<u64, Instance>,
+    next_resend: Instant,
+    rejected: u64,
+    outbox: Outbox<BrachaMsg, BrachaEvent, ()>,
+}
+
+impl std::fmt::Debug for Bracha {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bracha").field("id", &self.id).field("instances", &self.instances.len()).finish()
+    }
+}
+
+/// The value a node broadcasts: its id, spelled out.
+pub fn value_of(node: NodeId) -> Vec<u8> {
+    format!("value from {node}").into_bytes()
+}
+
+impl Bracha {
+    /// What this node delivered for `instance`.
+    pub fn delivered(&self, instance: u64) -> Option<&[u8]> {
+        self.instances.get(&instance)?.delivered.as_deref()
+    }
+
+    /// Messages dropped as invalid (bad signatures, wrong senders).
+    pub fn rejected(&self) -> u64 {
+        self.rejected
+    }
+
+    /// Distinct senders counted for `value` as echoes and readies in `instance`.
+    pub fn counts(&self, instance: u64, value: &[u8]) -> (usize, usize) {
+        let Some(i) = self.instances.get(&instance) else { return (0, 0) };
+        let c = |m: &BTreeMap<NodeId, Vec<u8>>| m.values().filter(|v| v.as_slice() == value).count();
+        (c(&i.echoes), c(&i.readies))
+    }
+
+    fn broadcast(&mut self, msg: BrachaMsg) {
+        for &p in &self.peers {
+            self.outbox.send(p, msg.clone());
+        }
+        self.outbox.send(self.id, msg);
+    }
+
+    /// Checks a signed initial for `instance` (once per distinct vote) and records it.
+    fn accept_initial(&mut self, initial: &Vote) -> bool {
+        let instance = initial.instance;
+        if initial.voter.0 as u64 != instance || initial.round != 0 {
+            return false;
+        }
+        let inst = self.instances.entry(instance).or_default();
+        if let Some(known) = inst.initials.get(&initial.value) {
+            return known.signature == initial.signature || self.keyring.verify(initial).is_ok();
+        }
+        if self.keyring.verify(initial).is_err() {
+            return false;
+        }
+        let inst = self.instances.entry(instance).or_default();
+        if inst.initials.len() < 2 {
+            inst.initials.insert(initial.value.clone(), initial.clone());
+        }
+        if inst.initials.len() == 2 && !inst.evidence_sent {
+            inst.evidence_sent = true;
+            let mut two = inst.initials.values().cloned();
+            let (first, second) = (two.next(), two.next());
+            if let (Some(first), Some(second)) = (first, second) {
+                self.outbox.event(BrachaEvent::Equivocation {
+                    instance,
+                    evidence: EquivocationEvidence { first, second },
+                });
+            }
+        }
+        true
+    }
+
+    fn maybe_ready(&mut self, instance: u64) {
+        let (n, f) = (self.config.system.n(), self.config.system.f());
+        let echo_threshold = (n + f + 1).div_ceil(2);
+        let Some(inst) = self.instances.get_mut(&instance) else { return };
+        let mut ready = None;
+        if inst.readied.is_none() {
+            let mut tally: BTreeMap<&Vec<u8>, usize> = BTreeMap::new();
+            for v in inst.echoes.values() {
+                *tally.entry(v).or_default() += 1;
+            }
+            let mut rtally: BTreeMap<&Vec<u8>, usize> = BTreeMap::new();
+            for v in inst.readies.values() {
+                *rtally.entry(v).or_default() += 1;
+            }
+            ready = tally
+                .iter()
+                .find(|(_, c)| **c >= echo_threshold)
+                .or_else(|| rtally.iter().find(|(_, c)| **c > f))
+                .map(|(v, _)| (*v).clone());
+        }
+        if let Some(value) = ready {
+            inst.readied = Some(value.clone());
+            self.broadcast(BrachaMsg::Ready { instance, value });
+        }
+        let Some(inst) = self.instances.get_mut(&instance) else { return };
+        if inst.delivered.is_none() {
+            let mut rtally: BTreeMap<&Vec<u8>, usize> = BTreeMap::new();
+            for v in inst.readies.values() {
+                *rtally.entry(v).or_default() += 1;
+            }
+            if let Some((v, _)) = rtally.iter().find(|(_, c)| **c > 2 * f) {
+                let value = (*v).clone();
+                inst.delivered = Some(value.clone());
+                self.outbox.event(BrachaEvent::Delivered { instance, value });
+            }
+        }
+    }
+
+    fn resend(&mut self) {
+        let mine = self.id.0 as u64;
+        let mut msgs = Vec::new();
+        for (&instance, inst) in &self.instances {
+            if instance == mine && self.config.broadcast {
+                if let Some(v) = inst.initials.values().next() {
+                    msgs.push(BrachaMsg::Initial { initial: v.clone() });
+                }
+            }
+            if let Some(e) = &inst.echoed {
+                msgs.push(BrachaMsg::Echo { initial: e.clone() });
+            }
+            if let Some(v) = &inst.readied {
+                msgs.push(BrachaMsg::Ready { instance, value: v.clone() });
+            }
+        }
+        for m in msgs {
+            self.broadcast(m);
+        }
+    }
+}
+
+impl Protocol for Bracha {
+    type Message = BrachaMsg;
+    type Command = std::convert::Infallible;
+    type Event = BrachaEvent;
+    type Config = BrachaConfig;
+    type Durable = ();
+
+    fn new(init: Init<Self>) -> Self {
+        let keyring = test_keyring(init.config.cluster_seed, init.members.iter().copied());
+        let mut b = Bracha {
+            id: init.id,
+            peers: init.peers().collect(),
+            keyring,
+            instances: BTreeMap::new(),
+            next_resend: init.now.mono + init.config.resend_every,
+            rejected: 0,
+            outbox: Outbox::new(),
+            config: init.config,
+        };
+        if b.config.broadcast {
+            let instance = b.id.0 as u64;
+            let initial =
+                Vote::sign(&test_key(b.config.cluster_seed, b.id), instance, 0, b.id, value_of(b.id));
+            b.accept_initial(&initial);
+            b.broadcast(BrachaMsg::Initial { initial });
+        }
+        b
+    }
+
+    fn handle_message(&mut self, _now: Now, from: NodeId, msg: BrachaMsg) {
+        match msg {
+            BrachaMsg::Initial { initial } => {
+                // Only the sender itself may send its INITIAL.
+                if from != initial.voter || !self.accept_initial(&initial) {
+                    self.rejected += 1;
+                    tracing::debug!(node = %self.id, %from, "invalid INITIAL dropped");
+                    return;
+                }
+                let inst = self.instances.entry(initial.instance).or_default();
+                if inst.echoed.is_none() {
+                    inst.echoed = Some(initial.clone());
+                    self.broadcast(BrachaMsg::Echo { initial });
+                }
+            }
+            BrachaMsg::Echo { initial } => {
+                if !self.accept_initial(&initial) {
+                    self.rejected += 1;
+                    tracing::debug!(node = %self.id, %from, "ECHO with an invalid INITIAL dropped");
+                    return;
+                }
+                let instance = initial.instance;
+                let inst = self.instances.entry(instance).or_default();
+                inst.echoes.entry(from).or_insert(initial.value);
+                self.maybe_ready(instance);
+            }
+            BrachaMsg::Ready { instance, value } => {
+                if value.len() > super::MAX_VOTE_VALUE || !self.keyring.contains(NodeId(instance as u32)) {
+                    self.rejected += 1;
+                    return;
+                }
+                let inst = self.instances.entry(instance).or_default();
+                inst.readies.entry(from).or_insert(value);
+                self.maybe_ready(instance);
+            }
+        }
+    }
+
+    fn handle_command(&mut self, _now: Now, cmd: Self::Command) {
+        match cmd {}
+    }
+
+    fn handle_timeout(&mut self, now: Now) {
+        if now.mono >= self.next_resend {
+            self.resend();
+            self.next_resend = now.mono + self.config.resend_every;
+        }
+    }
+
+    fn poll_output(&mut self) -> Option<OutputFor<Self>> {
+        self.outbox.pop()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        Some(self.next_resend)
+    }
+}

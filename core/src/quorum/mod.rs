@@ -1,0 +1,22 @@
+//! Byzantine-quorum voting (DDIA 8.4, "Byzantine faults").
+//!
+//! * [`QuorumSystem`]: majority, dissemination and masking quorums, validated against their
+//!   bounds (Malkhi and Reiter).
+//! * [`Vote`] and [`Keyring`]: ed25519 votes over canonical, domain-separated bytes.
+//! * [`VoteCollector`]: each voter counted once, forgeries ignored, [`EquivocationEvidence`]
+//!   kept, [`QuorumCertificate`]s anyone can check.
+//! * [`bracha`]: reliable broadcast with an equivocating sender.
+
+pub mod bracha;
+mod collector;
+mod system;
+mod vote;
+
+pub use collector::{
+    Added, CertificateError, EquivocationEvidence, EvidenceError, QuorumCertificate, Rejection, VoteCollector,
+};
+pub use system::{QuorumError, QuorumKind, QuorumSystem};
+pub use vote::{Keyring, MAX_VOTE_VALUE, VOTE_DOMAIN, Vote, VoteError, test_key, test_keyring};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,168 @@
+//! Quorum systems as values (Malkhi and Reiter, Distributed Computing 1998): how many
+//! servers a quorum needs so that any two quorums overlap in enough correct servers, and
+//! one quorum is always available despite f faulty ones.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What the quorum system tolerates.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QuorumKind {
+    /// Crash faults: n ≥ 2f + 1, quorum ⌊n/2⌋ + 1.
+    Majority,
+    /// Byzantine faults, self-verifying (signed) data: n ≥ 3f + 1, quorum ⌈(n + f + 1)/2⌉.
+    Dissemination,
+    /// Byzantine faults, unsigned data: n ≥ 4f + 1, quorum ⌈(n + 2f + 1)/2⌉.
+    Masking,
+}
+
+impl fmt::Display for QuorumKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            QuorumKind::Majority => "majority",
+            QuorumKind::Dissemination => "dissemination",
+            QuorumKind::Masking => "masking",
+        };
+        f.write_str(s)
+    }
+}
+
+/// An invalid quorum system.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum QuorumError {
+    /// Too few servers for the faults to tolerate.
+    #[error("a {kind} quorum system tolerating f = {f} needs n ≥ {need}, got n = {n}")]
+    TooFewNodes {
+        /// Servers.
+        n: usize,
+        /// Faults tolerated.
+        f: usize,
+        /// The least n that works.
+        need: usize,
+        /// The kind.
+        kind: QuorumKind,
+    },
+}
+
+/// A validated quorum system.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuorumSystem {
+    kind: QuorumKind,
+    n: usize,
+    f: usize,
+}
+
+impl QuorumSystem {
+    /// A quorum system of `kind` over `n` servers tolerating `f` faults, if the bound holds.
+    pub fn new(kind: QuorumKind, n: usize, f: usize) -> Result<Self, QuorumError> {
+        let need = match kind {
+            QuorumKind::Majority => 2 * f + 1,
+            QuorumKind::Dissemination => 3 * f + 1,
+            QuorumKind::Masking => 4 * f + 1,
+        };
+        if n < need || n == 0 {
+            return Err(QuorumError::TooFewNodes { n, f, need: need.max(1), kind });
+        }
+        Ok(QuorumSystem { kind, n, f })
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> QuorumKind {
+        self.kind
+    }
+
+    /// Servers.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Faults tolerated.
+    pub fn f(&self) -> usize {
+        self.f
+    }
+
+    /// Servers in a quorum.
+    pub fn quorum(&self) -> usize {
+        match self.kind {
+            QuorumKind::Majority => self.n / 2 + 1,
+            QuorumKind::Dissemination => (self.n + self.f + 1).div_ceil(2),
+            QuorumKind::Masking => (self.n + 2 * self.f + 1).div_ceil(2),
+        }
+    }
+
+    /// The least overlap of any two quorums: `2q - n`.
+    pub fn min_intersection(&self) -> usize {
+        (2 * self.quorum()).saturating_sub(self.n)
+    }
+
+    /// The overlap the kind needs: 1 (majority), f + 1 (dissemination: one correct server
+    /// in common), 2f + 1 (masking: correct servers outvote faulty ones in the overlap).
+    pub fn required_intersection(&self) -> usize {
+        match self.kind {
+            QuorumKind::Majority => 1,
+            QuorumKind::Dissemination => self.f + 1,
+            QuorumKind::Masking => 2 * self.f + 1,
+        }
+    }
+
+    /// True when `count` distinct servers form a quorum.
+    pub fn is_quorum(&self, count: usize) -> bool {
+        count >= self.quorum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_systems_name_the_bound() {
+        let e = QuorumSystem::new(QuorumKind::Masking, 4, 1).unwrap_err();
+        assert_eq!(e, QuorumError::TooFewNodes { n: 4, f: 1, need: 5, kind: QuorumKind::Masking });
+        assert_eq!(e.to_string(), "a masking quorum system tolerating f = 1 needs n ≥ 5, got n = 4");
+        assert!(QuorumSystem::new(QuorumKind::Dissemination, 3, 1).is_err());
+        assert!(QuorumSystem::new(QuorumKind::Majority, 0, 0).is_err());
+        assert_eq!(QuorumSystem::new(QuorumKind::Dissemination, 4, 1).unwrap().quorum(), 3);
+        assert_eq!(QuorumSystem::new(QuorumKind::Masking, 5, 1).unwrap().quorum(), 4);
+    }
+
+    #[test]
+    fn every_valid_small_system_has_intersection_and_availability() {
+        for kind in [QuorumKind::Majority, QuorumKind::Dissemination, QuorumKind::Masking] {
+            for n in 1..=40 {
+                for f in 0..=n {
+                    let Ok(q) = QuorumSystem::new(kind, n, f) else { continue };
+                    assert!(
+                        q.min_intersection() >= q.required_intersection(),
+                        "{kind} n={n} f={f}: quorums of {} overlap in {}",
+                        q.quorum(),
+                        q.min_intersection()
+                    );
+                    assert!(n - f >= q.quorum(), "{kind} n={n} f={f}: no quorum avoids f faulty servers");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_server_fewer_breaks_intersection_or_availability() {
+        // At the bound minus one, with quorums sized the same way, one property must fail:
+        // that is why the bound is what it is.
+        for kind in [QuorumKind::Dissemination, QuorumKind::Masking] {
+            for f in 1usize..=5 {
+                let n: usize = match kind {
+                    QuorumKind::Dissemination => 3 * f,
+                    _ => 4 * f,
+                };
+                let q = match kind {
+                    QuorumKind::Dissemination => (n + f + 1).div_ceil(2),
+                    _ => (n + 2 * f + 1).div_ceil(2),
+                };
+                let required = if kind == QuorumKind::Dissemination { f + 1 } else { 2 * f + 1 };
+                let intersect = (2 * q).saturating_sub(n) >= required;
+                let available = n - f >= q;
+                assert!(!(intersect && available), "{kind} n={n} f={f} would work below the bound");
+            }
+        }
+    }
+}
