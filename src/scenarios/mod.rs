@@ -1,6 +1,7 @@
 //! Named simulation scenarios: a protocol, a network, a fault schedule and the checkers
 //! that must hold. `palisade sim NAME` runs one; the tour and the tests use the same ones.
 
+pub mod bracha;
 pub mod clock;
 pub mod commit_wait;
 pub mod detector;
@@ -115,6 +116,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(clock::scenarios());
     all.extend(lww::scenarios());
     all.extend(commit_wait::scenarios());
+    all.extend(bracha::scenarios());
     all
 }
 

@@ -67,6 +67,7 @@ pub enum BrachaMsg {
         /// The instance.
         instance: u64,
         /// The value.
+        #[serde(with = "serde_bytes")]
         value: Vec<u8>,
     },
 }

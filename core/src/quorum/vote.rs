@@ -26,8 +26,10 @@ pub struct Vote {
     /// The voter.
     pub voter: NodeId,
     /// What it votes for.
+    #[serde(with = "serde_bytes")]
     pub value: Vec<u8>,
     /// ed25519 over [`Vote::signed_bytes`].
+    #[serde(with = "serde_bytes")]
     pub signature: Vec<u8>,
 }
 

@@ -1,0 +1,226 @@
+//! The `bracha` scenarios: reliable broadcast with Byzantine nodes, within the bound and
+//! beyond it.
+
+use super::{Outcome, RunSpec, Scenario};
+use palisade_core::quorum::bracha::{Bracha, BrachaConfig, BrachaEvent, BrachaMsg, value_of};
+use palisade_core::quorum::{Vote, test_key, test_keyring};
+use palisade_core::{NodeId, Violation};
+use palisade_sim::byzantine::{Action, Adversary, AdversaryCtx, Garbage, Replay, SelectiveDelay, Silent};
+use palisade_sim::{Latency, LinkConfig, Network, SimConfig, Simulation, WithinAfterGst, World};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// Cluster seed for the test keys.
+pub const CLUSTER: u64 = 0xb4ac4a;
+
+/// The equivocating value a Byzantine sender tells the other half.
+pub fn other_value(node: NodeId) -> Vec<u8> {
+    format!("LIE from {node}").into_bytes()
+}
+
+/// A Byzantine node that tells `group_b` a different story for `liar`'s instance: the
+/// liar's own INITIAL and ECHO carry a second signed value, and READYs name it. Colluding
+/// adversaries share keys, so any of them can sign as the liar.
+pub struct SplitBrain {
+    /// The instance lied about.
+    pub liar: NodeId,
+    /// Nodes told the second value.
+    pub group_b: BTreeSet<NodeId>,
+}
+
+impl Adversary<Bracha> for SplitBrain {
+    fn name(&self) -> &'static str {
+        "split-brain"
+    }
+    fn on_send(
+        &mut self,
+        _ctx: &mut AdversaryCtx<'_>,
+        to: NodeId,
+        msg: BrachaMsg,
+        out: &mut Vec<Action<BrachaMsg>>,
+    ) {
+        let instance = u64::from(self.liar.0);
+        let lie =
+            || Vote::sign(&test_key(CLUSTER, self.liar), instance, 0, self.liar, other_value(self.liar));
+        let msg = match msg {
+            BrachaMsg::Initial { initial } if initial.instance == instance && self.group_b.contains(&to) => {
+                BrachaMsg::Initial { initial: lie() }
+            }
+            BrachaMsg::Echo { initial } if initial.instance == instance && self.group_b.contains(&to) => {
+                BrachaMsg::Echo { initial: lie() }
+            }
+            BrachaMsg::Ready { instance: i, .. } if i == instance && self.group_b.contains(&to) => {
+                BrachaMsg::Ready { instance: i, value: other_value(self.liar) }
+            }
+            other => other,
+        };
+        out.push(Action::Send { to, msg, delay: Duration::ZERO });
+    }
+}
+
+/// A run: n nodes, the first `byzantine` of them adversaries. Node 1 always lies about its
+/// own broadcast to the upper half of the correct nodes; further Byzantine nodes collude
+/// with it (split-brain) within the bound only if they are extra, and otherwise are silent,
+/// replaying, delaying or sending garbage by seed.
+pub fn simulation(seed: u64, n: u32, f: usize, byzantine: u32) -> Simulation<Bracha> {
+    let mut sc = SimConfig::new(seed, n);
+    sc.network = Network::uniform(LinkConfig::with_latency(Latency::uniform(
+        Duration::from_millis(1),
+        Duration::from_millis(30),
+    )));
+    let config = BrachaConfig::new(n as usize, f, CLUSTER).expect("valid configuration");
+    let mut sim = Simulation::new(sc, config);
+    let correct: Vec<NodeId> = (byzantine + 1..=n).map(NodeId).collect();
+    let group_b: BTreeSet<NodeId> = correct[correct.len() / 2..].iter().copied().collect();
+    let liar = NodeId(1);
+    sim.make_byzantine(liar, SplitBrain { liar, group_b: group_b.clone() });
+    for b in 2..=byzantine {
+        let node = NodeId(b);
+        if byzantine as usize > f {
+            // Beyond the bound: the extra adversaries collude with the liar.
+            sim.make_byzantine(node, SplitBrain { liar, group_b: group_b.clone() });
+        } else {
+            match seed % 4 {
+                0 => sim.make_byzantine(node, Silent),
+                1 => sim.make_byzantine(node, Replay::new(0.5)),
+                2 => sim.make_byzantine(
+                    node,
+                    SelectiveDelay { targets: group_b.clone(), delay: Duration::from_secs(2) },
+                ),
+                _ => sim.make_byzantine(node, Garbage { probability: 0.5 }),
+            };
+        }
+    }
+    add_checkers(&mut sim, byzantine as usize <= f);
+    sim
+}
+
+fn add_checkers(sim: &mut Simulation<Bracha>, within_bound: bool) {
+    // Safety after every event: agreement, integrity, validity for correct senders.
+    let mut seen = 0;
+    let mut delivered: BTreeMap<u64, (NodeId, Vec<u8>)> = BTreeMap::new();
+    let mut per_node: BTreeSet<(NodeId, u64)> = BTreeSet::new();
+    sim.add_checker(move |w: &World<Bracha>| {
+        for o in &w.history()[seen..] {
+            if !w.is_honest(o.node) {
+                continue;
+            }
+            if let BrachaEvent::Delivered { instance, value } = &o.event {
+                if !per_node.insert((o.node, *instance)) {
+                    return Err(Violation::new(
+                        "bracha::integrity",
+                        format!("{} delivered instance {instance} twice", o.node),
+                    ));
+                }
+                let sender = NodeId(*instance as u32);
+                if w.is_honest(sender) && *value != value_of(sender) {
+                    return Err(Violation::new(
+                        "bracha::validity",
+                        format!("{} delivered a value {sender} never sent", o.node),
+                    ));
+                }
+                match delivered.get(instance) {
+                    Some((other, v)) if v != value => {
+                        return Err(Violation::new(
+                            "bracha::agreement",
+                            format!(
+                                "{} delivered {:?} for instance {instance}, {other} delivered {:?}",
+                                o.node,
+                                String::from_utf8_lossy(value),
+                                String::from_utf8_lossy(v)
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        delivered.insert(*instance, (o.node, value.clone()));
+                    }
+                }
+            }
+        }
+        seen = w.history().len();
+        Ok(())
+    });
+    if !within_bound {
+        return;
+    }
+    // Liveness after GST: every correct node delivers every correct sender's value, and a
+    // correct node holds checkable evidence against the equivocating sender.
+    let ring = test_keyring(CLUSTER, (1..=16).map(NodeId));
+    let (mut scanned, mut evidence) = (0, false);
+    sim.add_checker(WithinAfterGst::new("bracha::delivery_and_evidence", Duration::from_secs(10), move |w: &World<Bracha>| {
+        // Scan only what is new: the checker runs after every event.
+        for o in &w.history()[scanned..] {
+            evidence |= w.is_honest(o.node)
+                && matches!(&o.event, BrachaEvent::Equivocation { evidence, .. } if evidence.culprit() == NodeId(1) && evidence.verify(&ring).is_ok());
+        }
+        scanned = w.history().len();
+        let honest: Vec<NodeId> = w.ids().filter(|&n| w.is_honest(n)).collect();
+        let all_delivered = honest.iter().all(|&n| {
+            let node = w.node(n);
+            honest.iter().all(|&s| node.is_some_and(|b| b.delivered(u64::from(s.0)) == Some(value_of(s).as_slice())))
+        });
+        evidence && all_delivered
+    }));
+}
+
+fn run(n: u32, f: usize, byzantine: u32, mut spec: RunSpec) -> Outcome {
+    let mut sim = simulation(spec.seed, n, f, byzantine);
+    let targets: Vec<NodeId> = (byzantine + 1..=n).map(NodeId).collect();
+    let schedule = spec.prepare(&mut sim, &targets);
+    let report = sim.run_for(spec.duration);
+    let _ = sim.finish_trace();
+    let w = sim.world();
+    let liar_values: BTreeSet<String> = w
+        .history()
+        .iter()
+        .filter(|o| w.is_honest(o.node))
+        .filter_map(|o| match &o.event {
+            BrachaEvent::Delivered { instance: 1, value } => {
+                Some(String::from_utf8_lossy(value).into_owned())
+            }
+            _ => None,
+        })
+        .collect();
+    let evidence = w.history().iter().filter(|o| matches!(o.event, BrachaEvent::Equivocation { .. })).count();
+    let story = vec![
+        format!("n = {n}, f = {f}, Byzantine nodes {byzantine} (n1 equivocates about its own broadcast)"),
+        format!(
+            "correct nodes delivered for n1's instance: {liar_values:?}; equivocation evidence raised {evidence} time(s)"
+        ),
+    ];
+    Outcome { report, story, schedule }
+}
+
+/// The Bracha scenarios.
+pub fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            name: "bracha",
+            about: "Bracha reliable broadcast, n = 4, f = 1: an equivocating sender under the nemesis; agreement, \
+                    validity, integrity, totality and evidence hold",
+            default_duration: Duration::from_secs(60),
+            default_nemesis: Some("pause=6,partition=4,loss=4"),
+            hazard: false,
+            run: |spec| run(4, 1, 1, spec),
+        },
+        Scenario {
+            name: "bracha-7",
+            about: "Bracha with n = 7, f = 2: an equivocating sender plus a silent, replaying, delaying or garbage \
+                    node, under the nemesis",
+            default_duration: Duration::from_secs(60),
+            default_nemesis: Some("pause=6,partition=4,loss=4"),
+            hazard: false,
+            run: |spec| run(7, 2, 2, spec),
+        },
+        Scenario {
+            name: "bracha-beyond",
+            about: "n = 4 configured for f = 1 but with 2 colluding Byzantine nodes: correct nodes deliver different \
+                    values; the checker must see it",
+            default_duration: Duration::from_secs(30),
+            default_nemesis: None,
+            hazard: true,
+            run: |spec| run(4, 1, 2, spec),
+        },
+    ]
+}
