@@ -4,19 +4,8 @@
 use palisade::core::NodeId;
 use palisade::core::quorum::bracha::BrachaEvent;
 use palisade::scenarios::bracha::simulation;
-use palisade::scenarios::{self, RunSpec};
+use palisade::scenarios::violations;
 use std::time::Duration;
-
-fn violations(name: &str, seeds: u64) -> Vec<(u64, &'static str)> {
-    let sc = scenarios::find(name).expect("scenario exists");
-    let nemesis = sc.default_nemesis.map(|l| scenarios::nemesis_for(l, sc.default_duration).unwrap());
-    (1..=seeds)
-        .filter_map(|seed| {
-            let spec = RunSpec { nemesis: nemesis.clone(), ..RunSpec::new(seed, sc.default_duration) };
-            (sc.run)(spec).report.violation.map(|v| (seed, v.checker))
-        })
-        .collect()
-}
 
 #[test]
 fn bracha_holds_with_an_equivocating_sender_within_the_bound() {

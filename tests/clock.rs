@@ -2,19 +2,8 @@
 
 use palisade::core::clock::{SkewConfig, SkewEvent};
 use palisade::scenarios::clock::{BAD, skew_simulation};
-use palisade::scenarios::{self, RunSpec};
+use palisade::scenarios::{self, RunSpec, violations};
 use std::time::Duration;
-
-fn violations(name: &str, seeds: u64) -> Vec<(u64, &'static str)> {
-    let sc = scenarios::find(name).expect("scenario exists");
-    let nemesis = sc.default_nemesis.map(|l| scenarios::nemesis_for(l, sc.default_duration).unwrap());
-    (1..=seeds)
-        .filter_map(|seed| {
-            let spec = RunSpec { nemesis: nemesis.clone(), ..RunSpec::new(seed, sc.default_duration) };
-            (sc.run)(spec).report.violation.map(|v| (seed, v.checker))
-        })
-        .collect()
-}
 
 #[test]
 fn the_skew_monitor_fences_the_bad_node_in_time_and_only_it() {

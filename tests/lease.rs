@@ -1,18 +1,7 @@
 //! Leases and fencing in the simulator: the defence holds, and both hazards are real (the
 //! checkers find them).
 
-use palisade::scenarios::{self, RunSpec};
-
-fn violations(name: &str, seeds: u64) -> Vec<(u64, &'static str)> {
-    let sc = scenarios::find(name).expect("scenario exists");
-    let nemesis = sc.default_nemesis.map(|l| scenarios::nemesis_for(l, sc.default_duration).unwrap());
-    (1..=seeds)
-        .filter_map(|seed| {
-            let spec = RunSpec { nemesis: nemesis.clone(), ..RunSpec::new(seed, sc.default_duration) };
-            (sc.run)(spec).report.violation.map(|v| (seed, v.checker))
-        })
-        .collect()
-}
+use palisade::scenarios::violations;
 
 #[test]
 fn fencing_keeps_one_holder_increasing_tokens_no_stale_write_and_progress() {

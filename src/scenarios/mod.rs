@@ -109,6 +109,21 @@ pub fn nemesis_for(list: &str, duration: Duration) -> Result<NemesisConfig, Stri
     Ok(NemesisConfig::new(NemesisConfig::parse_rates(list)?, Duration::from_secs(1), duration * 2 / 3))
 }
 
+/// Runs seeds `1..=seeds` of the scenario called `name` under its default nemesis and
+/// duration, one after another, and returns the failing seeds with their checkers.
+/// Panics if there is no such scenario (a test helper).
+pub fn violations(name: &str, seeds: u64) -> Vec<(u64, &'static str)> {
+    let sc = find(name).unwrap_or_else(|| panic!("no scenario `{name}`"));
+    let nemesis =
+        sc.default_nemesis.map(|l| nemesis_for(l, sc.default_duration).expect("valid default nemesis"));
+    (1..=seeds)
+        .filter_map(|seed| {
+            let spec = RunSpec { nemesis: nemesis.clone(), ..RunSpec::new(seed, sc.default_duration) };
+            (sc.run)(spec).report.violation.map(|v| (seed, v.checker))
+        })
+        .collect()
+}
+
 /// Every scenario, in the order the CLI lists them.
 pub fn all() -> Vec<Scenario> {
     let mut all = detector::scenarios();
