@@ -41,3 +41,31 @@ fn no_sender_is_counted_twice_and_forgeries_are_rejected() {
         .collect();
     assert_eq!(accusers.len(), 3, "{accusers:?}");
 }
+
+#[test]
+fn byzantine_registers_hold_within_the_bound_and_break_beyond_it() {
+    assert_eq!(violations("bft-register", 15), vec![]);
+    assert_eq!(violations("bft-register-signed", 8), vec![]);
+    let v = violations("bft-register-beyond", 10);
+    assert_eq!(v.len(), 10, "{v:?}");
+    assert!(v.iter().all(|(_, c)| *c == "register::never_a_value_nobody_wrote"));
+}
+
+#[test]
+fn two_liars_in_a_signed_register_of_four_cause_stale_reads() {
+    // Signatures stop forgeries, but two liars out of four leave a read quorum of three
+    // with a single honest, possibly outdated, answer: the stale-read check must fire.
+    // A lossy network lets a write complete on the two liars and one honest server while
+    // its copy to the other honest server is lost.
+    use palisade::core::quorum::QuorumKind;
+    use palisade::scenarios::bft_register::simulation;
+    use palisade::sim::{Fault, LinkConfig};
+    let failing = (1..=20u64).find_map(|seed| {
+        let mut sim = simulation(seed, QuorumKind::Dissemination, 4, 1, 2);
+        let lossy = LinkConfig { loss: 0.3, ..LinkConfig::default() };
+        sim.schedule_all(Fault::degrade(lossy, Duration::ZERO, Duration::from_secs(30)));
+        sim.run_for(Duration::from_secs(30)).violation
+    });
+    let v = failing.expect("some seed shows a stale read");
+    assert_eq!(v.checker, "register::no_stale_read");
+}

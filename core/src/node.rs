@@ -8,7 +8,7 @@ use std::fmt;
 /// On the wire the runtime authenticates the sender and passes its id to the protocol
 /// separately from the payload; a protocol never trusts an id it reads from a message body
 /// to say who sent that message.
-#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Copy, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct NodeId(pub u32);
 
 impl NodeId {

@@ -1,6 +1,7 @@
 //! Named simulation scenarios: a protocol, a network, a fault schedule and the checkers
 //! that must hold. `palisade sim NAME` runs one; the tour and the tests use the same ones.
 
+pub mod bft_register;
 pub mod bracha;
 pub mod clock;
 pub mod commit_wait;
@@ -132,6 +133,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(lww::scenarios());
     all.extend(commit_wait::scenarios());
     all.extend(bracha::scenarios());
+    all.extend(bft_register::scenarios());
     all
 }
 

@@ -9,6 +9,7 @@
 
 pub mod bracha;
 mod collector;
+pub mod register;
 mod system;
 mod vote;
 

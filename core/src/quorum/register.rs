@@ -1,0 +1,383 @@
+//! A Byzantine quorum register (Malkhi and Reiter, Distributed Computing 1998).
+//!
+//! Model: asynchronous network with eventual delivery (requests are re-sent); n servers of
+//! which at most f are Byzantine; clients are correct; writers choose timestamps unique to
+//! themselves (counter, writer id).
+//! Guarantees (safety, for a single writer at a time per timestamp): a read returns the
+//! value of the last write completed before it started or of a concurrent one, never a
+//! value nobody wrote. With a *masking* system (n ≥ 4f + 1, unsigned values) a reader
+//! accepts a ⟨value, timestamp⟩ only if at least f + 1 servers vouch for it; with a
+//! *dissemination* system (n ≥ 3f + 1) values are signed by their writer and a reader
+//! accepts the highest validly signed one. Liveness: operations complete once a quorum of
+//! correct servers answers.
+//! Checkers: the `bft-register` scenario's.
+
+use super::system::{QuorumKind, QuorumSystem};
+use super::vote::{Keyring, Vote, test_key, test_keyring};
+use crate::node::NodeId;
+use crate::protocol::{Init, Outbox, OutputFor, Protocol};
+use crate::time::{Instant, Now};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// A write timestamp: a counter, then the writer's id, so no two writers collide.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Ts {
+    /// The counter.
+    pub counter: u64,
+    /// The writer.
+    pub writer: NodeId,
+}
+
+/// A stored value with its timestamp and, for dissemination systems, the writer's signature.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Stored {
+    /// The value.
+    #[serde(with = "serde_bytes")]
+    pub value: Vec<u8>,
+    /// Its timestamp.
+    pub ts: Ts,
+    /// The writer's signature over (value, ts) (empty for masking systems).
+    #[serde(with = "serde_bytes")]
+    pub signature: Vec<u8>,
+}
+
+/// Register messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RegisterMsg {
+    /// Client → server: your timestamp?
+    TsQuery {
+        /// Operation id.
+        op: u64,
+    },
+    /// Server → client.
+    TsReply {
+        /// Operation id.
+        op: u64,
+        /// The server's timestamp.
+        ts: Ts,
+    },
+    /// Client → server: store this.
+    Store {
+        /// Operation id.
+        op: u64,
+        /// What to store.
+        stored: Stored,
+    },
+    /// Server → client: stored.
+    StoreAck {
+        /// Operation id.
+        op: u64,
+    },
+    /// Client → server: what do you have?
+    Read {
+        /// Operation id.
+        op: u64,
+    },
+    /// Server → client.
+    ReadReply {
+        /// Operation id.
+        op: u64,
+        /// The server's value, if any.
+        stored: Option<Stored>,
+    },
+}
+
+/// Register events (at clients).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum RegisterEvent {
+    /// A write of `value` began.
+    WriteStarted {
+        /// The value.
+        value: Vec<u8>,
+    },
+    /// The write completed at timestamp `ts`.
+    WriteDone {
+        /// The value.
+        value: Vec<u8>,
+        /// Its timestamp.
+        ts: Ts,
+    },
+    /// A read began.
+    ReadStarted,
+    /// The read completed: a value and its timestamp, or ⊥.
+    ReadDone {
+        /// The value read, if any.
+        value: Option<Vec<u8>>,
+        /// Its timestamp.
+        ts: Option<Ts>,
+    },
+}
+
+/// Verified signatures remembered per node before the cache starts over.
+pub const VERIFIED_CACHE: usize = 1024;
+
+/// Configuration.
+#[derive(Clone, Debug)]
+pub struct RegisterConfig {
+    /// The servers' quorum system (masking or dissemination).
+    pub system: QuorumSystem,
+    /// Servers are nodes 1..=n; higher ids are clients.
+    pub servers: u32,
+    /// Seed of the test keys.
+    pub cluster_seed: u64,
+    /// A client starts an operation this often.
+    pub op_every: Duration,
+    /// Unanswered requests are re-sent this often.
+    pub resend_every: Duration,
+}
+
+#[derive(Clone, Debug)]
+enum Phase {
+    Idle,
+    QueryTs { op: u64, value: Vec<u8>, replies: BTreeMap<NodeId, Ts> },
+    Store { op: u64, stored: Stored, acks: BTreeSet<NodeId> },
+    Read { op: u64, replies: BTreeMap<NodeId, Option<Stored>> },
+}
+
+/// A register node: a server (ids 1..=servers) or a client.
+pub struct Register {
+    id: NodeId,
+    config: RegisterConfig,
+    keyring: Keyring,
+    /// Server state.
+    stored: Option<Stored>,
+    /// Signatures already checked, so a value re-read many times is verified once.
+    verified: std::cell::RefCell<BTreeSet<(Ts, Vec<u8>, Vec<u8>)>>,
+    /// Client state.
+    phase: Phase,
+    next_op: u64,
+    writes: u64,
+    next_start: Instant,
+    next_resend: Instant,
+    outbox: Outbox<RegisterMsg, RegisterEvent, ()>,
+}
+
+impl std::fmt::Debug for Register {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Register").field("id", &self.id).finish()
+    }
+}
+
+impl Register {
+    fn is_server(&self) -> bool {
+        self.id.0 <= self.config.servers
+    }
+
+    fn servers(&self) -> impl Iterator<Item = NodeId> + '_ {
+        (1..=self.config.servers).map(NodeId)
+    }
+
+    fn signed(&self) -> bool {
+        self.config.system.kind() == QuorumKind::Dissemination
+    }
+
+    /// A stored value's signature is valid (dissemination) or not needed (masking).
+    fn authentic(&self, s: &Stored) -> bool {
+        if !self.signed() {
+            return true;
+        }
+        let key = (s.ts, s.value.clone(), s.signature.clone());
+        if self.verified.borrow().contains(&key) {
+            return true;
+        }
+        let vote = Vote {
+            instance: s.ts.counter,
+            round: u64::from(s.ts.writer.0),
+            voter: s.ts.writer,
+            value: s.value.clone(),
+            signature: s.signature.clone(),
+        };
+        let ok = self.keyring.verify(&vote).is_ok();
+        if ok {
+            let mut cache = self.verified.borrow_mut();
+            if cache.len() >= VERIFIED_CACHE {
+                cache.clear();
+            }
+            cache.insert(key);
+        }
+        ok
+    }
+
+    fn sign(&self, value: Vec<u8>, ts: Ts) -> Stored {
+        let signature = if self.signed() {
+            let key = test_key(self.config.cluster_seed, self.id);
+            Vote::sign(&key, ts.counter, u64::from(ts.writer.0), self.id, value.clone()).signature
+        } else {
+            Vec::new()
+        };
+        Stored { value, ts, signature }
+    }
+
+    fn request(&mut self) {
+        let (msg, answered): (RegisterMsg, BTreeSet<NodeId>) = match &self.phase {
+            Phase::Idle => return,
+            Phase::QueryTs { op, replies, .. } => {
+                (RegisterMsg::TsQuery { op: *op }, replies.keys().copied().collect())
+            }
+            Phase::Store { op, stored, acks } => {
+                (RegisterMsg::Store { op: *op, stored: stored.clone() }, acks.clone())
+            }
+            Phase::Read { op, replies } => (RegisterMsg::Read { op: *op }, replies.keys().copied().collect()),
+        };
+        let targets: Vec<NodeId> = self.servers().filter(|s| !answered.contains(s)).collect();
+        for s in targets {
+            self.outbox.send(s, msg.clone());
+        }
+    }
+
+    fn start_op(&mut self) {
+        self.next_op += 1;
+        let op = self.next_op;
+        // Clients alternate: writers (even ids) write, readers (odd ids) read.
+        if self.id.0 % 2 == 0 {
+            self.writes += 1;
+            let value = format!("{} #{}", self.id, self.writes).into_bytes();
+            self.outbox.event(RegisterEvent::WriteStarted { value: value.clone() });
+            self.phase = Phase::QueryTs { op, value, replies: BTreeMap::new() };
+        } else {
+            self.outbox.event(RegisterEvent::ReadStarted);
+            self.phase = Phase::Read { op, replies: BTreeMap::new() };
+        }
+        self.request();
+    }
+
+    /// Masking read rule: among pairs vouched for by ≥ f + 1 servers, the highest
+    /// timestamp; dissemination: the highest validly signed pair.
+    fn choose(&self, replies: &BTreeMap<NodeId, Option<Stored>>) -> Option<Stored> {
+        let f = self.config.system.f();
+        let mut vouched: BTreeMap<(Ts, Vec<u8>), (usize, Stored)> = BTreeMap::new();
+        for s in replies.values().flatten() {
+            if !self.authentic(s) {
+                continue;
+            }
+            let e = vouched.entry((s.ts, s.value.clone())).or_insert((0, s.clone()));
+            e.0 += 1;
+        }
+        let need = if self.signed() { 1 } else { f + 1 };
+        vouched.into_iter().rev().find(|(_, (count, _))| *count >= need).map(|(_, (_, s))| s)
+    }
+
+    fn on_reply(&mut self, from: NodeId, msg: RegisterMsg) {
+        let quorum = self.config.system.quorum();
+        match (&mut self.phase, msg) {
+            (Phase::QueryTs { op, value, replies }, RegisterMsg::TsReply { op: o, ts }) if *op == o => {
+                replies.insert(from, ts);
+                if replies.len() >= quorum {
+                    // A timestamp above every one reported, unique to this writer. (A
+                    // Byzantine server can only push it higher, which is harmless.)
+                    let counter = replies.values().map(|t| t.counter).max().unwrap_or(0) + 1;
+                    let ts = Ts { counter, writer: self.id };
+                    let value = std::mem::take(value);
+                    let op = *op;
+                    let stored = self.sign(value, ts);
+                    self.phase = Phase::Store { op, stored, acks: BTreeSet::new() };
+                    self.request();
+                }
+            }
+            (Phase::Store { op, stored, acks }, RegisterMsg::StoreAck { op: o }) if *op == o => {
+                acks.insert(from);
+                if acks.len() >= quorum {
+                    let (value, ts) = (stored.value.clone(), stored.ts);
+                    self.phase = Phase::Idle;
+                    self.outbox.event(RegisterEvent::WriteDone { value, ts });
+                }
+            }
+            (Phase::Read { op, replies }, RegisterMsg::ReadReply { op: o, stored }) if *op == o => {
+                replies.insert(from, stored);
+                if replies.len() >= quorum {
+                    let replies = std::mem::take(replies);
+                    let chosen = self.choose(&replies);
+                    self.phase = Phase::Idle;
+                    self.outbox.event(RegisterEvent::ReadDone {
+                        ts: chosen.as_ref().map(|s| s.ts),
+                        value: chosen.map(|s| s.value),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Protocol for Register {
+    type Message = RegisterMsg;
+    type Command = std::convert::Infallible;
+    type Event = RegisterEvent;
+    type Config = RegisterConfig;
+    type Durable = ();
+
+    fn new(init: Init<Self>) -> Self {
+        let keyring = test_keyring(init.config.cluster_seed, init.members.iter().copied());
+        let now = init.now.mono;
+        Register {
+            id: init.id,
+            keyring,
+            stored: None,
+            verified: Default::default(),
+            phase: Phase::Idle,
+            next_op: 0,
+            writes: 0,
+            next_start: now + init.config.op_every,
+            next_resend: now + init.config.resend_every,
+            config: init.config,
+            outbox: Outbox::new(),
+        }
+    }
+
+    fn handle_message(&mut self, _now: Now, from: NodeId, msg: RegisterMsg) {
+        if self.is_server() {
+            if from.0 <= self.config.servers {
+                return; // servers only answer clients
+            }
+            let reply = match msg {
+                RegisterMsg::TsQuery { op } => {
+                    RegisterMsg::TsReply { op, ts: self.stored.as_ref().map(|s| s.ts).unwrap_or_default() }
+                }
+                RegisterMsg::Store { op, stored } => {
+                    // Keep the highest timestamp; a dissemination server keeps only authentic values.
+                    if self.authentic(&stored) && self.stored.as_ref().is_none_or(|s| stored.ts > s.ts) {
+                        self.stored = Some(stored);
+                    }
+                    RegisterMsg::StoreAck { op }
+                }
+                RegisterMsg::Read { op } => RegisterMsg::ReadReply { op, stored: self.stored.clone() },
+                _ => return,
+            };
+            self.outbox.send(from, reply);
+        } else if from.0 <= self.config.servers {
+            self.on_reply(from, msg);
+        }
+    }
+
+    fn handle_command(&mut self, _now: Now, cmd: Self::Command) {
+        match cmd {}
+    }
+
+    fn handle_timeout(&mut self, now: Now) {
+        if self.is_server() {
+            return;
+        }
+        let now = now.mono;
+        if now >= self.next_start {
+            if matches!(self.phase, Phase::Idle) {
+                self.start_op();
+            }
+            self.next_start = now + self.config.op_every;
+        }
+        if now >= self.next_resend {
+            self.request();
+            self.next_resend = now + self.config.resend_every;
+        }
+    }
+
+    fn poll_output(&mut self) -> Option<OutputFor<Self>> {
+        self.outbox.pop()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        if self.is_server() { None } else { Some(self.next_start.min(self.next_resend)) }
+    }
+}
