@@ -111,6 +111,9 @@ pub enum RegisterEvent {
     },
 }
 
+/// A stored value whose signature was checked: timestamp, value, signature.
+type Checked = (Ts, Vec<u8>, Vec<u8>);
+
 /// Verified signatures remembered per node before the cache starts over.
 pub const VERIFIED_CACHE: usize = 1024;
 
@@ -145,7 +148,7 @@ pub struct Register {
     /// Server state.
     stored: Option<Stored>,
     /// Signatures already checked, so a value re-read many times is verified once.
-    verified: std::cell::RefCell<BTreeSet<(Ts, Vec<u8>, Vec<u8>)>>,
+    verified: BTreeSet<Checked>,
     /// Client state.
     phase: Phase,
     next_op: u64,
@@ -175,12 +178,12 @@ impl Register {
     }
 
     /// A stored value's signature is valid (dissemination) or not needed (masking).
-    fn authentic(&self, s: &Stored) -> bool {
+    fn authentic(&mut self, s: &Stored) -> bool {
         if !self.signed() {
             return true;
         }
         let key = (s.ts, s.value.clone(), s.signature.clone());
-        if self.verified.borrow().contains(&key) {
+        if self.verified.contains(&key) {
             return true;
         }
         let vote = Vote {
@@ -192,11 +195,10 @@ impl Register {
         };
         let ok = self.keyring.verify(&vote).is_ok();
         if ok {
-            let mut cache = self.verified.borrow_mut();
-            if cache.len() >= VERIFIED_CACHE {
-                cache.clear();
+            if self.verified.len() >= VERIFIED_CACHE {
+                self.verified.clear();
             }
-            cache.insert(key);
+            self.verified.insert(key);
         }
         ok
     }
@@ -246,7 +248,7 @@ impl Register {
 
     /// Masking read rule: among pairs vouched for by ≥ f + 1 servers, the highest
     /// timestamp; dissemination: the highest validly signed pair.
-    fn choose(&self, replies: &BTreeMap<NodeId, Option<Stored>>) -> Option<Stored> {
+    fn choose(&mut self, replies: &BTreeMap<NodeId, Option<Stored>>) -> Option<Stored> {
         let f = self.config.system.f();
         let mut vouched: BTreeMap<(Ts, Vec<u8>), (usize, Stored)> = BTreeMap::new();
         for s in replies.values().flatten() {
