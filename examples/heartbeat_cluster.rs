@@ -3,9 +3,10 @@
 //!
 //! `cargo run --example heartbeat_cluster`
 
-use palisade::actix::{NodeConfig, start};
+use palisade::actix::{NodeConfig, Peer, start};
 use palisade::core::NodeId;
 use palisade::core::detector::{Heartbeat, HeartbeatConfig, PhiAccrual, PhiConfig};
+use palisade::core::quorum::test_key;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -34,11 +35,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let mut nodes = Vec::new();
         for (&id, listener) in ids.iter().zip(bound) {
-            let peers = addrs.iter().filter(|(p, _)| **p != id).map(|(&p, &a)| (p, a)).collect();
+            let peers = addrs
+                .iter()
+                .filter(|(p, _)| **p != id)
+                .map(|(&p, &addr)| (p, Peer { addr, key: test_key(1, p).verifying_key() }))
+                .collect();
             let cfg = NodeConfig::<Heartbeat<PhiAccrual>> {
                 cluster: 1,
                 id,
                 peers,
+                key: test_key(1, id),
                 protocol: config.clone(),
                 data_dir: data.join(id.to_string()),
                 seed: u64::from(id.0),

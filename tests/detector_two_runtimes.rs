@@ -4,11 +4,12 @@
 //! without faults nobody is suspected. Both sides are judged by the same checkers from
 //! palisade-core.
 
-use palisade::actix::{NodeConfig, NodeEvent, TransportStats, start};
+use palisade::actix::{NodeConfig, NodeEvent, Peer, TransportStats, start};
 use palisade::core::detector::{
     Detector, DetectorHistory, FixedTimeout, FixedTimeoutConfig, Heartbeat, HeartbeatConfig, HeartbeatEvent,
     PhiAccrual, PhiConfig, completeness, never_suspects_live,
 };
+use palisade::core::quorum::test_key;
 use palisade::core::{NodeId, Observation, WallTime};
 use palisade::scenarios::detector::{DetectorRun, history};
 use palisade::sim::{Latency, LinkConfig};
@@ -105,11 +106,16 @@ fn live_cluster<D: Detector>(config: HeartbeatConfig<D>) {
         let mut handles = Vec::new();
         let mut subs = Vec::new();
         for (&id, listener) in ids.iter().zip(listeners) {
-            let peers = addrs.iter().filter(|(p, _)| **p != id).map(|(&p, &a)| (p, a)).collect();
+            let peers = addrs
+                .iter()
+                .filter(|(p, _)| **p != id)
+                .map(|(&p, &addr)| (p, Peer { addr, key: test_key(7, p).verifying_key() }))
+                .collect();
             let cfg = NodeConfig::<Heartbeat<D>> {
                 cluster: 7,
                 id,
                 peers,
+                key: test_key(7, id),
                 protocol: config.clone(),
                 data_dir: data.join(id.to_string()),
                 seed: u64::from(id.0),

@@ -1,22 +1,36 @@
-//! The wire frame: a header naming cluster, sender, recipient, session epoch and sequence,
-//! then the encoded protocol message.
+//! The wire frame, authenticated: a fixed header naming cluster, sender, recipient, session
+//! epoch and sequence number, the encoded message, and the sender's ed25519 signature over
+//! a domain tag and both.
 //!
-//! Frames travel length-delimited ([`MAX_FRAME_LEN`] at most) and are decoded with the
-//! byte-limited codec, which also rejects trailing bytes. The header carries everything an
-//! authenticator needs to sign over (the signature itself is added by the authentication
-//! layer); until then the sender id in the header is trusted as the transport's word.
+//! ```text
+//! | cluster u64 | from u32 | to u32 | epoch u64 | seq u64 | payload ... | signature 64 |
+//! ```
+//!
+//! Opening a frame reads the 32-byte header (fixed width: nothing a peer claims is
+//! allocated), looks up the sender's key, and checks the signature with `verify_strict`
+//! before a single byte of the payload is decoded. Frames travel length-delimited, at most
+//! [`MAX_FRAME_LEN`] bytes; a larger length prefix is refused before any buffer is reserved.
 
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use palisade_core::NodeId;
 use palisade_core::codec::{Bincode, Codec, CodecError};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use std::collections::BTreeMap;
 use tokio_util::codec::LengthDelimitedCodec;
 
-/// Largest frame accepted or sent, in bytes: 64 KiB. A length prefix above this is rejected
-/// before any buffer is reserved for it.
+/// Largest frame accepted or sent, in bytes: 64 KiB.
 pub const MAX_FRAME_LEN: usize = 64 * 1024;
 
+/// Domain separation: a frame signature is never valid as anything else.
+pub const FRAME_DOMAIN: &[u8] = b"palisade/frame/v1";
+
+/// Bytes of the fixed header.
+pub const HEADER_LEN: usize = 32;
+/// Bytes of the signature.
+pub const SIGNATURE_LEN: usize = 64;
+
 /// Who a frame is from and for, and where it sits in the sender's stream.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FrameHeader {
     /// The cluster the sender belongs to; frames for another cluster are rejected.
     pub cluster: u64,
@@ -24,27 +38,46 @@ pub struct FrameHeader {
     pub from: NodeId,
     /// The intended recipient.
     pub to: NodeId,
-    /// The sender's session epoch: changes every time the sender process starts.
+    /// The sender's session epoch: larger every time the sender process starts.
     pub epoch: u64,
     /// Per-recipient sequence number within the epoch, from 0.
     pub seq: u64,
 }
 
-/// One frame on the wire.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Frame {
-    /// The header.
-    pub header: FrameHeader,
-    /// The protocol message, encoded with [`Bincode`].
-    pub payload: Vec<u8>,
+impl FrameHeader {
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.cluster.to_le_bytes());
+        out.extend_from_slice(&self.from.0.to_le_bytes());
+        out.extend_from_slice(&self.to.0.to_le_bytes());
+        out.extend_from_slice(&self.epoch.to_le_bytes());
+        out.extend_from_slice(&self.seq.to_le_bytes());
+    }
+
+    fn read(b: &[u8; HEADER_LEN]) -> FrameHeader {
+        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
+        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap_or([0; 4]));
+        FrameHeader {
+            cluster: u64_at(0),
+            from: NodeId(u32_at(8)),
+            to: NodeId(u32_at(12)),
+            epoch: u64_at(16),
+            seq: u64_at(24),
+        }
+    }
 }
 
 /// Why an inbound frame was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
-    /// The frame or its payload did not decode.
-    #[error("malformed frame: {0}")]
-    Malformed(#[from] CodecError),
+    /// Shorter than a header and a signature.
+    #[error("truncated frame of {0} bytes")]
+    Truncated(usize),
+    /// The sender is not a member.
+    #[error("frame from unknown node {0}")]
+    UnknownSender(NodeId),
+    /// The signature does not verify: forged, corrupted, or signed by another key.
+    #[error("bad signature on a frame claiming to be from {0}")]
+    BadSignature(NodeId),
     /// The frame names another cluster.
     #[error("frame for cluster {got}, this is cluster {want}")]
     WrongCluster {
@@ -61,34 +94,86 @@ pub enum FrameError {
         /// This node.
         me: NodeId,
     },
-    /// The sender is not a member.
-    #[error("frame from unknown node {0}")]
-    UnknownSender(NodeId),
+    /// An old epoch, or a sequence number not above the last accepted: a replay.
+    #[error(
+        "replayed frame from {from}: epoch {epoch} seq {seq}, last accepted epoch {last_epoch} seq {last_seq}"
+    )]
+    Replay {
+        /// Sender.
+        from: NodeId,
+        /// The frame's epoch.
+        epoch: u64,
+        /// The frame's sequence number.
+        seq: u64,
+        /// The last accepted epoch.
+        last_epoch: u64,
+        /// The last accepted sequence number in it.
+        last_seq: u64,
+    },
+    /// The payload is not a valid message (after the signature checked out: a buggy or
+    /// malicious peer).
+    #[error("malformed payload: {0}")]
+    Malformed(#[from] CodecError),
 }
 
+/// A frame whose signature checked out; the payload is still undecoded.
+#[derive(Debug)]
+pub struct Opened<'a> {
+    /// The authenticated header.
+    pub header: FrameHeader,
+    /// The encoded message.
+    pub payload: &'a [u8],
+}
+
+/// Building and opening frames.
+pub struct Frame;
+
 impl Frame {
-    /// Encodes a message into a frame.
-    pub fn seal<M: Serialize>(header: FrameHeader, msg: &M) -> Result<Vec<u8>, CodecError> {
-        let payload = Bincode.encode(msg)?;
-        let bytes = Bincode.encode(&Frame { header, payload })?;
-        if bytes.len() > MAX_FRAME_LEN {
+    /// Encodes `msg` under `header` and signs the result with `key`.
+    pub fn seal<M: Serialize>(
+        header: &FrameHeader,
+        msg: &M,
+        key: &SigningKey,
+    ) -> Result<Vec<u8>, CodecError> {
+        let mut out = Vec::with_capacity(HEADER_LEN + 64 + SIGNATURE_LEN);
+        header.write(&mut out);
+        Bincode.encode_into(msg, &mut out)?;
+        if out.len() + SIGNATURE_LEN > MAX_FRAME_LEN {
             return Err(CodecError::Encode(format!(
                 "frame of {} bytes exceeds {MAX_FRAME_LEN}",
-                bytes.len()
+                out.len() + SIGNATURE_LEN
             )));
         }
-        Ok(bytes)
+        let sig = key.sign(&signed_bytes(&out));
+        out.extend_from_slice(&sig.to_bytes());
+        Ok(out)
     }
 
-    /// Decodes a frame's envelope (not yet its payload).
-    pub fn open(bytes: &[u8]) -> Result<Frame, FrameError> {
-        Ok(Bincode.decode(bytes)?)
+    /// Checks a frame's length, sender and signature; decodes nothing of the payload.
+    pub fn open<'a>(
+        bytes: &'a [u8],
+        keys: &BTreeMap<NodeId, VerifyingKey>,
+    ) -> Result<Opened<'a>, FrameError> {
+        if bytes.len() < HEADER_LEN + SIGNATURE_LEN {
+            return Err(FrameError::Truncated(bytes.len()));
+        }
+        let (body, sig) = bytes.split_at(bytes.len() - SIGNATURE_LEN);
+        let head: &[u8; HEADER_LEN] =
+            body[..HEADER_LEN].try_into().map_err(|_| FrameError::Truncated(bytes.len()))?;
+        let header = FrameHeader::read(head);
+        let key = keys.get(&header.from).ok_or(FrameError::UnknownSender(header.from))?;
+        let sig: &[u8; SIGNATURE_LEN] = sig.try_into().map_err(|_| FrameError::Truncated(bytes.len()))?;
+        key.verify_strict(&signed_bytes(body), &Signature::from_bytes(sig))
+            .map_err(|_| FrameError::BadSignature(header.from))?;
+        Ok(Opened { header, payload: &body[HEADER_LEN..] })
     }
+}
 
-    /// Decodes the payload as a protocol message.
-    pub fn message<M: serde::de::DeserializeOwned>(&self) -> Result<M, FrameError> {
-        Ok(Bincode.decode(&self.payload)?)
-    }
+fn signed_bytes(body: &[u8]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(FRAME_DOMAIN.len() + body.len());
+    b.extend_from_slice(FRAME_DOMAIN);
+    b.extend_from_slice(body);
+    b
 }
 
 /// The length-delimited framing used on every connection: 4-byte big-endian length,
@@ -101,28 +186,41 @@ pub fn length_codec() -> LengthDelimitedCodec {
 mod tests {
     use super::*;
     use bytes::BytesMut;
+    use palisade_core::quorum::test_key;
     use tokio_util::codec::Decoder;
 
     fn header() -> FrameHeader {
         FrameHeader { cluster: 7, from: NodeId(1), to: NodeId(2), epoch: 3, seq: 4 }
     }
 
-    #[test]
-    fn sealed_frame_opens_to_the_same_header_and_message() {
-        let bytes = Frame::seal(header(), &(42u64, "x".to_string())).unwrap();
-        let frame = Frame::open(&bytes).unwrap();
-        assert_eq!(frame.header, header());
-        assert_eq!(frame.message::<(u64, String)>().unwrap(), (42, "x".to_string()));
+    fn keys() -> BTreeMap<NodeId, VerifyingKey> {
+        (1..=3).map(|n| (NodeId(n), test_key(7, NodeId(n)).verifying_key())).collect()
     }
 
     #[test]
-    fn trailing_bytes_and_truncation_are_rejected() {
-        let mut bytes = Frame::seal(header(), &1u32).unwrap();
+    fn sealed_frame_opens_to_the_same_header_and_message() {
+        let bytes = Frame::seal(&header(), &(42u64, "x".to_string()), &test_key(7, NodeId(1))).unwrap();
+        let opened = Frame::open(&bytes, &keys()).unwrap();
+        assert_eq!(opened.header, header());
+        assert_eq!(Bincode.decode::<(u64, String)>(opened.payload).unwrap(), (42, "x".to_string()));
+    }
+
+    #[test]
+    fn truncation_unknown_senders_and_wrong_keys_are_refused() {
+        let bytes = Frame::seal(&header(), &1u32, &test_key(7, NodeId(1))).unwrap();
         for cut in 0..bytes.len() {
-            assert!(Frame::open(&bytes[..cut]).is_err());
+            assert!(Frame::open(&bytes[..cut], &keys()).is_err(), "cut at {cut}");
         }
-        bytes.push(0);
-        assert!(matches!(Frame::open(&bytes), Err(FrameError::Malformed(CodecError::TrailingBytes { .. }))));
+        let stranger = FrameHeader { from: NodeId(9), ..header() };
+        let b = Frame::seal(&stranger, &1u32, &test_key(7, NodeId(9))).unwrap();
+        assert_eq!(Frame::open(&b, &keys()).unwrap_err(), FrameError::UnknownSender(NodeId(9)));
+        // Node 3 signs a frame claiming to be node 1.
+        let b = Frame::seal(&header(), &1u32, &test_key(7, NodeId(3))).unwrap();
+        assert_eq!(Frame::open(&b, &keys()).unwrap_err(), FrameError::BadSignature(NodeId(1)));
+        // Trailing bytes shift the signature: refused too.
+        let mut b = bytes.clone();
+        b.push(0);
+        assert!(Frame::open(&b, &keys()).is_err());
     }
 
     #[test]
@@ -131,5 +229,35 @@ mod tests {
         let mut buf = BytesMut::from(&u32::MAX.to_be_bytes()[..]);
         assert!(codec.decode(&mut buf).is_err());
         assert!(buf.capacity() < 1024, "no buffer of the claimed size was reserved");
+    }
+
+    mod mutations {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 10_000, ..ProptestConfig::default() })]
+            /// 10,000 random mutations of a valid signed frame: flips, truncations,
+            /// extensions, splices. None is accepted.
+            #[test]
+            fn no_mutation_of_a_signed_frame_is_accepted(
+                flips in proptest::collection::vec((any::<usize>(), 1u8..=255), 0..4),
+                cut in proptest::option::of(any::<usize>()),
+                extra in proptest::collection::vec(any::<u8>(), 0..3),
+            ) {
+                let good = Frame::seal(&header(), &(5u64, vec![1u8, 2, 3]), &test_key(7, NodeId(1))).unwrap();
+                let mut b = good.clone();
+                for &(i, x) in &flips {
+                    let i = i % b.len();
+                    b[i] ^= x;
+                }
+                if let Some(c) = cut {
+                    b.truncate(c % (b.len() + 1));
+                }
+                b.extend_from_slice(&extra);
+                prop_assume!(b != good);
+                prop_assert!(Frame::open(&b, &keys()).is_err());
+            }
+        }
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! One [`NodeActor`] per node feeds its [`palisade_core::Protocol`] with readings of the
 //! real clocks, keeps a single timer re-armed from `poll_timeout`, sends through one link
-//! task per peer over length-delimited TCP frames, and makes `Persist` outputs durable
-//! (temp file, fsync, rename, fsync directory) before acting on anything after them.
+//! task per peer over length-delimited TCP frames signed with the node's ed25519 key (and
+//! checks every inbound frame's signature, cluster, recipient and freshness before decoding
+//! it), and makes `Persist` outputs durable (temp file, fsync, rename, fsync directory)
+//! before acting on anything after them.
 //!
 //! Start nodes with [`start`] inside an actix `System`; talk to them through the
 //! [`NodeHandle`] it returns.
@@ -15,6 +17,6 @@ pub mod storage;
 pub mod transport;
 
 pub use node::{
-    Command, EVENT_BUFFER, NodeActor, NodeConfig, NodeEvent, NodeHandle, StartError, Stop, start,
+    Command, EVENT_BUFFER, NodeActor, NodeConfig, NodeEvent, NodeHandle, Peer, StartError, Stop, start,
 };
 pub use transport::TransportStats;

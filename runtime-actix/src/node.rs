@@ -5,6 +5,7 @@ use crate::frame::FrameHeader;
 use crate::storage::FileStore;
 use crate::transport::{Acceptance, Inbound, PeerLink, TransportStats, listen};
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, SpawnHandle};
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use palisade_core::codec::{Bincode, Codec};
 use palisade_core::protocol::{Init, Input, Output, OutputFor, drain, step};
 use palisade_core::{Instant, NodeId, Protocol, WallTime};
@@ -26,14 +27,25 @@ pub struct NodeConfig<P: Protocol> {
     pub cluster: u64,
     /// This node's id.
     pub id: NodeId,
-    /// Every other member and where it listens.
-    pub peers: BTreeMap<NodeId, SocketAddr>,
+    /// Every other member: where it listens and its public key.
+    pub peers: BTreeMap<NodeId, Peer>,
+    /// This node's signing key.
+    pub key: SigningKey,
     /// The protocol's configuration.
     pub protocol: P::Config,
     /// Where durable state lives.
     pub data_dir: PathBuf,
     /// Seed for the protocol's random choices.
     pub seed: u64,
+}
+
+/// A peer: its address and the key its frames must be signed with.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its ed25519 public key.
+    pub key: VerifyingKey,
 }
 
 /// An event stamped with the node and its clocks when it was emitted.
@@ -185,9 +197,10 @@ pub fn start<P: Protocol>(
     let epoch = wall_now().as_unix_nanos() as u64;
     let mut links = BTreeMap::new();
     let mut tasks = Vec::new();
-    for (&peer, &peer_addr) in &config.peers {
+    let key = Arc::new(config.key.clone());
+    for (&peer, p) in &config.peers {
         let header = FrameHeader { cluster: config.cluster, from: config.id, to: peer, epoch, seq: 0 };
-        let (link, task) = PeerLink::spawn(header, peer_addr, stats.clone());
+        let (link, task) = PeerLink::spawn(header, p.addr, key.clone(), stats.clone());
         links.insert(peer, link);
         tasks.push(task);
     }
@@ -201,11 +214,11 @@ pub fn start<P: Protocol>(
         links,
         tasks,
         listener: Some(listener),
-        acceptance: Acceptance {
-            cluster: config.cluster,
-            me: config.id,
-            peers: config.peers.keys().copied().collect(),
-        },
+        acceptance: Acceptance::new(
+            config.cluster,
+            config.id,
+            config.peers.iter().map(|(&n, p)| (n, p.key)).collect(),
+        ),
         events: events.clone(),
         stats: stats.clone(),
         armed: None,

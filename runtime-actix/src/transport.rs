@@ -10,10 +10,14 @@
 use crate::frame::{Frame, FrameError, FrameHeader, length_codec};
 use actix::{Message, Recipient};
 use bytes::Bytes;
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use futures::{SinkExt, StreamExt};
+use palisade_core::codec::{Bincode, Codec};
 use palisade_core::{NodeId, Rng};
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -73,32 +77,53 @@ impl<M: 'static> Message for Inbound<M> {
     type Result = ();
 }
 
-/// What a reader checks every frame against.
+/// What a reader checks every frame against, and the replay window it keeps per sender.
+/// Readers of one node share it (they run on the node's arbiter thread).
 #[derive(Clone, Debug)]
 pub struct Acceptance {
     /// Our cluster id.
     pub cluster: u64,
     /// Our node id.
     pub me: NodeId,
-    /// Nodes we accept frames from.
-    pub peers: BTreeSet<NodeId>,
+    /// The peers' public keys: the only senders accepted.
+    pub keys: Rc<BTreeMap<NodeId, VerifyingKey>>,
+    /// Per sender: the last accepted (epoch, seq).
+    pub seen: Rc<RefCell<BTreeMap<NodeId, (u64, u64)>>>,
 }
 
 impl Acceptance {
-    /// Opens and validates one frame and decodes its message.
+    /// Accepts frames for `me` in `cluster` signed by one of `keys`.
+    pub fn new(cluster: u64, me: NodeId, keys: BTreeMap<NodeId, VerifyingKey>) -> Self {
+        Acceptance { cluster, me, keys: Rc::new(keys), seen: Rc::default() }
+    }
+
+    /// Authenticates one frame (signature first), checks cluster, recipient and freshness,
+    /// then decodes its message.
     pub fn accept<M: serde::de::DeserializeOwned>(&self, bytes: &[u8]) -> Result<Inbound<M>, FrameError> {
-        let frame = Frame::open(bytes)?;
-        let h = &frame.header;
+        let opened = Frame::open(bytes, &self.keys)?;
+        let h = &opened.header;
         if h.cluster != self.cluster {
             return Err(FrameError::WrongCluster { got: h.cluster, want: self.cluster });
         }
         if h.to != self.me {
             return Err(FrameError::WrongRecipient { to: h.to, me: self.me });
         }
-        if !self.peers.contains(&h.from) {
-            return Err(FrameError::UnknownSender(h.from));
+        let mut seen = self.seen.borrow_mut();
+        if let Some(&(last_epoch, last_seq)) = seen.get(&h.from) {
+            let fresh = h.epoch > last_epoch || (h.epoch == last_epoch && h.seq > last_seq);
+            if !fresh {
+                return Err(FrameError::Replay {
+                    from: h.from,
+                    epoch: h.epoch,
+                    seq: h.seq,
+                    last_epoch,
+                    last_seq,
+                });
+            }
         }
-        Ok(Inbound { from: h.from, msg: frame.message()? })
+        let msg = Bincode.decode(opened.payload)?;
+        seen.insert(h.from, (h.epoch, h.seq));
+        Ok(Inbound { from: h.from, msg })
     }
 }
 
@@ -166,10 +191,16 @@ async fn read_frames<M>(
 }
 
 /// The sending side of one peer link, owned by the node actor.
-#[derive(Debug)]
 pub struct PeerLink {
     tx: mpsc::Sender<Bytes>,
     header: FrameHeader,
+    key: Arc<SigningKey>,
+}
+
+impl std::fmt::Debug for PeerLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerLink").field("header", &self.header).finish()
+    }
 }
 
 impl PeerLink {
@@ -177,17 +208,18 @@ impl PeerLink {
     pub fn spawn(
         header: FrameHeader,
         addr: SocketAddr,
+        key: Arc<SigningKey>,
         stats: Arc<TransportStats>,
     ) -> (PeerLink, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
         let jitter = Rng::from_seed(header.epoch ^ (u64::from(header.from.0) << 32) ^ u64::from(header.to.0));
         let task = actix::spawn(run_link(header.clone(), addr, rx, stats, jitter));
-        (PeerLink { tx, header }, task)
+        (PeerLink { tx, header, key }, task)
     }
 
     /// Frames and queues `msg`; drops and counts it if the queue is full.
     pub fn send<M: serde::Serialize>(&mut self, msg: &M, stats: &TransportStats) {
-        let bytes = match Frame::seal(self.header.clone(), msg) {
+        let bytes = match Frame::seal(&self.header, msg, &self.key) {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(to = %self.header.to, error = %e, "message cannot be framed; dropped");
@@ -243,19 +275,22 @@ async fn run_link(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use palisade_core::quorum::test_key;
 
     fn acceptance() -> Acceptance {
-        Acceptance { cluster: 7, me: NodeId(2), peers: [NodeId(1), NodeId(3)].into_iter().collect() }
+        let keys =
+            [1u32, 3].into_iter().map(|n| (NodeId(n), test_key(7, NodeId(n)).verifying_key())).collect();
+        Acceptance::new(7, NodeId(2), keys)
     }
 
-    fn frame(cluster: u64, from: u32, to: u32) -> Vec<u8> {
-        let header = FrameHeader { cluster, from: NodeId(from), to: NodeId(to), epoch: 1, seq: 0 };
-        Frame::seal(header, &5u64).unwrap()
+    fn frame(cluster: u64, from: u32, to: u32, epoch: u64, seq: u64) -> Vec<u8> {
+        let header = FrameHeader { cluster, from: NodeId(from), to: NodeId(to), epoch, seq };
+        Frame::seal(&header, &5u64, &test_key(7, NodeId(from))).unwrap()
     }
 
     #[test]
     fn valid_frame_is_accepted_with_its_sender() {
-        let inbound = acceptance().accept::<u64>(&frame(7, 1, 2)).unwrap();
+        let inbound = acceptance().accept::<u64>(&frame(7, 1, 2, 1, 0)).unwrap();
         assert_eq!((inbound.from, inbound.msg), (NodeId(1), 5));
     }
 
@@ -263,15 +298,37 @@ mod tests {
     fn frames_for_other_clusters_recipients_or_from_strangers_are_rejected() {
         let a = acceptance();
         assert_eq!(
-            a.accept::<u64>(&frame(8, 1, 2)).unwrap_err(),
+            a.accept::<u64>(&frame(8, 1, 2, 1, 0)).unwrap_err(),
             FrameError::WrongCluster { got: 8, want: 7 }
         );
         assert_eq!(
-            a.accept::<u64>(&frame(7, 1, 3)).unwrap_err(),
+            a.accept::<u64>(&frame(7, 1, 3, 1, 0)).unwrap_err(),
             FrameError::WrongRecipient { to: NodeId(3), me: NodeId(2) }
         );
-        assert_eq!(a.accept::<u64>(&frame(7, 9, 2)).unwrap_err(), FrameError::UnknownSender(NodeId(9)));
+        assert_eq!(a.accept::<u64>(&frame(7, 9, 2, 1, 0)).unwrap_err(), FrameError::UnknownSender(NodeId(9)));
         // A payload of the wrong type for this protocol: rejected, not a panic.
-        assert!(matches!(a.accept::<(u64, u64)>(&frame(7, 1, 2)), Err(FrameError::Malformed(_))));
+        assert!(matches!(a.accept::<(u64, u64)>(&frame(7, 1, 2, 1, 0)), Err(FrameError::Malformed(_))));
+    }
+
+    #[test]
+    fn replays_and_old_epochs_are_rejected_and_a_new_epoch_starts_over() {
+        let a = acceptance();
+        a.accept::<u64>(&frame(7, 1, 2, 5, 0)).unwrap();
+        a.accept::<u64>(&frame(7, 1, 2, 5, 1)).unwrap();
+        assert!(
+            matches!(a.accept::<u64>(&frame(7, 1, 2, 5, 1)), Err(FrameError::Replay { .. })),
+            "same seq again"
+        );
+        assert!(
+            matches!(a.accept::<u64>(&frame(7, 1, 2, 5, 0)), Err(FrameError::Replay { .. })),
+            "older seq"
+        );
+        assert!(
+            matches!(a.accept::<u64>(&frame(7, 1, 2, 4, 9)), Err(FrameError::Replay { .. })),
+            "older epoch"
+        );
+        a.accept::<u64>(&frame(7, 1, 2, 6, 0)).expect("a restarted sender's new epoch");
+        // Another sender has its own window.
+        a.accept::<u64>(&frame(7, 3, 2, 1, 0)).unwrap();
     }
 }
