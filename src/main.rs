@@ -24,6 +24,8 @@ enum Cmd {
     },
     /// Run one scenario in the simulator.
     Sim(cli::sim::SimArgs),
+    /// Write a node's ed25519 key pair (node.key, node.pub) into a directory.
+    Keygen(cli::keygen::KeygenArgs),
     /// Failure-detector tools for operators: replay recorded heartbeats, tune thresholds.
     #[command(subcommand)]
     Detector(cli::detector::DetectorCmd),
@@ -70,5 +72,6 @@ fn main() -> ExitCode {
         Cmd::Tour { seeds } => cli::tour::run(seeds),
         Cmd::Sim(args) => cli::sim::run(args),
         Cmd::Detector(cmd) => cli::detector::run(cmd),
+        Cmd::Keygen(args) => cli::keygen::run(args),
     }
 }

@@ -235,3 +235,33 @@ fn detector_tune_recommends_the_quietest_threshold_within_the_detection_limit() 
         .min();
     assert_eq!(row["mistakes"].as_u64(), quietest_fit);
 }
+
+#[test]
+fn keygen_writes_a_key_pair_that_signs_and_verifies_and_refuses_to_overwrite() {
+    let dir = std::env::temp_dir().join(format!("palisade-keygen-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = palisade(&["keygen", "--out", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let unhex = |s: &str| -> Vec<u8> {
+        (0..s.trim().len()).step_by(2).map(|i| u8::from_str_radix(&s.trim()[i..i + 2], 16).unwrap()).collect()
+    };
+    let secret: [u8; 32] = unhex(&std::fs::read_to_string(dir.join("node.key")).unwrap()).try_into().unwrap();
+    let public = unhex(&std::fs::read_to_string(dir.join("node.pub")).unwrap());
+    let key = ed25519_dalek::SigningKey::from_bytes(&secret);
+    assert_eq!(key.verifying_key().as_bytes().as_slice(), public.as_slice());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        std::fs::read_to_string(dir.join("node.pub")).unwrap().trim()
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("node.key")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the secret key is private");
+    }
+    assert!(one_line_error(&palisade(&["keygen", "--out", dir.to_str().unwrap()])).contains("--force"));
+    let again = palisade(&["keygen", "--out", dir.to_str().unwrap(), "--force"]);
+    assert_eq!(again.status.code(), Some(0));
+    assert_ne!(again.stdout, out.stdout, "a fresh key each time");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

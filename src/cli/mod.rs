@@ -1,6 +1,7 @@
 //! Subcommands of the `palisade` binary.
 
 pub mod detector;
+pub mod keygen;
 pub mod sim;
 pub mod sweep;
 pub mod tour;
