@@ -17,6 +17,7 @@
 //! leads for `L·(1-ρ)/(1+ρ)` once a majority has promised; it renews the same way.
 
 use super::LeaseConfig;
+use super::writes::{Decision, DelayedWrites};
 use crate::fencing::{FencedResource, FencingToken};
 use crate::node::NodeId;
 use crate::protocol::{Init, Outbox, OutputFor, Protocol};
@@ -24,7 +25,7 @@ use crate::rng::Rng;
 use crate::time::{Instant, Now};
 use crate::timer::Timers;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// Election messages.
@@ -147,7 +148,7 @@ pub struct Election {
     seen_term: u64,
     leading: Option<(u64, Instant)>,
     writes: u64,
-    pending: BTreeMap<u64, (FencingToken, u64)>,
+    pending: DelayedWrites,
     storage: FencedResource,
     timers: Timers<Timer>,
     rng: Rng,
@@ -298,7 +299,7 @@ impl Protocol for Election {
             seen_term: 0,
             leading: None,
             writes: 0,
-            pending: BTreeMap::new(),
+            pending: DelayedWrites::default(),
             timers,
             rng,
             outbox: Outbox::new(),
@@ -344,22 +345,23 @@ impl Protocol for Election {
             match timer {
                 Timer::Campaign => self.on_campaign(now),
                 Timer::Work => {
-                    if let Some((term, until)) = self.leading.filter(|&(_, until)| now < until) {
-                        let _ = until;
+                    if let Some(FencingToken(_)) = self.leads(now) {
+                        let term = self.leading.map_or(0, |(t, _)| t);
                         self.writes += 1;
                         let token = FencingToken::new(term as u32, self.writes as u32);
-                        if self.config.write_delay.is_zero() {
-                            self.outbox
-                                .send(self.config.resource, ElectionMsg::Write { token, value: self.writes });
-                        } else if self.pending.len() < super::holder::MAX_PENDING_WRITES {
-                            self.pending.insert(self.writes, (token, self.writes));
-                            self.timers.set(Timer::Write(self.writes), now + self.config.write_delay);
+                        let delay = self.config.write_delay;
+                        match self.pending.decide(self.writes, token, self.writes, delay) {
+                            Decision::Now(token, value) => {
+                                self.outbox.send(self.config.resource, ElectionMsg::Write { token, value })
+                            }
+                            Decision::Later(key) => self.timers.set(Timer::Write(key), now + delay),
+                            Decision::Full => {}
                         }
                     }
                     self.timers.set(Timer::Work, now + self.config.write_every);
                 }
                 Timer::Write(k) => {
-                    if let Some((token, value)) = self.pending.remove(&k) {
+                    if let Some((token, value)) = self.pending.take(k) {
                         self.outbox.send(self.config.resource, ElectionMsg::Write { token, value });
                     }
                 }

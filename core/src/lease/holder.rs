@@ -1,6 +1,7 @@
 //! The client side: acquire, renew before the conservative local deadline, jeopardy, and
 //! writes that carry the token.
 
+use super::writes::{Decision, DelayedWrites};
 use super::{LeaseConfig, LeaseEvent, LeaseMsg};
 use crate::fencing::FencingToken;
 use crate::node::NodeId;
@@ -8,7 +9,6 @@ use crate::protocol::Outbox;
 use crate::rng::Rng;
 use crate::time::Instant;
 use crate::timer::Timers;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Where a client is with its lease.
@@ -51,10 +51,6 @@ enum Timer {
     Write(u64),
 }
 
-/// Writes decided but not yet sent, at most: each check adds one, and checks come every
-/// `write_every`, so this bounds `write_delay / write_every`.
-pub const MAX_PENDING_WRITES: usize = 1024;
-
 /// A lock-service client.
 #[derive(Clone, Debug)]
 pub struct Holder {
@@ -65,7 +61,7 @@ pub struct Holder {
     renewing: Option<(u64, Instant)>,
     /// When the lease was last (re)started: renewals are due `renew_after` later.
     renew_base: Instant,
-    pending: BTreeMap<u64, (FencingToken, u64)>,
+    pending: DelayedWrites,
     writes: u64,
     timers: Timers<Timer>,
     rng: Rng,
@@ -85,7 +81,7 @@ impl Holder {
             next_req: 0,
             renewing: None,
             renew_base: now,
-            pending: BTreeMap::new(),
+            pending: DelayedWrites::default(),
             writes: 0,
             timers,
             rng,
@@ -167,21 +163,22 @@ impl Holder {
                     // DDIA example 8-1: check the lease, then do the work. The write leaves
                     // `write_delay` later without checking again.
                     if let Some(token) = self.holds(now) {
-                        if self.pending.len() < MAX_PENDING_WRITES {
-                            self.writes += 1;
-                            let value = (u64::from(self.id.0) << 32) | self.writes;
-                            if config.write_delay.is_zero() {
-                                out.send(config.resource, LeaseMsg::Write { token, value });
-                            } else {
-                                self.pending.insert(value, (token, value));
-                                self.timers.set(Timer::Write(value), now + config.write_delay);
+                        self.writes += 1;
+                        let value = (u64::from(self.id.0) << 32) | self.writes;
+                        match self.pending.decide(value, token, value, config.write_delay) {
+                            Decision::Now(token, value) => {
+                                out.send(config.resource, LeaseMsg::Write { token, value })
                             }
+                            Decision::Later(key) => {
+                                self.timers.set(Timer::Write(key), now + config.write_delay)
+                            }
+                            Decision::Full => {}
                         }
                     }
                     self.timers.set(Timer::Work, now + config.write_every);
                 }
                 Timer::Write(key) => {
-                    if let Some((token, value)) = self.pending.remove(&key) {
+                    if let Some((token, value)) = self.pending.take(key) {
                         out.send(config.resource, LeaseMsg::Write { token, value });
                     }
                 }

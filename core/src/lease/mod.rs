@@ -22,6 +22,7 @@ pub mod checks;
 pub mod election;
 mod grantor;
 mod holder;
+pub mod writes;
 
 pub use grantor::Grantor;
 pub use holder::{Holder, HolderPhase};
