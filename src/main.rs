@@ -24,6 +24,8 @@ enum Cmd {
     },
     /// Run one scenario in the simulator.
     Sim(cli::sim::SimArgs),
+    /// Run one node of a cluster on actix, from a TOML configuration.
+    Node(cli::node::NodeArgs),
     /// Write a node's ed25519 key pair (node.key, node.pub) into a directory.
     Keygen(cli::keygen::KeygenArgs),
     /// Failure-detector tools for operators: replay recorded heartbeats, tune thresholds.
@@ -73,5 +75,6 @@ fn main() -> ExitCode {
         Cmd::Sim(args) => cli::sim::run(args),
         Cmd::Detector(cmd) => cli::detector::run(cmd),
         Cmd::Keygen(args) => cli::keygen::run(args),
+        Cmd::Node(args) => cli::node::run(args),
     }
 }

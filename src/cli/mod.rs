@@ -2,6 +2,7 @@
 
 pub mod detector;
 pub mod keygen;
+pub mod node;
 pub mod sim;
 pub mod sweep;
 pub mod tour;

@@ -1,0 +1,185 @@
+//! `palisade node --config node.toml`: run one node of a cluster on actix.
+//!
+//! ```toml
+//! cluster = 1
+//! id = 1
+//! listen = "127.0.0.1:7001"
+//! data_dir = "data/n1"
+//! key_file = "keys/n1/node.key"      # as written by `palisade keygen`
+//! protocol = "heartbeat-phi"         # or "heartbeat-fixed"
+//! heartbeat_ms = 1000                # optional
+//! timeout_ms = 5000                  # optional, heartbeat-fixed
+//! acceptable_pause_ms = 3000         # optional, heartbeat-phi
+//!
+//! [[peers]]
+//! id = 2
+//! addr = "127.0.0.1:7002"
+//! public_key = "…64 hex digits…"
+//! ```
+
+use crate::usage_error;
+use palisade::actix::{NodeConfig, NodeHandle, Peer, start};
+use palisade::core::NodeId;
+use palisade::core::detector::{Detector, FixedTimeout, Heartbeat, HeartbeatConfig, PhiAccrual};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Arguments of `palisade node`.
+#[derive(clap::Args, Debug)]
+pub struct NodeArgs {
+    /// The node's configuration file (TOML).
+    #[arg(long)]
+    config: PathBuf,
+    /// Print one JSON object per protocol event on standard output.
+    #[arg(long)]
+    json_events: bool,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    cluster: u64,
+    id: u32,
+    listen: SocketAddr,
+    data_dir: PathBuf,
+    key_file: PathBuf,
+    protocol: String,
+    heartbeat_ms: Option<u64>,
+    /// heartbeat-fixed: the timeout.
+    timeout_ms: Option<u64>,
+    /// heartbeat-phi: the acceptable pause.
+    acceptable_pause_ms: Option<u64>,
+    #[serde(default)]
+    peers: Vec<PeerConfig>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct PeerConfig {
+    id: u32,
+    addr: SocketAddr,
+    public_key: String,
+}
+
+fn unhex<const N: usize>(s: &str, what: &str) -> Result<[u8; N], String> {
+    let s = s.trim();
+    if s.len() != 2 * N || !s.is_ascii() {
+        return Err(format!("{what} must be {} hex digits", 2 * N));
+    }
+    let mut out = [0u8; N];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| format!("{what} is not hex"))?;
+    }
+    Ok(out)
+}
+
+/// Runs `palisade node`.
+pub fn run(args: NodeArgs) -> ExitCode {
+    let text = match std::fs::read_to_string(&args.config) {
+        Ok(t) => t,
+        Err(e) => return usage_error(format!("cannot read {}: {e}", args.config.display())),
+    };
+    let file: FileConfig = match toml::from_str(&text) {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = e.message().to_string();
+            return usage_error(format!(
+                "{}: {}",
+                args.config.display(),
+                msg.lines().next().unwrap_or("invalid")
+            ));
+        }
+    };
+    let key = match std::fs::read_to_string(&file.key_file) {
+        Err(e) => return usage_error(format!("key_file {}: {e}", file.key_file.display())),
+        Ok(k) => match unhex::<32>(&k, "key_file") {
+            Ok(b) => ed25519_dalek::SigningKey::from_bytes(&b),
+            Err(e) => return usage_error(e),
+        },
+    };
+    let mut peers = BTreeMap::new();
+    for (i, p) in file.peers.iter().enumerate() {
+        let bytes = match unhex::<32>(&p.public_key, &format!("peers[{i}].public_key")) {
+            Ok(b) => b,
+            Err(e) => return usage_error(e),
+        };
+        let Ok(pk) = ed25519_dalek::VerifyingKey::from_bytes(&bytes) else {
+            return usage_error(format!("peers[{i}].public_key is not a valid ed25519 key"));
+        };
+        if p.id == file.id || peers.insert(NodeId(p.id), Peer { addr: p.addr, key: pk }).is_some() {
+            return usage_error(format!("peers[{i}].id {} repeats a node id", p.id));
+        }
+    }
+    let interval = Duration::from_millis(file.heartbeat_ms.unwrap_or(1000).max(1));
+    match file.protocol.as_str() {
+        "heartbeat-phi" => {
+            let mut c = HeartbeatConfig::<PhiAccrual> { interval, ..HeartbeatConfig::default() };
+            c.detector.first_heartbeat_estimate = interval;
+            if let Some(ms) = file.acceptable_pause_ms {
+                c.detector.acceptable_heartbeat_pause = Duration::from_millis(ms);
+            }
+            serve(file, key, peers, c, args.json_events)
+        }
+        "heartbeat-fixed" => {
+            let mut c = HeartbeatConfig::<FixedTimeout> { interval, ..HeartbeatConfig::default() };
+            if let Some(ms) = file.timeout_ms {
+                c.detector.timeout = Duration::from_millis(ms);
+            }
+            serve(file, key, peers, c, args.json_events)
+        }
+        other => usage_error(format!("protocol `{other}` is not one of heartbeat-phi, heartbeat-fixed")),
+    }
+}
+
+fn serve<D: Detector>(
+    file: FileConfig,
+    key: ed25519_dalek::SigningKey,
+    peers: BTreeMap<NodeId, Peer>,
+    protocol: HeartbeatConfig<D>,
+    json: bool,
+) -> ExitCode {
+    let listener = match std::net::TcpListener::bind(file.listen) {
+        Ok(l) => l,
+        Err(e) => return usage_error(format!("listen {}: {e}", file.listen)),
+    };
+    let config = NodeConfig::<Heartbeat<D>> {
+        cluster: file.cluster,
+        id: NodeId(file.id),
+        peers,
+        key,
+        protocol,
+        data_dir: file.data_dir,
+        seed: u64::from(file.id),
+    };
+    let system = actix::System::new();
+    system.block_on(async move {
+        let node: NodeHandle<Heartbeat<D>> = match start(config, listener) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("palisade: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let mut events = node.subscribe();
+        let started = std::time::Instant::now();
+        if json {
+            actix::spawn(async move {
+                while let Ok(e) = events.recv().await {
+                    let mut v = serde_json::to_value(&e.event).unwrap_or_default();
+                    if let Some(m) = v.as_object_mut() {
+                        m.insert("node".into(), e.node.0.into());
+                        m.insert("t_ms".into(), (started.elapsed().as_millis() as u64).into());
+                    }
+                    println!("{v}");
+                }
+            });
+        }
+        let _ = tokio::signal::ctrl_c().await;
+        node.stop().await;
+        ExitCode::SUCCESS
+    })
+}
