@@ -151,12 +151,7 @@ impl Register {
                     self.outbox.event(RegisterEvent::Discarded { kept: vec![cur.id], dropped: w.id });
                 }
             }
-            Some(cur) => {
-                let old = cur.id;
-                self.current = Some(w.clone());
-                let _ = old;
-            }
-            None => self.current = Some(w),
+            _ => self.current = Some(w),
         }
     }
 
@@ -242,29 +237,43 @@ pub const NODES: u32 = 3;
 pub fn lost_writes(
     history: &[palisade_core::Observation<RegisterEvent>],
 ) -> Vec<(NodeId, Vec<WriteId>, WriteId)> {
-    let mut ancestors: BTreeMap<WriteId, BTreeSet<WriteId>> = BTreeMap::new();
-    let mut lost = Vec::new();
-    for o in history {
+    let mut causality = Causality::default();
+    history.iter().filter_map(|o| causality.observe(o)).collect()
+}
+
+/// Causal history of writes, built one event at a time (the checker runs after every
+/// event, so it must not re-derive the history each time).
+#[derive(Default)]
+struct Causality {
+    ancestors: BTreeMap<WriteId, BTreeSet<WriteId>>,
+}
+
+impl Causality {
+    /// Records `o`; returns the lost write it reveals, if any.
+    fn observe(
+        &mut self,
+        o: &palisade_core::Observation<RegisterEvent>,
+    ) -> Option<(NodeId, Vec<WriteId>, WriteId)> {
         match &o.event {
             RegisterEvent::Wrote { id, read } => {
                 let mut a = BTreeSet::new();
                 for r in read {
                     a.insert(*r);
-                    if let Some(more) = ancestors.get(r) {
+                    if let Some(more) = self.ancestors.get(r) {
                         a.extend(more.iter().copied());
                     }
                 }
-                ancestors.insert(*id, a);
+                self.ancestors.insert(*id, a);
+                None
             }
-            RegisterEvent::Discarded { kept, dropped } => {
-                if ancestors.get(dropped).is_some_and(|a| kept.iter().any(|k| a.contains(k))) {
-                    lost.push((o.node, kept.clone(), *dropped));
-                }
-            }
-            RegisterEvent::Refused { .. } => {}
+            RegisterEvent::Discarded { kept, dropped } => self
+                .ancestors
+                .get(dropped)
+                .is_some_and(|a| kept.iter().any(|k| a.contains(k)))
+                .then(|| (o.node, kept.clone(), *dropped)),
+            RegisterEvent::Refused { .. } => None,
         }
     }
-    lost
 }
 
 /// The run without its checkers (to count every lost write, not just the first).
@@ -276,20 +285,18 @@ pub fn unchecked_simulation(seed: u64, ordering: Ordering) -> Simulation<Registe
 pub fn simulation(seed: u64, ordering: Ordering) -> Simulation<Register> {
     let mut sim = build(seed, ordering);
     let mut seen = 0;
+    let mut causality = Causality::default();
     sim.add_checker(move |w: &World<Register>| {
-        // Re-derive causality only when something new was discarded.
-        let fresh = w.history()[seen..].iter().any(|o| matches!(o.event, RegisterEvent::Discarded { .. }));
+        for o in &w.history()[seen..] {
+            if let Some((node, kept, dropped)) = causality.observe(o) {
+                return Err(Violation::new(
+                    "lww::no_causally_later_write_lost",
+                    format!("{node} kept {kept:?} and silently discarded {dropped:?}, which was written after reading it"),
+                ));
+            }
+        }
         seen = w.history().len();
-        if !fresh {
-            return Ok(());
-        }
-        match lost_writes(w.history()).first() {
-            Some((node, kept, dropped)) => Err(Violation::new(
-                "lww::no_causally_later_write_lost",
-                format!("{node} kept {kept:?} and silently discarded {dropped:?}, which was written after reading it"),
-            )),
-            None => Ok(()),
-        }
+        Ok(())
     });
     sim.add_checker(palisade_sim::AtEnd(|w: &World<Register>| {
         let states: BTreeSet<Vec<WriteId>> = w.running().map(|(_, r)| r.values()).collect();
@@ -335,10 +342,14 @@ fn run(ordering: Ordering, mut spec: RunSpec) -> Outcome {
     let schedule = spec.prepare(&mut sim, &(1..=NODES).map(NodeId).collect::<Vec<_>>());
     let report = sim.run_for(spec.duration);
     let _ = sim.finish_trace();
-    // Count every lost write over the whole run (the checked run stops at the first).
-    let mut full = unchecked_simulation(spec.seed, ordering);
-    full.run_for(spec.duration);
-    let w = full.world();
+    // Count every lost write over the whole run. The checked run covers it unless a
+    // violation stopped it early; only then run again without the checker.
+    let full = report.violation.is_some().then(|| {
+        let mut full = unchecked_simulation(spec.seed, ordering);
+        full.run_for(spec.duration);
+        full
+    });
+    let w = full.as_ref().unwrap_or(&sim).world();
     let writes = w.history().iter().filter(|o| matches!(o.event, RegisterEvent::Wrote { .. })).count();
     let discarded = w.history().iter().filter(|o| matches!(o.event, RegisterEvent::Discarded { .. })).count();
     let lost = lost_writes(w.history()).len();

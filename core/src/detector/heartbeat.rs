@@ -17,7 +17,6 @@ use crate::timer::Timers;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::marker::PhantomData;
 use std::time::Duration;
 
 /// Parameters of [`Heartbeat`].
@@ -119,7 +118,6 @@ pub struct Heartbeat<D: Detector> {
     pause_guard: Option<PauseGuard>,
     /// No suspicions before this instant (set by the pause guard).
     quiet_until: Instant,
-    _detector: PhantomData<D>,
 }
 
 impl<D: Detector> Heartbeat<D> {
@@ -176,7 +174,6 @@ impl<D: Detector> Protocol for Heartbeat<D> {
             rejected: 0,
             pause_guard: init.config.pause_guard.clone(),
             quiet_until: now,
-            _detector: PhantomData,
         }
     }
 

@@ -225,7 +225,7 @@ impl Election {
         self.outbox.send(from, ElectionMsg::Promised { term, round });
     }
 
-    fn on_reply(&mut self, now: Instant, from: NodeId, msg: ElectionMsg) {
+    fn on_reply(&mut self, from: NodeId, msg: ElectionMsg) {
         match msg {
             ElectionMsg::Promised { term, round } => {
                 let majority = self.majority();
@@ -260,7 +260,6 @@ impl Election {
                         self.outbox.send(a, ElectionMsg::Release { term });
                     }
                 }
-                let _ = now;
             }
             _ => {}
         }
@@ -331,7 +330,7 @@ impl Protocol for Election {
                     self.promise_until = now;
                 }
             }
-            other => self.on_reply(now, from, other),
+            other => self.on_reply(from, other),
         }
     }
 
@@ -345,8 +344,7 @@ impl Protocol for Election {
             match timer {
                 Timer::Campaign => self.on_campaign(now),
                 Timer::Work => {
-                    if let Some(FencingToken(_)) = self.leads(now) {
-                        let term = self.leading.map_or(0, |(t, _)| t);
+                    if let Some((term, _)) = self.leading.filter(|&(_, until)| now < until) {
                         self.writes += 1;
                         let token = FencingToken::new(term as u32, self.writes as u32);
                         let delay = self.config.write_delay;

@@ -281,8 +281,7 @@ impl Holder {
                 }
             }
             LeaseMsg::Renewed { req, token } => {
-                let Some((want, sent)) = self.renewing.filter(|&(r, _)| r == req) else { return };
-                let _ = want;
+                let Some((_, sent)) = self.renewing.filter(|&(r, _)| r == req) else { return };
                 match self.phase {
                     HolderPhase::Holding { token: t, since, .. }
                     | HolderPhase::Jeopardy { token: t, since }

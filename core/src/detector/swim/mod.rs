@@ -418,7 +418,7 @@ impl Swim {
                     incarnation: inc,
                     state: MemberState::Suspect { from: self.id },
                 };
-                self.apply(now, self.id, update);
+                self.apply(now, update);
             }
         }
         self.timers.cancel(Timer::ProbeTimeout);
@@ -433,8 +433,8 @@ impl Swim {
         }
     }
 
-    /// Applies one update heard from `from` (or decided locally when `from` is us).
-    fn apply(&mut self, now: Instant, from: NodeId, u: Update) {
+    /// Applies one update, heard from a peer or decided locally.
+    fn apply(&mut self, now: Instant, u: Update) {
         if u.node == self.id {
             return self.about_me(u);
         }
@@ -495,7 +495,6 @@ impl Swim {
                     }
                     MemberState::Dead { .. } | MemberState::Left => {}
                 }
-                let _ = from;
             }
             MemberState::Dead { .. } | MemberState::Left => {
                 let Some(m) = known else { return };
@@ -539,9 +538,9 @@ impl Swim {
         }
     }
 
-    fn apply_all(&mut self, now: Instant, from: NodeId, updates: Vec<Update>) {
+    fn apply_all(&mut self, now: Instant, updates: Vec<Update>) {
         for u in updates.into_iter().take(MAX_UPDATES_PER_MESSAGE) {
-            self.apply(now, from, u);
+            self.apply(now, u);
         }
     }
 }
@@ -595,11 +594,11 @@ impl Protocol for Swim {
         let now = now.mono;
         match msg {
             SwimMsg::Ping { seq, updates } => {
-                self.apply_all(now, from, updates);
+                self.apply_all(now, updates);
                 self.send(from, |updates| SwimMsg::Ack { seq, updates });
             }
             SwimMsg::Ack { seq, updates } => {
-                self.apply_all(now, from, updates);
+                self.apply_all(now, updates);
                 if let Some((origin, origin_seq)) = self.relays.remove(&seq) {
                     self.timers.cancel(Timer::RelayNack(seq));
                     self.timers.cancel(Timer::RelayEnd(seq));
@@ -609,7 +608,7 @@ impl Protocol for Swim {
                 }
             }
             SwimMsg::PingReq { seq, target, updates } => {
-                self.apply_all(now, from, updates);
+                self.apply_all(now, updates);
                 if target == self.id || !self.members.contains_key(&target) {
                     return;
                 }
@@ -623,7 +622,7 @@ impl Protocol for Swim {
                 self.timers.set(Timer::RelayEnd(relay), now + self.config.probe_interval);
             }
             SwimMsg::Nack { seq, updates } => {
-                self.apply_all(now, from, updates);
+                self.apply_all(now, updates);
                 if let Some(p) = self.probe.as_mut().filter(|p| p.seq == seq) {
                     p.nacks += 1;
                 }
@@ -631,7 +630,7 @@ impl Protocol for Swim {
             SwimMsg::Join => {
                 if !self.members.contains_key(&from) {
                     let u = Update { node: from, incarnation: 0, state: MemberState::Alive };
-                    self.apply(now, self.id, u);
+                    self.apply(now, u);
                 }
                 let mut members: Vec<Update> = self
                     .members
@@ -643,7 +642,7 @@ impl Protocol for Swim {
             }
             SwimMsg::JoinAck { members } => {
                 for u in members.into_iter().take(MAX_UPDATES_PER_MESSAGE * 16) {
-                    self.apply(now, from, u);
+                    self.apply(now, u);
                 }
                 self.broadcasts.push(self.self_update());
             }
@@ -683,7 +682,7 @@ impl Protocol for Swim {
                     if self.suspicions.remove(&node).is_some() {
                         let inc = self.members.get(&node).map_or(0, |m| m.incarnation);
                         let u = Update { node, incarnation: inc, state: MemberState::Dead { from: self.id } };
-                        self.apply(now, self.id, u);
+                        self.apply(now, u);
                     }
                 }
                 Timer::RelayNack(relay) => {
