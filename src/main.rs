@@ -16,11 +16,14 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Run every hazard scenario in the simulator and print what happened.
+    /// Run every hazard in the simulator without its defence and with it; print a table.
     Tour {
         /// Seeds per scenario.
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
         seeds: u64,
+        /// Also write a space-time diagram of one interesting seed per scenario here.
+        #[arg(long, value_name = "DIR")]
+        html: Option<std::path::PathBuf>,
     },
     /// Run one scenario in the simulator.
     Sim(cli::sim::SimArgs),
@@ -71,7 +74,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Cmd::Tour { seeds } => cli::tour::run(seeds),
+        Cmd::Tour { seeds, html } => cli::tour::run(seeds, html.as_deref()),
         Cmd::Sim(args) => cli::sim::run(args),
         Cmd::Detector(cmd) => cli::detector::run(cmd),
         Cmd::Keygen(args) => cli::keygen::run(args),

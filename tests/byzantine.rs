@@ -57,11 +57,11 @@ fn two_liars_in_a_signed_register_of_four_cause_stale_reads() {
     // with a single honest, possibly outdated, answer: the stale-read check must fire.
     // A lossy network lets a write complete on the two liars and one honest server while
     // its copy to the other honest server is lost.
-    use palisade::core::quorum::QuorumKind;
+    use palisade::core::quorum::{QuorumKind, QuorumSystem};
     use palisade::scenarios::bft_register::simulation;
     use palisade::sim::{Fault, LinkConfig};
     let failing = (1..=20u64).find_map(|seed| {
-        let mut sim = simulation(seed, QuorumKind::Dissemination, 4, 1, 2);
+        let mut sim = simulation(seed, QuorumSystem::new(QuorumKind::Dissemination, 4, 1).unwrap(), 2);
         let lossy = LinkConfig { loss: 0.3, ..LinkConfig::default() };
         sim.schedule_all(Fault::degrade(lossy, Duration::ZERO, Duration::from_secs(30)));
         sim.run_for(Duration::from_secs(30)).violation

@@ -36,7 +36,7 @@ fn a_deposed_leader_is_fenced_and_a_new_one_takes_over() {
     use std::time::Duration;
     // Find the leader at 10 s, pause it for 6 s (three leases): someone else must be
     // elected, and the old leader's delayed writes must be rejected.
-    let mut sim = leader::simulation(3, true);
+    let mut sim = leader::simulation(3, leader::election_config(true));
     sim.run_for(Duration::from_secs(10));
     let w = sim.world();
     let old =

@@ -35,6 +35,7 @@
 pub mod byzantine;
 pub mod check;
 pub mod clock;
+pub mod diagram;
 pub mod fault;
 pub mod nemesis;
 pub mod net;

@@ -430,6 +430,11 @@ impl<P: Protocol> Simulation<P> {
         }
         self.started = true;
         for i in 0..self.world.nodes.len() {
+            let c = &self.world.clocks[i];
+            let (ppm, offset_ns) = (c.drift_ppm(), c.wall_error_ns(self.world.now_ns));
+            self.record(TraceKind::Clock { node: NodeId(i as u32 + 1), ppm, offset_ns }, None, None);
+        }
+        for i in 0..self.world.nodes.len() {
             self.start_node(i, None);
         }
     }
@@ -630,7 +635,7 @@ impl<P: Protocol> Simulation<P> {
             FaultKind::WallStep { node, by_ns } => {
                 let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else { return };
                 self.world.clocks[i].step_wall(by_ns);
-                let offset_ns = self.world.clocks[i].wall_offset_ns();
+                let offset_ns = self.world.clocks[i].wall_error_ns(self.world.now_ns);
                 self.record(TraceKind::WallStep { node, offset_ns }, None, None);
             }
             FaultKind::Drift { node, ppm } => {

@@ -129,6 +129,15 @@ pub enum TraceKind {
     Degrade,
     /// Links restored to their configuration.
     RestoreLinks,
+    /// A node's clock at the start of the run: its drift and its wall clock's error.
+    Clock {
+        /// The node.
+        node: NodeId,
+        /// Drift in ppm.
+        ppm: i64,
+        /// Wall clock error against true wall time, in ns (positive: ahead).
+        offset_ns: i64,
+    },
     /// A node's wall clock stepped; it is now `offset_ns` from true wall time.
     WallStep {
         /// The node.
@@ -168,6 +177,7 @@ impl TraceKind {
             TraceKind::RestoreLinks => 18,
             TraceKind::TornWrite { .. } => 19,
             TraceKind::Command { .. } => 20,
+            TraceKind::Clock { .. } => 21,
         }
     }
 
@@ -182,6 +192,7 @@ impl TraceKind {
             TraceKind::Partition { cut } => (0, 0, cut),
             TraceKind::Heal | TraceKind::Degrade | TraceKind::RestoreLinks => (0, 0, 0),
             TraceKind::WallStep { node, offset_ns } => (node.0, 0, offset_ns as u64),
+            TraceKind::Clock { node, ppm, offset_ns } => (node.0, ppm as u32, offset_ns as u64),
             TraceKind::Drift { node, ppm } => (node.0, 0, ppm as u64),
             TraceKind::Timeout { node, mono_ns } => (node.0, 0, mono_ns),
             TraceKind::Event { node }

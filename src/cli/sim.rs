@@ -36,6 +36,9 @@ pub struct SimArgs {
     /// Write the full event trace as JSON lines to this file (single seed only).
     #[arg(long)]
     trace: Option<std::path::PathBuf>,
+    /// Write a self-contained HTML space-time diagram of the run to this file (single seed).
+    #[arg(long, value_name = "FILE")]
+    html: Option<std::path::PathBuf>,
     /// Do not shrink the fault schedule of a failing seed.
     #[arg(long)]
     no_shrink: bool,
@@ -68,6 +71,9 @@ pub fn run(args: SimArgs) -> ExitCode {
     if args.trace.is_some() && args.seeds > 1 {
         return usage_error("--trace records one run: use it with a single seed");
     }
+    if args.html.is_some() && args.seeds > 1 {
+        return usage_error("--html draws one run: use it with a single seed");
+    }
     let duration = args.duration.unwrap_or(sc.default_duration);
     let list = args.nemesis.as_deref().or(sc.default_nemesis).filter(|l| *l != "none");
     let nemesis = match list.map(|l| scenarios::nemesis_for(l, duration)) {
@@ -91,6 +97,15 @@ pub fn run(args: SimArgs) -> ExitCode {
         sweep(&sc, &seeds, duration, nemesis.as_ref()).outcomes
     };
     let wall_ns = started.elapsed().as_nanos() as u64;
+    if let Some(path) = &args.html {
+        let list = args.nemesis.as_deref().or(sc.default_nemesis);
+        match diagram(&sc, seeds[0], duration, list).and_then(|html| {
+            std::fs::write(path, html).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }) {
+            Ok(()) => eprintln!("diagram written to {}", path.display()),
+            Err(e) => return usage_error(e),
+        }
+    }
 
     let violations: Vec<ViolationReport> =
         outcomes.iter().filter_map(|(_, o)| o.report.violation.clone()).collect();
@@ -168,4 +183,40 @@ fn replay_command(sc: &Scenario, seed: u64, args: &SimArgs, duration: Duration) 
         cmd += &format!(" --nemesis {n}");
     }
     cmd
+}
+
+/// A writer whose bytes can be read back after the run that owns it has finished.
+#[derive(Clone, Default)]
+struct SharedBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs `seed` of `sc` once more with its trace recorded and draws the space-time diagram
+/// as a self-contained HTML page. `nemesis` is the `--nemesis` list (`none` for none).
+pub fn diagram(
+    sc: &Scenario,
+    seed: u64,
+    duration: Duration,
+    nemesis: Option<&str>,
+) -> Result<String, String> {
+    let nemesis = match nemesis.filter(|l| *l != "none") {
+        Some(l) => Some(scenarios::nemesis_for(l, duration)?),
+        None => None,
+    };
+    let buf = SharedBuf::default();
+    let spec = RunSpec { nemesis, trace: Some(Box::new(buf.clone())), ..RunSpec::new(seed, duration) };
+    let outcome = (sc.run)(spec);
+    let bytes = std::mem::take(&mut *buf.0.lock().unwrap_or_else(|e| e.into_inner()));
+    let trace = String::from_utf8(bytes).map_err(|e| format!("trace is not UTF-8: {e}"))?;
+    let title = format!("palisade sim {} --seed {seed}", sc.name);
+    palisade_sim::diagram::render(&title, &trace, outcome.report.violation.as_ref(), outcome.report.gst_ns)
+        .map_err(|e| e.to_string())
 }

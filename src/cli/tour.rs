@@ -1,59 +1,110 @@
-//! `palisade tour`: every hazard scenario, with its story, a sweep of seeds, and a closing
-//! table of what held and what broke.
+//! `palisade tour`: every hazard of DDIA chapter 8, run in the simulator without its
+//! defence and with it, over many seeds, ending in one table.
 
 use super::sweep::sweep;
-use palisade::scenarios::{self, RunSpec};
+use palisade::scenarios::hazards::HAZARDS;
+use palisade::scenarios::{self, Scenario};
+use std::path::Path;
 use std::process::ExitCode;
 
-/// Runs the tour over `seeds` seeds per scenario.
-pub fn run(seeds: u64) -> ExitCode {
-    let mut failed = false;
+/// Story lines printed per scenario.
+const STORY_LINES: usize = 4;
+
+/// What one side of a row found.
+struct Side {
+    name: &'static str,
+    violating: Vec<u64>,
+}
+
+/// Runs the tour over `seeds` seeds per scenario; with `html`, also writes a space-time
+/// diagram of one interesting seed of every scenario into that directory.
+pub fn run(seeds: u64, html: Option<&Path>) -> ExitCode {
+    if let Some(dir) = html {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            return crate::usage_error(format!("cannot create {}: {e}", dir.display()));
+        }
+    }
+    let started = std::time::Instant::now();
+    println!("palisade hazard tour: DDIA chapter 8 in the simulator, {seeds} seeds per scenario\n");
     let mut rows = Vec::new();
-    println!("palisade hazard tour (simulated; every run is replayable by its seed)\n");
-    for sc in scenarios::all() {
-        println!("== {}: {}", sc.name, sc.about);
-        let nemesis = sc.default_nemesis.and_then(|l| scenarios::nemesis_for(l, sc.default_duration).ok());
-        let first = (sc.run)(RunSpec { nemesis: nemesis.clone(), ..RunSpec::new(1, sc.default_duration) });
-        for line in first.story.iter().take(12) {
-            println!("   {line}");
+    let mut ok = true;
+    for (i, h) in HAZARDS.iter().enumerate() {
+        println!("{}. {} -- defence: {}", i + 1, h.hazard, h.defence);
+        let (Some(without), Some(with)) = (scenarios::find(h.without), scenarios::find(h.with)) else {
+            eprintln!("error: the hazard table names a scenario that does not exist");
+            return ExitCode::from(1);
+        };
+        let bad = run_side(&without, seeds, "without", html);
+        let good = run_side(&with, seeds, "with", html);
+        let reproduced = !bad.violating.is_empty();
+        let prevented = good.violating.is_empty();
+        if !reproduced {
+            println!("   !! the hazard did not show in {seeds} seeds: raise --seeds");
         }
-        if first.story.len() > 12 {
-            println!(
-                "   ... ({} more lines: cargo run --release -- sim {} --seed 1)",
-                first.story.len() - 12,
-                sc.name
-            );
+        if !prevented {
+            println!("   !! the defence failed: this is a bug");
         }
-        let all: Vec<u64> = (1..=seeds).collect();
-        let result = sweep(&sc, &all, sc.default_duration, nemesis.as_ref());
-        let bad: Vec<_> = result.outcomes.iter().filter_map(|(_, o)| o.report.violation.clone()).collect();
-        let replay = bad.first().map(|v| format!("cargo run --release -- sim {} --seed {}", sc.name, v.seed));
-        if sc.hazard {
-            println!(
-                "   hazard shown in {} of {seeds} seeds (violations expected: no defence here)",
-                bad.len()
-            );
-            if let Some(v) = bad.first() {
-                println!("   e.g. seed {}: {}: {}", v.seed, v.checker, v.message);
-            }
-        } else {
-            println!("   seeds 1..={seeds}: {} violation(s)", bad.len());
-            for v in &bad {
-                println!("   seed {}: {}: {}", v.seed, v.checker, v.message);
-            }
-            failed |= !bad.is_empty();
-        }
-        if let Some(r) = &replay {
-            println!("   replay: {r}");
-        }
-        rows.push((sc.name, sc.hazard, bad.len(), replay));
+        ok &= reproduced && prevented;
         println!();
+        rows.push((h, bad, good));
     }
-    println!("| scenario | what it shows | seeds | violating seeds | replay the first |");
-    println!("|---|---|---|---|---|");
-    for (name, hazard, bad, replay) in rows {
-        let shows = if hazard { "hazard (no defence)" } else { "defence holds" };
-        println!("| {name} | {shows} | {seeds} | {bad} | {} |", replay.unwrap_or_else(|| "-".into()));
+    println!(
+        "| # | hazard | defence | seeds | violations without | violations with | replay a failing seed |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (i, (h, bad, good)) in rows.iter().enumerate() {
+        let replay = |s: &Side| {
+            s.violating.first().map(|seed| format!("cargo run --release -- sim {} --seed {seed}", s.name))
+        };
+        let replay = replay(good).or_else(|| replay(bad)).unwrap_or_else(|| "-".into());
+        println!(
+            "| {} | {} | {} | {seeds} | {} ({}) | {} ({}) | `{replay}` |",
+            i + 1,
+            h.hazard,
+            h.defence,
+            bad.violating.len(),
+            bad.name,
+            good.violating.len(),
+            good.name,
+        );
     }
-    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    println!(
+        "\n{} in {:.1} s. Add --html FILE to a replay command for its space-time diagram.",
+        if ok { "every hazard reproduced without its defence and prevented with it" } else { "TOUR FAILED" },
+        started.elapsed().as_secs_f64()
+    );
+    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+fn run_side(sc: &Scenario, seeds: u64, label: &str, html: Option<&Path>) -> Side {
+    let nemesis = sc.default_nemesis.and_then(|l| scenarios::nemesis_for(l, sc.default_duration).ok());
+    let all: Vec<u64> = (1..=seeds).collect();
+    let result = sweep(sc, &all, sc.default_duration, nemesis.as_ref());
+    let violating: Vec<u64> =
+        result.outcomes.iter().filter(|(_, o)| o.report.violation.is_some()).map(|(s, _)| *s).collect();
+    // The interesting seed: the first that failed, else seed 1.
+    let (seed, outcome) =
+        result.outcomes.iter().find(|(_, o)| o.report.violation.is_some()).unwrap_or(&result.outcomes[0]);
+    println!("   {label:<7} {:<24} {} of {seeds} seeds violate", sc.name, violating.len());
+    for line in outcome.story.iter().take(STORY_LINES) {
+        println!("           seed {seed}: {line}");
+    }
+    if let Some(v) = &outcome.report.violation {
+        println!("           seed {seed}: VIOLATION {}: {}", v.checker, v.message);
+    }
+    if let Some(dir) = html {
+        write_diagram(sc, *seed, dir);
+    }
+    Side { name: sc.name, violating }
+}
+
+fn write_diagram(sc: &Scenario, seed: u64, dir: &Path) {
+    let path = dir.join(format!("{}-seed{seed}.html", sc.name));
+    match super::sim::diagram(sc, seed, sc.default_duration, sc.default_nemesis) {
+        Ok(html) => match std::fs::write(&path, html) {
+            Ok(()) => println!("           diagram: {}", path.display()),
+            Err(e) => eprintln!("cannot write {}: {e}", path.display()),
+        },
+        Err(e) => eprintln!("cannot draw {}: {e}", sc.name),
+    }
 }

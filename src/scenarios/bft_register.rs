@@ -43,7 +43,8 @@ impl Adversary<Register> for Liar {
 }
 
 /// Servers 1..=n (the first `byzantine` lie), then three clients (even ids write, odd read).
-pub fn simulation(seed: u64, kind: QuorumKind, n: u32, f: usize, byzantine: u32) -> Simulation<Register> {
+pub fn simulation(seed: u64, system: QuorumSystem, byzantine: u32) -> Simulation<Register> {
+    let (kind, n, f) = (system.kind(), system.n() as u32, system.f());
     let clients = 3;
     let mut sc = SimConfig::new(seed, n + clients);
     sc.network = Network::uniform(LinkConfig::with_latency(Latency::uniform(
@@ -51,7 +52,7 @@ pub fn simulation(seed: u64, kind: QuorumKind, n: u32, f: usize, byzantine: u32)
         Duration::from_millis(30),
     )));
     let config = RegisterConfig {
-        system: QuorumSystem::new(kind, n as usize, f).expect("valid configuration"),
+        system,
         servers: n,
         cluster_seed: 0x7265_6769,
         op_every: Duration::from_millis(200),
@@ -158,8 +159,13 @@ pub fn simulation(seed: u64, kind: QuorumKind, n: u32, f: usize, byzantine: u32)
     sim
 }
 
-fn run(kind: QuorumKind, n: u32, f: usize, byzantine: u32, mut spec: RunSpec) -> Outcome {
-    let mut sim = simulation(spec.seed, kind, n, f, byzantine);
+fn system(kind: QuorumKind, n: usize, f: usize) -> QuorumSystem {
+    QuorumSystem::new(kind, n, f).expect("valid configuration")
+}
+
+fn run(system: QuorumSystem, byzantine: u32, mut spec: RunSpec) -> Outcome {
+    let (kind, n, f, q) = (system.kind(), system.n() as u32, system.f(), system.quorum());
+    let mut sim = simulation(spec.seed, system, byzantine);
     let targets: Vec<NodeId> = (byzantine + 1..=n + 3).map(NodeId).collect();
     let schedule = spec.prepare(&mut sim, &targets);
     let report = sim.run_for(spec.duration);
@@ -168,7 +174,7 @@ fn run(kind: QuorumKind, n: u32, f: usize, byzantine: u32, mut spec: RunSpec) ->
     let writes = h.iter().filter(|o| matches!(o.event, RegisterEvent::WriteDone { .. })).count();
     let reads = h.iter().filter(|o| matches!(o.event, RegisterEvent::ReadDone { .. })).count();
     let story = vec![format!(
-        "{kind:?} n = {n}, f = {f}, lying servers {byzantine}: {writes} writes and {reads} reads completed"
+        "{kind:?} n = {n}, f = {f}, quorum {q}, lying servers {byzantine}: {writes} writes and {reads} reads completed"
     )];
     Outcome { report, story, schedule }
 }
@@ -178,13 +184,40 @@ pub fn scenarios() -> Vec<Scenario> {
     let nemesis = Some("pause=6,partition=4,loss=4");
     vec![
         Scenario {
+            name: "register",
+            about: "crash-fault quorum register (ABD), 5 servers, majority quorums of 3, under pauses, \
+                    partitions and loss: every read sees the last completed write or a newer one",
+            default_duration: Duration::from_secs(60),
+            default_nemesis: nemesis,
+            hazard: false,
+            run: |spec| run(system(QuorumKind::Majority, 5, 2), 0, spec),
+        },
+        Scenario {
+            name: "register-small-quorums",
+            about: "the same with quorums of 2 of 5, which need not intersect: a read can miss a completed \
+                    write and return an older value",
+            default_duration: Duration::from_secs(60),
+            default_nemesis: nemesis,
+            hazard: true,
+            run: |spec| run(system(QuorumKind::Majority, 5, 2).undersized(2), 0, spec),
+        },
+        Scenario {
+            name: "register-liar",
+            about: "the crash-fault register (majority quorums, unsigned values) with one lying server: \
+                    readers trust the highest timestamp and take its forged value",
+            default_duration: Duration::from_secs(30),
+            default_nemesis: None,
+            hazard: true,
+            run: |spec| run(system(QuorumKind::Majority, 5, 2), 1, spec),
+        },
+        Scenario {
             name: "bft-register",
             about: "Byzantine quorum register, masking n = 5 f = 1 (unsigned values, f + 1 must vouch), one lying \
                     server, under the nemesis: reads return a written, current value",
             default_duration: Duration::from_secs(60),
             default_nemesis: nemesis,
             hazard: false,
-            run: |spec| run(QuorumKind::Masking, 5, 1, 1, spec),
+            run: |spec| run(system(QuorumKind::Masking, 5, 1), 1, spec),
         },
         Scenario {
             name: "bft-register-signed",
@@ -192,7 +225,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(60),
             default_nemesis: nemesis,
             hazard: false,
-            run: |spec| run(QuorumKind::Dissemination, 4, 1, 1, spec),
+            run: |spec| run(system(QuorumKind::Dissemination, 4, 1), 1, spec),
         },
         Scenario {
             name: "bft-register-beyond",
@@ -201,7 +234,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(30),
             default_nemesis: None,
             hazard: true,
-            run: |spec| run(QuorumKind::Masking, 5, 1, 2, spec),
+            run: |spec| run(system(QuorumKind::Masking, 5, 1), 2, spec),
         },
     ]
 }

@@ -19,8 +19,10 @@ pub fn other_value(node: NodeId) -> Vec<u8> {
 }
 
 /// A Byzantine node that tells `group_b` a different story for `liar`'s instance: the
-/// liar's own INITIAL and ECHO carry a second signed value, and READYs name it. Colluding
-/// adversaries share keys, so any of them can sign as the liar.
+/// liar's own INITIAL and ECHO carry a second signed value, and READYs name it. With its
+/// INITIAL it also sends a premature READY (each group its own value), so thresholds that
+/// trust a single READY deliver at once. Colluding adversaries share keys, so any of them
+/// can sign as the liar.
 pub struct SplitBrain {
     /// The instance lied about.
     pub liar: NodeId,
@@ -42,6 +44,10 @@ impl Adversary<Bracha> for SplitBrain {
         let instance = u64::from(self.liar.0);
         let lie =
             || Vote::sign(&test_key(CLUSTER, self.liar), instance, 0, self.liar, other_value(self.liar));
+        if matches!(&msg, BrachaMsg::Initial { initial } if initial.instance == instance) {
+            let value = if self.group_b.contains(&to) { other_value(self.liar) } else { value_of(self.liar) };
+            out.push(Action::Send { to, msg: BrachaMsg::Ready { instance, value }, delay: Duration::ZERO });
+        }
         let msg = match msg {
             BrachaMsg::Initial { initial } if initial.instance == instance && self.group_b.contains(&to) => {
                 BrachaMsg::Initial { initial: lie() }
@@ -212,6 +218,15 @@ pub fn scenarios() -> Vec<Scenario> {
             default_nemesis: Some("pause=6,partition=4,loss=4"),
             hazard: false,
             run: |spec| run(7, 2, 2, spec),
+        },
+        Scenario {
+            name: "bracha-crash-quorums",
+            about: "the same broadcast with thresholds for crash faults only (f = 0) and one equivocating \
+                    sender: correct nodes deliver different values",
+            default_duration: Duration::from_secs(60),
+            default_nemesis: Some("pause=6,partition=4,loss=4"),
+            hazard: true,
+            run: |spec| run(4, 0, 1, spec),
         },
         Scenario {
             name: "bracha-beyond",

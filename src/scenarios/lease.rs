@@ -172,13 +172,36 @@ pub fn scenarios() -> Vec<Scenario> {
             },
         },
         Scenario {
+            name: "drift-bounded",
+            about: "client 3's clock runs 30% slow again, and the lease is configured for ρ = 30%: holders \
+                    give up their leases early enough and no two clients ever hold at once",
+            default_duration: Duration::from_secs(120),
+            default_nemesis: Some("partition=6,loss=6"),
+            hazard: false,
+            run: |spec| {
+                let drift = drifts(spec.seed, Some((NodeId(3), -300_000)));
+                let cfg = LeaseConfig { max_drift_ppm: 300_000, ..config(true) };
+                let sim = simulation(spec.seed, cfg, drift, true);
+                tell(sim, spec, "client n3 drifts -300000 ppm; the protocol assumes at most 300000")
+            },
+        },
+        Scenario {
             name: "leader",
             about: "majority-lease leader election (5 acceptors) under partitions, pauses, loss and crashes: \
                     never two leaders with valid leases at once, deposed leaders' writes fenced, progress after GST",
             default_duration: Duration::from_secs(120),
             default_nemesis: Some("pause=8,partition=4,loss=3,crash=3"),
             hazard: false,
-            run: leader::run,
+            run: |spec| leader::run(None, spec),
+        },
+        Scenario {
+            name: "leader-minority",
+            about: "the same election where promises from 2 of the 5 acceptors make a leader: two sides of a \
+                    partition each elect one, and both hold valid leases at once",
+            default_duration: Duration::from_secs(120),
+            default_nemesis: Some("pause=8,partition=4,loss=3,crash=3"),
+            hazard: true,
+            run: |spec| leader::run(Some(2), spec),
         },
     ]
 }
@@ -207,7 +230,7 @@ pub mod leader {
     }
 
     /// A run with its checkers.
-    pub fn simulation(seed: u64, fencing: bool) -> Simulation<Election> {
+    pub fn simulation(seed: u64, cfg: LeaseConfig) -> Simulation<Election> {
         let mut sc = SimConfig::new(seed, NODES);
         sc.network = Network::uniform(LinkConfig::with_latency(Latency::uniform(
             Duration::from_millis(1),
@@ -217,7 +240,6 @@ pub mod leader {
         sc.drift_ppm = (0..NODES)
             .map(|_| rng.range(0, 2 * u64::from(RHO_PPM) + 1) as i64 - i64::from(RHO_PPM))
             .collect();
-        let cfg = election_config(fencing);
         let term = cfg.term;
         let mut sim = Simulation::new(sc, cfg);
         sim.add_checker(|w: &World<Election>| {
@@ -257,16 +279,23 @@ pub mod leader {
         sim
     }
 
-    /// Runs one seed as `spec` says.
-    pub fn run(mut spec: RunSpec) -> Outcome {
-        let mut sim = simulation(spec.seed, true);
+    /// Runs one seed as `spec` says: leaders need promises from `quorum` acceptors (`None`:
+    /// a majority).
+    pub fn run(quorum: Option<usize>, mut spec: RunSpec) -> Outcome {
+        let cfg = LeaseConfig { election_quorum: quorum, ..election_config(true) };
+        let mut sim = simulation(spec.seed, cfg);
         let schedule = spec.prepare(&mut sim, &(1..=NODES).map(NodeId).collect::<Vec<_>>());
         let report = sim.run_for(spec.duration);
         let _ = sim.finish_trace();
         let h = sim.world().history();
         let count = |f: fn(&ElectionEvent) -> bool| h.iter().filter(|o| f(&o.event)).count();
         let story = vec![
-            "majority leases: 5 acceptors, fenced storage n6, drift within ρ = 1%".to_string(),
+            match quorum {
+                None => "majority leases: 5 acceptors, fenced storage n6, drift within ρ = 1%".to_string(),
+                Some(q) => {
+                    format!("leases from any {q} of 5 acceptors, fenced storage n6, drift within ρ = 1%")
+                }
+            },
             format!(
                 "elections won {}, leaders deposed {}, writes accepted {}, stale writes rejected {}",
                 count(|e| matches!(e, ElectionEvent::Elected { .. })),

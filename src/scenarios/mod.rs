@@ -6,6 +6,7 @@ pub mod bracha;
 pub mod clock;
 pub mod commit_wait;
 pub mod detector;
+pub mod hazards;
 pub mod lease;
 pub mod lww;
 

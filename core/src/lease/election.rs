@@ -161,8 +161,10 @@ impl Election {
         self.leading.filter(|&(_, until)| now < until).map(|(term, _)| FencingToken::new(term as u32, 0))
     }
 
+    /// Promises needed to lead: a majority unless the configuration forces fewer.
     fn majority(&self) -> usize {
-        self.acceptors.len() / 2 + 1
+        let majority = self.acceptors.len() / 2 + 1;
+        self.config.election_quorum.map_or(majority, |q| q.clamp(1, majority))
     }
 
     /// A candidate that has not won waits a random one to two terms before standing again:

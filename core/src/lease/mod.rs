@@ -63,6 +63,10 @@ pub struct LeaseConfig {
     pub hold_for: Option<Duration>,
     /// Whether the storage node checks tokens (turn off to see the hazard).
     pub fencing: bool,
+    /// Election only: promises a candidate needs to lead. `None` (the default) is a majority
+    /// of the acceptors; anything smaller lets two leaders hold valid leases at once, and
+    /// exists only to show that hazard.
+    pub election_quorum: Option<usize>,
 }
 
 impl Default for LeaseConfig {
@@ -81,6 +85,7 @@ impl Default for LeaseConfig {
             write_delay: Duration::ZERO,
             hold_for: None,
             fencing: true,
+            election_quorum: None,
         }
     }
 }

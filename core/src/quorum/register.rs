@@ -8,7 +8,9 @@
 //! value nobody wrote. With a *masking* system (n ≥ 4f + 1, unsigned values) a reader
 //! accepts a ⟨value, timestamp⟩ only if at least f + 1 servers vouch for it; with a
 //! *dissemination* system (n ≥ 3f + 1) values are signed by their writer and a reader
-//! accepts the highest validly signed one. Liveness: operations complete once a quorum of
+//! accepts the highest validly signed one. Over a *majority* system (n ≥ 2f + 1) it is the
+//! crash-fault ABD register: every server is trusted and the highest timestamp wins, so a
+//! single lying server defeats it (the `register-liar` scenario shows it). Liveness: operations complete once a quorum of
 //! correct servers answers.
 //! Checkers: the `bft-register` scenario's.
 
@@ -120,7 +122,7 @@ pub const VERIFIED_CACHE: usize = 1024;
 /// Configuration.
 #[derive(Clone, Debug)]
 pub struct RegisterConfig {
-    /// The servers' quorum system (masking or dissemination).
+    /// The servers' quorum system: majority (crash faults), masking or dissemination.
     pub system: QuorumSystem,
     /// Servers are nodes 1..=n; higher ids are clients.
     pub servers: u32,
@@ -247,7 +249,8 @@ impl Register {
     }
 
     /// Masking read rule: among pairs vouched for by ≥ f + 1 servers, the highest
-    /// timestamp; dissemination: the highest validly signed pair.
+    /// timestamp; dissemination: the highest validly signed pair; majority (crash faults
+    /// only): the highest pair any server reports.
     fn choose(&mut self, replies: &BTreeMap<NodeId, Option<Stored>>) -> Option<Stored> {
         let f = self.config.system.f();
         let mut vouched: BTreeMap<(Ts, Vec<u8>), (usize, Stored)> = BTreeMap::new();
@@ -258,7 +261,9 @@ impl Register {
             let e = vouched.entry((s.ts, s.value.clone())).or_insert((0, s.clone()));
             e.0 += 1;
         }
-        let need = if self.signed() { 1 } else { f + 1 };
+        // Signed values prove themselves; with crash-fault (majority) quorums every server
+        // is trusted, so the newest reply wins; masking needs f + 1 vouchers.
+        let need = if self.config.system.kind() == QuorumKind::Masking { f + 1 } else { 1 };
         vouched.into_iter().rev().find(|(_, (count, _))| *count >= need).map(|(_, (_, s))| s)
     }
 

@@ -50,6 +50,9 @@ pub struct QuorumSystem {
     kind: QuorumKind,
     n: usize,
     f: usize,
+    /// A quorum size forced by [`QuorumSystem::undersized`], below what the kind needs.
+    #[serde(default)]
+    forced: Option<usize>,
 }
 
 impl QuorumSystem {
@@ -63,7 +66,14 @@ impl QuorumSystem {
         if n < need || n == 0 {
             return Err(QuorumError::TooFewNodes { n, f, need: need.max(1), kind });
         }
-        Ok(QuorumSystem { kind, n, f })
+        Ok(QuorumSystem { kind, n, f, forced: None })
+    }
+
+    /// The same system with quorums of `quorum` servers, however small: two quorums may then
+    /// miss each other. Only for showing what non-intersecting quorums break (the simulator's
+    /// hazard scenarios); never for a deployment.
+    pub fn undersized(self, quorum: usize) -> Self {
+        QuorumSystem { forced: Some(quorum.clamp(1, self.n)), ..self }
     }
 
     /// The kind.
@@ -83,6 +93,9 @@ impl QuorumSystem {
 
     /// Servers in a quorum.
     pub fn quorum(&self) -> usize {
+        if let Some(q) = self.forced {
+            return q;
+        }
         match self.kind {
             QuorumKind::Majority => self.n / 2 + 1,
             QuorumKind::Dissemination => (self.n + self.f + 1).div_ceil(2),
@@ -124,6 +137,17 @@ mod tests {
         assert!(QuorumSystem::new(QuorumKind::Majority, 0, 0).is_err());
         assert_eq!(QuorumSystem::new(QuorumKind::Dissemination, 4, 1).unwrap().quorum(), 3);
         assert_eq!(QuorumSystem::new(QuorumKind::Masking, 5, 1).unwrap().quorum(), 4);
+    }
+
+    #[test]
+    fn an_undersized_system_loses_intersection() {
+        let q = QuorumSystem::new(QuorumKind::Majority, 5, 2).unwrap();
+        assert_eq!(q.min_intersection(), 1);
+        let small = q.undersized(2);
+        assert_eq!(small.quorum(), 2);
+        assert_eq!(small.min_intersection(), 0);
+        assert!(small.min_intersection() < small.required_intersection());
+        assert_eq!(q.undersized(0).quorum(), 1);
     }
 
     #[test]

@@ -259,5 +259,54 @@ pub fn scenarios() -> Vec<Scenario> {
             condition_scenario(Condition::Crash, s)
         }),
     ]);
+    use qos::{Accuracy, fixed, strict_condition};
+    let strict = |name, about, hazard, run: fn(RunSpec) -> Outcome| Scenario {
+        name,
+        about,
+        default_duration: qos::DURATION,
+        default_nemesis: None,
+        hazard,
+        run,
+    };
+    list.extend([
+        strict(
+            "jitter-fixed",
+            "1 s heartbeats and a fixed 1.5 s timeout, tuned for the LAN, on two sites joined by a \
+             long-tailed WAN: a slow heartbeat across it makes a live node look dead",
+            true,
+            |s| {
+                strict_condition(fixed(Duration::from_millis(1500)), Condition::Jitter, Accuracy::Everyone, s)
+            },
+        ),
+        strict(
+            "jitter-phi",
+            "the same network with phi accrual (Akka defaults), which learns each link's spread: no \
+             live node suspected, the crash still detected",
+            false,
+            |s| {
+                let config = HeartbeatConfig::<PhiAccrual>::default();
+                strict_condition(config, Condition::Jitter, Accuracy::Everyone, s)
+            },
+        ),
+        strict(
+            "observer-pause-unguarded",
+            "phi accrual; observer n1 pauses 6-12 s every 30-60 s and, on waking, suspects the peers it \
+             could not hear while it slept",
+            true,
+            |s| {
+                let config = HeartbeatConfig::<PhiAccrual>::default();
+                strict_condition(config, Condition::ObserverPause, Accuracy::PausedObserver, s)
+            },
+        ),
+        strict(
+            "observer-pause-guarded",
+            "the same with the observer-pause guard: n1 sees its own pause and suspects no live peer",
+            false,
+            |s| {
+                let config = HeartbeatConfig::<PhiAccrual>::default().with_pause_guard();
+                strict_condition(config, Condition::ObserverPause, Accuracy::PausedObserver, s)
+            },
+        ),
+    ]);
     list
 }

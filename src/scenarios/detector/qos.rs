@@ -335,3 +335,55 @@ pub fn condition_scenario(condition: Condition, mut spec: super::super::RunSpec)
     ];
     super::super::Outcome { report, story, schedule }
 }
+
+/// Which suspicions a strict condition run counts as mistakes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Accuracy {
+    /// No node ever suspects a live node (strong accuracy).
+    Everyone,
+    /// Node 1, the observer that pauses, never suspects a live node: its own pause must not
+    /// count as its peers' silence. (Others suspecting node 1 while it is paused is right.)
+    PausedObserver,
+}
+
+/// Runs `config` under `condition` with a strict accuracy checker after every event (and
+/// completeness for the crash at the end), and tells how many wrong suspicions there were.
+/// The defences are shown by running this with and without them.
+pub fn strict_condition<D: Detector>(
+    config: HeartbeatConfig<D>,
+    condition: Condition,
+    accuracy: Accuracy,
+    mut spec: super::super::RunSpec,
+) -> super::super::Outcome {
+    use palisade_core::detector::{completeness, never_suspects_live_at};
+    use palisade_sim::{AtEnd, EachEvent, World};
+    let mut sim = simulation::<Heartbeat<D>>(&config, condition, spec.seed);
+    sim.add_checker(EachEvent::new(move |o: &Observation<HeartbeatEvent>, crashes: &_| {
+        if accuracy == Accuracy::PausedObserver && o.node != NodeId(1) {
+            return Ok(());
+        }
+        never_suspects_live_at(o, crashes)
+    }));
+    let lan = Duration::from_millis(10);
+    let bound = D::silence_bound(&config.detector, config.interval - lan, config.interval + lan) + lan;
+    sim.add_checker(AtEnd(move |w: &World<Heartbeat<D>>| completeness(&super::history(w), bound)));
+    let targets: Vec<NodeId> = (1..NODES).map(NodeId).collect();
+    let schedule = spec.prepare(&mut sim, &targets);
+    let report = sim.run_for(spec.duration);
+    let _ = sim.finish_trace();
+    let h = super::history(sim.world());
+    let wrong = h
+        .events
+        .iter()
+        .filter(|o| matches!(o.event, HeartbeatEvent::Suspect { peer } if !h.crashes.contains_key(&peer)))
+        .filter(|o| accuracy == Accuracy::Everyone || o.node == NodeId(1))
+        .count();
+    let story = vec![
+        format!("condition {}: {NODES} nodes, {CRASHED} crashes at {CRASH_AT:?}", condition.name()),
+        format!(
+            "wrong suspicions{}: {wrong} (the run stops at the first one the checker sees)",
+            if accuracy == Accuracy::PausedObserver { " raised by the paused observer n1" } else { "" }
+        ),
+    ];
+    super::super::Outcome { report, story, schedule }
+}

@@ -1,0 +1,101 @@
+//! The hazard table of DDIA chapter 8 as scenario pairs: each hazard run without its
+//! defence (the checker must find violations) and with it (it must find none). The tour
+//! prints this table; the tests hold every row to it.
+
+/// One hazard and the two scenarios that show it and its defence.
+#[derive(Copy, Clone, Debug)]
+pub struct Hazard {
+    /// What goes wrong.
+    pub hazard: &'static str,
+    /// What palisade does about it.
+    pub defence: &'static str,
+    /// The scenario without the defence: violations expected.
+    pub without: &'static str,
+    /// The scenario with the defence: no violation allowed.
+    pub with: &'static str,
+}
+
+/// Every hazard, in the order of DESIGN.md's table.
+pub const HAZARDS: [Hazard; 11] = [
+    Hazard {
+        hazard: "lost, delayed, duplicated messages; partitions",
+        defence: "retries + quorums that intersect (majority)",
+        without: "register-small-quorums",
+        with: "register",
+    },
+    Hazard {
+        hazard: "unbounded, long-tailed network delay",
+        defence: "phi accrual: timeouts adapt per link",
+        without: "jitter-fixed",
+        with: "jitter-phi",
+    },
+    Hazard {
+        hazard: "observer paused (GC)",
+        defence: "observer-pause guard",
+        without: "observer-pause-unguarded",
+        with: "observer-pause-guarded",
+    },
+    Hazard {
+        hazard: "clock drift",
+        defence: "lease expiry bounded for drift ρ",
+        without: "drift-violation",
+        with: "drift-bounded",
+    },
+    Hazard {
+        hazard: "clock jump / skew between nodes",
+        defence: "skew monitor fences the node",
+        without: "skew-unmonitored",
+        with: "skew",
+    },
+    Hazard {
+        hazard: "last-write-wins losing writes",
+        defence: "hybrid logical clocks",
+        without: "lww",
+        with: "lww-hlc",
+    },
+    Hazard {
+        hazard: "reading a clock without its uncertainty",
+        defence: "interval clock + commit wait",
+        without: "commit-wait-off",
+        with: "commit-wait",
+    },
+    Hazard {
+        hazard: "paused lease holder writes after expiry",
+        defence: "fencing tokens checked by the resource",
+        without: "unfenced",
+        with: "fencing",
+    },
+    Hazard {
+        hazard: "a node that thinks it is still leader",
+        defence: "leases granted by a majority",
+        without: "leader-minority",
+        with: "leader",
+    },
+    Hazard {
+        hazard: "Byzantine sender equivocating",
+        defence: "Bracha broadcast, n ≥ 3f + 1",
+        without: "bracha-crash-quorums",
+        with: "bracha",
+    },
+    Hazard {
+        hazard: "forged data from a lying server",
+        defence: "values signed by their writer",
+        without: "register-liar",
+        with: "bft-register-signed",
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_names_existing_scenarios_of_the_right_kind() {
+        for h in HAZARDS {
+            let without = super::super::find(h.without).unwrap_or_else(|| panic!("no {}", h.without));
+            let with = super::super::find(h.with).unwrap_or_else(|| panic!("no {}", h.with));
+            assert!(without.hazard, "{} should be marked as a hazard", h.without);
+            assert!(!with.hazard, "{} should be marked as a defence", h.with);
+        }
+    }
+}
