@@ -59,6 +59,8 @@ struct Summary<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     shrunk_schedule: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    shrunk_violation: Option<ViolationReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     replay: Option<String>,
 }
 
@@ -111,11 +113,20 @@ pub fn run(args: SimArgs) -> ExitCode {
         outcomes.iter().filter_map(|(_, o)| o.report.violation.clone()).collect();
     let first_failure = outcomes.iter().find(|(_, o)| o.report.violation.is_some());
     let replay = first_failure.map(|(seed, _)| replay_command(&sc, *seed, &args, duration));
+    // Shrink the first failure's schedule, then run it once more to say how it fails (the
+    // same checker, not necessarily at the same moment).
     let shrunk = match first_failure {
-        Some((seed, o)) if !args.no_shrink && !o.schedule.is_empty() => Some(
-            sc.shrink(*seed, duration, o, SHRINK_BUDGET).iter().map(|e| e.to_string()).collect::<Vec<_>>(),
-        ),
+        Some((seed, o)) if !args.no_shrink && !o.schedule.is_empty() => {
+            let schedule = sc.shrink(*seed, duration, o, SHRINK_BUDGET);
+            let rerun =
+                (sc.run)(RunSpec { schedule: Some(schedule.clone()), ..RunSpec::new(*seed, duration) });
+            Some((schedule.iter().map(|e| e.to_string()).collect::<Vec<_>>(), rerun.report.violation))
+        }
         _ => None,
+    };
+    let (shrunk, shrunk_violation) = match shrunk {
+        Some((s, v)) => (Some(s), v),
+        None => (None, None),
     };
     let events = outcomes.iter().map(|(_, o)| o.report.events).sum();
     let simulated_ns = outcomes.iter().map(|(_, o)| o.report.simulated_ns).sum();
@@ -133,6 +144,7 @@ pub fn run(args: SimArgs) -> ExitCode {
             trace_hash: single.map(|o| format!("{:016x}", o.report.trace_hash)),
             gst_ns: single.map(|o| o.report.gst_ns),
             shrunk_schedule: shrunk,
+            shrunk_violation,
             replay,
         };
         println!("{}", serde_json::to_string(&summary).unwrap_or_default());
@@ -159,6 +171,15 @@ pub fn run(args: SimArgs) -> ExitCode {
             println!("shrunk fault schedule that still fails ({} episode(s)):", s.len());
             for line in s {
                 println!("  {line}");
+            }
+            if let Some(v) = &shrunk_violation {
+                println!(
+                    "  with only these faults: event {} at {:.3}s: {}: {}",
+                    v.event,
+                    v.time_ns as f64 / 1e9,
+                    v.checker,
+                    v.message
+                );
             }
         }
         println!(

@@ -289,6 +289,16 @@ pub fn scenarios() -> Vec<Scenario> {
             },
         ),
         strict(
+            "congestion-phi",
+            "phi accrual (Akka defaults) under 10 s congestion bursts of second-long delays every minute, \
+             held to strong accuracy: adaptivity needs history, and the first burst can still fool it",
+            true,
+            |s| {
+                let config = HeartbeatConfig::<PhiAccrual>::default();
+                strict_condition(config, Condition::Congestion, Accuracy::Everyone, s)
+            },
+        ),
+        strict(
             "observer-pause-unguarded",
             "phi accrual; observer n1 pauses 6-12 s every 30-60 s and, on waking, suspects the peers it \
              could not hear while it slept",
