@@ -1,114 +1,70 @@
 //! Real processes: three `palisade node`s on loopback with heartbeat detection. One is
-//! killed; the others report it suspected within the configured bound. Every process the
-//! test starts is killed when it ends, pass or fail.
+//! stopped with SIGSTOP (a paused process): the others suspect it, and trust it again once
+//! it is resumed with SIGCONT. Another is killed: the others suspect it within the bound.
+//! Every process the test starts is killed when it ends, pass or fail.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+mod common;
+
+use common::{Cluster, Seen, num, palisade};
 use std::time::{Duration, Instant};
 
-/// Kills every child on drop, so a failing assertion leaves no process behind.
-struct Cluster(Vec<Child>);
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+/// Observers that have reported `event` ("suspect" or "trust") about `peer` since `since`,
+/// with the first time each did.
+fn reports(seen: &[Seen], event: &str, peer: u64, since: Instant) -> Vec<(u64, Instant)> {
+    let mut first = std::collections::BTreeMap::new();
+    for s in seen.iter().filter(|s| s.at >= since && s.v["event"] == event && num(&s.v, "peer") == peer) {
+        first.entry(num(&s.v, "node")).or_insert(s.at);
     }
-}
-
-fn palisade() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_palisade"))
+    first.into_iter().collect()
 }
 
 #[test]
-fn a_killed_node_is_suspected_by_the_others_within_the_bound() {
-    let dir = std::env::temp_dir().join(format!("palisade-cluster-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    // Keys from the real `keygen`; ports picked by the OS.
-    let mut publics = Vec::new();
-    for n in 1..=3 {
-        let out = palisade().args(["keygen", "--out"]).arg(dir.join(format!("k{n}"))).output().unwrap();
-        assert!(out.status.success());
-        publics.push(String::from_utf8(out.stdout).unwrap().trim().to_string());
-    }
-    let ports: Vec<u16> = (0..3)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port())
-        .collect();
-    let mut children = Cluster(Vec::new());
-    let lines: Arc<Mutex<Vec<(Instant, String)>>> = Arc::default();
-    for n in 1..=3usize {
-        let mut cfg = format!(
-            "cluster = 9\nid = {n}\nlisten = \"127.0.0.1:{}\"\ndata_dir = {:?}\nkey_file = {:?}\n\
-             protocol = \"heartbeat-fixed\"\nheartbeat_ms = 100\ntimeout_ms = 1000\n",
-            ports[n - 1],
-            dir.join(format!("data{n}")),
-            dir.join(format!("k{n}/node.key")),
-        );
-        for m in (1..=3usize).filter(|&m| m != n) {
-            cfg += &format!(
-                "\n[[peers]]\nid = {m}\naddr = \"127.0.0.1:{}\"\npublic_key = \"{}\"\n",
-                ports[m - 1],
-                publics[m - 1]
-            );
-        }
-        let path = dir.join(format!("n{n}.toml"));
-        std::fs::write(&path, cfg).unwrap();
-        let mut child = palisade()
-            .args(["node", "--json-events", "--config"])
-            .arg(&path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push((Instant::now(), line));
-            }
-        });
-        children.0.push(child);
+fn paused_and_killed_nodes_are_suspected_within_the_bound_and_a_resumed_one_trusted_again() {
+    let timeout = Duration::from_millis(1000);
+    let mut cluster = Cluster::new("cluster", 3, |_, _| {
+        "cluster = 9\nprotocol = \"heartbeat-fixed\"\nheartbeat_ms = 100\ntimeout_ms = 1000\n".into()
+    });
+    for id in 1..=3 {
+        cluster.start(id);
     }
     // Let them find each other, then check nobody was suspected.
     std::thread::sleep(Duration::from_secs(3));
-    let suspects = |lines: &[(Instant, String)], peer: u32| -> Vec<(Instant, u64)> {
-        lines
-            .iter()
-            .filter_map(|(at, l)| {
-                let v: serde_json::Value = serde_json::from_str(l).ok()?;
-                (v["event"] == "suspect" && v["peer"] == peer).then(|| (*at, v["node"].as_u64().unwrap_or(0)))
-            })
-            .collect()
-    };
     for p in 1..=3 {
-        assert!(suspects(&lines.lock().unwrap(), p).is_empty(), "live node n{p} suspected");
+        let wrong = reports(&cluster.seen(), "suspect", p, Instant::now() - Duration::from_secs(60));
+        assert!(wrong.is_empty(), "live node n{p} suspected: {wrong:?}");
     }
-    // Kill node 3 (SIGKILL): the others must suspect it within timeout + slack.
+    // The detection bound: the timeout plus slack for a loaded 2-core machine.
+    let bound = timeout + Duration::from_secs(2);
+
+    // SIGSTOP node 2 (a process pause): both others suspect it in time...
+    let stopped_at = Instant::now();
+    cluster.signal(2, "STOP");
+    let found = cluster.wait_for(bound + Duration::from_secs(2), "suspicions of stopped n2", |seen| {
+        let r = reports(seen, "suspect", 2, stopped_at);
+        (r.len() == 2).then_some(r)
+    });
+    for (n, at) in found {
+        assert!(at - stopped_at <= bound, "n{n} took {:?} to suspect stopped n2", at - stopped_at);
+    }
+    // ...and trust it again once it resumes: its heartbeats are the proof of life.
+    std::thread::sleep(Duration::from_secs(1));
+    let resumed_at = Instant::now();
+    cluster.signal(2, "CONT");
+    cluster.wait_for(Duration::from_secs(3), "n2 trusted again by n1 and n3", |seen| {
+        let r = reports(seen, "trust", 2, resumed_at);
+        (r.len() == 2).then_some(())
+    });
+
+    // SIGKILL node 3: the others must suspect it within the bound.
     let killed_at = Instant::now();
-    children.0[2].kill().unwrap();
-    let bound = Duration::from_millis(1000 + 2000);
-    let deadline = killed_at + bound + Duration::from_secs(2);
-    loop {
-        let found = suspects(&lines.lock().unwrap(), 3);
-        let observers: std::collections::BTreeSet<u64> = found.iter().map(|&(_, n)| n).collect();
-        if observers.len() == 2 {
-            for (at, n) in found {
-                assert!(
-                    at.duration_since(killed_at) <= bound,
-                    "n{n} took {:?}",
-                    at.duration_since(killed_at)
-                );
-            }
-            break;
-        }
-        assert!(Instant::now() < deadline, "not suspected in time: {:?}", lines.lock().unwrap());
-        std::thread::sleep(Duration::from_millis(50));
+    cluster.kill(3);
+    let found = cluster.wait_for(bound + Duration::from_secs(2), "suspicions of killed n3", |seen| {
+        let r = reports(seen, "suspect", 3, killed_at);
+        (r.len() == 2).then_some(r)
+    });
+    for (n, at) in found {
+        assert!(at - killed_at <= bound, "n{n} took {:?} to suspect killed n3", at - killed_at);
     }
-    drop(children);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

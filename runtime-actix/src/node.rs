@@ -124,6 +124,8 @@ pub struct NodeHandle<P: Protocol> {
     pub id: NodeId,
     /// Where the node listens.
     pub addr: SocketAddr,
+    /// The durable state it restarted from, if it found one.
+    pub restored: Option<P::Durable>,
     actor: Addr<NodeActor<P>>,
     events: broadcast::Sender<NodeEvent<P::Event>>,
     stats: Arc<TransportStats>,
@@ -134,6 +136,7 @@ impl<P: Protocol> Clone for NodeHandle<P> {
         NodeHandle {
             id: self.id,
             addr: self.addr,
+            restored: self.restored.clone(),
             actor: self.actor.clone(),
             events: self.events.clone(),
             stats: self.stats.clone(),
@@ -191,7 +194,14 @@ pub fn start<P: Protocol>(
     let clock = RealClock::new();
     let mut members: Vec<NodeId> = config.peers.keys().copied().collect();
     members.push(config.id);
-    let init = Init::restart(config.id, members, config.protocol.clone(), restored, config.seed, clock.now());
+    let init = Init::restart(
+        config.id,
+        members,
+        config.protocol.clone(),
+        restored.clone(),
+        config.seed,
+        clock.now(),
+    );
     let stats = Arc::new(TransportStats::default());
     // A new epoch per start, so peers can tell this incarnation's frames from the last one's.
     let epoch = wall_now().as_unix_nanos() as u64;
@@ -226,7 +236,7 @@ pub fn start<P: Protocol>(
         span,
     };
     let actor = actor.start();
-    Ok(NodeHandle { id: config.id, addr, actor, events, stats })
+    Ok(NodeHandle { id: config.id, addr, restored, actor, events, stats })
 }
 
 impl<P: Protocol> NodeActor<P> {

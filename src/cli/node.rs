@@ -6,10 +6,21 @@
 //! listen = "127.0.0.1:7001"
 //! data_dir = "data/n1"
 //! key_file = "keys/n1/node.key"      # as written by `palisade keygen`
-//! protocol = "heartbeat-phi"         # or "heartbeat-fixed"
+//! protocol = "heartbeat-phi"         # heartbeat-phi, heartbeat-fixed or lease
 //! heartbeat_ms = 1000                # optional
 //! timeout_ms = 5000                  # optional, heartbeat-fixed
 //! acceptable_pause_ms = 3000         # optional, heartbeat-phi
+//!
+//! [lease]                            # protocol = "lease": the lock service, fenced storage
+//! grantor = 1                        # and clients (every other node); all optional but
+//! storage = 2                        # grantor and storage
+//! term_ms = 10000
+//! max_drift_ppm = 200
+//! write_every_ms = 200
+//! write_delay_ms = 0
+//! hold_for_ms = 3000                 # clients release after holding this long (omit: keep)
+//! jeopardy_grace_ms = 45000
+//! request_timeout_ms = 1000
 //!
 //! [[peers]]
 //! id = 2
@@ -20,7 +31,9 @@
 use crate::usage_error;
 use palisade::actix::{NodeConfig, NodeHandle, Peer, start};
 use palisade::core::NodeId;
-use palisade::core::detector::{Detector, FixedTimeout, Heartbeat, HeartbeatConfig, PhiAccrual};
+use palisade::core::Protocol;
+use palisade::core::detector::{FixedTimeout, Heartbeat, HeartbeatConfig, PhiAccrual};
+use palisade::core::lease::{LeaseConfig, LockService};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -53,8 +66,45 @@ struct FileConfig {
     timeout_ms: Option<u64>,
     /// heartbeat-phi: the acceptable pause.
     acceptable_pause_ms: Option<u64>,
+    /// lease: the lock service's parameters.
+    lease: Option<LeaseFile>,
     #[serde(default)]
     peers: Vec<PeerConfig>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct LeaseFile {
+    grantor: u32,
+    storage: u32,
+    term_ms: Option<u64>,
+    max_drift_ppm: Option<u32>,
+    write_every_ms: Option<u64>,
+    write_delay_ms: Option<u64>,
+    hold_for_ms: Option<u64>,
+    jeopardy_grace_ms: Option<u64>,
+    request_timeout_ms: Option<u64>,
+}
+
+impl LeaseFile {
+    fn config(&self) -> LeaseConfig {
+        let ms = Duration::from_millis;
+        let d = LeaseConfig::default();
+        let term = self.term_ms.map_or(d.term, ms);
+        LeaseConfig {
+            grantor: NodeId(self.grantor),
+            resource: NodeId(self.storage),
+            term,
+            max_drift_ppm: self.max_drift_ppm.unwrap_or(d.max_drift_ppm),
+            renew_after: term / 3,
+            jeopardy_grace: self.jeopardy_grace_ms.map_or(d.jeopardy_grace, ms),
+            request_timeout: self.request_timeout_ms.map_or(d.request_timeout, ms),
+            write_every: self.write_every_ms.map_or(d.write_every, ms),
+            write_delay: self.write_delay_ms.map_or(d.write_delay, ms),
+            hold_for: self.hold_for_ms.map(ms),
+            ..d
+        }
+    }
 }
 
 #[derive(Deserialize, Debug)]
@@ -122,31 +172,47 @@ pub fn run(args: NodeArgs) -> ExitCode {
             if let Some(ms) = file.acceptable_pause_ms {
                 c.detector.acceptable_heartbeat_pause = Duration::from_millis(ms);
             }
-            serve(file, key, peers, c, args.json_events)
+            serve::<Heartbeat<PhiAccrual>>(file, key, peers, c, args.json_events)
         }
         "heartbeat-fixed" => {
             let mut c = HeartbeatConfig::<FixedTimeout> { interval, ..HeartbeatConfig::default() };
             if let Some(ms) = file.timeout_ms {
                 c.detector.timeout = Duration::from_millis(ms);
             }
-            serve(file, key, peers, c, args.json_events)
+            serve::<Heartbeat<FixedTimeout>>(file, key, peers, c, args.json_events)
         }
-        other => usage_error(format!("protocol `{other}` is not one of heartbeat-phi, heartbeat-fixed")),
+        "lease" => {
+            let Some(lease) = &file.lease else {
+                return usage_error("protocol `lease` needs a [lease] table with grantor and storage");
+            };
+            let c = lease.config();
+            let known = |n: NodeId| n.0 == file.id || peers.contains_key(&n);
+            if !known(c.grantor) || !known(c.resource) || c.grantor == c.resource {
+                return usage_error("lease.grantor and lease.storage must be two different members");
+            }
+            serve::<LockService>(file, key, peers, c, args.json_events)
+        }
+        other => {
+            usage_error(format!("protocol `{other}` is not one of heartbeat-phi, heartbeat-fixed, lease"))
+        }
     }
 }
 
-fn serve<D: Detector>(
+fn serve<P: Protocol>(
     file: FileConfig,
     key: ed25519_dalek::SigningKey,
     peers: BTreeMap<NodeId, Peer>,
-    protocol: HeartbeatConfig<D>,
+    protocol: P::Config,
     json: bool,
-) -> ExitCode {
+) -> ExitCode
+where
+    P::Command: Send,
+{
     let listener = match std::net::TcpListener::bind(file.listen) {
         Ok(l) => l,
         Err(e) => return usage_error(format!("listen {}: {e}", file.listen)),
     };
-    let config = NodeConfig::<Heartbeat<D>> {
+    let config = NodeConfig::<P> {
         cluster: file.cluster,
         id: NodeId(file.id),
         peers,
@@ -157,7 +223,7 @@ fn serve<D: Detector>(
     };
     let system = actix::System::new();
     system.block_on(async move {
-        let node: NodeHandle<Heartbeat<D>> = match start(config, listener) {
+        let node: NodeHandle<P> = match start(config, listener) {
             Ok(n) => n,
             Err(e) => {
                 eprintln!("palisade: {e}");
@@ -167,6 +233,11 @@ fn serve<D: Detector>(
         let mut events = node.subscribe();
         let started = std::time::Instant::now();
         if json {
+            if let Some(state) = &node.restored {
+                let line =
+                    serde_json::json!({ "node": node.id.0, "event": "restored", "state": state, "t_ms": 0 });
+                println!("{line}");
+            }
             actix::spawn(async move {
                 while let Ok(e) = events.recv().await {
                     let mut v = serde_json::to_value(&e.event).unwrap_or_default();
