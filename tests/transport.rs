@@ -33,6 +33,7 @@ fn hostile_frames_are_rejected_counted_and_survived() {
             protocol: HeartbeatConfig::default(),
             data_dir: dir.join("n1"),
             seed: 1,
+            auth: palisade::actix::Auth::Signed,
         };
         let node = start(config, listener).unwrap();
         let msg = HeartbeatMsg { seq: 0 };

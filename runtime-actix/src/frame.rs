@@ -45,7 +45,8 @@ pub struct FrameHeader {
 }
 
 impl FrameHeader {
-    fn write(&self, out: &mut Vec<u8>) {
+    /// Appends the header's 32 little-endian bytes to `out`.
+    pub fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.cluster.to_le_bytes());
         out.extend_from_slice(&self.from.0.to_le_bytes());
         out.extend_from_slice(&self.to.0.to_le_bytes());
@@ -53,7 +54,9 @@ impl FrameHeader {
         out.extend_from_slice(&self.seq.to_le_bytes());
     }
 
-    fn read(b: &[u8; HEADER_LEN]) -> FrameHeader {
+    /// Reads a header from its 32 bytes (any bytes read as some header; the signature is
+    /// what makes it trustworthy).
+    pub fn read(b: &[u8; HEADER_LEN]) -> FrameHeader {
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
         let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap_or([0; 4]));
         FrameHeader {
@@ -116,6 +119,19 @@ pub enum FrameError {
     Malformed(#[from] CodecError),
 }
 
+/// How frames are authenticated.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Auth {
+    /// Every frame carries the sender's ed25519 signature, checked with `verify_strict`.
+    #[default]
+    Signed,
+    /// The signature field is zeros and is not checked: any process that can reach a node
+    /// can speak for any member. Only for measuring the transport without signatures (the
+    /// transport benchmark) or a network nothing else can reach. A `Signed` node refuses
+    /// these frames and an `Unsigned` one refuses signed frames, so the two never mix.
+    Unsigned,
+}
+
 /// A frame whose signature checked out; the payload is still undecoded.
 #[derive(Debug)]
 pub struct Opened<'a> {
@@ -135,6 +151,12 @@ impl Frame {
         msg: &M,
         key: &SigningKey,
     ) -> Result<Vec<u8>, CodecError> {
+        Ok(Self::sign(Auth::Signed, Self::body(header, msg)?, key))
+    }
+
+    /// The unsigned part of a frame: header and encoded message, with room for the
+    /// signature. Refuses a frame that would exceed [`MAX_FRAME_LEN`].
+    pub fn body<M: Serialize>(header: &FrameHeader, msg: &M) -> Result<Vec<u8>, CodecError> {
         let mut out = Vec::with_capacity(HEADER_LEN + 64 + SIGNATURE_LEN);
         header.write(&mut out);
         Bincode.encode_into(msg, &mut out)?;
@@ -144,13 +166,32 @@ impl Frame {
                 out.len() + SIGNATURE_LEN
             )));
         }
-        let sig = key.sign(&signed_bytes(&out));
-        out.extend_from_slice(&sig.to_bytes());
         Ok(out)
+    }
+
+    /// Completes a [`Frame::body`] with its signature (zeros when `auth` is unsigned).
+    pub fn sign(auth: Auth, mut body: Vec<u8>, key: &SigningKey) -> Vec<u8> {
+        match auth {
+            Auth::Signed => {
+                let sig = key.sign(&signed_bytes(&body));
+                body.extend_from_slice(&sig.to_bytes());
+            }
+            Auth::Unsigned => body.extend_from_slice(&[0; SIGNATURE_LEN]),
+        }
+        body
     }
 
     /// Checks a frame's length, sender and signature; decodes nothing of the payload.
     pub fn open<'a>(
+        bytes: &'a [u8],
+        keys: &BTreeMap<NodeId, VerifyingKey>,
+    ) -> Result<Opened<'a>, FrameError> {
+        Self::open_as(Auth::Signed, bytes, keys)
+    }
+
+    /// [`Frame::open`] under `auth`: unsigned frames must carry a zero signature field.
+    pub fn open_as<'a>(
+        auth: Auth,
         bytes: &'a [u8],
         keys: &BTreeMap<NodeId, VerifyingKey>,
     ) -> Result<Opened<'a>, FrameError> {
@@ -163,8 +204,13 @@ impl Frame {
         let header = FrameHeader::read(head);
         let key = keys.get(&header.from).ok_or(FrameError::UnknownSender(header.from))?;
         let sig: &[u8; SIGNATURE_LEN] = sig.try_into().map_err(|_| FrameError::Truncated(bytes.len()))?;
-        key.verify_strict(&signed_bytes(body), &Signature::from_bytes(sig))
-            .map_err(|_| FrameError::BadSignature(header.from))?;
+        let authentic = match auth {
+            Auth::Signed => key.verify_strict(&signed_bytes(body), &Signature::from_bytes(sig)).is_ok(),
+            Auth::Unsigned => sig.iter().all(|&b| b == 0),
+        };
+        if !authentic {
+            return Err(FrameError::BadSignature(header.from));
+        }
         Ok(Opened { header, payload: &body[HEADER_LEN..] })
     }
 }
@@ -221,6 +267,29 @@ mod tests {
         let mut b = bytes.clone();
         b.push(0);
         assert!(Frame::open(&b, &keys()).is_err());
+    }
+
+    #[test]
+    fn signed_and_unsigned_frames_never_mix() {
+        let key = test_key(7, NodeId(1));
+        let unsigned = Frame::sign(Auth::Unsigned, Frame::body(&header(), &1u32).unwrap(), &key);
+        let signed = Frame::seal(&header(), &1u32, &key).unwrap();
+        assert!(Frame::open_as(Auth::Unsigned, &unsigned, &keys()).is_ok());
+        assert_eq!(Frame::open(&unsigned, &keys()).unwrap_err(), FrameError::BadSignature(NodeId(1)));
+        assert_eq!(
+            Frame::open_as(Auth::Unsigned, &signed, &keys()).unwrap_err(),
+            FrameError::BadSignature(NodeId(1))
+        );
+        // Unsigned still means known senders only.
+        let stranger = Frame::sign(
+            Auth::Unsigned,
+            Frame::body(&FrameHeader { from: NodeId(9), ..header() }, &1u32).unwrap(),
+            &key,
+        );
+        assert_eq!(
+            Frame::open_as(Auth::Unsigned, &stranger, &keys()).unwrap_err(),
+            FrameError::UnknownSender(NodeId(9))
+        );
     }
 
     #[test]

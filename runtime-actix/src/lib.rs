@@ -16,6 +16,7 @@ mod node;
 pub mod storage;
 pub mod transport;
 
+pub use frame::Auth;
 pub use node::{
     Command, EVENT_BUFFER, NodeActor, NodeConfig, NodeEvent, NodeHandle, Peer, StartError, Stop, start,
 };

@@ -1,9 +1,9 @@
 //! [`NodeActor`]: runs any [`Protocol`] on real clocks, real TCP and a real disk.
 
 use crate::clock::{RealClock, wall_now};
-use crate::frame::FrameHeader;
+use crate::frame::{Auth, FrameHeader};
 use crate::storage::FileStore;
-use crate::transport::{Acceptance, Inbound, PeerLink, TransportStats, listen};
+use crate::transport::{Acceptance, Inbound, PeerLink, Signer, TransportStats, listen};
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, SpawnHandle};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use palisade_core::codec::{Bincode, Codec};
@@ -37,6 +37,9 @@ pub struct NodeConfig<P: Protocol> {
     pub data_dir: PathBuf,
     /// Seed for the protocol's random choices.
     pub seed: u64,
+    /// How frames are authenticated: [`Auth::Signed`] unless you are measuring the
+    /// transport itself.
+    pub auth: Auth,
 }
 
 /// A peer: its address and the key its frames must be signed with.
@@ -207,10 +210,10 @@ pub fn start<P: Protocol>(
     let epoch = wall_now().as_unix_nanos() as u64;
     let mut links = BTreeMap::new();
     let mut tasks = Vec::new();
-    let key = Arc::new(config.key.clone());
+    let signer = Signer { auth: config.auth, key: Arc::new(config.key.clone()) };
     for (&peer, p) in &config.peers {
         let header = FrameHeader { cluster: config.cluster, from: config.id, to: peer, epoch, seq: 0 };
-        let (link, task) = PeerLink::spawn(header, p.addr, key.clone(), stats.clone());
+        let (link, task) = PeerLink::spawn(header, p.addr, signer.clone(), stats.clone());
         links.insert(peer, link);
         tasks.push(task);
     }
@@ -224,10 +227,11 @@ pub fn start<P: Protocol>(
         links,
         tasks,
         listener: Some(listener),
-        acceptance: Acceptance::new(
+        acceptance: Acceptance::with_auth(
             config.cluster,
             config.id,
             config.peers.iter().map(|(&n, p)| (n, p.key)).collect(),
+            config.auth,
         ),
         events: events.clone(),
         stats: stats.clone(),

@@ -1,13 +1,17 @@
 //! TCP between nodes: one outbound link task per peer with a bounded queue and reconnect
 //! backoff, and a listener whose reader tasks validate frames before the node sees them.
 //!
+//! Signatures cost tens of microseconds each, so neither signing nor verifying runs on the
+//! node's arbiter thread, where it would delay the node's timers: link tasks sign, and
+//! readers verify, whole batches of frames on tokio's blocking pool, keeping frame order.
+//!
 //! Back-pressure: readers hand messages to the node with `send().await`, so a slow node
 //! slows its peers' TCP streams instead of growing an unbounded mailbox (actix's `do_send`
 //! ignores mailbox capacity, and a flooded mailbox starves the node's timers, actix #520).
 //! Outbound queues hold at most [`OUTBOUND_QUEUE`] frames; when one is full the frame is
 //! dropped and counted, as the network would have done.
 
-use crate::frame::{Frame, FrameError, FrameHeader, length_codec};
+use crate::frame::{Auth, Frame, FrameError, FrameHeader, HEADER_LEN, SIGNATURE_LEN, length_codec};
 use actix::{Message, Recipient};
 use bytes::Bytes;
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -77,6 +81,27 @@ impl<M: 'static> Message for Inbound<M> {
     type Result = ();
 }
 
+/// Frames verified (or signed) per trip to the blocking pool.
+pub const CRYPTO_BATCH: usize = 64;
+
+/// The signature check, shareable with the blocking pool.
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    /// Signed or not.
+    pub auth: Auth,
+    /// The peers' public keys: the only senders accepted.
+    pub keys: Arc<BTreeMap<NodeId, VerifyingKey>>,
+}
+
+impl Verifier {
+    /// Checks one frame's sender and signature; returns its header and the frame (whose
+    /// payload is `frame[HEADER_LEN..len - SIGNATURE_LEN]`).
+    pub fn verify(&self, frame: Bytes) -> Result<(FrameHeader, Bytes), FrameError> {
+        let header = Frame::open_as(self.auth, &frame, &self.keys)?.header;
+        Ok((header, frame))
+    }
+}
+
 /// What a reader checks every frame against, and the replay window it keeps per sender.
 /// Readers of one node share it (they run on the node's arbiter thread).
 #[derive(Clone, Debug)]
@@ -85,8 +110,8 @@ pub struct Acceptance {
     pub cluster: u64,
     /// Our node id.
     pub me: NodeId,
-    /// The peers' public keys: the only senders accepted.
-    pub keys: Rc<BTreeMap<NodeId, VerifyingKey>>,
+    /// The signature check.
+    pub verifier: Verifier,
     /// Per sender: the last accepted (epoch, seq).
     pub seen: Rc<RefCell<BTreeMap<NodeId, (u64, u64)>>>,
 }
@@ -94,14 +119,28 @@ pub struct Acceptance {
 impl Acceptance {
     /// Accepts frames for `me` in `cluster` signed by one of `keys`.
     pub fn new(cluster: u64, me: NodeId, keys: BTreeMap<NodeId, VerifyingKey>) -> Self {
-        Acceptance { cluster, me, keys: Rc::new(keys), seen: Rc::default() }
+        Self::with_auth(cluster, me, keys, Auth::Signed)
+    }
+
+    /// [`Acceptance::new`] under `auth`.
+    pub fn with_auth(cluster: u64, me: NodeId, keys: BTreeMap<NodeId, VerifyingKey>, auth: Auth) -> Self {
+        Acceptance { cluster, me, verifier: Verifier { auth, keys: Arc::new(keys) }, seen: Rc::default() }
     }
 
     /// Authenticates one frame (signature first), checks cluster, recipient and freshness,
     /// then decodes its message.
     pub fn accept<M: serde::de::DeserializeOwned>(&self, bytes: &[u8]) -> Result<Inbound<M>, FrameError> {
-        let opened = Frame::open(bytes, &self.keys)?;
-        let h = &opened.header;
+        let opened = Frame::open_as(self.verifier.auth, bytes, &self.verifier.keys)?;
+        self.admit(&opened.header, opened.payload)
+    }
+
+    /// The checks after the signature: cluster, recipient, freshness, then the payload's
+    /// decoding. Records the frame in the replay window only if all pass.
+    pub fn admit<M: serde::de::DeserializeOwned>(
+        &self,
+        h: &FrameHeader,
+        payload: &[u8],
+    ) -> Result<Inbound<M>, FrameError> {
         if h.cluster != self.cluster {
             return Err(FrameError::WrongCluster { got: h.cluster, want: self.cluster });
         }
@@ -121,7 +160,7 @@ impl Acceptance {
                 });
             }
         }
-        let msg = Bincode.decode(opened.payload)?;
+        let msg = Bincode.decode(payload)?;
         seen.insert(h.from, (h.epoch, h.seq));
         Ok(Inbound { from: h.from, msg })
     }
@@ -164,37 +203,63 @@ async fn read_frames<M>(
 ) where
     M: serde::de::DeserializeOwned + Send + 'static,
 {
-    let mut frames = FramedRead::new(stream, length_codec());
-    while let Some(next) = frames.next().await {
-        let bytes = match next {
-            Ok(b) => b,
-            Err(e) => {
-                // Oversized length prefix or IO error: the stream is unusable from here on.
-                TransportStats::bump(&stats.rejected);
-                tracing::warn!(node = %accept.me, %remote, error = %e, "closing connection");
-                return;
-            }
-        };
-        match accept.accept::<M>(&bytes) {
-            Ok(inbound) => {
-                TransportStats::bump(&stats.frames_in);
-                if node.send(inbound).await.is_err() {
-                    return; // the node stopped
+    // Whatever frames have arrived (up to a batch) are verified together off the arbiter.
+    let mut batches = FramedRead::new(stream, length_codec()).ready_chunks(CRYPTO_BATCH);
+    while let Some(batch) = batches.next().await {
+        let mut frames = Vec::with_capacity(batch.len());
+        let mut broken = None;
+        for next in batch {
+            match next {
+                Ok(b) => frames.push(b.freeze()),
+                Err(e) => {
+                    broken = Some(e);
+                    break;
                 }
             }
-            Err(e) => {
-                TransportStats::bump(&stats.rejected);
-                tracing::warn!(node = %accept.me, %remote, error = %e, "frame rejected");
+        }
+        let verifier = accept.verifier.clone();
+        let verify = move || frames.into_iter().map(|f| verifier.verify(f)).collect::<Vec<_>>();
+        let verified = match accept.verifier.auth {
+            Auth::Unsigned => verify(), // nothing costly to move off the arbiter
+            Auth::Signed => match tokio::task::spawn_blocking(verify).await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::error!(node = %accept.me, error = %e, "verifier task failed; closing connection");
+                    return;
+                }
+            },
+        };
+        for result in verified {
+            let admitted = result.and_then(|(header, frame)| {
+                accept.admit::<M>(&header, &frame[HEADER_LEN..frame.len() - SIGNATURE_LEN])
+            });
+            match admitted {
+                Ok(inbound) => {
+                    TransportStats::bump(&stats.frames_in);
+                    if node.send(inbound).await.is_err() {
+                        return; // the node stopped
+                    }
+                }
+                Err(e) => {
+                    TransportStats::bump(&stats.rejected);
+                    tracing::warn!(node = %accept.me, %remote, error = %e, "frame rejected");
+                }
             }
+        }
+        if let Some(e) = broken {
+            // Oversized length prefix or IO error: the stream is unusable from here on.
+            TransportStats::bump(&stats.rejected);
+            tracing::warn!(node = %accept.me, %remote, error = %e, "closing connection");
+            return;
         }
     }
 }
 
-/// The sending side of one peer link, owned by the node actor.
+/// The sending side of one peer link, owned by the node actor. It encodes and numbers
+/// frames; the link task signs and writes them.
 pub struct PeerLink {
-    tx: mpsc::Sender<Bytes>,
+    tx: mpsc::Sender<Vec<u8>>,
     header: FrameHeader,
-    key: Arc<SigningKey>,
 }
 
 impl std::fmt::Debug for PeerLink {
@@ -208,18 +273,18 @@ impl PeerLink {
     pub fn spawn(
         header: FrameHeader,
         addr: SocketAddr,
-        key: Arc<SigningKey>,
+        signer: Signer,
         stats: Arc<TransportStats>,
     ) -> (PeerLink, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
         let jitter = Rng::from_seed(header.epoch ^ (u64::from(header.from.0) << 32) ^ u64::from(header.to.0));
-        let task = actix::spawn(run_link(header.clone(), addr, rx, stats, jitter));
-        (PeerLink { tx, header, key }, task)
+        let task = actix::spawn(run_link(header.clone(), addr, rx, signer, stats, jitter));
+        (PeerLink { tx, header }, task)
     }
 
-    /// Frames and queues `msg`; drops and counts it if the queue is full.
+    /// Encodes, numbers and queues `msg`; drops and counts it if the queue is full.
     pub fn send<M: serde::Serialize>(&mut self, msg: &M, stats: &TransportStats) {
-        let bytes = match Frame::seal(&self.header, msg, &self.key) {
+        let body = match Frame::body(&self.header, msg) {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(to = %self.header.to, error = %e, "message cannot be framed; dropped");
@@ -227,9 +292,30 @@ impl PeerLink {
             }
         };
         self.header.seq += 1;
-        if self.tx.try_send(Bytes::from(bytes)).is_err() {
+        if self.tx.try_send(body).is_err() {
             TransportStats::bump(&stats.dropped_queue_full);
             tracing::debug!(to = %self.header.to, "outbound queue full; frame dropped");
+        }
+    }
+}
+
+/// How a link signs: the mode and the node's key.
+#[derive(Clone, Debug)]
+pub struct Signer {
+    /// Signed or not.
+    pub auth: Auth,
+    /// The node's signing key.
+    pub key: Arc<SigningKey>,
+}
+
+impl Signer {
+    /// Signs a batch of frame bodies, off the arbiter when signing costs anything.
+    async fn sign(&self, bodies: Vec<Vec<u8>>) -> Vec<Bytes> {
+        let (auth, key) = (self.auth, self.key.clone());
+        let sign = move || bodies.into_iter().map(|b| Bytes::from(Frame::sign(auth, b, &key))).collect();
+        match auth {
+            Auth::Unsigned => sign(),
+            Auth::Signed => tokio::task::spawn_blocking(sign).await.unwrap_or_default(),
         }
     }
 }
@@ -237,7 +323,8 @@ impl PeerLink {
 async fn run_link(
     header: FrameHeader,
     addr: SocketAddr,
-    mut rx: mpsc::Receiver<Bytes>,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    signer: Signer,
     stats: Arc<TransportStats>,
     mut jitter: Rng,
 ) {
@@ -250,14 +337,27 @@ async fn run_link(
                 tracing::debug!(from = %header.from, to = %header.to, %addr, "connected");
                 backoff = BACKOFF_MIN;
                 let mut sink = FramedWrite::new(stream, length_codec());
-                loop {
-                    let Some(frame) = rx.recv().await else { return };
-                    if let Err(e) = sink.send(frame).await {
-                        TransportStats::bump(&stats.dropped_link_down);
+                let mut bodies = Vec::with_capacity(CRYPTO_BATCH);
+                'connected: loop {
+                    // Whatever is queued, up to a batch, is signed and written together.
+                    if rx.recv_many(&mut bodies, CRYPTO_BATCH).await == 0 {
+                        return; // the node dropped its end
+                    }
+                    let frames = signer.sign(std::mem::take(&mut bodies)).await;
+                    let n = frames.len();
+                    for (i, frame) in frames.into_iter().enumerate() {
+                        if let Err(e) = sink.feed(frame).await {
+                            stats.dropped_link_down.fetch_add((n - i) as u64, Ordering::Relaxed);
+                            tracing::debug!(to = %header.to, error = %e, "link broke; reconnecting");
+                            break 'connected;
+                        }
+                    }
+                    if let Err(e) = SinkExt::<Bytes>::flush(&mut sink).await {
+                        stats.dropped_link_down.fetch_add(n as u64, Ordering::Relaxed);
                         tracing::debug!(to = %header.to, error = %e, "link broke; reconnecting");
                         break;
                     }
-                    TransportStats::bump(&stats.frames_out);
+                    stats.frames_out.fetch_add(n as u64, Ordering::Relaxed);
                 }
             }
             Err(e) => {

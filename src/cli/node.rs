@@ -220,6 +220,7 @@ where
         protocol,
         data_dir: file.data_dir,
         seed: u64::from(file.id),
+        auth: palisade::actix::Auth::Signed,
     };
     let system = actix::System::new();
     system.block_on(async move {

@@ -1,0 +1,6 @@
+//! Decoding `SkewMsg` from arbitrary bytes: no panic, canonical round trip.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    palisade_fuzz::decode_roundtrip::<palisade_core::clock::SkewMsg>(data);
+});

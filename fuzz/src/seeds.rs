@@ -1,0 +1,93 @@
+//! Writes the committed seed corpus: one valid encoding of each kind of message per target,
+//! and for the frame target, valid signed frames (so the fuzzer starts past the signature
+//! check) with their length prefixes. `cargo run --bin seeds` from `fuzz/`.
+
+use palisade_actix::frame::{Frame, FrameHeader};
+use palisade_core::codec::{Bincode, Codec};
+use palisade_core::detector::HeartbeatMsg;
+use palisade_core::quorum::test_key;
+use palisade_core::{NodeId, Protocol};
+use std::path::Path;
+
+fn write(target: &str, name: &str, bytes: &[u8]) {
+    let dir = Path::new("corpus").join(target);
+    std::fs::create_dir_all(&dir).expect("corpus dir");
+    std::fs::write(dir.join(name), bytes).expect("seed written");
+}
+
+/// Records every message one simulated run of `P` sends, as seeds for `target`.
+fn from_run<P: Protocol>(target: &str, config: P::Config, nodes: u32) {
+    use palisade_core::protocol::{Init, Input, Output, step};
+    use palisade_core::{Instant, Now, WallTime};
+    let members: Vec<NodeId> = (1..=nodes).map(NodeId).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let now0 = Now::new(Instant::ZERO, WallTime::UNIX_EPOCH);
+    let mut ps: Vec<P> =
+        members.iter().map(|&id| P::new(Init::fresh(id, members.clone(), config.clone(), 1, now0))).collect();
+    // Drive every node by timeouts and deliver what they send, for a few rounds.
+    let mut inbox: Vec<(NodeId, NodeId, P::Message)> = Vec::new();
+    for round in 0..200u64 {
+        let now = Now::new(Instant::from_nanos(round * 50_000_000), WallTime::from_unix_nanos(round as i64 * 50_000_000));
+        let mut out = Vec::new();
+        for (i, p) in ps.iter_mut().enumerate() {
+            let from = NodeId(i as u32 + 1);
+            step(p, now, Input::Timeout, |o| out.push((from, o)));
+        }
+        for (from, to, msg) in inbox.drain(..) {
+            if let Some(p) = ps.get_mut(to.0 as usize - 1) {
+                step(p, now, Input::Message { from, msg }, |o| out.push((to, o)));
+            }
+        }
+        for (from, o) in out {
+            if let Output::Send { to, msg } = o {
+                let bytes = Bincode.encode(&msg).expect("encodes");
+                if seen.len() < 12 && seen.insert(bytes.clone()) {
+                    write(target, &format!("seed-{}", seen.len()), &bytes);
+                }
+                inbox.push((from, to, msg));
+            }
+        }
+    }
+    assert!(!seen.is_empty(), "{target}: the run sent nothing");
+}
+
+fn main() {
+    use palisade_core::clock::{SkewConfig, SkewMonitor};
+    use palisade_core::detector::swim::{Swim, SwimConfig};
+    use palisade_core::detector::{Heartbeat, HeartbeatConfig, PhiAccrual};
+    use palisade_core::lease::{LeaseConfig, LockService, election::Election};
+    use palisade_core::quorum::bracha::{Bracha, BrachaConfig};
+    use palisade_core::quorum::register::{Register, RegisterConfig};
+    use palisade_core::quorum::{QuorumKind, QuorumSystem};
+    use std::time::Duration;
+
+    from_run::<Heartbeat<PhiAccrual>>("heartbeat_msg", HeartbeatConfig::default(), 3);
+    from_run::<Swim>("swim_msg", SwimConfig::default(), 4);
+    from_run::<LockService>("lease_msg", LeaseConfig::default(), 4);
+    let election = LeaseConfig { resource: NodeId(4), ..LeaseConfig::default() };
+    from_run::<Election>("election_msg", election, 4);
+    from_run::<SkewMonitor>("skew_msg", SkewConfig::default(), 3);
+    from_run::<Bracha>("bracha_msg", BrachaConfig::new(4, 1, 9).expect("valid"), 4);
+    let register = RegisterConfig {
+        system: QuorumSystem::new(QuorumKind::Dissemination, 4, 1).expect("valid"),
+        servers: 4,
+        cluster_seed: 9,
+        op_every: Duration::from_millis(100),
+        resend_every: Duration::from_millis(300),
+    };
+    from_run::<Register>("register_msg", register, 6);
+
+    // Signed frames, each behind its 4-byte length, for node 2 of cluster 7.
+    let msg: HeartbeatMsg = Bincode.decode(&std::fs::read("corpus/heartbeat_msg/seed-1").expect("seed"))
+        .expect("a heartbeat seed decodes");
+    let mut stream = Vec::new();
+    for seq in 0..3 {
+        let header = FrameHeader { cluster: 7, from: NodeId(1), to: NodeId(2), epoch: 5, seq };
+        let frame = Frame::seal(&header, &msg, &test_key(7, NodeId(1))).expect("seals");
+        stream.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+        stream.extend_from_slice(&frame);
+        write("frame", &format!("seed-{seq}"), &[&(frame.len() as u32).to_be_bytes()[..], &frame].concat());
+    }
+    write("frame", "stream", &stream);
+    println!("seed corpus written under fuzz/corpus");
+}
