@@ -20,4 +20,7 @@ fi
 if command -v chromium >/dev/null 2>&1; then
   export PALISADE_REQUIRE_CHROMIUM=1
 fi
+if [ "$(id -u)" = 0 ] && command -v nft >/dev/null 2>&1; then
+  export PALISADE_REQUIRE_NFT=1
+fi
 exec cargo test --workspace "$@"

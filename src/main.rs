@@ -29,6 +29,9 @@ enum Cmd {
     Sim(cli::sim::SimArgs),
     /// Run one node of a cluster on actix, from a TOML configuration.
     Node(cli::node::NodeArgs),
+    /// A local cluster of node processes on loopback, and real faults against it.
+    #[command(subcommand)]
+    Cluster(cli::cluster::ClusterCmd),
     /// Write a node's ed25519 key pair (node.key, node.pub) into a directory.
     Keygen(cli::keygen::KeygenArgs),
     /// Failure-detector tools for operators: replay recorded heartbeats, tune thresholds.
@@ -79,5 +82,6 @@ fn main() -> ExitCode {
         Cmd::Detector(cmd) => cli::detector::run(cmd),
         Cmd::Keygen(args) => cli::keygen::run(args),
         Cmd::Node(args) => cli::node::run(args),
+        Cmd::Cluster(cmd) => cli::cluster::run(cmd),
     }
 }

@@ -213,7 +213,7 @@ pub fn start<P: Protocol>(
     let signer = Signer { auth: config.auth, key: Arc::new(config.key.clone()) };
     for (&peer, p) in &config.peers {
         let header = FrameHeader { cluster: config.cluster, from: config.id, to: peer, epoch, seq: 0 };
-        let (link, task) = PeerLink::spawn(header, p.addr, signer.clone(), stats.clone());
+        let (link, task) = PeerLink::spawn(header, p.addr, Some(addr.ip()), signer.clone(), stats.clone());
         links.insert(peer, link);
         tasks.push(task);
     }

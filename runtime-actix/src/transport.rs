@@ -270,15 +270,18 @@ impl std::fmt::Debug for PeerLink {
 
 impl PeerLink {
     /// Starts the link task for `peer` at `addr`; returns the link and the task handle.
+    /// Connections leave from `local` (port chosen by the OS) when given: the node's own
+    /// listening address, so that a firewall can tell nodes on one host apart.
     pub fn spawn(
         header: FrameHeader,
         addr: SocketAddr,
+        local: Option<std::net::IpAddr>,
         signer: Signer,
         stats: Arc<TransportStats>,
     ) -> (PeerLink, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
         let jitter = Rng::from_seed(header.epoch ^ (u64::from(header.from.0) << 32) ^ u64::from(header.to.0));
-        let task = actix::spawn(run_link(header.clone(), addr, rx, signer, stats, jitter));
+        let task = actix::spawn(run_link(header.clone(), addr, local, rx, signer, stats, jitter));
         (PeerLink { tx, header }, task)
     }
 
@@ -320,9 +323,20 @@ impl Signer {
     }
 }
 
+async fn connect(addr: SocketAddr, local: Option<std::net::IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(ip) = local.filter(|ip| !ip.is_unspecified() && ip.is_ipv4() == addr.is_ipv4()) else {
+        return TcpStream::connect(addr).await;
+    };
+    let socket =
+        if ip.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.bind(SocketAddr::new(ip, 0))?;
+    socket.connect(addr).await
+}
+
 async fn run_link(
     header: FrameHeader,
     addr: SocketAddr,
+    local: Option<std::net::IpAddr>,
     mut rx: mpsc::Receiver<Vec<u8>>,
     signer: Signer,
     stats: Arc<TransportStats>,
@@ -330,7 +344,7 @@ async fn run_link(
 ) {
     let mut backoff = BACKOFF_MIN;
     loop {
-        match TcpStream::connect(addr).await {
+        match connect(addr, local).await {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
                 TransportStats::bump(&stats.connects);

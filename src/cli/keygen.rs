@@ -4,7 +4,7 @@
 use crate::usage_error;
 use rand_core::{OsRng, TryRngCore};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Arguments of `palisade keygen`.
@@ -31,28 +31,31 @@ pub fn run(args: KeygenArgs) -> ExitCode {
     if let Err(e) = std::fs::create_dir_all(&args.out) {
         return usage_error(format!("cannot create {}: {e}", args.out.display()));
     }
-    let mut seed = [0u8; 32];
-    if let Err(e) = OsRng.try_fill_bytes(&mut seed) {
-        eprintln!("palisade: no randomness from the operating system: {e}");
-        return ExitCode::from(1);
-    }
-    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
-    let public = hex(key.verifying_key().as_bytes());
-    let written = write_secret(&secret_path, &hex(&seed))
-        .and_then(|()| std::fs::write(args.out.join("node.pub"), format!("{public}\n")));
-    match written {
-        Ok(()) => {
+    match generate(&args.out) {
+        Ok(public) => {
             println!("{public}");
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("palisade: cannot write keys to {}: {e}", args.out.display());
+            eprintln!("palisade: {e}");
             ExitCode::from(1)
         }
     }
 }
 
-fn write_secret(path: &PathBuf, hex: &str) -> std::io::Result<()> {
+/// Writes a fresh key pair into `dir` (which must exist); returns the public key as hex.
+pub fn generate(dir: &Path) -> Result<String, String> {
+    let mut seed = [0u8; 32];
+    OsRng.try_fill_bytes(&mut seed).map_err(|e| format!("no randomness from the operating system: {e}"))?;
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let public = hex(key.verifying_key().as_bytes());
+    write_secret(&dir.join("node.key"), &hex(&seed))
+        .and_then(|()| std::fs::write(dir.join("node.pub"), format!("{public}\n")))
+        .map_err(|e| format!("cannot write keys to {}: {e}", dir.display()))?;
+    Ok(public)
+}
+
+fn write_secret(path: &Path, hex: &str) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

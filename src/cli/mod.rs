@@ -1,5 +1,6 @@
 //! Subcommands of the `palisade` binary.
 
+pub mod cluster;
 pub mod detector;
 pub mod keygen;
 pub mod node;

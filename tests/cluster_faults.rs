@@ -1,0 +1,187 @@
+//! `palisade cluster up` and `palisade cluster fault` against real processes: three
+//! heartbeat nodes on 127.0.0.11-13. A paused node is suspected and trusted again on
+//! resume; a killed node is suspected and, restarted, trusted again; and with nftables (as
+//! root) a partition between two nodes makes exactly those two suspect each other, and
+//! healing it restores trust. Without nftables the partition part says it skips and why
+//! (scripts/test.sh sets PALISADE_REQUIRE_NFT=1 where it can run, so CI cannot skip it).
+//! The cluster is brought down, and its firewall table removed, however the test ends.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn palisade(dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade")).args(args).arg("--dir").arg(dir).output().unwrap();
+    assert!(out.status.success(), "palisade {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn fault(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["cluster", "fault", "--dir"])
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Brings the cluster down on drop.
+struct Down(PathBuf);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args(["cluster", "down", "--dir"])
+            .arg(&self.0)
+            .status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// (node, event, peer) of every event line so far.
+fn events(dir: &Path) -> Vec<(u64, String, u64)> {
+    (1..=3)
+        .flat_map(|i| {
+            std::fs::read_to_string(dir.join(format!("n{i}.events")))
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(&l).ok()?;
+            Some((v["node"].as_u64()?, v["event"].as_str()?.to_string(), v["peer"].as_u64().unwrap_or(0)))
+        })
+        .collect()
+}
+
+/// Waits until every (node, event, peer) in `want` has appeared more often than it had in
+/// `before`.
+fn wait_for(
+    dir: &Path,
+    before: &[(u64, String, u64)],
+    want: &[(u64, &str, u64)],
+    within: Duration,
+    what: &str,
+) {
+    let deadline = Instant::now() + within;
+    loop {
+        let now = events(dir);
+        let count = |evs: &[(u64, String, u64)], w: &(u64, &str, u64)| {
+            evs.iter().filter(|e| e.0 == w.0 && e.1 == w.1 && e.2 == w.2).count()
+        };
+        if want.iter().all(|w| count(&now, w) > count(before, w)) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}; events: {now:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn nft_usable() -> Result<(), String> {
+    let uid = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .map(|l| l.split_whitespace().nth(1).unwrap_or("").to_string())
+    });
+    if uid.as_deref() != Some("0") {
+        return Err("not running as root".into());
+    }
+    match Command::new("nft").args(["list", "tables"]).output() {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(format!("nft fails: {}", String::from_utf8_lossy(&o.stderr).trim())),
+        Err(e) => Err(format!("nft not installed ({e})")),
+    }
+}
+
+#[test]
+fn pauses_kills_restarts_and_partitions_of_real_processes() {
+    let dir = std::env::temp_dir().join(format!("palisade-cluster-faults-{}", std::process::id()));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let _down = Down(dir.clone());
+    palisade(
+        &dir,
+        &[
+            "cluster",
+            "up",
+            "--nodes",
+            "3",
+            "--protocol",
+            "heartbeat-fixed",
+            "--heartbeat-ms",
+            "100",
+            "--timeout-ms",
+            "800",
+            "--port",
+            &port,
+            "--detach",
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        events(&dir).iter().all(|e| e.1 != "suspect"),
+        "nobody suspected while all run: {:?}",
+        events(&dir)
+    );
+    let within = Duration::from_secs(5);
+
+    // Pause (SIGSTOP) and resume node 2.
+    let before = events(&dir);
+    assert!(fault(&dir, &["pause", "2"]).status.success());
+    wait_for(&dir, &before, &[(1, "suspect", 2), (3, "suspect", 2)], within, "n2 suspected while paused");
+    let before = events(&dir);
+    assert!(fault(&dir, &["resume", "2"]).status.success());
+    wait_for(&dir, &before, &[(1, "trust", 2), (3, "trust", 2)], within, "n2 trusted after resuming");
+
+    // Kill node 3, then restart it from its data directory.
+    let before = events(&dir);
+    assert!(fault(&dir, &["kill", "3"]).status.success());
+    wait_for(&dir, &before, &[(1, "suspect", 3), (2, "suspect", 3)], within, "n3 suspected after SIGKILL");
+    let before = events(&dir);
+    assert!(fault(&dir, &["restart", "3"]).status.success());
+    wait_for(&dir, &before, &[(1, "trust", 3), (2, "trust", 3)], within, "n3 trusted after restarting");
+
+    // A fault naming a node that is not there is a one-line error, exit 2.
+    let bad = fault(&dir, &["pause", "9"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&bad.stderr).trim().lines().count(), 1);
+
+    // Partition n1 from n3 with nftables.
+    if let Err(why) = nft_usable() {
+        assert!(std::env::var_os("PALISADE_REQUIRE_NFT").is_none(), "PALISADE_REQUIRE_NFT is set but {why}");
+        eprintln!("SKIPPED the partition part: {why} (nftables partitions need root and the nft tool)");
+        return;
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let before = events(&dir);
+    let out = fault(&dir, &["partition", "1", "3"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_for(
+        &dir,
+        &before,
+        &[(1, "suspect", 3), (3, "suspect", 1)],
+        within,
+        "n1 and n3 suspecting each other",
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let during = events(&dir);
+    let suspicions = |evs: &[(u64, String, u64)], pair: (u64, u64)| {
+        evs.iter().filter(|e| e.1 == "suspect" && (e.0, e.2) == pair).count()
+    };
+    for observer in 1..=3 {
+        for peer in (1..=3).filter(|&p| p != observer) {
+            let cut = matches!((observer, peer), (1, 3) | (3, 1));
+            let grew = suspicions(&during, (observer, peer)) > suspicions(&before, (observer, peer));
+            assert_eq!(grew, cut, "n{observer} suspecting n{peer} during the n1-n3 partition: {during:?}");
+        }
+    }
+    let before = events(&dir);
+    assert!(fault(&dir, &["heal"]).status.success());
+    wait_for(
+        &dir,
+        &before,
+        &[(1, "trust", 3), (3, "trust", 1)],
+        Duration::from_secs(10),
+        "trust after healing",
+    );
+}
