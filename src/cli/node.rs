@@ -6,10 +6,13 @@
 //! listen = "127.0.0.1:7001"
 //! data_dir = "data/n1"
 //! key_file = "keys/n1/node.key"      # as written by `palisade keygen`
-//! protocol = "heartbeat-phi"         # heartbeat-phi, heartbeat-fixed or lease
+//! protocol = "heartbeat-phi"         # heartbeat-phi, heartbeat-fixed, lease or bracha
 //! heartbeat_ms = 1000                # optional
 //! timeout_ms = 5000                  # optional, heartbeat-fixed
 //! acceptable_pause_ms = 3000         # optional, heartbeat-phi
+//!
+//! [bracha]                           # protocol = "bracha": reliable broadcast, INITIALs
+//! f = 1                              # signed with the node's key; n = members ≥ 3f + 1
 //!
 //! [lease]                            # protocol = "lease": the lock service, fenced storage
 //! grantor = 1                        # and clients (every other node); all optional but
@@ -29,11 +32,13 @@
 //! ```
 
 use crate::usage_error;
-use palisade::actix::{NodeConfig, NodeHandle, Peer, start};
+use palisade::actix::{NodeConfig, NodeHandle, Peer, TransportStats, start};
 use palisade::core::NodeId;
 use palisade::core::Protocol;
 use palisade::core::detector::{FixedTimeout, Heartbeat, HeartbeatConfig, PhiAccrual};
 use palisade::core::lease::{LeaseConfig, LockService};
+use palisade::core::quorum::Keyring;
+use palisade::core::quorum::bracha::{Bracha, BrachaConfig};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -68,8 +73,17 @@ struct FileConfig {
     acceptable_pause_ms: Option<u64>,
     /// lease: the lock service's parameters.
     lease: Option<LeaseFile>,
+    /// bracha: the fault bound.
+    bracha: Option<BrachaFile>,
     #[serde(default)]
     peers: Vec<PeerConfig>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct BrachaFile {
+    /// Byzantine nodes tolerated; the cluster needs n ≥ 3f + 1.
+    f: usize,
 }
 
 #[derive(Deserialize, Debug)]
@@ -192,9 +206,26 @@ pub fn run(args: NodeArgs) -> ExitCode {
             }
             serve::<LockService>(file, key, peers, c, args.json_events)
         }
-        other => {
-            usage_error(format!("protocol `{other}` is not one of heartbeat-phi, heartbeat-fixed, lease"))
+        "bracha" => {
+            let Some(b) = &file.bracha else {
+                return usage_error("protocol `bracha` needs a [bracha] table with f");
+            };
+            let n = peers.len() + 1;
+            let config = match BrachaConfig::new(n, b.f, 0) {
+                Ok(c) => c,
+                Err(e) => return usage_error(format!("bracha.f: {e}")),
+            };
+            let mut keyring = Keyring::new();
+            keyring.insert(NodeId(file.id), key.verifying_key());
+            for (&id, p) in &peers {
+                keyring.insert(id, p.key);
+            }
+            let config = config.with_keys(keyring, key.clone());
+            serve::<Bracha>(file, key, peers, config, args.json_events)
         }
+        other => usage_error(format!(
+            "protocol `{other}` is not one of heartbeat-phi, heartbeat-fixed, lease, bracha"
+        )),
     }
 }
 
@@ -247,6 +278,26 @@ where
                         m.insert("t_ms".into(), (started.elapsed().as_millis() as u64).into());
                     }
                     println!("{v}");
+                }
+            });
+            // Transport counters, whenever they change: rejected frames are how an
+            // operator (or a test) sees forged, replayed or malformed traffic.
+            let stats = node.clone();
+            actix::spawn(async move {
+                let mut last = None;
+                loop {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    let s = stats.stats();
+                    let get = TransportStats::get;
+                    let now = (get(&s.frames_in), get(&s.rejected), get(&s.dropped_queue_full));
+                    if last != Some((now.1, now.2)) {
+                        last = Some((now.1, now.2));
+                        let line = serde_json::json!({
+                            "node": stats.id.0, "event": "transport", "frames_in": now.0, "rejected": now.1,
+                            "dropped_queue_full": now.2, "t_ms": started.elapsed().as_millis() as u64,
+                        });
+                        println!("{line}");
+                    }
                 }
             });
         }

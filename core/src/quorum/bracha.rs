@@ -24,13 +24,27 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// The keys INITIAL messages are signed and checked with.
+#[derive(Clone, Debug)]
+pub enum VoteKeys {
+    /// Every node's [`test_key`] from this cluster seed (simulations and tests).
+    Test(u64),
+    /// Real keys: every member's public key, and this node's signing key.
+    Real {
+        /// Every member's public key.
+        keyring: Keyring,
+        /// This node's key.
+        key: ed25519_dalek::SigningKey,
+    },
+}
+
 /// Parameters of [`Bracha`].
 #[derive(Clone, Debug)]
 pub struct BrachaConfig {
     /// The dissemination quorum system (n ≥ 3f + 1).
     pub system: QuorumSystem,
-    /// Seed of the cluster's test keys (see [`test_key`]).
-    pub cluster_seed: u64,
+    /// The signing keys.
+    pub keys: VoteKeys,
     /// Whether each node broadcasts its own value (instance = its id) at start.
     pub broadcast: bool,
     /// Re-send this node's protocol messages this often (reliable links over a lossy net).
@@ -38,14 +52,20 @@ pub struct BrachaConfig {
 }
 
 impl BrachaConfig {
-    /// n nodes tolerating f Byzantine, every node broadcasting.
+    /// n nodes tolerating f Byzantine, every node broadcasting, with test keys from
+    /// `cluster_seed` (use [`BrachaConfig::with_keys`] for real ones).
     pub fn new(n: usize, f: usize, cluster_seed: u64) -> Result<Self, super::QuorumError> {
         Ok(BrachaConfig {
             system: QuorumSystem::new(QuorumKind::Dissemination, n, f)?,
-            cluster_seed,
+            keys: VoteKeys::Test(cluster_seed),
             broadcast: true,
             resend_every: Duration::from_millis(500),
         })
+    }
+
+    /// The same with real keys: the members' public keys and this node's signing key.
+    pub fn with_keys(self, keyring: Keyring, key: ed25519_dalek::SigningKey) -> Self {
+        BrachaConfig { keys: VoteKeys::Real { keyring, key }, ..self }
     }
 }
 
@@ -251,7 +271,10 @@ impl Protocol for Bracha {
     type Durable = ();
 
     fn new(init: Init<Self>) -> Self {
-        let keyring = test_keyring(init.config.cluster_seed, init.members.iter().copied());
+        let keyring = match &init.config.keys {
+            VoteKeys::Test(seed) => test_keyring(*seed, init.members.iter().copied()),
+            VoteKeys::Real { keyring, .. } => keyring.clone(),
+        };
         let mut b = Bracha {
             id: init.id,
             peers: init.peers().collect(),
@@ -264,8 +287,11 @@ impl Protocol for Bracha {
         };
         if b.config.broadcast {
             let instance = b.id.0 as u64;
-            let initial =
-                Vote::sign(&test_key(b.config.cluster_seed, b.id), instance, 0, b.id, value_of(b.id));
+            let key = match &b.config.keys {
+                VoteKeys::Test(seed) => test_key(*seed, b.id),
+                VoteKeys::Real { key, .. } => key.clone(),
+            };
+            let initial = Vote::sign(&key, instance, 0, b.id, value_of(b.id));
             b.accept_initial(&initial);
             b.broadcast(BrachaMsg::Initial { initial });
         }
