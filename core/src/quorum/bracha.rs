@@ -34,7 +34,7 @@ pub enum VoteKeys {
         /// Every member's public key.
         keyring: Keyring,
         /// This node's key.
-        key: ed25519_dalek::SigningKey,
+        key: Box<ed25519_dalek::SigningKey>,
     },
 }
 
@@ -65,7 +65,7 @@ impl BrachaConfig {
 
     /// The same with real keys: the members' public keys and this node's signing key.
     pub fn with_keys(self, keyring: Keyring, key: ed25519_dalek::SigningKey) -> Self {
-        BrachaConfig { keys: VoteKeys::Real { keyring, key }, ..self }
+        BrachaConfig { keys: VoteKeys::Real { keyring, key: Box::new(key) }, ..self }
     }
 }
 
@@ -289,7 +289,7 @@ impl Protocol for Bracha {
             let instance = b.id.0 as u64;
             let key = match &b.config.keys {
                 VoteKeys::Test(seed) => test_key(*seed, b.id),
-                VoteKeys::Real { key, .. } => key.clone(),
+                VoteKeys::Real { key, .. } => (**key).clone(),
             };
             let initial = Vote::sign(&key, instance, 0, b.id, value_of(b.id));
             b.accept_initial(&initial);
