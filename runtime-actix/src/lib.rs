@@ -12,12 +12,14 @@
 
 pub mod clock;
 pub mod frame;
+pub mod lease;
 mod node;
 pub mod storage;
 pub mod transport;
 
 pub use frame::Auth;
 pub use node::{
-    Command, EVENT_BUFFER, NodeActor, NodeConfig, NodeEvent, NodeHandle, Peer, StartError, Stop, start,
+    Command, EVENT_BUFFER, NodeActor, NodeConfig, NodeEvent, NodeHandle, Observer, Peer, StartError, Stop,
+    start, start_observed,
 };
 pub use transport::TransportStats;

@@ -118,7 +118,12 @@ pub struct NodeActor<P: Protocol> {
     armed: Option<Instant>,
     timer: Option<SpawnHandle>,
     span: tracing::Span,
+    observe: Option<Box<Observer<P>>>,
 }
+
+/// Called with the protocol and the time after every input: how state is published to
+/// application threads (see [`crate::lease::start_lock_client`]).
+pub type Observer<P> = dyn FnMut(&P, palisade_core::Now);
 
 /// The application's handle on a running node: commands in, events out, counters.
 /// Cloneable and usable from any thread.
@@ -129,6 +134,7 @@ pub struct NodeHandle<P: Protocol> {
     pub addr: SocketAddr,
     /// The durable state it restarted from, if it found one.
     pub restored: Option<P::Durable>,
+    clock: RealClock,
     actor: Addr<NodeActor<P>>,
     events: broadcast::Sender<NodeEvent<P::Event>>,
     stats: Arc<TransportStats>,
@@ -140,6 +146,7 @@ impl<P: Protocol> Clone for NodeHandle<P> {
             id: self.id,
             addr: self.addr,
             restored: self.restored.clone(),
+            clock: self.clock.clone(),
             actor: self.actor.clone(),
             events: self.events.clone(),
             stats: self.stats.clone(),
@@ -156,6 +163,18 @@ impl<P: Protocol> NodeHandle<P> {
     /// Sends a command; waits for the mailbox (never unbounded).
     pub async fn command(&self, cmd: P::Command) -> Result<(), actix::MailboxError> {
         self.actor.send(Command::<P>(cmd)).await
+    }
+
+    /// Sends a command from any thread without waiting; fails if the node's mailbox is
+    /// full or the node has stopped (the command is then not delivered).
+    pub fn try_command(&self, cmd: P::Command) -> Result<(), actix::dev::SendError<Command<P>>> {
+        self.actor.try_send(Command::<P>(cmd))
+    }
+
+    /// The node's clock: `clock().now().mono` is on the same timeline as the protocol's
+    /// instants, so application threads can compare against deadlines it publishes.
+    pub fn clock(&self) -> &RealClock {
+        &self.clock
     }
 
     /// Stops the node: its timers, listener, connections and link tasks end.
@@ -180,6 +199,16 @@ pub fn start<P: Protocol>(
     config: NodeConfig<P>,
     listener: std::net::TcpListener,
 ) -> Result<NodeHandle<P>, StartError> {
+    start_observed(config, listener, None)
+}
+
+/// [`start`], calling `observe` with the protocol and the time after construction and after
+/// every input (on the node's thread: keep it short and non-blocking).
+pub fn start_observed<P: Protocol>(
+    config: NodeConfig<P>,
+    listener: std::net::TcpListener,
+    observe: Option<Box<Observer<P>>>,
+) -> Result<NodeHandle<P>, StartError> {
     let dir = config.data_dir.clone();
     let store = FileStore::open(&dir).map_err(|source| StartError::Storage { dir: dir.clone(), source })?;
     let restored = match store.load().map_err(|source| StartError::Storage { dir: dir.clone(), source })? {
@@ -195,6 +224,7 @@ pub fn start<P: Protocol>(
     let listener = tokio::net::TcpListener::from_std(listener).map_err(StartError::Listener)?;
 
     let clock = RealClock::new();
+    let handle_clock = clock.clone();
     let mut members: Vec<NodeId> = config.peers.keys().copied().collect();
     members.push(config.id);
     let init = Init::restart(
@@ -238,9 +268,10 @@ pub fn start<P: Protocol>(
         armed: None,
         timer: None,
         span,
+        observe,
     };
     let actor = actor.start();
-    Ok(NodeHandle { id: config.id, addr, restored, actor, events, stats })
+    Ok(NodeHandle { id: config.id, addr, restored, clock: handle_clock, actor, events, stats })
 }
 
 impl<P: Protocol> NodeActor<P> {
@@ -289,7 +320,14 @@ impl<P: Protocol> NodeActor<P> {
         let mut outputs = Vec::new();
         step(&mut *self.protocol, now, input, |o| outputs.push(o));
         self.act(&mut outputs, ctx);
+        self.publish(now);
         self.rearm(ctx);
+    }
+
+    fn publish(&mut self, now: palisade_core::Now) {
+        if let Some(observe) = self.observe.as_mut() {
+            observe(&self.protocol, now);
+        }
     }
 
     /// Keeps exactly one timer, re-armed only when the protocol's deadline changes.
@@ -332,6 +370,8 @@ impl<P: Protocol> Actor for NodeActor<P> {
         let mut outputs = Vec::new();
         drain(&mut *self.protocol, |o| outputs.push(o));
         self.act(&mut outputs, ctx);
+        let now = self.clock.now();
+        self.publish(now);
         self.rearm(ctx);
     }
 

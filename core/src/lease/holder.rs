@@ -101,6 +101,15 @@ impl Holder {
         }
     }
 
+    /// The lease this client holds and the local time it stops trusting it, whatever the
+    /// time now: what a runtime publishes to application threads.
+    pub fn lease(&self) -> Option<(FencingToken, Instant)> {
+        match self.phase {
+            HolderPhase::Holding { token, valid_until, .. } => Some((token, valid_until)),
+            _ => None,
+        }
+    }
+
     pub(super) fn next_deadline(&self) -> Option<Instant> {
         self.timers.next_deadline()
     }

@@ -256,6 +256,15 @@ impl LockService {
         }
     }
 
+    /// The lease this client holds and the local time it stops trusting it, whatever the
+    /// time now; `None` for the grantor, the storage, or a client without a lease.
+    pub fn lease(&self) -> Option<(FencingToken, Instant)> {
+        match &self.role {
+            Role::Holder(h) => h.lease(),
+            _ => None,
+        }
+    }
+
     fn persist(&mut self) {
         self.outbox.persist(self.durable.clone());
     }
