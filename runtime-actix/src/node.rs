@@ -359,12 +359,14 @@ impl<P: Protocol> Actor for NodeActor<P> {
         let _enter = span.enter();
         tracing::info!("node started");
         if let Some(listener) = self.listener.take() {
-            let task = actix::spawn(listen(
+            let span = self.span.clone();
+            let listening = listen(
                 listener,
                 self.acceptance.clone(),
                 ctx.address().recipient::<Inbound<P::Message>>(),
                 self.stats.clone(),
-            ));
+            );
+            let task = actix::spawn(tracing::Instrument::instrument(listening, span));
             self.tasks.push(task);
         }
         let mut outputs = Vec::new();

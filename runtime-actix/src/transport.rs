@@ -29,6 +29,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::codec::{FramedRead, FramedWrite};
+use tracing::Instrument;
 
 /// Frames queued per peer while its link is slow or down; beyond this, frames are dropped.
 pub const OUTBOUND_QUEUE: usize = 1024;
@@ -182,7 +183,12 @@ pub async fn listen<M>(
             conn = listener.accept() => match conn {
                 Ok((stream, remote)) => {
                     let _ = stream.set_nodelay(true);
-                    readers.spawn_local(read_frames(stream, remote, accept.clone(), node.clone(), stats.clone()));
+                    // The peer is known only once a frame authenticates it; the span names the
+                    // remote address, and rejections name the claimed sender.
+                    let span = tracing::info_span!("inbound", cluster = accept.cluster, node = %accept.me, %remote);
+                    readers.spawn_local(
+                        read_frames(stream, remote, accept.clone(), node.clone(), stats.clone()).instrument(span),
+                    );
                 }
                 Err(e) => {
                     tracing::warn!(node = %accept.me, error = %e, "accept failed");
@@ -281,7 +287,10 @@ impl PeerLink {
     ) -> (PeerLink, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
         let jitter = Rng::from_seed(header.epoch ^ (u64::from(header.from.0) << 32) ^ u64::from(header.to.0));
-        let task = actix::spawn(run_link(header.clone(), addr, local, rx, signer, stats, jitter));
+        let span =
+            tracing::info_span!("link", cluster = header.cluster, node = %header.from, peer = %header.to);
+        let task =
+            actix::spawn(run_link(header.clone(), addr, local, rx, signer, stats, jitter).instrument(span));
         (PeerLink { tx, header }, task)
     }
 

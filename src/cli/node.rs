@@ -141,8 +141,17 @@ fn unhex<const N: usize>(s: &str, what: &str) -> Result<[u8; N], String> {
     Ok(out)
 }
 
-/// Runs `palisade node`.
+/// Runs `palisade node`. Logs (with cluster, node and peer spans) go to stderr, filtered
+/// by `RUST_LOG` (default `info`); events go to stdout with `--json-events`.
 pub fn run(args: NodeArgs) -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
     let text = match std::fs::read_to_string(&args.config) {
         Ok(t) => t,
         Err(e) => return usage_error(format!("cannot read {}: {e}", args.config.display())),
