@@ -9,7 +9,7 @@
 mod common;
 
 use common::{Cluster, num};
-use palisade::actix::frame::{Frame, FrameHeader};
+use palisade::actix::frame::{Frame, FrameHeader, Payload};
 use palisade::core::NodeId;
 use palisade::core::quorum::Vote;
 use palisade::core::quorum::bracha::BrachaMsg;
@@ -61,20 +61,20 @@ fn forged_frames_are_rejected_and_an_equivocating_node_is_caught_with_proof() {
         |to: u32, seq: u64| FrameHeader { cluster: CLUSTER, from: NodeId(4), to: NodeId(to), epoch, seq };
     let signed = |to: u32, seq: u64, value: &[u8]| {
         let initial = Vote::sign(&me, 4, 0, NodeId(4), value.to_vec());
-        Frame::seal(&header(to, seq), &BrachaMsg::Initial { initial }, &me).unwrap()
+        Frame::seal(&header(to, seq), &Payload::Message(BrachaMsg::Initial { initial }), &me).unwrap()
     };
 
     // Forgeries to n1: claiming to be n2 (signed with n4's key), for another cluster, and
     // garbage; then, after a valid frame, a replay of it.
     let as_n2 = Frame::seal(
         &FrameHeader { from: NodeId(2), ..header(1, 0) },
-        &BrachaMsg::Ready { instance: 2, value: b"x".to_vec() },
+        &Payload::Message(BrachaMsg::Ready { instance: 2, value: b"x".to_vec() }),
         &me,
     )
     .unwrap();
     let other_cluster = Frame::seal(
         &FrameHeader { cluster: CLUSTER + 1, ..header(1, 0) },
-        &BrachaMsg::Ready { instance: 4, value: b"x".to_vec() },
+        &Payload::Message(BrachaMsg::Ready { instance: 4, value: b"x".to_vec() }),
         &me,
     )
     .unwrap();

@@ -2,7 +2,7 @@
 //! the node; a properly signed frame from a member gets through.
 
 use futures::SinkExt;
-use palisade::actix::frame::{Frame, FrameHeader, length_codec};
+use palisade::actix::frame::{Frame, FrameHeader, Payload, length_codec};
 use palisade::actix::{NodeConfig, Peer, TransportStats, start};
 use palisade::core::NodeId;
 use palisade::core::detector::{FixedTimeout, Heartbeat, HeartbeatConfig, HeartbeatMsg};
@@ -36,7 +36,7 @@ fn hostile_frames_are_rejected_counted_and_survived() {
             auth: palisade::actix::Auth::Signed,
         };
         let node = start(config, listener).unwrap();
-        let msg = HeartbeatMsg { seq: 0 };
+        let msg = Payload::Message(HeartbeatMsg { seq: 0 });
         let header = |from: u32, seq: u64| FrameHeader {
             cluster: CLUSTER,
             from: NodeId(from),
@@ -86,4 +86,75 @@ fn hostile_frames_are_rejected_counted_and_survived() {
     assert_eq!(accepted, 1, "exactly the one good frame got through");
     assert_eq!(rejected, 9, "replay, 7 hostile frames and the oversized prefix");
     assert!(running, "nothing stopped the node");
+}
+
+/// Established TCP connections (counted once, by their listening end) whose local port is
+/// one of `ports`, from /proc/net/tcp.
+fn connections_to(ports: &[u16]) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let local_port =
+                f.get(1).and_then(|a| a.split(':').nth(1)).and_then(|p| u16::from_str_radix(p, 16).ok());
+            f.get(3) == Some(&"01") && local_port.is_some_and(|p| ports.contains(&p))
+        })
+        .count()
+}
+
+#[test]
+fn each_pair_of_nodes_shares_exactly_one_connection() {
+    let dir = std::env::temp_dir().join(format!("palisade-one-conn-{}", std::process::id()));
+    let (connections, connects, heard) = actix::System::new().block_on(async {
+        let listeners: Vec<_> = (0..3).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+        let addrs: Vec<_> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
+        let mut nodes = Vec::new();
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let id = NodeId(i as u32 + 1);
+            let peers = (1..=3u32)
+                .filter(|&p| p != id.0)
+                .map(|p| {
+                    (
+                        NodeId(p),
+                        Peer {
+                            addr: addrs[p as usize - 1],
+                            key: test_key(CLUSTER, NodeId(p)).verifying_key(),
+                        },
+                    )
+                })
+                .collect();
+            let config = NodeConfig::<Heartbeat<FixedTimeout>> {
+                cluster: CLUSTER,
+                id,
+                peers,
+                key: test_key(CLUSTER, id),
+                protocol: HeartbeatConfig {
+                    interval: Duration::from_millis(50),
+                    ..HeartbeatConfig::default()
+                },
+                data_dir: dir.join(id.to_string()),
+                seed: 1,
+                auth: palisade::actix::Auth::Signed,
+            };
+            nodes.push(start(config, listener).unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let ports: Vec<u16> = addrs.iter().map(|a| a.port()).collect();
+        let out = (
+            connections_to(&ports),
+            nodes.iter().map(|n| TransportStats::get(&n.stats().connects)).collect::<Vec<_>>(),
+            nodes.iter().map(|n| TransportStats::get(&n.stats().frames_in)).collect::<Vec<_>>(),
+        );
+        for n in &nodes {
+            n.stop().await;
+        }
+        out
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    // n1 dials n2 and n3, n2 dials n3: three connections, each accepted by a listener.
+    assert_eq!(connections, 3, "one TCP connection per pair of nodes");
+    assert_eq!(connects, vec![2, 2, 2], "each node connected once to each peer (dialled or handed over)");
+    assert!(heard.iter().all(|&h| h > 20), "every node hears both peers over those connections: {heard:?}");
 }

@@ -5,12 +5,12 @@
 #![no_main]
 
 use bytes::BytesMut;
+use ed25519_dalek::VerifyingKey;
 use palisade_actix::frame::{FrameHeader, MAX_FRAME_LEN, length_codec};
 use palisade_actix::transport::Acceptance;
 use palisade_core::NodeId;
 use palisade_core::detector::HeartbeatMsg;
 use palisade_core::quorum::test_key;
-use ed25519_dalek::VerifyingKey;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use tokio_util::codec::Decoder;

@@ -2,7 +2,7 @@
 //! and for the frame target, valid signed frames (so the fuzzer starts past the signature
 //! check) with their length prefixes. `cargo run --bin seeds` from `fuzz/`.
 
-use palisade_actix::frame::{Frame, FrameHeader};
+use palisade_actix::frame::{Frame, FrameHeader, Payload};
 use palisade_core::codec::{Bincode, Codec};
 use palisade_core::detector::HeartbeatMsg;
 use palisade_core::quorum::test_key;
@@ -27,7 +27,10 @@ fn from_run<P: Protocol>(target: &str, config: P::Config, nodes: u32) {
     // Drive every node by timeouts and deliver what they send, for a few rounds.
     let mut inbox: Vec<(NodeId, NodeId, P::Message)> = Vec::new();
     for round in 0..200u64 {
-        let now = Now::new(Instant::from_nanos(round * 50_000_000), WallTime::from_unix_nanos(round as i64 * 50_000_000));
+        let now = Now::new(
+            Instant::from_nanos(round * 50_000_000),
+            WallTime::from_unix_nanos(round as i64 * 50_000_000),
+        );
         let mut out = Vec::new();
         for (i, p) in ps.iter_mut().enumerate() {
             let from = NodeId(i as u32 + 1);
@@ -78,12 +81,14 @@ fn main() {
     from_run::<Register>("register_msg", register, 6);
 
     // Signed frames, each behind its 4-byte length, for node 2 of cluster 7.
-    let msg: HeartbeatMsg = Bincode.decode(&std::fs::read("corpus/heartbeat_msg/seed-1").expect("seed"))
+    let msg: HeartbeatMsg = Bincode
+        .decode(&std::fs::read("corpus/heartbeat_msg/seed-1").expect("seed"))
         .expect("a heartbeat seed decodes");
     let mut stream = Vec::new();
     for seq in 0..3 {
         let header = FrameHeader { cluster: 7, from: NodeId(1), to: NodeId(2), epoch: 5, seq };
-        let frame = Frame::seal(&header, &msg, &test_key(7, NodeId(1))).expect("seals");
+        let frame =
+            Frame::seal(&header, &Payload::Message(msg.clone()), &test_key(7, NodeId(1))).expect("seals");
         stream.extend_from_slice(&(frame.len() as u32).to_be_bytes());
         stream.extend_from_slice(&frame);
         write("frame", &format!("seed-{seq}"), &[&(frame.len() as u32).to_be_bytes()[..], &frame].concat());

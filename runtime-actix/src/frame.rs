@@ -132,6 +132,17 @@ pub enum Auth {
     Unsigned,
 }
 
+/// What a frame carries: a protocol message, or the hello with which a dialling node
+/// opens a connection (so the accepting node learns, authenticated, who is on the other
+/// end, and can send over the same connection).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Payload<M> {
+    /// The first frame on a connection, from the node that dialled.
+    Hello,
+    /// A protocol message.
+    Message(M),
+}
+
 /// A frame whose signature checked out; the payload is still undecoded.
 #[derive(Debug)]
 pub struct Opened<'a> {
@@ -157,9 +168,14 @@ impl Frame {
     /// The unsigned part of a frame: header and encoded message, with room for the
     /// signature. Refuses a frame that would exceed [`MAX_FRAME_LEN`].
     pub fn body<M: Serialize>(header: &FrameHeader, msg: &M) -> Result<Vec<u8>, CodecError> {
-        let mut out = Vec::with_capacity(HEADER_LEN + 64 + SIGNATURE_LEN);
+        Self::body_encoded(header, &Bincode.encode(msg)?)
+    }
+
+    /// [`Frame::body`] for a payload already encoded.
+    pub fn body_encoded(header: &FrameHeader, payload: &[u8]) -> Result<Vec<u8>, CodecError> {
+        let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + SIGNATURE_LEN);
         header.write(&mut out);
-        Bincode.encode_into(msg, &mut out)?;
+        out.extend_from_slice(payload);
         if out.len() + SIGNATURE_LEN > MAX_FRAME_LEN {
             return Err(CodecError::Encode(format!(
                 "frame of {} bytes exceeds {MAX_FRAME_LEN}",

@@ -3,7 +3,8 @@
 use crate::clock::{RealClock, wall_now};
 use crate::frame::{Auth, FrameHeader};
 use crate::storage::FileStore;
-use crate::transport::{Acceptance, Inbound, PeerLink, Signer, TransportStats, listen};
+use crate::transport::link_setup::{attach_channel, registry};
+use crate::transport::{Acceptance, Attach, Inbound, PeerLink, Role, Signer, TransportStats, dials, listen};
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, SpawnHandle};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use palisade_core::codec::{Bincode, Codec};
@@ -113,6 +114,7 @@ pub struct NodeActor<P: Protocol> {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     listener: Option<tokio::net::TcpListener>,
     acceptance: Acceptance,
+    attach: Attach,
     events: broadcast::Sender<NodeEvent<P::Event>>,
     stats: Arc<TransportStats>,
     armed: Option<Instant>,
@@ -241,9 +243,27 @@ pub fn start_observed<P: Protocol>(
     let mut links = BTreeMap::new();
     let mut tasks = Vec::new();
     let signer = Signer { auth: config.auth, key: Arc::new(config.key.clone()) };
+    let acceptance = Acceptance::with_auth(
+        config.cluster,
+        config.id,
+        config.peers.iter().map(|(&n, p)| (n, p.key)).collect(),
+        config.auth,
+    );
+    // The actor's address exists before the actor runs, so links can deliver to it.
+    let ctx: Context<NodeActor<P>> = Context::new();
+    let inbox = ctx.address().recipient::<Inbound<P::Message>>();
+    let mut handovers = Vec::new();
     for (&peer, p) in &config.peers {
         let header = FrameHeader { cluster: config.cluster, from: config.id, to: peer, epoch, seq: 0 };
-        let (link, task) = PeerLink::spawn(header, p.addr, Some(addr.ip()), signer.clone(), stats.clone());
+        let role = if dials(config.id, peer) {
+            let local = Some(addr.ip());
+            Role::Dial { addr: p.addr, local, accept: acceptance.clone(), node: inbox.clone() }
+        } else {
+            let (tx, rx) = attach_channel();
+            handovers.push((peer, tx));
+            Role::Accept(rx)
+        };
+        let (link, task) = PeerLink::spawn(header, role, signer.clone(), stats.clone());
         links.insert(peer, link);
         tasks.push(task);
     }
@@ -257,12 +277,8 @@ pub fn start_observed<P: Protocol>(
         links,
         tasks,
         listener: Some(listener),
-        acceptance: Acceptance::with_auth(
-            config.cluster,
-            config.id,
-            config.peers.iter().map(|(&n, p)| (n, p.key)).collect(),
-            config.auth,
-        ),
+        acceptance,
+        attach: registry(handovers),
         events: events.clone(),
         stats: stats.clone(),
         armed: None,
@@ -270,7 +286,7 @@ pub fn start_observed<P: Protocol>(
         span,
         observe,
     };
-    let actor = actor.start();
+    let actor = ctx.run(actor);
     Ok(NodeHandle { id: config.id, addr, restored, clock: handle_clock, actor, events, stats })
 }
 
@@ -365,6 +381,7 @@ impl<P: Protocol> Actor for NodeActor<P> {
                 self.acceptance.clone(),
                 ctx.address().recipient::<Inbound<P::Message>>(),
                 self.stats.clone(),
+                self.attach.clone(),
             );
             let task = actix::spawn(tracing::Instrument::instrument(listening, span));
             self.tasks.push(task);
