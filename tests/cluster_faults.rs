@@ -1,6 +1,8 @@
 //! `palisade cluster up` and `palisade cluster fault` against real processes: three
-//! heartbeat nodes on 127.0.0.11-13. A paused node is suspected and trusted again on
-//! resume; a killed node is suspected and, restarted, trusted again; and with nftables (as
+//! heartbeat nodes on 127.0.0.11-13, every connection through the delay proxy. A paused
+//! node is suspected and trusted again on resume; a killed node is suspected and, restarted,
+//! trusted again; a sudden delay between two nodes makes them suspect each other until the
+//! delayed heartbeats arrive; and with nftables (as
 //! root) a partition between two nodes makes exactly those two suspect each other, and
 //! healing it restores trust. Without nftables the partition part says it skips and why
 //! (scripts/test.sh sets PALISADE_REQUIRE_NFT=1 where it can run, so CI cannot skip it).
@@ -115,6 +117,7 @@ fn pauses_kills_restarts_and_partitions_of_real_processes() {
             "--port",
             &port,
             "--detach",
+            "--delay-proxy",
         ],
     );
     std::thread::sleep(Duration::from_secs(2));
@@ -140,6 +143,23 @@ fn pauses_kills_restarts_and_partitions_of_real_processes() {
     let before = events(&dir);
     assert!(fault(&dir, &["restart", "3"]).status.success());
     wait_for(&dir, &before, &[(1, "trust", 3), (2, "trust", 3)], within, "n3 trusted after restarting");
+
+    // Delay (the userspace proxy every connection runs through): a sudden 1.5 s delay
+    // between n1 and n3 looks like silence to an 800 ms timeout, until the delayed
+    // heartbeats arrive and trust returns while the delay lasts.
+    let before = events(&dir);
+    let out = fault(&dir, &["delay", "1", "3", "1500"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_for(
+        &dir,
+        &before,
+        &[(1, "suspect", 3), (3, "suspect", 1)],
+        within,
+        "n1 and n3 suspecting after the delay step",
+    );
+    wait_for(&dir, &before, &[(1, "trust", 3), (3, "trust", 1)], within, "trust while the delay lasts");
+    assert!(fault(&dir, &["heal"]).status.success());
+    std::thread::sleep(Duration::from_secs(2));
 
     // A fault naming a node that is not there is a one-line error, exit 2.
     let bad = fault(&dir, &["pause", "9"]);

@@ -9,6 +9,8 @@
 //! `fault` acts on the running processes: `pause`/`resume` (SIGSTOP/SIGCONT), `kill`
 //! (SIGKILL), `restart`, and, where nftables is usable (root), `partition A B` (both
 //! directions cut), `loss N PERCENT` (random loss of traffic to and from a node) and `heal`.
+//! With `up --delay-proxy`, every connection runs through a userspace relay and
+//! `delay A B MS` holds the pair's traffic for MS milliseconds each way (no netem here).
 
 use crate::usage_error;
 use std::net::{IpAddr, Ipv4Addr};
@@ -26,6 +28,19 @@ pub enum ClusterCmd {
         /// The cluster's directory.
         #[arg(long, default_value = "palisade-cluster")]
         dir: PathBuf,
+    },
+    /// The delay proxy `up --delay-proxy` starts (not for direct use).
+    #[command(hide = true)]
+    Proxy {
+        /// The cluster's directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Nodes.
+        #[arg(long)]
+        nodes: u32,
+        /// The nodes' port.
+        #[arg(long)]
+        port: u16,
     },
     /// Inject a fault into a running cluster.
     Fault {
@@ -62,6 +77,9 @@ pub struct UpArgs {
     /// Return once the nodes are started instead of printing their events.
     #[arg(long)]
     detach: bool,
+    /// Route every connection through a userspace delay proxy (for `fault delay`).
+    #[arg(long)]
+    delay_proxy: bool,
 }
 
 /// Faults.
@@ -102,7 +120,17 @@ pub enum FaultCmd {
         #[arg(value_parser = clap::value_parser!(u32).range(1..=100))]
         percent: u32,
     },
-    /// Remove every partition and loss rule.
+    /// Hold the traffic between two nodes for MS milliseconds each way (needs
+    /// `up --delay-proxy`; 0 removes the delay).
+    Delay {
+        /// One node.
+        a: u32,
+        /// The other.
+        b: u32,
+        /// Milliseconds.
+        ms: u64,
+    },
+    /// Remove every partition, loss rule and delay.
     Heal,
 }
 
@@ -125,6 +153,9 @@ pub fn run(cmd: ClusterCmd) -> ExitCode {
         ClusterCmd::Up(args) => up(args),
         ClusterCmd::Down { dir } => down(&dir),
         ClusterCmd::Fault { dir, fault } => self::fault(&dir, fault),
+        ClusterCmd::Proxy { dir, nodes, port } => {
+            super::proxy::run(&dir, nodes, port).map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
@@ -166,10 +197,14 @@ fn up(args: UpArgs) -> Result<ExitCode, String> {
             dir.join(format!("k{i}/node.key")),
         );
         for j in (1..=args.nodes).filter(|&j| j != i) {
+            // Node i dials the higher ids; with the proxy, through the pair's relay.
+            let addr = if args.delay_proxy && i < j {
+                super::proxy::proxied(i, j, args.port)
+            } else {
+                std::net::SocketAddr::new(IpAddr::V4(node_ip(j)), args.port)
+            };
             cfg += &format!(
-                "\n[[peers]]\nid = {j}\naddr = \"{}:{}\"\npublic_key = \"{}\"\n",
-                node_ip(j),
-                args.port,
+                "\n[[peers]]\nid = {j}\naddr = \"{addr}\"\npublic_key = \"{}\"\n",
                 publics[j as usize - 1]
             );
         }
@@ -177,6 +212,16 @@ fn up(args: UpArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("cannot write config: {e}"))?;
     }
     std::fs::write(dir.join("cluster.id"), format!("{cluster}\n")).map_err(|e| e.to_string())?;
+    if args.delay_proxy {
+        std::fs::create_dir_all(dir.join("delay")).map_err(|e| e.to_string())?;
+        let nodes = args.nodes.to_string();
+        let port = args.port.to_string();
+        let dir_arg = dir.display().to_string();
+        let proxy = ["cluster", "proxy", "--dir", &dir_arg, "--nodes", &nodes, "--port", &port];
+        start_process(&dir, "proxy", &proxy)?;
+        // Let it bind before nodes dial it.
+        std::thread::sleep(Duration::from_millis(200));
+    }
     for i in 1..=args.nodes {
         spawn(&dir, i)?;
     }
@@ -198,6 +243,13 @@ fn up(args: UpArgs) -> Result<ExitCode, String> {
 
 /// Starts node `i`'s process, appending to its events and log files; records its pid.
 fn spawn(dir: &Path, i: u32) -> Result<u32, String> {
+    let config = dir.join(format!("n{i}.toml")).display().to_string();
+    start_process(dir, &format!("n{i}"), &["node", "--json-events", "--config", &config])
+}
+
+/// Starts `palisade ARGS` as `name`: stdout to `name.events`, stderr to `name.log`, pid in
+/// `name.pid`.
+fn start_process(dir: &Path, name: &str, args: &[&str]) -> Result<u32, String> {
     let append = |name: String| {
         std::fs::OpenOptions::new()
             .create(true)
@@ -207,20 +259,25 @@ fn spawn(dir: &Path, i: u32) -> Result<u32, String> {
     };
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the palisade binary: {e}"))?;
     let child = Command::new(exe)
-        .args(["node", "--json-events", "--config"])
-        .arg(dir.join(format!("n{i}.toml")))
+        .args(args)
         .stdin(Stdio::null())
-        .stdout(append(format!("n{i}.events"))?)
-        .stderr(append(format!("n{i}.log"))?)
+        .stdout(append(format!("{name}.events"))?)
+        .stderr(append(format!("{name}.log"))?)
         .spawn()
-        .map_err(|e| format!("cannot start node {i}: {e}"))?;
-    std::fs::write(pid_file(dir, i), format!("{}\n", child.id())).map_err(|e| e.to_string())?;
+        .map_err(|e| format!("cannot start {name}: {e}"))?;
+    std::fs::write(dir.join(format!("{name}.pid")), format!("{}\n", child.id()))
+        .map_err(|e| e.to_string())?;
     Ok(child.id())
 }
 
 /// The pid of node `i` if its process is alive (not a zombie).
 fn running(dir: &Path, i: u32) -> Option<u32> {
-    let pid: u32 = std::fs::read_to_string(pid_file(dir, i)).ok()?.trim().parse().ok()?;
+    alive(&pid_file(dir, i))
+}
+
+/// The pid in `file` if that process is alive (not a zombie).
+fn alive(file: &Path) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(file).ok()?.trim().parse().ok()?;
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let state = stat.rsplit(')').next()?.split_whitespace().next()?;
     (state != "Z" && state != "X").then_some(pid)
@@ -279,6 +336,10 @@ fn down(dir: &Path) -> Result<ExitCode, String> {
         }
         let _ = std::fs::remove_file(pid_file(dir, i));
     }
+    if let Some(pid) = alive(&dir.join("proxy.pid")) {
+        let _ = signal(pid, "KILL");
+    }
+    let _ = std::fs::remove_file(dir.join("proxy.pid"));
     if let Some(table) = nft_table(dir) {
         // Absent table (no faults injected, or not root): nothing to remove.
         let _ = Command::new("nft").args(["delete", "table", "inet", &table]).stderr(Stdio::null()).status();
@@ -370,7 +431,23 @@ fn fault(dir: &Path, fault: FaultCmd) -> Result<ExitCode, String> {
                 ],
             )?;
         }
+        FaultCmd::Delay { a, b, ms } => {
+            let (a, b) = (member(a)?, member(b)?);
+            if a == b {
+                return Err("delay needs two different nodes".into());
+            }
+            if alive(&dir.join("proxy.pid")).is_none() {
+                return Err("no delay proxy runs: start the cluster with `cluster up --delay-proxy`".into());
+            }
+            std::fs::write(super::proxy::delay_file(dir, a, b), format!("{ms}\n"))
+                .map_err(|e| e.to_string())?;
+        }
         FaultCmd::Heal => {
+            if let Ok(entries) = std::fs::read_dir(dir.join("delay")) {
+                for e in entries.flatten() {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
             if let Some(table) = nft_table(dir) {
                 let _ = Command::new("nft")
                     .args(["delete", "table", "inet", &table])
