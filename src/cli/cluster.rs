@@ -59,7 +59,8 @@ pub struct UpArgs {
     /// Number of nodes (2 to 200).
     #[arg(long, value_parser = clap::value_parser!(u32).range(2..=200))]
     nodes: u32,
-    /// heartbeat-phi, heartbeat-fixed or lease (node 1 grants, node 2 stores).
+    /// heartbeat-phi, heartbeat-fixed, swim, swim-plain, lease (node 1 grants, node 2
+    /// stores) or bracha (f = (n - 1) / 3).
     #[arg(long)]
     protocol: String,
     /// Where keys, configs, data, events and logs go (replaced if it holds a stopped cluster).
@@ -174,9 +175,16 @@ fn up(args: UpArgs) -> Result<ExitCode, String> {
     let protocol = match args.protocol.as_str() {
         "heartbeat-phi" => format!("protocol = \"heartbeat-phi\"\nheartbeat_ms = {}\nacceptable_pause_ms = {}\n", args.heartbeat_ms, args.timeout_ms),
         "heartbeat-fixed" => format!("protocol = \"heartbeat-fixed\"\nheartbeat_ms = {}\ntimeout_ms = {}\n", args.heartbeat_ms, args.timeout_ms),
+        "swim" | "swim-plain" => format!("protocol = \"{}\"\nheartbeat_ms = {}\n", args.protocol, args.heartbeat_ms),
+        "bracha" if args.nodes >= 4 => format!("protocol = \"bracha\"\n\n[bracha]\nf = {}\n", (args.nodes - 1) / 3),
+        "bracha" => return Err("--protocol bracha needs at least 4 nodes (n ≥ 3f + 1 with f ≥ 1)".into()),
         "lease" if args.nodes >= 3 => "protocol = \"lease\"\n\n[lease]\ngrantor = 1\nstorage = 2\nterm_ms = 2000\nmax_drift_ppm = 10000\nwrite_every_ms = 200\nwrite_delay_ms = 100\nhold_for_ms = 5000\njeopardy_grace_ms = 1000\nrequest_timeout_ms = 300\n".to_string(),
         "lease" => return Err("--protocol lease needs at least 3 nodes (grantor, storage, a client)".into()),
-        other => return Err(format!("--protocol `{other}` is not one of heartbeat-phi, heartbeat-fixed, lease")),
+        other => {
+            return Err(format!(
+                "--protocol `{other}` is not one of heartbeat-phi, heartbeat-fixed, swim, swim-plain, lease, bracha"
+            ));
+        }
     };
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;

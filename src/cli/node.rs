@@ -6,8 +6,9 @@
 //! listen = "127.0.0.1:7001"
 //! data_dir = "data/n1"
 //! key_file = "keys/n1/node.key"      # as written by `palisade keygen`
-//! protocol = "heartbeat-phi"         # heartbeat-phi, heartbeat-fixed, lease or bracha
-//! heartbeat_ms = 1000                # optional
+//! protocol = "heartbeat-phi"         # heartbeat-phi, heartbeat-fixed, swim, swim-plain,
+//!                                    # lease or bracha
+//! heartbeat_ms = 1000                # optional; SWIM's probe interval too
 //! timeout_ms = 5000                  # optional, heartbeat-fixed
 //! acceptable_pause_ms = 3000         # optional, heartbeat-phi
 //!
@@ -35,6 +36,7 @@ use crate::usage_error;
 use palisade::actix::{NodeConfig, NodeHandle, Peer, TransportStats, start};
 use palisade::core::NodeId;
 use palisade::core::Protocol;
+use palisade::core::detector::swim::{Swim, SwimConfig};
 use palisade::core::detector::{FixedTimeout, Heartbeat, HeartbeatConfig, PhiAccrual};
 use palisade::core::lease::{LeaseConfig, LockService};
 use palisade::core::quorum::Keyring;
@@ -215,6 +217,14 @@ pub fn run(args: NodeArgs) -> ExitCode {
             }
             serve::<LockService>(file, key, peers, c, args.json_events)
         }
+        "swim" | "swim-plain" => {
+            // SWIM with Lifeguard (or without): one probe per heartbeat_ms, the whole
+            // configured membership known from the start.
+            let lifeguard = file.protocol == "swim";
+            let base = if lifeguard { SwimConfig::default() } else { SwimConfig::plain() };
+            let c = SwimConfig { probe_interval: interval, probe_timeout: interval / 2, ..base };
+            serve::<Swim>(file, key, peers, c, args.json_events)
+        }
         "bracha" => {
             let Some(b) = &file.bracha else {
                 return usage_error("protocol `bracha` needs a [bracha] table with f");
@@ -233,7 +243,7 @@ pub fn run(args: NodeArgs) -> ExitCode {
             serve::<Bracha>(file, key, peers, config, args.json_events)
         }
         other => usage_error(format!(
-            "protocol `{other}` is not one of heartbeat-phi, heartbeat-fixed, lease, bracha"
+            "protocol `{other}` is not one of heartbeat-phi, heartbeat-fixed, swim, swim-plain, lease, bracha"
         )),
     }
 }
