@@ -80,6 +80,14 @@ fn wait_for(
     }
 }
 
+/// Injects the fault `args` and waits for every event in `want` to appear again.
+fn inject(dir: &Path, args: &[&str], want: &[(u64, &str, u64)], within: Duration, what: &str) {
+    let before = events(dir);
+    let out = fault(dir, args);
+    assert!(out.status.success(), "fault {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    wait_for(dir, &before, want, within, what);
+}
+
 fn nft_usable() -> Result<(), String> {
     let uid = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
         s.lines()
@@ -129,33 +137,41 @@ fn pauses_kills_restarts_and_partitions_of_real_processes() {
     let within = Duration::from_secs(5);
 
     // Pause (SIGSTOP) and resume node 2.
-    let before = events(&dir);
-    assert!(fault(&dir, &["pause", "2"]).status.success());
-    wait_for(&dir, &before, &[(1, "suspect", 2), (3, "suspect", 2)], within, "n2 suspected while paused");
-    let before = events(&dir);
-    assert!(fault(&dir, &["resume", "2"]).status.success());
-    wait_for(&dir, &before, &[(1, "trust", 2), (3, "trust", 2)], within, "n2 trusted after resuming");
+    inject(
+        &dir,
+        &["pause", "2"],
+        &[(1, "suspect", 2), (3, "suspect", 2)],
+        within,
+        "n2 suspected while paused",
+    );
+    inject(&dir, &["resume", "2"], &[(1, "trust", 2), (3, "trust", 2)], within, "n2 trusted after resuming");
 
     // Kill node 3, then restart it from its data directory.
-    let before = events(&dir);
-    assert!(fault(&dir, &["kill", "3"]).status.success());
-    wait_for(&dir, &before, &[(1, "suspect", 3), (2, "suspect", 3)], within, "n3 suspected after SIGKILL");
-    let before = events(&dir);
-    assert!(fault(&dir, &["restart", "3"]).status.success());
-    wait_for(&dir, &before, &[(1, "trust", 3), (2, "trust", 3)], within, "n3 trusted after restarting");
+    inject(
+        &dir,
+        &["kill", "3"],
+        &[(1, "suspect", 3), (2, "suspect", 3)],
+        within,
+        "n3 suspected after SIGKILL",
+    );
+    inject(
+        &dir,
+        &["restart", "3"],
+        &[(1, "trust", 3), (2, "trust", 3)],
+        within,
+        "n3 trusted after restarting",
+    );
 
     // Delay (the userspace proxy every connection runs through): a sudden 1.5 s delay
     // between n1 and n3 looks like silence to an 800 ms timeout, until the delayed
     // heartbeats arrive and trust returns while the delay lasts.
     let before = events(&dir);
-    let out = fault(&dir, &["delay", "1", "3", "1500"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    wait_for(
+    inject(
         &dir,
-        &before,
+        &["delay", "1", "3", "1500"],
         &[(1, "suspect", 3), (3, "suspect", 1)],
         within,
-        "n1 and n3 suspecting after the delay step",
+        "suspicion after the delay step",
     );
     wait_for(&dir, &before, &[(1, "trust", 3), (3, "trust", 1)], within, "trust while the delay lasts");
     assert!(fault(&dir, &["heal"]).status.success());
@@ -174,11 +190,9 @@ fn pauses_kills_restarts_and_partitions_of_real_processes() {
     }
     std::thread::sleep(Duration::from_secs(1));
     let before = events(&dir);
-    let out = fault(&dir, &["partition", "1", "3"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    wait_for(
+    inject(
         &dir,
-        &before,
+        &["partition", "1", "3"],
         &[(1, "suspect", 3), (3, "suspect", 1)],
         within,
         "n1 and n3 suspecting each other",
@@ -195,11 +209,9 @@ fn pauses_kills_restarts_and_partitions_of_real_processes() {
             assert_eq!(grew, cut, "n{observer} suspecting n{peer} during the n1-n3 partition: {during:?}");
         }
     }
-    let before = events(&dir);
-    assert!(fault(&dir, &["heal"]).status.success());
-    wait_for(
+    inject(
         &dir,
-        &before,
+        &["heal"],
         &[(1, "trust", 3), (3, "trust", 1)],
         Duration::from_secs(10),
         "trust after healing",

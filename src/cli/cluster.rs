@@ -60,7 +60,7 @@ pub struct UpArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(2..=200))]
     nodes: u32,
     /// heartbeat-phi, heartbeat-fixed, swim, swim-plain, lease (node 1 grants, node 2
-    /// stores) or bracha (f = (n - 1) / 3).
+    /// stores), election (the last node stores), skew or bracha (f = (n - 1) / 3).
     #[arg(long)]
     protocol: String,
     /// Where keys, configs, data, events and logs go (replaced if it holds a stopped cluster).
@@ -180,9 +180,12 @@ fn up(args: UpArgs) -> Result<ExitCode, String> {
         "bracha" => return Err("--protocol bracha needs at least 4 nodes (n ≥ 3f + 1 with f ≥ 1)".into()),
         "lease" if args.nodes >= 3 => "protocol = \"lease\"\n\n[lease]\ngrantor = 1\nstorage = 2\nterm_ms = 2000\nmax_drift_ppm = 10000\nwrite_every_ms = 200\nwrite_delay_ms = 100\nhold_for_ms = 5000\njeopardy_grace_ms = 1000\nrequest_timeout_ms = 300\n".to_string(),
         "lease" => return Err("--protocol lease needs at least 3 nodes (grantor, storage, a client)".into()),
+        "election" if args.nodes >= 4 => format!("protocol = \"election\"\n\n[lease]\nstorage = {}\nterm_ms = 2000\nmax_drift_ppm = 10000\nwrite_every_ms = 200\nrequest_timeout_ms = 300\n", args.nodes),
+        "election" => return Err("--protocol election needs at least 4 nodes (3 acceptors and the storage, the last node)".into()),
+        "skew" => format!("protocol = \"skew\"\nheartbeat_ms = {}\n", args.heartbeat_ms),
         other => {
             return Err(format!(
-                "--protocol `{other}` is not one of heartbeat-phi, heartbeat-fixed, swim, swim-plain, lease, bracha"
+                "--protocol `{other}` is not one of heartbeat-phi, heartbeat-fixed, swim, swim-plain, lease, election, skew, bracha"
             ));
         }
     };

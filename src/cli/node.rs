@@ -7,7 +7,7 @@
 //! data_dir = "data/n1"
 //! key_file = "keys/n1/node.key"      # as written by `palisade keygen`
 //! protocol = "heartbeat-phi"         # heartbeat-phi, heartbeat-fixed, swim, swim-plain,
-//!                                    # lease or bracha
+//!                                    # lease, election, skew or bracha
 //! heartbeat_ms = 1000                # optional; SWIM's probe interval too
 //! timeout_ms = 5000                  # optional, heartbeat-fixed
 //! acceptable_pause_ms = 3000         # optional, heartbeat-phi
@@ -17,7 +17,8 @@
 //!
 //! [lease]                            # protocol = "lease": the lock service, fenced storage
 //! grantor = 1                        # and clients (every other node); all optional but
-//! storage = 2                        # grantor and storage
+//! storage = 2                        # grantor and storage. protocol = "election": leader
+//!                                    # election by majority leases (storage only needed)
 //! term_ms = 10000
 //! max_drift_ppm = 200
 //! write_every_ms = 200
@@ -36,8 +37,10 @@ use crate::usage_error;
 use palisade::actix::{NodeConfig, NodeHandle, Peer, TransportStats, start};
 use palisade::core::NodeId;
 use palisade::core::Protocol;
+use palisade::core::clock::{SkewConfig, SkewMonitor};
 use palisade::core::detector::swim::{Swim, SwimConfig};
 use palisade::core::detector::{FixedTimeout, Heartbeat, HeartbeatConfig, PhiAccrual};
+use palisade::core::lease::election::Election;
 use palisade::core::lease::{LeaseConfig, LockService};
 use palisade::core::quorum::Keyring;
 use palisade::core::quorum::bracha::{Bracha, BrachaConfig};
@@ -91,7 +94,8 @@ struct BrachaFile {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 struct LeaseFile {
-    grantor: u32,
+    /// lease: the grantor (election: unused).
+    grantor: Option<u32>,
     storage: u32,
     term_ms: Option<u64>,
     max_drift_ppm: Option<u32>,
@@ -108,7 +112,7 @@ impl LeaseFile {
         let d = LeaseConfig::default();
         let term = self.term_ms.map_or(d.term, ms);
         LeaseConfig {
-            grantor: NodeId(self.grantor),
+            grantor: NodeId(self.grantor.unwrap_or(0)),
             resource: NodeId(self.storage),
             term,
             max_drift_ppm: self.max_drift_ppm.unwrap_or(d.max_drift_ppm),
@@ -212,10 +216,28 @@ pub fn run(args: NodeArgs) -> ExitCode {
             };
             let c = lease.config();
             let known = |n: NodeId| n.0 == file.id || peers.contains_key(&n);
-            if !known(c.grantor) || !known(c.resource) || c.grantor == c.resource {
+            if lease.grantor.is_none() || !known(c.grantor) || !known(c.resource) || c.grantor == c.resource {
                 return usage_error("lease.grantor and lease.storage must be two different members");
             }
             serve::<LockService>(file, key, peers, c, args.json_events)
+        }
+        "election" => {
+            // Majority-lease leader election: every member but the storage is an acceptor
+            // and candidate; the leader's writes go to the storage, fenced by term.
+            let Some(lease) = &file.lease else {
+                return usage_error("protocol `election` needs a [lease] table with storage");
+            };
+            let c = lease.config();
+            if !(c.resource.0 == file.id || peers.contains_key(&c.resource)) {
+                return usage_error("lease.storage must be a member");
+            }
+            serve::<Election>(file, key, peers, c, args.json_events)
+        }
+        "skew" => {
+            // The skew monitor: fences this node (event `fenced`) while its wall clock is
+            // too far from its peers'; heartbeat_ms is the probe interval.
+            let c = SkewConfig { interval, ..SkewConfig::default() };
+            serve::<SkewMonitor>(file, key, peers, c, args.json_events)
         }
         "swim" | "swim-plain" => {
             // SWIM with Lifeguard (or without): one probe per heartbeat_ms, the whole
@@ -243,7 +265,7 @@ pub fn run(args: NodeArgs) -> ExitCode {
             serve::<Bracha>(file, key, peers, config, args.json_events)
         }
         other => usage_error(format!(
-            "protocol `{other}` is not one of heartbeat-phi, heartbeat-fixed, swim, swim-plain, lease, bracha"
+            "protocol `{other}` is not one of heartbeat-phi, heartbeat-fixed, swim, swim-plain, lease, election, skew, bracha"
         )),
     }
 }
