@@ -4,9 +4,9 @@
 //! * detection time T_D: from a crash to the start of the suspicion that lasts;
 //! * mistake: a suspicion of a node that had not crashed; its duration is T_M, the time
 //!   between the starts of consecutive mistakes is the recurrence time T_MR;
-//! * mistake rate λ_M: mistakes per second of failure-free observation (1 / E[T_MR]);
+//! * mistake rate λ_M: mistakes per second of failure-free observation (1 / E\[T_MR\]);
 //! * query accuracy P_A: the fraction of failure-free time a live node was trusted
-//!   (1 - E[T_M] / E[T_MR]).
+//!   (1 - E\[T_M\] / E\[T_MR\]).
 //!
 //! Figures are taken per (observer, monitored) pair after a warm-up and pooled.
 

@@ -4,7 +4,7 @@
 //! events, and the checker's violation highlighted at its event. Nothing is fetched from
 //! the network: the data and the drawing script are inline.
 //!
-//! The input is the run's JSON-lines trace ([`crate::Trace::export_to`]), so a diagram can
+//! The input is the run's JSON-lines trace ([`crate::trace::Trace::export_to`]), so a diagram can
 //! be drawn from any saved trace as well as from a fresh run.
 
 mod model;
