@@ -445,6 +445,11 @@ impl<P: Protocol> Simulation<P> {
             self.record(TraceKind::Clock { node: NodeId(i as u32 + 1), ppm, offset_ns }, None, None);
         }
         for i in 0..self.world.nodes.len() {
+            if let Some(adversary) = self.adversaries[i].as_ref().map(|a| a.name()) {
+                self.record(TraceKind::Byzantine { node: NodeId(i as u32 + 1), adversary }, None, None);
+            }
+        }
+        for i in 0..self.world.nodes.len() {
             self.start_node(i, None);
         }
     }

@@ -129,6 +129,13 @@ pub enum TraceKind {
     Degrade,
     /// Links restored to their configuration.
     RestoreLinks,
+    /// A node is Byzantine for the whole run: `adversary` speaks for it.
+    Byzantine {
+        /// The node.
+        node: NodeId,
+        /// The adversary's name.
+        adversary: &'static str,
+    },
     /// A node's clock at the start of the run: its drift and its wall clock's error.
     Clock {
         /// The node.
@@ -178,6 +185,7 @@ impl TraceKind {
             TraceKind::TornWrite { .. } => 19,
             TraceKind::Command { .. } => 20,
             TraceKind::Clock { .. } => 21,
+            TraceKind::Byzantine { .. } => 22,
         }
     }
 
@@ -201,7 +209,8 @@ impl TraceKind {
             | TraceKind::Restart { node }
             | TraceKind::Resume { node }
             | TraceKind::TornWrite { node }
-            | TraceKind::Command { node } => (node.0, 0, 0),
+            | TraceKind::Command { node }
+            | TraceKind::Byzantine { node, .. } => (node.0, 0, 0),
         }
     }
 }

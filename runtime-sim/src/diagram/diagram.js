@@ -75,6 +75,11 @@
       el("line", { x1: LEFT, x2: width - RIGHT, y1: y(n), y2: y(n), stroke: "#8a939c", "stroke-width": 1 }, g);
       var label = el("text", { x: 8, y: y(n) - 4, "class": "lane-label" }, g);
       label.textContent = "n" + n;
+      if (model.byzantine[n]) {
+        var bz = el("text", { x: 34, y: y(n) - 4, "class": "byzantine-label" }, g);
+        bz.textContent = "Byzantine";
+        hover(bz, "n" + n + " is Byzantine: the " + model.byzantine[n] + " adversary speaks for it");
+      }
       var pts = model.clocks[k] || [];
       var off = clockAt(pts, t0), offEnd = clockAt(pts, t1);
       var cl = el("text", { x: 8, y: y(n) + 14, "class": "clock-label" }, g);

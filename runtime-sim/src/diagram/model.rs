@@ -126,6 +126,8 @@ pub struct Model {
     pub marks: Vec<Mark>,
     /// Per node (by position in `nodes`), its clock over time.
     pub clocks: Vec<Vec<ClockPoint>>,
+    /// Byzantine nodes and the adversary that speaks for each.
+    pub byzantine: BTreeMap<u32, String>,
     /// The violation, if the run had one.
     pub violation: Option<Flag>,
     /// Messages and marks left out of a long run (those farthest from the violation).
@@ -289,6 +291,10 @@ impl Model {
                         m.bands.push(Band { from, to: t, kind: "degrade", label: "links degraded".into() });
                     }
                 }
+                "byzantine" => {
+                    let adversary = v.get("adversary").and_then(Value::as_str).unwrap_or("adversary");
+                    m.byzantine.insert(node("node")?, adversary.to_string());
+                }
                 "clock" | "wall_step" | "drift" => {
                     let id = node("node")?;
                     if kind == "clock" && id as usize > m.clocks.len() {
@@ -376,6 +382,7 @@ mod tests {
 
     const TRACE: &str = r#"{"i":0,"t_ns":0,"kind":"clock","node":1,"ppm":100,"offset_ns":5000000}
 {"i":1,"t_ns":0,"kind":"clock","node":2,"ppm":0,"offset_ns":0}
+{"i":1,"t_ns":0,"kind":"byzantine","node":2,"adversary":"liar"}
 {"i":2,"t_ns":10,"kind":"send","from":1,"to":2,"deliver_ns":50,"msg":{"Ping":{"seq":1}}}
 {"i":3,"t_ns":11,"kind":"drop","from":1,"to":2,"reason":"loss","msg":"Pong"}
 {"i":4,"t_ns":20,"kind":"pause","node":2,"until_ns":70}
@@ -403,6 +410,7 @@ mod tests {
         assert!(m.marks.iter().any(|k| k.kind == "event" && k.label == "Suspect" && k.node == 2));
         assert!(m.marks.iter().any(|k| k.kind == "event" && k.label == "unfenced" && k.node == 1));
         assert_eq!(m.clocks[0][0].offset_ns, 5_000_000);
+        assert_eq!(m.byzantine.get(&2).map(String::as_str), Some("liar"));
         assert_eq!(m.clocks[1].last().unwrap().offset_ns, -3000);
     }
 
