@@ -158,3 +158,106 @@ fn each_pair_of_nodes_shares_exactly_one_connection() {
     assert_eq!(connects, vec![2, 2, 2], "each node connected once to each peer (dialled or handed over)");
     assert!(heard.iter().all(|&h| h > 20), "every node hears both peers over those connections: {heard:?}");
 }
+
+/// A flood of valid frames must not starve the node's own timer (actix issue #520: a
+/// mailbox that never empties starves an actor's `run_later`): node 1 is flooded by "node 2"
+/// (this test, with node 2's key) as fast as TCP allows for 3 s, while node 3 watches node
+/// 1's heartbeats with a 500 ms timeout. Node 3 must never suspect node 1, and node 1 must
+/// never suspect node 3.
+#[test]
+fn a_flooded_node_keeps_its_timers() {
+    use palisade::core::detector::HeartbeatEvent;
+    let dir = std::env::temp_dir().join(format!("palisade-flood-{}", std::process::id()));
+    let (suspicions, flooded, delivered) = actix::System::new().block_on(async {
+        let listeners: Vec<_> = (0..3).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+        let addrs: Vec<_> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
+        let config = HeartbeatConfig {
+            interval: Duration::from_millis(50),
+            detector: palisade::core::detector::FixedTimeoutConfig { timeout: Duration::from_millis(500) },
+            pause_guard: None,
+        };
+        let mut nodes = Vec::new();
+        for (i, listener) in listeners.into_iter().enumerate() {
+            if i == 1 {
+                continue; // node 2 is this test
+            }
+            let id = NodeId(i as u32 + 1);
+            let peers = (1..=3u32)
+                .filter(|&p| p != id.0)
+                .map(|p| {
+                    (
+                        NodeId(p),
+                        Peer {
+                            addr: addrs[p as usize - 1],
+                            key: test_key(CLUSTER, NodeId(p)).verifying_key(),
+                        },
+                    )
+                })
+                .collect();
+            let cfg = NodeConfig::<Heartbeat<FixedTimeout>> {
+                cluster: CLUSTER,
+                id,
+                peers,
+                key: test_key(CLUSTER, id),
+                protocol: config.clone(),
+                data_dir: dir.join(id.to_string()),
+                seed: 1,
+                auth: palisade::actix::Auth::Signed,
+            };
+            nodes.push(start(cfg, listener).unwrap());
+        }
+        let mut events: Vec<_> = nodes.iter().map(|n| n.subscribe()).collect();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        // The flood comes from another thread with its own runtime, as from another process.
+        let target = addrs[0];
+        let flooder = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            // Node 2's heartbeats, signed here (signing on the nodes' thread would itself
+            // stall them), then written as fast as TCP takes them.
+            let key = test_key(CLUSTER, NodeId(2));
+            let frames: Vec<bytes::Bytes> = (0..60_000u64)
+                .map(|seq| {
+                    let header =
+                        FrameHeader { cluster: CLUSTER, from: NodeId(2), to: NodeId(1), epoch: 9, seq };
+                    let msg = Payload::Message(HeartbeatMsg { seq });
+                    bytes::Bytes::from(Frame::seal(&header, &msg, &key).unwrap())
+                })
+                .collect();
+            rt.block_on(async move {
+                let stream = tokio::net::TcpStream::connect(target).await.unwrap();
+                let mut sink = FramedWrite::new(stream, length_codec());
+                let started = std::time::Instant::now();
+                for f in frames {
+                    if sink.feed(f).await.is_err() || started.elapsed() > Duration::from_secs(3) {
+                        break;
+                    }
+                }
+                let _ = futures::SinkExt::<bytes::Bytes>::flush(&mut sink).await;
+            });
+        });
+        let started = std::time::Instant::now();
+        while !flooder.is_finished() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let flooded = started.elapsed();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let delivered = TransportStats::get(&nodes[0].stats().frames_in);
+        let mut suspicions = Vec::new();
+        for (k, rx) in events.iter_mut().enumerate() {
+            while let Ok(e) = rx.try_recv() {
+                if let HeartbeatEvent::Suspect { peer } = e.event {
+                    if peer != NodeId(2) {
+                        suspicions.push((if k == 0 { 1 } else { 3 }, peer));
+                    }
+                }
+            }
+        }
+        for n in &nodes {
+            n.stop().await;
+        }
+        (suspicions, flooded, delivered)
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(delivered > 5_000, "the flood reached node 1: {delivered} frames in {flooded:?}");
+    assert!(suspicions.is_empty(), "a flooded node's timers starved: {suspicions:?}");
+}
