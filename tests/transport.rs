@@ -88,6 +88,44 @@ fn hostile_frames_are_rejected_counted_and_survived() {
     assert!(running, "nothing stopped the node");
 }
 
+/// Heartbeat nodes 1..=3 on loopback in the current actix system, all but `skip` (whose
+/// port nobody listens on: the test plays that node). Returns the running nodes and every
+/// node's address.
+fn heartbeat_nodes(
+    dir: &std::path::Path,
+    config: HeartbeatConfig<FixedTimeout>,
+    skip: Option<u32>,
+) -> (Vec<palisade::actix::NodeHandle<Heartbeat<FixedTimeout>>>, Vec<std::net::SocketAddr>) {
+    let listeners: Vec<_> = (0..3).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    let addrs: Vec<_> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
+    let mut nodes = Vec::new();
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let id = NodeId(i as u32 + 1);
+        if skip == Some(id.0) {
+            continue;
+        }
+        let peers = (1..=3u32)
+            .filter(|&p| p != id.0)
+            .map(|p| {
+                let key = test_key(CLUSTER, NodeId(p)).verifying_key();
+                (NodeId(p), Peer { addr: addrs[p as usize - 1], key })
+            })
+            .collect();
+        let cfg = NodeConfig::<Heartbeat<FixedTimeout>> {
+            cluster: CLUSTER,
+            id,
+            peers,
+            key: test_key(CLUSTER, id),
+            protocol: config.clone(),
+            data_dir: dir.join(id.to_string()),
+            seed: 1,
+            auth: palisade::actix::Auth::Signed,
+        };
+        nodes.push(start(cfg, listener).unwrap());
+    }
+    (nodes, addrs)
+}
+
 /// Established TCP connections (counted once, by their listening end) whose local port is
 /// one of `ports`, from /proc/net/tcp.
 fn connections_to(ports: &[u16]) -> usize {
@@ -108,38 +146,8 @@ fn connections_to(ports: &[u16]) -> usize {
 fn each_pair_of_nodes_shares_exactly_one_connection() {
     let dir = std::env::temp_dir().join(format!("palisade-one-conn-{}", std::process::id()));
     let (connections, connects, heard) = actix::System::new().block_on(async {
-        let listeners: Vec<_> = (0..3).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
-        let addrs: Vec<_> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
-        let mut nodes = Vec::new();
-        for (i, listener) in listeners.into_iter().enumerate() {
-            let id = NodeId(i as u32 + 1);
-            let peers = (1..=3u32)
-                .filter(|&p| p != id.0)
-                .map(|p| {
-                    (
-                        NodeId(p),
-                        Peer {
-                            addr: addrs[p as usize - 1],
-                            key: test_key(CLUSTER, NodeId(p)).verifying_key(),
-                        },
-                    )
-                })
-                .collect();
-            let config = NodeConfig::<Heartbeat<FixedTimeout>> {
-                cluster: CLUSTER,
-                id,
-                peers,
-                key: test_key(CLUSTER, id),
-                protocol: HeartbeatConfig {
-                    interval: Duration::from_millis(50),
-                    ..HeartbeatConfig::default()
-                },
-                data_dir: dir.join(id.to_string()),
-                seed: 1,
-                auth: palisade::actix::Auth::Signed,
-            };
-            nodes.push(start(config, listener).unwrap());
-        }
+        let config = HeartbeatConfig { interval: Duration::from_millis(50), ..HeartbeatConfig::default() };
+        let (nodes, addrs) = heartbeat_nodes(&dir, config, None);
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let ports: Vec<u16> = addrs.iter().map(|a| a.port()).collect();
         let out = (
@@ -169,43 +177,13 @@ fn a_flooded_node_keeps_its_timers() {
     use palisade::core::detector::HeartbeatEvent;
     let dir = std::env::temp_dir().join(format!("palisade-flood-{}", std::process::id()));
     let (suspicions, flooded, delivered) = actix::System::new().block_on(async {
-        let listeners: Vec<_> = (0..3).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
-        let addrs: Vec<_> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
         let config = HeartbeatConfig {
             interval: Duration::from_millis(50),
             detector: palisade::core::detector::FixedTimeoutConfig { timeout: Duration::from_millis(500) },
             pause_guard: None,
         };
-        let mut nodes = Vec::new();
-        for (i, listener) in listeners.into_iter().enumerate() {
-            if i == 1 {
-                continue; // node 2 is this test
-            }
-            let id = NodeId(i as u32 + 1);
-            let peers = (1..=3u32)
-                .filter(|&p| p != id.0)
-                .map(|p| {
-                    (
-                        NodeId(p),
-                        Peer {
-                            addr: addrs[p as usize - 1],
-                            key: test_key(CLUSTER, NodeId(p)).verifying_key(),
-                        },
-                    )
-                })
-                .collect();
-            let cfg = NodeConfig::<Heartbeat<FixedTimeout>> {
-                cluster: CLUSTER,
-                id,
-                peers,
-                key: test_key(CLUSTER, id),
-                protocol: config.clone(),
-                data_dir: dir.join(id.to_string()),
-                seed: 1,
-                auth: palisade::actix::Auth::Signed,
-            };
-            nodes.push(start(cfg, listener).unwrap());
-        }
+        // Node 2 is this test.
+        let (nodes, addrs) = heartbeat_nodes(&dir, config, Some(2));
         let mut events: Vec<_> = nodes.iter().map(|n| n.subscribe()).collect();
         tokio::time::sleep(Duration::from_millis(700)).await;
         // The flood comes from another thread with its own runtime, as from another process.
