@@ -3,8 +3,10 @@
 use crate::clock::{RealClock, wall_now};
 use crate::frame::{Auth, FrameHeader};
 use crate::storage::FileStore;
-use crate::transport::link_setup::{attach_channel, registry};
-use crate::transport::{Acceptance, Attach, Inbound, PeerLink, Role, Signer, TransportStats, dials, listen};
+use crate::transport::{
+    Acceptance, Attach, Inbound, PeerLink, Role, Signer, TransportStats, attach_channel, dials, listen,
+    registry,
+};
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, SpawnHandle};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use palisade_core::codec::{Bincode, Codec};

@@ -19,11 +19,7 @@ mod link;
 pub use accept::{Acceptance, Verifier};
 pub use inbound::{Attach, listen};
 pub use link::{PeerLink, Role, Signer, dials};
-
-/// Wiring used when a node starts.
-pub(crate) mod link_setup {
-    pub(crate) use super::link::{attach_channel, registry};
-}
+pub(crate) use link::{attach_channel, registry};
 
 use actix::Message;
 use palisade_core::NodeId;
