@@ -2,9 +2,10 @@
 //! heartbeat nodes on 127.0.0.11-13, every connection through the delay proxy. A paused
 //! node is suspected and trusted again on resume; a killed node is suspected and, restarted,
 //! trusted again; a sudden delay between two nodes makes them suspect each other until the
-//! delayed heartbeats arrive; and with nftables (as
-//! root) a partition between two nodes makes exactly those two suspect each other, and
-//! healing it restores trust. Without nftables the partition part says it skips and why
+//! delayed heartbeats arrive; and with nftables (as root) a partition between two nodes
+//! makes exactly those two suspect each other, random loss of a node's packets makes the
+//! others suspect it, and healing restores trust. Without nftables that part says it skips
+//! and why
 //! (scripts/test.sh sets PALISADE_REQUIRE_NFT=1 where it can run, so CI cannot skip it).
 //! The cluster is brought down, and its firewall table removed, however the test ends.
 
@@ -215,5 +216,22 @@ fn pauses_kills_restarts_and_partitions_of_real_processes() {
         &[(1, "trust", 3), (3, "trust", 1)],
         Duration::from_secs(10),
         "trust after healing",
+    );
+
+    // Random loss of 80% of node 2's packets: TCP retransmits, heartbeats arrive far too
+    // late, and both others suspect it; healing restores trust.
+    inject(
+        &dir,
+        &["loss", "2", "80"],
+        &[(1, "suspect", 2), (3, "suspect", 2)],
+        Duration::from_secs(10),
+        "n2 suspected under loss",
+    );
+    inject(
+        &dir,
+        &["heal"],
+        &[(1, "trust", 2), (3, "trust", 2)],
+        Duration::from_secs(15),
+        "n2 trusted after healing the loss",
     );
 }
