@@ -48,22 +48,23 @@ pub fn run(dir: &Path, nodes: u32, port: u16) -> Result<(), String> {
             }
         }
         loop {
-            reload(&dir, nodes, &delays);
+            reload(&dir, &delays);
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     })
 }
 
-fn reload(dir: &Path, nodes: u32, delays: &Delays) {
+/// Reads the delays that are set: one file per delayed pair, so a large cluster with few
+/// delays costs a directory listing, not a read per pair.
+fn reload(dir: &Path, delays: &Delays) {
     let mut fresh = BTreeMap::new();
-    for a in 1..=nodes {
-        for b in a + 1..=nodes {
-            let ms = std::fs::read_to_string(delay_file(dir, a, b))
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok());
-            if let Some(ms) = ms {
-                fresh.insert((a, b), Duration::from_millis(ms));
-            }
+    for entry in std::fs::read_dir(dir.join("delay")).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let pair = name.to_str().and_then(|n| n.split_once('-'));
+        let pair = pair.and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)));
+        let ms = std::fs::read_to_string(entry.path()).ok().and_then(|s| s.trim().parse::<u64>().ok());
+        if let (Some(pair), Some(ms)) = (pair, ms) {
+            fresh.insert(pair, Duration::from_millis(ms));
         }
     }
     *delays.lock().unwrap_or_else(|e| e.into_inner()) = fresh;

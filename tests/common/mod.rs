@@ -31,6 +31,8 @@ pub struct Cluster {
     pub dir: PathBuf,
     /// Per node (index = id - 1): its config file.
     pub configs: Vec<PathBuf>,
+    /// Per node: the loopback port it listens on.
+    pub ports: Vec<u16>,
     /// Per node: the running process, if any.
     pub procs: Vec<Option<Child>>,
     /// Every event line seen so far, from every process.
@@ -72,7 +74,7 @@ impl Cluster {
             std::fs::write(&path, cfg).unwrap();
             configs.push(path);
         }
-        Cluster { dir, configs, procs: (0..n).map(|_| None).collect(), events: Arc::default() }
+        Cluster { dir, configs, ports, procs: (0..n).map(|_| None).collect(), events: Arc::default() }
     }
 
     /// Starts node `id` (again, after a kill) with `--json-events`.

@@ -61,7 +61,14 @@ impl Signer {
         let sign = move || bodies.into_iter().map(|b| Bytes::from(Frame::sign(auth, b, &key))).collect();
         match auth {
             Auth::Unsigned => sign(),
-            Auth::Signed => tokio::task::spawn_blocking(sign).await.unwrap_or_default(),
+            Auth::Signed => match tokio::task::spawn_blocking(sign).await {
+                Ok(frames) => frames,
+                Err(e) => {
+                    // Only a panic in the signer gets here; the batch is lost (and counted).
+                    tracing::error!(error = %e, "signing task failed; batch dropped");
+                    Vec::new()
+                }
+            },
         }
     }
 }
@@ -145,7 +152,10 @@ impl Writer {
                 Err(e) => tracing::error!(error = %e, "frame too large; dropped"),
             }
         }
+        let signing = bodies.len();
         let frames = self.signer.sign(bodies).await;
+        let unsigned = (signing - frames.len()) as u64;
+        self.stats.dropped_link_down.fetch_add(unsigned, Ordering::Relaxed);
         let n = frames.len() as u64;
         for frame in frames {
             if sink.feed(frame).await.is_err() {
