@@ -320,15 +320,20 @@ fn follow(dir: &Path) {
         }
         flag.store(true, std::sync::atomic::Ordering::SeqCst);
     });
-    let nodes = nodes_in(dir);
-    let mut offsets = vec![0u64; nodes.len()];
+    // Per node: its events file, kept open and read from where the last read stopped, and
+    // the tail of an incomplete line.
+    let mut files: Vec<(PathBuf, Option<std::fs::File>, Vec<u8>)> =
+        nodes_in(dir).into_iter().map(|i| (dir.join(format!("n{i}.events")), None, Vec::new())).collect();
     while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-        for (k, &i) in nodes.iter().enumerate() {
-            if let Ok(text) = std::fs::read(dir.join(format!("n{i}.events"))) {
-                let new = &text[(offsets[k] as usize).min(text.len())..];
-                let complete = new.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-                print!("{}", String::from_utf8_lossy(&new[..complete]));
-                offsets[k] += complete as u64;
+        for (path, file, pending) in &mut files {
+            if file.is_none() {
+                *file = std::fs::File::open(&*path).ok();
+            }
+            if let Some(f) = file.as_mut() {
+                let _ = std::io::Read::read_to_end(f, pending);
+                let complete = pending.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+                print!("{}", String::from_utf8_lossy(&pending[..complete]));
+                pending.drain(..complete);
             }
         }
         std::thread::sleep(Duration::from_millis(100));
