@@ -14,6 +14,7 @@ pub mod codec;
 pub mod detector;
 pub mod fencing;
 pub mod lease;
+pub mod model;
 pub mod node;
 pub mod protocol;
 pub mod quorum;
@@ -23,6 +24,7 @@ pub mod time;
 pub mod timer;
 
 pub use check::{Observation, Violation};
+pub use model::SystemModel;
 pub use node::NodeId;
 pub use protocol::{Init, Input, Output, Protocol};
 pub use rng::Rng;

@@ -41,6 +41,17 @@ pub enum FaultKind {
         /// Signed step in ns; negative moves the wall clock backwards.
         by_ns: i64,
     },
+    /// Steps the node's wall clock by `by_ns`, but never to further than `bound_ns` from true
+    /// time (and never further than it already was): a step a system model with a bound on
+    /// clock offsets admits.
+    WallStepWithin {
+        /// The node.
+        node: NodeId,
+        /// Signed step in ns, before the bound is applied.
+        by_ns: i64,
+        /// The largest offset from true time the step may leave, in ns.
+        bound_ns: u64,
+    },
     /// Sets the drift of the node's monotonic clock from now on.
     Drift {
         /// The node.
@@ -96,6 +107,12 @@ impl Fault {
     /// `node`'s wall clock steps by `by_ns` at `at`.
     pub fn wall_step(node: NodeId, at: Duration, by_ns: i64) -> Self {
         Fault { at, kind: FaultKind::WallStep { node, by_ns } }
+    }
+
+    /// `node`'s wall clock steps by `by_ns` at `at`, kept within `bound` of true time.
+    pub fn wall_step_within(node: NodeId, at: Duration, by_ns: i64, bound: Duration) -> Self {
+        let bound_ns = u64::try_from(bound.as_nanos()).unwrap_or(u64::MAX);
+        Fault { at, kind: FaultKind::WallStepWithin { node, by_ns, bound_ns } }
     }
 
     /// `node`'s monotonic clock drifts by `ppm` from `at` on.

@@ -3,8 +3,8 @@
 
 use crate::fault::{Fault, FaultKind};
 use crate::net::{LinkConfig, Partition};
-use palisade_core::{NodeId, Rng};
-use std::collections::BTreeMap;
+use palisade_core::{NodeId, Rng, SystemModel};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -111,6 +111,11 @@ pub fn describe(fault: &Fault) -> String {
         FaultKind::WallStep { node, by_ns } => {
             format!("{at:.3}s {node} wall clock steps {:+.3}s", *by_ns as f64 / 1e9)
         }
+        FaultKind::WallStepWithin { node, by_ns, bound_ns } => format!(
+            "{at:.3}s {node} wall clock steps {:+.3}s (kept within ±{:.3}s of true time)",
+            *by_ns as f64 / 1e9,
+            *bound_ns as f64 / 1e9
+        ),
         FaultKind::Drift { node, ppm } => format!("{at:.3}s {node} drifts {ppm:+} ppm"),
     }
 }
@@ -141,14 +146,47 @@ pub struct NemesisConfig {
     pub max_duration: Duration,
     /// Largest wall-clock step, either way.
     pub max_clock_step: Duration,
+    /// The most honest nodes crashed or paused at the same time (the model's fault budget);
+    /// `None` for no limit.
+    pub max_down: Option<u32>,
+    /// Crashes are for good (a crash-stop model): no restart follows.
+    pub crash_stop: bool,
+    /// Within-model wall-clock steps never leave a clock further than this from true time
+    /// (the model's bound on a correct clock's offset).
+    pub max_clock_offset: Option<Duration>,
+    /// Kinds forced beyond the model (`--outside-model`): drawn without the model's limits
+    /// (restarts, budget, step and pause bounds), and the run is labelled outside the model.
+    pub outside: BTreeSet<NemesisKind>,
+    /// Smallest wall-clock step of an outside-the-model clock fault (just beyond the
+    /// model's bound).
+    pub outside_clock_step: Duration,
 }
 
 /// The rate a kind named without one on the command line gets: faults per simulated minute.
 pub const DEFAULT_RATE_PER_MIN: f64 = 4.0;
 
+impl NemesisKind {
+    /// Whether `model` admits this kind of fault, and if not, why.
+    pub fn admitted_by(self, model: &SystemModel) -> Result<(), &'static str> {
+        match self {
+            NemesisKind::Crash if !model.admits_crashes() => Err("honest nodes never crash"),
+            NemesisKind::Torn if !model.admits_restarts() => {
+                Err("no crash-recovery: a torn persist needs a restart to matter")
+            }
+            NemesisKind::Pause if model.max_pause() == Some(Duration::ZERO) => Err("processes never pause"),
+            NemesisKind::Partition if !model.admits_partitions() => Err("links are never cut"),
+            NemesisKind::Clock if model.clocks.max_wall_step.is_none() => {
+                Err("wall clocks are never stepped")
+            }
+            NemesisKind::Loss if !model.network.loss => Err("messages are never lost"),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl NemesisConfig {
     /// The given kinds at their rates, active in `[start, end)`, with moderate defaults
-    /// for durations (up to 5 s) and clock steps (up to 2 s).
+    /// for durations (up to 5 s) and clock steps (up to 2 s), and no model limits.
     pub fn new(rates: BTreeMap<NemesisKind, f64>, start: Duration, end: Duration) -> Self {
         NemesisConfig {
             rates,
@@ -156,12 +194,82 @@ impl NemesisConfig {
             end,
             max_duration: Duration::from_secs(5),
             max_clock_step: Duration::from_secs(2),
+            max_down: None,
+            crash_stop: false,
+            max_clock_offset: None,
+            outside: BTreeSet::new(),
+            outside_clock_step: Duration::from_secs(2),
         }
+    }
+
+    /// A nemesis for a run under `model`: `list` in the `--nemesis` syntax (where `all` means
+    /// every kind the model admits) and `outside` in the same syntax for kinds forced beyond
+    /// it. Naming a kind in `list` that the model does not admit is an error that says why.
+    pub fn for_model(
+        model: &SystemModel,
+        list: Option<&str>,
+        outside: Option<&str>,
+        start: Duration,
+        end: Duration,
+    ) -> Result<Self, String> {
+        let mut rates = BTreeMap::new();
+        let inside = match list {
+            Some(l) => Self::parse_list(l)?,
+            None => BTreeMap::new(),
+        };
+        for (kind, (rate, named)) in inside {
+            match kind.admitted_by(model) {
+                Ok(()) => {
+                    rates.insert(kind, rate);
+                }
+                Err(why) if named => {
+                    return Err(format!(
+                        "the scenario's model does not admit `{}` faults ({why}); use --outside-model {} to force them",
+                        kind.name(),
+                        kind.name()
+                    ));
+                }
+                Err(_) => {} // `all` means every kind the model admits
+            }
+        }
+        let mut forced = BTreeSet::new();
+        if let Some(list) = outside {
+            for (kind, (rate, _)) in Self::parse_list(list)? {
+                rates.insert(kind, rate);
+                forced.insert(kind);
+            }
+        }
+        let mut cfg = NemesisConfig::new(rates, start, end);
+        if let Some(step) = model.clocks.max_wall_step {
+            cfg.max_clock_step = step;
+            cfg.outside_clock_step = step + Duration::from_millis(1);
+        } else {
+            cfg.outside_clock_step = Duration::from_millis(1);
+        }
+        if let Some(pause) = model.max_pause() {
+            cfg.max_duration = cfg.max_duration.min(pause.max(Duration::from_millis(1)));
+        }
+        cfg.max_down = model.max_down;
+        cfg.max_clock_offset = model.clocks.max_offset;
+        cfg.crash_stop = !model.admits_restarts();
+        cfg.outside = forced;
+        Ok(cfg)
+    }
+
+    /// True when the run forces faults beyond its model.
+    pub fn is_outside_model(&self) -> bool {
+        !self.outside.is_empty()
     }
 
     /// Parses a list like `pause=3,partition,crash` (rates per simulated minute; a kind
     /// without one gets [`DEFAULT_RATE_PER_MIN`]); `all` names every kind.
     pub fn parse_rates(list: &str) -> Result<BTreeMap<NemesisKind, f64>, String> {
+        Ok(Self::parse_list(list)?.into_iter().map(|(k, (r, _))| (k, r)).collect())
+    }
+
+    /// Like [`Self::parse_rates`], also telling for each kind whether it was named (true) or
+    /// came from `all` (false).
+    fn parse_list(list: &str) -> Result<BTreeMap<NemesisKind, (f64, bool)>, String> {
         let mut rates = BTreeMap::new();
         for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let (name, rate) = match item.split_once('=') {
@@ -177,12 +285,12 @@ impl NemesisConfig {
             };
             if name == "all" {
                 for k in NemesisKind::ALL {
-                    rates.insert(k, rate);
+                    rates.entry(k).or_insert((rate, false));
                 }
                 continue;
             }
             let kind = name.parse::<NemesisKind>()?;
-            rates.insert(kind, rate);
+            rates.insert(kind, (rate, true));
         }
         if rates.is_empty() {
             return Err("empty nemesis list".into());
@@ -192,7 +300,9 @@ impl NemesisConfig {
 
     /// Draws a schedule for `nodes` from `rng`. Partitions and loss bursts never overlap
     /// each other (one network condition at a time); crashes and pauses of one node never
-    /// overlap; every episode ends by `end`.
+    /// overlap; no more than `max_down` nodes are crashed or paused at once (except by kinds
+    /// forced outside the model); every episode ends by `end` (a crash-stop crash never
+    /// ends).
     pub fn generate(&self, nodes: &[NodeId], rng: &mut Rng) -> Schedule {
         let mut schedule = Vec::new();
         if nodes.is_empty() || self.end <= self.start {
@@ -201,10 +311,13 @@ impl NemesisConfig {
         // When each node, and the network, is next free of faults.
         let mut node_free: BTreeMap<NodeId, Duration> = nodes.iter().map(|&n| (n, self.start)).collect();
         let mut net_free = self.start;
+        // Within-model crash and pause windows, for the fault budget.
+        let mut down: Vec<(Duration, Duration)> = Vec::new();
         for (&kind, &rate) in &self.rates {
             if rate <= 0.0 {
                 continue;
             }
+            let outside = self.outside.contains(&kind);
             let mean_gap = 60.0 / rate;
             let mut t = self.start;
             loop {
@@ -217,19 +330,36 @@ impl NemesisConfig {
                 let node = nodes[rng.below(nodes.len() as u64) as usize];
                 let max = self.max_duration.min(self.end - t);
                 let dur = rng.duration_between(max / 10, max).max(Duration::from_millis(1));
+                let crash_stop = self.crash_stop && !outside;
+                let until = if crash_stop && kind == NemesisKind::Crash { Duration::MAX } else { t + dur };
+                let within_budget = outside
+                    || self.max_down.is_none_or(|m| {
+                        down.iter().filter(|&&(a, b)| a < until && t < b).count() < m as usize
+                    });
                 match kind {
-                    NemesisKind::Crash | NemesisKind::Torn if node_free[&node] <= t => {
+                    NemesisKind::Crash | NemesisKind::Torn if node_free[&node] <= t && within_budget => {
                         let first = if kind == NemesisKind::Crash {
                             Fault::crash(node, t)
                         } else {
                             Fault { at: t, kind: FaultKind::TornWrite(node) }
                         };
-                        schedule.push(Episode { faults: vec![first, Fault::restart(node, t + dur)] });
-                        node_free.insert(node, t + dur);
+                        let faults = if crash_stop && kind == NemesisKind::Crash {
+                            vec![first]
+                        } else {
+                            vec![first, Fault::restart(node, t + dur)]
+                        };
+                        schedule.push(Episode { faults });
+                        node_free.insert(node, until);
+                        if !outside {
+                            down.push((t, until));
+                        }
                     }
-                    NemesisKind::Pause if node_free[&node] <= t => {
+                    NemesisKind::Pause if node_free[&node] <= t && within_budget => {
                         schedule.push(Episode { faults: vec![Fault::pause(node, t, dur)] });
                         node_free.insert(node, t + dur);
+                        if !outside {
+                            down.push((t, t + dur));
+                        }
                     }
                     NemesisKind::Partition if net_free <= t => {
                         let p = random_partition(nodes, rng);
@@ -244,17 +374,43 @@ impl NemesisConfig {
                         net_free = t + dur;
                     }
                     NemesisKind::Clock => {
-                        let step = rng.duration_between(Duration::from_millis(1), self.max_clock_step);
+                        let (lo, hi) = if outside {
+                            let lo = self.outside_clock_step;
+                            (lo, (lo * 4).max(Duration::from_secs(2)))
+                        } else {
+                            (Duration::from_millis(1).min(self.max_clock_step), self.max_clock_step)
+                        };
+                        let step = rng.duration_between(lo, hi);
                         let by = i64::try_from(step.as_nanos()).unwrap_or(i64::MAX);
                         let by = if rng.chance(0.5) { by } else { -by };
-                        schedule.push(Episode { faults: vec![Fault::wall_step(node, t, by)] });
+                        let fault = match self.max_clock_offset {
+                            Some(bound) if !outside => Fault::wall_step_within(node, t, by, bound),
+                            _ => Fault::wall_step(node, t, by),
+                        };
+                        schedule.push(Episode { faults: vec![fault] });
                     }
-                    _ => {} // the target is busy with another fault: skip this arrival
+                    _ => {} // the target is busy with another fault, or the budget is spent
                 }
             }
         }
         schedule.sort_by_key(|e| e.faults.first().map(|f| f.at));
         schedule
+    }
+}
+
+impl Episode {
+    /// The kind of fault this episode is.
+    pub fn kind(&self) -> Option<NemesisKind> {
+        Some(match self.faults.first()?.kind {
+            FaultKind::Crash(_) | FaultKind::Restart(_) => NemesisKind::Crash,
+            FaultKind::TornWrite(_) => NemesisKind::Torn,
+            FaultKind::Pause { .. } => NemesisKind::Pause,
+            FaultKind::Partition(_) | FaultKind::Heal => NemesisKind::Partition,
+            FaultKind::Degrade(_) | FaultKind::RestoreLinks => NemesisKind::Loss,
+            FaultKind::WallStep { .. } | FaultKind::WallStepWithin { .. } | FaultKind::Drift { .. } => {
+                NemesisKind::Clock
+            }
+        })
     }
 }
 

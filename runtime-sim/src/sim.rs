@@ -653,6 +653,16 @@ impl<P: Protocol> Simulation<P> {
                 let offset_ns = self.world.clocks[i].wall_error_ns(self.world.now_ns);
                 self.record(TraceKind::WallStep { node, offset_ns }, None, None);
             }
+            FaultKind::WallStepWithin { node, by_ns, bound_ns } => {
+                let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else { return };
+                let now = self.world.now_ns;
+                let error = self.world.clocks[i].wall_error_ns(now);
+                let bound = i64::try_from(bound_ns).unwrap_or(i64::MAX);
+                let target = error.saturating_add(by_ns).clamp(error.min(-bound), error.max(bound));
+                self.world.clocks[i].step_wall(target - error);
+                let offset_ns = self.world.clocks[i].wall_error_ns(now);
+                self.record(TraceKind::WallStep { node, offset_ns }, None, None);
+            }
             FaultKind::Drift { node, ppm } => {
                 let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else { return };
                 self.world.clocks[i].set_drift(self.world.now_ns, ppm);

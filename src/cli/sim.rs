@@ -26,10 +26,19 @@ pub struct SimArgs {
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
     /// Random faults on top of the scenario's own: a list of crash, torn, pause, partition,
-    /// clock, loss or all, each optionally with a rate per simulated minute (pause=3);
-    /// `none` turns off a scenario's default nemesis.
+    /// clock, loss or all (every kind the scenario's system model admits), each optionally
+    /// with a rate per simulated minute (pause=3); `none` turns off a scenario's default
+    /// nemesis. Faults are drawn within the model: its fault budget, clock bounds, restarts.
     #[arg(long)]
     nemesis: Option<String>,
+    /// Force faults the scenario's system model does not admit (same syntax as --nemesis);
+    /// the run is labelled outside the model, and a violation there is a demonstration, not
+    /// a bug.
+    #[arg(long, value_name = "KINDS")]
+    outside_model: Option<String>,
+    /// Print the scenario's system model and exit.
+    #[arg(long)]
+    model: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -62,6 +71,13 @@ struct Summary<'a> {
     shrunk_violation: Option<ViolationReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     replay: Option<String>,
+    model: palisade_core::SystemModel,
+    /// Nemesis episodes applied over the sweep: zero means nothing was injected.
+    nemesis_episodes: u64,
+    /// The same, per kind of fault.
+    nemesis_episodes_by_kind: std::collections::BTreeMap<&'static str, u64>,
+    /// Kinds forced beyond the model (empty for a run inside it).
+    outside_model: Vec<&'static str>,
 }
 
 /// Runs `palisade sim`.
@@ -76,13 +92,22 @@ pub fn run(args: SimArgs) -> ExitCode {
     if args.html.is_some() && args.seeds > 1 {
         return usage_error("--html draws one run: use it with a single seed");
     }
+    if args.model {
+        if args.json {
+            println!("{}", serde_json::to_string(&sc.model).unwrap_or_default());
+        } else {
+            println!("system model of `{}`:\n{}", sc.name, sc.model);
+        }
+        return ExitCode::SUCCESS;
+    }
     let duration = args.duration.unwrap_or(sc.default_duration);
-    let list = args.nemesis.as_deref().or(sc.default_nemesis).filter(|l| *l != "none");
-    let nemesis = match list.map(|l| scenarios::nemesis_for(l, duration)) {
-        None => None,
-        Some(Err(e)) => return usage_error(e),
-        Some(Ok(n)) => Some(n),
+    let list = args.nemesis.as_deref().or(sc.default_nemesis);
+    let nemesis = match scenarios::nemesis_for(&sc.model, list, args.outside_model.as_deref(), duration) {
+        Err(e) => return usage_error(e),
+        Ok(n) => n,
     };
+    let outside: Vec<&'static str> =
+        nemesis.iter().flat_map(|n| n.outside.iter().map(|k| k.name())).collect();
     let started = std::time::Instant::now();
     let seeds: Vec<u64> = (args.seed..args.seed.saturating_add(args.seeds)).collect();
     let outcomes = if seeds.len() == 1 {
@@ -100,8 +125,7 @@ pub fn run(args: SimArgs) -> ExitCode {
     };
     let wall_ns = started.elapsed().as_nanos() as u64;
     if let Some(path) = &args.html {
-        let list = args.nemesis.as_deref().or(sc.default_nemesis);
-        match diagram(&sc, seeds[0], duration, list).and_then(|html| {
+        match diagram(&sc, seeds[0], duration, nemesis.clone()).and_then(|html| {
             std::fs::write(path, html).map_err(|e| format!("cannot write {}: {e}", path.display()))
         }) {
             Ok(()) => eprintln!("diagram written to {}", path.display()),
@@ -129,6 +153,13 @@ pub fn run(args: SimArgs) -> ExitCode {
         None => (None, None),
     };
     let events = outcomes.iter().map(|(_, o)| o.report.events).sum();
+    let mut by_kind = std::collections::BTreeMap::new();
+    for e in outcomes.iter().flat_map(|(_, o)| o.schedule.iter()) {
+        if let Some(k) = e.kind() {
+            *by_kind.entry(k.name()).or_insert(0u64) += 1;
+        }
+    }
+    let nemesis_episodes: u64 = by_kind.values().sum();
     let simulated_ns = outcomes.iter().map(|(_, o)| o.report.simulated_ns).sum();
     let single = (outcomes.len() == 1).then(|| &outcomes[0].1);
     let failed = !violations.is_empty();
@@ -146,6 +177,10 @@ pub fn run(args: SimArgs) -> ExitCode {
             shrunk_schedule: shrunk,
             shrunk_violation,
             replay,
+            model: sc.model,
+            nemesis_episodes,
+            nemesis_episodes_by_kind: by_kind,
+            outside_model: outside,
         };
         println!("{}", serde_json::to_string(&summary).unwrap_or_default());
     } else {
@@ -153,6 +188,13 @@ pub fn run(args: SimArgs) -> ExitCode {
             for line in &o.story {
                 println!("{line}");
             }
+        }
+        if !outside.is_empty() {
+            println!(
+                "OUTSIDE THE MODEL: {} forced beyond what `{}` assumes; violations here demonstrate the model's limits",
+                outside.join(", "),
+                sc.name
+            );
         }
         for v in &violations {
             println!(
@@ -183,7 +225,7 @@ pub fn run(args: SimArgs) -> ExitCode {
             }
         }
         println!(
-            "{}: {} seed(s), {} violation(s), {events} events, {:.1}s simulated in {:.3}s{}",
+            "{}: {} seed(s), {} violation(s), {nemesis_episodes} nemesis episodes, {events} events, {:.1}s simulated in {:.3}s{}",
             sc.name,
             outcomes.len(),
             violations.len(),
@@ -203,6 +245,9 @@ fn replay_command(sc: &Scenario, seed: u64, args: &SimArgs, duration: Duration) 
     if let Some(n) = &args.nemesis {
         cmd += &format!(" --nemesis {n}");
     }
+    if let Some(n) = &args.outside_model {
+        cmd += &format!(" --outside-model {n}");
+    }
     cmd
 }
 
@@ -221,17 +266,13 @@ impl std::io::Write for SharedBuf {
 }
 
 /// Runs `seed` of `sc` once more with its trace recorded and draws the space-time diagram
-/// as a self-contained HTML page. `nemesis` is the `--nemesis` list (`none` for none).
+/// as a self-contained HTML page, under `nemesis` if given.
 pub fn diagram(
     sc: &Scenario,
     seed: u64,
     duration: Duration,
-    nemesis: Option<&str>,
+    nemesis: Option<palisade_sim::NemesisConfig>,
 ) -> Result<String, String> {
-    let nemesis = match nemesis.filter(|l| *l != "none") {
-        Some(l) => Some(scenarios::nemesis_for(l, duration)?),
-        None => None,
-    };
     let buf = SharedBuf::default();
     let spec = RunSpec { nemesis, trace: Some(Box::new(buf.clone())), ..RunSpec::new(seed, duration) };
     let outcome = (sc.run)(spec);

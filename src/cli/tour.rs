@@ -77,7 +77,7 @@ pub fn run(seeds: u64, html: Option<&Path>) -> ExitCode {
 }
 
 fn run_side(sc: &Scenario, seeds: u64, label: &str, html: Option<&Path>) -> Side {
-    let nemesis = sc.default_nemesis.and_then(|l| scenarios::nemesis_for(l, sc.default_duration).ok());
+    let nemesis = sc.default_nemesis_config(sc.default_duration);
     let all: Vec<u64> = (1..=seeds).collect();
     let result = sweep(sc, &all, sc.default_duration, nemesis.as_ref());
     let violating: Vec<u64> =
@@ -100,7 +100,7 @@ fn run_side(sc: &Scenario, seeds: u64, label: &str, html: Option<&Path>) -> Side
 
 fn write_diagram(sc: &Scenario, seed: u64, dir: &Path) {
     let path = dir.join(format!("{}-seed{seed}.html", sc.name));
-    match super::sim::diagram(sc, seed, sc.default_duration, sc.default_nemesis) {
+    match super::sim::diagram(sc, seed, sc.default_duration, sc.default_nemesis_config(sc.default_duration)) {
         Ok(html) => match std::fs::write(&path, html) {
             Ok(()) => println!("           diagram: {}", path.display()),
             Err(e) => eprintln!("cannot write {}: {e}", path.display()),

@@ -190,6 +190,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(60),
             default_nemesis: nemesis,
             hazard: false,
+            model: palisade_core::quorum::register::model(0),
             run: |spec| run(system(QuorumKind::Majority, 5, 2), 0, spec),
         },
         Scenario {
@@ -199,6 +200,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(60),
             default_nemesis: nemesis,
             hazard: true,
+            model: palisade_core::quorum::register::model(0),
             run: |spec| run(system(QuorumKind::Majority, 5, 2).undersized(2), 0, spec),
         },
         Scenario {
@@ -208,6 +210,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(30),
             default_nemesis: None,
             hazard: true,
+            model: palisade_core::quorum::register::model(1),
             run: |spec| run(system(QuorumKind::Majority, 5, 2), 1, spec),
         },
         Scenario {
@@ -217,6 +220,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(60),
             default_nemesis: nemesis,
             hazard: false,
+            model: palisade_core::quorum::register::model(1),
             run: |spec| run(system(QuorumKind::Masking, 5, 1), 1, spec),
         },
         Scenario {
@@ -225,6 +229,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(60),
             default_nemesis: nemesis,
             hazard: false,
+            model: palisade_core::quorum::register::model(1),
             run: |spec| run(system(QuorumKind::Dissemination, 4, 1), 1, spec),
         },
         Scenario {
@@ -234,6 +239,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(30),
             default_nemesis: None,
             hazard: true,
+            model: palisade_core::quorum::register::model(1),
             run: |spec| run(system(QuorumKind::Masking, 5, 1), 2, spec),
         },
     ]

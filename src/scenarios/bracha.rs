@@ -208,6 +208,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(60),
             default_nemesis: Some("pause=6,partition=4,loss=4"),
             hazard: false,
+            model: palisade_core::quorum::bracha::model(1),
             run: |spec| run(4, 1, 1, spec),
         },
         Scenario {
@@ -217,6 +218,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(60),
             default_nemesis: Some("pause=6,partition=4,loss=4"),
             hazard: false,
+            model: palisade_core::quorum::bracha::model(2),
             run: |spec| run(7, 2, 2, spec),
         },
         Scenario {
@@ -226,6 +228,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(60),
             default_nemesis: Some("pause=6,partition=4,loss=4"),
             hazard: true,
+            model: palisade_core::quorum::bracha::model(1),
             run: |spec| run(4, 0, 1, spec),
         },
         Scenario {
@@ -235,6 +238,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(30),
             default_nemesis: None,
             hazard: true,
+            model: palisade_core::quorum::bracha::model(1),
             run: |spec| run(4, 1, 2, spec),
         },
     ]

@@ -174,6 +174,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(90),
             default_nemesis: None,
             hazard: false,
+            model: palisade_core::clock::skew_model(&SkewConfig::default()),
             run: skew,
         },
         Scenario {
@@ -183,6 +184,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(90),
             default_nemesis: None,
             hazard: true,
+            model: palisade_core::clock::skew_model(&SkewConfig::default()),
             run: |spec| skew_run(spec, false),
         },
         Scenario {
@@ -191,6 +193,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(90),
             default_nemesis: Some("pause=6,partition=4,loss=4"),
             hazard: false,
+            model: palisade_core::clock::skew_model(&SkewConfig::default()),
             run: skew_calm,
         },
     ]

@@ -141,6 +141,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(120),
             default_nemesis: Some("pause=8,partition=3,loss=3,crash=3"),
             hazard: false,
+            model: palisade_core::lease::model(RHO_PPM),
             run: |spec| {
                 let sim = simulation(spec.seed, config(true), drifts(spec.seed, None), true);
                 tell(sim, spec, "fencing on; every clock within ρ = 1%")
@@ -153,6 +154,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(120),
             default_nemesis: Some("pause=8,partition=3,loss=3,crash=3"),
             hazard: true,
+            model: palisade_core::lease::model(RHO_PPM),
             run: |spec| {
                 let sim = simulation(spec.seed, config(false), drifts(spec.seed, None), false);
                 tell(sim, spec, "fencing off: the storage accepts any token")
@@ -165,6 +167,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(120),
             default_nemesis: Some("partition=6,loss=6"),
             hazard: true,
+            model: palisade_core::lease::model(RHO_PPM),
             run: |spec| {
                 let drift = drifts(spec.seed, Some((NodeId(3), -300_000)));
                 let sim = simulation(spec.seed, config(true), drift, false);
@@ -178,6 +181,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(120),
             default_nemesis: Some("partition=6,loss=6"),
             hazard: false,
+            model: palisade_core::lease::model(300_000),
             run: |spec| {
                 let drift = drifts(spec.seed, Some((NodeId(3), -300_000)));
                 let cfg = LeaseConfig { max_drift_ppm: 300_000, ..config(true) };
@@ -192,6 +196,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(120),
             default_nemesis: Some("pause=8,partition=4,loss=3,crash=3"),
             hazard: false,
+            model: palisade_core::lease::model(RHO_PPM),
             run: |spec| leader::run(None, spec),
         },
         Scenario {
@@ -201,6 +206,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(120),
             default_nemesis: Some("pause=8,partition=4,loss=3,crash=3"),
             hazard: true,
+            model: palisade_core::lease::model(RHO_PPM),
             run: |spec| leader::run(Some(2), spec),
         },
     ]

@@ -85,7 +85,42 @@ pub struct RegisterConfig {
     pub max_offset: Duration,
     /// Writes per node; then it only replicates, so replicas can converge.
     pub max_writes: u64,
+    /// Anti-entropy: every replica re-sends what it holds this often, so writes lost to
+    /// the network or to a crashed replica still reach everyone.
+    pub sync_every: Duration,
 }
+
+/// What a replica persists before it acts on a write: its HLC's high-water mark (so a
+/// restarted replica never stamps below what it issued or saw), its write sequence (so write
+/// ids stay unique), and the values it holds.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RegisterDurable {
+    /// The HLC's last timestamp.
+    pub hlc: HlcTimestamp,
+    /// The last write sequence number used.
+    pub seq: u64,
+    /// The LWW winner.
+    pub current: Option<Write>,
+    /// The version-vector siblings.
+    pub mv: Option<MvRegister<WriteId>>,
+}
+
+/// The lww scenarios' system model: partially synchronous, replicas that crash and recover
+/// with what they persisted, any network misbehaviour (anti-entropy re-sends), clocks that
+/// drift by up to 200 ppm and are stepped by up to 2 s at a time, but a correct clock stays
+/// within 900 ms of true time, so two correct clocks are within the HLC's 2 s maximum offset
+/// (with margin for drift between steps).
+pub const MODEL: palisade_core::SystemModel = palisade_core::SystemModel {
+    timing: palisade_core::model::Timing::PartiallySynchronous,
+    nodes: palisade_core::model::NodeFaults::CrashRecovery,
+    clocks: palisade_core::model::ClockModel {
+        max_drift_ppm: 200,
+        max_wall_step: Some(Duration::from_secs(2)),
+        max_offset: Some(Duration::from_millis(900)),
+    },
+    network: palisade_core::model::NetworkModel::UNRELIABLE,
+    max_down: None,
+};
 
 /// One replica-and-client.
 pub struct Register {
@@ -100,7 +135,8 @@ pub struct Register {
     /// Version-vector state.
     mv: MvRegister<WriteId>,
     next: Instant,
-    outbox: Outbox<Write, RegisterEvent, ()>,
+    next_sync: Instant,
+    outbox: Outbox<Write, RegisterEvent, RegisterDurable>,
 }
 
 fn lww_key(s: &Stamp) -> (i128, u32, NodeId) {
@@ -124,39 +160,83 @@ impl Register {
         }
     }
 
-    fn apply(&mut self, w: Write, now: Now) {
+    fn durable(&self) -> RegisterDurable {
+        RegisterDurable {
+            hlc: self.hlc.last(),
+            seq: self.seq,
+            current: self.current.clone(),
+            mv: (self.config.ordering == Ordering::VersionVectors).then(|| self.mv.clone()),
+        }
+    }
+
+    /// Applies `w`; true when the replica's state changed (so it must persist).
+    fn apply(&mut self, w: Write, now: Now) -> bool {
         match (&w.stamp, self.config.ordering) {
             (Stamp::Vv(v), Ordering::VersionVectors) => {
-                let before = self.mv.read().0;
+                let before = self.mv.clone();
                 self.mv.merge_version(v.clone(), w.id);
-                if !self.mv.read().0.contains(&w.id) {
-                    self.outbox.event(RegisterEvent::Discarded { kept: before, dropped: w.id });
+                let held = self.mv.read().0;
+                if !held.contains(&w.id) && !before.read().0.contains(&w.id) {
+                    // Known already (a re-sent sibling this replica superseded) is not news.
+                    let superseded = before.siblings().iter().any(|(bv, _)| bv.dominates(v));
+                    if !superseded || held != before.read().0 {
+                        self.outbox.event(RegisterEvent::Discarded { kept: before.read().0, dropped: w.id });
+                    }
                 }
+                self.mv != before
             }
             (Stamp::Hlc(h, _), Ordering::Hlc) => {
+                if self.current.as_ref().is_some_and(|c| c.id == w.id) {
+                    return false; // a re-sent copy of what this replica holds
+                }
+                let before = self.hlc.last();
                 if self.hlc.receive(*h, now.wall).is_err() {
                     self.outbox.event(RegisterEvent::Refused { dropped: w.id });
-                    return;
+                    return false;
                 }
-                self.lww(w);
+                self.lww(w) || self.hlc.last() != before
             }
             _ => self.lww(w),
         }
     }
 
-    fn lww(&mut self, w: Write) {
+    fn lww(&mut self, w: Write) -> bool {
         match &self.current {
+            Some(cur) if cur.id == w.id => false,
             Some(cur) if lww_key(&cur.stamp) >= lww_key(&w.stamp) => {
-                if cur.id != w.id {
-                    self.outbox.event(RegisterEvent::Discarded { kept: vec![cur.id], dropped: w.id });
-                }
+                self.outbox.event(RegisterEvent::Discarded { kept: vec![cur.id], dropped: w.id });
+                false
             }
-            _ => self.current = Some(w),
+            _ => {
+                self.current = Some(w);
+                true
+            }
+        }
+    }
+
+    /// Anti-entropy: what this replica holds, to every peer.
+    fn resend(&mut self) {
+        let held: Vec<Write> = match self.config.ordering {
+            Ordering::VersionVectors => self
+                .mv
+                .siblings()
+                .iter()
+                .map(|(v, id)| Write { id: *id, stamp: Stamp::Vv(v.clone()) })
+                .collect(),
+            _ => self.current.iter().cloned().collect(),
+        };
+        for w in held {
+            for &p in &self.peers {
+                self.outbox.send(p, w.clone());
+            }
         }
     }
 
     fn write(&mut self, now: Now) {
         self.seq += 1;
+        // The sequence number is durable before the write is visible, so a restart never
+        // reuses a write id.
+        self.outbox.persist(self.durable());
         let id = (self.id, self.seq);
         let (read, stamp) = match self.config.ordering {
             Ordering::WallClock => (self.values(), Stamp::Wall(now.wall.as_unix_nanos(), self.id)),
@@ -171,6 +251,8 @@ impl Register {
         self.outbox.event(RegisterEvent::Wrote { id, read });
         let w = Write { id, stamp };
         self.apply(w.clone(), now);
+        // Durable before it leaves the node: a replica never forgets a write it replicated.
+        self.outbox.persist(self.durable());
         for &p in &self.peers {
             self.outbox.send(p, w.clone());
         }
@@ -182,27 +264,31 @@ impl Protocol for Register {
     type Command = std::convert::Infallible;
     type Event = RegisterEvent;
     type Config = RegisterConfig;
-    type Durable = ();
+    type Durable = RegisterDurable;
 
     fn new(init: Init<Self>) -> Self {
         let mut rng = Rng::from_seed(init.seed);
         let first = rng.duration_between(Duration::ZERO, init.config.write_every * 2);
+        let d = init.restored.clone().unwrap_or_default();
         Register {
             id: init.id,
             peers: init.peers().collect(),
-            hlc: Hlc::new(init.config.max_offset),
+            hlc: Hlc::restore(init.config.max_offset, d.hlc),
+            next_sync: init.now.mono + init.config.sync_every,
             config: init.config,
             rng,
-            seq: 0,
-            current: None,
-            mv: MvRegister::new(),
+            seq: d.seq,
+            current: d.current,
+            mv: d.mv.unwrap_or_default(),
             next: init.now.mono + first,
             outbox: Outbox::new(),
         }
     }
 
     fn handle_message(&mut self, now: Now, _from: NodeId, w: Write) {
-        self.apply(w, now);
+        if self.apply(w, now) {
+            self.outbox.persist(self.durable());
+        }
     }
 
     fn handle_command(&mut self, _now: Now, cmd: Self::Command) {
@@ -215,6 +301,10 @@ impl Protocol for Register {
             let gap = self.rng.duration_between(self.config.write_every / 2, self.config.write_every * 3 / 2);
             self.next = now.mono + gap;
         }
+        if now.mono >= self.next_sync {
+            self.resend();
+            self.next_sync = now.mono + self.config.sync_every;
+        }
     }
 
     fn poll_output(&mut self) -> Option<OutputFor<Self>> {
@@ -222,7 +312,8 @@ impl Protocol for Register {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        (self.seq < self.config.max_writes).then_some(self.next)
+        let write = (self.seq < self.config.max_writes).then_some(self.next);
+        Some(write.map_or(self.next_sync, |w| w.min(self.next_sync)))
     }
 }
 
@@ -325,6 +416,7 @@ fn build(seed: u64, ordering: Ordering) -> Simulation<Register> {
         write_every: Duration::from_millis(300),
         max_offset: Duration::from_secs(2),
         max_writes: 150,
+        sync_every: Duration::from_secs(1),
     };
     let mut sim = Simulation::new(sc, config);
     for n in 1..=NODES {
@@ -371,6 +463,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(60),
             default_nemesis: None,
             hazard: true,
+            model: MODEL,
             run: |spec| run(Ordering::WallClock, spec),
         },
         Scenario {
@@ -379,6 +472,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(60),
             default_nemesis: None,
             hazard: false,
+            model: MODEL,
             run: |spec| run(Ordering::Hlc, spec),
         },
         Scenario {
@@ -387,6 +481,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(60),
             default_nemesis: None,
             hazard: false,
+            model: MODEL,
             run: |spec| run(Ordering::VersionVectors, spec),
         },
     ]

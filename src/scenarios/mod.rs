@@ -10,7 +10,7 @@ pub mod hazards;
 pub mod lease;
 pub mod lww;
 
-use palisade_core::{NodeId, Rng};
+use palisade_core::{NodeId, Rng, SystemModel};
 use palisade_sim::nemesis::{self, NemesisConfig, Schedule};
 use palisade_sim::{RunReport, Simulation};
 use std::io::Write;
@@ -87,6 +87,9 @@ pub struct Scenario {
     /// True for a scenario that shows a hazard: violations are what it demonstrates, so the
     /// tour reports them without failing.
     pub hazard: bool,
+    /// The system model the scenario's protocol assumes: the random nemesis draws only the
+    /// faults it admits, within its fault budget.
+    pub model: SystemModel,
     /// Runs once.
     pub run: fn(RunSpec) -> Outcome,
 }
@@ -105,10 +108,30 @@ impl Scenario {
     }
 }
 
-/// The nemesis window for a run of `duration`: faults start after 1 s and have all ended by
-/// two thirds of the run, leaving the last third to check recovery after GST.
-pub fn nemesis_for(list: &str, duration: Duration) -> Result<NemesisConfig, String> {
-    Ok(NemesisConfig::new(NemesisConfig::parse_rates(list)?, Duration::from_secs(1), duration * 2 / 3))
+/// The nemesis for a run of `duration` under `model`: `list` in the `--nemesis` syntax (`all`
+/// is every kind the model admits), `outside` the kinds forced beyond the model. Faults start
+/// after 1 s and have all ended by two thirds of the run, leaving the last third to check
+/// recovery after GST.
+pub fn nemesis_for(
+    model: &SystemModel,
+    list: Option<&str>,
+    outside: Option<&str>,
+    duration: Duration,
+) -> Result<Option<NemesisConfig>, String> {
+    let list = list.filter(|l| *l != "none");
+    if list.is_none() && outside.is_none() {
+        return Ok(None);
+    }
+    let (start, end) = (Duration::from_secs(1), duration * 2 / 3);
+    NemesisConfig::for_model(model, list, outside, start, end).map(Some)
+}
+
+impl Scenario {
+    /// The nemesis the scenario runs under by default, if any.
+    pub fn default_nemesis_config(&self, duration: Duration) -> Option<NemesisConfig> {
+        nemesis_for(&self.model, self.default_nemesis, None, duration)
+            .expect("a scenario's default nemesis fits its model")
+    }
 }
 
 /// Runs seeds `1..=seeds` of the scenario called `name` under its default nemesis and
@@ -116,8 +139,7 @@ pub fn nemesis_for(list: &str, duration: Duration) -> Result<NemesisConfig, Stri
 /// Panics if there is no such scenario (a test helper).
 pub fn violations(name: &str, seeds: u64) -> Vec<(u64, &'static str)> {
     let sc = find(name).unwrap_or_else(|| panic!("no scenario `{name}`"));
-    let nemesis =
-        sc.default_nemesis.map(|l| nemesis_for(l, sc.default_duration).expect("valid default nemesis"));
+    let nemesis = sc.default_nemesis_config(sc.default_duration);
     (1..=seeds)
         .filter_map(|seed| {
             let spec = RunSpec { nemesis: nemesis.clone(), ..RunSpec::new(seed, sc.default_duration) };

@@ -44,6 +44,15 @@ impl Hlc {
         Hlc { last: HlcTimestamp::default(), max_offset }
     }
 
+    /// A clock resuming after a restart from `last`, the high-water mark it persisted
+    /// (issued or absorbed) before the crash: it never issues a timestamp at or below it,
+    /// whatever the physical clock reads now. Without this, a restarted node whose wall
+    /// clock is behind the timestamps it already issued would stamp a causally later event
+    /// below an earlier one.
+    pub fn restore(max_offset: Duration, last: HlcTimestamp) -> Self {
+        Hlc { last, max_offset }
+    }
+
     /// The last timestamp issued or absorbed.
     pub fn last(&self) -> HlcTimestamp {
         self.last
@@ -103,6 +112,17 @@ mod tests {
 
     fn pt(ns: i64) -> WallTime {
         WallTime::from_unix_nanos(ns)
+    }
+
+    #[test]
+    fn a_restored_clock_never_issues_below_its_high_water_mark() {
+        let mut before = Hlc::new(Duration::from_millis(500));
+        let issued = before.now(pt(5_000));
+        // After the restart the wall clock reads far less (it was stepped back).
+        let mut fresh = Hlc::new(Duration::from_millis(500));
+        assert!(fresh.now(pt(1_000)) < issued, "a fresh clock forgets: the hazard");
+        let mut restored = Hlc::restore(Duration::from_millis(500), before.last());
+        assert!(restored.now(pt(1_000)) > issued);
     }
 
     #[test]

@@ -1,5 +1,15 @@
 //! Clock readings as intervals (Spanner's TrueTime): the true time lies in
 //! `[earliest, latest]`, and commit wait turns that uncertainty into external consistency.
+//!
+//! Model: a synchronisation source (a time master, Marzullo over several) gives an estimate
+//! of true time with an error bound; between synchronisations only the monotonic clock is
+//! used, whose rate errs by at most ρ. The node's own wall clock is never read after the
+//! first synchronisation, so steps of it (NTP, an operator, a VM migration) cannot move the
+//! interval away from true time.
+//! Guarantees: true time lies in [`IntervalClock::now`] whenever the source's error bound
+//! and ρ hold; a commit acknowledged after [`IntervalClock::commit_done`] has a timestamp
+//! below the `earliest` of any reading taken after the acknowledgement, on any node.
+//! Checkers: the `commit-wait` scenario's `txn::external_consistency`.
 
 use crate::time::{Instant, Now, WallInterval, WallTime};
 use serde::{Deserialize, Serialize};
@@ -31,10 +41,10 @@ impl Default for IntervalConfig {
 #[derive(Clone, Debug)]
 pub struct IntervalClock {
     config: IntervalConfig,
-    /// Correction to add to the local wall reading (from the last synchronisation), ns.
-    correction_ns: i64,
-    /// When we last synchronised (monotonic) and the error then.
-    synced: Option<(Instant, Duration)>,
+    /// The last synchronisation: the monotonic instant, the true-time estimate then, and
+    /// its error. Readings are that estimate plus monotonic time since (TrueTime's
+    /// construction), never the wall clock, so a wall-clock step cannot move them.
+    synced: Option<(Instant, WallTime, Duration)>,
 }
 
 /// The outcome of starting a commit: the timestamp to commit at, and when to look again.
@@ -50,30 +60,49 @@ pub struct CommitWait {
 impl IntervalClock {
     /// An unsynchronised clock.
     pub fn new(config: IntervalConfig) -> Self {
-        IntervalClock { config, correction_ns: 0, synced: None }
+        IntervalClock { config, synced: None }
     }
 
-    /// Records a synchronisation at `now`: the true wall time was `true_estimate` (e.g. the
-    /// middle of a Marzullo interval) within `error`.
+    /// Records a synchronisation at `now`: the true wall time at `now.mono` was
+    /// `true_estimate` (e.g. a time master's reading plus half the round trip, or the middle
+    /// of a Marzullo interval) within `error`. A synchronisation whose bound is wider than
+    /// what the clock already knows is ignored: it would only lose precision.
     pub fn sync(&mut self, now: Now, true_estimate: WallTime, error: Duration) {
-        self.correction_ns = true_estimate.nanos_since(now.wall);
-        self.synced = Some((now.mono, error.max(self.config.sync_error)));
+        let error = error.max(self.config.sync_error);
+        if self.synced.is_some() && error >= self.error(now.mono) {
+            return;
+        }
+        self.synced = Some((now.mono, true_estimate, error));
+    }
+
+    /// True once the clock has synchronised: before that its readings are only as good as
+    /// the node's own wall clock.
+    pub fn is_synced(&self) -> bool {
+        self.synced.is_some()
     }
 
     /// The current error bound.
     pub fn error(&self, mono: Instant) -> Duration {
         match self.synced {
             None => self.config.unsynced_error,
-            Some((at, e)) => {
-                let since = mono - at;
+            Some((at, _, e)) => {
+                let since = mono.saturating_duration_since(at);
                 e + since.mul_f64(f64::from(self.config.max_drift_ppm) / 1e6)
             }
         }
     }
 
-    /// `[earliest, latest]` for the reading `now`.
+    /// `[earliest, latest]` for the reading `now`: the last estimate plus monotonic time
+    /// since it (before any synchronisation, the wall clock ± the unsynchronised error).
     pub fn now(&self, now: Now) -> WallInterval {
-        WallInterval::around(now.wall.offset_by_nanos(self.correction_ns), self.error(now.mono))
+        let centre = match self.synced {
+            None => now.wall,
+            Some((at, estimate, _)) => {
+                let since = now.mono.saturating_duration_since(at);
+                estimate.offset_by_nanos(i64::try_from(since.as_nanos()).unwrap_or(i64::MAX))
+            }
+        };
+        WallInterval::around(centre, self.error(now.mono))
     }
 
     /// True when `t` has definitely passed: `t < earliest`.
@@ -120,6 +149,28 @@ mod tests {
         assert_eq!(iv.earliest, WallTime::from_unix_nanos(1_004_000_000), "corrected by +5 ms, ±1 ms");
         // 30 s later at 200 ppm: ±(1 + 6) ms, TrueTime's sawtooth.
         assert_eq!(c.error(Instant::from_nanos(30_000_000_000)), Duration::from_millis(7));
+    }
+
+    #[test]
+    fn a_wall_clock_step_does_not_move_the_interval() {
+        let mut c = IntervalClock::new(IntervalConfig::default());
+        c.sync(now(0, 1_000), WallTime::from_unix_nanos(1_000_000_000), Duration::from_millis(1));
+        // 10 s later true time is 11 s (± drift); the wall clock was stepped back 993 ms.
+        let stepped = now(10_000, 11_000 - 993);
+        let iv = c.now(stepped);
+        let truth = WallTime::from_unix_nanos(11_000_000_000);
+        assert!(!iv.definitely_after(truth) && !iv.definitely_before(truth), "{iv:?} must contain {truth:?}");
+        // A commit started now still waits out the real uncertainty, not the step.
+        let w = c.commit_wait(stepped);
+        assert!(w.timestamp >= truth);
+    }
+
+    #[test]
+    fn a_coarser_sync_does_not_replace_a_finer_one() {
+        let mut c = IntervalClock::new(IntervalConfig::default());
+        c.sync(now(0, 0), WallTime::from_unix_nanos(0), Duration::from_millis(2));
+        c.sync(now(1, 0), WallTime::from_unix_nanos(900_000_000), Duration::from_millis(50));
+        assert_eq!(c.now(now(1, 0)).earliest, WallTime::from_unix_nanos(-1_000_200), "kept the 2 ms sync");
     }
 
     #[test]

@@ -21,5 +21,5 @@ mod version_vector;
 pub use hlc::{Hlc, HlcTimestamp, TooFarAhead};
 pub use interval::{CommitWait, IntervalClock, IntervalConfig};
 pub use lamport::{LamportClock, LamportTimestamp};
-pub use skew::{SkewConfig, SkewEvent, SkewMonitor, SkewMsg};
+pub use skew::{SkewConfig, SkewEvent, SkewMonitor, SkewMsg, skew_model};
 pub use version_vector::{Causality, MvRegister, VersionVector};

@@ -18,6 +18,26 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// The system model the skew monitor assumes for `config`: partially synchronous, crash-
+/// recovery, any network misbehaviour; wall clocks may step by up to `max_offset` at once,
+/// and a node is correct while its wall clock is within `max_offset / 2` of true time (so
+/// any two correct nodes are within `max_offset` of each other). A node further off is
+/// faulty, and is what the monitor must fence.
+pub fn skew_model(config: &SkewConfig) -> crate::model::SystemModel {
+    use crate::model::{ClockModel, NetworkModel, NodeFaults, SystemModel, Timing};
+    SystemModel {
+        timing: Timing::PartiallySynchronous,
+        nodes: NodeFaults::CrashRecovery,
+        clocks: ClockModel {
+            max_drift_ppm: 200,
+            max_wall_step: Some(config.max_offset),
+            max_offset: Some(config.max_offset / 2),
+        },
+        network: NetworkModel::UNRELIABLE,
+        max_down: None,
+    }
+}
+
 /// Parameters of the [`SkewMonitor`]. Defaults: CockroachDB's maximum offset (500 ms) and
 /// fence fraction (0.8), probing every second, estimates trusted for five seconds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -19,6 +19,17 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
+/// The system model heartbeat detection assumes: partially synchronous (delays and pauses
+/// are unbounded before GST), nodes that crash and may restart, any network misbehaviour,
+/// monotonic clocks only.
+pub const HEARTBEAT_MODEL: crate::model::SystemModel = crate::model::SystemModel {
+    timing: crate::model::Timing::PartiallySynchronous,
+    nodes: crate::model::NodeFaults::CrashRecovery,
+    clocks: crate::model::ClockModel::monotonic(1_000),
+    network: crate::model::NetworkModel::UNRELIABLE,
+    max_down: None,
+};
+
 /// Parameters of [`Heartbeat`].
 #[derive(Clone, Debug)]
 pub struct HeartbeatConfig<D: Detector> {

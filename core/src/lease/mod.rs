@@ -18,6 +18,20 @@
 //! restart before granting anything. The holder enters jeopardy when its lease lapses
 //! unrenewed, keeps trying to renew for a grace period, then gives the lease up.
 
+/// The system model the lease service assumes, for a drift bound of `max_drift_ppm`:
+/// partially synchronous, crash-recovery with stable storage, any network misbehaviour,
+/// monotonic clocks whose rates err by at most ρ (wall clocks are never read).
+pub const fn model(max_drift_ppm: u32) -> crate::model::SystemModel {
+    use crate::model::{ClockModel, NetworkModel, NodeFaults, SystemModel, Timing};
+    SystemModel {
+        timing: Timing::PartiallySynchronous,
+        nodes: NodeFaults::CrashRecovery,
+        clocks: ClockModel::monotonic(max_drift_ppm),
+        network: NetworkModel::UNRELIABLE,
+        max_down: None,
+    }
+}
+
 pub mod checks;
 pub mod election;
 mod grantor;

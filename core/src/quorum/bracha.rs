@@ -24,6 +24,20 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// The system model Bracha broadcast assumes with `f` Byzantine nodes: asynchronous, any
+/// network misbehaviour (messages are re-sent), honest nodes that crash and recover with
+/// what they persisted (every ECHO and READY is persisted before it is sent).
+pub const fn model(f: u32) -> crate::model::SystemModel {
+    use crate::model::{ClockModel, NetworkModel, NodeFaults, SystemModel, Timing};
+    SystemModel {
+        timing: Timing::Asynchronous,
+        nodes: NodeFaults::Byzantine { f, recovery: true },
+        clocks: ClockModel::monotonic(200),
+        network: NetworkModel::UNRELIABLE,
+        max_down: None,
+    }
+}
+
 /// The keys INITIAL messages are signed and checked with.
 #[derive(Clone, Debug)]
 pub enum VoteKeys {

@@ -23,6 +23,20 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+/// The system model the register assumes with `f` Byzantine servers (0 for the crash-fault
+/// register over a majority system): asynchronous, any network misbehaviour (requests are
+/// re-sent), servers that crash and recover with stable storage.
+pub const fn model(f: u32) -> crate::model::SystemModel {
+    use crate::model::{ClockModel, NetworkModel, NodeFaults, SystemModel, Timing};
+    SystemModel {
+        timing: Timing::Asynchronous,
+        nodes: if f == 0 { NodeFaults::CrashRecovery } else { NodeFaults::Byzantine { f, recovery: true } },
+        clocks: ClockModel::monotonic(200),
+        network: NetworkModel::UNRELIABLE,
+        max_down: None,
+    }
+}
+
 /// A write timestamp: a counter, then the writer's id, so no two writers collide.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Ts {

@@ -6,8 +6,8 @@ pub mod swim;
 use super::{Outcome, RunSpec, Scenario};
 use palisade_core::NodeId;
 use palisade_core::detector::{
-    Detector, DetectorHistory, FixedTimeout, FixedTimeoutConfig, Heartbeat, HeartbeatConfig, HeartbeatEvent,
-    PhiAccrual, completeness, eventual_accuracy, never_suspects_live_at,
+    Detector, DetectorHistory, FixedTimeout, FixedTimeoutConfig, HEARTBEAT_MODEL, Heartbeat, HeartbeatConfig,
+    HeartbeatEvent, PhiAccrual, completeness, eventual_accuracy, never_suspects_live_at,
 };
 use palisade_sim::{
     AtEnd, EachEvent, Fault, Latency, LinkConfig, Network, Schedule, SimConfig, Simulation, World,
@@ -202,6 +202,7 @@ pub fn scenarios() -> Vec<Scenario> {
         default_duration: qos::DURATION,
         default_nemesis: None,
         hazard: false,
+        model: HEARTBEAT_MODEL,
         run,
     };
     let mut list = vec![
@@ -211,6 +212,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(60),
             default_nemesis: None,
             hazard: false,
+            model: HEARTBEAT_MODEL,
             run: |spec| run_and_tell(&crash_run::<PhiAccrual>(), spec),
         },
         Scenario {
@@ -219,6 +221,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(60),
             default_nemesis: None,
             hazard: false,
+            model: HEARTBEAT_MODEL,
             run: |spec| run_and_tell(&crash_run::<FixedTimeout>(), spec),
         },
         Scenario {
@@ -228,6 +231,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_duration: Duration::from_secs(60),
             default_nemesis: Some("pause=6"),
             hazard: true,
+            model: HEARTBEAT_MODEL,
             run: |spec| strict(&pause_run(), spec),
         },
     ];
@@ -266,6 +270,7 @@ pub fn scenarios() -> Vec<Scenario> {
         default_duration: qos::DURATION,
         default_nemesis: None,
         hazard,
+        model: HEARTBEAT_MODEL,
         run,
     };
     list.extend([

@@ -14,6 +14,16 @@
 //! Checkers: [`checks::no_false_death`], and the detector checkers over [`SwimEvent`]s
 //! mapped to suspicions.
 
+/// The system model SWIM assumes: partially synchronous, members that crash and may restart
+/// (keeping their incarnation), any network misbehaviour, monotonic clocks only.
+pub const MODEL: crate::model::SystemModel = crate::model::SystemModel {
+    timing: crate::model::Timing::PartiallySynchronous,
+    nodes: crate::model::NodeFaults::CrashRecovery,
+    clocks: crate::model::ClockModel::monotonic(1_000),
+    network: crate::model::NetworkModel::UNRELIABLE,
+    max_down: None,
+};
+
 mod awareness;
 mod broadcast;
 pub mod checks;
