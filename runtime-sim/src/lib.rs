@@ -36,6 +36,7 @@ pub mod byzantine;
 pub mod check;
 pub mod clock;
 pub mod diagram;
+pub mod disruption;
 pub mod fault;
 pub mod nemesis;
 pub mod net;
@@ -45,6 +46,7 @@ pub mod trace;
 
 pub use byzantine::{Action, Adversary, AdversaryCtx};
 pub use check::{AtEnd, Checker, EachEvent, WithinAfterGst, World};
+pub use disruption::Disruptions;
 pub use fault::{Fault, FaultKind};
 pub use nemesis::{Episode, NemesisConfig, NemesisKind, Schedule, shrink};
 pub use net::{Latency, LinkConfig, Network};

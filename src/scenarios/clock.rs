@@ -4,7 +4,7 @@ use super::{Outcome, RunSpec, Scenario};
 use palisade_core::clock::{SkewConfig, SkewEvent, SkewMonitor};
 use palisade_core::{NodeId, Rng, Violation};
 use palisade_sim::clock::EPOCH_UNIX_NANOS;
-use palisade_sim::{Fault, Latency, LinkConfig, Network, SimConfig, Simulation, World};
+use palisade_sim::{Disruptions, Fault, Latency, LinkConfig, Network, SimConfig, Simulation, World};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -23,15 +23,18 @@ fn wall_error_ns<P: palisade_core::Protocol>(w: &World<P>, n: NodeId) -> i64 {
 /// that has stayed within it for `fence_within` is not fenced (it un-fenced in time); a
 /// node beyond the maximum offset for `fence_within` is fenced.
 pub fn skew_simulation(seed: u64, config: SkewConfig) -> (Simulation<SkewMonitor>, Duration) {
-    skew_simulation_monitored(seed, config, true)
+    skew_simulation_monitored(seed, config, true, Disruptions::default())
 }
 
 /// [`skew_simulation`], with the monitor fencing nobody when `monitoring` is false (its
 /// maximum offset raised to a day) while the checkers still hold every node to `config`.
+/// The time bounds (fence a bad node, un-fence a correct one) count from when the nemesis's
+/// `disruptions` last ended: a node that is down, paused or cut off cannot measure.
 pub fn skew_simulation_monitored(
     seed: u64,
     config: SkewConfig,
     monitoring: bool,
+    disruptions: Disruptions,
 ) -> (Simulation<SkewMonitor>, Duration) {
     let monitor = if monitoring {
         config.clone()
@@ -52,8 +55,14 @@ pub fn skew_simulation_monitored(
     }
     // Three probe rounds to measure, plus staleness of the old estimates.
     let fence_within = config.interval * 3 + config.stale_after;
-    let correct_ns = (config.max_offset / 2).as_nanos() as i64;
-    let beyond_ns = config.max_offset.as_nanos() as i64;
+    // Correct, as the model defines it: within the bound of true time that keeps any two
+    // correct clocks closer than the fencing threshold.
+    let correct_ns =
+        palisade_core::clock::skew_model(&config).clocks.max_offset.map_or(i64::MAX, |b| b.as_nanos() as i64);
+    // Bad enough that the monitor must see it: further from true time than the fencing
+    // threshold plus the furthest a correct peer may be, plus the LAN's measurement error.
+    let threshold_ns = config.max_offset.mul_f64(config.fence_fraction).as_nanos() as i64;
+    let beyond_ns = threshold_ns.saturating_add(correct_ns).saturating_add(10_000_000);
     let mut beyond_since: BTreeMap<NodeId, Duration> = BTreeMap::new();
     let mut correct_since: BTreeMap<NodeId, Duration> = BTreeMap::new();
     let mut seen = 0;
@@ -68,10 +77,11 @@ pub fn skew_simulation_monitored(
             }
         }
         seen = w.history().len();
+        let Some(calm) = disruptions.calm_since(w.now()) else { return Ok(()) };
         for (n, m) in w.running() {
             let err = wall_error_ns(w, n);
             if err.abs() <= correct_ns {
-                let since = *correct_since.entry(n).or_insert(w.now());
+                let since = (*correct_since.entry(n).or_insert(w.now())).max(calm);
                 if m.is_fenced() && w.now() > since + fence_within {
                     return Err(Violation::new(
                         "skew::correct_node_unfenced_in_time",
@@ -85,7 +95,7 @@ pub fn skew_simulation_monitored(
                 correct_since.remove(&n);
             }
             if err.abs() > beyond_ns {
-                let since = *beyond_since.entry(n).or_insert(w.now());
+                let since = (*beyond_since.entry(n).or_insert(w.now())).max(calm);
                 if !m.is_fenced() && w.now() > since + fence_within {
                     return Err(Violation::new(
                         "skew::bad_node_fenced_in_time",
@@ -118,7 +128,12 @@ pub fn skew(spec: RunSpec) -> Outcome {
 }
 
 fn skew_run(mut spec: RunSpec, monitoring: bool) -> Outcome {
-    let (mut sim, within) = skew_simulation_monitored(spec.seed, SkewConfig::default(), monitoring);
+    let nodes: Vec<NodeId> = (1..=NODES).map(NodeId).collect();
+    let schedule = spec.schedule_for(&nodes);
+    spec.schedule = Some(schedule.clone());
+    let disruptions = Disruptions::of(&palisade_sim::nemesis::faults(&schedule));
+    let (mut sim, within) =
+        skew_simulation_monitored(spec.seed, SkewConfig::default(), monitoring, disruptions);
     let s = Duration::from_secs;
     sim.schedule(Fault::wall_step(BAD, s(10), 1_000_000_000));
     sim.schedule(Fault::wall_step(BAD, s(30), -1_000_000_000));
@@ -126,7 +141,7 @@ fn skew_run(mut spec: RunSpec, monitoring: bool) -> Outcome {
     sim.schedule(Fault::drift(BAD, s(60), 0));
     // 30 s at 20% fast left it 6 s ahead: an operator corrects it.
     sim.schedule(Fault::wall_step(BAD, s(60), -6_000_000_000));
-    let schedule = spec.prepare(&mut sim, &(1..=NODES).map(NodeId).collect::<Vec<_>>());
+    let schedule = spec.prepare(&mut sim, &nodes);
     let report = sim.run_for(spec.duration);
     let _ = sim.finish_trace();
     let w = sim.world();
@@ -137,7 +152,10 @@ fn skew_run(mut spec: RunSpec, monitoring: bool) -> Outcome {
             count(w, BAD, true),
             count(w, BAD, false)
         ),
-        format!("checked: no node within ±250 ms fenced; a node beyond ±500 ms fenced within {within:?}"),
+        format!(
+            "checked: no node within ±190 ms of true time fenced; a node beyond ±600 ms fenced within {within:?} \
+             of the cluster being calm"
+        ),
     ];
     for o in w.history() {
         story.push(format!("{:>9.3}s  {} {:?}", o.at.as_secs_f64(), o.node, o.event));

@@ -20,9 +20,10 @@ use std::time::Duration;
 
 /// The system model the skew monitor assumes for `config`: partially synchronous, crash-
 /// recovery, any network misbehaviour; wall clocks may step by up to `max_offset` at once,
-/// and a node is correct while its wall clock is within `max_offset / 2` of true time (so
-/// any two correct nodes are within `max_offset` of each other). A node further off is
-/// faulty, and is what the monitor must fence.
+/// and a node is correct while its wall clock is within `fence_fraction · max_offset / 2`
+/// of true time less 10 ms (room for 100 ppm of drift over 100 s), so any two correct
+/// clocks stay closer than the fencing threshold. A node further off is faulty; far enough
+/// beyond, the monitor must fence it.
 pub fn skew_model(config: &SkewConfig) -> crate::model::SystemModel {
     use crate::model::{ClockModel, NetworkModel, NodeFaults, SystemModel, Timing};
     SystemModel {
@@ -31,7 +32,12 @@ pub fn skew_model(config: &SkewConfig) -> crate::model::SystemModel {
         clocks: ClockModel {
             max_drift_ppm: 200,
             max_wall_step: Some(config.max_offset),
-            max_offset: Some(config.max_offset / 2),
+            max_offset: Some(
+                config
+                    .max_offset
+                    .mul_f64(config.fence_fraction.clamp(0.0, 1.0) / 2.0)
+                    .saturating_sub(Duration::from_millis(10)),
+            ),
         },
         network: NetworkModel::UNRELIABLE,
         max_down: None,

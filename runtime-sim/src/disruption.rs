@@ -1,0 +1,173 @@
+//! Which nodes and links a fault schedule disturbed, and when: what a checker needs to tell
+//! a justified reaction to a fault (a detector suspecting a node it could not hear) from a
+//! mistake (suspecting a node nothing was wrong with).
+
+use crate::fault::{Fault, FaultKind};
+use palisade_core::NodeId;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// What one disruption affected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Affected {
+    /// A node was crashed, restarting, or paused.
+    Node(NodeId),
+    /// These directed links `(from, to)` were cut.
+    Links(BTreeSet<(NodeId, NodeId)>),
+    /// Every link was degraded (a loss burst, a latency spike).
+    Network,
+}
+
+/// One disruption: what, and the true-time window `[from, until)` it lasted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Disruption {
+    /// What it affected.
+    pub affected: Affected,
+    /// When it started.
+    pub from: Duration,
+    /// When it ended (`Duration::MAX` for a crash with no restart).
+    pub until: Duration,
+}
+
+/// The disruptions of a schedule, for asking whether a reaction at some moment had a cause.
+#[derive(Clone, Debug, Default)]
+pub struct Disruptions(Vec<Disruption>);
+
+impl Disruptions {
+    /// The disruptions in `faults` (any order). Wall-clock steps and drift changes disturb
+    /// no message or process and are left out.
+    pub fn of(faults: &[Fault]) -> Self {
+        let mut faults: Vec<&Fault> = faults.iter().collect();
+        faults.sort_by_key(|f| f.at);
+        let mut out = Vec::new();
+        let mut open_net: Option<(Affected, Duration)> = None;
+        let mut down: Vec<(NodeId, Duration)> = Vec::new();
+        let close_node = |down: &mut Vec<(NodeId, Duration)>, n: NodeId| {
+            down.iter().position(|&(m, _)| m == n).map(|i| down.remove(i).1)
+        };
+        for f in faults {
+            match &f.kind {
+                FaultKind::Crash(n) | FaultKind::TornWrite(n) => down.push((*n, f.at)),
+                FaultKind::Restart(n) => {
+                    let from = close_node(&mut down, *n).unwrap_or(f.at);
+                    out.push(Disruption { affected: Affected::Node(*n), from, until: f.at });
+                }
+                FaultKind::Pause { node, duration } => out.push(Disruption {
+                    affected: Affected::Node(*node),
+                    from: f.at,
+                    until: f.at + *duration,
+                }),
+                FaultKind::Partition(p) => {
+                    if let Some((a, from)) = open_net.take() {
+                        out.push(Disruption { affected: a, from, until: f.at });
+                    }
+                    open_net = Some((Affected::Links(p.cut.clone()), f.at));
+                }
+                FaultKind::Degrade(_) => {
+                    if let Some((a, from)) = open_net.take() {
+                        out.push(Disruption { affected: a, from, until: f.at });
+                    }
+                    open_net = Some((Affected::Network, f.at));
+                }
+                FaultKind::Heal | FaultKind::RestoreLinks => {
+                    if let Some((a, from)) = open_net.take() {
+                        out.push(Disruption { affected: a, from, until: f.at });
+                    }
+                }
+                FaultKind::WallStep { .. } | FaultKind::WallStepWithin { .. } | FaultKind::Drift { .. } => {}
+            }
+        }
+        if let Some((a, from)) = open_net {
+            out.push(Disruption { affected: a, from, until: Duration::MAX });
+        }
+        for (n, from) in down {
+            out.push(Disruption { affected: Affected::Node(n), from, until: Duration::MAX });
+        }
+        Disruptions(out)
+    }
+
+    /// Every disruption.
+    pub fn all(&self) -> &[Disruption] {
+        &self.0
+    }
+
+    /// When the cluster was last calm from, as of `at`: `None` while some disruption is
+    /// under way, otherwise the end of the last one (zero if none). A liveness bound "within
+    /// D of the condition arising" under partial synchrony counts from here.
+    pub fn calm_since(&self, at: Duration) -> Option<Duration> {
+        let mut since = Duration::ZERO;
+        for d in self.0.iter().filter(|d| d.from <= at) {
+            if d.until > at {
+                return None;
+            }
+            since = since.max(d.until);
+        }
+        Some(since)
+    }
+
+    /// True when something disturbed what `observer` hears from `target` (either node, the
+    /// link `target -> observer`, or the whole network) at some time in `[at - settle, at]`:
+    /// a suspicion of `target` by `observer` at `at` then has a cause. `observer_counts`
+    /// says whether a disruption of the observer itself (its own pause or restart) counts.
+    pub fn explains(
+        &self,
+        observer: NodeId,
+        target: NodeId,
+        at: Duration,
+        settle: Duration,
+        observer_counts: bool,
+    ) -> bool {
+        let since = at.saturating_sub(settle);
+        self.0.iter().filter(|d| d.from <= at && d.until >= since).any(|d| match &d.affected {
+            Affected::Node(n) => *n == target || (observer_counts && *n == observer),
+            Affected::Links(cut) => cut.contains(&(target, observer)),
+            Affected::Network => true,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::Partition;
+
+    fn s(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn explains_only_what_touched_the_pair_within_the_settling_time() {
+        let (a, b, c) = (NodeId(1), NodeId(2), NodeId(3));
+        let faults = vec![
+            Fault::pause(b, s(10), s(2)),
+            Fault::partition(Partition::one_way(c, a), s(20)),
+            Fault::heal(s(25)),
+            Fault::crash(c, s(40)),
+            Fault::restart(c, s(45)),
+        ];
+        let d = Disruptions::of(&faults);
+        assert!(d.explains(a, b, s(13), s(5), false), "b was paused until 12 s");
+        assert!(!d.explains(a, b, s(18), s(5), false), "too long after the pause");
+        assert!(!d.explains(b, c, s(22), s(1), false), "c -> a was cut, not c -> b");
+        assert!(d.explains(a, c, s(22), s(1), false));
+        assert!(d.explains(b, c, s(44), s(1), false), "c was down");
+        assert!(!d.explains(b, c, s(11), s(1), false), "the observer's own pause does not count");
+        assert!(d.explains(b, a, s(11), s(1), true), "b's own pause counts when asked to");
+        assert!(d.explains(c, a, s(43), s(1), true), "counted when asked to");
+    }
+
+    #[test]
+    fn calm_since_is_the_end_of_the_last_disruption() {
+        let d = Disruptions::of(&[Fault::pause(NodeId(1), s(10), s(2)), Fault::crash(NodeId(2), s(30))]);
+        assert_eq!(d.calm_since(s(5)), Some(Duration::ZERO));
+        assert_eq!(d.calm_since(s(11)), None);
+        assert_eq!(d.calm_since(s(20)), Some(s(12)));
+        assert_eq!(d.calm_since(s(40)), None, "a crash with no restart never ends");
+    }
+
+    #[test]
+    fn an_unhealed_crash_lasts_forever() {
+        let d = Disruptions::of(&[Fault::crash(NodeId(2), s(5))]);
+        assert!(d.explains(NodeId(1), NodeId(2), s(500), s(1), false));
+    }
+}
