@@ -187,3 +187,142 @@ impl<P: Protocol, F: FnMut(&World<P>) -> bool> Checker<P> for WithinAfterGst<F> 
         self.verdict(world)
     }
 }
+
+/// Liveness per operation under partial synchrony: every operation in progress at GST or
+/// started after it completes within `within` of `max(start, GST)`. Operations are told
+/// apart by node (one outstanding per node, as a client issues them): `starts` and
+/// `completes` classify a node's events. An operation whose node crashes is abandoned (its
+/// outcome is unknown, Jepsen's `info`), not late. Checked after every event and at the end.
+pub struct EveryOperationWithin<S, C> {
+    name: &'static str,
+    within: Duration,
+    starts: S,
+    completes: C,
+    pending: BTreeMap<NodeId, Duration>,
+    seen: usize,
+}
+
+impl<S, C> EveryOperationWithin<S, C> {
+    /// A liveness checker named `name`: each operation, from the event `starts` accepts to
+    /// the one `completes` accepts on the same node, takes at most `within` after GST.
+    pub fn new(name: &'static str, within: Duration, starts: S, completes: C) -> Self {
+        EveryOperationWithin { name, within, starts, completes, pending: BTreeMap::new(), seen: 0 }
+    }
+
+    fn verdict<P: Protocol>(&mut self, world: &World<P>) -> Result<(), Violation>
+    where
+        S: FnMut(&P::Event) -> bool,
+        C: FnMut(&P::Event) -> bool,
+    {
+        let gst = world.gst();
+        while let Some(o) = world.history.get(self.seen) {
+            self.seen += 1;
+            if (self.completes)(&o.event) {
+                if let Some(started) = self.pending.remove(&o.node) {
+                    if o.at > started.max(gst) + self.within {
+                        return Err(Violation::new(
+                            self.name,
+                            format!(
+                                "{}'s operation started at {started:?} took until {:?}, more than {:?} after max(start, GST at {gst:?})",
+                                o.node, o.at, self.within
+                            ),
+                        ));
+                    }
+                }
+            } else if (self.starts)(&o.event) {
+                self.pending.insert(o.node, o.at);
+            }
+        }
+        // Abandon what a crash interrupted.
+        let restarted_after = |n: NodeId, t: Duration| world.restarts.iter().any(|&(m, at)| m == n && at > t);
+        self.pending.retain(|&n, &mut t| !world.crashes.contains_key(&n) && !restarted_after(n, t));
+        let now = world.now();
+        for (&node, &started) in &self.pending {
+            let deadline = started.max(gst) + self.within;
+            if now > deadline {
+                return Err(Violation::new(
+                    self.name,
+                    format!(
+                        "{node}'s operation started at {started:?} had not completed {:?} after max(start, GST at {gst:?})",
+                        self.within
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<P, S, C> Checker<P> for EveryOperationWithin<S, C>
+where
+    P: Protocol,
+    S: FnMut(&P::Event) -> bool,
+    C: FnMut(&P::Event) -> bool,
+{
+    fn after_event(&mut self, world: &World<P>) -> Result<(), Violation> {
+        self.verdict(world)
+    }
+
+    fn at_end(&mut self, world: &World<P>) -> Result<(), Violation> {
+        self.verdict(world)
+    }
+}
+
+/// Progress that never stalls after GST: an event `is_progress` accepts happens within
+/// `within` of GST, and after that never more than `within` apart, for as long as the run
+/// lasts. Re-armed after every progress event, unlike [`WithinAfterGst`], which is satisfied
+/// once.
+pub struct ProgressAfterGst<F> {
+    name: &'static str,
+    within: Duration,
+    is_progress: F,
+    last: Option<Duration>,
+    seen: usize,
+}
+
+impl<F> ProgressAfterGst<F> {
+    /// A liveness checker named `name` for the events `is_progress` accepts.
+    pub fn new(name: &'static str, within: Duration, is_progress: F) -> Self {
+        ProgressAfterGst { name, within, is_progress, last: None, seen: 0 }
+    }
+
+    fn verdict<P: Protocol>(&mut self, world: &World<P>) -> Result<(), Violation>
+    where
+        F: FnMut(&Observation<P::Event>) -> bool,
+    {
+        let gst = world.gst();
+        while let Some(o) = world.history.get(self.seen) {
+            self.seen += 1;
+            if o.at >= gst && (self.is_progress)(o) {
+                if let Some(last) = self.last.filter(|&l| o.at > l + self.within) {
+                    return Err(Violation::new(
+                        self.name,
+                        format!(
+                            "no progress from {last:?} to {:?}, more than {:?}, after GST at {gst:?}",
+                            o.at, self.within
+                        ),
+                    ));
+                }
+                self.last = Some(o.at);
+            }
+        }
+        let since = self.last.unwrap_or(gst).max(gst);
+        if world.now() > since + self.within {
+            return Err(Violation::new(
+                self.name,
+                format!("no progress for {:?} since {since:?} (GST at {gst:?})", self.within),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl<P: Protocol, F: FnMut(&Observation<P::Event>) -> bool> Checker<P> for ProgressAfterGst<F> {
+    fn after_event(&mut self, world: &World<P>) -> Result<(), Violation> {
+        self.verdict(world)
+    }
+
+    fn at_end(&mut self, world: &World<P>) -> Result<(), Violation> {
+        self.verdict(world)
+    }
+}

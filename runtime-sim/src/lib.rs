@@ -45,7 +45,7 @@ mod sim;
 pub mod trace;
 
 pub use byzantine::{Action, Adversary, AdversaryCtx};
-pub use check::{AtEnd, Checker, EachEvent, WithinAfterGst, World};
+pub use check::{AtEnd, Checker, EachEvent, EveryOperationWithin, ProgressAfterGst, WithinAfterGst, World};
 pub use disruption::Disruptions;
 pub use fault::{Fault, FaultKind};
 pub use nemesis::{Episode, NemesisConfig, NemesisKind, Schedule, shrink};

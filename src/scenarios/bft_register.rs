@@ -5,7 +5,7 @@ use palisade_core::quorum::register::{Register, RegisterConfig, RegisterEvent, R
 use palisade_core::quorum::{QuorumKind, QuorumSystem};
 use palisade_core::{NodeId, Violation};
 use palisade_sim::byzantine::{Action, Adversary, AdversaryCtx};
-use palisade_sim::{Latency, LinkConfig, Network, SimConfig, Simulation, WithinAfterGst, World};
+use palisade_sim::{EveryOperationWithin, Latency, LinkConfig, Network, SimConfig, Simulation, World};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -143,17 +143,13 @@ pub fn simulation(seed: u64, system: QuorumSystem, byzantine: u32) -> Simulation
         Ok(())
     });
     if byzantine as usize <= f {
-        let mut progress = false;
-        sim.add_checker(WithinAfterGst::new(
+        // Re-armed per operation: every read and write in progress at GST or started after
+        // it completes within the bound (a crashed client's operation is abandoned).
+        sim.add_checker(EveryOperationWithin::new(
             "register::progress_after_gst",
             Duration::from_secs(10),
-            move |w: &World<Register>| {
-                progress |= w
-                    .history()
-                    .last()
-                    .is_some_and(|o| o.at >= w.gst() && matches!(o.event, RegisterEvent::ReadDone { .. }));
-                progress
-            },
+            |e: &RegisterEvent| matches!(e, RegisterEvent::ReadStarted | RegisterEvent::WriteStarted { .. }),
+            |e: &RegisterEvent| matches!(e, RegisterEvent::ReadDone { .. } | RegisterEvent::WriteDone { .. }),
         ));
     }
     sim

@@ -2,12 +2,13 @@
 //! `drift-violation`.
 
 use super::{Outcome, RunSpec, Scenario};
+use palisade_core::Observation;
 use palisade_core::fencing::FencingToken;
 use palisade_core::fencing::checks::{accepted_tokens_never_decrease, issued_tokens_increase};
 use palisade_core::lease::checks::single_holder;
 use palisade_core::lease::{LeaseConfig, LeaseEvent, LockService};
 use palisade_core::{NodeId, Rng};
-use palisade_sim::{AtEnd, Latency, LinkConfig, Network, SimConfig, Simulation, WithinAfterGst, World};
+use palisade_sim::{Latency, LinkConfig, Network, ProgressAfterGst, SimConfig, Simulation, World};
 use std::time::Duration;
 
 /// Nodes: 1 grantor, 2 storage, 3-5 clients.
@@ -89,23 +90,14 @@ pub fn simulation(
     if check_liveness {
         // After GST: the grantor may wait a term after a restart, a holder may sit out its
         // lease and jeopardy grace; then someone acquires and writes.
+        // Re-armed: after GST, accepted writes never stop for longer than the bound.
         let bound = term * 3 + Duration::from_secs(3);
-        let mut last_len = 0;
-        let mut wrote = false;
-        sim.add_checker(WithinAfterGst::new(
+        sim.add_checker(ProgressAfterGst::new(
             "lease::progress_after_gst",
             bound,
-            move |w: &World<LockService>| {
-                let h = w.history();
-                wrote |= h[last_len.min(h.len())..]
-                    .iter()
-                    .any(|o| o.at >= w.gst() && matches!(o.event, LeaseEvent::Accepted { .. }));
-                last_len = h.len();
-                wrote
-            },
+            |o: &Observation<LeaseEvent>| matches!(o.event, LeaseEvent::Accepted { .. }),
         ));
     }
-    sim.add_checker(AtEnd(|_: &World<LockService>| Ok(())));
     sim
 }
 
@@ -217,12 +209,13 @@ pub fn scenarios() -> Vec<Scenario> {
 pub mod leader {
     use super::super::{Outcome, RunSpec};
     use super::{RHO_PPM, config};
+    use palisade_core::Observation;
     use palisade_core::fencing::checks::accepted_tokens_never_decrease;
     use palisade_core::lease::LeaseConfig;
     use palisade_core::lease::checks::single_holder;
     use palisade_core::lease::election::{Election, ElectionEvent};
     use palisade_core::{NodeId, Rng};
-    use palisade_sim::{Latency, LinkConfig, Network, SimConfig, Simulation, WithinAfterGst, World};
+    use palisade_sim::{Latency, LinkConfig, Network, ProgressAfterGst, SimConfig, Simulation, World};
     use std::time::Duration;
 
     /// Storage is node 6; nodes 1-5 are acceptors and candidates.
@@ -269,18 +262,13 @@ pub mod leader {
                 .collect();
             accepted_tokens_never_decrease(&accepted)
         });
+        // Re-armed: after GST, the leader's accepted writes never stop for longer than the
+        // bound (every event is looked at, not just the last of a step).
         let bound = term * 4 + Duration::from_secs(3);
-        let mut wrote = false;
-        sim.add_checker(WithinAfterGst::new(
+        sim.add_checker(ProgressAfterGst::new(
             "election::progress_after_gst",
             bound,
-            move |w: &World<Election>| {
-                wrote |= w
-                    .history()
-                    .last()
-                    .is_some_and(|o| o.at >= w.gst() && matches!(o.event, ElectionEvent::Accepted { .. }));
-                wrote
-            },
+            |o: &Observation<ElectionEvent>| matches!(o.event, ElectionEvent::Accepted { .. }),
         ));
         sim
     }

@@ -506,3 +506,93 @@ fn liveness_is_judged_after_gst() {
     assert_eq!(v.checker, "test::trust_returns");
     assert!(v.time_ns > 2_000_000_000 && v.time_ns < 2_010_000_000, "{v:?}");
 }
+
+/// Emits its tick count every 100 ms until it has emitted `config` ticks: an even tick
+/// starts an operation, the next odd one completes it.
+#[derive(Debug)]
+struct Ticker {
+    stop_after: u64,
+    count: u64,
+    next: Instant,
+    outbox: Outbox<(), u64, ()>,
+}
+
+impl Protocol for Ticker {
+    type Message = ();
+    type Command = std::convert::Infallible;
+    type Event = u64;
+    type Config = u64;
+    type Durable = ();
+
+    fn new(init: Init<Self>) -> Self {
+        Ticker { stop_after: init.config, count: 0, next: init.now.mono + ms(100), outbox: Outbox::new() }
+    }
+    fn handle_message(&mut self, _: Now, _: NodeId, _: ()) {}
+    fn handle_command(&mut self, _: Now, c: Self::Command) {
+        match c {}
+    }
+    fn handle_timeout(&mut self, now: Now) {
+        if now.mono >= self.next && self.count < self.stop_after {
+            self.outbox.event(self.count);
+            self.count += 1;
+            self.next = now.mono + ms(100);
+        }
+    }
+    fn poll_output(&mut self) -> Option<OutputFor<Self>> {
+        self.outbox.pop()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        (self.count < self.stop_after).then_some(self.next)
+    }
+}
+
+#[test]
+fn progress_is_re_armed_after_every_step_not_satisfied_once() {
+    use crate::check::{ProgressAfterGst, WithinAfterGst};
+    // A pause from 1 s to 2 s (GST); in the stalling run the node stops ticking at 3 s.
+    let run = |stall: bool, once: bool| {
+        let ticks = if stall { 20 } else { u64::MAX };
+        let mut sim = Simulation::<Ticker>::new(SimConfig::new(1, 1), ticks);
+        sim.schedule(Fault::pause(NodeId(1), Duration::from_secs(1), Duration::from_secs(1)));
+        let within = Duration::from_millis(300);
+        if once {
+            sim.add_checker(WithinAfterGst::new("test::ticks", within, |w: &World<Ticker>| {
+                w.history().last().is_some_and(|o| o.at >= w.gst())
+            }));
+        } else {
+            sim.add_checker(ProgressAfterGst::new("test::ticks", within, |_: &Observation<u64>| true));
+        }
+        sim.run_for(Duration::from_secs(4))
+    };
+    assert_eq!(run(false, false).violation, None);
+    let v = run(true, false).violation.expect("a stall after GST must fail");
+    assert_eq!(v.checker, "test::ticks");
+    assert!(v.message.contains("no progress for 300ms since 3s"), "{v:?}");
+    // The one-shot form was satisfied by the first tick after GST and misses the stall.
+    assert_eq!(run(true, true).violation, None, "WithinAfterGst holds once and is never re-checked");
+}
+
+#[test]
+fn every_operation_must_finish_within_the_bound_unless_its_node_crashed() {
+    use crate::check::EveryOperationWithin;
+    let run = |within: Duration, crash: bool| {
+        let mut sim = Simulation::<Ticker>::new(SimConfig::new(1, 1), u64::MAX);
+        if crash {
+            // Crashes between an operation's start (tick 2 at 300 ms) and its completion.
+            sim.schedule(Fault { at: ms(350), kind: crate::FaultKind::Crash(NodeId(1)) });
+        }
+        sim.add_checker(EveryOperationWithin::new(
+            "test::ops",
+            within,
+            |e: &u64| e % 2 == 0,
+            |e: &u64| e % 2 == 1,
+        ));
+        sim.run_for(Duration::from_secs(2))
+    };
+    assert_eq!(run(ms(150), false).violation, None);
+    let v = run(ms(50), false).violation.expect("operations take 100 ms: a 50 ms bound fails");
+    assert_eq!(v.checker, "test::ops");
+    // The operation started at 300 ms never completes: its node crashed at 350 ms, so its
+    // outcome is unknown, not late.
+    assert_eq!(run(ms(150), true).violation, None);
+}
