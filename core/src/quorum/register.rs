@@ -156,6 +156,20 @@ enum Phase {
     Read { op: u64, replies: BTreeMap<NodeId, Option<Stored>> },
 }
 
+/// What a register node persists. A server: the value it stores, durable before it
+/// acknowledges a store (otherwise a restart could forget a completed write). A client: its
+/// operation and write counters, durable before a new operation's first message, so a
+/// reply to an operation from before a crash can never be taken for one after it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterDurable {
+    /// The server's stored value.
+    pub stored: Option<Stored>,
+    /// The client's last operation number.
+    pub next_op: u64,
+    /// The client's writes so far.
+    pub writes: u64,
+}
+
 /// A register node: a server (ids 1..=servers) or a client.
 pub struct Register {
     id: NodeId,
@@ -171,7 +185,7 @@ pub struct Register {
     writes: u64,
     next_start: Instant,
     next_resend: Instant,
-    outbox: Outbox<RegisterMsg, RegisterEvent, ()>,
+    outbox: Outbox<RegisterMsg, RegisterEvent, RegisterDurable>,
 }
 
 impl std::fmt::Debug for Register {
@@ -246,12 +260,20 @@ impl Register {
         }
     }
 
+    fn durable(&self) -> RegisterDurable {
+        RegisterDurable { stored: self.stored.clone(), next_op: self.next_op, writes: self.writes }
+    }
+
     fn start_op(&mut self) {
-        self.next_op += 1;
+        self.next_op = self.next_op.saturating_add(1);
         let op = self.next_op;
         // Clients alternate: writers (even ids) write, readers (odd ids) read.
-        if self.id.0 % 2 == 0 {
-            self.writes += 1;
+        let writer = self.id.0 % 2 == 0;
+        if writer {
+            self.writes = self.writes.saturating_add(1);
+        }
+        self.outbox.persist(self.durable());
+        if writer {
             let value = format!("{} #{}", self.id, self.writes).into_bytes();
             self.outbox.event(RegisterEvent::WriteStarted { value: value.clone() });
             self.phase = Phase::QueryTs { op, value, replies: BTreeMap::new() };
@@ -328,19 +350,20 @@ impl Protocol for Register {
     type Command = std::convert::Infallible;
     type Event = RegisterEvent;
     type Config = RegisterConfig;
-    type Durable = ();
+    type Durable = RegisterDurable;
 
     fn new(init: Init<Self>) -> Self {
         let keyring = test_keyring(init.config.cluster_seed, init.members.iter().copied());
         let now = init.now.mono;
+        let restored = init.restored.clone().unwrap_or_default();
         Register {
             id: init.id,
             keyring,
-            stored: None,
+            stored: restored.stored,
             verified: Default::default(),
             phase: Phase::Idle,
-            next_op: 0,
-            writes: 0,
+            next_op: restored.next_op,
+            writes: restored.writes,
             next_start: now + init.config.op_every,
             next_resend: now + init.config.resend_every,
             config: init.config,
@@ -361,6 +384,8 @@ impl Protocol for Register {
                     // Keep the highest timestamp; a dissemination server keeps only authentic values.
                     if self.authentic(&stored) && self.stored.as_ref().is_none_or(|s| stored.ts > s.ts) {
                         self.stored = Some(stored);
+                        // Durable before the acknowledgement leaves.
+                        self.outbox.persist(self.durable());
                     }
                     RegisterMsg::StoreAck { op }
                 }
