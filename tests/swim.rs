@@ -119,3 +119,57 @@ fn garbage_from_a_byzantine_member_never_panics_a_node() {
     assert!(r.rejected > 0, "{r:?}");
     assert_eq!(sim.world().running().count(), 6);
 }
+
+#[test]
+fn restarted_member_is_alive_again_in_every_view() {
+    // n3 is suspected once (a pause) and refutes, so it is past incarnation 0; it then
+    // crashes, every member declares it dead, and it restarts from its durable state with no
+    // seed to join through. Push-pull and its higher incarnation must bring it back in every
+    // view within one push-pull interval (plus gossip), and keep it there.
+    let config = SwimConfig::default();
+    let bound = config.push_pull_interval + s(15);
+    for seed in 1..=4 {
+        let mut sim = cluster(seed, 6, config.clone());
+        sim.schedule(Fault::pause(NodeId(3), s(5), s(3)));
+        sim.schedule(Fault::crash(NodeId(3), s(20)));
+        sim.schedule(Fault::restart(NodeId(3), s(80)));
+        sim.add_checker(EachEvent::new(no_false_death));
+        assert_eq!(sim.run_for(s(79)).violation, None, "seed {seed}");
+        for (id, m) in sim.world().running() {
+            assert!(matches!(m.state_of(NodeId(3)), Some(MemberState::Dead { .. })), "seed {seed}: {id}");
+        }
+        assert_eq!(sim.run_for(s(80) + bound).violation, None, "seed {seed}");
+        let n3 = sim.world().node(NodeId(3)).expect("n3 restarted");
+        assert!(n3.incarnation() > 1, "seed {seed}: n3 restarted at incarnation {}", n3.incarnation());
+        for (id, m) in sim.world().running() {
+            assert_eq!(m.state_of(NodeId(3)), Some(MemberState::Alive), "seed {seed}: {id}'s view of n3");
+            assert_eq!(m.alive().len(), 6, "seed {seed}: {id} sees {:?} alive", m.alive());
+        }
+        assert_eq!(sim.run_for(s(200)).violation, None, "seed {seed}");
+        for (id, m) in sim.world().running() {
+            assert_eq!(m.alive().len(), 6, "seed {seed}: {id} sees {:?} alive", m.alive());
+        }
+    }
+}
+
+#[test]
+fn push_pull_revives_a_restarted_member_whose_announcement_was_lost() {
+    // As above, but n3 is cut off for the first 10 s after its restart, so its announcement
+    // of the new incarnation is gossiped into the void, and nobody holding it dead ever
+    // messages it. Only anti-entropy tells the others it is back.
+    let all: Vec<NodeId> = (1..=6).map(NodeId).collect();
+    for seed in 1..=4 {
+        let config = SwimConfig::default();
+        let bound = config.push_pull_interval + s(15);
+        let mut sim = cluster(seed, 6, config);
+        sim.schedule(Fault::crash(NodeId(3), s(10)));
+        sim.schedule(Fault::partition(Partition::isolate(NodeId(3), &all), s(59)));
+        sim.schedule(Fault::restart(NodeId(3), s(60)));
+        sim.schedule(Fault::heal(s(70)));
+        sim.add_checker(EachEvent::new(no_false_death));
+        assert_eq!(sim.run_for(s(70) + bound).violation, None, "seed {seed}");
+        for (id, m) in sim.world().running() {
+            assert_eq!(m.alive().len(), 6, "seed {seed}: {id} sees {:?} alive", m.alive());
+        }
+    }
+}

@@ -1,5 +1,7 @@
 //! Piggybacked dissemination: membership updates ride on pings and acks, each sent a
 //! bounded number of times (`retransmit_mult · ceil(log10(n + 1))`), least-sent first.
+//! (Lifeguard's buddy system does not depend on this queue: every message to a suspect
+//! carries a fresh suspect note, added by the sender.)
 
 use super::Update;
 use crate::node::NodeId;
@@ -25,15 +27,10 @@ impl Broadcasts {
     }
 
     /// Up to `max` updates to piggyback, least-sent first (ties by member id); each taken
-    /// update counts one transmission and is dropped after `limit` of them. `first`, if
-    /// given and pending, is always included (Lifeguard's buddy system).
-    pub fn take(&mut self, max: usize, limit: u32, first: Option<NodeId>) -> Vec<Update> {
+    /// update counts one transmission and is dropped after `limit` of them.
+    pub fn take(&mut self, max: usize, limit: u32) -> Vec<Update> {
         let mut order: Vec<(u32, NodeId)> = self.queue.iter().map(|(&n, &(_, sent))| (sent, n)).collect();
         order.sort();
-        if let Some(f) = first.filter(|f| self.queue.contains_key(f)) {
-            order.retain(|&(_, n)| n != f);
-            order.insert(0, (0, f));
-        }
         let mut out = Vec::new();
         for (_, node) in order.into_iter().take(max) {
             if let Some((update, sent)) = self.queue.get_mut(&node) {
@@ -74,18 +71,10 @@ mod tests {
         b.push(alive(2, 0));
         b.push(alive(1, 5));
         assert_eq!(b.len(), 2);
-        assert_eq!(b.take(1, 2, None), vec![alive(1, 5)]);
-        assert_eq!(b.take(1, 2, None), vec![alive(2, 0)]);
-        assert_eq!(b.take(5, 2, None).len(), 2);
+        assert_eq!(b.take(1, 2), vec![alive(1, 5)]);
+        assert_eq!(b.take(1, 2), vec![alive(2, 0)]);
+        assert_eq!(b.take(5, 2).len(), 2);
         assert!(b.is_empty(), "each sent twice, then dropped");
         assert_eq!(retransmit_limit(4, 100), 12);
-    }
-
-    #[test]
-    fn the_buddy_update_goes_first() {
-        let mut b = Broadcasts::default();
-        b.push(alive(1, 0));
-        b.push(alive(9, 0));
-        assert_eq!(b.take(1, 10, Some(NodeId(9))), vec![alive(9, 0)]);
     }
 }

@@ -2,15 +2,28 @@
 //! arXiv 1707.00788), after hashicorp/memberlist.
 //!
 //! Model: partially synchronous network that may lose, delay and reorder messages;
-//! crash-stop members; members may be slow or paused. No Byzantine members.
+//! members crash and may restart from their durable state ([`SwimDurable`]); members may be
+//! slow or paused; the membership is fixed by configuration (members outside it are
+//! ignored). No Byzantine members, but nothing a peer sends can panic a member or make it
+//! allocate what the peer claims.
 //! Guarantees: a crashed member is eventually declared dead by every live member
 //! (completeness: probed round-robin, so within a bounded number of protocol periods plus
-//! the suspicion timeout); a live member that is suspected refutes by raising its
-//! incarnation, and one that can reach any member will be believed alive again; an
-//! asymmetric partition (A cannot reach B but C can) does not convict B, since indirect
-//! probes through C succeed. With Lifeguard, a member that misses acks because it is itself
-//! slow stretches its own timeouts (local health), a lone accuser's suspicion lasts longest
-//! (dynamic suspicion timeout), and suspects hear of it first (buddy system).
+//! the suspicion timeout); a live member that is suspected or declared dead refutes by
+//! raising its incarnation, and one that can reach any member will be believed alive again;
+//! an asymmetric partition (A cannot reach B but C can) does not convict B, since indirect
+//! probes through C succeed. A restarted member comes back at an incarnation strictly
+//! higher than any it used before (it is persisted before anything carries it), and
+//! periodic push-pull anti-entropy (memberlist's full state sync with one random live
+//! member) tells it how others see it, so it is eventually alive in every live view again
+//! even when every gossip about it has been forgotten. With Lifeguard, a member that misses
+//! acks because it is itself slow stretches its own timeouts (local health), a lone
+//! accuser's suspicion lasts longest (dynamic suspicion timeout), and every message to a
+//! suspect tells it that it is suspected (buddy system).
+//! Incarnations: merged by "higher incarnation wins; at equal incarnation Dead/Left >
+//! Suspect > Alive". Incarnation arithmetic never overflows: an accusation at `u64::MAX`
+//! cannot be outbid, so the accused member keeps its incarnation (it neither wraps to 0
+//! nor jumps to `u64::MAX`) and reports [`SwimEvent::Unrefutable`]; honest members move up
+//! by one per refutation or restart and never get there.
 //! Checkers: [`checks::no_false_death`], and the detector checkers over [`SwimEvent`]s
 //! mapped to suspicions.
 
@@ -39,7 +52,7 @@ use crate::rng::Rng;
 use crate::time::{Instant, Now};
 use crate::timer::Timers;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// Parameters of [`Swim`]. Defaults are memberlist's LAN configuration with Lifeguard on.
@@ -66,6 +79,30 @@ pub struct SwimConfig {
     pub lifeguard: bool,
     /// Members to join through. Empty: start knowing the whole configured membership.
     pub seeds: Vec<NodeId>,
+    /// Push-pull anti-entropy period: every interval (scaled up for clusters above 32
+    /// members, see [`push_pull_interval`]) a member exchanges its whole membership table
+    /// with one random live member. 30 s (memberlist's LAN `PushPullInterval`); zero turns
+    /// push-pull off.
+    #[serde(default = "default_push_pull_interval")]
+    pub push_pull_interval: Duration,
+}
+
+fn default_push_pull_interval() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// Members above which memberlist scales the push-pull interval.
+pub const PUSH_PULL_SCALE_THRESHOLD: usize = 32;
+
+/// The push-pull period for a cluster of `n` live members (memberlist's `pushPullScale`):
+/// `base` up to [`PUSH_PULL_SCALE_THRESHOLD`] members, then
+/// `base · (ceil(log2(n) - log2(32)) + 1)`, so that full syncs stay rare in large clusters.
+pub fn push_pull_interval(base: Duration, n: usize) -> Duration {
+    if n <= PUSH_PULL_SCALE_THRESHOLD {
+        return base;
+    }
+    let mult = ((n as f64).log2() - (PUSH_PULL_SCALE_THRESHOLD as f64).log2()).ceil() + 1.0;
+    base.saturating_mul(mult as u32)
 }
 
 impl Default for SwimConfig {
@@ -81,6 +118,7 @@ impl Default for SwimConfig {
             max_piggyback: 16,
             lifeguard: true,
             seeds: Vec::new(),
+            push_pull_interval: default_push_pull_interval(),
         }
     }
 }
@@ -126,6 +164,21 @@ pub struct Update {
 /// a member do unbounded work).
 pub const MAX_UPDATES_PER_MESSAGE: usize = 64;
 
+/// Entries in a full membership table ([`SwimMsg::PushPull`], [`SwimMsg::JoinAck`]), at
+/// most: 2048 encode to about 41 KB, under the codec's 64 KiB limit. A larger membership is
+/// sent as a window of this many entries starting at a random member, so every member is
+/// covered over successive syncs. A received table is read up to this many entries, and
+/// never beyond the size of the configured membership.
+pub const MAX_TABLE_ENTRIES: usize = 2048;
+
+/// What a member keeps across crashes: the highest incarnation it has used. It restarts one
+/// above it, so its `Alive` beats any suspicion or death others hold from before the crash.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwimDurable {
+    /// The highest incarnation this member has announced (or is about to).
+    pub incarnation: u64,
+}
+
 /// SWIM messages. Every one piggybacks membership updates.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SwimMsg {
@@ -163,7 +216,18 @@ pub enum SwimMsg {
     Join,
     /// The seed's view of the membership.
     JoinAck {
-        /// Every member the seed knows.
+        /// Every member the seed knows (at most [`MAX_TABLE_ENTRIES`]).
+        members: Vec<Update>,
+    },
+    /// Anti-entropy: the sender's whole membership table; answer with
+    /// [`SwimMsg::PushPullReply`] and merge.
+    PushPull {
+        /// The sender's table (at most [`MAX_TABLE_ENTRIES`]).
+        members: Vec<Update>,
+    },
+    /// The answer to a [`SwimMsg::PushPull`]: the responder's table, after merging.
+    PushPullReply {
+        /// The responder's table (at most [`MAX_TABLE_ENTRIES`]).
         members: Vec<Update>,
     },
 }
@@ -211,6 +275,14 @@ pub enum SwimEvent {
         /// Its new incarnation.
         incarnation: u64,
     },
+    /// A peer claims this member is suspect, dead or gone (or alive at a later incarnation)
+    /// at incarnation `u64::MAX`, which cannot be outbid: the claim is not refuted and the
+    /// member keeps its incarnation. No honest member gets there, so this reports a faulty
+    /// peer.
+    Unrefutable {
+        /// The claimed incarnation.
+        incarnation: u64,
+    },
 }
 
 fn is_live(state: MemberState) -> bool {
@@ -237,6 +309,8 @@ enum Timer {
     RelayNack(u64),
     /// Forget an indirect probe.
     RelayEnd(u64),
+    /// Start the next push-pull exchange.
+    PushPull,
 }
 
 #[derive(Clone, Debug)]
@@ -254,6 +328,8 @@ pub struct Swim {
     id: NodeId,
     config: SwimConfig,
     incarnation: u64,
+    /// The configured membership: updates about anyone else are ignored.
+    membership: BTreeSet<NodeId>,
     members: BTreeMap<NodeId, Member>,
     /// Members alive or suspected.
     live: usize,
@@ -267,8 +343,10 @@ pub struct Swim {
     broadcasts: Broadcasts,
     timers: Timers<Timer>,
     rng: Rng,
+    /// A separate stream for push-pull choices, so they leave the probe order unchanged.
+    sync_rng: Rng,
     left: bool,
-    outbox: Outbox<SwimMsg, SwimEvent, ()>,
+    outbox: Outbox<SwimMsg, SwimEvent, SwimDurable>,
 }
 
 impl Swim {
@@ -328,17 +406,86 @@ impl Swim {
         }
     }
 
-    fn piggyback(&mut self, buddy: Option<NodeId>) -> Vec<Update> {
+    /// Sends `make(updates)` to `to`, piggybacking queued updates. Lifeguard's buddy system
+    /// (memberlist's compound ping + suspect): if this member suspects `to`, a fresh suspect
+    /// message about `to` rides first on every message to it, whether or not the suspicion
+    /// is still queued for gossip, so the suspect learns of it and refutes.
+    fn send(&mut self, to: NodeId, make: impl FnOnce(Vec<Update>) -> SwimMsg) {
+        let note = self
+            .members
+            .get(&to)
+            .filter(|m| self.config.lifeguard && matches!(m.state, MemberState::Suspect { .. }))
+            .map(|m| Update {
+                node: to,
+                incarnation: m.incarnation,
+                state: MemberState::Suspect { from: self.id },
+            });
         let limit = retransmit_limit(self.config.retransmit_mult, self.n());
-        let buddy = buddy.filter(|_| self.config.lifeguard);
-        self.broadcasts.take(self.config.max_piggyback, limit, buddy)
+        let max = self.config.max_piggyback.saturating_sub(usize::from(note.is_some()));
+        let mut updates = self.broadcasts.take(max, limit);
+        if let Some(note) = note {
+            // The note is this member's current view of `to`: it supersedes any queued update
+            // about `to` for this recipient.
+            updates.retain(|u| u.node != to);
+            updates.insert(0, note);
+        }
+        self.outbox.send(to, make(updates));
     }
 
-    fn send(&mut self, to: NodeId, make: impl FnOnce(Vec<Update>) -> SwimMsg) {
-        let buddy =
-            self.members.get(&to).filter(|m| matches!(m.state, MemberState::Suspect { .. })).map(|_| to);
-        let updates = self.piggyback(buddy);
-        self.outbox.send(to, make(updates));
+    fn persist(&mut self) {
+        self.outbox.persist(SwimDurable { incarnation: self.incarnation });
+    }
+
+    /// This member's table for a full sync: every known member (itself as it announces
+    /// itself), at most [`MAX_TABLE_ENTRIES`] of them, starting at a random member if there
+    /// are more.
+    fn table(&mut self) -> Vec<Update> {
+        let n = self.members.len();
+        let skip = if n > MAX_TABLE_ENTRIES { self.sync_rng.below(n as u64) as usize } else { 0 };
+        let me = self.self_update();
+        self.members
+            .iter()
+            .cycle()
+            .skip(skip)
+            .take(n.min(MAX_TABLE_ENTRIES))
+            .map(|(&node, m)| {
+                if node == self.id {
+                    me.clone()
+                } else {
+                    Update { node, incarnation: m.incarnation, state: m.state }
+                }
+            })
+            .collect()
+    }
+
+    /// Merges a peer's full table with the usual precedence rules (see [`Swim::apply`]),
+    /// reading at most as many entries as there are members.
+    fn merge(&mut self, now: Instant, table: Vec<Update>) {
+        let bound = self.membership.len().min(MAX_TABLE_ENTRIES);
+        for u in table.into_iter().take(bound) {
+            self.apply(now, u);
+        }
+    }
+
+    /// Sends this member's table to one random live member (memberlist's `pushPull`).
+    fn push_pull(&mut self, now: Instant) {
+        let interval = push_pull_interval(self.config.push_pull_interval, self.n());
+        if interval.is_zero() {
+            return;
+        }
+        self.timers.set(Timer::PushPull, now + interval);
+        if self.left {
+            return;
+        }
+        let peers: Vec<NodeId> = self
+            .members
+            .iter()
+            .filter(|&(&n, m)| n != self.id && m.state == MemberState::Alive)
+            .map(|(&n, _)| n)
+            .collect();
+        let Some(&peer) = self.sync_rng.pick(&peers) else { return };
+        let members = self.table();
+        self.outbox.send(peer, SwimMsg::PushPull { members });
     }
 
     fn self_update(&self) -> Update {
@@ -443,109 +590,148 @@ impl Swim {
         }
     }
 
-    /// Applies one update, heard from a peer or decided locally.
+    /// Applies one update, heard from a peer or decided locally. Precedence: a higher
+    /// incarnation wins; at equal incarnation Dead/Left > Suspect > Alive. Updates about
+    /// members outside the configured membership are ignored.
     fn apply(&mut self, now: Instant, u: Update) {
+        if !self.membership.contains(&u.node) {
+            return;
+        }
         if u.node == self.id {
             return self.about_me(u);
         }
-        let known = self.members.get(&u.node).cloned();
-        let current_inc = known.as_ref().map_or(0, |m| m.incarnation);
+        let Some(m) = self.members.get(&u.node).cloned() else {
+            // Not known yet (joining through seeds): only news of it being alive introduces it.
+            if u.state == MemberState::Alive {
+                self.set_member(u.node, Member { incarnation: u.incarnation, state: MemberState::Alive });
+                self.outbox.event(SwimEvent::Joined { peer: u.node });
+                self.broadcasts.push(u);
+            }
+            return;
+        };
+        if u.incarnation < m.incarnation {
+            return;
+        }
+        let newer = u.incarnation > m.incarnation;
         match u.state {
             MemberState::Alive => {
-                let newer = known.as_ref().is_none_or(|m| u.incarnation > m.incarnation);
                 if !newer {
                     return;
                 }
-                let was = known.map(|m| m.state);
                 self.set_member(u.node, Member { incarnation: u.incarnation, state: MemberState::Alive });
                 self.suspicions.remove(&u.node);
                 self.timers.cancel(Timer::Suspicion(u.node));
-                match was {
-                    None => self.outbox.event(SwimEvent::Joined { peer: u.node }),
-                    Some(MemberState::Alive) => {}
-                    Some(_) => self.outbox.event(SwimEvent::Alive { peer: u.node }),
+                if m.state != MemberState::Alive {
+                    self.outbox.event(SwimEvent::Alive { peer: u.node });
                 }
                 self.broadcasts.push(u);
             }
-            MemberState::Suspect { from: accuser } => {
-                let Some(m) = known else { return };
-                if u.incarnation < current_inc {
-                    return;
-                }
-                match m.state {
-                    MemberState::Alive => {
-                        self.set_member(u.node, Member { incarnation: u.incarnation, state: u.state });
-                        let n = self.n();
-                        let (min, max) = suspicion_bounds(
-                            n,
-                            self.config.suspicion_mult,
-                            self.config.suspicion_max_timeout_mult,
-                            self.config.probe_interval,
-                        );
-                        let (max, k) = if self.config.lifeguard {
-                            (max, confirmations_needed(n, self.config.suspicion_mult))
-                        } else {
-                            (min, 0)
+            MemberState::Suspect { from: accuser } => match m.state {
+                MemberState::Alive => self.suspect(now, u, accuser),
+                MemberState::Suspect { from: first } => {
+                    if newer {
+                        // It refuted (we missed it) and is suspected again: keep the running
+                        // suspicion, at the new incarnation.
+                        let member = Member {
+                            incarnation: u.incarnation,
+                            state: MemberState::Suspect { from: first },
                         };
-                        let s = Suspicion::new(now, accuser, min, max, k);
-                        self.timers.set(Timer::Suspicion(u.node), s.deadline());
-                        self.suspicions.insert(u.node, s);
-                        self.outbox.event(SwimEvent::Suspect { peer: u.node, by: accuser });
-                        self.broadcasts.push(u);
+                        self.set_member(u.node, member);
                     }
-                    MemberState::Suspect { .. } => {
-                        // An independent confirmation shortens the timeout (Lifeguard).
-                        if let Some(s) = self.suspicions.get_mut(&u.node) {
-                            if s.confirm(accuser) {
-                                let deadline = s.deadline();
-                                self.timers.set(Timer::Suspicion(u.node), deadline);
-                                self.broadcasts.push(u);
-                            }
+                    // An independent confirmation shortens the timeout (Lifeguard).
+                    let mut confirmed = false;
+                    if let Some(s) = self.suspicions.get_mut(&u.node) {
+                        if s.confirm(accuser) {
+                            confirmed = true;
+                            let deadline = s.deadline();
+                            self.timers.set(Timer::Suspicion(u.node), deadline);
                         }
                     }
-                    MemberState::Dead { .. } | MemberState::Left => {}
+                    if confirmed || newer {
+                        self.broadcasts.push(u);
+                    }
                 }
-            }
+                // Seen alive at a later incarnation than the one it died at, and suspected
+                // since: suspect it afresh.
+                MemberState::Dead { .. } | MemberState::Left if newer => self.suspect(now, u, accuser),
+                MemberState::Dead { .. } | MemberState::Left => {}
+            },
             MemberState::Dead { .. } | MemberState::Left => {
-                let Some(m) = known else { return };
-                if u.incarnation < current_inc
-                    || matches!(m.state, MemberState::Dead { .. } | MemberState::Left)
-                {
+                let was_live = is_live(m.state);
+                if !newer && !was_live {
                     return;
                 }
                 self.set_member(u.node, Member { incarnation: u.incarnation, state: u.state });
                 self.suspicions.remove(&u.node);
                 self.timers.cancel(Timer::Suspicion(u.node));
-                let event = if u.state == MemberState::Left {
-                    SwimEvent::Left { peer: u.node }
-                } else {
-                    SwimEvent::Dead { peer: u.node }
-                };
-                self.outbox.event(event);
+                if was_live {
+                    let event = if u.state == MemberState::Left {
+                        SwimEvent::Left { peer: u.node }
+                    } else {
+                        SwimEvent::Dead { peer: u.node }
+                    };
+                    self.outbox.event(event);
+                }
                 self.broadcasts.push(u);
             }
         }
     }
 
-    /// Someone says something about us: refute suspicion or death by a higher incarnation.
+    /// Starts suspecting `u.node` (at `u.incarnation`), accused by `accuser`.
+    fn suspect(&mut self, now: Instant, u: Update, accuser: NodeId) {
+        self.set_member(u.node, Member { incarnation: u.incarnation, state: u.state });
+        let n = self.n();
+        let (min, max) = suspicion_bounds(
+            n,
+            self.config.suspicion_mult,
+            self.config.suspicion_max_timeout_mult,
+            self.config.probe_interval,
+        );
+        let (max, k) = if self.config.lifeguard {
+            (max, confirmations_needed(n, self.config.suspicion_mult))
+        } else {
+            (min, 0)
+        };
+        let s = Suspicion::new(now, accuser, min, max, k);
+        self.timers.set(Timer::Suspicion(u.node), s.deadline());
+        self.suspicions.insert(u.node, s);
+        self.outbox.event(SwimEvent::Suspect { peer: u.node, by: accuser });
+        self.broadcasts.push(u);
+    }
+
+    /// Someone says something about us. A suspicion, death or leave at our incarnation or
+    /// later (or an `Alive` at a later one, as after a restart that lost its durable state)
+    /// is refuted by moving above it: persisted first, then gossiped. An older one is
+    /// answered by re-announcing our current incarnation, so that the reply to an accuser
+    /// who missed the refutation carries it. An accusation at `u64::MAX` cannot be outbid:
+    /// we keep our incarnation and report [`SwimEvent::Unrefutable`].
     fn about_me(&mut self, u: Update) {
-        if self.left || u.incarnation < self.incarnation {
+        if self.left {
             return;
         }
-        match u.state {
-            MemberState::Suspect { .. } | MemberState::Dead { .. } => {
-                self.incarnation = u.incarnation + 1;
-                if self.config.lifeguard {
-                    self.awareness.apply(1);
-                }
-                if let Some(me) = self.members.get_mut(&self.id) {
-                    me.incarnation = self.incarnation;
-                }
-                self.broadcasts.push(self.self_update());
-                self.outbox.event(SwimEvent::Refuted { incarnation: self.incarnation });
-            }
-            MemberState::Alive | MemberState::Left => {}
+        let accusation = u.state != MemberState::Alive;
+        if !accusation && u.incarnation <= self.incarnation {
+            return;
         }
+        if u.incarnation < self.incarnation {
+            // A stale accusation: the accuser missed our refutation.
+            self.broadcasts.push(self.self_update());
+            return;
+        }
+        let Some(next) = u.incarnation.checked_add(1) else {
+            self.outbox.event(SwimEvent::Unrefutable { incarnation: u.incarnation });
+            return;
+        };
+        self.incarnation = next;
+        if self.config.lifeguard {
+            self.awareness.apply(1);
+        }
+        if let Some(me) = self.members.get_mut(&self.id) {
+            me.incarnation = self.incarnation;
+        }
+        self.persist();
+        self.broadcasts.push(self.self_update());
+        self.outbox.event(SwimEvent::Refuted { incarnation: self.incarnation });
     }
 
     fn apply_all(&mut self, now: Instant, updates: Vec<Update>) {
@@ -560,19 +746,27 @@ impl Protocol for Swim {
     type Command = SwimCommand;
     type Event = SwimEvent;
     type Config = SwimConfig;
-    type Durable = ();
+    type Durable = SwimDurable;
 
+    /// A fresh member starts at incarnation 0; a restarted one one above the incarnation it
+    /// persisted (saturating at `u64::MAX`), and announces it. Either way the incarnation is
+    /// persisted before anything is sent.
     fn new(init: Init<Self>) -> Self {
         let config = init.config.clone();
+        let incarnation = init.restored.as_ref().map_or(0, |d| d.incarnation.saturating_add(1));
         let mut members = BTreeMap::new();
         let known: Vec<NodeId> = if config.seeds.is_empty() { init.members.clone() } else { vec![init.id] };
         for n in known {
             members.insert(n, Member { incarnation: 0, state: MemberState::Alive });
         }
+        members.insert(init.id, Member { incarnation, state: MemberState::Alive });
+        let mut membership: BTreeSet<NodeId> = init.members.iter().copied().collect();
+        membership.insert(init.id);
         let live = members.len();
         let mut swim = Swim {
             id: init.id,
-            incarnation: 0,
+            incarnation,
+            membership,
             members,
             live,
             suspicions: BTreeMap::new(),
@@ -585,13 +779,25 @@ impl Protocol for Swim {
             broadcasts: Broadcasts::default(),
             timers: Timers::new(),
             rng: Rng::from_seed(init.seed),
+            sync_rng: Rng::from_seed(init.seed ^ 0x7075_7368_2d70_756c),
             left: false,
             outbox: Outbox::new(),
             config,
         };
+        swim.persist();
+        if init.restored.is_some() {
+            // Back from a crash: tell everyone, outbidding any suspicion or death from before.
+            swim.broadcasts.push(swim.self_update());
+        }
         // Stagger the first probe over one interval so members do not probe in lockstep.
         let offset = swim.rng.duration_between(Duration::ZERO, swim.config.probe_interval);
         swim.timers.set(Timer::Probe, init.now.mono + offset);
+        // And the first push-pull over one push-pull period.
+        let sync = push_pull_interval(swim.config.push_pull_interval, swim.live);
+        if !sync.is_zero() {
+            let offset = swim.sync_rng.duration_between(Duration::ZERO, sync);
+            swim.timers.set(Timer::PushPull, init.now.mono + offset);
+        }
         for seed in swim.config.seeds.clone() {
             if seed != swim.id {
                 swim.outbox.send(seed, SwimMsg::Join);
@@ -642,28 +848,39 @@ impl Protocol for Swim {
                     let u = Update { node: from, incarnation: 0, state: MemberState::Alive };
                     self.apply(now, u);
                 }
-                let mut members: Vec<Update> = self
-                    .members
-                    .iter()
-                    .map(|(&node, m)| Update { node, incarnation: m.incarnation, state: m.state })
-                    .collect();
-                members.truncate(MAX_UPDATES_PER_MESSAGE * 16);
+                let members = self.table();
                 self.outbox.send(from, SwimMsg::JoinAck { members });
             }
             SwimMsg::JoinAck { members } => {
-                for u in members.into_iter().take(MAX_UPDATES_PER_MESSAGE * 16) {
-                    self.apply(now, u);
-                }
+                self.merge(now, members);
                 self.broadcasts.push(self.self_update());
             }
+            SwimMsg::PushPull { members } => {
+                if !self.membership.contains(&from) {
+                    return;
+                }
+                // Merge first, so that a refutation of what the peer believes of us is in
+                // the reply (and persisted before it).
+                self.merge(now, members);
+                let members = self.table();
+                self.outbox.send(from, SwimMsg::PushPullReply { members });
+            }
+            SwimMsg::PushPullReply { members } => self.merge(now, members),
         }
     }
 
     fn handle_command(&mut self, _now: Now, cmd: SwimCommand) {
         match cmd {
             SwimCommand::Leave => {
+                if self.left {
+                    return;
+                }
                 self.left = true;
-                self.incarnation += 1;
+                self.incarnation = self.incarnation.saturating_add(1);
+                if let Some(me) = self.members.get_mut(&self.id) {
+                    me.incarnation = self.incarnation;
+                }
+                self.persist();
                 self.broadcasts.push(self.self_update());
                 // Tell a few members straight away; piggybacking spreads it further.
                 let others: Vec<NodeId> =
@@ -703,6 +920,7 @@ impl Protocol for Swim {
                 Timer::RelayEnd(relay) => {
                     self.relays.remove(&relay);
                 }
+                Timer::PushPull => self.push_pull(now),
             }
         }
     }
@@ -715,3 +933,6 @@ impl Protocol for Swim {
         self.timers.next_deadline()
     }
 }
+
+#[cfg(test)]
+mod tests;
