@@ -265,3 +265,46 @@ fn keygen_writes_a_key_pair_that_signs_and_verifies_and_refuses_to_overwrite() {
     assert_ne!(again.stdout, out.stdout, "a fresh key each time");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn sim_prints_the_scenario_model_and_counts_the_faults_it_injected() {
+    let out = palisade(&["sim", "bracha", "--model"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("asynchronous") && text.contains("Byzantine, f = 1"), "{text}");
+    let v = json(&palisade(&["sim", "register", "--seeds", "3", "--nemesis", "all", "--json"]));
+    assert!(v["nemesis_episodes"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["nemesis_episodes_by_kind"]["crash"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["model"]["nodes"]["kind"], "crash_recovery");
+    assert_eq!(v["outside_model"].as_array().map(Vec::len), Some(0));
+    // No nemesis: nothing injected, and the report says so.
+    let v = json(&palisade(&["sim", "register", "--nemesis", "none", "--json"]));
+    assert_eq!(v["nemesis_episodes"], 0);
+}
+
+#[test]
+fn a_fault_the_model_does_not_admit_needs_outside_model_and_is_labelled() {
+    // A fixed timeout assumes a synchronous network: partitions and loss are beyond it, and
+    // pauses longer than its bound.
+    let err = one_line_error(&palisade(&["sim", "detector-crash-fixed", "--nemesis", "partition"]));
+    assert!(err.contains("does not admit `partition`") && err.contains("--outside-model partition"), "{err}");
+    let v = json(&palisade(&["sim", "detector-crash-fixed", "--nemesis", "all", "--seeds", "2", "--json"]));
+    let kinds: Vec<&str> =
+        v["nemesis_episodes_by_kind"].as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    assert!(
+        kinds.contains(&"pause") && !kinds.contains(&"partition") && !kinds.contains(&"loss"),
+        "{kinds:?}"
+    );
+    assert_eq!(v["violations"].as_array().map(Vec::len), Some(0), "pauses within 100 ms are harmless: {v}");
+    let err = one_line_error(&palisade(&["sim", "commit-wait", "--outside-model", "x"]));
+    assert!(err.contains("unknown nemesis `x`"), "{err}");
+    // The hazard scenario forces pauses beyond its model by default, and says so.
+    let v = json(&palisade(&["sim", "detector-pause-fixed", "--json"]));
+    assert_eq!(v["outside_model"][0], "pause");
+    let out = palisade(&["sim", "lww-hlc", "--outside-model", "clock=30", "--json"]);
+    let v = json(&out);
+    assert_eq!(v["outside_model"][0], "clock");
+    let text = String::from_utf8_lossy(&palisade(&["sim", "lww-hlc", "--outside-model", "clock=30"]).stdout)
+        .to_string();
+    assert!(text.contains("OUTSIDE THE MODEL"), "{text}");
+}

@@ -151,6 +151,8 @@ pub struct NemesisConfig {
     pub max_down: Option<u32>,
     /// Crashes are for good (a crash-stop model): no restart follows.
     pub crash_stop: bool,
+    /// The longest pause within the model (a synchronous model's bound); `None` for any.
+    pub max_pause: Option<Duration>,
     /// Within-model wall-clock steps never leave a clock further than this from true time
     /// (the model's bound on a correct clock's offset).
     pub max_clock_offset: Option<Duration>,
@@ -196,6 +198,7 @@ impl NemesisConfig {
             max_clock_step: Duration::from_secs(2),
             max_down: None,
             crash_stop: false,
+            max_pause: None,
             max_clock_offset: None,
             outside: BTreeSet::new(),
             outside_clock_step: Duration::from_secs(2),
@@ -246,9 +249,7 @@ impl NemesisConfig {
         } else {
             cfg.outside_clock_step = Duration::from_millis(1);
         }
-        if let Some(pause) = model.max_pause() {
-            cfg.max_duration = cfg.max_duration.min(pause.max(Duration::from_millis(1)));
-        }
+        cfg.max_pause = model.max_pause();
         cfg.max_down = model.max_down;
         cfg.max_clock_offset = model.clocks.max_offset;
         cfg.crash_stop = !model.admits_restarts();
@@ -355,6 +356,10 @@ impl NemesisConfig {
                         }
                     }
                     NemesisKind::Pause if node_free[&node] <= t && within_budget => {
+                        let dur = match self.max_pause {
+                            Some(m) if !outside => dur.min(m.max(Duration::from_millis(1))),
+                            _ => dur,
+                        };
                         schedule.push(Episode { faults: vec![Fault::pause(node, t, dur)] });
                         node_free.insert(node, t + dur);
                         if !outside {
@@ -553,5 +558,85 @@ mod tests {
         };
         assert_eq!(*node, NodeId(2));
         assert!(*duration > Duration::from_secs(1) && *duration <= Duration::from_secs(2), "{duration:?}");
+    }
+
+    fn model(nodes: palisade_core::model::NodeFaults, step: Option<Duration>) -> SystemModel {
+        use palisade_core::model::{ClockModel, NetworkModel, Timing};
+        SystemModel {
+            timing: Timing::PartiallySynchronous,
+            nodes,
+            clocks: ClockModel {
+                max_drift_ppm: 200,
+                max_wall_step: step,
+                max_offset: Some(Duration::from_millis(300)),
+            },
+            network: NetworkModel { partitions: false, ..NetworkModel::UNRELIABLE },
+            max_down: Some(1),
+        }
+    }
+
+    #[test]
+    fn all_means_every_kind_the_model_admits_and_named_ones_must_be_admitted() {
+        use palisade_core::model::NodeFaults;
+        let (a, b) = (Duration::from_secs(1), Duration::from_secs(60));
+        let m = model(NodeFaults::Byzantine { f: 1, recovery: false }, None);
+        let cfg = NemesisConfig::for_model(&m, Some("all"), None, a, b).unwrap();
+        let kinds: Vec<NemesisKind> = cfg.rates.keys().copied().collect();
+        assert_eq!(
+            kinds,
+            vec![NemesisKind::Pause, NemesisKind::Loss],
+            "no crashes, partitions or clock steps"
+        );
+        assert!(!cfg.is_outside_model());
+        let err = NemesisConfig::for_model(&m, Some("clock"), None, a, b).unwrap_err();
+        assert!(err.contains("never stepped") && err.contains("--outside-model clock"), "{err}");
+        let forced = NemesisConfig::for_model(&m, None, Some("clock,crash"), a, b).unwrap();
+        assert!(forced.is_outside_model());
+        assert_eq!(forced.outside.len(), 2);
+    }
+
+    #[test]
+    fn within_the_model_the_budget_restarts_and_clock_bounds_hold() {
+        use palisade_core::model::NodeFaults;
+        let (a, b) = (Duration::from_secs(1), Duration::from_secs(600));
+        let m = model(NodeFaults::CrashRecovery, Some(Duration::from_millis(200)));
+        let cfg = NemesisConfig::for_model(&m, Some("crash=30,pause=30,clock=30"), None, a, b).unwrap();
+        let schedule = cfg.generate(&nodes(5), &mut Rng::from_seed(9));
+        let mut down: Vec<(Duration, Duration)> = Vec::new();
+        for e in &schedule {
+            match &e.faults[0].kind {
+                FaultKind::Crash(_) => {
+                    assert!(matches!(e.faults[1].kind, FaultKind::Restart(_)), "{e}");
+                    down.push((e.faults[0].at, e.ends_at()));
+                }
+                FaultKind::Pause { duration, .. } => down.push((e.faults[0].at, e.faults[0].at + *duration)),
+                FaultKind::WallStepWithin { by_ns, bound_ns, .. } => {
+                    assert!(by_ns.unsigned_abs() <= 200_000_000, "step {by_ns} beyond the model's 200 ms");
+                    assert_eq!(*bound_ns, 300_000_000);
+                }
+                other => panic!("not admitted: {other:?}"),
+            }
+        }
+        assert!(down.len() >= 20, "only {} crashes and pauses", down.len());
+        for &(s, _) in &down {
+            let at_once = down.iter().filter(|&&(a, b)| a <= s && s < b).count();
+            assert!(at_once <= 1, "{at_once} nodes down at {s:?}: the budget is 1");
+        }
+        // Crash-stop: crashes are for good, and one spends the budget of 1 for ever.
+        let stop = model(NodeFaults::CrashStop, None);
+        let cfg = NemesisConfig::for_model(&stop, Some("crash=30,pause=30"), None, a, b).unwrap();
+        let schedule = cfg.generate(&nodes(5), &mut Rng::from_seed(9));
+        let crashes: Vec<&Episode> =
+            schedule.iter().filter(|e| matches!(e.faults[0].kind, FaultKind::Crash(_))).collect();
+        assert_eq!(crashes.len(), 1);
+        assert_eq!(crashes[0].faults.len(), 1, "no restart");
+        let crashed_at = crashes[0].faults[0].at;
+        assert!(schedule.iter().all(|e| e.faults[0].at < crashed_at || e.kind() == Some(NemesisKind::Crash)));
+        // Forced beyond the model: steps larger than the bound, not kept within the offset.
+        let cfg = NemesisConfig::for_model(&m, None, Some("clock=30"), a, b).unwrap();
+        for e in cfg.generate(&nodes(5), &mut Rng::from_seed(9)) {
+            let FaultKind::WallStep { by_ns, .. } = e.faults[0].kind else { panic!("{e}") };
+            assert!(by_ns.unsigned_abs() > 200_000_000, "{by_ns}");
+        }
     }
 }

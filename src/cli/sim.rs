@@ -102,7 +102,9 @@ pub fn run(args: SimArgs) -> ExitCode {
     }
     let duration = args.duration.unwrap_or(sc.default_duration);
     let list = args.nemesis.as_deref().or(sc.default_nemesis);
-    let nemesis = match scenarios::nemesis_for(&sc.model, list, args.outside_model.as_deref(), duration) {
+    let off = args.nemesis.as_deref() == Some("none");
+    let outside = args.outside_model.as_deref().or(sc.default_outside_model.filter(|_| !off));
+    let nemesis = match scenarios::nemesis_for(&sc.model, list, outside, duration) {
         Err(e) => return usage_error(e),
         Ok(n) => n,
     };

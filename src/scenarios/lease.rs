@@ -132,6 +132,7 @@ pub fn scenarios() -> Vec<Scenario> {
                     no stale write accepted, progress after GST",
             default_duration: Duration::from_secs(120),
             default_nemesis: Some("pause=8,partition=3,loss=3,crash=3"),
+            default_outside_model: None,
             hazard: false,
             model: palisade_core::lease::model(RHO_PPM),
             run: |spec| {
@@ -145,6 +146,7 @@ pub fn scenarios() -> Vec<Scenario> {
                     (DDIA figure 8-4); the checker must find it",
             default_duration: Duration::from_secs(120),
             default_nemesis: Some("pause=8,partition=3,loss=3,crash=3"),
+            default_outside_model: None,
             hazard: true,
             model: palisade_core::lease::model(RHO_PPM),
             run: |spec| {
@@ -158,6 +160,7 @@ pub fn scenarios() -> Vec<Scenario> {
                     lease after the grantor has moved on, and two clients hold the lease at once",
             default_duration: Duration::from_secs(120),
             default_nemesis: Some("partition=6,loss=6"),
+            default_outside_model: None,
             hazard: true,
             model: palisade_core::lease::model(RHO_PPM),
             run: |spec| {
@@ -172,6 +175,7 @@ pub fn scenarios() -> Vec<Scenario> {
                     give up their leases early enough and no two clients ever hold at once",
             default_duration: Duration::from_secs(120),
             default_nemesis: Some("partition=6,loss=6"),
+            default_outside_model: None,
             hazard: false,
             model: palisade_core::lease::model(300_000),
             run: |spec| {
@@ -187,6 +191,7 @@ pub fn scenarios() -> Vec<Scenario> {
                     never two leaders with valid leases at once, deposed leaders' writes fenced, progress after GST",
             default_duration: Duration::from_secs(120),
             default_nemesis: Some("pause=8,partition=4,loss=3,crash=3"),
+            default_outside_model: None,
             hazard: false,
             model: palisade_core::lease::model(RHO_PPM),
             run: |spec| leader::run(None, spec),
@@ -197,6 +202,7 @@ pub fn scenarios() -> Vec<Scenario> {
                     partition each elect one, and both hold valid leases at once",
             default_duration: Duration::from_secs(120),
             default_nemesis: Some("pause=8,partition=4,loss=3,crash=3"),
+            default_outside_model: None,
             hazard: true,
             model: palisade_core::lease::model(RHO_PPM),
             run: |spec| leader::run(Some(2), spec),

@@ -84,6 +84,9 @@ pub struct Scenario {
     pub default_duration: Duration,
     /// The nemesis this scenario runs under unless told otherwise (`--nemesis` syntax).
     pub default_nemesis: Option<&'static str>,
+    /// Faults beyond the scenario's model that it forces by default to demonstrate a hazard
+    /// (`--outside-model` syntax); such runs are labelled outside the model.
+    pub default_outside_model: Option<&'static str>,
     /// True for a scenario that shows a hazard: violations are what it demonstrates, so the
     /// tour reports them without failing.
     pub hazard: bool,

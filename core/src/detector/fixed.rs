@@ -11,6 +11,21 @@ use crate::time::Instant;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+/// The synchronous model a fixed timeout assumes: one-way delay at most `max_delay`,
+/// processes never paused longer than `max_pause`, reliable links (no loss, no partition),
+/// nodes that crash and may restart, monotonic clocks only. Pauses, loss and partitions
+/// beyond these are outside the model: forcing them shows why the model matters.
+pub const fn fixed_timeout_model(max_delay: Duration, max_pause: Duration) -> crate::model::SystemModel {
+    use crate::model::{ClockModel, NetworkModel, NodeFaults, SystemModel, Timing};
+    SystemModel {
+        timing: Timing::Synchronous { max_delay, max_pause },
+        nodes: NodeFaults::CrashRecovery,
+        clocks: ClockModel::monotonic(1_000),
+        network: NetworkModel::RELIABLE,
+        max_down: None,
+    }
+}
+
 /// Parameters of [`FixedTimeout`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FixedTimeoutConfig {

@@ -24,7 +24,7 @@ pub mod swim;
 pub use checks::{
     DetectorHistory, completeness, eventual_accuracy, never_suspects_live, never_suspects_live_at,
 };
-pub use fixed::{FixedTimeout, FixedTimeoutConfig};
+pub use fixed::{FixedTimeout, FixedTimeoutConfig, fixed_timeout_model};
 pub use heartbeat::{HEARTBEAT_MODEL, Heartbeat, HeartbeatConfig, HeartbeatEvent, HeartbeatMsg, PauseGuard};
 pub use phi::{PhiAccrual, PhiConfig, phi};
 pub use rfc6298::{AdaptiveConfig, AdaptiveTimeout, Rfc6298Config, RttEstimator};
