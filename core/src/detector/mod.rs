@@ -25,7 +25,7 @@ pub use checks::{
     DetectorHistory, completeness, eventual_accuracy, never_suspects_live, never_suspects_live_at,
 };
 pub use fixed::{FixedTimeout, FixedTimeoutConfig};
-pub use heartbeat::{Heartbeat, HeartbeatConfig, HeartbeatEvent, HeartbeatMsg, PauseGuard};
+pub use heartbeat::{Heartbeat, HeartbeatConfig, HeartbeatDurable, HeartbeatEvent, HeartbeatMsg, PauseGuard};
 pub use phi::{PhiAccrual, PhiConfig, phi};
 pub use rfc6298::{AdaptiveConfig, AdaptiveTimeout, Rfc6298Config, RttEstimator};
 
@@ -46,7 +46,8 @@ pub trait Detector: Clone + Debug + Send + 'static {
     /// never speaks is suspected too.
     fn new(config: &Self::Config, now: Instant) -> Self;
 
-    /// Records a heartbeat received at `now`.
+    /// Records a heartbeat received at `now`. Callers pass fresh heartbeats only (one per
+    /// sender round, as [`Heartbeat`] does): a duplicate would count as a near-zero interval.
     fn heartbeat(&mut self, now: Instant);
 
     /// The instant from which the peer is suspected unless another heartbeat arrives.
