@@ -29,7 +29,7 @@ pub struct HeartbeatConfig<D: Detector> {
     pub interval: Duration,
     /// The detector's parameters, shared by every monitored peer.
     pub detector: D::Config,
-    /// Cassandra's observer-pause guard; `None` (the default, as in Akka) turns it off.
+    /// The observer-pause guard; `None` (the default, as in Akka) turns it off.
     pub pause_guard: Option<PauseGuard>,
 }
 
@@ -44,27 +44,45 @@ impl<D: Detector> Default for HeartbeatConfig<D> {
 }
 
 impl<D: Detector> HeartbeatConfig<D> {
-    /// The same configuration with the observer-pause guard at Cassandra's defaults.
+    /// The same configuration with the observer-pause guard at its defaults.
     pub fn with_pause_guard(self) -> Self {
         HeartbeatConfig { pause_guard: Some(PauseGuard::default()), ..self }
     }
 }
 
-/// The observer-pause guard (Cassandra's `FailureDetector`): when this node's own timer
-/// fires far later than it asked (the process was paused: GC, VM suspension), every
-/// silence it measures is its own fault, so it suspects no one for a grace period and lets
-/// the heartbeats that queued up during the pause arrive first.
+/// The observer-pause guard: when this node's own timer fires far later than it asked (the
+/// process was paused: GC, VM suspension), the silences it measures are its own fault, so it
+/// suspects no one for a grace period and lets the heartbeats that queued up during the
+/// pause arrive first. Whenever a timer fires more than `margin` late, heartbeats arriving
+/// within the grace period restart each detector's silence without teaching it their
+/// intervals ([`Detector::heartbeat_unsampled`]): one spans the pause, and the backlog read
+/// at once would count as near-zero intervals.
+///
+/// The idea is Cassandra's (`FailureDetector`), which calls a timer 5 s late a pause. A
+/// fixed lateness is not enough: phi at Akka's defaults suspects after about 4.5 s of
+/// silence, so shorter pauses still caused false suspicions. Here the threshold follows the
+/// detector ([`Heartbeat::pause_threshold`]): from S, the shortest silence after which any
+/// currently trusted peer's detector suspects it (its current statistics: for phi the
+/// learnt window, bootstrapped at first; for a fixed timeout the timeout), a pause P makes
+/// a live peer look silent for up to P + one interval (its last heartbeat may have come an
+/// interval before the pause), and the timer that reveals the pause may have been due up to
+/// an interval after it began (the send timer fires every interval), so it fires at least
+/// P − interval late. Any pause that can cause a suspicion is therefore at least
+/// S − 2·interval − `margin` late, and that lateness is the threshold; it is never below
+/// `margin`, so ordinary timer slack is not a pause. A detector that suspects within
+/// two intervals plus the margin cannot be fully guarded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PauseGuard {
-    /// A timer this late means the node was paused. Cassandra: 5 s.
-    pub threshold: Duration,
-    /// How long to accuse no one afterwards. Cassandra: 5 s.
+    /// Slack for heartbeat jitter and timer delay: subtracted from the derived threshold,
+    /// and its floor. Default 500 ms.
+    pub margin: Duration,
+    /// How long to accuse no one after a pause. Default 5 s (Cassandra's).
     pub grace: Duration,
 }
 
 impl Default for PauseGuard {
     fn default() -> Self {
-        PauseGuard { threshold: Duration::from_secs(5), grace: Duration::from_secs(5) }
+        PauseGuard { margin: Duration::from_millis(500), grace: Duration::from_secs(5) }
     }
 }
 
@@ -130,6 +148,8 @@ struct Peer<D> {
     suspected: bool,
     /// The freshest heartbeat counted: (incarnation, seq).
     freshest: Option<(u64, u64)>,
+    /// When it arrived (construction, before any).
+    heard: Instant,
 }
 
 /// Heartbeat failure detection with a pluggable [`Detector`] per peer.
@@ -147,6 +167,10 @@ pub struct Heartbeat<D: Detector> {
     pause_guard: Option<PauseGuard>,
     /// No suspicions before this instant (set by the pause guard).
     quiet_until: Instant,
+    /// The overdue deadline of the last pause noticed, so one pause is reported once.
+    paused_past: Option<Instant>,
+    /// Arrivals before this instant are not sampled (set by the pause guard).
+    learn_from: Instant,
 }
 
 impl<D: Detector> Heartbeat<D> {
@@ -181,6 +205,39 @@ impl<D: Detector> Heartbeat<D> {
         self.incarnation
     }
 
+    /// How late a timer must fire for the pause guard to call it a pause, given the
+    /// detectors' current state (see [`PauseGuard`]); `None` when the guard is off or no
+    /// peer is trusted (no suspicion to hold back).
+    pub fn pause_threshold(&self) -> Option<Duration> {
+        let guard = self.pause_guard.as_ref()?;
+        let shortest =
+            self.peers.values().filter(|p| !p.suspected).map(|p| p.detector.suspect_at() - p.heard).min()?;
+        let derived = shortest.saturating_sub(self.interval.saturating_mul(2)).saturating_sub(guard.margin);
+        Some(derived.max(guard.margin))
+    }
+
+    /// The pause guard: if the earliest timer is overdue by more than the margin, this node
+    /// was paused: learn nothing from arrivals for the grace period; if by more than the
+    /// threshold, hold suspicions back for it too. Runs before every input is handled, so a
+    /// runtime that hands over queued messages before the late timer is covered too.
+    fn notice_pause(&mut self, now: Instant) {
+        let (Some(guard), Some(due)) = (&self.pause_guard, self.timers.next_deadline()) else {
+            return;
+        };
+        let late = now - due;
+        if late <= guard.margin || self.paused_past == Some(due) {
+            return;
+        }
+        self.paused_past = Some(due);
+        let until = now.saturating_add(guard.grace);
+        self.learn_from = self.learn_from.max(until);
+        if self.pause_threshold().is_some_and(|threshold| late > threshold) {
+            self.quiet_until = self.quiet_until.max(until);
+            self.outbox.event(HeartbeatEvent::ObserverPaused { late_ms: late.as_millis() as u64 });
+            tracing::info!(node = %self.id, ?late, "own timer fired late: holding suspicions back");
+        }
+    }
+
     /// This node's id.
     pub fn id(&self) -> NodeId {
         self.id
@@ -204,7 +261,7 @@ impl<D: Detector> Protocol for Heartbeat<D> {
         for p in init.peers() {
             let detector = D::new(&init.config.detector, now);
             timers.set(Timer::Check(p), detector.suspect_at());
-            peers.insert(p, Peer { detector, suspected: false, freshest: None });
+            peers.insert(p, Peer { detector, suspected: false, freshest: None, heard: now });
         }
         let mut outbox = Outbox::new();
         // Before the first heartbeat of this incarnation goes out.
@@ -221,10 +278,13 @@ impl<D: Detector> Protocol for Heartbeat<D> {
             stale: 0,
             pause_guard: init.config.pause_guard.clone(),
             quiet_until: now,
+            paused_past: None,
+            learn_from: now,
         }
     }
 
     fn handle_message(&mut self, now: Now, from: NodeId, msg: HeartbeatMsg) {
+        self.notice_pause(now.mono);
         let Some(peer) = self.peers.get_mut(&from) else {
             self.rejected += 1;
             tracing::debug!(node = %self.id, %from, "heartbeat from a non-member dropped");
@@ -237,7 +297,12 @@ impl<D: Detector> Protocol for Heartbeat<D> {
             return;
         }
         peer.freshest = Some(heard);
-        peer.detector.heartbeat(now.mono);
+        peer.heard = now.mono;
+        if now.mono < self.learn_from {
+            peer.detector.heartbeat_unsampled(now.mono);
+        } else {
+            peer.detector.heartbeat(now.mono);
+        }
         if peer.suspected {
             peer.suspected = false;
             self.outbox.event(HeartbeatEvent::Trust { peer: from });
@@ -250,14 +315,7 @@ impl<D: Detector> Protocol for Heartbeat<D> {
     }
 
     fn handle_timeout(&mut self, now: Now) {
-        if let (Some(guard), Some(due)) = (&self.pause_guard, self.timers.next_deadline()) {
-            let late = now.mono - due;
-            if late > guard.threshold {
-                self.quiet_until = now.mono + guard.grace;
-                self.outbox.event(HeartbeatEvent::ObserverPaused { late_ms: late.as_millis() as u64 });
-                tracing::info!(node = %self.id, ?late, "own timer fired late: holding suspicions back");
-            }
-        }
+        self.notice_pause(now.mono);
         while let Some(timer) = self.timers.pop_expired(now.mono) {
             match timer {
                 Timer::Send => {
@@ -383,7 +441,7 @@ mod tests {
             interval: Duration::from_millis(100),
             detector: FixedTimeoutConfig { timeout: Duration::from_millis(350) },
             pause_guard: Some(PauseGuard {
-                threshold: Duration::from_secs(1),
+                margin: Duration::from_millis(50),
                 grace: Duration::from_millis(500),
             }),
         };
@@ -398,8 +456,12 @@ mod tests {
         run(&mut n, at(3_001), Input::Message { from: NodeId(2), msg: hb(5) });
         assert!(!n.suspects(NodeId(2)));
         // A peer that really is silent is still suspected once the grace period is over.
-        let out = run(&mut n, at(3_500), Input::Timeout);
-        assert!(out.contains(&Output::Event(HeartbeatEvent::Suspect { peer: NodeId(2) })), "{out:?}");
+        let mut out = Vec::new();
+        for t in (3_050..=3_500).step_by(50) {
+            out.extend(run(&mut n, at(t), Input::Timeout).into_iter().map(|o| (t, o)));
+        }
+        let events: Vec<_> = out.into_iter().filter(|(_, o)| matches!(o, Output::Event(_))).collect();
+        assert_eq!(events, vec![(3_500, Output::Event(HeartbeatEvent::Suspect { peer: NodeId(2) }))]);
     }
 
     type PhiHb = Heartbeat<crate::detector::PhiAccrual>;
@@ -408,7 +470,7 @@ mod tests {
     /// the same seed, started from `durable` and leaving what it persists there.
     fn phi_node(id: u32, durable: &mut Option<<PhiHb as Protocol>::Durable>) -> PhiHb {
         let cfg = HeartbeatConfig::default();
-        let init = Init::restart(NodeId(id), vec![NodeId(1), NodeId(2)], cfg, durable.clone(), 7, at(0));
+        let init = Init::restart(NodeId(id), vec![NodeId(1), NodeId(2)], cfg, *durable, 7, at(0));
         let mut n = PhiHb::new(init);
         crate::protocol::drain(&mut n, |o| {
             if let Output::Persist(d) = o {
@@ -500,6 +562,84 @@ mod tests {
             assert!(silence_allowed > Duration::from_secs(4), "{silence_allowed:?} after heartbeat {k}");
         }
         assert!(!watcher.suspects(NodeId(2)));
+    }
+
+    /// Runs observer node 1 (phi at Akka's defaults, the pause guard on) watching node 2,
+    /// whose heartbeats leave every second and arrive 3-13 ms later, until `end_ms`. Node 1 is
+    /// paused over `pause_ms` (from, to): it handles nothing then; on waking it handles its
+    /// due timers first, then the heartbeats that queued up. Returns its events with their
+    /// times in ms, and the node.
+    fn observe_with_pause(pause_ms: (u64, u64), end_ms: u64) -> (Vec<(u64, HeartbeatEvent)>, PhiHb) {
+        let cfg = HeartbeatConfig::<crate::detector::PhiAccrual>::default().with_pause_guard();
+        let init = Init::fresh(NodeId(1), vec![NodeId(1), NodeId(2)], cfg, 3, at(0));
+        let mut n = PhiHb::new(init);
+        crate::protocol::drain(&mut n, |_| {});
+        let (mut events, mut queued) = (Vec::new(), Vec::new());
+        let mut record = |t: u64, out: Vec<OutputFor<PhiHb>>| {
+            events.extend(out.into_iter().filter_map(|o| match o {
+                Output::Event(e) => Some((t, e)),
+                _ => None,
+            }));
+        };
+        for t in 0..=end_ms {
+            let paused = (pause_ms.0..pause_ms.1).contains(&t);
+            let arrives = t % 1_000 == 3 + (t / 1_000 * 7) % 11;
+            if arrives {
+                queued.push(HeartbeatMsg { incarnation: 0, seq: t / 1_000 });
+            }
+            if paused {
+                continue;
+            }
+            if n.poll_timeout().is_some_and(|d| d <= at(t).mono) {
+                record(t, run(&mut n, at(t), Input::Timeout));
+            }
+            for msg in queued.drain(..) {
+                record(t, run(&mut n, at(t), Input::Message { from: NodeId(2), msg }));
+            }
+        }
+        (events, n)
+    }
+
+    #[test]
+    fn pause_guard_notices_an_observer_pause_long_enough_for_phi_to_suspect() {
+        // Phi at Akka's defaults suspects after about 4.5 s of silence once it has learnt
+        // 1 s heartbeats. Paused for 4.8 s from just after the heartbeat of 100.010 s, the
+        // observer wakes past that peer's deadline, with its send timer (due at 101 s) 3.8 s
+        // late: under Cassandra's 5 s threshold.
+        let (events, n) = observe_with_pause((100_015, 104_815), 115_000);
+        assert!(
+            !events.iter().any(|(_, e)| matches!(e, HeartbeatEvent::Suspect { .. })),
+            "a live peer suspected after a 4.8 s observer pause: {events:?}"
+        );
+        assert!(
+            events.iter().any(|(_, e)| matches!(e, HeartbeatEvent::ObserverPaused { .. })),
+            "the pause went unnoticed: {events:?}"
+        );
+        // Neither the interval spanning the pause nor the backlog read at once taught the
+        // detector anything: it learnt only the intervals after the grace period.
+        let (_, calm) = observe_with_pause((0, 0), 115_000);
+        let (samples, calm_samples) = (window(&n).0, window(&calm).0);
+        assert!(samples < calm_samples && samples + 12 > calm_samples, "{samples} vs {calm_samples}");
+        let mean_ms = n.detector(NodeId(2)).expect("watched").mean_ns() / 1e6;
+        assert!((mean_ms - 1_000.0).abs() < 30.0, "mean interval {mean_ms} ms");
+        // A pause too short to matter goes unremarked.
+        assert_eq!(observe_with_pause((100_015, 101_515), 115_000).0, vec![]);
+    }
+
+    #[test]
+    fn pause_threshold_follows_the_detector_and_interval() {
+        let cfg = HeartbeatConfig::<FixedTimeout>::default().with_pause_guard();
+        let mut n = Hb::new(Init::fresh(NodeId(1), vec![NodeId(1), NodeId(2)], cfg, 0, at(0)));
+        // 5 s timeout, 1 s heartbeats, 500 ms margin.
+        assert_eq!(n.pause_threshold(), Some(Duration::from_millis(2_500)));
+        // No trusted peer: nothing to hold back.
+        for t in (0..=5_000).step_by(1_000) {
+            run(&mut n, at(t), Input::Timeout);
+        }
+        assert!(n.suspects(NodeId(2)));
+        assert_eq!(n.pause_threshold(), None);
+        // Off unless configured.
+        assert_eq!(node().pause_threshold(), None);
     }
 
     #[test]

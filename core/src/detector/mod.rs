@@ -50,6 +50,12 @@ pub trait Detector: Clone + Debug + Send + 'static {
     /// sender round, as [`Heartbeat`] does): a duplicate would count as a near-zero interval.
     fn heartbeat(&mut self, now: Instant);
 
+    /// Records a heartbeat received at `now` without learning from the interval it ends:
+    /// the silence restarts from `now`, the statistics stay as they were. For heartbeats that
+    /// arrive right after this node was itself paused, whose intervals measure the pause
+    /// rather than the network (see [`PauseGuard`]).
+    fn heartbeat_unsampled(&mut self, now: Instant);
+
     /// The instant from which the peer is suspected unless another heartbeat arrives.
     fn suspect_at(&self) -> Instant;
 
