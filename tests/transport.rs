@@ -36,7 +36,7 @@ fn hostile_frames_are_rejected_counted_and_survived() {
             auth: palisade::actix::Auth::Signed,
         };
         let node = start(config, listener).unwrap();
-        let msg = Payload::Message(HeartbeatMsg { seq: 0 });
+        let msg = Payload::Message(HeartbeatMsg { incarnation: 0, seq: 0 });
         let header = |from: u32, seq: u64| FrameHeader {
             cluster: CLUSTER,
             from: NodeId(from),
@@ -197,7 +197,7 @@ fn a_flooded_node_keeps_its_timers() {
                 .map(|seq| {
                     let header =
                         FrameHeader { cluster: CLUSTER, from: NodeId(2), to: NodeId(1), epoch: 9, seq };
-                    let msg = Payload::Message(HeartbeatMsg { seq });
+                    let msg = Payload::Message(HeartbeatMsg { incarnation: 0, seq });
                     bytes::Bytes::from(Frame::seal(&header, &msg, &key).unwrap())
                 })
                 .collect();

@@ -58,6 +58,10 @@ impl Detector for FixedTimeout {
         self.last = self.last.max(now);
     }
 
+    fn heartbeat_unsampled(&mut self, now: Instant) {
+        self.heartbeat(now);
+    }
+
     fn suspect_at(&self) -> Instant {
         self.last + self.timeout
     }

@@ -25,7 +25,9 @@ pub use checks::{
     DetectorHistory, completeness, eventual_accuracy, never_suspects_live, never_suspects_live_at,
 };
 pub use fixed::{FixedTimeout, FixedTimeoutConfig, fixed_timeout_model};
-pub use heartbeat::{HEARTBEAT_MODEL, Heartbeat, HeartbeatConfig, HeartbeatEvent, HeartbeatMsg, PauseGuard};
+pub use heartbeat::{
+    HEARTBEAT_MODEL, Heartbeat, HeartbeatConfig, HeartbeatDurable, HeartbeatEvent, HeartbeatMsg, PauseGuard,
+};
 pub use phi::{PhiAccrual, PhiConfig, phi};
 pub use rfc6298::{AdaptiveConfig, AdaptiveTimeout, Rfc6298Config, RttEstimator};
 
@@ -46,8 +48,15 @@ pub trait Detector: Clone + Debug + Send + 'static {
     /// never speaks is suspected too.
     fn new(config: &Self::Config, now: Instant) -> Self;
 
-    /// Records a heartbeat received at `now`.
+    /// Records a heartbeat received at `now`. Callers pass fresh heartbeats only (one per
+    /// sender round, as [`Heartbeat`] does): a duplicate would count as a near-zero interval.
     fn heartbeat(&mut self, now: Instant);
+
+    /// Records a heartbeat received at `now` without learning from the interval it ends:
+    /// the silence restarts from `now`, the statistics stay as they were. For heartbeats that
+    /// arrive right after this node was itself paused, whose intervals measure the pause
+    /// rather than the network (see [`PauseGuard`]).
+    fn heartbeat_unsampled(&mut self, now: Instant);
 
     /// The instant from which the peer is suspected unless another heartbeat arrives.
     fn suspect_at(&self) -> Instant;

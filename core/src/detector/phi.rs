@@ -231,6 +231,10 @@ impl Detector for PhiAccrual {
         self.last = now;
     }
 
+    fn heartbeat_unsampled(&mut self, now: Instant) {
+        self.last = self.last.max(now);
+    }
+
     fn suspect_at(&self) -> Instant {
         self.last + Duration::from_nanos(self.suspect_after_ns)
     }

@@ -180,6 +180,10 @@ impl Detector for AdaptiveTimeout {
         self.last = now;
     }
 
+    fn heartbeat_unsampled(&mut self, now: Instant) {
+        self.last = self.last.max(now);
+    }
+
     fn suspect_at(&self) -> Instant {
         self.last + self.rtt.rto()
     }

@@ -3,7 +3,10 @@
 //!
 //! Model: asynchronous network with eventual delivery (messages are re-sent until the end,
 //! so loss and partitions only delay); n ≥ 3f + 1 with at most f Byzantine nodes, the sender
-//! possibly among them; links authenticate the sender.
+//! possibly among them; links authenticate the sender. Correct nodes may crash and recover:
+//! the protocol is safe under crash-recovery with stable storage, because what a node
+//! echoed, readied and delivered per instance ([`BrachaDurable`]) is persisted before the
+//! ECHO, READY or delivery is acted on, and a restarted node only ever repeats it.
 //! Guarantees: agreement (no two correct nodes deliver different values for one instance);
 //! validity (a correct sender's value is delivered by every correct node); integrity (at most
 //! one delivery per instance); totality (if one correct node delivers, all do); evidence (a
@@ -106,6 +109,26 @@ pub enum BrachaMsg {
     },
 }
 
+/// What this node committed to in one instance: never anything else, across restarts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commitments {
+    /// The sender's signed initial this node echoed.
+    pub echoed: Option<Vote>,
+    /// The value this node sent READY for.
+    pub readied: Option<Vec<u8>>,
+    /// The value this node delivered.
+    pub delivered: Option<Vec<u8>>,
+}
+
+/// The durable state of [`Bracha`]: its commitments per instance, persisted before each
+/// ECHO, READY or delivery is acted on. Bounded: instances are members' ids (at most n), each
+/// holding one signed initial and two values of at most [`super::MAX_VOTE_VALUE`] bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrachaDurable {
+    /// Commitments by instance; instances with none are left out.
+    pub instances: BTreeMap<u64, Commitments>,
+}
+
 /// Bracha events.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -147,7 +170,7 @@ pub struct Bracha {
     instances: BTreeMap<u64, Instance>,
     next_resend: Instant,
     rejected: u64,
-    outbox: Outbox<BrachaMsg, BrachaEvent, ()>,
+    outbox: Outbox<BrachaMsg, BrachaEvent, BrachaDurable>,
 }
 
 impl std::fmt::Debug for Bracha {
@@ -177,6 +200,47 @@ impl Bracha {
         let Some(i) = self.instances.get(&instance) else { return (0, 0) };
         let c = |m: &BTreeMap<NodeId, Vec<u8>>| m.values().filter(|v| v.as_slice() == value).count();
         (c(&i.echoes), c(&i.readies))
+    }
+
+    /// Queues a durability barrier with every commitment made so far: call it after
+    /// recording a commitment and before the output that acts on it.
+    fn persist(&mut self) {
+        let instances = self
+            .instances
+            .iter()
+            .filter(|(_, i)| i.echoed.is_some() || i.readied.is_some() || i.delivered.is_some())
+            .map(|(&instance, i)| {
+                let c = Commitments {
+                    echoed: i.echoed.clone(),
+                    readied: i.readied.clone(),
+                    delivered: i.delivered.clone(),
+                };
+                (instance, c)
+            })
+            .collect();
+        self.outbox.persist(BrachaDurable { instances });
+    }
+
+    /// Takes back the commitments persisted before a crash. Instances that are not members'
+    /// ids, and echoes whose initial does not belong to their instance, are ignored.
+    fn restore(&mut self, durable: BrachaDurable) {
+        for (instance, c) in durable.instances {
+            if !self.is_instance(instance) {
+                continue;
+            }
+            let inst = self.instances.entry(instance).or_default();
+            if let Some(initial) = c.echoed.filter(|v| v.instance == instance) {
+                inst.initials.insert(initial.value.clone(), initial.clone());
+                inst.echoed = Some(initial);
+            }
+            inst.readied = c.readied;
+            inst.delivered = c.delivered;
+        }
+    }
+
+    /// True when `instance` is a member's id (each member broadcasts in its own instance).
+    fn is_instance(&self, instance: u64) -> bool {
+        u32::try_from(instance).is_ok_and(|id| self.keyring.contains(NodeId(id)))
     }
 
     fn broadcast(&mut self, msg: BrachaMsg) {
@@ -222,6 +286,7 @@ impl Bracha {
         let echo_threshold = (n + f + 1).div_ceil(2);
         let Some(inst) = self.instances.get_mut(&instance) else { return };
         let mut ready = None;
+        let mut deliver = None;
         if inst.readied.is_none() {
             let mut tally: BTreeMap<&Vec<u8>, usize> = BTreeMap::new();
             for v in inst.echoes.values() {
@@ -237,21 +302,29 @@ impl Bracha {
                 .or_else(|| rtally.iter().find(|(_, c)| **c > f))
                 .map(|(v, _)| (*v).clone());
         }
-        if let Some(value) = ready {
-            inst.readied = Some(value.clone());
-            self.broadcast(BrachaMsg::Ready { instance, value });
-        }
-        let Some(inst) = self.instances.get_mut(&instance) else { return };
         if inst.delivered.is_none() {
             let mut rtally: BTreeMap<&Vec<u8>, usize> = BTreeMap::new();
             for v in inst.readies.values() {
                 *rtally.entry(v).or_default() += 1;
             }
-            if let Some((v, _)) = rtally.iter().find(|(_, c)| **c > 2 * f) {
-                let value = (*v).clone();
-                inst.delivered = Some(value.clone());
-                self.outbox.event(BrachaEvent::Delivered { instance, value });
-            }
+            deliver = rtally.iter().find(|(_, c)| **c > 2 * f).map(|(v, _)| (*v).clone());
+        }
+        if ready.is_none() && deliver.is_none() {
+            return;
+        }
+        if let Some(value) = &ready {
+            inst.readied = Some(value.clone());
+        }
+        if let Some(value) = &deliver {
+            inst.delivered = Some(value.clone());
+        }
+        // Durable before this node says READY or hands the value over.
+        self.persist();
+        if let Some(value) = ready {
+            self.broadcast(BrachaMsg::Ready { instance, value });
+        }
+        if let Some(value) = deliver {
+            self.outbox.event(BrachaEvent::Delivered { instance, value });
         }
     }
 
@@ -282,7 +355,7 @@ impl Protocol for Bracha {
     type Command = std::convert::Infallible;
     type Event = BrachaEvent;
     type Config = BrachaConfig;
-    type Durable = ();
+    type Durable = BrachaDurable;
 
     fn new(init: Init<Self>) -> Self {
         let keyring = match &init.config.keys {
@@ -299,6 +372,9 @@ impl Protocol for Bracha {
             outbox: Outbox::new(),
             config: init.config,
         };
+        if let Some(durable) = init.restored {
+            b.restore(durable);
+        }
         if b.config.broadcast {
             let instance = b.id.0 as u64;
             let key = match &b.config.keys {
@@ -324,6 +400,8 @@ impl Protocol for Bracha {
                 let inst = self.instances.entry(initial.instance).or_default();
                 if inst.echoed.is_none() {
                     inst.echoed = Some(initial.clone());
+                    // Durable before this node says ECHO: it never echoes another value.
+                    self.persist();
                     self.broadcast(BrachaMsg::Echo { initial });
                 }
             }
@@ -339,7 +417,9 @@ impl Protocol for Bracha {
                 self.maybe_ready(instance);
             }
             BrachaMsg::Ready { instance, value } => {
-                if value.len() > super::MAX_VOTE_VALUE || !self.keyring.contains(NodeId(instance as u32)) {
+                // `is_instance`, not `instance as u32`: a truncating cast let a peer create an
+                // instance for every 2^32-th number.
+                if value.len() > super::MAX_VOTE_VALUE || !self.is_instance(instance) {
                     self.rejected += 1;
                     return;
                 }
@@ -367,5 +447,153 @@ impl Protocol for Bracha {
 
     fn poll_timeout(&self) -> Option<Instant> {
         Some(self.next_resend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Input, Output, drain, step};
+    use crate::time::WallTime;
+
+    const SEED: u64 = 11;
+    type Durable = <Bracha as Protocol>::Durable;
+
+    fn now() -> Now {
+        Now::new(Instant::ZERO, WallTime::UNIX_EPOCH)
+    }
+
+    /// Node 2 of n = 4, f = 1, started from `durable` (what it last persisted); its outputs
+    /// from construction go to `outs`.
+    fn node(durable: Option<Durable>, outs: &mut Vec<OutputFor<Bracha>>) -> Bracha {
+        let members: Vec<NodeId> = (1..=4).map(NodeId).collect();
+        let config = BrachaConfig::new(4, 1, SEED).expect("valid");
+        let mut b = Bracha::new(Init::restart(NodeId(2), members, config, durable, 5, now()));
+        drain(&mut b, |o| outs.push(o));
+        b
+    }
+
+    fn feed(b: &mut Bracha, from: u32, msg: BrachaMsg, outs: &mut Vec<OutputFor<Bracha>>) {
+        step(b, now(), Input::Message { from: NodeId(from), msg }, |o| outs.push(o));
+    }
+
+    /// Node 1's signed initial for `value`: an equivocating node 1 signs two.
+    fn initial(value: &[u8]) -> Vote {
+        Vote::sign(&test_key(SEED, NodeId(1)), 1, 0, NodeId(1), value.to_vec())
+    }
+
+    /// The last state persisted in `outs`, as the runtime would restore it after a crash.
+    fn persisted(outs: &[OutputFor<Bracha>]) -> Option<Durable> {
+        outs.iter().rev().find_map(|o| match o {
+            Output::Persist(d) => Some(d.clone()),
+            _ => None,
+        })
+    }
+
+    /// What node 2 said about instance 1 in `outs`: ("echo" | "ready", value).
+    fn said(outs: &[OutputFor<Bracha>]) -> Vec<(&'static str, String)> {
+        let mut v: Vec<_> = outs
+            .iter()
+            .filter_map(|o| match o {
+                Output::Send { msg: BrachaMsg::Echo { initial }, .. } if initial.instance == 1 => {
+                    Some(("echo", String::from_utf8_lossy(&initial.value).into_owned()))
+                }
+                Output::Send { msg: BrachaMsg::Ready { instance: 1, value }, .. } => {
+                    Some(("ready", String::from_utf8_lossy(value).into_owned()))
+                }
+                _ => None,
+            })
+            .collect();
+        v.dedup();
+        v
+    }
+
+    #[test]
+    fn a_restarted_node_never_echoes_or_readies_another_value() {
+        let (a, b) = (b"value A".as_slice(), b"value B".as_slice());
+        let mut outs = Vec::new();
+        let mut n = node(None, &mut outs);
+        feed(&mut n, 1, BrachaMsg::Initial { initial: initial(a) }, &mut outs);
+        for from in [3, 4] {
+            feed(&mut n, from, BrachaMsg::Echo { initial: initial(a) }, &mut outs);
+        }
+        feed(&mut n, 2, BrachaMsg::Echo { initial: initial(a) }, &mut outs); // its own
+        assert_eq!(said(&outs), vec![("echo", "value A".to_string()), ("ready", "value A".to_string())]);
+        // It crashes and restarts from what it persisted; the equivocating sender now tells it
+        // B, and B's READYs (enough to amplify) come in.
+        let mut after = Vec::new();
+        let mut n = node(persisted(&outs), &mut after);
+        feed(&mut n, 1, BrachaMsg::Initial { initial: initial(b) }, &mut after);
+        for from in [1, 3] {
+            feed(&mut n, from, BrachaMsg::Ready { instance: 1, value: b.to_vec() }, &mut after);
+        }
+        step(&mut n, now(), Input::Timeout, |o| after.push(o)); // not yet time to resend
+        let resend_at = Now::new(n.poll_timeout().expect("a resend timer"), WallTime::UNIX_EPOCH);
+        step(&mut n, resend_at, Input::Timeout, |o| after.push(o));
+        assert_eq!(said(&after), vec![("echo", "value A".to_string()), ("ready", "value A".to_string())]);
+    }
+
+    #[test]
+    fn a_restarted_node_never_delivers_an_instance_twice() {
+        let a = b"value A".as_slice();
+        let mut outs = Vec::new();
+        let mut n = node(None, &mut outs);
+        for from in [1, 3, 4] {
+            feed(&mut n, from, BrachaMsg::Ready { instance: 1, value: a.to_vec() }, &mut outs);
+        }
+        assert!(outs.contains(&Output::Event(BrachaEvent::Delivered { instance: 1, value: a.to_vec() })));
+        let mut after = Vec::new();
+        let mut n = node(persisted(&outs), &mut after);
+        for from in [1, 3, 4] {
+            feed(&mut n, from, BrachaMsg::Ready { instance: 1, value: a.to_vec() }, &mut after);
+        }
+        assert_eq!(n.delivered(1), Some(a));
+        let delivered =
+            after.iter().filter(|o| matches!(o, Output::Event(BrachaEvent::Delivered { .. }))).count();
+        assert_eq!(delivered, 0, "delivered again after a restart: {after:?}");
+    }
+
+    #[test]
+    fn a_ready_for_an_instance_that_is_no_member_is_rejected() {
+        let mut outs = Vec::new();
+        let mut n = node(None, &mut outs);
+        // 2^32 + 1 truncates to member 1's id.
+        for instance in [(1u64 << 32) + 1, 99] {
+            feed(&mut n, 3, BrachaMsg::Ready { instance, value: b"x".to_vec() }, &mut outs);
+            assert!(!n.instances.contains_key(&instance));
+        }
+        assert_eq!(n.rejected(), 2);
+    }
+
+    #[test]
+    fn echo_ready_and_delivery_are_persisted_before_they_are_acted_on() {
+        let a = b"value A".as_slice();
+        let mut outs = Vec::new();
+        let mut n = node(None, &mut outs);
+        feed(&mut n, 1, BrachaMsg::Initial { initial: initial(a) }, &mut outs);
+        for from in [2, 3, 4] {
+            feed(&mut n, from, BrachaMsg::Echo { initial: initial(a) }, &mut outs);
+        }
+        for from in [1, 2, 3] {
+            feed(&mut n, from, BrachaMsg::Ready { instance: 1, value: a.to_vec() }, &mut outs);
+        }
+        // Every echo, ready or delivery is preceded by a persist that already records it.
+        for (i, o) in outs.iter().enumerate() {
+            let acted = match o {
+                Output::Send { msg: BrachaMsg::Echo { initial }, .. } if initial.instance == 1 => "echo",
+                Output::Send { msg: BrachaMsg::Ready { instance: 1, .. }, .. } => "ready",
+                Output::Event(BrachaEvent::Delivered { instance: 1, .. }) => "delivery",
+                _ => continue,
+            };
+            let restored = persisted(&outs[..i]);
+            let mut replay = Vec::new();
+            let n = node(restored, &mut replay);
+            let knows = match acted {
+                "echo" => n.instances.get(&1).is_some_and(|i| i.echoed.is_some()),
+                "ready" => n.instances.get(&1).is_some_and(|i| i.readied.is_some()),
+                _ => n.delivered(1).is_some(),
+            };
+            assert!(knows, "output {i} ({acted}) acted on before it was persisted: {outs:?}");
+        }
     }
 }

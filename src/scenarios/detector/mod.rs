@@ -261,7 +261,7 @@ pub fn scenarios() -> Vec<Scenario> {
         }),
         condition(
             "detector-observer-pause",
-            "observer node 1 pauses 6-12 s every 30-60 s; phi + pause guard",
+            "observer node 1 pauses 3-12 s every 30-60 s; phi + pause guard",
             |s| condition_scenario(Condition::ObserverPause, s),
         ),
         condition(
@@ -316,7 +316,7 @@ pub fn scenarios() -> Vec<Scenario> {
         ),
         strict(
             "observer-pause-unguarded",
-            "phi accrual; observer n1 pauses 6-12 s every 30-60 s and, on waking, suspects the peers it \
+            "phi accrual; observer n1 pauses 3-12 s every 30-60 s and, on waking, suspects the peers it \
              could not hear while it slept",
             true,
             |s| {

@@ -42,7 +42,8 @@ pub enum Condition {
     Congestion,
     /// Node 2 pauses (GC) for 1-3 s every 10-30 s: shorter than sane timeouts.
     TargetPause,
-    /// Node 1, an observer, pauses for 6-12 s every 30-60 s.
+    /// Node 1, an observer, pauses for 3-12 s every 30-60 s: from below the shortest pause
+    /// that can make phi (Akka's defaults) suspect a live peer, about 3.5 s, to well past it.
     ObserverPause,
     /// Node 1 stops hearing node 3 (one way) for 20 s in every 60 s; node 3 is alive.
     Asymmetric,
@@ -132,7 +133,7 @@ impl Condition {
             },
             Condition::ObserverPause => loop {
                 t += rng.duration_between(s(30), s(60));
-                let d = rng.duration_between(s(6), s(12));
+                let d = rng.duration_between(s(3), s(12));
                 if t + d > FAULTS_UNTIL {
                     break;
                 }
@@ -223,7 +224,7 @@ pub enum Contender {
     Adaptive,
     /// Phi accrual, Akka's cluster defaults.
     Phi,
-    /// Phi accrual with Cassandra's observer-pause guard.
+    /// Phi accrual with the observer-pause guard.
     PhiGuarded,
     /// SWIM without Lifeguard.
     Swim,
