@@ -389,12 +389,25 @@ pub fn simulation(seed: u64, ordering: Ordering) -> Simulation<Register> {
         seen = w.history().len();
         Ok(())
     });
-    sim.add_checker(palisade_sim::AtEnd(|w: &World<Register>| {
+    // Convergence is a liveness property: once writes stop and the faults are over, anti-
+    // entropy (every second) brings every replica to the same values within a few rounds.
+    let settle = Duration::from_secs(5);
+    sim.add_checker(palisade_sim::AtEnd(move |w: &World<Register>| {
+        let last_write = w
+            .history()
+            .iter()
+            .rev()
+            .find(|o| matches!(o.event, RegisterEvent::Wrote { .. }))
+            .map_or(Duration::ZERO, |o| o.at);
+        let quiet = last_write.max(w.gst());
+        if w.now() < quiet + settle {
+            return Ok(()); // too soon to judge
+        }
         let states: BTreeSet<Vec<WriteId>> = w.running().map(|(_, r)| r.values()).collect();
         if states.len() > 1 {
             return Err(Violation::new(
                 "lww::replicas_converge",
-                format!("replicas disagree at the end: {states:?}"),
+                format!("replicas disagree at the end, {settle:?} after writes stopped and GST ({quiet:?}): {states:?}"),
             ));
         }
         Ok(())
