@@ -12,6 +12,7 @@
 //! getting acknowledgements (`progress_after_gst`).
 
 use palisade::core::check::Observation;
+use palisade::core::model::{ClockModel, NetworkModel, NodeFaults, SystemModel, Timing};
 use palisade::core::protocol::{Init, Outbox, OutputFor, Protocol};
 use palisade::core::{Instant, NodeId, Now, Violation};
 use palisade::sim::{
@@ -20,6 +21,15 @@ use palisade::sim::{
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
+
+/// The system model above as data: the nemesis draws only what it admits.
+pub const MODEL: SystemModel = SystemModel {
+    timing: Timing::PartiallySynchronous,
+    nodes: NodeFaults::CrashRecovery,
+    clocks: ClockModel::monotonic(200),
+    network: NetworkModel::UNRELIABLE,
+    max_down: None,
+};
 
 // --- 1. The protocol ------------------------------------------------------------------
 
@@ -232,8 +242,15 @@ pub fn simulation(seed: u64, dedup: bool) -> Simulation<Tally> {
         Duration::from_secs(5),
         |o: &Observation<Event>| matches!(o.event, Event::Acked { .. }),
     ));
-    let rates = NemesisConfig::parse_rates("crash=3,pause=4,partition=3,loss=3").expect("valid nemesis");
-    let nemesis = NemesisConfig::new(rates, Duration::from_secs(1), Duration::from_secs(40));
+    // Every fault the model admits, drawn within it, in [1 s, 40 s).
+    let nemesis = NemesisConfig::for_model(
+        &MODEL,
+        Some("all=4"),
+        None,
+        Duration::from_secs(1),
+        Duration::from_secs(40),
+    )
+    .expect("the model admits `all`");
     sim.add_nemesis(&nemesis);
     sim
 }

@@ -56,12 +56,17 @@ pub fn skew_simulation_monitored(
     // Three probe rounds to measure, plus staleness of the old estimates.
     let fence_within = config.interval * 3 + config.stale_after;
     // Correct, as the model defines it: within the bound of true time that keeps any two
-    // correct clocks closer than the fencing threshold.
-    let correct_ns =
-        palisade_core::clock::skew_model(&config).clocks.max_offset.map_or(i64::MAX, |b| b.as_nanos() as i64);
+    // correct clocks closer than the fencing threshold. The model is the one for the
+    // configured maximum offset with CockroachDB's fence fraction, so a monitor configured
+    // to fence earlier than that is caught fencing correct nodes.
+    let requirement = SkewConfig { max_offset: config.max_offset, ..SkewConfig::default() };
+    let correct_ns = palisade_core::clock::skew_model(&requirement)
+        .clocks
+        .max_offset
+        .map_or(i64::MAX, |b| b.as_nanos() as i64);
     // Bad enough that the monitor must see it: further from true time than the fencing
     // threshold plus the furthest a correct peer may be, plus the LAN's measurement error.
-    let threshold_ns = config.max_offset.mul_f64(config.fence_fraction).as_nanos() as i64;
+    let threshold_ns = requirement.max_offset.mul_f64(requirement.fence_fraction).as_nanos() as i64;
     let beyond_ns = threshold_ns.saturating_add(correct_ns).saturating_add(10_000_000);
     let mut beyond_since: BTreeMap<NodeId, Duration> = BTreeMap::new();
     let mut correct_since: BTreeMap<NodeId, Duration> = BTreeMap::new();

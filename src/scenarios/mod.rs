@@ -151,6 +151,36 @@ pub fn violations(name: &str, seeds: u64) -> Vec<(u64, &'static str)> {
         .collect()
 }
 
+/// What a sweep under a chosen nemesis found: the failing seeds with their checkers, and
+/// how many nemesis episodes the runs applied (zero means nothing was injected).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModelSweep {
+    /// Failing seeds and the checker that fired.
+    pub violations: Vec<(u64, &'static str)>,
+    /// Nemesis episodes applied over all seeds.
+    pub episodes: u64,
+}
+
+/// Runs seeds `1..=seeds` of the scenario called `name` under the nemesis `list` (the
+/// `--nemesis` syntax, drawn within the scenario's model) at its default duration, one
+/// after another. Panics if there is no such scenario or the list does not fit its model
+/// (a test helper).
+pub fn sweep_within_model(name: &str, list: &str, seeds: u64) -> ModelSweep {
+    let sc = find(name).unwrap_or_else(|| panic!("no scenario `{name}`"));
+    let nemesis = nemesis_for(&sc.model, Some(list), None, sc.default_duration)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut out = ModelSweep::default();
+    for seed in 1..=seeds {
+        let spec = RunSpec { nemesis: nemesis.clone(), ..RunSpec::new(seed, sc.default_duration) };
+        let outcome = (sc.run)(spec);
+        out.episodes += outcome.schedule.len() as u64;
+        if let Some(v) = outcome.report.violation {
+            out.violations.push((seed, v.checker));
+        }
+    }
+    out
+}
+
 /// Every scenario, in the order the CLI lists them.
 pub fn all() -> Vec<Scenario> {
     let mut all = detector::scenarios();
