@@ -47,10 +47,15 @@ impl Disruptions {
         };
         for f in faults {
             match &f.kind {
-                FaultKind::Crash(n) | FaultKind::TornWrite(n) => down.push((*n, f.at)),
+                FaultKind::Crash(n) => down.push((*n, f.at)),
+                // A torn write crashes the node only if it persists before the restart, and
+                // then the crash is visible to checkers like any other; unfired, it excuses
+                // nothing.
+                FaultKind::TornWrite(_) => {}
                 FaultKind::Restart(n) => {
-                    let from = close_node(&mut down, *n).unwrap_or(f.at);
-                    out.push(Disruption { affected: Affected::Node(*n), from, until: f.at });
+                    if let Some(from) = close_node(&mut down, *n) {
+                        out.push(Disruption { affected: Affected::Node(*n), from, until: f.at });
+                    }
                 }
                 FaultKind::Pause { node, duration } => out.push(Disruption {
                     affected: Affected::Node(*node),

@@ -314,20 +314,25 @@ impl NemesisConfig {
         let mut net_free = self.start;
         // Within-model crash and pause windows, for the fault budget.
         let mut down: Vec<(Duration, Duration)> = Vec::new();
-        for (&kind, &rate) in &self.rates {
-            if rate <= 0.0 {
+        // Poisson arrivals per kind (exponential gaps), merged in time order so that no kind
+        // claims the nodes and the network before the others get a turn.
+        let gap = |rate: f64, rng: &mut Rng| {
+            Duration::from_secs_f64((-(60.0 / rate) * (1.0 - rng.unit_f64()).ln()).min(1e6))
+        };
+        let mut next: Vec<(Duration, NemesisKind, f64)> = Vec::new();
+        for (&kind, &rate) in self.rates.iter().filter(|(_, r)| **r > 0.0) {
+            next.push((self.start + gap(rate, rng), kind, rate));
+        }
+        loop {
+            let Some(i) = (0..next.len()).min_by_key(|&i| (next[i].0, next[i].1)) else { break };
+            let (t, kind, rate) = next[i];
+            if t >= self.end {
+                next.swap_remove(i);
                 continue;
             }
+            next[i].0 = t + gap(rate, rng);
             let outside = self.outside.contains(&kind);
-            let mean_gap = 60.0 / rate;
-            let mut t = self.start;
-            loop {
-                // Poisson arrivals: exponential gaps.
-                let gap = -mean_gap * (1.0 - rng.unit_f64()).ln();
-                t += Duration::from_secs_f64(gap.min(1e6));
-                if t >= self.end {
-                    break;
-                }
+            {
                 let node = nodes[rng.below(nodes.len() as u64) as usize];
                 let max = self.max_duration.min(self.end - t);
                 let dur = rng.duration_between(max / 10, max).max(Duration::from_millis(1));

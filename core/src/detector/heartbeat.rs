@@ -80,8 +80,10 @@ impl<D: Detector> HeartbeatConfig<D> {
 /// an interval after it began (the send timer fires every interval), so it fires at least
 /// P − interval late. Any pause that can cause a suspicion is therefore at least
 /// S − 2·interval − `margin` late, and that lateness is the threshold; it is never below
-/// `margin`, so ordinary timer slack is not a pause. A detector that suspects within
-/// two intervals plus the margin cannot be fully guarded.
+/// `margin`, so ordinary timer slack is not a pause. A pause longer than the margin after
+/// which some trusted peer's deadline has already passed also holds suspicions back: the
+/// silence may have begun before the pause (a lost heartbeat), but the pause stretched it.
+/// A crashed peer's detection is then late by at most the grace period.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PauseGuard {
     /// Slack for heartbeat jitter and timer delay: subtracted from the derived threshold,
@@ -242,7 +244,12 @@ impl<D: Detector> Heartbeat<D> {
         self.paused_past = Some(due);
         let until = now.saturating_add(guard.grace);
         self.learn_from = self.learn_from.max(until);
-        if self.pause_threshold().is_some_and(|threshold| late > threshold) {
+        // Hold suspicions if the pause is long enough to cause one on its own, or if some
+        // trusted peer's deadline has passed while this node was paused: a silence that
+        // began before the pause (a lost heartbeat, a loss burst) and that the pause
+        // stretched past the deadline is not the peer's to answer for either.
+        let overdue = self.peers.values().any(|p| !p.suspected && p.detector.suspect_at() <= now);
+        if overdue || self.pause_threshold().is_some_and(|threshold| late > threshold) {
             self.quiet_until = self.quiet_until.max(until);
             self.outbox.event(HeartbeatEvent::ObserverPaused { late_ms: late.as_millis() as u64 });
             tracing::info!(node = %self.id, ?late, "own timer fired late: holding suspicions back");
@@ -581,6 +588,15 @@ mod tests {
     /// due timers first, then the heartbeats that queued up. Returns its events with their
     /// times in ms, and the node.
     fn observe_with_pause(pause_ms: (u64, u64), end_ms: u64) -> (Vec<(u64, HeartbeatEvent)>, PhiHb) {
+        observe_with_loss_and_pause((0, 0), pause_ms, end_ms)
+    }
+
+    /// Like [`observe_with_pause`], with the peer's heartbeats sent in `lost_ms` lost.
+    fn observe_with_loss_and_pause(
+        lost_ms: (u64, u64),
+        pause_ms: (u64, u64),
+        end_ms: u64,
+    ) -> (Vec<(u64, HeartbeatEvent)>, PhiHb) {
         let cfg = HeartbeatConfig::<crate::detector::PhiAccrual>::default().with_pause_guard();
         let init = Init::fresh(NodeId(1), vec![NodeId(1), NodeId(2)], cfg, 3, at(0));
         let mut n = PhiHb::new(init);
@@ -595,7 +611,7 @@ mod tests {
         for t in 0..=end_ms {
             let paused = (pause_ms.0..pause_ms.1).contains(&t);
             let arrives = t % 1_000 == 3 + (t / 1_000 * 7) % 11;
-            if arrives {
+            if arrives && !(lost_ms.0..lost_ms.1).contains(&t) {
                 queued.push(HeartbeatMsg { incarnation: 0, seq: t / 1_000 });
             }
             if paused {
@@ -635,6 +651,23 @@ mod tests {
         assert!((mean_ms - 1_000.0).abs() < 30.0, "mean interval {mean_ms} ms");
         // A pause too short to matter goes unremarked.
         assert_eq!(observe_with_pause((100_015, 101_515), 115_000).0, vec![]);
+    }
+
+    #[test]
+    fn pause_guard_holds_a_suspicion_that_a_short_pause_stretched_past_the_deadline() {
+        // Heartbeats from 97 s to 99 s are lost (a loss burst): silence since ~96 s, phi's
+        // deadline about 4.5 s later. The observer then pauses 1.7 s from 99.9 s: too short
+        // to cause a suspicion on its own (under the ~2 s threshold), but it wakes past the
+        // deadline. Before: it suspected its live peer at once; the silence it measured was
+        // partly its own.
+        let (events, _) = observe_with_loss_and_pause((96_500, 99_500), (99_900, 101_600), 115_000);
+        assert!(
+            !events.iter().any(|(_, e)| matches!(e, HeartbeatEvent::Suspect { .. })),
+            "suspected a live peer after a loss and a short pause: {events:?}"
+        );
+        // The loss alone, long enough, is a justified suspicion (nothing is held back).
+        let (events, _) = observe_with_loss_and_pause((96_500, 103_500), (0, 0), 115_000);
+        assert!(events.iter().any(|(_, e)| matches!(e, HeartbeatEvent::Suspect { .. })), "{events:?}");
     }
 
     #[test]

@@ -354,7 +354,8 @@ pub enum Accuracy {
 /// Under a nemesis the accuracy is judged against the system model: a suspicion of a node
 /// that a fault actually silenced (the target paused, crashed or cut off from the observer,
 /// a loss burst; or, when everyone's accuracy is checked, the observer's own crash or pause)
-/// within the settling time before it is justified, and every other suspicion is a mistake.
+/// while the fault lasted or within a heartbeat interval and a second after it is justified,
+/// and every other suspicion is a mistake.
 /// On top, eventual accuracy (◇P: no live node suspected from GST plus the settling time on)
 /// and completeness with the bound the faults allow: the detector's window may have learnt
 /// intervals as long as two overlapping faults.
@@ -379,16 +380,23 @@ pub fn strict_condition<D: Detector>(
         .max()
         .unwrap_or_default();
     let lan = Duration::from_millis(10);
-    let (lo, hi) = (config.interval - lan, config.interval + lan + longest * 2);
+    // Completeness: the window may have learnt intervals as long as one fault plus a
+    // heartbeat interval (a longer silence is a suspicion, not an interval).
+    let (lo, hi) = (config.interval - lan, config.interval + lan + longest);
     let bound = D::silence_bound(&config.detector, lo, hi) + lan;
+    // Eventual accuracy: from GST plus one detection bound and one heartbeat on, nobody
+    // live is suspected.
     let settle = bound + config.interval + lan;
+    // A suspicion a fault explains happens while the fault lasts or before the first
+    // heartbeat after it arrives: one interval, plus the WAN's tail (p99.9 under 1 s).
+    let explain = config.interval + Duration::from_secs(1);
     let observer_counts = accuracy == Accuracy::Everyone;
     sim.add_checker(EachEvent::new(move |o: &Observation<HeartbeatEvent>, crashes: &_| {
         if accuracy == Accuracy::PausedObserver && o.node != NodeId(1) {
             return Ok(());
         }
         if let HeartbeatEvent::Suspect { peer } = o.event {
-            if disruptions.explains(o.node, peer, o.at, settle, observer_counts) {
+            if disruptions.explains(o.node, peer, o.at, explain, observer_counts) {
                 return Ok(());
             }
         }
