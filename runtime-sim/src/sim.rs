@@ -70,6 +70,9 @@ pub struct RunReport {
     pub trace_hash: u64,
     /// Global stabilisation time: when the last scheduled fault ended (0 without faults).
     pub gst_ns: u64,
+    /// Torn writes that happened: a scheduled torn write fires only if its node persists
+    /// before the restart that ends the episode.
+    pub torn_writes: u64,
     /// The first violation, if a checker failed.
     pub violation: Option<ViolationReport>,
 }
@@ -189,6 +192,7 @@ impl<P: Protocol> Simulation<P> {
             rejected: 0,
             trace_hash: 0,
             gst_ns: 0,
+            torn_writes: 0,
             violation: None,
         };
         Simulation {
@@ -361,6 +365,7 @@ impl<P: Protocol> Simulation<P> {
                         // The write is torn: it never becomes durable, the node dies mid-write,
                         // and nothing it queued after the barrier is acted on.
                         self.record(TraceKind::TornWrite { node: from }, None, None);
+                        self.report.torn_writes += 1;
                         self.crash(i);
                         return;
                     }

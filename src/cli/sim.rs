@@ -156,9 +156,9 @@ pub fn run(args: SimArgs) -> ExitCode {
     };
     let events = outcomes.iter().map(|(_, o)| o.report.events).sum();
     let mut by_kind = std::collections::BTreeMap::new();
-    for e in outcomes.iter().flat_map(|(_, o)| o.schedule.iter()) {
-        if let Some(k) = e.kind() {
-            *by_kind.entry(k.name()).or_insert(0u64) += 1;
+    for (_, o) in &outcomes {
+        for (k, n) in o.applied_episodes() {
+            *by_kind.entry(k).or_insert(0u64) += n;
         }
     }
     let nemesis_episodes: u64 = by_kind.values().sum();

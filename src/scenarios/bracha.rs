@@ -28,6 +28,15 @@ pub struct SplitBrain {
     pub liar: NodeId,
     /// Nodes told the second value.
     pub group_b: BTreeSet<NodeId>,
+    /// The two signed initials, made once: (the truth, the lie).
+    signed: Option<(Vote, Vote)>,
+}
+
+impl SplitBrain {
+    /// `liar` tells `group_b` one value and everyone else another.
+    pub fn new(liar: NodeId, group_b: BTreeSet<NodeId>) -> Self {
+        SplitBrain { liar, group_b, signed: None }
+    }
 }
 
 impl Adversary<Bracha> for SplitBrain {
@@ -42,18 +51,31 @@ impl Adversary<Bracha> for SplitBrain {
         out: &mut Vec<Action<BrachaMsg>>,
     ) {
         let instance = u64::from(self.liar.0);
-        let lie =
-            || Vote::sign(&test_key(CLUSTER, self.liar), instance, 0, self.liar, other_value(self.liar));
+        let liar = self.liar;
+        let (truth, lie) = self
+            .signed
+            .get_or_insert_with(|| {
+                let key = test_key(CLUSTER, liar);
+                (
+                    Vote::sign(&key, instance, 0, liar, value_of(liar)),
+                    Vote::sign(&key, instance, 0, liar, other_value(liar)),
+                )
+            })
+            .clone();
         if matches!(&msg, BrachaMsg::Initial { initial } if initial.instance == instance) {
             let value = if self.group_b.contains(&to) { other_value(self.liar) } else { value_of(self.liar) };
             out.push(Action::Send { to, msg: BrachaMsg::Ready { instance, value }, delay: Duration::ZERO });
         }
+        // Each group always hears its own value, whatever the liar's own state machine has
+        // learnt meanwhile (it picks up the lie from group B's echoes and would otherwise
+        // resend that to everyone, quietly ending the equivocation).
+        let told = if self.group_b.contains(&to) { lie } else { truth };
         let msg = match msg {
-            BrachaMsg::Initial { initial } if initial.instance == instance && self.group_b.contains(&to) => {
-                BrachaMsg::Initial { initial: lie() }
+            BrachaMsg::Initial { initial } if initial.instance == instance => {
+                BrachaMsg::Initial { initial: told.clone() }
             }
-            BrachaMsg::Echo { initial } if initial.instance == instance && self.group_b.contains(&to) => {
-                BrachaMsg::Echo { initial: lie() }
+            BrachaMsg::Echo { initial } if initial.instance == instance => {
+                BrachaMsg::Echo { initial: told.clone() }
             }
             BrachaMsg::Ready { instance: i, .. } if i == instance && self.group_b.contains(&to) => {
                 BrachaMsg::Ready { instance: i, value: other_value(self.liar) }
@@ -63,6 +85,9 @@ impl Adversary<Bracha> for SplitBrain {
         out.push(Action::Send { to, msg, delay: Duration::ZERO });
     }
 }
+
+/// When every node sends its own INITIAL.
+pub const START_AFTER: Duration = Duration::from_secs(5);
 
 /// A run: n nodes, the first `byzantine` of them adversaries. Node 1 always lies about its
 /// own broadcast to the upper half of the correct nodes; further Byzantine nodes collude
@@ -74,17 +99,22 @@ pub fn simulation(seed: u64, n: u32, f: usize, byzantine: u32) -> Simulation<Bra
         Duration::from_millis(1),
         Duration::from_millis(30),
     )));
-    let config = BrachaConfig::new(n as usize, f, CLUSTER).expect("valid configuration");
+    // Broadcasts begin at 5 s, after the nemesis has started (at 1 s), so faults land in
+    // the middle of them, not only after every node has delivered.
+    let config = BrachaConfig {
+        start_after: START_AFTER,
+        ..BrachaConfig::new(n as usize, f, CLUSTER).expect("valid configuration")
+    };
     let mut sim = Simulation::new(sc, config);
     let correct: Vec<NodeId> = (byzantine + 1..=n).map(NodeId).collect();
     let group_b: BTreeSet<NodeId> = correct[correct.len() / 2..].iter().copied().collect();
     let liar = NodeId(1);
-    sim.make_byzantine(liar, SplitBrain { liar, group_b: group_b.clone() });
+    sim.make_byzantine(liar, SplitBrain::new(liar, group_b.clone()));
     for b in 2..=byzantine {
         let node = NodeId(b);
         if byzantine as usize > f {
             // Beyond the bound: the extra adversaries collude with the liar.
-            sim.make_byzantine(node, SplitBrain { liar, group_b: group_b.clone() });
+            sim.make_byzantine(node, SplitBrain::new(liar, group_b.clone()));
         } else {
             match seed % 4 {
                 0 => sim.make_byzantine(node, Silent),

@@ -74,6 +74,25 @@ pub struct Outcome {
     pub schedule: Schedule,
 }
 
+impl Outcome {
+    /// The nemesis episodes that took effect, per kind: every drawn episode counts, except a
+    /// torn write, which counts only if its node persisted while it was armed (a protocol
+    /// that never persists then cannot be torn, and a report must not say it was).
+    pub fn applied_episodes(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        let mut by_kind = std::collections::BTreeMap::new();
+        for e in &self.schedule {
+            match e.kind() {
+                Some(nemesis::NemesisKind::Torn) | None => {}
+                Some(k) => *by_kind.entry(k.name()).or_insert(0) += 1,
+            }
+        }
+        if self.report.torn_writes > 0 {
+            by_kind.insert(nemesis::NemesisKind::Torn.name(), self.report.torn_writes);
+        }
+        by_kind
+    }
+}
+
 /// A named, runnable scenario.
 pub struct Scenario {
     /// The name given on the command line.
@@ -173,7 +192,7 @@ pub fn sweep_within_model(name: &str, list: &str, seeds: u64) -> ModelSweep {
     for seed in 1..=seeds {
         let spec = RunSpec { nemesis: nemesis.clone(), ..RunSpec::new(seed, sc.default_duration) };
         let outcome = (sc.run)(spec);
-        out.episodes += outcome.schedule.len() as u64;
+        out.episodes += outcome.applied_episodes().values().sum::<u64>();
         if let Some(v) = outcome.report.violation {
             out.violations.push((seed, v.checker));
         }

@@ -66,6 +66,9 @@ pub struct BrachaConfig {
     pub broadcast: bool,
     /// Re-send this node's protocol messages this often (reliable links over a lossy net).
     pub resend_every: Duration,
+    /// How long after it starts a node sends its own INITIAL (zero: at once). Lets a
+    /// simulation put faults in the middle of the broadcast.
+    pub start_after: Duration,
 }
 
 impl BrachaConfig {
@@ -77,6 +80,7 @@ impl BrachaConfig {
             keys: VoteKeys::Test(cluster_seed),
             broadcast: true,
             resend_every: Duration::from_millis(500),
+            start_after: Duration::ZERO,
         })
     }
 
@@ -169,6 +173,8 @@ pub struct Bracha {
     keyring: Keyring,
     instances: BTreeMap<u64, Instance>,
     next_resend: Instant,
+    /// When to send this node's own INITIAL, if it has not yet.
+    initial_at: Option<Instant>,
     rejected: u64,
     outbox: Outbox<BrachaMsg, BrachaEvent, BrachaDurable>,
 }
@@ -236,6 +242,19 @@ impl Bracha {
             inst.readied = c.readied;
             inst.delivered = c.delivered;
         }
+    }
+
+    /// Signs and sends this node's own INITIAL (instance = its id, value [`value_of`]).
+    fn send_initial(&mut self) {
+        self.initial_at = None;
+        let instance = self.id.0 as u64;
+        let key = match &self.config.keys {
+            VoteKeys::Test(seed) => test_key(*seed, self.id),
+            VoteKeys::Real { key, .. } => (**key).clone(),
+        };
+        let initial = Vote::sign(&key, instance, 0, self.id, value_of(self.id));
+        self.accept_initial(&initial);
+        self.broadcast(BrachaMsg::Initial { initial });
     }
 
     /// True when `instance` is a member's id (each member broadcasts in its own instance).
@@ -368,6 +387,7 @@ impl Protocol for Bracha {
             keyring,
             instances: BTreeMap::new(),
             next_resend: init.now.mono + init.config.resend_every,
+            initial_at: None,
             rejected: 0,
             outbox: Outbox::new(),
             config: init.config,
@@ -375,15 +395,10 @@ impl Protocol for Bracha {
         if let Some(durable) = init.restored {
             b.restore(durable);
         }
-        if b.config.broadcast {
-            let instance = b.id.0 as u64;
-            let key = match &b.config.keys {
-                VoteKeys::Test(seed) => test_key(*seed, b.id),
-                VoteKeys::Real { key, .. } => (**key).clone(),
-            };
-            let initial = Vote::sign(&key, instance, 0, b.id, value_of(b.id));
-            b.accept_initial(&initial);
-            b.broadcast(BrachaMsg::Initial { initial });
+        if b.config.broadcast && b.config.start_after.is_zero() {
+            b.send_initial();
+        } else if b.config.broadcast {
+            b.initial_at = Some(init.now.mono + b.config.start_after);
         }
         b
     }
@@ -435,6 +450,9 @@ impl Protocol for Bracha {
     }
 
     fn handle_timeout(&mut self, now: Now) {
+        if self.initial_at.is_some_and(|at| now.mono >= at) {
+            self.send_initial();
+        }
         if now.mono >= self.next_resend {
             self.resend();
             self.next_resend = now.mono + self.config.resend_every;
@@ -446,7 +464,7 @@ impl Protocol for Bracha {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        Some(self.next_resend)
+        Some(self.initial_at.map_or(self.next_resend, |at| at.min(self.next_resend)))
     }
 }
 
