@@ -296,6 +296,11 @@ fn a_fault_the_model_does_not_admit_needs_outside_model_and_is_labelled() {
         "{kinds:?}"
     );
     assert_eq!(v["violations"].as_array().map(Vec::len), Some(0), "pauses within 100 ms are harmless: {v}");
+    let err = one_line_error(&palisade(&["sim", "register", "--outside-model", "loss"]));
+    assert!(err.contains("within the scenario's model"), "{err}");
+    // Beyond commit wait's model: stepping the time master's reference clock breaks it.
+    let v = json(&palisade(&["sim", "commit-wait", "--outside-model", "clock=30", "--seeds", "5", "--json"]));
+    assert!(!v["violations"].as_array().unwrap().is_empty(), "{v}");
     let err = one_line_error(&palisade(&["sim", "commit-wait", "--outside-model", "x"]));
     assert!(err.contains("unknown nemesis `x`"), "{err}");
     // The hazard scenario forces pauses beyond its model by default, and says so.

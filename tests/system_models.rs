@@ -9,6 +9,11 @@ use palisade::scenarios::sweep_within_model;
 
 const SEEDS: u64 = 50;
 
+/// Defended scenarios whose protocols persist nothing after start-up (heartbeat detectors
+/// persist their boot incarnation once; the skew monitor and commit wait keep no durable
+/// state): a torn write can never fire in them.
+const NEVER_PERSIST_DURING_RUN: [&str; 4] = ["jitter-phi", "observer-pause-guarded", "skew", "commit-wait"];
+
 /// Each kind alone at 3x the default rate of 4 per simulated minute, then all together.
 const MIXES: [&str; 7] = ["all", "crash=12", "torn=12", "pause=12", "partition=12", "clock=12", "loss=12"];
 
@@ -24,7 +29,16 @@ fn every_defended_tour_scenario_holds_under_every_fault_its_model_admits() {
     for h in HAZARDS {
         for mix in MIXES.into_iter().filter(|m| admitted(h.with, m)) {
             let sweep = sweep_within_model(h.with, mix, SEEDS);
-            assert!(sweep.episodes > 0, "{} --nemesis {mix}: no fault was injected", h.with);
+            // A torn write fires only at a persist: protocols that persist nothing while the
+            // nemesis runs cannot be torn, and the report counts only torn writes that fired.
+            let inert = mix.starts_with("torn") && NEVER_PERSIST_DURING_RUN.contains(&h.with);
+            assert_eq!(
+                sweep.episodes == 0,
+                inert,
+                "{} --nemesis {mix}: {} episodes applied",
+                h.with,
+                sweep.episodes
+            );
             assert!(sweep.violations.is_empty(), "{} --nemesis {mix}: {:?}", h.with, sweep.violations);
         }
     }
@@ -57,6 +71,7 @@ fn hlc_replicas_keep_causal_order_across_restarts() {
 #[test]
 fn bracha_is_safe_under_crash_recovery() {
     for mix in ["crash=12", "torn=12"] {
+        // Broadcasts start at 5 s, after the nemesis, so torn writes do fire here.
         let sweep = sweep_within_model("bracha", mix, 20);
         assert!(sweep.episodes > 0);
         assert_eq!(sweep.violations, vec![], "{mix}");

@@ -110,6 +110,25 @@ impl Disruptions {
         Some(since)
     }
 
+    /// [`Disruptions::calm_since`] for what `node` can learn from its peers: every node's
+    /// crashes and pauses (a quorum of peers must answer), network-wide loss, but only the
+    /// partitions that cut one of `node`'s own links.
+    pub fn calm_since_for(&self, node: NodeId, at: Duration) -> Option<Duration> {
+        let mut since = Duration::ZERO;
+        let touches = |d: &Disruption| match &d.affected {
+            Affected::Node(_) => true,
+            Affected::Links(cut) => cut.iter().any(|&(a, b)| a == node || b == node),
+            Affected::Network => true,
+        };
+        for d in self.0.iter().filter(|d| d.from <= at && touches(d)) {
+            if d.until > at {
+                return None;
+            }
+            since = since.max(d.until);
+        }
+        Some(since)
+    }
+
     /// True when something disturbed what `observer` hears from `target` (either node, the
     /// link `target -> observer`, or the whole network) at some time in `[at - settle, at]`:
     /// a suspicion of `target` by `observer` at `at` then has a cause. `observer_counts`
@@ -168,6 +187,19 @@ mod tests {
         assert_eq!(d.calm_since(s(11)), None);
         assert_eq!(d.calm_since(s(20)), Some(s(12)));
         assert_eq!(d.calm_since(s(40)), None, "a crash with no restart never ends");
+    }
+
+    #[test]
+    fn calm_for_a_node_ignores_partitions_of_other_links() {
+        let d = Disruptions::of(&[
+            Fault::pause(NodeId(1), s(10), s(2)),
+            Fault::partition(Partition::one_way(NodeId(3), NodeId(2)), s(20)),
+            Fault::heal(s(25)),
+        ]);
+        assert_eq!(d.calm_since_for(NodeId(2), s(11)), None, "a paused peer cannot answer");
+        assert_eq!(d.calm_since_for(NodeId(2), s(22)), None, "n3 -> n2 is cut");
+        assert_eq!(d.calm_since_for(NodeId(1), s(22)), Some(s(12)), "a cut between others is not n1's");
+        assert_eq!(d.calm_since_for(NodeId(2), s(30)), Some(s(25)));
     }
 
     #[test]

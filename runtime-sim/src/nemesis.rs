@@ -237,7 +237,23 @@ impl NemesisConfig {
         }
         let mut forced = BTreeSet::new();
         if let Some(list) = outside {
-            for (kind, (rate, _)) in Self::parse_list(list)? {
+            for (kind, (rate, named)) in Self::parse_list(list)? {
+                // Clock steps and pauses can go beyond a model that admits some of them (a
+                // larger step, a longer pause); other kinds the model admits cannot be forced
+                // "outside" it, and a run must not be labelled a demonstration for them.
+                let beyond = kind.admitted_by(model).is_err()
+                    || (kind == NemesisKind::Clock && model.clocks.max_wall_step.is_some())
+                    || (kind == NemesisKind::Pause && model.max_pause().is_some());
+                if !beyond {
+                    if named {
+                        return Err(format!(
+                            "`{}` faults are within the scenario's model: use --nemesis {}",
+                            kind.name(),
+                            kind.name()
+                        ));
+                    }
+                    continue; // `all`: only what lies beyond
+                }
                 rates.insert(kind, rate);
                 forced.insert(kind);
             }

@@ -82,8 +82,10 @@ pub fn skew_simulation_monitored(
             }
         }
         seen = w.history().len();
-        let Some(calm) = disruptions.calm_since(w.now()) else { return Ok(()) };
         for (n, m) in w.running() {
+            // A node that is down, paused or cut off cannot measure: its bounds count from
+            // when what touches it last ended.
+            let Some(calm) = disruptions.calm_since_for(n, w.now()) else { continue };
             let err = wall_error_ns(w, n);
             if err.abs() <= correct_ns {
                 let since = (*correct_since.entry(n).or_insert(w.now())).max(calm);

@@ -277,9 +277,12 @@ fn run(commit_wait: bool, mut spec: RunSpec) -> Outcome {
     let mut sim = simulation(spec.seed, commit_wait);
     // The nemesis may crash, pause and cut off any node, master included, but steps only
     // the transaction nodes' wall clocks: the master's is the reference.
+    // `--outside-model clock` is exactly a step of the reference clock: then keep them.
     let all: Vec<NodeId> = (1..=NODES + 1).map(NodeId).collect();
+    let forced = spec.nemesis.as_ref().is_some_and(|n| n.outside.contains(&palisade_sim::NemesisKind::Clock));
     let mut schedule = spec.schedule_for(&all);
     schedule.retain(|e| {
+        forced ||
         !e.faults.iter().any(|f| {
             matches!(f.kind, FaultKind::WallStep { node, .. } | FaultKind::WallStepWithin { node, .. } if node == MASTER)
         })

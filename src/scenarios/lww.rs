@@ -459,9 +459,20 @@ fn run(ordering: Ordering, mut spec: RunSpec) -> Outcome {
     let discarded = w.history().iter().filter(|o| matches!(o.event, RegisterEvent::Discarded { .. })).count();
     let lost = lost_writes(w.history()).len();
     let siblings = w.running().map(|(_, r)| r.values().len()).max().unwrap_or(0);
+    // Whether convergence was judged: only 5 s after writes stopped and GST (the run is
+    // 90 s and the nemesis ends at 60 s, so a crashed replica's late writes still leave time).
+    let last_write = sim
+        .world()
+        .history()
+        .iter()
+        .rev()
+        .find(|o| matches!(o.event, RegisterEvent::Wrote { .. }))
+        .map_or(Duration::ZERO, |o| o.at);
+    let judged = sim.world().now() >= last_write.max(sim.world().gst()) + Duration::from_secs(5);
     let story = vec![format!(
         "ordering by {ordering:?}: {writes} writes, {discarded} discarded by some replica, {lost} of them causally \
-         later than the write kept (silently lost); largest final sibling set {siblings}"
+         later than the write kept (silently lost); largest final sibling set {siblings}; convergence {}",
+        if judged { "checked" } else { "not judged (writes or faults ended less than 5 s before the end)" }
     )];
     Outcome { report, story, schedule }
 }
@@ -473,7 +484,7 @@ pub fn scenarios() -> Vec<Scenario> {
             name: "lww",
             about: "wall-clock last-write-wins under clock skew and jumps: replicas silently discard writes that \
                     were made after reading the write they keep (DDIA figure 8-3); the checker must find them",
-            default_duration: Duration::from_secs(60),
+            default_duration: Duration::from_secs(90),
             default_nemesis: None,
             default_outside_model: None,
             hazard: true,
@@ -483,7 +494,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "lww-hlc",
             about: "the same with hybrid logical clocks: no causally later write is ever lost",
-            default_duration: Duration::from_secs(60),
+            default_duration: Duration::from_secs(90),
             default_nemesis: None,
             default_outside_model: None,
             hazard: false,
@@ -493,7 +504,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "lww-vv",
             about: "the same with version vectors: no write is lost; concurrent writes are kept as siblings",
-            default_duration: Duration::from_secs(60),
+            default_duration: Duration::from_secs(90),
             default_nemesis: None,
             default_outside_model: None,
             hazard: false,

@@ -27,13 +27,14 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// The system model Bracha broadcast assumes with `f` Byzantine nodes: asynchronous, any
+/// The system model Bracha broadcast assumes with `f` Byzantine nodes: safe when
+/// asynchronous, live after GST (partially synchronous), any
 /// network misbehaviour (messages are re-sent), honest nodes that crash and recover with
 /// what they persisted (every ECHO and READY is persisted before it is sent).
 pub const fn model(f: u32) -> crate::model::SystemModel {
     use crate::model::{ClockModel, NetworkModel, NodeFaults, SystemModel, Timing};
     SystemModel {
-        timing: Timing::Asynchronous,
+        timing: Timing::PartiallySynchronous,
         nodes: NodeFaults::Byzantine { f, recovery: true },
         clocks: ClockModel::monotonic(200),
         network: NetworkModel::UNRELIABLE,

@@ -24,12 +24,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// The system model the register assumes with `f` Byzantine servers (0 for the crash-fault
-/// register over a majority system): asynchronous, any network misbehaviour (requests are
+/// register over a majority system): safe when asynchronous, live after GST (partially
+/// synchronous), any network misbehaviour (requests are
 /// re-sent), servers that crash and recover with stable storage.
 pub const fn model(f: u32) -> crate::model::SystemModel {
     use crate::model::{ClockModel, NetworkModel, NodeFaults, SystemModel, Timing};
     SystemModel {
-        timing: Timing::Asynchronous,
+        timing: Timing::PartiallySynchronous,
         nodes: if f == 0 { NodeFaults::CrashRecovery } else { NodeFaults::Byzantine { f, recovery: true } },
         clocks: ClockModel::monotonic(200),
         network: NetworkModel::UNRELIABLE,
