@@ -4,13 +4,14 @@
 # minute). Prints one line per run: scenario, nemesis, seeds, violations, episodes injected.
 # Usage: scripts/model-sweep.sh [SEEDS] (default 2000; the test suite runs 50 of each).
 # Kinds a scenario's model does not admit are reported as "not admitted" and skipped.
+# SCENARIOS="a b" limits the run to those scenarios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds="${1:-2000}"
 cargo build --release --quiet
 bin=target/release/palisade
 # The `with` column of src/scenarios/hazards.rs (tests/system_models.rs checks this list).
-scenarios=(register jitter-phi observer-pause-guarded drift-bounded skew lww-hlc commit-wait fencing leader bracha bft-register-signed)
+read -r -a scenarios <<<"${SCENARIOS:-register jitter-phi observer-pause-guarded drift-bounded skew lww-hlc commit-wait fencing leader bracha bft-register-signed}"
 printf '%-24s %-13s %6s %10s %9s\n' scenario nemesis seeds violations episodes
 for sc in "${scenarios[@]}"; do
   for mix in all crash=12 torn=12 pause=12 partition=12 clock=12 loss=12; do
