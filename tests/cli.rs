@@ -271,7 +271,7 @@ fn sim_prints_the_scenario_model_and_counts_the_faults_it_injected() {
     let out = palisade(&["sim", "bracha", "--model"]);
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("asynchronous") && text.contains("Byzantine, f = 1"), "{text}");
+    assert!(text.contains("partially synchronous") && text.contains("Byzantine, f = 1"), "{text}");
     let v = json(&palisade(&["sim", "register", "--seeds", "3", "--nemesis", "all", "--json"]));
     assert!(v["nemesis_episodes"].as_u64().unwrap() > 0, "{v}");
     assert!(v["nemesis_episodes_by_kind"]["crash"].as_u64().unwrap() > 0, "{v}");
