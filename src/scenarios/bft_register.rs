@@ -6,7 +6,7 @@ use palisade_core::quorum::{QuorumKind, QuorumSystem};
 use palisade_core::{NodeId, Violation};
 use palisade_sim::byzantine::{Action, Adversary, AdversaryCtx};
 use palisade_sim::{EveryOperationWithin, Latency, LinkConfig, Network, SimConfig, Simulation, World};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// The value lying servers report.
@@ -70,6 +70,10 @@ pub fn simulation(seed: u64, system: QuorumSystem, byzantine: u32) -> Simulation
     // held to it always.
     let masking = kind == QuorumKind::Masking;
     let mut seen = 0;
+    // Every value a client began to write (from its `WriteStarted` event), and the
+    // timestamp each completed write got: reads are checked against these, never against
+    // what a value looks like.
+    let mut started: BTreeSet<Vec<u8>> = BTreeSet::new();
     let mut written: BTreeMap<Vec<u8>, Ts> = BTreeMap::new();
     let mut completed: Vec<(std::time::Duration, Ts)> = Vec::new();
     let mut read_started: BTreeMap<NodeId, std::time::Duration> = BTreeMap::new();
@@ -79,8 +83,9 @@ pub fn simulation(seed: u64, system: QuorumSystem, byzantine: u32) -> Simulation
     sim.add_checker(move |w: &World<Register>| {
         for o in &w.history()[seen..] {
             match &o.event {
-                RegisterEvent::WriteStarted { .. } => {
+                RegisterEvent::WriteStarted { value } => {
                     writing.insert(o.node, o.at);
+                    started.insert(value.clone());
                 }
                 RegisterEvent::WriteDone { value, ts } => {
                     written.insert(value.clone(), *ts);
@@ -104,29 +109,39 @@ pub fn simulation(seed: u64, system: QuorumSystem, byzantine: u32) -> Simulation
                     };
                     match (value, ts) {
                         (Some(v), Some(t)) => {
-                            // Writes in progress are legitimate too: check the writer's own
-                            // value format instead of requiring completion.
-                            let plausible =
-                                written.contains_key(v) || String::from_utf8_lossy(v).contains(" #");
-                            if !plausible || v.as_slice() == FORGED {
+                            // A value some client began to write, with the timestamp its
+                            // writer gave it (if that write has completed; one in progress
+                            // is concurrent with the read and may be returned).
+                            let genuine = started.contains(v) && written.get(v).is_none_or(|wt| wt == t);
+                            if !genuine {
                                 return Err(Violation::new(
                                     "register::never_a_value_nobody_wrote",
                                     format!(
-                                        "{} read {:?}, which no client wrote",
+                                        "{} read {:?} at {t:?}, which no client wrote with that timestamp",
                                         o.node,
                                         String::from_utf8_lossy(v)
                                     ),
                                 ));
                             }
-                            if last.is_some_and(|l| *t < l) {
+                            // Judge staleness by the value's own write, not the timestamp the
+                            // read reported.
+                            let own = written.get(v).copied().unwrap_or(*t);
+                            if last.is_some_and(|l| own < l) {
                                 return Err(Violation::new(
                                     "register::no_stale_read",
                                     format!(
-                                        "{} read {t:?}, older than {last:?} completed before the read began",
-                                        o.node
+                                        "{} read {:?} (written at {own:?}), older than {last:?} completed before the read began",
+                                        o.node,
+                                        String::from_utf8_lossy(v)
                                     ),
                                 ));
                             }
+                        }
+                        (Some(_), None) | (None, Some(_)) => {
+                            return Err(Violation::new(
+                                "register::never_a_value_nobody_wrote",
+                                format!("{} read a value without a timestamp, or a timestamp without a value", o.node),
+                            ));
                         }
                         _ if last.is_some() => {
                             return Err(Violation::new(

@@ -13,6 +13,10 @@ pub struct Hazard {
     pub without: &'static str,
     /// The scenario with the defence: no violation allowed.
     pub with: &'static str,
+    /// The checker the hazard breaks: the scenario without the defence must fail this one
+    /// and no other (a different checker firing is a bug in the scenario), and the one with
+    /// the defence must never fail it.
+    pub checker: &'static str,
 }
 
 /// Every hazard, in the order of DESIGN.md's table.
@@ -22,66 +26,77 @@ pub const HAZARDS: [Hazard; 11] = [
         defence: "retries + quorums that intersect (majority)",
         without: "register-small-quorums",
         with: "register",
+        checker: "register::no_stale_read",
     },
     Hazard {
         hazard: "unbounded, long-tailed network delay",
         defence: "phi accrual: timeouts adapt per link",
         without: "jitter-fixed",
         with: "jitter-phi",
+        checker: "detector::never_suspects_live",
     },
     Hazard {
         hazard: "observer paused (GC)",
         defence: "observer-pause guard",
         without: "observer-pause-unguarded",
         with: "observer-pause-guarded",
+        checker: "detector::never_suspects_live",
     },
     Hazard {
         hazard: "clock drift",
         defence: "lease expiry bounded for drift ρ",
         without: "drift-violation",
         with: "drift-bounded",
+        checker: "lease::single_holder",
     },
     Hazard {
         hazard: "clock jump / skew between nodes",
         defence: "skew monitor fences the node",
         without: "skew-unmonitored",
         with: "skew",
+        checker: "skew::bad_node_fenced_in_time",
     },
     Hazard {
         hazard: "last-write-wins losing writes",
         defence: "hybrid logical clocks",
         without: "lww",
         with: "lww-hlc",
+        checker: "lww::no_causally_later_write_lost",
     },
     Hazard {
         hazard: "reading a clock without its uncertainty",
         defence: "interval clock + commit wait",
         without: "commit-wait-off",
         with: "commit-wait",
+        checker: "txn::external_consistency",
     },
     Hazard {
         hazard: "paused lease holder writes after expiry",
         defence: "fencing tokens checked by the resource",
         without: "unfenced",
         with: "fencing",
+        checker: "fencing::accepted_tokens_never_decrease",
     },
     Hazard {
         hazard: "a node that thinks it is still leader",
         defence: "leases granted by a majority",
         without: "leader-minority",
         with: "leader",
+        checker: "lease::single_holder",
     },
     Hazard {
         hazard: "Byzantine sender equivocating",
         defence: "Bracha broadcast, n ≥ 3f + 1",
         without: "bracha-crash-quorums",
         with: "bracha",
+        checker: "bracha::agreement",
     },
     Hazard {
         hazard: "forged data from a lying server",
         defence: "values signed by their writer",
         without: "register-liar",
         with: "bft-register-signed",
+        checker: "register::never_a_value_nobody_wrote",
     },
 ];
 

@@ -18,9 +18,19 @@ pub enum Causality {
     Concurrent,
 }
 
-/// A version vector: per node, how many of its writes this version has seen.
+/// A version vector: per node, how many of its writes this version has seen. Zero entries
+/// are never stored (a vector read from the network has them removed), so `{n1: 0}` and
+/// `{}` are the same vector and compare, hash and serialize the same.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "BTreeMap<NodeId, u64>")]
 pub struct VersionVector(BTreeMap<NodeId, u64>);
+
+impl From<BTreeMap<NodeId, u64>> for VersionVector {
+    fn from(mut entries: BTreeMap<NodeId, u64>) -> Self {
+        entries.retain(|_, c| *c > 0);
+        VersionVector(entries)
+    }
+}
 
 impl VersionVector {
     /// The empty vector.
@@ -35,12 +45,13 @@ impl VersionVector {
 
     /// Counts one more write by `node`.
     pub fn increment(&mut self, node: NodeId) {
-        *self.0.entry(node).or_insert(0) += 1;
+        let c = self.0.entry(node).or_insert(0);
+        *c = c.saturating_add(1);
     }
 
     /// The pointwise maximum of `self` and `other`.
     pub fn merge(&mut self, other: &VersionVector) {
-        for (&n, &c) in &other.0 {
+        for (&n, &c) in other.0.iter().filter(|(_, c)| **c > 0) {
             let e = self.0.entry(n).or_insert(0);
             *e = (*e).max(c);
         }
@@ -158,6 +169,18 @@ mod tests {
 
     fn vv(entries: &[(u32, u64)]) -> VersionVector {
         VersionVector(entries.iter().map(|&(n, c)| (NodeId(n), c)).collect())
+    }
+
+    #[test]
+    fn a_zero_entry_is_no_entry() {
+        let mut with_zero = BTreeMap::new();
+        with_zero.insert(NodeId(1), 0);
+        let decoded = VersionVector::from(with_zero.clone());
+        assert_eq!(decoded, VersionVector::new(), "{{n1: 0}} is {{}}");
+        assert_eq!(decoded.compare(&VersionVector::new()), Causality::Equal);
+        let mut merged = VersionVector::new();
+        merged.merge(&VersionVector(with_zero));
+        assert_eq!(merged, VersionVector::new(), "merging a zero entry adds nothing");
     }
 
     #[test]

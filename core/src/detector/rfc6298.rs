@@ -99,8 +99,8 @@ impl RttEstimator {
 
     /// The timer expired: double the timeout, up to the ceiling (RFC 6298 §5.5).
     pub fn on_timeout(&mut self) {
-        self.backoffs += 1;
-        self.rto = (self.rto * 2).min(self.config.max_rto.max(self.config.min_rto));
+        self.backoffs = self.backoffs.saturating_add(1);
+        self.rto = self.rto.saturating_mul(2).min(self.config.max_rto.max(self.config.min_rto));
     }
 
     /// The current retransmission timeout.
@@ -205,6 +205,21 @@ impl Detector for AdaptiveTimeout {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_at_a_huge_ceiling_saturates_instead_of_overflowing() {
+        // A configuration read from a file may set any ceiling; doubling a timeout near
+        // Duration::MAX overflowed (a panic) before.
+        let config = Rfc6298Config {
+            initial_rto: Duration::MAX / 2 + Duration::from_secs(1),
+            max_rto: Duration::MAX,
+            ..Rfc6298Config::default()
+        };
+        let mut e = RttEstimator::new(config);
+        e.on_timeout();
+        e.on_timeout();
+        assert_eq!(e.rto(), Duration::MAX);
+    }
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)

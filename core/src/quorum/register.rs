@@ -131,6 +131,10 @@ pub enum RegisterEvent {
 /// A stored value whose signature was checked: timestamp, value, signature.
 type Checked = (Ts, Vec<u8>, Vec<u8>);
 
+/// The domain tag of a register value's signature: distinct from votes' and Bracha's, so a
+/// signature made for one protocol can never be passed off as another's.
+pub const REGISTER_DOMAIN: &[u8] = b"palisade/register-value/v1";
+
 /// Verified signatures remembered per node before the cache starts over.
 pub const VERIFIED_CACHE: usize = 1024;
 
@@ -224,7 +228,7 @@ impl Register {
             value: s.value.clone(),
             signature: s.signature.clone(),
         };
-        let ok = self.keyring.verify(&vote).is_ok();
+        let ok = self.keyring.verify_in(REGISTER_DOMAIN, &vote).is_ok();
         if ok {
             if self.verified.len() >= VERIFIED_CACHE {
                 self.verified.clear();
@@ -237,7 +241,8 @@ impl Register {
     fn sign(&self, value: Vec<u8>, ts: Ts) -> Stored {
         let signature = if self.signed() {
             let key = test_key(self.config.cluster_seed, self.id);
-            Vote::sign(&key, ts.counter, u64::from(ts.writer.0), self.id, value.clone()).signature
+            Vote::sign_in(REGISTER_DOMAIN, &key, ts.counter, u64::from(ts.writer.0), self.id, value.clone())
+                .signature
         } else {
             Vec::new()
         };
@@ -247,6 +252,11 @@ impl Register {
     fn request(&mut self) {
         let (msg, answered): (RegisterMsg, BTreeSet<NodeId>) = match &self.phase {
             Phase::Idle => return,
+            // With signed values the writer asks for the stored values themselves, so every
+            // timestamp it builds on carries its writer's signature.
+            Phase::QueryTs { op, replies, .. } if self.signed() => {
+                (RegisterMsg::Read { op: *op }, replies.keys().copied().collect())
+            }
             Phase::QueryTs { op, replies, .. } => {
                 (RegisterMsg::TsQuery { op: *op }, replies.keys().copied().collect())
             }
@@ -304,23 +314,49 @@ impl Register {
         vouched.into_iter().rev().find(|(_, (count, _))| *count >= need).map(|(_, (_, s))| s)
     }
 
+    /// A reply to the timestamp query of a write.
+    fn on_ts_reply(&mut self, from: NodeId, msg: RegisterMsg) {
+        let Phase::QueryTs { op, .. } = &self.phase else { return };
+        let op = *op;
+        let ts = match msg {
+            RegisterMsg::TsReply { op: o, ts } if o == op && !self.signed() => ts,
+            // A signed value's timestamp counts only if its signature holds; a forged one
+            // counts as nothing stored.
+            RegisterMsg::ReadReply { op: o, stored } if o == op && self.signed() => match stored {
+                Some(s) if self.authentic(&s) => s.ts,
+                _ => Ts::default(),
+            },
+            _ => return, // another operation's reply, or not the kind this writer asked for
+        };
+        let (quorum, f) = (self.config.system.quorum(), self.config.system.f());
+        let masking = self.config.system.kind() == QuorumKind::Masking;
+        let Phase::QueryTs { value, replies, .. } = &mut self.phase else { return };
+        replies.insert(from, ts);
+        if replies.len() < quorum {
+            return;
+        }
+        // A timestamp above the last completed write's, unique to this writer. Masking: the
+        // (f+1)-th highest reply, so f liars cannot push it up (at u64::MAX it would wrap);
+        // at least f + 1 correct servers of the reply quorum hold the last completed write,
+        // so it is not below that write. Signed: the highest authentic one. Crash faults:
+        // the highest.
+        let mut counters: Vec<u64> = replies.values().map(|t| t.counter).collect();
+        counters.sort_unstable_by(|a, b| b.cmp(a));
+        let base = counters.get(if masking { f } else { 0 }).copied().unwrap_or(0);
+        let ts = Ts { counter: base.saturating_add(1), writer: self.id };
+        let value = std::mem::take(value);
+        let stored = self.sign(value, ts);
+        self.phase = Phase::Store { op, stored, acks: BTreeSet::new() };
+        self.request();
+    }
+
     fn on_reply(&mut self, from: NodeId, msg: RegisterMsg) {
+        if matches!(self.phase, Phase::QueryTs { .. }) {
+            self.on_ts_reply(from, msg);
+            return;
+        }
         let quorum = self.config.system.quorum();
         match (&mut self.phase, msg) {
-            (Phase::QueryTs { op, value, replies }, RegisterMsg::TsReply { op: o, ts }) if *op == o => {
-                replies.insert(from, ts);
-                if replies.len() >= quorum {
-                    // A timestamp above every one reported, unique to this writer. (A
-                    // Byzantine server can only push it higher, which is harmless.)
-                    let counter = replies.values().map(|t| t.counter).max().unwrap_or(0) + 1;
-                    let ts = Ts { counter, writer: self.id };
-                    let value = std::mem::take(value);
-                    let op = *op;
-                    let stored = self.sign(value, ts);
-                    self.phase = Phase::Store { op, stored, acks: BTreeSet::new() };
-                    self.request();
-                }
-            }
             (Phase::Store { op, stored, acks }, RegisterMsg::StoreAck { op: o }) if *op == o => {
                 acks.insert(from);
                 if acks.len() >= quorum {
@@ -426,5 +462,79 @@ impl Protocol for Register {
 
     fn poll_timeout(&self) -> Option<Instant> {
         if self.is_server() { None } else { Some(self.next_start.min(self.next_resend)) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Input, Output, step};
+    use crate::time::{Instant, Now, WallTime};
+
+    /// A masking system of 5 servers (f = 1) and writer n6; drives one write to its store
+    /// phase with the given timestamp replies and returns the timestamp it chose.
+    fn chosen_ts(kind: QuorumKind, n: usize, replies: &[(u32, u64)]) -> Ts {
+        let system = QuorumSystem::new(kind, n, 1).expect("valid");
+        let writer = NodeId(n as u32 + 1);
+        let config = RegisterConfig {
+            system,
+            servers: n as u32,
+            cluster_seed: 1,
+            op_every: Duration::from_millis(10),
+            resend_every: Duration::from_secs(60),
+        };
+        let members: Vec<NodeId> = (1..=writer.0).map(NodeId).collect();
+        let at = |ms| Now::new(Instant::from_nanos(ms * 1_000_000), WallTime::UNIX_EPOCH);
+        let mut node = Register::new(Init::fresh(writer, members, config, 7, at(0)));
+        let mut out = Vec::new();
+        step(&mut node, at(10), Input::Timeout, |o| out.push(o));
+        let op = out
+            .iter()
+            .find_map(|o| match o {
+                Output::Send { msg: RegisterMsg::TsQuery { op }, .. } => Some(*op),
+                _ => None,
+            })
+            .expect("a timestamp query");
+        let mut store = None;
+        for &(server, counter) in replies {
+            let msg = RegisterMsg::TsReply { op, ts: Ts { counter, writer: NodeId(99) } };
+            step(&mut node, at(11), Input::Message { from: NodeId(server), msg }, |o| {
+                if let Output::Send { msg: RegisterMsg::Store { stored, .. }, .. } = o {
+                    store = Some(stored.ts);
+                }
+            });
+        }
+        store.expect("the write reached its store phase")
+    }
+
+    #[test]
+    fn a_lying_server_cannot_wrap_a_writers_timestamp() {
+        // Masking, n = 5, f = 1: quorum 4. Three correct servers hold counter 7; the liar
+        // answers u64::MAX. Before: max + 1 wrapped to 0 in release (a panic in debug), and
+        // the servers kept the older value.
+        let ts = chosen_ts(QuorumKind::Masking, 5, &[(1, u64::MAX), (2, 7), (3, 7), (4, 7)]);
+        assert_eq!(ts.counter, 8, "the liar's reply is discarded, the write goes above 7");
+        // A liar answering low cannot pull it below the last completed write either.
+        let ts = chosen_ts(QuorumKind::Masking, 5, &[(1, 0), (2, 7), (3, 7), (4, 7)]);
+        assert_eq!(ts.counter, 8);
+    }
+
+    #[test]
+    fn a_vote_signature_does_not_verify_as_a_register_value_or_back() {
+        use crate::quorum::{test_key, test_keyring};
+        let ring = test_keyring(1, [NodeId(6)]);
+        let key = test_key(1, NodeId(6));
+        let vote = Vote::sign(&key, 8, 6, NodeId(6), b"v".to_vec());
+        assert!(ring.verify(&vote).is_ok());
+        assert!(ring.verify_in(REGISTER_DOMAIN, &vote).is_err(), "before: one domain tag for both");
+        let value = Vote::sign_in(REGISTER_DOMAIN, &key, 8, 6, NodeId(6), b"v".to_vec());
+        assert!(ring.verify_in(REGISTER_DOMAIN, &value).is_ok());
+        assert!(ring.verify(&value).is_err());
+    }
+
+    #[test]
+    fn a_crash_fault_writer_goes_above_the_highest_reply_without_overflow() {
+        let ts = chosen_ts(QuorumKind::Majority, 3, &[(1, 3), (2, u64::MAX)]);
+        assert_eq!(ts.counter, u64::MAX, "saturates rather than wrapping to 0");
     }
 }

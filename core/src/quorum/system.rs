@@ -44,8 +44,11 @@ pub enum QuorumError {
     },
 }
 
-/// A validated quorum system.
+/// A validated quorum system. Deserializing one checks the same bound as
+/// [`QuorumSystem::new`], and refuses a forced (undersized) quorum: a configuration file
+/// can never describe quorums that miss each other.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "QuorumSystemFields")]
 pub struct QuorumSystem {
     kind: QuorumKind,
     n: usize,
@@ -53,6 +56,28 @@ pub struct QuorumSystem {
     /// A quorum size forced by [`QuorumSystem::undersized`], below what the kind needs.
     #[serde(default)]
     forced: Option<usize>,
+}
+
+/// The fields of a [`QuorumSystem`] as they arrive, before validation.
+#[derive(Deserialize)]
+struct QuorumSystemFields {
+    kind: QuorumKind,
+    n: usize,
+    f: usize,
+    #[serde(default)]
+    forced: Option<usize>,
+}
+
+impl TryFrom<QuorumSystemFields> for QuorumSystem {
+    type Error = String;
+    fn try_from(raw: QuorumSystemFields) -> Result<Self, String> {
+        if let Some(q) = raw.forced {
+            return Err(format!(
+                "a forced quorum size ({q}) is for simulations only and cannot be configured"
+            ));
+        }
+        QuorumSystem::new(raw.kind, raw.n, raw.f).map_err(|e| e.to_string())
+    }
 }
 
 impl QuorumSystem {
@@ -127,6 +152,20 @@ impl QuorumSystem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deserializing_checks_the_bound_and_refuses_forced_quorums() {
+        let cfg = bincode::config::standard();
+        let bytes = |sys: &QuorumSystem| bincode::serde::encode_to_vec(sys, cfg).expect("encodes");
+        let decode = |b: &[u8]| bincode::serde::decode_from_slice::<QuorumSystem, _>(b, cfg).map(|(s, _)| s);
+        let good = QuorumSystem::new(QuorumKind::Masking, 5, 1).unwrap();
+        assert_eq!(decode(&bytes(&good)).unwrap(), good);
+        // The same bytes with n = 4 (too few for masking f = 1) must not decode: before,
+        // the derived Deserialize accepted them.
+        let bad = QuorumSystem { n: 4, ..good };
+        assert!(decode(&bytes(&bad)).is_err());
+        assert!(decode(&bytes(&good.undersized(1))).is_err(), "forced quorums are never configured");
+    }
 
     #[test]
     fn invalid_systems_name_the_bound() {

@@ -36,8 +36,14 @@ pub struct Vote {
 impl Vote {
     /// The canonical bytes a vote signs.
     pub fn signed_bytes(instance: u64, round: u64, voter: NodeId, value: &[u8]) -> Vec<u8> {
-        let mut b = Vec::with_capacity(VOTE_DOMAIN.len() + 28 + value.len());
-        b.extend_from_slice(VOTE_DOMAIN);
+        Self::signed_bytes_in(VOTE_DOMAIN, instance, round, voter, value)
+    }
+
+    /// [`Vote::signed_bytes`] under another protocol's domain tag, so that a signature made
+    /// for one protocol never verifies as another's.
+    pub fn signed_bytes_in(domain: &[u8], instance: u64, round: u64, voter: NodeId, value: &[u8]) -> Vec<u8> {
+        let mut b = Vec::with_capacity(domain.len() + 28 + value.len());
+        b.extend_from_slice(domain);
         b.extend_from_slice(&instance.to_le_bytes());
         b.extend_from_slice(&round.to_le_bytes());
         b.extend_from_slice(&voter.0.to_le_bytes());
@@ -48,7 +54,19 @@ impl Vote {
 
     /// Casts a vote with `key`.
     pub fn sign(key: &SigningKey, instance: u64, round: u64, voter: NodeId, value: Vec<u8>) -> Vote {
-        let sig = key.sign(&Self::signed_bytes(instance, round, voter, &value));
+        Self::sign_in(VOTE_DOMAIN, key, instance, round, voter, value)
+    }
+
+    /// [`Vote::sign`] under `domain` (verify with [`Keyring::verify_in`] and the same tag).
+    pub fn sign_in(
+        domain: &[u8],
+        key: &SigningKey,
+        instance: u64,
+        round: u64,
+        voter: NodeId,
+        value: Vec<u8>,
+    ) -> Vote {
+        let sig = key.sign(&Self::signed_bytes_in(domain, instance, round, voter, &value));
         Vote { instance, round, voter, value, signature: sig.to_bytes().to_vec() }
     }
 }
@@ -96,13 +114,18 @@ impl Keyring {
 
     /// Checks a vote's signature with `verify_strict`.
     pub fn verify(&self, vote: &Vote) -> Result<(), VoteError> {
+        self.verify_in(VOTE_DOMAIN, vote)
+    }
+
+    /// [`Keyring::verify`] for a signature made under `domain` with [`Vote::sign_in`].
+    pub fn verify_in(&self, domain: &[u8], vote: &Vote) -> Result<(), VoteError> {
         if vote.value.len() > MAX_VOTE_VALUE {
             return Err(VoteError::TooLarge(vote.value.len()));
         }
         let key = self.keys.get(&vote.voter).ok_or(VoteError::UnknownVoter(vote.voter))?;
         let sig: [u8; 64] =
             vote.signature.as_slice().try_into().map_err(|_| VoteError::BadSignature(vote.voter))?;
-        let bytes = Vote::signed_bytes(vote.instance, vote.round, vote.voter, &vote.value);
+        let bytes = Vote::signed_bytes_in(domain, vote.instance, vote.round, vote.voter, &vote.value);
         key.verify_strict(&bytes, &Signature::from_bytes(&sig))
             .map_err(|_| VoteError::BadSignature(vote.voter))
     }

@@ -418,8 +418,10 @@ pub fn strict_condition<D: Detector>(
         .filter(|o| matches!(o.event, HeartbeatEvent::Suspect { peer } if !h.crashes.contains_key(&peer)))
         .filter(|o| accuracy == Accuracy::Everyone || o.node == NodeId(1))
         .count();
+    let q = palisade_core::detector::qos::qos(&h, WARMUP);
     let story = vec![
         format!("condition {}: {NODES} nodes, {CRASHED} crashes at {CRASH_AT:?}", condition.name()),
+        format!("crash detected after {:.3} s on average (T_D)", q.detection.mean_s),
         format!(
             "wrong suspicions{}: {wrong} (the run stops at the first one the checker sees)",
             if accuracy == Accuracy::PausedObserver { " raised by the paused observer n1" } else { "" }
