@@ -484,7 +484,7 @@ mod tests {
             resend_every: Duration::from_secs(60),
         };
         let members: Vec<NodeId> = (1..=writer.0).map(NodeId).collect();
-        let at = |ms| Now::new(Instant::from_nanos(ms * 1_000_000), WallTime::UNIX_EPOCH);
+        let at = |ms: u64| Now::new(Instant::from_nanos(ms * 1_000_000), WallTime::UNIX_EPOCH);
         let mut node = Register::new(Init::fresh(writer, members, config, 7, at(0)));
         let mut out = Vec::new();
         step(&mut node, at(10), Input::Timeout, |o| out.push(o));
