@@ -339,8 +339,7 @@ impl NemesisConfig {
         for (&kind, &rate) in self.rates.iter().filter(|(_, r)| **r > 0.0) {
             next.push((self.start + gap(rate, rng), kind, rate));
         }
-        loop {
-            let Some(i) = (0..next.len()).min_by_key(|&i| (next[i].0, next[i].1)) else { break };
+        while let Some(i) = (0..next.len()).min_by_key(|&i| (next[i].0, next[i].1)) {
             let (t, kind, rate) = next[i];
             if t >= self.end {
                 next.swap_remove(i);
