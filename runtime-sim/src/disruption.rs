@@ -96,23 +96,12 @@ impl Disruptions {
         &self.0
     }
 
-    /// When the cluster was last calm from, as of `at`: `None` while some disruption is
-    /// under way, otherwise the end of the last one (zero if none). A liveness bound "within
-    /// D of the condition arising" under partial synchrony counts from here.
-    pub fn calm_since(&self, at: Duration) -> Option<Duration> {
-        let mut since = Duration::ZERO;
-        for d in self.0.iter().filter(|d| d.from <= at) {
-            if d.until > at {
-                return None;
-            }
-            since = since.max(d.until);
-        }
-        Some(since)
-    }
-
-    /// [`Disruptions::calm_since`] for what `node` can learn from its peers: every node's
-    /// crashes and pauses (a quorum of peers must answer), network-wide loss, but only the
-    /// partitions that cut one of `node`'s own links.
+    /// When `node` last could learn from its peers, as of `at`: `None` while something that
+    /// touches it is under way, otherwise the end of the last such disruption (zero if none).
+    /// Every node's crashes and pauses count (a quorum of peers must answer), so does
+    /// network-wide loss, but only the partitions that cut one of `node`'s own links. A
+    /// liveness bound "within D of the condition arising" under partial synchrony counts
+    /// from here.
     pub fn calm_since_for(&self, node: NodeId, at: Duration) -> Option<Duration> {
         let mut since = Duration::ZERO;
         let touches = |d: &Disruption| match &d.affected {
@@ -183,10 +172,11 @@ mod tests {
     #[test]
     fn calm_since_is_the_end_of_the_last_disruption() {
         let d = Disruptions::of(&[Fault::pause(NodeId(1), s(10), s(2)), Fault::crash(NodeId(2), s(30))]);
-        assert_eq!(d.calm_since(s(5)), Some(Duration::ZERO));
-        assert_eq!(d.calm_since(s(11)), None);
-        assert_eq!(d.calm_since(s(20)), Some(s(12)));
-        assert_eq!(d.calm_since(s(40)), None, "a crash with no restart never ends");
+        let n3 = NodeId(3);
+        assert_eq!(d.calm_since_for(n3, s(5)), Some(Duration::ZERO));
+        assert_eq!(d.calm_since_for(n3, s(11)), None);
+        assert_eq!(d.calm_since_for(n3, s(20)), Some(s(12)));
+        assert_eq!(d.calm_since_for(n3, s(40)), None, "a crash with no restart never ends");
     }
 
     #[test]

@@ -372,6 +372,20 @@ pub fn unchecked_simulation(seed: u64, ordering: Ordering) -> Simulation<Registe
     build(seed, ordering)
 }
 
+/// How long after writes stop and GST the replicas must agree.
+const CONVERGE_WITHIN: Duration = Duration::from_secs(5);
+
+/// When the run went quiet: the last write or GST, whichever is later.
+fn quiet_since(w: &World<Register>) -> Duration {
+    let last_write = w
+        .history()
+        .iter()
+        .rev()
+        .find(|o| matches!(o.event, RegisterEvent::Wrote { .. }))
+        .map_or(Duration::ZERO, |o| o.at);
+    last_write.max(w.gst())
+}
+
 /// The run with its checkers: no causally later write lost; replicas converge.
 pub fn simulation(seed: u64, ordering: Ordering) -> Simulation<Register> {
     let mut sim = build(seed, ordering);
@@ -391,15 +405,9 @@ pub fn simulation(seed: u64, ordering: Ordering) -> Simulation<Register> {
     });
     // Convergence is a liveness property: once writes stop and the faults are over, anti-
     // entropy (every second) brings every replica to the same values within a few rounds.
-    let settle = Duration::from_secs(5);
+    let settle = CONVERGE_WITHIN;
     sim.add_checker(palisade_sim::AtEnd(move |w: &World<Register>| {
-        let last_write = w
-            .history()
-            .iter()
-            .rev()
-            .find(|o| matches!(o.event, RegisterEvent::Wrote { .. }))
-            .map_or(Duration::ZERO, |o| o.at);
-        let quiet = last_write.max(w.gst());
+        let quiet = quiet_since(w);
         if w.now() < quiet + settle {
             return Ok(()); // too soon to judge
         }
@@ -461,14 +469,7 @@ fn run(ordering: Ordering, mut spec: RunSpec) -> Outcome {
     let siblings = w.running().map(|(_, r)| r.values().len()).max().unwrap_or(0);
     // Whether convergence was judged: only 5 s after writes stopped and GST (the run is
     // 90 s and the nemesis ends at 60 s, so a crashed replica's late writes still leave time).
-    let last_write = sim
-        .world()
-        .history()
-        .iter()
-        .rev()
-        .find(|o| matches!(o.event, RegisterEvent::Wrote { .. }))
-        .map_or(Duration::ZERO, |o| o.at);
-    let judged = sim.world().now() >= last_write.max(sim.world().gst()) + Duration::from_secs(5);
+    let judged = sim.world().now() >= quiet_since(sim.world()) + CONVERGE_WITHIN;
     let story = vec![format!(
         "ordering by {ordering:?}: {writes} writes, {discarded} discarded by some replica, {lost} of them causally \
          later than the write kept (silently lost); largest final sibling set {siblings}; convergence {}",

@@ -261,8 +261,8 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    // 0.30103 is log10(2) because φ at the mean is -log10(1/2); the vector is written as
-    // REFERENCE gives it.
+    // 0.30103 is log10(2) because φ at the mean is -log10(1/2); the vectors are Akka's
+    // (PhiAccrualFailureDetectorSpec), written as it gives them.
     #[allow(clippy::approx_constant)]
     fn akka_reference_vectors() {
         for (elapsed, want) in [(1000.0, 0.30103), (1100.0, 0.79951), (1200.0, 1.64283)] {

@@ -83,7 +83,8 @@ mod tests {
 
     #[test]
     fn lifeguard_reference_vector() {
-        // REFERENCE §1: n = 100, probe interval 1 s, mults 4 and 6: min 8 s, max 48 s, k 2;
+        // Lifeguard (arXiv 1707.00788) with memberlist's LAN defaults: n = 100, probe
+        // interval 1 s, mults 4 and 6: min 8 s, max 48 s, k 2;
         // 48 s, 22.762 s and 8 s after 0, 1 and 2 confirmations.
         let (min, max) = suspicion_bounds(100, 4, 6, Duration::from_secs(1));
         assert_eq!((min, max), (Duration::from_secs(8), Duration::from_secs(48)));
