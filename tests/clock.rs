@@ -1,7 +1,8 @@
 //! Clock scenarios: the skew monitor fences exactly the node whose clock is wrong.
 
-use palisade::core::clock::{SkewConfig, SkewEvent};
-use palisade::scenarios::clock::{BAD, skew_simulation};
+use palisade::core::clock::SkewConfig;
+use palisade::scenarios::clock::stamped::StampedEvent;
+use palisade::scenarios::clock::{BAD, WRITES_IN_ORDER, skew_simulation};
 use palisade::scenarios::{self, RunSpec, violations};
 use std::time::Duration;
 
@@ -9,6 +10,20 @@ use std::time::Duration;
 fn the_skew_monitor_fences_the_bad_node_in_time_and_only_it() {
     assert_eq!(violations("skew", 50), vec![]);
     assert_eq!(violations("skew-calm", 50), vec![]);
+}
+
+#[test]
+fn a_skewed_clock_unmonitored_misorders_writes_and_monitored_it_does_not() {
+    // The damage, not the monitor's state: without the monitor n3 keeps serving writes
+    // stamped seconds ahead, and writes made later are stamped before them.
+    let lost = violations("skew-unmonitored", 20);
+    assert_eq!(lost.len(), 20, "{lost:?}");
+    assert!(lost.iter().all(|(_, c)| *c == WRITES_IN_ORDER), "{lost:?}");
+    // With it, the same faults misorder nothing once the monitor could have measured.
+    let spec = RunSpec::new(4, Duration::from_secs(90));
+    let outcome = (scenarios::find("skew").unwrap().run)(spec);
+    assert_eq!(outcome.report.violation, None);
+    assert!(outcome.story.iter().any(|l| l.starts_with("n3 served") && !l.starts_with("n3 served 0 ")));
 }
 
 #[test]
@@ -32,7 +47,7 @@ fn a_hair_trigger_monitor_is_caught_fencing_correct_nodes() {
     let v = report.violation.expect("correct nodes fenced");
     assert_eq!(v.checker, "skew::no_correct_node_fenced");
     let fenced =
-        sim.world().history().iter().any(|o| o.node != BAD && matches!(o.event, SkewEvent::Fenced { .. }));
+        sim.world().history().iter().any(|o| o.node != BAD && matches!(o.event, StampedEvent::Fenced { .. }));
     assert!(fenced);
 }
 

@@ -12,7 +12,7 @@ fn fencing_keeps_one_holder_increasing_tokens_no_stale_write_and_progress() {
 fn without_fencing_a_stale_write_is_accepted() {
     let v = violations("unfenced", 30);
     assert!(!v.is_empty(), "the unfenced hazard must show within 30 seeds");
-    assert!(v.iter().all(|(_, c)| *c == "fencing::accepted_tokens_never_decrease"), "{v:?}");
+    assert!(v.iter().all(|(_, c)| *c == "fencing::writes_follow_grant_order"), "{v:?}");
 }
 
 #[test]

@@ -54,7 +54,7 @@ pub const HAZARDS: [Hazard; 11] = [
         defence: "skew monitor fences the node",
         without: "skew-unmonitored",
         with: "skew",
-        checker: "skew::bad_node_fenced_in_time",
+        checker: "skew::writes_in_real_time_order",
     },
     Hazard {
         hazard: "last-write-wins losing writes",
@@ -75,7 +75,7 @@ pub const HAZARDS: [Hazard; 11] = [
         defence: "fencing tokens checked by the resource",
         without: "unfenced",
         with: "fencing",
-        checker: "fencing::accepted_tokens_never_decrease",
+        checker: "fencing::writes_follow_grant_order",
     },
     Hazard {
         hazard: "a node that thinks it is still leader",

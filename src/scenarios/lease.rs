@@ -4,7 +4,7 @@
 use super::{Outcome, RunSpec, Scenario};
 use palisade_core::Observation;
 use palisade_core::fencing::FencingToken;
-use palisade_core::fencing::checks::{accepted_tokens_never_decrease, issued_tokens_increase};
+use palisade_core::fencing::checks::{issued_tokens_increase, writes_follow_grant_order};
 use palisade_core::lease::checks::single_holder;
 use palisade_core::lease::{LeaseConfig, LeaseEvent, LockService};
 use palisade_core::{NodeId, Rng};
@@ -47,6 +47,8 @@ pub fn drifts(seed: u64, outlier: Option<(NodeId, i64)>) -> Vec<i64> {
         .collect()
 }
 
+/// Grants as (time, grantor, token) with `granted`, else accepted writes as (time, writer,
+/// token).
 fn tokens(w: &World<LockService>, granted: bool) -> Vec<(Duration, NodeId, FencingToken)> {
     w.history()
         .iter()
@@ -85,7 +87,15 @@ pub fn simulation(
         }
         seen = (w.history().len(), 1);
         issued_tokens_increase(&tokens(w, true))?;
-        accepted_tokens_never_decrease(&tokens(w, false))
+        let grants: Vec<_> = w
+            .history()
+            .iter()
+            .filter_map(|o| match o.event {
+                LeaseEvent::Granted { holder, token } => Some((o.at, holder, token)),
+                _ => None,
+            })
+            .collect();
+        writes_follow_grant_order(&grants, &tokens(w, false))
     });
     if check_liveness {
         // After GST: the grantor may wait a term after a restart, a holder may sit out its

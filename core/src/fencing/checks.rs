@@ -30,6 +30,61 @@ pub fn accepted_tokens_never_decrease(
     Ok(())
 }
 
+/// Every write the resource accepted was made under a lease that was really granted, to
+/// the node that wrote, and no write under an earlier grant is accepted after one under a
+/// later grant: DDIA figure 8-4's corruption, judged from the grantor's history rather than
+/// by comparing the tokens the way the resource does. `grants` lists (time, holder, token)
+/// in the order the grants were made; `accepted` lists (time, writer, token) in order.
+/// Both are read in time order, so a write accepted before its grant was made is caught.
+pub fn writes_follow_grant_order(
+    grants: &[(Duration, NodeId, FencingToken)],
+    accepted: &[(Duration, NodeId, FencingToken)],
+) -> Result<(), Violation> {
+    const NAME: &str = "fencing::writes_follow_grant_order";
+    let mut granted = std::collections::BTreeMap::new();
+    let mut next_grant = grants.iter().enumerate().peekable();
+    // The latest grant a write has been accepted under: (its index, holder, time granted).
+    let mut latest: Option<(usize, NodeId, Duration)> = None;
+    for &(at, from, token) in accepted {
+        while let Some(&(i, &(gat, holder, gtoken))) = next_grant.peek() {
+            if gat > at {
+                break;
+            }
+            granted.insert(gtoken, (i, holder, gat));
+            next_grant.next();
+        }
+        let Some(&(i, holder, gat)) = granted.get(&token) else {
+            return Err(Violation::new(
+                NAME,
+                format!(
+                    "at {at:?} the resource accepted {from}'s write with {token:?}, which was never granted"
+                ),
+            ));
+        };
+        if holder != from {
+            return Err(Violation::new(
+                NAME,
+                format!("at {at:?} the resource accepted {from}'s write with {token:?}, granted to {holder}"),
+            ));
+        }
+        if let Some((li, lholder, lat)) = latest {
+            if i < li {
+                return Err(Violation::new(
+                    NAME,
+                    format!(
+                        "at {at:?} the resource accepted {from}'s write under the lease granted at {gat:?}, after \
+                         {lholder}'s write under the later lease granted at {lat:?}: the deposed holder overwrote it"
+                    ),
+                ));
+            }
+        }
+        if latest.is_none_or(|(li, _, _)| i >= li) {
+            latest = Some((i, holder, gat));
+        }
+    }
+    Ok(())
+}
+
 /// Tokens are issued strictly increasing, across grantor restarts and failovers.
 /// `issued` lists (time, grantor, token) in order.
 pub fn issued_tokens_increase(issued: &[(Duration, NodeId, FencingToken)]) -> Result<(), Violation> {
@@ -59,6 +114,29 @@ mod tests {
         let v = accepted_tokens_never_decrease(&[e(1, 1, 33), e(5, 2, 34), e(6, 1, 33)]).unwrap_err();
         assert!(v.message.contains("n1's write with token 0.33 after n2's with token 0.34"), "{v}");
         assert_eq!(accepted_tokens_never_decrease(&[e(1, 1, 33), e(5, 2, 34), e(6, 2, 34)]), Ok(()));
+    }
+
+    #[test]
+    fn a_deposed_holders_write_after_the_next_holders_is_caught_from_the_grants() {
+        let grants = [e(1, 1, 33), e(4, 2, 34)];
+        // Figure 8-4: n2 (lease 34) writes, then n1's write under lease 33 lands.
+        let v = writes_follow_grant_order(&grants, &[e(2, 1, 33), e(5, 2, 34), e(6, 1, 33)]).unwrap_err();
+        assert!(v.message.contains("deposed holder overwrote"), "{v}");
+        assert_eq!(writes_follow_grant_order(&grants, &[e(2, 1, 33), e(5, 2, 34), e(6, 2, 34)]), Ok(()));
+    }
+
+    #[test]
+    fn forged_stolen_and_premature_tokens_are_caught() {
+        let grants = [e(1, 1, 33), e(4, 2, 34)];
+        // A token nobody granted, even one above every grant (what `admit` would take).
+        let v = writes_follow_grant_order(&grants, &[e(5, 3, 99)]).unwrap_err();
+        assert!(v.message.contains("never granted"), "{v}");
+        // n3 writes with n2's token.
+        let v = writes_follow_grant_order(&grants, &[e(5, 3, 34)]).unwrap_err();
+        assert!(v.message.contains("granted to n2"), "{v}");
+        // A write accepted before its lease was granted.
+        let v = writes_follow_grant_order(&grants, &[e(3, 2, 34)]).unwrap_err();
+        assert!(v.message.contains("never granted"), "{v}");
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! highest it has accepted, and remembers that highest token durably, so a write from a
 //! deposed holder (a smaller token) is rejected whenever a newer holder has written,
 //! before or after a restart.
-//! Checkers: [`checks::accepted_tokens_never_decrease`], [`checks::issued_tokens_increase`].
+//! Checkers: [`checks::accepted_tokens_never_decrease`] (the resource's rule, restated),
+//! [`checks::writes_follow_grant_order`] (the same harm judged from the grantor's history),
+//! [`checks::issued_tokens_increase`].
 
 pub mod checks;
 

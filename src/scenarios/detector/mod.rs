@@ -198,12 +198,23 @@ fn tell<D: Detector>(
 pub const LAN_SYNCHRONOUS: palisade_core::SystemModel =
     palisade_core::detector::fixed_timeout_model(Duration::from_millis(20), Duration::from_millis(100));
 
-/// The fixed timeout of `jitter-fixed`.
-pub const JITTER_FIXED_TIMEOUT: Duration = Duration::from_millis(1500);
-/// Phi's acceptable heartbeat pause in `jitter-phi`: Akka's default. (Comparing at equal
-/// detection time, 2 s against 0.5 s, is open: with 0.5 s, phi restarted under the nemesis
-/// suspects a live WAN peer from its young window, `sim jitter-phi --seed 2 --nemesis all`.)
-pub const JITTER_PHI_PAUSE: Duration = Duration::from_secs(3);
+/// The fixed timeout of `jitter-fixed`: chosen so that its mean crash-detection time on the
+/// jittery network equals `jitter-phi`'s (both 1.18 s over seeds 1-200; a test holds them
+/// within 3%), so the row compares the two detectors at equal detection time.
+pub const JITTER_FIXED_TIMEOUT: Duration = Duration::from_millis(2130);
+/// Phi's acceptable heartbeat pause in `jitter-phi`.
+pub const JITTER_PHI_PAUSE: Duration = Duration::from_millis(700);
+/// Phi's floor on the standard deviation in `jitter-phi`: low enough that a LAN link's
+/// threshold follows its own small spread and a WAN link's its wide one (Akka's 100 ms
+/// floor gives both links nearly the same threshold, a fixed timeout in disguise).
+pub const JITTER_PHI_MIN_STD: Duration = Duration::from_millis(20);
+
+/// `jitter-phi`'s detector configuration.
+pub fn jitter_phi_config() -> HeartbeatConfig<PhiAccrual> {
+    let mut config = qos::phi_with_pause(JITTER_PHI_PAUSE);
+    config.detector.min_std_deviation = JITTER_PHI_MIN_STD;
+    config
+}
 
 /// The detector scenarios for the CLI.
 pub fn scenarios() -> Vec<Scenario> {
@@ -294,24 +305,20 @@ pub fn scenarios() -> Vec<Scenario> {
     list.extend([
         strict(
             "jitter-fixed",
-            "1 s heartbeats and a fixed 1.5 s timeout, tuned for the LAN, on two sites joined by a \
-             long-tailed WAN: a slow heartbeat across it makes a live node look dead",
+            "1 s heartbeats and a fixed 2.13 s timeout on two sites joined by a long-tailed WAN: one \
+             threshold for every link, so a slow heartbeat across the WAN makes a live node look dead \
+             (mean crash-detection time 1.18 s, the same as jitter-phi's)",
             true,
             |s| strict_condition(fixed(JITTER_FIXED_TIMEOUT), Condition::Jitter, Accuracy::Everyone, s),
         ),
         strict(
             "jitter-phi",
-            "the same network with phi accrual tuned to detect a crash as fast as the 2 s timeout \
-             (acceptable pause 0.5 s), which learns each link's spread: no live node suspected",
+            "the same network with phi accrual (acceptable pause 0.7 s, std floor 20 ms) tuned to detect a \
+             crash as fast as jitter-fixed: it learns each link's spread, a tight threshold on the LAN and \
+             a wide one across the WAN. The WAN's tail is unbounded, so this is fewer mistakes, not none: \
+             0 in seeds 1-200, 6 in 2000 (jitter-fixed: 7 and 102)",
             false,
-            |s| {
-                strict_condition(
-                    qos::phi_with_pause(JITTER_PHI_PAUSE),
-                    Condition::Jitter,
-                    Accuracy::Everyone,
-                    s,
-                )
-            },
+            |s| strict_condition(jitter_phi_config(), Condition::Jitter, Accuracy::Everyone, s),
         ),
         strict(
             "congestion-phi",

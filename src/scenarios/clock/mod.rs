@@ -1,11 +1,15 @@
-//! Clock scenarios: `skew`, `skew-calm` (the skew monitor), `lww` and `commit-wait`.
+//! Clock scenarios: `skew`, `skew-unmonitored` and `skew-calm` (the skew monitor, and what a
+//! skewed clock damages without it).
+
+pub mod stamped;
 
 use super::{Outcome, RunSpec, Scenario};
-use palisade_core::clock::{SkewConfig, SkewEvent, SkewMonitor};
+use palisade_core::clock::SkewConfig;
 use palisade_core::{NodeId, Rng, Violation};
 use palisade_sim::clock::EPOCH_UNIX_NANOS;
 use palisade_sim::{Disruptions, Fault, Latency, LinkConfig, Network, SimConfig, Simulation, World};
-use std::collections::BTreeMap;
+use stamped::{StampedEvent, StampedWriter};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 /// Nodes in the skew scenarios.
@@ -18,24 +22,28 @@ fn wall_error_ns<P: palisade_core::Protocol>(w: &World<P>, n: NodeId) -> i64 {
     w.clock(n).map_or(0, |c| c.wall.nanos_since(palisade_core::WallTime::from_unix_nanos(truth)))
 }
 
-/// The skew monitor on a LAN, correct clocks within ±50 ms and ±100 ppm, with checkers:
-/// a node never fences itself while its clock is within half the maximum offset, and one
-/// that has stayed within it for `fence_within` is not fenced (it un-fenced in time); a
-/// node beyond the maximum offset for `fence_within` is fenced.
-pub fn skew_simulation(seed: u64, config: SkewConfig) -> (Simulation<SkewMonitor>, Duration) {
+/// The skew monitor on a LAN, correct clocks within ±50 ms and ±100 ppm, every node serving
+/// wall-clock-stamped writes ([`stamped`]), with checkers: a node never fences itself while
+/// its clock is within the model's bound for a correct clock, and one that has stayed
+/// within it for `fence_within` is not fenced (it un-fenced in time); a node beyond the
+/// bound by more than the fencing threshold for `fence_within` is fenced; and writes are
+/// ordered by their stamps ([`WRITES_IN_ORDER`]).
+pub fn skew_simulation(seed: u64, config: SkewConfig) -> (Simulation<StampedWriter>, Duration) {
     skew_simulation_monitored(seed, config, true, Disruptions::default())
 }
 
 /// [`skew_simulation`], with the monitor fencing nobody when `monitoring` is false (its
-/// maximum offset raised to a day) while the checkers still hold every node to `config`.
-/// The time bounds (fence a bad node, un-fence a correct one) count from when the nemesis's
-/// `disruptions` last ended: a node that is down, paused or cut off cannot measure.
+/// maximum offset raised to a day): then only the damage is checked ([`WRITES_IN_ORDER`]),
+/// since a monitor that is off fences nobody by construction. The time bounds (fence a bad
+/// node, un-fence a correct one, the grace a bad clock's writes get before the monitor can
+/// have fenced it) count from when the nemesis's `disruptions` last ended: a node that is
+/// down, paused or cut off cannot measure.
 pub fn skew_simulation_monitored(
     seed: u64,
     config: SkewConfig,
     monitoring: bool,
     disruptions: Disruptions,
-) -> (Simulation<SkewMonitor>, Duration) {
+) -> (Simulation<StampedWriter>, Duration) {
     let monitor = if monitoring {
         config.clone()
     } else {
@@ -68,28 +76,84 @@ pub fn skew_simulation_monitored(
     // threshold plus the furthest a correct peer may be, plus the LAN's measurement error.
     let threshold_ns = requirement.max_offset.mul_f64(requirement.fence_fraction).as_nanos() as i64;
     let beyond_ns = threshold_ns.saturating_add(correct_ns).saturating_add(10_000_000);
+    // The largest offset between two nodes the monitor lets serve (each at most `beyond_ns`
+    // from true time, one either side): writes further apart than this in real time must
+    // be ordered by their stamps.
+    let order_gap = Duration::from_nanos(u64::try_from(beyond_ns.saturating_mul(2)).unwrap_or(u64::MAX));
     let mut beyond_since: BTreeMap<NodeId, Duration> = BTreeMap::new();
     let mut correct_since: BTreeMap<NodeId, Duration> = BTreeMap::new();
+    // Writes not yet `order_gap` old, and the highest stamp of the older ones that count.
+    let mut recent: VecDeque<(Duration, i64, NodeId)> = VecDeque::new();
+    let mut highest_old: Option<(i64, NodeId, Duration)> = None;
     let mut seen = 0;
-    sim.add_checker(move |w: &World<SkewMonitor>| {
+    sim.add_checker(move |w: &World<StampedWriter>| {
+        let now = w.now();
+        for (n, _) in w.running() {
+            let Some(calm) = disruptions.calm_since_for(n, now) else { continue };
+            if wall_error_ns(w, n).abs() > beyond_ns {
+                let since = beyond_since.entry(n).or_insert(now);
+                *since = (*since).max(calm);
+            } else {
+                beyond_since.remove(&n);
+            }
+        }
         for o in &w.history()[seen..] {
             let err = wall_error_ns(w, o.node);
-            if matches!(o.event, SkewEvent::Fenced { .. }) && err.abs() <= correct_ns {
-                return Err(Violation::new(
-                    "skew::no_correct_node_fenced",
-                    format!("{} fenced itself with its clock only {} ms off", o.node, err / 1_000_000),
-                ));
+            match o.event {
+                StampedEvent::Fenced { .. } if monitoring && err.abs() <= correct_ns => {
+                    return Err(Violation::new(
+                        "skew::no_correct_node_fenced",
+                        format!("{} fenced itself with its clock only {} ms off", o.node, err / 1_000_000),
+                    ));
+                }
+                StampedEvent::Wrote { ts } => {
+                    while recent.front().is_some_and(|&(at, _, _)| at + order_gap < o.at) {
+                        let (at, old, node) = recent.pop_front().expect("front exists");
+                        if highest_old.is_none_or(|(h, _, _)| old > h) {
+                            highest_old = Some((old, node, at));
+                        }
+                    }
+                    // The monitor cannot stop a clock that has just gone wrong: a write
+                    // stamped within `fence_within` of its clock going beyond the bound is
+                    // the damage it is allowed (it is neither checked nor kept).
+                    // A node that is down, paused or cut off cannot measure: its writes are in
+                    // grace until it has been calm for that long.
+                    let grace = disruptions.calm_since_for(o.node, now).is_none()
+                        || beyond_since.get(&o.node).is_some_and(|&since| o.at <= since + fence_within);
+                    if grace {
+                        continue;
+                    }
+                    if let Some((h, by, at)) = highest_old {
+                        if ts <= h {
+                            return Err(Violation::new(
+                                "skew::writes_in_real_time_order",
+                                format!(
+                                    "{}'s write at {:?} is stamped {} ms before {by}'s write at {at:?}, made \
+                                     more than {order_gap:?} earlier: last-write-wins discards the later write",
+                                    o.node,
+                                    o.at,
+                                    (h - ts) / 1_000_000
+                                ),
+                            ));
+                        }
+                    }
+                    recent.push_back((o.at, ts, o.node));
+                }
+                _ => {}
             }
         }
         seen = w.history().len();
+        if !monitoring {
+            return Ok(());
+        }
         for (n, m) in w.running() {
             // A node that is down, paused or cut off cannot measure: its bounds count from
             // when what touches it last ended.
-            let Some(calm) = disruptions.calm_since_for(n, w.now()) else { continue };
+            let Some(calm) = disruptions.calm_since_for(n, now) else { continue };
             let err = wall_error_ns(w, n);
             if err.abs() <= correct_ns {
-                let since = (*correct_since.entry(n).or_insert(w.now())).max(calm);
-                if m.is_fenced() && w.now() > since + fence_within {
+                let since = (*correct_since.entry(n).or_insert(now)).max(calm);
+                if m.monitor().is_fenced() && now > since + fence_within {
                     return Err(Violation::new(
                         "skew::correct_node_unfenced_in_time",
                         format!(
@@ -101,9 +165,8 @@ pub fn skew_simulation_monitored(
             } else {
                 correct_since.remove(&n);
             }
-            if err.abs() > beyond_ns {
-                let since = (*beyond_since.entry(n).or_insert(w.now())).max(calm);
-                if !m.is_fenced() && w.now() > since + fence_within {
+            if let Some(&since) = beyond_since.get(&n) {
+                if !m.monitor().is_fenced() && now > since + fence_within {
                     return Err(Violation::new(
                         "skew::bad_node_fenced_in_time",
                         format!(
@@ -112,8 +175,6 @@ pub fn skew_simulation_monitored(
                         ),
                     ));
                 }
-            } else {
-                beyond_since.remove(&n);
             }
         }
         Ok(())
@@ -121,12 +182,12 @@ pub fn skew_simulation_monitored(
     (sim, fence_within)
 }
 
-fn count(w: &World<SkewMonitor>, node: NodeId, fenced: bool) -> usize {
-    w.history()
-        .iter()
-        .filter(|o| o.node == node && matches!(o.event, SkewEvent::Fenced { .. }) == fenced)
-        .count()
+fn count(w: &World<StampedWriter>, node: NodeId, event: fn(&StampedEvent) -> bool) -> usize {
+    w.history().iter().filter(|o| o.node == node && event(&o.event)).count()
 }
+
+/// The checker the skew scenarios' damage is judged by.
+pub const WRITES_IN_ORDER: &str = "skew::writes_in_real_time_order";
 
 /// `skew`: node 3's clock steps 1 s ahead at 10 s, back at 30 s, then drifts 20% fast
 /// until 60 s, when it is stopped and stepped back.
@@ -152,20 +213,44 @@ fn skew_run(mut spec: RunSpec, monitoring: bool) -> Outcome {
     let report = sim.run_for(spec.duration);
     let _ = sim.finish_trace();
     let w = sim.world();
-    let others: usize = (1..=NODES).map(NodeId).filter(|&n| n != BAD).map(|n| count(w, n, true)).sum();
+    let fenced = |e: &StampedEvent| matches!(e, StampedEvent::Fenced { .. });
+    let others: usize = (1..=NODES).map(NodeId).filter(|&n| n != BAD).map(|n| count(w, n, fenced)).sum();
     let mut story = vec![
         format!(
             "n3 fenced itself {} time(s) and un-fenced {} time(s); the other nodes fenced {others} time(s)",
-            count(w, BAD, true),
-            count(w, BAD, false)
+            count(w, BAD, fenced),
+            count(w, BAD, |e| matches!(e, StampedEvent::Unfenced))
         ),
         format!(
-            "checked: no node within ±190 ms of true time fenced; a node beyond ±600 ms fenced within {within:?} \
-             of the cluster being calm"
+            "n3 served {} write(s) stamped more than 600 ms from true time (the monitor may let through those \
+             in the {within:?} it needs to measure; later ones are the damage)",
+            w.history()
+                .iter()
+                .filter(|o| o.node == BAD)
+                .filter(|o| match o.event {
+                    StampedEvent::Wrote { ts } => {
+                        (ts - EPOCH_UNIX_NANOS - o.at.as_nanos() as i64).abs() > 600_000_000
+                    }
+                    _ => false,
+                })
+                .count()
+        ),
+        format!(
+            "checked: writes more than ~1.2 s apart are ordered by their stamps{}",
+            if monitoring {
+                format!(
+                    "; no node within ±190 ms of true time fenced; a node beyond ±600 ms fenced within \
+                     {within:?} of the cluster being calm"
+                )
+            } else {
+                String::new()
+            }
         ),
     ];
     for o in w.history() {
-        story.push(format!("{:>9.3}s  {} {:?}", o.at.as_secs_f64(), o.node, o.event));
+        if !matches!(o.event, StampedEvent::Wrote { .. }) {
+            story.push(format!("{:>9.3}s  {} {:?}", o.at.as_secs_f64(), o.node, o.event));
+        }
     }
     Outcome { report, story, schedule }
 }
@@ -173,8 +258,8 @@ fn skew_run(mut spec: RunSpec, monitoring: bool) -> Outcome {
 /// `skew-calm`: every clock within ±50 ms under pauses, partitions and loss: nobody fences.
 pub fn skew_calm(mut spec: RunSpec) -> Outcome {
     let (mut sim, _) = skew_simulation(spec.seed, SkewConfig::default());
-    sim.add_checker(|w: &World<SkewMonitor>| {
-        match w.history().iter().find(|o| matches!(o.event, SkewEvent::Fenced { .. })) {
+    sim.add_checker(|w: &World<StampedWriter>| {
+        match w.history().iter().find(|o| matches!(o.event, StampedEvent::Fenced { .. })) {
             Some(o) => Err(Violation::new(
                 "skew::nobody_fenced_when_calm",
                 format!("{} fenced itself at {:?}", o.node, o.at),
@@ -194,8 +279,9 @@ pub fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
             name: "skew",
-            about: "node 3's wall clock steps 1 s ahead, returns, then drifts 20% fast: the skew monitor fences \
-                    it in time, never fences a correct node, and un-fences it once corrected",
+            about: "node 3's wall clock steps 1 s ahead, returns, then drifts 20% fast while every node serves \
+                    wall-clock-stamped writes: the skew monitor fences n3 in time (its writes stay in order once \
+                    it could have measured), never fences a correct node, and un-fences it once corrected",
             default_duration: Duration::from_secs(90),
             default_nemesis: None,
             default_outside_model: None,
@@ -205,8 +291,8 @@ pub fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             name: "skew-unmonitored",
-            about: "the same clock faults with no skew monitor: node 3 keeps serving with its clock seconds \
-                    off, which every timestamp it issues inherits",
+            about: "the same clock faults with no skew monitor: node 3 keeps serving writes stamped with its \
+                    clock seconds off, ordered before writes made after them (last-write-wins discards the later)",
             default_duration: Duration::from_secs(90),
             default_nemesis: None,
             default_outside_model: None,
