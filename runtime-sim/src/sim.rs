@@ -12,6 +12,7 @@ use palisade_core::protocol::{Init, Input, Output, OutputFor, drain, step};
 use palisade_core::{NodeId, Observation, Protocol, Rng, Violation};
 use serde::Serialize;
 use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 /// How a simulation is set up.
@@ -49,6 +50,9 @@ pub struct ViolationReport {
     pub message: String,
 }
 
+/// The checker name a handler panic is reported under.
+pub const NO_PANIC: &str = "sim::no_panic";
+
 /// What a run did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RunReport {
@@ -66,6 +70,9 @@ pub struct RunReport {
     pub dropped: u64,
     /// Frames a recipient's transport rejected because they did not decode (garbage).
     pub rejected: u64,
+    /// Messages and frames Byzantine nodes' adversaries put on the wire (honest ones they
+    /// passed through included): how much hostile traffic the run injected.
+    pub byzantine_sent: u64,
     /// Hash of the full event trace: equal seeds give equal hashes.
     pub trace_hash: u64,
     /// Global stabilisation time: when the last scheduled fault ended (0 without faults).
@@ -154,6 +161,8 @@ pub struct Simulation<P: Protocol> {
     report: RunReport,
     scratch: Vec<OutputFor<P>>,
     started: bool,
+    /// A node's handler panicked: reported as a violation after the current event.
+    panicked: Option<Violation>,
 }
 
 impl<P: Protocol> Simulation<P> {
@@ -190,6 +199,7 @@ impl<P: Protocol> Simulation<P> {
             delivered: 0,
             dropped: 0,
             rejected: 0,
+            byzantine_sent: 0,
             trace_hash: 0,
             gst_ns: 0,
             torn_writes: 0,
@@ -221,6 +231,7 @@ impl<P: Protocol> Simulation<P> {
             report,
             scratch: Vec::new(),
             started: false,
+            panicked: None,
         }
     }
 
@@ -310,9 +321,21 @@ impl<P: Protocol> Simulation<P> {
         let now = self.world.clocks[i].read(self.world.now_ns);
         let seed = self.node_rng.next_u64();
         let init = Init::restart(id, self.ids(), self.protocol_config.clone(), restored, seed, now);
-        let mut p = P::new(init);
         let mut out = std::mem::take(&mut self.scratch);
-        drain(&mut p, |o| out.push(o));
+        let started = catch_unwind(AssertUnwindSafe(|| {
+            let mut p = P::new(init);
+            drain(&mut p, |o| out.push(o));
+            p
+        }));
+        let p = match started {
+            Ok(p) => p,
+            Err(payload) => {
+                self.note_panic(id, "starting", &*payload);
+                out.clear();
+                self.scratch = out;
+                return;
+            }
+        };
         self.world.nodes[i] = Some(p);
         self.process_outputs(i, &mut out);
         self.scratch = out;
@@ -325,7 +348,19 @@ impl<P: Protocol> Simulation<P> {
         let Some(p) = self.world.nodes[i].as_mut() else {
             return;
         };
-        step(p, now, input, |o| out.push(o));
+        let what = match &input {
+            Input::Message { from, .. } => format!("a message from {from}"),
+            Input::Command(_) => "a command".to_string(),
+            Input::Timeout => "a timeout".to_string(),
+        };
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| step(p, now, input, |o| out.push(o)))) {
+            // The node's state is whatever the panic left: take it down and stop the run.
+            self.world.nodes[i] = None;
+            self.note_panic(NodeId(i as u32 + 1), &what, &*payload);
+            out.clear();
+            self.scratch = out;
+            return;
+        }
         self.process_outputs(i, &mut out);
         self.scratch = out;
         self.rearm(i);
@@ -346,6 +381,7 @@ impl<P: Protocol> Simulation<P> {
                             now: Duration::from_nanos(self.world.now_ns),
                         };
                         adversary.on_send(&mut ctx, to, msg, &mut actions);
+                        self.report.byzantine_sent += actions.len() as u64;
                         for action in actions {
                             match action {
                                 Action::Send { to, msg, delay } => self.send(from, to, Wire::Msg(msg), delay),
@@ -711,7 +747,24 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn check_all(&mut self) -> Option<Violation> {
+        if let Some(v) = self.panicked.take() {
+            return Some(v);
+        }
         self.checkers.iter_mut().find_map(|c| c.after_event(&self.world).err())
+    }
+
+    /// Records that `node` panicked while handling `what`: the run stops with a violation of
+    /// [`NO_PANIC`] after the current event. A panic is never an acceptable answer to
+    /// input, however hostile.
+    fn note_panic(&mut self, node: NodeId, what: &str, payload: &(dyn std::any::Any + Send)) {
+        let text = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(a non-string panic payload)".into());
+        if self.panicked.is_none() {
+            self.panicked = Some(Violation::new(NO_PANIC, format!("{node} panicked handling {what}: {text}")));
+        }
     }
 
     fn stop_with(&mut self, v: Violation) -> RunReport {

@@ -44,23 +44,54 @@ impl Adversary<Register> for Liar {
 
 /// Servers 1..=n (the first `byzantine` lie), then three clients (even ids write, odd read).
 pub fn simulation(seed: u64, system: QuorumSystem, byzantine: u32) -> Simulation<Register> {
-    let (kind, n, f) = (system.kind(), system.n() as u32, system.f());
+    simulation_with(seed, system, byzantine, |sim, b| {
+        sim.make_byzantine(b, Liar);
+    })
+}
+
+/// [`simulation`] with the lying servers replaced by [`palisade_sim::fuzz::Fuzz`]
+/// adversaries, which speak the protocol with generated messages.
+pub fn fuzz_simulation(seed: u64, system: QuorumSystem, byzantine: u32) -> Simulation<Register> {
+    simulation_with(seed, system, byzantine, |sim, b| {
+        sim.make_byzantine(b, palisade_sim::fuzz::Fuzz::new());
+    })
+}
+
+/// Servers 1..=n and three clients, no checkers and no adversaries.
+pub fn bare_simulation(seed: u64, system: QuorumSystem) -> Simulation<Register> {
+    let n = system.n() as u32;
     let clients = 3;
     let mut sc = SimConfig::new(seed, n + clients);
     sc.network = Network::uniform(LinkConfig::with_latency(Latency::uniform(
         Duration::from_millis(1),
         Duration::from_millis(30),
     )));
-    let config = RegisterConfig {
+    Simulation::new(sc, config(system))
+}
+
+/// The register's configuration in these scenarios: servers 1..=n, an operation every
+/// 200 ms per client, resends every 300 ms.
+pub fn config(system: QuorumSystem) -> RegisterConfig {
+    let servers = system.n() as u32;
+    RegisterConfig {
         system,
-        servers: n,
+        servers,
         cluster_seed: 0x7265_6769,
         op_every: Duration::from_millis(200),
         resend_every: Duration::from_millis(300),
-    };
-    let mut sim = Simulation::new(sc, config);
+    }
+}
+
+fn simulation_with(
+    seed: u64,
+    system: QuorumSystem,
+    byzantine: u32,
+    mut adversary: impl FnMut(&mut Simulation<Register>, NodeId),
+) -> Simulation<Register> {
+    let (kind, f) = (system.kind(), system.f());
+    let mut sim = bare_simulation(seed, system);
     for b in 1..=byzantine {
-        sim.make_byzantine(NodeId(b), Liar);
+        adversary(&mut sim, NodeId(b));
     }
     // Safety: a read never returns a value nobody wrote, and returns the last write completed
     // before it began or a newer one (⊥ only if there was none). With a masking system the

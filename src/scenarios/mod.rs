@@ -6,6 +6,7 @@ pub mod bracha;
 pub mod clock;
 pub mod commit_wait;
 pub mod detector;
+pub mod fuzzing;
 pub mod hazards;
 pub mod lease;
 pub mod lww;
@@ -209,6 +210,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(commit_wait::scenarios());
     all.extend(bracha::scenarios());
     all.extend(bft_register::scenarios());
+    all.extend(fuzzing::scenarios());
     all
 }
 
