@@ -78,6 +78,8 @@ struct Summary<'a> {
     nemesis_episodes_by_kind: std::collections::BTreeMap<&'static str, u64>,
     /// Kinds forced beyond the model (empty for a run inside it).
     outside_model: Vec<&'static str>,
+    /// Messages and frames Byzantine nodes put on the wire, over every seed.
+    byzantine_messages: u64,
 }
 
 /// Runs `palisade sim`.
@@ -163,6 +165,7 @@ pub fn run(args: SimArgs) -> ExitCode {
     }
     let nemesis_episodes: u64 = by_kind.values().sum();
     let simulated_ns = outcomes.iter().map(|(_, o)| o.report.simulated_ns).sum();
+    let byzantine_messages: u64 = outcomes.iter().map(|(_, o)| o.report.byzantine_sent).sum();
     let single = (outcomes.len() == 1).then(|| &outcomes[0].1);
     let failed = !violations.is_empty();
 
@@ -183,6 +186,7 @@ pub fn run(args: SimArgs) -> ExitCode {
             nemesis_episodes,
             nemesis_episodes_by_kind: by_kind,
             outside_model: outside,
+            byzantine_messages,
         };
         println!("{}", serde_json::to_string(&summary).unwrap_or_default());
     } else {
@@ -227,10 +231,11 @@ pub fn run(args: SimArgs) -> ExitCode {
             }
         }
         println!(
-            "{}: {} seed(s), {} violation(s), {nemesis_episodes} nemesis episodes, {events} events, {:.1}s simulated in {:.3}s{}",
+            "{}: {} seed(s), {} violation(s), {nemesis_episodes} nemesis episodes, {}{events} events, {:.1}s simulated in {:.3}s{}",
             sc.name,
             outcomes.len(),
             violations.len(),
+            if byzantine_messages > 0 { format!("{byzantine_messages} Byzantine messages, ") } else { String::new() },
             simulated_ns as f64 / 1e9,
             wall_ns as f64 / 1e9,
             single.map(|o| format!(", trace hash {:016x}", o.report.trace_hash)).unwrap_or_default()

@@ -106,7 +106,9 @@ fn simulation_with(
     // what a value looks like.
     let mut started: BTreeSet<Vec<u8>> = BTreeSet::new();
     let mut written: BTreeMap<Vec<u8>, Ts> = BTreeMap::new();
-    let mut completed: Vec<(std::time::Duration, Ts)> = Vec::new();
+    // Completed writes as (began, ended), and when each value's write began and ended.
+    let mut completed: Vec<(std::time::Duration, std::time::Duration, Ts)> = Vec::new();
+    let mut span_of: BTreeMap<Vec<u8>, (std::time::Duration, Option<std::time::Duration>)> = BTreeMap::new();
     let mut read_started: BTreeMap<NodeId, std::time::Duration> = BTreeMap::new();
     // Per writer: when its current write began, and when its writes began and ended.
     let mut writing: BTreeMap<NodeId, std::time::Duration> = BTreeMap::new();
@@ -117,12 +119,16 @@ fn simulation_with(
                 RegisterEvent::WriteStarted { value } => {
                     writing.insert(o.node, o.at);
                     started.insert(value.clone());
+                    span_of.insert(value.clone(), (o.at, None));
                 }
                 RegisterEvent::WriteDone { value, ts } => {
                     written.insert(value.clone(), *ts);
-                    completed.push((o.at, *ts));
                     if let Some(start) = writing.remove(&o.node) {
                         spans.push((start, o.at));
+                        completed.push((start, o.at, *ts));
+                    }
+                    if let Some(span) = span_of.get_mut(value) {
+                        span.1 = Some(o.at);
                     }
                 }
                 RegisterEvent::ReadStarted => {
@@ -133,11 +139,19 @@ fn simulation_with(
                     let overlapped = masking
                         && (writing.values().any(|&ws| ws < o.at)
                             || spans.iter().any(|&(ws, we)| ws < o.at && we > start));
-                    let last = if overlapped {
-                        None
+                    // The latest start of a write that completed before this read began:
+                    // a value whose write ended before that is stale, whatever timestamps
+                    // the writes got (real-time order, so a write that lost its timestamp
+                    // to an overflow is still caught).
+                    // Also the highest timestamp such a write got: the write order the
+                    // register promises (multi-writer regular semantics).
+                    let before: Vec<_> = if overlapped {
+                        Vec::new()
                     } else {
-                        completed.iter().filter(|(at, _)| *at < start).map(|(_, t)| *t).max()
+                        completed.iter().filter(|(_, end, _)| *end < start).collect()
                     };
+                    let last = before.iter().map(|(began, _, _)| *began).max();
+                    let last_ts = before.iter().map(|(_, _, ts)| *ts).max();
                     match (value, ts) {
                         (Some(v), Some(t)) => {
                             // A value some client began to write, with the timestamp its
@@ -154,18 +168,33 @@ fn simulation_with(
                                     ),
                                 ));
                             }
-                            // Judge staleness by the value's own write, not the timestamp the
-                            // read reported.
+                            // Judge staleness by when the value's own write ended, not by
+                            // the timestamp the read reported.
+                            let ended = span_of.get(v).and_then(|&(_, end)| end);
                             let own = written.get(v).copied().unwrap_or(*t);
-                            if last.is_some_and(|l| own < l) {
+                            if last_ts.is_some_and(|l| own < l) {
                                 return Err(Violation::new(
                                     "register::no_stale_read",
                                     format!(
-                                        "{} read {:?} (written at {own:?}), older than {last:?} completed before the read began",
+                                        "{} read {:?} (written at {own:?}), older than {last_ts:?} completed before the \
+                                         read began",
                                         o.node,
                                         String::from_utf8_lossy(v)
                                     ),
                                 ));
+                            }
+                            if let (Some(ended), Some(l)) = (ended, last) {
+                                if ended < l {
+                                    return Err(Violation::new(
+                                        "register::no_stale_read",
+                                        format!(
+                                            "{} read {:?}, whose write ended at {ended:?}, although a write that began \
+                                             later, at {l:?}, completed before the read began",
+                                            o.node,
+                                            String::from_utf8_lossy(v)
+                                        ),
+                                    ));
+                                }
                             }
                         }
                         (Some(_), None) | (None, Some(_)) => {
