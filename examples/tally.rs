@@ -138,8 +138,11 @@ impl Protocol for Tally {
                 let last = self.durable.applied.entry(from).or_default();
                 // A retry or a duplicate of an add already applied counts once.
                 if seq > *last || !self.config.dedup {
+                    // An add that would overflow the total is refused and never acked (the
+                    // fuzzing adversary found `total += amount` panicking on u64::MAX).
+                    let Some(total) = self.durable.total.checked_add(amount) else { return };
                     *last = (*last).max(seq);
-                    self.durable.total += amount;
+                    self.durable.total = total;
                     // Durable before anyone hears of it: the barrier orders the ack after it.
                     self.outbox.persist(self.durable.clone());
                     let total = self.durable.total;
@@ -223,16 +226,7 @@ pub fn acked_is_durable(server: NodeId) -> impl FnMut(&World<Tally>) -> Result<(
 /// nemesis of crashes, pauses, partitions and loss bursts for the first 40 s of 60.
 pub fn simulation(seed: u64, dedup: bool) -> Simulation<Tally> {
     let server = NodeId(1);
-    let mut sc = SimConfig::new(seed, 4);
-    let link = LinkConfig {
-        loss: 0.05,
-        duplicate: 0.05,
-        ..LinkConfig::with_latency(Latency::uniform(Duration::from_millis(1), Duration::from_millis(50)))
-    };
-    sc.network = Network::uniform(link);
-    let config =
-        Config { server, every: Duration::from_millis(200), retry: Duration::from_millis(150), dedup };
-    let mut sim = Simulation::new(sc, config);
+    let mut sim = cluster(seed, dedup);
     sim.add_checker(EachEvent::new(exactly_once()));
     sim.add_checker(acked_is_durable(server));
     // Liveness, re-armed: after GST, acknowledgements never stop for more than 5 s. Every
@@ -242,17 +236,42 @@ pub fn simulation(seed: u64, dedup: bool) -> Simulation<Tally> {
         Duration::from_secs(5),
         |o: &Observation<Event>| matches!(o.event, Event::Acked { .. }),
     ));
-    // Every fault the model admits, drawn within it, in [1 s, 40 s).
-    let nemesis = NemesisConfig::for_model(
-        &MODEL,
-        Some("all=4"),
-        None,
-        Duration::from_secs(1),
-        Duration::from_secs(40),
-    )
-    .expect("the model admits `all`");
-    sim.add_nemesis(&nemesis);
+    sim.add_nemesis(&nemesis());
     sim
+}
+
+/// The nodes and the network, no checkers, no faults.
+fn cluster(seed: u64, dedup: bool) -> Simulation<Tally> {
+    let server = NodeId(1);
+    let mut sc = SimConfig::new(seed, 4);
+    let link = LinkConfig {
+        loss: 0.05,
+        duplicate: 0.05,
+        ..LinkConfig::with_latency(Latency::uniform(Duration::from_millis(1), Duration::from_millis(50)))
+    };
+    sc.network = Network::uniform(link);
+    let config =
+        Config { server, every: Duration::from_millis(200), retry: Duration::from_millis(150), dedup };
+    Simulation::new(sc, config)
+}
+
+/// Every fault the model admits, drawn within it, in [1 s, 40 s).
+fn nemesis() -> NemesisConfig {
+    NemesisConfig::for_model(&MODEL, Some("all=4"), None, Duration::from_secs(1), Duration::from_secs(40))
+        .expect("the model admits `all`")
+}
+
+/// The same cluster with client n4 replaced by a fuzzing adversary: it speaks the protocol
+/// with generated messages (huge and zero ids, other clients' ids, boundary counts). A
+/// crash-fault protocol promises nothing about safety against a liar, so no checker is
+/// added: the simulator itself fails the run (`sim::no_panic`) if any handler panics.
+pub fn fuzzed(seed: u64) -> (Simulation<Tally>, palisade::sim::fuzz::FuzzStats) {
+    let mut sim = cluster(seed, true);
+    sim.add_nemesis(&nemesis());
+    let fuzz = palisade::sim::fuzz::Fuzz::new();
+    let stats = fuzz.stats();
+    sim.make_byzantine(NodeId(4), fuzz);
+    (sim, stats)
 }
 
 /// Runs seeds `1..=seeds`; returns the failing seeds with their checkers.
@@ -303,6 +322,18 @@ mod tests {
         let failing = sweep(30, false);
         assert!(!failing.is_empty(), "the hazard must show");
         assert!(failing.iter().all(|(_, c)| *c == "tally::exactly_once"), "{failing:?}");
+    }
+
+    #[test]
+    fn a_fuzzing_client_cannot_panic_the_server() {
+        let mut sent = 0;
+        for seed in 1..=20 {
+            let (mut sim, stats) = fuzzed(seed);
+            let report = sim.run_for(Duration::from_secs(60));
+            assert_eq!(report.violation, None, "seed {seed}");
+            sent += stats.sent();
+        }
+        assert!(sent > 1000, "the fuzzer must have sent something: {sent}");
     }
 
     #[test]

@@ -1,6 +1,10 @@
-//! Decoding `SkewMsg` from arbitrary bytes: no panic, canonical round trip.
+//! Decoding `SkewMsg` from arbitrary bytes, then every role's handlers driven with it: no panic, canonical round trip, bounded work.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     palisade_fuzz::decode_roundtrip::<palisade_core::clock::SkewMsg>(data);
+    if let Ok(msg) = palisade_core::codec::Codec::decode::<palisade_core::clock::SkewMsg>(&palisade_core::codec::Bincode, data) {
+        let config = palisade_core::clock::SkewConfig::default();
+        palisade_fuzz::drive::<palisade_core::clock::SkewMonitor>(&config, 5, &msg);
+    }
 });

@@ -1,8 +1,12 @@
-//! What every fuzz target checks, so the targets are one line each.
+//! What every fuzz target checks, so the targets are a few lines each: decoding, and then
+//! every protocol handler driven with what decoded.
 
 use palisade_core::codec::{Bincode, Codec};
+use palisade_core::protocol::{Init, Input, Protocol, drain, step};
+use palisade_core::{Instant, NodeId, Now, WallTime};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::time::Duration;
 
 /// Decoding arbitrary bytes as `M` never panics (nor allocates what a length claims: the
 /// codec's limit refuses it), and anything that decodes re-encodes to exactly the same
@@ -11,5 +15,30 @@ pub fn decode_roundtrip<M: Serialize + DeserializeOwned>(data: &[u8]) {
     if let Ok(msg) = Bincode.decode::<M>(data) {
         let again = Bincode.encode(&msg).expect("a decoded message encodes");
         assert_eq!(again, data, "a message must have exactly one encoding");
+    }
+}
+
+/// Most outputs one input may produce before it counts as unbounded work for a peer.
+pub const MAX_OUTPUTS_PER_INPUT: usize = 10_000;
+
+/// Drives `P`'s handlers with `msg` (decoded from fuzzer bytes): for every member as the
+/// receiving node (so every role is reached), a fresh node gets the message from every
+/// other member and from a non-member, then a timeout, then the message again (a
+/// duplicate), at advancing times. Nothing may panic, and no single input may make the node
+/// emit more than [`MAX_OUTPUTS_PER_INPUT`] outputs.
+pub fn drive<P: Protocol>(config: &P::Config, members: u32, msg: &P::Message) {
+    let ids: Vec<NodeId> = (1..=members).map(NodeId).collect();
+    for &me in &ids {
+        let mut now = Now::new(Instant::ZERO, WallTime::UNIX_EPOCH);
+        let mut node = P::new(Init::fresh(me, ids.clone(), config.clone(), 7, now));
+        drain(&mut node, |_| {});
+        let senders = ids.iter().copied().chain([NodeId(members + 1), NodeId(u32::MAX)]);
+        for from in senders.clone().chain(senders) {
+            let outputs = step(&mut node, now, Input::Message { from, msg: msg.clone() }, |_| {});
+            assert!(outputs <= MAX_OUTPUTS_PER_INPUT, "{outputs} outputs for one message");
+            now = Now::new(now.mono + Duration::from_millis(700), WallTime::from_unix_nanos(now.wall.as_unix_nanos() + 700_000_000));
+            let outputs = step(&mut node, now, Input::Timeout, |_| {});
+            assert!(outputs <= MAX_OUTPUTS_PER_INPUT, "{outputs} outputs for one timeout");
+        }
     }
 }

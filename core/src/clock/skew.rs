@@ -140,7 +140,9 @@ impl SkewMonitor {
             .values()
             .filter(|(e, _)| {
                 let err = i64::try_from(e.error.as_nanos()).unwrap_or(i64::MAX);
-                e.offset_ns.abs().saturating_sub(err) > threshold
+                // Widened: a peer's reply can put the offset at i64::MIN, whose `abs`
+                // overflows (found by the fuzzing adversary).
+                i128::from(e.offset_ns).abs() - i128::from(err) > i128::from(threshold)
             })
             .map(|(e, _)| e.offset_ns)
             .collect();
@@ -224,5 +226,25 @@ impl Protocol for SkewMonitor {
 
     fn poll_timeout(&self) -> Option<Instant> {
         self.timers.next_deadline()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Input, step};
+    use crate::time::WallTime;
+
+    #[test]
+    fn a_reply_that_puts_the_offset_at_i64_min_is_measured_not_a_panic() {
+        let members = vec![NodeId(1), NodeId(2), NodeId(3)];
+        let now = Now::new(Instant::ZERO, WallTime::from_unix_nanos(1_800_000_000_000_000_000));
+        let mut m = SkewMonitor::new(Init::fresh(NodeId(1), members, SkewConfig::default(), 1, now));
+        for from in [NodeId(2), NodeId(3)] {
+            let msg = SkewMsg::Reply { t1: 0, t2: i64::MIN, t3: i64::MIN };
+            step(&mut m, now, Input::Message { from, msg }, |_| {});
+        }
+        assert_eq!(m.offset_to(NodeId(2)).map(|e| e.offset_ns), Some(i64::MIN));
+        assert!(m.is_fenced(), "a majority of peers says this clock is absurdly off");
     }
 }

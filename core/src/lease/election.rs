@@ -202,10 +202,16 @@ impl Election {
                 if let Some((term, _)) = self.leading.take() {
                     self.outbox.event(ElectionEvent::Deposed { term });
                 }
-                let term = self.durable.highest_term.max(self.seen_term) + 1;
-                self.ask(now, term);
                 let d = self.campaign_delay();
                 self.timers.set(Timer::Campaign, now + d);
+                // Terms come from peers' messages: one that claimed u64::MAX leaves no
+                // term to campaign in (found by the handler-driving fuzz target). Stay a
+                // follower rather than wrap to a term every acceptor has passed.
+                let Some(term) = self.durable.highest_term.max(self.seen_term).checked_add(1) else {
+                    tracing::warn!(node = %self.id, "no term left above u64::MAX: not campaigning");
+                    return;
+                };
+                self.ask(now, term);
             }
         }
     }

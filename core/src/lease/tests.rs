@@ -151,3 +151,22 @@ fn a_busy_grantor_turns_a_second_client_away_until_the_lease_ends() {
     );
     assert!(matches!(sends(&out)[..], [(_, LeaseMsg::Granted { token: FencingToken(2), .. })]));
 }
+
+#[test]
+fn a_refusal_claiming_the_last_term_does_not_overflow_the_next_candidacy() {
+    // Found by the handler-driving fuzz target: a peer's Refused { highest: u64::MAX } made
+    // the next campaign compute u64::MAX + 1. The candidate now stays a follower instead.
+    use crate::lease::election::{Election, ElectionMsg};
+    let cfg = LeaseConfig { resource: NodeId(6), ..config() };
+    let members: Vec<NodeId> = (1..=6).map(NodeId).collect();
+    let mut n = Election::new(Init::fresh(NodeId(1), members, cfg, 1, at(0)));
+    let mut now = at(0);
+    let msg = ElectionMsg::Refused { round: 0, highest: u64::MAX };
+    step(&mut n, now, Input::Message { from: NodeId(2), msg }, |_| {});
+    while now.mono < Instant::ZERO + Duration::from_secs(60) {
+        now = Now::new(n.poll_timeout().unwrap_or(now.mono + Duration::from_secs(1)), WallTime::UNIX_EPOCH);
+        let mut asked = false;
+        step(&mut n, now, Input::Timeout, |o| asked |= matches!(o, Output::Send { msg: ElectionMsg::Ask { .. }, .. }));
+        assert!(!asked, "no term is left to ask in");
+    }
+}

@@ -87,3 +87,71 @@ fn a_type_that_validates_can_refuse_and_the_draw_says_so() {
     }
     assert!(refused > 0 && refused < 200, "{refused}");
 }
+
+mod planted {
+    use super::super::Fuzz;
+    use crate::{NO_PANIC, SimConfig, Simulation};
+    use palisade_core::protocol::{Init, Outbox, OutputFor, Protocol};
+    use palisade_core::{Instant, NodeId, Now};
+    use serde::{Deserialize, Serialize};
+    use std::time::Duration;
+
+    /// Every 100 ms each node tells everyone its count; receivers keep one past the highest
+    /// they heard, with `checked_add` (the planted bug: `expect` on overflow) or saturating.
+    struct Counter {
+        peers: Vec<NodeId>,
+        count: u64,
+        next: Instant,
+        outbox: Outbox<Count, (), ()>,
+    }
+
+    #[derive(Clone, Debug, Serialize, Deserialize)]
+    struct Count(u64);
+
+    impl Protocol for Counter {
+        type Message = Count;
+        type Command = std::convert::Infallible;
+        type Event = ();
+        type Config = bool;
+        type Durable = ();
+        fn new(init: Init<Self>) -> Self {
+            let peers = init.peers().collect();
+            Counter { peers, count: u64::from(init.config), next: init.now.mono, outbox: Outbox::new() }
+        }
+        fn handle_message(&mut self, _: Now, _: NodeId, Count(n): Count) {
+            // `count`'s low bit says which variant runs: 1 = buggy.
+            let next = if self.count & 1 == 1 { n.checked_add(1).expect("count overflow") } else { n.saturating_add(1) };
+            self.count = (self.count.max(next) & !1) | (self.count & 1);
+        }
+        fn handle_command(&mut self, _: Now, c: Self::Command) {
+            match c {}
+        }
+        fn handle_timeout(&mut self, now: Now) {
+            if now.mono >= self.next {
+                for &p in &self.peers {
+                    self.outbox.send(p, Count(self.count >> 1));
+                }
+                self.next = now.mono + Duration::from_millis(100);
+            }
+        }
+        fn poll_output(&mut self) -> Option<OutputFor<Self>> {
+            self.outbox.pop()
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            Some(self.next)
+        }
+    }
+
+    fn run(buggy: bool, seed: u64) -> Option<&'static str> {
+        let mut sim = Simulation::<Counter>::new(SimConfig::new(seed, 3), buggy);
+        sim.make_byzantine(NodeId(3), Fuzz::new());
+        sim.run_for(Duration::from_secs(10)).violation.map(|v| v.checker)
+    }
+
+    #[test]
+    fn the_fuzzer_finds_a_planted_overflow_and_nothing_once_it_is_fixed() {
+        let found: Vec<_> = (1..=5).filter_map(|s| run(true, s)).collect();
+        assert_eq!(found, vec![NO_PANIC; 5], "every seed reaches u64::MAX within 10 s");
+        assert!((1..=5).all(|s| run(false, s).is_none()));
+    }
+}
