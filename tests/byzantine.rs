@@ -14,6 +14,24 @@ fn bracha_holds_with_an_equivocating_sender_within_the_bound() {
 }
 
 #[test]
+fn two_equivocators_sharing_a_plan_within_the_bound_are_both_caught_and_agreement_holds() {
+    // Seeds ≡ 4 mod 5 of bracha-7: n1 and n2 each lie about their own instance along the
+    // same split and back each other's lies. Both are proven to equivocate; nothing breaks.
+    for seed in [4, 9, 14] {
+        let mut sim = simulation(seed, 7, 2, 2);
+        assert_eq!(sim.run_for(Duration::from_secs(30)).violation, None, "seed {seed}");
+        let w = sim.world();
+        for culprit in [NodeId(1), NodeId(2)] {
+            let caught = w.history().iter().any(|o| {
+                w.is_honest(o.node)
+                    && matches!(&o.event, BrachaEvent::Equivocation { evidence, .. } if evidence.culprit() == culprit)
+            });
+            assert!(caught, "seed {seed}: no evidence against {culprit}");
+        }
+    }
+}
+
+#[test]
 fn beyond_the_bound_two_colluders_split_the_correct_nodes() {
     let v = violations("bracha-beyond", 10);
     assert_eq!(v.len(), 10, "{v:?}");

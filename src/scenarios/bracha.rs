@@ -18,24 +18,35 @@ pub fn other_value(node: NodeId) -> Vec<u8> {
     format!("LIE from {node}").into_bytes()
 }
 
-/// A Byzantine node that tells `group_b` a different story for `liar`'s instance: the
-/// liar's own INITIAL and ECHO carry a second signed value, and READYs name it. With its
+/// A Byzantine node that tells `group_b` a different story for each liar's instance: a
+/// liar's own INITIAL and ECHO carry a second signed value, and READYs name it. With an
 /// INITIAL it also sends a premature READY (each group its own value), so thresholds that
-/// trust a single READY deliver at once. Colluding adversaries share keys, so any of them
-/// can sign as the liar.
+/// trust a single READY deliver at once. Colluding adversaries share keys and one plan
+/// (the same liars, the same split), so any of them can sign as any liar and all of them
+/// back every lie.
 pub struct SplitBrain {
-    /// The instance lied about.
-    pub liar: NodeId,
+    /// The instances lied about (their senders).
+    pub liars: Vec<NodeId>,
     /// Nodes told the second value.
     pub group_b: BTreeSet<NodeId>,
-    /// The two signed initials, made once: (the truth, the lie).
-    signed: Option<(Vote, Vote)>,
+    /// Per liar, the two signed initials, made once: (the truth, the lie).
+    signed: BTreeMap<NodeId, (Vote, Vote)>,
 }
 
 impl SplitBrain {
     /// `liar` tells `group_b` one value and everyone else another.
     pub fn new(liar: NodeId, group_b: BTreeSet<NodeId>) -> Self {
-        SplitBrain { liar, group_b, signed: None }
+        Self::colluding(vec![liar], group_b)
+    }
+
+    /// Every one of `liars` equivocates about its own instance along the same split, and
+    /// the node running this backs all of their lies.
+    pub fn colluding(liars: Vec<NodeId>, group_b: BTreeSet<NodeId>) -> Self {
+        SplitBrain { liars, group_b, signed: BTreeMap::new() }
+    }
+
+    fn liar_of(&self, instance: u64) -> Option<NodeId> {
+        self.liars.iter().copied().find(|l| u64::from(l.0) == instance)
     }
 }
 
@@ -50,11 +61,18 @@ impl Adversary<Bracha> for SplitBrain {
         msg: BrachaMsg,
         out: &mut Vec<Action<BrachaMsg>>,
     ) {
-        let instance = u64::from(self.liar.0);
-        let liar = self.liar;
+        let instance = match &msg {
+            BrachaMsg::Initial { initial } | BrachaMsg::Echo { initial } => initial.instance,
+            BrachaMsg::Ready { instance, .. } => *instance,
+        };
+        let Some(liar) = self.liar_of(instance) else {
+            out.push(Action::Send { to, msg, delay: Duration::ZERO });
+            return;
+        };
         let (truth, lie) = self
             .signed
-            .get_or_insert_with(|| {
+            .entry(liar)
+            .or_insert_with(|| {
                 let key = test_key(CLUSTER, liar);
                 (
                     Vote::sign(&key, instance, 0, liar, value_of(liar)),
@@ -62,24 +80,19 @@ impl Adversary<Bracha> for SplitBrain {
                 )
             })
             .clone();
-        if matches!(&msg, BrachaMsg::Initial { initial } if initial.instance == instance) {
-            let value = if self.group_b.contains(&to) { other_value(self.liar) } else { value_of(self.liar) };
+        let in_b = self.group_b.contains(&to);
+        if matches!(&msg, BrachaMsg::Initial { .. }) {
+            let value = if in_b { other_value(liar) } else { value_of(liar) };
             out.push(Action::Send { to, msg: BrachaMsg::Ready { instance, value }, delay: Duration::ZERO });
         }
         // Each group always hears its own value, whatever the liar's own state machine has
         // learnt meanwhile (it picks up the lie from group B's echoes and would otherwise
         // resend that to everyone, quietly ending the equivocation).
-        let told = if self.group_b.contains(&to) { lie } else { truth };
+        let told = if in_b { lie } else { truth };
         let msg = match msg {
-            BrachaMsg::Initial { initial } if initial.instance == instance => {
-                BrachaMsg::Initial { initial: told.clone() }
-            }
-            BrachaMsg::Echo { initial } if initial.instance == instance => {
-                BrachaMsg::Echo { initial: told.clone() }
-            }
-            BrachaMsg::Ready { instance: i, .. } if i == instance && self.group_b.contains(&to) => {
-                BrachaMsg::Ready { instance: i, value: other_value(self.liar) }
-            }
+            BrachaMsg::Initial { .. } => BrachaMsg::Initial { initial: told },
+            BrachaMsg::Echo { .. } => BrachaMsg::Echo { initial: told },
+            BrachaMsg::Ready { instance: i, .. } if in_b => BrachaMsg::Ready { instance: i, value: other_value(liar) },
             other => other,
         };
         out.push(Action::Send { to, msg, delay: Duration::ZERO });
@@ -90,9 +103,9 @@ impl Adversary<Bracha> for SplitBrain {
 pub const START_AFTER: Duration = Duration::from_secs(5);
 
 /// A run: n nodes, the first `byzantine` of them adversaries. Node 1 always lies about its
-/// own broadcast to the upper half of the correct nodes; further Byzantine nodes collude
-/// with it (split-brain) within the bound only if they are extra, and otherwise are silent,
-/// replaying, delaying or sending garbage by seed.
+/// own broadcast to the upper half of the correct nodes. Beyond the bound the further
+/// Byzantine nodes collude with it; within it, by seed, n2 is a second equivocator sharing
+/// n1's plan (seeds ≡ 4 mod 5), or silent, replaying, delaying or sending garbage.
 pub fn simulation(seed: u64, n: u32, f: usize, byzantine: u32) -> Simulation<Bracha> {
     // Broadcasts begin at 5 s, after the nemesis has started (at 1 s), so faults land in
     // the middle of them, not only after every node has delivered.
@@ -100,14 +113,19 @@ pub fn simulation(seed: u64, n: u32, f: usize, byzantine: u32) -> Simulation<Bra
     let correct: Vec<NodeId> = (byzantine + 1..=n).map(NodeId).collect();
     let group_b: BTreeSet<NodeId> = correct[correct.len() / 2..].iter().copied().collect();
     let liar = NodeId(1);
-    sim.make_byzantine(liar, SplitBrain::new(liar, group_b.clone()));
+    // Within the bound, every fifth seed has two equivocators sharing one plan: n1 and n2
+    // each lie about their own instance along the same split and back each other's lies.
+    let pair = byzantine >= 2 && byzantine as usize <= f && seed % 5 == 4;
+    let liars = if pair { vec![liar, NodeId(2)] } else { vec![liar] };
+    sim.make_byzantine(liar, SplitBrain::colluding(liars.clone(), group_b.clone()));
     for b in 2..=byzantine {
         let node = NodeId(b);
-        if byzantine as usize > f {
-            // Beyond the bound: the extra adversaries collude with the liar.
-            sim.make_byzantine(node, SplitBrain::new(liar, group_b.clone()));
+        if byzantine as usize > f || pair {
+            // Beyond the bound the extra adversaries collude with the liar; within it, the
+            // paired equivocator does.
+            sim.make_byzantine(node, SplitBrain::colluding(liars.clone(), group_b.clone()));
         } else {
-            match seed % 4 {
+            match seed % 5 {
                 0 => sim.make_byzantine(node, Silent),
                 1 => sim.make_byzantine(node, Replay::new(0.5)),
                 2 => sim.make_byzantine(
@@ -261,8 +279,9 @@ pub fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             name: "bracha-7",
-            about: "Bracha with n = 7, f = 2: an equivocating sender plus a silent, replaying, delaying or garbage \
-                    node, under the nemesis",
+            about: "Bracha with n = 7, f = 2: an equivocating sender plus, by seed, a second equivocator sharing its \
+                    plan (each lies about its own broadcast and backs the other's) or a silent, replaying, delaying \
+                    or garbage node, under the nemesis",
             default_duration: Duration::from_secs(60),
             default_nemesis: Some("pause=6,partition=4,loss=4"),
             default_outside_model: None,
