@@ -24,7 +24,7 @@ use crate::node::NodeId;
 use crate::protocol::{Init, Outbox, OutputFor, Protocol};
 use crate::time::{Instant, Now};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// The system model Bracha broadcast assumes with `f` Byzantine nodes: safe when
@@ -177,8 +177,15 @@ pub struct Bracha {
     /// When to send this node's own INITIAL, if it has not yet.
     initial_at: Option<Instant>,
     rejected: u64,
+    /// Signed initials that failed verification, so a peer resending one costs a lookup,
+    /// not another signature check. Bounded: cleared when full.
+    bad_initials: BTreeSet<(u64, Vec<u8>, Vec<u8>)>,
+    verifications: u64,
     outbox: Outbox<BrachaMsg, BrachaEvent, BrachaDurable>,
 }
+
+/// Invalid signed initials remembered per node before the set starts over.
+pub const BAD_INITIALS_CACHE: usize = 1024;
 
 impl std::fmt::Debug for Bracha {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -195,6 +202,11 @@ impl Bracha {
     /// What this node delivered for `instance`.
     pub fn delivered(&self, instance: u64) -> Option<&[u8]> {
         self.instances.get(&instance)?.delivered.as_deref()
+    }
+
+    /// Signature verifications performed (each costs an ed25519 check).
+    pub fn verifications(&self) -> u64 {
+        self.verifications
     }
 
     /// Messages dropped as invalid (bad signatures, wrong senders).
@@ -278,10 +290,16 @@ impl Bracha {
         }
         let inst = self.instances.entry(instance).or_default();
         if let Some(known) = inst.initials.get(&initial.value) {
-            return known.signature == initial.signature || self.keyring.verify(initial).is_ok();
+            if known.signature == initial.signature {
+                return true;
+            }
         }
-        if self.keyring.verify(initial).is_err() {
+        if !self.verify_initial(initial) {
             return false;
+        }
+        let inst = self.instances.entry(instance).or_default();
+        if inst.initials.contains_key(&initial.value) {
+            return true;
         }
         let inst = self.instances.entry(instance).or_default();
         if inst.initials.len() < 2 {
@@ -299,6 +317,24 @@ impl Bracha {
             }
         }
         true
+    }
+
+    /// Verifies a signed initial, remembering failures: an invalid vote a peer resends is
+    /// refused without a second signature check.
+    fn verify_initial(&mut self, initial: &Vote) -> bool {
+        let key = (initial.instance, initial.value.clone(), initial.signature.clone());
+        if self.bad_initials.contains(&key) {
+            return false;
+        }
+        self.verifications += 1;
+        if self.keyring.verify(initial).is_ok() {
+            return true;
+        }
+        if self.bad_initials.len() >= BAD_INITIALS_CACHE {
+            self.bad_initials.clear();
+        }
+        self.bad_initials.insert(key);
+        false
     }
 
     fn maybe_ready(&mut self, instance: u64) {
@@ -387,6 +423,8 @@ impl Protocol for Bracha {
             peers: init.peers().collect(),
             keyring,
             instances: BTreeMap::new(),
+            bad_initials: BTreeSet::new(),
+            verifications: 0,
             next_resend: init.now.mono + init.config.resend_every,
             initial_at: None,
             rejected: 0,
@@ -499,6 +537,23 @@ mod tests {
     /// Node 1's signed initial for `value`: an equivocating node 1 signs two.
     fn initial(value: &[u8]) -> Vote {
         Vote::sign(&test_key(SEED, NodeId(1)), 1, 0, NodeId(1), value.to_vec())
+    }
+
+    #[test]
+    fn a_resent_invalid_vote_costs_one_signature_check() {
+        let mut outs = Vec::new();
+        let mut b = node(None, &mut outs);
+        let mut forged = initial(b"A");
+        forged.signature[0] ^= 1;
+        let before = b.verifications();
+        for from in [1, 3, 4, 1, 3, 4, 1, 3, 4, 1] {
+            feed(&mut b, from, BrachaMsg::Echo { initial: forged.clone() }, &mut outs);
+        }
+        assert_eq!(b.verifications() - before, 1, "the same bad vote is checked once, then refused from memory");
+        // A valid vote for the same instance still counts.
+        feed(&mut b, 3, BrachaMsg::Echo { initial: initial(b"A") }, &mut outs);
+        assert_eq!(b.verifications() - before, 2);
+        assert_eq!(b.counts(1, b"A").0, 1);
     }
 
     /// The last state persisted in `outs`, as the runtime would restore it after a crash.

@@ -135,7 +135,7 @@ type Checked = (Ts, Vec<u8>, Vec<u8>);
 /// signature made for one protocol can never be passed off as another's.
 pub const REGISTER_DOMAIN: &[u8] = b"palisade/register-value/v1";
 
-/// Verified signatures remembered per node before the cache starts over.
+/// Signature checks (valid or not) remembered per node before the cache starts over.
 pub const VERIFIED_CACHE: usize = 1024;
 
 /// Configuration.
@@ -183,7 +183,7 @@ pub struct Register {
     /// Server state.
     stored: Option<Stored>,
     /// Signatures already checked, so a value re-read many times is verified once.
-    verified: BTreeSet<Checked>,
+    verified: BTreeMap<Checked, bool>,
     /// Client state.
     phase: Phase,
     next_op: u64,
@@ -218,8 +218,8 @@ impl Register {
             return true;
         }
         let key = (s.ts, s.value.clone(), s.signature.clone());
-        if self.verified.contains(&key) {
-            return true;
+        if let Some(&ok) = self.verified.get(&key) {
+            return ok;
         }
         let vote = Vote {
             instance: s.ts.counter,
@@ -229,12 +229,12 @@ impl Register {
             signature: s.signature.clone(),
         };
         let ok = self.keyring.verify_in(REGISTER_DOMAIN, &vote).is_ok();
-        if ok {
-            if self.verified.len() >= VERIFIED_CACHE {
-                self.verified.clear();
-            }
-            self.verified.insert(key);
+        // Failures are remembered too: a peer resending a forged value costs a lookup, not
+        // another signature check.
+        if self.verified.len() >= VERIFIED_CACHE {
+            self.verified.clear();
         }
+        self.verified.insert(key, ok);
         ok
     }
 
