@@ -17,6 +17,6 @@ for sc in "${scenarios[@]}"; do
   v=$(sed -E 's/.* ([0-9]+) violation\(s\).*/\1/' <<<"$last")
   e=$(sed -E 's/.* ([0-9]+) nemesis episodes.*/\1/' <<<"$last")
   b=$(sed -nE 's/.* ([0-9]+) Byzantine messages.*/\1/p' <<<"$last")
-  checkers=$(grep '^VIOLATION' <<<"$out" | sed -E 's/.*s: ([a-z_:]+):.*/\1/' | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}')
+  checkers=$( (grep '^VIOLATION' <<<"$out" || true) | sed -E 's/.*s: ([a-z_:]+):.*/\1/' | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}')
   printf '%-26s %6s %10s %12s %9s  %s\n' "$sc" "$seeds" "$v" "${b:-0}" "$e" "$checkers"
 done
