@@ -162,6 +162,11 @@ pub struct NemesisConfig {
     /// Smallest wall-clock step of an outside-the-model clock fault (just beyond the
     /// model's bound).
     pub outside_clock_step: Duration,
+    /// Swarm testing (Groce et al., ISSTA 2012): each schedule first draws which of the
+    /// within-model kinds are enabled (each with probability 1/2, at least one) and runs
+    /// those at proportionally higher rates (the total rate is kept), so a sweep covers runs
+    /// with few kinds at high intensity as well as all kinds at once.
+    pub swarm: bool,
 }
 
 /// The rate a kind named without one on the command line gets: faults per simulated minute.
@@ -202,6 +207,7 @@ impl NemesisConfig {
             max_clock_offset: None,
             outside: BTreeSet::new(),
             outside_clock_step: Duration::from_secs(2),
+            swarm: false,
         }
     }
 
@@ -315,6 +321,33 @@ impl NemesisConfig {
         Ok(rates)
     }
 
+    /// The kinds this schedule draws from, with their rates: all of them, or with
+    /// [`Self::swarm`] a random non-empty subset of the within-model kinds at rates scaled
+    /// up so the total stays the same (kinds forced outside the model are always on).
+    pub fn enabled_rates(&self, rng: &mut Rng) -> Vec<(NemesisKind, f64)> {
+        let active: Vec<(NemesisKind, f64)> =
+            self.rates.iter().filter(|(_, r)| **r > 0.0).map(|(&k, &r)| (k, r)).collect();
+        if !self.swarm {
+            return active;
+        }
+        let (forced, swarmed): (Vec<_>, Vec<_>) = active.into_iter().partition(|(k, _)| self.outside.contains(k));
+        if swarmed.is_empty() {
+            return forced;
+        }
+        let mut on: Vec<bool> = swarmed.iter().map(|_| rng.chance(0.5)).collect();
+        if !on.contains(&true) {
+            let pick = rng.below(on.len() as u64) as usize;
+            on[pick] = true;
+        }
+        let total: f64 = swarmed.iter().map(|(_, r)| r).sum();
+        let kept: f64 = swarmed.iter().zip(&on).filter(|(_, o)| **o).map(|((_, r), _)| r).sum();
+        let scale = total / kept;
+        forced
+            .into_iter()
+            .chain(swarmed.into_iter().zip(on).filter(|(_, o)| *o).map(|((k, r), _)| (k, r * scale)))
+            .collect()
+    }
+
     /// Draws a schedule for `nodes` from `rng`. Partitions and loss bursts never overlap
     /// each other (one network condition at a time); crashes and pauses of one node never
     /// overlap; no more than `max_down` nodes are crashed or paused at once (except by kinds
@@ -336,7 +369,7 @@ impl NemesisConfig {
             Duration::from_secs_f64((-(60.0 / rate) * (1.0 - rng.unit_f64()).ln()).min(1e6))
         };
         let mut next: Vec<(Duration, NemesisKind, f64)> = Vec::new();
-        for (&kind, &rate) in self.rates.iter().filter(|(_, r)| **r > 0.0) {
+        for (kind, rate) in self.enabled_rates(rng) {
             next.push((self.start + gap(rate, rng), kind, rate));
         }
         while let Some(i) = (0..next.len()).min_by_key(|&i| (next[i].0, next[i].1)) {
@@ -558,6 +591,24 @@ mod tests {
         for kind in ["crash", "torn", "pause", "partition", "wall clock", "degrade"] {
             assert!(a.iter().any(|e| e.to_string().contains(kind)), "no {kind} in {a:?}");
         }
+    }
+
+    #[test]
+    fn swarm_draws_subsets_of_kinds_and_keeps_the_total_rate() {
+        let mut cfg = config("crash=4,pause=4,partition=4,loss=4");
+        cfg.swarm = true;
+        let mut seen = BTreeSet::new();
+        for seed in 0..200 {
+            let rates = cfg.enabled_rates(&mut Rng::from_seed(seed));
+            assert!(!rates.is_empty());
+            let total: f64 = rates.iter().map(|(_, r)| r).sum();
+            assert!((total - 16.0).abs() < 1e-9, "{rates:?}");
+            seen.insert(rates.iter().map(|(k, _)| *k).collect::<Vec<_>>());
+        }
+        assert!(seen.len() >= 12, "most of the 15 non-empty subsets appear: {}", seen.len());
+        // Without swarm, every kind at its own rate.
+        cfg.swarm = false;
+        assert_eq!(cfg.enabled_rates(&mut Rng::from_seed(1)).len(), 4);
     }
 
     #[test]

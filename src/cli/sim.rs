@@ -51,6 +51,10 @@ pub struct SimArgs {
     /// Do not shrink the fault schedule of a failing seed.
     #[arg(long)]
     no_shrink: bool,
+    /// Swarm testing: each seed runs only a random subset of the nemesis's fault kinds, at
+    /// rates scaled up to keep the total (few kinds hard, as well as all kinds at once)
+    #[arg(long)]
+    swarm: bool,
 }
 
 #[derive(Serialize)]
@@ -106,10 +110,16 @@ pub fn run(args: SimArgs) -> ExitCode {
     let list = args.nemesis.as_deref().or(sc.default_nemesis);
     let off = args.nemesis.as_deref() == Some("none");
     let outside = args.outside_model.as_deref().or(sc.default_outside_model.filter(|_| !off));
-    let nemesis = match scenarios::nemesis_for(&sc.model, list, outside, duration) {
+    let mut nemesis = match scenarios::nemesis_for(&sc.model, list, outside, duration) {
         Err(e) => return usage_error(e),
         Ok(n) => n,
     };
+    if args.swarm {
+        match nemesis.as_mut() {
+            Some(n) => n.swarm = true,
+            None => return usage_error("--swarm needs a nemesis: add --nemesis KINDS"),
+        }
+    }
     let outside: Vec<&'static str> =
         nemesis.iter().flat_map(|n| n.outside.iter().map(|k| k.name())).collect();
     let started = std::time::Instant::now();
@@ -254,6 +264,9 @@ fn replay_command(sc: &Scenario, seed: u64, args: &SimArgs, duration: Duration) 
     }
     if let Some(n) = &args.outside_model {
         cmd += &format!(" --outside-model {n}");
+    }
+    if args.swarm {
+        cmd += " --swarm";
     }
     cmd
 }
