@@ -330,7 +330,8 @@ impl NemesisConfig {
         if !self.swarm {
             return active;
         }
-        let (forced, swarmed): (Vec<_>, Vec<_>) = active.into_iter().partition(|(k, _)| self.outside.contains(k));
+        let (forced, swarmed): (Vec<_>, Vec<_>) =
+            active.into_iter().partition(|(k, _)| self.outside.contains(k));
         if swarmed.is_empty() {
             return forced;
         }

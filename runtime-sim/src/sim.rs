@@ -763,7 +763,8 @@ impl<P: Protocol> Simulation<P> {
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "(a non-string panic payload)".into());
         if self.panicked.is_none() {
-            self.panicked = Some(Violation::new(NO_PANIC, format!("{node} panicked handling {what}: {text}")));
+            self.panicked =
+                Some(Violation::new(NO_PANIC, format!("{node} panicked handling {what}: {text}")));
         }
     }
 

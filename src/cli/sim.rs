@@ -245,7 +245,11 @@ pub fn run(args: SimArgs) -> ExitCode {
             sc.name,
             outcomes.len(),
             violations.len(),
-            if byzantine_messages > 0 { format!("{byzantine_messages} Byzantine messages, ") } else { String::new() },
+            if byzantine_messages > 0 {
+                format!("{byzantine_messages} Byzantine messages, ")
+            } else {
+                String::new()
+            },
             simulated_ns as f64 / 1e9,
             wall_ns as f64 / 1e9,
             single.map(|o| format!(", trace hash {:016x}", o.report.trace_hash)).unwrap_or_default()

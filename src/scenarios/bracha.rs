@@ -92,7 +92,9 @@ impl Adversary<Bracha> for SplitBrain {
         let msg = match msg {
             BrachaMsg::Initial { .. } => BrachaMsg::Initial { initial: told },
             BrachaMsg::Echo { .. } => BrachaMsg::Echo { initial: told },
-            BrachaMsg::Ready { instance: i, .. } if in_b => BrachaMsg::Ready { instance: i, value: other_value(liar) },
+            BrachaMsg::Ready { instance: i, .. } if in_b => {
+                BrachaMsg::Ready { instance: i, value: other_value(liar) }
+            }
             other => other,
         };
         out.push(Action::Send { to, msg, delay: Duration::ZERO });

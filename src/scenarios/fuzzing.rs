@@ -51,7 +51,12 @@ pub fn add_memory_check<P: Protocol>(sim: &mut Simulation<P>) {
     });
 }
 
-fn finish<P: Protocol>(mut sim: Simulation<P>, mut spec: RunSpec, targets: &[NodeId], about: String) -> Outcome {
+fn finish<P: Protocol>(
+    mut sim: Simulation<P>,
+    mut spec: RunSpec,
+    targets: &[NodeId],
+    about: String,
+) -> Outcome {
     add_memory_check(&mut sim);
     let schedule = spec.prepare(&mut sim, targets);
     let report = sim.run_for(spec.duration);
@@ -80,7 +85,8 @@ fn robustness<P: Protocol>(nodes: u32, config: P::Config, spec: RunSpec) -> Outc
     let fuzzer = NodeId(1 + (spec.seed % u64::from(nodes)) as u32);
     sim.make_byzantine(fuzzer, Fuzz::new());
     let targets: Vec<NodeId> = (1..=nodes).map(NodeId).filter(|&n| n != fuzzer).collect();
-    let about = format!("{fuzzer} speaks the protocol with generated messages; checked: no panic, bounded memory");
+    let about =
+        format!("{fuzzer} speaks the protocol with generated messages; checked: no panic, bounded memory");
     finish(sim, spec, &targets, about)
 }
 
@@ -119,9 +125,12 @@ pub fn scenarios() -> Vec<Scenario> {
         run,
     };
     vec![
-        fuzz("fuzz-bracha", "Bracha n = 4, f = 1 against a fuzzing Byzantine node", palisade_core::quorum::bracha::model(1), |s| {
-            bracha(4, 1, s)
-        }),
+        fuzz(
+            "fuzz-bracha",
+            "Bracha n = 4, f = 1 against a fuzzing Byzantine node",
+            palisade_core::quorum::bracha::model(1),
+            |s| bracha(4, 1, s),
+        ),
         fuzz(
             "fuzz-bracha-7",
             "Bracha n = 7, f = 2 against two fuzzing Byzantine nodes",
@@ -146,7 +155,11 @@ pub fn scenarios() -> Vec<Scenario> {
             palisade_core::quorum::register::model(0),
             |s| {
                 let system = QuorumSystem::new(QuorumKind::Majority, 5, 2).expect("valid configuration");
-                robustness::<palisade_core::quorum::register::Register>(8, super::bft_register::config(system), s)
+                robustness::<palisade_core::quorum::register::Register>(
+                    8,
+                    super::bft_register::config(system),
+                    s,
+                )
             },
         ),
         fuzz(
@@ -184,7 +197,13 @@ pub fn scenarios() -> Vec<Scenario> {
             "fuzz-skew",
             "the skew monitor, a fuzzing node outside the model: no panic, bounded memory",
             palisade_core::clock::skew_model(&palisade_core::clock::SkewConfig::default()),
-            |s| robustness::<palisade_core::clock::SkewMonitor>(5, palisade_core::clock::SkewConfig::default(), s),
+            |s| {
+                robustness::<palisade_core::clock::SkewMonitor>(
+                    5,
+                    palisade_core::clock::SkewConfig::default(),
+                    s,
+                )
+            },
         ),
     ]
 }

@@ -166,7 +166,9 @@ fn a_refusal_claiming_the_last_term_does_not_overflow_the_next_candidacy() {
     while now.mono < Instant::ZERO + Duration::from_secs(60) {
         now = Now::new(n.poll_timeout().unwrap_or(now.mono + Duration::from_secs(1)), WallTime::UNIX_EPOCH);
         let mut asked = false;
-        step(&mut n, now, Input::Timeout, |o| asked |= matches!(o, Output::Send { msg: ElectionMsg::Ask { .. }, .. }));
+        step(&mut n, now, Input::Timeout, |o| {
+            asked |= matches!(o, Output::Send { msg: ElectionMsg::Ask { .. }, .. })
+        });
         assert!(!asked, "no term is left to ask in");
     }
 }

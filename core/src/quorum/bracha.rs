@@ -549,7 +549,11 @@ mod tests {
         for from in [1, 3, 4, 1, 3, 4, 1, 3, 4, 1] {
             feed(&mut b, from, BrachaMsg::Echo { initial: forged.clone() }, &mut outs);
         }
-        assert_eq!(b.verifications() - before, 1, "the same bad vote is checked once, then refused from memory");
+        assert_eq!(
+            b.verifications() - before,
+            1,
+            "the same bad vote is checked once, then refused from memory"
+        );
         // A valid vote for the same instance still counts.
         feed(&mut b, 3, BrachaMsg::Echo { initial: initial(b"A") }, &mut outs);
         assert_eq!(b.verifications() - before, 2);

@@ -8,32 +8,13 @@
 //! Works for any type whose `Deserialize` asks for typed values (every derived one, and
 //! everything bincode can decode); `deserialize_any` is refused.
 
+use super::FuzzError;
 use super::shape::Shape;
 use palisade_core::{NodeId, Rng};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
-use std::fmt;
 
 /// Deeper than this, sequences are empty and options `None`, so recursive types end.
 const MAX_DEPTH: u32 = 12;
-
-/// Why a value could not be generated (the type refused what was drawn, or asked for
-/// something untyped).
-#[derive(Debug)]
-pub struct GenError(String);
-
-impl fmt::Display for GenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for GenError {}
-
-impl de::Error for GenError {
-    fn custom<T: fmt::Display>(msg: T) -> Self {
-        GenError(msg.to_string())
-    }
-}
 
 /// Where generated values come from.
 pub struct Source<'r> {
@@ -46,7 +27,10 @@ pub struct Source<'r> {
 }
 
 /// Generates one `T`, following `template` where it fits.
-pub fn generate<'de, T: de::Deserialize<'de>>(src: &mut Source<'_>, template: Option<&Shape>) -> Result<T, GenError> {
+pub fn generate<'de, T: de::Deserialize<'de>>(
+    src: &mut Source<'_>,
+    template: Option<&Shape>,
+) -> Result<T, FuzzError> {
     T::deserialize(Gen { src, tpl: template, node_id: false, depth: 0 })
 }
 
@@ -213,7 +197,7 @@ impl<'s, 'r, 't> Gen<'s, 'r, 't> {
 
 macro_rules! unsigned {
     ($($f:ident $visit:ident $t:ty),*) => {$(
-        fn $f<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, GenError> {
+        fn $f<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, FuzzError> {
             let v = self.unsigned(<$t>::MAX as u128);
             visitor.$visit(v as $t)
         }
@@ -222,7 +206,7 @@ macro_rules! unsigned {
 
 macro_rules! signed {
     ($($f:ident $visit:ident $t:ty),*) => {$(
-        fn $f<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, GenError> {
+        fn $f<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, FuzzError> {
             let v = self.signed(<$t>::MIN as i128, <$t>::MAX as i128);
             visitor.$visit(v as $t)
         }
@@ -230,12 +214,12 @@ macro_rules! signed {
 }
 
 impl<'de> de::Deserializer<'de> for Gen<'_, '_, '_> {
-    type Error = GenError;
+    type Error = FuzzError;
 
-    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GenError> {
-        Err(GenError("the generator needs typed requests (deserialize_any)".into()))
+    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, FuzzError> {
+        Err(FuzzError("the generator needs typed requests (deserialize_any)".into()))
     }
-    fn deserialize_bool<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, GenError> {
+    fn deserialize_bool<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, FuzzError> {
         let tpl = self.tpl;
         let v = match tpl {
             Some(Shape::Bool(b)) if self.keep() => *b,
@@ -247,15 +231,15 @@ impl<'de> de::Deserializer<'de> for Gen<'_, '_, '_> {
         deserialize_u64 visit_u64 u64, deserialize_u128 visit_u128 u128);
     signed!(deserialize_i8 visit_i8 i8, deserialize_i16 visit_i16 i16, deserialize_i32 visit_i32 i32,
         deserialize_i64 visit_i64 i64, deserialize_i128 visit_i128 i128);
-    fn deserialize_f32<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, GenError> {
+    fn deserialize_f32<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, FuzzError> {
         let v = self.float();
         visitor.visit_f32(v as f32)
     }
-    fn deserialize_f64<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, GenError> {
+    fn deserialize_f64<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, FuzzError> {
         let v = self.float();
         visitor.visit_f64(v)
     }
-    fn deserialize_char<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, GenError> {
+    fn deserialize_char<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, FuzzError> {
         let tpl = self.tpl;
         let v = match tpl {
             Some(Shape::Char(c)) if self.keep() => *c,
@@ -263,21 +247,21 @@ impl<'de> de::Deserializer<'de> for Gen<'_, '_, '_> {
         };
         visitor.visit_char(v)
     }
-    fn deserialize_str<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, GenError> {
+    fn deserialize_str<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, FuzzError> {
         let s = self.string();
         visitor.visit_string(s)
     }
-    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GenError> {
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FuzzError> {
         self.deserialize_str(visitor)
     }
-    fn deserialize_bytes<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, GenError> {
+    fn deserialize_bytes<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, FuzzError> {
         let b = self.bytes();
         visitor.visit_byte_buf(b)
     }
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GenError> {
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FuzzError> {
         self.deserialize_bytes(visitor)
     }
-    fn deserialize_option<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, GenError> {
+    fn deserialize_option<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, FuzzError> {
         let inner = match self.tpl {
             Some(Shape::Some(inner)) => Some(&**inner),
             _ => None,
@@ -290,25 +274,29 @@ impl<'de> de::Deserializer<'de> for Gen<'_, '_, '_> {
         };
         if some { visitor.visit_some(self.child(inner)) } else { visitor.visit_none() }
     }
-    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GenError> {
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FuzzError> {
         visitor.visit_unit()
     }
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, GenError> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, FuzzError> {
         visitor.visit_unit()
     }
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
         name: &'static str,
         visitor: V,
-    ) -> Result<V::Value, GenError> {
+    ) -> Result<V::Value, FuzzError> {
         visitor.visit_newtype_struct(Gen { node_id: name == "NodeId", ..self })
     }
-    fn deserialize_seq<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, GenError> {
+    fn deserialize_seq<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, FuzzError> {
         let items = self.items();
         let len = self.length(items.len());
         visitor.visit_seq(SeqGen { inner: self, items, len, at: 0 })
     }
-    fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, GenError> {
+    fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, FuzzError> {
         let items = self.items();
         visitor.visit_seq(SeqGen { inner: self, items, len, at: 0 })
     }
@@ -317,10 +305,10 @@ impl<'de> de::Deserializer<'de> for Gen<'_, '_, '_> {
         _: &'static str,
         len: usize,
         visitor: V,
-    ) -> Result<V::Value, GenError> {
+    ) -> Result<V::Value, FuzzError> {
         self.deserialize_tuple(len, visitor)
     }
-    fn deserialize_map<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, GenError> {
+    fn deserialize_map<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, FuzzError> {
         let entries: &[(Shape, Shape)] = match self.tpl {
             Some(Shape::Map(e)) => e,
             _ => &[],
@@ -333,7 +321,7 @@ impl<'de> de::Deserializer<'de> for Gen<'_, '_, '_> {
         _: &'static str,
         fields: &'static [&'static str],
         visitor: V,
-    ) -> Result<V::Value, GenError> {
+    ) -> Result<V::Value, FuzzError> {
         self.deserialize_tuple(fields.len(), visitor)
     }
     fn deserialize_enum<V: Visitor<'de>>(
@@ -341,7 +329,7 @@ impl<'de> de::Deserializer<'de> for Gen<'_, '_, '_> {
         _: &'static str,
         variants: &'static [&'static str],
         visitor: V,
-    ) -> Result<V::Value, GenError> {
+    ) -> Result<V::Value, FuzzError> {
         let tpl = self.tpl;
         let (index, body) = match tpl {
             Some(Shape::Variant(i, body)) if self.keep() => (*i, Some(&**body)),
@@ -349,11 +337,11 @@ impl<'de> de::Deserializer<'de> for Gen<'_, '_, '_> {
         };
         visitor.visit_enum(EnumGen { inner: self, index, body })
     }
-    fn deserialize_identifier<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GenError> {
-        Err(GenError("the generator needs typed requests (identifier)".into()))
+    fn deserialize_identifier<V: Visitor<'de>>(self, _: V) -> Result<V::Value, FuzzError> {
+        Err(FuzzError("the generator needs typed requests (identifier)".into()))
     }
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GenError> {
-        Err(GenError("the generator needs typed requests (ignored_any)".into()))
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, FuzzError> {
+        Err(FuzzError("the generator needs typed requests (ignored_any)".into()))
     }
     fn is_human_readable(&self) -> bool {
         false
@@ -368,8 +356,8 @@ struct SeqGen<'s, 'r, 't> {
 }
 
 impl<'de> de::SeqAccess<'de> for SeqGen<'_, '_, '_> {
-    type Error = GenError;
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, GenError> {
+    type Error = FuzzError;
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, FuzzError> {
         if self.at >= self.len {
             return Ok(None);
         }
@@ -391,15 +379,15 @@ struct MapGen<'s, 'r, 't> {
 }
 
 impl<'de> de::MapAccess<'de> for MapGen<'_, '_, '_> {
-    type Error = GenError;
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, GenError> {
+    type Error = FuzzError;
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, FuzzError> {
         if self.at >= self.len {
             return Ok(None);
         }
         let tpl = (!self.entries.is_empty()).then(|| &self.entries[self.at % self.entries.len()].0);
         seed.deserialize(self.inner.child(tpl)).map(Some)
     }
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, GenError> {
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, FuzzError> {
         let tpl = (!self.entries.is_empty()).then(|| &self.entries[self.at % self.entries.len()].1);
         self.at += 1;
         seed.deserialize(self.inner.child(tpl))
@@ -413,30 +401,30 @@ struct EnumGen<'s, 'r, 't> {
 }
 
 impl<'de, 's, 'r, 't> de::EnumAccess<'de> for EnumGen<'s, 'r, 't> {
-    type Error = GenError;
+    type Error = FuzzError;
     type Variant = Self;
-    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), GenError> {
-        let de: de::value::U32Deserializer<GenError> = self.index.into_deserializer();
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), FuzzError> {
+        let de: de::value::U32Deserializer<FuzzError> = self.index.into_deserializer();
         Ok((seed.deserialize(de)?, self))
     }
 }
 
 impl<'de> de::VariantAccess<'de> for EnumGen<'_, '_, '_> {
-    type Error = GenError;
-    fn unit_variant(self) -> Result<(), GenError> {
+    type Error = FuzzError;
+    fn unit_variant(self) -> Result<(), FuzzError> {
         Ok(())
     }
-    fn newtype_variant_seed<T: DeserializeSeed<'de>>(mut self, seed: T) -> Result<T::Value, GenError> {
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(mut self, seed: T) -> Result<T::Value, FuzzError> {
         seed.deserialize(self.inner.child(self.body))
     }
-    fn tuple_variant<V: Visitor<'de>>(mut self, len: usize, visitor: V) -> Result<V::Value, GenError> {
+    fn tuple_variant<V: Visitor<'de>>(mut self, len: usize, visitor: V) -> Result<V::Value, FuzzError> {
         de::Deserializer::deserialize_tuple(self.inner.child(self.body), len, visitor)
     }
     fn struct_variant<V: Visitor<'de>>(
         mut self,
         fields: &'static [&'static str],
         visitor: V,
-    ) -> Result<V::Value, GenError> {
+    ) -> Result<V::Value, FuzzError> {
         de::Deserializer::deserialize_tuple(self.inner.child(self.body), fields.len(), visitor)
     }
 }

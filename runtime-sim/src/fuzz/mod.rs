@@ -26,6 +26,32 @@
 pub mod generate;
 pub mod shape;
 
+/// Why a message could not be recorded as a [`shape::Shape`] or generated (a custom
+/// `Serialize` reported an error, the type's `Deserialize` refused what was drawn, or it
+/// asked for something untyped).
+#[derive(Debug)]
+pub struct FuzzError(String);
+
+impl std::fmt::Display for FuzzError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FuzzError {}
+
+impl serde::ser::Error for FuzzError {
+    fn custom<T: std::fmt::Display>(msg: T) -> Self {
+        FuzzError(msg.to_string())
+    }
+}
+
+impl serde::de::Error for FuzzError {
+    fn custom<T: std::fmt::Display>(msg: T) -> Self {
+        FuzzError(msg.to_string())
+    }
+}
+
 use crate::byzantine::{Action, Adversary, AdversaryCtx};
 use generate::{Source, generate};
 use palisade_core::{NodeId, Protocol};

@@ -1,8 +1,8 @@
 //! A message's shape: its value as a typed tree, recorded through serde, so the generator
 //! can keep most of an honest message and change a few leaves.
 
+use super::FuzzError;
 use serde::ser::{self, Serialize};
-use std::fmt;
 
 /// One node of a recorded value.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,26 +35,8 @@ pub enum Shape {
     Variant(u32, Box<Shape>),
 }
 
-/// Why a value could not be recorded (a custom `Serialize` that reports an error).
-#[derive(Debug)]
-pub struct ShapeError(String);
-
-impl fmt::Display for ShapeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ShapeError {}
-
-impl ser::Error for ShapeError {
-    fn custom<T: fmt::Display>(msg: T) -> Self {
-        ShapeError(msg.to_string())
-    }
-}
-
 /// Records `value`'s shape.
-pub fn shape_of<T: Serialize + ?Sized>(value: &T) -> Result<Shape, ShapeError> {
+pub fn shape_of<T: Serialize + ?Sized>(value: &T) -> Result<Shape, FuzzError> {
     value.serialize(Recorder)
 }
 
@@ -84,7 +66,7 @@ pub struct MapCompound {
 
 macro_rules! unsigned {
     ($($f:ident: $t:ty),*) => {$(
-        fn $f(self, v: $t) -> Result<Shape, ShapeError> {
+        fn $f(self, v: $t) -> Result<Shape, FuzzError> {
             Ok(Shape::Unsigned(u128::from(v)))
         }
     )*};
@@ -92,7 +74,7 @@ macro_rules! unsigned {
 
 macro_rules! signed {
     ($($f:ident: $t:ty),*) => {$(
-        fn $f(self, v: $t) -> Result<Shape, ShapeError> {
+        fn $f(self, v: $t) -> Result<Shape, FuzzError> {
             Ok(Shape::Signed(i128::from(v)))
         }
     )*};
@@ -100,7 +82,7 @@ macro_rules! signed {
 
 impl ser::Serializer for Recorder {
     type Ok = Shape;
-    type Error = ShapeError;
+    type Error = FuzzError;
     type SerializeSeq = Compound;
     type SerializeTuple = Compound;
     type SerializeTupleStruct = Compound;
@@ -109,42 +91,46 @@ impl ser::Serializer for Recorder {
     type SerializeStruct = Compound;
     type SerializeStructVariant = Compound;
 
-    fn serialize_bool(self, v: bool) -> Result<Shape, ShapeError> {
+    fn serialize_bool(self, v: bool) -> Result<Shape, FuzzError> {
         Ok(Shape::Bool(v))
     }
     unsigned!(serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64, serialize_u128: u128);
     signed!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64, serialize_i128: i128);
-    fn serialize_f32(self, v: f32) -> Result<Shape, ShapeError> {
+    fn serialize_f32(self, v: f32) -> Result<Shape, FuzzError> {
         Ok(Shape::Float(f64::from(v)))
     }
-    fn serialize_f64(self, v: f64) -> Result<Shape, ShapeError> {
+    fn serialize_f64(self, v: f64) -> Result<Shape, FuzzError> {
         Ok(Shape::Float(v))
     }
-    fn serialize_char(self, v: char) -> Result<Shape, ShapeError> {
+    fn serialize_char(self, v: char) -> Result<Shape, FuzzError> {
         Ok(Shape::Char(v))
     }
-    fn serialize_str(self, v: &str) -> Result<Shape, ShapeError> {
+    fn serialize_str(self, v: &str) -> Result<Shape, FuzzError> {
         Ok(Shape::Str(v.to_string()))
     }
-    fn serialize_bytes(self, v: &[u8]) -> Result<Shape, ShapeError> {
+    fn serialize_bytes(self, v: &[u8]) -> Result<Shape, FuzzError> {
         Ok(Shape::Bytes(v.to_vec()))
     }
-    fn serialize_none(self) -> Result<Shape, ShapeError> {
+    fn serialize_none(self) -> Result<Shape, FuzzError> {
         Ok(Shape::None)
     }
-    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<Shape, ShapeError> {
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<Shape, FuzzError> {
         Ok(Shape::Some(Box::new(v.serialize(Recorder)?)))
     }
-    fn serialize_unit(self) -> Result<Shape, ShapeError> {
+    fn serialize_unit(self) -> Result<Shape, FuzzError> {
         Ok(Shape::Unit)
     }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<Shape, ShapeError> {
+    fn serialize_unit_struct(self, _: &'static str) -> Result<Shape, FuzzError> {
         Ok(Shape::Unit)
     }
-    fn serialize_unit_variant(self, _: &'static str, i: u32, _: &'static str) -> Result<Shape, ShapeError> {
+    fn serialize_unit_variant(self, _: &'static str, i: u32, _: &'static str) -> Result<Shape, FuzzError> {
         Ok(Shape::Variant(i, Box::new(Shape::Unit)))
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> Result<Shape, ShapeError> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<Shape, FuzzError> {
         v.serialize(Recorder)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -153,16 +139,16 @@ impl ser::Serializer for Recorder {
         i: u32,
         _: &'static str,
         v: &T,
-    ) -> Result<Shape, ShapeError> {
+    ) -> Result<Shape, FuzzError> {
         Ok(Shape::Variant(i, Box::new(v.serialize(Recorder)?)))
     }
-    fn serialize_seq(self, len: Option<usize>) -> Result<Compound, ShapeError> {
+    fn serialize_seq(self, len: Option<usize>) -> Result<Compound, FuzzError> {
         Ok(Compound { items: Vec::with_capacity(len.unwrap_or(0).min(64)), variant: None })
     }
-    fn serialize_tuple(self, len: usize) -> Result<Compound, ShapeError> {
+    fn serialize_tuple(self, len: usize) -> Result<Compound, FuzzError> {
         self.serialize_seq(Some(len))
     }
-    fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<Compound, ShapeError> {
+    fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<Compound, FuzzError> {
         self.serialize_seq(Some(len))
     }
     fn serialize_tuple_variant(
@@ -171,13 +157,13 @@ impl ser::Serializer for Recorder {
         i: u32,
         _: &'static str,
         _: usize,
-    ) -> Result<Compound, ShapeError> {
+    ) -> Result<Compound, FuzzError> {
         Ok(Compound { items: Vec::new(), variant: Some(i) })
     }
-    fn serialize_map(self, _: Option<usize>) -> Result<MapCompound, ShapeError> {
+    fn serialize_map(self, _: Option<usize>) -> Result<MapCompound, FuzzError> {
         Ok(MapCompound { entries: Vec::new(), key: None })
     }
-    fn serialize_struct(self, _: &'static str, len: usize) -> Result<Compound, ShapeError> {
+    fn serialize_struct(self, _: &'static str, len: usize) -> Result<Compound, FuzzError> {
         self.serialize_seq(Some(len))
     }
     fn serialize_struct_variant(
@@ -186,7 +172,7 @@ impl ser::Serializer for Recorder {
         i: u32,
         _: &'static str,
         _: usize,
-    ) -> Result<Compound, ShapeError> {
+    ) -> Result<Compound, FuzzError> {
         Ok(Compound { items: Vec::new(), variant: Some(i) })
     }
 }
@@ -195,13 +181,13 @@ macro_rules! compound {
     ($($tr:ident :: $f:ident $(, $key:ident)?);*) => {$(
         impl ser::$tr for Compound {
             type Ok = Shape;
-            type Error = ShapeError;
-            fn $f<T: Serialize + ?Sized>(&mut self, $($key: &'static str,)? v: &T) -> Result<(), ShapeError> {
+            type Error = FuzzError;
+            fn $f<T: Serialize + ?Sized>(&mut self, $($key: &'static str,)? v: &T) -> Result<(), FuzzError> {
                 $(let _ = $key;)?
                 self.items.push(v.serialize(Recorder)?);
                 Ok(())
             }
-            fn end(self) -> Result<Shape, ShapeError> {
+            fn end(self) -> Result<Shape, FuzzError> {
                 Ok(self.finish())
             }
         }
@@ -219,17 +205,17 @@ compound!(
 
 impl ser::SerializeMap for MapCompound {
     type Ok = Shape;
-    type Error = ShapeError;
-    fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> Result<(), ShapeError> {
+    type Error = FuzzError;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> Result<(), FuzzError> {
         self.key = Some(k.serialize(Recorder)?);
         Ok(())
     }
-    fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), ShapeError> {
-        let key = self.key.take().ok_or_else(|| ShapeError("map value without a key".into()))?;
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), FuzzError> {
+        let key = self.key.take().ok_or_else(|| FuzzError("map value without a key".into()))?;
         self.entries.push((key, v.serialize(Recorder)?));
         Ok(())
     }
-    fn end(self) -> Result<Shape, ShapeError> {
+    fn end(self) -> Result<Shape, FuzzError> {
         Ok(Shape::Map(self.entries))
     }
 }

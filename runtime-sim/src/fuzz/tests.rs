@@ -120,7 +120,11 @@ mod planted {
         }
         fn handle_message(&mut self, _: Now, _: NodeId, Count(n): Count) {
             // `count`'s low bit says which variant runs: 1 = buggy.
-            let next = if self.count & 1 == 1 { n.checked_add(1).expect("count overflow") } else { n.saturating_add(1) };
+            let next = if self.count & 1 == 1 {
+                n.checked_add(1).expect("count overflow")
+            } else {
+                n.saturating_add(1)
+            };
             self.count = (self.count.max(next) & !1) | (self.count & 1);
         }
         fn handle_command(&mut self, _: Now, c: Self::Command) {
