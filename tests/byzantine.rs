@@ -87,3 +87,49 @@ fn two_liars_in_a_signed_register_of_four_cause_stale_reads() {
     let v = failing.expect("some seed shows a stale read");
     assert_eq!(v.checker, "register::no_stale_read");
 }
+
+#[test]
+fn generated_votes_and_certificates_never_count_a_forgery_or_panic() {
+    // The fuzzing adversary's generator, pointed at votes and certificates directly: well-
+    // typed, boundary-biased variations of genuine ones (other voters, other instances,
+    // flipped signature bits, huge values). A collector counts only votes that verify, and
+    // a certificate verifies only if a quorum of distinct voters signed its value.
+    use palisade::core::quorum::{
+        Added, QuorumCertificate, QuorumKind, QuorumSystem, Vote, VoteCollector, test_key, test_keyring,
+    };
+    use palisade::core::Rng;
+    use palisade::sim::fuzz::generate::{Source, generate};
+    use palisade::sim::fuzz::shape::shape_of;
+    let members: Vec<NodeId> = (1..=4).map(NodeId).collect();
+    let ring = test_keyring(9, members.iter().copied());
+    let system = QuorumSystem::new(QuorumKind::Dissemination, 4, 1).unwrap();
+    let genuine: Vec<Vote> =
+        members.iter().map(|&m| Vote::sign(&test_key(9, m), 5, 0, m, b"v".to_vec())).collect();
+    let cert = QuorumCertificate { instance: 5, round: 0, value: b"v".to_vec(), votes: genuine[..3].to_vec() };
+    assert!(cert.verify(&ring, &system).is_ok());
+    let cert_shape = shape_of(&cert).unwrap();
+    let mut rng = Rng::from_seed(3);
+    let mut counted = 0;
+    for i in 0..3000 {
+        let mut collector = VoteCollector::new(5, 0, system.clone());
+        for _ in 0..4 {
+            let template = shape_of(&genuine[i % 4]).unwrap();
+            let mut src = Source { rng: &mut rng, members: &members, keep: 0.7 };
+            let Ok(vote) = generate::<Vote>(&mut src, Some(&template)) else { continue };
+            let valid = ring.verify(&vote).is_ok();
+            if let Added::Counted { .. } = collector.add(&ring, vote.clone()) {
+                assert!(valid, "counted a vote that does not verify: {vote:?}");
+                counted += 1;
+            }
+        }
+        let mut src = Source { rng: &mut rng, members: &members, keep: 0.8 };
+        if let Ok(c) = generate::<QuorumCertificate>(&mut src, Some(&cert_shape)) {
+            if c.verify(&ring, &system).is_ok() {
+                let voters: std::collections::BTreeSet<NodeId> = c.votes.iter().map(|v| v.voter).collect();
+                assert!(voters.len() >= system.quorum(), "a certificate without a quorum verified: {c:?}");
+                assert!(c.votes.iter().all(|v| ring.verify(v).is_ok() && v.value == c.value));
+            }
+        }
+    }
+    assert!(counted > 100, "some generated votes are the genuine ones and count: {counted}");
+}
