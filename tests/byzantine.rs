@@ -111,7 +111,7 @@ fn generated_votes_and_certificates_never_count_a_forgery_or_panic() {
     let mut rng = Rng::from_seed(3);
     let mut counted = 0;
     for i in 0..3000 {
-        let mut collector = VoteCollector::new(5, 0, system.clone());
+        let mut collector = VoteCollector::new(5, 0, system);
         for _ in 0..4 {
             let template = shape_of(&genuine[i % 4]).unwrap();
             let mut src = Source { rng: &mut rng, members: &members, keep: 0.7 };
