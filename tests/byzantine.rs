@@ -94,10 +94,10 @@ fn generated_votes_and_certificates_never_count_a_forgery_or_panic() {
     // typed, boundary-biased variations of genuine ones (other voters, other instances,
     // flipped signature bits, huge values). A collector counts only votes that verify, and
     // a certificate verifies only if a quorum of distinct voters signed its value.
+    use palisade::core::Rng;
     use palisade::core::quorum::{
         Added, QuorumCertificate, QuorumKind, QuorumSystem, Vote, VoteCollector, test_key, test_keyring,
     };
-    use palisade::core::Rng;
     use palisade::sim::fuzz::generate::{Source, generate};
     use palisade::sim::fuzz::shape::shape_of;
     let members: Vec<NodeId> = (1..=4).map(NodeId).collect();
@@ -105,7 +105,8 @@ fn generated_votes_and_certificates_never_count_a_forgery_or_panic() {
     let system = QuorumSystem::new(QuorumKind::Dissemination, 4, 1).unwrap();
     let genuine: Vec<Vote> =
         members.iter().map(|&m| Vote::sign(&test_key(9, m), 5, 0, m, b"v".to_vec())).collect();
-    let cert = QuorumCertificate { instance: 5, round: 0, value: b"v".to_vec(), votes: genuine[..3].to_vec() };
+    let cert =
+        QuorumCertificate { instance: 5, round: 0, value: b"v".to_vec(), votes: genuine[..3].to_vec() };
     assert!(cert.verify(&ring, &system).is_ok());
     let cert_shape = shape_of(&cert).unwrap();
     let mut rng = Rng::from_seed(3);

@@ -91,11 +91,23 @@ fn robustness<P: Protocol>(nodes: u32, config: P::Config, spec: RunSpec) -> Outc
 }
 
 fn bracha(n: u32, f: usize, spec: RunSpec) -> Outcome {
-    let sim = super::bracha::fuzz_simulation(spec.seed, n, f);
+    let mut sim = super::bracha::fuzz_simulation(spec.seed, n, f);
+    // State a peer can make a node hold: one instance per member at most.
+    sim.add_checker(move |w: &World<palisade_core::quorum::bracha::Bracha>| {
+        for (id, b) in w.running() {
+            if b.instance_count() > n as usize {
+                return Err(Violation::new(
+                    "bracha::bounded_state",
+                    format!("{id} holds {} instances for {n} members", b.instance_count()),
+                ));
+            }
+        }
+        Ok(())
+    });
     let targets: Vec<NodeId> = (f as u32 + 1..=n).map(NodeId).collect();
     let about = format!(
         "Bracha n = {n}, f = {f}: nodes 1..={f} speak the protocol with generated messages; checked: agreement, \
-         integrity, validity, delivery after GST, no panic, bounded memory"
+         integrity, validity, delivery after GST, at most one instance per member, no panic, bounded memory"
     );
     finish(sim, spec, &targets, about)
 }

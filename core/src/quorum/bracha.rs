@@ -204,6 +204,11 @@ impl Bracha {
         self.instances.get(&instance)?.delivered.as_deref()
     }
 
+    /// Instances this node holds state for (at most one per member).
+    pub fn instance_count(&self) -> usize {
+        self.instances.len()
+    }
+
     /// Signature verifications performed (each costs an ed25519 check).
     pub fn verifications(&self) -> u64 {
         self.verifications
@@ -285,11 +290,12 @@ impl Bracha {
     /// Checks a signed initial for `instance` (once per distinct vote) and records it.
     fn accept_initial(&mut self, initial: &Vote) -> bool {
         let instance = initial.instance;
-        if initial.voter.0 as u64 != instance || initial.round != 0 {
+        // Only members' instances exist: checked before any state is created, so a peer
+        // cannot make this node hold an entry per made-up voter id.
+        if initial.voter.0 as u64 != instance || initial.round != 0 || !self.is_instance(instance) {
             return false;
         }
-        let inst = self.instances.entry(instance).or_default();
-        if let Some(known) = inst.initials.get(&initial.value) {
+        if let Some(known) = self.instances.get(&instance).and_then(|i| i.initials.get(&initial.value)) {
             if known.signature == initial.signature {
                 return true;
             }
@@ -537,6 +543,24 @@ mod tests {
     /// Node 1's signed initial for `value`: an equivocating node 1 signs two.
     fn initial(value: &[u8]) -> Vote {
         Vote::sign(&test_key(SEED, NodeId(1)), 1, 0, NodeId(1), value.to_vec())
+    }
+
+    #[test]
+    fn made_up_instances_create_no_state() {
+        // Found by review: an ECHO whose initial names a non-member voter (and instance)
+        // created an instance entry before any check; a million of them held a million.
+        let mut outs = Vec::new();
+        let mut b = node(None, &mut outs);
+        let before = b.verifications();
+        for voter in 5..2_005u32 {
+            let mut forged = initial(b"A");
+            forged.voter = NodeId(voter);
+            forged.instance = u64::from(voter);
+            feed(&mut b, 1, BrachaMsg::Echo { initial: forged.clone() }, &mut outs);
+            feed(&mut b, 3, BrachaMsg::Initial { initial: forged }, &mut outs);
+        }
+        assert!(b.instances.len() <= 4, "{} instances", b.instances.len());
+        assert_eq!(b.verifications(), before, "non-members are refused before any signature check");
     }
 
     #[test]

@@ -26,12 +26,36 @@ pub struct Source<'r> {
     pub keep: f64,
 }
 
-/// Generates one `T`, following `template` where it fits.
+/// Generates one `T`, following `template` where it fits. Integers may also take another
+/// field's value from the template (an instance number as a voter id, a counter as an
+/// index), which is how fields that must agree are made to agree, or nearly.
 pub fn generate<'de, T: de::Deserialize<'de>>(
     src: &mut Source<'_>,
     template: Option<&Shape>,
 ) -> Result<T, FuzzError> {
-    T::deserialize(Gen { src, tpl: template, node_id: false, depth: 0 })
+    let mut pool = Vec::new();
+    if let Some(t) = template {
+        integers(t, &mut pool);
+    }
+    T::deserialize(Gen { src, tpl: template, node_id: false, depth: 0, pool: &pool })
+}
+
+/// Every non-negative integer in `shape` (up to 64 of them).
+fn integers(shape: &Shape, out: &mut Vec<u128>) {
+    if out.len() >= 64 {
+        return;
+    }
+    match shape {
+        Shape::Unsigned(v) => out.push(*v),
+        Shape::Signed(v) if *v >= 0 => out.push(*v as u128),
+        Shape::Some(inner) | Shape::Variant(_, inner) => integers(inner, out),
+        Shape::Seq(items) => items.iter().for_each(|i| integers(i, out)),
+        Shape::Map(entries) => entries.iter().for_each(|(k, v)| {
+            integers(k, out);
+            integers(v, out)
+        }),
+        _ => {}
+    }
 }
 
 struct Gen<'s, 'r, 't> {
@@ -40,6 +64,8 @@ struct Gen<'s, 'r, 't> {
     /// The value is a `NodeId`'s inner integer.
     node_id: bool,
     depth: u32,
+    /// The template's integers, for copying one field into another.
+    pool: &'t [u128],
 }
 
 impl<'s, 'r, 't> Gen<'s, 'r, 't> {
@@ -48,7 +74,7 @@ impl<'s, 'r, 't> Gen<'s, 'r, 't> {
     }
 
     fn child<'c>(&'c mut self, tpl: Option<&'t Shape>) -> Gen<'c, 'r, 't> {
-        Gen { src: self.src, tpl, node_id: false, depth: self.depth + 1 }
+        Gen { src: self.src, tpl, node_id: false, depth: self.depth + 1, pool: self.pool }
     }
 
     /// An unsigned value in `[0, max]`.
@@ -63,12 +89,24 @@ impl<'s, 'r, 't> Gen<'s, 'r, 't> {
             }
         }
         let rng = &mut *self.src.rng;
+        // Another field's value, as it is or one off.
+        if !self.pool.is_empty() && rng.chance(0.15) {
+            let v = self.pool[rng.below(self.pool.len() as u64) as usize];
+            let v = match rng.below(3) {
+                0 => v,
+                1 => v.saturating_add(1),
+                _ => v.saturating_sub(1),
+            };
+            return v.min(max);
+        }
         if self.node_id {
             let n = self.src.members.len() as u128;
-            return match rng.below(6) {
+            return match rng.below(8) {
                 0 => 0,
                 1 => max,
                 2 => (n + 1).min(max),
+                // A non-member anywhere in the id space.
+                3 => (n + 1 + u128::from(rng.next_u64())).min(max),
                 _ => self.src.members.get(rng.below(n as u64) as usize).map_or(1, |m| u128::from(m.0)),
             };
         }
