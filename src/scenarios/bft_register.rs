@@ -44,17 +44,50 @@ impl Adversary<Register> for Liar {
 
 /// Servers 1..=n (the first `byzantine` lie), then three clients (even ids write, odd read).
 pub fn simulation(seed: u64, system: QuorumSystem, byzantine: u32) -> Simulation<Register> {
-    simulation_with(seed, system, byzantine, |sim, b| {
-        sim.make_byzantine(b, Liar);
-    })
+    simulation_with_coverage(seed, system, byzantine, false).0
 }
 
 /// [`simulation`] with the lying servers replaced by [`palisade_sim::fuzz::Fuzz`]
 /// adversaries, which speak the protocol with generated messages.
 pub fn fuzz_simulation(seed: u64, system: QuorumSystem, byzantine: u32) -> Simulation<Register> {
-    simulation_with(seed, system, byzantine, |sim, b| {
-        sim.make_byzantine(b, palisade_sim::fuzz::Fuzz::new());
-    })
+    simulation_with_coverage(seed, system, byzantine, true).0
+}
+
+/// How many completed reads the stale-read check judged, and how many there were: a
+/// masking register's reads that a write overlaps are exempt, and a run where most are
+/// exempt checks little.
+#[derive(Clone, Debug, Default)]
+pub struct ReadCoverage {
+    /// Reads that completed.
+    pub reads: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Of those, reads held to the last completed write.
+    pub checked: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl ReadCoverage {
+    /// (checked, reads) so far.
+    pub fn get(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.checked.load(Relaxed), self.reads.load(Relaxed))
+    }
+}
+
+/// [`simulation`] (or with `fuzz`, [`fuzz_simulation`]) and a handle on its read coverage.
+pub fn simulation_with_coverage(
+    seed: u64,
+    system: QuorumSystem,
+    byzantine: u32,
+    fuzz: bool,
+) -> (Simulation<Register>, ReadCoverage) {
+    let coverage = ReadCoverage::default();
+    let sim = simulation_with(seed, system, byzantine, coverage.clone(), |sim, b| {
+        if fuzz {
+            sim.make_byzantine(b, palisade_sim::fuzz::Fuzz::new());
+        } else {
+            sim.make_byzantine(b, Liar);
+        }
+    });
+    (sim, coverage)
 }
 
 /// Servers 1..=n and three clients, no checkers and no adversaries.
@@ -86,6 +119,7 @@ fn simulation_with(
     seed: u64,
     system: QuorumSystem,
     byzantine: u32,
+    coverage: ReadCoverage,
     mut adversary: impl FnMut(&mut Simulation<Register>, NodeId),
 ) -> Simulation<Register> {
     let (kind, f) = (system.kind(), system.f());
@@ -151,6 +185,10 @@ fn simulation_with(
                         completed.iter().filter(|(_, end, _)| *end < start).collect()
                     };
                     let last = before.iter().map(|(began, _, _)| *began).max();
+                    coverage.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if !overlapped {
+                        coverage.checked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                     let last_ts = before.iter().map(|(_, _, ts)| *ts).max();
                     match (value, ts) {
                         (Some(v), Some(t)) => {
@@ -236,7 +274,7 @@ fn system(kind: QuorumKind, n: usize, f: usize) -> QuorumSystem {
 
 fn run(system: QuorumSystem, byzantine: u32, mut spec: RunSpec) -> Outcome {
     let (kind, n, f, q) = (system.kind(), system.n() as u32, system.f(), system.quorum());
-    let mut sim = simulation(spec.seed, system, byzantine);
+    let (mut sim, coverage) = simulation_with_coverage(spec.seed, system, byzantine, false);
     let targets: Vec<NodeId> = (byzantine + 1..=n + 3).map(NodeId).collect();
     let schedule = spec.prepare(&mut sim, &targets);
     let report = sim.run_for(spec.duration);
@@ -244,8 +282,10 @@ fn run(system: QuorumSystem, byzantine: u32, mut spec: RunSpec) -> Outcome {
     let h = sim.world().history();
     let writes = h.iter().filter(|o| matches!(o.event, RegisterEvent::WriteDone { .. })).count();
     let reads = h.iter().filter(|o| matches!(o.event, RegisterEvent::ReadDone { .. })).count();
+    let (checked, _) = coverage.get();
     let story = vec![format!(
-        "{kind:?} n = {n}, f = {f}, quorum {q}, lying servers {byzantine}: {writes} writes and {reads} reads completed"
+        "{kind:?} n = {n}, f = {f}, quorum {q}, lying servers {byzantine}: {writes} writes and {reads} reads completed, \
+         {checked} reads held to the last completed write (the others overlapped a write)"
     )];
     Outcome { report, story, schedule }
 }

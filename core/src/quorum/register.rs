@@ -147,7 +147,8 @@ pub struct RegisterConfig {
     pub servers: u32,
     /// Seed of the test keys.
     pub cluster_seed: u64,
-    /// A client starts an operation this often.
+    /// A client starts an operation about this often (uniformly within half a period
+    /// either side).
     pub op_every: Duration,
     /// Unanswered requests are re-sent this often.
     pub resend_every: Duration,
@@ -190,6 +191,8 @@ pub struct Register {
     writes: u64,
     next_start: Instant,
     next_resend: Instant,
+    /// Spreads clients' operation starts, so clients are not in lock step.
+    rng: crate::Rng,
     outbox: Outbox<RegisterMsg, RegisterEvent, RegisterDurable>,
 }
 
@@ -403,6 +406,7 @@ impl Protocol for Register {
             writes: restored.writes,
             next_start: now + init.config.op_every,
             next_resend: now + init.config.resend_every,
+            rng: crate::Rng::from_seed(init.seed),
             config: init.config,
             outbox: Outbox::new(),
         }
@@ -448,7 +452,10 @@ impl Protocol for Register {
             if matches!(self.phase, Phase::Idle) {
                 self.start_op();
             }
-            self.next_start = now + self.config.op_every;
+            // Half to one and a half periods: clients drift apart instead of starting
+            // every operation together (which made nearly every read overlap a write).
+            let every = self.config.op_every;
+            self.next_start = now + self.rng.duration_between(every / 2, every + every / 2);
         }
         if now >= self.next_resend {
             self.request();
