@@ -118,6 +118,51 @@ impl Disruptions {
         Some(since)
     }
 
+    /// When `node` last could hear from at least `need` of `peers`, as of `at`: `None`
+    /// while it cannot (it is down or paused itself, the whole network is degraded, or too
+    /// many peers are down, paused or cut off from it in either direction), otherwise the
+    /// start of the current stretch in which it could (zero if always). Finer than
+    /// [`Self::calm_since_for`] for protocols that need only a quorum of peers: one other
+    /// node's pause does not stop a node that still hears a majority.
+    pub fn quorum_calm_since(&self, node: NodeId, peers: &[NodeId], need: usize, at: Duration) -> Option<Duration> {
+        let hears_quorum = |t: Duration| {
+            let mut unreachable = BTreeSet::new();
+            for d in self.0.iter().filter(|d| d.from <= t && t < d.until) {
+                match &d.affected {
+                    Affected::Node(x) if *x == node => return false,
+                    Affected::Node(x) => {
+                        unreachable.insert(*x);
+                    }
+                    Affected::Network => return false,
+                    Affected::Links(cut) => {
+                        for &(a, b) in cut {
+                            if a == node {
+                                unreachable.insert(b);
+                            } else if b == node {
+                                unreachable.insert(a);
+                            }
+                        }
+                    }
+                }
+            }
+            peers.iter().filter(|p| !unreachable.contains(p)).count() >= need
+        };
+        if !hears_quorum(at) {
+            return None;
+        }
+        let mut edges: Vec<Duration> = self
+            .0
+            .iter()
+            .flat_map(|d| [d.from, d.until])
+            .filter(|&t| t > Duration::ZERO && t <= at)
+            .collect();
+        edges.sort_unstable();
+        edges.dedup();
+        // The condition only changes at an edge: the stretch began at the last edge just
+        // before which it did not hold.
+        Some(edges.into_iter().rev().find(|&t| !hears_quorum(t - Duration::from_nanos(1))).unwrap_or_default())
+    }
+
     /// True when something disturbed what `observer` hears from `target` (either node, the
     /// link `target -> observer`, or the whole network) at some time in `[at - settle, at]`:
     /// a suspicion of `target` by `observer` at `at` then has a cause. `observer_counts`
@@ -146,6 +191,30 @@ mod tests {
 
     fn s(n: u64) -> Duration {
         Duration::from_secs(n)
+    }
+
+    #[test]
+    fn quorum_calm_needs_only_enough_peers() {
+        let n: Vec<NodeId> = (1..=5).map(NodeId).collect();
+        let peers: Vec<NodeId> = n[1..].to_vec();
+        let faults = vec![
+            // One peer paused: n1 still hears 3 of 4.
+            Fault::pause(n[1], s(10), s(5)),
+            // Two peers down at once: n1 hears 2 of 4, below a majority of 3.
+            Fault::crash(n[2], s(20)),
+            Fault::crash(n[3], s(21)),
+            Fault::restart(n[2], s(24)),
+            Fault::restart(n[3], s(26)),
+            // n1 itself paused.
+            Fault::pause(n[0], s(40), s(2)),
+        ];
+        let d = Disruptions::of(&faults);
+        assert_eq!(d.quorum_calm_since(n[0], &peers, 3, s(12)), Some(Duration::ZERO));
+        assert_eq!(d.calm_since_for(n[0], s(12)), None, "the coarse rule counts any node's pause");
+        assert_eq!(d.quorum_calm_since(n[0], &peers, 3, s(22)), None);
+        assert_eq!(d.quorum_calm_since(n[0], &peers, 3, s(25)), Some(s(24)));
+        assert_eq!(d.quorum_calm_since(n[0], &peers, 3, s(41)), None);
+        assert_eq!(d.quorum_calm_since(n[0], &peers, 3, s(50)), Some(s(42)));
     }
 
     #[test]
