@@ -70,9 +70,12 @@ pub struct RunReport {
     pub dropped: u64,
     /// Frames a recipient's transport rejected because they did not decode (garbage).
     pub rejected: u64,
-    /// Messages and frames Byzantine nodes' adversaries put on the wire (honest ones they
-    /// passed through included): how much hostile traffic the run injected.
+    /// Messages and frames Byzantine nodes' adversaries put on the wire, honest ones they
+    /// passed through unchanged included.
     pub byzantine_sent: u64,
+    /// Of those, the ones that differ from what the node's honest core sent (by encoding),
+    /// and raw frames: the hostile traffic the run really injected.
+    pub byzantine_altered: u64,
     /// Hash of the full event trace: equal seeds give equal hashes.
     pub trace_hash: u64,
     /// Global stabilisation time: when the last scheduled fault ended (0 without faults).
@@ -200,6 +203,7 @@ impl<P: Protocol> Simulation<P> {
             dropped: 0,
             rejected: 0,
             byzantine_sent: 0,
+            byzantine_altered: 0,
             trace_hash: 0,
             gst_ns: 0,
             torn_writes: 0,
@@ -380,8 +384,16 @@ impl<P: Protocol> Simulation<P> {
                             rng: &mut self.byz_rng,
                             now: Duration::from_nanos(self.world.now_ns),
                         };
+                        let honest = Bincode.encode(&msg).ok();
                         adversary.on_send(&mut ctx, to, msg, &mut actions);
                         self.report.byzantine_sent += actions.len() as u64;
+                        self.report.byzantine_altered += actions
+                            .iter()
+                            .filter(|a| match a {
+                                Action::Send { msg, .. } => Bincode.encode(msg).ok() != honest,
+                                Action::SendBytes { .. } => true,
+                            })
+                            .count() as u64;
                         for action in actions {
                             match action {
                                 Action::Send { to, msg, delay } => self.send(from, to, Wire::Msg(msg), delay),

@@ -84,6 +84,8 @@ struct Summary<'a> {
     outside_model: Vec<&'static str>,
     /// Messages and frames Byzantine nodes put on the wire, over every seed.
     byzantine_messages: u64,
+    /// Of those, the ones that differ from what their honest core sent.
+    byzantine_altered: u64,
 }
 
 /// Runs `palisade sim`.
@@ -176,6 +178,7 @@ pub fn run(args: SimArgs) -> ExitCode {
     let nemesis_episodes: u64 = by_kind.values().sum();
     let simulated_ns = outcomes.iter().map(|(_, o)| o.report.simulated_ns).sum();
     let byzantine_messages: u64 = outcomes.iter().map(|(_, o)| o.report.byzantine_sent).sum();
+    let byzantine_altered: u64 = outcomes.iter().map(|(_, o)| o.report.byzantine_altered).sum();
     let single = (outcomes.len() == 1).then(|| &outcomes[0].1);
     let failed = !violations.is_empty();
 
@@ -197,6 +200,7 @@ pub fn run(args: SimArgs) -> ExitCode {
             nemesis_episodes_by_kind: by_kind,
             outside_model: outside,
             byzantine_messages,
+            byzantine_altered,
         };
         println!("{}", serde_json::to_string(&summary).unwrap_or_default());
     } else {
@@ -246,7 +250,7 @@ pub fn run(args: SimArgs) -> ExitCode {
             outcomes.len(),
             violations.len(),
             if byzantine_messages > 0 {
-                format!("{byzantine_messages} Byzantine messages, ")
+                format!("{byzantine_messages} Byzantine messages ({byzantine_altered} altered), ")
             } else {
                 String::new()
             },
