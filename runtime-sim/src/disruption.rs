@@ -124,7 +124,13 @@ impl Disruptions {
     /// start of the current stretch in which it could (zero if always). Finer than
     /// [`Self::calm_since_for`] for protocols that need only a quorum of peers: one other
     /// node's pause does not stop a node that still hears a majority.
-    pub fn quorum_calm_since(&self, node: NodeId, peers: &[NodeId], need: usize, at: Duration) -> Option<Duration> {
+    pub fn quorum_calm_since(
+        &self,
+        node: NodeId,
+        peers: &[NodeId],
+        need: usize,
+        at: Duration,
+    ) -> Option<Duration> {
         let hears_quorum = |t: Duration| {
             let mut unreachable = BTreeSet::new();
             for d in self.0.iter().filter(|d| d.from <= t && t < d.until) {
@@ -160,7 +166,9 @@ impl Disruptions {
         edges.dedup();
         // The condition only changes at an edge: the stretch began at the last edge just
         // before which it did not hold.
-        Some(edges.into_iter().rev().find(|&t| !hears_quorum(t - Duration::from_nanos(1))).unwrap_or_default())
+        Some(
+            edges.into_iter().rev().find(|&t| !hears_quorum(t - Duration::from_nanos(1))).unwrap_or_default(),
+        )
     }
 
     /// True when something disturbed what `observer` hears from `target` (either node, the

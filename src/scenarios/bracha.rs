@@ -149,7 +149,18 @@ pub fn simulation(seed: u64, n: u32, f: usize, byzantine: u32) -> Simulation<Bra
 pub fn fuzz_simulation(seed: u64, n: u32, f: usize) -> Simulation<Bracha> {
     let mut sim = simulation_without_checkers(seed, n, f);
     for b in 1..=f as u32 {
-        sim.make_byzantine(NodeId(b), palisade_sim::fuzz::Fuzz::new());
+        // A Byzantine node holds its own key: a generated initial it claims as its own is
+        // signed, so hostile but valid content (any value, any instance) reaches the code
+        // behind the signature check. Others' votes stay as generated.
+        let fuzz = palisade_sim::fuzz::Fuzz::new().with_fixup(|m: &mut BrachaMsg, me: NodeId| {
+            if let BrachaMsg::Initial { initial } | BrachaMsg::Echo { initial } = m {
+                if initial.voter == me {
+                    let key = test_key(CLUSTER, me);
+                    *initial = Vote::sign(&key, initial.instance, initial.round, me, initial.value.clone());
+                }
+            }
+        });
+        sim.make_byzantine(NodeId(b), fuzz);
     }
     add_checkers(&mut sim, true, false);
     sim

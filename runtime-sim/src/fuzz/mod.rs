@@ -158,6 +158,46 @@ impl Fuzz {
     }
 }
 
+impl Fuzz {
+    /// The same adversary, with `fix` applied to every generated message before it is
+    /// sent, given the Byzantine node's id: typically re-signing what the node may sign
+    /// with its own key, so generated content gets past signature checks and reaches the
+    /// code behind them (a Byzantine node holds its own key; it cannot forge others').
+    pub fn with_fixup<M>(self, fix: impl FnMut(&mut M, NodeId) + 'static) -> FuzzFixed<M> {
+        FuzzFixed { fuzz: self, fix: Box::new(fix) }
+    }
+
+    fn send<M>(
+        &mut self,
+        ctx: &mut AdversaryCtx<'_>,
+        to: NodeId,
+        msg: M,
+        out: &mut Vec<Action<M>>,
+        mut fix: impl FnMut(&mut M, NodeId),
+    ) where
+        M: Serialize + serde::de::DeserializeOwned,
+    {
+        self.remember(&msg);
+        let me = ctx.me;
+        let send = |to, msg| Action::Send { to, msg, delay: Duration::ZERO };
+        if ctx.rng.chance(self.replace) {
+            if let Some(mut m) = self.draw::<M>(ctx) {
+                fix(&mut m, me);
+                out.push(send(to, m));
+            }
+        } else {
+            out.push(send(to, msg));
+        }
+        if ctx.rng.chance(self.extra) {
+            let target = ctx.rng.pick(ctx.members).copied();
+            if let (Some(target), Some(mut m)) = (target, self.draw::<M>(ctx)) {
+                fix(&mut m, me);
+                out.push(send(target, m));
+            }
+        }
+    }
+}
+
 impl<P: Protocol> Adversary<P> for Fuzz {
     fn name(&self) -> &'static str {
         "fuzz"
@@ -170,25 +210,52 @@ impl<P: Protocol> Adversary<P> for Fuzz {
         msg: P::Message,
         out: &mut Vec<Action<P::Message>>,
     ) {
-        self.remember(&msg);
-        let send = |to, msg| Action::Send { to, msg, delay: Duration::ZERO };
-        if ctx.rng.chance(self.replace) {
-            if let Some(m) = self.draw::<P::Message>(ctx) {
-                out.push(send(to, m));
-            }
-        } else {
-            out.push(send(to, msg));
-        }
-        if ctx.rng.chance(self.extra) {
-            let target = ctx.rng.pick(ctx.members).copied();
-            if let (Some(target), Some(m)) = (target, self.draw::<P::Message>(ctx)) {
-                out.push(send(target, m));
-            }
-        }
+        self.send(ctx, to, msg, out, |_, _| {});
     }
 
     fn on_receive(&mut self, _: &mut AdversaryCtx<'_>, _: NodeId, msg: &P::Message) {
         self.remember(msg);
+    }
+}
+
+/// A [`Fuzz`] adversary whose generated messages pass through a fix-up (see
+/// [`Fuzz::with_fixup`]).
+pub struct FuzzFixed<M> {
+    fuzz: Fuzz,
+    fix: Box<dyn FnMut(&mut M, NodeId)>,
+}
+
+impl<M> FuzzFixed<M> {
+    /// A handle on the adversary's counters.
+    pub fn stats(&self) -> FuzzStats {
+        self.fuzz.stats()
+    }
+}
+
+impl<M> std::fmt::Debug for FuzzFixed<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FuzzFixed").field("fuzz", &self.fuzz).finish_non_exhaustive()
+    }
+}
+
+impl<P: Protocol> Adversary<P> for FuzzFixed<P::Message> {
+    fn name(&self) -> &'static str {
+        "fuzz"
+    }
+
+    fn on_send(
+        &mut self,
+        ctx: &mut AdversaryCtx<'_>,
+        to: NodeId,
+        msg: P::Message,
+        out: &mut Vec<Action<P::Message>>,
+    ) {
+        let fix = &mut self.fix;
+        self.fuzz.send(ctx, to, msg, out, |m, me| fix(m, me));
+    }
+
+    fn on_receive(&mut self, _: &mut AdversaryCtx<'_>, _: NodeId, msg: &P::Message) {
+        self.fuzz.remember(msg);
     }
 }
 
