@@ -218,11 +218,14 @@ impl<P: Protocol> Adversary<P> for Fuzz {
     }
 }
 
+/// A fix-up applied to each generated message, given the Byzantine node's id.
+pub type Fixup<M> = Box<dyn FnMut(&mut M, NodeId)>;
+
 /// A [`Fuzz`] adversary whose generated messages pass through a fix-up (see
 /// [`Fuzz::with_fixup`]).
 pub struct FuzzFixed<M> {
     fuzz: Fuzz,
-    fix: Box<dyn FnMut(&mut M, NodeId)>,
+    fix: Fixup<M>,
 }
 
 impl<M> FuzzFixed<M> {
