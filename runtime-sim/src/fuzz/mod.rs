@@ -1,7 +1,8 @@
 //! A Byzantine node that speaks the protocol: [`Fuzz`] sends well-typed but arbitrary
 //! messages of the protocol's own `Message` type, generated structurally through serde and
 //! biased toward boundary values (0, 1, MAX, MAX-1, one past what an honest message said,
-//! huge and empty collections, other nodes' ids, signatures with a bit flipped). Most are
+//! another field's value, empty and 64-element collections, members' and non-members' ids,
+//! byte strings with a bit flipped). Most are
 //! an honest message (its own, or one it received) with a few fields changed, so they get
 //! past the first `match` and reach the deep handler code; some are drawn from scratch.
 //!
