@@ -3,8 +3,12 @@
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     palisade_fuzz::decode_roundtrip::<palisade_core::lease::election::ElectionMsg>(data);
-    if let Ok(msg) = palisade_core::codec::Codec::decode::<palisade_core::lease::election::ElectionMsg>(&palisade_core::codec::Bincode, data) {
-        let config = palisade_core::lease::LeaseConfig { resource: palisade_core::NodeId(6), ..Default::default() };
+    if let Ok(msg) = palisade_core::codec::Codec::decode::<palisade_core::lease::election::ElectionMsg>(
+        &palisade_core::codec::Bincode,
+        data,
+    ) {
+        let config =
+            palisade_core::lease::LeaseConfig { resource: palisade_core::NodeId(6), ..Default::default() };
         palisade_fuzz::drive::<palisade_core::lease::election::Election>(&config, 6, &msg);
     }
 });

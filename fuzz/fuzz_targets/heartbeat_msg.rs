@@ -3,8 +3,13 @@
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     palisade_fuzz::decode_roundtrip::<palisade_core::detector::HeartbeatMsg>(data);
-    if let Ok(msg) = palisade_core::codec::Codec::decode::<palisade_core::detector::HeartbeatMsg>(&palisade_core::codec::Bincode, data) {
+    if let Ok(msg) = palisade_core::codec::Codec::decode::<palisade_core::detector::HeartbeatMsg>(
+        &palisade_core::codec::Bincode,
+        data,
+    ) {
         let config = palisade_core::detector::HeartbeatConfig::default().with_pause_guard();
-        palisade_fuzz::drive::<palisade_core::detector::Heartbeat<palisade_core::detector::PhiAccrual>>(&config, 4, &msg);
+        palisade_fuzz::drive::<palisade_core::detector::Heartbeat<palisade_core::detector::PhiAccrual>>(
+            &config, 4, &msg,
+        );
     }
 });

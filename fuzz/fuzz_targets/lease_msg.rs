@@ -3,7 +3,10 @@
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     palisade_fuzz::decode_roundtrip::<palisade_core::lease::LeaseMsg>(data);
-    if let Ok(msg) = palisade_core::codec::Codec::decode::<palisade_core::lease::LeaseMsg>(&palisade_core::codec::Bincode, data) {
+    if let Ok(msg) = palisade_core::codec::Codec::decode::<palisade_core::lease::LeaseMsg>(
+        &palisade_core::codec::Bincode,
+        data,
+    ) {
         let config = palisade_core::lease::LeaseConfig::default();
         palisade_fuzz::drive::<palisade_core::lease::LockService>(&config, 5, &msg);
     }

@@ -36,7 +36,10 @@ pub fn drive<P: Protocol>(config: &P::Config, members: u32, msg: &P::Message) {
         for from in senders.clone().chain(senders) {
             let outputs = step(&mut node, now, Input::Message { from, msg: msg.clone() }, |_| {});
             assert!(outputs <= MAX_OUTPUTS_PER_INPUT, "{outputs} outputs for one message");
-            now = Now::new(now.mono + Duration::from_millis(700), WallTime::from_unix_nanos(now.wall.as_unix_nanos() + 700_000_000));
+            now = Now::new(
+                now.mono + Duration::from_millis(700),
+                WallTime::from_unix_nanos(now.wall.as_unix_nanos() + 700_000_000),
+            );
             let outputs = step(&mut node, now, Input::Timeout, |_| {});
             assert!(outputs <= MAX_OUTPUTS_PER_INPUT, "{outputs} outputs for one timeout");
         }
