@@ -179,17 +179,17 @@ fn simulation_with(
                     // to an overflow is still caught).
                     // Also the highest timestamp such a write got: the write order the
                     // register promises (multi-writer regular semantics).
-                    let before: Vec<_> = if overlapped {
-                        Vec::new()
-                    } else {
-                        completed.iter().filter(|(_, end, _)| *end < start).collect()
-                    };
-                    let last = before.iter().map(|(began, _, _)| *began).max();
+                    let (mut last, mut last_ts) = (None, None);
+                    if !overlapped {
+                        for &(began, _, ts) in completed.iter().filter(|(_, end, _)| *end < start) {
+                            last = last.max(Some(began));
+                            last_ts = last_ts.max(Some(ts));
+                        }
+                    }
                     coverage.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if !overlapped {
                         coverage.checked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
-                    let last_ts = before.iter().map(|(_, _, ts)| *ts).max();
                     match (value, ts) {
                         (Some(v), Some(t)) => {
                             // A value some client began to write, with the timestamp its

@@ -168,12 +168,12 @@ impl ser::Serializer for Recorder {
     }
     fn serialize_struct_variant(
         self,
-        _: &'static str,
+        name: &'static str,
         i: u32,
-        _: &'static str,
-        _: usize,
+        variant: &'static str,
+        len: usize,
     ) -> Result<Compound, FuzzError> {
-        Ok(Compound { items: Vec::new(), variant: Some(i) })
+        self.serialize_tuple_variant(name, i, variant, len)
     }
 }
 
