@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 protocol: config.clone(),
                 data_dir: data.join(id.to_string()),
                 seed: u64::from(id.0),
-                auth: palisade::actix::Auth::Signed,
+                limits: Default::default(),
             };
             let node = start(cfg, listener)?;
             println!("{id} listening on {}", node.addr);

@@ -119,7 +119,7 @@ fn live_cluster<D: Detector>(config: HeartbeatConfig<D>) {
                 protocol: config.clone(),
                 data_dir: data.join(id.to_string()),
                 seed: u64::from(id.0),
-                auth: palisade::actix::Auth::Signed,
+                limits: Default::default(),
             };
             let handle = start(cfg, listener).unwrap();
             subs.push(handle.subscribe());

@@ -6,7 +6,7 @@
 //! the application sees it); and the cell never goes back to an older token.
 
 use palisade::actix::lease::{LeaseView, start_lock_client};
-use palisade::actix::{Auth, NodeConfig, Peer, start};
+use palisade::actix::{NodeConfig, Peer, start};
 use palisade::core::NodeId;
 use palisade::core::fencing::FencingToken;
 use palisade::core::lease::{LeaseConfig, LockService};
@@ -77,7 +77,7 @@ fn application_threads_act_only_under_a_lease_and_never_at_once() {
                 protocol: lease.clone(),
                 data_dir: dir.join(id.to_string()),
                 seed: u64::from(id.0),
-                auth: Auth::Signed,
+                limits: Default::default(),
             };
             if id.0 >= 3 {
                 let (node, view) = start_lock_client(config, listener).unwrap();

@@ -1,90 +1,150 @@
-//! The actix transport on real TCP: hostile bytes are rejected and counted, and never stop
-//! the node; a properly signed frame from a member gets through.
+//! The actix transport on real TCP: hostile handshakes and frames are rejected, counted and
+//! close their connections without stopping the node; a recorded session replayed verbatim
+//! gets nothing through; a member's session gets through.
 
-use futures::SinkExt;
-use palisade::actix::frame::{Frame, FrameHeader, Payload, length_codec};
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use palisade::actix::transport::noise::{Identity, Initiator};
+use palisade::actix::wire::{Payload, length_codec};
 use palisade::actix::{NodeConfig, Peer, TransportStats, start};
 use palisade::core::NodeId;
+use palisade::core::codec::{Bincode, Codec};
 use palisade::core::detector::{FixedTimeout, Heartbeat, HeartbeatConfig, HeartbeatMsg};
 use palisade::core::quorum::test_key;
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
-use tokio_util::codec::FramedWrite;
+use tokio_util::codec::Framed;
 
 const CLUSTER: u64 = 77;
 
+type Wire = Framed<tokio::net::TcpStream, tokio_util::codec::LengthDelimitedCodec>;
+
+/// Dials `addr` as `me` (expecting node 2 there) and runs the handshake by hand, recording
+/// every frame this side sends. Returns the connection, the recording and the session's
+/// sealer; `None` if the node closed the connection during the handshake.
+async fn handshake_as(
+    addr: SocketAddr,
+    me: &Identity,
+    keys: &BTreeMap<NodeId, ed25519_dalek::VerifyingKey>,
+) -> Option<(Wire, Vec<Bytes>, palisade::actix::transport::noise::Sealer)> {
+    let mut wire = Framed::new(tokio::net::TcpStream::connect(addr).await.ok()?, length_codec());
+    let (init, m1) = Initiator::start(me, NodeId(2)).ok()?;
+    wire.send(Bytes::from(m1.clone())).await.ok()?;
+    let m2 = wire.next().await?.ok()?;
+    let (m3, session) = init.finish(me, &m2, keys).ok()?;
+    wire.send(Bytes::from(m3.clone())).await.ok()?;
+    Some((wire, vec![Bytes::from(m1), Bytes::from(m3)], session.split().0))
+}
+
+/// True once the node has closed `wire` (reads end or fail within 5 s; the node's own
+/// frames on a session are skipped).
+async fn closed_by_node(wire: &mut Wire) -> bool {
+    let ended = async { while let Some(Ok(_)) = wire.next().await {} };
+    tokio::time::timeout(Duration::from_secs(5), ended).await.is_ok()
+}
+
 #[test]
-fn hostile_frames_are_rejected_counted_and_survived() {
+fn hostile_handshakes_and_frames_are_rejected_counted_and_survived() {
     let dir = std::env::temp_dir().join(format!("palisade-transport-{}", std::process::id()));
     let system = actix::System::new();
-    let (rejected, accepted, running) = system.block_on(async {
+    let (rejected, accepted, closed, running) = system.block_on(async {
+        // Node 2, with peers 1 (this test) and 3 (nobody: its port is closed).
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        // Node 1 with one peer, node 2, that never runs: we play node 2 (and strangers).
-        let peer_addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-        let peers: BTreeMap<NodeId, Peer> =
-            [(NodeId(2), Peer { addr: peer_addr, key: test_key(CLUSTER, NodeId(2)).verifying_key() })].into();
+        let nobody = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let peers: BTreeMap<NodeId, Peer> = [1, 3]
+            .into_iter()
+            .map(|p| (NodeId(p), Peer { addr: nobody, key: test_key(CLUSTER, NodeId(p)).verifying_key() }))
+            .collect();
         let config = NodeConfig::<Heartbeat<FixedTimeout>> {
             cluster: CLUSTER,
-            id: NodeId(1),
+            id: NodeId(2),
             peers,
-            key: test_key(CLUSTER, NodeId(1)),
+            key: test_key(CLUSTER, NodeId(2)),
             protocol: HeartbeatConfig::default(),
-            data_dir: dir.join("n1"),
+            data_dir: dir.join("n2"),
             seed: 1,
-            auth: palisade::actix::Auth::Signed,
+            limits: Default::default(),
         };
         let node = start(config, listener).unwrap();
-        let msg = Payload::Message(HeartbeatMsg { incarnation: 0, seq: 0 });
-        let header = |from: u32, seq: u64| FrameHeader {
-            cluster: CLUSTER,
-            from: NodeId(from),
-            to: NodeId(1),
-            epoch: 1,
-            seq,
-        };
-        let good = |seq| Frame::seal(&header(2, seq), &msg, &test_key(CLUSTER, NodeId(2))).unwrap();
-        let mut flipped = good(10);
-        flipped[40] ^= 1;
-        let hostile: Vec<Vec<u8>> = vec![
-            Frame::seal(&header(9, 0), &msg, &test_key(CLUSTER, NodeId(9))).unwrap(), // unknown node
-            Frame::seal(&header(2, 0), &msg, &test_key(CLUSTER, NodeId(3))).unwrap(), // wrong key
-            flipped,                                                                  // flipped bit
-            good(0)[..50].to_vec(),                                                   // truncated
-            [good(11), vec![0]].concat(),                                             // trailing byte
-            Frame::seal(&FrameHeader { cluster: 5, ..header(2, 12) }, &msg, &test_key(CLUSTER, NodeId(2)))
-                .unwrap(),
-            Frame::seal(&FrameHeader { to: NodeId(3), ..header(2, 13) }, &msg, &test_key(CLUSTER, NodeId(2)))
-                .unwrap(),
+        let keys: BTreeMap<_, _> =
+            (1..=3).map(|n| (NodeId(n), test_key(CLUSTER, NodeId(n)).verifying_key())).collect();
+        let hb = |seq| Bincode.encode(&Payload::Message(HeartbeatMsg { incarnation: 0, seq })).unwrap();
+        let mut closed = Vec::new();
+
+        // The member's own session: one heartbeat gets through.
+        let n1 = Identity::new(CLUSTER, NodeId(1), &test_key(CLUSTER, NodeId(1))).unwrap();
+        let (mut wire, mut recording, mut sealer) = handshake_as(addr, &n1, &keys).await.expect("member");
+        let frame = sealer.seal(&hb(1)).unwrap();
+        recording.push(frame.clone());
+        wire.send(frame).await.unwrap();
+        // Then a forged frame on the same session (bytes nobody can seal): the node closes it.
+        wire.send(Bytes::from(vec![0xAB; 40])).await.unwrap();
+        closed.push(("forged frame", closed_by_node(&mut wire).await));
+
+        // The recording, replayed verbatim on a new connection: the node answers the first
+        // message with a fresh ephemeral key, so the recorded third message fails.
+        let mut replay = Framed::new(tokio::net::TcpStream::connect(addr).await.unwrap(), length_codec());
+        replay.send(recording[0].clone()).await.unwrap();
+        let _ = replay.next().await;
+        for f in &recording[1..] {
+            let _ = replay.send(f.clone()).await;
+        }
+        closed.push(("replayed session", closed_by_node(&mut replay).await));
+
+        // Handshakes that must fail: a stranger, node 3's key claiming to be node 1, another
+        // cluster, and node 3 (a member, but the lower id dials).
+        let attempts = [
+            ("stranger", Identity::new(CLUSTER, NodeId(9), &test_key(CLUSTER, NodeId(9))).unwrap()),
+            ("impostor", Identity::new(CLUSTER, NodeId(1), &test_key(CLUSTER, NodeId(3))).unwrap()),
+            (
+                "other cluster",
+                Identity::new(CLUSTER + 1, NodeId(1), &test_key(CLUSTER + 1, NodeId(1))).unwrap(),
+            ),
+            ("wrong dialer", Identity::new(CLUSTER, NodeId(3), &test_key(CLUSTER, NodeId(3))).unwrap()),
         ];
-        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let mut sink = FramedWrite::new(stream, length_codec());
-        sink.send(bytes::Bytes::from(good(20))).await.unwrap(); // accepted
-        sink.send(bytes::Bytes::from(good(20))).await.unwrap(); // replay
-        for frame in hostile {
-            sink.send(bytes::Bytes::from(frame)).await.unwrap();
+        for (what, id) in &attempts {
+            let mut keys = keys.clone();
+            keys.insert(NodeId(9), test_key(CLUSTER, NodeId(9)).verifying_key());
+            let outcome = match handshake_as(addr, id, &keys).await {
+                None => true, // refused during the handshake
+                Some((mut wire, _, _)) => closed_by_node(&mut wire).await,
+            };
+            closed.push((what, outcome));
         }
-        // A length prefix claiming 4 GiB on a second connection: refused before buffering.
+
+        // Garbage, and a length prefix claiming 4 GiB: refused before buffering.
         let mut raw = tokio::net::TcpStream::connect(addr).await.unwrap();
-        raw.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
-        raw.write_all(&[0u8; 32]).await.unwrap();
-        // Wait (at most 10 s, on a busy machine) for the node to have read everything.
+        raw.write_all(&[0, 0, 0, 20]).await.unwrap();
+        raw.write_all(&[0xCD; 20]).await.unwrap();
+        raw.write_all(&[0, 0, 0, 20]).await.unwrap();
+        raw.write_all(&[0xCD; 20]).await.unwrap();
+        let mut raw = Framed::new(raw, length_codec());
+        closed.push(("garbage", closed_by_node(&mut raw).await));
+        let mut big = tokio::net::TcpStream::connect(addr).await.unwrap();
+        big.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
+        big.write_all(&[0u8; 32]).await.unwrap();
+        let mut big = Framed::new(big, length_codec());
+        closed.push(("oversized", closed_by_node(&mut big).await));
+
         let stats = node.stats();
-        for _ in 0..200 {
-            if TransportStats::get(&stats.rejected) >= 9 && TransportStats::get(&stats.frames_in) >= 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let out =
-            (TransportStats::get(&stats.rejected), TransportStats::get(&stats.frames_in), node.is_running());
+        let out = (
+            TransportStats::get(&stats.rejected),
+            TransportStats::get(&stats.frames_in),
+            closed,
+            node.is_running(),
+        );
         node.stop().await;
         out
     });
     let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(accepted, 1, "exactly the one good frame got through");
-    assert_eq!(rejected, 9, "replay, 7 hostile frames and the oversized prefix");
+    for (what, closed) in &closed {
+        assert!(closed, "the node kept the {what} connection open");
+    }
+    assert_eq!(accepted, 1, "exactly the member's one heartbeat got through");
+    assert_eq!(rejected, 8, "forged frame, replay, 4 bad handshakes, garbage, oversized prefix");
     assert!(running, "nothing stopped the node");
 }
 
@@ -119,7 +179,7 @@ fn heartbeat_nodes(
             protocol: config.clone(),
             data_dir: dir.join(id.to_string()),
             seed: 1,
-            auth: palisade::actix::Auth::Signed,
+            limits: Default::default(),
         };
         nodes.push(start(cfg, listener).unwrap());
     }
@@ -168,10 +228,10 @@ fn each_pair_of_nodes_shares_exactly_one_connection() {
 }
 
 /// A flood of valid frames must not starve the node's own timer (actix issue #520: a
-/// mailbox that never empties starves an actor's `run_later`): node 1 is flooded by "node 2"
-/// (this test, with node 2's key) as fast as TCP allows for 3 s, while node 3 watches node
-/// 1's heartbeats with a 500 ms timeout. Node 3 must never suspect node 1, and node 1 must
-/// never suspect node 3.
+/// mailbox that never empties starves an actor's `run_later`): node 2 is flooded by "node 1"
+/// (this test, with node 1's key, over a real session) as fast as TCP allows for 3 s, while
+/// node 3 watches node 2's heartbeats with a 500 ms timeout. Node 3 must never suspect node
+/// 2, and node 2 must never suspect node 3.
 #[test]
 fn a_flooded_node_keeps_its_timers() {
     use palisade::core::detector::HeartbeatEvent;
@@ -182,35 +242,35 @@ fn a_flooded_node_keeps_its_timers() {
             detector: palisade::core::detector::FixedTimeoutConfig { timeout: Duration::from_millis(500) },
             pause_guard: None,
         };
-        // Node 2 is this test.
-        let (nodes, addrs) = heartbeat_nodes(&dir, config, Some(2));
+        // Node 1 is this test.
+        let (nodes, addrs) = heartbeat_nodes(&dir, config, Some(1));
         let mut events: Vec<_> = nodes.iter().map(|n| n.subscribe()).collect();
         tokio::time::sleep(Duration::from_millis(700)).await;
         // The flood comes from another thread with its own runtime, as from another process.
-        let target = addrs[0];
+        let target = addrs[1];
         let flooder = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            // Node 2's heartbeats, signed here (signing on the nodes' thread would itself
-            // stall them), then written as fast as TCP takes them.
-            let key = test_key(CLUSTER, NodeId(2));
-            let frames: Vec<bytes::Bytes> = (0..60_000u64)
-                .map(|seq| {
-                    let header =
-                        FrameHeader { cluster: CLUSTER, from: NodeId(2), to: NodeId(1), epoch: 9, seq };
-                    let msg = Payload::Message(HeartbeatMsg { incarnation: 0, seq });
-                    bytes::Bytes::from(Frame::seal(&header, &msg, &key).unwrap())
-                })
-                .collect();
             rt.block_on(async move {
+                let me = Identity::new(CLUSTER, NodeId(1), &test_key(CLUSTER, NodeId(1))).unwrap();
+                let keys: BTreeMap<_, _> =
+                    (1..=3).map(|n| (NodeId(n), test_key(CLUSTER, NodeId(n)).verifying_key())).collect();
                 let stream = tokio::net::TcpStream::connect(target).await.unwrap();
-                let mut sink = FramedWrite::new(stream, length_codec());
+                let mut conn = palisade::actix::transport::dial(
+                    stream,
+                    std::sync::Arc::new(me),
+                    NodeId(2),
+                    std::sync::Arc::new(keys),
+                )
+                .await
+                .unwrap();
                 let started = std::time::Instant::now();
-                for f in frames {
-                    if sink.feed(f).await.is_err() || started.elapsed() > Duration::from_secs(3) {
+                for seq in 0..200_000u64 {
+                    let msg = Payload::Message(HeartbeatMsg { incarnation: 0, seq });
+                    if conn.feed(&msg).await.is_err() || started.elapsed() > Duration::from_secs(3) {
                         break;
                     }
                 }
-                let _ = futures::SinkExt::<bytes::Bytes>::flush(&mut sink).await;
+                let _ = conn.flush().await;
             });
         });
         let started = std::time::Instant::now();
@@ -224,8 +284,8 @@ fn a_flooded_node_keeps_its_timers() {
         for (k, rx) in events.iter_mut().enumerate() {
             while let Ok(e) = rx.try_recv() {
                 if let HeartbeatEvent::Suspect { peer } = e.event {
-                    if peer != NodeId(2) {
-                        suspicions.push((if k == 0 { 1 } else { 3 }, peer));
+                    if peer != NodeId(1) {
+                        suspicions.push((k + 2, peer));
                     }
                 }
             }
@@ -236,6 +296,6 @@ fn a_flooded_node_keeps_its_timers() {
         (suspicions, flooded, delivered)
     });
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(delivered > 5_000, "the flood reached node 1: {delivered} frames in {flooded:?}");
+    assert!(delivered > 5_000, "the flood reached node 2: {delivered} frames in {flooded:?}");
     assert!(suspicions.is_empty(), "a flooded node's timers starved: {suspicions:?}");
 }

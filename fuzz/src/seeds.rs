@@ -1,10 +1,9 @@
 //! Writes the committed seed corpus: one valid encoding of each kind of message per target,
-//! and for the frame target, valid signed frames (so the fuzzer starts past the signature
-//! check) with their length prefixes. `cargo run --bin seeds` from `fuzz/`.
+//! and for the frame target, a real dialler's first and last handshake messages with their
+//! length prefixes (so the fuzzer starts from well-formed ones). `cargo run --bin seeds` from `fuzz/`.
 
-use palisade_actix::frame::{Frame, FrameHeader, Payload};
+use palisade_actix::transport::noise::{Identity, Initiator, Responder};
 use palisade_core::codec::{Bincode, Codec};
-use palisade_core::detector::HeartbeatMsg;
 use palisade_core::quorum::test_key;
 use palisade_core::{NodeId, Protocol};
 use std::path::Path;
@@ -80,19 +79,18 @@ fn main() {
     };
     from_run::<Register>("register_msg", register, 6);
 
-    // Signed frames, each behind its 4-byte length, for node 2 of cluster 7.
-    let msg: HeartbeatMsg = Bincode
-        .decode(&std::fs::read("corpus/heartbeat_msg/seed-1").expect("seed"))
-        .expect("a heartbeat seed decodes");
-    let mut stream = Vec::new();
-    for seq in 0..3 {
-        let header = FrameHeader { cluster: 7, from: NodeId(1), to: NodeId(2), epoch: 5, seq };
-        let frame =
-            Frame::seal(&header, &Payload::Message(msg.clone()), &test_key(7, NodeId(1))).expect("seals");
-        stream.extend_from_slice(&(frame.len() as u32).to_be_bytes());
-        stream.extend_from_slice(&frame);
-        write("frame", &format!("seed-{seq}"), &[&(frame.len() as u32).to_be_bytes()[..], &frame].concat());
-    }
-    write("frame", "stream", &stream);
+    // A handshake between nodes 1 and 2 of cluster 7, the dialler's side recorded, each
+    // message behind its 4-byte length.
+    let keys = (1..=3).map(|n| (NodeId(n), test_key(7, NodeId(n)).verifying_key())).collect();
+    let (dialer, listener) = (
+        Identity::new(7, NodeId(1), &test_key(7, NodeId(1))).expect("identity"),
+        Identity::new(7, NodeId(2), &test_key(7, NodeId(2))).expect("identity"),
+    );
+    let (init, m1) = Initiator::start(&dialer, NodeId(2)).expect("starts");
+    let (_, m2) = Responder::start(&listener, &m1).expect("answers");
+    let (m3, _) = init.finish(&dialer, &m2, &keys).expect("finishes");
+    let framed = |m: &[u8]| [&(m.len() as u32).to_be_bytes()[..], m].concat();
+    write("frame", "seed-msg1", &framed(&m1));
+    write("frame", "stream", &[framed(&m1), framed(&m3)].concat());
     println!("seed corpus written under fuzz/corpus");
 }

@@ -1,13 +1,15 @@
 //! [`NodeActor`]: runs any [`Protocol`] on real clocks, real TCP and a real disk.
 
-use crate::clock::{RealClock, wall_now};
-use crate::frame::{Auth, FrameHeader};
+use crate::clock::RealClock;
 use crate::storage::FileStore;
 use crate::transport::{
-    Acceptance, Attach, Inbound, PeerLink, Role, Signer, TransportStats, attach_channel, dials, listen,
-    registry,
+    FD_RESERVE, Identity, Inbound, Limits, Net, PeerLink, Role, TransportStats, dials, listen,
+    open_file_limit,
 };
-use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, SpawnHandle};
+use actix::{
+    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, SpawnHandle,
+    WrapFuture,
+};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use palisade_core::codec::{Bincode, Codec};
 use palisade_core::protocol::{Init, Input, Output, OutputFor, drain, step};
@@ -16,8 +18,12 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::Arc;
 use tokio::sync::broadcast;
+
+/// The exit status of a process whose node could not persist its state (EX_IOERR).
+pub const PERSIST_FAILED_EXIT: i32 = 74;
 
 /// Events buffered per subscriber; a subscriber that falls further behind loses the oldest
 /// and is told how many it missed (`broadcast::error::RecvError::Lagged`).
@@ -40,12 +46,11 @@ pub struct NodeConfig<P: Protocol> {
     pub data_dir: PathBuf,
     /// Seed for the protocol's random choices.
     pub seed: u64,
-    /// How frames are authenticated: [`Auth::Signed`] unless you are measuring the
-    /// transport itself.
-    pub auth: Auth,
+    /// What the network may hold of this node: admission control and deadlines.
+    pub limits: Limits,
 }
 
-/// A peer: its address and the key its frames must be signed with.
+/// A peer: its address and the ed25519 key it proves its identity with.
 #[derive(Clone, Debug)]
 pub struct Peer {
     /// Where it listens.
@@ -89,6 +94,23 @@ pub enum StartError {
     /// The listener could not be handed to the runtime.
     #[error("listener: {0}")]
     Listener(std::io::Error),
+    /// The process may open too few files for the transport's limits and its storage.
+    #[error(
+        "open-file limit {limit} is below the {needed} this node needs ({peers} peers, {pending} pending handshakes, {FD_RESERVE} reserved); raise `ulimit -n` or lower the limits"
+    )]
+    FileLimit {
+        /// The process's soft limit.
+        limit: u64,
+        /// What the node needs.
+        needed: u64,
+        /// Its peers.
+        peers: usize,
+        /// Its pending-handshake cap.
+        pending: usize,
+    },
+    /// No static key could be generated for the Noise handshakes.
+    #[error("noise identity: {0}")]
+    Identity(String),
 }
 
 /// A command from the application to the node.
@@ -111,12 +133,10 @@ pub struct NodeActor<P: Protocol> {
     id: NodeId,
     protocol: Box<P>,
     clock: RealClock,
-    store: FileStore,
+    store: Arc<FileStore>,
     links: BTreeMap<NodeId, PeerLink>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    listener: Option<tokio::net::TcpListener>,
-    acceptance: Acceptance,
-    attach: Attach,
+    listener: Option<(tokio::net::TcpListener, Rc<Net>, crate::transport::Attach)>,
     events: broadcast::Sender<NodeEvent<P::Event>>,
     stats: Arc<TransportStats>,
     armed: Option<Instant>,
@@ -198,7 +218,11 @@ impl<P: Protocol> NodeHandle<P> {
 }
 
 /// Starts a node on `listener` inside the current actix system, restoring its durable
-/// state from `config.data_dir` if there is any.
+/// state from `config.data_dir` if there is any (which must be writable).
+///
+/// A node that cannot make a `Persist` durable ends the process with status
+/// [`PERSIST_FAILED_EXIT`] and one line on stderr: it can neither act on what follows the
+/// barrier nor pretend to be up.
 pub fn start<P: Protocol>(
     config: NodeConfig<P>,
     listener: std::net::TcpListener,
@@ -215,6 +239,7 @@ pub fn start_observed<P: Protocol>(
 ) -> Result<NodeHandle<P>, StartError> {
     let dir = config.data_dir.clone();
     let store = FileStore::open(&dir).map_err(|source| StartError::Storage { dir: dir.clone(), source })?;
+    store.check_writable().map_err(|source| StartError::Storage { dir: dir.clone(), source })?;
     let restored = match store.load().map_err(|source| StartError::Storage { dir: dir.clone(), source })? {
         None => None,
         Some(bytes) => Some(
@@ -223,6 +248,15 @@ pub fn start_observed<P: Protocol>(
                 .map_err(|e| StartError::CorruptState { dir: dir.clone(), reason: e.to_string() })?,
         ),
     };
+    let needed = config.limits.fd_budget(config.peers.len()) + FD_RESERVE;
+    if let Some(limit) = open_file_limit().filter(|&l| l < needed) {
+        return Err(StartError::FileLimit {
+            limit,
+            needed,
+            peers: config.peers.len(),
+            pending: config.limits.max_pending,
+        });
+    }
     listener.set_nonblocking(true).map_err(StartError::Listener)?;
     let addr = listener.local_addr().map_err(StartError::Listener)?;
     let listener = tokio::net::TcpListener::from_std(listener).map_err(StartError::Listener)?;
@@ -240,32 +274,25 @@ pub fn start_observed<P: Protocol>(
         clock.now(),
     );
     let stats = Arc::new(TransportStats::default());
-    // A new epoch per start, so peers can tell this incarnation's frames from the last one's.
-    let epoch = wall_now().as_unix_nanos() as u64;
-    let mut links = BTreeMap::new();
-    let mut tasks = Vec::new();
-    let signer = Signer { auth: config.auth, key: Arc::new(config.key.clone()) };
-    let acceptance = Acceptance::with_auth(
-        config.cluster,
-        config.id,
-        config.peers.iter().map(|(&n, p)| (n, p.key)).collect(),
-        config.auth,
-    );
+    let identity = Identity::new(config.cluster, config.id, &config.key)
+        .map_err(|e| StartError::Identity(e.to_string()))?;
+    let keys = config.peers.iter().map(|(&n, p)| (n, p.key)).collect();
+    let net = Net::new(identity, keys, config.limits.clone(), stats.clone());
     // The actor's address exists before the actor runs, so links can deliver to it.
     let ctx: Context<NodeActor<P>> = Context::new();
     let inbox = ctx.address().recipient::<Inbound<P::Message>>();
-    let mut handovers = Vec::new();
+    let mut links = BTreeMap::new();
+    let mut tasks = Vec::new();
+    let mut handovers = BTreeMap::new();
     for (&peer, p) in &config.peers {
-        let header = FrameHeader { cluster: config.cluster, from: config.id, to: peer, epoch, seq: 0 };
         let role = if dials(config.id, peer) {
-            let local = Some(addr.ip());
-            Role::Dial { addr: p.addr, local, accept: acceptance.clone(), node: inbox.clone() }
+            Role::Dial { addr: p.addr, local: Some(addr.ip()) }
         } else {
-            let (tx, rx) = attach_channel();
-            handovers.push((peer, tx));
+            let (tx, rx) = crate::transport::attach_channel();
+            handovers.insert(peer, tx);
             Role::Accept(rx)
         };
-        let (link, task) = PeerLink::spawn(header, role, signer.clone(), stats.clone());
+        let (link, task) = PeerLink::spawn(peer, role, net.clone(), inbox.clone());
         links.insert(peer, link);
         tasks.push(task);
     }
@@ -275,12 +302,10 @@ pub fn start_observed<P: Protocol>(
         id: config.id,
         protocol: Box::new(P::new(init)),
         clock,
-        store,
+        store: Arc::new(store),
         links,
         tasks,
-        listener: Some(listener),
-        acceptance,
-        attach: registry(handovers),
+        listener: Some((listener, net, Rc::new(handovers))),
         events: events.clone(),
         stats: stats.clone(),
         armed: None,
@@ -293,8 +318,12 @@ pub fn start_observed<P: Protocol>(
 }
 
 impl<P: Protocol> NodeActor<P> {
-    fn act(&mut self, outputs: &mut Vec<OutputFor<P>>, ctx: &mut Context<Self>) {
-        for out in outputs.drain(..) {
+    /// Acts on `outputs` in order. A `Persist` is written and fsynced on tokio's blocking
+    /// pool while the actor waits (`Context::wait`: no message, timer or command is handled
+    /// meanwhile), and the outputs after it are acted on only once the state is durable.
+    fn act(&mut self, outputs: Vec<OutputFor<P>>, ctx: &mut Context<Self>) {
+        let mut outputs = outputs.into_iter();
+        while let Some(out) = outputs.next() {
             match out {
                 Output::Send { to, msg } if to == self.id => {
                     ctx.notify(Inbound { from: self.id, msg });
@@ -314,21 +343,35 @@ impl<P: Protocol> NodeActor<P> {
                         self.events.send(NodeEvent { node: self.id, wall: now.wall, mono: now.mono, event });
                 }
                 Output::Persist(state) => {
-                    let saved = Bincode
-                        .encode(&state)
-                        .map_err(std::io::Error::other)
-                        .and_then(|bytes| self.store.save(&bytes));
-                    if let Err(e) = saved {
-                        // The barrier cannot be honoured: acting on later outputs could break
-                        // the protocol's crash-recovery guarantees, so stop as a crash would.
-                        tracing::error!(error = %e, dir = %self.store.dir().display(), "persist failed; stopping node");
-                        // Returning drops the rest of the drain: later outputs are discarded.
-                        ctx.stop();
-                        return;
-                    }
+                    let store = self.store.clone();
+                    let save = async move {
+                        let bytes = Bincode.encode(&state).map_err(std::io::Error::other)?;
+                        tokio::task::spawn_blocking(move || store.save(&bytes))
+                            .await
+                            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+                    };
+                    let rest: Vec<_> = outputs.collect();
+                    ctx.wait(save.into_actor(self).map(move |saved, act, ctx| match saved {
+                        Ok(()) => act.act(rest, ctx),
+                        Err(e) => act.fatal(&e),
+                    }));
+                    return;
                 }
             }
         }
+    }
+
+    /// The persist barrier cannot be honoured: acting on anything after it could break the
+    /// protocol's crash-recovery guarantees, and a node that stays up without acting is
+    /// half-alive. One line, then the process exits, as a crash would end it.
+    fn fatal(&self, e: &std::io::Error) -> ! {
+        tracing::error!(error = %e, dir = %self.store.dir().display(), "persist failed; exiting");
+        eprintln!(
+            "palisade: node {}: persisting state in {} failed: {e}; exiting",
+            self.id,
+            self.store.dir().display()
+        );
+        std::process::exit(PERSIST_FAILED_EXIT);
     }
 
     fn input(&mut self, input: Input<P>, ctx: &mut Context<Self>) {
@@ -337,7 +380,7 @@ impl<P: Protocol> NodeActor<P> {
         let now = self.clock.now();
         let mut outputs = Vec::new();
         step(&mut *self.protocol, now, input, |o| outputs.push(o));
-        self.act(&mut outputs, ctx);
+        self.act(outputs, ctx);
         self.publish(now);
         self.rearm(ctx);
     }
@@ -376,21 +419,14 @@ impl<P: Protocol> Actor for NodeActor<P> {
         let span = self.span.clone();
         let _enter = span.enter();
         tracing::info!("node started");
-        if let Some(listener) = self.listener.take() {
+        if let Some((listener, net, attach)) = self.listener.take() {
             let span = self.span.clone();
-            let listening = listen(
-                listener,
-                self.acceptance.clone(),
-                ctx.address().recipient::<Inbound<P::Message>>(),
-                self.stats.clone(),
-                self.attach.clone(),
-            );
-            let task = actix::spawn(tracing::Instrument::instrument(listening, span));
+            let task = actix::spawn(tracing::Instrument::instrument(listen(listener, net, attach), span));
             self.tasks.push(task);
         }
         let mut outputs = Vec::new();
         drain(&mut *self.protocol, |o| outputs.push(o));
-        self.act(&mut outputs, ctx);
+        self.act(outputs, ctx);
         let now = self.clock.now();
         self.publish(now);
         self.rearm(ctx);

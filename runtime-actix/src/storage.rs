@@ -17,6 +17,7 @@ pub struct FileStore {
 
 const STATE_FILE: &str = "state.bin";
 const TEMP_FILE: &str = "state.bin.tmp";
+const PROBE_FILE: &str = "write-probe.tmp";
 
 impl FileStore {
     /// A store in `dir`, created if missing.
@@ -29,6 +30,18 @@ impl FileStore {
     /// The directory holding the state.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Fails unless a file can be created, written, fsynced and removed in the directory:
+    /// checked at start, so a read-only or full disk is a start-up error, not a crash at the
+    /// first persist.
+    pub fn check_writable(&self) -> io::Result<()> {
+        let probe = self.dir.join(PROBE_FILE);
+        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&probe)?;
+        f.write_all(b"palisade")?;
+        f.sync_all()?;
+        drop(f);
+        fs::remove_file(&probe)
     }
 
     /// The last saved state, or `None` if nothing was ever saved.
@@ -72,6 +85,8 @@ mod tests {
         store.save(b"second").unwrap();
         assert_eq!(FileStore::open(&dir).unwrap().load().unwrap(), Some(b"second".to_vec()));
         assert!(!dir.join(TEMP_FILE).exists(), "the temporary file was renamed away");
+        store.check_writable().unwrap();
+        assert!(!dir.join(PROBE_FILE).exists(), "the probe is removed");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -292,7 +292,7 @@ where
         protocol,
         data_dir: file.data_dir,
         seed: u64::from(file.id),
-        auth: palisade::actix::Auth::Signed,
+        limits: Default::default(),
     };
     let system = actix::System::new();
     system.block_on(async move {

@@ -1,25 +1,23 @@
-//! The sending side of the connection to one peer. The node actor encodes messages and
-//! queues them (bounded); the link task numbers, signs and writes them. Between two nodes
-//! the lower id dials (and reads its replies on the same connection); the higher id sends
-//! over the connection the lower one opened, handed over by the listener.
+//! The connection to one peer. The node actor encodes messages and queues them (bounded);
+//! the link task seals and writes them over the current session, and a reader task owned by
+//! that session delivers the peer's frames. Between two nodes the lower id dials (and
+//! redials with backoff when the session ends); the higher id takes the sessions the listener
+//! authenticates, a newer one replacing the current one.
 
-use super::inbound::{Attach, read_frames};
-use super::{Acceptance, BACKOFF_MAX, BACKOFF_MIN, CRYPTO_BATCH, Inbound, OUTBOUND_QUEUE, TransportStats};
-use crate::frame::{Auth, Frame, FrameHeader, Payload, length_codec};
+use super::connection::{Connection, dial, open};
+use super::{BACKOFF_MAX, BACKOFF_MIN, Inbound, Net, OUTBOUND_QUEUE, Rejection, TransportStats, WRITE_BATCH};
+use crate::wire::{MAX_PLAINTEXT, Payload};
 use actix::Recipient;
-use bytes::Bytes;
-use ed25519_dalek::SigningKey;
 use futures::SinkExt;
+use futures::StreamExt;
 use palisade_core::codec::{Bincode, Codec};
 use palisade_core::{NodeId, Rng};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
-use tokio_util::codec::FramedWrite;
 use tracing::Instrument;
 
 /// True when `me` opens the connection to `peer`: the lower id dials.
@@ -27,50 +25,17 @@ pub fn dials(me: NodeId, peer: NodeId) -> bool {
     me < peer
 }
 
-/// How a link gets its connection.
-pub enum Role<M: Send + 'static> {
-    /// Connect to `addr` (from `local`, when given), send a hello, and read the peer's
-    /// frames on the same connection.
+/// How a link gets its sessions.
+pub enum Role {
+    /// Connect to `addr` (from `local`, when given) and run the handshake.
     Dial {
         /// The peer's address.
         addr: SocketAddr,
         /// Our own address, so a firewall can tell nodes on one host apart.
         local: Option<IpAddr>,
-        /// How frames read on this connection are checked.
-        accept: Acceptance,
-        /// Where they go.
-        node: Recipient<Inbound<M>>,
     },
-    /// Wait for the listener to hand over the write half of the peer's connection.
-    Accept(mpsc::Receiver<OwnedWriteHalf>),
-}
-
-/// How a link signs: the mode and the node's key.
-#[derive(Clone, Debug)]
-pub struct Signer {
-    /// Signed or not.
-    pub auth: Auth,
-    /// The node's signing key.
-    pub key: Arc<SigningKey>,
-}
-
-impl Signer {
-    /// Signs a batch of frame bodies, off the arbiter when signing costs anything.
-    async fn sign(&self, bodies: Vec<Vec<u8>>) -> Vec<Bytes> {
-        let (auth, key) = (self.auth, self.key.clone());
-        let sign = move || bodies.into_iter().map(|b| Bytes::from(Frame::sign(auth, b, &key))).collect();
-        match auth {
-            Auth::Unsigned => sign(),
-            Auth::Signed => match tokio::task::spawn_blocking(sign).await {
-                Ok(frames) => frames,
-                Err(e) => {
-                    // Only a panic in the signer gets here; the batch is lost (and counted).
-                    tracing::error!(error = %e, "signing task failed; batch dropped");
-                    Vec::new()
-                }
-            },
-        }
-    }
+    /// Take the sessions the listener authenticates for this peer.
+    Accept(mpsc::Receiver<Connection>),
 }
 
 /// The node actor's end of one peer link.
@@ -85,28 +50,38 @@ impl std::fmt::Debug for PeerLink {
     }
 }
 
+/// The channel on which the listener hands a peer's authenticated connections to its link.
+pub(crate) fn attach_channel() -> (mpsc::Sender<Connection>, mpsc::Receiver<Connection>) {
+    mpsc::channel(4)
+}
+
 impl PeerLink {
-    /// Starts the link task that sends frames headed `header` (its `seq` is the first used).
+    /// Starts the link task to `to`, delivering what it reads to `node`.
     pub fn spawn<M>(
-        header: FrameHeader,
-        role: Role<M>,
-        signer: Signer,
-        stats: Arc<TransportStats>,
+        to: NodeId,
+        role: Role,
+        net: Rc<Net>,
+        node: Recipient<Inbound<M>>,
     ) -> (PeerLink, tokio::task::JoinHandle<()>)
     where
         M: serde::de::DeserializeOwned + Send + 'static,
     {
         let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
-        let to = header.to;
-        let span = tracing::info_span!("link", cluster = header.cluster, node = %header.from, peer = %to);
-        let task = actix::spawn(run(header, role, rx, signer, stats).instrument(span));
+        let span = tracing::info_span!("link", cluster = net.me.cluster(), node = %net.me.id(), peer = %to);
+        let task = actix::spawn(run(to, role, rx, net, node).instrument(span));
         (PeerLink { tx, to }, task)
     }
 
-    /// Encodes and queues `msg`; drops and counts it if the queue is full.
+    /// Encodes and queues `msg`; drops and counts it if the queue is full or it is too large
+    /// for one frame.
     pub fn send<M: serde::Serialize>(&mut self, msg: &M, stats: &TransportStats) {
         let payload = match Bincode.encode(&Payload::Message(msg)) {
-            Ok(b) => b,
+            Ok(b) if b.len() <= MAX_PLAINTEXT => b,
+            Ok(b) => {
+                TransportStats::bump(&stats.dropped_unknown_peer);
+                tracing::error!(to = %self.to, bytes = b.len(), "message too large for one frame; dropped");
+                return;
+            }
             Err(e) => {
                 tracing::error!(to = %self.to, error = %e, "message cannot be encoded; dropped");
                 return;
@@ -119,7 +94,7 @@ impl PeerLink {
     }
 }
 
-/// Aborts a task when dropped: a link's reader ends with the link.
+/// Aborts a task when dropped: a session's reader ends with the session.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
@@ -128,47 +103,113 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Numbers, signs and writes frames; shared by both roles.
-struct Writer {
-    header: FrameHeader,
-    signer: Signer,
-    stats: Arc<TransportStats>,
+/// How a session ended.
+enum Ended {
+    /// It broke (or went idle, or a frame failed): dial again, or wait for the peer to.
+    Broken,
+    /// The peer authenticated a newer session, which replaces this one.
+    Replaced(Box<Connection>),
+    /// The node dropped its end of the queue: the link is over.
+    NodeGone,
 }
 
-impl Writer {
-    /// Writes `payloads` as frames; false if the connection broke (the batch is lost).
-    async fn write(
-        &mut self,
-        sink: &mut FramedWrite<OwnedWriteHalf, tokio_util::codec::LengthDelimitedCodec>,
-        payloads: Vec<Vec<u8>>,
-    ) -> bool {
-        let mut bodies = Vec::with_capacity(payloads.len());
-        for p in payloads {
-            match Frame::body_encoded(&self.header, &p) {
-                Ok(b) => {
-                    bodies.push(b);
-                    self.header.seq += 1;
+/// Reads the peer's frames and delivers its messages until the connection ends, a frame
+/// fails, or nothing arrives for the idle timeout.
+async fn read<M>(
+    mut reader: super::connection::FrameReader,
+    mut opener: super::noise::Opener,
+    peer: NodeId,
+    remote: SocketAddr,
+    net: Rc<Net>,
+    node: Recipient<Inbound<M>>,
+) where
+    M: serde::de::DeserializeOwned + Send + 'static,
+{
+    loop {
+        let frame = match tokio::time::timeout(net.limits.idle_timeout, reader.next()).await {
+            Err(_) => return net.reporter.reject(Rejection::TimedOut, remote, &"link idle"),
+            Ok(None) => return,
+            Ok(Some(Err(e))) => return net.reporter.reject(Rejection::Frame, remote, &e),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        match open::<M>(&mut opener, &frame) {
+            Ok(Payload::Keepalive) => {}
+            Ok(Payload::Message(msg)) => {
+                TransportStats::bump(&net.stats.frames_in);
+                if node.send(Inbound { from: peer, msg }).await.is_err() {
+                    return; // the node stopped
                 }
-                Err(e) => tracing::error!(error = %e, "frame too large; dropped"),
+            }
+            Err(e) => return net.reporter.reject(Rejection::Frame, remote, &e),
+        }
+    }
+}
+
+/// Sends over one session until it ends.
+async fn serve<M>(
+    conn: Connection,
+    rx: &mut mpsc::Receiver<Vec<u8>>,
+    handed: Option<&mut mpsc::Receiver<Connection>>,
+    net: &Rc<Net>,
+    node: &Recipient<Inbound<M>>,
+) -> Ended
+where
+    M: serde::de::DeserializeOwned + Send + 'static,
+{
+    let Connection { peer, reader, mut writer, mut sealer, opener } = conn;
+    TransportStats::bump(&net.stats.connects);
+    let remote = writer.get_ref().peer_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    tracing::debug!(%remote, "session established");
+    let reading = read(reader, opener, peer, remote, net.clone(), node.clone()).in_current_span();
+    let mut reader = AbortOnDrop(actix::spawn(reading));
+    let keepalive_bytes = Bincode.encode(&Payload::<()>::Keepalive).unwrap_or_default();
+    let mut tick = tokio::time::interval(net.limits.keepalive);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_write = tokio::time::Instant::now();
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    let mut handed = handed;
+    loop {
+        let payloads = tokio::select! {
+            n = rx.recv_many(&mut batch, WRITE_BATCH) => {
+                if n == 0 {
+                    return Ended::NodeGone;
+                }
+                std::mem::take(&mut batch)
+            }
+            _ = tick.tick() => {
+                if last_write.elapsed() < net.limits.keepalive {
+                    continue;
+                }
+                vec![keepalive_bytes.clone()]
+            }
+            _ = &mut reader.0 => return Ended::Broken,
+            Some(newer) = async { handed.as_mut()?.recv().await }, if handed.is_some() => {
+                return Ended::Replaced(Box::new(newer));
+            }
+        };
+        let n = payloads.len() as u64;
+        let write = async {
+            for p in payloads {
+                writer.feed(sealer.seal(&p).map_err(std::io::Error::other)?).await?;
+            }
+            SinkExt::<bytes::Bytes>::flush(&mut writer).await
+        };
+        match tokio::time::timeout(net.limits.write_timeout, write).await {
+            Ok(Ok(())) => {
+                net.stats.frames_out.fetch_add(n, Ordering::Relaxed);
+                last_write = tokio::time::Instant::now();
+            }
+            Ok(Err(e)) => {
+                net.stats.dropped_link_down.fetch_add(n, Ordering::Relaxed);
+                tracing::debug!(error = %e, "write failed; session over");
+                return Ended::Broken;
+            }
+            Err(_) => {
+                net.stats.dropped_link_down.fetch_add(n, Ordering::Relaxed);
+                net.reporter.reject(Rejection::TimedOut, remote, &"peer did not take our writes");
+                return Ended::Broken;
             }
         }
-        let signing = bodies.len();
-        let frames = self.signer.sign(bodies).await;
-        let unsigned = (signing - frames.len()) as u64;
-        self.stats.dropped_link_down.fetch_add(unsigned, Ordering::Relaxed);
-        let n = frames.len() as u64;
-        for frame in frames {
-            if sink.feed(frame).await.is_err() {
-                self.stats.dropped_link_down.fetch_add(n, Ordering::Relaxed);
-                return false;
-            }
-        }
-        if SinkExt::<Bytes>::flush(sink).await.is_err() {
-            self.stats.dropped_link_down.fetch_add(n, Ordering::Relaxed);
-            return false;
-        }
-        self.stats.frames_out.fetch_add(n, Ordering::Relaxed);
-        true
     }
 }
 
@@ -182,58 +223,59 @@ async fn connect(addr: SocketAddr, local: Option<IpAddr>) -> std::io::Result<Tcp
     socket.connect(addr).await
 }
 
+/// Connects to `addr` and authenticates `peer` there, within the limits' deadlines.
+async fn open_session(
+    addr: SocketAddr,
+    local: Option<IpAddr>,
+    peer: NodeId,
+    net: &Rc<Net>,
+) -> Option<Connection> {
+    let stream = match tokio::time::timeout(net.limits.connect_timeout, connect(addr, local)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::trace!(%addr, error = %e, "connect failed");
+            return None;
+        }
+        Err(_) => {
+            tracing::trace!(%addr, "connect timed out");
+            return None;
+        }
+    };
+    let handshake = dial(stream, net.me.clone(), peer, net.keys.clone());
+    match tokio::time::timeout(net.limits.handshake_timeout, handshake).await {
+        Ok(Ok(conn)) => Some(conn),
+        Ok(Err(e)) => {
+            net.reporter.reject(Rejection::Handshake, addr, &e);
+            None
+        }
+        Err(_) => {
+            net.reporter.reject(Rejection::TimedOut, addr, &"handshake deadline passed");
+            None
+        }
+    }
+}
+
 async fn run<M>(
-    header: FrameHeader,
-    role: Role<M>,
+    to: NodeId,
+    role: Role,
     mut rx: mpsc::Receiver<Vec<u8>>,
-    signer: Signer,
-    stats: Arc<TransportStats>,
+    net: Rc<Net>,
+    node: Recipient<Inbound<M>>,
 ) where
     M: serde::de::DeserializeOwned + Send + 'static,
 {
-    let mut jitter = Rng::from_seed(header.epoch ^ (u64::from(header.from.0) << 32) ^ u64::from(header.to.0));
-    let to = header.to;
-    let mut writer = Writer { header, signer, stats: stats.clone() };
-    let hello = Bincode.encode(&Payload::<()>::Hello).unwrap_or_default();
-    let mut batch = Vec::with_capacity(CRYPTO_BATCH);
     match role {
-        Role::Dial { addr, local, accept, node } => {
+        Role::Dial { addr, local } => {
+            let seed = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), to);
+            let mut jitter = Rng::from_seed(seed);
             let mut backoff = BACKOFF_MIN;
             loop {
-                match connect(addr, local).await {
-                    Ok(stream) => {
-                        let _ = stream.set_nodelay(true);
-                        TransportStats::bump(&stats.connects);
-                        tracing::debug!(%addr, "connected");
-                        backoff = BACKOFF_MIN;
-                        let (read, write) = stream.into_split();
-                        let span = tracing::info_span!("inbound", cluster = accept.cluster, node = %accept.me, remote = %addr);
-                        let reading =
-                            read_frames(read, addr, accept.clone(), node.clone(), stats.clone(), None);
-                        let mut reader = AbortOnDrop(actix::spawn(reading.instrument(span)));
-                        let mut sink = FramedWrite::new(write, length_codec());
-                        if writer.write(&mut sink, vec![hello.clone()]).await {
-                            loop {
-                                tokio::select! {
-                                    n = rx.recv_many(&mut batch, CRYPTO_BATCH) => {
-                                        if n == 0 {
-                                            return; // the node dropped its end
-                                        }
-                                        if !writer.write(&mut sink, std::mem::take(&mut batch)).await {
-                                            tracing::debug!(%to, "link broke; reconnecting");
-                                            break;
-                                        }
-                                    }
-                                    // The peer closed the connection (it restarted, say).
-                                    _ = &mut reader.0 => {
-                                        tracing::debug!(%to, "peer closed the connection; reconnecting");
-                                        break;
-                                    }
-                                }
-                            }
-                        }
+                if let Some(conn) = open_session(addr, local, to, &net).await {
+                    backoff = BACKOFF_MIN;
+                    if let Ended::NodeGone = serve(conn, &mut rx, None, &net, &node).await {
+                        return;
                     }
-                    Err(e) => tracing::trace!(%addr, error = %e, "connect failed"),
+                    tracing::debug!(%to, "session ended; dialling again");
                 }
                 // Equal jitter: half the backoff fixed, half random, so peers do not
                 // reconnect in lockstep.
@@ -245,39 +287,14 @@ async fn run<M>(
             }
         }
         Role::Accept(mut handed) => {
-            let mut sink = None;
-            loop {
-                tokio::select! {
-                    conn = handed.recv() => match conn {
-                        // The peer (re)connected: its newest connection wins.
-                        Some(write) => {
-                            TransportStats::bump(&stats.connects);
-                            sink = Some(FramedWrite::new(write, length_codec()));
-                        }
-                        None => return,
-                    },
-                    n = rx.recv_many(&mut batch, CRYPTO_BATCH), if sink.is_some() => {
-                        if n == 0 {
-                            return; // the node dropped its end
-                        }
-                        let Some(s) = sink.as_mut() else { continue };
-                        if !writer.write(s, std::mem::take(&mut batch)).await {
-                            tracing::debug!(%to, "link broke; waiting for the peer to reconnect");
-                            sink = None;
-                        }
-                    }
+            let mut next = handed.recv().await;
+            while let Some(conn) = next.take() {
+                match serve(conn, &mut rx, Some(&mut handed), &net, &node).await {
+                    Ended::NodeGone => return,
+                    Ended::Replaced(newer) => next = Some(*newer),
+                    Ended::Broken => next = handed.recv().await,
                 }
             }
         }
     }
-}
-
-/// The per-peer handover channels for the links that accept, for the listener.
-pub(crate) fn attach_channel() -> (mpsc::Sender<OwnedWriteHalf>, mpsc::Receiver<OwnedWriteHalf>) {
-    mpsc::channel(4)
-}
-
-/// Builds an [`Attach`] registry from the accepting links' senders.
-pub(crate) fn registry(senders: impl IntoIterator<Item = (NodeId, mpsc::Sender<OwnedWriteHalf>)>) -> Attach {
-    std::rc::Rc::new(senders.into_iter().collect())
 }

@@ -1,10 +1,15 @@
 //! TCP between nodes: exactly one connection per pair of nodes (the lower id dials, the
-//! higher accepts, and both send and receive over it), frames checked before the node sees
-//! them, bounded outbound queues, reconnects with backoff and jitter.
+//! higher accepts, and both send and receive over it), each an authenticated, encrypted
+//! Noise session ([`noise`]); admission control before authentication ([`admission`],
+//! [`Limits`]); bounded outbound queues; reconnects with backoff and jitter.
 //!
-//! Signatures cost tens of microseconds each, so neither signing nor verifying runs on the
-//! node's arbiter thread, where it would delay the node's timers: links sign, and readers
-//! verify, whole batches of frames on tokio's blocking pool, keeping frame order.
+//! Per frame the cost is one ChaCha20-Poly1305 seal or open, cheap enough for the node's own
+//! thread. The public-key work of a handshake runs on tokio's blocking pool, so a stream of
+//! handshakes (honest reconnects or a hostile peer's) never delays the node's timers.
+//!
+//! Any frame that fails authentication or decoding closes its connection: a member that
+//! sends it is broken or lying, and anyone else cannot produce a frame that authenticates.
+//! Every rejection is counted in [`TransportStats`] and logged at a bounded rate.
 //!
 //! Back-pressure: readers hand messages to the node with `send().await`, so a slow node
 //! slows its peers' TCP streams instead of growing an unbounded mailbox (actix's `do_send`
@@ -12,17 +17,27 @@
 //! Outbound queues hold at most [`OUTBOUND_QUEUE`] frames; when one is full the frame is
 //! dropped and counted, as the network would have done.
 
-mod accept;
+pub mod admission;
+pub mod connection;
 mod inbound;
+mod limits;
 mod link;
+pub mod noise;
+mod report;
 
-pub use accept::{Acceptance, Verifier};
-pub use inbound::{Attach, listen};
-pub use link::{PeerLink, Role, Signer, dials};
-pub(crate) use link::{attach_channel, registry};
+pub use connection::{Connection, Keys, answer, dial};
+pub(crate) use inbound::Attach;
+pub use inbound::listen;
+pub use limits::{FD_RESERVE, Limits, open_file_limit};
+pub(crate) use link::attach_channel;
+pub use link::{PeerLink, Role, dials};
+pub use noise::Identity;
+pub use report::{Rejection, Reporter};
 
 use actix::Message;
 use palisade_core::NodeId;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -32,26 +47,31 @@ pub const OUTBOUND_QUEUE: usize = 1024;
 pub const BACKOFF_MIN: Duration = Duration::from_millis(50);
 /// Longest reconnect delay.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
-/// Frames verified (or signed) per trip to the blocking pool.
-pub const CRYPTO_BATCH: usize = 64;
+/// Frames sealed and written per wake-up of a link at most.
+pub const WRITE_BATCH: usize = 64;
 
 /// Transport counters, shared with the application through the node handle.
 /// Relaxed ordering throughout: each counter is independent and only ever read as a total.
 #[derive(Debug, Default)]
 pub struct TransportStats {
-    /// Frames accepted and handed to the protocol.
+    /// Messages accepted and handed to the protocol.
     pub frames_in: AtomicU64,
-    /// Frames written to a peer's socket.
+    /// Frames written to a peer's socket (keepalives included).
     pub frames_out: AtomicU64,
-    /// Inbound frames rejected (malformed, wrong cluster or recipient, unknown sender).
+    /// Handshakes and frames that failed authentication or decoding (each closed its
+    /// connection).
     pub rejected: AtomicU64,
+    /// Connections closed unheard by admission control (too many handshakes pending).
+    pub refused: AtomicU64,
+    /// Handshakes that missed their deadline, and links closed after going idle.
+    pub timed_out: AtomicU64,
     /// Outbound frames dropped because the peer's queue was full.
     pub dropped_queue_full: AtomicU64,
     /// Outbound frames lost because the connection failed while sending.
     pub dropped_link_down: AtomicU64,
-    /// Outbound messages to nodes that are not peers.
+    /// Outbound messages to nodes that are not peers, or too large for one frame.
     pub dropped_unknown_peer: AtomicU64,
-    /// Successful outbound connections (first connects and reconnects).
+    /// Sessions established (first connects, reconnects and replacements).
     pub connects: AtomicU64,
 }
 
@@ -69,7 +89,7 @@ impl TransportStats {
 /// A validated inbound message, delivered to the node actor.
 #[derive(Debug)]
 pub struct Inbound<M> {
-    /// The sender named by the (validated) frame.
+    /// The authenticated sender.
     pub from: NodeId,
     /// The decoded message.
     pub msg: M,
@@ -77,4 +97,36 @@ pub struct Inbound<M> {
 
 impl<M: 'static> Message for Inbound<M> {
     type Result = ();
+}
+
+/// What all of one node's transport tasks share; they run on the node's thread.
+#[derive(Debug)]
+pub struct Net {
+    /// This process's identity in handshakes.
+    pub me: Arc<Identity>,
+    /// The members' keys.
+    pub keys: Arc<Keys>,
+    /// The limits.
+    pub limits: Limits,
+    /// The counters.
+    pub stats: Arc<TransportStats>,
+    /// Counts and logs rejections.
+    pub reporter: Reporter,
+    /// Pending-handshake slots.
+    pub admission: Rc<admission::Admission>,
+}
+
+impl Net {
+    /// The transport state of node `me`, with `keys` its peers' keys.
+    pub fn new(me: Identity, keys: Keys, limits: Limits, stats: Arc<TransportStats>) -> Rc<Self> {
+        let admission = admission::Admission::new(&limits);
+        Rc::new(Net {
+            me: Arc::new(me),
+            keys: Arc::new(keys),
+            limits,
+            reporter: Reporter::new(stats.clone()),
+            stats,
+            admission,
+        })
+    }
 }
