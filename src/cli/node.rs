@@ -321,8 +321,9 @@ where
                     println!("{v}");
                 }
             });
-            // Transport counters, whenever they change: rejected frames are how an
-            // operator (or a test) sees forged, replayed or malformed traffic.
+            // Transport counters, whenever they change: rejected handshakes and frames,
+            // refused and timed-out connections are how an operator (or a test) sees forged,
+            // replayed, malformed or merely hostile traffic.
             let stats = node.clone();
             actix::spawn(async move {
                 let mut last = None;
@@ -331,11 +332,13 @@ where
                     let s = stats.stats();
                     let get = TransportStats::get;
                     let now = (get(&s.frames_in), get(&s.rejected), get(&s.dropped_queue_full));
-                    if last != Some((now.1, now.2)) {
-                        last = Some((now.1, now.2));
+                    let closed = (get(&s.refused), get(&s.timed_out), get(&s.connects));
+                    if last != Some((now.1, now.2, closed)) {
+                        last = Some((now.1, now.2, closed));
                         let line = serde_json::json!({
                             "node": stats.id.0, "event": "transport", "frames_in": now.0, "rejected": now.1,
-                            "dropped_queue_full": now.2, "t_ms": started.elapsed().as_millis() as u64,
+                            "dropped_queue_full": now.2, "refused": closed.0, "timed_out": closed.1,
+                            "connects": closed.2, "t_ms": started.elapsed().as_millis() as u64,
                         });
                         println!("{line}");
                     }

@@ -79,11 +79,35 @@ impl Cluster {
 
     /// Starts node `id` (again, after a kill) with `--json-events`.
     pub fn start(&mut self, id: usize) {
-        let mut child = palisade()
+        self.start_with(id, Stdio::null());
+    }
+
+    /// [`Cluster::start`], with the node's log (stderr) appended to `DIR/n{id}.log`.
+    pub fn start_logged(&mut self, id: usize) -> PathBuf {
+        let path = self.dir.join(format!("n{id}.log"));
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
+        self.start_with(id, Stdio::from(log));
+        path
+    }
+
+    /// [`Cluster::start`] with extra environment variables (`LD_PRELOAD` of libfaketime, say:
+    /// the process itself, not a wrapper's child, so killing it kills the node).
+    pub fn start_with_env(&mut self, id: usize, env: &[(&str, &str)]) {
+        let mut cmd = palisade();
+        cmd.envs(env.iter().copied());
+        self.spawn(id, cmd, Stdio::null());
+    }
+
+    fn start_with(&mut self, id: usize, stderr: Stdio) {
+        self.spawn(id, palisade(), stderr);
+    }
+
+    fn spawn(&mut self, id: usize, mut cmd: Command, stderr: Stdio) {
+        let mut child = cmd
             .args(["node", "--json-events", "--config"])
             .arg(&self.configs[id - 1])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -111,6 +135,11 @@ impl Cluster {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// The process id of node `id`.
+    pub fn pid(&self, id: usize) -> u32 {
+        self.procs[id - 1].as_ref().expect("running").id()
     }
 
     /// Every event seen so far.
