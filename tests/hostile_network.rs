@@ -23,13 +23,16 @@ fn counter(seen: &[Seen], node: u64, field: &str) -> u64 {
     events(seen, node, "transport").map(|s| num(&s.v, field)).max().unwrap_or(0)
 }
 
+/// What a relay recorded: per connection, the bytes the far end sent.
+type Recordings = Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>;
+
 /// A relay on the path from one node to another's port. While recording it forwards both
 /// ways and keeps every byte the far end sent on each connection; once `replay` is set it
 /// stops forwarding and answers each new connection with the longest recording, verbatim.
 struct Relay {
     port: u16,
     replay: Arc<AtomicBool>,
-    recordings: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>,
+    recordings: Recordings,
     replayed: Arc<AtomicUsize>,
 }
 
@@ -38,7 +41,7 @@ impl Relay {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let replay = Arc::new(AtomicBool::new(false));
-        let recordings: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>> = Arc::default();
+        let recordings: Recordings = Arc::default();
         let replayed = Arc::new(AtomicUsize::new(0));
         let (r, recs, done) = (replay.clone(), recordings.clone(), replayed.clone());
         std::thread::spawn(move || {
