@@ -313,3 +313,54 @@ fn a_fault_the_model_does_not_admit_needs_outside_model_and_is_labelled() {
         .to_string();
     assert!(text.contains("OUTSIDE THE MODEL"), "{text}");
 }
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("palisade-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn cluster_up_refuses_a_non_empty_directory_it_did_not_make() {
+    let dir = temp("foreign");
+    std::fs::create_dir_all(dir.join("photos")).unwrap();
+    std::fs::write(dir.join("notes.txt"), "keep me").unwrap();
+    let d = dir.to_str().unwrap();
+    let up = ["cluster", "up", "--nodes", "2", "--protocol", "heartbeat-fixed", "--detach", "--dir", d];
+    let err = one_line_error(&palisade(&up));
+    assert!(err.contains(d) && err.contains("not made by `palisade cluster up`"), "{err}");
+    assert_eq!(std::fs::read_to_string(dir.join("notes.txt")).unwrap(), "keep me");
+    assert!(dir.join("photos").is_dir());
+    assert!(!dir.join(".palisade-cluster").exists());
+    // Not a directory at all: refused too.
+    let file = dir.join("notes.txt");
+    let f = file.to_str().unwrap();
+    let err = one_line_error(&palisade(&["cluster", "up", "--nodes", "2", "--protocol", "swim", "--dir", f]));
+    assert!(err.contains("not a directory"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn cluster_ports_that_would_pass_65535_are_refused() {
+    let dir = temp("wrap");
+    let d = dir.to_str().unwrap();
+    let up = |port: &str, proxy: bool| {
+        let mut args = vec!["cluster", "up", "--nodes", "3", "--protocol", "heartbeat-fixed", "--detach"];
+        args.extend(["--dir", d, "--port", port]);
+        if proxy {
+            args.push("--delay-proxy");
+        }
+        palisade(&args)
+    };
+    // The proxy's relays use port + 1 and port + 2.
+    let err = one_line_error(&up("65534", true));
+    assert!(err.contains("--port 65534") && err.contains("65535"), "{err}");
+    one_line_error(&up("65535", true));
+    assert!(one_line_error(&up("0", false)).contains("--port 0"));
+    assert!(!dir.exists(), "nothing created for a refused cluster");
+    // The proxy itself checks too.
+    let err = one_line_error(&palisade(&["cluster", "proxy", "--dir", d, "--nodes", "3", "--port", "65535"]));
+    assert!(err.contains("65535"), "{err}");
+    one_line_error(&palisade(&["cluster", "proxy", "--dir", d, "--nodes", "300", "--port", "7000"]));
+}
