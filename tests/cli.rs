@@ -364,3 +364,52 @@ fn cluster_ports_that_would_pass_65535_are_refused() {
     assert!(err.contains("65535"), "{err}");
     one_line_error(&palisade(&["cluster", "proxy", "--dir", d, "--nodes", "300", "--port", "7000"]));
 }
+
+#[cfg(unix)]
+#[test]
+fn keygen_force_writes_the_secret_0600_over_a_looser_file_and_the_node_warns_about_loose_keys() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp("keymode");
+    let d = dir.to_str().unwrap();
+    assert_eq!(palisade(&["keygen", "--out", d]).status.code(), Some(0));
+    let key = dir.join("node.key");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let old = std::fs::read_to_string(&key).unwrap();
+    let out = palisade(&["keygen", "--out", d, "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_ne!(std::fs::read_to_string(&key).unwrap(), old, "a new key");
+    assert_eq!(mode(&key), 0o600, "the replaced secret is private");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 2, "only node.key and node.pub: {leftovers:?}");
+
+    // A node loading a key others can read says so, naming the file. (Its data_dir is not
+    // a directory, so it stops there with a one-line error.)
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let config = dir.join("n1.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "cluster = 1\nid = 1\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\nkey_file = {:?}\nprotocol = \"heartbeat-fixed\"\n",
+            dir.join("node.pub/data"),
+            key
+        ),
+    )
+    .unwrap();
+    let out = palisade(&["node", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let warning = err.lines().find(|l| l.contains("WARN")).unwrap_or_else(|| panic!("no warning: {err}"));
+    assert!(
+        warning.contains(key.to_str().unwrap()) && warning.contains("readable by group or others"),
+        "{err}"
+    );
+    // At 0600 there is no warning, and the data_dir error is the only line.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let err = one_line_error(&palisade(&["node", "--config", config.to_str().unwrap()]));
+    assert!(
+        err.contains("data_dir") && err.contains("node.pub/data") && err.contains("not a writable directory"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

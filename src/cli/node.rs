@@ -212,6 +212,7 @@ fn configure(args: NodeArgs) -> ExitCode {
             Err(e) => return usage_error(e),
         },
     };
+    warn_if_exposed(&file.key_file);
     let mut peers = BTreeMap::new();
     for (i, p) in file.peers.iter().enumerate() {
         let bytes = match unhex::<32>(&p.public_key, &format!("peers[{i}].public_key")) {
@@ -299,6 +300,24 @@ fn configure(args: NodeArgs) -> ExitCode {
         other => usage_error(format!(
             "protocol `{other}` is not one of heartbeat-phi, heartbeat-fixed, swim, swim-plain, lease, election, skew, bracha"
         )),
+    }
+}
+
+/// Warns (one log line naming the file) when a secret key file is open to group or others.
+fn warn_if_exposed(key_file: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(key_file) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                let how = if mode & 0o044 != 0 { "readable" } else { "writable" };
+                tracing::warn!(
+                    "key_file {} is {how} by group or others (mode {mode:04o}): `chmod 600 {0}`",
+                    key_file.display()
+                );
+            }
+        }
     }
 }
 
