@@ -313,3 +313,103 @@ fn a_fault_the_model_does_not_admit_needs_outside_model_and_is_labelled() {
         .to_string();
     assert!(text.contains("OUTSIDE THE MODEL"), "{text}");
 }
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("palisade-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn cluster_up_refuses_a_non_empty_directory_it_did_not_make() {
+    let dir = temp("foreign");
+    std::fs::create_dir_all(dir.join("photos")).unwrap();
+    std::fs::write(dir.join("notes.txt"), "keep me").unwrap();
+    let d = dir.to_str().unwrap();
+    let up = ["cluster", "up", "--nodes", "2", "--protocol", "heartbeat-fixed", "--detach", "--dir", d];
+    let err = one_line_error(&palisade(&up));
+    assert!(err.contains(d) && err.contains("not made by `palisade cluster up`"), "{err}");
+    assert_eq!(std::fs::read_to_string(dir.join("notes.txt")).unwrap(), "keep me");
+    assert!(dir.join("photos").is_dir());
+    assert!(!dir.join(".palisade-cluster").exists());
+    // Not a directory at all: refused too.
+    let file = dir.join("notes.txt");
+    let f = file.to_str().unwrap();
+    let err = one_line_error(&palisade(&["cluster", "up", "--nodes", "2", "--protocol", "swim", "--dir", f]));
+    assert!(err.contains("not a directory"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn cluster_ports_that_would_pass_65535_are_refused() {
+    let dir = temp("wrap");
+    let d = dir.to_str().unwrap();
+    let up = |port: &str, proxy: bool| {
+        let mut args = vec!["cluster", "up", "--nodes", "3", "--protocol", "heartbeat-fixed", "--detach"];
+        args.extend(["--dir", d, "--port", port]);
+        if proxy {
+            args.push("--delay-proxy");
+        }
+        palisade(&args)
+    };
+    // The proxy's relays use port + 1 and port + 2.
+    let err = one_line_error(&up("65534", true));
+    assert!(err.contains("--port 65534") && err.contains("65535"), "{err}");
+    one_line_error(&up("65535", true));
+    assert!(one_line_error(&up("0", false)).contains("--port 0"));
+    assert!(!dir.exists(), "nothing created for a refused cluster");
+    // The proxy itself checks too.
+    let err = one_line_error(&palisade(&["cluster", "proxy", "--dir", d, "--nodes", "3", "--port", "65535"]));
+    assert!(err.contains("65535"), "{err}");
+    one_line_error(&palisade(&["cluster", "proxy", "--dir", d, "--nodes", "300", "--port", "7000"]));
+}
+
+#[cfg(unix)]
+#[test]
+fn keygen_force_writes_the_secret_0600_over_a_looser_file_and_the_node_warns_about_loose_keys() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp("keymode");
+    let d = dir.to_str().unwrap();
+    assert_eq!(palisade(&["keygen", "--out", d]).status.code(), Some(0));
+    let key = dir.join("node.key");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let old = std::fs::read_to_string(&key).unwrap();
+    let out = palisade(&["keygen", "--out", d, "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_ne!(std::fs::read_to_string(&key).unwrap(), old, "a new key");
+    assert_eq!(mode(&key), 0o600, "the replaced secret is private");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 2, "only node.key and node.pub: {leftovers:?}");
+
+    // A node loading a key others can read says so, naming the file. (Its data_dir is not
+    // a directory, so it stops there with a one-line error.)
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let config = dir.join("n1.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "cluster = 1\nid = 1\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\nkey_file = {:?}\nprotocol = \"heartbeat-fixed\"\n",
+            dir.join("node.pub/data"),
+            key
+        ),
+    )
+    .unwrap();
+    let out = palisade(&["node", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let warning = err.lines().find(|l| l.contains("WARN")).unwrap_or_else(|| panic!("no warning: {err}"));
+    assert!(
+        warning.contains(key.to_str().unwrap()) && warning.contains("readable by group or others"),
+        "{err}"
+    );
+    // At 0600 there is no warning, and the data_dir error is the only line.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let err = one_line_error(&palisade(&["node", "--config", config.to_str().unwrap()]));
+    assert!(
+        err.contains("data_dir") && err.contains("node.pub/data") && err.contains("not a writable directory"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

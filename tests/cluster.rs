@@ -84,3 +84,60 @@ fn a_bad_node_config_is_a_one_line_error_naming_the_field() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("key_file"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_node_whose_event_pipe_is_never_read_keeps_running_and_is_never_suspected() {
+    // Node 3 flaps about its peers (a 1 ms timeout against their 5 ms heartbeats), so it
+    // prints hundreds of suspect/trust lines a second to a stdout pipe nobody reads: the
+    // pipe's buffer fills within seconds. Its own heartbeats (every 100 ms) must keep going
+    // out all the same; its peers allow 2 s of silence.
+    let mut cluster = Cluster::new("undrained", 3, |id, _| {
+        if id == 3 {
+            "cluster = 9\nprotocol = \"heartbeat-fixed\"\nheartbeat_ms = 100\ntimeout_ms = 1\n".into()
+        } else {
+            "cluster = 9\nprotocol = \"heartbeat-fixed\"\nheartbeat_ms = 5\ntimeout_ms = 2000\n".into()
+        }
+    });
+    cluster.start(1);
+    cluster.start(2);
+    let stderr = cluster.start_undrained(3);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(12) {
+        std::thread::sleep(Duration::from_millis(500));
+        let exited = cluster.procs[2].as_mut().unwrap().try_wait().unwrap();
+        assert!(exited.is_none(), "n3 exited: {exited:?}: {}", std::fs::read_to_string(&stderr).unwrap());
+    }
+    let wrong = reports(&cluster.seen(), "suspect", 3, started);
+    assert!(wrong.is_empty(), "n3, its stdout undrained, was suspected: {wrong:?}");
+
+    // Still responsive: SIGINT stops it cleanly and promptly (its arbiter handles the
+    // signal), and it says on stderr that its event lines were dropped, not written.
+    let stopping = Instant::now();
+    cluster.signal(3, "INT");
+    let status = loop {
+        if let Some(status) = cluster.procs[2].as_mut().unwrap().try_wait().unwrap() {
+            break status;
+        }
+        assert!(stopping.elapsed() < Duration::from_secs(10), "n3 did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "n3 exited with {status}");
+    let log = std::fs::read_to_string(&stderr).unwrap();
+    let report = log
+        .lines()
+        .find(|l| l.contains("not written at exit: stdout not drained"))
+        .unwrap_or_else(|| panic!("no report of dropped lines: {log}"));
+    let dropped: u64 = report
+        .split_whitespace()
+        .skip_while(|w| *w != "WARN")
+        .find_map(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("{report}"));
+    eprintln!("n3: {report}");
+    assert!(dropped > 0, "the pipe filled and lines were dropped: {report}");
+
+    // The peers were watching all along: now that n3 is gone, they suspect it.
+    let gone = Instant::now();
+    cluster.wait_for(Duration::from_secs(8), "suspicions of stopped n3", |seen| {
+        (reports(seen, "suspect", 3, gone).len() == 2).then_some(())
+    });
+}

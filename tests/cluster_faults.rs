@@ -7,10 +7,17 @@
 //! others suspect it, and healing restores trust. Without nftables that part says it skips
 //! and why
 //! (scripts/test.sh sets PALISADE_REQUIRE_NFT=1 where it can run, so CI cannot skip it).
+//! The partition's rules match the cluster's ports: other connections between the same
+//! two addresses still get through.
 //! The cluster is brought down, and its firewall table removed, however the test ends.
+//!
+//! `cluster up` over a previous cluster's directory stops that cluster and removes its
+//! firewall table first (the new nodes are not partitioned by the old rules), and a pid
+//! file naming some other process never gets that process signalled.
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 fn palisade(dir: &Path, args: &[&str]) -> std::process::Output {
@@ -199,6 +206,12 @@ fn pauses_kills_restarts_and_partitions_of_real_processes() {
         "n1 and n3 suspecting each other",
     );
     std::thread::sleep(Duration::from_millis(500));
+    // The rules match the cluster's ports, not just the addresses: other traffic between
+    // n1's and n3's addresses still flows, the cluster's does not.
+    let other = std::net::TcpListener::bind("127.0.0.13:0").unwrap();
+    assert!(connects([127, 0, 0, 11], other.local_addr().unwrap()), "unrelated traffic cut by the partition");
+    let port: u16 = port.parse().unwrap();
+    assert!(!connects([127, 0, 0, 11], ([127, 0, 0, 13], port).into()), "n1 still reaches n3's port");
     let during = events(&dir);
     let suspicions = |evs: &[(u64, String, u64)], pair: (u64, u64)| {
         evs.iter().filter(|e| e.1 == "suspect" && (e.0, e.2) == pair).count()
@@ -260,4 +273,106 @@ fn wait_trusted(dir: &Path, pairs: &[(u64, u64)], within: Duration, what: &str) 
         assert!(Instant::now() < deadline, "timed out waiting for {what}; events: {now:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Whether a TCP connection from `from` (a loopback address) to `to` completes within 2 s.
+fn connects(from: impl Into<Ipv4Addr>, to: SocketAddr) -> bool {
+    let from = from.into();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::from((from, 0))).unwrap();
+        matches!(tokio::time::timeout(Duration::from_secs(2), socket.connect(to)).await, Ok(Ok(_)))
+    })
+}
+
+/// Kills the process on drop.
+struct Reap(Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn pids(dir: &Path, nodes: u32) -> Vec<u32> {
+    (1..=nodes)
+        .map(|i| std::fs::read_to_string(dir.join(format!("n{i}.pid"))).unwrap().trim().parse().unwrap())
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| !matches!(s.rsplit(')').next().unwrap().split_whitespace().next(), Some("Z" | "X")))
+}
+
+#[test]
+fn up_again_replaces_the_previous_cluster_and_a_stale_pid_is_never_signalled() {
+    let dir = std::env::temp_dir().join(format!("palisade-cluster-again-{}", std::process::id()));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let _down = Down(dir.clone());
+    let up = [
+        "cluster",
+        "up",
+        "--nodes",
+        "2",
+        "--protocol",
+        "heartbeat-fixed",
+        "--heartbeat-ms",
+        "100",
+        "--timeout-ms",
+        "800",
+        "--port",
+        &port,
+        "--detach",
+    ];
+    palisade(&dir, &up);
+    assert!(dir.join(".palisade-cluster").is_file(), "up marks the directory it made");
+
+    // A pid file naming another process (a stale pid, reused): faults and `down` leave it
+    // alone.
+    let other = Reap(Command::new("sleep").arg("60").spawn().unwrap());
+    let real = std::fs::read_to_string(dir.join("n1.pid")).unwrap();
+    std::fs::write(dir.join("n1.pid"), format!("{}\n", other.0.id())).unwrap();
+    for f in ["kill", "pause"] {
+        let out = fault(&dir, &[f, "1"]);
+        assert_eq!(out.status.code(), Some(2), "fault {f} 1 with a stale pid: {out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("node 1 is not running"), "{out:?}");
+    }
+    assert!(alive(other.0.id()), "the unrelated process was signalled");
+    std::fs::write(dir.join("n1.pid"), real).unwrap();
+
+    // With nftables: a partition, then `up` again over the same directory.
+    let nft = nft_usable();
+    if let Err(why) = &nft {
+        assert!(std::env::var_os("PALISADE_REQUIRE_NFT").is_none(), "PALISADE_REQUIRE_NFT is set but {why}");
+        eprintln!("SKIPPED the firewall part: {why}");
+    }
+    let table = format!("palisade_{}", std::fs::read_to_string(dir.join("cluster.id")).unwrap().trim());
+    let tables =
+        || String::from_utf8(Command::new("nft").args(["list", "tables"]).output().unwrap().stdout).unwrap();
+    if nft.is_ok() {
+        inject(
+            &dir,
+            &["partition", "1", "2"],
+            &[(1, "suspect", 2), (2, "suspect", 1)],
+            Duration::from_secs(5),
+            "the partition",
+        );
+        assert!(tables().contains(&table));
+    }
+    let old = pids(&dir, 2);
+    palisade(&dir, &up);
+    for pid in old {
+        assert!(!alive(pid), "the previous cluster's process {pid} still runs");
+    }
+    if nft.is_ok() {
+        assert!(!tables().contains(&table), "the previous cluster's table is left: {}", tables());
+    }
+    // The new nodes find each other and nobody is suspected.
+    std::thread::sleep(Duration::from_secs(3));
+    let evs = events(&dir);
+    assert!(evs.iter().any(|e| e.1 == "transport"), "the new nodes run: {evs:?}");
+    assert!(evs.iter().all(|e| e.1 != "suspect"), "the new cluster is partitioned: {evs:?}");
 }

@@ -3,20 +3,37 @@
 //! `up` generates keys and configurations under a directory and starts one `palisade node`
 //! process per node, node i listening on 127.0.0.(10+i) so a firewall can tell them apart.
 //! Each node's JSON events go to `DIR/nI.events`, its log to `DIR/nI.log`, its pid to
-//! `DIR/nI.pid`. `up` then prints every event as it arrives until interrupted, and stops the
-//! nodes on the way out; with `--detach` it returns at once and `down` stops them.
+//! `DIR/nI.pid`. `up` waits until every node listens, then prints every event as it arrives
+//! until interrupted, and stops the nodes on the way out; with `--detach` it returns once
+//! they listen and `down` stops them.
+//!
+//! `up` only ever deletes a directory it made: it writes `DIR/.palisade-cluster` into a
+//! directory it creates (or finds empty), and refuses a non-empty one without that marker.
+//! Over a previous cluster's directory it first stops that cluster's processes and removes
+//! its firewall table. A pid from a pid file is signalled only if `/proc/PID/cmdline` is
+//! the palisade binary with the arguments that started that node (or proxy), so a stale pid
+//! now used by another process is left alone.
 //!
 //! `fault` acts on the running processes: `pause`/`resume` (SIGSTOP/SIGCONT), `kill`
 //! (SIGKILL), `restart`, and, where nftables is usable (root), `partition A B` (both
 //! directions cut), `loss N PERCENT` (random loss of traffic to and from a node) and `heal`.
-//! With `up --delay-proxy`, every connection runs through a userspace relay and
-//! `delay A B MS` holds the pair's traffic for MS milliseconds each way (no netem here).
+//! The rules match the nodes' addresses and the cluster's TCP ports (`DIR/cluster.ports`),
+//! so other traffic on those loopback addresses is untouched. With `up --delay-proxy`,
+//! every connection runs through a userspace relay and `delay A B MS` holds the pair's
+//! traffic for MS milliseconds each way (no netem here).
 
 use crate::usage_error;
-use std::net::{IpAddr, Ipv4Addr};
+use rand_core::{OsRng, TryRngCore};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The file `up` writes into a cluster directory: only a directory holding it is cleared.
+pub const MARKER: &str = ".palisade-cluster";
+
+/// How long `up` waits for the proxy and every node to listen.
+const START_WITHIN: Duration = Duration::from_secs(10);
 
 /// `palisade cluster` subcommands.
 #[derive(clap::Subcommand, Debug)]
@@ -36,7 +53,7 @@ pub enum ClusterCmd {
         #[arg(long)]
         dir: PathBuf,
         /// Nodes.
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(2..=200))]
         nodes: u32,
         /// The nodes' port.
         #[arg(long)]
@@ -63,10 +80,12 @@ pub struct UpArgs {
     /// stores), election (the last node stores), skew or bracha (f = (n - 1) / 3).
     #[arg(long)]
     protocol: String,
-    /// Where keys, configs, data, events and logs go (replaced if it holds a stopped cluster).
+    /// Where keys, configs, data, events and logs go: created, or empty, or a previous
+    /// cluster's (whose processes are stopped and whose files are replaced).
     #[arg(long, default_value = "palisade-cluster")]
     dir: PathBuf,
-    /// The port every node listens on (each on its own 127.0.0.x address).
+    /// The port every node listens on (each on its own 127.0.0.x address); the delay proxy
+    /// also uses the next nodes - 1 ports.
     #[arg(long, default_value_t = 7400)]
     port: u16,
     /// Heartbeat interval (heartbeat protocols).
@@ -75,7 +94,7 @@ pub struct UpArgs {
     /// Timeout (heartbeat-fixed) or acceptable pause (heartbeat-phi).
     #[arg(long, default_value_t = 1000)]
     timeout_ms: u64,
-    /// Return once the nodes are started instead of printing their events.
+    /// Return once every node listens instead of printing their events.
     #[arg(long)]
     detach: bool,
     /// Route every connection through a userspace delay proxy (for `fault delay`).
@@ -135,9 +154,9 @@ pub enum FaultCmd {
     Heal,
 }
 
-/// Node `i`'s address.
+/// Node `i`'s address: 127.0.0.(10+i) (nodes are at most 200).
 pub fn node_ip(i: u32) -> Ipv4Addr {
-    Ipv4Addr::new(127, 0, 0, 10 + i as u8)
+    Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 0, 0, 10)).saturating_add(i))
 }
 
 fn pid_file(dir: &Path, i: u32) -> PathBuf {
@@ -148,15 +167,45 @@ fn nodes_in(dir: &Path) -> Vec<u32> {
     (1..=200).filter(|&i| dir.join(format!("n{i}.toml")).exists()).collect()
 }
 
+/// The last port a cluster of `nodes` on `port` uses: `port` itself, or with the delay
+/// proxy `port + nodes - 1` (pair a < b's relay listens on `port + a`). Refuses port 0 and
+/// ranges that would run past 65535.
+pub fn last_port(port: u16, nodes: u32, proxy: bool) -> Result<u16, String> {
+    if port == 0 {
+        return Err("--port 0: the nodes need a fixed port their peers can dial".into());
+    }
+    if !proxy {
+        return Ok(port);
+    }
+    let last = u32::from(port) + nodes.saturating_sub(1);
+    u16::try_from(last).map_err(|_| {
+        format!(
+            "--port {port} with {nodes} nodes and the delay proxy needs ports {port} to {last}, past 65535: pick a port of at most {}",
+            u32::from(u16::MAX) + 1 - nodes.max(1)
+        )
+    })
+}
+
+/// The arguments `up` starts node `i` with (and finds it again by).
+fn node_args(dir: &Path, i: u32) -> Vec<String> {
+    let config = dir.join(format!("n{i}.toml")).display().to_string();
+    vec!["node".into(), "--json-events".into(), "--config".into(), config]
+}
+
+/// The arguments the delay proxy is found by (it is started with `--nodes` and `--port` too).
+fn proxy_args(dir: &Path) -> Vec<String> {
+    vec!["cluster".into(), "proxy".into(), "--dir".into(), dir.display().to_string()]
+}
+
 /// Runs `palisade cluster`.
 pub fn run(cmd: ClusterCmd) -> ExitCode {
     let result = match cmd {
         ClusterCmd::Up(args) => up(args),
         ClusterCmd::Down { dir } => down(&dir),
         ClusterCmd::Fault { dir, fault } => self::fault(&dir, fault),
-        ClusterCmd::Proxy { dir, nodes, port } => {
-            super::proxy::run(&dir, nodes, port).map(|()| ExitCode::SUCCESS)
-        }
+        ClusterCmd::Proxy { dir, nodes, port } => last_port(port, nodes, true)
+            .and_then(|_| super::proxy::run(&dir, nodes, port))
+            .map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -165,13 +214,6 @@ pub fn run(cmd: ClusterCmd) -> ExitCode {
 }
 
 fn up(args: UpArgs) -> Result<ExitCode, String> {
-    let dir = &args.dir;
-    if nodes_in(dir).iter().any(|&i| running(dir, i).is_some()) {
-        return Err(format!(
-            "a cluster is running in {}: `palisade cluster down --dir {0}` first",
-            dir.display()
-        ));
-    }
     let protocol = match args.protocol.as_str() {
         "heartbeat-phi" => format!("protocol = \"heartbeat-phi\"\nheartbeat_ms = {}\nacceptable_pause_ms = {}\n", args.heartbeat_ms, args.timeout_ms),
         "heartbeat-fixed" => format!("protocol = \"heartbeat-fixed\"\nheartbeat_ms = {}\ntimeout_ms = {}\n", args.heartbeat_ms, args.timeout_ms),
@@ -189,10 +231,14 @@ fn up(args: UpArgs) -> Result<ExitCode, String> {
             ));
         }
     };
-    let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let dir = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
-    let cluster: u64 = std::process::id().into();
+    let last = last_port(args.port, args.nodes, args.delay_proxy)?;
+    let dir = prepare_dir(&args.dir)?;
+    check_free(args.nodes, args.port, args.delay_proxy)?;
+    let mut id = [0u8; 8];
+    OsRng.try_fill_bytes(&mut id).map_err(|e| format!("no randomness from the operating system: {e}"))?;
+    // A random cluster id (48 bits: short table names, exact in JSON), so two clusters'
+    // frames and firewall tables never mix.
+    let cluster = (u64::from_le_bytes(id) >> 16).max(1);
     let mut publics = Vec::new();
     for i in 1..=args.nodes {
         let keys = dir.join(format!("k{i}"));
@@ -210,9 +256,9 @@ fn up(args: UpArgs) -> Result<ExitCode, String> {
         for j in (1..=args.nodes).filter(|&j| j != i) {
             // Node i dials the higher ids; with the proxy, through the pair's relay.
             let addr = if args.delay_proxy && i < j {
-                super::proxy::proxied(i, j, args.port)
+                super::proxy::proxied(i, j, args.port).ok_or("proxy port out of range")?
             } else {
-                std::net::SocketAddr::new(IpAddr::V4(node_ip(j)), args.port)
+                SocketAddr::new(IpAddr::V4(node_ip(j)), args.port)
             };
             cfg += &format!(
                 "\n[[peers]]\nid = {j}\naddr = \"{addr}\"\npublic_key = \"{}\"\n",
@@ -223,18 +269,30 @@ fn up(args: UpArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("cannot write config: {e}"))?;
     }
     std::fs::write(dir.join("cluster.id"), format!("{cluster}\n")).map_err(|e| e.to_string())?;
-    if args.delay_proxy {
+    let ports = if last == args.port { args.port.to_string() } else { format!("{}-{last}", args.port) };
+    std::fs::write(dir.join("cluster.ports"), format!("{ports}\n")).map_err(|e| e.to_string())?;
+    let started = if args.delay_proxy {
         std::fs::create_dir_all(dir.join("delay")).map_err(|e| e.to_string())?;
-        let nodes = args.nodes.to_string();
-        let port = args.port.to_string();
-        let dir_arg = dir.display().to_string();
-        let proxy = ["cluster", "proxy", "--dir", &dir_arg, "--nodes", &nodes, "--port", &port];
+        let mut proxy = proxy_args(&dir);
+        proxy.extend(["--nodes".into(), args.nodes.to_string(), "--port".into(), args.port.to_string()]);
         start_process(&dir, "proxy", &proxy)?;
-        // Let it bind before nodes dial it.
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    for i in 1..=args.nodes {
-        spawn(&dir, i)?;
+        // Nodes dial the proxy: it must listen first (its last relay is bound last).
+        let last_relay =
+            super::proxy::proxied(args.nodes - 1, args.nodes, args.port).ok_or("proxy port out of range")?;
+        await_listening(&dir, "proxy", last_relay, || proxy_running(&dir).is_some())
+    } else {
+        Ok(())
+    };
+    let started = started.and_then(|()| {
+        for i in 1..=args.nodes {
+            spawn(&dir, i)?;
+        }
+        await_nodes(&dir, args.nodes, args.port)
+    });
+    if let Err(why) = started {
+        stop(&dir);
+        eprintln!("palisade: the cluster in {} did not start: {why}; stopped it", dir.display());
+        return Ok(ExitCode::FAILURE);
     }
     eprintln!(
         "palisade cluster: {} {} nodes on {}..{} port {} in {}",
@@ -252,15 +310,163 @@ fn up(args: UpArgs) -> Result<ExitCode, String> {
     down(&dir)
 }
 
+/// Makes `dir` ready for a new cluster and returns its canonical path. A missing directory
+/// is created and an empty one taken; one holding [`MARKER`] is a previous cluster's: its
+/// processes are stopped, its firewall table removed and its files deleted. Any other
+/// directory is refused, and nothing in it touched.
+fn prepare_dir(dir: &Path) -> Result<PathBuf, String> {
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        Err(e) => return Err(format!("--dir {}: {e}", dir.display())),
+        Ok(meta) if !meta.is_dir() => return Err(format!("--dir {} is not a directory", dir.display())),
+        Ok(_) => {}
+    }
+    let dir = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut entries = std::fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    if entries.next().is_some() {
+        let ours = std::fs::symlink_metadata(dir.join(MARKER)).is_ok_and(|m| m.is_file());
+        if !ours {
+            return Err(format!(
+                "--dir {} is not empty and was not made by `palisade cluster up` (no {MARKER} in it): \
+                 refusing to delete anything in it; name a new or empty directory",
+                dir.display()
+            ));
+        }
+        let stopped = stop(&dir);
+        if stopped > 0 {
+            eprintln!(
+                "palisade cluster: stopped {stopped} processes of the previous cluster in {}",
+                dir.display()
+            );
+        }
+        clear(&dir)?;
+    }
+    std::fs::write(
+        dir.join(MARKER),
+        "made by `palisade cluster up`, which deletes everything in this directory when it starts a new cluster here\n",
+    )
+    .map_err(|e| format!("cannot write {}: {e}", dir.join(MARKER).display()))?;
+    Ok(dir)
+}
+
+/// Deletes everything in `dir` but the marker (symbolic links themselves, not their targets).
+fn clear(dir: &Path) -> Result<(), String> {
+    let fail = |path: &Path, e: std::io::Error| format!("cannot remove {}: {e}", path.display());
+    for entry in std::fs::read_dir(dir).map_err(|e| fail(dir, e))? {
+        let entry = entry.map_err(|e| fail(dir, e))?;
+        if entry.file_name() == MARKER {
+            continue;
+        }
+        let path = entry.path();
+        let is_dir = entry.file_type().map_err(|e| fail(&path, e))?.is_dir();
+        let removed = if is_dir { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        removed.map_err(|e| fail(&path, e))?;
+    }
+    Ok(())
+}
+
+/// Checks that nothing listens where the cluster will: every node's address and port, and
+/// with the proxy every relay's.
+fn check_free(nodes: u32, port: u16, proxy: bool) -> Result<(), String> {
+    let mut addrs: Vec<SocketAddr> =
+        (1..=nodes).map(|i| SocketAddr::new(IpAddr::V4(node_ip(i)), port)).collect();
+    if proxy {
+        for b in 2..=nodes {
+            for a in 1..b {
+                addrs.push(super::proxy::proxied(a, b, port).ok_or("proxy port out of range")?);
+            }
+        }
+    }
+    for addr in addrs {
+        TcpListener::bind(addr).map_err(|e| format!("{addr} is taken ({e}): pick another --port"))?;
+    }
+    Ok(())
+}
+
+/// Waits until something accepts connections on `addr` while `still_up()` holds, at most
+/// [`START_WITHIN`]; otherwise says why, naming `name`'s log file.
+fn await_listening(
+    dir: &Path,
+    name: &str,
+    addr: SocketAddr,
+    still_up: impl Fn() -> bool,
+) -> Result<(), String> {
+    let deadline = Instant::now() + START_WITHIN;
+    loop {
+        if !still_up() {
+            return Err(exited(dir, name));
+        }
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(not_listening(dir, name, addr));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until every node listens on its address with its process alive, at most
+/// [`START_WITHIN`] in all; otherwise names each node that did not, and its log file.
+fn await_nodes(dir: &Path, nodes: u32, port: u16) -> Result<(), String> {
+    let deadline = Instant::now() + START_WITHIN;
+    let addr = |i: u32| SocketAddr::new(IpAddr::V4(node_ip(i)), port);
+    let mut waiting: Vec<u32> = (1..=nodes).collect();
+    let mut gone = Vec::new();
+    loop {
+        waiting.retain(|&i| {
+            if running(dir, i).is_none() {
+                gone.push(i);
+                return false;
+            }
+            TcpStream::connect_timeout(&addr(i), Duration::from_millis(100)).is_err()
+        });
+        if waiting.is_empty() || Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A node that listened but failed right after (unreadable durable state, say) is gone
+    // a moment later.
+    std::thread::sleep(Duration::from_millis(200));
+    for i in 1..=nodes {
+        if !gone.contains(&i) && !waiting.contains(&i) && running(dir, i).is_none() {
+            gone.push(i);
+        }
+    }
+    gone.sort_unstable();
+    let mut why: Vec<String> = gone.iter().map(|&i| exited(dir, &format!("n{i}"))).collect();
+    why.extend(waiting.iter().map(|&i| not_listening(dir, &format!("n{i}"), addr(i))));
+    if why.is_empty() { Ok(()) } else { Err(why.join("; ")) }
+}
+
+fn exited(dir: &Path, name: &str) -> String {
+    let log = dir.join(format!("{name}.log"));
+    let last = std::fs::read_to_string(&log).ok().and_then(|text| {
+        let line = text.lines().rev().find(|l| !l.trim().is_empty())?.trim().to_string();
+        Some(line.chars().take(200).collect::<String>())
+    });
+    match last {
+        Some(line) => format!("{name} exited (`{line}`; see {})", log.display()),
+        None => format!("{name} exited (see {})", log.display()),
+    }
+}
+
+fn not_listening(dir: &Path, name: &str, addr: SocketAddr) -> String {
+    let log = dir.join(format!("{name}.log"));
+    format!("{name} is not listening on {addr} after {} s (see {})", START_WITHIN.as_secs(), log.display())
+}
+
 /// Starts node `i`'s process, appending to its events and log files; records its pid.
 fn spawn(dir: &Path, i: u32) -> Result<u32, String> {
-    let config = dir.join(format!("n{i}.toml")).display().to_string();
-    start_process(dir, &format!("n{i}"), &["node", "--json-events", "--config", &config])
+    start_process(dir, &format!("n{i}"), &node_args(dir, i))
 }
 
 /// Starts `palisade ARGS` as `name`: stdout to `name.events`, stderr to `name.log`, pid in
 /// `name.pid`.
-fn start_process(dir: &Path, name: &str, args: &[&str]) -> Result<u32, String> {
+fn start_process(dir: &Path, name: &str, args: &[String]) -> Result<u32, String> {
     let append = |name: String| {
         std::fs::OpenOptions::new()
             .create(true)
@@ -269,7 +475,7 @@ fn start_process(dir: &Path, name: &str, args: &[&str]) -> Result<u32, String> {
             .map_err(|e| format!("cannot open {name}: {e}"))
     };
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the palisade binary: {e}"))?;
-    let child = Command::new(exe)
+    let mut child = Command::new(exe)
         .args(args)
         .stdin(Stdio::null())
         .stdout(append(format!("{name}.events"))?)
@@ -278,20 +484,60 @@ fn start_process(dir: &Path, name: &str, args: &[&str]) -> Result<u32, String> {
         .map_err(|e| format!("cannot start {name}: {e}"))?;
     std::fs::write(dir.join(format!("{name}.pid")), format!("{}\n", child.id()))
         .map_err(|e| e.to_string())?;
+    // Just after the exec the new process's arguments are not readable yet: wait until it
+    // can be recognised (or has exited), so the identity checks that follow are not fooled.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !is_ours(child.id(), args) && Instant::now() < deadline {
+        if child.try_wait().map_or(true, |status| status.is_some()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
     Ok(child.id())
 }
 
-/// The pid of node `i` if its process is alive (not a zombie).
+/// The pid of node `i` (of the cluster in `dir`, a canonical path) if that process is
+/// alive and is the node `up` started (see [`verified`]).
 fn running(dir: &Path, i: u32) -> Option<u32> {
-    alive(&pid_file(dir, i))
+    verified(&pid_file(dir, i), &node_args(dir, i))
 }
 
-/// The pid in `file` if that process is alive (not a zombie).
-fn alive(file: &Path) -> Option<u32> {
+/// The pid of the cluster's delay proxy, if it runs (see [`verified`]).
+fn proxy_running(dir: &Path) -> Option<u32> {
+    verified(&dir.join("proxy.pid"), &proxy_args(dir))
+}
+
+/// The pid in `file` if that process is alive (not a zombie) and is one we started: a
+/// palisade binary whose arguments include `args`, in order. A pid that now belongs to
+/// another process (the pid file is stale and the number reused) gives `None`.
+fn verified(file: &Path, args: &[String]) -> Option<u32> {
     let pid: u32 = std::fs::read_to_string(file).ok()?.trim().parse().ok()?;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let state = stat.rsplit(')').next()?.split_whitespace().next()?;
-    (state != "Z" && state != "X").then_some(pid)
+    is_ours(pid, args).then_some(pid)
+}
+
+fn is_ours(pid: u32, args: &[String]) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { return false };
+    let argv: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+    // A palisade binary: named so, or named as this one is.
+    let exe = argv.first().and_then(|a| Path::new(std::ffi::OsStr::from_bytes(a)).file_name());
+    let this = std::env::current_exe().ok();
+    let this = this.as_deref().and_then(Path::file_name);
+    if !exe.is_some_and(|name| name.as_bytes().starts_with(b"palisade") || Some(name) == this) {
+        return false;
+    }
+    let want: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    if want.is_empty() || !argv.windows(want.len()).any(|w| w == want.as_slice()) {
+        return false;
+    }
+    alive(pid)
+}
+
+/// True while process `pid` exists and is not a zombie.
+fn alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    let state = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next());
+    state.is_some_and(|s| s != "Z" && s != "X")
 }
 
 fn signal(pid: u32, sig: &str) -> Result<(), String> {
@@ -341,31 +587,74 @@ fn follow(dir: &Path) {
 }
 
 fn down(dir: &Path) -> Result<ExitCode, String> {
-    let nodes = nodes_in(dir);
-    if nodes.is_empty() {
-        return Err(format!("no cluster in {}", dir.display()));
+    let no_cluster = || format!("no cluster in {}", dir.display());
+    let dir = dir.canonicalize().map_err(|_| no_cluster())?;
+    if nodes_in(&dir).is_empty() {
+        return Err(no_cluster());
     }
-    for i in nodes {
-        if let Some(pid) = running(dir, i) {
-            let _ = signal(pid, "CONT");
-            let _ = signal(pid, "KILL");
-        }
-        let _ = std::fs::remove_file(pid_file(dir, i));
-    }
-    if let Some(pid) = alive(&dir.join("proxy.pid")) {
-        let _ = signal(pid, "KILL");
-    }
-    let _ = std::fs::remove_file(dir.join("proxy.pid"));
-    if let Some(table) = nft_table(dir) {
-        // Absent table (no faults injected, or not root): nothing to remove.
-        let _ = Command::new("nft").args(["delete", "table", "inet", &table]).stderr(Stdio::null()).status();
-    }
+    stop(&dir);
     Ok(ExitCode::SUCCESS)
 }
 
+/// Stops the processes of the cluster in `dir` (canonical) that are still ours (SIGCONT,
+/// then SIGKILL), waits for them to go, removes the pid files and the cluster's firewall
+/// table. Returns how many processes it stopped.
+fn stop(dir: &Path) -> usize {
+    let mut pids = Vec::new();
+    for i in nodes_in(dir) {
+        if let Some(pid) = running(dir, i) {
+            let _ = signal(pid, "CONT");
+            let _ = signal(pid, "KILL");
+            pids.push(pid);
+        }
+        let _ = std::fs::remove_file(pid_file(dir, i));
+    }
+    if let Some(pid) = proxy_running(dir) {
+        let _ = signal(pid, "KILL");
+        pids.push(pid);
+    }
+    let _ = std::fs::remove_file(dir.join("proxy.pid"));
+    // Their ports are free once they are gone.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while pids.iter().any(|&pid| alive(pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    delete_table(dir);
+    pids.len()
+}
+
+/// Removes the cluster's nftables table, if there is one (none when no fault was injected,
+/// or without root).
+fn delete_table(dir: &Path) {
+    if let Some(table) = nft_table(dir) {
+        let _ = Command::new("nft")
+            .args(["delete", "table", "inet", &table])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 fn nft_table(dir: &Path) -> Option<String> {
-    let id = std::fs::read_to_string(dir.join("cluster.id")).ok()?;
-    Some(format!("palisade_{}", id.trim()))
+    let id: u64 = std::fs::read_to_string(dir.join("cluster.id")).ok()?.trim().parse().ok()?;
+    Some(format!("palisade_{id}"))
+}
+
+/// The cluster's TCP ports as nftables writes them (`7400`, or `7400-7404` with the proxy).
+fn nft_ports(dir: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(dir.join("cluster.ports")).map_err(|_| {
+        format!("{} has no cluster.ports (made by an older palisade): run `cluster up` again", dir.display())
+    })?;
+    let text = text.trim();
+    let valid = match text.split_once('-') {
+        Some((a, b)) => a.parse::<u16>().is_ok() && b.parse::<u16>().is_ok(),
+        None => text.parse::<u16>().is_ok(),
+    };
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err(format!("{}/cluster.ports is not a port range", dir.display()))
+    }
 }
 
 /// Runs one nft command (the table and chain are created on first use).
@@ -397,9 +686,11 @@ fn nft(dir: &Path, rules: &[String]) -> Result<(), String> {
 }
 
 fn fault(dir: &Path, fault: FaultCmd) -> Result<ExitCode, String> {
+    let no_cluster = || format!("no cluster in {}", dir.display());
+    let dir = &dir.canonicalize().map_err(|_| no_cluster())?;
     let nodes = nodes_in(dir);
     if nodes.is_empty() {
-        return Err(format!("no cluster in {}", dir.display()));
+        return Err(no_cluster());
     }
     let member = |i: u32| {
         if nodes.contains(&i) {
@@ -427,32 +718,38 @@ fn fault(dir: &Path, fault: FaultCmd) -> Result<ExitCode, String> {
                     std::thread::sleep(Duration::from_millis(20));
                 }
             }
-            spawn(&dir.canonicalize().map_err(|e| e.to_string())?, node)?;
+            spawn(dir, node)?;
         }
         FaultCmd::Partition { a, b } => {
             let (a, b) = (ip(member(a)?), ip(member(b)?));
-            nft(
-                dir,
-                &[format!("ip saddr {a} ip daddr {b} drop"), format!("ip saddr {b} ip daddr {a} drop")],
-            )?;
+            let ports = nft_ports(dir)?;
+            // The cluster's connections only: to a cluster port, or from one.
+            let mut rules = Vec::new();
+            for (from, to) in [(a, b), (b, a)] {
+                rules.push(format!("ip saddr {from} ip daddr {to} tcp dport {ports} drop"));
+                rules.push(format!("ip saddr {from} ip daddr {to} tcp sport {ports} drop"));
+            }
+            nft(dir, &rules)?;
         }
         FaultCmd::Loss { node, percent } => {
             let n = ip(member(node)?);
             let p = percent.min(100);
-            nft(
-                dir,
-                &[
-                    format!("ip daddr {n} numgen random mod 100 < {p} drop"),
-                    format!("ip saddr {n} numgen random mod 100 < {p} drop"),
-                ],
-            )?;
+            let ports = nft_ports(dir)?;
+            // Each of the cluster's packets to or from the node matches one rule (one draw).
+            let lose = format!("numgen random mod 100 < {p} drop");
+            let mut rules = Vec::new();
+            for end in ["saddr", "daddr"] {
+                rules.push(format!("ip {end} {n} tcp dport {ports} {lose}"));
+                rules.push(format!("ip {end} {n} tcp sport {ports} tcp dport != {ports} {lose}"));
+            }
+            nft(dir, &rules)?;
         }
         FaultCmd::Delay { a, b, ms } => {
             let (a, b) = (member(a)?, member(b)?);
             if a == b {
                 return Err("delay needs two different nodes".into());
             }
-            if alive(&dir.join("proxy.pid")).is_none() {
+            if proxy_running(dir).is_none() {
                 return Err("no delay proxy runs: start the cluster with `cluster up --delay-proxy`".into());
             }
             std::fs::write(super::proxy::delay_file(dir, a, b), format!("{ms}\n"))
@@ -464,13 +761,93 @@ fn fault(dir: &Path, fault: FaultCmd) -> Result<ExitCode, String> {
                     let _ = std::fs::remove_file(e.path());
                 }
             }
-            if let Some(table) = nft_table(dir) {
-                let _ = Command::new("nft")
-                    .args(["delete", "table", "inet", &table])
-                    .stderr(Stdio::null())
-                    .status();
-            }
+            delete_table(dir);
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("palisade-unit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.canonicalize().unwrap()
+    }
+
+    #[test]
+    fn port_ranges_that_would_pass_65535_are_refused() {
+        assert_eq!(last_port(7400, 200, false), Ok(7400));
+        assert_eq!(last_port(7400, 5, true), Ok(7404));
+        assert_eq!(last_port(65533, 3, true), Ok(65535));
+        assert!(last_port(65534, 3, true).unwrap_err().contains("at most 65533"));
+        assert_eq!(last_port(65535, 2, false), Ok(65535));
+        assert!(last_port(0, 2, false).is_err());
+        assert_eq!(
+            super::super::proxy::proxied(2, 3, 65533),
+            Some(SocketAddr::from(([127, 0, 0, 13], 65535)))
+        );
+        assert_eq!(super::super::proxy::proxied(3, 4, 65533), None);
+    }
+
+    #[test]
+    fn a_pid_of_another_process_is_never_taken_for_a_node() {
+        let dir = temp_dir("identity");
+        // This test process is alive, and even a binary named palisade-*, but not node 1.
+        std::fs::write(pid_file(&dir, 1), format!("{}\n", std::process::id())).unwrap();
+        assert_eq!(running(&dir, 1), None);
+        // A pid file naming no process, or not a pid at all.
+        std::fs::write(pid_file(&dir, 2), "4294967295\n").unwrap();
+        assert_eq!(running(&dir, 2), None);
+        std::fs::write(pid_file(&dir, 3), "1; rm -rf /\n").unwrap();
+        assert_eq!(running(&dir, 3), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_node_that_exited_at_start_is_named_with_its_log() {
+        let dir = temp_dir("exited");
+        std::fs::write(dir.join("n1.toml"), "").unwrap();
+        let mut gone = Command::new("true").spawn().unwrap();
+        gone.wait().unwrap();
+        std::fs::write(pid_file(&dir, 1), format!("{}\n", gone.id())).unwrap();
+        std::fs::write(dir.join("n1.log"), "starting\npalisade: listen 127.0.0.11:1: denied\n\n").unwrap();
+        let why = await_nodes(&dir, 1, 1).unwrap_err();
+        assert_eq!(
+            why,
+            format!("n1 exited (`palisade: listen 127.0.0.11:1: denied`; see {}/n1.log)", dir.display())
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn only_a_marked_directory_is_cleared() {
+        let dir = temp_dir("marker");
+        std::fs::write(dir.join("precious"), "keep").unwrap();
+        let err = prepare_dir(&dir).unwrap_err();
+        assert!(
+            err.contains("not made by `palisade cluster up`") && err.contains(&dir.display().to_string())
+        );
+        assert_eq!(std::fs::read_to_string(dir.join("precious")).unwrap(), "keep");
+        // Marked: cleared (a symbolic link inside is removed, not followed), marker kept.
+        std::fs::write(dir.join(MARKER), "").unwrap();
+        let outside = temp_dir("marker-outside");
+        std::fs::write(outside.join("kept"), "").unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join("link")).unwrap();
+        std::fs::create_dir_all(dir.join("data1/sub")).unwrap();
+        assert_eq!(prepare_dir(&dir).unwrap(), dir);
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, vec![std::ffi::OsString::from(MARKER)]);
+        assert!(outside.join("kept").exists());
+        // Missing: created and marked; a file: refused.
+        let fresh = dir.join("fresh");
+        prepare_dir(&fresh).unwrap();
+        assert!(fresh.join(MARKER).is_file());
+        assert!(prepare_dir(&dir.join(MARKER)).unwrap_err().contains("not a directory"));
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&outside).unwrap();
+    }
 }

@@ -1,5 +1,6 @@
 //! `palisade keygen --out DIR`: a node's ed25519 key pair, from the operating system's
-//! randomness, as hex in `node.key` (secret, mode 0600) and `node.pub`.
+//! randomness, as hex in `node.key` (secret, mode 0600, also when `--force` replaces a key
+//! whose mode was looser) and `node.pub`.
 
 use crate::usage_error;
 use rand_core::{OsRng, TryRngCore};
@@ -44,26 +45,50 @@ pub fn run(args: KeygenArgs) -> ExitCode {
 }
 
 /// Writes a fresh key pair into `dir` (which must exist); returns the public key as hex.
+/// The secret is written 0600 whatever the file's mode was before (see [`write_private`]).
 pub fn generate(dir: &Path) -> Result<String, String> {
     let mut seed = [0u8; 32];
     OsRng.try_fill_bytes(&mut seed).map_err(|e| format!("no randomness from the operating system: {e}"))?;
     let key = ed25519_dalek::SigningKey::from_bytes(&seed);
     let public = hex(key.verifying_key().as_bytes());
-    write_secret(&dir.join("node.key"), &hex(&seed))
+    write_private(&dir.join("node.key"), &format!("{}\n", hex(&seed)))
         .and_then(|()| std::fs::write(dir.join("node.pub"), format!("{public}\n")))
         .map_err(|e| format!("cannot write keys to {}: {e}", dir.display()))?;
     Ok(public)
 }
 
-fn write_secret(path: &Path, hex: &str) -> std::io::Result<()> {
+/// Replaces `path` with `text`, mode 0600: written to a temporary file beside it, created
+/// 0600 (and set so explicitly, whatever the umask), synced, then renamed over `path`. An
+/// existing file's looser mode is never kept, and a crash leaves the old key or the new one.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut f = options.open(path)?;
-    f.write_all(format!("{hex}\n").as_bytes())?;
-    f.sync_all()
+    let written = (|| {
+        let mut f = options.open(&tmp)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // The rename is durable once the directory is.
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }

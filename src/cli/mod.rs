@@ -4,6 +4,7 @@ pub mod cluster;
 pub mod detector;
 pub mod keygen;
 pub mod node;
+pub mod output;
 pub mod proxy;
 pub mod sim;
 pub mod sweep;

@@ -33,6 +33,7 @@
 //! public_key = "…64 hex digits…"
 //! ```
 
+use super::output::{Dropped, Lossy};
 use crate::usage_error;
 use palisade::actix::{NodeConfig, NodeHandle, Peer, TransportStats, start};
 use palisade::core::NodeId;
@@ -47,9 +48,10 @@ use palisade::core::quorum::bracha::{Bracha, BrachaConfig};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
 
 /// Arguments of `palisade node`.
 #[derive(clap::Args, Debug)]
@@ -147,17 +149,47 @@ fn unhex<const N: usize>(s: &str, what: &str) -> Result<[u8; N], String> {
     Ok(out)
 }
 
+/// Lines of events the stdout writer holds before it drops (`--json-events`).
+const EVENT_QUEUE: usize = 1024;
+/// Log lines the stderr writer holds before it drops.
+const LOG_QUEUE: usize = 4096;
+/// At most one report of dropped lines per writer this often.
+const REPORT_EVERY: Duration = Duration::from_secs(10);
+/// How long shutdown waits for the writers to write what they hold.
+const FLUSH_AT_EXIT: Duration = Duration::from_secs(1);
+
 /// Runs `palisade node`. Logs (with cluster, node and peer spans) go to stderr, filtered
-/// by `RUST_LOG` (default `info`); events go to stdout with `--json-events`.
+/// by `RUST_LOG` (default `info`); events go to stdout with `--json-events`. Both go through
+/// bounded, lossy writers on threads of their own ([`super::output`]): a reader that does not
+/// keep up loses lines (counted and reported), never the node's time.
 pub fn run(args: NodeArgs) -> ExitCode {
+    let report = |d: Dropped| {
+        Some(format!(
+            "palisade: {} log lines dropped: stderr not drained ({} in all)\n",
+            d.since_last, d.total
+        ))
+    };
+    let log = match Lossy::spawn("palisade-log", std::io::stderr(), LOG_QUEUE, REPORT_EVERY, Box::new(report))
+    {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("palisade: cannot start the log writer thread: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(log.clone()).try_init();
+    let code = configure(args);
+    // Whatever was logged (a warning before a usage error, say) gets its chance to be
+    // written; a stderr nobody reads cannot hold the exit up for longer than this.
+    log.finish(FLUSH_AT_EXIT);
+    code
+}
+
+fn configure(args: NodeArgs) -> ExitCode {
     let text = match std::fs::read_to_string(&args.config) {
         Ok(t) => t,
         Err(e) => return usage_error(format!("cannot read {}: {e}", args.config.display())),
@@ -180,6 +212,7 @@ pub fn run(args: NodeArgs) -> ExitCode {
             Err(e) => return usage_error(e),
         },
     };
+    warn_if_exposed(&file.key_file);
     let mut peers = BTreeMap::new();
     for (i, p) in file.peers.iter().enumerate() {
         let bytes = match unhex::<32>(&p.public_key, &format!("peers[{i}].public_key")) {
@@ -270,6 +303,33 @@ pub fn run(args: NodeArgs) -> ExitCode {
     }
 }
 
+/// Warns (one log line naming the file) when a secret key file is open to group or others.
+fn warn_if_exposed(key_file: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(key_file) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                let how = if mode & 0o044 != 0 { "readable" } else { "writable" };
+                tracing::warn!(
+                    "key_file {} is {how} by group or others (mode {mode:04o}): `chmod 600 {0}`",
+                    key_file.display()
+                );
+            }
+        }
+    }
+}
+
+/// Creates `dir` if needed and checks a file can be written in it (and removed).
+fn check_writable(dir: &Path) -> Result<(), String> {
+    let fail = |e: std::io::Error| format!("data_dir {} is not a writable directory: {e}", dir.display());
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let probe = dir.join(format!(".palisade-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"probe\n").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)
+}
+
 fn serve<P: Protocol>(
     file: FileConfig,
     key: ed25519_dalek::SigningKey,
@@ -280,9 +340,38 @@ fn serve<P: Protocol>(
 where
     P::Command: Send,
 {
+    if let Err(e) = check_writable(&file.data_dir) {
+        return usage_error(e);
+    }
     let listener = match std::net::TcpListener::bind(file.listen) {
         Ok(l) => l,
         Err(e) => return usage_error(format!("listen {}: {e}", file.listen)),
+    };
+    let started = std::time::Instant::now();
+    let events_out = if json {
+        let id = file.id;
+        let report = move |d: Dropped| {
+            // The total at exit is reported by `serve` below, whether stdout drained or not.
+            if d.at_exit {
+                return None;
+            }
+            tracing::warn!("{} event lines dropped: stdout not drained ({} in all)", d.since_last, d.total);
+            let line = serde_json::json!({
+                "node": id, "event": "output_dropped", "lines": d.since_last, "total": d.total,
+                "t_ms": started.elapsed().as_millis() as u64,
+            });
+            Some(format!("{line}\n"))
+        };
+        match Lossy::spawn("palisade-events", std::io::stdout(), EVENT_QUEUE, REPORT_EVERY, Box::new(report))
+        {
+            Ok(out) => Some(out),
+            Err(e) => {
+                eprintln!("palisade: cannot start the event writer thread: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        None
     };
     let config = NodeConfig::<P> {
         cluster: file.cluster,
@@ -295,7 +384,8 @@ where
         limits: Default::default(),
     };
     let system = actix::System::new();
-    system.block_on(async move {
+    let out = events_out.clone();
+    let code = system.block_on(async move {
         let node: NodeHandle<P> = match start(config, listener) {
             Ok(n) => n,
             Err(e) => {
@@ -304,21 +394,28 @@ where
             }
         };
         let mut events = node.subscribe();
-        let started = std::time::Instant::now();
-        if json {
+        if let Some(out) = out {
             if let Some(state) = &node.restored {
                 let line =
                     serde_json::json!({ "node": node.id.0, "event": "restored", "state": state, "t_ms": 0 });
-                println!("{line}");
+                out.line(&line.to_string());
             }
+            let events_out = out.clone();
             actix::spawn(async move {
-                while let Ok(e) = events.recv().await {
-                    let mut v = serde_json::to_value(&e.event).unwrap_or_default();
-                    if let Some(m) = v.as_object_mut() {
-                        m.insert("node".into(), e.node.0.into());
-                        m.insert("t_ms".into(), (started.elapsed().as_millis() as u64).into());
+                loop {
+                    match events.recv().await {
+                        Ok(e) => {
+                            let mut v = serde_json::to_value(&e.event).unwrap_or_default();
+                            if let Some(m) = v.as_object_mut() {
+                                m.insert("node".into(), e.node.0.into());
+                                m.insert("t_ms".into(), (started.elapsed().as_millis() as u64).into());
+                            }
+                            events_out.line(&v.to_string());
+                        }
+                        // Events the node published faster than this task took them.
+                        Err(RecvError::Lagged(n)) => events_out.count_dropped(n),
+                        Err(RecvError::Closed) => break,
                     }
-                    println!("{v}");
                 }
             });
             // Transport counters, whenever they change: rejected handshakes and frames,
@@ -340,13 +437,38 @@ where
                             "dropped_queue_full": now.2, "refused": closed.0, "timed_out": closed.1,
                             "connects": closed.2, "t_ms": started.elapsed().as_millis() as u64,
                         });
-                        println!("{line}");
+                        out.line(&line.to_string());
                     }
                 }
             });
         }
-        let _ = tokio::signal::ctrl_c().await;
+        // SIGINT or SIGTERM: stop the node cleanly.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            } => {}
+        }
         node.stop().await;
         ExitCode::SUCCESS
-    })
+    });
+    if let Some(out) = events_out {
+        let f = out.finish(FLUSH_AT_EXIT);
+        if !f.drained {
+            tracing::warn!(
+                "{} event lines dropped, {} more not written at exit: stdout not drained",
+                f.dropped,
+                f.unwritten
+            );
+        } else if f.dropped > 0 {
+            tracing::warn!("{} event lines dropped in all: stdout was not always drained", f.dropped);
+        }
+    }
+    code
 }

@@ -26,9 +26,11 @@ pub fn delay_file(dir: &Path, a: u32, b: u32) -> PathBuf {
     dir.join("delay").join(format!("{a}-{b}"))
 }
 
-/// The address node `a` dials to reach node `b` through the proxy (a < b).
-pub fn proxied(a: u32, b: u32, port: u16) -> SocketAddr {
-    SocketAddr::new(IpAddr::V4(node_ip(b)), port + a as u16)
+/// The address node `a` dials to reach node `b` through the proxy (a < b); `None` if
+/// `port + a` is past 65535 (`cluster::last_port` refuses such clusters up front).
+pub fn proxied(a: u32, b: u32, port: u16) -> Option<SocketAddr> {
+    let port = port.checked_add(u16::try_from(a).ok()?)?;
+    Some(SocketAddr::new(IpAddr::V4(node_ip(b)), port))
 }
 
 /// Runs the proxy for `nodes` nodes listening on `port` until killed.
@@ -40,9 +42,10 @@ pub fn run(dir: &Path, nodes: u32, port: u16) -> Result<(), String> {
         let mut tasks = tokio::task::JoinSet::new();
         for a in 1..=nodes {
             for b in a + 1..=nodes {
-                let listener = TcpListener::bind(proxied(a, b, port)).await.map_err(|e| {
-                    format!("proxy for n{a}->n{b} cannot listen on {}: {e}", proxied(a, b, port))
-                })?;
+                let addr = proxied(a, b, port).ok_or_else(|| format!("port {port} + {a} is past 65535"))?;
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("proxy for n{a}->n{b} cannot listen on {addr}: {e}"))?;
                 let target = SocketAddr::new(IpAddr::V4(node_ip(b)), port);
                 tasks.spawn(relay(listener, node_ip(a).into(), target, (a, b), delays.clone()));
             }

@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,8 @@ pub struct Cluster {
     pub procs: Vec<Option<Child>>,
     /// Every event line seen so far, from every process.
     pub events: Arc<Mutex<Vec<Seen>>>,
+    /// Read ends of stdout pipes that nobody reads, held so the pipes stay open.
+    pub held: Vec<ChildStdout>,
 }
 
 impl Cluster {
@@ -74,7 +76,14 @@ impl Cluster {
             std::fs::write(&path, cfg).unwrap();
             configs.push(path);
         }
-        Cluster { dir, configs, ports, procs: (0..n).map(|_| None).collect(), events: Arc::default() }
+        Cluster {
+            dir,
+            configs,
+            ports,
+            procs: (0..n).map(|_| None).collect(),
+            events: Arc::default(),
+            held: Vec::new(),
+        }
     }
 
     /// Starts node `id` (again, after a kill) with `--json-events`.
@@ -120,6 +129,23 @@ impl Cluster {
             }
         });
         self.procs[id - 1] = Some(child);
+    }
+
+    /// Starts node `id` with `--json-events` on a stdout pipe that is never read: the read
+    /// end is held open, so once the pipe's buffer is full the node's writes to it would
+    /// block. Its stderr goes to the returned file.
+    pub fn start_undrained(&mut self, id: usize) -> PathBuf {
+        let log = self.dir.join(format!("n{id}.stderr"));
+        let mut child = palisade()
+            .args(["node", "--json-events", "--config"])
+            .arg(&self.configs[id - 1])
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        self.held.push(child.stdout.take().unwrap());
+        self.procs[id - 1] = Some(child);
+        log
     }
 
     /// Sends `signal` (e.g. "STOP", "CONT") to node `id`.
@@ -174,7 +200,7 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         for c in self.procs.iter_mut().flatten() {
-            let _ = Command::new("kill").arg("-CONT").arg(c.id().to_string()).status();
+            let _ = Command::new("kill").arg("-CONT").arg(c.id().to_string()).stderr(Stdio::null()).status();
             let _ = c.kill();
             let _ = c.wait();
         }
