@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use palisade::actix::transport::noise::{Identity, Initiator};
-use palisade::actix::wire::{Payload, length_codec};
+use palisade::actix::wire::{Payload, length_codec, pack};
 use palisade::actix::{NodeConfig, Peer, TransportStats, start};
 use palisade::core::NodeId;
 use palisade::core::codec::{Bincode, Codec};
@@ -77,7 +77,7 @@ fn hostile_handshakes_and_frames_are_rejected_counted_and_survived() {
         // The member's own session: one heartbeat gets through.
         let n1 = Identity::new(CLUSTER, NodeId(1), &test_key(CLUSTER, NodeId(1))).unwrap();
         let (mut wire, mut recording, mut sealer) = handshake_as(addr, &n1, &keys).await.expect("member");
-        let frame = sealer.seal(&hb(1)).unwrap();
+        let frame = sealer.seal(&pack([hb(1)])[0]).unwrap();
         recording.push(frame.clone());
         wire.send(frame).await.unwrap();
         // Then a forged frame on the same session (bytes nobody can seal): the node closes it.

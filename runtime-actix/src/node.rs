@@ -143,6 +143,12 @@ pub struct NodeActor<P: Protocol> {
     timer: Option<SpawnHandle>,
     span: tracing::Span,
     observe: Option<Box<Observer<P>>>,
+    /// True while a `Persist` is being made durable: inputs wait in `backlog`.
+    persisting: bool,
+    /// Messages delivered together, handled one at a time, never past a pending `Persist`.
+    /// Boxed: an actor must be `Unpin`, whatever the protocol's message type is.
+    #[allow(clippy::box_collection)]
+    backlog: Box<std::collections::VecDeque<(NodeId, P::Message)>>,
 }
 
 /// Called with the protocol and the time after every input: how state is published to
@@ -312,6 +318,8 @@ pub fn start_observed<P: Protocol>(
         timer: None,
         span,
         observe,
+        persisting: false,
+        backlog: Default::default(),
     };
     let actor = ctx.run(actor);
     Ok(NodeHandle { id: config.id, addr, restored, clock: handle_clock, actor, events, stats })
@@ -326,7 +334,7 @@ impl<P: Protocol> NodeActor<P> {
         while let Some(out) = outputs.next() {
             match out {
                 Output::Send { to, msg } if to == self.id => {
-                    ctx.notify(Inbound { from: self.id, msg });
+                    ctx.notify(Inbound { from: self.id, msgs: vec![msg] });
                 }
                 Output::Send { to, msg } => match self.links.get_mut(&to) {
                     Some(link) => link.send(&msg, &self.stats),
@@ -351,8 +359,13 @@ impl<P: Protocol> NodeActor<P> {
                             .unwrap_or_else(|e| Err(std::io::Error::other(e)))
                     };
                     let rest: Vec<_> = outputs.collect();
+                    self.persisting = true;
                     ctx.wait(save.into_actor(self).map(move |saved, act, ctx| match saved {
-                        Ok(()) => act.act(rest, ctx),
+                        Ok(()) => {
+                            act.persisting = false;
+                            act.act(rest, ctx);
+                            act.drain_backlog(ctx);
+                        }
                         Err(e) => act.fatal(&e),
                     }));
                     return;
@@ -372,6 +385,14 @@ impl<P: Protocol> NodeActor<P> {
             self.store.dir().display()
         );
         std::process::exit(PERSIST_FAILED_EXIT);
+    }
+
+    /// Handles queued messages in order until one leaves a `Persist` pending.
+    fn drain_backlog(&mut self, ctx: &mut Context<Self>) {
+        while !self.persisting {
+            let Some((from, msg)) = self.backlog.pop_front() else { return };
+            self.input(Input::Message { from, msg }, ctx);
+        }
     }
 
     fn input(&mut self, input: Input<P>, ctx: &mut Context<Self>) {
@@ -446,7 +467,8 @@ impl<P: Protocol> Handler<Inbound<P::Message>> for NodeActor<P> {
     type Result = ();
 
     fn handle(&mut self, m: Inbound<P::Message>, ctx: &mut Context<Self>) {
-        self.input(Input::Message { from: m.from, msg: m.msg }, ctx);
+        self.backlog.extend(m.msgs.into_iter().map(|msg| (m.from, msg)));
+        self.drain_backlog(ctx);
     }
 }
 

@@ -4,7 +4,7 @@
 //! the caller bounds them with a deadline.
 
 use super::noise::{FrameError, HandshakeError, Identity, Initiator, Opener, Responder, Sealer, Session};
-use crate::wire::{Payload, length_codec};
+use crate::wire::{BadRecords, MAX_RECORD, Payload, length_codec, pack, records};
 use bytes::Bytes;
 use ed25519_dalek::VerifyingKey;
 use futures::{SinkExt, StreamExt};
@@ -53,10 +53,13 @@ pub enum ReadError {
     /// The frame did not authenticate.
     #[error(transparent)]
     Frame(#[from] FrameError),
-    /// The frame authenticated but does not decode as a payload of this protocol: a member
+    /// The frame authenticated but does not decode as payloads of this protocol: a member
     /// with a bug, or a member that lies.
     #[error("malformed payload from an authenticated peer: {0}")]
     Malformed(#[from] CodecError),
+    /// The frame authenticated but is not a sequence of whole records.
+    #[error("authenticated peer sent {0}")]
+    Records(#[from] BadRecords),
 }
 
 fn prepare(stream: &TcpStream) {
@@ -131,11 +134,21 @@ pub async fn answer(
 }
 
 impl Connection {
-    /// Seals and queues one payload (call [`Connection::flush`] to send what is queued).
+    /// Seals and queues one payload in a frame of its own (call [`Connection::flush`] to
+    /// send what is queued).
     pub async fn feed<M: serde::Serialize>(&mut self, payload: &Payload<M>) -> std::io::Result<()> {
-        let plain = Bincode.encode(payload).map_err(std::io::Error::other)?;
-        let frame = self.sealer.seal(&plain).map_err(std::io::Error::other)?;
-        self.writer.feed(frame).await
+        let encoded = Bincode.encode(payload).map_err(std::io::Error::other)?;
+        if encoded.len() > MAX_RECORD {
+            return Err(std::io::Error::other(format!(
+                "payload of {} bytes exceeds {MAX_RECORD}",
+                encoded.len()
+            )));
+        }
+        for plain in pack([encoded]) {
+            let frame = self.sealer.seal(&plain).map_err(std::io::Error::other)?;
+            self.writer.feed(frame).await?;
+        }
+        Ok(())
     }
 
     /// Sends what is queued.
@@ -143,8 +156,11 @@ impl Connection {
         SinkExt::<Bytes>::flush(&mut self.writer).await
     }
 
-    /// Reads, authenticates and decodes the next payload; `None` when the peer closed.
-    pub async fn recv<M: serde::de::DeserializeOwned>(&mut self) -> Option<Result<Payload<M>, ReadError>> {
+    /// Reads, authenticates and decodes the next frame's payloads; `None` when the peer
+    /// closed.
+    pub async fn recv<M: serde::de::DeserializeOwned>(
+        &mut self,
+    ) -> Option<Result<Vec<Payload<M>>, ReadError>> {
         let frame = match self.reader.next().await? {
             Ok(f) => f,
             Err(e) => return Some(Err(e.into())),
@@ -153,11 +169,15 @@ impl Connection {
     }
 }
 
-/// Authenticates and decodes one frame.
+/// Authenticates one frame and decodes all its payloads (all or nothing).
 pub fn open<M: serde::de::DeserializeOwned>(
     opener: &mut Opener,
     frame: &[u8],
-) -> Result<Payload<M>, ReadError> {
+) -> Result<Vec<Payload<M>>, ReadError> {
     let plain = opener.open(frame)?;
-    Ok(Bincode.decode(&plain)?)
+    let mut out = Vec::new();
+    for record in records(&plain)? {
+        out.push(Bincode.decode(record)?);
+    }
+    Ok(out)
 }

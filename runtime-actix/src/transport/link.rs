@@ -6,7 +6,7 @@
 
 use super::connection::{Connection, dial, open};
 use super::{BACKOFF_MAX, BACKOFF_MIN, Inbound, Net, OUTBOUND_QUEUE, Rejection, TransportStats, WRITE_BATCH};
-use crate::wire::{MAX_PLAINTEXT, Payload};
+use crate::wire::{MAX_RECORD, Payload, pack};
 use actix::Recipient;
 use futures::SinkExt;
 use futures::StreamExt;
@@ -76,7 +76,7 @@ impl PeerLink {
     /// for one frame.
     pub fn send<M: serde::Serialize>(&mut self, msg: &M, stats: &TransportStats) {
         let payload = match Bincode.encode(&Payload::Message(msg)) {
-            Ok(b) if b.len() <= MAX_PLAINTEXT => b,
+            Ok(b) if b.len() <= MAX_RECORD => b,
             Ok(b) => {
                 TransportStats::bump(&stats.dropped_unknown_peer);
                 tracing::error!(to = %self.to, bytes = b.len(), "message too large for one frame; dropped");
@@ -132,15 +132,23 @@ async fn read<M>(
             Ok(Some(Err(e))) => return net.reporter.reject(Rejection::Frame, remote, &e),
             Ok(Some(Ok(frame))) => frame,
         };
-        match open::<M>(&mut opener, &frame) {
-            Ok(Payload::Keepalive) => {}
-            Ok(Payload::Message(msg)) => {
-                TransportStats::bump(&net.stats.frames_in);
-                if node.send(Inbound { from: peer, msg }).await.is_err() {
-                    return; // the node stopped
-                }
-            }
+        let payloads = match open::<M>(&mut opener, &frame) {
+            Ok(p) => p,
             Err(e) => return net.reporter.reject(Rejection::Frame, remote, &e),
+        };
+        let msgs: Vec<M> = payloads
+            .into_iter()
+            .filter_map(|p| match p {
+                Payload::Message(m) => Some(m),
+                Payload::Keepalive => None,
+            })
+            .collect();
+        if msgs.is_empty() {
+            continue;
+        }
+        net.stats.frames_in.fetch_add(msgs.len() as u64, Ordering::Relaxed);
+        if node.send(Inbound { from: peer, msgs }).await.is_err() {
+            return; // the node stopped
         }
     }
 }
@@ -189,8 +197,8 @@ where
         };
         let n = payloads.len() as u64;
         let write = async {
-            for p in payloads {
-                writer.feed(sealer.seal(&p).map_err(std::io::Error::other)?).await?;
+            for plain in pack(payloads) {
+                writer.feed(sealer.seal(&plain).map_err(std::io::Error::other)?).await?;
             }
             SinkExt::<bytes::Bytes>::flush(&mut writer).await
         };

@@ -4,7 +4,8 @@
 //! [`Limits`]); bounded outbound queues; reconnects with backoff and jitter.
 //!
 //! Per frame the cost is one ChaCha20-Poly1305 seal or open, cheap enough for the node's own
-//! thread. The public-key work of a handshake runs on tokio's blocking pool, so a stream of
+//! thread; a link packs every message its queue holds into as few frames as fit, so under
+//! load one seal covers many messages. The public-key work of a handshake runs on tokio's blocking pool, so a stream of
 //! handshakes (honest reconnects or a hostile peer's) never delays the node's timers.
 //!
 //! Any frame that fails authentication or decoding closes its connection: a member that
@@ -56,7 +57,7 @@ pub const WRITE_BATCH: usize = 64;
 pub struct TransportStats {
     /// Messages accepted and handed to the protocol.
     pub frames_in: AtomicU64,
-    /// Frames written to a peer's socket (keepalives included).
+    /// Messages written to a peer's socket (keepalives included; several may share a frame).
     pub frames_out: AtomicU64,
     /// Handshakes and frames that failed authentication or decoding (each closed its
     /// connection).
@@ -86,13 +87,13 @@ impl TransportStats {
     }
 }
 
-/// A validated inbound message, delivered to the node actor.
+/// Validated inbound messages (those of one frame), delivered to the node actor together.
 #[derive(Debug)]
 pub struct Inbound<M> {
     /// The authenticated sender.
     pub from: NodeId,
-    /// The decoded message.
-    pub msg: M,
+    /// The decoded messages, in the order sent.
+    pub msgs: Vec<M>,
 }
 
 impl<M: 'static> Message for Inbound<M> {
