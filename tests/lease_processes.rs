@@ -95,3 +95,31 @@ fn a_paused_holders_late_writes_are_fenced_and_acknowledged_writes_survive_a_res
         events(seen, 2, "accepted").find(|s| s.at > restarted_at).map(|_| ())
     });
 }
+
+/// A storage node that cannot make a write durable must not stay up acting on what follows:
+/// its data directory is swapped for a plain file under it, and at its next write the
+/// process exits with status 74 and one line naming the directory.
+#[test]
+fn a_storage_node_that_cannot_persist_exits_with_one_line() {
+    let mut cluster = Cluster::new("persistfail", 3, |_, _| {
+        "cluster = 13\nprotocol = \"lease\"\n\n[lease]\ngrantor = 1\nstorage = 2\nterm_ms = 1000\n\
+         max_drift_ppm = 10000\nwrite_every_ms = 100\nwrite_delay_ms = 0\njeopardy_grace_ms = 500\n\
+         request_timeout_ms = 200\n"
+            .into()
+    });
+    cluster.start(1);
+    let log = cluster.start_logged(2);
+    cluster.start(3);
+    cluster.wait_for(Duration::from_secs(10), "writes accepted", |seen| {
+        events(seen, 2, "accepted").next().map(|_| ())
+    });
+    let data = cluster.dir.join("data2");
+    std::fs::remove_dir_all(&data).unwrap();
+    std::fs::write(&data, b"not a directory").unwrap();
+    let status = cluster.wait_exit(2, Duration::from_secs(10)).expect("the storage node exits");
+    assert_eq!(status.code(), Some(74), "exit status {status:?}");
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("persisting state in")).collect();
+    assert_eq!(lines.len(), 1, "one line says what failed: {stderr}");
+    assert!(lines[0].contains("data2") && lines[0].contains("exiting"), "{}", lines[0]);
+}

@@ -378,7 +378,7 @@ impl<P: Protocol> NodeActor<P> {
     /// protocol's crash-recovery guarantees, and a node that stays up without acting is
     /// half-alive. One line, then the process exits, as a crash would end it.
     fn fatal(&self, e: &std::io::Error) -> ! {
-        tracing::error!(error = %e, dir = %self.store.dir().display(), "persist failed; exiting");
+        // Straight to stderr, not through a log writer that may not flush before the exit.
         eprintln!(
             "palisade: node {}: persisting state in {} failed: {e}; exiting",
             self.id,

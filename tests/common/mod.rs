@@ -163,6 +163,19 @@ impl Cluster {
         }
     }
 
+    /// Waits up to `within` for node `id` to exit on its own; its exit status if it did.
+    pub fn wait_exit(&mut self, id: usize, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(status) = self.procs[id - 1].as_mut()?.try_wait().ok().flatten() {
+                self.procs[id - 1] = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// The process id of node `id`.
     pub fn pid(&self, id: usize) -> u32 {
         self.procs[id - 1].as_ref().expect("running").id()
