@@ -51,11 +51,11 @@ fn story(fencing: bool) {
             LeaseEvent::Expired { token } => format!("{} gives {token:?} up", o.node),
             LeaseEvent::Released { token } => format!("{} releases {token:?}", o.node),
             LeaseEvent::Rejected { from, token, seq, why } => {
-                format!("storage REJECTS {from}'s write {seq} with {token:?}: {why}")
+                format!("storage REJECTS {from}'s write #{seq} under {token:?}: {why}")
             }
             LeaseEvent::Accepted { from, token, seq, value } if *from == holder && o.at > deposed => {
                 format!(
-                    "storage ACCEPTS {from}'s stale write {seq} ({value:#x}) with {token:?}: the new \
+                    "storage ACCEPTS {from}'s stale write #{seq} ({value:#x}) under {token:?}: the new \
                      holder's data is overwritten"
                 )
             }
