@@ -50,12 +50,13 @@ fn story(fencing: bool) {
             LeaseEvent::Jeopardy { token } => format!("{} finds its lease ({token:?}) has lapsed", o.node),
             LeaseEvent::Expired { token } => format!("{} gives {token:?} up", o.node),
             LeaseEvent::Released { token } => format!("{} releases {token:?}", o.node),
-            LeaseEvent::Rejected { from, token, highest } => {
-                format!("storage REJECTS {from}'s write with {token:?}: it has seen {highest:?}")
+            LeaseEvent::Rejected { from, token, seq, why } => {
+                format!("storage REJECTS {from}'s write #{seq} under {token:?}: {why}")
             }
-            LeaseEvent::Accepted { from, token, value } if *from == holder && o.at > deposed => {
+            LeaseEvent::Accepted { from, token, seq, value } if *from == holder && o.at > deposed => {
                 format!(
-                    "storage ACCEPTS {from}'s stale write {value:#x} with {token:?}: the new holder's data is overwritten"
+                    "storage ACCEPTS {from}'s stale write #{seq} ({value:#x}) under {token:?}: the new \
+                     holder's data is overwritten"
                 )
             }
             LeaseEvent::Accepted { .. } => continue,

@@ -3,7 +3,8 @@
 //! holder is frozen with SIGSTOP for longer than its lease; the other client takes the lease
 //! and writes; on SIGCONT the old holder's writes, checked before the pause and sent after
 //! it, reach the storage and are rejected by their fencing token. Then the storage is
-//! SIGKILLed and restarted: the state it restores holds the last write it acknowledged.
+//! SIGKILLed and restarted: the state it restores holds the last write it acknowledged, with
+//! its token and sequence number.
 
 mod common;
 
@@ -89,7 +90,13 @@ fn a_paused_holders_late_writes_are_fenced_and_acknowledged_writes_survive_a_res
         num(&last, "value"),
         "restored {restored} vs last acknowledged {last}"
     );
-    assert!(token(&restored["accepted"]) >= token(&last["token"]), "restored {restored} vs {last}");
+    // And the newest write it accepted, (token, seq), so a replay of an older write under the
+    // same token is still refused after the restart.
+    assert!(
+        (token(&restored["accepted"]), num(&restored, "accepted_seq"))
+            >= (token(&last["token"]), num(&last, "seq")),
+        "restored {restored} vs {last}"
+    );
     // And it goes on accepting the current holder's writes.
     cluster.wait_for(Duration::from_secs(5), "writes accepted after the restart", |seen| {
         events(seen, 2, "accepted").find(|s| s.at > restarted_at).map(|_| ())

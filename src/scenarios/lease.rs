@@ -3,8 +3,10 @@
 
 use super::{Outcome, RunSpec, Scenario};
 use palisade_core::Observation;
-use palisade_core::fencing::FencingToken;
-use palisade_core::fencing::checks::{issued_tokens_increase, writes_follow_grant_order};
+use palisade_core::fencing::checks::{
+    accepted_writes_increase, issued_tokens_increase, writes_follow_grant_order,
+};
+use palisade_core::fencing::{Fenced, FencingToken};
 use palisade_core::lease::checks::single_holder;
 use palisade_core::lease::{LeaseConfig, LeaseEvent, LockService};
 use palisade_core::{NodeId, Rng};
@@ -60,7 +62,21 @@ fn tokens(w: &World<LockService>, granted: bool) -> Vec<(Duration, NodeId, Fenci
         .collect()
 }
 
-/// Builds a run: the network, drifts, and the checkers for the scenario's claims.
+/// Accepted writes as (time, writer, token, seq).
+fn accepted_writes(w: &World<LockService>) -> Vec<(Duration, NodeId, FencingToken, u64)> {
+    w.history()
+        .iter()
+        .filter_map(|o| match o.event {
+            LeaseEvent::Accepted { from, token, seq, .. } => Some((o.at, from, token, seq)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Builds a run: the network, drifts, and the checkers for the scenario's claims. With
+/// fencing on, the storage's own rule is checked too (`fencing::accepted_writes_increase`:
+/// no replayed, duplicated or overtaken write accepted); unfenced, the storage claims
+/// nothing, and the scenario is judged by the grant order alone.
 pub fn simulation(
     seed: u64,
     cfg: LeaseConfig,
@@ -73,7 +89,7 @@ pub fn simulation(
         Duration::from_millis(20),
     )));
     sc.drift_ppm = drift;
-    let term = cfg.term;
+    let (term, fenced) = (cfg.term, cfg.fencing);
     let mut sim = Simulation::new(sc, cfg);
     // Safety, after every event.
     sim.add_checker(|w: &World<LockService>| {
@@ -95,7 +111,11 @@ pub fn simulation(
                 _ => None,
             })
             .collect();
-        writes_follow_grant_order(&grants, &tokens(w, false))
+        writes_follow_grant_order(&grants, &tokens(w, false))?;
+        if fenced {
+            accepted_writes_increase(&accepted_writes(w))?;
+        }
+        Ok(())
     });
     if check_liveness {
         // After GST: the grantor may wait a term after a restart, a holder may sit out its
@@ -120,10 +140,12 @@ fn tell(mut sim: Simulation<LockService>, mut spec: RunSpec, about: &str) -> Out
     let story = vec![
         about.to_string(),
         format!(
-            "grants {}, writes accepted {}, stale writes rejected {}, jeopardies {}, lapses {}",
+            "grants {}, writes accepted {}, stale writes rejected {}, replayed or overtaken writes \
+             rejected {}, jeopardies {}, lapses {}",
             count(|e| matches!(e, LeaseEvent::Granted { .. })),
             count(|e| matches!(e, LeaseEvent::Accepted { .. })),
-            count(|e| matches!(e, LeaseEvent::Rejected { .. })),
+            count(|e| matches!(e, LeaseEvent::Rejected { why: Fenced::StaleToken(_), .. })),
+            count(|e| matches!(e, LeaseEvent::Rejected { why: Fenced::StaleSeq { .. }, .. })),
             count(|e| matches!(e, LeaseEvent::Jeopardy { .. })),
             count(|e| matches!(e, LeaseEvent::Expired { .. })),
         ),
@@ -139,7 +161,7 @@ pub fn scenarios() -> Vec<Scenario> {
             name: "fencing",
             about: "lease service + fenced storage under pauses longer than the lease, partitions, loss, \
                     crashes (grantor included) and drift within ρ: one holder at a time, tokens increase, \
-                    no stale write accepted, progress after GST",
+                    no stale, replayed or overtaken write accepted, progress after GST",
             default_duration: Duration::from_secs(120),
             default_nemesis: Some("pause=8,partition=3,loss=3,crash=3"),
             default_outside_model: None,
@@ -198,7 +220,8 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "leader",
             about: "majority-lease leader election (5 acceptors) under partitions, pauses, loss and crashes: \
-                    never two leaders with valid leases at once, deposed leaders' writes fenced, progress after GST",
+                    never two leaders with valid leases at once, deposed leaders' writes fenced, no write \
+                    accepted that is not newer than the last, progress after GST",
             default_duration: Duration::from_secs(120),
             default_nemesis: Some("pause=8,partition=4,loss=3,crash=3"),
             default_outside_model: None,
@@ -226,7 +249,8 @@ pub mod leader {
     use super::super::{Outcome, RunSpec};
     use super::{RHO_PPM, config};
     use palisade_core::Observation;
-    use palisade_core::fencing::checks::accepted_tokens_never_decrease;
+    use palisade_core::fencing::Fenced;
+    use palisade_core::fencing::checks::{accepted_tokens_never_decrease, accepted_writes_increase};
     use palisade_core::lease::LeaseConfig;
     use palisade_core::lease::checks::single_holder;
     use palisade_core::lease::election::{Election, ElectionEvent};
@@ -272,11 +296,15 @@ pub mod leader {
                 .history()
                 .iter()
                 .filter_map(|o| match o.event {
-                    ElectionEvent::Accepted { from, token } => Some((o.at, from, token)),
+                    ElectionEvent::Accepted { from, token, seq } => Some((o.at, from, token, seq)),
                     _ => None,
                 })
                 .collect();
-            accepted_tokens_never_decrease(&accepted)
+            // A stale token is named as such; a replay or overtaken write under the current
+            // token by the second checker.
+            let tokens: Vec<_> = accepted.iter().map(|&(at, from, token, _)| (at, from, token)).collect();
+            accepted_tokens_never_decrease(&tokens)?;
+            accepted_writes_increase(&accepted)
         });
         // Re-armed: after GST, the leader's accepted writes never stop for longer than the
         // bound (every event is looked at, not just the last of a step).
@@ -307,11 +335,13 @@ pub mod leader {
                 }
             },
             format!(
-                "elections won {}, leaders deposed {}, writes accepted {}, stale writes rejected {}",
+                "elections won {}, leaders deposed {}, writes accepted {}, stale writes rejected {}, \
+                 replayed or overtaken writes rejected {}",
                 count(|e| matches!(e, ElectionEvent::Elected { .. })),
                 count(|e| matches!(e, ElectionEvent::Deposed { .. })),
                 count(|e| matches!(e, ElectionEvent::Accepted { .. })),
-                count(|e| matches!(e, ElectionEvent::Rejected { .. })),
+                count(|e| matches!(e, ElectionEvent::Rejected { why: Fenced::StaleToken(_), .. })),
+                count(|e| matches!(e, ElectionEvent::Rejected { why: Fenced::StaleSeq { .. }, .. })),
             ),
             format!("nemesis episodes: {}", schedule.len()),
         ];

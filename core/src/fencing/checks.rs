@@ -1,4 +1,4 @@
-//! Fencing properties as checkers over observed (time, node, token) facts.
+//! Fencing properties as checkers over observed (time, node, token[, seq]) facts.
 
 use super::FencingToken;
 use crate::check::Violation;
@@ -25,6 +25,28 @@ pub fn accepted_tokens_never_decrease(
         }
         if highest.is_none_or(|(_, _, h)| token >= h) {
             highest = Some((at, from, token));
+        }
+    }
+    Ok(())
+}
+
+/// Every write the resource accepted was newer than the one accepted before it: (token,
+/// seq) pairs strictly increase, token first (the resource's whole rule, restated). A
+/// replayed or duplicated write, or one overtaken in flight by a later write under the same
+/// token, fails it even where the token alone looks fine. `accepted` lists (time, writer,
+/// token, seq) in order.
+pub fn accepted_writes_increase(accepted: &[(Duration, NodeId, FencingToken, u64)]) -> Result<(), Violation> {
+    for w in accepted.windows(2) {
+        let ((lat, lfrom, ltoken, lseq), (at, from, token, seq)) = (w[0], w[1]);
+        if (token, seq) <= (ltoken, lseq) {
+            return Err(Violation::new(
+                "fencing::accepted_writes_increase",
+                format!(
+                    "at {at:?} the resource accepted {from}'s write with {token:?} seq {seq}, not newer \
+                     than {lfrom}'s with {ltoken:?} seq {lseq} accepted at {lat:?}: the older write \
+                     overwrote the newer"
+                ),
+            ));
         }
     }
     Ok(())
@@ -114,6 +136,27 @@ mod tests {
         let v = accepted_tokens_never_decrease(&[e(1, 1, 33), e(5, 2, 34), e(6, 1, 33)]).unwrap_err();
         assert!(v.message.contains("n1's write with token 0.33 after n2's with token 0.34"), "{v}");
         assert_eq!(accepted_tokens_never_decrease(&[e(1, 1, 33), e(5, 2, 34), e(6, 2, 34)]), Ok(()));
+    }
+
+    #[test]
+    fn a_replayed_or_overtaken_write_under_the_same_token_is_caught() {
+        let w = |s: u64, n: u32, t: u64, seq: u64| (Duration::from_secs(s), NodeId(n), FencingToken(t), seq);
+        // The holder's writes 1, 2, 3 under token 4, then a newer holder's first write.
+        let good = [w(1, 1, 4, 1), w(2, 1, 4, 2), w(3, 1, 4, 3), w(4, 2, 5, 1)];
+        assert_eq!(accepted_writes_increase(&good), Ok(()));
+        assert_eq!(accepted_writes_increase(&[]), Ok(()));
+        // A captured write 1 replayed after write 2: the token alone does not decrease.
+        let replay = [w(1, 1, 4, 1), w(2, 1, 4, 2), w(3, 1, 4, 1)];
+        assert_eq!(accepted_tokens_never_decrease(&replay.map(|(a, n, t, _)| (a, n, t))), Ok(()));
+        let v = accepted_writes_increase(&replay).unwrap_err();
+        assert_eq!(v.checker, "fencing::accepted_writes_increase");
+        assert!(
+            v.message.contains("n1's write with token 0.4 seq 1, not newer than n1's with token 0.4 seq 2"),
+            "{v}"
+        );
+        // A duplicate (equal pair) and a stale token fail it too.
+        assert!(accepted_writes_increase(&[w(1, 1, 4, 2), w(2, 1, 4, 2)]).is_err());
+        assert!(accepted_writes_increase(&[w(1, 2, 5, 1), w(2, 1, 4, 9)]).is_err());
     }
 
     #[test]

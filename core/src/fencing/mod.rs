@@ -1,12 +1,18 @@
 //! Fencing tokens and fenced resources (DDIA figure 8-5).
 //!
 //! Model: any timing; crash-recovery resources with stable storage; clients may be paused
-//! or delayed arbitrarily (they are not trusted to know whether their lease still holds).
-//! Guarantees: a [`FencedResource`] accepts a write only if its token is at least the
-//! highest it has accepted, and remembers that highest token durably, so a write from a
-//! deposed holder (a smaller token) is rejected whenever a newer holder has written,
-//! before or after a restart.
-//! Checkers: [`checks::accepted_tokens_never_decrease`] (the resource's rule, restated),
+//! or delayed arbitrarily (they are not trusted to know whether their lease still holds);
+//! messages to the resource may be lost, duplicated, reordered or replayed.
+//! Guarantees: a [`FencedResource`] accepts a write only if it is newer than every write it
+//! has accepted: its token is above the highest accepted, or equal to it with a higher
+//! per-writer sequence number (writers number their writes 1, 2, 3, … under each token).
+//! It remembers that (token, seq) pair durably, so a write from a deposed holder (a smaller
+//! token) is rejected whenever a newer holder has written, and a replayed, duplicated or
+//! overtaken write under the current token never rolls the value back, before or after a
+//! restart. It does not say a write reached it: a write overtaken in flight by a later one
+//! from the same writer is refused, which is the rule working.
+//! Checkers: [`checks::accepted_tokens_never_decrease`] and
+//! [`checks::accepted_writes_increase`] (the resource's rule, restated),
 //! [`checks::writes_follow_grant_order`] (the same harm judged from the grantor's history),
 //! [`checks::issued_tokens_increase`].
 
@@ -84,7 +90,8 @@ impl TokenIssuer {
     }
 }
 
-/// Why a fenced resource refused a write.
+/// A token below the highest admitted: what [`crate::sync::AtomicFence`] and
+/// [`crate::sync::FencedCell`] refuse, and the first reason a [`FencedResource`] gives.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("stale {token:?}: the resource has accepted {highest:?}")]
 pub struct StaleToken {
@@ -94,31 +101,80 @@ pub struct StaleToken {
     pub highest: FencingToken,
 }
 
-/// The storage side of fencing: admit a write iff its token is ≥ the highest admitted.
+/// Why a [`FencedResource`] refused a write.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+pub enum Fenced {
+    /// A newer token has written: the writer's lease is over.
+    #[error(transparent)]
+    StaleToken(#[from] StaleToken),
+    /// The current token, but not a newer write under it: a replay, a duplicate, or a write
+    /// overtaken in flight by a later one from the same writer.
+    #[error(
+        "replayed or overtaken write: seq {seq} under {token:?} is not above seq {last}, \
+         already accepted under it"
+    )]
+    StaleSeq {
+        /// The token presented, the highest accepted.
+        token: FencingToken,
+        /// The sequence number presented.
+        seq: u64,
+        /// The highest sequence number accepted under `token`.
+        last: u64,
+    },
+}
+
+impl Fenced {
+    /// The highest token the resource had accepted when it refused.
+    pub fn highest(&self) -> FencingToken {
+        match *self {
+            Fenced::StaleToken(s) => s.highest,
+            Fenced::StaleSeq { token, .. } => token,
+        }
+    }
+}
+
+/// The storage side of fencing: admit a write iff its (token, seq) is above the highest
+/// admitted, compared token first. Under a token newer than any admitted, any seq is
+/// admitted; under the current token, only a seq above the last one. Writers number their
+/// writes from 1 under each token, so the fresh resource's (token 0, seq 0) is below every
+/// write.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FencedResource {
     highest: FencingToken,
+    seq: u64,
 }
 
 impl FencedResource {
-    /// A resource that has accepted tokens up to `highest` (restored from durable state).
-    pub fn restore(highest: FencingToken) -> Self {
-        FencedResource { highest }
+    /// A resource that has accepted writes up to `seq` under `highest` (restored from
+    /// durable state).
+    pub fn restore(highest: FencingToken, seq: u64) -> Self {
+        FencedResource { highest, seq }
     }
 
-    /// Admits a write with `token`, raising the highest seen; the caller must persist
-    /// [`FencedResource::highest`] before acknowledging the write.
-    pub fn admit(&mut self, token: FencingToken) -> Result<(), StaleToken> {
+    /// Admits write number `seq` under `token`, raising the highest seen; the caller must
+    /// persist [`FencedResource::highest`] and [`FencedResource::highest_seq`] before
+    /// acknowledging the write. A refusal changes nothing.
+    pub fn admit(&mut self, token: FencingToken, seq: u64) -> Result<(), Fenced> {
         if token < self.highest {
-            return Err(StaleToken { token, highest: self.highest });
+            return Err(StaleToken { token, highest: self.highest }.into());
+        }
+        if token == self.highest && seq <= self.seq {
+            return Err(Fenced::StaleSeq { token, seq, last: self.seq });
         }
         self.highest = token;
+        self.seq = seq;
         Ok(())
     }
 
     /// The highest token accepted.
     pub fn highest(&self) -> FencingToken {
         self.highest
+    }
+
+    /// The highest sequence number accepted under [`FencedResource::highest`].
+    pub fn highest_seq(&self) -> u64 {
+        self.seq
     }
 }
 
@@ -154,14 +210,49 @@ mod tests {
     #[test]
     fn stale_token_is_rejected_after_a_newer_write() {
         let mut r = FencedResource::default();
-        assert_eq!(r.admit(FencingToken(33)), Ok(()));
-        assert_eq!(r.admit(FencingToken(34)), Ok(()));
+        assert_eq!(r.admit(FencingToken(33), 1), Ok(()));
+        assert_eq!(r.admit(FencingToken(34), 1), Ok(()));
+        let stale = r.admit(FencingToken(33), 2).unwrap_err();
         assert_eq!(
-            r.admit(FencingToken(33)),
-            Err(StaleToken { token: FencingToken(33), highest: FencingToken(34) })
+            stale,
+            Fenced::StaleToken(StaleToken { token: FencingToken(33), highest: FencingToken(34) })
         );
-        assert_eq!(r.admit(FencingToken(34)), Ok(()), "the current holder may write again");
-        let restored = FencedResource::restore(r.highest());
-        assert_eq!(restored.highest(), FencingToken(34));
+        assert_eq!(stale.highest(), FencingToken(34));
+        assert_eq!(stale.to_string(), "stale token 0.33: the resource has accepted token 0.34");
+        assert_eq!(r.admit(FencingToken(34), 2), Ok(()), "the current holder may write again");
+        let restored = FencedResource::restore(r.highest(), r.highest_seq());
+        assert_eq!((restored.highest(), restored.highest_seq()), (FencingToken(34), 2));
+    }
+
+    #[test]
+    fn a_replayed_or_overtaken_write_under_the_current_token_is_rejected() {
+        let mut r = FencedResource::default();
+        for seq in 1..=3 {
+            assert_eq!(r.admit(FencingToken(4), seq), Ok(()), "the holder's consecutive writes");
+        }
+        for seq in [0, 2, 3] {
+            let why = r.admit(FencingToken(4), seq).unwrap_err();
+            assert_eq!(why, Fenced::StaleSeq { token: FencingToken(4), seq, last: 3 });
+            assert_eq!(why.highest(), FencingToken(4));
+        }
+        assert_eq!(
+            r.admit(FencingToken(4), 2).unwrap_err().to_string(),
+            "replayed or overtaken write: seq 2 under token 0.4 is not above seq 3, already accepted under it"
+        );
+        assert_eq!((r.highest(), r.highest_seq()), (FencingToken(4), 3), "a refusal changes nothing");
+        // After a restart from the persisted pair, the same replay is still refused.
+        let mut restored = FencedResource::restore(r.highest(), r.highest_seq());
+        assert!(matches!(restored.admit(FencingToken(4), 3), Err(Fenced::StaleSeq { last: 3, .. })));
+        assert_eq!(restored.admit(FencingToken(4), 4), Ok(()));
+    }
+
+    #[test]
+    fn a_newer_token_is_admitted_with_any_seq() {
+        let mut r = FencedResource::restore(FencingToken(4), 9);
+        assert_eq!(r.admit(FencingToken(5), 0), Ok(()));
+        assert_eq!(r.admit(FencingToken(6), 1), Ok(()));
+        assert_eq!(r.admit(FencingToken(7), u64::MAX), Ok(()));
+        // The fresh resource admits the first write of any writer numbering from 1.
+        assert_eq!(FencedResource::default().admit(FencingToken(0), 1), Ok(()));
     }
 }

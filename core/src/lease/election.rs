@@ -4,9 +4,12 @@
 //! candidates that may pause; clock rates within ρ. One node is fenced storage; every other
 //! node is both an acceptor and a candidate.
 //! Guarantees: (safety) at any true time at most one node believes it leads with a valid
-//! lease, if drift stays within ρ; every action a leader takes carries its term in the
-//! fencing token's epoch, so the storage rejects a deposed leader's late writes whatever the
-//! timing; (liveness) after GST a leader is elected and writes within a bounded time.
+//! lease, if drift stays within ρ; every write a leader makes carries its term's fencing
+//! token (the term as the epoch, counter 0: what [`Election::leads`] reports) and its
+//! number under that token (1, 2, 3, … per term, see [`super::writes`]), so the storage
+//! rejects a deposed leader's late writes whatever the timing, and never lets a replayed,
+//! duplicated or overtaken write under the current term roll its value back; (liveness)
+//! after GST a leader is elected and writes within a bounded time.
 //! Checkers: [`super::checks::single_holder`] over [`Election::leads`],
 //! [`crate::fencing::checks`].
 //!
@@ -17,8 +20,8 @@
 //! leads for `L·(1-ρ)/(1+ρ)` once a majority has promised; it renews the same way.
 
 use super::LeaseConfig;
-use super::writes::{Decision, DelayedWrites};
-use crate::fencing::{FencedResource, FencingToken};
+use super::writes::{Decision, DelayedWrites, Write};
+use crate::fencing::{Fenced, FencedResource, FencingToken};
 use crate::node::NodeId;
 use crate::protocol::{Init, Outbox, OutputFor, Protocol};
 use crate::rng::Rng;
@@ -59,8 +62,10 @@ pub enum ElectionMsg {
     },
     /// Leader → storage.
     Write {
-        /// Epoch = term.
+        /// The term's token: epoch = term, counter 0.
         token: FencingToken,
+        /// The write's number under `token` (from 1).
+        seq: u64,
         /// The value.
         value: u64,
     },
@@ -86,15 +91,19 @@ pub enum ElectionEvent {
         from: NodeId,
         /// Its token.
         token: FencingToken,
+        /// The write's number under `token`.
+        seq: u64,
     },
-    /// The storage refused a stale write.
+    /// The storage refused a stale, replayed or overtaken write.
     Rejected {
         /// The writer.
         from: NodeId,
         /// Its token.
         token: FencingToken,
-        /// The highest token accepted.
-        highest: FencingToken,
+        /// The write's number under `token`.
+        seq: u64,
+        /// Why.
+        why: Fenced,
     },
 }
 
@@ -107,6 +116,8 @@ pub struct ElectionDurable {
     pub promised_to: Option<NodeId>,
     /// Storage: the highest token accepted.
     pub accepted: FencingToken,
+    /// Storage: the highest write number accepted under `accepted`.
+    pub accepted_seq: u64,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -294,7 +305,7 @@ impl Protocol for Election {
         }
         Election {
             id: init.id,
-            storage: FencedResource::restore(durable.accepted),
+            storage: FencedResource::restore(durable.accepted, durable.accepted_seq),
             // A restarted acceptor may have promised someone just before it crashed.
             quiet_until: if init.restored.is_some() { now + config.term } else { now },
             promise_until: now,
@@ -316,18 +327,18 @@ impl Protocol for Election {
     fn handle_message(&mut self, now: Now, from: NodeId, msg: ElectionMsg) {
         let now = now.mono;
         if self.id == self.config.resource {
-            let ElectionMsg::Write { token, value } = msg else { return };
+            let ElectionMsg::Write { token, seq, value } = msg else { return };
             let _ = value;
-            let admitted = if self.config.fencing { self.storage.admit(token) } else { Ok(()) };
-            match admitted {
+            // The storage tracks the newest write either way; unfenced, it refuses nothing.
+            let verdict = self.storage.admit(token, seq);
+            match if self.config.fencing { verdict } else { Ok(()) } {
                 Ok(()) => {
-                    self.durable.accepted = self.durable.accepted.max(token);
+                    self.durable.accepted = self.storage.highest();
+                    self.durable.accepted_seq = self.storage.highest_seq();
                     self.outbox.persist(self.durable.clone());
-                    self.outbox.event(ElectionEvent::Accepted { from, token });
+                    self.outbox.event(ElectionEvent::Accepted { from, token, seq });
                 }
-                Err(stale) => {
-                    self.outbox.event(ElectionEvent::Rejected { from, token, highest: stale.highest })
-                }
+                Err(why) => self.outbox.event(ElectionEvent::Rejected { from, token, seq, why }),
             }
             return;
         }
@@ -352,14 +363,14 @@ impl Protocol for Election {
             match timer {
                 Timer::Campaign => self.on_campaign(now),
                 Timer::Work => {
-                    if let Some((term, _)) = self.leading.filter(|&(_, until)| now < until) {
+                    if let Some(token) = self.leads(now) {
                         self.writes += 1;
-                        let token = FencingToken::new(term as u32, self.writes as u32);
                         let delay = self.config.write_delay;
+                        // Numbered under the term's token: 1, 2, 3, … from each election won.
                         match self.pending.decide(self.writes, token, self.writes, delay) {
-                            Decision::Now(token, value) => {
-                                self.outbox.send(self.config.resource, ElectionMsg::Write { token, value })
-                            }
+                            Decision::Now(Write { token, seq, value }) => self
+                                .outbox
+                                .send(self.config.resource, ElectionMsg::Write { token, seq, value }),
                             Decision::Later(key) => self.timers.set(Timer::Write(key), now + delay),
                             Decision::Full => {}
                         }
@@ -367,8 +378,8 @@ impl Protocol for Election {
                     self.timers.set(Timer::Work, now + self.config.write_every);
                 }
                 Timer::Write(k) => {
-                    if let Some((token, value)) = self.pending.take(k) {
-                        self.outbox.send(self.config.resource, ElectionMsg::Write { token, value });
+                    if let Some(Write { token, seq, value }) = self.pending.take(k) {
+                        self.outbox.send(self.config.resource, ElectionMsg::Write { token, seq, value });
                     }
                 }
             }

@@ -1,7 +1,7 @@
 //! The client side: acquire, renew before the conservative local deadline, jeopardy, and
-//! writes that carry the token.
+//! writes that carry the token and their number under it.
 
-use super::writes::{Decision, DelayedWrites};
+use super::writes::{Decision, DelayedWrites, Write};
 use super::{LeaseConfig, LeaseEvent, LeaseMsg};
 use crate::fencing::FencingToken;
 use crate::node::NodeId;
@@ -175,8 +175,8 @@ impl Holder {
                         self.writes += 1;
                         let value = (u64::from(self.id.0) << 32) | self.writes;
                         match self.pending.decide(value, token, value, config.write_delay) {
-                            Decision::Now(token, value) => {
-                                out.send(config.resource, LeaseMsg::Write { token, value })
+                            Decision::Now(Write { token, seq, value }) => {
+                                out.send(config.resource, LeaseMsg::Write { token, seq, value })
                             }
                             Decision::Later(key) => {
                                 self.timers.set(Timer::Write(key), now + config.write_delay)
@@ -187,8 +187,8 @@ impl Holder {
                     self.timers.set(Timer::Work, now + config.write_every);
                 }
                 Timer::Write(key) => {
-                    if let Some((token, value)) = self.pending.take(key) {
-                        out.send(config.resource, LeaseMsg::Write { token, value });
+                    if let Some(Write { token, seq, value }) = self.pending.take(key) {
+                        out.send(config.resource, LeaseMsg::Write { token, seq, value });
                     }
                 }
             }

@@ -8,8 +8,10 @@
 //! Guarantees: (safety) at any true time at most one client believes it holds the lease,
 //! provided drift stays within ρ; tokens strictly increase across grantor restarts; the
 //! storage never accepts a write with a token below one it accepted, whatever the timing,
-//! so a paused holder's late write is rejected even when drift exceeds ρ; (liveness) after
-//! GST some client acquires the lease and writes within a bounded time.
+//! so a paused holder's late write is rejected even when drift exceeds ρ, nor one under its
+//! current token that is not numbered above the last it accepted, so a replayed or
+//! duplicated write never rolls the value back (see [`writes`] for the numbering);
+//! (liveness) after GST some client acquires the lease and writes within a bounded time.
 //! Checkers: [`checks::single_holder`], [`crate::fencing::checks`].
 //!
 //! The drift rule: the holder starts its timer *before* sending its request and considers
@@ -41,7 +43,7 @@ pub mod writes;
 pub use grantor::Grantor;
 pub use holder::{Holder, HolderPhase};
 
-use crate::fencing::{FencedResource, FencingToken};
+use crate::fencing::{Fenced, FencedResource, FencingToken};
 use crate::node::NodeId;
 use crate::protocol::{Init, Outbox, OutputFor, Protocol};
 use crate::time::{Instant, Now};
@@ -151,10 +153,13 @@ pub enum LeaseMsg {
         /// The lease's token.
         token: FencingToken,
     },
-    /// Client → storage: write `value` under `token`.
+    /// Client → storage: write `value` under `token`, the client's write number `seq`
+    /// under that token (from 1).
     Write {
         /// The writer's token.
         token: FencingToken,
+        /// The write's number under `token`.
+        seq: u64,
         /// The value.
         value: u64,
     },
@@ -162,13 +167,18 @@ pub enum LeaseMsg {
     WriteAck {
         /// The writer's token.
         token: FencingToken,
+        /// The write's number.
+        seq: u64,
     },
-    /// Storage → client: refused, a newer token has written.
+    /// Storage → client: refused, a newer token has written or this write is not newer
+    /// than one accepted under the same token.
     WriteRejected {
         /// The writer's token.
         token: FencingToken,
-        /// The highest token the storage accepted.
-        highest: FencingToken,
+        /// The write's number.
+        seq: u64,
+        /// Why.
+        why: Fenced,
     },
 }
 
@@ -209,28 +219,34 @@ pub enum LeaseEvent {
         from: NodeId,
         /// Its token.
         token: FencingToken,
+        /// The write's number under `token`.
+        seq: u64,
         /// The value written.
         value: u64,
     },
-    /// The storage refused a stale write.
+    /// The storage refused a stale, replayed or overtaken write.
     Rejected {
         /// The writer.
         from: NodeId,
         /// Its token.
         token: FencingToken,
-        /// The highest token accepted.
-        highest: FencingToken,
+        /// The write's number under `token`.
+        seq: u64,
+        /// Why.
+        why: Fenced,
     },
 }
 
-/// What survives a crash: the grantor's highest issued token, the storage's highest
-/// accepted token and value.
+/// What survives a crash: the grantor's highest issued token, the storage's newest
+/// accepted write (token and seq) and value.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaseDurable {
     /// Grantor: the highest token ever issued.
     pub issued: FencingToken,
     /// Storage: the highest token accepted.
     pub accepted: FencingToken,
+    /// Storage: the highest write number accepted under `accepted`.
+    pub accepted_seq: u64,
     /// Storage: the last value written.
     pub value: u64,
 }
@@ -298,7 +314,7 @@ impl Protocol for LockService {
         let role = if init.id == config.grantor {
             Role::Grantor(Grantor::restore(durable.issued, now, init.restored.is_some(), &config))
         } else if init.id == config.resource {
-            Role::Resource(FencedResource::restore(durable.accepted))
+            Role::Resource(FencedResource::restore(durable.accepted, durable.accepted_seq))
         } else {
             Role::Holder(Box::new(Holder::new(init.id, now, init.seed, &config)))
         };
@@ -323,23 +339,25 @@ impl Protocol for LockService {
                 }
             }
             Role::Resource(r) => {
-                let LeaseMsg::Write { token, value } = msg else {
+                let LeaseMsg::Write { token, seq, value } = msg else {
                     tracing::debug!(node = %self.id, %from, "storage ignores a non-write message");
                     return;
                 };
-                let admitted = if self.config.fencing { r.admit(token) } else { Ok(()) };
-                match admitted {
+                // The resource tracks the newest write either way; unfenced, it refuses nothing.
+                let verdict = r.admit(token, seq);
+                match if self.config.fencing { verdict } else { Ok(()) } {
                     Ok(()) => {
-                        self.durable.accepted = self.durable.accepted.max(token);
+                        self.durable.accepted = r.highest();
+                        self.durable.accepted_seq = r.highest_seq();
                         self.durable.value = value;
                         self.persist();
-                        self.outbox.event(LeaseEvent::Accepted { from, token, value });
-                        self.outbox.send(from, LeaseMsg::WriteAck { token });
+                        self.outbox.event(LeaseEvent::Accepted { from, token, seq, value });
+                        self.outbox.send(from, LeaseMsg::WriteAck { token, seq });
                     }
-                    Err(stale) => {
-                        tracing::info!(node = %self.id, %from, ?stale, "stale write fenced off");
-                        self.outbox.event(LeaseEvent::Rejected { from, token, highest: stale.highest });
-                        self.outbox.send(from, LeaseMsg::WriteRejected { token, highest: stale.highest });
+                    Err(why) => {
+                        tracing::info!(node = %self.id, %from, %why, "write fenced off");
+                        self.outbox.event(LeaseEvent::Rejected { from, token, seq, why });
+                        self.outbox.send(from, LeaseMsg::WriteRejected { token, seq, why });
                     }
                 }
             }

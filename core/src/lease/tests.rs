@@ -1,4 +1,5 @@
 use super::*;
+use crate::fencing::StaleToken;
 use crate::protocol::{Input, Output, step};
 use crate::time::WallTime;
 
@@ -31,6 +32,10 @@ fn sends(out: &[Out]) -> Vec<(NodeId, LeaseMsg)> {
 
 fn events(out: &[Out]) -> Vec<LeaseEvent> {
     out.iter().filter_map(|o| if let Output::Event(e) = o { Some(e.clone()) } else { None }).collect()
+}
+
+fn persisted(out: &[Out]) -> Option<LeaseDurable> {
+    out.iter().find_map(|o| if let Output::Persist(d) = o { Some(d.clone()) } else { None })
 }
 
 #[test]
@@ -117,22 +122,229 @@ fn a_restarted_grantor_waits_a_term_and_never_reissues_a_token() {
 fn the_storage_rejects_a_stale_token_and_keeps_its_highest_across_a_restart() {
     let cfg = config();
     let mut r = node(2, &cfg, None, at(0));
-    let write = |t: u64| LeaseMsg::Write { token: FencingToken(t), value: t };
+    let write = |t: u64| LeaseMsg::Write { token: FencingToken(t), seq: 1, value: t };
     let out = feed(&mut r, at(1), Input::Message { from: NodeId(4), msg: write(34) });
-    let durable =
-        out.iter().find_map(|o| if let Output::Persist(d) = o { Some(d.clone()) } else { None }).unwrap();
-    assert_eq!(durable.accepted, FencingToken(34));
+    let durable = persisted(&out).unwrap();
+    assert_eq!((durable.accepted, durable.accepted_seq), (FencingToken(34), 1));
     let mut r = node(2, &cfg, Some(durable), at(100));
     let out = feed(&mut r, at(101), Input::Message { from: NodeId(3), msg: write(33) });
+    let why = Fenced::StaleToken(StaleToken { token: FencingToken(33), highest: FencingToken(34) });
     assert_eq!(
         events(&out),
-        vec![LeaseEvent::Rejected { from: NodeId(3), token: FencingToken(33), highest: FencingToken(34) }]
+        vec![LeaseEvent::Rejected { from: NodeId(3), token: FencingToken(33), seq: 1, why }]
+    );
+    assert_eq!(
+        sends(&out),
+        vec![(NodeId(3), LeaseMsg::WriteRejected { token: FencingToken(33), seq: 1, why })]
     );
     // Without fencing the same write is accepted: the hazard.
     let mut unfenced = node(2, &LeaseConfig { fencing: false, ..cfg.clone() }, None, at(0));
     feed(&mut unfenced, at(1), Input::Message { from: NodeId(4), msg: write(34) });
     let out = feed(&mut unfenced, at(2), Input::Message { from: NodeId(3), msg: write(33) });
     assert!(matches!(events(&out)[..], [LeaseEvent::Accepted { .. }]));
+}
+
+#[test]
+fn a_replayed_write_under_the_current_token_is_rejected_and_never_rolls_the_value_back() {
+    // The attack: a captured Write(token 4, older value) replayed to the storage after the
+    // newer value was acknowledged under the same token.
+    let cfg = config();
+    let (old, new) = (0x01d, 0x0e3);
+    let write = |seq: u64, value: u64| LeaseMsg::Write { token: FencingToken(4), seq, value };
+    let msg = |m: LeaseMsg| Input::Message { from: NodeId(3), msg: m };
+    let mut r = node(2, &cfg, None, at(0));
+    assert!(matches!(events(&feed(&mut r, at(1), msg(write(1, old))))[..], [LeaseEvent::Accepted { .. }]));
+    let out = feed(&mut r, at(2), msg(write(2, new)));
+    assert_eq!(sends(&out), vec![(NodeId(3), LeaseMsg::WriteAck { token: FencingToken(4), seq: 2 })]);
+    let durable = persisted(&out).unwrap();
+    assert_eq!((durable.accepted, durable.accepted_seq, durable.value), (FencingToken(4), 2, new));
+    // The replay (an older seq) and a duplicate (the same seq) are refused, and nothing is
+    // persisted, so the acknowledged value stays.
+    for (seq, value) in [(1, old), (2, old)] {
+        let out = feed(&mut r, at(3), msg(write(seq, value)));
+        let why = Fenced::StaleSeq { token: FencingToken(4), seq, last: 2 };
+        assert_eq!(
+            events(&out),
+            vec![LeaseEvent::Rejected { from: NodeId(3), token: FencingToken(4), seq, why }]
+        );
+        assert_eq!(
+            sends(&out),
+            vec![(NodeId(3), LeaseMsg::WriteRejected { token: FencingToken(4), seq, why })]
+        );
+        assert_eq!(persisted(&out), None);
+        assert_eq!(r.durable.value, new);
+    }
+    // After a restart from what was persisted, the same replay is still refused.
+    let mut r = node(2, &cfg, Some(durable), at(100));
+    assert!(
+        matches!(&r.role, Role::Resource(f) if (f.highest(), f.highest_seq()) == (FencingToken(4), 2)),
+        "{:?}",
+        r.role
+    );
+    let out = feed(&mut r, at(101), msg(write(1, old)));
+    assert!(
+        matches!(events(&out)[..], [LeaseEvent::Rejected { why: Fenced::StaleSeq { last: 2, .. }, .. }]),
+        "{out:?}"
+    );
+    assert_eq!((persisted(&out), r.durable.value), (None, new));
+    // The holder's next write goes in, and a newer token is admitted with any seq.
+    let out = feed(&mut r, at(102), msg(write(3, 0x3)));
+    assert_eq!(persisted(&out).map(|d| (d.accepted_seq, d.value)), Some((3, 0x3)));
+    let out = feed(
+        &mut r,
+        at(103),
+        Input::Message {
+            from: NodeId(4),
+            msg: LeaseMsg::Write { token: FencingToken(5), seq: 9, value: 0x5 },
+        },
+    );
+    assert_eq!(persisted(&out).map(|d| (d.accepted, d.accepted_seq)), Some((FencingToken(5), 9)));
+}
+
+/// Runs `client`'s timers from `now` until it has sent `n` writes to the storage; returns
+/// them and the time.
+fn writes_sent(client: &mut LockService, n: usize) -> (Vec<LeaseMsg>, Now) {
+    let mut writes = Vec::new();
+    loop {
+        let now = Now::new(client.poll_timeout().unwrap(), WallTime::UNIX_EPOCH);
+        let out = feed(client, now, Input::Timeout);
+        writes.extend(sends(&out).into_iter().filter(|(to, _)| *to == NodeId(2)).map(|(_, m)| m));
+        if writes.len() >= n {
+            return (writes, now);
+        }
+    }
+}
+
+#[test]
+fn the_holders_consecutive_writes_are_numbered_from_1_and_all_admitted() {
+    let cfg = config();
+    let (_grantor, mut client, token) = acquired(&cfg);
+    let (writes, now) = writes_sent(&mut client, 3);
+    let seqs: Vec<_> = writes
+        .iter()
+        .map(|m| match *m {
+            LeaseMsg::Write { token: t, seq, .. } if t == token => seq,
+            ref other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(seqs, [1, 2, 3]);
+    let mut r = node(2, &cfg, None, at(0));
+    for (m, seq) in writes.into_iter().zip(1..) {
+        let out = feed(&mut r, now, Input::Message { from: NodeId(3), msg: m });
+        assert!(matches!(events(&out)[..], [LeaseEvent::Accepted { seq: s, .. }] if s == seq), "{out:?}");
+    }
+}
+
+#[test]
+fn a_delayed_write_overtaken_by_a_later_one_is_rejected() {
+    // Writes are numbered when decided: if the network delivers write 2 first, write 1 is
+    // refused when it lands. That is fencing working, not a lost write.
+    let cfg = LeaseConfig { write_delay: Duration::from_millis(300), ..config() };
+    let (_grantor, mut client, token) = acquired(&cfg);
+    let (mut writes, now) = writes_sent(&mut client, 2);
+    writes.truncate(2);
+    assert!(
+        matches!(writes[..], [LeaseMsg::Write { seq: 1, .. }, LeaseMsg::Write { seq: 2, .. }]),
+        "{writes:?}"
+    );
+    let mut r = node(2, &cfg, None, at(0));
+    let second = feed(&mut r, now, Input::Message { from: NodeId(3), msg: writes[1].clone() });
+    assert!(matches!(events(&second)[..], [LeaseEvent::Accepted { seq: 2, .. }]), "{second:?}");
+    let first = feed(&mut r, now, Input::Message { from: NodeId(3), msg: writes[0].clone() });
+    let why = Fenced::StaleSeq { token, seq: 1, last: 2 };
+    assert_eq!(events(&first), vec![LeaseEvent::Rejected { from: NodeId(3), token, seq: 1, why }]);
+}
+
+/// An election of acceptors n1-n3 and storage n4 in which n1 has just won its first term;
+/// returns n1 and the term's token.
+fn elected(cfg: &LeaseConfig) -> (crate::lease::election::Election, FencingToken) {
+    use crate::lease::election::{Election, ElectionEvent, ElectionMsg};
+    let members: Vec<NodeId> = (1..=4).map(NodeId).collect();
+    let start = |id: u32| {
+        Election::new(Init::restart(NodeId(id), members.clone(), cfg.clone(), None, id.into(), at(0)))
+    };
+    let mut acceptors: Vec<Election> = (1..=3).map(start).collect();
+    let drive = |n: &mut Election, now: Now, input| {
+        let mut out = Vec::new();
+        step(n, now, input, |o| out.push(o));
+        out
+    };
+    loop {
+        let now = Now::new(acceptors[0].poll_timeout().unwrap(), WallTime::UNIX_EPOCH);
+        let asks: Vec<_> = drive(&mut acceptors[0], now, Input::Timeout)
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Send { to, msg: msg @ ElectionMsg::Ask { .. } } => Some((to, msg)),
+                _ => None,
+            })
+            .collect();
+        if asks.is_empty() {
+            continue;
+        }
+        for (to, msg) in asks {
+            let replies =
+                drive(&mut acceptors[to.0 as usize - 1], now, Input::Message { from: NodeId(1), msg });
+            for o in replies {
+                if let Output::Send { msg: reply @ ElectionMsg::Promised { .. }, .. } = o {
+                    for o in drive(&mut acceptors[0], now, Input::Message { from: to, msg: reply }) {
+                        if let Output::Event(ElectionEvent::Elected { term }) = o {
+                            let n1 = acceptors.swap_remove(0);
+                            assert_eq!(n1.leads(now.mono), Some(FencingToken::new(term as u32, 0)));
+                            return (n1, FencingToken::new(term as u32, 0));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_leader_numbers_its_writes_under_its_terms_token_and_the_storage_refuses_replays_across_a_restart() {
+    use crate::lease::election::{Election, ElectionDurable, ElectionEvent, ElectionMsg};
+    let cfg = LeaseConfig { resource: NodeId(4), ..config() };
+    let (mut leader, token) = elected(&cfg);
+    let mut writes = Vec::new();
+    while writes.len() < 3 {
+        let now = Now::new(leader.poll_timeout().unwrap(), WallTime::UNIX_EPOCH);
+        step(&mut leader, now, Input::Timeout, |o| {
+            if let Output::Send { to: NodeId(4), msg: ElectionMsg::Write { token: t, seq, value } } = o {
+                writes.push((t, seq, value));
+            }
+        });
+    }
+    assert_eq!(
+        writes.iter().map(|&(t, seq, _)| (t, seq)).collect::<Vec<_>>(),
+        [(token, 1), (token, 2), (token, 3)]
+    );
+    let members: Vec<NodeId> = (1..=4).map(NodeId).collect();
+    let storage = |restored: Option<ElectionDurable>| {
+        Election::new(Init::restart(NodeId(4), members.clone(), cfg.clone(), restored, 4, at(0)))
+    };
+    let write = |(token, seq, value)| Input::Message {
+        from: NodeId(1),
+        msg: ElectionMsg::Write { token, seq, value },
+    };
+    let mut s = storage(None);
+    let mut durable = None;
+    let mut seen = Vec::new();
+    for &w in &writes {
+        step(&mut s, at(1), write(w), |o| match o {
+            Output::Persist(d) => durable = Some(d),
+            Output::Event(e) => seen.push(e),
+            _ => {}
+        });
+    }
+    let accepted = |seq| ElectionEvent::Accepted { from: NodeId(1), token, seq };
+    assert_eq!(seen, [accepted(1), accepted(2), accepted(3)]);
+    let durable = durable.unwrap();
+    assert_eq!((durable.accepted, durable.accepted_seq), (token, 3));
+    // Restarted from what it persisted, the storage refuses write 2 replayed.
+    let mut s = storage(Some(durable));
+    let mut out = Vec::new();
+    step(&mut s, at(2), write(writes[1]), |o| out.push(o));
+    let why = Fenced::StaleSeq { token, seq: 2, last: 3 };
+    assert_eq!(out, [Output::Event(ElectionEvent::Rejected { from: NodeId(1), token, seq: 2, why })]);
 }
 
 #[test]
