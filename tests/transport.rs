@@ -38,6 +38,17 @@ async fn handshake_as(
     Some((wire, vec![Bytes::from(m1), Bytes::from(m3)], session.split().0))
 }
 
+/// A real session with node 2 at `addr`, as node 1 (with node 1's key).
+async fn dial_node_2_as_node_1(addr: SocketAddr) -> palisade::actix::transport::Connection {
+    let me = Identity::new(CLUSTER, NodeId(1), &test_key(CLUSTER, NodeId(1))).unwrap();
+    let keys: BTreeMap<_, _> =
+        (1..=3).map(|n| (NodeId(n), test_key(CLUSTER, NodeId(n)).verifying_key())).collect();
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    palisade::actix::transport::dial(stream, std::sync::Arc::new(me), NodeId(2), std::sync::Arc::new(keys))
+        .await
+        .unwrap()
+}
+
 /// True once the node has closed `wire` (reads end or fail within 5 s; the node's own
 /// frames on a session are skipped).
 async fn closed_by_node(wire: &mut Wire) -> bool {
@@ -251,18 +262,7 @@ fn a_flooded_node_keeps_its_timers() {
         let flooder = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
-                let me = Identity::new(CLUSTER, NodeId(1), &test_key(CLUSTER, NodeId(1))).unwrap();
-                let keys: BTreeMap<_, _> =
-                    (1..=3).map(|n| (NodeId(n), test_key(CLUSTER, NodeId(n)).verifying_key())).collect();
-                let stream = tokio::net::TcpStream::connect(target).await.unwrap();
-                let mut conn = palisade::actix::transport::dial(
-                    stream,
-                    std::sync::Arc::new(me),
-                    NodeId(2),
-                    std::sync::Arc::new(keys),
-                )
-                .await
-                .unwrap();
+                let mut conn = dial_node_2_as_node_1(target).await;
                 let started = std::time::Instant::now();
                 for seq in 0..200_000u64 {
                     let msg = Payload::Message(HeartbeatMsg { incarnation: 0, seq });
@@ -358,18 +358,7 @@ fn batched_messages_never_overtake_a_pending_persist() {
         let node = start(config, listener).unwrap();
         let mut events = node.subscribe();
         // 300 messages from "node 1", fed without flushing: they leave in a few large frames.
-        let me = Identity::new(CLUSTER, NodeId(1), &test_key(CLUSTER, NodeId(1))).unwrap();
-        let keys: BTreeMap<_, _> =
-            (1..=2).map(|n| (NodeId(n), test_key(CLUSTER, NodeId(n)).verifying_key())).collect();
-        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let mut conn = palisade::actix::transport::dial(
-            stream,
-            std::sync::Arc::new(me),
-            NodeId(2),
-            std::sync::Arc::new(keys),
-        )
-        .await
-        .unwrap();
+        let mut conn = dial_node_2_as_node_1(addr).await;
         let frames: Vec<Bytes> = pack((0..300u64).map(|i| Bincode.encode(&Payload::Message(i)).unwrap()))
             .into_iter()
             .map(|plain| conn.sealer.seal(&plain).unwrap())
