@@ -7,16 +7,12 @@
 
 mod common;
 
-use common::{Cluster, Seen, num};
+use common::{Cluster, Seen, events, lease_config, num};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn events<'a>(seen: &'a [Seen], node: u64, event: &'a str) -> impl Iterator<Item = &'a Seen> + 'a {
-    seen.iter().filter(move |s| num(&s.v, "node") == node && s.v["event"] == event)
-}
 
 /// The largest value of a transport counter node `node` has reported.
 fn counter(seen: &[Seen], node: u64, field: &str) -> u64 {
@@ -86,12 +82,7 @@ impl Relay {
 fn a_session_recorded_on_the_path_and_replayed_after_a_restart_changes_nothing() {
     // n1 grants leases, n2 is the fenced storage, n3 the client; n2 dials n3 (the lower id
     // dials) through the relay, which records n3's side: its handshake answer and its writes.
-    let mut cluster = Cluster::new("replay", 3, |_, _| {
-        "cluster = 21\nprotocol = \"lease\"\n\n[lease]\ngrantor = 1\nstorage = 2\nterm_ms = 1000\n\
-         max_drift_ppm = 10000\nwrite_every_ms = 100\nwrite_delay_ms = 0\njeopardy_grace_ms = 500\n\
-         request_timeout_ms = 200\n"
-            .into()
-    });
+    let mut cluster = Cluster::new("replay", 3, |_, _| lease_config(21, 0));
     let relay = Relay::start(cluster.ports[2]);
     let n2 = std::fs::read_to_string(&cluster.configs[1]).unwrap();
     let direct = format!("addr = \"127.0.0.1:{}\"", cluster.ports[2]);

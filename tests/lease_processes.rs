@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Cluster, Seen, num};
+use common::{Cluster, events, lease_config, num};
 use std::time::{Duration, Instant};
 
 /// A token as the events print it: `{"epoch":e,"counter":c}` or a bare number.
@@ -19,18 +19,9 @@ fn token(v: &serde_json::Value) -> (u64, u64) {
     }
 }
 
-fn events<'a>(seen: &'a [Seen], node: u64, event: &'a str) -> impl Iterator<Item = &'a Seen> + 'a {
-    seen.iter().filter(move |s| num(&s.v, "node") == node && s.v["event"] == event)
-}
-
 #[test]
 fn a_paused_holders_late_writes_are_fenced_and_acknowledged_writes_survive_a_restart() {
-    let mut cluster = Cluster::new("lease", 4, |_, _| {
-        "cluster = 11\nprotocol = \"lease\"\n\n[lease]\ngrantor = 1\nstorage = 2\nterm_ms = 1000\n\
-         max_drift_ppm = 10000\nwrite_every_ms = 100\nwrite_delay_ms = 300\njeopardy_grace_ms = 500\n\
-         request_timeout_ms = 200\n"
-            .into()
-    });
+    let mut cluster = Cluster::new("lease", 4, |_, _| lease_config(11, 300));
     for id in 1..=4 {
         cluster.start(id);
     }
@@ -106,12 +97,7 @@ fn a_paused_holders_late_writes_are_fenced_and_acknowledged_writes_survive_a_res
 /// process exits with status 74 and one line naming the directory.
 #[test]
 fn a_storage_node_that_cannot_persist_exits_with_one_line() {
-    let mut cluster = Cluster::new("persistfail", 3, |_, _| {
-        "cluster = 13\nprotocol = \"lease\"\n\n[lease]\ngrantor = 1\nstorage = 2\nterm_ms = 1000\n\
-         max_drift_ppm = 10000\nwrite_every_ms = 100\nwrite_delay_ms = 0\njeopardy_grace_ms = 500\n\
-         request_timeout_ms = 200\n"
-            .into()
-    });
+    let mut cluster = Cluster::new("persistfail", 3, |_, _| lease_config(13, 0));
     cluster.start(1);
     let log = cluster.start_logged(2);
     cluster.start(3);

@@ -225,3 +225,18 @@ impl Drop for Cluster {
 pub fn num(v: &serde_json::Value, field: &str) -> u64 {
     v[field].as_u64().unwrap_or(0)
 }
+
+/// The events named `event` from node `node`.
+pub fn events<'a>(seen: &'a [Seen], node: u64, event: &'a str) -> impl Iterator<Item = &'a Seen> + 'a {
+    seen.iter().filter(move |s| num(&s.v, "node") == node && s.v["event"] == event)
+}
+
+/// A lock-service node's config: n1 grants, n2 is the fenced storage, clients write every
+/// 100 ms, `write_delay_ms` after deciding to.
+pub fn lease_config(cluster: u64, write_delay_ms: u64) -> String {
+    format!(
+        "cluster = {cluster}\nprotocol = \"lease\"\n\n[lease]\ngrantor = 1\nstorage = 2\nterm_ms = 1000\n\
+         max_drift_ppm = 10000\nwrite_every_ms = 100\nwrite_delay_ms = {write_delay_ms}\njeopardy_grace_ms = 500\n\
+         request_timeout_ms = 200\n"
+    )
+}
