@@ -29,9 +29,21 @@ fn key_of(cluster: &Cluster, id: u32) -> ed25519_dalek::SigningKey {
     ed25519_dalek::SigningKey::from_bytes(&bytes.try_into().unwrap())
 }
 
+/// Connects to a node's port, waiting (up to 10 s) for the node to listen.
+async fn connect(port: u16) -> tokio::net::TcpStream {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            Ok(s) => return s,
+            Err(e) if std::time::Instant::now() > deadline => panic!("node on port {port} not listening: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
 /// Tries a handshake with node `to` as `me`, then waits for the node to close the connection.
 async fn forged_handshake(port: u16, to: u32, me: &Identity, keys: &Keys) {
-    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let stream = connect(port).await;
     let mut wire = tokio_util::codec::Framed::new(stream, length_codec());
     let (init, m1) = Initiator::start(me, NodeId(to)).unwrap();
     wire.send(bytes::Bytes::from(m1)).await.unwrap();
@@ -112,7 +124,7 @@ fn forged_handshakes_are_rejected_and_an_equivocating_node_is_caught_with_proof(
         forged_handshake(n1_port, 1, &Identity::new(CLUSTER, NodeId(2), &me).unwrap(), &keys).await;
         forged_handshake(n1_port, 1, &Identity::new(CLUSTER, NodeId(4), &me).unwrap(), &keys).await;
         forged_handshake(n1_port, 1, &Identity::new(CLUSTER + 1, NodeId(4), &me).unwrap(), &keys).await;
-        let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", n1_port)).await.unwrap();
+        let mut raw = connect(n1_port).await;
         tokio::io::AsyncWriteExt::write_all(&mut raw, &[0, 0, 0, 150]).await.unwrap();
         tokio::io::AsyncWriteExt::write_all(&mut raw, &[0xAB; 150]).await.unwrap();
         let _ = tokio::time::timeout(

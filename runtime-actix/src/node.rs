@@ -294,9 +294,9 @@ pub fn start_observed<P: Protocol>(
         let role = if dials(config.id, peer) {
             Role::Dial { addr: p.addr, local: Some(addr.ip()) }
         } else {
-            let (tx, rx) = crate::transport::attach_channel();
-            handovers.insert(peer, tx);
-            Role::Accept(rx)
+            let handover = Rc::new(crate::transport::Handover::default());
+            handovers.insert(peer, handover.clone());
+            Role::Accept(handover)
         };
         let (link, task) = PeerLink::spawn(peer, role, net.clone(), inbox.clone());
         links.insert(peer, link);
@@ -364,7 +364,11 @@ impl<P: Protocol> NodeActor<P> {
                         Ok(()) => {
                             act.persisting = false;
                             act.act(rest, ctx);
-                            act.drain_backlog(ctx);
+                            // The rest of a batch later, as a message of its own: timers and
+                            // commands get their turn between one persist and the next.
+                            if !act.persisting && !act.backlog.is_empty() {
+                                ctx.notify(Drain);
+                            }
                         }
                         Err(e) => act.fatal(&e),
                     }));
@@ -468,6 +472,21 @@ impl<P: Protocol> Handler<Inbound<P::Message>> for NodeActor<P> {
 
     fn handle(&mut self, m: Inbound<P::Message>, ctx: &mut Context<Self>) {
         self.backlog.extend(m.msgs.into_iter().map(|msg| (m.from, msg)));
+        self.drain_backlog(ctx);
+    }
+}
+
+/// Handles the messages a batch left behind a `Persist`.
+struct Drain;
+
+impl Message for Drain {
+    type Result = ();
+}
+
+impl<P: Protocol> Handler<Drain> for NodeActor<P> {
+    type Result = ();
+
+    fn handle(&mut self, _: Drain, ctx: &mut Context<Self>) {
         self.drain_backlog(ctx);
     }
 }

@@ -54,13 +54,11 @@ impl Grantor {
                     return reply;
                 }
                 match self.holder(now) {
-                    // Its own lease: a re-acquire is a renewal.
-                    Some((h, token)) if h == from => {
-                        self.current = Some((h, token, now + config.term));
-                        reply.msg = Some(LeaseMsg::Granted { req, token });
-                    }
-                    Some(_) => reply.msg = Some(LeaseMsg::Busy { req }),
-                    None => {
+                    Some((h, _)) if h != from => reply.msg = Some(LeaseMsg::Busy { req }),
+                    // Free, or its own lease again: a holder that asks again has restarted
+                    // (or lost the grant), so it gets a new token, and the sequence numbers it
+                    // starts again from 1 are not refused as replays of its earlier writes.
+                    _ => {
                         let token = self.issuer.issue();
                         self.current = Some((from, token, now + config.term));
                         reply.persist = Some(token);
@@ -84,5 +82,30 @@ impl Grantor {
             other => tracing::debug!(%from, ?other, "grantor ignores a message not meant for it"),
         }
         reply
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_holder_that_asks_again_gets_a_newer_token_and_others_stay_busy() {
+        let config = LeaseConfig::default();
+        let now = Instant::from_nanos(1_000_000_000);
+        let mut g = Grantor::restore(FencingToken::default(), now, false, &config);
+        let granted = |r: &Reply| match r.msg {
+            Some(LeaseMsg::Granted { token, .. }) => Some(token),
+            _ => None,
+        };
+        let first = granted(&g.handle(now, NodeId(3), LeaseMsg::Acquire { req: 1 }, &config)).unwrap();
+        let busy = g.handle(now, NodeId(4), LeaseMsg::Acquire { req: 1 }, &config);
+        assert!(matches!(busy.msg, Some(LeaseMsg::Busy { .. })), "another client waits");
+        // n3 restarted within its term and asks again: a new token, persisted before use.
+        let again = g.handle(now, NodeId(3), LeaseMsg::Acquire { req: 2 }, &config);
+        let second = granted(&again).unwrap();
+        assert!(second > first, "{second:?} must supersede {first:?}");
+        assert_eq!(again.persist, Some(second));
+        assert_eq!(g.holder(now), Some((NodeId(3), second)));
     }
 }

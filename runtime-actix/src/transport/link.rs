@@ -5,6 +5,7 @@
 //! authenticates, a newer one replacing the current one.
 
 use super::connection::{Connection, dial, open};
+use super::inbound::Handover;
 use super::{BACKOFF_MAX, BACKOFF_MIN, Inbound, Net, OUTBOUND_QUEUE, Rejection, TransportStats, WRITE_BATCH};
 use crate::wire::{MAX_RECORD, Payload, pack};
 use actix::Recipient;
@@ -35,7 +36,7 @@ pub enum Role {
         local: Option<IpAddr>,
     },
     /// Take the sessions the listener authenticates for this peer.
-    Accept(mpsc::Receiver<Connection>),
+    Accept(Rc<Handover>),
 }
 
 /// The node actor's end of one peer link.
@@ -48,11 +49,6 @@ impl std::fmt::Debug for PeerLink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PeerLink").field("to", &self.to).finish()
     }
-}
-
-/// The channel on which the listener hands a peer's authenticated connections to its link.
-pub(crate) fn attach_channel() -> (mpsc::Sender<Connection>, mpsc::Receiver<Connection>) {
-    mpsc::channel(4)
 }
 
 impl PeerLink {
@@ -105,6 +101,9 @@ impl Drop for AbortOnDrop {
 
 /// How a session ended.
 enum Ended {
+    /// It broke after the peer was heard (at least one frame authenticated): dial again
+    /// promptly.
+    BrokenAfterHeard,
     /// It broke (or went idle, or a frame failed): dial again, or wait for the peer to.
     Broken,
     /// The peer authenticated a newer session, which replaces this one.
@@ -122,6 +121,7 @@ async fn read<M>(
     remote: SocketAddr,
     net: Rc<Net>,
     node: Recipient<Inbound<M>>,
+    heard: Rc<std::cell::Cell<bool>>,
 ) where
     M: serde::de::DeserializeOwned + Send + 'static,
 {
@@ -136,6 +136,8 @@ async fn read<M>(
             Ok(p) => p,
             Err(e) => return net.reporter.reject(Rejection::Frame, remote, &e),
         };
+        heard.set(true);
+        let records = payloads.len();
         let msgs: Vec<M> = payloads
             .into_iter()
             .filter_map(|p| match p {
@@ -144,6 +146,11 @@ async fn read<M>(
             })
             .collect();
         if msgs.is_empty() {
+            if records > 1 {
+                // Nothing for the node, so no back-pressure: a frame of keepalives only would
+                // let a member keep this thread busy for free.
+                return net.reporter.reject(Rejection::Frame, remote, &"frame of keepalives only");
+            }
             continue;
         }
         net.stats.frames_in.fetch_add(msgs.len() as u64, Ordering::Relaxed);
@@ -157,7 +164,7 @@ async fn read<M>(
 async fn serve<M>(
     conn: Connection,
     rx: &mut mpsc::Receiver<Vec<u8>>,
-    handed: Option<&mut mpsc::Receiver<Connection>>,
+    handed: Option<&Handover>,
     net: &Rc<Net>,
     node: &Recipient<Inbound<M>>,
 ) -> Ended
@@ -168,14 +175,20 @@ where
     TransportStats::bump(&net.stats.connects);
     let remote = writer.get_ref().peer_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     tracing::debug!(%remote, "session established");
-    let reading = read(reader, opener, peer, remote, net.clone(), node.clone()).in_current_span();
+    let heard = Rc::new(std::cell::Cell::new(false));
+    let reading =
+        read(reader, opener, peer, remote, net.clone(), node.clone(), heard.clone()).in_current_span();
     let mut reader = AbortOnDrop(actix::spawn(reading));
+    let broken =
+        |heard: &std::cell::Cell<bool>| if heard.get() { Ended::BrokenAfterHeard } else { Ended::Broken };
     let keepalive_bytes = Bincode.encode(&Payload::<()>::Keepalive).unwrap_or_default();
     let mut tick = tokio::time::interval(net.limits.keepalive);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_write = tokio::time::Instant::now();
+    // The first tick sends a keepalive at once, so the dialler hears us and knows the
+    // session is real (a dialler that never hears anything backs off).
+    let now = tokio::time::Instant::now();
+    let mut last_write = now.checked_sub(net.limits.keepalive).unwrap_or(now);
     let mut batch = Vec::with_capacity(WRITE_BATCH);
-    let mut handed = handed;
     loop {
         let payloads = tokio::select! {
             n = rx.recv_many(&mut batch, WRITE_BATCH) => {
@@ -190,9 +203,12 @@ where
                 }
                 vec![keepalive_bytes.clone()]
             }
-            _ = &mut reader.0 => return Ended::Broken,
-            Some(newer) = async { handed.as_mut()?.recv().await }, if handed.is_some() => {
-                return Ended::Replaced(Box::new(newer));
+            _ = &mut reader.0 => return broken(&heard),
+            newer = async { handed?.take().await.into() }, if handed.is_some() => {
+                if let Some(newer) = newer {
+                    return Ended::Replaced(Box::new(newer));
+                }
+                continue;
             }
         };
         let n = payloads.len() as u64;
@@ -202,7 +218,18 @@ where
             }
             SinkExt::<bytes::Bytes>::flush(&mut writer).await
         };
-        match tokio::time::timeout(net.limits.write_timeout, write).await {
+        let written = tokio::select! {
+            w = tokio::time::timeout(net.limits.write_timeout, write) => w,
+            // A newer session replaces this one even while a write to it is stalled.
+            newer = async { handed?.take().await.into() }, if handed.is_some() => {
+                net.stats.dropped_link_down.fetch_add(n, Ordering::Relaxed);
+                match newer {
+                    Some(newer) => return Ended::Replaced(Box::new(newer)),
+                    None => continue,
+                }
+            }
+        };
+        match written {
             Ok(Ok(())) => {
                 net.stats.frames_out.fetch_add(n, Ordering::Relaxed);
                 last_write = tokio::time::Instant::now();
@@ -210,12 +237,12 @@ where
             Ok(Err(e)) => {
                 net.stats.dropped_link_down.fetch_add(n, Ordering::Relaxed);
                 tracing::debug!(error = %e, "write failed; session over");
-                return Ended::Broken;
+                return broken(&heard);
             }
             Err(_) => {
                 net.stats.dropped_link_down.fetch_add(n, Ordering::Relaxed);
                 net.reporter.reject(Rejection::TimedOut, remote, &"peer did not take our writes");
-                return Ended::Broken;
+                return broken(&heard);
             }
         }
     }
@@ -279,9 +306,12 @@ async fn run<M>(
             let mut backoff = BACKOFF_MIN;
             loop {
                 if let Some(conn) = open_session(addr, local, to, &net).await {
-                    backoff = BACKOFF_MIN;
-                    if let Ended::NodeGone = serve(conn, &mut rx, None, &net, &node).await {
-                        return;
+                    match serve(conn, &mut rx, None, &net, &node).await {
+                        Ended::NodeGone => return,
+                        // Only a session in which the peer was heard proves the handshake
+                        // was accepted: after anything else, keep backing off.
+                        Ended::BrokenAfterHeard => backoff = BACKOFF_MIN,
+                        Ended::Broken | Ended::Replaced(_) => {}
                     }
                     tracing::debug!(%to, "session ended; dialling again");
                 }
@@ -294,14 +324,14 @@ async fn run<M>(
                 backoff = (backoff * 2).min(BACKOFF_MAX);
             }
         }
-        Role::Accept(mut handed) => {
-            let mut next = handed.recv().await;
-            while let Some(conn) = next.take() {
-                match serve(conn, &mut rx, Some(&mut handed), &net, &node).await {
+        Role::Accept(handed) => {
+            let mut next = handed.take().await;
+            loop {
+                next = match serve(next, &mut rx, Some(&handed), &net, &node).await {
                     Ended::NodeGone => return,
-                    Ended::Replaced(newer) => next = Some(*newer),
-                    Ended::Broken => next = handed.recv().await,
-                }
+                    Ended::Replaced(newer) => *newer,
+                    Ended::Broken | Ended::BrokenAfterHeard => handed.take().await,
+                };
             }
         }
     }

@@ -28,9 +28,9 @@ mod report;
 
 pub use connection::{Connection, Keys, answer, dial};
 pub(crate) use inbound::Attach;
+pub use inbound::Handover;
 pub use inbound::listen;
 pub use limits::{FD_RESERVE, Limits, open_file_limit};
-pub(crate) use link::attach_channel;
 pub use link::{PeerLink, Role, dials};
 pub use noise::Identity;
 pub use report::{Rejection, Reporter};
@@ -62,7 +62,8 @@ pub struct TransportStats {
     /// Handshakes and frames that failed authentication or decoding (each closed its
     /// connection).
     pub rejected: AtomicU64,
-    /// Connections closed unheard by admission control (too many handshakes pending).
+    /// Pending connections closed unheard by admission control (the oldest, to admit a newer
+    /// one when too many handshakes were pending).
     pub refused: AtomicU64,
     /// Handshakes that missed their deadline, and links closed after going idle.
     pub timed_out: AtomicU64,
