@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Cluster, num};
+use common::{Cluster, key_of, num};
 use futures::{SinkExt, StreamExt};
 use palisade::actix::transport::noise::{Identity, Initiator};
 use palisade::actix::transport::{Keys, answer};
@@ -22,20 +22,15 @@ use std::time::Duration;
 
 const CLUSTER: u64 = 12;
 
-fn key_of(cluster: &Cluster, id: u32) -> ed25519_dalek::SigningKey {
-    let hex = std::fs::read_to_string(cluster.dir.join(format!("k{id}/node.key"))).unwrap();
-    let hex = hex.trim();
-    let bytes: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
-    ed25519_dalek::SigningKey::from_bytes(&bytes.try_into().unwrap())
-}
-
 /// Connects to a node's port, waiting (up to 10 s) for the node to listen.
 async fn connect(port: u16) -> tokio::net::TcpStream {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
             Ok(s) => return s,
-            Err(e) if std::time::Instant::now() > deadline => panic!("node on port {port} not listening: {e}"),
+            Err(e) if std::time::Instant::now() > deadline => {
+                panic!("node on port {port} not listening: {e}")
+            }
             Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     }

@@ -145,6 +145,14 @@ fn fds_and_rss(pid: u32) -> (usize, u64) {
     (fds, rss)
 }
 
+/// A connection to `port` on 127.0.0.1 from the loopback address `from`.
+fn connect_from(from: std::net::Ipv4Addr, port: u16) -> std::io::Result<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.bind(&std::net::SocketAddr::from((from, 0)).into())?;
+    socket.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())?;
+    Ok(socket.into())
+}
+
 /// This process's open-file limit, so the attack never exhausts the test itself.
 fn own_file_limit() -> usize {
     let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
@@ -180,13 +188,15 @@ fn idle_stalled_and_garbage_connections_by_the_thousand_do_not_hurt_the_cluster(
     let held: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
 
     // Idle connections (never a byte), and stalled ones (a length prefix claiming the largest
-    // frame, a little of it, then nothing), as many as this process may open.
+    // frame, a little of it, then nothing), as many as this process may open, from 40
+    // loopback addresses (8 pending per address are allowed, 64 in all: both caps are hit).
     let idle = (own_file_limit().saturating_sub(300)).min(3000);
     let opener = {
         let held = held.clone();
         std::thread::spawn(move || {
             for i in 0..idle {
-                if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+                let from = std::net::Ipv4Addr::new(127, 0, 1, 1 + (i % 40) as u8);
+                if let Ok(mut s) = connect_from(from, port) {
                     if i % 5 == 0 {
                         let _ = s.write_all(&65_535u32.to_be_bytes());
                         let _ = s.write_all(&[0u8; 1000]);
@@ -244,12 +254,17 @@ fn idle_stalled_and_garbage_connections_by_the_thousand_do_not_hurt_the_cluster(
     assert!(wrong.is_empty(), "live nodes suspected during the attack: {wrong:?}");
     assert!(opened >= idle / 2, "the attack opened {opened} of {idle} connections");
     assert!(garbage > 100 && rejected > 100, "garbage handshakes sent {garbage}, rejected {rejected}");
-    assert!(refused > 0 && timed_out > 0, "admission control refused {refused}, reaped {timed_out}");
+    assert!(refused > 0 && timed_out > 0, "admission control evicted {refused}, reaped {timed_out}");
     // 64 pending handshakes at most (the default limit), plus a little slack for the
     // connections being accepted and closed at the moment of sampling.
+    assert!(
+        max_fds >= base_fds + 32,
+        "the attack never filled the pending slots: fds {base_fds} -> {max_fds}"
+    );
     assert!(max_fds <= base_fds + 64 + 16, "fds {base_fds} -> {max_fds}");
     assert!(reaped_fds <= base_fds + 8, "idle connections not reaped: fds {base_fds} -> {reaped_fds}");
-    // Stalled frames: 64 pending connections with at most a 64 KiB buffer each, 4 MiB.
+    // Stalled frames: 64 pending connections, each buffering at most one 64 KiB frame (with
+    // the buffer's slack, about 82 KiB each): about 5 MiB.
     assert!(max_rss <= base_rss + 16 * 1024, "RSS {base_rss} -> {max_rss} KiB");
     // Rejections are counted, not each logged: 10 lines per 10 s window, and a summary.
     assert!(log_lines <= 60, "{log_lines} log lines for {} rejections", rejected + refused + timed_out);
@@ -360,4 +375,56 @@ fn nodes_restarted_with_their_wall_clock_stepped_an_hour_rejoin_at_once() {
         let heard = events(&seen, id as u64, "transport").map(|s| num(&s.v, "frames_in")).max().unwrap_or(0);
         assert!(heard > 0, "the restarted n{id} heard nothing");
     }
+}
+
+/// A member that reconnects in a loop and never closes what it opened holds at most two of
+/// the node's file descriptors: its newest waiting session replaces the previous one, and the
+/// link takes the newest over the one it serves.
+#[test]
+fn a_member_reconnecting_in_a_loop_holds_at_most_two_connections() {
+    let mut cluster = Cluster::new("reconnect", 3, |_, _| {
+        "cluster = 25\nprotocol = \"heartbeat-fixed\"\nheartbeat_ms = 100\ntimeout_ms = 1000\n".into()
+    });
+    // n1 is this test (it holds n1's key); n2 and n3 run.
+    cluster.start(2);
+    cluster.start(3);
+    std::thread::sleep(Duration::from_millis(1000));
+    let target = cluster.pid(2);
+    let (base_fds, _) = fds_and_rss(target);
+    let keys: palisade::actix::transport::Keys = (1..=3)
+        .map(|id| (palisade::core::NodeId(id), common::key_of(&cluster, id).verifying_key()))
+        .collect();
+    let me = palisade::actix::transport::Identity::new(
+        25,
+        palisade::core::NodeId(1),
+        &common::key_of(&cluster, 1),
+    )
+    .unwrap();
+    let port = cluster.ports[1];
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (me, keys) = (Arc::new(me), Arc::new(keys));
+    let mut max_fds = base_fds;
+    let held = rt.block_on(async {
+        let mut held = Vec::new();
+        for _ in 0..300 {
+            let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            if let Ok(conn) =
+                palisade::actix::transport::dial(stream, me.clone(), palisade::core::NodeId(2), keys.clone())
+                    .await
+            {
+                held.push(conn);
+            }
+            max_fds = max_fds.max(fds_and_rss(target).0);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        held.len()
+    });
+    let (after, _) = fds_and_rss(target);
+    eprintln!("300 sessions as n1, {held} held: node 2's fds {base_fds} -> max {max_fds} -> {after}");
+    assert!(held >= 290, "the member's handshakes succeeded: {held}");
+    // Its listener, n3's session, n1's served and waiting sessions, and a connection or two
+    // being accepted at the moment of sampling.
+    assert!(max_fds <= base_fds + 4, "fds {base_fds} -> max {max_fds}");
+    assert!(after <= base_fds + 2, "fds {base_fds} -> {after} after the loop");
+    assert!(suspicions_of_live_nodes(&cluster.seen(), &[2, 3]).is_empty());
 }

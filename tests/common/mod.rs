@@ -240,3 +240,11 @@ pub fn lease_config(cluster: u64, write_delay_ms: u64) -> String {
          request_timeout_ms = 200\n"
     )
 }
+
+/// Node `id`'s ed25519 key, as `palisade keygen` wrote it for `cluster`.
+pub fn key_of(cluster: &Cluster, id: u32) -> ed25519_dalek::SigningKey {
+    let hex = std::fs::read_to_string(cluster.dir.join(format!("k{id}/node.key"))).unwrap();
+    let hex = hex.trim();
+    let bytes: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
+    ed25519_dalek::SigningKey::from_bytes(&bytes.try_into().unwrap())
+}
