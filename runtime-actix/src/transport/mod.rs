@@ -5,8 +5,9 @@
 //!
 //! Per frame the cost is one ChaCha20-Poly1305 seal or open, cheap enough for the node's own
 //! thread; a link packs every message its queue holds into as few frames as fit, so under
-//! load one seal covers many messages. The public-key work of a handshake runs on tokio's blocking pool, so a stream of
-//! handshakes (honest reconnects or a hostile peer's) never delays the node's timers.
+//! load one seal covers many messages. The public-key work of a handshake runs on tokio's
+//! blocking pool, not on the node's thread (a flood of handshakes still competes with the
+//! node for the CPU: their number is capped, their rate is not).
 //!
 //! Any frame that fails authentication or decoding closes its connection: a member that
 //! sends it is broken or lying, and anyone else cannot produce a frame that authenticates.
@@ -15,7 +16,7 @@
 //! Back-pressure: readers hand messages to the node with `send().await`, so a slow node
 //! slows its peers' TCP streams instead of growing an unbounded mailbox (actix's `do_send`
 //! ignores mailbox capacity, and a flooded mailbox starves the node's timers, actix #520).
-//! Outbound queues hold at most [`OUTBOUND_QUEUE`] frames; when one is full the frame is
+//! Outbound queues hold at most [`OUTBOUND_QUEUE`] messages; when one is full the message is
 //! dropped and counted, as the network would have done.
 
 pub mod admission;
@@ -42,7 +43,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Frames queued per peer while its link is slow or down; beyond this, frames are dropped.
+/// Messages queued per peer while its link is slow or down; beyond this, they are dropped.
 pub const OUTBOUND_QUEUE: usize = 1024;
 /// First reconnect delay.
 pub const BACKOFF_MIN: Duration = Duration::from_millis(50);
