@@ -86,6 +86,25 @@ fn a_bad_node_config_is_a_one_line_error_naming_the_field() {
 }
 
 #[test]
+fn a_peer_key_repeating_another_members_is_a_one_line_error() {
+    let cluster = Cluster::new("dupkey", 3, |_, _| "cluster = 9\nprotocol = \"heartbeat-fixed\"\n".into());
+    let config = std::fs::read_to_string(&cluster.configs[0]).unwrap();
+    let own = std::fs::read_to_string(cluster.dir.join("k1/node.pub")).unwrap();
+    let n2 = std::fs::read_to_string(cluster.dir.join("k2/node.pub")).unwrap();
+    let n3 = std::fs::read_to_string(cluster.dir.join("k3/node.pub")).unwrap();
+    // Peer 3 given peer 2's key, then peer 2 given this node's own key.
+    for bad in [config.replace(n3.trim(), n2.trim()), config.replace(n2.trim(), own.trim())] {
+        assert_ne!(bad, config);
+        std::fs::write(&cluster.configs[0], bad).unwrap();
+        let out = palisade().args(["node", "--config"]).arg(&cluster.configs[0]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains("public_key repeats another member's key"), "{err}");
+    }
+}
+
+#[test]
 fn a_node_whose_event_pipe_is_never_read_keeps_running_and_is_never_suspected() {
     // Node 3 flaps about its peers (a 1 ms timeout against their 5 ms heartbeats), so it
     // prints hundreds of suspect/trust lines a second to a stdout pipe nobody reads: the

@@ -222,6 +222,11 @@ fn configure(args: NodeArgs) -> ExitCode {
         let Ok(pk) = ed25519_dalek::VerifyingKey::from_bytes(&bytes) else {
             return usage_error(format!("peers[{i}].public_key is not a valid ed25519 key"));
         };
+        // One key, one member: a key shared by two entries (or with this node) would let
+        // either speak as the other.
+        if pk == key.verifying_key() || peers.values().any(|q: &Peer| q.key == pk) {
+            return usage_error(format!("peers[{i}].public_key repeats another member's key"));
+        }
         if p.id == file.id || peers.insert(NodeId(p.id), Peer { addr: p.addr, key: pk }).is_some() {
             return usage_error(format!("peers[{i}].id {} repeats a node id", p.id));
         }
