@@ -53,6 +53,10 @@ pub async fn listen(listener: TcpListener, net: Rc<Net>, attach: Attach) {
                     let (slot, evicted) = net.admission.admit(remote.ip());
                     if let Some(why) = evicted {
                         net.reporter.reject(Rejection::Refused, remote, &why);
+                        // Let the evicted task be dropped (closing its connection) before
+                        // accepting more: otherwise a burst of accepts outruns the aborts
+                        // and the node holds more than the cap's file descriptors.
+                        tokio::task::yield_now().await;
                     }
                     let id = slot.id();
                     let (task_net, attach) = (net.clone(), attach.clone());
