@@ -75,7 +75,15 @@ pub struct NodeEvent<E> {
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The data directory or state file could not be used.
+    /// The data directory cannot be created or written.
+    #[error("data_dir {} is not a writable directory: {source}", dir.display())]
+    NotWritable {
+        /// The data directory.
+        dir: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// The state file could not be read.
     #[error("storage in {dir}: {source}")]
     Storage {
         /// The data directory.
@@ -244,8 +252,9 @@ pub fn start_observed<P: Protocol>(
     observe: Option<Box<Observer<P>>>,
 ) -> Result<NodeHandle<P>, StartError> {
     let dir = config.data_dir.clone();
-    let store = FileStore::open(&dir).map_err(|source| StartError::Storage { dir: dir.clone(), source })?;
-    store.check_writable().map_err(|source| StartError::Storage { dir: dir.clone(), source })?;
+    let not_writable = |source| StartError::NotWritable { dir: dir.clone(), source };
+    let store = FileStore::open(&dir).map_err(not_writable)?;
+    store.check_writable().map_err(not_writable)?;
     let restored = match store.load().map_err(|source| StartError::Storage { dir: dir.clone(), source })? {
         None => None,
         Some(bytes) => Some(

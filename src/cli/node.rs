@@ -326,15 +326,6 @@ fn warn_if_exposed(key_file: &Path) {
     }
 }
 
-/// Creates `dir` if needed and checks a file can be written in it (and removed).
-fn check_writable(dir: &Path) -> Result<(), String> {
-    let fail = |e: std::io::Error| format!("data_dir {} is not a writable directory: {e}", dir.display());
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    let probe = dir.join(format!(".palisade-probe-{}", std::process::id()));
-    std::fs::write(&probe, b"probe\n").map_err(fail)?;
-    std::fs::remove_file(&probe).map_err(fail)
-}
-
 fn serve<P: Protocol>(
     file: FileConfig,
     key: ed25519_dalek::SigningKey,
@@ -345,9 +336,7 @@ fn serve<P: Protocol>(
 where
     P::Command: Send,
 {
-    if let Err(e) = check_writable(&file.data_dir) {
-        return usage_error(e);
-    }
+    // (The data directory is checked by `start`: created, written, fsynced, removed.)
     let listener = match std::net::TcpListener::bind(file.listen) {
         Ok(l) => l,
         Err(e) => return usage_error(format!("listen {}: {e}", file.listen)),

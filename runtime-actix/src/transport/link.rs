@@ -160,6 +160,14 @@ async fn read<M>(
     }
 }
 
+/// The next session handed over to replace the current one; never, for a dialling link.
+async fn replacement(handed: Option<&Handover>) -> Connection {
+    match handed {
+        Some(h) => h.take().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Sends over one session until it ends.
 async fn serve<M>(
     conn: Connection,
@@ -204,12 +212,7 @@ where
                 vec![keepalive_bytes.clone()]
             }
             _ = &mut reader.0 => return broken(&heard),
-            newer = async { handed?.take().await.into() }, if handed.is_some() => {
-                if let Some(newer) = newer {
-                    return Ended::Replaced(Box::new(newer));
-                }
-                continue;
-            }
+            newer = replacement(handed) => return Ended::Replaced(Box::new(newer)),
         };
         let n = payloads.len() as u64;
         let write = async {
@@ -221,12 +224,9 @@ where
         let written = tokio::select! {
             w = tokio::time::timeout(net.limits.write_timeout, write) => w,
             // A newer session replaces this one even while a write to it is stalled.
-            newer = async { handed?.take().await.into() }, if handed.is_some() => {
+            newer = replacement(handed) => {
                 net.stats.dropped_link_down.fetch_add(n, Ordering::Relaxed);
-                match newer {
-                    Some(newer) => return Ended::Replaced(Box::new(newer)),
-                    None => continue,
-                }
+                return Ended::Replaced(Box::new(newer));
             }
         };
         match written {
