@@ -14,7 +14,7 @@ bin=target/release/palisade
 read -r -a scenarios <<<"${SCENARIOS:-register jitter-phi observer-pause-guarded drift-bounded skew lww-hlc commit-wait fencing leader bracha bft-register-signed}"
 printf '%-24s %-13s %6s %10s %9s\n' scenario nemesis seeds violations episodes
 for sc in "${scenarios[@]}"; do
-  for mix in all crash=12 torn=12 pause=12 partition=12 clock=12 loss=12; do
+  for mix in all crash=12 torn=12 pause=12 partition=12 clock=12 loss=12 duplicate=12; do
     if ! out=$("$bin" sim "$sc" --seeds "$seeds" --nemesis "$mix" --no-shrink 2>&1); then
       if grep -q "does not admit" <<<"$out"; then
         printf '%-24s %-13s %6s %10s %9s\n' "$sc" "$mix" - "not admitted" -

@@ -15,7 +15,8 @@ const SEEDS: u64 = 50;
 const NEVER_PERSIST_DURING_RUN: [&str; 4] = ["jitter-phi", "observer-pause-guarded", "skew", "commit-wait"];
 
 /// Each kind alone at 3x the default rate of 4 per simulated minute, then all together.
-const MIXES: [&str; 7] = ["all", "crash=12", "torn=12", "pause=12", "partition=12", "clock=12", "loss=12"];
+const MIXES: [&str; 8] =
+    ["all", "crash=12", "torn=12", "pause=12", "partition=12", "clock=12", "loss=12", "duplicate=12"];
 
 fn admitted(name: &str, mix: &str) -> bool {
     let sc = palisade::scenarios::find(name).expect("scenario");

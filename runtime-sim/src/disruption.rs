@@ -79,6 +79,8 @@ impl Disruptions {
                         out.push(Disruption { affected: a, from, until: f.at });
                     }
                 }
+                // Duplicated messages cut nobody off: they excuse nothing.
+                FaultKind::Duplicate { .. } | FaultKind::StopDuplicating => {}
                 FaultKind::WallStep { .. } | FaultKind::WallStepWithin { .. } | FaultKind::Drift { .. } => {}
             }
         }
@@ -267,6 +269,14 @@ mod tests {
         assert_eq!(d.calm_since_for(NodeId(2), s(22)), None, "n3 -> n2 is cut");
         assert_eq!(d.calm_since_for(NodeId(1), s(22)), Some(s(12)), "a cut between others is not n1's");
         assert_eq!(d.calm_since_for(NodeId(2), s(30)), Some(s(25)));
+    }
+
+    #[test]
+    fn duplicated_messages_excuse_nothing() {
+        let d = Disruptions::of(&Fault::duplicate(0.5, s(10), s(5)));
+        assert!(d.all().is_empty());
+        assert_eq!(d.calm_since_for(NodeId(1), s(12)), Some(Duration::ZERO));
+        assert!(!d.explains(NodeId(1), NodeId(2), s(12), s(1), false));
     }
 
     #[test]

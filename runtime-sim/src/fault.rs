@@ -34,6 +34,15 @@ pub enum FaultKind {
     Degrade(LinkConfig),
     /// Links behave as configured at the start of the run again.
     RestoreLinks,
+    /// From now on every link also delivers a second copy of a share `rate` of its messages,
+    /// each copy after its own delay (so copies also arrive out of order), on top of whatever
+    /// else the link does, until [`FaultKind::StopDuplicating`].
+    Duplicate {
+        /// Share of messages delivered twice, in `(0, 1]`.
+        rate: f64,
+    },
+    /// Links duplicate only as configured again.
+    StopDuplicating,
     /// Steps the node's wall clock (an NTP step); the monotonic clock is untouched.
     WallStep {
         /// The node.
@@ -101,6 +110,14 @@ impl Fault {
         [
             Fault { at, kind: FaultKind::Degrade(link) },
             Fault { at: at + duration, kind: FaultKind::RestoreLinks },
+        ]
+    }
+
+    /// Every link duplicates a share `rate` of messages from `at` for `duration`.
+    pub fn duplicate(rate: f64, at: Duration, duration: Duration) -> [Fault; 2] {
+        [
+            Fault { at, kind: FaultKind::Duplicate { rate } },
+            Fault { at: at + duration, kind: FaultKind::StopDuplicating },
         ]
     }
 

@@ -24,17 +24,21 @@ pub enum NemesisKind {
     Clock,
     /// Every link loses a large share of messages for a while.
     Loss,
+    /// Every link delivers a share of messages twice for a while, the copies late and out of
+    /// order.
+    Duplicate,
 }
 
 impl NemesisKind {
     /// Every kind, in the order the CLI lists them.
-    pub const ALL: [NemesisKind; 6] = [
+    pub const ALL: [NemesisKind; 7] = [
         NemesisKind::Crash,
         NemesisKind::Torn,
         NemesisKind::Pause,
         NemesisKind::Partition,
         NemesisKind::Clock,
         NemesisKind::Loss,
+        NemesisKind::Duplicate,
     ];
 
     /// The name used on the command line.
@@ -46,6 +50,7 @@ impl NemesisKind {
             NemesisKind::Partition => "partition",
             NemesisKind::Clock => "clock",
             NemesisKind::Loss => "loss",
+            NemesisKind::Duplicate => "duplicate",
         }
     }
 }
@@ -108,6 +113,10 @@ pub fn describe(fault: &Fault) -> String {
         FaultKind::Heal => format!("{at:.3}s heal"),
         FaultKind::Degrade(l) => format!("{at:.3}s degrade every link (loss {:.0}%)", l.loss * 100.0),
         FaultKind::RestoreLinks => format!("{at:.3}s restore links"),
+        FaultKind::Duplicate { rate } => {
+            format!("{at:.3}s every link duplicates {:.0}% of messages", rate * 100.0)
+        }
+        FaultKind::StopDuplicating => format!("{at:.3}s links stop duplicating"),
         FaultKind::WallStep { node, by_ns } => {
             format!("{at:.3}s {node} wall clock steps {:+.3}s", *by_ns as f64 / 1e9)
         }
@@ -186,6 +195,7 @@ impl NemesisKind {
                 Err("wall clocks are never stepped")
             }
             NemesisKind::Loss if !model.network.loss => Err("messages are never lost"),
+            NemesisKind::Duplicate if !model.network.duplication => Err("messages are never duplicated"),
             _ => Ok(()),
         }
     }
@@ -362,6 +372,8 @@ impl NemesisConfig {
         // When each node, and the network, is next free of faults.
         let mut node_free: BTreeMap<NodeId, Duration> = nodes.iter().map(|&n| (n, self.start)).collect();
         let mut net_free = self.start;
+        // Duplication overlays whatever the links do, so it has its own clock.
+        let mut dup_free = self.start;
         // Within-model crash and pause windows, for the fault budget.
         let mut down: Vec<(Duration, Duration)> = Vec::new();
         // Poisson arrivals per kind (exponential gaps), merged in time order so that no kind
@@ -432,6 +444,12 @@ impl NemesisConfig {
                         schedule.push(Episode { faults: vec![a, b] });
                         net_free = t + dur;
                     }
+                    NemesisKind::Duplicate if dup_free <= t => {
+                        let rate = 0.2 + 0.6 * rng.unit_f64();
+                        let [a, b] = Fault::duplicate(rate, t, dur);
+                        schedule.push(Episode { faults: vec![a, b] });
+                        dup_free = t + dur;
+                    }
                     NemesisKind::Clock => {
                         let (lo, hi) = if outside {
                             let lo = self.outside_clock_step;
@@ -466,6 +484,7 @@ impl Episode {
             FaultKind::Pause { .. } => NemesisKind::Pause,
             FaultKind::Partition(_) | FaultKind::Heal => NemesisKind::Partition,
             FaultKind::Degrade(_) | FaultKind::RestoreLinks => NemesisKind::Loss,
+            FaultKind::Duplicate { .. } | FaultKind::StopDuplicating => NemesisKind::Duplicate,
             FaultKind::WallStep { .. } | FaultKind::WallStepWithin { .. } | FaultKind::Drift { .. } => {
                 NemesisKind::Clock
             }
@@ -589,7 +608,7 @@ mod tests {
         net.sort();
         assert!(net.windows(2).all(|w| w[0].1 <= w[1].0));
         // Every kind appears.
-        for kind in ["crash", "torn", "pause", "partition", "wall clock", "degrade"] {
+        for kind in ["crash", "torn", "pause", "partition", "wall clock", "degrade", "duplicates"] {
             assert!(a.iter().any(|e| e.to_string().contains(kind)), "no {kind} in {a:?}");
         }
     }
@@ -656,9 +675,14 @@ mod tests {
         let kinds: Vec<NemesisKind> = cfg.rates.keys().copied().collect();
         assert_eq!(
             kinds,
-            vec![NemesisKind::Pause, NemesisKind::Loss],
+            vec![NemesisKind::Pause, NemesisKind::Loss, NemesisKind::Duplicate],
             "no crashes, partitions or clock steps"
         );
+        let reliable = SystemModel { network: palisade_core::model::NetworkModel::RELIABLE, ..m.clone() };
+        let err = NemesisConfig::for_model(&reliable, Some("duplicate"), None, a, b).unwrap_err();
+        assert!(err.contains("never duplicated"), "{err}");
+        let forced = NemesisConfig::for_model(&reliable, None, Some("duplicate"), a, b).unwrap();
+        assert!(forced.is_outside_model());
         assert!(!cfg.is_outside_model());
         let err = NemesisConfig::for_model(&m, Some("clock"), None, a, b).unwrap_err();
         assert!(err.contains("never stepped") && err.contains("--outside-model clock"), "{err}");

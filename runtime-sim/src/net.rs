@@ -250,6 +250,8 @@ pub struct Network {
     pub partition: Partition,
     /// While set, every link behaves like this instead of its own configuration.
     pub degraded: Option<LinkConfig>,
+    /// While set, every link duplicates at least this share of messages.
+    pub duplicating: Option<f64>,
     /// Latest delivery time (ns) scheduled per FIFO link, so later messages never overtake.
     fifo_tail: BTreeMap<(NodeId, NodeId), u64>,
     /// When each bandwidth-limited link finishes transmitting its backlog (true ns).
@@ -303,7 +305,8 @@ impl Network {
         }
         let queued = Duration::from_nanos(queued_ns);
         let first = queued + link.latency.sample(rng);
-        let second = rng.chance(link.duplicate).then(|| queued + link.latency.sample(rng));
+        let duplicate = self.duplicating.map_or(link.duplicate, |d| d.max(link.duplicate));
+        let second = rng.chance(duplicate).then(|| queued + link.latency.sample(rng));
         let (first, second) = if link.fifo {
             let tail = self.fifo_tail.entry((from, to)).or_insert(0);
             let mut order = |d: Duration| {

@@ -696,6 +696,15 @@ impl<P: Protocol> Simulation<P> {
                 self.record(TraceKind::RestoreLinks, None, None);
                 self.config.network.degraded = None;
             }
+            FaultKind::Duplicate { rate } => {
+                let percent = (rate * 100.0).round() as u64;
+                self.record(TraceKind::DuplicateBurst { percent }, None, None);
+                self.config.network.duplicating = Some(rate);
+            }
+            FaultKind::StopDuplicating => {
+                self.record(TraceKind::DuplicateBurstEnd, None, None);
+                self.config.network.duplicating = None;
+            }
             FaultKind::Heal => {
                 self.record(TraceKind::Heal, None, None);
                 self.config.network.partition = Default::default();

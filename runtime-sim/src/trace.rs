@@ -129,6 +129,13 @@ pub enum TraceKind {
     Degrade,
     /// Links restored to their configuration.
     RestoreLinks,
+    /// Every link started duplicating `percent` % of messages.
+    DuplicateBurst {
+        /// Share of messages delivered twice, in percent.
+        percent: u64,
+    },
+    /// Links duplicate only as configured again.
+    DuplicateBurstEnd,
     /// A node is Byzantine for the whole run: `adversary` speaks for it.
     Byzantine {
         /// The node.
@@ -186,6 +193,8 @@ impl TraceKind {
             TraceKind::Command { .. } => 20,
             TraceKind::Clock { .. } => 21,
             TraceKind::Byzantine { .. } => 22,
+            TraceKind::DuplicateBurst { .. } => 23,
+            TraceKind::DuplicateBurstEnd => 24,
         }
     }
 
@@ -198,7 +207,10 @@ impl TraceKind {
             TraceKind::Deliver { from, to } | TraceKind::Hold { from, to } => (from.0, to.0, 0),
             TraceKind::Pause { node, until_ns } => (node.0, 0, until_ns),
             TraceKind::Partition { cut } => (0, 0, cut),
-            TraceKind::Heal | TraceKind::Degrade | TraceKind::RestoreLinks => (0, 0, 0),
+            TraceKind::Heal | TraceKind::Degrade | TraceKind::RestoreLinks | TraceKind::DuplicateBurstEnd => {
+                (0, 0, 0)
+            }
+            TraceKind::DuplicateBurst { percent } => (0, 0, percent),
             TraceKind::WallStep { node, offset_ns } => (node.0, 0, offset_ns as u64),
             TraceKind::Clock { node, ppm, offset_ns } => (node.0, ppm as u32, offset_ns as u64),
             TraceKind::Drift { node, ppm } => (node.0, 0, ppm as u64),

@@ -6,6 +6,7 @@
   var chart = document.getElementById("chart");
   var tip = document.getElementById("tip");
   var LEFT = 120, RIGHT = 20, TOP = 34, LANE = 64, BOTTOM = 30;
+  var bandColors = { partition: "rgba(208,49,45,.12)", degrade: "rgba(255,215,0,.18)", duplicate: "rgba(123,79,182,.12)" };
   var colors = { delivered: "#3b6fb6", duplicate: "#7b4fb6", held: "#c77800", drop: "#d0312d" };
   var markColors = { event: "#e07b00", timeout: "#9aa3ad", persist: "#2e8b57", command: "#444",
     crash: "#111", restart: "#2e8b57", torn: "#b00020", "wall-step": "#8a2be2", drift: "#8a2be2" };
@@ -28,7 +29,8 @@
   function legend() {
     var items = [["delivered", colors.delivered], ["dropped", colors.drop], ["held while paused", colors.held],
       ["duplicate", colors.duplicate], ["pause", "rgba(255,170,0,.35)"], ["down (crashed)", "rgba(40,40,40,.35)"],
-      ["partition", "rgba(208,49,45,.12)"], ["links degraded", "rgba(255,215,0,.18)"],
+      ["partition", bandColors.partition], ["links degraded", bandColors.degrade],
+      ["links duplicating", bandColors.duplicate],
       ["protocol event", markColors.event], ["timer", markColors.timeout], ["violation", "#b00020"]];
     document.getElementById("legend").innerHTML = items.map(function (it) {
       return '<span><i style="background:' + it[1] + '"></i>' + it[0] + "</span>";
@@ -58,7 +60,7 @@
     model.bands.forEach(function (b) {
       if (!visible(b.from, b.to)) return;
       var r = el("rect", { x: x(Math.max(b.from, t0)), y: TOP, width: Math.max(1, x(Math.min(b.to, t1)) - x(Math.max(b.from, t0))),
-        height: LANE * model.nodes.length, fill: b.kind === "partition" ? "rgba(208,49,45,.12)" : "rgba(255,215,0,.18)",
+        height: LANE * model.nodes.length, fill: bandColors[b.kind] || bandColors.degrade,
         "class": "band " + b.kind }, bg);
       hover(r, b.kind + ": " + b.label + "\n" + secs(b.from) + " to " + secs(b.to));
     });

@@ -56,7 +56,7 @@ pub struct Band {
     pub from: u64,
     /// End, ns.
     pub to: u64,
-    /// `partition` or `degrade`.
+    /// `partition`, `degrade` or `duplicate`.
     pub kind: &'static str,
     /// What it was.
     pub label: String,
@@ -180,6 +180,7 @@ impl Model {
         let mut down: BTreeMap<u32, u64> = BTreeMap::new();
         let mut cut: Option<(u64, String)> = None;
         let mut degraded: Option<u64> = None;
+        let mut duplicating: Option<(u64, String)> = None;
         let mut end = 0;
         for (n, line) in trace.lines().enumerate() {
             if line.trim().is_empty() {
@@ -291,6 +292,15 @@ impl Model {
                         m.bands.push(Band { from, to: t, kind: "degrade", label: "links degraded".into() });
                     }
                 }
+                "duplicate_burst" => {
+                    let label = format!("links duplicate {}% of messages", num("percent").unwrap_or(0));
+                    duplicating.get_or_insert((t, label));
+                }
+                "duplicate_burst_end" => {
+                    if let Some((from, label)) = duplicating.take() {
+                        m.bands.push(Band { from, to: t, kind: "duplicate", label });
+                    }
+                }
                 "byzantine" => {
                     let adversary = v.get("adversary").and_then(Value::as_str).unwrap_or("adversary");
                     m.byzantine.insert(node("node")?, adversary.to_string());
@@ -342,6 +352,9 @@ impl Model {
         }
         if let Some(from) = degraded {
             m.bands.push(Band { from, to: m.end_ns, kind: "degrade", label: "links degraded".into() });
+        }
+        if let Some((from, label)) = duplicating {
+            m.bands.push(Band { from, to: m.end_ns, kind: "duplicate", label });
         }
         m.violation = violation.map(|v| Flag {
             i: v.event,

@@ -476,6 +476,22 @@ fn a_degraded_network_is_restored_on_schedule() {
 }
 
 #[test]
+fn a_duplication_burst_delivers_copies_only_while_it_lasts() {
+    let s = Duration::from_secs;
+    let plain = quiet_hb(5, 3).run_for(s(3));
+    assert!(plain.delivered <= plain.sent, "{plain:?}");
+    let mut sim = quiet_hb(5, 3);
+    sim.schedule_all(Fault::duplicate(1.0, s(1), s(1)));
+    let dup = sim.run_for(s(3));
+    // Every message sent during the burst arrives twice: about a third of the run's traffic.
+    let copies = dup.delivered - dup.sent;
+    assert!(copies * 4 > dup.sent && copies * 2 < dup.sent, "{copies} copies of {} sent", dup.sent);
+    // Like every fault, the burst's end counts towards GST; copies cut nobody off.
+    assert_eq!(dup.gst_ns, 2_000_000_000);
+    assert!(suspicions(sim.world()).is_empty());
+}
+
+#[test]
 fn a_torn_write_is_lost_and_the_node_dies_mid_write() {
     let mut sim = Simulation::<Counter>::new(SimConfig::new(1, 1), ());
     // Persists happen at counts 2 (200 ms) and 4 (400 ms); the one at 400 ms is torn.
