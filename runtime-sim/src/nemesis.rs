@@ -678,7 +678,7 @@ mod tests {
             vec![NemesisKind::Pause, NemesisKind::Loss, NemesisKind::Duplicate],
             "no crashes, partitions or clock steps"
         );
-        let reliable = SystemModel { network: palisade_core::model::NetworkModel::RELIABLE, ..m.clone() };
+        let reliable = SystemModel { network: palisade_core::model::NetworkModel::RELIABLE, ..m };
         let err = NemesisConfig::for_model(&reliable, Some("duplicate"), None, a, b).unwrap_err();
         assert!(err.contains("never duplicated"), "{err}");
         let forced = NemesisConfig::for_model(&reliable, None, Some("duplicate"), a, b).unwrap();
