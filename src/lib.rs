@@ -11,4 +11,5 @@ pub use palisade_actix as actix;
 pub use palisade_core as core;
 pub use palisade_sim as sim;
 
+pub mod history;
 pub mod scenarios;

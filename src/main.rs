@@ -34,6 +34,8 @@ enum Cmd {
     Cluster(cli::cluster::ClusterCmd),
     /// Write a node's ed25519 key pair (node.key, node.pub) into a directory.
     Keygen(cli::keygen::KeygenArgs),
+    /// Check a recorded history of client operations for linearizability.
+    CheckHistory(cli::check_history::CheckHistoryArgs),
     /// Failure-detector tools for operators: replay recorded heartbeats, tune thresholds.
     #[command(subcommand)]
     Detector(cli::detector::DetectorCmd),
@@ -83,5 +85,6 @@ fn main() -> ExitCode {
         Cmd::Keygen(args) => cli::keygen::run(args),
         Cmd::Node(args) => cli::node::run(args),
         Cmd::Cluster(cmd) => cli::cluster::run(cmd),
+        Cmd::CheckHistory(args) => cli::check_history::run(args),
     }
 }

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod codec;
 pub mod detector;
 pub mod fencing;
+pub mod history;
 pub mod lease;
 pub mod model;
 pub mod node;

@@ -1,5 +1,6 @@
 //! Subcommands of the `palisade` binary.
 
+pub mod check_history;
 pub mod cluster;
 pub mod detector;
 pub mod keygen;

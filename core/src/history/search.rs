@@ -1,0 +1,268 @@
+//! The Wing-Gong-Lowe search for a linearization, with Lowe's cache of configurations.
+
+use super::{Model, Operation, Outcome};
+use std::collections::BTreeMap;
+use std::hash::{BuildHasherDefault, DefaultHasher};
+
+/// How much work a check may do before it gives up undecided.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// Attempts to linearize an operation, over the whole check.
+    pub max_steps: u64,
+}
+
+impl Default for Budget {
+    /// 100 million steps: tens of seconds at worst on one core; real histories need far fewer.
+    fn default() -> Self {
+        Budget { max_steps: 100_000_000 }
+    }
+}
+
+/// The answer of a check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Some order of the operations, each at a point between its invocation and completion,
+    /// explains every result.
+    Linearizable {
+        /// Search steps taken.
+        steps: u64,
+    },
+    /// No order does.
+    NotLinearizable {
+        /// Search steps taken.
+        steps: u64,
+        /// The longest sequence of operations (indices into the history) the search could
+        /// linearize in real-time order before it got stuck.
+        longest: Vec<usize>,
+        /// The operation that completed, still unlinearized, at the deepest point: no order
+        /// of the operations before it leaves a state that explains it.
+        stuck_at: usize,
+    },
+    /// The search ran out of budget.
+    Undecided {
+        /// Search steps taken.
+        steps: u64,
+    },
+}
+
+impl Verdict {
+    /// Search steps taken.
+    pub fn steps(&self) -> u64 {
+        match self {
+            Verdict::Linearizable { steps }
+            | Verdict::NotLinearizable { steps, .. }
+            | Verdict::Undecided { steps } => *steps,
+        }
+    }
+
+    /// True for [`Verdict::NotLinearizable`].
+    pub fn is_violation(&self) -> bool {
+        matches!(self, Verdict::NotLinearizable { .. })
+    }
+}
+
+const NONE: usize = usize::MAX;
+
+/// The history as a doubly linked list of call and return entries in time order, from
+/// which linearized operations are lifted out and restored on backtracking.
+struct Entries {
+    /// Per entry: the operation, and whether it is the call (or the return).
+    op: Vec<usize>,
+    is_call: Vec<bool>,
+    /// Per call entry, its return entry.
+    ret: Vec<usize>,
+    next: Vec<usize>,
+    prev: Vec<usize>,
+}
+
+impl Entries {
+    /// Entry 0 is the head; the rest are sorted by time, calls before returns at equal times
+    /// (so operations that touch are concurrent). An unknown outcome returns after everything.
+    fn new<I, O>(ops: &[Operation<I, O>]) -> Self {
+        let mut order: Vec<(u64, bool, usize)> = Vec::with_capacity(2 * ops.len());
+        for (i, op) in ops.iter().enumerate() {
+            order.push((op.invoked, false, i));
+            order.push((op.completed.unwrap_or(u64::MAX).max(op.invoked), true, i));
+        }
+        order.sort_unstable();
+        let n = order.len() + 1;
+        let mut e = Entries {
+            op: vec![NONE; n],
+            is_call: vec![false; n],
+            ret: vec![NONE; n],
+            next: (1..=n).map(|k| if k == n { NONE } else { k }).collect(),
+            prev: (0..n).map(|k| k.wrapping_sub(1)).collect(),
+        };
+        let mut call_of = vec![NONE; ops.len()];
+        for (k, &(_, is_return, i)) in order.iter().enumerate() {
+            let k = k + 1;
+            e.op[k] = i;
+            e.is_call[k] = !is_return;
+            if is_return {
+                e.ret[call_of[i]] = k;
+            } else {
+                call_of[i] = k;
+            }
+        }
+        e
+    }
+
+    fn unlink(&mut self, k: usize) {
+        let (p, n) = (self.prev[k], self.next[k]);
+        self.next[p] = n;
+        if n != NONE {
+            self.prev[n] = p;
+        }
+    }
+
+    fn relink(&mut self, k: usize) {
+        let (p, n) = (self.prev[k], self.next[k]);
+        self.next[p] = k;
+        if n != NONE {
+            self.prev[n] = k;
+        }
+    }
+
+    /// Takes a call entry and its return out of the list.
+    fn lift(&mut self, call: usize) {
+        self.unlink(call);
+        self.unlink(self.ret[call]);
+    }
+
+    /// Puts them back (in the reverse order of [`Self::lift`]).
+    fn unlift(&mut self, call: usize) {
+        self.relink(self.ret[call]);
+        self.relink(call);
+    }
+}
+
+/// A set of operations, as bits.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn flip(&mut self, i: usize) {
+        self.0[i / 64] ^= 1 << (i % 64);
+    }
+}
+
+/// The search's cache: (linearized set, state) pairs already explored. Only membership is
+/// asked, so the iteration order of a hash set never reaches a result; the hasher is std's
+/// with fixed keys, so runs are deterministic.
+#[allow(clippy::disallowed_types)]
+type Seen<S> = std::collections::HashSet<(Bits, S), BuildHasherDefault<DefaultHasher>>;
+
+/// Checks that `ops` is linearizable for `model`.
+pub fn check<M: Model>(model: &M, ops: &[Operation<M::Input, M::Output>], budget: Budget) -> Verdict {
+    let mut entries = Entries::new(ops);
+    let mut seen: Seen<M::State> = Seen::default();
+    let mut linearized = Bits(vec![0; ops.len().div_ceil(64)]);
+    let mut state = model.init();
+    // The calls linearized so far, with the state before each.
+    let mut stack: Vec<(usize, M::State, usize)> = Vec::new();
+    // The deepest the search got, and the operation that completed there unlinearized.
+    let mut longest: Vec<usize> = Vec::new();
+    let mut stuck_at = NONE;
+    let mut steps = 0u64;
+    let mut k = entries.next[0];
+    // At a call entry, the alternatives still to try: 0 = the operation takes effect as the
+    // model says; 1 = (unknown outcomes only) it never takes effect. Where the model cannot
+    // apply an unknown outcome at all, it is a no-op.
+    let mut first_alt = 0;
+    while entries.next[0] != NONE {
+        if k == NONE {
+            break; // cannot happen: the last entry is always a return
+        }
+        if entries.is_call[k] {
+            let i = entries.op[k];
+            // "Never" needs trying only when the window closes: an unknown outcome that never
+            // completes can always be placed after everything else, where nobody sees it.
+            let unknown = matches!(ops[i].outcome, Outcome::Info) && ops[i].completed.is_some();
+            let mut lifted = false;
+            for alt in first_alt..2 {
+                let next = match alt {
+                    0 => match model.step(&state, &ops[i].input, &ops[i].outcome) {
+                        None if matches!(ops[i].outcome, Outcome::Info) => Some(state.clone()),
+                        next => next,
+                    },
+                    _ if unknown => Some(state.clone()),
+                    _ => None,
+                };
+                let Some(next) = next else { continue };
+                steps += 1;
+                if steps > budget.max_steps {
+                    return Verdict::Undecided { steps };
+                }
+                linearized.flip(i);
+                if seen.insert((linearized.clone(), next.clone())) {
+                    stack.push((k, std::mem::replace(&mut state, next), alt));
+                    entries.lift(k);
+                    lifted = true;
+                    break;
+                }
+                linearized.flip(i);
+            }
+            first_alt = 0;
+            k = if lifted { entries.next[0] } else { entries.next[k] };
+        } else {
+            // An operation completed before it could be linearized: undo the last choice and
+            // try its next alternative.
+            if stuck_at == NONE || stack.len() > longest.len() {
+                longest = stack.iter().map(|&(c, _, _)| entries.op[c]).collect();
+                stuck_at = entries.op[k];
+            }
+            let Some((call, before, alt)) = stack.pop() else {
+                return Verdict::NotLinearizable { steps, longest, stuck_at };
+            };
+            entries.unlift(call);
+            linearized.flip(entries.op[call]);
+            state = before;
+            k = call;
+            first_alt = alt + 1;
+        }
+    }
+    if entries.next[0] != NONE {
+        return Verdict::NotLinearizable { steps, longest, stuck_at: entries.op[entries.next[0]] };
+    }
+    Verdict::Linearizable { steps }
+}
+
+/// Checks each object of a history on its own: `key` names the object an operation acts
+/// on. A history of independent objects is linearizable iff each object's sub-history is.
+/// Indices in the verdict refer to `ops`.
+pub fn check_by_key<M: Model, K: Ord>(
+    model: &M,
+    ops: &[Operation<M::Input, M::Output>],
+    key: impl Fn(&Operation<M::Input, M::Output>) -> K,
+    budget: Budget,
+) -> Verdict
+where
+    M::Input: Clone,
+    M::Output: Clone,
+{
+    let mut parts: BTreeMap<K, Vec<usize>> = BTreeMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        parts.entry(key(op)).or_default().push(i);
+    }
+    let mut steps = 0;
+    let mut undecided = false;
+    for idx in parts.values() {
+        let sub: Vec<Operation<M::Input, M::Output>> = idx.iter().map(|&i| ops[i].clone()).collect();
+        let left = Budget { max_steps: budget.max_steps.saturating_sub(steps) };
+        match check(model, &sub, left) {
+            Verdict::Linearizable { steps: s } => steps += s,
+            Verdict::Undecided { steps: s } => {
+                steps += s;
+                undecided = true;
+            }
+            Verdict::NotLinearizable { steps: s, longest, stuck_at } => {
+                return Verdict::NotLinearizable {
+                    steps: steps + s,
+                    longest: longest.into_iter().map(|i| idx[i]).collect(),
+                    stuck_at: idx[stuck_at],
+                };
+            }
+        }
+    }
+    if undecided { Verdict::Undecided { steps } } else { Verdict::Linearizable { steps } }
+}
