@@ -266,3 +266,99 @@ where
     }
     if undecided { Verdict::Undecided { steps } } else { Verdict::Linearizable { steps } }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::Value;
+    use crate::history::events::Call;
+    use crate::history::models::CasRegister;
+    use proptest::prelude::*;
+
+    /// Linearizable by brute force: some order respecting real time, and some choice of which
+    /// unknown outcomes took effect, that the model accepts.
+    fn brute_force(ops: &[Operation<Call, Value>]) -> bool {
+        fn go(ops: &[Operation<Call, Value>], done: &mut Vec<bool>, state: &Value) -> bool {
+            if done.iter().all(|&d| d) {
+                return true;
+            }
+            for i in 0..ops.len() {
+                if done[i] {
+                    continue;
+                }
+                // i may go next only if no pending operation completed before i began.
+                let blocked = (0..ops.len())
+                    .any(|j| j != i && !done[j] && ops[j].completed.is_some_and(|c| c < ops[i].invoked));
+                if blocked {
+                    continue;
+                }
+                done[i] = true;
+                let mut options = vec![CasRegister.step(state, &ops[i].input, &ops[i].outcome)];
+                if ops[i].outcome == Outcome::Info {
+                    options.push(Some(state.clone()));
+                }
+                for next in options.into_iter().flatten() {
+                    if go(ops, done, &next) {
+                        return true;
+                    }
+                }
+                done[i] = false;
+            }
+            false
+        }
+        go(ops, &mut vec![false; ops.len()], &Value::Nil)
+    }
+
+    fn history() -> impl Strategy<Value = Vec<Operation<Call, Value>>> {
+        let op = (0u8..3, 0i64..3, 0i64..3, 0u8..4, 0u64..20, 0u64..8);
+        proptest::collection::vec(op, 1..7).prop_map(|raw| {
+            raw.into_iter()
+                .enumerate()
+                .map(|(n, (f, a, b, out, start, len))| {
+                    let (f, value) = match f {
+                        0 => ("read", Value::Nil),
+                        1 => ("write", Value::Int(a)),
+                        _ => ("cas", Value::List(vec![Value::Int(a), Value::Int(b)])),
+                    };
+                    let outcome = match out {
+                        0 => Outcome::Info,
+                        1 if f != "read" => Outcome::Fail,
+                        _ if f == "read" => Outcome::Ok(if a == 0 { Value::Nil } else { Value::Int(b) }),
+                        _ => Outcome::Ok(Value::Nil),
+                    };
+                    let completed = (outcome != Outcome::Info).then_some(start + len);
+                    Operation {
+                        process: n as u64,
+                        input: Call { f: f.into(), key: None, value, line: n, outcome_line: None },
+                        outcome,
+                        invoked: start,
+                        completed,
+                    }
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn agrees_with_brute_force_on_small_histories(ops in history()) {
+            let verdict = check(&CasRegister, &ops, Budget::default());
+            let decided = !matches!(verdict, Verdict::Undecided { .. });
+            prop_assert!(decided);
+            prop_assert_eq!(!verdict.is_violation(), brute_force(&ops), "{:?}", ops);
+        }
+    }
+
+    #[test]
+    fn the_generated_histories_are_often_enough_not_linearizable() {
+        use proptest::strategy::ValueTree;
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let (mut bad, n) = (0, 1000);
+        for _ in 0..n {
+            let ops = history().new_tree(&mut runner).unwrap().current();
+            bad += usize::from(check(&CasRegister, &ops, Budget::default()).is_violation());
+        }
+        assert!(bad > n / 10 && bad < n * 9 / 10, "{bad} of {n} not linearizable");
+    }
+}
