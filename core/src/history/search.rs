@@ -2,7 +2,7 @@
 
 use super::{Model, Operation, Outcome};
 use std::collections::BTreeMap;
-use std::hash::{BuildHasherDefault, DefaultHasher};
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// How much work a check may do before it gives up undecided.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -136,30 +136,76 @@ impl Entries {
     }
 }
 
-/// A set of operations, as bits.
+/// A set of operations, as bits: inline up to 256 operations (no allocation or pointer to
+/// follow per cache entry), on the heap beyond.
 #[derive(Clone, PartialEq, Eq, Hash)]
-struct Bits(Vec<u64>);
+enum Bits {
+    Inline([u64; 4]),
+    Heap(Box<[u64]>),
+}
 
 impl Bits {
+    fn empty(n: usize) -> Self {
+        if n <= 256 { Bits::Inline([0; 4]) } else { Bits::Heap(vec![0; n.div_ceil(64)].into_boxed_slice()) }
+    }
+
     fn flip(&mut self, i: usize) {
-        self.0[i / 64] ^= 1 << (i % 64);
+        let words: &mut [u64] = match self {
+            Bits::Inline(w) => w,
+            Bits::Heap(w) => w,
+        };
+        words[i / 64] ^= 1 << (i % 64);
+    }
+}
+
+/// A fast multiplicative hasher for the cache (keys are bitsets and small states that no
+/// adversary chooses; a collision costs a comparison, never a wrong answer).
+#[derive(Default)]
+struct Mix(u64);
+
+impl Hasher for Mix {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        // A multiply only carries upwards: fold the high bits back down (MurmurHash3's
+        // finalizer), since the table indexes by the low ones.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 
 /// The search's cache: (linearized set, state) pairs already explored. Only membership is
-/// asked, so the iteration order of a hash set never reaches a result; the hasher is std's
-/// with fixed keys, so runs are deterministic.
+/// asked, so the iteration order of a hash set never reaches a result, and the hasher has
+/// fixed keys, so runs are deterministic.
 #[allow(clippy::disallowed_types)]
-type Seen<S> = std::collections::HashSet<(Bits, S), BuildHasherDefault<DefaultHasher>>;
+type Seen<S> = std::collections::HashSet<(Bits, S), BuildHasherDefault<Mix>>;
 
 /// Checks that `ops` is linearizable for `model`.
 pub fn check<M: Model>(model: &M, ops: &[Operation<M::Input, M::Output>], budget: Budget) -> Verdict {
     let mut entries = Entries::new(ops);
     let mut seen: Seen<M::State> = Seen::default();
-    let mut linearized = Bits(vec![0; ops.len().div_ceil(64)]);
+    let mut linearized = Bits::empty(ops.len());
     let mut state = model.init();
     // The calls linearized so far, with the state before each.
-    let mut stack: Vec<(usize, M::State, usize)> = Vec::new();
+    let mut stack: Vec<(usize, M::State, usize, usize)> = Vec::new();
     // The deepest the search got, and the operation that completed there unlinearized.
     let mut longest: Vec<usize> = Vec::new();
     let mut stuck_at = NONE;
@@ -169,23 +215,32 @@ pub fn check<M: Model>(model: &M, ops: &[Operation<M::Input, M::Output>], budget
     // model says; 1 = (unknown outcomes only) it never takes effect. Where the model cannot
     // apply an unknown outcome at all, it is a no-op.
     let mut first_alt = 0;
+    // The candidates at a point are the calls before the first return. Operations with
+    // known outcomes are tried first (pass 0), unknown ones after (pass 1): every candidate
+    // is still tried, but an unknown write is not taken eagerly where nothing needs it.
+    let unknown = |i: usize| matches!(ops[i].outcome, Outcome::Info);
+    let mut pass = 0;
     while entries.next[0] != NONE {
         if k == NONE {
             break; // cannot happen: the last entry is always a return
         }
         if entries.is_call[k] {
             let i = entries.op[k];
+            if usize::from(unknown(i)) != pass {
+                k = entries.next[k];
+                continue;
+            }
             // "Never" needs trying only when the window closes: an unknown outcome that never
             // completes can always be placed after everything else, where nobody sees it.
-            let unknown = matches!(ops[i].outcome, Outcome::Info) && ops[i].completed.is_some();
+            let may_not_happen = unknown(i) && ops[i].completed.is_some();
             let mut lifted = false;
             for alt in first_alt..2 {
                 let next = match alt {
                     0 => match model.step(&state, &ops[i].input, &ops[i].outcome) {
-                        None if matches!(ops[i].outcome, Outcome::Info) => Some(state.clone()),
+                        None if unknown(i) => Some(state.clone()),
                         next => next,
                     },
-                    _ if unknown => Some(state.clone()),
+                    _ if may_not_happen => Some(state.clone()),
                     _ => None,
                 };
                 let Some(next) = next else { continue };
@@ -195,7 +250,7 @@ pub fn check<M: Model>(model: &M, ops: &[Operation<M::Input, M::Output>], budget
                 }
                 linearized.flip(i);
                 if seen.insert((linearized.clone(), next.clone())) {
-                    stack.push((k, std::mem::replace(&mut state, next), alt));
+                    stack.push((k, std::mem::replace(&mut state, next), alt, pass));
                     entries.lift(k);
                     lifted = true;
                     break;
@@ -203,15 +258,24 @@ pub fn check<M: Model>(model: &M, ops: &[Operation<M::Input, M::Output>], budget
                 linearized.flip(i);
             }
             first_alt = 0;
-            k = if lifted { entries.next[0] } else { entries.next[k] };
+            if lifted {
+                k = entries.next[0];
+                pass = 0;
+            } else {
+                k = entries.next[k];
+            }
+        } else if pass == 0 {
+            // Known outcomes exhausted here: now the unknown ones.
+            pass = 1;
+            k = entries.next[0];
         } else {
             // An operation completed before it could be linearized: undo the last choice and
             // try its next alternative.
             if stuck_at == NONE || stack.len() > longest.len() {
-                longest = stack.iter().map(|&(c, _, _)| entries.op[c]).collect();
+                longest = stack.iter().map(|&(c, ..)| entries.op[c]).collect();
                 stuck_at = entries.op[k];
             }
-            let Some((call, before, alt)) = stack.pop() else {
+            let Some((call, before, alt, call_pass)) = stack.pop() else {
                 return Verdict::NotLinearizable { steps, longest, stuck_at };
             };
             entries.unlift(call);
@@ -219,6 +283,7 @@ pub fn check<M: Model>(model: &M, ops: &[Operation<M::Input, M::Output>], budget
             state = before;
             k = call;
             first_alt = alt + 1;
+            pass = call_pass;
         }
     }
     if entries.next[0] != NONE {
