@@ -176,7 +176,7 @@ impl<P: Protocol> Init<P> {
 }
 
 /// One output of a protocol, for the runtime to act on in order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Output<M, E, D> {
     /// Send `msg` to `to`.
     Send {

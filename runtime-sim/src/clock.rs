@@ -18,7 +18,7 @@ pub const MAX_DRIFT_PPM: i64 = 500_000;
 /// `wall(t) = epoch + elapsed_local(t) + wall_offset`, where `elapsed_local` is the
 /// oscillator's count since the start of the run. Steps move only the wall clock; a
 /// restart resets only the monotonic origin.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct NodeClock {
     base_true: u64,
     base_mono: u64,

@@ -37,6 +37,7 @@ pub mod check;
 pub mod clock;
 pub mod diagram;
 pub mod disruption;
+pub mod explore;
 pub mod fault;
 pub mod fuzz;
 pub mod nemesis;

@@ -1,0 +1,242 @@
+//! Exhaustive exploration of small models: every interleaving of message deliveries,
+//! timers, faults and client operations up to a bound, over the unchanged
+//! [`Protocol`] trait, with the simulator's checkers evaluated on every state.
+//!
+//! **State.** Every node's protocol state, the state it would restart from, its clock,
+//! the messages in flight (a multiset), the events emitted so far, how many client
+//! operations each node has issued, and what is left of the fault budget. Two states are
+//! the same when their fingerprints are: protocols must be `Clone + Hash` (the fingerprint
+//! hashes the protocol value itself, and messages, durable state and events through their
+//! canonical encoding).
+//!
+//! **Choices.** At each state: deliver any message in flight; drop or duplicate it (where
+//! the [`SystemModel`] admits loss or duplication, up to [`Bounds`]); fire the timer that
+//! is due first; crash a node or restart a crashed one from its durable state (where the
+//! model admits it, within its fault budget and [`Bounds::crashes`]); or issue a node's
+//! next client command from the [`Workload`].
+//!
+//! **Time as bounded nondeterminism.** Message delays are unbounded (delivery is a choice
+//! at any time), so true time advances only when a timer fires. Each node's clock runs at
+//! a rate the explorer chooses at the start from the ends of the model's drift bound
+//! (`1 ± ρ`), so a timer fires at the true time that rate gives, and the explorer covers
+//! every order of timers across nodes that the bound admits at its extremes: a lease
+//! holder whose clock runs slow against a grantor's that runs fast is one of the initial
+//! states. Timers due after [`Bounds::horizon`] do not fire.
+//!
+//! **Search.** Breadth-first (shortest counterexample) or depth-first (memory-light), with a
+//! depth bound and a bound on distinct states. Checkers run on every new state; "eventually"
+//! checkers run on maximal states (no choice left, or the depth bound reached).
+
+mod state;
+#[cfg(test)]
+mod tests;
+
+use crate::check::World;
+use palisade_core::{NodeId, Observation, Protocol, SystemModel, Violation};
+use state::XState;
+use std::collections::{BTreeSet, VecDeque};
+use std::hash::Hash;
+use std::time::Duration;
+
+pub use state::Step;
+
+/// A safety property, checked on every state.
+pub type Invariant<P> = Box<dyn Fn(&World<P>) -> Result<(), Violation>>;
+
+/// The client operations of a scenario: the next command `node` issues after `issued`
+/// earlier ones, given the events so far (so a client can wait for its last reply), or
+/// `None` when it has nothing to issue now.
+pub type Workload<P> =
+    Box<dyn Fn(NodeId, usize, &[Observation<<P as Protocol>::Event>]) -> Option<<P as Protocol>::Command>>;
+
+/// Bounds on the faults the explorer injects (on top of what the model admits) and on time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bounds {
+    /// Crashes over a path (each may be followed by a restart where the model admits it).
+    pub crashes: u32,
+    /// Messages dropped over a path.
+    pub drops: u32,
+    /// Messages duplicated over a path.
+    pub duplicates: u32,
+    /// Timers due later than this (true time) do not fire.
+    pub horizon: Duration,
+}
+
+impl Default for Bounds {
+    /// No faults, timers within the first 10 s.
+    fn default() -> Self {
+        Bounds { crashes: 0, drops: 0, duplicates: 0, horizon: Duration::from_secs(10) }
+    }
+}
+
+/// What to explore: the nodes, their protocol, the workload, the properties.
+pub struct Setup<P: Protocol> {
+    /// Nodes `1..=nodes`.
+    pub nodes: u32,
+    /// The protocol's configuration on every node.
+    pub config: P::Config,
+    /// The system model: which faults may happen, the drift bound and fault budget.
+    pub model: SystemModel,
+    /// Extra bounds on faults and time.
+    pub bounds: Bounds,
+    /// Client operations.
+    pub workload: Workload<P>,
+    /// Safety properties, on every state.
+    pub invariants: Vec<Invariant<P>>,
+    /// Properties of maximal paths ("eventually"), on states with no choice left.
+    pub at_end: Vec<Invariant<P>>,
+}
+
+/// Breadth-first or depth-first.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Shortest counterexamples; keeps a whole frontier in memory.
+    Bfs,
+    /// Memory-light; counterexamples may be long.
+    Dfs,
+}
+
+/// How far to search.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Breadth- or depth-first.
+    pub mode: Mode,
+    /// Steps from the initial state.
+    pub max_depth: usize,
+    /// Distinct states.
+    pub max_states: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { mode: Mode::Bfs, max_depth: 64, max_states: 5_000_000 }
+    }
+}
+
+/// Where a running search is, for progress output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Distinct states seen.
+    pub states: u64,
+    /// Deepest state seen.
+    pub depth: usize,
+    /// States waiting to be expanded.
+    pub queue: usize,
+}
+
+/// How often (in states expanded) [`explore`] reports progress.
+pub const PROGRESS_EVERY: u64 = 1 << 16;
+
+/// A path to a violation.
+#[derive(Clone, Debug)]
+pub struct Counterexample {
+    /// What broke.
+    pub violation: Violation,
+    /// The steps from the initial state, in order.
+    pub steps: Vec<Step>,
+    /// The path as JSON lines in the simulator's trace format (for the diagram).
+    pub trace: String,
+}
+
+/// The result of a search.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Distinct states (after symmetry reduction).
+    pub states: u64,
+    /// States generated, counting revisits.
+    pub generated: u64,
+    /// Deepest state expanded.
+    pub max_depth: usize,
+    /// Every reachable state within the depth bound was explored (no bound cut it short).
+    pub complete: bool,
+    /// The first violation found, if any.
+    pub counterexample: Option<Counterexample>,
+}
+
+/// Explores `setup` within `options`, calling `progress` every [`PROGRESS_EVERY`] states
+/// expanded (the explorer reads no clock: it is deterministic, and the caller times it).
+pub fn explore<P>(setup: &Setup<P>, options: &Options, mut progress: impl FnMut(&Progress)) -> Report
+where
+    P: Protocol + Clone + Hash,
+    P::Config: Clone,
+{
+    let mut seen: BTreeSet<u128> = BTreeSet::new();
+    // The search tree, for counterexamples: each state's parent entry (`usize::MAX` for an
+    // initial state) and the step that led to it.
+    let mut tree: Vec<(usize, Step)> = Vec::new();
+    let mut frontier: VecDeque<(XState<P>, usize, usize)> = VecDeque::new();
+    let mut report = Report { states: 0, generated: 0, max_depth: 0, complete: true, counterexample: None };
+    let mut expanded = 0u64;
+    let found = |tree: &Vec<(usize, Step)>, at: usize, violation: Violation, setup: &Setup<P>| {
+        let mut steps = Vec::new();
+        let mut i = at;
+        loop {
+            let (parent, step) = &tree[i];
+            steps.push(step.clone());
+            if *parent == usize::MAX {
+                break;
+            }
+            i = *parent;
+        }
+        steps.reverse();
+        let trace = state::replay_trace(setup, &steps);
+        Counterexample { violation, steps, trace }
+    };
+    for (init, drifts) in XState::initial(setup) {
+        let fp = init.fingerprint();
+        if !seen.insert(fp) {
+            continue;
+        }
+        report.states += 1;
+        tree.push((usize::MAX, Step::start(drifts)));
+        let at = tree.len() - 1;
+        if let Err(v) = init.check(&setup.invariants) {
+            report.counterexample = Some(found(&tree, at, v, setup));
+            return report;
+        }
+        frontier.push_back((init, at, 0));
+    }
+    while let Some((state, at, depth)) = match options.mode {
+        Mode::Bfs => frontier.pop_front(),
+        Mode::Dfs => frontier.pop_back(),
+    } {
+        report.max_depth = report.max_depth.max(depth);
+        expanded += 1;
+        if expanded % PROGRESS_EVERY == 0 {
+            progress(&Progress { states: report.states, depth: report.max_depth, queue: frontier.len() });
+        }
+        let choices = state.choices(setup);
+        if choices.is_empty() || depth >= options.max_depth {
+            if depth >= options.max_depth && !choices.is_empty() {
+                report.complete = false;
+            }
+            if let Err(v) = state.check(&setup.at_end) {
+                report.counterexample = Some(found(&tree, at, v, setup));
+                break;
+            }
+            continue;
+        }
+        for choice in choices {
+            let mut next = state.clone();
+            let step = next.apply(setup, &choice);
+            report.generated += 1;
+            let fp = next.fingerprint();
+            if !seen.insert(fp) {
+                continue;
+            }
+            report.states += 1;
+            tree.push((at, step));
+            let child = tree.len() - 1;
+            if let Err(v) = next.check(&setup.invariants) {
+                report.counterexample = Some(found(&tree, child, v, setup));
+                return report;
+            }
+            if report.states >= options.max_states {
+                report.complete = false;
+                return report;
+            }
+            frontier.push_back((next, child, depth + 1));
+        }
+    }
+    report
+}

@@ -1,0 +1,519 @@
+//! One state of the explorer, the choices it offers, and applying one.
+
+use super::Setup;
+use crate::check::World;
+use crate::clock::NodeClock;
+use palisade_core::codec::{Bincode, Codec};
+use palisade_core::protocol::{Init, Output};
+use palisade_core::{NodeId, Observation, Protocol, Violation};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::time::Duration;
+
+/// Every node's monotonic clock reads this at true time zero (and a restarted node's
+/// clock starts again from `incarnation` times this), so instants of different
+/// incarnations never compare as if they were one clock.
+const MONO_ORIGIN_NS: u64 = 1_000_000_000_000;
+
+/// A message in flight, with its encoding (what identifies it in a fingerprint).
+#[derive(Clone)]
+struct Flight<M> {
+    from: NodeId,
+    to: NodeId,
+    bytes: Vec<u8>,
+    msg: M,
+}
+
+/// A choice at a state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Choice {
+    Deliver(usize),
+    Drop(usize),
+    Duplicate(usize),
+    Timer(NodeId),
+    Crash(NodeId),
+    Restart(NodeId),
+    Command(NodeId),
+}
+
+/// One step of a path, as a counterexample shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// True time of the step.
+    pub at: Duration,
+    /// What happened, in words.
+    pub what: String,
+    /// The initial state's clock rates (the first step only), or the choice made.
+    #[serde(skip)]
+    pub(crate) choice: StepChoice,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum StepChoice {
+    Start(Vec<i64>),
+    Made(Choice),
+}
+
+impl Step {
+    /// The first step of every path: the clock rates the explorer chose.
+    pub(crate) fn start(drifts: Vec<i64>) -> Self {
+        let rates: Vec<String> =
+            drifts.iter().enumerate().map(|(i, d)| format!("n{} {d:+} ppm", i + 1)).collect();
+        Step {
+            at: Duration::ZERO,
+            what: format!("start; clocks: {}", rates.join(", ")),
+            choice: StepChoice::Start(drifts),
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:>9.3}s  {}", self.at.as_secs_f64(), self.what)
+    }
+}
+
+/// A state: the world checkers see, plus what the explorer needs to go on.
+pub(crate) struct XState<P: Protocol> {
+    pub(crate) world: World<P>,
+    flight: Vec<Flight<P::Message>>,
+    issued: Vec<usize>,
+    incarnations: Vec<u32>,
+    crashes_left: u32,
+    drops_left: u32,
+    dups_left: u32,
+}
+
+impl<P: Protocol + Clone> Clone for XState<P> {
+    fn clone(&self) -> Self {
+        let w = &self.world;
+        XState {
+            world: World {
+                now_ns: w.now_ns,
+                nodes: w.nodes.clone(),
+                durable: w.durable.clone(),
+                history: w.history.clone(),
+                crashes: w.crashes.clone(),
+                gst_ns: w.gst_ns,
+                restarts: w.restarts.clone(),
+                clocks: w.clocks.clone(),
+                byzantine: w.byzantine.clone(),
+            },
+            flight: self.flight.clone(),
+            issued: self.issued.clone(),
+            incarnations: self.incarnations.clone(),
+            crashes_left: self.crashes_left,
+            drops_left: self.drops_left,
+            dups_left: self.dups_left,
+        }
+    }
+}
+
+fn json<T: Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_default()
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    Bincode.encode(value).unwrap_or_default()
+}
+
+/// A 128-bit fingerprint built from two independent 64-bit hashers over the same input.
+struct Fp(std::collections::hash_map::DefaultHasher, std::collections::hash_map::DefaultHasher);
+
+impl Fp {
+    fn new() -> Self {
+        let mut b = std::collections::hash_map::DefaultHasher::new();
+        b.write_u64(0x9e37_79b9_7f4a_7c15);
+        Fp(std::collections::hash_map::DefaultHasher::new(), b)
+    }
+
+    fn finish(&self) -> u128 {
+        (u128::from(self.0.finish()) << 64) | u128::from(self.1.finish())
+    }
+}
+
+impl Hasher for Fp {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.write(bytes);
+        self.1.write(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+}
+
+/// What a trace line needs to say; see [`replay_trace`].
+pub(crate) enum Traced {
+    Send { from: NodeId, to: NodeId, msg: serde_json::Value },
+    Deliver { from: NodeId, to: NodeId, msg: serde_json::Value },
+    Drop { from: NodeId, to: NodeId, msg: serde_json::Value },
+    Event { node: NodeId, event: serde_json::Value },
+    Timeout { node: NodeId },
+    Persist { node: NodeId },
+    Crash { node: NodeId },
+    Restart { node: NodeId },
+    Command { node: NodeId },
+}
+
+impl<P: Protocol + Clone + Hash> XState<P> {
+    /// The initial states: one per assignment of clock rates at the ends of the drift bound.
+    pub(crate) fn initial(setup: &Setup<P>) -> Vec<(Self, Vec<i64>)> {
+        let rho = i64::from(setup.model.clocks.max_drift_ppm);
+        let n = setup.nodes as usize;
+        let rates: Vec<i64> = if rho == 0 { vec![0] } else { vec![-rho, rho] };
+        let mut assignments: Vec<Vec<i64>> = vec![Vec::new()];
+        for _ in 0..n {
+            assignments = assignments
+                .into_iter()
+                .flat_map(|a| {
+                    rates.iter().map(move |&r| {
+                        let mut b = a.clone();
+                        b.push(r);
+                        b
+                    })
+                })
+                .collect();
+        }
+        assignments.into_iter().map(|drifts| (Self::start(setup, &drifts), drifts)).collect()
+    }
+
+    fn start(setup: &Setup<P>, drifts: &[i64]) -> Self {
+        let n = setup.nodes as usize;
+        let members: Vec<NodeId> = (1..=setup.nodes).map(NodeId).collect();
+        let clocks: Vec<NodeClock> = drifts
+            .iter()
+            .map(|&ppm| {
+                let mut c = NodeClock::new(MONO_ORIGIN_NS);
+                c.set_drift(0, ppm);
+                c
+            })
+            .collect();
+        let mut s = XState {
+            world: World {
+                now_ns: 0,
+                nodes: (0..n).map(|_| None).collect(),
+                durable: vec![None; n],
+                history: Vec::new(),
+                crashes: BTreeMap::new(),
+                gst_ns: 0,
+                restarts: Vec::new(),
+                clocks,
+                byzantine: Default::default(),
+            },
+            flight: Vec::new(),
+            issued: vec![0; n],
+            incarnations: vec![0; n],
+            crashes_left: setup.bounds.crashes,
+            drops_left: if setup.model.network.loss { setup.bounds.drops } else { 0 },
+            dups_left: if setup.model.network.duplication { setup.bounds.duplicates } else { 0 },
+        };
+        for &id in &members {
+            s.boot(setup, id, None, &mut |_| {});
+        }
+        s
+    }
+
+    fn boot(
+        &mut self,
+        setup: &Setup<P>,
+        id: NodeId,
+        restored: Option<P::Durable>,
+        trace: &mut dyn FnMut(Traced),
+    ) {
+        let i = id.0 as usize - 1;
+        let members: Vec<NodeId> = (1..=setup.nodes).map(NodeId).collect();
+        let seed = u64::from(id.0) << 32 | u64::from(self.incarnations[i]);
+        let now = self.world.clocks[i].read(self.world.now_ns);
+        let node = P::new(Init::restart(id, members, setup.config.clone(), restored, seed, now));
+        self.world.nodes[i] = Some(node);
+        self.drain(id, trace);
+    }
+
+    /// Applies a node's outputs: sends join the messages in flight, events the history,
+    /// persists the durable state.
+    fn drain(&mut self, id: NodeId, trace: &mut dyn FnMut(Traced)) {
+        let i = id.0 as usize - 1;
+        let now = self.world.now_ns;
+        while let Some(out) = self.world.nodes[i].as_mut().and_then(Protocol::poll_output) {
+            match out {
+                Output::Send { to, msg } => {
+                    let bytes = encode(&msg);
+                    trace(Traced::Send { from: id, to, msg: json(&msg) });
+                    let f = Flight { from: id, to, bytes, msg };
+                    let at =
+                        self.flight.partition_point(|x| (x.to, x.from, &x.bytes) <= (f.to, f.from, &f.bytes));
+                    self.flight.insert(at, f);
+                }
+                Output::Event(event) => {
+                    trace(Traced::Event {
+                        node: id,
+                        event: serde_json::to_value(&event).unwrap_or_default(),
+                    });
+                    self.world.history.push(Observation { at: Duration::from_nanos(now), node: id, event });
+                }
+                Output::Persist(d) => {
+                    trace(Traced::Persist { node: id });
+                    self.world.durable[i] = Some(d);
+                }
+            }
+        }
+    }
+
+    /// When each running node's timer fires, in true time.
+    fn timers(&self) -> Vec<(u64, NodeId)> {
+        let mut due = Vec::new();
+        for (i, node) in self.world.nodes.iter().enumerate() {
+            if let Some(deadline) = node.as_ref().and_then(Protocol::poll_timeout) {
+                due.push((
+                    self.world.clocks[i].true_time_of(deadline, self.world.now_ns),
+                    NodeId(i as u32 + 1),
+                ));
+            }
+        }
+        due
+    }
+
+    fn up(&self, id: NodeId) -> bool {
+        self.world.nodes[id.0 as usize - 1].is_some()
+    }
+
+    /// Every choice at this state.
+    pub(crate) fn choices(&self, setup: &Setup<P>) -> Vec<Choice> {
+        let mut out = Vec::new();
+        for (k, f) in self.flight.iter().enumerate() {
+            // Identical messages are one choice.
+            if k > 0
+                && (self.flight[k - 1].to, self.flight[k - 1].from, &self.flight[k - 1].bytes)
+                    == (f.to, f.from, &f.bytes)
+            {
+                continue;
+            }
+            out.push(Choice::Deliver(k));
+            if self.drops_left > 0 {
+                out.push(Choice::Drop(k));
+            }
+            if self.dups_left > 0 {
+                out.push(Choice::Duplicate(k));
+            }
+        }
+        let horizon = setup.bounds.horizon.as_nanos() as u64;
+        let timers = self.timers();
+        if let Some(&(first, _)) = timers.iter().filter(|(t, _)| *t <= horizon).min() {
+            for &(t, id) in &timers {
+                if t == first {
+                    out.push(Choice::Timer(id));
+                }
+            }
+        }
+        let down = self.world.nodes.iter().filter(|n| n.is_none()).count();
+        for id in (1..=setup.nodes).map(NodeId) {
+            if self.up(id) {
+                if self.crashes_left > 0
+                    && setup.model.admits_crashes()
+                    && setup.model.max_down.is_none_or(|m| down < m as usize)
+                {
+                    out.push(Choice::Crash(id));
+                }
+                let i = id.0 as usize - 1;
+                if (setup.workload)(id, self.issued[i], &self.world.history).is_some() {
+                    out.push(Choice::Command(id));
+                }
+            } else if setup.model.admits_restarts() {
+                out.push(Choice::Restart(id));
+            }
+        }
+        out
+    }
+
+    /// Takes `choice`; returns the step as a counterexample would show it.
+    pub(crate) fn apply(&mut self, setup: &Setup<P>, choice: &Choice) -> Step {
+        self.apply_traced(setup, choice, &mut |_| {})
+    }
+
+    pub(crate) fn apply_traced(
+        &mut self,
+        setup: &Setup<P>,
+        choice: &Choice,
+        trace: &mut dyn FnMut(Traced),
+    ) -> Step {
+        let mut what = String::new();
+        match *choice {
+            Choice::Deliver(k) => {
+                let f = self.flight.remove(k);
+                what = format!("{} -> {}: deliver {:?}", f.from, f.to, f.msg);
+                let i = f.to.0 as usize - 1;
+                if let Some(node) = self.world.nodes[i].as_mut() {
+                    trace(Traced::Deliver { from: f.from, to: f.to, msg: json(&f.msg) });
+                    let now = self.world.clocks[i].read(self.world.now_ns);
+                    node.handle_message(now, f.from, f.msg);
+                    self.drain(f.to, trace);
+                } else {
+                    trace(Traced::Drop { from: f.from, to: f.to, msg: json(&f.msg) });
+                    what.push_str(" (recipient down: lost)");
+                }
+            }
+            Choice::Drop(k) => {
+                let f = self.flight.remove(k);
+                self.drops_left -= 1;
+                trace(Traced::Drop { from: f.from, to: f.to, msg: json(&f.msg) });
+                what = format!("{} -> {}: the network loses {:?}", f.from, f.to, f.msg);
+            }
+            Choice::Duplicate(k) => {
+                let f = self.flight[k].clone();
+                self.dups_left -= 1;
+                what = format!("{} -> {}: the network duplicates {:?}", f.from, f.to, f.msg);
+                trace(Traced::Send { from: f.from, to: f.to, msg: json(&f.msg) });
+                self.flight.insert(k, f);
+            }
+            Choice::Timer(id) => {
+                let i = id.0 as usize - 1;
+                let due =
+                    self.timers().into_iter().find(|&(_, n)| n == id).map_or(self.world.now_ns, |(t, _)| t);
+                self.world.now_ns = self.world.now_ns.max(due);
+                let now = self.world.clocks[i].read(self.world.now_ns);
+                what =
+                    format!("{id}: timer fires (its clock reads {:.3}s)", now.mono.as_nanos() as f64 / 1e9);
+                trace(Traced::Timeout { node: id });
+                if let Some(node) = self.world.nodes[i].as_mut() {
+                    node.handle_timeout(now);
+                }
+                self.drain(id, trace);
+            }
+            Choice::Crash(id) => {
+                let i = id.0 as usize - 1;
+                self.world.nodes[i] = None;
+                self.crashes_left -= 1;
+                self.world.crashes.insert(id, Duration::from_nanos(self.world.now_ns));
+                trace(Traced::Crash { node: id });
+                what = format!("{id}: crashes");
+            }
+            Choice::Restart(id) => {
+                let i = id.0 as usize - 1;
+                self.incarnations[i] += 1;
+                let origin = MONO_ORIGIN_NS * (u64::from(self.incarnations[i]) + 1);
+                self.world.clocks[i].reboot(self.world.now_ns, origin);
+                self.world.crashes.remove(&id);
+                self.world.restarts.push((id, Duration::from_nanos(self.world.now_ns)));
+                trace(Traced::Restart { node: id });
+                what = format!("{id}: restarts from its durable state");
+                let restored = self.world.durable[i].clone();
+                self.boot(setup, id, restored, trace);
+            }
+            Choice::Command(id) => {
+                let i = id.0 as usize - 1;
+                if let Some(cmd) = (setup.workload)(id, self.issued[i], &self.world.history) {
+                    what = format!("{id}: the application asks {cmd:?}");
+                    self.issued[i] += 1;
+                    trace(Traced::Command { node: id });
+                    let now = self.world.clocks[i].read(self.world.now_ns);
+                    if let Some(node) = self.world.nodes[i].as_mut() {
+                        node.handle_command(now, cmd);
+                    }
+                    self.drain(id, trace);
+                }
+            }
+        }
+        Step { at: Duration::from_nanos(self.world.now_ns), what, choice: StepChoice::Made(choice.clone()) }
+    }
+
+    /// Runs `checks` on this state.
+    pub(crate) fn check(&self, checks: &[super::Invariant<P>]) -> Result<(), Violation> {
+        checks.iter().try_for_each(|c| c(&self.world))
+    }
+
+    /// The state's fingerprint: 128 bits over everything that can influence what happens
+    /// next or what a checker sees.
+    pub(crate) fn fingerprint(&self) -> u128 {
+        let mut h = Fp::new();
+        self.world.now_ns.hash(&mut h);
+        for i in 0..self.world.nodes.len() {
+            self.node_fingerprint(i).hash(&mut h);
+        }
+        for f in &self.flight {
+            (f.from, f.to, &f.bytes).hash(&mut h);
+        }
+        for o in &self.world.history {
+            (o.at, o.node, encode(&o.event)).hash(&mut h);
+        }
+        (self.crashes_left, self.drops_left, self.dups_left).hash(&mut h);
+        h.finish()
+    }
+
+    fn node_fingerprint(&self, i: usize) -> u128 {
+        let mut h = Fp::new();
+        self.world.nodes[i].hash(&mut h);
+        self.world.durable[i].as_ref().map(encode).hash(&mut h);
+        self.world.clocks[i].hash(&mut h);
+        (self.issued[i], self.incarnations[i]).hash(&mut h);
+        h.finish()
+    }
+}
+
+/// Replays `steps` from the initial state they start at and writes the path as JSON lines
+/// in the simulator's trace format. Time in the trace is the step number (1 ms each), so
+/// the diagram spreads out steps that happen at one true time; each event's true time is
+/// in the step list.
+pub(crate) fn replay_trace<P: Protocol + Clone + Hash>(setup: &Setup<P>, steps: &[Step]) -> String {
+    let Some(Step { choice: StepChoice::Start(drifts), .. }) = steps.first() else { return String::new() };
+    let mut state = XState::start(setup, drifts);
+    let mut lines: Vec<serde_json::Value> = Vec::new();
+    for (n, d) in drifts.iter().enumerate() {
+        lines.push(serde_json::json!({"kind": "clock", "t_ns": 0, "node": n + 1, "ppm": d, "offset_ns": 0}));
+    }
+    // Sends wait for the step that delivers or drops them to learn their arrival time.
+    let mut pending: BTreeMap<(u32, u32, String), Vec<usize>> = BTreeMap::new();
+    for (k, step) in steps.iter().enumerate().skip(1) {
+        let StepChoice::Made(choice) = &step.choice else { continue };
+        let t = (k as u64) * 1_000_000;
+        let mut out: Vec<Traced> = Vec::new();
+        state.apply_traced(setup, choice, &mut |t| out.push(t));
+        for ev in out {
+            let line = match ev {
+                Traced::Send { from, to, msg } => {
+                    pending.entry((from.0, to.0, msg.to_string())).or_default().push(lines.len());
+                    serde_json::json!({"kind": "send", "t_ns": t, "from": from.0, "to": to.0, "deliver_ns": u64::MAX, "msg": msg})
+                }
+                Traced::Deliver { from, to, ref msg } | Traced::Drop { from, to, ref msg } => {
+                    let dropped = matches!(ev, Traced::Drop { .. });
+                    let key = (from.0, to.0, msg.to_string());
+                    if let Some(idx) =
+                        pending.get_mut(&key).and_then(|v| (!v.is_empty()).then(|| v.remove(0)))
+                    {
+                        lines[idx]["deliver_ns"] = t.into();
+                    }
+                    if dropped {
+                        serde_json::json!({"kind": "drop", "t_ns": t, "from": from.0, "to": to.0, "reason": "loss"})
+                    } else {
+                        serde_json::json!({"kind": "deliver", "t_ns": t, "from": from.0, "to": to.0})
+                    }
+                }
+                Traced::Event { node, event } => {
+                    serde_json::json!({"kind": "event", "t_ns": t, "node": node.0, "event": event})
+                }
+                Traced::Timeout { node } => {
+                    serde_json::json!({"kind": "timeout", "t_ns": t, "node": node.0, "mono_ns": 0})
+                }
+                Traced::Persist { node } => serde_json::json!({"kind": "persist", "t_ns": t, "node": node.0}),
+                Traced::Crash { node } => serde_json::json!({"kind": "crash", "t_ns": t, "node": node.0}),
+                Traced::Restart { node } => serde_json::json!({"kind": "restart", "t_ns": t, "node": node.0}),
+                Traced::Command { node } => serde_json::json!({"kind": "command", "t_ns": t, "node": node.0}),
+            };
+            lines.push(line);
+        }
+    }
+    // Messages never delivered end with the path.
+    let end = (steps.len() as u64) * 1_000_000;
+    let mut text = String::new();
+    for (i, mut line) in lines.into_iter().enumerate() {
+        if line["deliver_ns"] == u64::MAX {
+            line["deliver_ns"] = end.into();
+        }
+        line["i"] = i.into();
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    text
+}
