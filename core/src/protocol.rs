@@ -242,7 +242,7 @@ pub fn drain<P: Protocol>(protocol: &mut P, mut sink: impl FnMut(OutputFor<P>)) 
 pub const OUTBOX_SANITY_BOUND: usize = 1 << 20;
 
 /// A FIFO of pending outputs: the usual way to implement [`Protocol::poll_output`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct Outbox<M, E, D> {
     queue: VecDeque<Output<M, E, D>>,
 }

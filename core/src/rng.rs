@@ -14,6 +14,16 @@ pub struct Rng {
     inner: ChaCha8Rng,
 }
 
+/// Two generators hash alike when they will produce the same numbers: same seed, stream and
+/// position (the model checker fingerprints protocol states that hold one).
+impl std::hash::Hash for Rng {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.inner.get_seed().hash(state);
+        self.inner.get_stream().hash(state);
+        self.inner.get_word_pos().hash(state);
+    }
+}
+
 impl Rng {
     /// A generator whose whole output is determined by `seed`.
     pub fn from_seed(seed: u64) -> Self {

@@ -9,7 +9,7 @@ use crate::time::Instant;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A set of named deadlines ordered by time, then by name (so expiry order is deterministic).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct Timers<K: Ord + Copy> {
     by_name: BTreeMap<K, Instant>,
     by_time: BTreeSet<(Instant, K)>,

@@ -58,7 +58,7 @@ impl fmt::Display for FencingToken {
 
 /// Issues strictly increasing tokens; persist [`TokenIssuer::highest`] before handing a
 /// token out, and restore from it after a crash.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenIssuer {
     highest: FencingToken,
 }
@@ -92,7 +92,7 @@ impl TokenIssuer {
 
 /// A token below the highest admitted: what [`crate::sync::AtomicFence`] and
 /// [`crate::sync::FencedCell`] refuse, and the first reason a [`FencedResource`] gives.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
 #[error("stale {token:?}: the resource has accepted {highest:?}")]
 pub struct StaleToken {
     /// The token presented.
@@ -102,7 +102,7 @@ pub struct StaleToken {
 }
 
 /// Why a [`FencedResource`] refused a write.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
 #[serde(rename_all = "snake_case")]
 pub enum Fenced {
     /// A newer token has written: the writer's lease is over.
@@ -139,7 +139,7 @@ impl Fenced {
 /// admitted; under the current token, only a seq above the last one. Writers number their
 /// writes from 1 under each token, so the fresh resource's (token 0, seq 0) is below every
 /// write.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FencedResource {
     highest: FencingToken,
     seq: u64,

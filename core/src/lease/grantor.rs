@@ -7,7 +7,7 @@ use crate::node::NodeId;
 use crate::time::Instant;
 
 /// The grantor's state.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct Grantor {
     issuer: TokenIssuer,
     /// The current lease: holder, token, and when it ends on this clock.

@@ -12,7 +12,7 @@ use crate::timer::Timers;
 use std::time::Duration;
 
 /// Where a client is with its lease.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, Hash, PartialEq, Eq)]
 pub enum HolderPhase {
     /// Not holding; waiting to ask again.
     Idle,
@@ -41,7 +41,7 @@ pub enum HolderPhase {
     },
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Copy, Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     /// Acquire, retry, renew or give up, depending on the phase.
     Lease,
@@ -52,7 +52,7 @@ enum Timer {
 }
 
 /// A lock-service client.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct Holder {
     id: NodeId,
     phase: HolderPhase,

@@ -52,7 +52,7 @@ use std::time::Duration;
 
 /// Parameters of the lock service. Defaults: a 10 s lease (Chubby uses 12 s), renewal at a
 /// third of the term (etcd's keep-alive), ρ = 200 ppm, 1 ms clock granularity.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaseConfig {
     /// The grantor (lock server).
     pub grantor: NodeId,
@@ -115,7 +115,7 @@ impl LeaseConfig {
 }
 
 /// Lock-service messages.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LeaseMsg {
     /// Client → grantor: may I have the lease?
     Acquire {
@@ -183,7 +183,7 @@ pub enum LeaseMsg {
 }
 
 /// Lock-service events.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum LeaseEvent {
     /// The grantor granted `token` to `holder`.
@@ -239,7 +239,7 @@ pub enum LeaseEvent {
 
 /// What survives a crash: the grantor's highest issued token, the storage's newest
 /// accepted write (token and seq) and value.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaseDurable {
     /// Grantor: the highest token ever issued.
     pub issued: FencingToken,
@@ -252,7 +252,7 @@ pub struct LeaseDurable {
 }
 
 /// A node's role, fixed by the configuration.
-#[derive(Debug)]
+#[derive(Debug, Clone, Hash)]
 pub enum Role {
     /// The lock server.
     Grantor(Grantor),
@@ -263,7 +263,7 @@ pub enum Role {
 }
 
 /// One node of the lock service: grantor, storage or client, by its id.
-#[derive(Debug)]
+#[derive(Debug, Clone, Hash)]
 pub struct LockService {
     id: NodeId,
     config: LeaseConfig,

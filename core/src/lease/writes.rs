@@ -19,7 +19,7 @@ use std::time::Duration;
 pub const MAX_PENDING_WRITES: usize = 1024;
 
 /// A write as it goes to the storage.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, Hash, PartialEq, Eq)]
 pub struct Write {
     /// The writer's token.
     pub token: FencingToken,
@@ -30,7 +30,7 @@ pub struct Write {
 }
 
 /// What to do with a write just decided.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, Hash, PartialEq, Eq)]
 pub enum Decision {
     /// Send it now.
     Now(Write),
@@ -41,7 +41,7 @@ pub enum Decision {
 }
 
 /// The writes waiting out their processing delay, by key, and the numbering of writes.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Hash, Default)]
 pub struct DelayedWrites {
     pending: BTreeMap<u64, Write>,
     /// The token of the last write decided, and its number.
