@@ -1,6 +1,7 @@
 //! Named simulation scenarios: a protocol, a network, a fault schedule and the checkers
 //! that must hold. `palisade sim NAME` runs one; the tour and the tests use the same ones.
 
+pub mod abd;
 pub mod bft_register;
 pub mod bracha;
 pub mod clock;
@@ -210,6 +211,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(commit_wait::scenarios());
     all.extend(bracha::scenarios());
     all.extend(bft_register::scenarios());
+    all.extend(abd::scenarios());
     all.extend(fuzzing::scenarios());
     all
 }

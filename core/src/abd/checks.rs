@@ -82,9 +82,9 @@ pub fn linearizable(observations: &[Observation<AbdEvent>]) -> Result<(), Violat
 }
 
 /// Checks that the history of `observations` is linearizable for a read/write register
-/// that starts `nil`. A failure names the smallest sub-history that shows it (see
-/// [`crate::history::minimal_failure`]); a search that runs out of `budget` is reported as
-/// [`UNDECIDED`], never as a pass.
+/// that starts `nil`. A failure names the operation no order explains and the last few
+/// operations the search could order before it; a search that runs out of `budget` is
+/// reported as [`UNDECIDED`], never as a pass.
 pub fn linearizable_within(observations: &[Observation<AbdEvent>], budget: Budget) -> Result<(), Violation> {
     let events = history(observations);
     let ops = pair(&events).map_err(|e| Violation::new(LINEARIZABLE, format!("malformed history: {e}")))?;
@@ -94,40 +94,49 @@ pub fn linearizable_within(observations: &[Observation<AbdEvent>], budget: Budge
             UNDECIDED,
             format!("{} operations: no verdict within {steps} search steps", ops.len()),
         )),
-        Verdict::NotLinearizable { steps, .. } => {
-            let shrink = Budget { max_steps: budget.max_steps.min(10_000_000) };
-            let witness = crate::history::minimal_failure(&Register, &ops, shrink);
-            let described = match &witness {
-                Some(w) => {
-                    let mut parts: Vec<String> =
-                        w.definite.iter().map(|&i| describe(&ops[i], true)).collect();
-                    parts.extend(w.unknown.iter().map(|&i| describe(&ops[i], false)));
-                    format!("these operations admit no order: {}", parts.join("; "))
-                }
-                None => "(the witness could not be shrunk within budget)".to_string(),
-            };
+        Verdict::NotLinearizable { steps, longest, stuck_at } => {
+            // Shrinking to a minimal witness (`minimal_failure`) forgets outcomes one at a
+            // time, and a history of a thousand operations with hundreds of forgotten writes
+            // can take minutes; name where the search got stuck instead, with the last
+            // operations it could order before it. `palisade check-history` shrinks.
+            let mut parts: Vec<String> = Vec::new();
+            if let Some(op) = ops.get(stuck_at) {
+                parts.push(format!("no order explains {}", describe(op)));
+            }
+            let tail: Vec<String> =
+                longest.iter().rev().take(CONTEXT).rev().filter_map(|&i| ops.get(i)).map(describe).collect();
+            if !tail.is_empty() {
+                parts.push(format!("the longest order found ends with {}", tail.join("; ")));
+            }
             Err(Violation::new(
                 LINEARIZABLE,
-                format!("{} operations are not linearizable ({steps} search steps); {described}", ops.len()),
+                format!(
+                    "{} operations are not linearizable ({steps} search steps): {}",
+                    ops.len(),
+                    parts.join(", and ")
+                ),
             ))
         }
     }
 }
 
+/// Operations of the longest linearized prefix named in a violation.
+const CONTEXT: usize = 4;
+
 /// One operation for a message: `n2 read -> 5 [1.2 s, 1.3 s]`.
-fn describe(op: &Operation<Call, Value>, definite: bool) -> String {
+fn describe(op: &Operation<Call, Value>) -> String {
     let node = op.process >> 32;
     let secs = |ns: u64| ns as f64 / 1e9;
     let span = match op.completed {
         Some(c) => format!("[{:.6} s, {:.6} s]", secs(op.invoked), secs(c)),
         None => format!("[{:.6} s, never returned]", secs(op.invoked)),
     };
-    let what = match (&op.outcome, op.input.f.as_str(), definite) {
-        (Outcome::Ok(v), "read", true) => format!("read -> {v}"),
-        (_, "read", _) => "read (result forgotten)".to_string(),
-        (Outcome::Ok(_), _, true) => format!("write {}", op.input.value),
-        (Outcome::Fail, _, _) => format!("write {} (failed)", op.input.value),
-        (_, _, _) => format!("write {} (outcome unknown)", op.input.value),
+    let what = match (&op.outcome, op.input.f.as_str()) {
+        (Outcome::Ok(v), "read") => format!("read -> {v}"),
+        (_, "read") => "read (outcome unknown)".to_string(),
+        (Outcome::Ok(_), _) => format!("write {}", op.input.value),
+        (Outcome::Fail, _) => format!("write {} (failed)", op.input.value),
+        (Outcome::Info, _) => format!("write {} (outcome unknown)", op.input.value),
     };
     format!("n{node} {what} {span}")
 }
