@@ -17,6 +17,7 @@ use palisade_sim::{
     AtEnd, EachEvent, EveryOperationWithin, Latency, LinkConfig, Network, SimConfig, Simulation,
 };
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::time::Duration;
 
 /// Replicas (and clients): nodes 1..=3.
@@ -122,7 +123,7 @@ pub fn run(write_back: bool, mut spec: RunSpec) -> Outcome {
     let returned = count(|e| matches!(e, AbdEvent::Returned { .. }));
     let reads = count(|e| matches!(e, AbdEvent::Returned { op: OpKind::Read, .. }));
     let rejected = count(|e| matches!(e, AbdEvent::Rejected { .. }));
-    let story = vec![
+    let mut story = vec![
         format!(
             "ABD register on {NODES} nodes, reads {}: {invoked} operations invoked, {returned} returned \
              ({reads} reads), {} cut short by a crash (unknown outcome), {rejected} commands refused while \
@@ -132,6 +133,13 @@ pub fn run(write_back: bool, mut spec: RunSpec) -> Outcome {
         ),
         format!("nemesis episodes: {}", schedule.len()),
     ];
+    if let Some(mut out) = spec.history.take() {
+        let events = abd::checks::history(h);
+        let written = out.write_all(crate::history::to_jsonl(&events).as_bytes()).and_then(|()| out.flush());
+        if let Err(e) = written {
+            story.push(format!("the history could not be written: {e}"));
+        }
+    }
     Outcome { report, story, schedule }
 }
 
