@@ -119,3 +119,13 @@ fn sim_history_export_feeds_check_history() {
     assert!(String::from_utf8_lossy(&none.stderr).contains("records no client history"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A node that speaks the protocol with generated messages (overflowing timestamps, phase
+/// ids from nowhere, non-members) panics nobody and grows no memory without bound.
+#[test]
+fn a_fuzzing_node_cannot_panic_an_abd_node() {
+    assert_eq!(palisade::scenarios::violations("fuzz-abd", 20), vec![]);
+    let sc = find("fuzz-abd").expect("scenario");
+    let outcome = (sc.run)(RunSpec::new(1, Duration::from_secs(20)));
+    assert!(outcome.report.byzantine_altered > 100, "{}", outcome.report.byzantine_altered);
+}
