@@ -8,6 +8,7 @@
 //!
 //! Start with the [`protocol`] module: it is the whole contract.
 
+pub mod abd;
 pub mod check;
 pub mod clock;
 pub mod codec;

@@ -45,6 +45,11 @@ pub struct SimArgs {
     /// Write the full event trace as JSON lines to this file (single seed only).
     #[arg(long)]
     trace: Option<std::path::PathBuf>,
+    /// Write the clients' history of operations as JSON lines to this file, for scenarios
+    /// that record one (single seed only); `palisade check-history FILE --model register`
+    /// checks it.
+    #[arg(long, value_name = "FILE")]
+    history: Option<std::path::PathBuf>,
     /// Write a self-contained HTML space-time diagram of the run to this file (single seed).
     #[arg(long, value_name = "FILE")]
     html: Option<std::path::PathBuf>,
@@ -97,6 +102,9 @@ pub fn run(args: SimArgs) -> ExitCode {
     if args.trace.is_some() && args.seeds > 1 {
         return usage_error("--trace records one run: use it with a single seed");
     }
+    if args.history.is_some() && args.seeds > 1 {
+        return usage_error("--history records one run: use it with a single seed");
+    }
     if args.html.is_some() && args.seeds > 1 {
         return usage_error("--html draws one run: use it with a single seed");
     }
@@ -134,8 +142,29 @@ pub fn run(args: SimArgs) -> ExitCode {
                 Err(e) => return usage_error(format!("cannot write trace to {}: {e}", path.display())),
             },
         };
-        let spec = RunSpec { nemesis: nemesis.clone(), trace, ..RunSpec::new(seeds[0], duration) };
-        vec![(seeds[0], (sc.run)(spec))]
+        let history = SharedBuf::default();
+        let spec = RunSpec {
+            nemesis: nemesis.clone(),
+            trace,
+            history: args.history.as_ref().map(|_| Box::new(history.clone()) as Box<dyn std::io::Write>),
+            ..RunSpec::new(seeds[0], duration)
+        };
+        let outcome = (sc.run)(spec);
+        if let Some(path) = &args.history {
+            let bytes = std::mem::take(&mut *history.0.lock().unwrap_or_else(|e| e.into_inner()));
+            if bytes.is_empty() {
+                return usage_error(format!("scenario `{}` records no client history", sc.name));
+            }
+            if let Err(e) = std::fs::write(path, &bytes) {
+                return usage_error(format!("cannot write history to {}: {e}", path.display()));
+            }
+            eprintln!(
+                "history written to {} ({} events)",
+                path.display(),
+                bytes.iter().filter(|&&b| b == b'\n').count()
+            );
+        }
+        vec![(seeds[0], outcome)]
     } else {
         sweep(&sc, &seeds, duration, nemesis.as_ref()).outcomes
     };

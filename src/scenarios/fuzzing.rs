@@ -90,6 +90,29 @@ fn robustness<P: Protocol>(nodes: u32, config: P::Config, spec: RunSpec) -> Outc
     finish(sim, spec, &targets, about)
 }
 
+/// The ABD register on three nodes with the `abd` scenarios' workload of commands, one of
+/// them (by seed) a fuzzer: robustness only, as for the other crash-tolerant protocols.
+fn abd(spec: RunSpec) -> Outcome {
+    use super::abd::{NODES, config, workload};
+    let mut sc = SimConfig::new(spec.seed, NODES);
+    sc.network = Network::uniform(LinkConfig::with_latency(Latency::uniform(
+        Duration::from_millis(1),
+        Duration::from_millis(10),
+    )));
+    let mut sim = Simulation::<palisade_core::abd::Abd>::new(sc, config(true));
+    for (node, at, cmd) in workload(spec.seed, spec.duration) {
+        sim.command_at(node, at, cmd);
+    }
+    let fuzzer = NodeId(1 + (spec.seed % u64::from(NODES)) as u32);
+    sim.make_byzantine(fuzzer, Fuzz::new());
+    let targets: Vec<NodeId> = (1..=NODES).map(NodeId).filter(|&n| n != fuzzer).collect();
+    let about = format!(
+        "ABD register, {fuzzer} speaks the protocol with generated messages while every node runs the workload; \
+         checked: no panic, bounded memory"
+    );
+    finish(sim, spec, &targets, about)
+}
+
 fn bracha(n: u32, f: usize, spec: RunSpec) -> Outcome {
     let mut sim = super::bracha::fuzz_simulation(spec.seed, n, f);
     // State a peer can make a node hold: one instance per member at most.
@@ -173,6 +196,13 @@ pub fn scenarios() -> Vec<Scenario> {
                     s,
                 )
             },
+        ),
+        fuzz(
+            "fuzz-abd",
+            "the ABD atomic register with its client workload, a fuzzing node outside its model: no panic, \
+             bounded memory",
+            palisade_core::abd::model(super::abd::NODES),
+            abd,
         ),
         fuzz(
             "fuzz-heartbeat",

@@ -1,6 +1,7 @@
 //! Named simulation scenarios: a protocol, a network, a fault schedule and the checkers
 //! that must hold. `palisade sim NAME` runs one; the tour and the tests use the same ones.
 
+pub mod abd;
 pub mod bft_register;
 pub mod bracha;
 pub mod clock;
@@ -29,12 +30,15 @@ pub struct RunSpec {
     pub schedule: Option<Schedule>,
     /// Where to export the trace as JSON lines.
     pub trace: Option<Box<dyn Write>>,
+    /// Where to export the clients' history of operations as JSON lines (the format
+    /// `palisade check-history` reads), for scenarios that record one; others write nothing.
+    pub history: Option<Box<dyn Write>>,
 }
 
 impl RunSpec {
-    /// One seed for `duration`, no nemesis, no trace.
+    /// One seed for `duration`, no nemesis, no trace, no history export.
     pub fn new(seed: u64, duration: Duration) -> Self {
-        RunSpec { seed, duration, nemesis: None, schedule: None, trace: None }
+        RunSpec { seed, duration, nemesis: None, schedule: None, trace: None, history: None }
     }
 
     /// The nemesis schedule for this run: the explicit one, or one drawn from the seed.
@@ -210,6 +214,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(commit_wait::scenarios());
     all.extend(bracha::scenarios());
     all.extend(bft_register::scenarios());
+    all.extend(abd::scenarios());
     all.extend(fuzzing::scenarios());
     all
 }
