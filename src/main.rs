@@ -34,6 +34,8 @@ enum Cmd {
     Cluster(cli::cluster::ClusterCmd),
     /// Write a node's ed25519 key pair (node.key, node.pub) into a directory.
     Keygen(cli::keygen::KeygenArgs),
+    /// Explore every interleaving of a small model, up to a bound.
+    Explore(cli::explore::ExploreArgs),
     /// Check a recorded history of client operations for linearizability.
     CheckHistory(cli::check_history::CheckHistoryArgs),
     /// Failure-detector tools for operators: replay recorded heartbeats, tune thresholds.
@@ -86,5 +88,6 @@ fn main() -> ExitCode {
         Cmd::Node(args) => cli::node::run(args),
         Cmd::Cluster(cmd) => cli::cluster::run(cmd),
         Cmd::CheckHistory(args) => cli::check_history::run(args),
+        Cmd::Explore(args) => cli::explore::run(args),
     }
 }

@@ -7,6 +7,7 @@ pub mod bracha;
 pub mod clock;
 pub mod commit_wait;
 pub mod detector;
+pub mod explorable;
 pub mod fuzzing;
 pub mod hazards;
 pub mod lease;

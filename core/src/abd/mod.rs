@@ -64,7 +64,7 @@ pub const fn model(n: u32) -> crate::model::SystemModel {
 }
 
 /// Configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct AbdConfig {
     /// A phase is re-sent to the replicas that have not answered this often.
     pub retry: Duration,
@@ -94,7 +94,7 @@ pub struct PhaseId {
 }
 
 /// Messages between coordinators and replicas.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AbdMsg {
     /// Coordinator → replica: what pair do you store?
     Query {
@@ -127,7 +127,7 @@ pub enum AbdMsg {
 }
 
 /// What an operation does.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OpKind {
     /// A read.
@@ -155,7 +155,7 @@ pub enum Command {
 }
 
 /// Why a command was refused without being invoked.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Copy, Clone, Debug, Hash, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rejection {
     /// Another operation of this node is in flight.
@@ -167,7 +167,7 @@ pub enum Rejection {
 
 /// What a node tells its application. `Invoked`, `Returned` and `Failed` are the history
 /// the linearizability checker reads.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum AbdEvent {
     /// The command was taken: the operation is invoked.
@@ -209,7 +209,7 @@ pub enum AbdEvent {
 
 /// What a node persists: its replica's pair, durable before it acknowledges a store, and
 /// its coordinator epoch, durable (raised) at every start before it sends anything.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AbdDurable {
     /// The stored timestamp.
     pub ts: Ts,
@@ -219,13 +219,13 @@ pub struct AbdDurable {
     pub epoch: u64,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 enum Stage {
     Query { replies: BTreeMap<NodeId, (Ts, Option<u64>)> },
     Store { ts: Ts, value: Option<u64>, acks: BTreeSet<NodeId> },
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 struct InFlight {
     req: u64,
     op: OpKind,
@@ -237,7 +237,7 @@ struct InFlight {
 }
 
 /// An ABD node: a replica, and a coordinator of its application's operations.
-#[derive(Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct Abd {
     id: NodeId,
     members: Vec<NodeId>,

@@ -16,7 +16,8 @@
 //! next client command from the [`Workload`].
 //!
 //! **Time as bounded nondeterminism.** Message delays are unbounded (delivery is a choice
-//! at any time), so true time advances only when a timer fires. Each node's clock runs at
+//! at any time), so true time advances only when a timer fires, and by [`COMMAND_GAP`]
+//! before each client command (so operations that returned precede it in real time). Each node's clock runs at
 //! a rate the explorer chooses at the start from the ends of the model's drift bound
 //! (`1 ± ρ`), so a timer fires at the true time that rate gives, and the explorer covers
 //! every order of timers across nodes that the bound admits at its extremes: a lease
@@ -123,6 +124,10 @@ pub struct Progress {
     /// States waiting to be expanded.
     pub queue: usize,
 }
+
+/// True time between a client command and the step before it: operations that have
+/// returned precede the next one in real time.
+pub const COMMAND_GAP: Duration = Duration::from_millis(1);
 
 /// How often (in states expanded) [`explore`] reports progress.
 pub const PROGRESS_EVERY: u64 = 1 << 16;

@@ -404,6 +404,10 @@ impl<P: Protocol + Clone + Hash> XState<P> {
             }
             Choice::Command(id) => {
                 let i = id.0 as usize - 1;
+                // A client operation begins strictly after everything before it, so the
+                // history orders it after every operation that has returned: the strictest
+                // real-time order, which breaks whatever a looser one would.
+                self.world.now_ns += super::COMMAND_GAP.as_nanos() as u64;
                 if let Some(cmd) = (setup.workload)(id, self.issued[i], &self.world.history) {
                     what = format!("{id}: the application asks {cmd:?}");
                     self.issued[i] += 1;

@@ -1,0 +1,143 @@
+//! `palisade explore NAME`: every interleaving of a small model up to a bound.
+//!
+//! Exit status 0 when no checker failed, 1 with a counterexample, 2 for bad arguments.
+
+use crate::usage_error;
+use palisade::scenarios::explorable;
+use palisade_sim::ViolationReport;
+use palisade_sim::explore::{Mode, Options};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Arguments of `palisade explore`.
+#[derive(clap::Args, Debug)]
+pub struct ExploreArgs {
+    /// The scenario (an explorable one; run with a wrong name to list them).
+    name: String,
+    /// Breadth-first: the shortest counterexample (the default).
+    #[arg(long, conflicts_with = "dfs")]
+    bfs: bool,
+    /// Depth-first: less memory, longer counterexamples.
+    #[arg(long)]
+    dfs: bool,
+    /// Steps from the initial state.
+    #[arg(long, default_value_t = Options::default().max_depth)]
+    max_depth: usize,
+    /// Distinct states.
+    #[arg(long, default_value_t = Options::default().max_states, value_parser = clap::value_parser!(u64).range(1..))]
+    max_states: u64,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Write the counterexample as a space-time diagram here.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Write the counterexample as JSON lines in the simulator's trace format here.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+}
+
+/// Runs `palisade explore`.
+pub fn run(args: ExploreArgs) -> ExitCode {
+    let Some(sc) = explorable::find(&args.name) else {
+        let known: Vec<&str> = explorable::all().iter().map(|e| e.name).collect();
+        return usage_error(format!(
+            "unknown explorable scenario `{}` (known: {})",
+            args.name,
+            known.join(", ")
+        ));
+    };
+    let options = Options {
+        mode: if args.dfs { Mode::Dfs } else { Mode::Bfs },
+        max_depth: args.max_depth,
+        max_states: args.max_states,
+    };
+    let started = Instant::now();
+    let mut progress = |p: &palisade_sim::explore::Progress| {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "{}: {} states ({:.0}/s), depth {}, queue {}",
+            sc.name,
+            p.states,
+            p.states as f64 / secs.max(1e-9),
+            p.depth,
+            p.queue
+        );
+    };
+    let report = (sc.run)(&options, &mut progress);
+    let wall = started.elapsed();
+    let rate = report.states as f64 / wall.as_secs_f64().max(1e-9);
+    if let Some(cex) = &report.counterexample {
+        let end_ns = cex.steps.len() as u64 * 1_000_000;
+        let violation = ViolationReport {
+            seed: 0,
+            event: cex.trace.lines().count().saturating_sub(1) as u64,
+            time_ns: end_ns,
+            checker: cex.violation.checker,
+            message: cex.violation.message.clone(),
+        };
+        if let Some(path) = &args.trace
+            && let Err(e) = std::fs::write(path, &cex.trace)
+        {
+            return usage_error(format!("cannot write {}: {e}", path.display()));
+        }
+        if let Some(path) = &args.html {
+            let title = format!("palisade explore {}: {}", sc.name, cex.violation.checker);
+            let page = palisade_sim::diagram::render(&title, &cex.trace, Some(&violation), 0)
+                .map_err(|e| format!("{e:?}"))
+                .and_then(|html| {
+                    std::fs::write(path, html).map_err(|e| format!("cannot write {}: {e}", path.display()))
+                });
+            if let Err(e) = page {
+                return usage_error(e);
+            }
+        }
+    }
+    if args.json {
+        let out = serde_json::json!({
+            "scenario": sc.name,
+            "mode": if args.dfs { "dfs" } else { "bfs" },
+            "states": report.states,
+            "generated": report.generated,
+            "max_depth": report.max_depth,
+            "complete": report.complete && report.counterexample.is_none(),
+            "wall_ns": wall.as_nanos() as u64,
+            "states_per_sec": rate,
+            "violation": report.counterexample.as_ref().map(|c| serde_json::json!({
+                "checker": c.violation.checker,
+                "message": c.violation.message,
+                "steps": c.steps.iter().map(|s| serde_json::json!({"at_ns": s.at.as_nanos() as u64, "what": s.what})).collect::<Vec<_>>(),
+            })),
+        });
+        println!("{out}");
+    } else {
+        println!(
+            "{}: {} states ({} generated) to depth {} in {:.3} s ({:.0} states/s); {}",
+            sc.name,
+            report.states,
+            report.generated,
+            report.max_depth,
+            wall.as_secs_f64(),
+            rate,
+            if report.counterexample.is_some() {
+                "stopped at the first violation"
+            } else if report.complete {
+                "exhausted"
+            } else {
+                "cut short by --max-depth or --max-states"
+            }
+        );
+        match &report.counterexample {
+            None => println!("no violation"),
+            Some(c) => {
+                println!("VIOLATION {}: {}", c.violation.checker, c.violation.message);
+                println!("counterexample, {} steps:", c.steps.len().saturating_sub(1));
+                for s in &c.steps {
+                    println!("  {s}");
+                }
+            }
+        }
+    }
+    if report.counterexample.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
