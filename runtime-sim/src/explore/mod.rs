@@ -34,7 +34,7 @@ mod tests;
 
 use crate::check::World;
 use palisade_core::{NodeId, Observation, Protocol, SystemModel, Violation};
-use state::XState;
+use state::{StepChoice, XState};
 use std::collections::{BTreeSet, VecDeque};
 use std::hash::Hash;
 use std::time::Duration;
@@ -167,24 +167,24 @@ where
 {
     let mut seen: BTreeSet<u128> = BTreeSet::new();
     // The search tree, for counterexamples: each state's parent entry (`usize::MAX` for an
-    // initial state) and the step that led to it.
-    let mut tree: Vec<(usize, Step)> = Vec::new();
+    // initial state) and the choice that led to it (steps are described only on replay).
+    let mut tree: Vec<(usize, StepChoice)> = Vec::new();
     let mut frontier: VecDeque<(XState<P>, usize, usize)> = VecDeque::new();
     let mut report = Report { states: 0, generated: 0, max_depth: 0, complete: true, counterexample: None };
     let mut expanded = 0u64;
-    let found = |tree: &Vec<(usize, Step)>, at: usize, violation: Violation, setup: &Setup<P>| {
-        let mut steps = Vec::new();
+    let found = |tree: &Vec<(usize, StepChoice)>, at: usize, violation: Violation, setup: &Setup<P>| {
+        let mut path = Vec::new();
         let mut i = at;
         loop {
-            let (parent, step) = &tree[i];
-            steps.push(step.clone());
+            let (parent, choice) = &tree[i];
+            path.push(choice.clone());
             if *parent == usize::MAX {
                 break;
             }
             i = *parent;
         }
-        steps.reverse();
-        let trace = state::replay_trace(setup, &steps);
+        path.reverse();
+        let (steps, trace) = state::replay(setup, &path);
         Counterexample { violation, steps, trace }
     };
     for (init, drifts) in XState::initial(setup) {
@@ -193,7 +193,7 @@ where
             continue;
         }
         report.states += 1;
-        tree.push((usize::MAX, Step::start(drifts)));
+        tree.push((usize::MAX, StepChoice::Start(drifts)));
         let at = tree.len() - 1;
         if let Err(v) = init.check(&setup.invariants) {
             report.counterexample = Some(found(&tree, at, v, setup));
@@ -223,14 +223,14 @@ where
         }
         for choice in choices {
             let mut next = state.clone();
-            let step = next.apply(setup, &choice);
+            next.apply(setup, &choice);
             report.generated += 1;
             let fp = next.fingerprint();
             if !seen.insert(fp) {
                 continue;
             }
             report.states += 1;
-            tree.push((at, step));
+            tree.push((at, StepChoice::Made(choice)));
             let child = tree.len() - 1;
             if let Err(v) = next.check(&setup.invariants) {
                 report.counterexample = Some(found(&tree, child, v, setup));

@@ -45,11 +45,9 @@ pub struct Step {
     pub at: Duration,
     /// What happened, in words.
     pub what: String,
-    /// The initial state's clock rates (the first step only), or the choice made.
-    #[serde(skip)]
-    pub(crate) choice: StepChoice,
 }
 
+/// One link of a path: the initial clock rates, then each choice made.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum StepChoice {
     Start(Vec<i64>),
@@ -58,14 +56,10 @@ pub(crate) enum StepChoice {
 
 impl Step {
     /// The first step of every path: the clock rates the explorer chose.
-    pub(crate) fn start(drifts: Vec<i64>) -> Self {
+    fn start(drifts: &[i64]) -> Self {
         let rates: Vec<String> =
             drifts.iter().enumerate().map(|(i, d)| format!("n{} {d:+} ppm", i + 1)).collect();
-        Step {
-            at: Duration::ZERO,
-            what: format!("start; clocks: {}", rates.join(", ")),
-            choice: StepChoice::Start(drifts),
-        }
+        Step { at: Duration::ZERO, what: format!("start; clocks: {}", rates.join(", ")) }
     }
 }
 
@@ -145,7 +139,17 @@ impl Hasher for Fp {
     }
 }
 
-/// What a trace line needs to say; see [`replay_trace`].
+/// Where trace lines go while a path is replayed; `None` while exploring, so the hot path
+/// neither serialises messages nor describes steps.
+pub(crate) type Tracer<'a> = Option<&'a mut dyn FnMut(Traced)>;
+
+fn emit(trace: &mut Tracer<'_>, line: impl FnOnce() -> Traced) {
+    if let Some(sink) = trace {
+        sink(line());
+    }
+}
+
+/// What a trace line needs to say; see [`replay`].
 pub(crate) enum Traced {
     Send { from: NodeId, to: NodeId, msg: serde_json::Value },
     Deliver { from: NodeId, to: NodeId, msg: serde_json::Value },
@@ -211,18 +215,12 @@ impl<P: Protocol + Clone + Hash> XState<P> {
             dups_left: if setup.model.network.duplication { setup.bounds.duplicates } else { 0 },
         };
         for &id in &members {
-            s.boot(setup, id, None, &mut |_| {});
+            s.boot(setup, id, None, &mut None);
         }
         s
     }
 
-    fn boot(
-        &mut self,
-        setup: &Setup<P>,
-        id: NodeId,
-        restored: Option<P::Durable>,
-        trace: &mut dyn FnMut(Traced),
-    ) {
+    fn boot(&mut self, setup: &Setup<P>, id: NodeId, restored: Option<P::Durable>, trace: &mut Tracer<'_>) {
         let i = id.0 as usize - 1;
         let members: Vec<NodeId> = (1..=setup.nodes).map(NodeId).collect();
         let seed = u64::from(id.0) << 32 | u64::from(self.incarnations[i]);
@@ -234,28 +232,28 @@ impl<P: Protocol + Clone + Hash> XState<P> {
 
     /// Applies a node's outputs: sends join the messages in flight, events the history,
     /// persists the durable state.
-    fn drain(&mut self, id: NodeId, trace: &mut dyn FnMut(Traced)) {
+    fn drain(&mut self, id: NodeId, trace: &mut Tracer<'_>) {
         let i = id.0 as usize - 1;
         let now = self.world.now_ns;
         while let Some(out) = self.world.nodes[i].as_mut().and_then(Protocol::poll_output) {
             match out {
                 Output::Send { to, msg } => {
                     let bytes = encode(&msg);
-                    trace(Traced::Send { from: id, to, msg: json(&msg) });
+                    emit(trace, || Traced::Send { from: id, to, msg: json(&msg) });
                     let f = Flight { from: id, to, bytes, msg };
                     let at =
                         self.flight.partition_point(|x| (x.to, x.from, &x.bytes) <= (f.to, f.from, &f.bytes));
                     self.flight.insert(at, f);
                 }
                 Output::Event(event) => {
-                    trace(Traced::Event {
+                    emit(trace, || Traced::Event {
                         node: id,
                         event: serde_json::to_value(&event).unwrap_or_default(),
                     });
                     self.world.history.push(Observation { at: Duration::from_nanos(now), node: id, event });
                 }
                 Output::Persist(d) => {
-                    trace(Traced::Persist { node: id });
+                    emit(trace, || Traced::Persist { node: id });
                     self.world.durable[i] = Some(d);
                 }
             }
@@ -328,44 +326,51 @@ impl<P: Protocol + Clone + Hash> XState<P> {
         out
     }
 
-    /// Takes `choice`; returns the step as a counterexample would show it.
-    pub(crate) fn apply(&mut self, setup: &Setup<P>, choice: &Choice) -> Step {
-        self.apply_traced(setup, choice, &mut |_| {})
+    /// Takes `choice`.
+    pub(crate) fn apply(&mut self, setup: &Setup<P>, choice: &Choice) {
+        self.apply_traced(setup, choice, &mut None);
     }
 
-    pub(crate) fn apply_traced(
-        &mut self,
-        setup: &Setup<P>,
-        choice: &Choice,
-        trace: &mut dyn FnMut(Traced),
-    ) -> Step {
+    /// Takes `choice`, emitting trace lines and returning the step as a counterexample
+    /// shows it (its description is empty unless `trace` is set).
+    pub(crate) fn apply_traced(&mut self, setup: &Setup<P>, choice: &Choice, trace: &mut Tracer<'_>) -> Step {
+        // Steps are described only for a counterexample being replayed.
+        let describing = trace.is_some();
         let mut what = String::new();
         match *choice {
             Choice::Deliver(k) => {
                 let f = self.flight.remove(k);
-                what = format!("{} -> {}: deliver {:?}", f.from, f.to, f.msg);
+                if describing {
+                    what = format!("{} -> {}: deliver {:?}", f.from, f.to, f.msg);
+                }
                 let i = f.to.0 as usize - 1;
                 if let Some(node) = self.world.nodes[i].as_mut() {
-                    trace(Traced::Deliver { from: f.from, to: f.to, msg: json(&f.msg) });
+                    emit(trace, || Traced::Deliver { from: f.from, to: f.to, msg: json(&f.msg) });
                     let now = self.world.clocks[i].read(self.world.now_ns);
                     node.handle_message(now, f.from, f.msg);
                     self.drain(f.to, trace);
                 } else {
-                    trace(Traced::Drop { from: f.from, to: f.to, msg: json(&f.msg) });
-                    what.push_str(" (recipient down: lost)");
+                    emit(trace, || Traced::Drop { from: f.from, to: f.to, msg: json(&f.msg) });
+                    if describing {
+                        what.push_str(" (recipient down: lost)");
+                    }
                 }
             }
             Choice::Drop(k) => {
                 let f = self.flight.remove(k);
                 self.drops_left -= 1;
-                trace(Traced::Drop { from: f.from, to: f.to, msg: json(&f.msg) });
-                what = format!("{} -> {}: the network loses {:?}", f.from, f.to, f.msg);
+                emit(trace, || Traced::Drop { from: f.from, to: f.to, msg: json(&f.msg) });
+                if describing {
+                    what = format!("{} -> {}: the network loses {:?}", f.from, f.to, f.msg);
+                }
             }
             Choice::Duplicate(k) => {
                 let f = self.flight[k].clone();
                 self.dups_left -= 1;
-                what = format!("{} -> {}: the network duplicates {:?}", f.from, f.to, f.msg);
-                trace(Traced::Send { from: f.from, to: f.to, msg: json(&f.msg) });
+                if describing {
+                    what = format!("{} -> {}: the network duplicates {:?}", f.from, f.to, f.msg);
+                }
+                emit(trace, || Traced::Send { from: f.from, to: f.to, msg: json(&f.msg) });
                 self.flight.insert(k, f);
             }
             Choice::Timer(id) => {
@@ -376,7 +381,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                 let now = self.world.clocks[i].read(self.world.now_ns);
                 what =
                     format!("{id}: timer fires (its clock reads {:.3}s)", now.mono.as_nanos() as f64 / 1e9);
-                trace(Traced::Timeout { node: id });
+                emit(trace, || Traced::Timeout { node: id });
                 if let Some(node) = self.world.nodes[i].as_mut() {
                     node.handle_timeout(now);
                 }
@@ -387,8 +392,10 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                 self.world.nodes[i] = None;
                 self.crashes_left -= 1;
                 self.world.crashes.insert(id, Duration::from_nanos(self.world.now_ns));
-                trace(Traced::Crash { node: id });
-                what = format!("{id}: crashes");
+                emit(trace, || Traced::Crash { node: id });
+                if describing {
+                    what = format!("{id}: crashes");
+                }
             }
             Choice::Restart(id) => {
                 let i = id.0 as usize - 1;
@@ -397,8 +404,10 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                 self.world.clocks[i].reboot(self.world.now_ns, origin);
                 self.world.crashes.remove(&id);
                 self.world.restarts.push((id, Duration::from_nanos(self.world.now_ns)));
-                trace(Traced::Restart { node: id });
-                what = format!("{id}: restarts from its durable state");
+                emit(trace, || Traced::Restart { node: id });
+                if describing {
+                    what = format!("{id}: restarts from its durable state");
+                }
                 let restored = self.world.durable[i].clone();
                 self.boot(setup, id, restored, trace);
             }
@@ -409,9 +418,11 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                 // real-time order, which breaks whatever a looser one would.
                 self.world.now_ns += super::COMMAND_GAP.as_nanos() as u64;
                 if let Some(cmd) = (setup.workload)(id, self.issued[i], &self.world.history) {
-                    what = format!("{id}: the application asks {cmd:?}");
+                    if describing {
+                        what = format!("{id}: the application asks {cmd:?}");
+                    }
                     self.issued[i] += 1;
-                    trace(Traced::Command { node: id });
+                    emit(trace, || Traced::Command { node: id });
                     let now = self.world.clocks[i].read(self.world.now_ns);
                     if let Some(node) = self.world.nodes[i].as_mut() {
                         node.handle_command(now, cmd);
@@ -420,7 +431,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                 }
             }
         }
-        Step { at: Duration::from_nanos(self.world.now_ns), what, choice: StepChoice::Made(choice.clone()) }
+        Step { at: Duration::from_nanos(self.world.now_ns), what }
     }
 
     /// Runs `checks` on this state.
@@ -456,12 +467,16 @@ impl<P: Protocol + Clone + Hash> XState<P> {
     }
 }
 
-/// Replays `steps` from the initial state they start at and writes the path as JSON lines
-/// in the simulator's trace format. Time in the trace is the step number (1 ms each), so
+/// Replays a path (its initial clocks, then its choices), describing each step and writing
+/// the path as JSON lines in the simulator's trace format. Time in the trace is the step number (1 ms each), so
 /// the diagram spreads out steps that happen at one true time; each event's true time is
 /// in the step list.
-pub(crate) fn replay_trace<P: Protocol + Clone + Hash>(setup: &Setup<P>, steps: &[Step]) -> String {
-    let Some(Step { choice: StepChoice::Start(drifts), .. }) = steps.first() else { return String::new() };
+pub(crate) fn replay<P: Protocol + Clone + Hash>(
+    setup: &Setup<P>,
+    path: &[StepChoice],
+) -> (Vec<Step>, String) {
+    let Some(StepChoice::Start(drifts)) = path.first() else { return (Vec::new(), String::new()) };
+    let mut steps = vec![Step::start(drifts)];
     let mut state = XState::start(setup, drifts);
     let mut lines: Vec<serde_json::Value> = Vec::new();
     for (n, d) in drifts.iter().enumerate() {
@@ -469,11 +484,12 @@ pub(crate) fn replay_trace<P: Protocol + Clone + Hash>(setup: &Setup<P>, steps: 
     }
     // Sends wait for the step that delivers or drops them to learn their arrival time.
     let mut pending: BTreeMap<(u32, u32, String), Vec<usize>> = BTreeMap::new();
-    for (k, step) in steps.iter().enumerate().skip(1) {
-        let StepChoice::Made(choice) = &step.choice else { continue };
+    for (k, choice) in path.iter().enumerate().skip(1) {
+        let StepChoice::Made(choice) = choice else { continue };
         let t = (k as u64) * 1_000_000;
         let mut out: Vec<Traced> = Vec::new();
-        state.apply_traced(setup, choice, &mut |t| out.push(t));
+        let mut sink = |t| out.push(t);
+        steps.push(state.apply_traced(setup, choice, &mut Some(&mut sink)));
         for ev in out {
             let line = match ev {
                 Traced::Send { from, to, msg } => {
@@ -519,5 +535,5 @@ pub(crate) fn replay_trace<P: Protocol + Clone + Hash>(setup: &Setup<P>, steps: 
         text.push_str(&line.to_string());
         text.push('\n');
     }
-    text
+    (steps, text)
 }
