@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// What a checker can see: every node's state, every event emitted so far, and the faults.
+/// It clones when the protocol does (the explorer branches on whole worlds).
+#[derive(Clone)]
 pub struct World<P: Protocol> {
     pub(crate) now_ns: u64,
     pub(crate) nodes: Vec<Option<P>>,

@@ -82,19 +82,8 @@ pub(crate) struct XState<P: Protocol> {
 
 impl<P: Protocol + Clone> Clone for XState<P> {
     fn clone(&self) -> Self {
-        let w = &self.world;
         XState {
-            world: World {
-                now_ns: w.now_ns,
-                nodes: w.nodes.clone(),
-                durable: w.durable.clone(),
-                history: w.history.clone(),
-                crashes: w.crashes.clone(),
-                gst_ns: w.gst_ns,
-                restarts: w.restarts.clone(),
-                clocks: w.clocks.clone(),
-                byzantine: w.byzantine.clone(),
-            },
+            world: self.world.clone(),
             flight: self.flight.clone(),
             issued: self.issued.clone(),
             incarnations: self.incarnations.clone(),
