@@ -29,7 +29,7 @@ pub enum Latency {
         mean: Duration,
     },
     /// `min` plus a log-normal part with the given median and σ of the underlying normal:
-    /// the usual shape of real RPC latencies (a body and a long tail).
+    /// the usual shape of real RPC latencies (a body and a long tail), cut at `max`.
     LogNormal {
         /// Propagation floor.
         min: Duration,
@@ -37,6 +37,10 @@ pub enum Latency {
         median: Duration,
         /// Standard deviation of ln(delay); 1.0 gives p99 ≈ 10× median.
         sigma: f64,
+        /// The longest delay: a draw beyond it is delivered at `max`. [`MAX_LATENCY`] leaves
+        /// the tail unbounded (an asynchronous link); a smaller value is the bound Δ that a
+        /// partially synchronous model promises after GST, which the protocol does not know.
+        max: Duration,
     },
     /// Pareto with the given scale (the minimum) and shape α: heavy-tailed, infinite
     /// variance for α ≤ 2.
@@ -75,11 +79,11 @@ impl Latency {
                 let u = rng.unit_f64();
                 clamp(secs(min) - secs(mean) * (1.0 - u).ln())
             }
-            Latency::LogNormal { min, median, sigma } => {
+            Latency::LogNormal { min, median, sigma, max } => {
                 // Box-Muller: one standard normal from two uniforms.
                 let (u1, u2) = (1.0 - rng.unit_f64(), rng.unit_f64());
                 let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                clamp(secs(min) + secs(median) * (sigma * z).exp())
+                clamp(secs(min) + secs(median) * (sigma * z).exp()).min(max)
             }
             Latency::Pareto { scale, shape } => {
                 let u = 1.0 - rng.unit_f64(); // (0, 1]
@@ -93,6 +97,7 @@ impl Latency {
         match *self {
             Latency::Constant(d) => d.min(MAX_LATENCY),
             Latency::Uniform { lo, hi } => hi.max(lo).min(MAX_LATENCY),
+            Latency::LogNormal { max, .. } => max.min(MAX_LATENCY),
             _ => MAX_LATENCY,
         }
     }
@@ -264,6 +269,13 @@ impl Network {
         Network { default: link, ..Network::default() }
     }
 
+    /// The longest delay any configured link can produce: the bound Δ of a partially
+    /// synchronous network after GST ([`MAX_LATENCY`] when some link's tail is unbounded).
+    /// Faults (degraded links, partitions) are not counted: they end at GST.
+    pub fn max_delay(&self) -> Duration {
+        self.links.values().chain([&self.default]).map(|l| l.latency.max()).max().unwrap_or_default()
+    }
+
     /// The configuration of the directed link `from → to` in force now.
     pub fn link(&self, from: NodeId, to: NodeId) -> &LinkConfig {
         self.degraded.as_ref().unwrap_or_else(|| self.links.get(&(from, to)).unwrap_or(&self.default))
@@ -405,7 +417,10 @@ mod tests {
             (v[5_000], v[9_900])
         };
         let ms = Duration::from_millis;
-        let (p50, p99) = median_of(&Latency::LogNormal { min: ms(1), median: ms(10), sigma: 1.0 }, &mut rng);
+        let (p50, p99) = median_of(
+            &Latency::LogNormal { min: ms(1), median: ms(10), sigma: 1.0, max: MAX_LATENCY },
+            &mut rng,
+        );
         assert!(p50 > ms(10) && p50 < ms(12), "{p50:?}");
         assert!(p99 > ms(80) && p99 < ms(130), "{p99:?}"); // e^2.326 ≈ 10.2
         let (p50, _) = median_of(&Latency::Exponential { min: ms(0), mean: ms(10) }, &mut rng);
@@ -413,6 +428,27 @@ mod tests {
         let (p50, p99) = median_of(&Latency::Pareto { scale: ms(1), shape: 1.5 }, &mut rng);
         assert!(p50 > ms(1) && p50 < ms(2), "{p50:?}"); // 2^(1/1.5) ≈ 1.59
         assert!(p99 > ms(15) && p99 < ms(30), "{p99:?}"); // 100^(1/1.5) ≈ 21.5
+    }
+
+    #[test]
+    fn a_cut_tail_never_exceeds_its_bound_and_leaves_the_body_alone() {
+        let ms = Duration::from_millis;
+        let uncut = Latency::LogNormal { min: ms(20), median: ms(60), sigma: 0.8, max: MAX_LATENCY };
+        let cut = Latency::LogNormal { min: ms(20), median: ms(60), sigma: 0.8, max: ms(200) };
+        let (mut a, mut b) = (Rng::from_seed(9), Rng::from_seed(9));
+        let mut beyond = 0;
+        for _ in 0..100_000 {
+            let (x, y) = (uncut.sample(&mut a), cut.sample(&mut b));
+            assert_eq!(y, x.min(ms(200)), "the cut changes only what lies beyond it");
+            beyond += usize::from(x > ms(200));
+        }
+        assert!(beyond > 100, "the uncut tail goes past the bound ({beyond} of 100000)");
+        assert_eq!(cut.max(), ms(200));
+        assert_eq!(uncut.max(), MAX_LATENCY);
+        let mut net = Network::uniform(LinkConfig::with_latency(Latency::uniform(ms(1), ms(10))));
+        assert_eq!(net.max_delay(), ms(10));
+        net.links.insert((NodeId(1), NodeId(2)), LinkConfig::with_latency(cut));
+        assert_eq!(net.max_delay(), ms(200));
     }
 
     #[test]

@@ -419,7 +419,12 @@ fn determinism_holds_across_every_fault_kind() {
     let run = |seed| {
         let mut cfg = SimConfig::new(seed, 5);
         cfg.network = Network::uniform(LinkConfig {
-            latency: Latency::LogNormal { min: ms(1), median: ms(10), sigma: 1.0 },
+            latency: Latency::LogNormal {
+                min: ms(1),
+                median: ms(10),
+                sigma: 1.0,
+                max: crate::net::MAX_LATENCY,
+            },
             loss: 0.02,
             duplicate: 0.02,
             fifo: false,
