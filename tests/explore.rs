@@ -37,13 +37,35 @@ fn the_explorer_finds_the_missing_write_back_in_a_short_counterexample() {
 }
 
 #[test]
-fn the_correct_register_shows_no_violation_within_a_bound_and_says_it_was_cut_short() {
-    let out = palisade(&["explore", "abd", "--max-states", "20000", "--json"]);
+fn the_correct_register_is_exhausted_clean_and_a_bound_is_reported_as_one() {
+    // 3 replicas, a writer and a reader of 2 operations each: every interleaving.
+    let out = palisade(&["explore", "abd", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["violation"], serde_json::Value::Null);
-    assert_eq!(json["states"], 20000);
+    assert_eq!(json["complete"], true, "{json}");
+    assert_eq!(json["states"], 19147, "{json}");
+    let out = palisade(&["explore", "abd", "--max-states", "2000", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["states"], 2000);
     assert_eq!(json["complete"], false, "a bounded search must not claim to be exhaustive");
+}
+
+/// Forgetting obsolete messages merges states without losing behaviour: the shortest
+/// counterexample is as short with it as without it, over far fewer states.
+#[test]
+fn forgetting_obsolete_messages_keeps_the_shortest_counterexample() {
+    use palisade::scenarios::abd::explorer_setup;
+    use palisade_sim::explore::{Options, explore};
+    let with = explore(&explorer_setup(false), &Options::default(), |_| {});
+    let mut setup = explorer_setup(false);
+    setup.obsolete = None;
+    let without = explore(&setup, &Options::default(), |_| {});
+    let (a, b) = (with.counterexample.unwrap(), without.counterexample.unwrap());
+    assert_eq!(a.steps.len(), b.steps.len(), "{:?}\n{:?}", a.steps, b.steps);
+    assert_eq!(a.violation.checker, b.violation.checker);
+    assert!(with.states * 2 < without.states, "{} vs {} states", with.states, without.states);
 }
 
 #[test]
@@ -54,4 +76,64 @@ fn bad_explore_arguments_are_one_line_errors() {
     assert!(err.contains("abd-no-write-back") && err.trim_end().lines().count() == 1, "{err}");
     let out = palisade(&["explore", "abd", "--bfs", "--dfs"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// `palisade sim NAME --scheduler pct`: one PCT path per seed through the explorer's model.
+#[test]
+fn pct_paths_find_the_missing_write_back_and_not_a_bug_in_the_correct_register() {
+    let out = palisade(&[
+        "sim",
+        "abd-no-write-back",
+        "--scheduler",
+        "pct",
+        "--depth",
+        "3",
+        "--seeds",
+        "2000",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["scheduler"], "pct");
+    assert_eq!(json["depth"], 3);
+    let found = json["violating_seeds"].as_u64().unwrap();
+    assert!(found >= 3, "{json}");
+    assert_eq!(json["violations"][0]["checker"], "abd::linearizable", "{json}");
+    // The same seeds, the same verdicts.
+    let again = palisade(&[
+        "sim",
+        "abd-no-write-back",
+        "--scheduler",
+        "pct",
+        "--depth",
+        "3",
+        "--seeds",
+        "2000",
+        "--json",
+    ]);
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(json["violations"], again["violations"]);
+    let ok = palisade(&["sim", "abd", "--scheduler", "pct", "--seeds", "500"]);
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert!(text.contains("500 seed(s) (pct, depth 3), 0 violating"), "{text}");
+}
+
+#[test]
+fn scheduler_arguments_that_make_no_sense_are_one_line_errors() {
+    for (args, needle) in [
+        (&["sim", "register", "--scheduler", "pct"][..], "has none"),
+        (
+            &["sim", "abd", "--scheduler", "pct", "--nemesis", "all"][..],
+            "--nemesis belongs to the timed simulator",
+        ),
+        (&["sim", "abd", "--scheduler", "random", "--depth", "2"][..], "--depth is PCT's bug depth"),
+        (&["sim", "abd", "--depth", "2"][..], "--depth is PCT's bug depth"),
+        (&["sim", "abd", "--scheduler", "pct", "--depth", "0"][..], "0"),
+    ] {
+        let out = palisade(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
 }

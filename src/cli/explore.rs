@@ -68,31 +68,11 @@ pub fn run(args: ExploreArgs) -> ExitCode {
     let report = (sc.run)(&options, &mut progress);
     let wall = started.elapsed();
     let rate = report.states as f64 / wall.as_secs_f64().max(1e-9);
-    if let Some(cex) = &report.counterexample {
-        let end_ns = cex.steps.len() as u64 * 1_000_000;
-        let violation = ViolationReport {
-            seed: 0,
-            event: cex.trace.lines().count().saturating_sub(1) as u64,
-            time_ns: end_ns,
-            checker: cex.violation.checker,
-            message: cex.violation.message.clone(),
-        };
-        if let Some(path) = &args.trace
-            && let Err(e) = std::fs::write(path, &cex.trace)
-        {
-            return usage_error(format!("cannot write {}: {e}", path.display()));
-        }
-        if let Some(path) = &args.html {
-            let title = format!("palisade explore {}: {}", sc.name, cex.violation.checker);
-            let page = palisade_sim::diagram::render(&title, &cex.trace, Some(&violation), 0)
-                .map_err(|e| format!("{e:?}"))
-                .and_then(|html| {
-                    std::fs::write(path, html).map_err(|e| format!("cannot write {}: {e}", path.display()))
-                });
-            if let Err(e) = page {
-                return usage_error(e);
-            }
-        }
+    if let Some(cex) = &report.counterexample
+        && let Err(e) =
+            write_counterexample(&format!("palisade explore {}", sc.name), cex, &args.trace, &args.html)
+    {
+        return usage_error(e);
     }
     if args.json {
         let out = serde_json::json!({
@@ -140,4 +120,31 @@ pub fn run(args: ExploreArgs) -> ExitCode {
         }
     }
     if report.counterexample.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+/// Writes a counterexample as JSON lines (`trace`) and as a space-time diagram (`html`),
+/// each where asked; `title` heads the diagram.
+pub(super) fn write_counterexample(
+    title: &str,
+    cex: &palisade_sim::explore::Counterexample,
+    trace: &Option<PathBuf>,
+    html: &Option<PathBuf>,
+) -> Result<(), String> {
+    if let Some(path) = trace {
+        std::fs::write(path, &cex.trace).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if let Some(path) = html {
+        let violation = ViolationReport {
+            seed: 0,
+            event: cex.trace.lines().count().saturating_sub(1) as u64,
+            time_ns: cex.steps.len() as u64 * 1_000_000,
+            checker: cex.violation.checker,
+            message: cex.violation.message.clone(),
+        };
+        let title = format!("{title}: {}", cex.violation.checker);
+        let page = palisade_sim::diagram::render(&title, &cex.trace, Some(&violation), 0)
+            .map_err(|e| format!("{e:?}"))?;
+        std::fs::write(path, page).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
 }

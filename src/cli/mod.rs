@@ -8,6 +8,7 @@ pub mod keygen;
 pub mod node;
 pub mod output;
 pub mod proxy;
+pub mod sample;
 pub mod sim;
 pub mod sweep;
 pub mod tour;

@@ -15,51 +15,71 @@ const SHRINK_BUDGET: usize = 300;
 #[derive(clap::Args, Debug)]
 pub struct SimArgs {
     /// Scenario name (an unknown name lists the known ones).
-    scenario: String,
+    pub(super) scenario: String,
     /// First (or only) seed.
     #[arg(long, default_value_t = 1)]
-    seed: u64,
+    pub(super) seed: u64,
     /// Number of consecutive seeds to run, starting at --seed.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
-    seeds: u64,
+    pub(super) seeds: u64,
     /// Simulated time per run, e.g. 60s, 500ms, 2m (default: the scenario's own).
     #[arg(long, value_parser = parse_duration)]
-    duration: Option<Duration>,
+    pub(super) duration: Option<Duration>,
     /// Random faults on top of the scenario's own: a list of crash, torn, pause, partition,
     /// clock, loss or all (every kind the scenario's system model admits), each optionally
     /// with a rate per simulated minute (pause=3); `none` turns off a scenario's default
     /// nemesis. Faults are drawn within the model: its fault budget, clock bounds, restarts.
     #[arg(long)]
-    nemesis: Option<String>,
+    pub(super) nemesis: Option<String>,
     /// Force faults the scenario's system model does not admit (same syntax as --nemesis);
     /// the run is labelled outside the model, and a violation there is a demonstration, not
     /// a bug.
     #[arg(long, value_name = "KINDS")]
-    outside_model: Option<String>,
+    pub(super) outside_model: Option<String>,
     /// Print the scenario's system model and exit.
     #[arg(long)]
-    model: bool,
+    pub(super) model: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
     /// Write the full event trace as JSON lines to this file (single seed only).
     #[arg(long)]
-    trace: Option<std::path::PathBuf>,
+    pub(super) trace: Option<std::path::PathBuf>,
     /// Write the clients' history of operations as JSON lines to this file, for scenarios
     /// that record one (single seed only); `palisade check-history FILE --model register`
     /// checks it.
     #[arg(long, value_name = "FILE")]
-    history: Option<std::path::PathBuf>,
+    pub(super) history: Option<std::path::PathBuf>,
     /// Write a self-contained HTML space-time diagram of the run to this file (single seed).
     #[arg(long, value_name = "FILE")]
-    html: Option<std::path::PathBuf>,
+    pub(super) html: Option<std::path::PathBuf>,
     /// Do not shrink the fault schedule of a failing seed.
     #[arg(long)]
-    no_shrink: bool,
+    pub(super) no_shrink: bool,
     /// Swarm testing: each seed runs only a random subset of the nemesis's fault kinds, at
     /// rates scaled up to keep the total (few kinds hard, as well as all kinds at once)
     #[arg(long)]
-    swarm: bool,
+    pub(super) swarm: bool,
+    /// How runs are scheduled: `timed` (the default: the discrete-event simulator with random
+    /// delays and the nemesis), or, for scenarios `palisade explore` knows, one random path per
+    /// seed through the explorer's model: `random` (a uniform choice at every step) or `pct`
+    /// (random priorities with --depth - 1 change points; Burckhardt et al. 2010).
+    #[arg(long, value_enum, default_value_t = SchedulerArg::Timed)]
+    pub(super) scheduler: SchedulerArg,
+    /// PCT's bug depth d: the number of ordering constraints it targets (default 3).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub(super) depth: Option<u32>,
+}
+
+/// `--scheduler`.
+#[derive(clap::ValueEnum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SchedulerArg {
+    /// The discrete-event simulator.
+    Timed,
+    /// Uniformly random paths through the explorer's model.
+    Random,
+    /// PCT paths through the explorer's model.
+    Pct,
 }
 
 #[derive(Serialize)]
@@ -95,6 +115,12 @@ struct Summary<'a> {
 
 /// Runs `palisade sim`.
 pub fn run(args: SimArgs) -> ExitCode {
+    if args.scheduler != SchedulerArg::Timed {
+        return super::sample::run(&args);
+    }
+    if args.depth.is_some() {
+        return usage_error("--depth is PCT's bug depth: use it with --scheduler pct");
+    }
     let Some(sc) = scenarios::find(&args.scenario) else {
         let known: Vec<_> = scenarios::all().iter().map(|s| s.name).collect();
         return usage_error(format!("unknown scenario `{}`; known: {}", args.scenario, known.join(", ")));

@@ -13,7 +13,7 @@
 use super::{Outcome, RunSpec, Scenario};
 use palisade_core::abd::{self, Abd, AbdConfig, AbdEvent, Command, OpKind};
 use palisade_core::{NodeId, Observation, Rng, Violation};
-use palisade_sim::explore::{Bounds, Options, Progress, Report, Setup};
+use palisade_sim::explore::{Bounds, Options, Progress, Report, Scheduler, Setup, Walk};
 use palisade_sim::{
     AtEnd, EachEvent, EveryOperationWithin, Latency, LinkConfig, Network, SimConfig, Simulation,
 };
@@ -177,10 +177,10 @@ pub fn scenarios() -> Vec<Scenario> {
 /// delivered in any order at any time and never lost, so phases need no re-sending (no
 /// timer fires) and clock rates do not matter (ρ = 0: one initial state); the history is
 /// checked for linearizability in every state.
-pub fn explore(write_back: bool, options: &Options, progress: &mut dyn FnMut(&Progress)) -> Report {
+pub fn explorer_setup(write_back: bool) -> Setup<Abd> {
     let mut model = abd::model(NODES);
     model.clocks.max_drift_ppm = 0;
-    let setup = Setup::<Abd> {
+    Setup::<Abd> {
         nodes: NODES,
         config: config(write_back),
         model,
@@ -203,8 +203,21 @@ pub fn explore(write_back: bool, options: &Options, progress: &mut dyn FnMut(&Pr
         }),
         invariants: vec![Box::new(|w: &palisade_sim::World<Abd>| abd::linearizable(w.history()))],
         at_end: vec![],
-    };
-    palisade_sim::explore::explore(&setup, options, progress)
+        obsolete: Some(Box::new(|w, from, to, msg| match (w.node(from), w.node(to)) {
+            (Some(sender), Some(receiver)) => abd::obsolete(sender, receiver, msg),
+            _ => false,
+        })),
+    }
+}
+
+/// Explores [`explorer_setup`] exhaustively within `options`.
+pub fn explore(write_back: bool, options: &Options, progress: &mut dyn FnMut(&Progress)) -> Report {
+    palisade_sim::explore::explore(&explorer_setup(write_back), options, progress)
+}
+
+/// One random path through [`explorer_setup`] per seed.
+pub fn sample(write_back: bool, scheduler: Scheduler, seeds: &[u64]) -> Vec<Walk> {
+    super::explorable::sample(&explorer_setup(write_back), scheduler, seeds)
 }
 
 /// The explorable ABD models.
@@ -216,6 +229,7 @@ pub fn explorable() -> Vec<super::explorable::Explorable> {
                     interleaving is linearizable",
             hazard: false,
             run: |o, p| explore(true, o, p),
+            sample: |sc, seeds| sample(true, sc, seeds),
         },
         super::explorable::Explorable {
             name: "abd-no-write-back",
@@ -223,6 +237,7 @@ pub fn explorable() -> Vec<super::explorable::Explorable> {
                     later read does not (new/old inversion)",
             hazard: true,
             run: |o, p| explore(false, o, p),
+            sample: |sc, seeds| sample(false, sc, seeds),
         },
     ]
 }

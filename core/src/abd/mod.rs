@@ -266,6 +266,19 @@ impl Abd {
         self.op.as_ref().map(|o| o.req)
     }
 
+    /// True when this node ignores `reply` now and in every later state: a reply to a phase
+    /// it is not running (phase ids are never reused, not even across restarts, and a
+    /// phase's stage never goes back). A reply to the running phase is never ignored, even
+    /// from a replica that answered already: a duplicate may carry a newer pair.
+    pub fn ignores_reply(&self, reply: &AbdMsg) -> bool {
+        let Some(op) = &self.op else { return true };
+        match (&op.stage, reply) {
+            (Stage::Query { .. }, AbdMsg::QueryReply { phase, .. }) => *phase != op.phase,
+            (Stage::Store { .. }, AbdMsg::StoreAck { phase }) => *phase != op.phase,
+            _ => true,
+        }
+    }
+
     fn majority(&self) -> usize {
         self.members.len() / 2 + 1
     }
@@ -459,5 +472,22 @@ impl Protocol for Abd {
 
     fn poll_timeout(&self) -> Option<Instant> {
         self.op.as_ref().map(|o| o.resend_at)
+    }
+}
+
+/// True when delivering `msg` from `sender` to `receiver`, now or at any later time, can
+/// change nothing: a reply its coordinator ignores for good, a query whose answer it would
+/// ignore, or a store the replica already holds (or holds newer) whose acknowledgement it
+/// would ignore. The explorer forgets such messages (`Setup::obsolete`); the pair a replica
+/// stores only grows, which makes the last case permanent.
+pub fn obsolete(sender: &Abd, receiver: &Abd, msg: &AbdMsg) -> bool {
+    match *msg {
+        AbdMsg::QueryReply { .. } | AbdMsg::StoreAck { .. } => receiver.ignores_reply(msg),
+        AbdMsg::Query { phase } => {
+            sender.ignores_reply(&AbdMsg::QueryReply { phase, ts: Ts::default(), value: None })
+        }
+        AbdMsg::Store { phase, ts, .. } => {
+            ts <= receiver.durable.ts && sender.ignores_reply(&AbdMsg::StoreAck { phase })
+        }
     }
 }

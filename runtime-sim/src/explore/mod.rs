@@ -28,6 +28,7 @@
 //! depth bound and a bound on distinct states. Checkers run on every new state; "eventually"
 //! checkers run on maximal states (no choice left, or the depth bound reached).
 
+mod schedule;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -39,6 +40,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::hash::Hash;
 use std::time::Duration;
 
+pub use schedule::{Scheduler, Walk, estimate_length, walk};
 pub use state::Step;
 
 /// A safety property, checked on every state.
@@ -49,6 +51,14 @@ pub type Invariant<P> = Box<dyn Fn(&World<P>) -> Result<(), Violation>>;
 /// `None` when it has nothing to issue now.
 pub type Workload<P> =
     Box<dyn Fn(NodeId, usize, &[Observation<<P as Protocol>::Event>]) -> Option<<P as Protocol>::Command>>;
+
+/// Says that a message in flight (`from`, `to`, the message) can never change anything
+/// again, whenever it is delivered: the explorer then forgets it, which merges states that
+/// differ only in such messages. The protocol's author vouches for "never"; the explorer
+/// checks what it can each time it forgets one (delivering it now must leave the receiver's
+/// state as it was, emit no event, persist nothing, and send only messages the hook calls
+/// obsolete too) and panics naming the message if the hook is wrong.
+pub type Obsolete<P> = Box<dyn Fn(&World<P>, NodeId, NodeId, &<P as Protocol>::Message) -> bool>;
 
 /// Bounds on the faults the explorer injects (on top of what the model admits) and on time.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +96,9 @@ pub struct Setup<P: Protocol> {
     pub invariants: Vec<Invariant<P>>,
     /// Properties of maximal paths ("eventually"), on states with no choice left.
     pub at_end: Vec<Invariant<P>>,
+    /// Messages that can never matter again, forgotten as soon as they are (`None`: keep
+    /// every message until it is delivered or dropped).
+    pub obsolete: Option<Obsolete<P>>,
 }
 
 /// Breadth-first or depth-first.

@@ -206,6 +206,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
         for &id in &members {
             s.boot(setup, id, None, &mut None);
         }
+        s.forget_obsolete(setup);
         s
     }
 
@@ -420,7 +421,90 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                 }
             }
         }
+        self.forget_obsolete(setup);
         Step { at: Duration::from_nanos(self.world.now_ns), what }
+    }
+
+    /// Forgets the messages in flight that `setup.obsolete` says can never matter, after
+    /// checking what can be checked: delivering one now changes nothing at its receiver and
+    /// sends only obsolete messages.
+    fn forget_obsolete(&mut self, setup: &Setup<P>) {
+        let Some(obsolete) = &setup.obsolete else { return };
+        let mut k = 0;
+        while k < self.flight.len() {
+            let f = &self.flight[k];
+            let up = self.up(f.from) && self.up(f.to);
+            if up && obsolete(&self.world, f.from, f.to, &f.msg) {
+                self.verify_obsolete(obsolete, k);
+                self.flight.remove(k);
+            } else {
+                k += 1;
+            }
+        }
+    }
+
+    /// Panics when delivering message `k` now would change its receiver or emit anything
+    /// but messages the hook calls obsolete too.
+    fn verify_obsolete(&self, obsolete: &super::Obsolete<P>, k: usize) {
+        let f = &self.flight[k];
+        let i = f.to.0 as usize - 1;
+        let Some(node) = self.world.nodes[i].as_ref() else { return };
+        let before = fingerprint_of(node);
+        let mut probe = node.clone();
+        let now = self.world.clocks[i].read(self.world.now_ns);
+        probe.handle_message(now, f.from, f.msg.clone());
+        let mut sends = Vec::new();
+        while let Some(out) = probe.poll_output() {
+            match out {
+                Output::Send { to, msg } => sends.push((to, msg)),
+                Output::Event(_) | Output::Persist(_) => {
+                    panic!(
+                        "Setup::obsolete called {:?} from {} to {} obsolete, but delivering it emits an event or persists",
+                        f.msg, f.from, f.to
+                    )
+                }
+            }
+        }
+        assert!(
+            fingerprint_of(&probe) == before,
+            "Setup::obsolete called {:?} from {} to {} obsolete, but delivering it changes {}",
+            f.msg,
+            f.from,
+            f.to,
+            f.to
+        );
+        for (to, msg) in sends {
+            assert!(
+                obsolete(&self.world, f.to, to, &msg),
+                "Setup::obsolete called {:?} from {} to {} obsolete, but delivering it sends {msg:?} to {to}, which is not",
+                f.msg,
+                f.from,
+                f.to
+            );
+        }
+    }
+
+    /// What a choice acts on, for a scheduler that ranks choices ([`super::schedule`]): a
+    /// message (by sender, receiver and encoding, so a message keeps its identity while other
+    /// messages come and go), or a node's timer, command, crash or restart.
+    pub(crate) fn actor(&self, choice: &Choice) -> u128 {
+        let mut h = Fp::new();
+        match *choice {
+            Choice::Deliver(k) | Choice::Drop(k) | Choice::Duplicate(k) => {
+                let f = &self.flight[k];
+                let kind: u8 = match choice {
+                    Choice::Deliver(_) => 0,
+                    Choice::Drop(_) => 1,
+                    _ => 2,
+                };
+                (kind, f.from, f.to, &f.bytes).hash(&mut h);
+            }
+            Choice::Timer(id) => (3u8, id).hash(&mut h),
+            Choice::Crash(id) => (4u8, id).hash(&mut h),
+            Choice::Restart(id) => (5u8, id).hash(&mut h),
+            Choice::Command(id) => (6u8, id).hash(&mut h),
+        }
+        h.finish()
     }
 
     /// Runs `checks` on this state.
@@ -525,4 +609,11 @@ pub(crate) fn replay<P: Protocol + Clone + Hash>(
         text.push('\n');
     }
     (steps, text)
+}
+
+/// A protocol value's 128-bit fingerprint.
+fn fingerprint_of<T: Hash>(value: &T) -> u128 {
+    let mut h = Fp::new();
+    value.hash(&mut h);
+    h.finish()
 }

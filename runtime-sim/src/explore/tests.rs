@@ -87,6 +87,7 @@ fn lock_setup(margin_ms: u64) -> Setup<TimedLock> {
         workload: Box::new(|_, _, _| None),
         invariants: vec![Box::new(one_holder)],
         at_end: vec![],
+        obsolete: None,
     }
 }
 
@@ -162,6 +163,7 @@ fn once_setup(network: NetworkModel, bounds: Bounds) -> Setup<Once> {
             }
             Ok(())
         })],
+        obsolete: None,
     }
 }
 
@@ -182,4 +184,133 @@ fn loss_and_duplication_are_explored_only_where_the_model_admits_them() {
     assert_eq!(cex.violation.checker, "test::at_most_once");
     assert_eq!(cex.steps.len(), 4, "start, duplicate, deliver, deliver: {:?}", cex.steps);
     assert!(cex.trace.lines().count() >= 4, "{}", cex.trace);
+}
+
+/// Node 1 sends node 2 one message and plays `ROUNDS` rounds of ping-pong with node 3; the
+/// "bug" is node 2 hearing nothing until the whole exchange is over: one message starved
+/// past `2 * ROUNDS` others, a depth-1 ordering that PCT's priorities find often and a
+/// uniformly random walk (a fair coin between two choices at every step) almost never.
+#[derive(Clone, Debug, Hash)]
+struct Starve {
+    out: VecDeque<OutputFor<Starve>>,
+}
+
+const ROUNDS: u8 = 10;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Hash)]
+enum StarveMsg {
+    Aside,
+    Ping(u8),
+    Pong(u8),
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Hash)]
+enum StarveEvent {
+    Heard,
+    Done,
+}
+
+impl Protocol for Starve {
+    type Message = StarveMsg;
+    type Command = std::convert::Infallible;
+    type Event = StarveEvent;
+    type Config = ();
+    type Durable = ();
+
+    fn new(init: Init<Self>) -> Self {
+        let mut out = VecDeque::new();
+        if init.id == NodeId(1) {
+            out.push_back(Output::Send { to: NodeId(2), msg: StarveMsg::Aside });
+            out.push_back(Output::Send { to: NodeId(3), msg: StarveMsg::Ping(1) });
+        }
+        Starve { out }
+    }
+    fn handle_message(&mut self, _: Now, from: NodeId, m: StarveMsg) {
+        let out = match m {
+            StarveMsg::Aside => Output::Event(StarveEvent::Heard),
+            StarveMsg::Ping(i) => Output::Send { to: from, msg: StarveMsg::Pong(i) },
+            StarveMsg::Pong(i) if i < ROUNDS => Output::Send { to: from, msg: StarveMsg::Ping(i + 1) },
+            StarveMsg::Pong(_) => Output::Event(StarveEvent::Done),
+        };
+        self.out.push_back(out);
+    }
+    fn handle_command(&mut self, _: Now, c: Self::Command) {
+        match c {}
+    }
+    fn handle_timeout(&mut self, _: Now) {}
+    fn poll_output(&mut self) -> Option<OutputFor<Self>> {
+        self.out.pop_front()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+fn starve_setup() -> Setup<Starve> {
+    Setup {
+        nodes: 3,
+        config: (),
+        model: model(0, NetworkModel::RELIABLE),
+        bounds: Bounds::default(),
+        workload: Box::new(|_, _, _| None),
+        invariants: vec![Box::new(|w: &World<Starve>| {
+            let done = w.history().iter().any(|o| o.event == StarveEvent::Done);
+            let heard = w.history().iter().any(|o| o.event == StarveEvent::Heard);
+            if done && !heard {
+                return Err(Violation::new(
+                    "test::heard_before_done",
+                    "the aside waited out the whole exchange",
+                ));
+            }
+            Ok(())
+        })],
+        at_end: vec![],
+        obsolete: None,
+    }
+}
+
+#[test]
+fn pct_starves_one_message_where_a_uniform_walk_does_not() {
+    let setup = starve_setup();
+    let k = estimate_length(&setup, 1000);
+    assert!((2..=2 * ROUNDS as usize + 2).contains(&k), "k = {k}");
+    let found = |scheduler| {
+        (1..=400u64).filter(|&seed| walk(&setup, scheduler, seed, k, 1000).counterexample.is_some()).count()
+    };
+    // Uniform: the aside survives each of 20 coin flips with probability 1/2: 400 · 2^-20.
+    assert_eq!(found(Scheduler::Random), 0);
+    // PCT, depth 1: the aside's random priority must be the lowest of 21: about 1 in 21.
+    let pct1 = found(Scheduler::Pct { depth: 1 });
+    assert!((5..=60).contains(&pct1), "pct depth 1 found it in {pct1} of 400");
+    // Depth 2 adds a change point that may lower the aside itself: at least as often.
+    let pct2 = found(Scheduler::Pct { depth: 2 });
+    assert!(pct2 >= 5, "pct depth 2 found it in {pct2} of 400");
+}
+
+#[test]
+fn a_walk_is_a_function_of_its_seed_and_its_counterexample_replays() {
+    let setup = starve_setup();
+    let a = walk(&setup, Scheduler::Pct { depth: 3 }, 7, 22, 1000);
+    let b = walk(&setup, Scheduler::Pct { depth: 3 }, 7, 22, 1000);
+    assert_eq!((a.steps, a.finished), (b.steps, b.finished));
+    assert_eq!(a.counterexample.map(|c| c.trace), b.counterexample.map(|c| c.trace));
+    let failing = (1..=400u64)
+        .find_map(|seed| walk(&setup, Scheduler::Pct { depth: 1 }, seed, 22, 1000).counterexample)
+        .expect("some seed starves the aside");
+    assert_eq!(failing.violation.checker, "test::heard_before_done");
+    assert!(failing.trace.contains("\"kind\":\"deliver\""), "{}", failing.trace);
+    let clean = walk(&setup, Scheduler::Random, 1, 22, 1000);
+    assert!(clean.finished && clean.counterexample.is_none());
+    let cut = walk(&setup, Scheduler::Random, 1, 22, 3);
+    assert!(!cut.finished && cut.steps == 3);
+}
+
+#[test]
+#[should_panic(
+    expected = "Setup::obsolete called 7 from n1 to n2 obsolete, but delivering it emits an event"
+)]
+fn a_hook_that_forgets_a_message_that_matters_is_caught() {
+    let mut setup = once_setup(NetworkModel::RELIABLE, Bounds::default());
+    setup.obsolete = Some(Box::new(|_, _, _, _| true));
+    explore(&setup, &Options::default(), |_| {});
 }

@@ -1,0 +1,157 @@
+//! One random path through an explorable model per seed, for state spaces too big to
+//! exhaust: a uniformly random choice at every step, or PCT.
+//!
+//! **PCT** (probabilistic concurrency testing; Burckhardt, Kothari, Musuvathi and
+//! Nagarakatte, ASPLOS 2010). Every actor (a message in flight, a node's timer, its next
+//! client command, its crash or restart) gets a random priority of at least `d` when it
+//! first becomes enabled, and each step takes the enabled choice whose actor ranks highest.
+//! Before `d - 1` change points, steps drawn uniformly from `1..=k`, the message about to be
+//! delivered drops to priority `d - i` (below every initial priority). Only messages are
+//! lowered: lowering a client's command would serialise its operations after everything
+//! else and hide the concurrency most bugs need (measured on the ABD model: change points
+//! that may hit commands found fewer bugs than none at all). A bug that needs `d` ordering
+//! constraints among the message deliveries of a run of `k` steps with `n` actors is found
+//! with probability at least `1 / (n k^(d-1))` per run, whatever the protocol; a uniformly
+//! random walk has no such bound, because it interleaves every actor evenly and rarely
+//! starves one for long.
+//! Messages are actors of their own, as in PCT's adaptation to message passing (Ozkan,
+//! Majumdar, Niksic, Befrouei and Weissenbacher, OOPSLA 2018), so "deliver this reply only
+//! after everything else" is one change point.
+
+use super::state::{Choice, StepChoice, XState};
+use super::{Counterexample, Setup};
+use palisade_core::Protocol;
+use palisade_core::rng::Rng;
+use std::collections::BTreeMap;
+use std::hash::Hash;
+
+/// How a random path picks among the choices at each step.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Scheduler {
+    /// Uniformly at random among every enabled choice.
+    Random,
+    /// PCT with bug depth `depth` (at least 1; `depth - 1` priority change points).
+    Pct {
+        /// The bug depth `d`: how many ordering constraints the search targets.
+        depth: u32,
+    },
+}
+
+/// What one random path found.
+#[derive(Clone, Debug)]
+pub struct Walk {
+    /// Steps taken (choices made).
+    pub steps: usize,
+    /// The path ended because no choice was left, not because of `max_steps`.
+    pub finished: bool,
+    /// The first violation on the path, with the path to it.
+    pub counterexample: Option<Counterexample>,
+}
+
+/// Takes one path through `setup`'s model, chosen by `scheduler` from `seed`, for at most
+/// `max_steps` steps, checking the invariants after every step (and the "eventually"
+/// properties where the path ends). `k` is PCT's estimate of the path length, the range
+/// its change points are drawn from ([`estimate_length`] measures one).
+pub fn walk<P>(setup: &Setup<P>, scheduler: Scheduler, seed: u64, k: usize, max_steps: usize) -> Walk
+where
+    P: Protocol + Clone + Hash,
+    P::Config: Clone,
+{
+    let mut rng = Rng::from_seed(seed);
+    let mut initial = XState::initial(setup);
+    let pick = rng.below(initial.len() as u64) as usize;
+    let (mut state, drifts) = initial.swap_remove(pick);
+    let mut path = vec![StepChoice::Start(drifts)];
+    let found = |path: &[StepChoice], violation| {
+        let (steps, trace) = super::state::replay(setup, path);
+        Counterexample { violation, steps, trace }
+    };
+    if let Err(v) = state.check(&setup.invariants) {
+        return Walk { steps: 0, finished: false, counterexample: Some(found(&path, v)) };
+    }
+    let mut pct = match scheduler {
+        Scheduler::Random => None,
+        Scheduler::Pct { depth } => Some(Pct::new(depth.max(1), k.max(1), &mut rng)),
+    };
+    let mut steps = 0;
+    let mut finished = false;
+    while steps < max_steps {
+        let choices = state.choices(setup);
+        if choices.is_empty() {
+            finished = true;
+            break;
+        }
+        steps += 1;
+        let choice = match pct.as_mut() {
+            None => choices[rng.below(choices.len() as u64) as usize].clone(),
+            Some(p) => p.choose(&state, &choices, steps, &mut rng),
+        };
+        state.apply(setup, &choice);
+        path.push(StepChoice::Made(choice));
+        if let Err(v) = state.check(&setup.invariants) {
+            return Walk { steps, finished: false, counterexample: Some(found(&path, v)) };
+        }
+    }
+    let counterexample = state.check(&setup.at_end).err().map(|v| found(&path, v));
+    Walk { steps, finished, counterexample }
+}
+
+/// The length of one uniformly random path from seed 0: PCT's `k` when the caller has no
+/// better estimate.
+pub fn estimate_length<P>(setup: &Setup<P>, max_steps: usize) -> usize
+where
+    P: Protocol + Clone + Hash,
+    P::Config: Clone,
+{
+    walk(setup, Scheduler::Random, 0, 1, max_steps).steps
+}
+
+/// PCT's priorities and change points for one path.
+struct Pct {
+    depth: u32,
+    /// Priority of every actor seen so far; higher runs first.
+    priority: BTreeMap<u128, u64>,
+    /// The steps before which the running actor's priority drops, ascending.
+    change_points: Vec<usize>,
+    /// Change points passed.
+    changed: u32,
+}
+
+impl Pct {
+    fn new(depth: u32, k: usize, rng: &mut Rng) -> Pct {
+        let mut change_points: Vec<usize> = (1..depth).map(|_| 1 + rng.below(k as u64) as usize).collect();
+        change_points.sort_unstable();
+        Pct { depth, priority: BTreeMap::new(), change_points, changed: 0 }
+    }
+
+    fn choose<P: Protocol + Clone + Hash>(
+        &mut self,
+        state: &XState<P>,
+        choices: &[Choice],
+        step: usize,
+        rng: &mut Rng,
+    ) -> Choice {
+        let floor = u64::from(self.depth);
+        let actors: Vec<u128> = choices.iter().map(|c| state.actor(c)).collect();
+        for a in &actors {
+            // A new actor ranks at a random place among the others, above every lowered one.
+            self.priority.entry(*a).or_insert_with(|| floor + rng.below(u64::MAX - floor));
+        }
+        let best = |priority: &BTreeMap<u128, u64>| {
+            (0..choices.len()).max_by_key(|&i| (priority[&actors[i]], std::cmp::Reverse(i))).unwrap_or(0)
+        };
+        let mut i = best(&self.priority);
+        // Several change points may fall on one step; each lowers whoever would run.
+        while self.change_points.get(self.changed as usize) == Some(&step) {
+            self.changed += 1;
+            let victim = (0..choices.len())
+                .filter(|&j| matches!(choices[j], Choice::Deliver(_)))
+                .max_by_key(|&j| (self.priority[&actors[j]], std::cmp::Reverse(j)));
+            if let Some(j) = victim {
+                self.priority.insert(actors[j], floor - u64::from(self.changed));
+            }
+            i = best(&self.priority);
+        }
+        choices[i].clone()
+    }
+}

@@ -1,0 +1,132 @@
+//! `palisade sim NAME --scheduler pct|random`: one random path per seed through an
+//! explorable scenario's model, for state spaces too big to exhaust.
+//!
+//! Exit status 0 when no seed broke a checker, 1 when some did, 2 for bad arguments.
+
+use super::sim::{SchedulerArg, SimArgs};
+use crate::usage_error;
+use palisade::scenarios::explorable;
+use palisade_sim::explore::Scheduler;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// PCT's bug depth when `--depth` is not given.
+pub const DEFAULT_DEPTH: u32 = 3;
+
+/// Runs the sampled schedulers.
+pub fn run(args: &SimArgs) -> ExitCode {
+    let Some(sc) = explorable::find(&args.scenario) else {
+        let known: Vec<&str> = explorable::all().iter().map(|e| e.name).collect();
+        return usage_error(format!(
+            "--scheduler {} runs the explorer's model, and `{}` has none (explorable: {})",
+            name(args.scheduler),
+            args.scenario,
+            known.join(", ")
+        ));
+    };
+    let timed_only = [
+        (args.nemesis.is_some(), "--nemesis"),
+        (args.outside_model.is_some(), "--outside-model"),
+        (args.duration.is_some(), "--duration"),
+        (args.history.is_some(), "--history"),
+        (args.swarm, "--swarm"),
+        (args.model, "--model"),
+    ];
+    if let Some((_, flag)) = timed_only.iter().find(|(set, _)| *set) {
+        return usage_error(format!(
+            "{flag} belongs to the timed simulator; --scheduler {} walks the explorer's model",
+            name(args.scheduler)
+        ));
+    }
+    if (args.trace.is_some() || args.html.is_some()) && args.seeds > 1 {
+        return usage_error("--trace and --html record one run: use them with a single seed");
+    }
+    let scheduler = match (args.scheduler, args.depth) {
+        (SchedulerArg::Pct, depth) => Scheduler::Pct { depth: depth.unwrap_or(DEFAULT_DEPTH) },
+        (_, Some(_)) => return usage_error("--depth is PCT's bug depth: use it with --scheduler pct"),
+        _ => Scheduler::Random,
+    };
+    let seeds: Vec<u64> = (args.seed..args.seed.saturating_add(args.seeds)).collect();
+    let started = Instant::now();
+    let walks = (sc.sample)(scheduler, &seeds);
+    let wall = started.elapsed();
+    let failing: Vec<(u64, &palisade_sim::explore::Walk)> =
+        seeds.iter().copied().zip(&walks).filter(|(_, w)| w.counterexample.is_some()).collect();
+    let steps: usize = walks.iter().map(|w| w.steps).sum();
+    let unfinished = walks.iter().filter(|w| !w.finished && w.counterexample.is_none()).count();
+    if let Some((_, w)) = failing.first()
+        && let Some(cex) = &w.counterexample
+        && let Err(e) = super::explore::write_counterexample(
+            &format!("palisade sim {} --scheduler {}", sc.name, name(args.scheduler)),
+            cex,
+            &args.trace,
+            &args.html,
+        )
+    {
+        return usage_error(e);
+    }
+    let depth = match scheduler {
+        Scheduler::Pct { depth } => Some(depth),
+        Scheduler::Random => None,
+    };
+    if args.json {
+        let out = serde_json::json!({
+            "scenario": sc.name,
+            "scheduler": name(args.scheduler),
+            "depth": depth,
+            "seeds": seeds.len(),
+            "violating_seeds": failing.len(),
+            "steps": steps,
+            "unfinished": unfinished,
+            "wall_ns": wall.as_nanos() as u64,
+            "violations": failing.iter().map(|(seed, w)| {
+                let c = w.counterexample.as_ref().expect("failing walks have one");
+                serde_json::json!({"seed": seed, "checker": c.violation.checker, "message": c.violation.message, "steps": c.steps.len().saturating_sub(1)})
+            }).collect::<Vec<_>>(),
+        });
+        println!("{out}");
+    } else {
+        for (seed, w) in &failing {
+            let c = w.counterexample.as_ref().expect("failing walks have one");
+            println!(
+                "VIOLATION seed {seed} after {} steps: {}: {}",
+                c.steps.len().saturating_sub(1),
+                c.violation.checker,
+                c.violation.message
+            );
+        }
+        if let Some((seed, w)) = failing.first() {
+            let c = w.counterexample.as_ref().expect("failing walks have one");
+            println!("the first, seed {seed}:");
+            for s in &c.steps {
+                println!("  {s}");
+            }
+        }
+        let how = match depth {
+            Some(d) => format!("pct, depth {d}"),
+            None => "random".to_string(),
+        };
+        println!(
+            "{}: {} seed(s) ({how}), {} violating, {} steps in {:.3} s{}",
+            sc.name,
+            seeds.len(),
+            failing.len(),
+            steps,
+            wall.as_secs_f64(),
+            if unfinished > 0 {
+                format!("; {unfinished} path(s) cut at the step bound")
+            } else {
+                String::new()
+            }
+        );
+    }
+    if failing.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+fn name(s: SchedulerArg) -> &'static str {
+    match s {
+        SchedulerArg::Timed => "timed",
+        SchedulerArg::Random => "random",
+        SchedulerArg::Pct => "pct",
+    }
+}
