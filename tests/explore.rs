@@ -137,3 +137,22 @@ fn scheduler_arguments_that_make_no_sense_are_one_line_errors() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+/// Time as bounded nondeterminism: with clocks 30% fast or slow, a lease budgeted for 1%
+/// drift is broken (a slow holder still trusts a lease the fast grantor has given away), and
+/// the same model with the lease budgeted for 30% is exhausted clean.
+#[test]
+fn the_explorer_breaks_an_underestimated_drift_bound_and_exhausts_the_right_one() {
+    let out = palisade(&["explore", "drift-violation", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["violation"]["checker"], "lease::single_holder", "{json}");
+    let steps = json["violation"]["steps"].as_array().unwrap();
+    let first = steps[0]["what"].as_str().unwrap();
+    assert!(first.contains("n1 +300000 ppm"), "the grantor's clock runs fast: {first}");
+    let out = palisade(&["explore", "drift-bounded", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["complete"], true, "{json}");
+    assert_eq!(json["states"], 347150, "{json}");
+}

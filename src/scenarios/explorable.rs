@@ -40,7 +40,42 @@ where
 
 /// Every explorable scenario.
 pub fn all() -> Vec<Explorable> {
-    super::abd::explorable()
+    let mut all = super::abd::explorable();
+    all.extend(lease());
+    all
+}
+
+/// Explores a lock-service model within `options`.
+fn explore_lease(
+    true_ppm: u32,
+    configured_ppm: u32,
+    options: &Options,
+    progress: &mut dyn FnMut(&Progress),
+) -> Report {
+    palisade_sim::explore::explore(&super::lease::explorer_setup(true_ppm, configured_ppm), options, progress)
+}
+
+/// The lock service's explorable models: clocks that drift 30% either way, and holders that
+/// budget for 1% (`drift-violation`) or for 30% (`drift-bounded`).
+fn lease() -> Vec<Explorable> {
+    vec![
+        Explorable {
+            name: "drift-violation",
+            about: "grantor, storage and two clients whose clocks run 30% fast or slow while the holders \
+                    budget for 1%: a slow holder still trusts a lease the grantor has given away",
+            hazard: true,
+            run: |o, p| explore_lease(300_000, 10_000, o, p),
+            sample: |sc, seeds| sample(&super::lease::explorer_setup(300_000, 10_000), sc, seeds),
+        },
+        Explorable {
+            name: "drift-bounded",
+            about: "the same clocks, and holders that budget for 30%: one holder at a time in every order \
+                    of timers the rates admit",
+            hazard: false,
+            run: |o, p| explore_lease(300_000, 300_000, o, p),
+            sample: |sc, seeds| sample(&super::lease::explorer_setup(300_000, 300_000), sc, seeds),
+        },
+    ]
 }
 
 /// The explorable scenario called `name`.

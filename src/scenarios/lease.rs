@@ -348,3 +348,49 @@ pub mod leader {
         Outcome { report, story, schedule }
     }
 }
+
+/// The explorer's model of the lock service: grantor n1, storage n2, clients n3 and n4,
+/// 2 s leases renewed after a third, turns of 1 s, no writes (the property is the lease's
+/// own: one holder at a time). Every clock runs at one end of `true_drift_ppm` (every
+/// assignment is an initial state); the holders budget for `configured_ppm`. Timers fire in
+/// every order those rates admit, up to 5 s of true time; messages arrive in any order
+/// within 50 ms, and up to two are lost (a lease outlives its holder only when renewals
+/// fail). Replies a client no longer waits for are forgotten (`LockService::ignores_reply`;
+/// sound here because no node restarts, and request ids start again after a restart).
+pub fn explorer_setup(true_drift_ppm: u32, configured_ppm: u32) -> palisade_sim::explore::Setup<LockService> {
+    use palisade_sim::explore::{Bounds, Setup};
+    let mut model = palisade_core::lease::model(true_drift_ppm);
+    model.clocks.max_drift_ppm = true_drift_ppm;
+    let term = Duration::from_secs(2);
+    let cfg = LeaseConfig {
+        term,
+        max_drift_ppm: configured_ppm,
+        renew_after: term / 3,
+        jeopardy_grace: Duration::ZERO,
+        request_timeout: Duration::from_millis(500),
+        write_every: Duration::from_secs(3600),
+        write_delay: Duration::ZERO,
+        hold_for: Some(Duration::from_secs(1)),
+        fencing: true,
+        ..LeaseConfig::default()
+    };
+    Setup {
+        nodes: 4,
+        config: cfg,
+        model,
+        bounds: Bounds {
+            horizon: Duration::from_secs(5),
+            max_delay: Some(Duration::from_millis(50)),
+            drops: 2,
+            crashes: 0,
+            duplicates: 0,
+        },
+        workload: Box::new(|_, _, _| None),
+        invariants: vec![Box::new(|w: &World<LockService>| {
+            let clients = [NodeId(3), NodeId(4)];
+            single_holder(clients.into_iter().map(|c| (c, w.node(c).and_then(|n| n.holds(w.clock(c)?.mono)))))
+        })],
+        at_end: vec![],
+        obsolete: Some(Box::new(|w, _from, to, msg| w.node(to).is_some_and(|n| n.ignores_reply(msg)))),
+    }
+}

@@ -240,6 +240,20 @@ impl Holder {
         self.timers.set(Timer::Lease, next);
     }
 
+    /// True when this client ignores `reply` now and for the rest of this incarnation: an
+    /// answer to a request it has already issued and no longer waits for (request ids only
+    /// grow within an incarnation; they start again after a restart).
+    pub(super) fn ignores_reply(&self, reply: &LeaseMsg) -> bool {
+        let acquiring = |r: u64| matches!(self.phase, HolderPhase::Acquiring { req, .. } if req == r);
+        let renewing = |r: u64| self.renewing.is_some_and(|(req, _)| req == r);
+        match *reply {
+            LeaseMsg::Granted { req, .. } => req <= self.next_req && !acquiring(req),
+            LeaseMsg::Busy { req } => req <= self.next_req && !acquiring(req) && !renewing(req),
+            LeaseMsg::Renewed { req, .. } => req <= self.next_req && !renewing(req),
+            _ => false,
+        }
+    }
+
     pub(super) fn handle(
         &mut self,
         now: Instant,

@@ -278,6 +278,16 @@ impl LockService {
         &self.role
     }
 
+    /// True when this node, a client, ignores `reply` (an answer to one of its requests) for
+    /// the rest of its incarnation; false for any other node or message. Request ids start
+    /// again after a restart, so this is not "forever" where clients may restart.
+    pub fn ignores_reply(&self, reply: &LeaseMsg) -> bool {
+        match &self.role {
+            Role::Holder(h) => h.ignores_reply(reply),
+            _ => false,
+        }
+    }
+
     /// The token this node believes is its valid lease at its local time `now`, if any.
     pub fn holds(&self, now: Instant) -> Option<FencingToken> {
         match &self.role {

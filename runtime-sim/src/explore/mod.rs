@@ -22,7 +22,9 @@
 //! (`1 ± ρ`), so a timer fires at the true time that rate gives, and the explorer covers
 //! every order of timers across nodes that the bound admits at its extremes: a lease
 //! holder whose clock runs slow against a grantor's that runs fast is one of the initial
-//! states. Timers due after [`Bounds::horizon`] do not fire.
+//! states. Timers due after [`Bounds::horizon`] do not fire. With [`Bounds::max_delay`], a
+//! timer does not fire while a message older than that bound (at the timer's time) is in
+//! flight.
 //!
 //! **Search.** Breadth-first (shortest counterexample) or depth-first (memory-light), with a
 //! depth bound and a bound on distinct states. Checkers run on every new state; "eventually"
@@ -71,12 +73,17 @@ pub struct Bounds {
     pub duplicates: u32,
     /// Timers due later than this (true time) do not fire.
     pub horizon: Duration,
+    /// The longest a message may stay in flight, in true time: a timer whose firing would
+    /// make some message older than this waits until that message is delivered or dropped.
+    /// `None` leaves delays unbounded (the asynchronous network); a bound is the partially
+    /// synchronous model after GST, and a much smaller state space.
+    pub max_delay: Option<Duration>,
 }
 
 impl Default for Bounds {
     /// No faults, timers within the first 10 s.
     fn default() -> Self {
-        Bounds { crashes: 0, drops: 0, duplicates: 0, horizon: Duration::from_secs(10) }
+        Bounds { crashes: 0, drops: 0, duplicates: 0, horizon: Duration::from_secs(10), max_delay: None }
     }
 }
 
@@ -123,7 +130,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { mode: Mode::Bfs, max_depth: 64, max_states: 5_000_000 }
+        Options { mode: Mode::Bfs, max_depth: 256, max_states: 5_000_000 }
     }
 }
 

@@ -24,6 +24,8 @@ struct Flight<M> {
     to: NodeId,
     bytes: Vec<u8>,
     msg: M,
+    /// True time it was sent (part of the state only under [`super::Bounds::max_delay`]).
+    sent_ns: u64,
 }
 
 /// A choice at a state.
@@ -78,6 +80,8 @@ pub(crate) struct XState<P: Protocol> {
     crashes_left: u32,
     drops_left: u32,
     dups_left: u32,
+    /// Messages' send times matter (delays are bounded): they are part of the state.
+    timed_flight: bool,
 }
 
 impl<P: Protocol + Clone> Clone for XState<P> {
@@ -90,6 +94,7 @@ impl<P: Protocol + Clone> Clone for XState<P> {
             crashes_left: self.crashes_left,
             drops_left: self.drops_left,
             dups_left: self.dups_left,
+            timed_flight: self.timed_flight,
         }
     }
 }
@@ -202,6 +207,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
             crashes_left: setup.bounds.crashes,
             drops_left: if setup.model.network.loss { setup.bounds.drops } else { 0 },
             dups_left: if setup.model.network.duplication { setup.bounds.duplicates } else { 0 },
+            timed_flight: setup.bounds.max_delay.is_some(),
         };
         for &id in &members {
             s.boot(setup, id, None, &mut None);
@@ -230,7 +236,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                 Output::Send { to, msg } => {
                     let bytes = encode(&msg);
                     emit(trace, || Traced::Send { from: id, to, msg: json(&msg) });
-                    let f = Flight { from: id, to, bytes, msg };
+                    let f = Flight { from: id, to, bytes, msg, sent_ns: now };
                     let at =
                         self.flight.partition_point(|x| (x.to, x.from, &x.bytes) <= (f.to, f.from, &f.bytes));
                     self.flight.insert(at, f);
@@ -289,7 +295,14 @@ impl<P: Protocol + Clone + Hash> XState<P> {
         }
         let horizon = setup.bounds.horizon.as_nanos() as u64;
         let timers = self.timers();
-        if let Some(&(first, _)) = timers.iter().filter(|(t, _)| *t <= horizon).min() {
+        let oldest = self.flight.iter().map(|f| f.sent_ns).min();
+        let overdue = |t: u64| match (setup.bounds.max_delay, oldest) {
+            (Some(d), Some(sent)) => t > sent.saturating_add(d.as_nanos() as u64),
+            _ => false,
+        };
+        if let Some(&(first, _)) = timers.iter().filter(|(t, _)| *t <= horizon).min()
+            && !overdue(first)
+        {
             for &(t, id) in &timers {
                 if t == first {
                     out.push(Choice::Timer(id));
@@ -522,6 +535,9 @@ impl<P: Protocol + Clone + Hash> XState<P> {
         }
         for f in &self.flight {
             (f.from, f.to, &f.bytes).hash(&mut h);
+            if self.timed_flight {
+                f.sent_ns.hash(&mut h);
+            }
         }
         for o in &self.world.history {
             (o.at, o.node, encode(&o.event)).hash(&mut h);

@@ -314,3 +314,73 @@ fn a_hook_that_forgets_a_message_that_matters_is_caught() {
     setup.obsolete = Some(Box::new(|_, _, _, _| true));
     explore(&setup, &Options::default(), |_| {});
 }
+
+/// Node 1 sends node 2 a message at once and fires a timer a second later.
+#[derive(Clone, Debug, Hash)]
+struct Race {
+    deadline: Option<Instant>,
+    out: VecDeque<OutputFor<Race>>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Hash)]
+enum RaceEvent {
+    Arrived,
+    Fired,
+}
+
+impl Protocol for Race {
+    type Message = ();
+    type Command = std::convert::Infallible;
+    type Event = RaceEvent;
+    type Config = ();
+    type Durable = ();
+
+    fn new(init: Init<Self>) -> Self {
+        let mut out = VecDeque::new();
+        let mut deadline = None;
+        if init.id == NodeId(1) {
+            out.push_back(Output::Send { to: NodeId(2), msg: () });
+            deadline = Some(init.now.mono + Duration::from_secs(1));
+        }
+        Race { deadline, out }
+    }
+    fn handle_message(&mut self, _: Now, _: NodeId, _: ()) {
+        self.out.push_back(Output::Event(RaceEvent::Arrived));
+    }
+    fn handle_command(&mut self, _: Now, c: Self::Command) {
+        match c {}
+    }
+    fn handle_timeout(&mut self, _: Now) {
+        self.deadline = None;
+        self.out.push_back(Output::Event(RaceEvent::Fired));
+    }
+    fn poll_output(&mut self) -> Option<OutputFor<Self>> {
+        self.out.pop_front()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.deadline
+    }
+}
+
+#[test]
+fn a_delay_bound_holds_the_clock_until_old_messages_arrive() {
+    let setup = |max_delay| Setup::<Race> {
+        nodes: 2,
+        config: (),
+        model: model(0, NetworkModel::RELIABLE),
+        bounds: Bounds { max_delay, ..Bounds::default() },
+        workload: Box::new(|_, _, _| None),
+        invariants: vec![Box::new(|w: &World<Race>| match w.history().first().map(|o| &o.event) {
+            Some(RaceEvent::Fired) => Err(Violation::new("test::arrives_first", "the timer fired first")),
+            _ => Ok(()),
+        })],
+        at_end: vec![],
+        obsolete: None,
+    };
+    let unbounded = explore(&setup(None), &Options::default(), |_| {});
+    assert!(unbounded.counterexample.is_some(), "an unbounded delay outlasts the timer");
+    let bounded = explore(&setup(Some(Duration::from_millis(100))), &Options::default(), |_| {});
+    assert!(bounded.counterexample.is_none() && bounded.complete, "{:?}", bounded.counterexample);
+    let long = explore(&setup(Some(Duration::from_secs(2))), &Options::default(), |_| {});
+    assert!(long.counterexample.is_some(), "a bound longer than the timer admits the race");
+}
