@@ -27,6 +27,10 @@ pub struct ExploreArgs {
     /// Distinct states.
     #[arg(long, default_value_t = Options::default().max_states, value_parser = clap::value_parser!(u64).range(1..))]
     max_states: u64,
+    /// Keep the messages the model calls obsolete instead of forgetting them (more states;
+    /// for comparisons, or to rule out a wrong `Setup::obsolete` hook).
+    #[arg(long)]
+    keep_obsolete: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -52,6 +56,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
         mode: if args.dfs { Mode::Dfs } else { Mode::Bfs },
         max_depth: args.max_depth,
         max_states: args.max_states,
+        forget_obsolete: !args.keep_obsolete,
     };
     let started = Instant::now();
     let mut progress = |p: &palisade_sim::explore::Progress| {

@@ -212,7 +212,11 @@ pub fn explorer_setup(write_back: bool) -> Setup<Abd> {
 
 /// Explores [`explorer_setup`] exhaustively within `options`.
 pub fn explore(write_back: bool, options: &Options, progress: &mut dyn FnMut(&Progress)) -> Report {
-    palisade_sim::explore::explore(&explorer_setup(write_back), options, progress)
+    let mut setup = explorer_setup(write_back);
+    if !options.forget_obsolete {
+        setup.obsolete = None;
+    }
+    palisade_sim::explore::explore(&setup, options, progress)
 }
 
 /// One random path through [`explorer_setup`] per seed.

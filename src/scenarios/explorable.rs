@@ -52,7 +52,11 @@ fn explore_lease(
     options: &Options,
     progress: &mut dyn FnMut(&Progress),
 ) -> Report {
-    palisade_sim::explore::explore(&super::lease::explorer_setup(true_ppm, configured_ppm), options, progress)
+    let mut setup = super::lease::explorer_setup(true_ppm, configured_ppm);
+    if !options.forget_obsolete {
+        setup.obsolete = None;
+    }
+    palisade_sim::explore::explore(&setup, options, progress)
 }
 
 /// The lock service's explorable models: clocks that drift 30% either way, and holders that

@@ -38,7 +38,7 @@ mod tests;
 use crate::check::World;
 use palisade_core::{NodeId, Observation, Protocol, SystemModel, Violation};
 use state::{StepChoice, XState};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::hash::Hash;
 use std::time::Duration;
 
@@ -126,11 +126,14 @@ pub struct Options {
     pub max_depth: usize,
     /// Distinct states.
     pub max_states: u64,
+    /// Forget the messages [`Setup::obsolete`] names (the default); `false` keeps every
+    /// message, to compare state counts or to rule out a wrong hook.
+    pub forget_obsolete: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { mode: Mode::Bfs, max_depth: 256, max_states: 5_000_000 }
+        Options { mode: Mode::Bfs, max_depth: 256, max_states: 5_000_000, forget_obsolete: true }
     }
 }
 
@@ -178,6 +181,32 @@ pub struct Report {
     pub counterexample: Option<Counterexample>,
 }
 
+/// Fingerprints already seen. Only membership is asked, so the set's iteration order never
+/// reaches a result; the fingerprints are already well mixed, so the table hashes them by
+/// taking their low half.
+#[allow(clippy::disallowed_types)]
+type Visited = std::collections::HashSet<u128, std::hash::BuildHasherDefault<LowHalf>>;
+
+/// Hashes a fingerprint by its low 64 bits.
+#[derive(Default)]
+struct LowHalf(u64);
+
+impl std::hash::Hasher for LowHalf {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u128(&mut self, fp: u128) {
+        self.0 = fp as u64;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Explores `setup` within `options`, calling `progress` every [`PROGRESS_EVERY`] states
 /// expanded (the explorer reads no clock: it is deterministic, and the caller times it).
 pub fn explore<P>(setup: &Setup<P>, options: &Options, mut progress: impl FnMut(&Progress)) -> Report
@@ -185,7 +214,7 @@ where
     P: Protocol + Clone + Hash,
     P::Config: Clone,
 {
-    let mut seen: BTreeSet<u128> = BTreeSet::new();
+    let mut seen = Visited::default();
     // The search tree, for counterexamples: each state's parent entry (`usize::MAX` for an
     // initial state) and the choice that led to it (steps are described only on replay).
     let mut tree: Vec<(usize, StepChoice)> = Vec::new();

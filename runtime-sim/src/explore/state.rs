@@ -82,6 +82,11 @@ pub(crate) struct XState<P: Protocol> {
     dups_left: u32,
     /// Messages' send times matter (delays are bounded): they are part of the state.
     timed_flight: bool,
+    /// Each node's fingerprint ([`Self::node_fingerprint`]), kept current by every step so a
+    /// state's fingerprint rehashes only what changed.
+    node_fps: Vec<u128>,
+    /// Each history event's fingerprint, computed once when it is emitted.
+    event_fps: Vec<u128>,
 }
 
 impl<P: Protocol + Clone> Clone for XState<P> {
@@ -95,6 +100,8 @@ impl<P: Protocol + Clone> Clone for XState<P> {
             drops_left: self.drops_left,
             dups_left: self.dups_left,
             timed_flight: self.timed_flight,
+            node_fps: self.node_fps.clone(),
+            event_fps: self.event_fps.clone(),
         }
     }
 }
@@ -107,29 +114,81 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     Bincode.encode(value).unwrap_or_default()
 }
 
-/// A 128-bit fingerprint built from two independent 64-bit hashers over the same input.
-struct Fp(std::collections::hash_map::DefaultHasher, std::collections::hash_map::DefaultHasher);
+/// A 128-bit fingerprint: two lanes, each absorbing the input 8 bytes at a time with
+/// wyhash's multiply-fold (the 128-bit product of the lane and the word, high half xored
+/// into low), under different constants, then a MurmurHash3 finaliser. Not cryptographic;
+/// two distinct states share a fingerprint (and one is wrongly skipped) with probability
+/// about n² / 2^129 for n states, if the mixing is as good as a random function on this
+/// input. stateright uses 64 bits.
+struct Fp {
+    a: u64,
+    b: u64,
+    len: u64,
+}
+
+const FP_A: u64 = 0xa076_1d64_78bd_642f;
+const FP_B: u64 = 0xe703_7ed1_a0b4_28db;
+
+fn fold(x: u64, k: u64) -> u64 {
+    let r = u128::from(x) * u128::from(k);
+    (r as u64) ^ ((r >> 64) as u64)
+}
+
+fn finalise(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
 
 impl Fp {
     fn new() -> Self {
-        let mut b = std::collections::hash_map::DefaultHasher::new();
-        b.write_u64(0x9e37_79b9_7f4a_7c15);
-        Fp(std::collections::hash_map::DefaultHasher::new(), b)
+        Fp { a: 0x8ebc_6af0_9c88_c6e3, b: 0x5899_65cc_7537_4cc3, len: 0 }
     }
 
     fn finish(&self) -> u128 {
-        (u128::from(self.0.finish()) << 64) | u128::from(self.1.finish())
+        let a = finalise(fold(self.a ^ self.len, FP_B));
+        let b = finalise(fold(self.b ^ self.len.rotate_left(32), FP_A));
+        (u128::from(a) << 64) | u128::from(b)
     }
 }
 
 impl Hasher for Fp {
     fn write(&mut self, bytes: &[u8]) {
-        self.0.write(bytes);
-        self.1.write(bytes);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.write_u64(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            // The length keeps a short tail of zeros apart from no tail at all.
+            self.write_u64(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_u64(&mut self, w: u64) {
+        self.a = fold(self.a ^ w, FP_A);
+        self.b = fold(self.b ^ w.rotate_left(29), FP_B);
+        self.len = self.len.wrapping_add(1);
+    }
+
+    fn write_u8(&mut self, w: u8) {
+        self.write_u64(u64::from(w) | 1 << 62);
+    }
+
+    fn write_u32(&mut self, w: u32) {
+        self.write_u64(u64::from(w) | 1 << 61);
+    }
+
+    fn write_usize(&mut self, w: usize) {
+        self.write_u64(w as u64);
     }
 
     fn finish(&self) -> u64 {
-        self.0.finish()
+        (Fp::finish(self) >> 64) as u64
     }
 }
 
@@ -208,9 +267,14 @@ impl<P: Protocol + Clone + Hash> XState<P> {
             drops_left: if setup.model.network.loss { setup.bounds.drops } else { 0 },
             dups_left: if setup.model.network.duplication { setup.bounds.duplicates } else { 0 },
             timed_flight: setup.bounds.max_delay.is_some(),
+            node_fps: vec![0; n],
+            event_fps: Vec::new(),
         };
         for &id in &members {
             s.boot(setup, id, None, &mut None);
+        }
+        for i in 0..n {
+            s.node_fps[i] = s.node_fingerprint(i);
         }
         s.forget_obsolete(setup);
         s
@@ -246,7 +310,9 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                         node: id,
                         event: serde_json::to_value(&event).unwrap_or_default(),
                     });
-                    self.world.history.push(Observation { at: Duration::from_nanos(now), node: id, event });
+                    let at = Duration::from_nanos(now);
+                    self.event_fps.push(fingerprint_of(&(at, id, encode(&event))));
+                    self.world.history.push(Observation { at, node: id, event });
                 }
                 Output::Persist(d) => {
                     emit(trace, || Traced::Persist { node: id });
@@ -340,6 +406,12 @@ impl<P: Protocol + Clone + Hash> XState<P> {
         // Steps are described only for a counterexample being replayed.
         let describing = trace.is_some();
         let mut what = String::new();
+        // The one node a step can change.
+        let touched = match *choice {
+            Choice::Deliver(k) => Some(self.flight[k].to),
+            Choice::Drop(_) | Choice::Duplicate(_) => None,
+            Choice::Timer(id) | Choice::Crash(id) | Choice::Restart(id) | Choice::Command(id) => Some(id),
+        };
         match *choice {
             Choice::Deliver(k) => {
                 let f = self.flight.remove(k);
@@ -433,6 +505,10 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                     self.drain(id, trace);
                 }
             }
+        }
+        if let Some(id) = touched {
+            let i = id.0 as usize - 1;
+            self.node_fps[i] = self.node_fingerprint(i);
         }
         self.forget_obsolete(setup);
         Step { at: Duration::from_nanos(self.world.now_ns), what }
@@ -530,18 +606,14 @@ impl<P: Protocol + Clone + Hash> XState<P> {
     pub(crate) fn fingerprint(&self) -> u128 {
         let mut h = Fp::new();
         self.world.now_ns.hash(&mut h);
-        for i in 0..self.world.nodes.len() {
-            self.node_fingerprint(i).hash(&mut h);
-        }
+        self.node_fps.hash(&mut h);
         for f in &self.flight {
             (f.from, f.to, &f.bytes).hash(&mut h);
             if self.timed_flight {
                 f.sent_ns.hash(&mut h);
             }
         }
-        for o in &self.world.history {
-            (o.at, o.node, encode(&o.event)).hash(&mut h);
-        }
+        self.event_fps.hash(&mut h);
         (self.crashes_left, self.drops_left, self.dups_left).hash(&mut h);
         h.finish()
     }
