@@ -37,7 +37,8 @@ pub enum Latency {
         median: Duration,
         /// Standard deviation of ln(delay); 1.0 gives p99 ≈ 10× median.
         sigma: f64,
-        /// The longest delay: a draw beyond it is delivered at `max`. [`MAX_LATENCY`] leaves
+        /// The longest delay: a draw beyond it is delivered at `max` (clamped, not redrawn;
+        /// a `max` below `min` counts as `min`). [`MAX_LATENCY`] leaves
         /// the tail unbounded (an asynchronous link); a smaller value is the bound Δ that a
         /// partially synchronous model promises after GST, which the protocol does not know.
         max: Duration,
@@ -83,7 +84,7 @@ impl Latency {
                 // Box-Muller: one standard normal from two uniforms.
                 let (u1, u2) = (1.0 - rng.unit_f64(), rng.unit_f64());
                 let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                clamp(secs(min) + secs(median) * (sigma * z).exp()).min(max)
+                clamp(secs(min) + secs(median) * (sigma * z).exp()).min(max.max(min))
             }
             Latency::Pareto { scale, shape } => {
                 let u = 1.0 - rng.unit_f64(); // (0, 1]
@@ -97,7 +98,7 @@ impl Latency {
         match *self {
             Latency::Constant(d) => d.min(MAX_LATENCY),
             Latency::Uniform { lo, hi } => hi.max(lo).min(MAX_LATENCY),
-            Latency::LogNormal { max, .. } => max.min(MAX_LATENCY),
+            Latency::LogNormal { min, max, .. } => max.max(min).min(MAX_LATENCY),
             _ => MAX_LATENCY,
         }
     }
@@ -269,9 +270,10 @@ impl Network {
         Network { default: link, ..Network::default() }
     }
 
-    /// The longest delay any configured link can produce: the bound Δ of a partially
-    /// synchronous network after GST ([`MAX_LATENCY`] when some link's tail is unbounded).
-    /// Faults (degraded links, partitions) are not counted: they end at GST.
+    /// The longest delay any configured link's latency can produce: the bound Δ of a
+    /// partially synchronous network after GST ([`MAX_LATENCY`] when some link's tail is
+    /// unbounded). Faults (degraded links, partitions) are not counted: they end at GST.
+    /// Nor is queueing on a bandwidth-limited link, which depends on the load.
     pub fn max_delay(&self) -> Duration {
         self.links.values().chain([&self.default]).map(|l| l.latency.max()).max().unwrap_or_default()
     }

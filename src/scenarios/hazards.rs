@@ -29,7 +29,7 @@ pub const HAZARDS: [Hazard; 11] = [
         checker: "register::no_stale_read",
     },
     Hazard {
-        hazard: "unbounded, long-tailed network delay",
+        hazard: "long-tailed network delay, bound unknown",
         defence: "phi accrual: timeouts adapt per link",
         without: "jitter-fixed",
         with: "jitter-phi",
