@@ -8,6 +8,7 @@ use palisade_core::protocol::{Init, Output};
 use palisade_core::{NodeId, Observation, Protocol, Violation};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
@@ -74,7 +75,9 @@ impl fmt::Display for Step {
 /// A state: the world checkers see, plus what the explorer needs to go on.
 pub(crate) struct XState<P: Protocol> {
     pub(crate) world: World<P>,
-    flight: Vec<Flight<P::Message>>,
+    /// Shared, not copied, between a state and its successors: a message never changes in
+    /// flight.
+    flight: Vec<Rc<Flight<P::Message>>>,
     issued: Vec<usize>,
     incarnations: Vec<u32>,
     crashes_left: u32,
@@ -300,7 +303,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                 Output::Send { to, msg } => {
                     let bytes = encode(&msg);
                     emit(trace, || Traced::Send { from: id, to, msg: json(&msg) });
-                    let f = Flight { from: id, to, bytes, msg, sent_ns: now };
+                    let f = Rc::new(Flight { from: id, to, bytes, msg, sent_ns: now });
                     let at =
                         self.flight.partition_point(|x| (x.to, x.from, &x.bytes) <= (f.to, f.from, &f.bytes));
                     self.flight.insert(at, f);
@@ -422,7 +425,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                 if let Some(node) = self.world.nodes[i].as_mut() {
                     emit(trace, || Traced::Deliver { from: f.from, to: f.to, msg: json(&f.msg) });
                     let now = self.world.clocks[i].read(self.world.now_ns);
-                    node.handle_message(now, f.from, f.msg);
+                    node.handle_message(now, f.from, f.msg.clone());
                     self.drain(f.to, trace);
                 } else {
                     emit(trace, || Traced::Drop { from: f.from, to: f.to, msg: json(&f.msg) });
