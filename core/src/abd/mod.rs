@@ -240,7 +240,8 @@ struct InFlight {
 #[derive(Clone, Debug, Hash)]
 pub struct Abd {
     id: NodeId,
-    members: Vec<NodeId>,
+    /// Shared: it never changes, and explored states copy nodes by the million.
+    members: std::sync::Arc<[NodeId]>,
     config: AbdConfig,
     durable: AbdDurable,
     /// False when the epoch could not be raised (it was at `u64::MAX`): no phase ids left.
@@ -407,7 +408,7 @@ impl Protocol for Abd {
         outbox.persist(durable.clone());
         Abd {
             id: init.id,
-            members: init.members,
+            members: init.members.into(),
             config: init.config,
             durable,
             can_coordinate: epoch.is_some(),

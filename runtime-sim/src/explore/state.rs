@@ -8,9 +8,9 @@ use palisade_core::protocol::{Init, Output};
 use palisade_core::{NodeId, Observation, Protocol, Violation};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::rc::Rc;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::rc::Rc;
 use std::time::Duration;
 
 /// Every node's monotonic clock reads this at true time zero (and a restarted node's
@@ -27,6 +27,8 @@ struct Flight<M> {
     msg: M,
     /// True time it was sent (part of the state only under [`super::Bounds::max_delay`]).
     sent_ns: u64,
+    /// Fingerprint of sender, receiver and encoding, computed once when it is sent.
+    fp: u128,
 }
 
 /// A choice at a state.
@@ -303,7 +305,8 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                 Output::Send { to, msg } => {
                     let bytes = encode(&msg);
                     emit(trace, || Traced::Send { from: id, to, msg: json(&msg) });
-                    let f = Rc::new(Flight { from: id, to, bytes, msg, sent_ns: now });
+                    let fp = fingerprint_of(&(id, to, &bytes));
+                    let f = Rc::new(Flight { from: id, to, bytes, msg, sent_ns: now, fp });
                     let at =
                         self.flight.partition_point(|x| (x.to, x.from, &x.bytes) <= (f.to, f.from, &f.bytes));
                     self.flight.insert(at, f);
@@ -611,7 +614,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
         self.world.now_ns.hash(&mut h);
         self.node_fps.hash(&mut h);
         for f in &self.flight {
-            (f.from, f.to, &f.bytes).hash(&mut h);
+            f.fp.hash(&mut h);
             if self.timed_flight {
                 f.sent_ns.hash(&mut h);
             }
