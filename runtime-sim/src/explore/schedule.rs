@@ -5,18 +5,21 @@
 //! Nagarakatte, ASPLOS 2010). Every actor (a message in flight, a node's timer, its next
 //! client command, its crash or restart) gets a random priority of at least `d` when it
 //! first becomes enabled, and each step takes the enabled choice whose actor ranks highest.
-//! Before `d - 1` change points, steps drawn uniformly from `1..=k`, the message about to be
-//! delivered drops to priority `d - i` (below every initial priority). Only messages are
-//! lowered: lowering a client's command would serialise its operations after everything
-//! else and hide the concurrency most bugs need (measured on the ABD model: change points
-//! that may hit commands found fewer bugs than none at all). A bug that needs `d` ordering
-//! constraints among the message deliveries of a run of `k` steps with `n` actors is found
-//! with probability at least `1 / (n k^(d-1))` per run, whatever the protocol; a uniformly
-//! random walk has no such bound, because it interleaves every actor evenly and rarely
-//! starves one for long.
 //! Messages are actors of their own, as in PCT's adaptation to message passing (Ozkan,
-//! Majumdar, Niksic, Befrouei and Weissenbacher, OOPSLA 2018), so "deliver this reply only
-//! after everything else" is one change point.
+//! Majumdar, Niksic, Befrouei and Weissenbacher, OOPSLA 2018). Before `d - 1` change points,
+//! steps drawn uniformly from `1..=k`, the highest-ranked message in flight drops to
+//! priority `d - i` (below every initial priority), with its drop and duplicate choices, so
+//! "deliver this one after everything else" is one change point.
+//!
+//! This departs from the paper in three ways, so its bound (a bug of depth `d` among `n`
+//! threads in `k` steps is found with probability at least `1 / (n k^(d-1))`) is a guide
+//! here, not a guarantee: `k` is estimated from one uniform path, not a bound on every
+//! path; a change point lowers the highest-ranked *message*, not whatever is about to run
+//! (lowering a client's command serialised its operations after everything else and hid the
+//! concurrency bugs need: measured on the ABD model, such change points found fewer bugs
+//! than none); and identical messages share an actor, so a copy inherits its twin's rank.
+//! A uniformly random walk has no such bound at all: it interleaves every actor evenly and
+//! rarely starves one for long.
 
 use super::state::{Choice, StepChoice, XState};
 use super::{Counterexample, Setup};
@@ -147,8 +150,14 @@ impl Pct {
             let victim = (0..choices.len())
                 .filter(|&j| matches!(choices[j], Choice::Deliver(_)))
                 .max_by_key(|&j| (self.priority[&actors[j]], std::cmp::Reverse(j)));
-            if let Some(j) = victim {
-                self.priority.insert(actors[j], floor - u64::from(self.changed));
+            if let Some(Choice::Deliver(k)) = victim.map(|j| &choices[j]) {
+                // The message's delivery, drop and duplicate go down together.
+                let low = floor - u64::from(self.changed);
+                for (j, c) in choices.iter().enumerate() {
+                    if matches!(*c, Choice::Deliver(m) | Choice::Drop(m) | Choice::Duplicate(m) if m == *k) {
+                        self.priority.insert(actors[j], low);
+                    }
+                }
             }
             i = best(&self.priority);
         }

@@ -384,3 +384,15 @@ fn a_delay_bound_holds_the_clock_until_old_messages_arrive() {
     let long = explore(&setup(Some(Duration::from_secs(2))), &Options::default(), |_| {});
     assert!(long.counterexample.is_some(), "a bound longer than the timer admits the race");
 }
+
+#[test]
+fn fingerprints_keep_apart_inputs_that_differ_only_in_length_or_tail() {
+    use super::state::fingerprint_of;
+    // A string hashes as its bytes and a 0xff: a length marker inside the last word once
+    // made these two the same.
+    assert_ne!(fingerprint_of(&"abcdefg"), fingerprint_of(&"abcdefg8"));
+    assert_ne!(fingerprint_of(&[1u8, 2, 3, 4]), fingerprint_of(&0x0403_0201u32));
+    assert_ne!(fingerprint_of(&(0u64, 0u64)), fingerprint_of(&0u64));
+    assert_ne!(fingerprint_of(&Vec::<u8>::new()), fingerprint_of(&vec![0u8]));
+    assert_eq!(fingerprint_of(&("same", 1u8)), fingerprint_of(&("same", 1u8)));
+}
