@@ -81,17 +81,9 @@ fn bad_explore_arguments_are_one_line_errors() {
 /// `palisade sim NAME --scheduler pct`: one PCT path per seed through the explorer's model.
 #[test]
 fn pct_paths_find_the_missing_write_back_and_not_a_bug_in_the_correct_register() {
-    let out = palisade(&[
-        "sim",
-        "abd-no-write-back",
-        "--scheduler",
-        "pct",
-        "--depth",
-        "3",
-        "--seeds",
-        "2000",
-        "--json",
-    ]);
+    const PCT: [&str; 9] =
+        ["sim", "abd-no-write-back", "--scheduler", "pct", "--depth", "3", "--seeds", "2000", "--json"];
+    let out = palisade(&PCT);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["scheduler"], "pct");
@@ -100,17 +92,7 @@ fn pct_paths_find_the_missing_write_back_and_not_a_bug_in_the_correct_register()
     assert!(found >= 3, "{json}");
     assert_eq!(json["violations"][0]["checker"], "abd::linearizable", "{json}");
     // The same seeds, the same verdicts.
-    let again = palisade(&[
-        "sim",
-        "abd-no-write-back",
-        "--scheduler",
-        "pct",
-        "--depth",
-        "3",
-        "--seeds",
-        "2000",
-        "--json",
-    ]);
+    let again = palisade(&PCT);
     let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(json["violations"], again["violations"]);
     let ok = palisade(&["sim", "abd", "--scheduler", "pct", "--seeds", "500"]);
