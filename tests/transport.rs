@@ -17,7 +17,13 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio_util::codec::Framed;
 
-const CLUSTER: u64 = 77;
+/// Each test runs its own cluster: tests run in parallel in this process, and a node dialling
+/// a port another test freed (the hostile test's peers live at a closed port) must fail the
+/// handshake there instead of joining that test's cluster and adding a connection to it.
+const HOSTILE: u64 = 770;
+const ONE_CONNECTION: u64 = 780;
+const FLOOD: u64 = 790;
+const BARRIER: u64 = 800;
 
 type Wire = Framed<tokio::net::TcpStream, tokio_util::codec::LengthDelimitedCodec>;
 
@@ -38,11 +44,20 @@ async fn handshake_as(
     Some((wire, vec![Bytes::from(m1), Bytes::from(m3)], session.split().0))
 }
 
-/// A real session with node 2 at `addr`, as node 1 (with node 1's key).
-async fn dial_node_2_as_node_1(addr: SocketAddr) -> palisade::actix::transport::Connection {
-    let me = Identity::new(CLUSTER, NodeId(1), &test_key(CLUSTER, NodeId(1))).unwrap();
+/// A port bound but never listened on: a connection to it is refused for as long as the
+/// returned socket lives (a freed port could be taken by another test's node).
+fn refusing_port() -> (tokio::net::TcpSocket, SocketAddr) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    (socket, addr)
+}
+
+/// A real session with node 2 of `cluster` at `addr`, as node 1 (with node 1's key).
+async fn dial_node_2_as_node_1(cluster: u64, addr: SocketAddr) -> palisade::actix::transport::Connection {
+    let me = Identity::new(cluster, NodeId(1), &test_key(cluster, NodeId(1))).unwrap();
     let keys: BTreeMap<_, _> =
-        (1..=3).map(|n| (NodeId(n), test_key(CLUSTER, NodeId(n)).verifying_key())).collect();
+        (1..=3).map(|n| (NodeId(n), test_key(cluster, NodeId(n)).verifying_key())).collect();
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     palisade::actix::transport::dial(stream, std::sync::Arc::new(me), NodeId(2), std::sync::Arc::new(keys))
         .await
@@ -58,13 +73,14 @@ async fn closed_by_node(wire: &mut Wire) -> bool {
 
 #[test]
 fn hostile_handshakes_and_frames_are_rejected_counted_and_survived() {
+    const CLUSTER: u64 = HOSTILE;
     let dir = std::env::temp_dir().join(format!("palisade-transport-{}", std::process::id()));
     let system = actix::System::new();
     let (rejected, accepted, closed, running) = system.block_on(async {
-        // Node 2, with peers 1 (this test) and 3 (nobody: its port is closed).
+        // Node 2, with peers 1 (this test) and 3 (nobody: its port refuses connections).
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let nobody = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let (_refusing, nobody) = refusing_port();
         let peers: BTreeMap<NodeId, Peer> = [1, 3]
             .into_iter()
             .map(|p| (NodeId(p), Peer { addr: nobody, key: test_key(CLUSTER, NodeId(p)).verifying_key() }))
@@ -163,6 +179,7 @@ fn hostile_handshakes_and_frames_are_rejected_counted_and_survived() {
 /// port nobody listens on: the test plays that node). Returns the running nodes and every
 /// node's address.
 fn heartbeat_nodes(
+    cluster: u64,
     dir: &std::path::Path,
     config: HeartbeatConfig<FixedTimeout>,
     skip: Option<u32>,
@@ -178,15 +195,15 @@ fn heartbeat_nodes(
         let peers = (1..=3u32)
             .filter(|&p| p != id.0)
             .map(|p| {
-                let key = test_key(CLUSTER, NodeId(p)).verifying_key();
+                let key = test_key(cluster, NodeId(p)).verifying_key();
                 (NodeId(p), Peer { addr: addrs[p as usize - 1], key })
             })
             .collect();
         let cfg = NodeConfig::<Heartbeat<FixedTimeout>> {
-            cluster: CLUSTER,
+            cluster,
             id,
             peers,
-            key: test_key(CLUSTER, id),
+            key: test_key(cluster, id),
             protocol: config.clone(),
             data_dir: dir.join(id.to_string()),
             seed: 1,
@@ -218,7 +235,7 @@ fn each_pair_of_nodes_shares_exactly_one_connection() {
     let dir = std::env::temp_dir().join(format!("palisade-one-conn-{}", std::process::id()));
     let (connections, connects, heard) = actix::System::new().block_on(async {
         let config = HeartbeatConfig { interval: Duration::from_millis(50), ..HeartbeatConfig::default() };
-        let (nodes, addrs) = heartbeat_nodes(&dir, config, None);
+        let (nodes, addrs) = heartbeat_nodes(ONE_CONNECTION, &dir, config, None);
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let ports: Vec<u16> = addrs.iter().map(|a| a.port()).collect();
         let out = (
@@ -254,7 +271,7 @@ fn a_flooded_node_keeps_its_timers() {
             pause_guard: None,
         };
         // Node 1 is this test.
-        let (nodes, addrs) = heartbeat_nodes(&dir, config, Some(1));
+        let (nodes, addrs) = heartbeat_nodes(FLOOD, &dir, config, Some(1));
         let mut events: Vec<_> = nodes.iter().map(|n| n.subscribe()).collect();
         tokio::time::sleep(Duration::from_millis(700)).await;
         // The flood comes from another thread with its own runtime, as from another process.
@@ -262,7 +279,7 @@ fn a_flooded_node_keeps_its_timers() {
         let flooder = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
-                let mut conn = dial_node_2_as_node_1(target).await;
+                let mut conn = dial_node_2_as_node_1(FLOOD, target).await;
                 let started = std::time::Instant::now();
                 for seq in 0..200_000u64 {
                     let msg = Payload::Message(HeartbeatMsg { incarnation: 0, seq });
@@ -336,13 +353,14 @@ impl palisade::core::Protocol for Durable {
 /// messages are handled in order, none lost.
 #[test]
 fn batched_messages_never_overtake_a_pending_persist() {
+    const CLUSTER: u64 = BARRIER;
     let dir = std::env::temp_dir().join(format!("palisade-barrier-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let state = dir.join("n2").join("state.bin");
     let (seen, stale) = actix::System::new().block_on(async {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let nobody = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let (_refusing, nobody) = refusing_port();
         let peers =
             [(NodeId(1), Peer { addr: nobody, key: test_key(CLUSTER, NodeId(1)).verifying_key() })].into();
         let config = NodeConfig::<Durable> {
@@ -358,7 +376,7 @@ fn batched_messages_never_overtake_a_pending_persist() {
         let node = start(config, listener).unwrap();
         let mut events = node.subscribe();
         // 300 messages from "node 1", fed without flushing: they leave in a few large frames.
-        let mut conn = dial_node_2_as_node_1(addr).await;
+        let mut conn = dial_node_2_as_node_1(CLUSTER, addr).await;
         let frames: Vec<Bytes> = pack((0..300u64).map(|i| Bincode.encode(&Payload::Message(i)).unwrap()))
             .into_iter()
             .map(|plain| conn.sealer.seal(&plain).unwrap())
