@@ -15,7 +15,9 @@
 //! until it returns `None`, acting on each [`Output`] in order:
 //!
 //! * [`Output::Send`]: deliver a message to a peer, maybe; networks lose, delay, duplicate
-//!   and reorder.
+//!   and reorder. A message to the node itself never crosses the network: both runtimes
+//!   hand it back after the current input's outputs, unlost and undoubled, unless the node
+//!   crashes first.
 //! * [`Output::Event`]: tell the local application something (a suspicion, a grant, a
 //!   rejected command, a misbehaving peer).
 //! * [`Output::Persist`]: a durability barrier. The runtime makes the state durable before
@@ -143,7 +145,9 @@ pub struct Init<P: Protocol> {
     pub config: P::Config,
     /// The state last persisted before a crash, or `None` on first start.
     pub restored: Option<P::Durable>,
-    /// The seed for every random choice the node makes (see [`crate::Rng`]).
+    /// The seed for every random choice the node makes (see [`crate::Rng`]). Every
+    /// incarnation gets a seed of its own in both runtimes: a restarted node does not
+    /// repeat the random choices (nonces, request ids, backoffs) of the one that crashed.
     pub seed: u64,
     /// The node's clocks at construction.
     pub now: Now,

@@ -44,7 +44,9 @@ pub struct NodeConfig<P: Protocol> {
     pub protocol: P::Config,
     /// Where durable state lives.
     pub data_dir: PathBuf,
-    /// Seed for the protocol's random choices.
+    /// Seed for the protocol's random choices. Each start mixes it with randomness from the
+    /// operating system, so an incarnation never repeats the choices of the one before it
+    /// (the simulator, too, gives every incarnation a seed of its own).
     pub seed: u64,
     /// What the network may hold of this node: admission control and deadlines.
     pub limits: Limits,
@@ -157,6 +159,10 @@ pub struct NodeActor<P: Protocol> {
     /// Boxed: an actor must be `Unpin`, whatever the protocol's message type is.
     #[allow(clippy::box_collection)]
     backlog: Box<std::collections::VecDeque<(NodeId, P::Message)>>,
+    /// Messages the node sent itself, in the order sent: one [`ToSelf`] notification each
+    /// hands over the oldest (actix runs notifications in no guaranteed order).
+    #[allow(clippy::box_collection)]
+    to_self: Box<std::collections::VecDeque<P::Message>>,
 }
 
 /// Called with the protocol and the time after every input: how state is published to
@@ -285,7 +291,7 @@ pub fn start_observed<P: Protocol>(
         members,
         config.protocol.clone(),
         restored.clone(),
-        config.seed,
+        incarnation_seed(config.seed),
         clock.now(),
     );
     let stats = Arc::new(TransportStats::default());
@@ -329,6 +335,7 @@ pub fn start_observed<P: Protocol>(
         observe,
         persisting: false,
         backlog: Default::default(),
+        to_self: Default::default(),
     };
     let actor = ctx.run(actor);
     Ok(NodeHandle { id: config.id, addr, restored, clock: handle_clock, actor, events, stats })
@@ -343,7 +350,8 @@ impl<P: Protocol> NodeActor<P> {
         while let Some(out) = outputs.next() {
             match out {
                 Output::Send { to, msg } if to == self.id => {
-                    ctx.notify(Inbound { from: self.id, msgs: vec![msg] });
+                    self.to_self.push_back(msg);
+                    ctx.notify(ToSelf);
                 }
                 Output::Send { to, msg } => match self.links.get_mut(&to) {
                     Some(link) => link.send(&msg, &self.stats),
@@ -485,6 +493,25 @@ impl<P: Protocol> Handler<Inbound<P::Message>> for NodeActor<P> {
     }
 }
 
+/// Hands the oldest message the node sent itself to its protocol, after what it was doing:
+/// never lost, never doubled, in the order sent, as in the simulator.
+struct ToSelf;
+
+impl Message for ToSelf {
+    type Result = ();
+}
+
+impl<P: Protocol> Handler<ToSelf> for NodeActor<P> {
+    type Result = ();
+
+    fn handle(&mut self, _: ToSelf, ctx: &mut Context<Self>) {
+        if let Some(msg) = self.to_self.pop_front() {
+            self.backlog.push_back((self.id, msg));
+            self.drain_backlog(ctx);
+        }
+    }
+}
+
 /// Handles the messages a batch left behind a `Persist`.
 struct Drain;
 
@@ -514,4 +541,11 @@ impl<P: Protocol> Handler<Stop> for NodeActor<P> {
     fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
         ctx.stop();
     }
+}
+
+/// `Init.seed` for one start: `base` mixed with randomness the standard library draws from
+/// the operating system, so two starts (a crash and a restart) never share a seed.
+fn incarnation_seed(base: u64) -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(base)
 }

@@ -51,5 +51,5 @@ pub use check::{AtEnd, Checker, EachEvent, EveryOperationWithin, ProgressAfterGs
 pub use disruption::Disruptions;
 pub use fault::{Fault, FaultKind};
 pub use nemesis::{Episode, NemesisConfig, NemesisKind, Schedule, shrink};
-pub use net::{Latency, LinkConfig, MAX_LATENCY, Network};
+pub use net::{Latency, LinkConfig, MAX_LATENCY, Network, Partition};
 pub use sim::{MAX_TIMEOUTS_AT_ONE_INSTANT, NO_PANIC, RunReport, SimConfig, Simulation, ViolationReport};

@@ -450,6 +450,14 @@ impl<P: Protocol> Simulation<P> {
             }
             Wire::Bytes(b) => b.len(),
         };
+        if from == to {
+            // A message to self never leaves the process, as in the actix runtime: no loss,
+            // delay, duplication or partition, but it is still handled after the step that
+            // sent it, and a crash before then loses it.
+            self.record_wire(TraceKind::Send { from, to, deliver_ns: at(Duration::ZERO) }, &wire);
+            self.queue.push(at(Duration::ZERO), Pending::Deliver { from, to, wire });
+            return;
+        }
         match self.config.network.fate(from, to, now, size, &mut self.net_rng) {
             Fate::Lost => self.drop_wire(from, to, DropReason::Loss, &wire),
             Fate::Congested => self.drop_wire(from, to, DropReason::Congestion, &wire),
@@ -555,7 +563,7 @@ impl<P: Protocol> Simulation<P> {
                 let Some(i) = Self::idx(to) else { return Ok(()) };
                 let refused = if self.world.nodes[i].is_none() {
                     Some(DropReason::RecipientDown)
-                } else if self.config.network.partition.blocks(from, to) {
+                } else if from != to && self.config.network.partition.blocks(from, to) {
                     Some(DropReason::Partition)
                 } else {
                     None

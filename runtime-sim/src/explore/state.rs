@@ -361,10 +361,13 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                 continue;
             }
             out.push(Choice::Deliver(k));
-            if self.drops_left > 0 {
+            // A message to self never crosses the network (as in both runtimes): it is not
+            // lost or duplicated, only reordered with the rest.
+            let local = f.from == f.to;
+            if self.drops_left > 0 && !local {
                 out.push(Choice::Drop(k));
             }
-            if self.dups_left > 0 {
+            if self.dups_left > 0 && !local {
                 out.push(Choice::Duplicate(k));
             }
         }
@@ -477,6 +480,8 @@ impl<P: Protocol + Clone + Hash> XState<P> {
             Choice::Crash(id) => {
                 let i = id.0 as usize - 1;
                 self.world.nodes[i] = None;
+                // What it sent itself was in its memory, not on the wire.
+                self.flight.retain(|f| !(f.from == id && f.to == id));
                 self.crashes_left -= 1;
                 self.world.crashes.insert(id, Duration::from_nanos(self.world.now_ns));
                 emit(trace, || Traced::Crash { node: id });
