@@ -10,7 +10,7 @@
 //! random peers per round) and prints the rate and wall nanoseconds per event for each.
 //! `-- --memory` runs 1000 nodes for 10 simulated minutes and prints peak resident memory.
 
-use palisade::core::protocol::{Init, Outbox, OutputFor, Protocol};
+use palisade::core::protocol::{Init, NoReply, Outbox, OutputFor, Protocol, RequestId};
 use palisade::core::{Instant, NodeId, Now, Rng};
 use palisade::sim::{Latency, LinkConfig, Network, SimConfig, Simulation};
 use serde::{Deserialize, Serialize};
@@ -45,6 +45,7 @@ const ROUND: Duration = Duration::from_millis(10);
 impl Protocol for PingPong {
     type Message = Msg;
     type Command = std::convert::Infallible;
+    type Reply = NoReply;
     type Event = ();
     type Config = Config;
     type Durable = ();
@@ -69,7 +70,7 @@ impl Protocol for PingPong {
             self.outbox.send(from, Msg::Pong(n));
         }
     }
-    fn handle_command(&mut self, _now: Now, cmd: Self::Command) {
+    fn handle_command(&mut self, _now: Now, _req: RequestId, cmd: Self::Command) {
         match cmd {}
     }
     fn handle_timeout(&mut self, now: Now) {

@@ -13,7 +13,7 @@
 
 use palisade::core::check::Observation;
 use palisade::core::model::{ClockModel, NetworkModel, NodeFaults, SystemModel, Timing};
-use palisade::core::protocol::{Init, Outbox, OutputFor, Protocol};
+use palisade::core::protocol::{Init, NoReply, Outbox, OutputFor, Protocol, RequestId};
 use palisade::core::{Instant, NodeId, Now, Violation};
 use palisade::sim::{
     EachEvent, Latency, LinkConfig, NemesisConfig, Network, ProgressAfterGst, SimConfig, Simulation, World,
@@ -122,6 +122,7 @@ impl Tally {
 impl Protocol for Tally {
     type Message = Msg;
     type Command = std::convert::Infallible;
+    type Reply = NoReply;
     type Event = Event;
     type Config = Config;
     type Durable = Durable;
@@ -158,7 +159,7 @@ impl Protocol for Tally {
         }
     }
 
-    fn handle_command(&mut self, _now: Now, cmd: Self::Command) {
+    fn handle_command(&mut self, _now: Now, _req: RequestId, cmd: Self::Command) {
         match cmd {}
     }
 

@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use futures::{FutureExt, SinkExt, StreamExt};
 use palisade::actix::{NodeConfig, NodeHandle, Peer, start};
 use palisade::core::codec::{Bincode, Codec};
-use palisade::core::protocol::{Init, Outbox, OutputFor, Protocol};
+use palisade::core::protocol::{Init, NoReply, Outbox, OutputFor, Protocol, RequestId};
 use palisade::core::quorum::test_key;
 use palisade::core::{Instant, NodeId, Now};
 use serde::{Deserialize, Serialize};
@@ -77,6 +77,7 @@ impl Echo {
 impl Protocol for Echo {
     type Message = Msg;
     type Command = Run;
+    type Reply = NoReply;
     type Event = Finished;
     type Config = ();
     type Durable = ();
@@ -107,7 +108,7 @@ impl Protocol for Echo {
             }
         }
     }
-    fn handle_command(&mut self, now: Now, run: Run) {
+    fn handle_command(&mut self, now: Now, _req: RequestId, run: Run) {
         if self.id != NodeId(1) {
             return;
         }

@@ -36,6 +36,7 @@ enum Seen {
 impl Protocol for Probe {
     type Message = Note;
     type Command = std::convert::Infallible;
+    type Reply = palisade::core::NoReply;
     type Event = Seen;
     type Config = ();
     type Durable = u32;
@@ -55,7 +56,7 @@ impl Protocol for Probe {
     fn handle_message(&mut self, _: Now, from: NodeId, note: Note) {
         self.outbox.event(Seen::Heard { from, note });
     }
-    fn handle_command(&mut self, _: Now, cmd: Self::Command) {
+    fn handle_command(&mut self, _: Now, _req: palisade::core::RequestId, cmd: Self::Command) {
         match cmd {}
     }
     fn handle_timeout(&mut self, _: Now) {}

@@ -326,6 +326,7 @@ struct Durable {
 impl palisade::core::Protocol for Durable {
     type Message = u64;
     type Command = ();
+    type Reply = palisade::core::NoReply;
     type Event = u64;
     type Config = ();
     type Durable = u64;
@@ -338,7 +339,7 @@ impl palisade::core::Protocol for Durable {
         self.outbox.persist(self.n);
         self.outbox.event(self.n);
     }
-    fn handle_command(&mut self, _: palisade::core::Now, _: ()) {}
+    fn handle_command(&mut self, _: palisade::core::Now, _req: palisade::core::RequestId, _: ()) {}
     fn handle_timeout(&mut self, _: palisade::core::Now) {}
     fn poll_output(&mut self) -> Option<palisade::core::protocol::OutputFor<Self>> {
         self.outbox.pop()

@@ -34,6 +34,15 @@ impl fmt::Display for Violation {
 
 impl std::error::Error for Violation {}
 
+/// A node's answer to one command, as the simulator records it (in an [`Observation`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Replied<R> {
+    /// The command answered.
+    pub req: crate::protocol::RequestId,
+    /// The answer.
+    pub reply: R,
+}
+
 /// An event a node emitted, stamped with the observer's reference time (true time in the
 /// simulator, elapsed real time in a live cluster) since the start of the run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -25,10 +25,10 @@ pub mod sync;
 pub mod time;
 pub mod timer;
 
-pub use check::{Observation, Violation};
+pub use check::{Observation, Replied, Violation};
 pub use model::SystemModel;
 pub use node::NodeId;
-pub use protocol::{Init, Input, Output, Protocol};
+pub use protocol::{Init, Input, NoReply, Output, Protocol, RequestId};
 pub use rng::Rng;
 pub use time::{Instant, Now, WallInterval, WallTime};
 pub use timer::Timers;

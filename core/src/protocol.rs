@@ -7,7 +7,9 @@
 //!
 //! * [`Protocol::handle_message`]: a message from a peer. `from` is the sender as the
 //!   transport authenticated it, never an id read from the payload.
-//! * [`Protocol::handle_command`]: a request from the local application.
+//! * [`Protocol::handle_command`]: a request from the local application, with the
+//!   [`RequestId`] the runtime gave it. The protocol answers it (at once or after some
+//!   rounds of messages) with at most one [`Output::Reply`] carrying that id.
 //! * [`Protocol::handle_timeout`]: the deadline from [`Protocol::poll_timeout`] has passed.
 //!   A timeout may arrive late (the process was paused) or spuriously; both must be harmless.
 //!
@@ -20,6 +22,8 @@
 //!   crashes first.
 //! * [`Output::Event`]: tell the local application something (a suspicion, a grant, a
 //!   rejected command, a misbehaving peer).
+//! * [`Output::Reply`]: answer the local application's request; it reaches only the caller
+//!   (`NodeHandle::call` on actix; [`crate::Observation`]s of replies in the simulator).
 //! * [`Output::Persist`]: a durability barrier. The runtime makes the state durable before
 //!   it acts on any later output, so "persist, then send the acknowledgement" is safe across
 //!   crashes. After a crash the node is rebuilt from the last persisted state.
@@ -33,7 +37,7 @@
 //! A protocol that answers every `Ping` with a `Pong` and reports each `Pong` it receives.
 //!
 //! ```
-//! use palisade_core::protocol::{step, Init, Input, Outbox, Output, Protocol};
+//! use palisade_core::protocol::{step, Init, Input, NoReply, Outbox, Output, Protocol, RequestId};
 //! use palisade_core::{Instant, NodeId, Now, WallTime};
 //! use serde::{Deserialize, Serialize};
 //! use std::time::Duration;
@@ -46,6 +50,7 @@
 //! impl Protocol for PingPong {
 //!     type Message = Msg;
 //!     type Command = std::convert::Infallible;
+//!     type Reply = NoReply;
 //!     type Event = NodeId; // "this peer answered"
 //!     type Config = ();
 //!     type Durable = ();
@@ -60,7 +65,7 @@
 //!             Msg::Pong => self.outbox.event(from),
 //!         }
 //!     }
-//!     fn handle_command(&mut self, _now: Now, cmd: Self::Command) {
+//!     fn handle_command(&mut self, _now: Now, _req: RequestId, cmd: Self::Command) {
 //!         match cmd {}
 //!     }
 //!     fn handle_timeout(&mut self, now: Now) {
@@ -91,8 +96,8 @@
 
 use crate::node::NodeId;
 use crate::time::{Instant, Now};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::fmt::Debug;
 
@@ -106,6 +111,8 @@ pub trait Protocol: Sized + 'static {
     type Message: Clone + Debug + Serialize + DeserializeOwned + Send + 'static;
     /// A request from the local application (use [`std::convert::Infallible`] for none).
     type Command: Debug + Send + 'static;
+    /// The answer to one command (use [`NoReply`] when commands get none).
+    type Reply: Clone + Debug + Serialize + Send + 'static;
     /// A notification for the local application and for checkers.
     type Event: Clone + Debug + Serialize + Send + 'static;
     /// Static configuration, the same on every restart.
@@ -120,8 +127,9 @@ pub trait Protocol: Sized + 'static {
     /// Handles a message that the transport received from `from`.
     fn handle_message(&mut self, now: Now, from: NodeId, msg: Self::Message);
 
-    /// Handles a command from the local application.
-    fn handle_command(&mut self, now: Now, cmd: Self::Command);
+    /// Handles a command from the local application. `req` is unique per node incarnation;
+    /// the answer, if any, is an [`Output::Reply`] with it, now or later.
+    fn handle_command(&mut self, now: Now, req: RequestId, cmd: Self::Command);
 
     /// Handles the passing of the deadline last returned by [`Protocol::poll_timeout`].
     /// The call may be late or spurious.
@@ -179,9 +187,24 @@ impl<P: Protocol> Init<P> {
     }
 }
 
+/// Names one command given to one node, so that its reply finds the caller. The runtime
+/// chooses it; a protocol only copies it into its [`Output::Reply`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RequestId(pub u64);
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "r{}", self.0)
+    }
+}
+
+/// The reply type of a protocol whose commands get no reply (it has no values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NoReply {}
+
 /// One output of a protocol, for the runtime to act on in order.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-pub enum Output<M, E, D> {
+pub enum Output<M, E, D, R = NoReply> {
     /// Send `msg` to `to`.
     Send {
         /// The recipient.
@@ -191,12 +214,25 @@ pub enum Output<M, E, D> {
     },
     /// Tell the local application (and checkers) something.
     Event(E),
+    /// Answer the command `req`: only its caller hears it. At most one per request; a
+    /// runtime ignores a reply nobody waits for.
+    Reply {
+        /// The command answered.
+        req: RequestId,
+        /// The answer.
+        reply: R,
+    },
     /// Make this state durable before acting on any later output.
     Persist(D),
 }
 
 /// The output type of protocol `P`.
-pub type OutputFor<P> = Output<<P as Protocol>::Message, <P as Protocol>::Event, <P as Protocol>::Durable>;
+pub type OutputFor<P> = Output<
+    <P as Protocol>::Message,
+    <P as Protocol>::Event,
+    <P as Protocol>::Durable,
+    <P as Protocol>::Reply,
+>;
 
 /// One input to a protocol.
 #[derive(Clone, Debug)]
@@ -209,7 +245,12 @@ pub enum Input<P: Protocol> {
         msg: P::Message,
     },
     /// A command from the local application.
-    Command(P::Command),
+    Command {
+        /// The runtime's name for it, to reply to.
+        req: RequestId,
+        /// The command.
+        cmd: P::Command,
+    },
     /// The deadline from `poll_timeout` has passed (or a spurious wake-up).
     Timeout,
 }
@@ -224,7 +265,7 @@ pub fn step<P: Protocol>(
 ) -> usize {
     match input {
         Input::Message { from, msg } => protocol.handle_message(now, from, msg),
-        Input::Command(cmd) => protocol.handle_command(now, cmd),
+        Input::Command { req, cmd } => protocol.handle_command(now, req, cmd),
         Input::Timeout => protocol.handle_timeout(now),
     }
     drain(protocol, sink)
@@ -247,24 +288,24 @@ pub const OUTBOX_SANITY_BOUND: usize = 1 << 20;
 
 /// A FIFO of pending outputs: the usual way to implement [`Protocol::poll_output`].
 #[derive(Clone, Debug, Hash)]
-pub struct Outbox<M, E, D> {
-    queue: VecDeque<Output<M, E, D>>,
+pub struct Outbox<M, E, D, R = NoReply> {
+    queue: VecDeque<Output<M, E, D, R>>,
 }
 
-impl<M, E, D> Default for Outbox<M, E, D> {
+impl<M, E, D, R> Default for Outbox<M, E, D, R> {
     fn default() -> Self {
         Outbox { queue: VecDeque::new() }
     }
 }
 
-impl<M, E, D> Outbox<M, E, D> {
+impl<M, E, D, R> Outbox<M, E, D, R> {
     /// An empty outbox.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Queues any output.
-    pub fn push(&mut self, out: Output<M, E, D>) {
+    pub fn push(&mut self, out: Output<M, E, D, R>) {
         debug_assert!(
             self.queue.len() < OUTBOX_SANITY_BOUND,
             "outbox holds {} outputs: is the runtime draining it?",
@@ -283,13 +324,18 @@ impl<M, E, D> Outbox<M, E, D> {
         self.push(Output::Event(event));
     }
 
+    /// Queues the answer to command `req`.
+    pub fn reply(&mut self, req: RequestId, reply: R) {
+        self.push(Output::Reply { req, reply });
+    }
+
     /// Queues a durability barrier for `state`.
     pub fn persist(&mut self, state: D) {
         self.push(Output::Persist(state));
     }
 
     /// Takes the oldest pending output.
-    pub fn pop(&mut self) -> Option<Output<M, E, D>> {
+    pub fn pop(&mut self) -> Option<Output<M, E, D, R>> {
         self.queue.pop_front()
     }
 

@@ -13,7 +13,7 @@ use actix::{
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use palisade_core::codec::{Bincode, Codec};
 use palisade_core::protocol::{Init, Input, Output, OutputFor, drain, step};
-use palisade_core::{Instant, NodeId, Protocol, WallTime};
+use palisade_core::{Instant, NodeId, Protocol, RequestId, WallTime};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -123,8 +123,30 @@ pub enum StartError {
     Identity(String),
 }
 
-/// A command from the application to the node.
-pub struct Command<P: Protocol>(pub P::Command);
+/// A command from the application to the node, and where its reply goes.
+pub struct Command<P: Protocol> {
+    /// The command.
+    pub cmd: P::Command,
+    reply: Option<tokio::sync::oneshot::Sender<Result<P::Reply, CallError>>>,
+}
+
+/// Calls a node holds open at once; a call beyond this fails with
+/// [`CallError::Overloaded`] instead of growing the node's memory.
+pub const MAX_CALLS_WAITING: usize = 65_536;
+
+/// Why [`NodeHandle::call`] got no reply.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// No reply within the caller's timeout. The command may still take effect.
+    #[error("no reply within {0:?}")]
+    Timeout(std::time::Duration),
+    /// The node stopped before it replied (or before it took the command).
+    #[error("the node stopped")]
+    Stopped,
+    /// [`MAX_CALLS_WAITING`] calls were already waiting for their replies.
+    #[error("{0} calls already waiting for a reply")]
+    Overloaded(usize),
+}
 
 impl<P: Protocol> Message for Command<P> {
     type Result = ();
@@ -163,6 +185,10 @@ pub struct NodeActor<P: Protocol> {
     /// hands over the oldest (actix runs notifications in no guaranteed order).
     #[allow(clippy::box_collection)]
     to_self: Box<std::collections::VecDeque<P::Message>>,
+    /// The last request id given to a command.
+    last_request: u64,
+    /// Callers waiting for the reply to each request.
+    waiting: std::collections::HashMap<RequestId, tokio::sync::oneshot::Sender<Result<P::Reply, CallError>>>,
 }
 
 /// Called with the protocol and the time after every input: how state is published to
@@ -204,15 +230,29 @@ impl<P: Protocol> NodeHandle<P> {
         self.events.subscribe()
     }
 
-    /// Sends a command; waits for the mailbox (never unbounded).
+    /// Sends a command and waits for the protocol's [`Output::Reply`] to it, at most
+    /// `timeout` (which includes waiting for the mailbox). A protocol answers each command
+    /// at most once; one whose `Reply` is `NoReply` never does, so calling it times out.
+    pub async fn call(&self, cmd: P::Command, timeout: std::time::Duration) -> Result<P::Reply, CallError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let exchange = async {
+            self.actor.send(Command::<P> { cmd, reply: Some(tx) }).await.map_err(|_| CallError::Stopped)?;
+            rx.await.unwrap_or(Err(CallError::Stopped))
+        };
+        tokio::time::timeout(timeout, exchange).await.unwrap_or(Err(CallError::Timeout(timeout)))
+    }
+
+    /// Sends a command without waiting for a reply (any reply is dropped); waits for the
+    /// mailbox (never unbounded).
     pub async fn command(&self, cmd: P::Command) -> Result<(), actix::MailboxError> {
-        self.actor.send(Command::<P>(cmd)).await
+        self.actor.send(Command::<P> { cmd, reply: None }).await
     }
 
     /// Sends a command from any thread without waiting; fails if the node's mailbox is
-    /// full or the node has stopped (the command is then not delivered).
+    /// full or the node has stopped (the command is then not delivered). Any reply is
+    /// dropped.
     pub fn try_command(&self, cmd: P::Command) -> Result<(), actix::dev::SendError<Command<P>>> {
-        self.actor.try_send(Command::<P>(cmd))
+        self.actor.try_send(Command::<P> { cmd, reply: None })
     }
 
     /// The node's clock: `clock().now().mono` is on the same timeline as the protocol's
@@ -336,6 +376,8 @@ pub fn start_observed<P: Protocol>(
         persisting: false,
         backlog: Default::default(),
         to_self: Default::default(),
+        last_request: 0,
+        waiting: Default::default(),
     };
     let actor = ctx.run(actor);
     Ok(NodeHandle { id: config.id, addr, restored, clock: handle_clock, actor, events, stats })
@@ -359,6 +401,12 @@ impl<P: Protocol> NodeActor<P> {
                         TransportStats::bump(&self.stats.dropped_unknown_peer);
                         tracing::warn!(%to, "send to a node that is not a peer dropped");
                     }
+                },
+                Output::Reply { req, reply } => match self.waiting.remove(&req) {
+                    Some(caller) => {
+                        let _ = caller.send(Ok(reply));
+                    }
+                    None => tracing::debug!(%req, ?reply, "reply nobody waits for"),
                 },
                 Output::Event(event) => {
                     let now = self.clock.now();
@@ -531,7 +579,20 @@ impl<P: Protocol> Handler<Command<P>> for NodeActor<P> {
     type Result = ();
 
     fn handle(&mut self, m: Command<P>, ctx: &mut Context<Self>) {
-        self.input(Input::Command(m.0), ctx);
+        self.last_request += 1;
+        let req = RequestId(self.last_request);
+        if let Some(caller) = m.reply {
+            if self.waiting.len() >= MAX_CALLS_WAITING {
+                // Callers that gave up (timed out, dropped) leave their slots here.
+                self.waiting.retain(|_, c| !c.is_closed());
+            }
+            if self.waiting.len() >= MAX_CALLS_WAITING {
+                let _ = caller.send(Err(CallError::Overloaded(self.waiting.len())));
+                return;
+            }
+            self.waiting.insert(req, caller);
+        }
+        self.input(Input::Command { req, cmd: m.cmd }, ctx);
     }
 }
 

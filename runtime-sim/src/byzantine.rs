@@ -301,6 +301,7 @@ mod tests {
     impl Protocol for Announce {
         type Message = Said;
         type Command = std::convert::Infallible;
+        type Reply = palisade_core::NoReply;
         type Event = Heard;
         type Config = ();
         type Durable = ();
@@ -316,7 +317,7 @@ mod tests {
         fn handle_message(&mut self, _: Now, from: NodeId, m: Said) {
             self.outbox.event(Heard { from, round: m.round, value: m.value });
         }
-        fn handle_command(&mut self, _: Now, c: Self::Command) {
+        fn handle_command(&mut self, _: Now, _req: palisade_core::RequestId, c: Self::Command) {
             match c {}
         }
         fn handle_timeout(&mut self, now: Now) {

@@ -1,6 +1,6 @@
 //! Checkers that run after every simulated event, and the view of the world they get.
 
-use palisade_core::{NodeId, Observation, Protocol, Violation};
+use palisade_core::{NodeId, Observation, Protocol, Replied, Violation};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ pub struct World<P: Protocol> {
     pub(crate) nodes: Vec<Option<P>>,
     pub(crate) durable: Vec<Option<P::Durable>>,
     pub(crate) history: Vec<Observation<P::Event>>,
+    pub(crate) replies: Vec<Observation<Replied<P::Reply>>>,
     pub(crate) crashes: BTreeMap<NodeId, Duration>,
     pub(crate) gst_ns: u64,
     pub(crate) restarts: Vec<(NodeId, Duration)>,
@@ -48,6 +49,11 @@ impl<P: Protocol> World<P> {
     /// Every event emitted so far, stamped with true time.
     pub fn history(&self) -> &[Observation<P::Event>] {
         &self.history
+    }
+
+    /// Every reply to a command so far, stamped with true time.
+    pub fn replies(&self) -> &[Observation<Replied<P::Reply>>] {
+        &self.replies
     }
 
     /// What `node`'s clocks read now (whether or not it is running).

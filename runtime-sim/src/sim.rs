@@ -9,7 +9,7 @@ use crate::queue::EventQueue;
 use crate::trace::{DropReason, Trace, TraceKind};
 use palisade_core::codec::{Bincode, Codec};
 use palisade_core::protocol::{Init, Input, Output, OutputFor, drain, step};
-use palisade_core::{NodeId, Observation, Protocol, Rng, Violation};
+use palisade_core::{NodeId, Observation, Protocol, Replied, RequestId, Rng, Violation};
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -125,6 +125,7 @@ enum Pending<M, C> {
     /// A command from the node's local application.
     Command {
         node: NodeId,
+        req: RequestId,
         cmd: Box<C>,
     },
 }
@@ -164,6 +165,8 @@ pub struct Simulation<P: Protocol> {
     report: RunReport,
     scratch: Vec<OutputFor<P>>,
     started: bool,
+    /// The last request id given to a command.
+    next_request: u64,
     /// A node's handler panicked: reported as a violation after the current event.
     panicked: Option<Violation>,
 }
@@ -215,6 +218,7 @@ impl<P: Protocol> Simulation<P> {
                 nodes: (0..n).map(|_| None).collect(),
                 durable: vec![None; n],
                 history: Vec::new(),
+                replies: Vec::new(),
                 crashes: Default::default(),
                 gst_ns: 0,
                 restarts: Vec::new(),
@@ -235,6 +239,7 @@ impl<P: Protocol> Simulation<P> {
             report,
             scratch: Vec::new(),
             started: false,
+            next_request: 0,
             panicked: None,
         }
     }
@@ -258,9 +263,19 @@ impl<P: Protocol> Simulation<P> {
     /// Delivers `cmd` to `node`'s protocol at `at`, as its local application would (dropped
     /// if the node is down or paused then).
     pub fn command_at(&mut self, node: NodeId, at: Duration, cmd: P::Command) -> &mut Self {
-        let at = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX);
-        self.queue.push(at, Pending::Command { node, cmd: Box::new(cmd) });
+        self.call_at(node, at, cmd);
         self
+    }
+
+    /// [`Simulation::command_at`], returning the request id its reply (in
+    /// [`World::replies`]) will carry. Ids count up from 1 in the order commands are
+    /// scheduled.
+    pub fn call_at(&mut self, node: NodeId, at: Duration, cmd: P::Command) -> RequestId {
+        let at = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX);
+        self.next_request += 1;
+        let req = RequestId(self.next_request);
+        self.queue.push(at, Pending::Command { node, req, cmd: Box::new(cmd) });
+        req
     }
 
     /// Schedules a fault.
@@ -354,7 +369,7 @@ impl<P: Protocol> Simulation<P> {
         };
         let what = match &input {
             Input::Message { from, .. } => format!("a message from {from}"),
-            Input::Command(_) => "a command".to_string(),
+            Input::Command { req, .. } => format!("command {req}"),
             Input::Timeout => "a timeout".to_string(),
         };
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| step(p, now, input, |o| out.push(o)))) {
@@ -407,6 +422,14 @@ impl<P: Protocol> Simulation<P> {
                 Output::Event(e) => {
                     self.record(TraceKind::Event { node: from }, None, Some(&e));
                     self.world.history.push(Observation { at: self.world.now(), node: from, event: e });
+                }
+                Output::Reply { req, reply } => {
+                    let index = self.report.events;
+                    let kind = TraceKind::Reply { node: from, req: req.0 };
+                    self.trace.record(index, self.world.now_ns, &kind, None::<&P::Message>, Some(&reply));
+                    self.report.events += 1;
+                    let at = self.world.now();
+                    self.world.replies.push(Observation { at, node: from, event: Replied { req, reply } });
                 }
                 Output::Persist(state) => {
                     if self.runtime[i].torn_next_persist {
@@ -551,11 +574,11 @@ impl<P: Protocol> Simulation<P> {
 
     fn handle(&mut self, item: Pending<P::Message, P::Command>) -> Result<(), Violation> {
         match item {
-            Pending::Command { node, cmd } => {
+            Pending::Command { node, req, cmd } => {
                 let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else { return Ok(()) };
                 if self.world.nodes[i].is_some() && self.runtime[i].paused_until.is_none() {
-                    self.record(TraceKind::Command { node }, None, None);
-                    self.feed(i, Input::Command(*cmd));
+                    self.record(TraceKind::Command { node, req: req.0 }, None, None);
+                    self.feed(i, Input::Command { req, cmd: *cmd });
                 }
             }
             Pending::Fault(fault) => self.inject(*fault),

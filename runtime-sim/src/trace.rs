@@ -83,6 +83,15 @@ pub enum TraceKind {
     Command {
         /// The node.
         node: NodeId,
+        /// The command's request id.
+        req: u64,
+    },
+    /// A node answered a command (the reply is the line's `event`).
+    Reply {
+        /// The node.
+        node: NodeId,
+        /// The request answered.
+        req: u64,
     },
     /// A node crashed in the middle of a persist; that state was never made durable.
     TornWrite {
@@ -195,6 +204,7 @@ impl TraceKind {
             TraceKind::Byzantine { .. } => 22,
             TraceKind::DuplicateBurst { .. } => 23,
             TraceKind::DuplicateBurstEnd => 24,
+            TraceKind::Reply { .. } => 25,
         }
     }
 
@@ -215,13 +225,13 @@ impl TraceKind {
             TraceKind::Clock { node, ppm, offset_ns } => (node.0, ppm as u32, offset_ns as u64),
             TraceKind::Drift { node, ppm } => (node.0, 0, ppm as u64),
             TraceKind::Timeout { node, mono_ns } => (node.0, 0, mono_ns),
+            TraceKind::Command { node, req } | TraceKind::Reply { node, req } => (node.0, 0, req),
             TraceKind::Event { node }
             | TraceKind::Persist { node }
             | TraceKind::Crash { node }
             | TraceKind::Restart { node }
             | TraceKind::Resume { node }
             | TraceKind::TornWrite { node }
-            | TraceKind::Command { node }
             | TraceKind::Byzantine { node, .. } => (node.0, 0, 0),
         }
     }

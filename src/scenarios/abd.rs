@@ -54,9 +54,9 @@ pub fn workload_every(
         while at < duration {
             req += 1;
             let cmd = if rng.chance(0.5) {
-                Command::Write { req, value: u64::from(n) * 1_000_000_000 + req }
+                Command::Write { value: u64::from(n) * 1_000_000_000 + req }
             } else {
-                Command::Read { req }
+                Command::Read
             };
             out.push((node, at, cmd));
             at += rng.duration_between(lo, hi);
@@ -196,8 +196,8 @@ pub fn explorer_setup(write_back: bool) -> Setup<Abd> {
             }
             let req = issued as u64 + 1;
             match node.0 {
-                1 => Some(Command::Write { req, value: 100 + req }),
-                2 => Some(Command::Read { req }),
+                1 => Some(Command::Write { value: 100 + req }),
+                2 => Some(Command::Read),
                 _ => None,
             }
         }),

@@ -86,6 +86,7 @@ impl Txns {
 impl Protocol for Txns {
     type Message = TimeMsg;
     type Command = std::convert::Infallible;
+    type Reply = palisade_core::NoReply;
     type Event = TxnEvent;
     type Config = TxnConfig;
     type Durable = ();
@@ -136,7 +137,7 @@ impl Protocol for Txns {
         }
     }
 
-    fn handle_command(&mut self, _now: Now, cmd: Self::Command) {
+    fn handle_command(&mut self, _now: Now, _req: palisade_core::RequestId, cmd: Self::Command) {
         match cmd {}
     }
 

@@ -262,6 +262,7 @@ impl Register {
 impl Protocol for Register {
     type Message = Write;
     type Command = std::convert::Infallible;
+    type Reply = palisade_core::NoReply;
     type Event = RegisterEvent;
     type Config = RegisterConfig;
     type Durable = RegisterDurable;
@@ -291,7 +292,7 @@ impl Protocol for Register {
         }
     }
 
-    fn handle_command(&mut self, _now: Now, cmd: Self::Command) {
+    fn handle_command(&mut self, _now: Now, _req: palisade_core::RequestId, cmd: Self::Command) {
         match cmd {}
     }
 

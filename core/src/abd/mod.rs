@@ -40,7 +40,7 @@ pub mod checks;
 mod tests;
 
 use crate::node::NodeId;
-use crate::protocol::{Init, Outbox, OutputFor, Protocol};
+use crate::protocol::{Init, Outbox, OutputFor, Protocol, RequestId};
 use crate::time::{Instant, Now};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -136,22 +136,29 @@ pub enum OpKind {
     Write,
 }
 
-/// Requests from the local application; `req` is the application's own id for the
-/// operation, repeated in its events.
+/// Requests from the local application. Each is answered with an [`AbdReply`]; its
+/// events carry the runtime's request id as `req`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     /// Read the register.
-    Read {
-        /// The application's request id.
-        req: u64,
-    },
+    Read,
     /// Write `value`.
     Write {
-        /// The application's request id.
-        req: u64,
         /// The value to write.
         value: u64,
     },
+}
+
+/// The answer to a [`Command`].
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AbdReply {
+    /// The operation took effect: the value read (`None`: never written) or written.
+    Done(Option<u64>),
+    /// The operation definitely did not take effect (see [`AbdEvent::Failed`]).
+    Failed,
+    /// The operation was refused before it began.
+    Rejected(Rejection),
 }
 
 /// Why a command was refused without being invoked.
@@ -248,7 +255,7 @@ pub struct Abd {
     can_coordinate: bool,
     next_seq: u64,
     op: Option<InFlight>,
-    outbox: Outbox<AbdMsg, AbdEvent, AbdDurable>,
+    outbox: Outbox<AbdMsg, AbdEvent, AbdDurable, AbdReply>,
 }
 
 impl Abd {
@@ -339,9 +346,12 @@ impl Abd {
         }
     }
 
-    fn finish(&mut self, event: AbdEvent) {
-        self.op = None;
-        self.outbox.event(event);
+    /// Ends the operation in flight with its outcome: an event, and the caller's reply.
+    fn finish(&mut self, event: AbdEvent, reply: AbdReply) {
+        if let Some(op) = self.op.take() {
+            self.outbox.event(event);
+            self.outbox.reply(RequestId(op.req), reply);
+        }
     }
 
     /// Moves the operation in flight to its store phase with `(ts, value)`.
@@ -374,17 +384,23 @@ impl Abd {
                 match kind {
                     OpKind::Write => match max_ts.counter.checked_add(1) {
                         Some(counter) => self.store(Ts { counter, writer: self.id }, arg),
-                        None => self.finish(AbdEvent::Failed { req, op: kind, value: arg }),
+                        None => self.finish(AbdEvent::Failed { req, op: kind, value: arg }, AbdReply::Failed),
                     },
                     OpKind::Read if self.config.write_back => self.store(max_ts, max_value),
-                    OpKind::Read => self.finish(AbdEvent::Returned { req, op: kind, value: max_value }),
+                    OpKind::Read => self.finish(
+                        AbdEvent::Returned { req, op: kind, value: max_value },
+                        AbdReply::Done(max_value),
+                    ),
                 }
             }
             (Stage::Store { value, acks, .. }, AbdMsg::StoreAck { phase }) if phase == op.phase => {
                 acks.insert(from);
                 if acks.len() >= majority {
-                    let event = AbdEvent::Returned { req: op.req, op: op.op, value: *value };
-                    self.finish(event);
+                    let (event, reply) = (
+                        AbdEvent::Returned { req: op.req, op: op.op, value: *value },
+                        AbdReply::Done(*value),
+                    );
+                    self.finish(event, reply);
                 }
             }
             _ => {} // another phase's reply, late or duplicated: ignored
@@ -395,6 +411,7 @@ impl Abd {
 impl Protocol for Abd {
     type Message = AbdMsg;
     type Command = Command;
+    type Reply = AbdReply;
     type Event = AbdEvent;
     type Config = AbdConfig;
     type Durable = AbdDurable;
@@ -432,17 +449,20 @@ impl Protocol for Abd {
         }
     }
 
-    fn handle_command(&mut self, now: Now, cmd: Command) {
-        let (req, op, arg) = match cmd {
-            Command::Read { req } => (req, OpKind::Read, None),
-            Command::Write { req, value } => (req, OpKind::Write, Some(value)),
+    fn handle_command(&mut self, now: Now, req: RequestId, cmd: Command) {
+        let req = req.0;
+        let (op, arg) = match cmd {
+            Command::Read => (OpKind::Read, None),
+            Command::Write { value } => (OpKind::Write, Some(value)),
         };
         if self.op.is_some() {
             self.outbox.event(AbdEvent::Rejected { req, reason: Rejection::Busy });
+            self.outbox.reply(RequestId(req), AbdReply::Rejected(Rejection::Busy));
             return;
         }
         let Some(phase) = self.next_phase() else {
             self.outbox.event(AbdEvent::Rejected { req, reason: Rejection::Exhausted });
+            self.outbox.reply(RequestId(req), AbdReply::Rejected(Rejection::Exhausted));
             return;
         };
         self.outbox.event(AbdEvent::Invoked { req, op, value: arg });

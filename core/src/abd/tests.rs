@@ -16,6 +16,7 @@ struct Cluster {
     durable: BTreeMap<NodeId, AbdDurable>,
     net: VecDeque<(NodeId, NodeId, AbdMsg)>,
     events: Vec<Observation<AbdEvent>>,
+    replies: Vec<(NodeId, RequestId, AbdReply)>,
     now_ms: u64,
 }
 
@@ -29,6 +30,7 @@ impl Cluster {
             durable: BTreeMap::new(),
             net: VecDeque::new(),
             events: Vec::new(),
+            replies: Vec::new(),
             now_ms: 0,
         };
         for id in members {
@@ -54,6 +56,7 @@ impl Cluster {
                 Output::Event(event) => {
                     self.events.push(Observation { at: Duration::from_millis(self.now_ms), node: id, event })
                 }
+                Output::Reply { req, reply } => self.replies.push((id, req, reply)),
                 Output::Persist(d) => {
                     self.durable.insert(id, d);
                 }
@@ -69,8 +72,9 @@ impl Cluster {
         self.absorb(id, outs);
     }
 
-    fn command(&mut self, id: NodeId, cmd: Command) {
-        self.input(id, Input::Command(cmd));
+    /// Gives `id` a command under request id `req`.
+    fn command(&mut self, id: NodeId, req: u64, cmd: Command) {
+        self.input(id, Input::Command { req: crate::RequestId(req), cmd });
     }
 
     /// Delivers every queued message that `pass` accepts (in order, including the ones
@@ -100,21 +104,39 @@ const N2: NodeId = NodeId(2);
 const N3: NodeId = NodeId(3);
 
 #[test]
+fn every_command_gets_one_reply_with_its_outcome() {
+    let mut c = Cluster::new(3, AbdConfig::default());
+    c.command(N1, 7, Command::Write { value: 5 });
+    c.command(N1, 8, Command::Read);
+    c.deliver_all();
+    c.command(N2, 9, Command::Read);
+    c.deliver_all();
+    assert_eq!(
+        c.replies,
+        vec![
+            (N1, RequestId(8), AbdReply::Rejected(Rejection::Busy)),
+            (N1, RequestId(7), AbdReply::Done(Some(5))),
+            (N2, RequestId(9), AbdReply::Done(Some(5))),
+        ]
+    );
+}
+
+#[test]
 fn a_write_then_a_read_returns_it() {
     let mut c = Cluster::new(3, AbdConfig::default());
-    c.command(N1, Command::Read { req: 1 });
+    c.command(N1, 1, Command::Read);
     c.deliver_all();
     assert_eq!(c.returned(N1, 1), Some(None), "nothing written yet");
-    c.command(N1, Command::Write { req: 2, value: 5 });
+    c.command(N1, 2, Command::Write { value: 5 });
     c.deliver_all();
     assert_eq!(c.returned(N1, 2), Some(Some(5)));
-    c.command(N2, Command::Read { req: 1 });
+    c.command(N2, 1, Command::Read);
     c.deliver_all();
     assert_eq!(c.returned(N2, 1), Some(Some(5)));
     assert_eq!(c.nodes[&N1].stored().0, Ts { counter: 1, writer: N1 });
     assert!(checks::linearizable(&c.events).is_ok());
     // The second write goes above the first, whoever writes it.
-    c.command(N3, Command::Write { req: 1, value: 6 });
+    c.command(N3, 1, Command::Write { value: 6 });
     c.deliver_all();
     assert_eq!(c.nodes[&N2].stored(), (Ts { counter: 2, writer: N3 }, Some(6)));
 }
@@ -124,15 +146,15 @@ fn a_write_then_a_read_returns_it() {
 /// read wrote it back.
 fn reads_during_a_partial_write(write_back: bool) -> Cluster {
     let mut c = Cluster::new(3, AbdConfig { write_back, ..AbdConfig::default() });
-    c.command(N1, Command::Write { req: 1, value: 5 });
+    c.command(N1, 1, Command::Write { value: 5 });
     // Phase 1 completes (n1 and n2 answer); the store reaches only n1's own replica.
     c.deliver(|_, _, m| !matches!(m, AbdMsg::Store { .. }));
     assert_eq!(c.nodes[&N1].stored().1, Some(5));
     assert_eq!(c.nodes[&N2].stored().1, None);
     assert_eq!(c.returned(N1, 1), None, "one store ack of three: the write is in flight");
-    c.command(N2, Command::Read { req: 1 });
+    c.command(N2, 1, Command::Read);
     c.deliver(|from, to, _| (from, to) == (N2, N1) || (from, to) == (N1, N2));
-    c.command(N3, Command::Read { req: 1 });
+    c.command(N3, 1, Command::Read);
     c.deliver(|from, to, _| (from, to) == (N3, N2) || (from, to) == (N2, N3));
     c
 }
@@ -159,7 +181,7 @@ fn without_write_back_a_later_read_returns_an_older_value() {
 #[test]
 fn a_phase_is_resent_to_the_replicas_that_have_not_answered() {
     let mut c = Cluster::new(3, AbdConfig { retry: Duration::from_millis(100), write_back: true });
-    c.command(N1, Command::Write { req: 1, value: 9 });
+    c.command(N1, 1, Command::Write { value: 9 });
     assert_eq!(c.net.len(), 2, "queries to n2 and n3");
     c.deliver(|_, _, _| false); // all lost
     assert_eq!(c.nodes[&N1].poll_timeout(), Some(at(101).mono));
@@ -179,7 +201,7 @@ fn a_phase_is_resent_to_the_replicas_that_have_not_answered() {
 #[test]
 fn resends_go_only_to_replicas_that_have_not_answered() {
     let mut c = Cluster::new(5, AbdConfig::default());
-    c.command(N1, Command::Read { req: 1 });
+    c.command(N1, 1, Command::Read);
     c.deliver(|_, to, _| to == N1 || to == N2); // n2 answers, the rest lost
     c.now_ms = 200;
     c.input(N1, Input::Timeout);
@@ -190,7 +212,7 @@ fn resends_go_only_to_replicas_that_have_not_answered() {
 #[test]
 fn a_restarted_replica_keeps_its_stored_value_and_a_new_epoch() {
     let mut c = Cluster::new(3, AbdConfig::default());
-    c.command(N1, Command::Write { req: 1, value: 4 });
+    c.command(N1, 1, Command::Write { value: 4 });
     c.deliver_all();
     assert_eq!(c.durable[&N2].value, Some(4), "persisted before the ack");
     let epoch = c.nodes[&N2].epoch();
@@ -199,7 +221,7 @@ fn a_restarted_replica_keeps_its_stored_value_and_a_new_epoch() {
     assert_eq!(c.nodes[&N2].stored(), (Ts { counter: 1, writer: N1 }, Some(4)));
     assert_eq!(c.nodes[&N2].epoch(), epoch + 1);
     assert_eq!(c.durable[&N2].epoch, epoch + 1, "the new epoch is durable at once");
-    c.command(N2, Command::Read { req: 1 });
+    c.command(N2, 1, Command::Read);
     c.deliver_all();
     assert_eq!(c.returned(N2, 1), Some(Some(4)));
 }
@@ -227,7 +249,7 @@ fn a_store_is_persisted_before_it_is_acknowledged() {
 #[test]
 fn duplicate_stale_and_foreign_replies_are_ignored() {
     let mut c = Cluster::new(5, AbdConfig::default());
-    c.command(N1, Command::Read { req: 1 });
+    c.command(N1, 1, Command::Read);
     let stale = c.net.iter().find_map(|(_, _, m)| match m {
         AbdMsg::Query { phase } => Some(*phase),
         _ => None,
@@ -235,7 +257,7 @@ fn duplicate_stale_and_foreign_replies_are_ignored() {
     let stale = stale.expect("a query");
     c.deliver_all();
     assert_eq!(c.returned(N1, 1), Some(None));
-    c.command(N1, Command::Write { req: 2, value: 8 });
+    c.command(N1, 2, Command::Write { value: 8 });
     c.net.clear();
     let reply = |phase| AbdMsg::QueryReply { phase, ts: Ts { counter: 50, writer: N2 }, value: Some(1) };
     // A stale reply (the read's phase), n2's reply three times, and a non-member's reply:
@@ -286,11 +308,11 @@ const N4: NodeId = NodeId(4);
 #[test]
 fn a_restarted_coordinator_never_matches_a_reply_from_before_the_restart() {
     let mut c = Cluster::new(3, AbdConfig::default());
-    c.command(N1, Command::Read { req: 1 });
+    c.command(N1, 1, Command::Read);
     let before: Vec<_> = c.net.drain(..).collect();
     c.nodes.remove(&N1);
     c.start(N1);
-    c.command(N1, Command::Write { req: 1, value: 7 });
+    c.command(N1, 1, Command::Write { value: 7 });
     c.net.clear();
     // Replies to the pre-restart query, with a huge timestamp, arrive now.
     for (_, to, m) in before {
@@ -308,8 +330,8 @@ fn a_restarted_coordinator_never_matches_a_reply_from_before_the_restart() {
 #[test]
 fn a_second_command_while_one_is_in_flight_is_rejected() {
     let mut c = Cluster::new(3, AbdConfig::default());
-    c.command(N1, Command::Read { req: 1 });
-    c.command(N1, Command::Write { req: 2, value: 1 });
+    c.command(N1, 1, Command::Read);
+    c.command(N1, 2, Command::Write { value: 1 });
     assert!(matches!(c.events.last().unwrap().event, AbdEvent::Rejected { req: 2, reason: Rejection::Busy }));
     c.deliver_all();
     assert_eq!(c.returned(N1, 1), Some(None));
@@ -322,7 +344,7 @@ fn a_write_above_a_replica_at_the_largest_counter_fails_without_storing() {
         AbdMsg::Store { phase: PhaseId::default(), ts: Ts { counter: u64::MAX, writer: N3 }, value: Some(1) };
     c.input(N2, Input::Message { from: N3, msg: top });
     c.net.clear();
-    c.command(N1, Command::Write { req: 1, value: 2 });
+    c.command(N1, 1, Command::Write { value: 2 });
     c.deliver_all();
     assert!(c.events.iter().any(|o| matches!(o.event, AbdEvent::Failed { req: 1, .. })));
     assert_eq!(c.nodes[&N1].stored().1, None, "nothing stored");

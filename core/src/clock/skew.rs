@@ -165,6 +165,7 @@ impl SkewMonitor {
 impl Protocol for SkewMonitor {
     type Message = SkewMsg;
     type Command = std::convert::Infallible;
+    type Reply = crate::protocol::NoReply;
     type Event = SkewEvent;
     type Config = SkewConfig;
     type Durable = ();
@@ -205,7 +206,7 @@ impl Protocol for SkewMonitor {
         }
     }
 
-    fn handle_command(&mut self, _now: Now, cmd: Self::Command) {
+    fn handle_command(&mut self, _now: Now, _req: crate::protocol::RequestId, cmd: Self::Command) {
         match cmd {}
     }
 

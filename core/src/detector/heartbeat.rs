@@ -265,6 +265,7 @@ impl<D: Detector> Heartbeat<D> {
 impl<D: Detector> Protocol for Heartbeat<D> {
     type Message = HeartbeatMsg;
     type Command = Infallible;
+    type Reply = crate::protocol::NoReply;
     type Event = HeartbeatEvent;
     type Config = HeartbeatConfig<D>;
     type Durable = HeartbeatDurable;
@@ -328,7 +329,7 @@ impl<D: Detector> Protocol for Heartbeat<D> {
         self.timers.set(Timer::Check(from), peer.detector.suspect_at());
     }
 
-    fn handle_command(&mut self, _now: Now, cmd: Infallible) {
+    fn handle_command(&mut self, _now: Now, _req: crate::protocol::RequestId, cmd: Infallible) {
         match cmd {}
     }
 

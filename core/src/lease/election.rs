@@ -288,6 +288,7 @@ impl Election {
 impl Protocol for Election {
     type Message = ElectionMsg;
     type Command = std::convert::Infallible;
+    type Reply = crate::protocol::NoReply;
     type Event = ElectionEvent;
     type Config = LeaseConfig;
     type Durable = ElectionDurable;
@@ -353,7 +354,7 @@ impl Protocol for Election {
         }
     }
 
-    fn handle_command(&mut self, _now: Now, cmd: Self::Command) {
+    fn handle_command(&mut self, _now: Now, _req: crate::protocol::RequestId, cmd: Self::Command) {
         match cmd {}
     }
 

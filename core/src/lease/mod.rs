@@ -313,6 +313,7 @@ impl LockService {
 impl Protocol for LockService {
     type Message = LeaseMsg;
     type Command = std::convert::Infallible;
+    type Reply = crate::protocol::NoReply;
     type Event = LeaseEvent;
     type Config = LeaseConfig;
     type Durable = LeaseDurable;
@@ -375,7 +376,7 @@ impl Protocol for LockService {
         }
     }
 
-    fn handle_command(&mut self, _now: Now, cmd: Self::Command) {
+    fn handle_command(&mut self, _now: Now, _req: crate::protocol::RequestId, cmd: Self::Command) {
         match cmd {}
     }
 

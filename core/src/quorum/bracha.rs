@@ -415,6 +415,7 @@ impl Bracha {
 impl Protocol for Bracha {
     type Message = BrachaMsg;
     type Command = std::convert::Infallible;
+    type Reply = crate::protocol::NoReply;
     type Event = BrachaEvent;
     type Config = BrachaConfig;
     type Durable = BrachaDurable;
@@ -490,7 +491,7 @@ impl Protocol for Bracha {
         }
     }
 
-    fn handle_command(&mut self, _now: Now, cmd: Self::Command) {
+    fn handle_command(&mut self, _now: Now, _req: crate::protocol::RequestId, cmd: Self::Command) {
         match cmd {}
     }
 

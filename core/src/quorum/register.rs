@@ -388,6 +388,7 @@ impl Register {
 impl Protocol for Register {
     type Message = RegisterMsg;
     type Command = std::convert::Infallible;
+    type Reply = crate::protocol::NoReply;
     type Event = RegisterEvent;
     type Config = RegisterConfig;
     type Durable = RegisterDurable;
@@ -439,7 +440,7 @@ impl Protocol for Register {
         }
     }
 
-    fn handle_command(&mut self, _now: Now, cmd: Self::Command) {
+    fn handle_command(&mut self, _now: Now, _req: crate::protocol::RequestId, cmd: Self::Command) {
         match cmd {}
     }
 

@@ -5,7 +5,7 @@ use crate::check::World;
 use crate::clock::NodeClock;
 use palisade_core::codec::{Bincode, Codec};
 use palisade_core::protocol::{Init, Output};
-use palisade_core::{NodeId, Observation, Protocol, Violation};
+use palisade_core::{NodeId, Observation, Protocol, Replied, RequestId, Violation};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -220,7 +220,8 @@ pub(crate) enum Traced {
     Persist { node: NodeId },
     Crash { node: NodeId },
     Restart { node: NodeId },
-    Command { node: NodeId },
+    Command { node: NodeId, req: u64 },
+    Reply { node: NodeId, req: u64, reply: serde_json::Value },
 }
 
 impl<P: Protocol + Clone + Hash> XState<P> {
@@ -262,6 +263,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                 nodes: (0..n).map(|_| None).collect(),
                 durable: vec![None; n],
                 history: Vec::new(),
+                replies: Vec::new(),
                 crashes: BTreeMap::new(),
                 gst_ns: 0,
                 restarts: Vec::new(),
@@ -322,6 +324,17 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                     let at = Duration::from_nanos(now);
                     self.event_fps.push(fingerprint_of(&(at, id, encode(&event))));
                     self.world.history.push(Observation { at, node: id, event });
+                }
+                Output::Reply { req, reply } => {
+                    emit(trace, || Traced::Reply {
+                        node: id,
+                        req: req.0,
+                        reply: serde_json::to_value(&reply).unwrap_or_default(),
+                    });
+                    let at = Duration::from_nanos(now);
+                    // Tagged apart from events: a reply and an event never share a fingerprint.
+                    self.event_fps.push(fingerprint_of(&(1u8, at, id, req, encode(&reply))));
+                    self.world.replies.push(Observation { at, node: id, event: Replied { req, reply } });
                 }
                 Output::Persist(d) => {
                     emit(trace, || Traced::Persist { node: id });
@@ -514,10 +527,11 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                         what = format!("{id}: the application asks {cmd:?}");
                     }
                     self.issued[i] += 1;
-                    emit(trace, || Traced::Command { node: id });
+                    let req = RequestId(self.issued[i] as u64);
+                    emit(trace, || Traced::Command { node: id, req: req.0 });
                     let now = self.world.clocks[i].read(self.world.now_ns);
                     if let Some(node) = self.world.nodes[i].as_mut() {
-                        node.handle_command(now, cmd);
+                        node.handle_command(now, req, cmd);
                     }
                     self.drain(id, trace);
                 }
@@ -563,9 +577,9 @@ impl<P: Protocol + Clone + Hash> XState<P> {
         while let Some(out) = probe.poll_output() {
             match out {
                 Output::Send { to, msg } => sends.push((to, msg)),
-                Output::Event(_) | Output::Persist(_) => {
+                Output::Event(_) | Output::Reply { .. } | Output::Persist(_) => {
                     panic!(
-                        "Setup::obsolete called {:?} from {} to {} obsolete, but delivering it emits an event or persists",
+                        "Setup::obsolete called {:?} from {} to {} obsolete, but delivering it emits an event, a reply or persists",
                         f.msg, f.from, f.to
                     )
                 }
@@ -697,7 +711,12 @@ pub(crate) fn replay<P: Protocol + Clone + Hash>(
                 Traced::Persist { node } => serde_json::json!({"kind": "persist", "t_ns": t, "node": node.0}),
                 Traced::Crash { node } => serde_json::json!({"kind": "crash", "t_ns": t, "node": node.0}),
                 Traced::Restart { node } => serde_json::json!({"kind": "restart", "t_ns": t, "node": node.0}),
-                Traced::Command { node } => serde_json::json!({"kind": "command", "t_ns": t, "node": node.0}),
+                Traced::Command { node, req } => {
+                    serde_json::json!({"kind": "command", "t_ns": t, "node": node.0, "req": req})
+                }
+                Traced::Reply { node, req, reply } => {
+                    serde_json::json!({"kind": "reply", "t_ns": t, "node": node.0, "req": req, "event": reply})
+                }
             };
             lines.push(line);
         }

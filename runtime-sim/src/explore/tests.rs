@@ -32,6 +32,7 @@ enum LockEvent {
 impl Protocol for TimedLock {
     type Message = ();
     type Command = std::convert::Infallible;
+    type Reply = palisade_core::NoReply;
     type Event = LockEvent;
     type Config = (Duration, Duration);
     type Durable = ();
@@ -48,7 +49,7 @@ impl Protocol for TimedLock {
         TimedLock { deadline: Some(init.now.mono + wait), out }
     }
     fn handle_message(&mut self, _: Now, _: NodeId, _: ()) {}
-    fn handle_command(&mut self, _: Now, c: Self::Command) {
+    fn handle_command(&mut self, _: Now, _req: palisade_core::RequestId, c: Self::Command) {
         match c {}
     }
     fn handle_timeout(&mut self, now: Now) {
@@ -118,6 +119,7 @@ struct Once {
 impl Protocol for Once {
     type Message = u8;
     type Command = std::convert::Infallible;
+    type Reply = palisade_core::NoReply;
     type Event = u8;
     type Config = ();
     type Durable = ();
@@ -132,7 +134,7 @@ impl Protocol for Once {
     fn handle_message(&mut self, _: Now, _: NodeId, m: u8) {
         self.out.push_back(Output::Event(m));
     }
-    fn handle_command(&mut self, _: Now, c: Self::Command) {
+    fn handle_command(&mut self, _: Now, _req: palisade_core::RequestId, c: Self::Command) {
         match c {}
     }
     fn handle_timeout(&mut self, _: Now) {}
@@ -213,6 +215,7 @@ enum StarveEvent {
 impl Protocol for Starve {
     type Message = StarveMsg;
     type Command = std::convert::Infallible;
+    type Reply = palisade_core::NoReply;
     type Event = StarveEvent;
     type Config = ();
     type Durable = ();
@@ -234,7 +237,7 @@ impl Protocol for Starve {
         };
         self.out.push_back(out);
     }
-    fn handle_command(&mut self, _: Now, c: Self::Command) {
+    fn handle_command(&mut self, _: Now, _req: palisade_core::RequestId, c: Self::Command) {
         match c {}
     }
     fn handle_timeout(&mut self, _: Now) {}
@@ -331,6 +334,7 @@ enum RaceEvent {
 impl Protocol for Race {
     type Message = ();
     type Command = std::convert::Infallible;
+    type Reply = palisade_core::NoReply;
     type Event = RaceEvent;
     type Config = ();
     type Durable = ();
@@ -347,7 +351,7 @@ impl Protocol for Race {
     fn handle_message(&mut self, _: Now, _: NodeId, _: ()) {
         self.out.push_back(Output::Event(RaceEvent::Arrived));
     }
-    fn handle_command(&mut self, _: Now, c: Self::Command) {
+    fn handle_command(&mut self, _: Now, _req: palisade_core::RequestId, c: Self::Command) {
         match c {}
     }
     fn handle_timeout(&mut self, _: Now) {

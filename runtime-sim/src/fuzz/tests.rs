@@ -111,6 +111,7 @@ mod planted {
     impl Protocol for Counter {
         type Message = Count;
         type Command = std::convert::Infallible;
+        type Reply = palisade_core::NoReply;
         type Event = ();
         type Config = bool;
         type Durable = ();
@@ -127,7 +128,7 @@ mod planted {
             };
             self.count = (self.count.max(next) & !1) | (self.count & 1);
         }
-        fn handle_command(&mut self, _: Now, c: Self::Command) {
+        fn handle_command(&mut self, _: Now, _req: palisade_core::RequestId, c: Self::Command) {
             match c {}
         }
         fn handle_timeout(&mut self, now: Now) {

@@ -143,6 +143,7 @@ struct Counter {
 impl Protocol for Counter {
     type Message = ();
     type Command = std::convert::Infallible;
+    type Reply = palisade_core::NoReply;
     type Event = u64;
     type Config = ();
     type Durable = u64;
@@ -154,7 +155,7 @@ impl Protocol for Counter {
         Counter { count, next: init.now.mono + ms(100), outbox }
     }
     fn handle_message(&mut self, _: Now, _: NodeId, _: ()) {}
-    fn handle_command(&mut self, _: Now, c: Self::Command) {
+    fn handle_command(&mut self, _: Now, _req: palisade_core::RequestId, c: Self::Command) {
         match c {}
     }
     fn handle_timeout(&mut self, now: Now) {
@@ -210,6 +211,7 @@ struct TenSeconds {
 impl Protocol for TenSeconds {
     type Message = ();
     type Command = std::convert::Infallible;
+    type Reply = palisade_core::NoReply;
     type Event = ();
     type Config = ();
     type Durable = ();
@@ -217,7 +219,7 @@ impl Protocol for TenSeconds {
         TenSeconds { deadline: Some(init.now.mono + Duration::from_secs(10)), outbox: Outbox::new() }
     }
     fn handle_message(&mut self, _: Now, _: NodeId, _: ()) {}
-    fn handle_command(&mut self, _: Now, c: Self::Command) {
+    fn handle_command(&mut self, _: Now, _req: palisade_core::RequestId, c: Self::Command) {
         match c {}
     }
     fn handle_timeout(&mut self, now: Now) {
@@ -253,6 +255,7 @@ struct Stuck;
 impl Protocol for Stuck {
     type Message = ();
     type Command = std::convert::Infallible;
+    type Reply = palisade_core::NoReply;
     type Event = ();
     type Config = ();
     type Durable = ();
@@ -260,7 +263,7 @@ impl Protocol for Stuck {
         Stuck
     }
     fn handle_message(&mut self, _: Now, _: NodeId, _: ()) {}
-    fn handle_command(&mut self, _: Now, c: Self::Command) {
+    fn handle_command(&mut self, _: Now, _req: palisade_core::RequestId, c: Self::Command) {
         match c {}
     }
     fn handle_timeout(&mut self, _: Now) {}
@@ -383,6 +386,7 @@ fn wall_step_is_seen_by_the_node_and_never_moves_its_monotonic_clock() {
     impl Protocol for Reader {
         type Message = ();
         type Command = std::convert::Infallible;
+        type Reply = palisade_core::NoReply;
         type Event = ();
         type Config = ();
         type Durable = ();
@@ -390,7 +394,7 @@ fn wall_step_is_seen_by_the_node_and_never_moves_its_monotonic_clock() {
             Reader { next: init.now.mono, readings: Vec::new() }
         }
         fn handle_message(&mut self, _: Now, _: NodeId, _: ()) {}
-        fn handle_command(&mut self, _: Now, c: Self::Command) {
+        fn handle_command(&mut self, _: Now, _req: palisade_core::RequestId, c: Self::Command) {
             match c {}
         }
         fn handle_timeout(&mut self, now: Now) {
@@ -541,6 +545,7 @@ struct Ticker {
 impl Protocol for Ticker {
     type Message = ();
     type Command = std::convert::Infallible;
+    type Reply = palisade_core::NoReply;
     type Event = u64;
     type Config = u64;
     type Durable = ();
@@ -549,7 +554,7 @@ impl Protocol for Ticker {
         Ticker { stop_after: init.config, count: 0, next: init.now.mono + ms(100), outbox: Outbox::new() }
     }
     fn handle_message(&mut self, _: Now, _: NodeId, _: ()) {}
-    fn handle_command(&mut self, _: Now, c: Self::Command) {
+    fn handle_command(&mut self, _: Now, _req: palisade_core::RequestId, c: Self::Command) {
         match c {}
     }
     fn handle_timeout(&mut self, now: Now) {

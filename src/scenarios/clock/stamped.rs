@@ -66,6 +66,7 @@ impl StampedWriter {
 impl Protocol for StampedWriter {
     type Message = SkewMsg;
     type Command = std::convert::Infallible;
+    type Reply = palisade_core::NoReply;
     type Event = StampedEvent;
     type Config = SkewConfig;
     type Durable = ();
@@ -81,7 +82,7 @@ impl Protocol for StampedWriter {
         self.monitor.handle_message(now, from, msg);
     }
 
-    fn handle_command(&mut self, _now: Now, cmd: Self::Command) {
+    fn handle_command(&mut self, _now: Now, _req: palisade_core::RequestId, cmd: Self::Command) {
         match cmd {}
     }
 

@@ -744,6 +744,7 @@ impl Swim {
 impl Protocol for Swim {
     type Message = SwimMsg;
     type Command = SwimCommand;
+    type Reply = crate::protocol::NoReply;
     type Event = SwimEvent;
     type Config = SwimConfig;
     type Durable = SwimDurable;
@@ -869,7 +870,7 @@ impl Protocol for Swim {
         }
     }
 
-    fn handle_command(&mut self, _now: Now, cmd: SwimCommand) {
+    fn handle_command(&mut self, _now: Now, _req: crate::protocol::RequestId, cmd: SwimCommand) {
         match cmd {
             SwimCommand::Leave => {
                 if self.left {

@@ -73,7 +73,9 @@ fn incarnation_at_u64_max_does_not_wrap() {
     }
     // Leaving at u64::MAX does not overflow either.
     let mut out = Vec::new();
-    step(&mut n1, at(30), Input::Command(SwimCommand::Leave), |o| out.push(o));
+    step(&mut n1, at(30), Input::Command { req: crate::RequestId(1), cmd: SwimCommand::Leave }, |o| {
+        out.push(o)
+    });
     assert_eq!(n1.incarnation(), u64::MAX);
 }
 
