@@ -12,4 +12,5 @@ pub use palisade_core as core;
 pub use palisade_sim as sim;
 
 pub mod history;
+pub mod node;
 pub mod scenarios;

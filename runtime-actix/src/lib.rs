@@ -8,9 +8,15 @@
 //! node's thread) before acting on anything after them.
 //!
 //! Start nodes with [`start`] inside an actix `System`; talk to them through the
-//! [`NodeHandle`] it returns.
+//! [`NodeHandle`] it returns ([`NodeHandle::call`] for a command's reply). [`keys`] reads
+//! the key files `palisade keygen` writes. `actix` and `tokio` are re-exported, so an
+//! application needs no direct dependency on either to start a system and await calls.
+
+pub use actix;
+pub use tokio;
 
 pub mod clock;
+pub mod keys;
 pub mod lease;
 mod node;
 pub mod storage;

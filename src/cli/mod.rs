@@ -6,7 +6,6 @@ pub mod detector;
 pub mod explore;
 pub mod keygen;
 pub mod node;
-pub mod output;
 pub mod proxy;
 pub mod sample;
 pub mod sim;

@@ -1,0 +1,369 @@
+//! Running one node of a cluster as a process: what `palisade node` does, for any protocol,
+//! from an application's own `main`.
+//!
+//! [`run`] reads `--config FILE` (and `--json-events`) from the command line, loads the
+//! node's key and its peers' public keys, starts the protocol on actix, writes logs to
+//! stderr (filtered by `RUST_LOG`, default `info`) and, with `--json-events`, one JSON object
+//! per event to stdout, and stops cleanly on SIGINT or SIGTERM. Bad arguments or
+//! configuration end the process with one line on stderr and status 2.
+//!
+//! ```toml
+//! cluster = 1
+//! id = 1
+//! listen = "127.0.0.1:7001"
+//! data_dir = "data/n1"
+//! key_file = "keys/n1/node.key"      # as written by `palisade keygen`
+//!
+//! [protocol]                         # the protocol's own Config, through serde
+//! interval_ms = 500
+//!
+//! [[peers]]
+//! id = 2
+//! addr = "127.0.0.1:7002"
+//! public_key = "…64 hex digits: keys/n2/node.pub…"
+//! ```
+//!
+//! ```no_run
+//! # use palisade::core::protocol::Protocol;
+//! # fn demo<MyProtocol: Protocol>() -> std::process::ExitCode
+//! # where MyProtocol::Config: serde::de::DeserializeOwned {
+//! // fn main() -> std::process::ExitCode {
+//!     palisade::node::run::<MyProtocol>()
+//! // }
+//! # }
+//! ```
+
+pub mod output;
+
+use crate::actix::{NodeConfig, NodeHandle, Peer, TransportStats, keys, start};
+use crate::core::{NodeId, Protocol};
+use output::{Dropped, Lossy};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+/// Lines of events the stdout writer holds before it drops (`--json-events`).
+const EVENT_QUEUE: usize = 1024;
+/// Log lines the stderr writer holds before it drops.
+const LOG_QUEUE: usize = 4096;
+/// At most one report of dropped lines per writer this often.
+const REPORT_EVERY: Duration = Duration::from_secs(10);
+/// How long shutdown waits for the writers to write what they hold.
+const FLUSH_AT_EXIT: Duration = Duration::from_secs(1);
+
+/// Prints `palisade: MSG` on stderr and returns exit status 2: how bad arguments and bad
+/// configuration end a process.
+pub fn usage_error(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("palisade: {msg}");
+    ExitCode::from(2)
+}
+
+/// One `[[peers]]` entry of a configuration file.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct PeerEntry {
+    /// The peer's node id.
+    pub id: u32,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its public key, 64 hex digits (its `node.pub`).
+    pub public_key: String,
+}
+
+/// Who a node is and who its peers are, as its configuration file says.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    /// The cluster id (sessions with other clusters fail their handshake).
+    pub cluster: u64,
+    /// This node's id.
+    pub id: u32,
+    /// Where it listens.
+    pub listen: SocketAddr,
+    /// Where its durable state lives.
+    pub data_dir: PathBuf,
+    /// Its secret key file (`palisade keygen`'s `node.key`).
+    pub key_file: PathBuf,
+    /// Every other member.
+    pub peers: Vec<PeerEntry>,
+}
+
+/// The node's key and its peers, checked.
+pub struct Resolved {
+    /// This node's signing key.
+    pub key: ed25519_dalek::SigningKey,
+    /// Every other member, by id.
+    pub peers: BTreeMap<NodeId, Peer>,
+}
+
+impl Membership {
+    /// Loads the key (warning when group or others can read it) and checks the peers: every
+    /// key valid and used by one member only, every id once and not this node's.
+    pub fn resolve(&self) -> Result<Resolved, String> {
+        let key = keys::load_signing_key(&self.key_file).map_err(|e| format!("key_file {e}"))?;
+        if let Some(mode) = keys::exposed_mode(&self.key_file) {
+            let how = if mode & 0o044 != 0 { "readable" } else { "writable" };
+            tracing::warn!(
+                "key_file {} is {how} by group or others (mode {mode:04o}): `chmod 600 {0}`",
+                self.key_file.display()
+            );
+        }
+        let mut peers = BTreeMap::new();
+        for (i, p) in self.peers.iter().enumerate() {
+            let pk = keys::parse_verifying_key(&p.public_key, &format!("peers[{i}].public_key"))
+                .map_err(|e| e.to_string())?;
+            // One key, one member: a key shared by two entries (or with this node) would let
+            // either speak as the other.
+            if pk == key.verifying_key() || peers.values().any(|q: &Peer| q.key == pk) {
+                return Err(format!("peers[{i}].public_key repeats another member's key"));
+            }
+            if p.id == self.id || peers.insert(NodeId(p.id), Peer { addr: p.addr, key: pk }).is_some() {
+                return Err(format!("peers[{i}].id {} repeats a node id", p.id));
+            }
+        }
+        Ok(Resolved { key, peers })
+    }
+}
+
+/// A configuration file for [`run`]: the membership fields, and the protocol's own
+/// configuration in a `[protocol]` table.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct NodeFile<C> {
+    cluster: u64,
+    id: u32,
+    listen: SocketAddr,
+    data_dir: PathBuf,
+    key_file: PathBuf,
+    protocol: C,
+    #[serde(default)]
+    peers: Vec<PeerEntry>,
+}
+
+/// Reads a TOML file into `T`; the error is one line naming the file.
+pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<T, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| {
+        let msg = e.message().to_string();
+        format!("{}: {}", path.display(), msg.lines().next().unwrap_or("invalid"))
+    })
+}
+
+/// Runs one node of protocol `P` as this process: `--config FILE [--json-events]` from the
+/// command line, the configuration's `[protocol]` table as `P::Config`. Returns the exit
+/// status for `main` (0 after SIGINT or SIGTERM, 2 for bad arguments or configuration).
+pub fn run<P: Protocol>() -> ExitCode
+where
+    P::Config: DeserializeOwned,
+{
+    let mut args = std::env::args().skip(1);
+    let (mut config, mut json) = (None, false);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--config" => match args.next() {
+                Some(path) => config = Some(PathBuf::from(path)),
+                None => return usage_error("--config needs a file"),
+            },
+            "--json-events" => json = true,
+            other => return usage_error(format!("unexpected argument `{other}`; usage: --config FILE [--json-events]")),
+        }
+    }
+    let Some(config) = config else {
+        return usage_error("--config FILE is required");
+    };
+    with_logging(|| {
+        let file: NodeFile<P::Config> = match read_toml(&config) {
+            Ok(f) => f,
+            Err(e) => return usage_error(e),
+        };
+        let membership = Membership {
+            cluster: file.cluster,
+            id: file.id,
+            listen: file.listen,
+            data_dir: file.data_dir,
+            key_file: file.key_file,
+            peers: file.peers,
+        };
+        match membership.resolve() {
+            Ok(resolved) => serve::<P>(&membership, resolved, file.protocol, json),
+            Err(e) => usage_error(e),
+        }
+    })
+}
+
+/// Runs `body` with logs going to stderr through a bounded, lossy writer on a thread of its
+/// own ([`output::Lossy`]), filtered by `RUST_LOG` (default `info`), and gives what was
+/// logged a moment to be written before returning `body`'s status.
+pub fn with_logging(body: impl FnOnce() -> ExitCode) -> ExitCode {
+    let report = |d: Dropped| {
+        Some(format!(
+            "palisade: {} log lines dropped: stderr not drained ({} in all)\n",
+            d.since_last, d.total
+        ))
+    };
+    let log = match Lossy::spawn("palisade-log", std::io::stderr(), LOG_QUEUE, REPORT_EVERY, Box::new(report))
+    {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("palisade: cannot start the log writer thread: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(log.clone()).try_init();
+    let code = body();
+    // Whatever was logged (a warning before a usage error, say) gets its chance to be
+    // written; a stderr nobody reads cannot hold the exit up for longer than this.
+    log.finish(FLUSH_AT_EXIT);
+    code
+}
+
+/// Starts protocol `P` for `membership` (its key and peers `resolved`) with `protocol` as
+/// its configuration and runs it until SIGINT or SIGTERM. With `json`, every event is a
+/// JSON object on stdout (through a bounded, lossy writer: a reader that does not keep up
+/// loses lines, counted and reported, never the node's time), with the transport's counters
+/// whenever they change.
+pub fn serve<P: Protocol>(membership: &Membership, resolved: Resolved, protocol: P::Config, json: bool) -> ExitCode {
+    let Resolved { key, peers } = resolved;
+    // (The data directory is checked by `start`: created, written, fsynced, removed.)
+    let listener = match std::net::TcpListener::bind(membership.listen) {
+        Ok(l) => l,
+        Err(e) => return usage_error(format!("listen {}: {e}", membership.listen)),
+    };
+    let started = std::time::Instant::now();
+    let events_out = if json {
+        let id = membership.id;
+        let report = move |d: Dropped| {
+            // The total at exit is reported below, whether stdout drained or not.
+            if d.at_exit {
+                return None;
+            }
+            tracing::warn!("{} event lines dropped: stdout not drained ({} in all)", d.since_last, d.total);
+            let line = serde_json::json!({
+                "node": id, "event": "output_dropped", "lines": d.since_last, "total": d.total,
+                "t_ms": started.elapsed().as_millis() as u64,
+            });
+            Some(format!("{line}\n"))
+        };
+        match Lossy::spawn("palisade-events", std::io::stdout(), EVENT_QUEUE, REPORT_EVERY, Box::new(report))
+        {
+            Ok(out) => Some(out),
+            Err(e) => {
+                eprintln!("palisade: cannot start the event writer thread: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        None
+    };
+    let config = NodeConfig::<P> {
+        cluster: membership.cluster,
+        id: NodeId(membership.id),
+        peers,
+        key,
+        protocol,
+        data_dir: membership.data_dir.clone(),
+        seed: u64::from(membership.id),
+        limits: Default::default(),
+    };
+    let system = actix::System::new();
+    let out = events_out.clone();
+    let code = system.block_on(async move {
+        let node: NodeHandle<P> = match start(config, listener) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("palisade: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        if let Some(out) = out {
+            print_events(&node, out, started);
+        }
+        // SIGINT or SIGTERM: stop the node cleanly.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            } => {}
+        }
+        node.stop().await;
+        ExitCode::SUCCESS
+    });
+    if let Some(out) = events_out {
+        let f = out.finish(FLUSH_AT_EXIT);
+        if !f.drained {
+            tracing::warn!(
+                "{} event lines dropped, {} more not written at exit: stdout not drained",
+                f.dropped,
+                f.unwritten
+            );
+        } else if f.dropped > 0 {
+            tracing::warn!("{} event lines dropped in all: stdout was not always drained", f.dropped);
+        }
+    }
+    code
+}
+
+/// Writes the node's restored state, its events and its transport counters (whenever they
+/// change) to `out`, one JSON object per line, from tasks on the current actix system.
+fn print_events<P: Protocol>(node: &NodeHandle<P>, out: Lossy, started: std::time::Instant) {
+    let mut events = node.subscribe();
+    if let Some(state) = &node.restored {
+        let line = serde_json::json!({ "node": node.id.0, "event": "restored", "state": state, "t_ms": 0 });
+        out.line(&line.to_string());
+    }
+    let events_out = out.clone();
+    actix::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(e) => {
+                    let mut v = serde_json::to_value(&e.event).unwrap_or_default();
+                    if let Some(m) = v.as_object_mut() {
+                        m.insert("node".into(), e.node.0.into());
+                        m.insert("t_ms".into(), (started.elapsed().as_millis() as u64).into());
+                    }
+                    events_out.line(&v.to_string());
+                }
+                // Events the node published faster than this task took them.
+                Err(RecvError::Lagged(n)) => events_out.count_dropped(n),
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
+    // Transport counters, whenever they change: rejected handshakes and frames, refused and
+    // timed-out connections are how an operator (or a test) sees forged, replayed,
+    // malformed or merely hostile traffic.
+    let stats = node.clone();
+    actix::spawn(async move {
+        let mut last = None;
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let s = stats.stats();
+            let get = TransportStats::get;
+            let now = (get(&s.frames_in), get(&s.rejected), get(&s.dropped_queue_full));
+            let closed = (get(&s.refused), get(&s.timed_out), get(&s.connects));
+            if last != Some((now.1, now.2, closed)) {
+                last = Some((now.1, now.2, closed));
+                let line = serde_json::json!({
+                    "node": stats.id.0, "event": "transport", "frames_in": now.0, "rejected": now.1,
+                    "dropped_queue_full": now.2, "refused": closed.0, "timed_out": closed.1,
+                    "connects": closed.2, "t_ms": started.elapsed().as_millis() as u64,
+                });
+                out.line(&line.to_string());
+            }
+        }
+    });
+}
