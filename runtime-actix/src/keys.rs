@@ -63,7 +63,8 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Reads a secret key file (`node.key` as `palisade keygen` wrote it).
 pub fn load_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
-    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io { path: path.to_path_buf(), source })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| KeyError::Io { path: path.to_path_buf(), source })?;
     Ok(SigningKey::from_bytes(&unhex(&text, &path.display().to_string())?))
 }
 
@@ -75,7 +76,8 @@ pub fn parse_verifying_key(text: &str, what: &str) -> Result<VerifyingKey, KeyEr
 
 /// Reads a public key file (`node.pub`).
 pub fn load_verifying_key(path: &Path) -> Result<VerifyingKey, KeyError> {
-    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io { path: path.to_path_buf(), source })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| KeyError::Io { path: path.to_path_buf(), source })?;
     parse_verifying_key(&text, &path.display().to_string())
 }
 
@@ -103,7 +105,8 @@ pub fn generate(dir: &Path) -> Result<VerifyingKey, KeyError> {
     OsRng.try_fill_bytes(&mut seed).map_err(|e| KeyError::NoRandomness(e.to_string()))?;
     let key = SigningKey::from_bytes(&seed);
     let secret = dir.join(SECRET_FILE);
-    write_private(&secret, &format!("{}\n", hex(&seed))).map_err(|source| KeyError::Io { path: secret, source })?;
+    write_private(&secret, &format!("{}\n", hex(&seed)))
+        .map_err(|source| KeyError::Io { path: secret, source })?;
     let public = dir.join(PUBLIC_FILE);
     std::fs::write(&public, format!("{}\n", hex(key.verifying_key().as_bytes())))
         .map_err(|source| KeyError::Io { path: public, source })?;
@@ -178,9 +181,9 @@ mod tests {
         let not_hex = parse_verifying_key(&"zz".repeat(32), "p").unwrap_err();
         assert!(matches!(not_hex, KeyError::NotHex { .. }));
         // Not every 32 bytes are a point on the curve.
-        let invalid = (0u8..=255)
-            .map(|b| hex(&[b; 32]))
-            .find_map(|h| parse_verifying_key(&h, "p").err().filter(|e| matches!(e, KeyError::Invalid { .. })));
+        let invalid = (0u8..=255).map(|b| hex(&[b; 32])).find_map(|h| {
+            parse_verifying_key(&h, "p").err().filter(|e| matches!(e, KeyError::Invalid { .. }))
+        });
         assert!(invalid.is_some(), "some 32-byte string is not a valid public key");
         let missing = load_signing_key(Path::new("/nonexistent/node.key")).unwrap_err();
         assert!(missing.to_string().starts_with("/nonexistent/node.key: "), "{missing}");

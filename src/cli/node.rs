@@ -35,7 +35,6 @@
 
 use crate::usage_error;
 use palisade::core::NodeId;
-use palisade::node::{Membership, PeerEntry, read_toml, serve};
 use palisade::core::clock::{SkewConfig, SkewMonitor};
 use palisade::core::detector::swim::{Swim, SwimConfig};
 use palisade::core::detector::{FixedTimeout, Heartbeat, HeartbeatConfig, PhiAccrual};
@@ -43,6 +42,7 @@ use palisade::core::lease::election::Election;
 use palisade::core::lease::{LeaseConfig, LockService};
 use palisade::core::quorum::Keyring;
 use palisade::core::quorum::bracha::{Bracha, BrachaConfig};
+use palisade::node::{Membership, PeerEntry, read_toml, serve};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -124,7 +124,6 @@ impl LeaseFile {
         }
     }
 }
-
 
 /// Runs `palisade node`: [`palisade::node`] with the built-in protocols' configuration.
 pub fn run(args: NodeArgs) -> ExitCode {

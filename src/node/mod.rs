@@ -169,7 +169,11 @@ where
                 None => return usage_error("--config needs a file"),
             },
             "--json-events" => json = true,
-            other => return usage_error(format!("unexpected argument `{other}`; usage: --config FILE [--json-events]")),
+            other => {
+                return usage_error(format!(
+                    "unexpected argument `{other}`; usage: --config FILE [--json-events]"
+                ));
+            }
         }
     }
     let Some(config) = config else {
@@ -230,7 +234,12 @@ pub fn with_logging(body: impl FnOnce() -> ExitCode) -> ExitCode {
 /// JSON object on stdout (through a bounded, lossy writer: a reader that does not keep up
 /// loses lines, counted and reported, never the node's time), with the transport's counters
 /// whenever they change.
-pub fn serve<P: Protocol>(membership: &Membership, resolved: Resolved, protocol: P::Config, json: bool) -> ExitCode {
+pub fn serve<P: Protocol>(
+    membership: &Membership,
+    resolved: Resolved,
+    protocol: P::Config,
+    json: bool,
+) -> ExitCode {
     let Resolved { key, peers } = resolved;
     // (The data directory is checked by `start`: created, written, fsynced, removed.)
     let listener = match std::net::TcpListener::bind(membership.listen) {

@@ -15,6 +15,19 @@ pub fn palisade() -> Command {
     Command::new(env!("CARGO_BIN_EXE_palisade"))
 }
 
+/// The binary of example `name`, built by `cargo test` (which builds every example before
+/// running tests) next to this test's own binary.
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().and_then(Path::parent).unwrap().join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the whole suite (`cargo test`) or `cargo build --example {name}` first",
+        path.display()
+    );
+    path
+}
+
 /// One JSON event line from a node, with when the test saw it.
 #[derive(Clone, Debug)]
 pub struct Seen {
@@ -39,6 +52,8 @@ pub struct Cluster {
     pub events: Arc<Mutex<Vec<Seen>>>,
     /// Read ends of stdout pipes that nobody reads, held so the pipes stay open.
     pub held: Vec<ChildStdout>,
+    /// The node program and the arguments before `--json-events --config FILE`.
+    program: (PathBuf, Vec<String>),
 }
 
 impl Cluster {
@@ -83,7 +98,21 @@ impl Cluster {
             procs: (0..n).map(|_| None).collect(),
             events: Arc::default(),
             held: Vec::new(),
+            program: (PathBuf::from(env!("CARGO_BIN_EXE_palisade")), vec!["node".to_string()]),
         }
+    }
+
+    /// Runs `program` (with `args` before `--json-events --config FILE`) as every node
+    /// instead of `palisade node`: an application's own node binary.
+    pub fn running(mut self, program: PathBuf, args: &[&str]) -> Cluster {
+        self.program = (program, args.iter().map(|a| a.to_string()).collect());
+        self
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.program.0);
+        cmd.args(&self.program.1);
+        cmd
     }
 
     /// Starts node `id` (again, after a kill) with `--json-events`.
@@ -102,18 +131,18 @@ impl Cluster {
     /// [`Cluster::start`] with extra environment variables (`LD_PRELOAD` of libfaketime, say:
     /// the process itself, not a wrapper's child, so killing it kills the node).
     pub fn start_with_env(&mut self, id: usize, env: &[(&str, &str)]) {
-        let mut cmd = palisade();
+        let mut cmd = self.command();
         cmd.envs(env.iter().copied());
         self.spawn(id, cmd, Stdio::null());
     }
 
     fn start_with(&mut self, id: usize, stderr: Stdio) {
-        self.spawn(id, palisade(), stderr);
+        self.spawn(id, self.command(), stderr);
     }
 
     fn spawn(&mut self, id: usize, mut cmd: Command, stderr: Stdio) {
         let mut child = cmd
-            .args(["node", "--json-events", "--config"])
+            .args(["--json-events", "--config"])
             .arg(&self.configs[id - 1])
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -136,8 +165,9 @@ impl Cluster {
     /// block. Its stderr goes to the returned file.
     pub fn start_undrained(&mut self, id: usize) -> PathBuf {
         let log = self.dir.join(format!("n{id}.stderr"));
-        let mut child = palisade()
-            .args(["node", "--json-events", "--config"])
+        let mut child = self
+            .command()
+            .args(["--json-events", "--config"])
             .arg(&self.configs[id - 1])
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -243,8 +273,5 @@ pub fn lease_config(cluster: u64, write_delay_ms: u64) -> String {
 
 /// Node `id`'s ed25519 key, as `palisade keygen` wrote it for `cluster`.
 pub fn key_of(cluster: &Cluster, id: u32) -> ed25519_dalek::SigningKey {
-    let hex = std::fs::read_to_string(cluster.dir.join(format!("k{id}/node.key"))).unwrap();
-    let hex = hex.trim();
-    let bytes: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
-    ed25519_dalek::SigningKey::from_bytes(&bytes.try_into().unwrap())
+    palisade::actix::keys::load_signing_key(&cluster.dir.join(format!("k{id}/node.key"))).unwrap()
 }
