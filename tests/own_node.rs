@@ -67,3 +67,69 @@ fn bad_arguments_and_configuration_exit_2_with_one_line() {
         assert!(stderr.contains(expect), "{args:?}: {stderr:?} does not say {expect:?}");
     }
 }
+
+/// One HTTP/1.1 exchange with the metrics endpoint: what it answered (empty if it closed
+/// without answering).
+fn http(addr: &str, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = s.write_all(request);
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// The value of the first sample of `metric` (name and labels exactly as rendered).
+fn sample(body: &str, metric: &str) -> Option<f64> {
+    body.lines().find_map(|l| l.strip_prefix(metric)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+#[test]
+fn metrics_health_json_logs_and_event_schema_of_a_node_process() {
+    let mut c = beacons("own-node-metrics");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    c.start_logged_with(1, &["--metrics", &addr]);
+    let log = c.start_logged_with(2, &["--log-format", "json"]);
+    let patience = Duration::from_secs(20);
+    c.wait_for(patience, "n1 hearing n2", |_| (heard(&c, 1, 2) >= 3).then_some(()));
+
+    let metrics = http(&addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(metrics.starts_with("HTTP/1.1 200 OK\r\n"), "{metrics}");
+    let heard_n = sample(&metrics, "palisade_events_total{event=\"heard\"}").expect("heard counted");
+    assert!(heard_n >= 3.0, "{metrics}");
+    assert!(sample(&metrics, "palisade_frames_in_total").unwrap_or(0.0) >= 3.0, "{metrics}");
+    assert!(sample(&metrics, "palisade_persist_seconds_count").unwrap_or(0.0) >= 3.0, "{metrics}");
+    assert_eq!(sample(&metrics, "palisade_rejected_total"), Some(0.0), "{metrics}");
+    assert!(http(&addr, b"GET /healthz HTTP/1.1\r\n\r\n").ends_with("\r\n\r\nok\n"));
+    assert!(http(&addr, b"GET /nope HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404"));
+    assert!(http(&addr, b"POST /metrics HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405"));
+    assert!(http(&addr, b"\x16\x03\x01garbage\r\n\r\n").starts_with("HTTP/1.1 400"));
+    assert!(http(&addr, &[b'a'; 8192]).starts_with("HTTP/1.1 431"));
+    // Idle connections hold a slot for at most the request timeout, and no more than the cap.
+    let idle: Vec<_> = (0..palisade::node::metrics::MAX_CONNECTIONS)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(http(&addr, b"GET /healthz HTTP/1.1\r\n\r\n"), "", "beyond the cap: closed unanswered");
+    std::thread::sleep(palisade::node::metrics::REQUEST_TIMEOUT + Duration::from_millis(500));
+    assert!(http(&addr, b"GET /healthz HTTP/1.1\r\n\r\n").ends_with("ok\n"), "slots freed by the timeout");
+    drop(idle);
+
+    // Event lines carry the schema version and the node's wall clock.
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let line = events(&c.seen(), 1, "heard").next().unwrap().v.clone();
+    assert_eq!(line["schema"], 1, "{line}");
+    assert!(num(&line, "wall_ms").abs_diff(now_ms) < 60_000, "{line}");
+    // --log-format json: every log line is a JSON object; notable events are at INFO.
+    c.signal(2, "TERM");
+    assert_eq!(c.wait_exit(2, Duration::from_secs(10)).and_then(|s| s.code()), Some(0));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    assert!(
+        lines.iter().any(|l| l["level"] == "INFO" && l["fields"]["event"] == "heard"),
+        "no INFO line for a heard event in {text}"
+    );
+}

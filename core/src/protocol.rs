@@ -140,6 +140,15 @@ pub trait Protocol: Sized + 'static {
 
     /// The earliest instant at which the node wants a timeout, or `None` for none.
     fn poll_timeout(&self) -> Option<Instant>;
+
+    /// Whether `event` marks a change an operator wants logged at INFO (a suspicion, an
+    /// election, a deposal, a fencing refusal) rather than routine work logged at DEBUG
+    /// (each accepted write, each completed operation). Either way the event is published
+    /// and counted. By default every event is notable.
+    fn is_notable(event: &Self::Event) -> bool {
+        let _ = event;
+        true
+    }
 }
 
 /// Everything a protocol is built from.

@@ -410,13 +410,20 @@ impl<P: Protocol> NodeActor<P> {
                 },
                 Output::Event(event) => {
                     let now = self.clock.now();
-                    // No subscribers is fine: events are also traced.
-                    tracing::debug!(?event, "event");
+                    let kind = event_kind(&event);
+                    if P::is_notable(&event) {
+                        tracing::info!(event = %kind, detail = ?event, "event");
+                    } else {
+                        tracing::debug!(event = %kind, detail = ?event, "event");
+                    }
+                    metrics::counter!("palisade_events_total", "event" => kind).increment(1);
+                    // No subscribers is fine: events are also logged and counted.
                     let _ =
                         self.events.send(NodeEvent { node: self.id, wall: now.wall, mono: now.mono, event });
                 }
                 Output::Persist(state) => {
                     let store = self.store.clone();
+                    let began = std::time::Instant::now();
                     let save = async move {
                         let bytes = Bincode.encode(&state).map_err(std::io::Error::other)?;
                         tokio::task::spawn_blocking(move || store.save(&bytes))
@@ -427,6 +434,8 @@ impl<P: Protocol> NodeActor<P> {
                     self.persisting = true;
                     ctx.wait(save.into_actor(self).map(move |saved, act, ctx| match saved {
                         Ok(()) => {
+                            metrics::histogram!("palisade_persist_seconds")
+                                .record(began.elapsed().as_secs_f64());
                             act.persisting = false;
                             act.act(rest, ctx);
                             // The rest of a batch later, as a message of its own: timers and
@@ -609,4 +618,42 @@ impl<P: Protocol> Handler<Stop> for NodeActor<P> {
 fn incarnation_seed(base: u64) -> u64 {
     use std::hash::BuildHasher;
     std::collections::hash_map::RandomState::new().hash_one(base)
+}
+
+/// An event's kind for logs and metric labels: its variant (or type) name from its `Debug`
+/// form, in snake case (`Suspect { peer: n3 }` is `suspect`).
+fn event_kind<E: std::fmt::Debug>(event: &E) -> String {
+    let text = format!("{event:?}");
+    let name = text.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or_default();
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug)]
+    #[allow(dead_code)]
+    enum Sample {
+        Suspect { peer: u32 },
+        ObserverPaused(u64),
+        Fenced,
+    }
+
+    #[test]
+    fn an_events_kind_is_its_variant_in_snake_case() {
+        assert_eq!(super::event_kind(&Sample::Suspect { peer: 3 }), "suspect");
+        assert_eq!(super::event_kind(&Sample::ObserverPaused(1)), "observer_paused");
+        assert_eq!(super::event_kind(&Sample::Fenced), "fenced");
+        assert_eq!(super::event_kind(&7u8), "7");
+    }
 }

@@ -42,7 +42,7 @@ use palisade::core::lease::election::Election;
 use palisade::core::lease::{LeaseConfig, LockService};
 use palisade::core::quorum::Keyring;
 use palisade::core::quorum::bracha::{Bracha, BrachaConfig};
-use palisade::node::{Membership, PeerEntry, read_toml, serve};
+use palisade::node::{Membership, PeerEntry, Reporting, read_toml, serve};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -58,6 +58,12 @@ pub struct NodeArgs {
     /// Print one JSON object per protocol event on standard output.
     #[arg(long)]
     json_events: bool,
+    /// Serve Prometheus metrics at `/metrics` and a health check at `/healthz` here.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
+    /// Log lines as `text` or `json`.
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
 }
 
 #[derive(Deserialize, Debug)]
@@ -127,7 +133,7 @@ impl LeaseFile {
 
 /// Runs `palisade node`: [`palisade::node`] with the built-in protocols' configuration.
 pub fn run(args: NodeArgs) -> ExitCode {
-    palisade::node::with_logging(|| configure(args))
+    palisade::node::with_logging(args.log_format == "json", || configure(args))
 }
 
 fn configure(args: NodeArgs) -> ExitCode {
@@ -148,7 +154,11 @@ fn configure(args: NodeArgs) -> ExitCode {
         Err(e) => return usage_error(e),
     };
     let (key, peers) = (&resolved.key, &resolved.peers);
-    let json = args.json_events;
+    let reporting = Reporting {
+        json_events: args.json_events,
+        metrics: args.metrics,
+        log_json: args.log_format == "json",
+    };
     let interval = Duration::from_millis(file.heartbeat_ms.unwrap_or(1000).max(1));
     match file.protocol.as_str() {
         "heartbeat-phi" => {
@@ -157,14 +167,14 @@ fn configure(args: NodeArgs) -> ExitCode {
             if let Some(ms) = file.acceptable_pause_ms {
                 c.detector.acceptable_heartbeat_pause = Duration::from_millis(ms);
             }
-            serve::<Heartbeat<PhiAccrual>>(&membership, resolved, c, json)
+            serve::<Heartbeat<PhiAccrual>>(&membership, resolved, c, &reporting)
         }
         "heartbeat-fixed" => {
             let mut c = HeartbeatConfig::<FixedTimeout> { interval, ..HeartbeatConfig::default() };
             if let Some(ms) = file.timeout_ms {
                 c.detector.timeout = Duration::from_millis(ms);
             }
-            serve::<Heartbeat<FixedTimeout>>(&membership, resolved, c, json)
+            serve::<Heartbeat<FixedTimeout>>(&membership, resolved, c, &reporting)
         }
         "lease" => {
             let Some(lease) = &file.lease else {
@@ -175,7 +185,7 @@ fn configure(args: NodeArgs) -> ExitCode {
             if lease.grantor.is_none() || !known(c.grantor) || !known(c.resource) || c.grantor == c.resource {
                 return usage_error("lease.grantor and lease.storage must be two different members");
             }
-            serve::<LockService>(&membership, resolved, c, json)
+            serve::<LockService>(&membership, resolved, c, &reporting)
         }
         "election" => {
             // Majority-lease leader election: every member but the storage is an acceptor
@@ -187,13 +197,13 @@ fn configure(args: NodeArgs) -> ExitCode {
             if !(c.resource.0 == file.id || peers.contains_key(&c.resource)) {
                 return usage_error("lease.storage must be a member");
             }
-            serve::<Election>(&membership, resolved, c, json)
+            serve::<Election>(&membership, resolved, c, &reporting)
         }
         "skew" => {
             // The skew monitor: fences this node (event `fenced`) while its wall clock is
             // too far from its peers'; heartbeat_ms is the probe interval.
             let c = SkewConfig { interval, ..SkewConfig::default() };
-            serve::<SkewMonitor>(&membership, resolved, c, json)
+            serve::<SkewMonitor>(&membership, resolved, c, &reporting)
         }
         "swim" | "swim-plain" => {
             // SWIM with Lifeguard (or without): one probe per heartbeat_ms, the whole
@@ -201,7 +211,7 @@ fn configure(args: NodeArgs) -> ExitCode {
             let lifeguard = file.protocol == "swim";
             let base = if lifeguard { SwimConfig::default() } else { SwimConfig::plain() };
             let c = SwimConfig { probe_interval: interval, probe_timeout: interval / 2, ..base };
-            serve::<Swim>(&membership, resolved, c, json)
+            serve::<Swim>(&membership, resolved, c, &reporting)
         }
         "bracha" => {
             let Some(b) = &file.bracha else {
@@ -218,7 +228,7 @@ fn configure(args: NodeArgs) -> ExitCode {
                 keyring.insert(id, p.key);
             }
             let config = config.with_keys(keyring, key.clone());
-            serve::<Bracha>(&membership, resolved, config, json)
+            serve::<Bracha>(&membership, resolved, config, &reporting)
         }
         other => usage_error(format!(
             "protocol `{other}` is not one of heartbeat-phi, heartbeat-fixed, swim, swim-plain, lease, election, skew, bracha"

@@ -1,11 +1,16 @@
 //! Running one node of a cluster as a process: what `palisade node` does, for any protocol,
 //! from an application's own `main`.
 //!
-//! [`run`] reads `--config FILE` (and `--json-events`) from the command line, loads the
-//! node's key and its peers' public keys, starts the protocol on actix, writes logs to
-//! stderr (filtered by `RUST_LOG`, default `info`) and, with `--json-events`, one JSON object
-//! per event to stdout, and stops cleanly on SIGINT or SIGTERM. Bad arguments or
-//! configuration end the process with one line on stderr and status 2.
+//! [`run`] reads `--config FILE` (and [`Reporting`]'s flags) from the command line, loads
+//! the node's key and its peers' public keys, starts the protocol on actix, writes logs to
+//! stderr (filtered by `RUST_LOG`, default `info`; notable events at INFO, as text or with
+//! `--log-format json` as JSON), with `--json-events` one JSON object per event to stdout,
+//! with `--metrics ADDR` Prometheus metrics and a health check over HTTP ([`metrics`]), and
+//! stops cleanly on SIGINT or SIGTERM. Bad arguments or configuration end the process with
+//! one line on stderr and status 2.
+//!
+//! Each event line carries `schema` ([`EVENT_SCHEMA`]), `node`, `wall_ms` (the node's wall
+//! clock, Unix milliseconds) and `t_ms` (milliseconds since the process started).
 //!
 //! ```toml
 //! cluster = 1
@@ -33,6 +38,7 @@
 //! # }
 //! ```
 
+pub mod metrics;
 pub mod output;
 
 use crate::actix::{NodeConfig, NodeHandle, Peer, TransportStats, keys, start};
@@ -46,6 +52,45 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
+
+/// The version of the JSON event lines' layout; it changes when a field changes meaning or
+/// goes away.
+pub const EVENT_SCHEMA: u32 = 1;
+
+/// How a node process reports what it does, beyond its stderr log.
+#[derive(Clone, Debug, Default)]
+pub struct Reporting {
+    /// `--json-events`: one JSON object per event on stdout.
+    pub json_events: bool,
+    /// `--metrics ADDR`: serve `/metrics` and `/healthz` there.
+    pub metrics: Option<SocketAddr>,
+    /// `--log-format json`: log lines as JSON objects (default: text).
+    pub log_json: bool,
+}
+
+impl Reporting {
+    /// Takes `arg` (and its value from `rest`) if it is one of the reporting flags:
+    /// `Ok(true)` when taken, `Ok(false)` when it is not one of them.
+    pub fn take_flag(&mut self, arg: &str, rest: &mut impl Iterator<Item = String>) -> Result<bool, String> {
+        match arg {
+            "--json-events" => self.json_events = true,
+            "--metrics" => {
+                let addr = rest.next().ok_or("--metrics needs an address such as 127.0.0.1:9100")?;
+                let addr = addr
+                    .parse()
+                    .map_err(|_| format!("--metrics {addr}: not an address such as 127.0.0.1:9100"))?;
+                self.metrics = Some(addr);
+            }
+            "--log-format" => match rest.next().as_deref() {
+                Some("json") => self.log_json = true,
+                Some("text") => self.log_json = false,
+                other => return Err(format!("--log-format {}: text or json", other.unwrap_or("(missing)"))),
+            },
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
 
 /// Lines of events the stdout writer holds before it drops (`--json-events`).
 const EVENT_QUEUE: usize = 1024;
@@ -161,17 +206,21 @@ where
     P::Config: DeserializeOwned,
 {
     let mut args = std::env::args().skip(1);
-    let (mut config, mut json) = (None, false);
+    let (mut config, mut reporting) = (None, Reporting::default());
     while let Some(a) = args.next() {
+        match reporting.take_flag(&a, &mut args) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => return usage_error(e),
+        }
         match a.as_str() {
             "--config" => match args.next() {
                 Some(path) => config = Some(PathBuf::from(path)),
                 None => return usage_error("--config needs a file"),
             },
-            "--json-events" => json = true,
             other => {
                 return usage_error(format!(
-                    "unexpected argument `{other}`; usage: --config FILE [--json-events]"
+                    "unexpected argument `{other}`; usage: --config FILE [--json-events] [--metrics ADDR] [--log-format text|json]"
                 ));
             }
         }
@@ -179,7 +228,7 @@ where
     let Some(config) = config else {
         return usage_error("--config FILE is required");
     };
-    with_logging(|| {
+    with_logging(reporting.log_json, || {
         let file: NodeFile<P::Config> = match read_toml(&config) {
             Ok(f) => f,
             Err(e) => return usage_error(e),
@@ -193,16 +242,17 @@ where
             peers: file.peers,
         };
         match membership.resolve() {
-            Ok(resolved) => serve::<P>(&membership, resolved, file.protocol, json),
+            Ok(resolved) => serve::<P>(&membership, resolved, file.protocol, &reporting),
             Err(e) => usage_error(e),
         }
     })
 }
 
 /// Runs `body` with logs going to stderr through a bounded, lossy writer on a thread of its
-/// own ([`output::Lossy`]), filtered by `RUST_LOG` (default `info`), and gives what was
-/// logged a moment to be written before returning `body`'s status.
-pub fn with_logging(body: impl FnOnce() -> ExitCode) -> ExitCode {
+/// own ([`output::Lossy`]), filtered by `RUST_LOG` (default `info`), as text or (`json`)
+/// one JSON object per line, and gives what was logged a moment to be written before
+/// returning `body`'s status.
+pub fn with_logging(json: bool, body: impl FnOnce() -> ExitCode) -> ExitCode {
     let report = |d: Dropped| {
         Some(format!(
             "palisade: {} log lines dropped: stderr not drained ({} in all)\n",
@@ -220,8 +270,8 @@ pub fn with_logging(body: impl FnOnce() -> ExitCode) -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(log.clone()).try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(log.clone());
+    let _ = if json { builder.json().try_init() } else { builder.with_ansi(ansi).try_init() };
     let code = body();
     // Whatever was logged (a warning before a usage error, say) gets its chance to be
     // written; a stderr nobody reads cannot hold the exit up for longer than this.
@@ -230,17 +280,31 @@ pub fn with_logging(body: impl FnOnce() -> ExitCode) -> ExitCode {
 }
 
 /// Starts protocol `P` for `membership` (its key and peers `resolved`) with `protocol` as
-/// its configuration and runs it until SIGINT or SIGTERM. With `json`, every event is a
-/// JSON object on stdout (through a bounded, lossy writer: a reader that does not keep up
-/// loses lines, counted and reported, never the node's time), with the transport's counters
-/// whenever they change.
+/// its configuration and runs it until SIGINT or SIGTERM. With `json_events`, every event
+/// is a JSON object on stdout (through a bounded, lossy writer: a reader that does not keep
+/// up loses lines, counted and reported, never the node's time), with the transport's
+/// counters whenever they change; with `metrics`, the [`metrics`] endpoint listens there.
 pub fn serve<P: Protocol>(
     membership: &Membership,
     resolved: Resolved,
     protocol: P::Config,
-    json: bool,
+    reporting: &Reporting,
 ) -> ExitCode {
     let Resolved { key, peers } = resolved;
+    let json = reporting.json_events;
+    let metrics_at = match reporting.metrics.map(std::net::TcpListener::bind).transpose() {
+        Ok(l) => l,
+        Err(e) => {
+            return usage_error(format!("--metrics {}: {e}", reporting.metrics.unwrap_or(membership.listen)));
+        }
+    };
+    let recorder = match metrics_at.as_ref().map(|_| metrics::recorder()).transpose() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("palisade: cannot install the metrics recorder: {e}");
+            return ExitCode::from(1);
+        }
+    };
     // (The data directory is checked by `start`: created, written, fsynced, removed.)
     let listener = match std::net::TcpListener::bind(membership.listen) {
         Ok(l) => l,
@@ -295,6 +359,26 @@ pub fn serve<P: Protocol>(
         if let Some(out) = out {
             print_events(&node, out, started);
         }
+        if let (Some(listener), Some(handle)) = (metrics_at, recorder) {
+            let listener = match listener
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpListener::from_std(listener))
+            {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("palisade: metrics endpoint: {e}");
+                    node.stop().await;
+                    return ExitCode::from(1);
+                }
+            };
+            let (scraped, running) = (node.clone(), node.clone());
+            let source = metrics::Source {
+                handle,
+                refresh: Box::new(move || metrics::record_transport(scraped.stats())),
+                healthy: Box::new(move || running.is_running()),
+            };
+            actix::spawn(metrics::serve(listener, source));
+        }
         // SIGINT or SIGTERM: stop the node cleanly.
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
@@ -341,7 +425,9 @@ fn print_events<P: Protocol>(node: &NodeHandle<P>, out: Lossy, started: std::tim
                 Ok(e) => {
                     let mut v = serde_json::to_value(&e.event).unwrap_or_default();
                     if let Some(m) = v.as_object_mut() {
+                        m.insert("schema".into(), EVENT_SCHEMA.into());
                         m.insert("node".into(), e.node.0.into());
+                        m.insert("wall_ms".into(), e.wall.as_unix_millis().into());
                         m.insert("t_ms".into(), (started.elapsed().as_millis() as u64).into());
                     }
                     events_out.line(&v.to_string());

@@ -122,9 +122,16 @@ impl Cluster {
 
     /// [`Cluster::start`], with the node's log (stderr) appended to `DIR/n{id}.log`.
     pub fn start_logged(&mut self, id: usize) -> PathBuf {
+        self.start_logged_with(id, &[])
+    }
+
+    /// [`Cluster::start_logged`] with `extra` arguments for this node only.
+    pub fn start_logged_with(&mut self, id: usize, extra: &[&str]) -> PathBuf {
         let path = self.dir.join(format!("n{id}.log"));
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
-        self.start_with(id, Stdio::from(log));
+        let mut cmd = self.command();
+        cmd.args(extra);
+        self.spawn(id, cmd, Stdio::from(log));
         path
     }
 

@@ -494,6 +494,11 @@ impl Protocol for Abd {
     fn poll_timeout(&self) -> Option<Instant> {
         self.op.as_ref().map(|o| o.resend_at)
     }
+
+    /// Operations starting and ending are routine; a refused one is not.
+    fn is_notable(event: &AbdEvent) -> bool {
+        matches!(event, AbdEvent::Rejected { .. } | AbdEvent::Failed { .. })
+    }
 }
 
 /// True when delivering `msg` from `sender` to `receiver`, now or at any later time, can

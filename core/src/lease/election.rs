@@ -394,4 +394,9 @@ impl Protocol for Election {
     fn poll_timeout(&self) -> Option<Instant> {
         self.timers.next_deadline()
     }
+
+    /// Accepted writes are routine; elections, deposals and refused writes are not.
+    fn is_notable(event: &ElectionEvent) -> bool {
+        !matches!(event, ElectionEvent::Accepted { .. })
+    }
 }

@@ -396,6 +396,11 @@ impl Protocol for LockService {
             _ => None,
         }
     }
+
+    /// Grants (renewals included) and accepted writes are routine.
+    fn is_notable(event: &LeaseEvent) -> bool {
+        !matches!(event, LeaseEvent::Granted { .. } | LeaseEvent::Accepted { .. })
+    }
 }
 
 #[cfg(test)]

@@ -471,6 +471,11 @@ impl Protocol for Register {
     fn poll_timeout(&self) -> Option<Instant> {
         if self.is_server() { None } else { Some(self.next_start.min(self.next_resend)) }
     }
+
+    /// Every event is one step of a client operation: routine.
+    fn is_notable(_: &RegisterEvent) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]
