@@ -16,6 +16,7 @@ pub mod detector;
 pub mod fencing;
 pub mod history;
 pub mod lease;
+pub mod lock;
 pub mod model;
 pub mod node;
 pub mod protocol;

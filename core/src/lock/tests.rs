@@ -1,0 +1,249 @@
+use super::*;
+use crate::protocol::{Input, Output, step};
+use crate::time::WallTime;
+use std::collections::VecDeque;
+
+fn at(ms: u64) -> Now {
+    Now::new(Instant::from_nanos(ms * 1_000_000), WallTime::UNIX_EPOCH)
+}
+
+fn config() -> LockConfig {
+    LockConfig {
+        term: Duration::from_millis(1000),
+        renew_after: Duration::from_millis(300),
+        retry: Duration::from_millis(100),
+        max_names: 4,
+        max_name_len: 16,
+        ..LockConfig::default()
+    }
+}
+
+/// A hand-driven cluster on one clock: messages wait in `net` until delivered or dropped.
+struct Cluster {
+    members: Vec<NodeId>,
+    nodes: BTreeMap<NodeId, Locks>,
+    durable: BTreeMap<NodeId, LockDurable>,
+    net: VecDeque<(NodeId, NodeId, LockMsg)>,
+    events: Vec<(NodeId, LockEvent)>,
+    replies: Vec<(NodeId, RequestId, LockReply)>,
+    now_ms: u64,
+    next_req: u64,
+}
+
+impl Cluster {
+    fn new(n: u32) -> Self {
+        let members: Vec<NodeId> = (1..=n).map(NodeId).collect();
+        let mut c = Cluster {
+            members: members.clone(),
+            nodes: BTreeMap::new(),
+            durable: BTreeMap::new(),
+            net: VecDeque::new(),
+            events: Vec::new(),
+            replies: Vec::new(),
+            now_ms: 0,
+            next_req: 0,
+        };
+        for id in members {
+            c.start(id);
+        }
+        c
+    }
+
+    fn start(&mut self, id: NodeId) {
+        let restored = self.durable.get(&id).cloned();
+        let init =
+            Init::restart(id, self.members.clone(), config(), restored, u64::from(id.0), at(self.now_ms));
+        let mut node = Locks::new(init);
+        let mut outs = Vec::new();
+        crate::protocol::drain(&mut node, |o| outs.push(o));
+        self.nodes.insert(id, node);
+        self.absorb(id, outs);
+    }
+
+    fn absorb(&mut self, id: NodeId, outs: Vec<OutputFor<Locks>>) {
+        for o in outs {
+            match o {
+                Output::Send { to, msg } => self.net.push_back((id, to, msg)),
+                Output::Event(e) => self.events.push((id, e)),
+                Output::Reply { req, reply } => self.replies.push((id, req, reply)),
+                Output::Persist(d) => {
+                    self.durable.insert(id, d);
+                }
+            }
+        }
+    }
+
+    fn input(&mut self, id: NodeId, input: Input<Locks>) {
+        let Some(node) = self.nodes.get_mut(&id) else { return };
+        let mut outs = Vec::new();
+        step(node, at(self.now_ms), input, |o| outs.push(o));
+        self.absorb(id, outs);
+    }
+
+    fn call(&mut self, id: NodeId, cmd: LockCommand) -> RequestId {
+        self.next_req += 1;
+        let req = RequestId(self.next_req);
+        self.input(id, Input::Command { req, cmd });
+        req
+    }
+
+    fn acquire(&mut self, id: NodeId, name: &str, within_ms: u64) -> RequestId {
+        self.call(id, LockCommand::Acquire { name: name.into(), within: Duration::from_millis(within_ms) })
+    }
+
+    fn reply(&self, req: RequestId) -> Option<&LockReply> {
+        self.replies.iter().find(|(_, r, _)| *r == req).map(|(_, _, reply)| reply)
+    }
+
+    /// Delivers queued messages that `pass` accepts (and those they cause); drops the rest.
+    fn deliver(&mut self, mut pass: impl FnMut(NodeId, NodeId, &LockMsg) -> bool) {
+        while let Some((from, to, msg)) = self.net.pop_front() {
+            if pass(from, to, &msg) && self.nodes.contains_key(&to) {
+                self.input(to, Input::Message { from, msg });
+            }
+        }
+    }
+
+    /// Moves time on by `ms` in 10 ms steps, firing due timers and delivering what `pass`
+    /// accepts after each step.
+    fn run(&mut self, ms: u64, mut pass: impl FnMut(NodeId, NodeId, &LockMsg) -> bool) {
+        let end = self.now_ms + ms;
+        while self.now_ms < end {
+            self.now_ms += 10;
+            let due: Vec<NodeId> = self
+                .nodes
+                .iter()
+                .filter(|(_, n)| n.poll_timeout().is_some_and(|t| t <= at(self.now_ms).mono))
+                .map(|(&id, _)| id)
+                .collect();
+            for id in due {
+                self.input(id, Input::Timeout);
+            }
+            self.deliver(&mut pass);
+        }
+    }
+
+    fn holders(&self, name: &str) -> Vec<(NodeId, u64)> {
+        let now = at(self.now_ms).mono;
+        self.nodes.iter().filter_map(|(&id, n)| n.holds(name, now).map(|t| (id, t))).collect()
+    }
+}
+
+const N1: NodeId = NodeId(1);
+const N2: NodeId = NodeId(2);
+const N3: NodeId = NodeId(3);
+
+fn all(_: NodeId, _: NodeId, _: &LockMsg) -> bool {
+    true
+}
+
+#[test]
+fn one_holder_per_name_and_tokens_grow_across_holders() {
+    let mut c = Cluster::new(3);
+    let a = c.acquire(N1, "db", 500);
+    c.deliver(all);
+    assert!(matches!(c.reply(a), Some(LockReply::Acquired { token: 1, .. })), "{:?}", c.replies);
+    // Another name is independent.
+    let other = c.acquire(N2, "cache", 500);
+    c.deliver(all);
+    assert!(matches!(c.reply(other), Some(LockReply::Acquired { token: 1, .. })));
+    // n2 cannot take "db" while n1 holds and renews it.
+    let b = c.acquire(N2, "db", 800);
+    c.run(900, all);
+    assert_eq!(c.reply(b), Some(&LockReply::NotAcquired));
+    assert_eq!(c.holders("db"), vec![(N1, 1)]);
+    // Released, it goes to the next asker under a greater token.
+    let r = c.call(N1, LockCommand::Release { name: "db".into() });
+    c.deliver(all);
+    assert_eq!(c.reply(r), Some(&LockReply::Released));
+    let b = c.acquire(N2, "db", 800);
+    c.run(500, all);
+    assert!(matches!(c.reply(b), Some(LockReply::Acquired { token: 2, .. })), "{:?}", c.replies);
+    assert_eq!(c.holders("db"), vec![(N2, 2)]);
+    let history: Vec<_> = c
+        .events
+        .iter()
+        .map(|(n, e)| crate::check::Observation { at: Duration::ZERO, node: *n, event: e.clone() })
+        .collect();
+    assert_eq!(checks::tokens_increase(&history), Ok(()));
+}
+
+#[test]
+fn a_holder_cut_off_loses_the_name_before_anyone_else_gets_it() {
+    let mut c = Cluster::new(3);
+    let a = c.acquire(N1, "db", 500);
+    c.deliver(all);
+    assert!(matches!(c.reply(a), Some(LockReply::Acquired { token: 1, .. })));
+    // n1 is cut off: its renewals go nowhere. n2 keeps asking.
+    let b = c.acquire(N2, "db", 5_000);
+    let cut = |from: NodeId, to: NodeId, _: &LockMsg| from != N1 && to != N1;
+    let mut lost_at = None;
+    let mut won_at = None;
+    for _ in 0..300 {
+        c.run(10, cut);
+        let holders = c.holders("db");
+        assert!(holders.len() <= 1, "two holders at {} ms: {holders:?}", c.now_ms);
+        if lost_at.is_none() && c.nodes[&N1].holds("db", at(c.now_ms).mono).is_none() {
+            lost_at = Some(c.now_ms);
+        }
+        if won_at.is_none() && c.reply(b).is_some() {
+            won_at = Some(c.now_ms);
+        }
+    }
+    assert!(matches!(c.reply(b), Some(LockReply::Acquired { token: 2, .. })), "{:?}", c.replies);
+    assert!(lost_at.unwrap() <= won_at.unwrap(), "n1 lost it at {lost_at:?}, n2 won at {won_at:?}");
+    assert!(c.events.contains(&(N1, LockEvent::Lost { name: "db".into(), token: 1 })), "{:?}", c.events);
+}
+
+#[test]
+fn tokens_never_go_back_when_every_node_restarts() {
+    let mut c = Cluster::new(3);
+    let a = c.acquire(N1, "db", 500);
+    c.deliver(all);
+    assert!(matches!(c.reply(a), Some(LockReply::Acquired { token: 1, .. })));
+    for id in [N1, N2, N3] {
+        c.nodes.remove(&id);
+    }
+    c.net.clear();
+    for id in [N1, N2, N3] {
+        c.start(id);
+    }
+    // Restarted acceptors promise nothing for one term, then grant above what they promised.
+    let b = c.acquire(N3, "db", 3_000);
+    c.run(2_000, all);
+    assert!(matches!(c.reply(b), Some(LockReply::Acquired { token, .. }) if *token >= 2), "{:?}", c.replies);
+}
+
+#[test]
+fn a_peer_cannot_make_an_acceptor_keep_names_it_makes_up() {
+    let mut c = Cluster::new(3);
+    for i in 0..10u64 {
+        let ask = LockMsg::Ask { name: format!("n{i}"), term: 1, round: i };
+        c.input(N1, Input::Message { from: N2, msg: ask });
+    }
+    let long = LockMsg::Ask { name: "x".repeat(10_000), term: 1, round: 99 };
+    c.input(N1, Input::Message { from: N2, msg: long });
+    let kept = c.durable.get(&N1).map_or(0, |d| d.promises.len());
+    assert_eq!(kept, config().max_names, "at most max_names names kept");
+    let overloaded = c.events.iter().filter(|(_, e)| matches!(e, LockEvent::Overloaded { .. })).count();
+    assert_eq!(overloaded, 7, "6 names beyond the cap and one too long, each refused and counted");
+    // A local name that is too long is refused before anything is sent.
+    let bad = c.acquire(N1, &"y".repeat(17), 100);
+    assert_eq!(c.reply(bad), Some(&LockReply::BadName));
+}
+
+#[test]
+fn a_refusal_claiming_the_last_term_ends_the_acquire_instead_of_wrapping() {
+    let mut c = Cluster::new(3);
+    let a = c.acquire(N1, "db", 1_000);
+    // Every acceptor's answer is replaced by a refusal claiming u64::MAX.
+    let asks: Vec<_> = c.net.drain(..).collect();
+    for (from, to, msg) in asks {
+        if let LockMsg::Ask { round, .. } = msg {
+            c.input(from, Input::Message { from: to, msg: LockMsg::Refused { round, highest: u64::MAX } });
+        }
+    }
+    c.run(500, all);
+    assert_eq!(c.reply(a), Some(&LockReply::NotAcquired));
+    assert!(c.holders("db").is_empty());
+}
