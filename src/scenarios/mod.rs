@@ -11,6 +11,7 @@ pub mod explorable;
 pub mod fuzzing;
 pub mod hazards;
 pub mod lease;
+pub mod locks;
 pub mod lww;
 
 use palisade_core::{NodeId, Rng, SystemModel};
@@ -216,6 +217,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(bracha::scenarios());
     all.extend(bft_register::scenarios());
     all.extend(abd::scenarios());
+    all.extend(locks::scenarios());
     all.extend(fuzzing::scenarios());
     all
 }

@@ -26,24 +26,34 @@ pub fn single_holder<'a>(held: impl IntoIterator<Item = (NodeId, &'a str, u64)>)
 /// node was granted and whatever restarted in between (judged over the history in the order
 /// the grants happened).
 pub fn tokens_increase(history: &[Observation<LockEvent>]) -> Result<(), Violation> {
-    let mut last: BTreeMap<&str, (u64, NodeId)> = BTreeMap::new();
-    for o in history {
-        if let LockEvent::Acquired { name, token } = &o.event {
-            if let Some(&(before, by)) = last.get(name.as_str()) {
-                if *token <= before {
-                    return Err(Violation::new(
-                        "lock::tokens_increase",
-                        format!(
-                            "{} was granted `{name}` under token {token} at {:?}, after {by} got {before}",
-                            o.node, o.at
-                        ),
-                    ));
-                }
+    let mut order = TokenOrder::default();
+    history.iter().try_for_each(|o| order.observe(o))
+}
+
+/// [`tokens_increase`] one event at a time, for a checker that runs after every event.
+#[derive(Clone, Debug, Default)]
+pub struct TokenOrder {
+    last: BTreeMap<String, (u64, NodeId)>,
+}
+
+impl TokenOrder {
+    /// Judges the next event of the history.
+    pub fn observe(&mut self, o: &Observation<LockEvent>) -> Result<(), Violation> {
+        let LockEvent::Acquired { name, token } = &o.event else { return Ok(()) };
+        if let Some(&(before, by)) = self.last.get(name) {
+            if *token <= before {
+                return Err(Violation::new(
+                    "lock::tokens_increase",
+                    format!(
+                        "{} was granted `{name}` under token {token} at {:?}, after {by} got {before}",
+                        o.node, o.at
+                    ),
+                ));
             }
-            last.insert(name, (*token, o.node));
         }
+        self.last.insert(name.clone(), (*token, o.node));
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

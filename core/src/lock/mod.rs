@@ -28,6 +28,21 @@ pub mod checks;
 #[cfg(test)]
 mod tests;
 
+/// The system model the locks assume over `n` nodes with drift bound `max_drift_ppm`:
+/// partially synchronous (safe whatever the timing, if clock rates stay within ρ; live after
+/// GST), crash-recovery with stable storage, at most a minority (`(n - 1) / 2`) down at once
+/// for liveness, any network misbehaviour, monotonic clocks (wall clocks are never read).
+pub const fn model(n: u32, max_drift_ppm: u32) -> crate::model::SystemModel {
+    use crate::model::{ClockModel, NetworkModel, NodeFaults, SystemModel, Timing};
+    SystemModel {
+        timing: Timing::PartiallySynchronous,
+        nodes: NodeFaults::CrashRecovery,
+        clocks: ClockModel::monotonic(max_drift_ppm),
+        network: NetworkModel::UNRELIABLE,
+        max_down: Some(n.saturating_sub(1) / 2),
+    }
+}
+
 use crate::node::NodeId;
 use crate::protocol::{Init, Outbox, OutputFor, Protocol, RequestId};
 use crate::rng::Rng;
@@ -199,11 +214,15 @@ pub struct Promise {
     pub promised_to: Option<NodeId>,
 }
 
-/// What a node persists: its promises, per name.
+/// What a node persists: its promises, per name, and the highest term it has asked for.
 #[derive(Clone, Debug, Default, Hash, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockDurable {
     /// Per name.
     pub promises: BTreeMap<String, Promise>,
+    /// The highest term this node has stood in, for any name. A node never stands in a term
+    /// twice, even across a restart: a `Release` it sent for a round it abandoned must never
+    /// free a promise made to a later round of its own.
+    pub asked: u64,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -304,8 +323,11 @@ impl Locks {
         let known = self.durable.promises.get(&c.name).map_or(0, |p| p.highest_term);
         // Terms come from peers' messages: a peer that claimed u64::MAX leaves no term to
         // stand in. Give up on the acquire rather than wrap.
-        match known.max(c.seen_term).checked_add(1) {
+        match known.max(c.seen_term).max(self.durable.asked).checked_add(1) {
             Some(term) => {
+                // Durable before any acceptor hears of it (the barrier orders the asks after).
+                self.durable.asked = term;
+                self.outbox.persist(self.durable.clone());
                 self.ask(claim, now, term);
                 let jitter = self.rng.duration_between(Duration::ZERO, self.config.retry);
                 self.timers.set(Timer::Retry(claim), now + self.config.retry + jitter);
