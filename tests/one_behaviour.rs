@@ -156,3 +156,72 @@ fn actix_gives_each_start_its_seed_and_delivers_messages_to_self_as_the_simulato
     assert_eq!(observed, expected());
     assert!(distinct(&seeds), "a restart reused the seed: {seeds:?}");
 }
+
+/// Messages itself forever, telling the application every 1000th.
+struct Spinner {
+    outbox: Outbox<u64, u64, ()>,
+}
+
+impl Protocol for Spinner {
+    type Message = u64;
+    type Command = std::convert::Infallible;
+    type Reply = palisade::core::NoReply;
+    type Event = u64;
+    type Config = ();
+    type Durable = ();
+
+    fn new(init: Init<Self>) -> Self {
+        let mut outbox = Outbox::default();
+        outbox.send(init.id, 1);
+        Spinner { outbox }
+    }
+    fn handle_message(&mut self, _: Now, from: NodeId, n: u64) {
+        if n % 1000 == 0 {
+            self.outbox.event(n);
+        }
+        self.outbox.send(from, n + 1);
+    }
+    fn handle_command(&mut self, _: Now, _req: palisade::core::RequestId, cmd: Self::Command) {
+        match cmd {}
+    }
+    fn handle_timeout(&mut self, _: Now) {}
+    fn poll_output(&mut self) -> Option<OutputFor<Self>> {
+        self.outbox.pop()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+#[test]
+fn a_node_that_messages_itself_forever_still_lets_timers_and_stop_run() {
+    let dir = std::env::temp_dir().join(format!("palisade-spinner-{}", std::process::id()));
+    let (spun, slept, stopped) = actix::System::new().block_on(async {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let config = NodeConfig::<Spinner> {
+            cluster: 6,
+            id: NodeId(1),
+            peers: Default::default(),
+            key: test_key(6, NodeId(1)),
+            protocol: (),
+            data_dir: dir.clone(),
+            seed: 1,
+            limits: Default::default(),
+        };
+        let node = start(config, listener).unwrap();
+        let mut events = node.subscribe();
+        let began = std::time::Instant::now();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let slept = began.elapsed();
+        let mut spun = 0;
+        while let Ok(e) = events.try_recv() {
+            spun = spun.max(e.event);
+        }
+        let stopped = tokio::time::timeout(Duration::from_secs(5), node.stop()).await.is_ok();
+        (spun, slept, stopped)
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(spun >= 1000, "the node ran: {spun} messages");
+    assert!(slept < Duration::from_secs(2), "a 100 ms sleep took {slept:?}");
+    assert!(stopped, "stop() returned");
+}

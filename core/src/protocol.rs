@@ -164,7 +164,8 @@ pub struct Init<P: Protocol> {
     pub restored: Option<P::Durable>,
     /// The seed for every random choice the node makes (see [`crate::Rng`]). Every
     /// incarnation gets a seed of its own in both runtimes: a restarted node does not
-    /// repeat the random choices (nonces, request ids, backoffs) of the one that crashed.
+    /// repeat the random choices (nonces, ids it draws, backoffs) of the one that crashed.
+    /// (The runtime's [`RequestId`]s are unique per incarnation only.)
     pub seed: u64,
     /// The node's clocks at construction.
     pub now: Now,

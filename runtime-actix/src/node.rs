@@ -130,6 +130,9 @@ pub struct Command<P: Protocol> {
     reply: Option<tokio::sync::oneshot::Sender<Result<P::Reply, CallError>>>,
 }
 
+/// Messages a node hands itself in a row before it lets the runtime run something else.
+const SELF_MESSAGES_BEFORE_YIELD: u32 = 64;
+
 /// Calls a node holds open at once; a call beyond this fails with
 /// [`CallError::Overloaded`] instead of growing the node's memory.
 pub const MAX_CALLS_WAITING: usize = 65_536;
@@ -185,8 +188,12 @@ pub struct NodeActor<P: Protocol> {
     /// hands over the oldest (actix runs notifications in no guaranteed order).
     #[allow(clippy::box_collection)]
     to_self: Box<std::collections::VecDeque<P::Message>>,
+    /// Messages to self handed back without yielding to the runtime since it last did.
+    self_streak: u32,
     /// The last request id given to a command.
     last_request: u64,
+    /// The event kinds labelled so far (at most [`MAX_EVENT_KINDS`]).
+    event_kinds: std::collections::BTreeSet<String>,
     /// Callers waiting for the reply to each request.
     waiting: std::collections::HashMap<RequestId, tokio::sync::oneshot::Sender<Result<P::Reply, CallError>>>,
 }
@@ -377,6 +384,8 @@ pub fn start_observed<P: Protocol>(
         backlog: Default::default(),
         to_self: Default::default(),
         last_request: 0,
+        self_streak: 0,
+        event_kinds: Default::default(),
         waiting: Default::default(),
     };
     let actor = ctx.run(actor);
@@ -393,7 +402,16 @@ impl<P: Protocol> NodeActor<P> {
             match out {
                 Output::Send { to, msg } if to == self.id => {
                     self.to_self.push_back(msg);
-                    ctx.notify(ToSelf);
+                    // actix runs notifications without yielding: every so many in a row, the
+                    // next waits for the runtime's turn, so a protocol that keeps messaging
+                    // itself cannot starve timers, peers, stop or signals.
+                    self.self_streak += 1;
+                    if self.self_streak < SELF_MESSAGES_BEFORE_YIELD {
+                        ctx.notify(ToSelf);
+                    } else {
+                        self.self_streak = 0;
+                        ctx.run_later(std::time::Duration::ZERO, |_, ctx| ctx.notify(ToSelf));
+                    }
                 }
                 Output::Send { to, msg } => match self.links.get_mut(&to) {
                     Some(link) => link.send(&msg, &self.stats),
@@ -410,7 +428,14 @@ impl<P: Protocol> NodeActor<P> {
                 },
                 Output::Event(event) => {
                     let now = self.clock.now();
-                    let kind = event_kind(&event);
+                    let mut kind = event_kind(&event);
+                    if !self.event_kinds.contains(&kind) {
+                        if self.event_kinds.len() < MAX_EVENT_KINDS {
+                            self.event_kinds.insert(kind.clone());
+                        } else {
+                            kind = "other".to_string();
+                        }
+                    }
                     if P::is_notable(&event) {
                         tracing::info!(event = %kind, detail = ?event, "event");
                     } else {
@@ -620,11 +645,19 @@ fn incarnation_seed(base: u64) -> u64 {
     std::collections::hash_map::RandomState::new().hash_one(base)
 }
 
-/// An event's kind for logs and metric labels: its variant (or type) name from its `Debug`
-/// form, in snake case (`Suspect { peer: n3 }` is `suspect`).
+/// Distinct event kinds a node labels its event counter with; the rest count as `other`
+/// (a label per value would let a peer grow the metrics without bound).
+pub const MAX_EVENT_KINDS: usize = 64;
+
+/// An event's kind for logs and metric labels: the enum variant or struct name its `Debug`
+/// form starts with, in snake case (`Suspect { peer: n3 }` is `suspect`); `other` when that
+/// form does not start with such a name (a number, say).
 fn event_kind<E: std::fmt::Debug>(event: &E) -> String {
     let text = format!("{event:?}");
     let name = text.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or_default();
+    if !name.starts_with(|c: char| c.is_ascii_uppercase()) {
+        return "other".to_string();
+    }
     let mut out = String::with_capacity(name.len() + 4);
     for (i, c) in name.chars().enumerate() {
         if c.is_uppercase() {
@@ -654,6 +687,7 @@ mod tests {
         assert_eq!(super::event_kind(&Sample::Suspect { peer: 3 }), "suspect");
         assert_eq!(super::event_kind(&Sample::ObserverPaused(1)), "observer_paused");
         assert_eq!(super::event_kind(&Sample::Fenced), "fenced");
-        assert_eq!(super::event_kind(&7u8), "7");
+        assert_eq!(super::event_kind(&7u8), "other", "values never become labels");
+        assert_eq!(super::event_kind(&"Text"), "other");
     }
 }

@@ -52,4 +52,7 @@ pub use disruption::Disruptions;
 pub use fault::{Fault, FaultKind};
 pub use nemesis::{Episode, NemesisConfig, NemesisKind, Schedule, shrink};
 pub use net::{Latency, LinkConfig, MAX_LATENCY, Network, Partition};
-pub use sim::{MAX_TIMEOUTS_AT_ONE_INSTANT, NO_PANIC, RunReport, SimConfig, Simulation, ViolationReport};
+pub use sim::{
+    MAX_SELF_MESSAGES_AT_ONE_INSTANT, MAX_TIMEOUTS_AT_ONE_INSTANT, NO_PANIC, RunReport, SimConfig,
+    Simulation, ViolationReport,
+};

@@ -128,6 +128,12 @@ enum Pending<M, C> {
         req: RequestId,
         cmd: Box<C>,
     },
+    /// A message a node sent itself, for the incarnation that sent it.
+    ToSelf {
+        node: NodeId,
+        incarnation: u64,
+        wire: Wire<M>,
+    },
 }
 
 struct NodeRuntime<M> {
@@ -142,11 +148,20 @@ struct NodeRuntime<M> {
     /// Timeouts delivered at the current true time without time moving on.
     spins: u32,
     spin_at: u64,
+    /// Messages to self sent at the current true time without time moving on.
+    self_sends: u32,
+    self_at: u64,
+    /// Starts so far: a message to self is for the incarnation that sent it only.
+    incarnation: u64,
 }
 
 /// A protocol that keeps asking for a timeout that is already due is stuck in a loop; after
 /// this many timeouts at one instant the simulator reports it instead of hanging.
 pub const MAX_TIMEOUTS_AT_ONE_INSTANT: u32 = 10_000;
+
+/// A protocol that keeps sending itself messages without time moving on is stuck in a
+/// loop; after this many at one instant the simulator reports it instead of hanging.
+pub const MAX_SELF_MESSAGES_AT_ONE_INSTANT: u32 = 100_000;
 
 /// A deterministic simulation of `P` on `n` nodes.
 pub struct Simulation<P: Protocol> {
@@ -195,6 +210,9 @@ impl<P: Protocol> Simulation<P> {
                 generation: 0,
                 spins: 0,
                 spin_at: 0,
+                self_sends: 0,
+                self_at: 0,
+                incarnation: 0,
             })
             .collect();
         let report = RunReport {
@@ -337,6 +355,7 @@ impl<P: Protocol> Simulation<P> {
 
     fn start_node(&mut self, i: usize, restored: Option<P::Durable>) {
         let id = NodeId(i as u32 + 1);
+        self.runtime[i].incarnation += 1;
         let now = self.world.clocks[i].read(self.world.now_ns);
         let seed = self.node_rng.next_u64();
         let init = Init::restart(id, self.ids(), self.protocol_config.clone(), restored, seed, now);
@@ -477,8 +496,27 @@ impl<P: Protocol> Simulation<P> {
             // A message to self never leaves the process, as in the actix runtime: no loss,
             // delay, duplication or partition, but it is still handled after the step that
             // sent it, and a crash before then loses it.
+            let i = Self::idx(from).unwrap_or_default();
+            let rt = &mut self.runtime[i];
+            if rt.self_at == now {
+                rt.self_sends += 1;
+            } else {
+                (rt.self_at, rt.self_sends) = (now, 1);
+            }
+            if rt.self_sends > MAX_SELF_MESSAGES_AT_ONE_INSTANT {
+                if self.panicked.is_none() {
+                    self.panicked = Some(Violation::new(
+                        "sim::self_message_livelock",
+                        format!(
+                            "{from} sent itself {MAX_SELF_MESSAGES_AT_ONE_INSTANT} messages at one instant"
+                        ),
+                    ));
+                }
+                return self.drop_wire(from, to, DropReason::RecipientDown, &wire);
+            }
+            let incarnation = rt.incarnation;
             self.record_wire(TraceKind::Send { from, to, deliver_ns: at(Duration::ZERO) }, &wire);
-            self.queue.push(at(Duration::ZERO), Pending::Deliver { from, to, wire });
+            self.queue.push(at(Duration::ZERO), Pending::ToSelf { node: from, incarnation, wire });
             return;
         }
         match self.config.network.fate(from, to, now, size, &mut self.net_rng) {
@@ -582,6 +620,15 @@ impl<P: Protocol> Simulation<P> {
                 }
             }
             Pending::Fault(fault) => self.inject(*fault),
+            Pending::ToSelf { node, incarnation, wire } => {
+                let Some(i) = Self::idx(node) else { return Ok(()) };
+                if self.runtime[i].incarnation != incarnation {
+                    // Sent by an incarnation that has crashed since: it died with it.
+                    self.drop_wire(node, node, DropReason::RecipientDown, &wire);
+                    return Ok(());
+                }
+                return self.handle(Pending::Deliver { from: node, to: node, wire });
+            }
             Pending::Deliver { from, to, wire } => {
                 let Some(i) = Self::idx(to) else { return Ok(()) };
                 let refused = if self.world.nodes[i].is_none() {

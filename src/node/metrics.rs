@@ -9,8 +9,8 @@
 //! `palisade_timed_out_total`, `palisade_connects_total` and `palisade_dropped_total{why}`.
 //!
 //! The endpoint is unauthenticated, so it holds little: at most [`MAX_CONNECTIONS`] at once
-//! (more are closed at once), [`MAX_REQUEST`] bytes of request, [`REQUEST_TIMEOUT`] to send
-//! it; one response per connection.
+//! (a new one closes the oldest), [`MAX_REQUEST`] bytes of request, [`REQUEST_TIMEOUT`] to
+//! send it; one response per connection.
 
 use crate::actix::TransportStats;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -25,6 +25,8 @@ pub const MAX_CONNECTIONS: usize = 16;
 pub const MAX_REQUEST: usize = 4096;
 /// How long a client has to send its request and read the response.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often the recorder folds recorded samples into its summaries.
+pub const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// The process's Prometheus recorder, installed on first use (a process has one).
 pub fn recorder() -> Result<PrometheusHandle, String> {
@@ -58,46 +60,44 @@ pub struct Source {
     pub healthy: Box<dyn Fn() -> bool>,
 }
 
-/// Serves `/metrics` and `/healthz` on `listener` until the task is dropped.
+/// Serves `/metrics` and `/healthz` on `listener` until the task is dropped. When
+/// [`MAX_CONNECTIONS`] are open, a new connection closes the oldest: a client that holds
+/// connections open without finishing its request delays others by one round of
+/// connections at most, instead of shutting them out (a health check connects and asks at
+/// once, so it is the newest when it is answered).
 pub async fn serve(listener: tokio::net::TcpListener, source: Source) {
     let source = Rc::new(source);
-    let open = Rc::new(std::cell::Cell::new(0usize));
+    let mut open: std::collections::VecDeque<tokio::task::JoinHandle<()>> = Default::default();
+    let mut upkeep = tokio::time::interval(UPKEEP_EVERY);
     loop {
-        let stream = match listener.accept().await {
-            Ok((s, _)) => s,
-            Err(e) => {
-                // Out of descriptors, say: back off instead of spinning.
-                tracing::warn!(error = %e, "metrics endpoint: accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    // Out of descriptors, say: back off instead of spinning.
+                    tracing::warn!(error = %e, "metrics endpoint: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            // The recorder keeps histogram samples until upkeep folds them in: without it a
+            // node nobody scrapes would grow.
+            _ = upkeep.tick() => {
+                source.handle.run_upkeep();
                 continue;
             }
         };
-        if open.get() >= MAX_CONNECTIONS {
-            tracing::debug!("metrics endpoint: {MAX_CONNECTIONS} connections open; one closed unanswered");
-            continue;
+        open.retain(|task| !task.is_finished());
+        if open.len() >= MAX_CONNECTIONS {
+            if let Some(oldest) = open.pop_front() {
+                oldest.abort();
+                tracing::debug!("metrics endpoint: {MAX_CONNECTIONS} connections open; the oldest closed");
+            }
         }
-        let slot = Slot::take(&open);
         let source = source.clone();
-        actix::spawn(async move {
-            let _slot = slot;
+        open.push_back(actix::spawn(async move {
             let _ = tokio::time::timeout(REQUEST_TIMEOUT, answer(stream, &source)).await;
-        });
-    }
-}
-
-/// One of the [`MAX_CONNECTIONS`] slots, given back when dropped.
-struct Slot(Rc<std::cell::Cell<usize>>);
-
-impl Slot {
-    fn take(open: &Rc<std::cell::Cell<usize>>) -> Slot {
-        open.set(open.get() + 1);
-        Slot(open.clone())
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() - 1);
+        }));
     }
 }
 

@@ -9,8 +9,13 @@
 //! stops cleanly on SIGINT or SIGTERM. Bad arguments or configuration end the process with
 //! one line on stderr and status 2.
 //!
-//! Each event line carries `schema` ([`EVENT_SCHEMA`]), `node`, `wall_ms` (the node's wall
-//! clock, Unix milliseconds) and `t_ms` (milliseconds since the process started).
+//! Every line on stdout is a JSON object with `schema` ([`EVENT_SCHEMA`]), `node`, `event`
+//! and `t_ms` (milliseconds since the process started); all but `output_dropped` also carry
+//! `wall_ms` (the node's wall clock, Unix milliseconds). A protocol event that does not
+//! serialize as a JSON object is printed as it serializes, without these fields: give
+//! events a `#[serde(tag = "event")]` enum, as the built-in protocols do.
+//!
+//! [`run_with`] also hands the running node's handle to the application, to `call` it.
 //!
 //! ```toml
 //! cluster = 1
@@ -198,10 +203,21 @@ pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<T, String> {
     })
 }
 
-/// Runs one node of protocol `P` as this process: `--config FILE [--json-events]` from the
-/// command line, the configuration's `[protocol]` table as `P::Config`. Returns the exit
-/// status for `main` (0 after SIGINT or SIGTERM, 2 for bad arguments or configuration).
+/// Runs one node of protocol `P` as this process: `--config FILE [--json-events]
+/// [--metrics ADDR] [--log-format text|json]` from the command line, the configuration's
+/// `[protocol]` table as `P::Config`. Returns the exit status for `main` (0 after SIGINT or
+/// SIGTERM, 2 for bad arguments or configuration).
 pub fn run<P: Protocol>() -> ExitCode
+where
+    P::Config: DeserializeOwned,
+{
+    run_with::<P>(|_| {})
+}
+
+/// [`run`], handing the running node's [`NodeHandle`] to `app` on the node's actix
+/// system once it has started: `app` spawns the application's own tasks there
+/// (`actix::spawn`), which `call` the node and read its events, as a web server would.
+pub fn run_with<P: Protocol>(app: impl FnOnce(NodeHandle<P>) + 'static) -> ExitCode
 where
     P::Config: DeserializeOwned,
 {
@@ -242,7 +258,7 @@ where
             peers: file.peers,
         };
         match membership.resolve() {
-            Ok(resolved) => serve::<P>(&membership, resolved, file.protocol, &reporting),
+            Ok(resolved) => serve_with::<P>(&membership, resolved, file.protocol, &reporting, app),
             Err(e) => usage_error(e),
         }
     })
@@ -290,6 +306,17 @@ pub fn serve<P: Protocol>(
     protocol: P::Config,
     reporting: &Reporting,
 ) -> ExitCode {
+    serve_with::<P>(membership, resolved, protocol, reporting, |_| {})
+}
+
+/// [`serve`], handing the running node's handle to `app` as [`run_with`] does.
+pub fn serve_with<P: Protocol>(
+    membership: &Membership,
+    resolved: Resolved,
+    protocol: P::Config,
+    reporting: &Reporting,
+    app: impl FnOnce(NodeHandle<P>) + 'static,
+) -> ExitCode {
     let Resolved { key, peers } = resolved;
     let json = reporting.json_events;
     let metrics_at = match reporting.metrics.map(std::net::TcpListener::bind).transpose() {
@@ -320,7 +347,7 @@ pub fn serve<P: Protocol>(
             }
             tracing::warn!("{} event lines dropped: stdout not drained ({} in all)", d.since_last, d.total);
             let line = serde_json::json!({
-                "node": id, "event": "output_dropped", "lines": d.since_last, "total": d.total,
+                "schema": EVENT_SCHEMA, "node": id, "event": "output_dropped", "lines": d.since_last, "total": d.total,
                 "t_ms": started.elapsed().as_millis() as u64,
             });
             Some(format!("{line}\n"))
@@ -359,6 +386,7 @@ pub fn serve<P: Protocol>(
         if let Some(out) = out {
             print_events(&node, out, started);
         }
+        app(node.clone());
         if let (Some(listener), Some(handle)) = (metrics_at, recorder) {
             let listener = match listener
                 .set_nonblocking(true)
@@ -415,7 +443,11 @@ pub fn serve<P: Protocol>(
 fn print_events<P: Protocol>(node: &NodeHandle<P>, out: Lossy, started: std::time::Instant) {
     let mut events = node.subscribe();
     if let Some(state) = &node.restored {
-        let line = serde_json::json!({ "node": node.id.0, "event": "restored", "state": state, "t_ms": 0 });
+        let wall_ms = node.clock().now().wall.as_unix_millis();
+        let line = serde_json::json!({
+            "schema": EVENT_SCHEMA, "node": node.id.0, "event": "restored", "state": state, "wall_ms": wall_ms,
+            "t_ms": 0,
+        });
         out.line(&line.to_string());
     }
     let events_out = out.clone();
@@ -453,7 +485,8 @@ fn print_events<P: Protocol>(node: &NodeHandle<P>, out: Lossy, started: std::tim
             if last != Some((now.1, now.2, closed)) {
                 last = Some((now.1, now.2, closed));
                 let line = serde_json::json!({
-                    "node": stats.id.0, "event": "transport", "frames_in": now.0, "rejected": now.1,
+                    "schema": EVENT_SCHEMA, "node": stats.id.0, "event": "transport", "frames_in": now.0,
+                    "rejected": now.1, "wall_ms": stats.clock().now().wall.as_unix_millis(),
                     "dropped_queue_full": now.2, "refused": closed.0, "timed_out": closed.1,
                     "connects": closed.2, "t_ms": started.elapsed().as_millis() as u64,
                 });
