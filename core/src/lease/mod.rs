@@ -109,9 +109,17 @@ impl Default for LeaseConfig {
 impl LeaseConfig {
     /// How long a holder trusts a lease on its own clock: `L·(1-ρ)/(1+ρ) - granularity`.
     pub fn holder_lease(&self) -> Duration {
-        let rho = f64::from(self.max_drift_ppm) / 1e6;
-        self.term.mul_f64((1.0 - rho) / (1.0 + rho)).saturating_sub(self.granularity)
+        holder_lease(self.term, self.max_drift_ppm, self.granularity)
     }
+}
+
+/// The drift-safe lease rule: a grantor (or every acceptor of a majority) keeps a promise
+/// for `term` on its clock from when the request reached it; a holder that started its own
+/// clock before asking may trust the grant for `term·(1-ρ)/(1+ρ)` of its clock, less the
+/// clock's `granularity`, whatever the two clocks' rates within ρ (`max_drift_ppm`).
+pub fn holder_lease(term: Duration, max_drift_ppm: u32, granularity: Duration) -> Duration {
+    let rho = f64::from(max_drift_ppm) / 1e6;
+    term.mul_f64((1.0 - rho) / (1.0 + rho)).saturating_sub(granularity)
 }
 
 /// Lock-service messages.

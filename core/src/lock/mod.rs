@@ -92,8 +92,7 @@ impl LockConfig {
     /// How long a holder trusts a grant, on its own clock, from when it asked:
     /// `L·(1-ρ)/(1+ρ)` minus the clock granularity.
     pub fn holder_lease(&self) -> Duration {
-        let rho = f64::from(self.max_drift_ppm) / 1e6;
-        self.term.mul_f64((1.0 - rho) / (1.0 + rho)).saturating_sub(self.granularity)
+        crate::lease::holder_lease(self.term, self.max_drift_ppm, self.granularity)
     }
 }
 
