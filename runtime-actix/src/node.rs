@@ -653,8 +653,19 @@ pub const MAX_EVENT_KINDS: usize = 64;
 /// form starts with, in snake case (`Suspect { peer: n3 }` is `suspect`); `other` when that
 /// form does not start with such a name (a number, say).
 fn event_kind<E: std::fmt::Debug>(event: &E) -> String {
-    let text = format!("{event:?}");
-    let name = text.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or_default();
+    /// Keeps the leading name of a `Debug` form and stops the formatting after it, so an
+    /// event's fields are never formatted just to be thrown away.
+    struct Name(String);
+    impl std::fmt::Write for Name {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let end = s.find(|c: char| !c.is_alphanumeric() && c != '_');
+            self.0.push_str(&s[..end.unwrap_or(s.len())]);
+            if end.is_some() { Err(std::fmt::Error) } else { Ok(()) }
+        }
+    }
+    let mut name = Name(String::new());
+    let _ = std::fmt::Write::write_fmt(&mut name, format_args!("{event:?}"));
+    let name = name.0;
     if !name.starts_with(|c: char| c.is_ascii_uppercase()) {
         return "other".to_string();
     }

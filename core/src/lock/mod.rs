@@ -351,11 +351,7 @@ impl Locks {
 
     /// Ends a claim that is not held: its waiting acquires are told, its promises freed.
     fn give_up(&mut self, claim: u64) {
-        let Some(c) = self.claims.remove(&claim) else { return };
-        self.by_name.remove(&c.name);
-        for t in [Timer::Renew(claim), Timer::Retry(claim), Timer::GiveUp(claim)] {
-            self.timers.cancel(t);
-        }
+        let Some(c) = self.forget(claim) else { return };
         for req in c.waiting {
             self.outbox.reply(req, LockReply::NotAcquired);
         }
@@ -459,11 +455,9 @@ impl Locks {
             }
             Some((token, _)) => {
                 // Lapsed unrenewed: it holds nothing now.
-                let name = c.name.clone();
-                self.claims.remove(&k);
-                self.by_name.remove(&name);
-                self.timers.cancel(Timer::Renew(k));
-                self.outbox.event(LockEvent::Lost { name, token });
+                if let Some(c) = self.forget(k) {
+                    self.outbox.event(LockEvent::Lost { name: c.name, token });
+                }
             }
             None => {}
         }
@@ -499,15 +493,21 @@ impl Locks {
         self.stand(k, now);
     }
 
+    /// Drops claim `k`: its entry, its name's index and its timers.
+    fn forget(&mut self, k: u64) -> Option<Claim> {
+        let c = self.claims.remove(&k)?;
+        self.by_name.remove(&c.name);
+        for t in [Timer::Renew(k), Timer::Retry(k), Timer::GiveUp(k)] {
+            self.timers.cancel(t);
+        }
+        Some(c)
+    }
+
     fn release(&mut self, now: Instant, req: RequestId, name: &str) {
-        let held = self.by_name.get(name).and_then(|k| self.claims.get(k)).and_then(|c| c.held);
-        match (self.by_name.get(name).copied(), held) {
-            (Some(k), Some((token, until))) => {
-                self.claims.remove(&k);
-                self.by_name.remove(name);
-                for t in [Timer::Renew(k), Timer::Retry(k), Timer::GiveUp(k)] {
-                    self.timers.cancel(t);
-                }
+        let k = self.by_name.get(name).copied();
+        match k.and_then(|k| self.claims.get(&k)).and_then(|c| c.held).zip(k) {
+            Some(((token, until), k)) => {
+                self.forget(k);
                 for &a in &self.members {
                     self.outbox.send(a, LockMsg::Release { name: name.to_string(), term: token });
                 }
