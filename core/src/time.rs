@@ -185,6 +185,24 @@ impl Now {
     }
 }
 
+/// Serde for a [`Duration`] as a whole number of milliseconds, for configuration files
+/// (`term_ms = 10000`); use as `#[serde(with = "palisade_core::time::millis")]`.
+/// Deserializing accepts any `u64`; serializing rounds down to the millisecond.
+pub mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    /// Writes `d` as its milliseconds.
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// Reads milliseconds.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@
 //! data_dir = "data/n1"
 //! key_file = "keys/n1/node.key"      # as written by `palisade keygen`
 //! protocol = "heartbeat-phi"         # heartbeat-phi, heartbeat-fixed, swim, swim-plain,
-//!                                    # lease, election, skew or bracha
+//!                                    # lease, election, locks, skew or bracha
 //! heartbeat_ms = 1000                # optional; SWIM's probe interval too
 //! timeout_ms = 5000                  # optional, heartbeat-fixed
 //! acceptable_pause_ms = 3000         # optional, heartbeat-phi
@@ -27,6 +27,11 @@
 //! jeopardy_grace_ms = 45000
 //! request_timeout_ms = 1000
 //!
+//! [locks]                           # protocol = "locks": an acceptor of the named locks
+//! term_ms = 10000                    # (all optional; see `LockConfig`). A node with an
+//! max_drift_ppm = 200                # application that acquires locks runs through
+//!                                    # `palisade::node::run_with` instead.
+//!
 //! [[peers]]
 //! id = 2
 //! addr = "127.0.0.1:7002"
@@ -40,6 +45,7 @@ use palisade::core::detector::swim::{Swim, SwimConfig};
 use palisade::core::detector::{FixedTimeout, Heartbeat, HeartbeatConfig, PhiAccrual};
 use palisade::core::lease::election::Election;
 use palisade::core::lease::{LeaseConfig, LockService};
+use palisade::core::lock::{LockConfig, Locks};
 use palisade::core::quorum::Keyring;
 use palisade::core::quorum::bracha::{Bracha, BrachaConfig};
 use palisade::node::{Membership, PeerEntry, Reporting, read_toml, serve};
@@ -84,6 +90,8 @@ struct FileConfig {
     lease: Option<LeaseFile>,
     /// bracha: the fault bound.
     bracha: Option<BrachaFile>,
+    /// locks: the named locks' parameters.
+    locks: Option<LockConfig>,
     #[serde(default)]
     peers: Vec<PeerEntry>,
 }
@@ -199,6 +207,11 @@ fn configure(args: NodeArgs) -> ExitCode {
             }
             serve::<Election>(&membership, resolved, c, &reporting)
         }
+        "locks" => {
+            // Named locks granted by a majority: this process is an acceptor for every name.
+            let c = file.locks.clone().unwrap_or_default();
+            serve::<Locks>(&membership, resolved, c, &reporting)
+        }
         "skew" => {
             // The skew monitor: fences this node (event `fenced`) while its wall clock is
             // too far from its peers'; heartbeat_ms is the probe interval.
@@ -231,7 +244,7 @@ fn configure(args: NodeArgs) -> ExitCode {
             serve::<Bracha>(&membership, resolved, config, &reporting)
         }
         other => usage_error(format!(
-            "protocol `{other}` is not one of heartbeat-phi, heartbeat-fixed, swim, swim-plain, lease, election, skew, bracha"
+            "protocol `{other}` is not one of heartbeat-phi, heartbeat-fixed, swim, swim-plain, lease, election, locks, skew, bracha"
         )),
     }
 }

@@ -179,20 +179,27 @@ impl Membership {
     }
 }
 
-/// A configuration file for [`run`]: the membership fields, and the protocol's own
-/// configuration in a `[protocol]` table.
+/// A configuration file for [`run`]: the membership fields, the protocol's own
+/// configuration in a `[protocol]` table, and the application's in an `[app]` table.
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-struct NodeFile<C> {
+struct NodeFile<C, A> {
     cluster: u64,
     id: u32,
     listen: SocketAddr,
     data_dir: PathBuf,
     key_file: PathBuf,
     protocol: C,
+    app: A,
     #[serde(default)]
     peers: Vec<PeerEntry>,
 }
+
+/// The `[app]` table of a node run by [`run`], which has no application: it must be absent
+/// (or empty).
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct NoApp {}
 
 /// Reads a TOML file into `T`; the error is one line naming the file.
 pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<T, String> {
@@ -203,6 +210,20 @@ pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<T, String> {
     })
 }
 
+/// [`read_toml`] for a node file, with an absent `[app]` table read as an empty one.
+fn read_toml_with_app<C: DeserializeOwned, A: DeserializeOwned>(
+    path: &Path,
+) -> Result<NodeFile<C, A>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let one_line = |e: toml::de::Error| {
+        let msg = e.message().to_string();
+        format!("{}: {}", path.display(), msg.lines().next().unwrap_or("invalid"))
+    };
+    let mut table: toml::Table = toml::from_str(&text).map_err(one_line)?;
+    table.entry("app").or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    table.try_into().map_err(one_line)
+}
+
 /// Runs one node of protocol `P` as this process: `--config FILE [--json-events]
 /// [--metrics ADDR] [--log-format text|json]` from the command line, the configuration's
 /// `[protocol]` table as `P::Config`. Returns the exit status for `main` (0 after SIGINT or
@@ -211,13 +232,18 @@ pub fn run<P: Protocol>() -> ExitCode
 where
     P::Config: DeserializeOwned,
 {
-    run_with::<P>(|_| {})
+    run_with::<P, NoApp>(|_, _| Ok(()))
 }
 
-/// [`run`], handing the running node's [`NodeHandle`] to `app` on the node's actix
-/// system once it has started: `app` spawns the application's own tasks there
-/// (`actix::spawn`), which `call` the node and read its events, as a web server would.
-pub fn run_with<P: Protocol>(app: impl FnOnce(NodeHandle<P>) + 'static) -> ExitCode
+/// [`run`] for a node with an application of its own: the configuration file's `[app]`
+/// table is read as `A` (an absent table reads as an empty one), and `app` gets it with the
+/// running node's [`NodeHandle`] on the node's actix system once the node has started.
+/// `app` spawns its own tasks there (`actix::spawn`, or an actix-web server), which `call`
+/// the node and read its events. An `Err` from `app` (a port in use, say) stops the node
+/// and the process exits with status 1 after printing it.
+pub fn run_with<P: Protocol, A: DeserializeOwned + 'static>(
+    app: impl FnOnce(NodeHandle<P>, A) -> Result<(), String> + 'static,
+) -> ExitCode
 where
     P::Config: DeserializeOwned,
 {
@@ -245,7 +271,7 @@ where
         return usage_error("--config FILE is required");
     };
     with_logging(reporting.log_json, || {
-        let file: NodeFile<P::Config> = match read_toml(&config) {
+        let file: NodeFile<P::Config, A> = match read_toml_with_app(&config) {
             Ok(f) => f,
             Err(e) => return usage_error(e),
         };
@@ -258,7 +284,12 @@ where
             peers: file.peers,
         };
         match membership.resolve() {
-            Ok(resolved) => serve_with::<P>(&membership, resolved, file.protocol, &reporting, app),
+            Ok(resolved) => {
+                let settings = file.app;
+                serve_with::<P>(&membership, resolved, file.protocol, &reporting, move |node| {
+                    app(node, settings)
+                })
+            }
             Err(e) => usage_error(e),
         }
     })
@@ -306,7 +337,7 @@ pub fn serve<P: Protocol>(
     protocol: P::Config,
     reporting: &Reporting,
 ) -> ExitCode {
-    serve_with::<P>(membership, resolved, protocol, reporting, |_| {})
+    serve_with::<P>(membership, resolved, protocol, reporting, |_| Ok(()))
 }
 
 /// [`serve`], handing the running node's handle to `app` as [`run_with`] does.
@@ -315,7 +346,7 @@ pub fn serve_with<P: Protocol>(
     resolved: Resolved,
     protocol: P::Config,
     reporting: &Reporting,
-    app: impl FnOnce(NodeHandle<P>) + 'static,
+    app: impl FnOnce(NodeHandle<P>) -> Result<(), String> + 'static,
 ) -> ExitCode {
     let Resolved { key, peers } = resolved;
     let json = reporting.json_events;
@@ -386,7 +417,11 @@ pub fn serve_with<P: Protocol>(
         if let Some(out) = out {
             print_events(&node, out, started);
         }
-        app(node.clone());
+        if let Err(e) = app(node.clone()) {
+            eprintln!("palisade: {e}");
+            node.stop().await;
+            return ExitCode::from(1);
+        }
         if let (Some(listener), Some(handle)) = (metrics_at, recorder) {
             let listener = match listener
                 .set_nonblocking(true)

@@ -52,19 +52,25 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-/// How the locks behave.
+/// How the locks behave. In a configuration file every field is optional (defaults below)
+/// and durations are whole milliseconds: `term_ms`, `renew_after_ms`, `retry_ms`,
+/// `granularity_ms`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "LockFile")]
 pub struct LockConfig {
-    /// `L`: how long an acceptor's promise runs on its own clock.
+    /// `L`: how long an acceptor's promise runs on its own clock (`term_ms` in files).
+    #[serde(rename = "term_ms", with = "crate::time::millis")]
     pub term: Duration,
     /// ρ: the largest clock rate error assumed, in parts per million.
     pub max_drift_ppm: u32,
-    /// A holder renews this long after its previous round began.
+    /// A holder renews this long after its previous round began (`renew_after_ms`).
+    #[serde(rename = "renew_after_ms", with = "crate::time::millis")]
     pub renew_after: Duration,
-    /// A failed round is retried after a random wait up to this long.
+    /// A failed round is retried after a random wait up to this long (`retry_ms`).
+    #[serde(rename = "retry_ms", with = "crate::time::millis")]
     pub retry: Duration,
-    /// Clock granularity, subtracted from the holder's lease.
+    /// Clock granularity, subtracted from the holder's lease (`granularity_ms`).
+    #[serde(rename = "granularity_ms", with = "crate::time::millis")]
     pub granularity: Duration,
     /// Names an acceptor keeps state for; asks for more are refused.
     pub max_names: usize,
@@ -88,7 +94,63 @@ impl Default for LockConfig {
     }
 }
 
+/// [`LockConfig`] as a file gives it: every field optional, `renew_after_ms` a third of
+/// `term_ms` unless given.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LockFile {
+    term_ms: Option<u64>,
+    max_drift_ppm: Option<u32>,
+    renew_after_ms: Option<u64>,
+    retry_ms: Option<u64>,
+    granularity_ms: Option<u64>,
+    max_names: Option<usize>,
+    max_name_len: Option<usize>,
+}
+
+impl TryFrom<LockFile> for LockConfig {
+    type Error = String;
+
+    fn try_from(f: LockFile) -> Result<Self, String> {
+        let d = LockConfig::default();
+        let ms = Duration::from_millis;
+        let term = f.term_ms.map_or(d.term, ms);
+        let c = LockConfig {
+            term,
+            max_drift_ppm: f.max_drift_ppm.unwrap_or(d.max_drift_ppm),
+            renew_after: f.renew_after_ms.map_or(term / 3, ms),
+            retry: f.retry_ms.map_or(d.retry, ms),
+            granularity: f.granularity_ms.map_or(d.granularity, ms),
+            max_names: f.max_names.unwrap_or(d.max_names),
+            max_name_len: f.max_name_len.unwrap_or(d.max_name_len),
+        };
+        c.validate()?;
+        Ok(c)
+    }
+}
+
 impl LockConfig {
+    /// Checks that a holder can hold at all: ρ below 100%, and a renewal that begins before
+    /// the holder's lease (`L·(1-ρ)/(1+ρ)` less the granularity) has run out.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_drift_ppm >= 1_000_000 {
+            return Err(format!("max_drift_ppm {} must be below 1000000", self.max_drift_ppm));
+        }
+        let lease = self.holder_lease();
+        if self.renew_after.is_zero() || self.renew_after >= lease {
+            return Err(format!(
+                "renew_after_ms {} must be above 0 and below the holder's lease, {} ms for term_ms {}",
+                self.renew_after.as_millis(),
+                lease.as_millis(),
+                self.term.as_millis()
+            ));
+        }
+        if self.retry.is_zero() {
+            return Err("retry_ms must be above 0".into());
+        }
+        Ok(())
+    }
+
     /// How long a holder trusts a grant, on its own clock, from when it asked:
     /// `L·(1-ρ)/(1+ρ)` minus the clock granularity.
     pub fn holder_lease(&self) -> Duration {
@@ -147,6 +209,14 @@ pub enum LockCommand {
         /// The lock.
         name: String,
     },
+    /// The lease view: does this node hold `name` now, under which token, until when?
+    /// Replied to with [`LockReply::Holds`] or [`LockReply::NotHeld`], judged on this
+    /// node's clock when the command is handled (after a pause, the lease may have lapsed
+    /// before the renewal timer has run: the answer is then `NotHeld`).
+    View {
+        /// The lock.
+        name: String,
+    },
 }
 
 /// The answer to a [`LockCommand`].
@@ -159,6 +229,14 @@ pub enum LockReply {
         /// The fencing token: greater than every earlier grant of this name.
         token: u64,
         /// The lease's end on this node's clock, as first granted.
+        until: Instant,
+    },
+    /// The answer to [`LockCommand::View`]: this node holds the lock under `token` until
+    /// `until` on its monotonic clock, as of the latest renewal.
+    Holds {
+        /// The fencing token.
+        token: u64,
+        /// The lease's end on this node's clock.
         until: Instant,
     },
     /// Not acquired within the time asked (someone else holds it, or no majority answered).
@@ -335,18 +413,26 @@ impl Locks {
         }
     }
 
-    /// Abandons the claim's round (freeing the acceptors that promised) and stands again.
+    /// Abandons the claim's round, if one is running (freeing the acceptors that promised,
+    /// this node's own among them), and stands again after a random wait up to
+    /// [`LockConfig::retry`]. The wait is what ends a duel: two askers that abandoned and
+    /// stood again at once would each promise themselves first and refuse the other, round
+    /// after round; with it, the first to stand again finds the other's acceptor free.
     fn retry(&mut self, claim: u64, now: Instant) {
         let Some(c) = self.claims.get_mut(&claim) else { return };
         if c.held.is_some() {
             return;
         }
-        if let Some(r) = c.round.take() {
-            for a in r.promised {
-                self.outbox.send(a, LockMsg::Release { name: c.name.clone(), term: r.term });
+        match c.round.take() {
+            Some(r) => {
+                for a in r.promised {
+                    self.outbox.send(a, LockMsg::Release { name: c.name.clone(), term: r.term });
+                }
+                let wait = self.rng.duration_between(Duration::ZERO, self.config.retry);
+                self.timers.set(Timer::Retry(claim), now + wait);
             }
+            None => self.stand(claim, now),
         }
-        self.stand(claim, now);
     }
 
     /// Ends a claim that is not held: its waiting acquires are told, its promises freed.
@@ -432,7 +518,6 @@ impl Locks {
     fn on_refused(&mut self, from: NodeId, round: u64, highest: u64, now: Instant) {
         let (n, majority) = (self.members.len(), self.majority());
         let Some(k) = self.claim_of_round(round) else { return };
-        let retry = self.rng.duration_between(Duration::ZERO, self.config.retry);
         let Some(c) = self.claims.get_mut(&k) else { return };
         c.seen_term = c.seen_term.max(highest);
         let Some(r) = c.round.as_mut() else { return };
@@ -441,9 +526,9 @@ impl Locks {
             // Still winnable; or a renewal, which keeps its promises until its lease ends.
             return;
         }
-        // This round cannot win: free the acceptors that promised (a split vote must not
-        // block everyone for a whole term), and try again soon, above the terms refused.
-        self.timers.set(Timer::Retry(k), now + retry);
+        // This round cannot win: free the acceptors that promised now (a split vote must
+        // not block everyone for a whole term), and try again soon, above the terms refused.
+        self.retry(k, now);
     }
 
     fn on_renew(&mut self, k: u64, now: Instant) {
@@ -574,6 +659,14 @@ impl Protocol for Locks {
         match cmd {
             LockCommand::Acquire { name, within } => self.acquire(now.mono, req, name, within),
             LockCommand::Release { name } => self.release(now.mono, req, &name),
+            LockCommand::View { name } => {
+                let claim = self.by_name.get(&name).and_then(|k| self.claims.get(k));
+                let reply = match claim.and_then(|c| c.held).filter(|&(_, until)| now.mono < until) {
+                    Some((token, until)) => LockReply::Holds { token, until },
+                    None => LockReply::NotHeld,
+                };
+                self.outbox.reply(req, reply);
+            }
         }
     }
 

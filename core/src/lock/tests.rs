@@ -288,3 +288,69 @@ fn a_node_never_stands_in_a_term_twice_even_across_a_restart() {
     assert!(terms.len() >= 4, "{terms:?}");
     assert!(terms.windows(2).all(|w| w[0] < w[1]), "terms reused or going back: {terms:?}");
 }
+
+#[test]
+fn the_lease_view_answers_on_the_clock_of_the_moment_it_is_asked() {
+    let mut c = Cluster::new(3);
+    let a = c.acquire(N1, "leader", 500);
+    c.deliver(all);
+    let Some(&LockReply::Acquired { token, until }) = c.reply(a) else { panic!("{:?}", c.replies) };
+    let v = c.call(N1, LockCommand::View { name: "leader".into() });
+    assert_eq!(c.reply(v), Some(&LockReply::Holds { token, until }));
+    // Renewed, the view moves its end on.
+    c.run(400, all);
+    let v = c.call(N1, LockCommand::View { name: "leader".into() });
+    let Some(&LockReply::Holds { token: t, until: later }) = c.reply(v) else { panic!("{:?}", c.replies) };
+    assert_eq!(t, token);
+    assert!(later > until, "{later:?} after {until:?}");
+    // A node that never asked holds nothing.
+    let v = c.call(N2, LockCommand::View { name: "leader".into() });
+    assert_eq!(c.reply(v), Some(&LockReply::NotHeld));
+    // n1 pauses past its lease: asked before any timer of its has run, it holds nothing.
+    c.now_ms += 2_000;
+    let v = c.call(N1, LockCommand::View { name: "leader".into() });
+    assert_eq!(c.reply(v), Some(&LockReply::NotHeld));
+}
+
+#[test]
+fn a_configuration_file_gives_milliseconds_and_is_checked() {
+    let c: LockConfig = serde_json::from_str(r#"{"term_ms": 2000, "retry_ms": 100}"#).unwrap();
+    assert_eq!(c.term, Duration::from_secs(2));
+    assert_eq!(c.renew_after, Duration::from_secs(2) / 3, "a third of the term unless given");
+    assert_eq!(c.retry, Duration::from_millis(100));
+    assert_eq!(c.max_names, LockConfig::default().max_names);
+    // Renewing after the lease has run out would lose the lock at every renewal.
+    let late = serde_json::from_str::<LockConfig>(r#"{"term_ms": 2000, "renew_after_ms": 2000}"#);
+    assert!(late.unwrap_err().to_string().contains("renew_after_ms 2000"));
+    let unknown = serde_json::from_str::<LockConfig>(r#"{"term": 2000}"#);
+    assert!(unknown.unwrap_err().to_string().contains("unknown field `term`"));
+}
+
+#[test]
+fn two_askers_left_by_a_dead_holder_do_not_duel_forever() {
+    // n1 holds; n2 and n3 both want the name; n3 misses n1's last renewals, so its promise
+    // to n1 runs out first; then n1 dies. Each asker promises itself before asking the
+    // other, so two that abandoned a round and stood again at once refused each other
+    // round after round (found on real processes by tests/fenced_web.rs).
+    for shift in 0..50u64 {
+        let mut c = Cluster::new(3);
+        let a = c.acquire(N1, "leader", 500);
+        c.deliver(all);
+        assert!(matches!(c.reply(a), Some(LockReply::Acquired { .. })));
+        c.run(500 + 10 * shift, all);
+        let (b2, b3) = (c.acquire(N2, "leader", 10_000), c.acquire(N3, "leader", 10_000));
+        c.run(400, |from, to, _| !(from == N1 && to == N3));
+        c.nodes.remove(&N1);
+        let died = c.now_ms;
+        let mut won = None;
+        while won.is_none() && c.now_ms < died + 10_000 {
+            c.run(10, all);
+            won = [b2, b3].into_iter().find(|&b| matches!(c.reply(b), Some(LockReply::Acquired { .. })));
+        }
+        // n2's promise to n1 runs out within L = 1 s of n1's death; then each round an asker
+        // abandons is followed by a random wait, and the first to stand again wins unless
+        // the other stands within the same step. (Duelling, it took the whole 10 s.)
+        let after = c.now_ms - died;
+        assert!(won.is_some() && after <= 5_000, "shift {shift}: no holder {after} ms after n1 died");
+    }
+}
