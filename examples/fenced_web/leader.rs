@@ -3,31 +3,15 @@
 //! up.
 
 use crate::Settings;
+use crate::replica::{Leadership, Leading};
 use crate::store::{Client, StoreError};
 use palisade::actix::{CallError, NodeHandle};
 use palisade::core::lock::{LockCommand, LockEvent, LockReply, Locks};
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
 /// The lock whose holder leads.
 pub const LEADER: &str = "leader";
-
-/// What the leader has: its fencing token, the number of its latest request to the store
-/// under that token, and the data as the store holds it.
-pub struct Leading {
-    /// The lock's fencing token.
-    pub token: u64,
-    /// Requests to the store under `token` so far (the store refuses one not above).
-    pub seq: u64,
-    /// The data.
-    pub data: BTreeMap<String, String>,
-}
-
-/// This replica's leadership, `None` while it does not lead. Requests hold the lock while
-/// they use it, so writes reach the store one at a time, in order.
-pub type Leadership = Arc<tokio::sync::Mutex<Option<Leading>>>;
 
 /// The token under which this node holds [`LEADER`] now, judged on its clock: a replica
 /// checks this before it serves a read from memory or sends a write.
@@ -59,6 +43,7 @@ pub async fn lead(node: NodeHandle<Locks>, leadership: Leadership, settings: Set
         };
         match store.load(token, 1, settings.http).await {
             Ok(data) => *leadership.lock().await = Some(Leading { token, seq: 1, data }),
+            // Refused (a newer leader loaded) or unanswered: give the lock up and start over.
             Err(StoreError::Fenced(why) | StoreError::Unknown(why)) => {
                 tracing::warn!(token, "cannot load from the store: {why}");
                 resign(&node).await;
@@ -67,17 +52,17 @@ pub async fn lead(node: NodeHandle<Locks>, leadership: Leadership, settings: Set
             }
         }
         tracing::info!(token, "leading");
+        // Lead until the lock lapses (a pause, a partition) or is given up.
         loop {
-            match events.recv().await {
-                Ok(e) => match e.event {
-                    LockEvent::Lost { token: t, .. } | LockEvent::Released { token: t, .. } if t == token => {
-                        break;
-                    }
-                    _ => {}
-                },
-                Err(RecvError::Lagged(_)) if lease(&node).await == Some(token) => {}
-                Err(RecvError::Lagged(_)) => break,
+            let ended = match events.recv().await {
+                Ok(e) => {
+                    matches!(e.event, LockEvent::Lost { token: t, .. } | LockEvent::Released { token: t, .. } if t == token)
+                }
+                Err(RecvError::Lagged(_)) => lease(&node).await != Some(token),
                 Err(RecvError::Closed) => return,
+            };
+            if ended {
+                break;
             }
         }
         tracing::info!(token, "no longer leading");

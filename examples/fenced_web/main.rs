@@ -12,10 +12,12 @@
 //!   palisade's [`palisade::core::fencing::FencedResource`]. A leader deposed while it was
 //!   paused, whose late write reaches the store after its successor loaded, is refused.
 //!
-//! Where palisade shows up: [`main`] (startup), [`leader`] (the lock and its lease view) and
-//! [`store::Store::admit`] (the fencing check); the rest is actix-web. `tests/fenced_web.rs`
-//! runs the store and three replicas, SIGSTOPs the leader past its lease, and checks the
-//! whole history of client operations with the linearizability checker.
+//! Where palisade shows up (76 lines of code): [`main`] (startup, 9), [`leader`] (the lock
+//! and its lease view, 56), the two lease checks in [`replica`] (6) and
+//! [`store::Store::admit`] (the fencing check, 5); the rest is actix-web and a file.
+//! `tests/fenced_web.rs` runs the store and three replicas, SIGSTOPs the leader past its
+//! lease, and checks the whole history of client operations with the linearizability
+//! checker.
 //!
 //! ```text
 //! cargo run --release -- keygen --out keys/r1            # r2, r3 too
@@ -82,7 +84,7 @@ fn main() -> ExitCode {
         return store::main(std::env::args().skip(2));
     }
     palisade::node::run_with::<Locks, Settings>(|node, settings| {
-        let leading = leader::Leadership::default();
+        let leading = replica::Leadership::default();
         palisade::actix::actix::spawn(leader::lead(node.clone(), leading.clone(), settings.clone()));
         replica::serve(node, leading, settings)
     })

@@ -6,11 +6,28 @@
 //! `504` when the store did not answer (the write may have taken effect).
 
 use crate::Settings;
-use crate::leader::{self, Leadership};
+use crate::leader;
 use crate::store::{Client, StoreError};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use palisade::actix::NodeHandle;
 use palisade::core::lock::Locks;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What the leader has: its fencing token, the number of its latest request to the store
+/// under that token, and the data as the store holds it.
+pub struct Leading {
+    /// The lock's fencing token.
+    pub token: u64,
+    /// Requests to the store under `token` so far (the store refuses one not above).
+    pub seq: u64,
+    /// The data.
+    pub data: BTreeMap<String, String>,
+}
+
+/// This replica's leadership, `None` while it does not lead. Requests hold the lock while
+/// they use it, so writes reach the store one at a time, in order.
+pub type Leadership = Arc<tokio::sync::Mutex<Option<Leading>>>;
 
 /// What every request handler shares.
 struct Replica {
