@@ -71,6 +71,45 @@ pub enum ElectionMsg {
     },
 }
 
+/// What the application asks of an election node (the storage node answers
+/// [`ElectionReply::NotACandidate`] to all of them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ElectionCommand {
+    /// The lease view: does this node lead now, under which token, until when (on its own
+    /// clock, judged when the command is handled)?
+    View,
+    /// Stop leading at once, freeing the acceptors' promises so another candidate can win
+    /// without waiting out the lease, and stop standing until [`ElectionCommand::Campaign`].
+    /// A restarted node stands again.
+    Resign,
+    /// Stand for election again after [`ElectionCommand::Resign`] (at once).
+    Campaign,
+}
+
+/// The answer to an [`ElectionCommand`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ElectionReply {
+    /// [`ElectionCommand::View`]: this node leads under `token` until `until` on its clock.
+    Leading {
+        /// The term's fencing token.
+        token: FencingToken,
+        /// The lease's end on this node's monotonic clock, as of the latest renewal.
+        until: Instant,
+    },
+    /// [`ElectionCommand::View`]: this node does not lead now.
+    NotLeading,
+    /// [`ElectionCommand::Resign`]: done; `term` is the term it led, if it led.
+    Resigned {
+        /// The term given up.
+        term: Option<u64>,
+    },
+    /// [`ElectionCommand::Campaign`]: standing.
+    Campaigning,
+    /// The storage node is not a candidate.
+    NotACandidate,
+}
+
 /// Election events.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -82,6 +121,11 @@ pub enum ElectionEvent {
     },
     /// This node's lease for `term` lapsed unrenewed.
     Deposed {
+        /// The term.
+        term: u64,
+    },
+    /// This node gave up leading `term` on [`ElectionCommand::Resign`].
+    Resigned {
         /// The term.
         term: u64,
     },
@@ -158,12 +202,14 @@ pub struct Election {
     /// Candidate: the highest term heard of in refusals.
     seen_term: u64,
     leading: Option<(u64, Instant)>,
+    /// Whether this node stands for election (until the application resigns).
+    campaigning: bool,
     writes: u64,
     pending: DelayedWrites,
     storage: FencedResource,
     timers: Timers<Timer>,
     rng: Rng,
-    outbox: Outbox<ElectionMsg, ElectionEvent, ElectionDurable>,
+    outbox: Outbox<ElectionMsg, ElectionEvent, ElectionDurable, ElectionReply>,
 }
 
 impl Election {
@@ -203,6 +249,9 @@ impl Election {
     }
 
     fn on_campaign(&mut self, now: Instant) {
+        if !self.campaigning {
+            return;
+        }
         match self.leading {
             Some((term, until)) if now < until => {
                 // Renew: ask again in the same term.
@@ -285,10 +334,41 @@ impl Election {
     }
 }
 
+impl Election {
+    /// Stops standing; gives up the lease it holds and the promises of any round in flight.
+    fn resign(&mut self, now: Instant) -> ElectionReply {
+        self.campaigning = false;
+        self.timers.cancel(Timer::Campaign);
+        let mut release = BTreeSet::new();
+        if let Some(r) = self.round.take() {
+            release.extend(r.promised.iter().map(|&a| (a, r.term)));
+        }
+        let led = match self.leading.take() {
+            Some((term, until)) if now < until => {
+                // Every acceptor may hold a promise for this term: free them all. This node
+                // no longer believes it leads, so another may lead from now on.
+                release.extend(self.acceptors.iter().map(|&a| (a, term)));
+                self.outbox.event(ElectionEvent::Resigned { term });
+                Some(term)
+            }
+            Some((term, _)) => {
+                // Lapsed before the renewal timer noticed: say so, as that timer would have.
+                self.outbox.event(ElectionEvent::Deposed { term });
+                None
+            }
+            None => None,
+        };
+        for (a, term) in release {
+            self.outbox.send(a, ElectionMsg::Release { term });
+        }
+        ElectionReply::Resigned { term: led }
+    }
+}
+
 impl Protocol for Election {
     type Message = ElectionMsg;
-    type Command = std::convert::Infallible;
-    type Reply = crate::protocol::NoReply;
+    type Command = ElectionCommand;
+    type Reply = ElectionReply;
     type Event = ElectionEvent;
     type Config = LeaseConfig;
     type Durable = ElectionDurable;
@@ -317,6 +397,7 @@ impl Protocol for Election {
             next_round: 0,
             seen_term: 0,
             leading: None,
+            campaigning: true,
             writes: 0,
             pending: DelayedWrites::default(),
             timers,
@@ -354,8 +435,29 @@ impl Protocol for Election {
         }
     }
 
-    fn handle_command(&mut self, _now: Now, _req: crate::protocol::RequestId, cmd: Self::Command) {
-        match cmd {}
+    fn handle_command(&mut self, now: Now, req: crate::protocol::RequestId, cmd: ElectionCommand) {
+        let now = now.mono;
+        if self.id == self.config.resource {
+            self.outbox.reply(req, ElectionReply::NotACandidate);
+            return;
+        }
+        let reply = match cmd {
+            ElectionCommand::View => match self.leading.filter(|&(_, until)| now < until) {
+                Some((term, until)) => {
+                    ElectionReply::Leading { token: FencingToken::new(term as u32, 0), until }
+                }
+                None => ElectionReply::NotLeading,
+            },
+            ElectionCommand::Resign => self.resign(now),
+            ElectionCommand::Campaign => {
+                if !self.campaigning {
+                    self.campaigning = true;
+                    self.timers.set(Timer::Campaign, now);
+                }
+                ElectionReply::Campaigning
+            }
+        };
+        self.outbox.reply(req, reply);
     }
 
     fn handle_timeout(&mut self, now: Now) {

@@ -384,3 +384,56 @@ fn a_refusal_claiming_the_last_term_does_not_overflow_the_next_candidacy() {
         assert!(!asked, "no term is left to ask in");
     }
 }
+
+#[test]
+fn a_leader_that_resigns_frees_every_acceptor_and_stands_again_only_when_asked() {
+    use crate::lease::election::{ElectionCommand, ElectionEvent, ElectionMsg, ElectionReply};
+    use crate::protocol::RequestId;
+    let cfg = LeaseConfig { resource: NodeId(4), ..LeaseConfig::default() };
+    let (mut n1, token) = elected(&cfg);
+    let mut t = n1.poll_timeout().unwrap();
+    let call = |n: &mut crate::lease::election::Election, at: crate::time::Instant, req: u64, cmd| {
+        let mut out = Vec::new();
+        step(n, Now::new(at, WallTime::UNIX_EPOCH), Input::Command { req: RequestId(req), cmd }, |o| {
+            out.push(o)
+        });
+        out
+    };
+    // The lease view.
+    let out = call(&mut n1, t, 1, ElectionCommand::View);
+    assert!(
+        matches!(&out[..], [Output::Reply { reply: ElectionReply::Leading { token: k, .. }, .. }] if *k == token),
+        "{out:?}"
+    );
+    // Resign: a Release of the term to every acceptor, an event, the reply; then no lease.
+    let term = u64::from(token.epoch());
+    let out = call(&mut n1, t, 2, ElectionCommand::Resign);
+    for a in 1..=3 {
+        assert!(out.contains(&Output::Send { to: NodeId(a), msg: ElectionMsg::Release { term } }), "{out:?}");
+    }
+    assert!(out.contains(&Output::Event(ElectionEvent::Resigned { term })), "{out:?}");
+    assert!(
+        out.contains(&Output::Reply {
+            req: RequestId(2),
+            reply: ElectionReply::Resigned { term: Some(term) }
+        })
+    );
+    assert_eq!(n1.leads(t), None);
+    // It stands no more: its timers (the write timer) send no Ask for ten terms.
+    let end = t + cfg.term * 10;
+    while let Some(next) = n1.poll_timeout().filter(|&d| d < end) {
+        t = next;
+        let mut out = Vec::new();
+        step(&mut n1, Now::new(t, WallTime::UNIX_EPOCH), Input::Timeout, |o| out.push(o));
+        assert!(
+            !out.iter().any(|o| matches!(o, Output::Send { msg: ElectionMsg::Ask { .. }, .. })),
+            "{out:?}"
+        );
+    }
+    // Until the application asks it to.
+    let out = call(&mut n1, t, 3, ElectionCommand::Campaign);
+    assert_eq!(out, vec![Output::Reply { req: RequestId(3), reply: ElectionReply::Campaigning }]);
+    let mut out = Vec::new();
+    step(&mut n1, Now::new(t, WallTime::UNIX_EPOCH), Input::Timeout, |o| out.push(o));
+    assert!(out.iter().any(|o| matches!(o, Output::Send { msg: ElectionMsg::Ask { .. }, .. })), "{out:?}");
+}
