@@ -304,11 +304,34 @@ fn a_paused_leaders_late_write_is_refused_and_the_history_is_linearizable() {
     let Answer::Refused(409, why) = &answer else {
         panic!("the late write was not refused by token: {answer:?}\n{}", logs(&cluster))
     };
-    assert!(why.contains("fenced"), "{why}");
+    // Refused for its token (a newer one has loaded), not as a replay under the current one.
+    assert!(why.contains("fenced: stale"), "{why}");
     std::thread::sleep(Duration::from_secs(2));
     let (ops_during, ok_during) = during.stop();
     let read = operate(&h, &agent, 9_002, https[old - 1], None, "fenced");
     assert_eq!(read, Answer::Ok(Some("new".into())), "the late write did not overwrite the new one");
+
+    // The new leader is paused in turn, with nothing in flight, and a read sent to it while
+    // it sleeps; a third leader writes. Woken, the paused one must not answer from memory:
+    // its lease view says it no longer leads (503), or it has already stepped down (and
+    // redirects to the newest value).
+    cluster.signal(new, "STOP");
+    let stale = {
+        let (h, port) = (h.clone(), https[new - 1]);
+        std::thread::spawn(move || {
+            let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(90)).redirects(0).build();
+            operate(&h, &agent, 9_003, port, None, "fenced")
+        })
+    };
+    let third = wait_until(&cluster, Duration::from_secs(60), "a third leader", || leader_of(Some(new)));
+    let wrote = operate(&h, &agent, 9_004, https[third - 1], Some("newer"), "fenced");
+    assert_eq!(wrote, Answer::Ok(Some(String::new())), "the third leader serves writes");
+    cluster.signal(new, "CONT");
+    let answer = stale.join().unwrap();
+    assert!(
+        matches!(&answer, Answer::Refused(503, _)) || answer == Answer::Ok(Some("newer".into())),
+        "a deposed leader answered a read from memory: {answer:?}"
+    );
 
     // Every client operation, old leader's and new's, in one linearizable order.
     let events = h.events.lock().unwrap().clone();

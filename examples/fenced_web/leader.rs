@@ -22,10 +22,15 @@ pub async fn lease(node: &NodeHandle<Locks>) -> Option<u64> {
     }
 }
 
-/// Gives the lock up (after the store refused or left a write's outcome unknown): the next
-/// leader, this replica or another, loads under a newer token.
-pub async fn resign(node: &NodeHandle<Locks>) {
-    let _ = node.call(LockCommand::Release { name: LEADER.into() }, Duration::from_secs(1)).await;
+/// Gives the lock up, trying until the node answers: the next leader, this replica or
+/// another, loads under a newer token.
+async fn resign(node: &NodeHandle<Locks>) {
+    let release = || LockCommand::Release { name: LEADER.into() };
+    while let Err(CallError::Timeout(_) | CallError::Overloaded(_)) =
+        node.call(release(), Duration::from_secs(1)).await
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Runs for as long as the node does: acquire [`LEADER`], load the data from the store
@@ -39,10 +44,13 @@ pub async fn lead(node: NodeHandle<Locks>, leadership: Leadership, settings: Set
         let token = match node.call(acquire, Duration::from_secs(11)).await {
             Ok(LockReply::Acquired { token, .. }) => token,
             Err(CallError::Stopped) => return,
-            _ => continue,
+            _ => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
         };
         match store.load(token, 1, settings.http).await {
-            Ok(data) => *leadership.lock().await = Some(Leading { token, seq: 1, data }),
+            Ok(data) => *leadership.state.lock().await = Some(Leading { token, seq: 1, data }),
             // Refused (a newer leader loaded) or unanswered: give the lock up and start over.
             Err(StoreError::Fenced(why) | StoreError::Unknown(why)) => {
                 tracing::warn!(token, "cannot load from the store: {why}");
@@ -52,23 +60,27 @@ pub async fn lead(node: NodeHandle<Locks>, leadership: Leadership, settings: Set
             }
         }
         tracing::info!(token, "leading");
-        // Lead until the lock lapses (a pause, a partition) or is given up.
+        // Lead until the lock lapses (a pause, a partition), or a request stopped leading
+        // because the store refused a write or did not answer.
         loop {
-            let ended = match events.recv().await {
-                Ok(e) => {
-                    matches!(e.event, LockEvent::Lost { token: t, .. } | LockEvent::Released { token: t, .. } if t == token)
-                }
-                Err(RecvError::Lagged(_)) => lease(&node).await != Some(token),
-                Err(RecvError::Closed) => return,
+            let ended = tokio::select! {
+                e = events.recv() => match e {
+                    Ok(e) => matches!(e.event, LockEvent::Lost { token: t, .. } if t == token),
+                    Err(RecvError::Lagged(_)) => lease(&node).await != Some(token),
+                    Err(RecvError::Closed) => return,
+                },
+                () = leadership.given_up.notified() => leadership.state.lock().await.is_none(),
             };
             if ended {
                 break;
             }
         }
         tracing::info!(token, "no longer leading");
-        let mut held = leadership.lock().await;
+        let mut held = leadership.state.lock().await;
         if held.as_ref().is_some_and(|l| l.token == token) {
             *held = None;
         }
+        drop(held);
+        resign(&node).await;
     }
 }

@@ -25,9 +25,19 @@ pub struct Leading {
     pub data: BTreeMap<String, String>,
 }
 
-/// This replica's leadership, `None` while it does not lead. Requests hold the lock while
-/// they use it, so writes reach the store one at a time, in order.
-pub type Leadership = Arc<tokio::sync::Mutex<Option<Leading>>>;
+/// This replica's leadership, shared by the requests and the leadership loop.
+#[derive(Default)]
+pub struct Shared {
+    /// `None` while this replica does not lead. Requests hold the lock while they use it,
+    /// so writes reach the store one at a time, in order.
+    pub state: tokio::sync::Mutex<Option<Leading>>,
+    /// A request that stopped leading (the store refused its write, or did not answer)
+    /// tells the leadership loop, which gives the lock up.
+    pub given_up: tokio::sync::Notify,
+}
+
+/// [`Shared`], as every part of the replica holds it.
+pub type Leadership = Arc<Shared>;
 
 /// What every request handler shares.
 struct Replica {
@@ -37,7 +47,7 @@ struct Replica {
     http: std::net::SocketAddr,
 }
 
-type Shared = web::Data<Replica>;
+type Data = web::Data<Replica>;
 
 /// Keys of 1 to 64 letters, digits, `-` and `_`.
 pub fn valid_key(key: &str) -> bool {
@@ -45,7 +55,10 @@ pub fn valid_key(key: &str) -> bool {
 }
 
 /// Largest value accepted, in bytes.
-const MAX_VALUE: usize = 64 * 1024;
+pub const MAX_VALUE: usize = 16 * 1024;
+
+/// Most keys the service holds; a put of a new key beyond them is refused (`507`).
+pub const MAX_KEYS: usize = 1024;
 
 /// Sends the client to the replica that loaded last, if that is another one.
 async fn redirect(r: &Replica, req: &HttpRequest) -> HttpResponse {
@@ -57,8 +70,8 @@ async fn redirect(r: &Replica, req: &HttpRequest) -> HttpResponse {
     }
 }
 
-async fn get(r: Shared, req: HttpRequest, key: web::Path<String>) -> HttpResponse {
-    let leading = r.leadership.lock().await;
+async fn get(r: Data, req: HttpRequest, key: web::Path<String>) -> HttpResponse {
+    let leading = r.leadership.state.lock().await;
     let Some(l) = leading.as_ref() else {
         drop(leading);
         return redirect(&r, &req).await;
@@ -75,17 +88,20 @@ async fn get(r: Shared, req: HttpRequest, key: web::Path<String>) -> HttpRespons
     }
 }
 
-async fn put(r: Shared, req: HttpRequest, key: web::Path<String>, value: String) -> HttpResponse {
+async fn put(r: Data, req: HttpRequest, key: web::Path<String>, value: String) -> HttpResponse {
     if !valid_key(&key) {
         return HttpResponse::BadRequest().body("keys are 1 to 64 of [A-Za-z0-9_-]");
     }
-    let mut leading = r.leadership.lock().await;
+    let mut leading = r.leadership.state.lock().await;
     let Some(l) = leading.as_mut() else {
         drop(leading);
         return redirect(&r, &req).await;
     };
     if leader::lease(&r.node).await != Some(l.token) {
         return HttpResponse::ServiceUnavailable().body("no longer leading");
+    }
+    if l.data.len() >= MAX_KEYS && !l.data.contains_key(key.as_str()) {
+        return HttpResponse::InsufficientStorage().body(format!("at most {MAX_KEYS} keys"));
     }
     l.seq += 1;
     tracing::info!(key = %key, token = l.token, seq = l.seq, "writing to the store");
@@ -101,16 +117,15 @@ async fn put(r: Shared, req: HttpRequest, key: web::Path<String>, value: String)
     // Deposed, or unsure what the store holds: stop leading and let the next leader (maybe
     // this replica, under a newer token) load afresh.
     *leading = None;
-    drop(leading);
-    leader::resign(&r.node).await;
+    r.leadership.given_up.notify_one();
     response
 }
 
-async fn healthz(r: Shared) -> HttpResponse {
+async fn healthz(r: Data) -> HttpResponse {
     if !r.node.is_running() {
         return HttpResponse::ServiceUnavailable().body("node stopped");
     }
-    let role = if r.leadership.lock().await.is_some() { "leader" } else { "follower" };
+    let role = if r.leadership.state.lock().await.is_some() { "leader" } else { "follower" };
     HttpResponse::Ok().body(role)
 }
 

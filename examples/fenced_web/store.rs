@@ -48,7 +48,8 @@ impl Store {
     /// fsyncs the directory. A store that cannot do so exits: it must not answer.
     fn save(&self) {
         let write = || -> std::io::Result<()> {
-            let tmp = self.file.with_extension("tmp");
+            let mut tmp = self.file.clone().into_os_string();
+            tmp.push(".tmp");
             let mut f = std::fs::File::create(&tmp)?;
             serde_json::to_writer(&mut f, &self.saved)?;
             f.sync_all()?;
@@ -160,6 +161,10 @@ fn usage(msg: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// The largest answer a replica reads from the store: all the data, as JSON (a byte of a
+/// value takes at most six, `\u0000`).
+const MAX_ANSWER: usize = crate::replica::MAX_KEYS * (crate::replica::MAX_VALUE * 6 + 200);
+
 /// Why a request to the store did not succeed.
 pub enum StoreError {
     /// The store refused it (the reason): it did not take effect.
@@ -184,7 +189,7 @@ impl Client {
     async fn send(&self, req: awc::ClientRequest, body: String) -> Result<web::Bytes, StoreError> {
         let unknown = |e: &dyn std::fmt::Display| StoreError::Unknown(e.to_string());
         let mut resp = req.send_body(body).await.map_err(|e| unknown(&e))?;
-        let bytes = resp.body().await.map_err(|e| unknown(&e))?;
+        let bytes = resp.body().limit(MAX_ANSWER).await.map_err(|e| unknown(&e))?;
         match resp.status().as_u16() {
             200 => Ok(bytes),
             409 => Err(StoreError::Fenced(String::from_utf8_lossy(&bytes).into_owned())),

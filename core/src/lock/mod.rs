@@ -130,23 +130,27 @@ impl TryFrom<LockFile> for LockConfig {
 }
 
 impl LockConfig {
-    /// Checks that a holder can hold at all: ρ below 100%, and a renewal that begins before
-    /// the holder's lease (`L·(1-ρ)/(1+ρ)` less the granularity) has run out.
+    /// Checks that a holder can hold at all: ρ below 100%; a renewal that begins by half
+    /// the holder's lease (`L·(1-ρ)/(1+ρ)` less the granularity), so it has the other half
+    /// to finish; a retry shorter than the term; room for at least one name.
     pub fn validate(&self) -> Result<(), String> {
         if self.max_drift_ppm >= 1_000_000 {
             return Err(format!("max_drift_ppm {} must be below 1000000", self.max_drift_ppm));
         }
         let lease = self.holder_lease();
-        if self.renew_after.is_zero() || self.renew_after >= lease {
+        if self.renew_after.is_zero() || self.renew_after > lease / 2 {
             return Err(format!(
-                "renew_after_ms {} must be above 0 and below the holder's lease, {} ms for term_ms {}",
+                "renew_after_ms {} must be above 0 and at most half the holder's lease, {} ms for term_ms {}",
                 self.renew_after.as_millis(),
                 lease.as_millis(),
                 self.term.as_millis()
             ));
         }
-        if self.retry.is_zero() {
-            return Err("retry_ms must be above 0".into());
+        if self.retry.is_zero() || self.retry >= self.term {
+            return Err(format!("retry_ms {} must be above 0 and below term_ms", self.retry.as_millis()));
+        }
+        if self.max_names == 0 || self.max_name_len == 0 {
+            return Err("max_names and max_name_len must be above 0".into());
         }
         Ok(())
     }

@@ -319,9 +319,11 @@ fn a_configuration_file_gives_milliseconds_and_is_checked() {
     assert_eq!(c.renew_after, Duration::from_secs(2) / 3, "a third of the term unless given");
     assert_eq!(c.retry, Duration::from_millis(100));
     assert_eq!(c.max_names, LockConfig::default().max_names);
-    // Renewing after the lease has run out would lose the lock at every renewal.
-    let late = serde_json::from_str::<LockConfig>(r#"{"term_ms": 2000, "renew_after_ms": 2000}"#);
-    assert!(late.unwrap_err().to_string().contains("renew_after_ms 2000"));
+    // Renewing late (here, after more than half the lease) risks losing the lock.
+    let late = serde_json::from_str::<LockConfig>(r#"{"term_ms": 2000, "renew_after_ms": 1200}"#);
+    assert!(late.unwrap_err().to_string().contains("renew_after_ms 1200"));
+    let slow = serde_json::from_str::<LockConfig>(r#"{"term_ms": 2000, "retry_ms": 2000}"#);
+    assert!(slow.unwrap_err().to_string().contains("retry_ms 2000"));
     let unknown = serde_json::from_str::<LockConfig>(r#"{"term": 2000}"#);
     assert!(unknown.unwrap_err().to_string().contains("unknown field `term`"));
 }
