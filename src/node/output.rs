@@ -92,8 +92,14 @@ impl Lossy {
     }
 
     /// Queues `bytes` (one or more whole lines) for the writer, or drops and counts them if
-    /// the channel is full. Never blocks.
+    /// the channel is full or [`Lossy::finish`] has begun. Never blocks.
     pub fn send(&self, bytes: Vec<u8>) {
+        // Once `finish` has begun, the writer may stop at any moment: a line queued now could
+        // sit in a channel nobody reads, uncounted. Drop and count it instead.
+        if self.shared.closing.load(Ordering::SeqCst) {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         match self.shared.tx.try_send(bytes) {
             Ok(()) => {
                 self.shared.sent.fetch_add(1, Ordering::Relaxed);

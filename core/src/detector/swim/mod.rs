@@ -235,8 +235,22 @@ pub enum SwimMsg {
 /// Commands to a [`Swim`] member.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SwimCommand {
-    /// Leave gracefully: tell the others, then stop probing.
+    /// Leave gracefully: tell the others, then stop probing. Replied to with
+    /// [`SwimReply::Left`].
     Leave,
+    /// The member list as this member sees it now: every configured member it has heard of,
+    /// with its incarnation and state. Replied to with [`SwimReply::Members`].
+    Members,
+}
+
+/// The answer to a [`SwimCommand`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SwimReply {
+    /// This member has left (or had already).
+    Left,
+    /// The member list, in id order (this member included).
+    Members(Vec<Update>),
 }
 
 /// What SWIM tells the application.
@@ -346,7 +360,7 @@ pub struct Swim {
     /// A separate stream for push-pull choices, so they leave the probe order unchanged.
     sync_rng: Rng,
     left: bool,
-    outbox: Outbox<SwimMsg, SwimEvent, SwimDurable>,
+    outbox: Outbox<SwimMsg, SwimEvent, SwimDurable, SwimReply>,
 }
 
 impl Swim {
@@ -744,7 +758,7 @@ impl Swim {
 impl Protocol for Swim {
     type Message = SwimMsg;
     type Command = SwimCommand;
-    type Reply = crate::protocol::NoReply;
+    type Reply = SwimReply;
     type Event = SwimEvent;
     type Config = SwimConfig;
     type Durable = SwimDurable;
@@ -870,9 +884,21 @@ impl Protocol for Swim {
         }
     }
 
-    fn handle_command(&mut self, _now: Now, _req: crate::protocol::RequestId, cmd: SwimCommand) {
+    fn handle_command(&mut self, _now: Now, req: crate::protocol::RequestId, cmd: SwimCommand) {
         match cmd {
+            SwimCommand::Members => {
+                let list = self
+                    .members
+                    .iter()
+                    .map(|(&node, m)| {
+                        let state = if node == self.id && self.left { MemberState::Left } else { m.state };
+                        Update { node, incarnation: m.incarnation, state }
+                    })
+                    .collect();
+                self.outbox.reply(req, SwimReply::Members(list));
+            }
             SwimCommand::Leave => {
+                self.outbox.reply(req, SwimReply::Left);
                 if self.left {
                     return;
                 }

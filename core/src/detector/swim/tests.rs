@@ -295,3 +295,30 @@ fn an_unrefutable_accusation_is_reported() {
     feed(&mut n1, 20, 2, ping(vec![suspect(1, 0, 2)]));
     assert_eq!(n1.incarnation(), 1);
 }
+
+#[test]
+fn the_member_list_shows_what_this_member_believes() {
+    let (mut n1, _) = start(1, 3, None, 0);
+    feed(&mut n1, 10, 2, ping(vec![suspect(3, 2, 2)]));
+    let mut out = Vec::new();
+    step(&mut n1, at(20), Input::Command { req: crate::RequestId(7), cmd: SwimCommand::Members }, |o| {
+        out.push(o)
+    });
+    let Some(Output::Reply { req, reply: SwimReply::Members(list) }) = out.pop() else { panic!("{out:?}") };
+    assert_eq!(req, crate::RequestId(7));
+    let states: Vec<(u32, MemberState)> = list.iter().map(|u| (u.node.0, u.state)).collect();
+    assert_eq!(states[0], (1, MemberState::Alive));
+    assert!(states.contains(&(3, MemberState::Suspect { from: NodeId(2) })), "{states:?}");
+    // Leaving is answered, and the list then shows this member as left.
+    let mut out = Vec::new();
+    step(&mut n1, at(30), Input::Command { req: crate::RequestId(8), cmd: SwimCommand::Leave }, |o| {
+        out.push(o)
+    });
+    assert!(out.contains(&Output::Reply { req: crate::RequestId(8), reply: SwimReply::Left }), "{out:?}");
+    let mut out = Vec::new();
+    step(&mut n1, at(40), Input::Command { req: crate::RequestId(9), cmd: SwimCommand::Members }, |o| {
+        out.push(o)
+    });
+    let Some(Output::Reply { reply: SwimReply::Members(list), .. }) = out.pop() else { panic!("{out:?}") };
+    assert_eq!(list[0].state, MemberState::Left, "{list:?}");
+}
