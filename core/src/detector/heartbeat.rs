@@ -19,7 +19,6 @@ use crate::time::{Instant, Now};
 use crate::timer::Timers;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::time::Duration;
 
 /// The system model heartbeat detection assumes: partially synchronous (delays and pauses
@@ -147,6 +146,58 @@ pub enum HeartbeatEvent {
         /// How late the node's own timer fired, in ms.
         late_ms: u64,
     },
+    /// The application stopped watching `peer` ([`HeartbeatCommand::Unwatch`]): it is
+    /// neither suspected nor trusted from now on.
+    Unwatched {
+        /// The peer.
+        peer: NodeId,
+    },
+}
+
+/// What the application asks of a heartbeat node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeartbeatCommand {
+    /// Judge `peer` again, from now, with a fresh detector (as at start). Replied to with
+    /// [`HeartbeatReply::Watching`].
+    Watch {
+        /// The peer.
+        peer: NodeId,
+    },
+    /// Stop judging `peer`: no more suspicions of it, and a suspicion it is under ends
+    /// ([`HeartbeatEvent::Unwatched`]). This node still sends it heartbeats. Replied to with
+    /// [`HeartbeatReply::Unwatched`].
+    Unwatch {
+        /// The peer.
+        peer: NodeId,
+    },
+    /// Every peer: watched or not, suspected or not. Replied to with
+    /// [`HeartbeatReply::Status`].
+    Status,
+}
+
+/// The answer to a [`HeartbeatCommand`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeartbeatReply {
+    /// The peer is watched.
+    Watching,
+    /// The peer is not watched.
+    Unwatched,
+    /// The node is not one of this node's peers.
+    NotAPeer,
+    /// Every peer, in id order.
+    Status(Vec<PeerStatus>),
+}
+
+/// One peer, as [`HeartbeatCommand::Status`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PeerStatus {
+    /// The peer.
+    pub peer: NodeId,
+    /// Whether this node judges it.
+    pub watched: bool,
+    /// Whether this node suspects it now.
+    pub suspected: bool,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -158,6 +209,8 @@ enum Timer {
 #[derive(Clone, Debug)]
 struct Peer<D> {
     detector: D,
+    /// Judged at all (the application may stop watching a peer).
+    watched: bool,
     suspected: bool,
     /// The freshest heartbeat counted: (incarnation, seq).
     freshest: Option<(u64, u64)>,
@@ -174,7 +227,9 @@ pub struct Heartbeat<D: Detector> {
     seq: u64,
     peers: BTreeMap<NodeId, Peer<D>>,
     timers: Timers<Timer>,
-    outbox: Outbox<HeartbeatMsg, HeartbeatEvent, HeartbeatDurable>,
+    outbox: Outbox<HeartbeatMsg, HeartbeatEvent, HeartbeatDurable, HeartbeatReply>,
+    /// The detectors' parameters, for a peer watched again.
+    detector_config: D::Config,
     rejected: u64,
     stale: u64,
     pause_guard: Option<PauseGuard>,
@@ -223,8 +278,12 @@ impl<D: Detector> Heartbeat<D> {
     /// peer is trusted (no suspicion to hold back).
     pub fn pause_threshold(&self) -> Option<Duration> {
         let guard = self.pause_guard.as_ref()?;
-        let shortest =
-            self.peers.values().filter(|p| !p.suspected).map(|p| p.detector.suspect_at() - p.heard).min()?;
+        let shortest = self
+            .peers
+            .values()
+            .filter(|p| p.watched && !p.suspected)
+            .map(|p| p.detector.suspect_at() - p.heard)
+            .min()?;
         let derived = shortest.saturating_sub(self.interval.saturating_mul(2)).saturating_sub(guard.margin);
         Some(derived.max(guard.margin))
     }
@@ -248,7 +307,8 @@ impl<D: Detector> Heartbeat<D> {
         // trusted peer's deadline has passed while this node was paused: a silence that
         // began before the pause (a lost heartbeat, a loss burst) and that the pause
         // stretched past the deadline is not the peer's to answer for either.
-        let overdue = self.peers.values().any(|p| !p.suspected && p.detector.suspect_at() <= now);
+        let overdue =
+            self.peers.values().any(|p| p.watched && !p.suspected && p.detector.suspect_at() <= now);
         if overdue || self.pause_threshold().is_some_and(|threshold| late > threshold) {
             self.quiet_until = self.quiet_until.max(until);
             self.outbox.event(HeartbeatEvent::ObserverPaused { late_ms: late.as_millis() as u64 });
@@ -264,8 +324,8 @@ impl<D: Detector> Heartbeat<D> {
 
 impl<D: Detector> Protocol for Heartbeat<D> {
     type Message = HeartbeatMsg;
-    type Command = Infallible;
-    type Reply = crate::protocol::NoReply;
+    type Command = HeartbeatCommand;
+    type Reply = HeartbeatReply;
     type Event = HeartbeatEvent;
     type Config = HeartbeatConfig<D>;
     type Durable = HeartbeatDurable;
@@ -280,7 +340,7 @@ impl<D: Detector> Protocol for Heartbeat<D> {
         for p in init.peers() {
             let detector = D::new(&init.config.detector, now);
             timers.set(Timer::Check(p), detector.suspect_at());
-            peers.insert(p, Peer { detector, suspected: false, freshest: None, heard: now });
+            peers.insert(p, Peer { detector, watched: true, suspected: false, freshest: None, heard: now });
         }
         let mut outbox = Outbox::new();
         // Before the first heartbeat of this incarnation goes out.
@@ -293,6 +353,7 @@ impl<D: Detector> Protocol for Heartbeat<D> {
             peers,
             timers,
             outbox,
+            detector_config: init.config.detector.clone(),
             rejected: 0,
             stale: 0,
             pause_guard: init.config.pause_guard.clone(),
@@ -316,6 +377,9 @@ impl<D: Detector> Protocol for Heartbeat<D> {
             return;
         }
         peer.freshest = Some(heard);
+        if !peer.watched {
+            return;
+        }
         peer.heard = now.mono;
         if now.mono < self.learn_from {
             peer.detector.heartbeat_unsampled(now.mono);
@@ -329,8 +393,46 @@ impl<D: Detector> Protocol for Heartbeat<D> {
         self.timers.set(Timer::Check(from), peer.detector.suspect_at());
     }
 
-    fn handle_command(&mut self, _now: Now, _req: crate::protocol::RequestId, cmd: Infallible) {
-        match cmd {}
+    fn handle_command(&mut self, now: Now, req: crate::protocol::RequestId, cmd: HeartbeatCommand) {
+        let now = now.mono;
+        let reply = match cmd {
+            HeartbeatCommand::Status => HeartbeatReply::Status(
+                self.peers
+                    .iter()
+                    .map(|(&peer, p)| PeerStatus { peer, watched: p.watched, suspected: p.suspected })
+                    .collect(),
+            ),
+            HeartbeatCommand::Watch { peer } => match self.peers.get_mut(&peer) {
+                None => HeartbeatReply::NotAPeer,
+                Some(p) => {
+                    if !p.watched {
+                        // As at start: a peer never heard from again is suspected in time.
+                        *p = Peer {
+                            detector: D::new(&self.detector_config, now),
+                            watched: true,
+                            suspected: false,
+                            freshest: p.freshest,
+                            heard: now,
+                        };
+                        self.timers.set(Timer::Check(peer), p.detector.suspect_at());
+                    }
+                    HeartbeatReply::Watching
+                }
+            },
+            HeartbeatCommand::Unwatch { peer } => match self.peers.get_mut(&peer) {
+                None => HeartbeatReply::NotAPeer,
+                Some(p) => {
+                    if p.watched {
+                        p.watched = false;
+                        p.suspected = false;
+                        self.timers.cancel(Timer::Check(peer));
+                        self.outbox.event(HeartbeatEvent::Unwatched { peer });
+                    }
+                    HeartbeatReply::Unwatched
+                }
+            },
+        };
+        self.outbox.reply(req, reply);
     }
 
     fn handle_timeout(&mut self, now: Now) {
@@ -345,7 +447,7 @@ impl<D: Detector> Protocol for Heartbeat<D> {
                     self.timers.set(Timer::Send, now.mono + self.interval);
                 }
                 Timer::Check(p) => {
-                    let Some(peer) = self.peers.get_mut(&p) else {
+                    let Some(peer) = self.peers.get_mut(&p).filter(|peer| peer.watched) else {
                         continue;
                     };
                     debug_assert!(!peer.detector.is_available(now.mono));
@@ -411,6 +513,42 @@ mod tests {
         let mut out = Vec::new();
         step(n, now, input, |o| out.push(o));
         out
+    }
+
+    /// Runs `n`'s timers up to `ms`; the events they emit.
+    fn events_until(n: &mut Hb, ms: u64) -> Vec<HeartbeatEvent> {
+        let mut events = Vec::new();
+        while let Some(t) = n.poll_timeout().filter(|&t| t <= at(ms).mono) {
+            for o in run(n, Now::new(t, WallTime::UNIX_EPOCH), Input::Timeout) {
+                if let Output::Event(e) = o {
+                    events.push(e);
+                }
+            }
+        }
+        events
+    }
+
+    #[test]
+    fn an_unwatched_peer_is_never_suspected_until_watched_again() {
+        let mut n = node();
+        let cmd =
+            |n: &mut Hb, ms, req, cmd| run(n, at(ms), Input::Command { req: crate::RequestId(req), cmd });
+        let out = cmd(&mut n, 0, 1, HeartbeatCommand::Unwatch { peer: NodeId(2) });
+        assert!(out.contains(&Output::Event(HeartbeatEvent::Unwatched { peer: NodeId(2) })), "{out:?}");
+        assert!(out.contains(&Output::Reply { req: crate::RequestId(1), reply: HeartbeatReply::Unwatched }));
+        // Both silent for a second: only the watched one is suspected.
+        assert_eq!(events_until(&mut n, 1_000), vec![HeartbeatEvent::Suspect { peer: NodeId(3) }]);
+        let out = cmd(&mut n, 1_000, 2, HeartbeatCommand::Status);
+        let status = |peer, watched, suspected| PeerStatus { peer: NodeId(peer), watched, suspected };
+        let want = HeartbeatReply::Status(vec![status(2, false, false), status(3, true, true)]);
+        assert_eq!(out, vec![Output::Reply { req: crate::RequestId(2), reply: want }]);
+        // Watched again from 1 s: a fresh detector, so suspected only after its timeout.
+        let out = cmd(&mut n, 1_000, 3, HeartbeatCommand::Watch { peer: NodeId(2) });
+        assert_eq!(out, vec![Output::Reply { req: crate::RequestId(3), reply: HeartbeatReply::Watching }]);
+        assert_eq!(events_until(&mut n, 1_300), vec![]);
+        assert_eq!(events_until(&mut n, 1_400), vec![HeartbeatEvent::Suspect { peer: NodeId(2) }]);
+        let out = cmd(&mut n, 1_400, 4, HeartbeatCommand::Watch { peer: NodeId(9) });
+        assert_eq!(out, vec![Output::Reply { req: crate::RequestId(4), reply: HeartbeatReply::NotAPeer }]);
     }
 
     #[test]

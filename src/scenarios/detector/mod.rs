@@ -165,6 +165,7 @@ fn tell<D: Detector>(
         let (verb, peer) = match o.event {
             HeartbeatEvent::Suspect { peer } => ("suspects", peer),
             HeartbeatEvent::Trust { peer } => ("trusts again", peer),
+            HeartbeatEvent::Unwatched { peer } => ("stops watching", peer),
             HeartbeatEvent::ObserverPaused { late_ms } => {
                 story.push(format!(
                     "{:>9.3}s  {} finds it was paused ({late_ms} ms late)",
