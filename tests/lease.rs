@@ -53,3 +53,37 @@ fn a_deposed_leader_is_fenced_and_a_new_one_takes_over() {
         h.iter().filter(|o| matches!(o.event, ElectionEvent::Rejected { from, .. } if from == old)).count();
     assert!(rejected > 0, "the old leader's writes in flight were fenced");
 }
+
+#[test]
+fn a_leader_that_resigns_is_followed_by_another_and_stands_again_only_when_asked() {
+    use palisade::core::NodeId;
+    use palisade::core::lease::election::{ElectionCommand, ElectionEvent, ElectionReply};
+    use palisade::scenarios::lease::leader;
+    use std::time::Duration;
+    let s = Duration::from_secs;
+    let mut sim = leader::simulation(5, leader::election_config(true));
+    sim.run_for(s(10));
+    let w = sim.world();
+    let old =
+        (1..leader::NODES).map(NodeId).find(|&n| w.node(n).and_then(|p| p.leads(w.clock(n)?.mono)).is_some());
+    let old = old.expect("a leader after 10 s");
+    let resign = sim.call_at(old, s(10), ElectionCommand::Resign);
+    let campaign = sim.call_at(old, s(60), ElectionCommand::Campaign);
+    let r = sim.run_for(s(110));
+    // The election's checkers (one leader at a time, fenced writes, progress) all held.
+    assert_eq!(r.violation, None);
+    let w = sim.world();
+    let reply = |req| w.replies().iter().find(|o| o.event.req == req).map(|o| o.event.reply.clone());
+    assert!(matches!(reply(resign), Some(ElectionReply::Resigned { term: Some(_) })), "{:?}", reply(resign));
+    assert_eq!(reply(campaign), Some(ElectionReply::Campaigning));
+    let h = w.history();
+    assert!(h.iter().any(|o| o.node == old && matches!(o.event, ElectionEvent::Resigned { .. })));
+    let next = h.iter().find(|o| o.at > s(10) && matches!(o.event, ElectionEvent::Elected { .. }));
+    assert!(next.is_some_and(|o| o.node != old), "another leader after the resignation: {next:?}");
+    let again = |from, to| {
+        h.iter().any(|o| {
+            o.node == old && o.at > from && o.at < to && matches!(o.event, ElectionEvent::Elected { .. })
+        })
+    };
+    assert!(!again(s(10), s(60)), "the resigned node was elected before it asked to stand again");
+}
