@@ -39,14 +39,13 @@ impl Store {
     /// The fencing check: admits request `seq` under `token` iff it is above every request
     /// admitted so far (token first), remembering it.
     fn admit(&mut self, token: u64, seq: u64) -> Result<(), Fenced> {
-        self.fence.admit(FencingToken(token), seq)?;
-        (self.saved.token, self.saved.seq) = (self.fence.highest().0, self.fence.highest_seq());
-        Ok(())
+        self.fence.admit(FencingToken(token), seq)
     }
 
     /// Writes the state to a temporary file, fsyncs it, renames it over the file and
     /// fsyncs the directory. A store that cannot do so exits: it must not answer.
-    fn save(&self) {
+    fn save(&mut self) {
+        (self.saved.token, self.saved.seq) = (self.fence.highest().0, self.fence.highest_seq());
         let write = || -> std::io::Result<()> {
             let mut tmp = self.file.clone().into_os_string();
             tmp.push(".tmp");

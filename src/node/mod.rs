@@ -204,24 +204,21 @@ struct NoApp {}
 /// Reads a TOML file into `T`; the error is one line naming the file.
 pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<T, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| {
-        let msg = e.message().to_string();
-        format!("{}: {}", path.display(), msg.lines().next().unwrap_or("invalid"))
-    })
+    toml::from_str(&text).map_err(|e| toml_error(path, &e))
+}
+
+/// A TOML error as one line naming the file.
+fn toml_error(path: &Path, e: &toml::de::Error) -> String {
+    format!("{}: {}", path.display(), e.message().lines().next().unwrap_or("invalid"))
 }
 
 /// [`read_toml`] for a node file, with an absent `[app]` table read as an empty one.
 fn read_toml_with_app<C: DeserializeOwned, A: DeserializeOwned>(
     path: &Path,
 ) -> Result<NodeFile<C, A>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let one_line = |e: toml::de::Error| {
-        let msg = e.message().to_string();
-        format!("{}: {}", path.display(), msg.lines().next().unwrap_or("invalid"))
-    };
-    let mut table: toml::Table = toml::from_str(&text).map_err(one_line)?;
+    let mut table: toml::Table = read_toml(path)?;
     table.entry("app").or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    table.try_into().map_err(one_line)
+    table.try_into().map_err(|e| toml_error(path, &e))
 }
 
 /// Runs one node of protocol `P` as this process: `--config FILE [--json-events]

@@ -215,7 +215,13 @@ pub struct Election {
 impl Election {
     /// The term this node leads at its local time `now`, if its lease is valid then.
     pub fn leads(&self, now: Instant) -> Option<FencingToken> {
-        self.leading.filter(|&(_, until)| now < until).map(|(term, _)| FencingToken::new(term as u32, 0))
+        self.lease_at(now).map(|(token, _)| token)
+    }
+
+    /// The term's token and the lease's end, if this node leads at `now`.
+    fn lease_at(&self, now: Instant) -> Option<(FencingToken, Instant)> {
+        let (term, until) = self.leading.filter(|&(_, until)| now < until)?;
+        Some((FencingToken::new(term as u32, 0), until))
     }
 
     /// Promises needed to lead: a majority unless the configuration forces fewer.
@@ -442,10 +448,8 @@ impl Protocol for Election {
             return;
         }
         let reply = match cmd {
-            ElectionCommand::View => match self.leading.filter(|&(_, until)| now < until) {
-                Some((term, until)) => {
-                    ElectionReply::Leading { token: FencingToken::new(term as u32, 0), until }
-                }
+            ElectionCommand::View => match self.lease_at(now) {
+                Some((token, until)) => ElectionReply::Leading { token, until },
                 None => ElectionReply::NotLeading,
             },
             ElectionCommand::Resign => self.resign(now),

@@ -366,8 +366,12 @@ impl Locks {
     /// The token under which this node holds `name` at its local time `now`, if its lease
     /// is valid then.
     pub fn holds(&self, name: &str, now: Instant) -> Option<u64> {
-        let claim = self.claims.get(self.by_name.get(name)?)?;
-        claim.held.filter(|&(_, until)| now < until).map(|(term, _)| term)
+        self.lease_of(name, now).map(|(term, _)| term)
+    }
+
+    /// The term and lease end under which this node holds `name`, if valid at `now`.
+    fn lease_of(&self, name: &str, now: Instant) -> Option<(u64, Instant)> {
+        self.claims.get(self.by_name.get(name)?)?.held.filter(|&(_, until)| now < until)
     }
 
     /// Every name this node holds at `now`, with its token.
@@ -664,8 +668,7 @@ impl Protocol for Locks {
             LockCommand::Acquire { name, within } => self.acquire(now.mono, req, name, within),
             LockCommand::Release { name } => self.release(now.mono, req, &name),
             LockCommand::View { name } => {
-                let claim = self.by_name.get(&name).and_then(|k| self.claims.get(k));
-                let reply = match claim.and_then(|c| c.held).filter(|&(_, until)| now.mono < until) {
+                let reply = match self.lease_of(&name, now.mono) {
                     Some((token, until)) => LockReply::Holds { token, until },
                     None => LockReply::NotHeld,
                 };
