@@ -79,7 +79,8 @@ fn two_liars_in_a_signed_register_of_four_cause_stale_reads() {
     use palisade::scenarios::bft_register::simulation;
     use palisade::sim::{Fault, LinkConfig};
     let failing = (1..=20u64).find_map(|seed| {
-        let mut sim = simulation(seed, QuorumSystem::new(QuorumKind::Dissemination, 4, 1).unwrap(), 2);
+        let system = QuorumSystem::new(QuorumKind::Dissemination, 4, 1).unwrap();
+        let mut sim = simulation(seed, system, 2, Duration::from_secs(30));
         let lossy = LinkConfig { loss: 0.3, ..LinkConfig::default() };
         sim.schedule_all(Fault::degrade(lossy, Duration::ZERO, Duration::from_secs(30)));
         sim.run_for(Duration::from_secs(30)).violation
@@ -143,7 +144,7 @@ fn the_masking_register_checks_a_fair_share_of_reads_against_the_last_write() {
     use palisade::scenarios::bft_register::simulation_with_coverage;
     for seed in 1..=10 {
         let system = QuorumSystem::new(QuorumKind::Masking, 5, 1).unwrap();
-        let (mut sim, coverage) = simulation_with_coverage(seed, system, 1, false);
+        let (mut sim, coverage) = simulation_with_coverage(seed, system, 1, false, Duration::from_secs(60));
         assert_eq!(sim.run_for(Duration::from_secs(60)).violation, None);
         let (checked, reads) = coverage.get();
         assert!(checked >= 20 && checked * 10 >= reads, "seed {seed}: {checked} of {reads} reads checked");

@@ -7,18 +7,15 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         &palisade_core::codec::Bincode,
         data,
     ) {
-        let config = palisade_core::quorum::register::RegisterConfig {
-            system: palisade_core::quorum::QuorumSystem::new(
-                palisade_core::quorum::QuorumKind::Dissemination,
-                4,
-                1,
-            )
-            .expect("valid"),
-            servers: 4,
-            cluster_seed: 7,
-            op_every: std::time::Duration::from_millis(200),
-            resend_every: std::time::Duration::from_millis(300),
-        };
-        palisade_fuzz::drive::<palisade_core::quorum::register::Register>(&config, 7, &msg);
+        use palisade_core::quorum::{QuorumKind, QuorumSystem, VoteKeys};
+        let system = QuorumSystem::new(QuorumKind::Dissemination, 4, 1).expect("valid");
+        let config = palisade_core::quorum::register::RegisterConfig::new(system, VoteKeys::Test(7));
+        use palisade_core::quorum::register::{Register, RegisterCommand};
+        // Clients n5 and n7 are reading, n6 writing, when the message arrives.
+        palisade_fuzz::drive_with::<Register>(&config, 7, &msg, |node| match node.0 {
+            5 | 7 => Some(RegisterCommand::Read),
+            6 => Some(RegisterCommand::Write { value: b"v".to_vec() }),
+            _ => None,
+        });
     }
 });

@@ -27,11 +27,26 @@ pub const MAX_OUTPUTS_PER_INPUT: usize = 10_000;
 /// duplicate), at advancing times. Nothing may panic, and no single input may make the node
 /// emit more than [`MAX_OUTPUTS_PER_INPUT`] outputs.
 pub fn drive<P: Protocol>(config: &P::Config, members: u32, msg: &P::Message) {
+    drive_with::<P>(config, members, msg, |_| None);
+}
+
+/// [`drive`], each node first handed `command(node)` when there is one (so a client is
+/// mid-operation when the message arrives).
+pub fn drive_with<P: Protocol>(
+    config: &P::Config,
+    members: u32,
+    msg: &P::Message,
+    command: impl Fn(NodeId) -> Option<P::Command>,
+) {
     let ids: Vec<NodeId> = (1..=members).map(NodeId).collect();
     for &me in &ids {
         let mut now = Now::new(Instant::ZERO, WallTime::UNIX_EPOCH);
         let mut node = P::new(Init::fresh(me, ids.clone(), config.clone(), 7, now));
         drain(&mut node, |_| {});
+        if let Some(cmd) = command(me) {
+            let req = palisade_core::protocol::RequestId(1);
+            step(&mut node, now, Input::Command { req, cmd }, |_| {});
+        }
         let senders = ids.iter().copied().chain([NodeId(members + 1), NodeId(u32::MAX)]);
         for from in senders.clone().chain(senders) {
             let outputs = step(&mut node, now, Input::Message { from, msg: msg.clone() }, |_| {});

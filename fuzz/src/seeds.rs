@@ -14,8 +14,14 @@ fn write(target: &str, name: &str, bytes: &[u8]) {
     std::fs::write(dir.join(name), bytes).expect("seed written");
 }
 
-/// Records every message one simulated run of `P` sends, as seeds for `target`.
-fn from_run<P: Protocol>(target: &str, config: P::Config, nodes: u32) {
+/// Records every message one simulated run of `P` sends, as seeds for `target`. In each
+/// round, `command(round, node)` may hand a node an application command.
+fn from_run<P: Protocol>(
+    target: &str,
+    config: P::Config,
+    nodes: u32,
+    command: impl Fn(u64, NodeId) -> Option<P::Command>,
+) {
     use palisade_core::protocol::{Init, Input, Output, step};
     use palisade_core::{Instant, Now, WallTime};
     let members: Vec<NodeId> = (1..=nodes).map(NodeId).collect();
@@ -34,6 +40,10 @@ fn from_run<P: Protocol>(target: &str, config: P::Config, nodes: u32) {
         for (i, p) in ps.iter_mut().enumerate() {
             let from = NodeId(i as u32 + 1);
             step(p, now, Input::Timeout, |o| out.push((from, o)));
+            if let Some(cmd) = command(round, from) {
+                let req = palisade_core::protocol::RequestId(round);
+                step(p, now, Input::Command { req, cmd }, |o| out.push((from, o)));
+            }
         }
         for (from, to, msg) in inbox.drain(..) {
             if let Some(p) = ps.get_mut(to.0 as usize - 1) {
@@ -59,25 +69,24 @@ fn main() {
     use palisade_core::detector::{Heartbeat, HeartbeatConfig, PhiAccrual};
     use palisade_core::lease::{LeaseConfig, LockService, election::Election};
     use palisade_core::quorum::bracha::{Bracha, BrachaConfig};
-    use palisade_core::quorum::register::{Register, RegisterConfig};
-    use palisade_core::quorum::{QuorumKind, QuorumSystem};
-    use std::time::Duration;
+    use palisade_core::quorum::register::{Register, RegisterCommand, RegisterConfig};
+    use palisade_core::quorum::{QuorumKind, QuorumSystem, VoteKeys};
 
-    from_run::<Heartbeat<PhiAccrual>>("heartbeat_msg", HeartbeatConfig::default(), 3);
-    from_run::<Swim>("swim_msg", SwimConfig::default(), 4);
-    from_run::<LockService>("lease_msg", LeaseConfig::default(), 4);
+    from_run::<Heartbeat<PhiAccrual>>("heartbeat_msg", HeartbeatConfig::default(), 3, |_, _| None);
+    from_run::<Swim>("swim_msg", SwimConfig::default(), 4, |_, _| None);
+    from_run::<LockService>("lease_msg", LeaseConfig::default(), 4, |_, _| None);
     let election = LeaseConfig { resource: NodeId(4), ..LeaseConfig::default() };
-    from_run::<Election>("election_msg", election, 4);
-    from_run::<SkewMonitor>("skew_msg", SkewConfig::default(), 3);
-    from_run::<Bracha>("bracha_msg", BrachaConfig::new(4, 1, 9).expect("valid"), 4);
-    let register = RegisterConfig {
-        system: QuorumSystem::new(QuorumKind::Dissemination, 4, 1).expect("valid"),
-        servers: 4,
-        cluster_seed: 9,
-        op_every: Duration::from_millis(100),
-        resend_every: Duration::from_millis(300),
-    };
-    from_run::<Register>("register_msg", register, 6);
+    from_run::<Election>("election_msg", election, 4, |_, _| None);
+    from_run::<SkewMonitor>("skew_msg", SkewConfig::default(), 3, |_, _| None);
+    from_run::<Bracha>("bracha_msg", BrachaConfig::new(4, 1, 9).expect("valid"), 4, |_, _| None);
+    let system = QuorumSystem::new(QuorumKind::Dissemination, 4, 1).expect("valid");
+    let register = RegisterConfig::new(system, VoteKeys::Test(9));
+    // Client n5 writes, n6 reads, every other round.
+    from_run::<Register>("register_msg", register, 6, |round, node| match node.0 {
+        5 if round % 2 == 0 => Some(RegisterCommand::Write { value: format!("v{round}").into_bytes() }),
+        6 if round % 2 == 1 => Some(RegisterCommand::Read),
+        _ => None,
+    });
 
     // A handshake between nodes 1 and 2 of cluster 7, the dialler's side recorded, each
     // message behind its 4-byte length.

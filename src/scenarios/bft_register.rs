@@ -1,9 +1,11 @@
 //! The `bft-register` scenarios: Byzantine quorum registers, within and beyond the bound.
 
 use super::{Outcome, RunSpec, Scenario};
-use palisade_core::quorum::register::{Register, RegisterConfig, RegisterEvent, RegisterMsg, Stored, Ts};
-use palisade_core::quorum::{QuorumKind, QuorumSystem};
-use palisade_core::{NodeId, Violation};
+use palisade_core::quorum::register::{
+    Register, RegisterCommand, RegisterConfig, RegisterEvent, RegisterMsg, Stored, Ts,
+};
+use palisade_core::quorum::{QuorumKind, QuorumSystem, VoteKeys};
+use palisade_core::{NodeId, Rng, Violation};
 use palisade_sim::byzantine::{Action, Adversary, AdversaryCtx};
 use palisade_sim::{EveryOperationWithin, Latency, LinkConfig, Network, SimConfig, Simulation, World};
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,15 +44,54 @@ impl Adversary<Register> for Liar {
     }
 }
 
-/// Servers 1..=n (the first `byzantine` lie), then three clients (even ids write, odd read).
-pub fn simulation(seed: u64, system: QuorumSystem, byzantine: u32) -> Simulation<Register> {
-    simulation_with_coverage(seed, system, byzantine, false).0
+/// Servers 1..=n (the first `byzantine` lie), then three clients (even ids write, odd read)
+/// running the [`workload`] for `duration`.
+pub fn simulation(
+    seed: u64,
+    system: QuorumSystem,
+    byzantine: u32,
+    duration: Duration,
+) -> Simulation<Register> {
+    simulation_with_coverage(seed, system, byzantine, false, duration).0
 }
 
 /// [`simulation`] with the lying servers replaced by [`palisade_sim::fuzz::Fuzz`]
 /// adversaries, which speak the protocol with generated messages.
-pub fn fuzz_simulation(seed: u64, system: QuorumSystem, byzantine: u32) -> Simulation<Register> {
-    simulation_with_coverage(seed, system, byzantine, true).0
+pub fn fuzz_simulation(
+    seed: u64,
+    system: QuorumSystem,
+    byzantine: u32,
+    duration: Duration,
+) -> Simulation<Register> {
+    simulation_with_coverage(seed, system, byzantine, true, duration).0
+}
+
+/// Clients after the `servers`.
+pub const CLIENTS: u32 = 3;
+
+/// The clients' operations, as their application would ask: each client asks about every
+/// 200 ms (100-300 ms apart, so clients drift apart instead of starting together), until
+/// `duration`. Even ids write `"n6 #1"`, `"n6 #2"`, ..., odd ids read. A request made
+/// while the client's last operation is still in progress is refused (`Busy`).
+pub fn workload(seed: u64, servers: u32, duration: Duration) -> Vec<(NodeId, Duration, RegisterCommand)> {
+    let mut rng = Rng::from_seed(seed ^ 0x7265_6769_7374);
+    let ms = Duration::from_millis;
+    let mut out = Vec::new();
+    for client in (servers + 1..=servers + CLIENTS).map(NodeId) {
+        let mut at = rng.duration_between(ms(100), ms(300));
+        let mut writes = 0;
+        while at < duration {
+            let cmd = if client.0 % 2 == 0 {
+                writes += 1;
+                RegisterCommand::Write { value: format!("{client} #{writes}").into_bytes() }
+            } else {
+                RegisterCommand::Read
+            };
+            out.push((client, at, cmd));
+            at += rng.duration_between(ms(100), ms(300));
+        }
+    }
+    out
 }
 
 /// How many completed reads the stale-read check judged, and how many there were: a
@@ -78,9 +119,10 @@ pub fn simulation_with_coverage(
     system: QuorumSystem,
     byzantine: u32,
     fuzz: bool,
+    duration: Duration,
 ) -> (Simulation<Register>, ReadCoverage) {
     let coverage = ReadCoverage::default();
-    let sim = simulation_with(seed, system, byzantine, coverage.clone(), |sim, b| {
+    let sim = simulation_with(seed, system, byzantine, duration, coverage.clone(), |sim, b| {
         if fuzz {
             sim.make_byzantine(b, palisade_sim::fuzz::Fuzz::new());
         } else {
@@ -90,40 +132,38 @@ pub fn simulation_with_coverage(
     (sim, coverage)
 }
 
-/// Servers 1..=n and three clients, no checkers and no adversaries.
-pub fn bare_simulation(seed: u64, system: QuorumSystem) -> Simulation<Register> {
+/// Servers 1..=n and three clients running the [`workload`] for `duration`, no checkers
+/// and no adversaries.
+pub fn bare_simulation(seed: u64, system: QuorumSystem, duration: Duration) -> Simulation<Register> {
     let n = system.n() as u32;
-    let clients = 3;
-    let mut sc = SimConfig::new(seed, n + clients);
+    let mut sc = SimConfig::new(seed, n + CLIENTS);
     sc.network = Network::uniform(LinkConfig::with_latency(Latency::uniform(
         Duration::from_millis(1),
         Duration::from_millis(30),
     )));
-    Simulation::new(sc, config(system))
+    let mut sim = Simulation::new(sc, config(system));
+    for (node, at, cmd) in workload(seed, n, duration) {
+        sim.command_at(node, at, cmd);
+    }
+    sim
 }
 
-/// The register's configuration in these scenarios: servers 1..=n, an operation every
-/// 200 ms per client, resends every 300 ms.
+/// The register's configuration in these scenarios: servers 1..=n, test keys (a simulation
+/// has no secrets to keep), resends every 300 ms.
 pub fn config(system: QuorumSystem) -> RegisterConfig {
-    let servers = system.n() as u32;
-    RegisterConfig {
-        system,
-        servers,
-        cluster_seed: 0x7265_6769,
-        op_every: Duration::from_millis(200),
-        resend_every: Duration::from_millis(300),
-    }
+    RegisterConfig::new(system, VoteKeys::Test(0x7265_6769))
 }
 
 fn simulation_with(
     seed: u64,
     system: QuorumSystem,
     byzantine: u32,
+    duration: Duration,
     coverage: ReadCoverage,
     mut adversary: impl FnMut(&mut Simulation<Register>, NodeId),
 ) -> Simulation<Register> {
     let (kind, f) = (system.kind(), system.f());
-    let mut sim = bare_simulation(seed, system);
+    let mut sim = bare_simulation(seed, system, duration);
     for b in 1..=byzantine {
         adversary(&mut sim, NodeId(b));
     }
@@ -274,8 +314,8 @@ fn system(kind: QuorumKind, n: usize, f: usize) -> QuorumSystem {
 
 fn run(system: QuorumSystem, byzantine: u32, mut spec: RunSpec) -> Outcome {
     let (kind, n, f, q) = (system.kind(), system.n() as u32, system.f(), system.quorum());
-    let (mut sim, coverage) = simulation_with_coverage(spec.seed, system, byzantine, false);
-    let targets: Vec<NodeId> = (byzantine + 1..=n + 3).map(NodeId).collect();
+    let (mut sim, coverage) = simulation_with_coverage(spec.seed, system, byzantine, false, spec.duration);
+    let targets: Vec<NodeId> = (byzantine + 1..=n + CLIENTS).map(NodeId).collect();
     let schedule = spec.prepare(&mut sim, &targets);
     let report = sim.run_for(spec.duration);
     let _ = sim.finish_trace();

@@ -137,7 +137,7 @@ fn bracha(n: u32, f: usize, spec: RunSpec) -> Outcome {
 
 fn register(kind: QuorumKind, n: usize, f: usize, spec: RunSpec) -> Outcome {
     let system = QuorumSystem::new(kind, n, f).expect("valid configuration");
-    let sim = super::bft_register::fuzz_simulation(spec.seed, system, f as u32);
+    let sim = super::bft_register::fuzz_simulation(spec.seed, system, f as u32, spec.duration);
     let targets: Vec<NodeId> = (f as u32 + 1..=n as u32 + 3).map(NodeId).collect();
     let about = format!(
         "{kind:?} register n = {n}, f = {f}: servers 1..={f} speak the protocol with generated messages; checked: \
@@ -188,13 +188,19 @@ pub fn scenarios() -> Vec<Scenario> {
             "fuzz-register",
             "the crash-fault register (ABD), a fuzzing node outside its model: no panic, bounded memory",
             palisade_core::quorum::register::model(0),
-            |s| {
+            |spec| {
+                // One node (by seed, server or client) fuzzes; the clients run their workload.
                 let system = QuorumSystem::new(QuorumKind::Majority, 5, 2).expect("valid configuration");
-                robustness::<palisade_core::quorum::register::Register>(
-                    8,
-                    super::bft_register::config(system),
-                    s,
-                )
+                let nodes = 5 + super::bft_register::CLIENTS;
+                let mut sim = super::bft_register::bare_simulation(spec.seed, system, spec.duration);
+                let fuzzer = NodeId(1 + (spec.seed % u64::from(nodes)) as u32);
+                sim.make_byzantine(fuzzer, Fuzz::new());
+                let targets: Vec<NodeId> = (1..=nodes).map(NodeId).filter(|&n| n != fuzzer).collect();
+                let about = format!(
+                    "crash-fault register, 5 servers and 3 clients running their workload; {fuzzer} speaks the \
+                     protocol with generated messages; checked: no panic, bounded memory"
+                );
+                finish(sim, spec, &targets, about)
             },
         ),
         fuzz(

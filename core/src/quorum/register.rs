@@ -13,11 +13,15 @@
 //! single lying server defeats it (the `register-liar` scenario shows it). Liveness: operations complete once a quorum of
 //! correct servers answers.
 //! Checkers: the `bft-register` scenario's.
+//!
+//! Clients are driven by the application: [`RegisterCommand::Write`] and
+//! [`RegisterCommand::Read`], one operation at a time per client, each answered with a
+//! [`RegisterReply`] when a quorum has answered (never, if the client crashes first).
 
 use super::system::{QuorumKind, QuorumSystem};
-use super::vote::{Keyring, Vote, test_key, test_keyring};
+use super::vote::{Keyring, Vote, VoteKeys};
 use crate::node::NodeId;
-use crate::protocol::{Init, Outbox, OutputFor, Protocol};
+use crate::protocol::{Init, Outbox, OutputFor, Protocol, RequestId};
 use crate::time::{Instant, Now};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -145,35 +149,79 @@ pub struct RegisterConfig {
     pub system: QuorumSystem,
     /// Servers are nodes 1..=n; higher ids are clients.
     pub servers: u32,
-    /// Seed of the test keys.
-    pub cluster_seed: u64,
-    /// A client starts an operation about this often (uniformly within half a period
-    /// either side).
-    pub op_every: Duration,
+    /// The writers' signing keys (used by a dissemination system only).
+    pub keys: VoteKeys,
     /// Unanswered requests are re-sent this often.
     pub resend_every: Duration,
 }
 
+impl RegisterConfig {
+    /// Servers 1..=`system.n()`, signing with `keys`, re-sending every 300 ms.
+    pub fn new(system: QuorumSystem, keys: VoteKeys) -> Self {
+        let servers = u32::try_from(system.n()).unwrap_or(u32::MAX);
+        RegisterConfig { system, servers, keys, resend_every: Duration::from_millis(300) }
+    }
+}
+
+/// What an application asks a register client to do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegisterCommand {
+    /// Write `value` (at most [`MAX_VALUE`] bytes).
+    Write {
+        /// The value.
+        #[serde(with = "serde_bytes")]
+        value: Vec<u8>,
+    },
+    /// Read the register.
+    Read,
+}
+
+/// The answer to a [`RegisterCommand`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegisterReply {
+    /// The write completed at this timestamp.
+    Written {
+        /// Its timestamp.
+        ts: Ts,
+    },
+    /// The read completed: the value and its timestamp, or nothing ever written.
+    Read {
+        /// The value read, if any.
+        value: Option<Vec<u8>>,
+        /// Its timestamp.
+        ts: Option<Ts>,
+    },
+    /// Refused: this client has an operation in progress.
+    Busy,
+    /// Refused: this node is a server, not a client.
+    NotAClient,
+    /// Refused: the value is longer than [`MAX_VALUE`].
+    TooLarge,
+}
+
+/// The longest value a client writes: values are signed as votes, whose values are bounded.
+pub const MAX_VALUE: usize = super::MAX_VOTE_VALUE;
+
 #[derive(Clone, Debug)]
 enum Phase {
     Idle,
-    QueryTs { op: u64, value: Vec<u8>, replies: BTreeMap<NodeId, Ts> },
-    Store { op: u64, stored: Stored, acks: BTreeSet<NodeId> },
-    Read { op: u64, replies: BTreeMap<NodeId, Option<Stored>> },
+    QueryTs { req: RequestId, op: u64, value: Vec<u8>, replies: BTreeMap<NodeId, Ts> },
+    Store { req: RequestId, op: u64, stored: Stored, acks: BTreeSet<NodeId> },
+    Read { req: RequestId, op: u64, replies: BTreeMap<NodeId, Option<Stored>> },
 }
 
 /// What a register node persists. A server: the value it stores, durable before it
 /// acknowledges a store (otherwise a restart could forget a completed write). A client: its
-/// operation and write counters, durable before a new operation's first message, so a
-/// reply to an operation from before a crash can never be taken for one after it.
+/// operation counter, durable before a new operation's first message, so a reply to an
+/// operation from before a crash can never be taken for one after it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterDurable {
     /// The server's stored value.
     pub stored: Option<Stored>,
     /// The client's last operation number.
     pub next_op: u64,
-    /// The client's writes so far.
-    pub writes: u64,
 }
 
 /// A register node: a server (ids 1..=servers) or a client.
@@ -188,12 +236,8 @@ pub struct Register {
     /// Client state.
     phase: Phase,
     next_op: u64,
-    writes: u64,
-    next_start: Instant,
     next_resend: Instant,
-    /// Spreads clients' operation starts, so clients are not in lock step.
-    rng: crate::Rng,
-    outbox: Outbox<RegisterMsg, RegisterEvent, RegisterDurable>,
+    outbox: Outbox<RegisterMsg, RegisterEvent, RegisterDurable, RegisterReply>,
 }
 
 impl std::fmt::Debug for Register {
@@ -243,7 +287,7 @@ impl Register {
 
     fn sign(&self, value: Vec<u8>, ts: Ts) -> Stored {
         let signature = if self.signed() {
-            let key = test_key(self.config.cluster_seed, self.id);
+            let key = self.config.keys.signing_key(self.id);
             Vote::sign_in(REGISTER_DOMAIN, &key, ts.counter, u64::from(ts.writer.0), self.id, value.clone())
                 .signature
         } else {
@@ -263,10 +307,12 @@ impl Register {
             Phase::QueryTs { op, replies, .. } => {
                 (RegisterMsg::TsQuery { op: *op }, replies.keys().copied().collect())
             }
-            Phase::Store { op, stored, acks } => {
+            Phase::Store { op, stored, acks, .. } => {
                 (RegisterMsg::Store { op: *op, stored: stored.clone() }, acks.clone())
             }
-            Phase::Read { op, replies } => (RegisterMsg::Read { op: *op }, replies.keys().copied().collect()),
+            Phase::Read { op, replies, .. } => {
+                (RegisterMsg::Read { op: *op }, replies.keys().copied().collect())
+            }
         };
         let targets: Vec<NodeId> = self.servers().filter(|s| !answered.contains(s)).collect();
         for s in targets {
@@ -275,27 +321,37 @@ impl Register {
     }
 
     fn durable(&self) -> RegisterDurable {
-        RegisterDurable { stored: self.stored.clone(), next_op: self.next_op, writes: self.writes }
+        RegisterDurable { stored: self.stored.clone(), next_op: self.next_op }
     }
 
-    fn start_op(&mut self) {
+    /// Starts the application's operation `cmd`, or says why not.
+    fn start_op(&mut self, now: Instant, req: RequestId, cmd: RegisterCommand) -> Result<(), RegisterReply> {
+        if self.is_server() {
+            return Err(RegisterReply::NotAClient);
+        }
+        if !matches!(self.phase, Phase::Idle) {
+            return Err(RegisterReply::Busy);
+        }
+        if matches!(&cmd, RegisterCommand::Write { value } if value.len() > MAX_VALUE) {
+            return Err(RegisterReply::TooLarge);
+        }
         self.next_op = self.next_op.saturating_add(1);
         let op = self.next_op;
-        // Clients alternate: writers (even ids) write, readers (odd ids) read.
-        let writer = self.id.0 % 2 == 0;
-        if writer {
-            self.writes = self.writes.saturating_add(1);
-        }
+        // Durable before the first message: a reply to an older operation never counts.
         self.outbox.persist(self.durable());
-        if writer {
-            let value = format!("{} #{}", self.id, self.writes).into_bytes();
-            self.outbox.event(RegisterEvent::WriteStarted { value: value.clone() });
-            self.phase = Phase::QueryTs { op, value, replies: BTreeMap::new() };
-        } else {
-            self.outbox.event(RegisterEvent::ReadStarted);
-            self.phase = Phase::Read { op, replies: BTreeMap::new() };
+        match cmd {
+            RegisterCommand::Write { value } => {
+                self.outbox.event(RegisterEvent::WriteStarted { value: value.clone() });
+                self.phase = Phase::QueryTs { req, op, value, replies: BTreeMap::new() };
+            }
+            RegisterCommand::Read => {
+                self.outbox.event(RegisterEvent::ReadStarted);
+                self.phase = Phase::Read { req, op, replies: BTreeMap::new() };
+            }
         }
+        self.next_resend = now + self.config.resend_every;
         self.request();
+        Ok(())
     }
 
     /// Masking read rule: among pairs vouched for by ≥ f + 1 servers, the highest
@@ -319,8 +375,8 @@ impl Register {
 
     /// A reply to the timestamp query of a write.
     fn on_ts_reply(&mut self, from: NodeId, msg: RegisterMsg) {
-        let Phase::QueryTs { op, .. } = &self.phase else { return };
-        let op = *op;
+        let Phase::QueryTs { req, op, .. } = &self.phase else { return };
+        let (req, op) = (*req, *op);
         let ts = match msg {
             RegisterMsg::TsReply { op: o, ts } if o == op && !self.signed() => ts,
             // A signed value's timestamp counts only if its signature holds; a forged one
@@ -349,7 +405,7 @@ impl Register {
         let ts = Ts { counter: base.saturating_add(1), writer: self.id };
         let value = std::mem::take(value);
         let stored = self.sign(value, ts);
-        self.phase = Phase::Store { op, stored, acks: BTreeSet::new() };
+        self.phase = Phase::Store { req, op, stored, acks: BTreeSet::new() };
         self.request();
     }
 
@@ -360,24 +416,25 @@ impl Register {
         }
         let quorum = self.config.system.quorum();
         match (&mut self.phase, msg) {
-            (Phase::Store { op, stored, acks }, RegisterMsg::StoreAck { op: o }) if *op == o => {
+            (Phase::Store { req, op, stored, acks }, RegisterMsg::StoreAck { op: o }) if *op == o => {
                 acks.insert(from);
                 if acks.len() >= quorum {
-                    let (value, ts) = (stored.value.clone(), stored.ts);
+                    let (req, value, ts) = (*req, stored.value.clone(), stored.ts);
                     self.phase = Phase::Idle;
                     self.outbox.event(RegisterEvent::WriteDone { value, ts });
+                    self.outbox.reply(req, RegisterReply::Written { ts });
                 }
             }
-            (Phase::Read { op, replies }, RegisterMsg::ReadReply { op: o, stored }) if *op == o => {
+            (Phase::Read { req, op, replies }, RegisterMsg::ReadReply { op: o, stored }) if *op == o => {
                 replies.insert(from, stored);
                 if replies.len() >= quorum {
+                    let req = *req;
                     let replies = std::mem::take(replies);
                     let chosen = self.choose(&replies);
                     self.phase = Phase::Idle;
-                    self.outbox.event(RegisterEvent::ReadDone {
-                        ts: chosen.as_ref().map(|s| s.ts),
-                        value: chosen.map(|s| s.value),
-                    });
+                    let (value, ts) = (chosen.as_ref().map(|s| s.value.clone()), chosen.map(|s| s.ts));
+                    self.outbox.event(RegisterEvent::ReadDone { value: value.clone(), ts });
+                    self.outbox.reply(req, RegisterReply::Read { value, ts });
                 }
             }
             _ => {}
@@ -387,14 +444,14 @@ impl Register {
 
 impl Protocol for Register {
     type Message = RegisterMsg;
-    type Command = std::convert::Infallible;
-    type Reply = crate::protocol::NoReply;
+    type Command = RegisterCommand;
+    type Reply = RegisterReply;
     type Event = RegisterEvent;
     type Config = RegisterConfig;
     type Durable = RegisterDurable;
 
     fn new(init: Init<Self>) -> Self {
-        let keyring = test_keyring(init.config.cluster_seed, init.members.iter().copied());
+        let keyring = init.config.keys.keyring(init.members.iter().copied());
         let now = init.now.mono;
         let restored = init.restored.clone().unwrap_or_default();
         Register {
@@ -404,10 +461,7 @@ impl Protocol for Register {
             verified: Default::default(),
             phase: Phase::Idle,
             next_op: restored.next_op,
-            writes: restored.writes,
-            next_start: now + init.config.op_every,
             next_resend: now + init.config.resend_every,
-            rng: crate::Rng::from_seed(init.seed),
             config: init.config,
             outbox: Outbox::new(),
         }
@@ -440,27 +494,16 @@ impl Protocol for Register {
         }
     }
 
-    fn handle_command(&mut self, _now: Now, _req: crate::protocol::RequestId, cmd: Self::Command) {
-        match cmd {}
+    fn handle_command(&mut self, now: Now, req: RequestId, cmd: RegisterCommand) {
+        if let Err(refused) = self.start_op(now.mono, req, cmd) {
+            self.outbox.reply(req, refused);
+        }
     }
 
     fn handle_timeout(&mut self, now: Now) {
-        if self.is_server() {
-            return;
-        }
-        let now = now.mono;
-        if now >= self.next_start {
-            if matches!(self.phase, Phase::Idle) {
-                self.start_op();
-            }
-            // Half to one and a half periods: clients drift apart instead of starting
-            // every operation together (which made nearly every read overlap a write).
-            let every = self.config.op_every;
-            self.next_start = now + self.rng.duration_between(every / 2, every + every / 2);
-        }
-        if now >= self.next_resend {
+        if !self.is_server() && !matches!(self.phase, Phase::Idle) && now.mono >= self.next_resend {
             self.request();
-            self.next_resend = now + self.config.resend_every;
+            self.next_resend = now.mono + self.config.resend_every;
         }
     }
 
@@ -469,7 +512,7 @@ impl Protocol for Register {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        if self.is_server() { None } else { Some(self.next_start.min(self.next_resend)) }
+        (!self.is_server() && !matches!(self.phase, Phase::Idle)).then_some(self.next_resend)
     }
 
     /// Every event is one step of a client operation: routine.
@@ -490,17 +533,15 @@ mod tests {
         let system = QuorumSystem::new(kind, n, 1).expect("valid");
         let writer = NodeId(n as u32 + 1);
         let config = RegisterConfig {
-            system,
-            servers: n as u32,
-            cluster_seed: 1,
-            op_every: Duration::from_millis(10),
             resend_every: Duration::from_secs(60),
+            ..RegisterConfig::new(system, VoteKeys::Test(1))
         };
         let members: Vec<NodeId> = (1..=writer.0).map(NodeId).collect();
         let at = |ms: u64| Now::new(Instant::from_nanos(ms * 1_000_000), WallTime::UNIX_EPOCH);
         let mut node = Register::new(Init::fresh(writer, members, config, 7, at(0)));
         let mut out = Vec::new();
-        step(&mut node, at(10), Input::Timeout, |o| out.push(o));
+        let write = RegisterCommand::Write { value: b"v".to_vec() };
+        step(&mut node, at(10), Input::Command { req: RequestId(1), cmd: write }, |o| out.push(o));
         let op = out
             .iter()
             .find_map(|o| match o {
@@ -518,6 +559,86 @@ mod tests {
             });
         }
         store.expect("the write reached its store phase")
+    }
+
+    /// Servers 1..=3 (majority) and client 4, as nodes stepped by hand: every message is
+    /// delivered at once. Returns the replies to `cmds`, issued one after another.
+    fn run_commands(cmds: Vec<RegisterCommand>) -> Vec<RegisterReply> {
+        let system = QuorumSystem::new(QuorumKind::Majority, 3, 1).expect("valid");
+        let config = RegisterConfig::new(system, VoteKeys::Test(3));
+        let members: Vec<NodeId> = (1..=4).map(NodeId).collect();
+        let now = Now::new(Instant::ZERO, WallTime::UNIX_EPOCH);
+        let mut nodes: Vec<Register> = members
+            .iter()
+            .map(|&id| Register::new(Init::fresh(id, members.clone(), config.clone(), 1, now)))
+            .collect();
+        let mut replies = Vec::new();
+        for (i, cmd) in cmds.into_iter().enumerate() {
+            let mut queue = Vec::new();
+            step(&mut nodes[3], now, Input::Command { req: RequestId(i as u64), cmd }, |o| {
+                queue.push((NodeId(4), o))
+            });
+            while let Some((from, out)) = queue.pop() {
+                match out {
+                    Output::Send { to, msg } => {
+                        let node = &mut nodes[to.0 as usize - 1];
+                        step(node, now, Input::Message { from, msg }, |o| queue.push((to, o)));
+                    }
+                    Output::Reply { req, reply } => {
+                        assert_eq!(req, RequestId(i as u64));
+                        replies.push(reply);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        replies
+    }
+
+    #[test]
+    fn a_client_writes_and_reads_what_the_application_asks() {
+        let v = |s: &str| s.as_bytes().to_vec();
+        let replies = run_commands(vec![
+            RegisterCommand::Read,
+            RegisterCommand::Write { value: v("one") },
+            RegisterCommand::Write { value: v("two") },
+            RegisterCommand::Read,
+            RegisterCommand::Write { value: vec![0; MAX_VALUE + 1] },
+        ]);
+        let ts = |counter| Ts { counter, writer: NodeId(4) };
+        assert_eq!(
+            replies,
+            vec![
+                RegisterReply::Read { value: None, ts: None },
+                RegisterReply::Written { ts: ts(1) },
+                RegisterReply::Written { ts: ts(2) },
+                RegisterReply::Read { value: Some(v("two")), ts: Some(ts(2)) },
+                RegisterReply::TooLarge,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_busy_client_and_a_server_refuse_commands() {
+        let system = QuorumSystem::new(QuorumKind::Majority, 3, 1).expect("valid");
+        let config = RegisterConfig::new(system, VoteKeys::Test(3));
+        let members: Vec<NodeId> = (1..=4).map(NodeId).collect();
+        let now = Now::new(Instant::ZERO, WallTime::UNIX_EPOCH);
+        let replies = |id: u32, cmds: usize| {
+            let mut node = Register::new(Init::fresh(NodeId(id), members.clone(), config.clone(), 1, now));
+            let mut out = Vec::new();
+            for i in 0..cmds {
+                let cmd = Input::Command { req: RequestId(i as u64), cmd: RegisterCommand::Read };
+                step(&mut node, now, cmd, |o| {
+                    if let Output::Reply { reply, .. } = o {
+                        out.push(reply);
+                    }
+                });
+            }
+            out
+        };
+        assert_eq!(replies(4, 2), vec![RegisterReply::Busy], "the first read is in flight");
+        assert_eq!(replies(1, 1), vec![RegisterReply::NotAClient]);
     }
 
     #[test]
