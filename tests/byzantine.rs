@@ -40,24 +40,31 @@ fn beyond_the_bound_two_colluders_split_the_correct_nodes() {
 
 #[test]
 fn no_sender_is_counted_twice_and_forgeries_are_rejected() {
+    use palisade::scenarios::bracha::BROADCASTS;
     let mut sim = simulation(3, 4, 1, 1);
-    assert_eq!(sim.run_for(Duration::from_secs(20)).violation, None);
+    assert_eq!(sim.run_for(Duration::from_secs(40)).violation, None);
     let w = sim.world();
     for (id, node) in w.running().filter(|(id, _)| w.is_honest(*id)) {
-        for instance in 1..=4u64 {
-            let value = node.delivered(instance).expect("every instance delivered").to_vec();
-            let (echoes, readies) = node.counts(instance, &value);
-            assert!(echoes <= 4 && readies <= 4, "{id}: {echoes} echoes, {readies} readies from 4 nodes");
+        for sender in (1..=4).map(NodeId) {
+            for instance in 1..=BROADCASTS {
+                let value = node.delivered(sender, instance).expect("every instance delivered").to_vec();
+                let (echoes, readies) = node.counts((sender, instance), &value);
+                assert!(echoes <= 4 && readies <= 4, "{id}: {echoes} echoes, {readies} readies from 4 nodes");
+            }
         }
     }
-    // Evidence against n1 reached every correct node.
-    let accusers: Vec<NodeId> = w
+    // Evidence against n1, for each of its broadcasts, reached every correct node.
+    let accused: std::collections::BTreeSet<(NodeId, u64)> = w
         .history()
         .iter()
-        .filter(|o| w.is_honest(o.node) && matches!(o.event, BrachaEvent::Equivocation { .. }))
-        .map(|o| o.node)
+        .filter_map(|o| match &o.event {
+            BrachaEvent::Equivocation { sender: NodeId(1), instance, .. } if w.is_honest(o.node) => {
+                Some((o.node, *instance))
+            }
+            _ => None,
+        })
         .collect();
-    assert_eq!(accusers.len(), 3, "{accusers:?}");
+    assert_eq!(accused.len(), 3 * BROADCASTS as usize, "{accused:?}");
 }
 
 #[test]

@@ -94,13 +94,14 @@ fn play_node_4(port: u16, me: Identity, keys: Keys, plan: BTreeMap<NodeId, Brach
 #[test]
 fn forged_handshakes_are_rejected_and_an_equivocating_node_is_caught_with_proof() {
     let mut cluster = Cluster::new("byzantine", 4, |_, _| {
-        format!("cluster = {CLUSTER}\nprotocol = \"bracha\"\n\n[bracha]\nf = 1\n")
+        format!("cluster = {CLUSTER}\nprotocol = \"bracha\"\n\n[bracha]\nf = 1\nbroadcast = \"hello\"\n")
     });
     let me = key_of(&cluster, 4);
     let keys: Keys = (1..=4).map(|id| (NodeId(id), key_of(&cluster, id).verifying_key())).collect();
-    // Equivocation: n1 is told one value, n2 and n3 another, each validly signed by n4.
+    // Equivocation about n4's first broadcast: n1 is told one value, n2 and n3 another, each
+    // validly signed by n4.
     let initial =
-        |value: &[u8]| BrachaMsg::Initial { initial: Vote::sign(&me, 4, 0, NodeId(4), value.to_vec()) };
+        |value: &[u8]| BrachaMsg::Initial { initial: Vote::sign(&me, 1, 0, NodeId(4), value.to_vec()) };
     let plan = BTreeMap::from([
         (NodeId(1), initial(b"A: the value n1 is told")),
         (NodeId(2), initial(b"B: the value n2 and n3 are told")),
@@ -140,7 +141,9 @@ fn forged_handshakes_are_rejected_and_an_equivocating_node_is_caught_with_proof(
     let caught = cluster.wait_for(Duration::from_secs(10), "every honest node holding proof", |seen| {
         let who: BTreeSet<u64> = seen
             .iter()
-            .filter(|s| s.v["event"] == "equivocation" && num(&s.v, "instance") == 4)
+            .filter(|s| {
+                s.v["event"] == "equivocation" && num(&s.v, "sender") == 4 && num(&s.v, "instance") == 1
+            })
             .map(|s| num(&s.v, "node"))
             .collect();
         (who.len() == 3).then_some(who)
@@ -152,19 +155,20 @@ fn forged_handshakes_are_rejected_and_an_equivocating_node_is_caught_with_proof(
     assert_eq!(num(&proof.v["evidence"]["first"], "voter"), 4, "{}", proof.v);
     assert_ne!(proof.v["evidence"]["first"]["value"], proof.v["evidence"]["second"]["value"]);
 
-    // Honest deliveries: each other's instances, and never two values for n4's.
-    cluster.wait_for(Duration::from_secs(10), "honest nodes delivering instances 1-3", |seen| {
+    // Honest deliveries: each other's broadcast ("hello", the first of each), and never two
+    // values for n4's.
+    cluster.wait_for(Duration::from_secs(10), "honest nodes delivering each other's broadcasts", |seen| {
         let got: BTreeSet<(u64, u64)> = seen
             .iter()
-            .filter(|s| s.v["event"] == "delivered" && num(&s.v, "instance") <= 3)
-            .map(|s| (num(&s.v, "node"), num(&s.v, "instance")))
+            .filter(|s| s.v["event"] == "delivered" && num(&s.v, "sender") <= 3 && num(&s.v, "instance") == 1)
+            .map(|s| (num(&s.v, "node"), num(&s.v, "sender")))
             .collect();
         (got.len() == 9).then_some(())
     });
     let for_n4: BTreeMap<u64, String> = cluster
         .seen()
         .iter()
-        .filter(|s| s.v["event"] == "delivered" && num(&s.v, "instance") == 4)
+        .filter(|s| s.v["event"] == "delivered" && num(&s.v, "sender") == 4)
         .map(|s| (num(&s.v, "node"), s.v["value"].to_string()))
         .collect();
     let values: BTreeSet<&String> = for_n4.values().collect();

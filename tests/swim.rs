@@ -3,7 +3,7 @@
 
 use palisade::core::NodeId;
 use palisade::core::detector::swim::checks::{false_positives, no_false_death};
-use palisade::core::detector::swim::{MemberState, Swim, SwimCommand, SwimConfig, SwimEvent};
+use palisade::core::detector::swim::{MemberState, Swim, SwimCommand, SwimConfig, SwimEvent, SwimReply};
 use palisade::sim::byzantine::Garbage;
 use palisade::sim::net::Partition;
 use palisade::sim::{EachEvent, Fault, Latency, LinkConfig, Network, SimConfig, Simulation};
@@ -109,6 +109,41 @@ fn members_join_through_a_seed_and_leave_gracefully() {
     let about4 = events_about(&sim, NodeId(4));
     assert!(about4.iter().all(|(_, e)| matches!(e, SwimEvent::Left { .. })), "{about4:?}");
     assert_eq!(about4.len(), 5);
+}
+
+#[test]
+fn a_member_that_left_joins_again_when_its_application_asks() {
+    // n4 leaves at 20 s and joins again at 40 s: by 60 s every member holds it alive again,
+    // each having reported it left, then joined; nobody suspected it or declared it dead.
+    let mut sim = cluster(4, 6, SwimConfig { seeds: vec![NodeId(1)], ..SwimConfig::default() });
+    let left = sim.call_at(NodeId(4), s(20), SwimCommand::Leave);
+    let joined = sim.call_at(NodeId(4), s(40), SwimCommand::Join);
+    sim.add_checker(EachEvent::new(no_false_death));
+    assert_eq!(sim.run_for(s(60)).violation, None);
+    let replies: Vec<_> =
+        sim.world().replies().iter().map(|o| (o.event.req, o.event.reply.clone())).collect();
+    assert_eq!(replies, vec![(left, SwimReply::Left), (joined, SwimReply::Joined)]);
+    for (id, m) in sim.world().running() {
+        assert_eq!(m.state_of(NodeId(4)), Some(MemberState::Alive), "{id}");
+    }
+    let about4 = events_about(&sim, NodeId(4));
+    assert!(about4.iter().all(|(_, e)| matches!(e, SwimEvent::Left { .. })), "{about4:?}");
+    for observer in (1..=6).map(NodeId).filter(|&n| n != NodeId(4)) {
+        let seen: Vec<&SwimEvent> = sim
+            .world()
+            .history()
+            .iter()
+            .filter(|o| o.node == observer && o.at >= s(20))
+            .map(|o| &o.event)
+            .filter(|e| {
+                matches!(e, SwimEvent::Left { peer: NodeId(4) } | SwimEvent::Joined { peer: NodeId(4) })
+            })
+            .collect();
+        assert!(
+            matches!(seen.as_slice(), [SwimEvent::Left { .. }, SwimEvent::Joined { .. }]),
+            "{observer}: {seen:?}"
+        );
+    }
 }
 
 #[test]

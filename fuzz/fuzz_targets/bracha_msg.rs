@@ -7,7 +7,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         &palisade_core::codec::Bincode,
         data,
     ) {
-        let config = palisade_core::quorum::bracha::BrachaConfig::new(4, 1, 7).expect("valid");
-        palisade_fuzz::drive::<palisade_core::quorum::bracha::Bracha>(&config, 4, &msg);
+        use palisade_core::quorum::bracha::{Bracha, BrachaCommand, BrachaConfig};
+        let config = BrachaConfig::with_keys(4, 1, palisade_core::quorum::VoteKeys::Test(7)).expect("valid");
+        // Every node has broadcast once when the message arrives.
+        palisade_fuzz::drive_with::<Bracha>(&config, 4, &msg, |node| {
+            Some(BrachaCommand::Broadcast { value: format!("from {node}").into_bytes() })
+        });
     }
 });

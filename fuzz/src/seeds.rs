@@ -68,7 +68,7 @@ fn main() {
     use palisade_core::detector::swim::{Swim, SwimConfig};
     use palisade_core::detector::{Heartbeat, HeartbeatConfig, PhiAccrual};
     use palisade_core::lease::{LeaseConfig, LockService, election::Election};
-    use palisade_core::quorum::bracha::{Bracha, BrachaConfig};
+    use palisade_core::quorum::bracha::{Bracha, BrachaCommand, BrachaConfig};
     use palisade_core::quorum::register::{Register, RegisterCommand, RegisterConfig};
     use palisade_core::quorum::{QuorumKind, QuorumSystem, VoteKeys};
 
@@ -78,7 +78,11 @@ fn main() {
     let election = LeaseConfig { resource: NodeId(4), ..LeaseConfig::default() };
     from_run::<Election>("election_msg", election, 4, |_, _| None);
     from_run::<SkewMonitor>("skew_msg", SkewConfig::default(), 3, |_, _| None);
-    from_run::<Bracha>("bracha_msg", BrachaConfig::new(4, 1, 9).expect("valid"), 4, |_, _| None);
+    let bracha = BrachaConfig::with_keys(4, 1, VoteKeys::Test(9)).expect("valid");
+    // Every node broadcasts once, at the start.
+    from_run::<Bracha>("bracha_msg", bracha, 4, |round, node| {
+        (round == 0).then(|| BrachaCommand::Broadcast { value: format!("from {node}").into_bytes() })
+    });
     let system = QuorumSystem::new(QuorumKind::Dissemination, 4, 1).expect("valid");
     let register = RegisterConfig::new(system, VoteKeys::Test(9));
     // Client n5 writes, n6 reads, every other round.

@@ -218,7 +218,7 @@ fn up(args: UpArgs) -> Result<ExitCode, String> {
         "heartbeat-phi" => format!("protocol = \"heartbeat-phi\"\nheartbeat_ms = {}\nacceptable_pause_ms = {}\n", args.heartbeat_ms, args.timeout_ms),
         "heartbeat-fixed" => format!("protocol = \"heartbeat-fixed\"\nheartbeat_ms = {}\ntimeout_ms = {}\n", args.heartbeat_ms, args.timeout_ms),
         "swim" | "swim-plain" => format!("protocol = \"{}\"\nheartbeat_ms = {}\n", args.protocol, args.heartbeat_ms),
-        "bracha" if args.nodes >= 4 => format!("protocol = \"bracha\"\n\n[bracha]\nf = {}\n", (args.nodes - 1) / 3),
+        "bracha" if args.nodes >= 4 => format!("protocol = \"bracha\"\n\n[bracha]\nf = {}\nbroadcast = \"hello\"\n", (args.nodes - 1) / 3),
         "bracha" => return Err("--protocol bracha needs at least 4 nodes (n ≥ 3f + 1 with f ≥ 1)".into()),
         "lease" if args.nodes >= 3 => "protocol = \"lease\"\n\n[lease]\ngrantor = 1\nstorage = 2\nterm_ms = 2000\nmax_drift_ppm = 10000\nwrite_every_ms = 200\nwrite_delay_ms = 100\nhold_for_ms = 5000\njeopardy_grace_ms = 1000\nrequest_timeout_ms = 300\n".to_string(),
         "lease" => return Err("--protocol lease needs at least 3 nodes (grantor, storage, a client)".into()),

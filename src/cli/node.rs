@@ -14,6 +14,7 @@
 //!
 //! [bracha]                           # protocol = "bracha": reliable broadcast, INITIALs
 //! f = 1                              # signed with the node's key; n = members ≥ 3f + 1
+//! broadcast = "hello"                # optional: broadcast this once each time it starts
 //!
 //! [lease]                            # protocol = "lease": the lock service, fenced storage
 //! grantor = 1                        # and clients (every other node); all optional but
@@ -47,8 +48,8 @@ use palisade::core::lease::election::Election;
 use palisade::core::lease::{LeaseConfig, LockService};
 use palisade::core::lock::{LockConfig, Locks};
 use palisade::core::quorum::Keyring;
-use palisade::core::quorum::bracha::{Bracha, BrachaConfig};
-use palisade::node::{Membership, PeerEntry, Reporting, read_toml, serve};
+use palisade::core::quorum::bracha::{Bracha, BrachaCommand, BrachaConfig};
+use palisade::node::{Membership, PeerEntry, Reporting, read_toml, serve, serve_with};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -101,6 +102,8 @@ struct FileConfig {
 struct BrachaFile {
     /// Byzantine nodes tolerated; the cluster needs n ≥ 3f + 1.
     f: usize,
+    /// A value the node's application broadcasts each time the node starts.
+    broadcast: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -231,17 +234,35 @@ fn configure(args: NodeArgs) -> ExitCode {
                 return usage_error("protocol `bracha` needs a [bracha] table with f");
             };
             let n = peers.len() + 1;
-            let config = match BrachaConfig::new(n, b.f, 0) {
-                Ok(c) => c,
-                Err(e) => return usage_error(format!("bracha.f: {e}")),
-            };
             let mut keyring = Keyring::new();
             keyring.insert(NodeId(file.id), key.verifying_key());
             for (&id, p) in peers {
                 keyring.insert(id, p.key);
             }
-            let config = config.with_keys(keyring, key.clone());
-            serve::<Bracha>(&membership, resolved, config, &reporting)
+            let config = match BrachaConfig::new(n, b.f, keyring, key.clone()) {
+                Ok(c) => c,
+                Err(e) => return usage_error(format!("bracha.f: {e}")),
+            };
+            let value = b.broadcast.clone().map(String::into_bytes);
+            if value.as_ref().is_some_and(|v| v.len() > palisade::core::quorum::MAX_VOTE_VALUE) {
+                return usage_error(format!(
+                    "bracha.broadcast: longer than {} bytes",
+                    palisade::core::quorum::MAX_VOTE_VALUE
+                ));
+            }
+            serve_with::<Bracha>(&membership, resolved, config, &reporting, move |node| {
+                if let Some(value) = value {
+                    // The application's one broadcast, answered once signed and persisted.
+                    actix::spawn(async move {
+                        let cmd = BrachaCommand::Broadcast { value };
+                        match node.call(cmd, std::time::Duration::from_secs(10)).await {
+                            Ok(reply) => tracing::info!(?reply, "broadcast"),
+                            Err(e) => tracing::error!(%e, "broadcast not made"),
+                        }
+                    });
+                }
+                Ok(())
+            })
         }
         other => usage_error(format!(
             "protocol `{other}` is not one of heartbeat-phi, heartbeat-fixed, swim, swim-plain, lease, election, locks, skew, bracha"

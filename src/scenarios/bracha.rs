@@ -2,8 +2,11 @@
 //! beyond it.
 
 use super::{Outcome, RunSpec, Scenario};
-use palisade_core::quorum::bracha::{Bracha, BrachaConfig, BrachaEvent, BrachaMsg, value_of};
-use palisade_core::quorum::{Vote, test_key, test_keyring};
+use palisade_core::protocol::RequestId;
+use palisade_core::quorum::bracha::{
+    Bracha, BrachaCommand, BrachaConfig, BrachaEvent, BrachaMsg, BrachaReply, InstanceId,
+};
+use palisade_core::quorum::{Vote, VoteKeys, test_key, test_keyring};
 use palisade_core::{NodeId, Violation};
 use palisade_sim::byzantine::{Action, Adversary, AdversaryCtx, Garbage, Replay, SelectiveDelay, Silent};
 use palisade_sim::{Latency, LinkConfig, Network, SimConfig, Simulation, WithinAfterGst, World};
@@ -13,10 +16,23 @@ use std::time::Duration;
 /// Cluster seed for the test keys.
 pub const CLUSTER: u64 = 0xb4ac4a;
 
-/// The equivocating value a Byzantine sender tells the other half.
-pub fn other_value(node: NodeId) -> Vec<u8> {
-    format!("LIE from {node}").into_bytes()
+/// The value `node` broadcasts the `k`-th time its application asks.
+pub fn value_of(node: NodeId, k: u64) -> Vec<u8> {
+    format!("value {k} from {node}").into_bytes()
 }
+
+/// The equivocating value a Byzantine sender tells the other half about its `k`-th.
+pub fn other_value(node: NodeId, k: u64) -> Vec<u8> {
+    format!("LIE {k} from {node}").into_bytes()
+}
+
+/// Broadcasts each node's application asks for.
+pub const BROADCASTS: u64 = 3;
+/// When every node's application asks for its first broadcast (after the nemesis has
+/// started, at 1 s, so faults land in the middle of them).
+pub const START_AFTER: Duration = Duration::from_secs(5);
+/// Between one node's broadcasts.
+pub const BROADCAST_EVERY: Duration = Duration::from_secs(10);
 
 /// A Byzantine node that tells `group_b` a different story for each liar's instance: a
 /// liar's own INITIAL and ECHO carry a second signed value, and READYs name it. With an
@@ -29,8 +45,8 @@ pub struct SplitBrain {
     pub liars: Vec<NodeId>,
     /// Nodes told the second value.
     pub group_b: BTreeSet<NodeId>,
-    /// Per liar, the two signed initials, made once: (the truth, the lie).
-    signed: BTreeMap<NodeId, (Vote, Vote)>,
+    /// Per liar's instance, the two signed initials, made once: (the truth, the lie).
+    signed: BTreeMap<InstanceId, (Vote, Vote)>,
 }
 
 impl SplitBrain {
@@ -45,8 +61,8 @@ impl SplitBrain {
         SplitBrain { liars, group_b, signed: BTreeMap::new() }
     }
 
-    fn liar_of(&self, instance: u64) -> Option<NodeId> {
-        self.liars.iter().copied().find(|l| u64::from(l.0) == instance)
+    fn lies_about(&self, (sender, _): InstanceId) -> bool {
+        self.liars.contains(&sender)
     }
 }
 
@@ -61,29 +77,30 @@ impl Adversary<Bracha> for SplitBrain {
         msg: BrachaMsg,
         out: &mut Vec<Action<BrachaMsg>>,
     ) {
-        let instance = match &msg {
-            BrachaMsg::Initial { initial } | BrachaMsg::Echo { initial } => initial.instance,
-            BrachaMsg::Ready { instance, .. } => *instance,
-        };
-        let Some(liar) = self.liar_of(instance) else {
+        let id = msg.instance();
+        if !self.lies_about(id) || matches!(msg, BrachaMsg::Delivered { .. }) {
             out.push(Action::Send { to, msg, delay: Duration::ZERO });
             return;
-        };
+        }
+        // A liar's k-th broadcast is its instance k: liars are never crashed or paused, so
+        // none of their application's requests is lost.
+        let (liar, k) = id;
         let (truth, lie) = self
             .signed
-            .entry(liar)
+            .entry(id)
             .or_insert_with(|| {
                 let key = test_key(CLUSTER, liar);
                 (
-                    Vote::sign(&key, instance, 0, liar, value_of(liar)),
-                    Vote::sign(&key, instance, 0, liar, other_value(liar)),
+                    Vote::sign(&key, k, 0, liar, value_of(liar, k)),
+                    Vote::sign(&key, k, 0, liar, other_value(liar, k)),
                 )
             })
             .clone();
         let in_b = self.group_b.contains(&to);
         if matches!(&msg, BrachaMsg::Initial { .. }) {
-            let value = if in_b { other_value(liar) } else { value_of(liar) };
-            out.push(Action::Send { to, msg: BrachaMsg::Ready { instance, value }, delay: Duration::ZERO });
+            let value = if in_b { other_value(liar, k) } else { value_of(liar, k) };
+            let ready = BrachaMsg::Ready { sender: liar, instance: k, value };
+            out.push(Action::Send { to, msg: ready, delay: Duration::ZERO });
         }
         // Each group always hears its own value, whatever the liar's own state machine has
         // learnt meanwhile (it picks up the lie from group B's echoes and would otherwise
@@ -92,8 +109,8 @@ impl Adversary<Bracha> for SplitBrain {
         let msg = match msg {
             BrachaMsg::Initial { .. } => BrachaMsg::Initial { initial: told },
             BrachaMsg::Echo { .. } => BrachaMsg::Echo { initial: told },
-            BrachaMsg::Ready { instance: i, .. } if in_b => {
-                BrachaMsg::Ready { instance: i, value: other_value(liar) }
+            BrachaMsg::Ready { .. } if in_b => {
+                BrachaMsg::Ready { sender: liar, instance: k, value: other_value(liar, k) }
             }
             other => other,
         };
@@ -101,17 +118,12 @@ impl Adversary<Bracha> for SplitBrain {
     }
 }
 
-/// When every node sends its own INITIAL.
-pub const START_AFTER: Duration = Duration::from_secs(5);
-
 /// A run: n nodes, the first `byzantine` of them adversaries. Node 1 always lies about its
 /// own broadcast to the upper half of the correct nodes. Beyond the bound the further
 /// Byzantine nodes collude with it; within it, by seed, n2 is a second equivocator sharing
 /// n1's plan (seeds ≡ 4 mod 5), or silent, replaying, delaying or sending garbage.
 pub fn simulation(seed: u64, n: u32, f: usize, byzantine: u32) -> Simulation<Bracha> {
-    // Broadcasts begin at 5 s, after the nemesis has started (at 1 s), so faults land in
-    // the middle of them, not only after every node has delivered.
-    let mut sim = simulation_without_checkers(seed, n, f);
+    let (mut sim, sent) = simulation_without_checkers(seed, n, f);
     let correct: Vec<NodeId> = (byzantine + 1..=n).map(NodeId).collect();
     let group_b: BTreeSet<NodeId> = correct[correct.len() / 2..].iter().copied().collect();
     let liar = NodeId(1);
@@ -138,7 +150,7 @@ pub fn simulation(seed: u64, n: u32, f: usize, byzantine: u32) -> Simulation<Bra
             };
         }
     }
-    add_checkers(&mut sim, byzantine as usize <= f, true);
+    add_checkers(&mut sim, sent, byzantine as usize <= f, true);
     sim
 }
 
@@ -147,7 +159,7 @@ pub fn simulation(seed: u64, n: u32, f: usize, byzantine: u32) -> Simulation<Bra
 /// [`simulation`] within the bound except the equivocation evidence (a fuzzer cannot sign
 /// two values, so there may be none to find).
 pub fn fuzz_simulation(seed: u64, n: u32, f: usize) -> Simulation<Bracha> {
-    let mut sim = simulation_without_checkers(seed, n, f);
+    let (mut sim, sent) = simulation_without_checkers(seed, n, f);
     for b in 1..=f as u32 {
         // A Byzantine node holds its own key: a generated initial it claims as its own is
         // signed, so hostile but valid content (any value, any instance) reaches the code
@@ -156,59 +168,103 @@ pub fn fuzz_simulation(seed: u64, n: u32, f: usize) -> Simulation<Bracha> {
             if let BrachaMsg::Initial { initial } | BrachaMsg::Echo { initial } = m {
                 if initial.voter == me {
                     let key = test_key(CLUSTER, me);
-                    *initial = Vote::sign(&key, initial.instance, initial.round, me, initial.value.clone());
+                    // Mostly numbers that exist, so the signed content gets past that check.
+                    let instance = 1 + initial.instance % (2 * BROADCASTS);
+                    *initial = Vote::sign(&key, instance, initial.round, me, initial.value.clone());
                 }
             }
         });
         sim.make_byzantine(NodeId(b), fuzz);
     }
-    add_checkers(&mut sim, true, false);
+    add_checkers(&mut sim, sent, true, false);
     sim
 }
 
-fn simulation_without_checkers(seed: u64, n: u32, f: usize) -> Simulation<Bracha> {
+/// What each request asked to broadcast: (node, value) by request id.
+type Requests = BTreeMap<RequestId, (NodeId, Vec<u8>)>;
+
+/// The network, the configuration and every node's application asking for [`BROADCASTS`]
+/// broadcasts, [`BROADCAST_EVERY`] apart from [`START_AFTER`]; and what was asked.
+fn simulation_without_checkers(seed: u64, n: u32, f: usize) -> (Simulation<Bracha>, Requests) {
     let mut sc = SimConfig::new(seed, n);
     sc.network = Network::uniform(LinkConfig::with_latency(Latency::uniform(
         Duration::from_millis(1),
         Duration::from_millis(30),
     )));
-    let config = BrachaConfig {
-        start_after: START_AFTER,
-        ..BrachaConfig::new(n as usize, f, CLUSTER).expect("valid configuration")
-    };
-    Simulation::new(sc, config)
+    let config =
+        BrachaConfig::with_keys(n as usize, f, VoteKeys::Test(CLUSTER)).expect("valid configuration");
+    let mut sim = Simulation::new(sc, config);
+    let mut asked = Requests::new();
+    for k in 1..=BROADCASTS {
+        let at = START_AFTER + BROADCAST_EVERY * (k as u32 - 1);
+        for node in (1..=n).map(NodeId) {
+            let value = value_of(node, k);
+            let req = sim.call_at(node, at, BrachaCommand::Broadcast { value: value.clone() });
+            asked.insert(req, (node, value));
+        }
+    }
+    (sim, asked)
 }
 
-fn add_checkers(sim: &mut Simulation<Bracha>, within_bound: bool, expect_evidence: bool) {
+/// Each broadcast's value by instance, from the `Sent` replies to the requests `asked`
+/// (a request that reached a crashed node has none).
+#[derive(Default)]
+struct SentValues {
+    seen: usize,
+    by_instance: BTreeMap<InstanceId, Vec<u8>>,
+}
+
+impl SentValues {
+    fn update(&mut self, w: &World<Bracha>, asked: &Requests) {
+        for o in &w.replies()[self.seen..] {
+            if let (BrachaReply::Sent { instance }, Some((node, value))) =
+                (&o.event.reply, asked.get(&o.event.req))
+            {
+                self.by_instance.insert((*node, *instance), value.clone());
+            }
+        }
+        self.seen = w.replies().len();
+    }
+}
+
+fn add_checkers(sim: &mut Simulation<Bracha>, asked: Requests, within_bound: bool, expect_evidence: bool) {
     // Safety after every event: agreement, integrity, validity for correct senders.
     let mut seen = 0;
-    let mut delivered: BTreeMap<u64, (NodeId, Vec<u8>)> = BTreeMap::new();
-    let mut per_node: BTreeSet<(NodeId, u64)> = BTreeSet::new();
+    let mut delivered: BTreeMap<InstanceId, (NodeId, Vec<u8>)> = BTreeMap::new();
+    let mut per_node: BTreeSet<(NodeId, InstanceId)> = BTreeSet::new();
+    let mut sent = SentValues::default();
+    let asked = std::sync::Arc::new(asked);
+    let asked_too = asked.clone();
     sim.add_checker(move |w: &World<Bracha>| {
+        sent.update(w, &asked);
         for o in &w.history()[seen..] {
             if !w.is_honest(o.node) {
                 continue;
             }
-            if let BrachaEvent::Delivered { instance, value } = &o.event {
-                if !per_node.insert((o.node, *instance)) {
+            if let BrachaEvent::Delivered { sender, instance, value } = &o.event {
+                let id = (*sender, *instance);
+                if !per_node.insert((o.node, id)) {
                     return Err(Violation::new(
                         "bracha::integrity",
-                        format!("{} delivered instance {instance} twice", o.node),
+                        format!("{} delivered {sender}'s instance {instance} twice", o.node),
                     ));
                 }
-                let sender = NodeId(*instance as u32);
-                if w.is_honest(sender) && *value != value_of(sender) {
+                if w.is_honest(*sender) && sent.by_instance.get(&id) != Some(value) {
                     return Err(Violation::new(
                         "bracha::validity",
-                        format!("{} delivered a value {sender} never sent", o.node),
+                        format!(
+                            "{} delivered {:?} as {sender}'s instance {instance}, which {sender} never sent",
+                            o.node,
+                            String::from_utf8_lossy(value)
+                        ),
                     ));
                 }
-                match delivered.get(instance) {
+                match delivered.get(&id) {
                     Some((other, v)) if v != value => {
                         return Err(Violation::new(
                             "bracha::agreement",
                             format!(
-                                "{} delivered {:?} for instance {instance}, {other} delivered {:?}",
+                                "{} delivered {:?} for {sender}'s instance {instance}, {other} delivered {:?}",
                                 o.node,
                                 String::from_utf8_lossy(value),
                                 String::from_utf8_lossy(v)
@@ -217,7 +273,7 @@ fn add_checkers(sim: &mut Simulation<Bracha>, within_bound: bool, expect_evidenc
                     }
                     Some(_) => {}
                     None => {
-                        delivered.insert(*instance, (o.node, value.clone()));
+                        delivered.insert(id, (o.node, value.clone()));
                     }
                 }
             }
@@ -232,6 +288,7 @@ fn add_checkers(sim: &mut Simulation<Bracha>, within_bound: bool, expect_evidenc
     // correct node holds checkable evidence against the equivocating sender.
     let ring = test_keyring(CLUSTER, (1..=16).map(NodeId));
     let (mut scanned, mut evidence) = (0, false);
+    let mut sent = SentValues::default();
     sim.add_checker(WithinAfterGst::new("bracha::delivery_and_evidence", Duration::from_secs(10), move |w: &World<Bracha>| {
         // Scan only what is new: the checker runs after every event.
         for o in &w.history()[scanned..] {
@@ -239,10 +296,13 @@ fn add_checkers(sim: &mut Simulation<Bracha>, within_bound: bool, expect_evidenc
                 && matches!(&o.event, BrachaEvent::Equivocation { evidence, .. } if evidence.culprit() == NodeId(1) && evidence.verify(&ring).is_ok());
         }
         scanned = w.history().len();
+        sent.update(w, &asked_too);
         let honest: Vec<NodeId> = w.ids().filter(|&n| w.is_honest(n)).collect();
         let all_delivered = honest.iter().all(|&n| {
             let node = w.node(n);
-            honest.iter().all(|&s| node.is_some_and(|b| b.delivered(u64::from(s.0)) == Some(value_of(s).as_slice())))
+            sent.by_instance.iter().filter(|((s, _), _)| w.is_honest(*s)).all(|(&(s, i), v)| {
+                node.is_some_and(|b| b.delivered(s, i) == Some(v.as_slice()))
+            })
         });
         (evidence || !expect_evidence) && all_delivered
     }));
@@ -260,17 +320,26 @@ fn run(n: u32, f: usize, byzantine: u32, mut spec: RunSpec) -> Outcome {
         .iter()
         .filter(|o| w.is_honest(o.node))
         .filter_map(|o| match &o.event {
-            BrachaEvent::Delivered { instance: 1, value } => {
+            BrachaEvent::Delivered { sender: NodeId(1), value, .. } => {
                 Some(String::from_utf8_lossy(value).into_owned())
             }
             _ => None,
         })
         .collect();
     let evidence = w.history().iter().filter(|o| matches!(o.event, BrachaEvent::Equivocation { .. })).count();
+    let delivered = w
+        .history()
+        .iter()
+        .filter(|o| w.is_honest(o.node) && matches!(o.event, BrachaEvent::Delivered { .. }))
+        .count();
     let story = vec![
-        format!("n = {n}, f = {f}, Byzantine nodes {byzantine} (n1 equivocates about its own broadcast)"),
         format!(
-            "correct nodes delivered for n1's instance: {liar_values:?}; equivocation evidence raised {evidence} time(s)"
+            "n = {n}, f = {f}, Byzantine nodes {byzantine} (n1 equivocates about each of its broadcasts); every \
+             node's application asks for {BROADCASTS} broadcasts"
+        ),
+        format!("deliveries by correct nodes: {delivered}"),
+        format!(
+            "correct nodes delivered for n1's instances: {liar_values:?}; equivocation evidence raised {evidence} time(s)"
         ),
     ];
     Outcome { report, story, schedule }

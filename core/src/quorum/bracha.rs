@@ -1,12 +1,20 @@
 //! Bracha's reliable broadcast (Bracha, Information and Computation 1987), with signed
 //! initial messages so that an equivocating sender leaves evidence.
 //!
-//! Model: asynchronous network with eventual delivery (messages are re-sent until the end,
-//! so loss and partitions only delay); n ≥ 3f + 1 with at most f Byzantine nodes, the sender
-//! possibly among them; links authenticate the sender. Correct nodes may crash and recover:
-//! the protocol is safe under crash-recovery with stable storage, because what a node
-//! echoed, readied and delivered per instance ([`BrachaDurable`]) is persisted before the
-//! ECHO, READY or delivery is acted on, and a restarted node only ever repeats it.
+//! The application broadcasts with [`BrachaCommand::Broadcast`]; every correct node then
+//! reports [`BrachaEvent::Delivered`]. Each broadcast is an instance named by its sender and
+//! the sender's sequence number (1, 2, ...), at most [`BrachaConfig::max_broadcasts`] per
+//! member over the cluster's life: instances are never forgotten, which is what keeps
+//! totality for a node that was away for any length of time, and what bounds the state a
+//! peer can make a node hold (n × `max_broadcasts` instances).
+//!
+//! Model: asynchronous network with eventual delivery (messages are re-sent until the peer
+//! says it delivered, so loss and partitions only delay); n ≥ 3f + 1 with at most f
+//! Byzantine nodes, the sender possibly among them; links authenticate the sender. Correct
+//! nodes may crash and recover: the protocol is safe under crash-recovery with stable
+//! storage, because what a node signed, echoed, readied and delivered per instance
+//! ([`BrachaDurable`]) is persisted before it is sent or acted on, and a restarted node only
+//! ever repeats it.
 //! Guarantees: agreement (no two correct nodes deliver different values for one instance);
 //! validity (a correct sender's value is delivered by every correct node); integrity (at most
 //! one delivery per instance); totality (if one correct node delivers, all do); evidence (a
@@ -19,9 +27,9 @@
 
 use super::collector::EquivocationEvidence;
 use super::system::{QuorumKind, QuorumSystem};
-use super::vote::{Keyring, Vote, test_key, test_keyring};
+use super::vote::{Keyring, Vote, VoteKeys};
 use crate::node::NodeId;
-use crate::protocol::{Init, Outbox, OutputFor, Protocol};
+use crate::protocol::{Init, Outbox, OutputFor, Protocol, RequestId};
 use crate::time::{Instant, Now};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,59 +50,82 @@ pub const fn model(f: u32) -> crate::model::SystemModel {
     }
 }
 
-/// The keys INITIAL messages are signed and checked with.
-#[derive(Clone, Debug)]
-pub enum VoteKeys {
-    /// Every node's [`test_key`] from this cluster seed (simulations and tests).
-    Test(u64),
-    /// Real keys: every member's public key, and this node's signing key.
-    Real {
-        /// Every member's public key.
-        keyring: Keyring,
-        /// This node's key.
-        key: Box<ed25519_dalek::SigningKey>,
-    },
-}
+/// An instance: its sender and the sender's sequence number (from 1).
+pub type InstanceId = (NodeId, u64);
 
 /// Parameters of [`Bracha`].
 #[derive(Clone, Debug)]
 pub struct BrachaConfig {
     /// The dissemination quorum system (n ≥ 3f + 1).
     pub system: QuorumSystem,
-    /// The signing keys.
+    /// The keys INITIALs are signed and checked with.
     pub keys: VoteKeys,
-    /// Whether each node broadcasts its own value (instance = its id) at start.
-    pub broadcast: bool,
-    /// Re-send this node's protocol messages this often (reliable links over a lossy net).
+    /// Re-send this node's protocol messages this often, to every peer that has not said it
+    /// delivered (reliable links over a lossy network).
     pub resend_every: Duration,
-    /// How long after it starts a node sends its own INITIAL (zero: at once). Lets a
-    /// simulation put faults in the middle of the broadcast.
-    pub start_after: Duration,
+    /// Broadcasts each member may make over the cluster's life.
+    pub max_broadcasts: u64,
 }
 
+/// Broadcasts per member by default: every instance is kept (and persisted whole), so this
+/// bounds a node's state at n × 64 instances.
+pub const MAX_BROADCASTS: u64 = 64;
+
 impl BrachaConfig {
-    /// n nodes tolerating f Byzantine, every node broadcasting, with test keys from
-    /// `cluster_seed` (use [`BrachaConfig::with_keys`] for real ones).
-    pub fn new(n: usize, f: usize, cluster_seed: u64) -> Result<Self, super::QuorumError> {
-        Ok(BrachaConfig {
-            system: QuorumSystem::new(QuorumKind::Dissemination, n, f)?,
-            keys: VoteKeys::Test(cluster_seed),
-            broadcast: true,
-            resend_every: Duration::from_millis(500),
-            start_after: Duration::ZERO,
-        })
+    /// n nodes tolerating f Byzantine, signing with this node's `key` and checking with the
+    /// members' `keyring` (as `palisade keygen` writes them).
+    pub fn new(
+        n: usize,
+        f: usize,
+        keyring: Keyring,
+        key: ed25519_dalek::SigningKey,
+    ) -> Result<Self, super::QuorumError> {
+        Self::with_keys(n, f, VoteKeys::Real { keyring, key: Box::new(key) })
     }
 
-    /// The same with real keys: the members' public keys and this node's signing key.
-    pub fn with_keys(self, keyring: Keyring, key: ed25519_dalek::SigningKey) -> Self {
-        BrachaConfig { keys: VoteKeys::Real { keyring, key: Box::new(key) }, ..self }
+    /// n nodes tolerating f Byzantine with `keys`; [`VoteKeys::Test`] for simulations.
+    pub fn with_keys(n: usize, f: usize, keys: VoteKeys) -> Result<Self, super::QuorumError> {
+        Ok(BrachaConfig {
+            system: QuorumSystem::new(QuorumKind::Dissemination, n, f)?,
+            keys,
+            resend_every: Duration::from_millis(500),
+            max_broadcasts: MAX_BROADCASTS,
+        })
     }
+}
+
+/// What an application asks of Bracha broadcast.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BrachaCommand {
+    /// Broadcast `value` (at most [`super::MAX_VOTE_VALUE`] bytes) to every member.
+    Broadcast {
+        /// The value.
+        #[serde(with = "serde_bytes")]
+        value: Vec<u8>,
+    },
+}
+
+/// The answer to a [`BrachaCommand`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BrachaReply {
+    /// Signed, persisted and sent as this node's instance `instance`; its delivery is a
+    /// [`BrachaEvent::Delivered`].
+    Sent {
+        /// The sequence number of this broadcast.
+        instance: u64,
+    },
+    /// Refused: the value is longer than [`super::MAX_VOTE_VALUE`].
+    TooLarge,
+    /// Refused: this node has made [`BrachaConfig::max_broadcasts`] broadcasts.
+    Exhausted,
 }
 
 /// Bracha messages.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BrachaMsg {
-    /// The sender's signed value (instance = the sender's id, round 0).
+    /// The sender's signed value (voter = sender, instance = its sequence number, round 0).
     Initial {
         /// The signed value.
         initial: Vote,
@@ -106,18 +137,39 @@ pub enum BrachaMsg {
     },
     /// "Enough nodes echoed this value."
     Ready {
-        /// The instance.
+        /// The instance's sender.
+        sender: NodeId,
+        /// The sender's sequence number.
         instance: u64,
         /// The value.
         #[serde(with = "serde_bytes")]
         value: Vec<u8>,
     },
+    /// "I delivered this instance: stop re-sending it to me."
+    Delivered {
+        /// The instance's sender.
+        sender: NodeId,
+        /// The sender's sequence number.
+        instance: u64,
+    },
+}
+
+impl BrachaMsg {
+    /// The instance the message is about.
+    pub fn instance(&self) -> InstanceId {
+        match self {
+            BrachaMsg::Initial { initial } | BrachaMsg::Echo { initial } => (initial.voter, initial.instance),
+            BrachaMsg::Ready { sender, instance, .. } | BrachaMsg::Delivered { sender, instance } => {
+                (*sender, *instance)
+            }
+        }
+    }
 }
 
 /// What this node committed to in one instance: never anything else, across restarts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Commitments {
-    /// The sender's signed initial this node echoed.
+    /// The sender's signed initial this node echoed (for its own instances: signed).
     pub echoed: Option<Vote>,
     /// The value this node sent READY for.
     pub readied: Option<Vec<u8>>,
@@ -126,28 +178,33 @@ pub struct Commitments {
 }
 
 /// The durable state of [`Bracha`]: its commitments per instance, persisted before each
-/// ECHO, READY or delivery is acted on. Bounded: instances are members' ids (at most n), each
-/// holding one signed initial and two values of at most [`super::MAX_VOTE_VALUE`] bytes.
+/// INITIAL, ECHO, READY or delivery is acted on. Bounded: at most n × `max_broadcasts`
+/// instances, each holding one signed initial and two values of at most
+/// [`super::MAX_VOTE_VALUE`] bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrachaDurable {
     /// Commitments by instance; instances with none are left out.
-    pub instances: BTreeMap<u64, Commitments>,
+    pub instances: BTreeMap<InstanceId, Commitments>,
 }
 
 /// Bracha events.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum BrachaEvent {
-    /// Delivered `value` for `instance`.
+    /// Delivered `value` for `sender`'s broadcast number `instance`.
     Delivered {
-        /// The instance (the sender's id).
+        /// The sender.
+        sender: NodeId,
+        /// The sender's sequence number.
         instance: u64,
         /// The value.
         value: Vec<u8>,
     },
-    /// The sender of `instance` signed two values: proof attached.
+    /// `sender` signed two values for its broadcast number `instance`: proof attached.
     Equivocation {
-        /// The instance.
+        /// The sender.
+        sender: NodeId,
+        /// The sender's sequence number.
         instance: u64,
         /// Two conflicting signed initials.
         evidence: EquivocationEvidence,
@@ -163,25 +220,27 @@ struct Instance {
     delivered: Option<Vec<u8>>,
     echoes: BTreeMap<NodeId, Vec<u8>>,
     readies: BTreeMap<NodeId, Vec<u8>>,
+    /// Peers that said they delivered: nothing more is re-sent to them.
+    done: BTreeSet<NodeId>,
     evidence_sent: bool,
 }
 
-/// A Bracha broadcast participant (and sender of its own instance).
+/// A Bracha broadcast participant (and sender of its own instances).
 pub struct Bracha {
     id: NodeId,
     peers: Vec<NodeId>,
     config: BrachaConfig,
     keyring: Keyring,
-    instances: BTreeMap<u64, Instance>,
+    instances: BTreeMap<InstanceId, Instance>,
+    /// This node's next broadcast's sequence number.
+    next_seq: u64,
     next_resend: Instant,
-    /// When to send this node's own INITIAL, if it has not yet.
-    initial_at: Option<Instant>,
     rejected: u64,
     /// Signed initials that failed verification, so a peer resending one costs a lookup,
     /// not another signature check. Bounded: cleared when full.
-    bad_initials: BTreeSet<(u64, Vec<u8>, Vec<u8>)>,
+    bad_initials: BTreeSet<(NodeId, u64, Vec<u8>, Vec<u8>)>,
     verifications: u64,
-    outbox: Outbox<BrachaMsg, BrachaEvent, BrachaDurable>,
+    outbox: Outbox<BrachaMsg, BrachaEvent, BrachaDurable, BrachaReply>,
 }
 
 /// Invalid signed initials remembered per node before the set starts over.
@@ -193,18 +252,13 @@ impl std::fmt::Debug for Bracha {
     }
 }
 
-/// The value a node broadcasts: its id, spelled out.
-pub fn value_of(node: NodeId) -> Vec<u8> {
-    format!("value from {node}").into_bytes()
-}
-
 impl Bracha {
-    /// What this node delivered for `instance`.
-    pub fn delivered(&self, instance: u64) -> Option<&[u8]> {
-        self.instances.get(&instance)?.delivered.as_deref()
+    /// What this node delivered for `sender`'s broadcast number `instance`.
+    pub fn delivered(&self, sender: NodeId, instance: u64) -> Option<&[u8]> {
+        self.instances.get(&(sender, instance))?.delivered.as_deref()
     }
 
-    /// Instances this node holds state for (at most one per member).
+    /// Instances this node holds state for (at most n × `max_broadcasts`).
     pub fn instance_count(&self) -> usize {
         self.instances.len()
     }
@@ -214,13 +268,13 @@ impl Bracha {
         self.verifications
     }
 
-    /// Messages dropped as invalid (bad signatures, wrong senders).
+    /// Messages dropped as invalid (bad signatures, wrong senders, unknown instances).
     pub fn rejected(&self) -> u64 {
         self.rejected
     }
 
-    /// Distinct senders counted for `value` as echoes and readies in `instance`.
-    pub fn counts(&self, instance: u64, value: &[u8]) -> (usize, usize) {
+    /// Distinct senders counted for `value` as echoes and readies in an instance.
+    pub fn counts(&self, instance: InstanceId, value: &[u8]) -> (usize, usize) {
         let Some(i) = self.instances.get(&instance) else { return (0, 0) };
         let c = |m: &BTreeMap<NodeId, Vec<u8>>| m.values().filter(|v| v.as_slice() == value).count();
         (c(&i.echoes), c(&i.readies))
@@ -233,51 +287,62 @@ impl Bracha {
             .instances
             .iter()
             .filter(|(_, i)| i.echoed.is_some() || i.readied.is_some() || i.delivered.is_some())
-            .map(|(&instance, i)| {
+            .map(|(&key, i)| {
                 let c = Commitments {
                     echoed: i.echoed.clone(),
                     readied: i.readied.clone(),
                     delivered: i.delivered.clone(),
                 };
-                (instance, c)
+                (key, c)
             })
             .collect();
         self.outbox.persist(BrachaDurable { instances });
     }
 
-    /// Takes back the commitments persisted before a crash. Instances that are not members'
-    /// ids, and echoes whose initial does not belong to their instance, are ignored.
+    /// Takes back the commitments persisted before a crash. Instances that cannot exist,
+    /// and echoes whose initial does not belong to their instance, are ignored.
     fn restore(&mut self, durable: BrachaDurable) {
-        for (instance, c) in durable.instances {
-            if !self.is_instance(instance) {
+        for (key, c) in durable.instances {
+            if !self.is_instance(key) {
                 continue;
             }
-            let inst = self.instances.entry(instance).or_default();
-            if let Some(initial) = c.echoed.filter(|v| v.instance == instance) {
+            let inst = self.instances.entry(key).or_default();
+            if let Some(initial) = c.echoed.filter(|v| (v.voter, v.instance) == key) {
                 inst.initials.insert(initial.value.clone(), initial.clone());
                 inst.echoed = Some(initial);
             }
             inst.readied = c.readied;
             inst.delivered = c.delivered;
+            if key.0 == self.id && inst.echoed.is_some() {
+                self.next_seq = self.next_seq.max(key.1 + 1);
+            }
         }
     }
 
-    /// Signs and sends this node's own INITIAL (instance = its id, value [`value_of`]).
-    fn send_initial(&mut self) {
-        self.initial_at = None;
-        let instance = self.id.0 as u64;
-        let key = match &self.config.keys {
-            VoteKeys::Test(seed) => test_key(*seed, self.id),
-            VoteKeys::Real { key, .. } => (**key).clone(),
-        };
-        let initial = Vote::sign(&key, instance, 0, self.id, value_of(self.id));
-        self.accept_initial(&initial);
-        self.broadcast(BrachaMsg::Initial { initial });
+    /// Signs `value` as this node's next instance, persists it (a restarted node must never
+    /// sign another value under the same number), and sends INITIAL and ECHO.
+    fn broadcast_value(&mut self, value: Vec<u8>) -> BrachaReply {
+        if value.len() > super::MAX_VOTE_VALUE {
+            return BrachaReply::TooLarge;
+        }
+        let seq = self.next_seq;
+        if seq > self.config.max_broadcasts {
+            return BrachaReply::Exhausted;
+        }
+        self.next_seq += 1;
+        let initial = Vote::sign(&self.config.keys.signing_key(self.id), seq, 0, self.id, value);
+        let inst = self.instances.entry((self.id, seq)).or_default();
+        inst.initials.insert(initial.value.clone(), initial.clone());
+        inst.echoed = Some(initial.clone());
+        self.persist();
+        self.broadcast(BrachaMsg::Initial { initial: initial.clone() });
+        self.broadcast(BrachaMsg::Echo { initial });
+        BrachaReply::Sent { instance: seq }
     }
 
-    /// True when `instance` is a member's id (each member broadcasts in its own instance).
-    fn is_instance(&self, instance: u64) -> bool {
-        u32::try_from(instance).is_ok_and(|id| self.keyring.contains(NodeId(id)))
+    /// True when `key` can name an instance: a member's, numbered 1..=`max_broadcasts`.
+    fn is_instance(&self, (sender, seq): InstanceId) -> bool {
+        (1..=self.config.max_broadcasts).contains(&seq) && self.keyring.contains(sender)
     }
 
     fn broadcast(&mut self, msg: BrachaMsg) {
@@ -287,15 +352,15 @@ impl Bracha {
         self.outbox.send(self.id, msg);
     }
 
-    /// Checks a signed initial for `instance` (once per distinct vote) and records it.
+    /// Checks a signed initial (once per distinct vote) and records it.
     fn accept_initial(&mut self, initial: &Vote) -> bool {
-        let instance = initial.instance;
+        let key = (initial.voter, initial.instance);
         // Only members' instances exist: checked before any state is created, so a peer
-        // cannot make this node hold an entry per made-up voter id.
-        if initial.voter.0 as u64 != instance || initial.round != 0 || !self.is_instance(instance) {
+        // cannot make this node hold an entry per made-up voter id or number.
+        if initial.round != 0 || !self.is_instance(key) {
             return false;
         }
-        if let Some(known) = self.instances.get(&instance).and_then(|i| i.initials.get(&initial.value)) {
+        if let Some(known) = self.instances.get(&key).and_then(|i| i.initials.get(&initial.value)) {
             if known.signature == initial.signature {
                 return true;
             }
@@ -303,21 +368,20 @@ impl Bracha {
         if !self.verify_initial(initial) {
             return false;
         }
-        let inst = self.instances.entry(instance).or_default();
+        let inst = self.instances.entry(key).or_default();
         if inst.initials.contains_key(&initial.value) {
             return true;
         }
-        let inst = self.instances.entry(instance).or_default();
         if inst.initials.len() < 2 {
             inst.initials.insert(initial.value.clone(), initial.clone());
         }
         if inst.initials.len() == 2 && !inst.evidence_sent {
             inst.evidence_sent = true;
             let mut two = inst.initials.values().cloned();
-            let (first, second) = (two.next(), two.next());
-            if let (Some(first), Some(second)) = (first, second) {
+            if let (Some(first), Some(second)) = (two.next(), two.next()) {
                 self.outbox.event(BrachaEvent::Equivocation {
-                    instance,
+                    sender: key.0,
+                    instance: key.1,
                     evidence: EquivocationEvidence { first, second },
                 });
             }
@@ -328,7 +392,7 @@ impl Bracha {
     /// Verifies a signed initial, remembering failures: an invalid vote a peer resends is
     /// refused without a second signature check.
     fn verify_initial(&mut self, initial: &Vote) -> bool {
-        let key = (initial.instance, initial.value.clone(), initial.signature.clone());
+        let key = (initial.voter, initial.instance, initial.value.clone(), initial.signature.clone());
         if self.bad_initials.contains(&key) {
             return false;
         }
@@ -343,34 +407,31 @@ impl Bracha {
         false
     }
 
-    fn maybe_ready(&mut self, instance: u64) {
+    fn maybe_ready(&mut self, key: InstanceId) {
         let (n, f) = (self.config.system.n(), self.config.system.f());
         let echo_threshold = (n + f + 1).div_ceil(2);
-        let Some(inst) = self.instances.get_mut(&instance) else { return };
+        let Some(inst) = self.instances.get_mut(&key) else { return };
+        let tally = |m: &BTreeMap<NodeId, Vec<u8>>| {
+            let mut t: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+            for v in m.values() {
+                *t.entry(v.clone()).or_default() += 1;
+            }
+            t
+        };
+        let (echoes, readies) = (tally(&inst.echoes), tally(&inst.readies));
         let mut ready = None;
-        let mut deliver = None;
         if inst.readied.is_none() {
-            let mut tally: BTreeMap<&Vec<u8>, usize> = BTreeMap::new();
-            for v in inst.echoes.values() {
-                *tally.entry(v).or_default() += 1;
-            }
-            let mut rtally: BTreeMap<&Vec<u8>, usize> = BTreeMap::new();
-            for v in inst.readies.values() {
-                *rtally.entry(v).or_default() += 1;
-            }
-            ready = tally
+            ready = echoes
                 .iter()
                 .find(|(_, c)| **c >= echo_threshold)
-                .or_else(|| rtally.iter().find(|(_, c)| **c > f))
-                .map(|(v, _)| (*v).clone());
+                .or_else(|| readies.iter().find(|(_, c)| **c > f))
+                .map(|(v, _)| v.clone());
         }
-        if inst.delivered.is_none() {
-            let mut rtally: BTreeMap<&Vec<u8>, usize> = BTreeMap::new();
-            for v in inst.readies.values() {
-                *rtally.entry(v).or_default() += 1;
-            }
-            deliver = rtally.iter().find(|(_, c)| **c > 2 * f).map(|(v, _)| (*v).clone());
-        }
+        let deliver = if inst.delivered.is_none() {
+            readies.into_iter().find(|(_, c)| *c > 2 * f).map(|(v, _)| v)
+        } else {
+            None
+        };
         if ready.is_none() && deliver.is_none() {
             return;
         }
@@ -382,58 +443,74 @@ impl Bracha {
         }
         // Durable before this node says READY or hands the value over.
         self.persist();
+        let (sender, instance) = key;
         if let Some(value) = ready {
-            self.broadcast(BrachaMsg::Ready { instance, value });
+            self.broadcast(BrachaMsg::Ready { sender, instance, value });
         }
         if let Some(value) = deliver {
-            self.outbox.event(BrachaEvent::Delivered { instance, value });
+            self.outbox.event(BrachaEvent::Delivered { sender, instance, value });
+            self.broadcast(BrachaMsg::Delivered { sender, instance });
         }
     }
 
-    fn resend(&mut self) {
-        let mine = self.id.0 as u64;
+    /// What this node has to say in an instance: its INITIAL (its own instances), ECHO,
+    /// READY, and that it delivered.
+    fn said(&self, key: InstanceId, inst: &Instance) -> Vec<BrachaMsg> {
+        let (sender, instance) = key;
         let mut msgs = Vec::new();
-        for (&instance, inst) in &self.instances {
-            if instance == mine && self.config.broadcast {
-                if let Some(v) = inst.initials.values().next() {
-                    msgs.push(BrachaMsg::Initial { initial: v.clone() });
-                }
+        if let Some(e) = &inst.echoed {
+            if sender == self.id {
+                msgs.push(BrachaMsg::Initial { initial: e.clone() });
             }
-            if let Some(e) = &inst.echoed {
-                msgs.push(BrachaMsg::Echo { initial: e.clone() });
+            msgs.push(BrachaMsg::Echo { initial: e.clone() });
+        }
+        if let Some(v) = &inst.readied {
+            msgs.push(BrachaMsg::Ready { sender, instance, value: v.clone() });
+        }
+        if inst.delivered.is_some() {
+            msgs.push(BrachaMsg::Delivered { sender, instance });
+        }
+        msgs
+    }
+
+    /// Re-sends what this node said in every instance to each peer that has not said it
+    /// delivered that instance.
+    fn resend(&mut self) {
+        let mut out = Vec::new();
+        for (&key, inst) in &self.instances {
+            let to: Vec<NodeId> = self.peers.iter().copied().filter(|p| !inst.done.contains(p)).collect();
+            if to.is_empty() {
+                continue;
             }
-            if let Some(v) = &inst.readied {
-                msgs.push(BrachaMsg::Ready { instance, value: v.clone() });
+            for msg in self.said(key, inst) {
+                out.extend(to.iter().map(|&p| (p, msg.clone())));
             }
         }
-        for m in msgs {
-            self.broadcast(m);
+        for (to, msg) in out {
+            self.outbox.send(to, msg);
         }
     }
 }
 
 impl Protocol for Bracha {
     type Message = BrachaMsg;
-    type Command = std::convert::Infallible;
-    type Reply = crate::protocol::NoReply;
+    type Command = BrachaCommand;
+    type Reply = BrachaReply;
     type Event = BrachaEvent;
     type Config = BrachaConfig;
     type Durable = BrachaDurable;
 
     fn new(init: Init<Self>) -> Self {
-        let keyring = match &init.config.keys {
-            VoteKeys::Test(seed) => test_keyring(*seed, init.members.iter().copied()),
-            VoteKeys::Real { keyring, .. } => keyring.clone(),
-        };
+        let keyring = init.config.keys.keyring(init.members.iter().copied());
         let mut b = Bracha {
             id: init.id,
             peers: init.peers().collect(),
             keyring,
             instances: BTreeMap::new(),
+            next_seq: 1,
             bad_initials: BTreeSet::new(),
             verifications: 0,
             next_resend: init.now.mono + init.config.resend_every,
-            initial_at: None,
             rejected: 0,
             outbox: Outbox::new(),
             config: init.config,
@@ -441,15 +518,23 @@ impl Protocol for Bracha {
         if let Some(durable) = init.restored {
             b.restore(durable);
         }
-        if b.config.broadcast && b.config.start_after.is_zero() {
-            b.send_initial();
-        } else if b.config.broadcast {
-            b.initial_at = Some(init.now.mono + b.config.start_after);
-        }
         b
     }
 
     fn handle_message(&mut self, _now: Now, from: NodeId, msg: BrachaMsg) {
+        let key = msg.instance();
+        if !self.is_instance(key) {
+            self.rejected += 1;
+            return;
+        }
+        // A peer still talking about an instance this node delivered has not heard so.
+        if from != self.id && !matches!(msg, BrachaMsg::Delivered { .. }) {
+            if let Some(inst) = self.instances.get(&key).filter(|i| i.delivered.is_some()) {
+                if !inst.done.contains(&from) {
+                    self.outbox.send(from, BrachaMsg::Delivered { sender: key.0, instance: key.1 });
+                }
+            }
+        }
         match msg {
             BrachaMsg::Initial { initial } => {
                 // Only the sender itself may send its INITIAL.
@@ -458,7 +543,7 @@ impl Protocol for Bracha {
                     tracing::debug!(node = %self.id, %from, "invalid INITIAL dropped");
                     return;
                 }
-                let inst = self.instances.entry(initial.instance).or_default();
+                let inst = self.instances.entry(key).or_default();
                 if inst.echoed.is_none() {
                     inst.echoed = Some(initial.clone());
                     // Durable before this node says ECHO: it never echoes another value.
@@ -472,33 +557,35 @@ impl Protocol for Bracha {
                     tracing::debug!(node = %self.id, %from, "ECHO with an invalid INITIAL dropped");
                     return;
                 }
-                let instance = initial.instance;
-                let inst = self.instances.entry(instance).or_default();
+                let inst = self.instances.entry(key).or_default();
                 inst.echoes.entry(from).or_insert(initial.value);
-                self.maybe_ready(instance);
+                self.maybe_ready(key);
             }
-            BrachaMsg::Ready { instance, value } => {
-                // `is_instance`, not `instance as u32`: a truncating cast let a peer create an
-                // instance for every 2^32-th number.
-                if value.len() > super::MAX_VOTE_VALUE || !self.is_instance(instance) {
+            BrachaMsg::Ready { value, .. } => {
+                if value.len() > super::MAX_VOTE_VALUE {
                     self.rejected += 1;
                     return;
                 }
-                let inst = self.instances.entry(instance).or_default();
+                let inst = self.instances.entry(key).or_default();
                 inst.readies.entry(from).or_insert(value);
-                self.maybe_ready(instance);
+                self.maybe_ready(key);
+            }
+            BrachaMsg::Delivered { .. } => {
+                // Only known instances: a peer cannot make this node hold one by claiming it.
+                if let Some(inst) = self.instances.get_mut(&key) {
+                    inst.done.insert(from);
+                }
             }
         }
     }
 
-    fn handle_command(&mut self, _now: Now, _req: crate::protocol::RequestId, cmd: Self::Command) {
-        match cmd {}
+    fn handle_command(&mut self, _now: Now, req: RequestId, cmd: BrachaCommand) {
+        let BrachaCommand::Broadcast { value } = cmd;
+        let reply = self.broadcast_value(value);
+        self.outbox.reply(req, reply);
     }
 
     fn handle_timeout(&mut self, now: Now) {
-        if self.initial_at.is_some_and(|at| now.mono >= at) {
-            self.send_initial();
-        }
         if now.mono >= self.next_resend {
             self.resend();
             self.next_resend = now.mono + self.config.resend_every;
@@ -510,7 +597,7 @@ impl Protocol for Bracha {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        Some(self.initial_at.map_or(self.next_resend, |at| at.min(self.next_resend)))
+        Some(self.next_resend)
     }
 }
 
@@ -518,6 +605,7 @@ impl Protocol for Bracha {
 mod tests {
     use super::*;
     use crate::protocol::{Input, Output, drain, step};
+    use crate::quorum::{MAX_VOTE_VALUE, test_key};
     use crate::time::WallTime;
 
     const SEED: u64 = 11;
@@ -531,7 +619,7 @@ mod tests {
     /// from construction go to `outs`.
     fn node(durable: Option<Durable>, outs: &mut Vec<OutputFor<Bracha>>) -> Bracha {
         let members: Vec<NodeId> = (1..=4).map(NodeId).collect();
-        let config = BrachaConfig::new(4, 1, SEED).expect("valid");
+        let config = BrachaConfig::with_keys(4, 1, VoteKeys::Test(SEED)).expect("valid");
         let mut b = Bracha::new(Init::restart(NodeId(2), members, config, durable, 5, now()));
         drain(&mut b, |o| outs.push(o));
         b
@@ -582,7 +670,7 @@ mod tests {
         // A valid vote for the same instance still counts.
         feed(&mut b, 3, BrachaMsg::Echo { initial: initial(b"A") }, &mut outs);
         assert_eq!(b.verifications() - before, 2);
-        assert_eq!(b.counts(1, b"A").0, 1);
+        assert_eq!(b.counts((NodeId(1), 1), b"A").0, 1);
     }
 
     /// The last state persisted in `outs`, as the runtime would restore it after a crash.
@@ -601,7 +689,7 @@ mod tests {
                 Output::Send { msg: BrachaMsg::Echo { initial }, .. } if initial.instance == 1 => {
                     Some(("echo", String::from_utf8_lossy(&initial.value).into_owned()))
                 }
-                Output::Send { msg: BrachaMsg::Ready { instance: 1, value }, .. } => {
+                Output::Send { msg: BrachaMsg::Ready { sender: NodeId(1), instance: 1, value }, .. } => {
                     Some(("ready", String::from_utf8_lossy(value).into_owned()))
                 }
                 _ => None,
@@ -628,7 +716,12 @@ mod tests {
         let mut n = node(persisted(&outs), &mut after);
         feed(&mut n, 1, BrachaMsg::Initial { initial: initial(b) }, &mut after);
         for from in [1, 3] {
-            feed(&mut n, from, BrachaMsg::Ready { instance: 1, value: b.to_vec() }, &mut after);
+            feed(
+                &mut n,
+                from,
+                BrachaMsg::Ready { sender: NodeId(1), instance: 1, value: b.to_vec() },
+                &mut after,
+            );
         }
         step(&mut n, now(), Input::Timeout, |o| after.push(o)); // not yet time to resend
         let resend_at = Now::new(n.poll_timeout().expect("a resend timer"), WallTime::UNIX_EPOCH);
@@ -642,30 +735,46 @@ mod tests {
         let mut outs = Vec::new();
         let mut n = node(None, &mut outs);
         for from in [1, 3, 4] {
-            feed(&mut n, from, BrachaMsg::Ready { instance: 1, value: a.to_vec() }, &mut outs);
+            feed(
+                &mut n,
+                from,
+                BrachaMsg::Ready { sender: NodeId(1), instance: 1, value: a.to_vec() },
+                &mut outs,
+            );
         }
-        assert!(outs.contains(&Output::Event(BrachaEvent::Delivered { instance: 1, value: a.to_vec() })));
+        assert!(outs.contains(&Output::Event(BrachaEvent::Delivered {
+            sender: NodeId(1),
+            instance: 1,
+            value: a.to_vec()
+        })));
         let mut after = Vec::new();
         let mut n = node(persisted(&outs), &mut after);
         for from in [1, 3, 4] {
-            feed(&mut n, from, BrachaMsg::Ready { instance: 1, value: a.to_vec() }, &mut after);
+            feed(
+                &mut n,
+                from,
+                BrachaMsg::Ready { sender: NodeId(1), instance: 1, value: a.to_vec() },
+                &mut after,
+            );
         }
-        assert_eq!(n.delivered(1), Some(a));
+        assert_eq!(n.delivered(NodeId(1), 1), Some(a));
         let delivered =
             after.iter().filter(|o| matches!(o, Output::Event(BrachaEvent::Delivered { .. }))).count();
         assert_eq!(delivered, 0, "delivered again after a restart: {after:?}");
     }
 
     #[test]
-    fn a_ready_for_an_instance_that_is_no_member_is_rejected() {
+    fn a_ready_for_an_instance_that_cannot_exist_is_rejected() {
         let mut outs = Vec::new();
         let mut n = node(None, &mut outs);
-        // 2^32 + 1 truncates to member 1's id.
-        for instance in [(1u64 << 32) + 1, 99] {
-            feed(&mut n, 3, BrachaMsg::Ready { instance, value: b"x".to_vec() }, &mut outs);
-            assert!(!n.instances.contains_key(&instance));
+        // Numbers beyond `max_broadcasts` (2^32 + 1 once truncated to member 1's id), 0, and
+        // a sender that is no member.
+        for (sender, instance) in [(1, (1u64 << 32) + 1), (1, MAX_BROADCASTS + 1), (1, 0), (9, 1)] {
+            let sender = NodeId(sender);
+            feed(&mut n, 3, BrachaMsg::Ready { sender, instance, value: b"x".to_vec() }, &mut outs);
+            assert!(!n.instances.contains_key(&(sender, instance)));
         }
-        assert_eq!(n.rejected(), 2);
+        assert_eq!(n.rejected(), 4);
     }
 
     #[test]
@@ -678,25 +787,136 @@ mod tests {
             feed(&mut n, from, BrachaMsg::Echo { initial: initial(a) }, &mut outs);
         }
         for from in [1, 2, 3] {
-            feed(&mut n, from, BrachaMsg::Ready { instance: 1, value: a.to_vec() }, &mut outs);
+            feed(
+                &mut n,
+                from,
+                BrachaMsg::Ready { sender: NodeId(1), instance: 1, value: a.to_vec() },
+                &mut outs,
+            );
         }
         // Every echo, ready or delivery is preceded by a persist that already records it.
         for (i, o) in outs.iter().enumerate() {
             let acted = match o {
                 Output::Send { msg: BrachaMsg::Echo { initial }, .. } if initial.instance == 1 => "echo",
-                Output::Send { msg: BrachaMsg::Ready { instance: 1, .. }, .. } => "ready",
-                Output::Event(BrachaEvent::Delivered { instance: 1, .. }) => "delivery",
+                Output::Send { msg: BrachaMsg::Ready { sender: NodeId(1), instance: 1, .. }, .. } => "ready",
+                Output::Event(BrachaEvent::Delivered { sender: NodeId(1), instance: 1, .. }) => "delivery",
                 _ => continue,
             };
             let restored = persisted(&outs[..i]);
             let mut replay = Vec::new();
             let n = node(restored, &mut replay);
             let knows = match acted {
-                "echo" => n.instances.get(&1).is_some_and(|i| i.echoed.is_some()),
-                "ready" => n.instances.get(&1).is_some_and(|i| i.readied.is_some()),
-                _ => n.delivered(1).is_some(),
+                "echo" => n.instances.get(&(NodeId(1), 1)).is_some_and(|i| i.echoed.is_some()),
+                "ready" => n.instances.get(&(NodeId(1), 1)).is_some_and(|i| i.readied.is_some()),
+                _ => n.delivered(NodeId(1), 1).is_some(),
             };
             assert!(knows, "output {i} ({acted}) acted on before it was persisted: {outs:?}");
         }
+    }
+
+    /// Four nodes stepped by hand, every message delivered at once (node `i` at index
+    /// `i - 1`); returns the replies to commands and the deliveries.
+    fn cluster(max_broadcasts: u64) -> Vec<Bracha> {
+        let members: Vec<NodeId> = (1..=4).map(NodeId).collect();
+        let config = BrachaConfig {
+            max_broadcasts,
+            ..BrachaConfig::with_keys(4, 1, VoteKeys::Test(SEED)).expect("valid")
+        };
+        members
+            .iter()
+            .map(|&id| Bracha::new(Init::fresh(id, members.clone(), config.clone(), 1, now())))
+            .collect()
+    }
+
+    /// Steps `input` at `node` and everything it causes; returns the replies and events.
+    fn settle(
+        nodes: &mut [Bracha],
+        node: NodeId,
+        input: Input<Bracha>,
+    ) -> (Vec<BrachaReply>, Vec<(NodeId, BrachaEvent)>, usize) {
+        let (mut replies, mut events, mut sent) = (Vec::new(), Vec::new(), 0);
+        let mut queue = Vec::new();
+        step(&mut nodes[node.0 as usize - 1], now(), input, |o| queue.push((node, o)));
+        while let Some((at, out)) = queue.pop() {
+            match out {
+                Output::Send { to, msg } => {
+                    sent += 1;
+                    let input = Input::Message { from: at, msg };
+                    step(&mut nodes[to.0 as usize - 1], now(), input, |o| queue.push((to, o)));
+                }
+                Output::Reply { reply, .. } => replies.push(reply),
+                Output::Event(e) => events.push((at, e)),
+                _ => {}
+            }
+        }
+        (replies, events, sent)
+    }
+
+    #[test]
+    fn every_node_delivers_every_broadcast_once_and_resends_stop() {
+        let mut nodes = cluster(2);
+        let broadcast = |v: &str| Input::Command {
+            req: RequestId(0),
+            cmd: BrachaCommand::Broadcast { value: v.as_bytes().to_vec() },
+        };
+        let mut delivered = Vec::new();
+        for (v, expect) in
+            [("one", BrachaReply::Sent { instance: 1 }), ("two", BrachaReply::Sent { instance: 2 })]
+        {
+            let (replies, events, _) = settle(&mut nodes, NodeId(2), broadcast(v));
+            assert_eq!(replies, vec![expect]);
+            delivered.extend(events);
+        }
+        let (replies, _, _) = settle(&mut nodes, NodeId(2), broadcast("three"));
+        assert_eq!(replies, vec![BrachaReply::Exhausted]);
+        let (replies, _, _) = settle(&mut nodes, NodeId(3), broadcast(&"x".repeat(MAX_VOTE_VALUE + 1)));
+        assert_eq!(replies, vec![BrachaReply::TooLarge]);
+        for n in 1..=4 {
+            for (instance, v) in [(1, "one"), (2, "two")] {
+                let want =
+                    BrachaEvent::Delivered { sender: NodeId(2), instance, value: v.as_bytes().to_vec() };
+                let times = delivered.iter().filter(|(at, e)| *at == NodeId(n) && *e == want).count();
+                assert_eq!(times, 1, "n{n} delivers {v} once");
+            }
+        }
+        // Every peer said it delivered: a resend has nothing left to send.
+        let later = Now::new(Instant::ZERO + Duration::from_secs(60), WallTime::UNIX_EPOCH);
+        for node in &mut nodes {
+            let mut sends = 0;
+            step(node, later, Input::Timeout, |o| sends += usize::from(matches!(o, Output::Send { .. })));
+            assert_eq!(sends, 0, "{node:?} still resends");
+        }
+    }
+
+    #[test]
+    fn a_restarted_sender_never_signs_another_value_under_a_used_number() {
+        let mut outs = Vec::new();
+        let mut n = node(None, &mut outs);
+        let cmd = |v: &[u8]| Input::Command {
+            req: RequestId(0),
+            cmd: BrachaCommand::Broadcast { value: v.to_vec() },
+        };
+        step(&mut n, now(), cmd(b"x"), |o| outs.push(o));
+        let first_send = outs.iter().position(|o| matches!(o, Output::Send { .. })).expect("sent");
+        assert!(persisted(&outs[..first_send]).is_some(), "persisted before the INITIAL left: {outs:?}");
+        let mut after = Vec::new();
+        let mut n = node(persisted(&outs), &mut after);
+        step(&mut n, now(), cmd(b"y"), |o| after.push(o));
+        assert!(
+            after.contains(&Output::Reply { req: RequestId(0), reply: BrachaReply::Sent { instance: 2 } })
+        );
+        // What it re-sends for number 1 is still x.
+        let later = Now::new(n.poll_timeout().expect("a resend timer"), WallTime::UNIX_EPOCH);
+        step(&mut n, later, Input::Timeout, |o| after.push(o));
+        let initials: Vec<_> = after
+            .iter()
+            .filter_map(|o| match o {
+                Output::Send { msg: BrachaMsg::Initial { initial }, .. } if initial.instance == 1 => {
+                    Some(initial.value.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(!initials.is_empty() && initials.iter().all(|v| v == b"x"), "{initials:?}");
     }
 }

@@ -236,8 +236,11 @@ pub enum SwimMsg {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SwimCommand {
     /// Leave gracefully: tell the others, then stop probing. Replied to with
-    /// [`SwimReply::Left`].
+    /// [`SwimReply::Left`]. A leave lasts until [`SwimCommand::Join`] or a restart.
     Leave,
+    /// Join again after leaving: announce a new incarnation, alive, and probe again.
+    /// Replied to with [`SwimReply::Joined`] (also when this member had not left).
+    Join,
     /// The member list as this member sees it now: every configured member it has heard of,
     /// with its incarnation and state. Replied to with [`SwimReply::Members`].
     Members,
@@ -249,6 +252,8 @@ pub enum SwimCommand {
 pub enum SwimReply {
     /// This member has left (or had already).
     Left,
+    /// This member is in the group again (or had never left).
+    Joined,
     /// The member list, in id order (this member included).
     Members(Vec<Update>),
 }
@@ -635,7 +640,9 @@ impl Swim {
                 self.set_member(u.node, Member { incarnation: u.incarnation, state: MemberState::Alive });
                 self.suspicions.remove(&u.node);
                 self.timers.cancel(Timer::Suspicion(u.node));
-                if m.state != MemberState::Alive {
+                if m.state == MemberState::Left {
+                    self.outbox.event(SwimEvent::Joined { peer: u.node });
+                } else if m.state != MemberState::Alive {
                     self.outbox.event(SwimEvent::Alive { peer: u.node });
                 }
                 self.broadcasts.push(u);
@@ -897,12 +904,14 @@ impl Protocol for Swim {
                     .collect();
                 self.outbox.reply(req, SwimReply::Members(list));
             }
-            SwimCommand::Leave => {
-                self.outbox.reply(req, SwimReply::Left);
-                if self.left {
+            SwimCommand::Leave | SwimCommand::Join => {
+                let leave = matches!(cmd, SwimCommand::Leave);
+                self.outbox.reply(req, if leave { SwimReply::Left } else { SwimReply::Joined });
+                if self.left == leave {
                     return;
                 }
-                self.left = true;
+                self.left = leave;
+                // A new incarnation, so the news overrides what the others hold of us.
                 self.incarnation = self.incarnation.saturating_add(1);
                 if let Some(me) = self.members.get_mut(&self.id) {
                     me.incarnation = self.incarnation;
