@@ -14,6 +14,7 @@ pub mod clock;
 pub mod codec;
 pub mod detector;
 pub mod fencing;
+pub mod hazard;
 pub mod history;
 pub mod lease;
 pub mod lock;

@@ -12,6 +12,7 @@
 
 use super::{Outcome, RunSpec, Scenario};
 use palisade_core::abd::{self, Abd, AbdConfig, AbdEvent, Command, OpKind};
+use palisade_core::hazard::Hazards;
 use palisade_core::{NodeId, Observation, Rng, Violation};
 use palisade_sim::explore::{Bounds, Options, Progress, Report, Scheduler, Setup, Walk};
 use palisade_sim::{
@@ -29,7 +30,8 @@ pub const PROGRESS_BOUND: Duration = Duration::from_secs(10);
 
 /// The register's configuration in these scenarios: phases re-sent every 100 ms.
 pub fn config(write_back: bool) -> AbdConfig {
-    AbdConfig { retry: Duration::from_millis(100), write_back }
+    let hazards = if write_back { Hazards::NONE } else { Hazards::NONE.no_write_back() };
+    AbdConfig { retry: Duration::from_millis(100), hazards }
 }
 
 /// The workload's commands: per node, one every 50-250 ms from 100 ms on until `duration`,

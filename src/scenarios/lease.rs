@@ -7,6 +7,7 @@ use palisade_core::fencing::checks::{
     accepted_writes_increase, issued_tokens_increase, writes_follow_grant_order,
 };
 use palisade_core::fencing::{Fenced, FencingToken};
+use palisade_core::hazard::Hazards;
 use palisade_core::lease::checks::single_holder;
 use palisade_core::lease::{LeaseConfig, LeaseEvent, LockService};
 use palisade_core::{NodeId, Rng};
@@ -33,7 +34,7 @@ pub fn config(fencing: bool) -> LeaseConfig {
         write_every: Duration::from_millis(100),
         write_delay: Duration::from_millis(300),
         hold_for: Some(Duration::from_secs(3)),
-        fencing,
+        hazards: if fencing { Hazards::NONE } else { Hazards::NONE.unfenced() },
         ..LeaseConfig::default()
     }
 }
@@ -89,7 +90,7 @@ pub fn simulation(
         Duration::from_millis(20),
     )));
     sc.drift_ppm = drift;
-    let (term, fenced) = (cfg.term, cfg.fencing);
+    let (term, fenced) = (cfg.term, cfg.hazards.is_none());
     let mut sim = Simulation::new(sc, cfg);
     // Safety, after every event.
     sim.add_checker(|w: &World<LockService>| {
@@ -247,7 +248,7 @@ pub fn scenarios() -> Vec<Scenario> {
 /// node, under partitions, pauses, loss and crashes.
 pub mod leader {
     use super::super::{Outcome, RunSpec};
-    use super::{RHO_PPM, config};
+    use super::{Hazards, RHO_PPM, config};
     use palisade_core::Observation;
     use palisade_core::fencing::Fenced;
     use palisade_core::fencing::checks::{accepted_tokens_never_decrease, accepted_writes_increase};
@@ -320,7 +321,8 @@ pub mod leader {
     /// Runs one seed as `spec` says: leaders need promises from `quorum` acceptors (`None`:
     /// a majority).
     pub fn run(quorum: Option<usize>, mut spec: RunSpec) -> Outcome {
-        let cfg = LeaseConfig { election_quorum: quorum, ..election_config(true) };
+        let hazards = quorum.map_or(Hazards::NONE, |q| Hazards::NONE.quorum(q));
+        let cfg = LeaseConfig { hazards, ..election_config(true) };
         let mut sim = simulation(spec.seed, cfg);
         let schedule = spec.prepare(&mut sim, &(1..=NODES).map(NodeId).collect::<Vec<_>>());
         let report = sim.run_for(spec.duration);
@@ -371,7 +373,6 @@ pub fn explorer_setup(true_drift_ppm: u32, configured_ppm: u32) -> palisade_sim:
         write_every: Duration::from_secs(3600),
         write_delay: Duration::ZERO,
         hold_for: Some(Duration::from_secs(1)),
-        fencing: true,
         ..LeaseConfig::default()
     };
     let bounds = Bounds {

@@ -31,7 +31,7 @@
 //! linearizable for a read/write register ([`checks::linearizable`]).
 //! Liveness: after GST, with a majority up and connected, every operation completes.
 //!
-//! [`AbdConfig::write_back`] set to false is the textbook bug: a read that skips its
+//! A read without write-back (`Hazards::no_write_back`) is the textbook bug: a read that skips its
 //! second phase can return a value that a later read does not see (a new/old inversion),
 //! so the register is regular but not atomic. The `abd-no-write-back` scenario shows it.
 
@@ -68,17 +68,17 @@ pub const fn model(n: u32) -> crate::model::SystemModel {
 pub struct AbdConfig {
     /// A phase is re-sent to the replicas that have not answered this often.
     pub retry: Duration,
-    /// **Hazard switch; keep it `true`.** With `false` a read returns the highest pair of
-    /// its first phase without writing it back to a majority: the textbook bug, which breaks
-    /// atomicity (a read can see a write in progress that a later read does not). It exists
-    /// only so the simulator can show that the linearizability checker catches it.
-    pub write_back: bool,
+    /// Defences switched off ([`crate::hazard`]): with `Hazards::no_write_back` (feature
+    /// `hazard-switches`) a read returns the highest
+    /// pair of its first phase without writing it back to a majority, the textbook bug that
+    /// breaks atomicity (a read can see a write in progress that a later read does not).
+    pub hazards: crate::hazard::Hazards,
 }
 
 impl Default for AbdConfig {
     /// Re-send every 100 ms; reads write back.
     fn default() -> Self {
-        AbdConfig { retry: Duration::from_millis(100), write_back: true }
+        AbdConfig { retry: Duration::from_millis(100), hazards: crate::hazard::Hazards::NONE }
     }
 }
 
@@ -386,7 +386,7 @@ impl Abd {
                         Some(counter) => self.store(Ts { counter, writer: self.id }, arg),
                         None => self.finish(AbdEvent::Failed { req, op: kind, value: arg }, AbdReply::Failed),
                     },
-                    OpKind::Read if self.config.write_back => self.store(max_ts, max_value),
+                    OpKind::Read if self.config.hazards.write_back() => self.store(max_ts, max_value),
                     OpKind::Read => self.finish(
                         AbdEvent::Returned { req, op: kind, value: max_value },
                         AbdReply::Done(max_value),

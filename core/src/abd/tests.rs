@@ -1,5 +1,6 @@
 use super::*;
 use crate::check::Observation;
+use crate::hazard::Hazards;
 use crate::protocol::{Input, Output, step};
 use crate::time::WallTime;
 use std::collections::VecDeque;
@@ -145,7 +146,8 @@ fn a_write_then_a_read_returns_it() {
 /// n3 read: n2's read quorum {n2, n1} sees 5; n3's read quorum {n3, n2} sees it only if n2's
 /// read wrote it back.
 fn reads_during_a_partial_write(write_back: bool) -> Cluster {
-    let mut c = Cluster::new(3, AbdConfig { write_back, ..AbdConfig::default() });
+    let hazards = if write_back { Hazards::NONE } else { Hazards::NONE.no_write_back() };
+    let mut c = Cluster::new(3, AbdConfig { hazards, ..AbdConfig::default() });
     c.command(N1, 1, Command::Write { value: 5 });
     // Phase 1 completes (n1 and n2 answer); the store reaches only n1's own replica.
     c.deliver(|_, _, m| !matches!(m, AbdMsg::Store { .. }));
@@ -180,7 +182,7 @@ fn without_write_back_a_later_read_returns_an_older_value() {
 
 #[test]
 fn a_phase_is_resent_to_the_replicas_that_have_not_answered() {
-    let mut c = Cluster::new(3, AbdConfig { retry: Duration::from_millis(100), write_back: true });
+    let mut c = Cluster::new(3, AbdConfig { retry: Duration::from_millis(100), hazards: Hazards::NONE });
     c.command(N1, 1, Command::Write { value: 9 });
     assert_eq!(c.net.len(), 2, "queries to n2 and n3");
     c.deliver(|_, _, _| false); // all lost

@@ -227,7 +227,7 @@ impl Election {
     /// Promises needed to lead: a majority unless the configuration forces fewer.
     fn majority(&self) -> usize {
         let majority = self.acceptors.len() / 2 + 1;
-        self.config.election_quorum.map_or(majority, |q| q.clamp(1, majority))
+        self.config.hazards.forced_quorum().map_or(majority, |q| q.clamp(1, majority))
     }
 
     /// A candidate that has not won waits a random one to two terms before standing again:
@@ -419,7 +419,7 @@ impl Protocol for Election {
             let _ = value;
             // The storage tracks the newest write either way; unfenced, it refuses nothing.
             let verdict = self.storage.admit(token, seq);
-            match if self.config.fencing { verdict } else { Ok(()) } {
+            match if self.config.hazards.fencing() { verdict } else { Ok(()) } {
                 Ok(()) => {
                     self.durable.accepted = self.storage.highest();
                     self.durable.accepted_seq = self.storage.highest_seq();

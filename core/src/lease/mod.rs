@@ -77,12 +77,10 @@ pub struct LeaseConfig {
     pub write_delay: Duration,
     /// Release the lease after holding it this long, so clients take turns (`None`: keep it).
     pub hold_for: Option<Duration>,
-    /// Whether the storage node checks tokens (turn off to see the hazard).
-    pub fencing: bool,
-    /// Election only: promises a candidate needs to lead. `None` (the default) is a majority
-    /// of the acceptors; anything smaller lets two leaders hold valid leases at once, and
-    /// exists only to show that hazard.
-    pub election_quorum: Option<usize>,
+    /// Defences switched off to show a hazard: storage that does not check tokens, an
+    /// election quorum below a majority ([`crate::hazard`]; never read from a file).
+    #[serde(skip)]
+    pub hazards: crate::hazard::Hazards,
 }
 
 impl Default for LeaseConfig {
@@ -100,8 +98,7 @@ impl Default for LeaseConfig {
             write_every: Duration::from_millis(200),
             write_delay: Duration::ZERO,
             hold_for: None,
-            fencing: true,
-            election_quorum: None,
+            hazards: crate::hazard::Hazards::NONE,
         }
     }
 }
@@ -364,7 +361,7 @@ impl Protocol for LockService {
                 };
                 // The resource tracks the newest write either way; unfenced, it refuses nothing.
                 let verdict = r.admit(token, seq);
-                match if self.config.fencing { verdict } else { Ok(()) } {
+                match if self.config.hazards.fencing() { verdict } else { Ok(()) } {
                     Ok(()) => {
                         self.durable.accepted = r.highest();
                         self.durable.accepted_seq = r.highest_seq();

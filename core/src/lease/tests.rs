@@ -138,7 +138,12 @@ fn the_storage_rejects_a_stale_token_and_keeps_its_highest_across_a_restart() {
         vec![(NodeId(3), LeaseMsg::WriteRejected { token: FencingToken(33), seq: 1, why })]
     );
     // Without fencing the same write is accepted: the hazard.
-    let mut unfenced = node(2, &LeaseConfig { fencing: false, ..cfg.clone() }, None, at(0));
+    let mut unfenced = node(
+        2,
+        &LeaseConfig { hazards: crate::hazard::Hazards::NONE.unfenced(), ..cfg.clone() },
+        None,
+        at(0),
+    );
     feed(&mut unfenced, at(1), Input::Message { from: NodeId(4), msg: write(34) });
     let out = feed(&mut unfenced, at(2), Input::Message { from: NodeId(3), msg: write(33) });
     assert!(matches!(events(&out)[..], [LeaseEvent::Accepted { .. }]));

@@ -97,6 +97,7 @@ impl QuorumSystem {
     /// The same system with quorums of `quorum` servers, however small: two quorums may then
     /// miss each other. Only for showing what non-intersecting quorums break (the simulator's
     /// hazard scenarios); never for a deployment.
+    #[cfg(any(test, feature = "hazard-switches"))]
     pub fn undersized(self, quorum: usize) -> Self {
         QuorumSystem { forced: Some(quorum.clamp(1, self.n)), ..self }
     }
