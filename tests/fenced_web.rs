@@ -358,4 +358,24 @@ fn a_paused_leaders_late_write_is_refused_and_the_history_is_linearizable() {
         .into_string()
         .unwrap();
     assert!(text.contains("palisade_events_total{event=\"acquired\"}"), "{text}");
+    // Some replica's gauges say it holds the lock, with lease left.
+    let gauge = |text: &str, name: &str| {
+        text.lines().find_map(|l| l.strip_prefix(&format!("{name}{{name=\"leader\"}} "))?.parse::<f64>().ok())
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let (held, left) = loop {
+        let scraped = metrics.iter().find_map(|port| {
+            let text =
+                ureq::get(&format!("http://127.0.0.1:{port}/metrics")).call().ok()?.into_string().ok()?;
+            let held = gauge(&text, "palisade_lock_held").filter(|&h| h == 1.0)?;
+            Some((held, gauge(&text, "palisade_lock_lease_seconds")))
+        });
+        match scraped {
+            Some(found) => break found,
+            None if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            None => panic!("no replica's palisade_lock_held{{name=\"leader\"}} reads 1"),
+        }
+    };
+    assert_eq!(held, 1.0);
+    assert!(left.is_some_and(|s| s > 0.0), "palisade_lock_lease_seconds: {left:?}");
 }

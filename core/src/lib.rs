@@ -30,7 +30,7 @@ pub mod timer;
 pub use check::{Observation, Replied, Violation};
 pub use model::SystemModel;
 pub use node::NodeId;
-pub use protocol::{Init, Input, NoReply, Output, Protocol, RequestId};
+pub use protocol::{Gauge, Init, Input, NoReply, Output, Protocol, RequestId};
 pub use rng::Rng;
 pub use time::{Instant, Now, WallInterval, WallTime};
 pub use timer::Timers;

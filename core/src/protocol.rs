@@ -149,6 +149,37 @@ pub trait Protocol: Sized + 'static {
         let _ = event;
         true
     }
+
+    /// Numbers an operator watches, such as whether this node holds a lease or leads and
+    /// how long its lease has left at `now`, pushed onto `out`. The runtime reads them after
+    /// every step and exports them as gauges; one reported before and missing now reads 0.
+    /// By default there are none.
+    fn gauges(&self, now: Now, out: &mut Vec<Gauge>) {
+        let _ = (now, out);
+    }
+}
+
+/// A number an operator watches (a Prometheus gauge), from [`Protocol::gauges`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gauge {
+    /// The metric's name, e.g. `palisade_lock_held`.
+    pub name: &'static str,
+    /// One label and its value, e.g. `("name", "orders")`, if any.
+    pub label: Option<(&'static str, String)>,
+    /// The value.
+    pub value: f64,
+}
+
+impl Gauge {
+    /// `name` = `value`, unlabelled.
+    pub fn new(name: &'static str, value: f64) -> Self {
+        Gauge { name, label: None, value }
+    }
+
+    /// `name{key="value"}` = `v`.
+    pub fn labelled(name: &'static str, key: &'static str, value: &str, v: f64) -> Self {
+        Gauge { name, label: Some((key, value.to_string())), value: v }
+    }
 }
 
 /// Everything a protocol is built from.

@@ -196,7 +196,18 @@ pub struct NodeActor<P: Protocol> {
     event_kinds: std::collections::BTreeSet<String>,
     /// Callers waiting for the reply to each request.
     waiting: std::collections::HashMap<RequestId, tokio::sync::oneshot::Sender<Result<P::Reply, CallError>>>,
+    /// The protocol's gauges, refilled after every step.
+    gauges: Vec<palisade_core::Gauge>,
+    /// Gauges exported so far (at most [`MAX_GAUGES`]): one the protocol stops reporting
+    /// is set to 0.
+    shown: std::collections::BTreeSet<GaugeKey>,
 }
+
+/// A gauge's name and label.
+type GaugeKey = (&'static str, Option<(&'static str, String)>);
+
+/// Distinct gauges (name and label) a node exports; later ones are not exported.
+pub const MAX_GAUGES: usize = 256;
 
 /// Called with the protocol and the time after every input: how state is published to
 /// application threads (see [`crate::lease::start_lock_client`]).
@@ -387,6 +398,8 @@ pub fn start_observed<P: Protocol>(
         self_streak: 0,
         event_kinds: Default::default(),
         waiting: Default::default(),
+        gauges: Vec::new(),
+        shown: Default::default(),
     };
     let actor = ctx.run(actor);
     Ok(NodeHandle { id: config.id, addr, restored, clock: handle_clock, actor, events, stats })
@@ -513,6 +526,33 @@ impl<P: Protocol> NodeActor<P> {
         if let Some(observe) = self.observe.as_mut() {
             observe(&self.protocol, now);
         }
+        self.export_gauges(now);
+    }
+
+    /// Sets the protocol's gauges in the metrics recorder, and 0 for any it stopped reporting.
+    fn export_gauges(&mut self, now: palisade_core::Now) {
+        self.gauges.clear();
+        self.protocol.gauges(now, &mut self.gauges);
+        if self.gauges.is_empty() && self.shown.is_empty() {
+            return;
+        }
+        let set = |key: &GaugeKey, value: f64| match &key.1 {
+            Some((k, v)) => metrics::gauge!(key.0, *k => v.clone()).set(value),
+            None => metrics::gauge!(key.0).set(value),
+        };
+        let mut now_shown = std::collections::BTreeSet::new();
+        for g in self.gauges.drain(..) {
+            let key = (g.name, g.label);
+            if self.shown.contains(&key) || self.shown.len() + now_shown.len() < MAX_GAUGES {
+                set(&key, g.value);
+                now_shown.insert(key);
+            }
+        }
+        for gone in self.shown.difference(&now_shown) {
+            set(gone, 0.0);
+        }
+        // Zeroed gauges stay exported (at 0) and counted, so the cap holds.
+        self.shown.extend(now_shown);
     }
 
     /// Keeps exactly one timer, re-armed only when the protocol's deadline changes.

@@ -3,7 +3,9 @@
 //!
 //! The runtime records through the `metrics` facade: `palisade_events_total{event}` (every
 //! protocol event, suspicions and elections included, by kind) and
-//! `palisade_persist_seconds` (how long each `Persist` took to become durable). The
+//! `palisade_persist_seconds` (how long each `Persist` took to become durable), and the
+//! protocol's own gauges (`Protocol::gauges`: whether it holds a lease or leads, and for how
+//! long). The
 //! transport's counters are read at each scrape: `palisade_frames_in_total`,
 //! `palisade_frames_out_total`, `palisade_rejected_total`, `palisade_refused_total`,
 //! `palisade_timed_out_total`, `palisade_connects_total` and `palisade_dropped_total{why}`.
