@@ -5,46 +5,23 @@
 use crate::Settings;
 use crate::replica::{Leadership, Leading};
 use crate::store::{Client, StoreError};
-use palisade::actix::{CallError, NodeHandle};
-use palisade::core::lock::{LockCommand, LockEvent, LockReply, Locks};
+use palisade::actix::CallError;
+use palisade::actix::lock::{AcquireError, NamedLock};
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
 
 /// The lock whose holder leads.
 pub const LEADER: &str = "leader";
 
-/// The token under which this node holds [`LEADER`] now, judged on its clock: a replica
-/// checks this before it serves a read from memory or sends a write.
-pub async fn lease(node: &NodeHandle<Locks>) -> Option<u64> {
-    match node.call(LockCommand::View { name: LEADER.into() }, Duration::from_secs(1)).await {
-        Ok(LockReply::Holds { token, .. }) => Some(token),
-        _ => None,
-    }
-}
-
-/// Gives the lock up, trying until the node answers: the next leader, this replica or
-/// another, loads under a newer token.
-async fn resign(node: &NodeHandle<Locks>) {
-    let release = || LockCommand::Release { name: LEADER.into() };
-    while let Err(CallError::Timeout(_) | CallError::Overloaded(_)) =
-        node.call(release(), Duration::from_secs(1)).await
-    {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Runs for as long as the node does: acquire [`LEADER`], load the data from the store
 /// under its token (which fences off every earlier leader's late writes), lead until the
-/// lock is lost or released, and start over.
-pub async fn lead(node: NodeHandle<Locks>, leadership: Leadership, settings: Settings) {
+/// lock is lost or a request gives leadership up, release, and start over.
+pub async fn lead(lock: NamedLock, leadership: Leadership, settings: Settings) {
     let store = Client::new(settings.store, settings.store_timeout);
-    let mut events = node.subscribe();
     loop {
-        let acquire = LockCommand::Acquire { name: LEADER.into(), within: Duration::from_secs(10) };
-        let token = match node.call(acquire, Duration::from_secs(11)).await {
-            Ok(LockReply::Acquired { token, .. }) => token,
-            Err(CallError::Stopped) => return,
-            _ => {
+        let token = match lock.acquire(Duration::from_secs(10)).await {
+            Ok(token) => token,
+            Err(AcquireError::Call(CallError::Stopped)) => return,
+            Err(_) => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             }
@@ -54,7 +31,7 @@ pub async fn lead(node: NodeHandle<Locks>, leadership: Leadership, settings: Set
             // Refused (a newer leader loaded) or unanswered: give the lock up and start over.
             Err(StoreError::Fenced(why) | StoreError::Unknown(why)) => {
                 tracing::warn!(token, "cannot load from the store: {why}");
-                resign(&node).await;
+                lock.release().await;
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
@@ -62,18 +39,9 @@ pub async fn lead(node: NodeHandle<Locks>, leadership: Leadership, settings: Set
         tracing::info!(token, "leading");
         // Lead until the lock lapses (a pause, a partition), or a request stopped leading
         // because the store refused a write or did not answer.
-        loop {
-            let ended = tokio::select! {
-                e = events.recv() => match e {
-                    Ok(e) => matches!(e.event, LockEvent::Lost { token: t, .. } if t == token),
-                    Err(RecvError::Lagged(_)) => lease(&node).await != Some(token),
-                    Err(RecvError::Closed) => return,
-                },
-                () = leadership.given_up.notified() => leadership.state.lock().await.is_none(),
-            };
-            if ended {
-                break;
-            }
+        tokio::select! {
+            () = lock.lost(token) => {}
+            () = leadership.until_given_up() => {}
         }
         tracing::info!(token, "no longer leading");
         let mut held = leadership.state.lock().await;
@@ -81,6 +49,6 @@ pub async fn lead(node: NodeHandle<Locks>, leadership: Leadership, settings: Set
             *held = None;
         }
         drop(held);
-        resign(&node).await;
+        lock.release().await;
     }
 }

@@ -12,11 +12,12 @@
 //!   palisade's [`palisade::core::fencing::FencedResource`]. A leader deposed while it was
 //!   paused, whose late write reaches the store after its successor loaded, is refused.
 //!
-//! Where palisade shows up: [`main`] (startup), [`leader`] (the lock, its events and its
-//! lease view; also the store loads and logging of the leadership loop), the two lease
-//! checks in [`replica`], and [`store::Store::admit`] and `FencedResource::restore` (the
-//! fencing check). Counted as lines that are neither blank nor comments, that is 86 lines:
-//! `leader.rs` 67, `main` 9, `admit` 3, `restore` 1, the lease checks 6.
+//! Where palisade shows up: [`main`] (startup), [`leader`] (the lock through
+//! [`palisade::actix::lock::NamedLock`]; also the store loads and logging of the leadership
+//! loop), the two lease checks in [`replica`], and [`store::Store::admit`] and
+//! `FencedResource::restore` (the fencing check). Counted as lines that are neither blank
+//! nor comments, that is 60 lines: `leader.rs` 41, `main` 9, `admit` 3, `restore` 1, the
+//! lease checks 6.
 //! `tests/fenced_web.rs` runs the store and three replicas, SIGSTOPs the leader past its
 //! lease, and checks the whole history of client operations with the linearizability
 //! checker.
@@ -60,6 +61,7 @@ mod leader;
 mod replica;
 mod store;
 
+use palisade::actix::lock::NamedLock;
 use palisade::core::lock::Locks;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -92,8 +94,8 @@ fn main() -> ExitCode {
         return store::main(std::env::args().skip(2));
     }
     palisade::node::run_with::<Locks, Settings>(|node, settings| {
-        let leading = replica::Leadership::default();
-        palisade::actix::actix::spawn(leader::lead(node.clone(), leading.clone(), settings.clone()));
-        replica::serve(node, leading, settings)
+        let (leading, lock) = (replica::Leadership::default(), NamedLock::new(node, leader::LEADER));
+        palisade::actix::actix::spawn(leader::lead(lock.clone(), leading.clone(), settings.clone()));
+        replica::serve(lock, leading, settings)
     })
 }

@@ -6,11 +6,9 @@
 //! `504` when the store did not answer (the write may have taken effect).
 
 use crate::Settings;
-use crate::leader;
 use crate::store::{Client, StoreError};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use palisade::actix::NodeHandle;
-use palisade::core::lock::Locks;
+use palisade::actix::lock::NamedLock;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -36,12 +34,21 @@ pub struct Shared {
     pub given_up: tokio::sync::Notify,
 }
 
+impl Shared {
+    /// Resolves once a request has stopped leading.
+    pub async fn until_given_up(&self) {
+        while self.state.lock().await.is_some() {
+            self.given_up.notified().await;
+        }
+    }
+}
+
 /// [`Shared`], as every part of the replica holds it.
 pub type Leadership = Arc<Shared>;
 
 /// What every request handler shares.
 struct Replica {
-    node: NodeHandle<Locks>,
+    lock: NamedLock,
     leadership: Leadership,
     store: Client,
     http: std::net::SocketAddr,
@@ -79,7 +86,7 @@ async fn get(r: Data, req: HttpRequest, key: web::Path<String>) -> HttpResponse 
     let value = l.data.get(key.as_str()).cloned();
     // The value read is the latest if this replica still leads once it has read it: no
     // other leader can have loaded (and so written) while its lease is valid.
-    if leader::lease(&r.node).await != Some(l.token) {
+    if r.lock.held().await != Some(l.token) {
         return HttpResponse::ServiceUnavailable().body("no longer leading");
     }
     match value {
@@ -97,7 +104,7 @@ async fn put(r: Data, req: HttpRequest, key: web::Path<String>, value: String) -
         drop(leading);
         return redirect(&r, &req).await;
     };
-    if leader::lease(&r.node).await != Some(l.token) {
+    if r.lock.held().await != Some(l.token) {
         return HttpResponse::ServiceUnavailable().body("no longer leading");
     }
     if l.data.len() >= MAX_KEYS && !l.data.contains_key(key.as_str()) {
@@ -122,7 +129,7 @@ async fn put(r: Data, req: HttpRequest, key: web::Path<String>, value: String) -
 }
 
 async fn healthz(r: Data) -> HttpResponse {
-    if !r.node.is_running() {
+    if !r.lock.node().is_running() {
         return HttpResponse::ServiceUnavailable().body("node stopped");
     }
     let role = if r.leadership.state.lock().await.is_some() { "leader" } else { "follower" };
@@ -130,9 +137,9 @@ async fn healthz(r: Data) -> HttpResponse {
 }
 
 /// Starts the HTTP server on the node's actix system.
-pub fn serve(node: NodeHandle<Locks>, leadership: Leadership, settings: Settings) -> Result<(), String> {
+pub fn serve(lock: NamedLock, leadership: Leadership, settings: Settings) -> Result<(), String> {
     let store = Client::new(settings.store, settings.store_timeout);
-    let replica = web::Data::new(Replica { node, leadership, store, http: settings.http });
+    let replica = web::Data::new(Replica { lock, leadership, store, http: settings.http });
     let server = HttpServer::new(move || {
         App::new()
             .app_data(replica.clone())

@@ -18,6 +18,7 @@ pub use tokio;
 pub mod clock;
 pub mod keys;
 pub mod lease;
+pub mod lock;
 mod node;
 pub mod storage;
 pub mod transport;

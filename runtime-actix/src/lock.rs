@@ -1,0 +1,112 @@
+//! One named lock, held for an application: [`NamedLock`] wraps a node of
+//! [`palisade_core::lock::Locks`] (majority-granted named locks) with what every holder
+//! writes otherwise: acquire with a deadline, ask whether the lease is still valid before
+//! acting, wait for the lock's loss, release until the node answers.
+//!
+//! Holding the lock is never enough to act on a shared resource: a holder can be paused
+//! past its lease at any moment. Present the token to a resource that fences
+//! ([`palisade_core::fencing::FencedResource`]), which refuses it once a newer one was used.
+
+use crate::node::{CallError, NodeEvent, NodeHandle};
+use palisade_core::lock::{LockCommand, LockEvent, LockReply, Locks};
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// How long a call to the node may take before it counts as unanswered.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Why the lock was not acquired.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AcquireError {
+    /// Another node held it for the whole time allowed.
+    #[error("not acquired in time")]
+    NotAcquired,
+    /// The name is empty or too long, or the node holds as many names as it may.
+    #[error("the name is refused")]
+    BadName,
+    /// The node did not answer.
+    #[error(transparent)]
+    Call(#[from] CallError),
+}
+
+/// One named lock of a node (see the [module documentation](self)). Cheap to clone: every
+/// part of an application may hold one.
+#[derive(Clone)]
+pub struct NamedLock {
+    node: NodeHandle<Locks>,
+    name: String,
+}
+
+impl NamedLock {
+    /// The lock `name` of `node`.
+    pub fn new(node: NodeHandle<Locks>, name: impl Into<String>) -> Self {
+        NamedLock { node, name: name.into() }
+    }
+
+    /// The node.
+    pub fn node(&self) -> &NodeHandle<Locks> {
+        &self.node
+    }
+
+    /// Asks for the lock, trying for `within`; its fencing token once granted.
+    pub async fn acquire(&self, within: Duration) -> Result<u64, AcquireError> {
+        let cmd = LockCommand::Acquire { name: self.name.clone(), within };
+        match self.node.call(cmd, within + CALL_TIMEOUT).await? {
+            LockReply::Acquired { token, .. } => Ok(token),
+            LockReply::BadName => Err(AcquireError::BadName),
+            _ => Err(AcquireError::NotAcquired),
+        }
+    }
+
+    /// The token under which this node holds the lock at this instant, judged on its own
+    /// clock with the drift allowance; `None` when it does not or the node does not answer.
+    /// Ask just before acting, and still present the token to a fenced resource.
+    pub async fn held(&self) -> Option<u64> {
+        match self.node.call(LockCommand::View { name: self.name.clone() }, CALL_TIMEOUT).await {
+            Ok(LockReply::Holds { token, .. }) => Some(token),
+            _ => None,
+        }
+    }
+
+    /// Resolves once the lock held under `token` is no longer held: its lease lapsed
+    /// unrenewed, it was released, or the node stopped.
+    pub async fn lost(&self, token: u64) {
+        // Watching first, then asking: a loss after the question is an event seen below.
+        let mut events: broadcast::Receiver<NodeEvent<LockEvent>> = self.node.subscribe();
+        if self.held().await != Some(token) {
+            return;
+        }
+        loop {
+            match events.recv().await {
+                Ok(e) => match &e.event {
+                    LockEvent::Lost { name, token: t } | LockEvent::Released { name, token: t }
+                        if *name == self.name && *t == token =>
+                    {
+                        return;
+                    }
+                    _ => {}
+                },
+                // Events were missed: ask instead.
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    if self.held().await != Some(token) {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    /// Gives the lock up, asking until the node answers (or has stopped).
+    pub async fn release(&self) {
+        loop {
+            let cmd = LockCommand::Release { name: self.name.clone() };
+            match self.node.call(cmd, CALL_TIMEOUT).await {
+                Err(CallError::Timeout(_) | CallError::Overloaded(_)) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                _ => return,
+            }
+        }
+    }
+}
