@@ -21,8 +21,8 @@ pub enum AcquireError {
     /// Another node held it for the whole time allowed.
     #[error("not acquired in time")]
     NotAcquired,
-    /// The name is empty or too long, or the node holds as many names as it may.
-    #[error("the name is refused")]
+    /// The name is longer than the locks' `max_name_len`.
+    #[error("the name is too long")]
     BadName,
     /// The node did not answer.
     #[error(transparent)]
@@ -108,5 +108,62 @@ impl NamedLock {
                 _ => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NodeConfig, start};
+    use palisade_core::NodeId;
+    use palisade_core::lock::LockConfig;
+    use palisade_core::quorum::test_key;
+
+    #[test]
+    fn a_named_lock_is_acquired_held_then_lost_once_released() {
+        let dir = std::env::temp_dir().join(format!("palisade-named-lock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let outcome = actix::System::new().block_on(async {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let config = NodeConfig::<Locks> {
+                cluster: 9,
+                id: NodeId(1),
+                peers: Default::default(),
+                key: test_key(9, NodeId(1)),
+                protocol: LockConfig { term: Duration::from_secs(1), ..LockConfig::default() },
+                data_dir: dir.clone(),
+                seed: 1,
+                limits: Default::default(),
+            };
+            let node = start(config, listener).unwrap();
+            let lock = NamedLock::new(node.clone(), "orders");
+            let token = lock.acquire(Duration::from_secs(5)).await;
+            let held = lock.held().await;
+            let other = NamedLock::new(node.clone(), "billing").held().await;
+            let watcher = lock.clone();
+            let t = token.clone().unwrap_or_default();
+            let lost =
+                tokio::spawn(
+                    async move { tokio::time::timeout(Duration::from_secs(5), watcher.lost(t)).await },
+                );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let still_held = lock.held().await;
+            let early = lost.is_finished();
+            lock.release().await;
+            let lost = lost.await.unwrap();
+            let after = lock.held().await;
+            let bad = NamedLock::new(node.clone(), "x".repeat(10_000)).acquire(Duration::from_secs(1)).await;
+            node.stop().await;
+            (token, held, other, still_held, early, lost, after, bad)
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+        let (token, held, other, still_held, early, lost, after, bad) = outcome;
+        let token = token.expect("a lone node grants itself the lock");
+        assert_eq!((held, still_held), (Some(token), Some(token)));
+        assert_eq!(other, None, "a name never asked for is not held");
+        assert!(!early, "lost() resolved while the lock was held");
+        assert!(lost.is_ok(), "lost() resolves once the lock is released");
+        assert_eq!(after, None);
+        assert_eq!(bad, Err(AcquireError::BadName));
     }
 }
