@@ -26,7 +26,8 @@ pub use checks::{
 };
 pub use fixed::{FixedTimeout, FixedTimeoutConfig, fixed_timeout_model};
 pub use heartbeat::{
-    HEARTBEAT_MODEL, Heartbeat, HeartbeatConfig, HeartbeatDurable, HeartbeatEvent, HeartbeatMsg, PauseGuard,
+    HEARTBEAT_MODEL, Heartbeat, HeartbeatCommand, HeartbeatConfig, HeartbeatDurable, HeartbeatEvent,
+    HeartbeatMsg, HeartbeatReply, PauseGuard, PeerStatus,
 };
 pub use phi::{PhiAccrual, PhiConfig, phi};
 pub use rfc6298::{AdaptiveConfig, AdaptiveTimeout, Rfc6298Config, RttEstimator};

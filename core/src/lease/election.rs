@@ -1,5 +1,11 @@
 //! Leader election with majority leases: truth is defined by the majority (DDIA 8.4).
 //!
+//! Like [`super`], a demonstration told whole: the fenced storage is one of its nodes and
+//! the leader writes to it by itself (every `write_every`, `write_delay` after checking its
+//! lease). The application commands ([`ElectionCommand`]: view, resign, campaign) steer it;
+//! an application that leads and writes on its own terms takes the lock named `leader` of
+//! [`crate::lock`] instead, as `examples/fenced_web` does.
+//!
 //! Model: partially synchronous network; crash-recovery acceptors with stable storage;
 //! candidates that may pause; clock rates within ρ. One node is fenced storage; every other
 //! node is both an acceptor and a candidate.

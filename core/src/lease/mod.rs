@@ -1,6 +1,13 @@
 //! A lease (lock) service with fencing tokens, in the style of Chubby and etcd: one grantor,
 //! clients that acquire, renew and release a lease, and a storage node that fences writes.
 //!
+//! **This is DDIA's example (figures 8-4 and 8-5), told whole:** the grantor is a single
+//! point of failure, and the clients run a built-in demonstration workload (write every
+//! `write_every`, `write_delay` after checking the lease, release after `hold_for`) so the
+//! story plays out by itself. An application wants [`crate::lock`] instead: named locks
+//! granted by a majority, driven by commands (`palisade_actix::lock::NamedLock` on actix),
+//! with [`crate::fencing::FencedResource`] at its resource.
+//!
 //! Model: partially synchronous network (loss, delay, partitions); crash-recovery grantor
 //! and storage with stable storage; clients that may pause (GC) or crash at any moment;
 //! clocks whose *rate* errs by at most ρ (`max_drift_ppm`); no synchronised clocks needed
@@ -70,12 +77,14 @@ pub struct LeaseConfig {
     pub jeopardy_grace: Duration,
     /// Resend an unanswered request after this long.
     pub request_timeout: Duration,
-    /// A holder that wants to write checks its lease this often.
+    /// Demonstration workload: a holder that wants to write checks its lease this often.
     pub write_every: Duration,
-    /// Time between checking the lease and the write reaching the wire (the application's
-    /// processing; DDIA example 8-1). The write is not re-checked: fencing must catch it.
+    /// Demonstration workload: time between checking the lease and the write reaching the
+    /// wire (the application's processing; DDIA example 8-1). The write is not re-checked:
+    /// fencing must catch it.
     pub write_delay: Duration,
-    /// Release the lease after holding it this long, so clients take turns (`None`: keep it).
+    /// Demonstration workload: release the lease after holding it this long, so clients
+    /// take turns (`None`: keep it).
     pub hold_for: Option<Duration>,
     /// Defences switched off to show a hazard: storage that does not check tokens, an
     /// election quorum below a majority ([`crate::hazard`]; never read from a file).
