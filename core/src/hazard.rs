@@ -2,10 +2,13 @@
 //! against (the tour's hazard scenarios).
 //!
 //! A protocol's configuration carries a [`Hazards`]; outside this crate's own tests only
-//! [`Hazards::NONE`] can be built unless the `hazard-switches` feature is on. No crate a
-//! deployment builds on enables it: `palisade-actix` and `palisade-sim` do not; the
-//! `palisade` binary does, for its tour and scenarios, and reads no switch from any
-//! configuration file (configurations skip the field when they are read or written).
+//! [`Hazards::NONE`] can be built unless the `hazard-switches` feature is on.
+//! `palisade-actix` and `palisade-sim` do not enable it. The `palisade` crate does, because
+//! its scenarios need it, so its library (`palisade::node::run`) and binary are built with
+//! the switches (and Cargo unifies features, so does anything built together with it);
+//! even there a switch is off unless code names it, and no configuration file can set one
+//! (configurations skip the field when they are read or written). An application that
+//! depends on palisade-core and palisade-actix alone cannot build one.
 
 /// Which defences are off. The default, [`Hazards::NONE`], is every defence on.
 #[derive(Clone, Copy, Debug, Default, Hash, PartialEq, Eq, PartialOrd, Ord)]

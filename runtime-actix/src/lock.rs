@@ -59,40 +59,64 @@ impl NamedLock {
     }
 
     /// The token under which this node holds the lock at this instant, judged on its own
-    /// clock with the drift allowance; `None` when it does not or the node does not answer.
+    /// clock with the drift allowance; `None` when it does not, and when the node does not
+    /// answer within [`CALL_TIMEOUT`] (a node too busy to say is not trusted to hold it).
     /// Ask just before acting, and still present the token to a fenced resource.
     pub async fn held(&self) -> Option<u64> {
+        self.lease().await.map(|(token, _)| token)
+    }
+
+    /// The token and the instant (on the node's monotonic clock) the lease ends, if held.
+    async fn lease(&self) -> Option<(u64, palisade_core::Instant)> {
         match self.node.call(LockCommand::View { name: self.name.clone() }, CALL_TIMEOUT).await {
-            Ok(LockReply::Holds { token, .. }) => Some(token),
+            Ok(LockReply::Holds { token, until }) => Some((token, until)),
             _ => None,
         }
     }
 
-    /// Resolves once the lock held under `token` is no longer held: its lease lapsed
-    /// unrenewed, it was released, or the node stopped.
+    /// Resolves once the lock held under `token` is no longer held: its lease ended (at
+    /// the lease's end on the node's clock, not later when the node notices), it was
+    /// released, the node stopped, or the node did not answer in time (see
+    /// [`NamedLock::held`]).
     pub async fn lost(&self, token: u64) {
         // Watching first, then asking: a loss after the question is an event seen below.
         let mut events: broadcast::Receiver<NodeEvent<LockEvent>> = self.node.subscribe();
-        if self.held().await != Some(token) {
+        let Some((held, mut until)) = self.lease().await else { return };
+        if held != token {
             return;
         }
+        // The node's handle keeps the event channel open, so a stopped node is noticed by
+        // asking now and then.
+        let mut running = tokio::time::interval(Duration::from_millis(500));
         loop {
-            match events.recv().await {
-                Ok(e) => match &e.event {
-                    LockEvent::Lost { name, token: t } | LockEvent::Released { name, token: t }
-                        if *name == self.name && *t == token =>
-                    {
-                        return;
-                    }
-                    _ => {}
+            let ends = tokio::time::sleep(self.node.clock().until(until));
+            tokio::select! {
+                e = events.recv() => match e {
+                    Ok(e) => match &e.event {
+                        LockEvent::Lost { name, token: t } | LockEvent::Released { name, token: t }
+                            if *name == self.name && *t == token =>
+                        {
+                            return;
+                        }
+                        _ => {}
+                    },
+                    // Events were missed: ask instead.
+                    Err(broadcast::error::RecvError::Lagged(_)) => match self.lease().await {
+                        Some((t, u)) if t == token => until = u,
+                        _ => return,
+                    },
+                    Err(broadcast::error::RecvError::Closed) => return,
                 },
-                // Events were missed: ask instead.
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    if self.held().await != Some(token) {
+                // The lease as last seen ends: renewed since, or over?
+                () = ends => match self.lease().await {
+                    Some((t, u)) if t == token => until = u,
+                    _ => return,
+                },
+                _ = running.tick() => {
+                    if !self.node.is_running() {
                         return;
                     }
                 }
-                Err(broadcast::error::RecvError::Closed) => return,
             }
         }
     }
@@ -153,11 +177,20 @@ mod tests {
             let lost = lost.await.unwrap();
             let after = lock.held().await;
             let bad = NamedLock::new(node.clone(), "x".repeat(10_000)).acquire(Duration::from_secs(1)).await;
+            // Held again, then the node stops: lost() must return (found by review: it
+            // waited for a channel the handle keeps open).
+            let again = lock.acquire(Duration::from_secs(5)).await.unwrap_or_default();
+            let watcher = lock.clone();
+            let on_stop = tokio::spawn(async move {
+                tokio::time::timeout(Duration::from_secs(5), watcher.lost(again)).await
+            });
+            tokio::time::sleep(Duration::from_millis(100)).await;
             node.stop().await;
-            (token, held, other, still_held, early, lost, after, bad)
+            let on_stop = on_stop.await.unwrap();
+            (token, held, other, still_held, early, lost, after, bad, on_stop)
         });
         let _ = std::fs::remove_dir_all(&dir);
-        let (token, held, other, still_held, early, lost, after, bad) = outcome;
+        let (token, held, other, still_held, early, lost, after, bad, on_stop) = outcome;
         let token = token.expect("a lone node grants itself the lock");
         assert_eq!((held, still_held), (Some(token), Some(token)));
         assert_eq!(other, None, "a name never asked for is not held");
@@ -165,5 +198,6 @@ mod tests {
         assert!(lost.is_ok(), "lost() resolves once the lock is released");
         assert_eq!(after, None);
         assert_eq!(bad, Err(AcquireError::BadName));
+        assert!(on_stop.is_ok(), "lost() returns once the node stops");
     }
 }

@@ -198,15 +198,15 @@ pub struct NodeActor<P: Protocol> {
     waiting: std::collections::HashMap<RequestId, tokio::sync::oneshot::Sender<Result<P::Reply, CallError>>>,
     /// The protocol's gauges, refilled after every step.
     gauges: Vec<palisade_core::Gauge>,
-    /// Gauges exported so far (at most [`MAX_GAUGES`]): one the protocol stops reporting
-    /// is set to 0.
+    /// Gauges the protocol reported at the last step (at most [`MAX_GAUGES`]): one it stops
+    /// reporting is set to 0.
     shown: std::collections::BTreeSet<GaugeKey>,
 }
 
 /// A gauge's name and label.
 type GaugeKey = (&'static str, Option<(&'static str, String)>);
 
-/// Distinct gauges (name and label) a node exports; later ones are not exported.
+/// Distinct gauges (name and label) a node exports after one step; more are not exported.
 pub const MAX_GAUGES: usize = 256;
 
 /// Called with the protocol and the time after every input: how state is published to
@@ -543,16 +543,18 @@ impl<P: Protocol> NodeActor<P> {
         let mut now_shown = std::collections::BTreeSet::new();
         for g in self.gauges.drain(..) {
             let key = (g.name, g.label);
-            if self.shown.contains(&key) || self.shown.len() + now_shown.len() < MAX_GAUGES {
+            // The cap counts distinct gauges live now (found by review: counting the live
+            // ones twice, or the zeroed ones forever, stopped new gauges early).
+            if now_shown.len() < MAX_GAUGES {
                 set(&key, g.value);
                 now_shown.insert(key);
             }
         }
+        // Gone since the last step: set to 0 once, then no longer tracked.
         for gone in self.shown.difference(&now_shown) {
             set(gone, 0.0);
         }
-        // Zeroed gauges stay exported (at 0) and counted, so the cap holds.
-        self.shown.extend(now_shown);
+        self.shown = now_shown;
     }
 
     /// Keeps exactly one timer, re-armed only when the protocol's deadline changes.

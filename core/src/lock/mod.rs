@@ -547,9 +547,14 @@ impl Locks {
                 self.timers.set(Timer::Renew(k), now + self.config.renew_after);
             }
             Some((token, _)) => {
-                // Lapsed unrenewed: it holds nothing now.
+                // Lapsed unrenewed: it holds nothing now. An acquire that came in after the
+                // lease ended and before this timer waited on the claim: it is answered, not
+                // dropped (found by review).
                 if let Some(c) = self.forget(k) {
                     self.outbox.event(LockEvent::Lost { name: c.name, token });
+                    for req in c.waiting {
+                        self.outbox.reply(req, LockReply::NotAcquired);
+                    }
                 }
             }
             None => {}

@@ -356,3 +356,25 @@ fn two_askers_left_by_a_dead_holder_do_not_duel_forever() {
         assert!(won.is_some() && after <= 5_000, "shift {shift}: no holder {after} ms after n1 died");
     }
 }
+
+#[test]
+fn an_acquire_while_a_lapsed_lease_awaits_its_renew_timer_is_answered() {
+    // Found by review: after the lease ended and before the Renew timer noticed, an acquire
+    // waited on the claim; the timer then dropped the claim and the request unanswered.
+    let mut c = Cluster::new(3);
+    let a = c.acquire(N1, "db", 500);
+    c.deliver(all);
+    assert!(matches!(c.reply(a), Some(LockReply::Acquired { token: 1, .. })));
+    let cut = |from: NodeId, to: NodeId, _: &LockMsg| from != N1 && to != N1;
+    let mut asked = None;
+    for _ in 0..300 {
+        c.run(10, cut);
+        let lapsed = c.nodes[&N1].holds("db", at(c.now_ms).mono).is_none();
+        let noticed = c.events.iter().any(|(n, e)| *n == N1 && matches!(e, LockEvent::Lost { .. }));
+        if asked.is_none() && lapsed && !noticed {
+            asked = Some(c.acquire(N1, "db", 5_000));
+        }
+    }
+    let asked = asked.expect("a moment between the lease's end and its Renew timer");
+    assert!(c.reply(asked).is_some(), "the acquire was dropped unanswered: {:?}", c.replies);
+}

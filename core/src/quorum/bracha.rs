@@ -308,13 +308,20 @@ impl Bracha {
             }
             let inst = self.instances.entry(key).or_default();
             if let Some(initial) = c.echoed.filter(|v| (v.voter, v.instance) == key) {
+                // Its own ECHO and READY count again: it sent them to itself before the
+                // crash, and its peers do not send them back. (Found by review: a node that
+                // crashed after READY stayed one READY short of delivering, forever.)
+                inst.echoes.insert(self.id, initial.value.clone());
                 inst.initials.insert(initial.value.clone(), initial.clone());
                 inst.echoed = Some(initial);
+            }
+            if let Some(value) = &c.readied {
+                inst.readies.insert(self.id, value.clone());
             }
             inst.readied = c.readied;
             inst.delivered = c.delivered;
             if key.0 == self.id && inst.echoed.is_some() {
-                self.next_seq = self.next_seq.max(key.1 + 1);
+                self.next_seq = self.next_seq.max(key.1.saturating_add(1));
             }
         }
     }
@@ -329,7 +336,7 @@ impl Bracha {
         if seq > self.config.max_broadcasts {
             return BrachaReply::Exhausted;
         }
-        self.next_seq += 1;
+        self.next_seq = seq.saturating_add(1);
         let initial = Vote::sign(&self.config.keys.signing_key(self.id), seq, 0, self.id, value);
         let inst = self.instances.entry((self.id, seq)).or_default();
         inst.initials.insert(initial.value.clone(), initial.clone());
@@ -357,7 +364,7 @@ impl Bracha {
         let key = (initial.voter, initial.instance);
         // Only members' instances exist: checked before any state is created, so a peer
         // cannot make this node hold an entry per made-up voter id or number.
-        if initial.round != 0 || !self.is_instance(key) {
+        if initial.round != 0 || initial.value.len() > super::MAX_VOTE_VALUE || !self.is_instance(key) {
             return false;
         }
         if let Some(known) = self.instances.get(&key).and_then(|i| i.initials.get(&initial.value)) {
@@ -527,13 +534,14 @@ impl Protocol for Bracha {
             self.rejected += 1;
             return;
         }
-        // A peer still talking about an instance this node delivered has not heard so.
-        if from != self.id && !matches!(msg, BrachaMsg::Delivered { .. }) {
-            if let Some(inst) = self.instances.get(&key).filter(|i| i.delivered.is_some()) {
-                if !inst.done.contains(&from) {
-                    self.outbox.send(from, BrachaMsg::Delivered { sender: key.0, instance: key.1 });
-                }
-            }
+        // A peer still talking about an instance this node delivered has not heard so, even
+        // if it once said it delivered too: it may have restarted since, and re-sends until
+        // told. One answer per message, so no amplification.
+        if from != self.id
+            && !matches!(msg, BrachaMsg::Delivered { .. })
+            && self.instances.get(&key).is_some_and(|i| i.delivered.is_some())
+        {
+            self.outbox.send(from, BrachaMsg::Delivered { sender: key.0, instance: key.1 });
         }
         match msg {
             BrachaMsg::Initial { initial } => {
@@ -918,5 +926,157 @@ mod tests {
             })
             .collect();
         assert!(!initials.is_empty() && initials.iter().all(|v| v == b"x"), "{initials:?}");
+    }
+
+    fn later(s: u64) -> Now {
+        Now::new(Instant::ZERO + Duration::from_secs(s), WallTime::UNIX_EPOCH)
+    }
+    fn cfg() -> BrachaConfig {
+        BrachaConfig::with_keys(4, 1, VoteKeys::Test(11)).unwrap()
+    }
+    fn members() -> Vec<NodeId> {
+        (1..=4).map(NodeId).collect()
+    }
+
+    /// Found by review. n = 4, f = 1, node 4 Byzantine and silent. Node 1 broadcasts; node 2
+    /// readies, crashes before delivering, restarts. Nodes 1 and 3 deliver and keep
+    /// re-sending READY to it: it must count its own READY again and deliver.
+    #[test]
+    fn a_node_restarted_after_its_ready_still_delivers() {
+        let mut nodes: Vec<Bracha> = [1, 2, 3]
+            .iter()
+            .map(|&i| Bracha::new(Init::fresh(NodeId(i), members(), cfg(), 1, now())))
+            .collect();
+        // Run node 1's broadcast, dropping everything to node 4 and anything *to node 2* after
+        // node 2 readied (it crashes then).
+        let mut q: Vec<(NodeId, NodeId, BrachaMsg)> = Vec::new();
+        let mut outs = Vec::new();
+        step(
+            &mut nodes[0],
+            now(),
+            Input::Command { req: RequestId(0), cmd: BrachaCommand::Broadcast { value: b"v".to_vec() } },
+            |o| outs.push(o),
+        );
+        for o in outs.drain(..) {
+            if let Output::Send { to, msg } = o {
+                q.push((NodeId(1), to, msg));
+            }
+        }
+        let mut n2_durable = None;
+        let mut n2_crashed = false;
+        while !q.is_empty() {
+            let (from, to, msg) = q.remove(0);
+            if to.0 == 4 || (to.0 == 2 && n2_crashed) {
+                continue;
+            }
+            let mut o2 = Vec::new();
+            step(&mut nodes[to.0 as usize - 1], now(), Input::Message { from, msg }, |o| o2.push(o));
+            for o in o2 {
+                match o {
+                    Output::Send { to: t, msg } => q.push((to, t, msg)),
+                    Output::Persist(d) if to.0 == 2 => {
+                        if d.instances.values().any(|c| c.readied.is_some()) && !n2_crashed {
+                            n2_crashed = true;
+                        }
+                        if !d.instances.values().any(|c| c.delivered.is_some()) {
+                            n2_durable = Some(d);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        assert!(n2_crashed);
+        assert!(nodes[0].delivered(NodeId(1), 1).is_some() && nodes[2].delivered(NodeId(1), 1).is_some());
+        let d = n2_durable.unwrap();
+        assert!(d.instances[&(NodeId(1), 1)].readied.is_some());
+        nodes[1] = Bracha::new(Init::restart(NodeId(2), members(), cfg(), Some(d), 2, now()));
+        // Let resends run for a while, all links (except to silent node 4) reliable.
+        for t in 1..20u64 {
+            for i in 0..3 {
+                let mut o2 = Vec::new();
+                step(&mut nodes[i], later(t), Input::Timeout, |o| o2.push(o));
+                for o in o2 {
+                    if let Output::Send { to, msg } = o {
+                        q.push((NodeId(i as u32 + 1), to, msg));
+                    }
+                }
+            }
+            while !q.is_empty() {
+                let (from, to, msg) = q.remove(0);
+                if to.0 == 4 {
+                    continue;
+                }
+                let mut o2 = Vec::new();
+                step(&mut nodes[to.0 as usize - 1], later(t), Input::Message { from, msg }, |o| o2.push(o));
+                for o in o2 {
+                    if let Output::Send { to: t2, msg } = o {
+                        q.push((to, t2, msg));
+                    }
+                }
+            }
+        }
+        assert!(nodes[1].delivered(NodeId(1), 1).is_some(), "node 2 never delivers: totality broken");
+    }
+
+    /// Found by review. Node 2 delivers and tells the others; it restarts and re-sends
+    /// everything: the others must tell it again that they delivered, so re-sends stop.
+    #[test]
+    fn re_sends_stop_after_a_restart() {
+        let mut nodes: Vec<Bracha> =
+            (1..=4).map(|i| Bracha::new(Init::fresh(NodeId(i), members(), cfg(), 1, now()))).collect();
+        let mut q: Vec<(NodeId, NodeId, BrachaMsg)> = Vec::new();
+        let mut outs = Vec::new();
+        step(
+            &mut nodes[0],
+            now(),
+            Input::Command { req: RequestId(0), cmd: BrachaCommand::Broadcast { value: b"v".to_vec() } },
+            |o| outs.push(o),
+        );
+        for o in outs.drain(..) {
+            if let Output::Send { to, msg } = o {
+                q.push((NodeId(1), to, msg));
+            }
+        }
+        let mut last2 = None;
+        while !q.is_empty() {
+            let (from, to, msg) = q.remove(0);
+            let mut o2 = Vec::new();
+            step(&mut nodes[to.0 as usize - 1], now(), Input::Message { from, msg }, |o| o2.push(o));
+            for o in o2 {
+                match o {
+                    Output::Send { to: t, msg } => q.push((to, t, msg)),
+                    Output::Persist(d) if to.0 == 2 => last2 = Some(d),
+                    _ => {}
+                }
+            }
+        }
+        nodes[1] = Bracha::new(Init::restart(NodeId(2), members(), cfg(), last2, 2, now()));
+        let mut sent_late = 0;
+        for t in 1..20u64 {
+            for i in 0..4 {
+                let mut o2 = Vec::new();
+                step(&mut nodes[i], later(t), Input::Timeout, |o| o2.push(o));
+                for o in o2 {
+                    if let Output::Send { to, msg } = o {
+                        if t > 10 {
+                            sent_late += 1;
+                        }
+                        q.push((NodeId(i as u32 + 1), to, msg));
+                    }
+                }
+            }
+            while !q.is_empty() {
+                let (from, to, msg) = q.remove(0);
+                let mut o2 = Vec::new();
+                step(&mut nodes[to.0 as usize - 1], later(t), Input::Message { from, msg }, |o| o2.push(o));
+                for o in o2 {
+                    if let Output::Send { to: t2, msg } = o {
+                        q.push((to, t2, msg));
+                    }
+                }
+            }
+        }
+        assert_eq!(sent_late, 0, "resends never stop after a restart");
     }
 }

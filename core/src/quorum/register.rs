@@ -222,6 +222,11 @@ pub struct RegisterDurable {
     pub stored: Option<Stored>,
     /// The client's last operation number.
     pub next_op: u64,
+    /// The counter of the last timestamp this client wrote under, durable before the
+    /// store goes out: after a restart its next write goes above it even if no server of
+    /// the next quorum holds it (else two values could share one timestamp).
+    #[serde(default)]
+    pub last_counter: u64,
 }
 
 /// A register node: a server (ids 1..=servers) or a client.
@@ -236,6 +241,7 @@ pub struct Register {
     /// Client state.
     phase: Phase,
     next_op: u64,
+    last_counter: u64,
     next_resend: Instant,
     outbox: Outbox<RegisterMsg, RegisterEvent, RegisterDurable, RegisterReply>,
 }
@@ -263,6 +269,11 @@ impl Register {
     fn authentic(&mut self, s: &Stored) -> bool {
         if !self.signed() {
             return true;
+        }
+        // No copy of, nor cache entry for, a value too long to be signed: a peer's 64 KiB
+        // values would otherwise fill the cache with 64 MiB.
+        if s.value.len() > MAX_VALUE || s.signature.len() != 64 {
+            return false;
         }
         let key = (s.ts, s.value.clone(), s.signature.clone());
         if let Some(&ok) = self.verified.get(&key) {
@@ -321,7 +332,11 @@ impl Register {
     }
 
     fn durable(&self) -> RegisterDurable {
-        RegisterDurable { stored: self.stored.clone(), next_op: self.next_op }
+        RegisterDurable {
+            stored: self.stored.clone(),
+            next_op: self.next_op,
+            last_counter: self.last_counter,
+        }
     }
 
     /// Starts the application's operation `cmd`, or says why not.
@@ -402,10 +417,13 @@ impl Register {
         let mut counters: Vec<u64> = replies.values().map(|t| t.counter).collect();
         counters.sort_unstable_by(|a, b| b.cmp(a));
         let base = counters.get(if masking { f } else { 0 }).copied().unwrap_or(0);
-        let ts = Ts { counter: base.saturating_add(1), writer: self.id };
+        let ts = Ts { counter: base.max(self.last_counter).saturating_add(1), writer: self.id };
         let value = std::mem::take(value);
         let stored = self.sign(value, ts);
         self.phase = Phase::Store { req, op, stored, acks: BTreeSet::new() };
+        // Durable before the store goes out: this timestamp is never used again.
+        self.last_counter = ts.counter;
+        self.outbox.persist(self.durable());
         self.request();
     }
 
@@ -461,6 +479,7 @@ impl Protocol for Register {
             verified: Default::default(),
             phase: Phase::Idle,
             next_op: restored.next_op,
+            last_counter: restored.last_counter,
             next_resend: now + init.config.resend_every,
             config: init.config,
             outbox: Outbox::new(),
@@ -639,6 +658,46 @@ mod tests {
         };
         assert_eq!(replies(4, 2), vec![RegisterReply::Busy], "the first read is in flight");
         assert_eq!(replies(1, 1), vec![RegisterReply::NotAClient]);
+    }
+
+    #[test]
+    fn a_restarted_writer_never_reuses_a_timestamp() {
+        // Found by review: the writer stores at counter 6 on one server, crashes, restarts,
+        // and its next timestamp query reaches a quorum without that server (all at 5).
+        // Before, it chose 6 again, and two values shared one timestamp.
+        let system = QuorumSystem::new(QuorumKind::Majority, 3, 1).expect("valid");
+        let config = RegisterConfig::new(system, VoteKeys::Test(1));
+        let members: Vec<NodeId> = (1..=4).map(NodeId).collect();
+        let now = Now::new(Instant::ZERO, WallTime::UNIX_EPOCH);
+        let write = |node: &mut Register, value: &str, durable: &mut Option<RegisterDurable>| {
+            let mut out = Vec::new();
+            let cmd = RegisterCommand::Write { value: value.as_bytes().to_vec() };
+            step(node, now, Input::Command { req: RequestId(1), cmd }, |o| out.push(o));
+            let op = out
+                .iter()
+                .find_map(|o| match o {
+                    Output::Send { msg: RegisterMsg::TsQuery { op }, .. } => Some(*op),
+                    _ => None,
+                })
+                .expect("a timestamp query");
+            let mut ts = None;
+            for server in [2, 3] {
+                let msg = RegisterMsg::TsReply { op, ts: Ts { counter: 5, writer: NodeId(9) } };
+                step(node, now, Input::Message { from: NodeId(server), msg }, |o| match o {
+                    Output::Send { msg: RegisterMsg::Store { stored, .. }, .. } => {
+                        ts = Some(stored.ts.counter)
+                    }
+                    Output::Persist(d) => *durable = Some(d),
+                    _ => {}
+                });
+            }
+            ts.expect("stored")
+        };
+        let mut durable = None;
+        let mut client = Register::new(Init::fresh(NodeId(4), members.clone(), config.clone(), 1, now));
+        assert_eq!(write(&mut client, "v1", &mut durable), 6);
+        let mut client = Register::new(Init::restart(NodeId(4), members, config, durable.clone(), 2, now));
+        assert_eq!(write(&mut client, "v2", &mut durable), 7, "above the timestamp it used before the crash");
     }
 
     #[test]
