@@ -836,48 +836,73 @@ mod tests {
             .collect()
     }
 
-    /// Steps `input` at `node` and everything it causes; returns the replies and events.
+    /// Steps `input` at `node`, then delivers every message that causes, in order, that
+    /// `pass(from, to)` lets through (node `i` is `nodes[i - 1]`; a node past the end is
+    /// absent). `seen` is shown every output first.
+    fn settle_with(
+        nodes: &mut [Bracha],
+        now: Now,
+        node: NodeId,
+        input: Input<Bracha>,
+        pass: &dyn Fn(NodeId, NodeId) -> bool,
+        seen: &mut dyn FnMut(NodeId, &OutputFor<Bracha>),
+    ) {
+        let mut queue = std::collections::VecDeque::new();
+        step(&mut nodes[node.0 as usize - 1], now, input, |o| queue.push_back((node, o)));
+        while let Some((at, out)) = queue.pop_front() {
+            seen(at, &out);
+            if let Output::Send { to, msg } = out {
+                if pass(at, to) && (to.0 as usize) <= nodes.len() {
+                    let input = Input::Message { from: at, msg };
+                    step(&mut nodes[to.0 as usize - 1], now, input, |o| queue.push_back((to, o)));
+                }
+            }
+        }
+    }
+
+    /// [`settle_with`] with every message delivered; returns the replies and events.
     fn settle(
         nodes: &mut [Bracha],
         node: NodeId,
         input: Input<Bracha>,
-    ) -> (Vec<BrachaReply>, Vec<(NodeId, BrachaEvent)>, usize) {
-        let (mut replies, mut events, mut sent) = (Vec::new(), Vec::new(), 0);
-        let mut queue = Vec::new();
-        step(&mut nodes[node.0 as usize - 1], now(), input, |o| queue.push((node, o)));
-        while let Some((at, out)) = queue.pop() {
-            match out {
-                Output::Send { to, msg } => {
-                    sent += 1;
-                    let input = Input::Message { from: at, msg };
-                    step(&mut nodes[to.0 as usize - 1], now(), input, |o| queue.push((to, o)));
-                }
-                Output::Reply { reply, .. } => replies.push(reply),
-                Output::Event(e) => events.push((at, e)),
-                _ => {}
-            }
+    ) -> (Vec<BrachaReply>, Vec<(NodeId, BrachaEvent)>) {
+        let (mut replies, mut events) = (Vec::new(), Vec::new());
+        settle_with(nodes, now(), node, input, &|_, _| true, &mut |at, o| match o {
+            Output::Reply { reply, .. } => replies.push(reply.clone()),
+            Output::Event(e) => events.push((at, e.clone())),
+            _ => {}
+        });
+        (replies, events)
+    }
+
+    /// Every node's timer at `at`, and what follows.
+    fn tick(nodes: &mut [Bracha], at: Now, seen: &mut dyn FnMut(NodeId, &OutputFor<Bracha>)) {
+        for id in (1..=nodes.len() as u32).map(NodeId) {
+            settle_with(nodes, at, id, Input::Timeout, &|_, _| true, seen);
         }
-        (replies, events, sent)
+    }
+
+    fn broadcast(value: &str) -> Input<Bracha> {
+        Input::Command {
+            req: RequestId(0),
+            cmd: BrachaCommand::Broadcast { value: value.as_bytes().to_vec() },
+        }
     }
 
     #[test]
     fn every_node_delivers_every_broadcast_once_and_resends_stop() {
         let mut nodes = cluster(2);
-        let broadcast = |v: &str| Input::Command {
-            req: RequestId(0),
-            cmd: BrachaCommand::Broadcast { value: v.as_bytes().to_vec() },
-        };
         let mut delivered = Vec::new();
         for (v, expect) in
             [("one", BrachaReply::Sent { instance: 1 }), ("two", BrachaReply::Sent { instance: 2 })]
         {
-            let (replies, events, _) = settle(&mut nodes, NodeId(2), broadcast(v));
+            let (replies, events) = settle(&mut nodes, NodeId(2), broadcast(v));
             assert_eq!(replies, vec![expect]);
             delivered.extend(events);
         }
-        let (replies, _, _) = settle(&mut nodes, NodeId(2), broadcast("three"));
+        let (replies, _) = settle(&mut nodes, NodeId(2), broadcast("three"));
         assert_eq!(replies, vec![BrachaReply::Exhausted]);
-        let (replies, _, _) = settle(&mut nodes, NodeId(3), broadcast(&"x".repeat(MAX_VOTE_VALUE + 1)));
+        let (replies, _) = settle(&mut nodes, NodeId(3), broadcast(&"x".repeat(MAX_VOTE_VALUE + 1)));
         assert_eq!(replies, vec![BrachaReply::TooLarge]);
         for n in 1..=4 {
             for (instance, v) in [(1, "one"), (2, "two")] {
@@ -931,90 +956,49 @@ mod tests {
     fn later(s: u64) -> Now {
         Now::new(Instant::ZERO + Duration::from_secs(s), WallTime::UNIX_EPOCH)
     }
-    fn cfg() -> BrachaConfig {
-        BrachaConfig::with_keys(4, 1, VoteKeys::Test(11)).unwrap()
-    }
-    fn members() -> Vec<NodeId> {
-        (1..=4).map(NodeId).collect()
-    }
 
     /// Found by review. n = 4, f = 1, node 4 Byzantine and silent. Node 1 broadcasts; node 2
     /// readies, crashes before delivering, restarts. Nodes 1 and 3 deliver and keep
     /// re-sending READY to it: it must count its own READY again and deliver.
     #[test]
     fn a_node_restarted_after_its_ready_still_delivers() {
-        let mut nodes: Vec<Bracha> = [1, 2, 3]
-            .iter()
-            .map(|&i| Bracha::new(Init::fresh(NodeId(i), members(), cfg(), 1, now())))
-            .collect();
-        // Run node 1's broadcast, dropping everything to node 4 and anything *to node 2* after
-        // node 2 readied (it crashes then).
-        let mut q: Vec<(NodeId, NodeId, BrachaMsg)> = Vec::new();
-        let mut outs = Vec::new();
-        step(
-            &mut nodes[0],
+        let mut nodes = cluster(MAX_BROADCASTS);
+        nodes.truncate(3); // node 4 says nothing
+        let crashed = std::cell::Cell::new(false);
+        let mut durable = None;
+        // Node 2 crashes once its READY is durable: nothing reaches it after that.
+        settle_with(
+            &mut nodes,
             now(),
-            Input::Command { req: RequestId(0), cmd: BrachaCommand::Broadcast { value: b"v".to_vec() } },
-            |o| outs.push(o),
+            NodeId(1),
+            broadcast("v"),
+            &|_, to| !(to == NodeId(2) && crashed.get()),
+            &mut |at, o| {
+                if let Output::Persist(d) = o {
+                    if at == NodeId(2) && !crashed.get() {
+                        durable = Some(d.clone());
+                        crashed.set(d.instances.values().any(|c| c.readied.is_some()));
+                    }
+                }
+            },
         );
-        for o in outs.drain(..) {
-            if let Output::Send { to, msg } = o {
-                q.push((NodeId(1), to, msg));
-            }
-        }
-        let mut n2_durable = None;
-        let mut n2_crashed = false;
-        while !q.is_empty() {
-            let (from, to, msg) = q.remove(0);
-            if to.0 == 4 || (to.0 == 2 && n2_crashed) {
-                continue;
-            }
-            let mut o2 = Vec::new();
-            step(&mut nodes[to.0 as usize - 1], now(), Input::Message { from, msg }, |o| o2.push(o));
-            for o in o2 {
-                match o {
-                    Output::Send { to: t, msg } => q.push((to, t, msg)),
-                    Output::Persist(d) if to.0 == 2 => {
-                        if d.instances.values().any(|c| c.readied.is_some()) && !n2_crashed {
-                            n2_crashed = true;
-                        }
-                        if !d.instances.values().any(|c| c.delivered.is_some()) {
-                            n2_durable = Some(d);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        assert!(n2_crashed);
+        assert!(crashed.get());
         assert!(nodes[0].delivered(NodeId(1), 1).is_some() && nodes[2].delivered(NodeId(1), 1).is_some());
-        let d = n2_durable.unwrap();
-        assert!(d.instances[&(NodeId(1), 1)].readied.is_some());
-        nodes[1] = Bracha::new(Init::restart(NodeId(2), members(), cfg(), Some(d), 2, now()));
-        // Let resends run for a while, all links (except to silent node 4) reliable.
-        for t in 1..20u64 {
-            for i in 0..3 {
-                let mut o2 = Vec::new();
-                step(&mut nodes[i], later(t), Input::Timeout, |o| o2.push(o));
-                for o in o2 {
-                    if let Output::Send { to, msg } = o {
-                        q.push((NodeId(i as u32 + 1), to, msg));
-                    }
-                }
-            }
-            while !q.is_empty() {
-                let (from, to, msg) = q.remove(0);
-                if to.0 == 4 {
-                    continue;
-                }
-                let mut o2 = Vec::new();
-                step(&mut nodes[to.0 as usize - 1], later(t), Input::Message { from, msg }, |o| o2.push(o));
-                for o in o2 {
-                    if let Output::Send { to: t2, msg } = o {
-                        q.push((to, t2, msg));
-                    }
-                }
-            }
+        let d = durable.expect("persisted");
+        assert!(
+            d.instances[&(NodeId(1), 1)].readied.is_some()
+                && d.instances[&(NodeId(1), 1)].delivered.is_none()
+        );
+        nodes[1] = Bracha::new(Init::restart(
+            NodeId(2),
+            (1..=4).map(NodeId).collect(),
+            nodes[1].config.clone(),
+            Some(d),
+            2,
+            now(),
+        ));
+        for t in 1..20 {
+            tick(&mut nodes, later(t), &mut |_, _| {});
         }
         assert!(nodes[1].delivered(NodeId(1), 1).is_some(), "node 2 never delivers: totality broken");
     }
@@ -1023,60 +1007,26 @@ mod tests {
     /// everything: the others must tell it again that they delivered, so re-sends stop.
     #[test]
     fn re_sends_stop_after_a_restart() {
-        let mut nodes: Vec<Bracha> =
-            (1..=4).map(|i| Bracha::new(Init::fresh(NodeId(i), members(), cfg(), 1, now()))).collect();
-        let mut q: Vec<(NodeId, NodeId, BrachaMsg)> = Vec::new();
-        let mut outs = Vec::new();
-        step(
-            &mut nodes[0],
+        let mut nodes = cluster(MAX_BROADCASTS);
+        let mut last = None;
+        settle_with(&mut nodes, now(), NodeId(1), broadcast("v"), &|_, _| true, &mut |at, o| match o {
+            Output::Persist(d) if at == NodeId(2) => last = Some(d.clone()),
+            _ => {}
+        });
+        nodes[1] = Bracha::new(Init::restart(
+            NodeId(2),
+            (1..=4).map(NodeId).collect(),
+            nodes[1].config.clone(),
+            last,
+            2,
             now(),
-            Input::Command { req: RequestId(0), cmd: BrachaCommand::Broadcast { value: b"v".to_vec() } },
-            |o| outs.push(o),
-        );
-        for o in outs.drain(..) {
-            if let Output::Send { to, msg } = o {
-                q.push((NodeId(1), to, msg));
-            }
-        }
-        let mut last2 = None;
-        while !q.is_empty() {
-            let (from, to, msg) = q.remove(0);
-            let mut o2 = Vec::new();
-            step(&mut nodes[to.0 as usize - 1], now(), Input::Message { from, msg }, |o| o2.push(o));
-            for o in o2 {
-                match o {
-                    Output::Send { to: t, msg } => q.push((to, t, msg)),
-                    Output::Persist(d) if to.0 == 2 => last2 = Some(d),
-                    _ => {}
-                }
-            }
-        }
-        nodes[1] = Bracha::new(Init::restart(NodeId(2), members(), cfg(), last2, 2, now()));
+        ));
         let mut sent_late = 0;
-        for t in 1..20u64 {
-            for i in 0..4 {
-                let mut o2 = Vec::new();
-                step(&mut nodes[i], later(t), Input::Timeout, |o| o2.push(o));
-                for o in o2 {
-                    if let Output::Send { to, msg } = o {
-                        if t > 10 {
-                            sent_late += 1;
-                        }
-                        q.push((NodeId(i as u32 + 1), to, msg));
-                    }
-                }
-            }
-            while !q.is_empty() {
-                let (from, to, msg) = q.remove(0);
-                let mut o2 = Vec::new();
-                step(&mut nodes[to.0 as usize - 1], later(t), Input::Message { from, msg }, |o| o2.push(o));
-                for o in o2 {
-                    if let Output::Send { to: t2, msg } = o {
-                        q.push((to, t2, msg));
-                    }
-                }
-            }
+        for t in 1..20 {
+            tick(&mut nodes, later(t), &mut |_, o| {
+                sent_late += usize::from(t > 10 && matches!(o, Output::Send { .. }))
+            });
         }
-        assert_eq!(sent_late, 0, "resends never stop after a restart");
+        assert_eq!(sent_late, 0, "re-sends never stop after a restart");
     }
 }

@@ -580,13 +580,18 @@ mod tests {
         store.expect("the write reached its store phase")
     }
 
+    /// Servers 1..=3 (majority quorums) and client 4: the configuration, the members, and
+    /// time zero.
+    fn three_servers_one_client() -> (RegisterConfig, Vec<NodeId>, Now) {
+        let system = QuorumSystem::new(QuorumKind::Majority, 3, 1).expect("valid");
+        let config = RegisterConfig::new(system, VoteKeys::Test(3));
+        (config, (1..=4).map(NodeId).collect(), Now::new(Instant::ZERO, WallTime::UNIX_EPOCH))
+    }
+
     /// Servers 1..=3 (majority) and client 4, as nodes stepped by hand: every message is
     /// delivered at once. Returns the replies to `cmds`, issued one after another.
     fn run_commands(cmds: Vec<RegisterCommand>) -> Vec<RegisterReply> {
-        let system = QuorumSystem::new(QuorumKind::Majority, 3, 1).expect("valid");
-        let config = RegisterConfig::new(system, VoteKeys::Test(3));
-        let members: Vec<NodeId> = (1..=4).map(NodeId).collect();
-        let now = Now::new(Instant::ZERO, WallTime::UNIX_EPOCH);
+        let (config, members, now) = three_servers_one_client();
         let mut nodes: Vec<Register> = members
             .iter()
             .map(|&id| Register::new(Init::fresh(id, members.clone(), config.clone(), 1, now)))
@@ -639,10 +644,7 @@ mod tests {
 
     #[test]
     fn a_busy_client_and_a_server_refuse_commands() {
-        let system = QuorumSystem::new(QuorumKind::Majority, 3, 1).expect("valid");
-        let config = RegisterConfig::new(system, VoteKeys::Test(3));
-        let members: Vec<NodeId> = (1..=4).map(NodeId).collect();
-        let now = Now::new(Instant::ZERO, WallTime::UNIX_EPOCH);
+        let (config, members, now) = three_servers_one_client();
         let replies = |id: u32, cmds: usize| {
             let mut node = Register::new(Init::fresh(NodeId(id), members.clone(), config.clone(), 1, now));
             let mut out = Vec::new();
@@ -665,10 +667,7 @@ mod tests {
         // Found by review: the writer stores at counter 6 on one server, crashes, restarts,
         // and its next timestamp query reaches a quorum without that server (all at 5).
         // Before, it chose 6 again, and two values shared one timestamp.
-        let system = QuorumSystem::new(QuorumKind::Majority, 3, 1).expect("valid");
-        let config = RegisterConfig::new(system, VoteKeys::Test(1));
-        let members: Vec<NodeId> = (1..=4).map(NodeId).collect();
-        let now = Now::new(Instant::ZERO, WallTime::UNIX_EPOCH);
+        let (config, members, now) = three_servers_one_client();
         let write = |node: &mut Register, value: &str, durable: &mut Option<RegisterDurable>| {
             let mut out = Vec::new();
             let cmd = RegisterCommand::Write { value: value.as_bytes().to_vec() };
