@@ -558,9 +558,22 @@ mod tests {
         let members: Vec<NodeId> = (1..=writer.0).map(NodeId).collect();
         let at = |ms: u64| Now::new(Instant::from_nanos(ms * 1_000_000), WallTime::UNIX_EPOCH);
         let mut node = Register::new(Init::fresh(writer, members, config, 7, at(0)));
+        store_ts(&mut node, at(10), "v", replies, &mut None)
+    }
+
+    /// Asks `node` to write `value` and answers its timestamp query with `replies`
+    /// (server, counter); returns the timestamp its store carries. The last state it
+    /// persisted goes to `durable`.
+    fn store_ts(
+        node: &mut Register,
+        now: Now,
+        value: &str,
+        replies: &[(u32, u64)],
+        durable: &mut Option<RegisterDurable>,
+    ) -> Ts {
         let mut out = Vec::new();
-        let write = RegisterCommand::Write { value: b"v".to_vec() };
-        step(&mut node, at(10), Input::Command { req: RequestId(1), cmd: write }, |o| out.push(o));
+        let cmd = RegisterCommand::Write { value: value.as_bytes().to_vec() };
+        step(node, now, Input::Command { req: RequestId(1), cmd }, |o| out.push(o));
         let op = out
             .iter()
             .find_map(|o| match o {
@@ -571,10 +584,10 @@ mod tests {
         let mut store = None;
         for &(server, counter) in replies {
             let msg = RegisterMsg::TsReply { op, ts: Ts { counter, writer: NodeId(99) } };
-            step(&mut node, at(11), Input::Message { from: NodeId(server), msg }, |o| {
-                if let Output::Send { msg: RegisterMsg::Store { stored, .. }, .. } = o {
-                    store = Some(stored.ts);
-                }
+            step(node, now, Input::Message { from: NodeId(server), msg }, |o| match o {
+                Output::Send { msg: RegisterMsg::Store { stored, .. }, .. } => store = Some(stored.ts),
+                Output::Persist(d) => *durable = Some(d),
+                _ => {}
             });
         }
         store.expect("the write reached its store phase")
@@ -669,28 +682,7 @@ mod tests {
         // Before, it chose 6 again, and two values shared one timestamp.
         let (config, members, now) = three_servers_one_client();
         let write = |node: &mut Register, value: &str, durable: &mut Option<RegisterDurable>| {
-            let mut out = Vec::new();
-            let cmd = RegisterCommand::Write { value: value.as_bytes().to_vec() };
-            step(node, now, Input::Command { req: RequestId(1), cmd }, |o| out.push(o));
-            let op = out
-                .iter()
-                .find_map(|o| match o {
-                    Output::Send { msg: RegisterMsg::TsQuery { op }, .. } => Some(*op),
-                    _ => None,
-                })
-                .expect("a timestamp query");
-            let mut ts = None;
-            for server in [2, 3] {
-                let msg = RegisterMsg::TsReply { op, ts: Ts { counter: 5, writer: NodeId(9) } };
-                step(node, now, Input::Message { from: NodeId(server), msg }, |o| match o {
-                    Output::Send { msg: RegisterMsg::Store { stored, .. }, .. } => {
-                        ts = Some(stored.ts.counter)
-                    }
-                    Output::Persist(d) => *durable = Some(d),
-                    _ => {}
-                });
-            }
-            ts.expect("stored")
+            store_ts(node, now, value, &[(2, 5), (3, 5)], durable).counter
         };
         let mut durable = None;
         let mut client = Register::new(Init::fresh(NodeId(4), members.clone(), config.clone(), 1, now));
