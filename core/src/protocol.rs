@@ -180,6 +180,21 @@ impl Gauge {
     pub fn labelled(name: &'static str, key: &'static str, value: &str, v: f64) -> Self {
         Gauge { name, label: Some((key, value.to_string())), value: v }
     }
+
+    /// A lease as two gauges pushed onto `out`, both with `label`: `held` (1 while the
+    /// lease ends after `now`, else 0) and `seconds` (how long it has left, else 0).
+    pub fn lease(
+        out: &mut Vec<Gauge>,
+        [held, seconds]: [&'static str; 2],
+        label: Option<(&'static str, &str)>,
+        ends: Option<Instant>,
+        now: Instant,
+    ) {
+        let left = ends.filter(|&until| now < until).map_or(0.0, |until| (until - now).as_secs_f64());
+        let label = label.map(|(k, v)| (k, v.to_string()));
+        out.push(Gauge { name: held, label: label.clone(), value: if left > 0.0 { 1.0 } else { 0.0 } });
+        out.push(Gauge { name: seconds, label, value: left });
+    }
 }
 
 /// Everything a protocol is built from.
@@ -388,5 +403,25 @@ impl<M, E, D, R> Outbox<M, E, D, R> {
     /// True when nothing is pending.
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_gauge_reads_held_and_time_left_then_zero_once_it_ends() {
+        let at = |ms: u64| Instant::from_nanos(ms * 1_000_000);
+        let names = ["held", "seconds"];
+        let mut out = Vec::new();
+        Gauge::lease(&mut out, names, Some(("name", "a")), Some(at(1_500)), at(1_000));
+        Gauge::lease(&mut out, names, None, Some(at(1_500)), at(1_500));
+        Gauge::lease(&mut out, names, None, None, at(0));
+        let values: Vec<(f64, bool)> = out.iter().map(|g| (g.value, g.label.is_some())).collect();
+        assert_eq!(
+            values,
+            vec![(1.0, true), (0.5, true), (0.0, false), (0.0, false), (0.0, false), (0.0, false)]
+        );
     }
 }

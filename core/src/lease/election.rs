@@ -515,8 +515,7 @@ impl Protocol for Election {
     /// `palisade_leader` (1 while this node's lease is valid) and
     /// `palisade_leader_lease_seconds` (how long it has left on this clock).
     fn gauges(&self, now: Now, out: &mut Vec<crate::Gauge>) {
-        let left = self.lease_at(now.mono).map_or(0.0, |(_, until)| (until - now.mono).as_secs_f64());
-        out.push(crate::Gauge::new("palisade_leader", if left > 0.0 { 1.0 } else { 0.0 }));
-        out.push(crate::Gauge::new("palisade_leader_lease_seconds", left));
+        let ends = self.lease_at(now.mono).map(|(_, until)| until);
+        crate::Gauge::lease(out, ["palisade_leader", "palisade_leader_lease_seconds"], None, ends, now.mono);
     }
 }

@@ -420,10 +420,8 @@ impl Protocol for LockService {
     /// `palisade_lease_seconds` (how long it has left on this clock).
     fn gauges(&self, now: Now, out: &mut Vec<crate::Gauge>) {
         if let Role::Holder(h) = &self.role {
-            let left = h.lease().filter(|&(_, until)| now.mono < until);
-            let left = left.map_or(0.0, |(_, until)| (until - now.mono).as_secs_f64());
-            out.push(crate::Gauge::new("palisade_lease_held", if left > 0.0 { 1.0 } else { 0.0 }));
-            out.push(crate::Gauge::new("palisade_lease_seconds", left));
+            let ends = h.lease().map(|(_, until)| until);
+            crate::Gauge::lease(out, ["palisade_lease_held", "palisade_lease_seconds"], None, ends, now.mono);
         }
     }
 }

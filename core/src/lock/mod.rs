@@ -714,11 +714,9 @@ impl Protocol for Locks {
     /// and `palisade_lock_lease_seconds` (how long the lease has left on this clock).
     fn gauges(&self, now: Now, out: &mut Vec<crate::Gauge>) {
         for name in self.by_name.keys() {
-            let left =
-                self.lease_of(name, now.mono).map_or(0.0, |(_, until)| (until - now.mono).as_secs_f64());
-            let held = if left > 0.0 { 1.0 } else { 0.0 };
-            out.push(crate::Gauge::labelled("palisade_lock_held", "name", name, held));
-            out.push(crate::Gauge::labelled("palisade_lock_lease_seconds", "name", name, left));
+            let ends = self.lease_of(name, now.mono).map(|(_, until)| until);
+            let names = ["palisade_lock_held", "palisade_lock_lease_seconds"];
+            crate::Gauge::lease(out, names, Some(("name", name)), ends, now.mono);
         }
     }
 }
