@@ -418,26 +418,26 @@ impl Bracha {
         let (n, f) = (self.config.system.n(), self.config.system.f());
         let echo_threshold = (n + f + 1).div_ceil(2);
         let Some(inst) = self.instances.get_mut(&key) else { return };
-        let tally = |m: &BTreeMap<NodeId, Vec<u8>>| {
-            let mut t: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
-            for v in m.values() {
-                *t.entry(v.clone()).or_default() += 1;
+        // Tallied by reference; only a value that crosses a threshold is copied.
+        let (ready, deliver) = {
+            fn tally(m: &BTreeMap<NodeId, Vec<u8>>) -> BTreeMap<&[u8], usize> {
+                let mut t: BTreeMap<&[u8], usize> = BTreeMap::new();
+                for v in m.values() {
+                    *t.entry(v.as_slice()).or_default() += 1;
+                }
+                t
             }
-            t
-        };
-        let (echoes, readies) = (tally(&inst.echoes), tally(&inst.readies));
-        let mut ready = None;
-        if inst.readied.is_none() {
-            ready = echoes
-                .iter()
-                .find(|(_, c)| **c >= echo_threshold)
-                .or_else(|| readies.iter().find(|(_, c)| **c > f))
-                .map(|(v, _)| v.clone());
-        }
-        let deliver = if inst.delivered.is_none() {
-            readies.into_iter().find(|(_, c)| *c > 2 * f).map(|(v, _)| v)
-        } else {
-            None
+            let (echoes, readies) = (tally(&inst.echoes), tally(&inst.readies));
+            let over = |t: &BTreeMap<&[u8], usize>, need: usize| {
+                t.iter().find(|(_, c)| **c >= need).map(|(v, _)| v.to_vec())
+            };
+            let ready = if inst.readied.is_none() {
+                over(&echoes, echo_threshold).or_else(|| over(&readies, f + 1))
+            } else {
+                None
+            };
+            let deliver = if inst.delivered.is_none() { over(&readies, 2 * f + 1) } else { None };
+            (ready, deliver)
         };
         if ready.is_none() && deliver.is_none() {
             return;
