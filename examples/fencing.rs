@@ -5,9 +5,8 @@
 //!
 //! `cargo run --example fencing`
 
-use palisade::core::NodeId;
-use palisade::core::lease::{LeaseEvent, LockService};
-use palisade::scenarios::lease::{config, drifts};
+use palisade::core::lease::{LeaseCommand, LeaseEvent, LockService};
+use palisade::scenarios::lease::{CLIENTS, WRITE_AFTER, config, drifts, writes};
 use palisade::sim::{Fault, Latency, LinkConfig, Network, SimConfig, Simulation};
 use std::time::Duration;
 
@@ -19,12 +18,18 @@ fn story(fencing: bool) {
         Duration::from_millis(20),
     )));
     cfg.drift_ppm = drifts(7, None);
-    // Clients keep the lease until something goes wrong (no voluntary turns).
-    let lease = palisade::core::lease::LeaseConfig { hold_for: None, ..config(fencing) };
-    let mut sim = Simulation::<LockService>::new(cfg, lease);
+    let mut sim = Simulation::<LockService>::new(cfg, config(fencing));
+    // The clients' application: every client wants the lease and keeps it until something
+    // goes wrong; each asks to write every 100 ms, a write leaving 300 ms after its check.
+    for c in CLIENTS {
+        sim.command_at(c, Duration::ZERO, LeaseCommand::Acquire);
+    }
+    for (c, at, value) in writes(7, &CLIENTS, Duration::from_secs(15)) {
+        sim.command_at(c, at, LeaseCommand::Write { value, after: WRITE_AFTER });
+    }
     // Let a client get the lease and write for a while.
     sim.run_for(Duration::from_secs(3));
-    let holder = [NodeId(3), NodeId(4), NodeId(5)]
+    let holder = CLIENTS
         .into_iter()
         .find(|&c| sim.world().node(c).and_then(|n| n.holds(sim.world().clock(c)?.mono)).is_some())
         .expect("someone holds the lease after 3 s");

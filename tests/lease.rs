@@ -37,6 +37,7 @@ fn a_deposed_leader_is_fenced_and_a_new_one_takes_over() {
     // Find the leader at 10 s, pause it for 6 s (three leases): someone else must be
     // elected, and the old leader's delayed writes must be rejected.
     let mut sim = leader::simulation(3, leader::election_config(true));
+    leader::drive(&mut sim, 3, Duration::from_secs(40));
     sim.run_for(Duration::from_secs(10));
     let w = sim.world();
     let old =
@@ -62,6 +63,7 @@ fn a_leader_that_resigns_is_followed_by_another_and_stands_again_only_when_asked
     use std::time::Duration;
     let s = Duration::from_secs;
     let mut sim = leader::simulation(5, leader::election_config(true));
+    leader::drive(&mut sim, 5, s(120));
     sim.run_for(s(10));
     let w = sim.world();
     let old =

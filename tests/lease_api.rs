@@ -1,7 +1,8 @@
 //! The application API from other threads: two lock-service clients run as actix nodes (with
 //! a grantor and a storage node, all over real TCP), and one ordinary thread per client asks
-//! its `LeaseView` for a token before writing to a shared `FencedCell`. Leases are short and
-//! handed back after 300 ms, so the clients take turns. Checked: both threads get to write;
+//! its `LeaseView` for a token before writing to a shared `FencedCell`. Leases are short, and
+//! each client's application asks for the lease and hands it back after 300 ms (commands
+//! through `NodeHandle::call`), so the clients take turns. Checked: both threads get to write;
 //! what the threads saw of the two leases never overlaps in time (one holder at a time, as
 //! the application sees it); and the cell never goes back to an older token.
 
@@ -9,7 +10,7 @@ use palisade::actix::lease::{LeaseView, start_lock_client};
 use palisade::actix::{NodeConfig, Peer, start};
 use palisade::core::NodeId;
 use palisade::core::fencing::FencingToken;
-use palisade::core::lease::{LeaseConfig, LockService};
+use palisade::core::lease::{LeaseCommand, LeaseConfig, LeaseReply, LockService};
 use palisade::core::quorum::test_key;
 use palisade::core::sync::FencedCell;
 use std::collections::BTreeMap;
@@ -47,8 +48,6 @@ fn application_threads_act_only_under_a_lease_and_never_at_once() {
         renew_after: Duration::from_millis(150),
         jeopardy_grace: Duration::from_millis(300),
         request_timeout: Duration::from_millis(100),
-        write_every: Duration::from_secs(3600), // the protocol's own writes are not the point here
-        hold_for: Some(Duration::from_millis(300)),
         ..LeaseConfig::default()
     };
     let cell = Arc::new(FencedCell::new(0u64));
@@ -81,6 +80,27 @@ fn application_threads_act_only_under_a_lease_and_never_at_once() {
             };
             if id.0 >= 3 {
                 let (node, view) = start_lock_client(config, listener).unwrap();
+                // The application's turns: want the lease, and once it is held for 300 ms
+                // give it back, then want it again 100 ms later.
+                let app = node.clone();
+                actix::spawn(async move {
+                    let call = |cmd| app.call(cmd, Duration::from_secs(1));
+                    while call(LeaseCommand::Acquire).await.is_ok() {
+                        loop {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            match call(LeaseCommand::View).await {
+                                Ok(LeaseReply::Holding { .. }) => break,
+                                Ok(_) => {}
+                                Err(_) => return,
+                            }
+                        }
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        if call(LeaseCommand::Release).await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                });
                 nodes.push(node);
                 views.push(view);
             } else {

@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod detector;
 pub mod explore;
 pub mod keygen;
+mod lease_app;
 pub mod node;
 pub mod proxy;
 pub mod sample;

@@ -22,11 +22,12 @@
 //!                                    # election by majority leases (storage only needed)
 //! term_ms = 10000
 //! max_drift_ppm = 200
-//! write_every_ms = 200
-//! write_delay_ms = 0
-//! hold_for_ms = 3000                 # clients release after holding this long (omit: keep)
 //! jeopardy_grace_ms = 45000
 //! request_timeout_ms = 1000
+//! write_every_ms = 200               # the node's demonstration application (below): ask
+//! write_delay_ms = 0                 # to write this often, the write leaving this long
+//! hold_for_ms = 3000                 # after its lease check; a lease client releases its
+//!                                    # lease after holding this long (omit: keeps it)
 //!
 //! [locks]                           # protocol = "locks": an acceptor of the named locks
 //! term_ms = 10000                    # (all optional; see `LockConfig`). A node with an
@@ -39,6 +40,7 @@
 //! public_key = "…64 hex digits…"
 //! ```
 
+use super::lease_app::Workload;
 use crate::usage_error;
 use palisade::core::NodeId;
 use palisade::core::clock::{SkewConfig, SkewMonitor};
@@ -114,11 +116,14 @@ struct LeaseFile {
     storage: u32,
     term_ms: Option<u64>,
     max_drift_ppm: Option<u32>,
-    write_every_ms: Option<u64>,
-    write_delay_ms: Option<u64>,
-    hold_for_ms: Option<u64>,
     jeopardy_grace_ms: Option<u64>,
     request_timeout_ms: Option<u64>,
+    /// The application's: ask to write this often (default 200 ms).
+    write_every_ms: Option<u64>,
+    /// The application's: processing between a write's lease check and its leaving.
+    write_delay_ms: Option<u64>,
+    /// The application's: a lease client releases after holding this long.
+    hold_for_ms: Option<u64>,
 }
 
 impl LeaseFile {
@@ -134,11 +139,24 @@ impl LeaseFile {
             renew_after: term / 3,
             jeopardy_grace: self.jeopardy_grace_ms.map_or(d.jeopardy_grace, ms),
             request_timeout: self.request_timeout_ms.map_or(d.request_timeout, ms),
-            write_every: self.write_every_ms.map_or(d.write_every, ms),
-            write_delay: self.write_delay_ms.map_or(d.write_delay, ms),
-            hold_for: self.hold_for_ms.map(ms),
             ..d
         }
+    }
+
+    /// The demonstration application's settings for node `id`.
+    fn workload(&self, id: u32) -> Result<Workload, &'static str> {
+        let ms = Duration::from_millis;
+        let write_every = ms(self.write_every_ms.unwrap_or(200));
+        if write_every.is_zero() {
+            return Err("lease.write_every_ms must be at least 1");
+        }
+        Ok(Workload {
+            id: NodeId(id),
+            write_every,
+            write_delay: ms(self.write_delay_ms.unwrap_or(0)),
+            hold_for: self.hold_for_ms.map(ms),
+            request_timeout: self.config().request_timeout,
+        })
     }
 }
 
@@ -196,7 +214,17 @@ fn configure(args: NodeArgs) -> ExitCode {
             if lease.grantor.is_none() || !known(c.grantor) || !known(c.resource) || c.grantor == c.resource {
                 return usage_error("lease.grantor and lease.storage must be two different members");
             }
-            serve::<LockService>(&membership, resolved, c, &reporting)
+            let workload = match lease.workload(file.id) {
+                Ok(w) => w,
+                Err(e) => return usage_error(e),
+            };
+            let client = file.id != c.grantor.0 && file.id != c.resource.0;
+            serve_with::<LockService>(&membership, resolved, c, &reporting, move |node| {
+                if client {
+                    actix::spawn(workload.lock_client(node));
+                }
+                Ok(())
+            })
         }
         "election" => {
             // Majority-lease leader election: every member but the storage is an acceptor
@@ -208,7 +236,17 @@ fn configure(args: NodeArgs) -> ExitCode {
             if !(c.resource.0 == file.id || peers.contains_key(&c.resource)) {
                 return usage_error("lease.storage must be a member");
             }
-            serve::<Election>(&membership, resolved, c, &reporting)
+            let workload = match lease.workload(file.id) {
+                Ok(w) => w,
+                Err(e) => return usage_error(e),
+            };
+            let candidate = file.id != c.resource.0;
+            serve_with::<Election>(&membership, resolved, c, &reporting, move |node| {
+                if candidate {
+                    actix::spawn(workload.candidate(node));
+                }
+                Ok(())
+            })
         }
         "locks" => {
             // Named locks granted by a majority: this process is an acceptor for every name.

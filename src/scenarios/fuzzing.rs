@@ -76,12 +76,24 @@ fn finish<P: Protocol>(
 /// One fuzzer on a crash-tolerant protocol: node `1 + seed mod nodes`, so every role
 /// meets it across seeds. Only robustness is checked.
 fn robustness<P: Protocol>(nodes: u32, config: P::Config, spec: RunSpec) -> Outcome {
+    robustness_driven(nodes, config, spec, |_: &mut Simulation<P>, _, _| {})
+}
+
+/// [`robustness`] with the application's commands scheduled by `drive` (given the seed and
+/// the run's duration) on every node, the fuzzer included.
+fn robustness_driven<P: Protocol>(
+    nodes: u32,
+    config: P::Config,
+    spec: RunSpec,
+    drive: fn(&mut Simulation<P>, u64, Duration),
+) -> Outcome {
     let mut sc = SimConfig::new(spec.seed, nodes);
     sc.network = Network::uniform(LinkConfig::with_latency(Latency::uniform(
         Duration::from_millis(1),
         Duration::from_millis(20),
     )));
     let mut sim = Simulation::<P>::new(sc, config);
+    drive(&mut sim, spec.seed, spec.duration);
     let fuzzer = NodeId(1 + (spec.seed % u64::from(nodes)) as u32);
     sim.make_byzantine(fuzzer, Fuzz::new());
     let targets: Vec<NodeId> = (1..=nodes).map(NodeId).filter(|&n| n != fuzzer).collect();
@@ -225,20 +237,29 @@ pub fn scenarios() -> Vec<Scenario> {
         ),
         fuzz(
             "fuzz-lease",
-            "the lock service (grantor, fenced storage, clients), a fuzzing node outside the model: no panic, \
-             bounded memory",
+            "the lock service (grantor, fenced storage, clients taking turns and writing), a fuzzing node \
+             outside the model: no panic, bounded memory",
             palisade_core::lease::model(super::lease::RHO_PPM),
-            |s| robustness::<palisade_core::lease::LockService>(5, super::lease::config(true), s),
+            |s| {
+                robustness_driven::<palisade_core::lease::LockService>(
+                    5,
+                    super::lease::config(true),
+                    s,
+                    super::lease::drive_clients,
+                )
+            },
         ),
         fuzz(
             "fuzz-election",
-            "majority-lease leader election, a fuzzing node outside the model: no panic, bounded memory",
+            "majority-lease leader election with leaders writing, a fuzzing node outside the model: no panic, \
+             bounded memory",
             palisade_core::lease::model(super::lease::RHO_PPM),
             |s| {
-                robustness::<palisade_core::lease::election::Election>(
+                robustness_driven::<palisade_core::lease::election::Election>(
                     super::lease::leader::NODES,
                     super::lease::leader::election_config(true),
                     s,
+                    super::lease::leader::drive,
                 )
             },
         ),

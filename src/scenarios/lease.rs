@@ -9,7 +9,7 @@ use palisade_core::fencing::checks::{
 use palisade_core::fencing::{Fenced, FencingToken};
 use palisade_core::hazard::Hazards;
 use palisade_core::lease::checks::single_holder;
-use palisade_core::lease::{LeaseConfig, LeaseEvent, LockService};
+use palisade_core::lease::{LeaseCommand, LeaseConfig, LeaseEvent, LockService};
 use palisade_core::{NodeId, Rng};
 use palisade_sim::{Latency, LinkConfig, Network, ProgressAfterGst, SimConfig, Simulation, World};
 use std::time::Duration;
@@ -21,8 +21,8 @@ pub const CLIENTS: [NodeId; 3] = [NodeId(3), NodeId(4), NodeId(5)];
 /// Configured drift bound ρ for these scenarios: 1% (generous, so it matters).
 pub const RHO_PPM: u32 = 10_000;
 
-/// The lock service as the scenarios run it: 2 s leases, writes checked every 100 ms and
-/// sent 300 ms later (so a pause usually catches a write in flight), turns of 3 s.
+/// The lock service as the scenarios run it: 2 s leases renewed after a third, 300 ms
+/// request timeouts.
 pub fn config(fencing: bool) -> LeaseConfig {
     let term = Duration::from_secs(2);
     LeaseConfig {
@@ -31,11 +31,57 @@ pub fn config(fencing: bool) -> LeaseConfig {
         renew_after: term / 3,
         jeopardy_grace: Duration::from_secs(2),
         request_timeout: Duration::from_millis(300),
-        write_every: Duration::from_millis(100),
-        write_delay: Duration::from_millis(300),
-        hold_for: Some(Duration::from_secs(3)),
         hazards: if fencing { Hazards::NONE } else { Hazards::NONE.unfenced() },
         ..LeaseConfig::default()
+    }
+}
+
+/// How often the scenarios' application asks each node to write.
+pub const WRITE_EVERY: Duration = Duration::from_millis(100);
+/// The application's processing between its lease check and its write leaving (DDIA example
+/// 8-1): long enough that a pause usually catches a write in flight.
+pub const WRITE_AFTER: Duration = Duration::from_millis(300);
+
+/// Write commands for `nodes` from the scenarios' application, as (node, time, value, after):
+/// from 0-100 ms on (per node, from the seed), one every [`WRITE_EVERY`] until `duration`,
+/// each leaving [`WRITE_AFTER`] after its lease check; values `node << 32 | k` are unique.
+pub fn writes(seed: u64, nodes: &[NodeId], duration: Duration) -> Vec<(NodeId, Duration, u64)> {
+    let mut rng = Rng::from_seed(seed ^ 0x7772_6974_6573);
+    let mut out = Vec::new();
+    for &n in nodes {
+        let mut at = rng.duration_between(Duration::ZERO, WRITE_EVERY);
+        let mut k = 0u64;
+        while at < duration {
+            k += 1;
+            out.push((n, at, (u64::from(n.0) << 32) | k));
+            at += WRITE_EVERY;
+        }
+    }
+    out
+}
+
+/// Schedules the clients' application for a run of `duration`, as commands from outside the
+/// protocol: each client asks for the lease within 300 ms of the start; every 2-4 s it
+/// releases it and asks again 0.3-0.9 s later, so clients take turns; and it writes as
+/// [`writes`] says, under whatever lease it holds when each write is checked.
+pub fn drive_clients(sim: &mut Simulation<LockService>, seed: u64, duration: Duration) {
+    let mut rng = Rng::from_seed(seed ^ 0x0074_7572_6e73);
+    for c in CLIENTS {
+        let mut at = rng.duration_between(Duration::ZERO, Duration::from_millis(300));
+        sim.command_at(c, at, LeaseCommand::Acquire);
+        loop {
+            at += rng.duration_between(Duration::from_secs(2), Duration::from_secs(4));
+            if at >= duration {
+                break;
+            }
+            sim.command_at(c, at, LeaseCommand::Release);
+            let back = at + rng.duration_between(Duration::from_millis(300), Duration::from_millis(900));
+            sim.command_at(c, back, LeaseCommand::Acquire);
+            at = back;
+        }
+    }
+    for (c, at, value) in writes(seed, &CLIENTS, duration) {
+        sim.command_at(c, at, LeaseCommand::Write { value, after: WRITE_AFTER });
     }
 }
 
@@ -133,6 +179,7 @@ pub fn simulation(
 }
 
 fn tell(mut sim: Simulation<LockService>, mut spec: RunSpec, about: &str) -> Outcome {
+    drive_clients(&mut sim, spec.seed, spec.duration);
     let schedule = spec.prepare(&mut sim, &(1..=NODES).map(NodeId).collect::<Vec<_>>());
     let report = sim.run_for(spec.duration);
     let _ = sim.finish_trace();
@@ -254,7 +301,7 @@ pub mod leader {
     use palisade_core::fencing::checks::{accepted_tokens_never_decrease, accepted_writes_increase};
     use palisade_core::lease::LeaseConfig;
     use palisade_core::lease::checks::single_holder;
-    use palisade_core::lease::election::{Election, ElectionEvent};
+    use palisade_core::lease::election::{Election, ElectionCommand, ElectionEvent};
     use palisade_core::{NodeId, Rng};
     use palisade_sim::{Latency, LinkConfig, Network, ProgressAfterGst, SimConfig, Simulation, World};
     use std::time::Duration;
@@ -264,9 +311,19 @@ pub mod leader {
     /// The fenced storage node.
     pub const STORAGE: NodeId = NodeId(6);
 
-    /// The election's configuration: 2 s leases, writes every 100 ms sent 300 ms later.
+    /// The election's configuration: 2 s leases, as the lock service's.
     pub fn election_config(fencing: bool) -> LeaseConfig {
-        LeaseConfig { resource: STORAGE, hold_for: None, ..config(fencing) }
+        LeaseConfig { resource: STORAGE, ..config(fencing) }
+    }
+
+    /// Schedules the application on every candidate for a run of `duration`: a write every
+    /// [`super::WRITE_EVERY`], leaving [`super::WRITE_AFTER`] after its lease check (a node
+    /// that does not lead then answers `NotLeading` and writes nothing).
+    pub fn drive(sim: &mut Simulation<Election>, seed: u64, duration: Duration) {
+        let candidates: Vec<NodeId> = (1..NODES).map(NodeId).collect();
+        for (n, at, value) in super::writes(seed, &candidates, duration) {
+            sim.command_at(n, at, ElectionCommand::Write { value, after: super::WRITE_AFTER });
+        }
     }
 
     /// A run with its checkers.
@@ -324,6 +381,7 @@ pub mod leader {
         let hazards = quorum.map_or(Hazards::NONE, |q| Hazards::NONE.quorum(q));
         let cfg = LeaseConfig { hazards, ..election_config(true) };
         let mut sim = simulation(spec.seed, cfg);
+        drive(&mut sim, spec.seed, spec.duration);
         let schedule = spec.prepare(&mut sim, &(1..=NODES).map(NodeId).collect::<Vec<_>>());
         let report = sim.run_for(spec.duration);
         let _ = sim.finish_trace();
@@ -352,10 +410,11 @@ pub mod leader {
 }
 
 /// The explorer's model of the lock service: grantor n1, storage n2, clients n3 and n4,
-/// 2 s leases renewed after a third, turns of 1 s, no writes (the property is the lease's
-/// own: one holder at a time). Every clock runs at one end of `true_drift_ppm` (every
+/// 2 s leases renewed after a third; each client's application asks for the lease once, at
+/// a point the explorer chooses, and keeps it (a client gets its turn when the other's
+/// renewals are lost); no writes (the property is the lease's own: one holder at a time). Every clock runs at one end of `true_drift_ppm` (every
 /// assignment is an initial state); the holders budget for `configured_ppm`. Timers fire in
-/// every order those rates admit, up to 5 s of true time; messages arrive in any order
+/// every order those rates admit, up to 4 s of true time; messages arrive in any order
 /// within 50 ms, and up to two are lost (a lease outlives its holder only when renewals
 /// fail). Replies a client no longer waits for are forgotten (`LockService::ignores_reply`;
 /// sound here because no node restarts, and request ids start again after a restart).
@@ -370,13 +429,10 @@ pub fn explorer_setup(true_drift_ppm: u32, configured_ppm: u32) -> palisade_sim:
         renew_after: term / 3,
         jeopardy_grace: Duration::ZERO,
         request_timeout: Duration::from_millis(500),
-        write_every: Duration::from_secs(3600),
-        write_delay: Duration::ZERO,
-        hold_for: Some(Duration::from_secs(1)),
         ..LeaseConfig::default()
     };
     let bounds = Bounds {
-        horizon: Duration::from_secs(5),
+        horizon: Duration::from_secs(4),
         max_delay: Some(Duration::from_millis(50)),
         drops: 2,
         crashes: 0,
@@ -393,7 +449,10 @@ pub fn explorer_setup(true_drift_ppm: u32, configured_ppm: u32) -> palisade_sim:
         config: cfg,
         model,
         bounds,
-        workload: Box::new(|_, _, _| None),
+        workload: Box::new(|node, issued, _| match (node.0, issued) {
+            (3 | 4, 0) => Some(LeaseCommand::Acquire),
+            _ => None,
+        }),
         invariants: vec![Box::new(|w: &World<LockService>| {
             let clients = [NodeId(3), NodeId(4)];
             single_holder(clients.into_iter().map(|c| (c, w.node(c).and_then(|n| n.holds(w.clock(c)?.mono)))))

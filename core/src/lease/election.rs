@@ -1,10 +1,9 @@
 //! Leader election with majority leases: truth is defined by the majority (DDIA 8.4).
 //!
-//! Like [`super`], a demonstration told whole: the fenced storage is one of its nodes and
-//! the leader writes to it by itself (every `write_every`, `write_delay` after checking its
-//! lease). The application commands ([`ElectionCommand`]: view, resign, campaign) steer it;
-//! an application that leads and writes on its own terms takes the lock named `leader` of
-//! [`crate::lock`] instead, as `examples/fenced_web` does.
+//! Like [`super`], DDIA's story told whole: the fenced storage is one of its nodes. The
+//! application drives it with [`ElectionCommand`]s: view the lease, resign, campaign, and
+//! write to the storage under the term's token. An application with a resource of its own
+//! takes the lock named `leader` of [`crate::lock`] instead, as `examples/fenced_web` does.
 //!
 //! Model: partially synchronous network; crash-recovery acceptors with stable storage;
 //! candidates that may pause; clock rates within ρ. One node is fenced storage; every other
@@ -38,7 +37,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// Election messages.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ElectionMsg {
     /// Candidate → acceptor: promise me the lease for `term`.
     Ask {
@@ -79,7 +78,7 @@ pub enum ElectionMsg {
 
 /// What the application asks of an election node (the storage node answers
 /// [`ElectionReply::NotACandidate`] to all of them).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub enum ElectionCommand {
     /// The lease view: does this node lead now, under which token, until when (on its own
     /// clock, judged when the command is handled)?
@@ -90,10 +89,20 @@ pub enum ElectionCommand {
     Resign,
     /// Stand for election again after [`ElectionCommand::Resign`] (at once).
     Campaign,
+    /// If this node leads now, write `value` to the storage under the term's token, `after`
+    /// from now: the application's work between checking its lease and its write leaving
+    /// (DDIA example 8-1). The write is not checked again, so if the lease ends meanwhile
+    /// (a pause, a deposal) only the storage's fencing stops it.
+    Write {
+        /// The value.
+        value: u64,
+        /// The processing time before the write leaves (zero: at once).
+        after: Duration,
+    },
 }
 
 /// The answer to an [`ElectionCommand`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ElectionReply {
     /// [`ElectionCommand::View`]: this node leads under `token` until `until` on its clock.
@@ -112,12 +121,24 @@ pub enum ElectionReply {
     },
     /// [`ElectionCommand::Campaign`]: standing.
     Campaigning,
+    /// [`ElectionCommand::Write`]: the write is numbered `seq` under `token` and leaves at
+    /// its time (the storage's [`ElectionEvent::Accepted`] or [`ElectionEvent::Rejected`]
+    /// tells what became of it).
+    Writing {
+        /// The term's fencing token.
+        token: FencingToken,
+        /// The write's number under `token`.
+        seq: u64,
+    },
+    /// [`ElectionCommand::Write`]: refused, too many delayed writes are waiting
+    /// ([`super::writes::MAX_PENDING_WRITES`]).
+    Busy,
     /// The storage node is not a candidate.
     NotACandidate,
 }
 
 /// Election events.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ElectionEvent {
     /// This node leads `term`.
@@ -158,7 +179,7 @@ pub enum ElectionEvent {
 }
 
 /// What an election node persists.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ElectionDurable {
     /// Acceptor: the highest term seen, and whom it promised in it.
     pub highest_term: u64,
@@ -170,17 +191,15 @@ pub struct ElectionDurable {
     pub accepted_seq: u64,
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Copy, Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     /// Stand for election, or renew.
     Campaign,
-    /// Write, if leading.
-    Work,
     /// Send a write decided earlier.
     Write(u64),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 struct Round {
     id: u64,
     term: u64,
@@ -192,7 +211,7 @@ struct Round {
 }
 
 /// One node of the election: storage, or acceptor and candidate.
-#[derive(Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct Election {
     id: NodeId,
     config: LeaseConfig,
@@ -210,6 +229,7 @@ pub struct Election {
     leading: Option<(u64, Instant)>,
     /// Whether this node stands for election (until the application resigns).
     campaigning: bool,
+    /// Writes decided so far: each one's key among the pending.
     writes: u64,
     pending: DelayedWrites,
     storage: FencedResource,
@@ -347,6 +367,25 @@ impl Election {
 }
 
 impl Election {
+    /// DDIA example 8-1: check the lease, then do the work; the write leaves `after` later
+    /// without checking again.
+    fn write(&mut self, now: Instant, value: u64, after: Duration) -> ElectionReply {
+        let Some(token) = self.leads(now) else { return ElectionReply::NotLeading };
+        self.writes += 1;
+        // Numbered under the term's token: 1, 2, 3, … from each election won.
+        match self.pending.decide(self.writes, token, value, after) {
+            Decision::Now(Write { token, seq, value }) => {
+                self.outbox.send(self.config.resource, ElectionMsg::Write { token, seq, value });
+                ElectionReply::Writing { token, seq }
+            }
+            Decision::Later(Write { token, seq, .. }, key) => {
+                self.timers.set(Timer::Write(key), now + after);
+                ElectionReply::Writing { token, seq }
+            }
+            Decision::Full => ElectionReply::Busy,
+        }
+    }
+
     /// Stops standing; gives up the lease it holds and the promises of any round in flight.
     fn resign(&mut self, now: Instant) -> ElectionReply {
         self.campaigning = false;
@@ -394,7 +433,6 @@ impl Protocol for Election {
         let mut timers = Timers::new();
         if init.id != config.resource {
             timers.set(Timer::Campaign, now + rng.duration_between(Duration::ZERO, config.term));
-            timers.set(Timer::Work, now + config.write_every);
         }
         Election {
             id: init.id,
@@ -466,6 +504,7 @@ impl Protocol for Election {
                 }
                 ElectionReply::Campaigning
             }
+            ElectionCommand::Write { value, after } => self.write(now, value, after),
         };
         self.outbox.reply(req, reply);
     }
@@ -475,21 +514,6 @@ impl Protocol for Election {
         while let Some(timer) = self.timers.pop_expired(now) {
             match timer {
                 Timer::Campaign => self.on_campaign(now),
-                Timer::Work => {
-                    if let Some(token) = self.leads(now) {
-                        self.writes += 1;
-                        let delay = self.config.write_delay;
-                        // Numbered under the term's token: 1, 2, 3, … from each election won.
-                        match self.pending.decide(self.writes, token, self.writes, delay) {
-                            Decision::Now(Write { token, seq, value }) => self
-                                .outbox
-                                .send(self.config.resource, ElectionMsg::Write { token, seq, value }),
-                            Decision::Later(key) => self.timers.set(Timer::Write(key), now + delay),
-                            Decision::Full => {}
-                        }
-                    }
-                    self.timers.set(Timer::Work, now + self.config.write_every);
-                }
                 Timer::Write(k) => {
                     if let Some(Write { token, seq, value }) = self.pending.take(k) {
                         self.outbox.send(self.config.resource, ElectionMsg::Write { token, seq, value });

@@ -1,8 +1,9 @@
-//! The client side: acquire, renew before the conservative local deadline, jeopardy, and
-//! writes that carry the token and their number under it.
+//! The client side: acquire when the application asks, renew before the conservative local
+//! deadline, jeopardy, release when asked, and writes that carry the token and their number
+//! under it.
 
 use super::writes::{Decision, DelayedWrites, Write};
-use super::{LeaseConfig, LeaseEvent, LeaseMsg};
+use super::{LeaseCommand, LeaseConfig, LeaseEvent, LeaseMsg, LeaseReply};
 use crate::fencing::FencingToken;
 use crate::node::NodeId;
 use crate::protocol::Outbox;
@@ -14,7 +15,7 @@ use std::time::Duration;
 /// Where a client is with its lease.
 #[derive(Copy, Clone, Debug, Hash, PartialEq, Eq)]
 pub enum HolderPhase {
-    /// Not holding; waiting to ask again.
+    /// Not holding; waiting to ask (again) if the application wants the lease.
     Idle,
     /// Asked for the lease with request `req`, sent at `sent` (local clock).
     Acquiring {
@@ -29,8 +30,6 @@ pub enum HolderPhase {
         token: FencingToken,
         /// When this client stops trusting the lease.
         valid_until: Instant,
-        /// When it was acquired (for `hold_for`).
-        since: Instant,
     },
     /// The lease lapsed unrenewed at `since`; not acting, still trying to renew.
     Jeopardy {
@@ -45,9 +44,7 @@ pub enum HolderPhase {
 enum Timer {
     /// Acquire, retry, renew or give up, depending on the phase.
     Lease,
-    /// Check the lease and maybe write.
-    Work,
-    /// Send the write decided at a check (`write_delay` later).
+    /// Send the write decided at a [`LeaseCommand::Write`] (its `after` later).
     Write(u64),
 }
 
@@ -56,6 +53,9 @@ enum Timer {
 pub struct Holder {
     id: NodeId,
     phase: HolderPhase,
+    /// Whether the application wants the lease: from [`LeaseCommand::Acquire`] to
+    /// [`LeaseCommand::Release`] (a restarted client wants nothing until asked again).
+    wants: bool,
     next_req: u64,
     /// An outstanding renewal: request id and when it was sent.
     renewing: Option<(u64, Instant)>,
@@ -68,23 +68,19 @@ pub struct Holder {
 }
 
 impl Holder {
-    /// A client that will start asking for the lease shortly after `now`.
-    pub fn new(id: NodeId, now: Instant, seed: u64, config: &LeaseConfig) -> Self {
-        let mut rng = Rng::from_seed(seed);
-        let mut timers = Timers::new();
-        // Spread first requests so clients do not arrive in lockstep.
-        timers.set(Timer::Lease, now + rng.duration_between(Duration::ZERO, config.request_timeout));
-        timers.set(Timer::Work, now + config.write_every);
+    /// A client that holds nothing and asks for nothing until [`LeaseCommand::Acquire`].
+    pub fn new(id: NodeId, now: Instant, seed: u64) -> Self {
         Holder {
             id,
             phase: HolderPhase::Idle,
+            wants: false,
             next_req: 0,
             renewing: None,
             renew_base: now,
             pending: DelayedWrites::default(),
             writes: 0,
-            timers,
-            rng,
+            timers: Timers::new(),
+            rng: Rng::from_seed(seed),
         }
     }
 
@@ -123,7 +119,7 @@ impl Holder {
         &mut self,
         now: Instant,
         config: &LeaseConfig,
-        out: &mut Outbox<LeaseMsg, LeaseEvent, super::LeaseDurable>,
+        out: &mut Outbox<LeaseMsg, LeaseEvent, super::LeaseDurable, LeaseReply>,
     ) {
         // The timer starts before the request leaves: `sent` is taken now.
         let req = self.req();
@@ -137,7 +133,7 @@ impl Holder {
         now: Instant,
         token: FencingToken,
         config: &LeaseConfig,
-        out: &mut Outbox<LeaseMsg, LeaseEvent, super::LeaseDurable>,
+        out: &mut Outbox<LeaseMsg, LeaseEvent, super::LeaseDurable, LeaseReply>,
     ) {
         let req = self.req();
         self.renewing = Some((req, now));
@@ -163,29 +159,11 @@ impl Holder {
         &mut self,
         now: Instant,
         config: &LeaseConfig,
-        out: &mut Outbox<LeaseMsg, LeaseEvent, super::LeaseDurable>,
+        out: &mut Outbox<LeaseMsg, LeaseEvent, super::LeaseDurable, LeaseReply>,
     ) {
         while let Some(timer) = self.timers.pop_expired(now) {
             match timer {
                 Timer::Lease => self.on_lease_timer(now, config, out),
-                Timer::Work => {
-                    // DDIA example 8-1: check the lease, then do the work. The write leaves
-                    // `write_delay` later without checking again.
-                    if let Some(token) = self.holds(now) {
-                        self.writes += 1;
-                        let value = (u64::from(self.id.0) << 32) | self.writes;
-                        match self.pending.decide(value, token, value, config.write_delay) {
-                            Decision::Now(Write { token, seq, value }) => {
-                                out.send(config.resource, LeaseMsg::Write { token, seq, value })
-                            }
-                            Decision::Later(key) => {
-                                self.timers.set(Timer::Write(key), now + config.write_delay)
-                            }
-                            Decision::Full => {}
-                        }
-                    }
-                    self.timers.set(Timer::Work, now + config.write_every);
-                }
                 Timer::Write(key) => {
                     if let Some(Write { token, seq, value }) = self.pending.take(key) {
                         out.send(config.resource, LeaseMsg::Write { token, seq, value });
@@ -199,24 +177,22 @@ impl Holder {
         &mut self,
         now: Instant,
         config: &LeaseConfig,
-        out: &mut Outbox<LeaseMsg, LeaseEvent, super::LeaseDurable>,
+        out: &mut Outbox<LeaseMsg, LeaseEvent, super::LeaseDurable, LeaseReply>,
     ) {
         match self.phase {
-            HolderPhase::Idle | HolderPhase::Acquiring { .. } => self.acquire(now, config, out),
-            HolderPhase::Holding { token, valid_until, since } => {
+            HolderPhase::Idle | HolderPhase::Acquiring { .. } => {
+                if self.wants {
+                    self.acquire(now, config, out);
+                } else {
+                    self.phase = HolderPhase::Idle;
+                }
+                return;
+            }
+            HolderPhase::Holding { token, valid_until } => {
                 if now >= valid_until {
                     self.phase = HolderPhase::Jeopardy { token, since: valid_until };
                     out.event(LeaseEvent::Jeopardy { token });
                     self.renew(now, token, config, out);
-                } else if config.hold_for.is_some_and(|h| now >= since + h) {
-                    self.phase = HolderPhase::Idle;
-                    self.renewing = None;
-                    out.event(LeaseEvent::Released { token });
-                    out.send(config.grantor, LeaseMsg::Release { token });
-                    let back_off =
-                        self.rng.duration_between(config.request_timeout, config.request_timeout * 3);
-                    self.timers.set(Timer::Lease, now + back_off);
-                    return;
                 } else if now >= self.renew_base + config.renew_after
                     && self.renewing.is_none_or(|(_, sent)| now >= sent + config.request_timeout)
                 {
@@ -228,7 +204,9 @@ impl Holder {
                     self.phase = HolderPhase::Idle;
                     self.renewing = None;
                     out.event(LeaseEvent::Expired { token });
-                    self.acquire(now, config, out);
+                    if self.wants {
+                        self.acquire(now, config, out);
+                    }
                     return;
                 }
                 if self.renewing.is_none_or(|(_, sent)| now >= sent + config.request_timeout) {
@@ -238,6 +216,70 @@ impl Holder {
         }
         let next = self.lease_deadline(config).max(now + Duration::from_micros(1));
         self.timers.set(Timer::Lease, next);
+    }
+
+    /// Answers the application's `cmd` at local time `now`.
+    pub(super) fn command(
+        &mut self,
+        now: Instant,
+        cmd: LeaseCommand,
+        config: &LeaseConfig,
+        out: &mut Outbox<LeaseMsg, LeaseEvent, super::LeaseDurable, LeaseReply>,
+    ) -> LeaseReply {
+        let holding = |h: &Self| match h.holds(now) {
+            Some(token) => {
+                h.lease().map_or(LeaseReply::NotHolding, |(_, until)| LeaseReply::Holding { token, until })
+            }
+            None => LeaseReply::NotHolding,
+        };
+        match cmd {
+            LeaseCommand::View => holding(self),
+            LeaseCommand::Acquire => {
+                self.wants = true;
+                match self.phase {
+                    HolderPhase::Idle => {
+                        self.acquire(now, config, out);
+                        LeaseReply::Asking
+                    }
+                    HolderPhase::Acquiring { .. } | HolderPhase::Jeopardy { .. } => LeaseReply::Asking,
+                    HolderPhase::Holding { .. } => match holding(self) {
+                        LeaseReply::NotHolding => LeaseReply::Asking,
+                        held => held,
+                    },
+                }
+            }
+            LeaseCommand::Release => {
+                self.wants = false;
+                self.renewing = None;
+                let phase = std::mem::replace(&mut self.phase, HolderPhase::Idle);
+                self.timers.cancel(Timer::Lease);
+                match phase {
+                    HolderPhase::Holding { token, .. } | HolderPhase::Jeopardy { token, .. } => {
+                        out.event(LeaseEvent::Released { token });
+                        out.send(config.grantor, LeaseMsg::Release { token });
+                        LeaseReply::Released { token }
+                    }
+                    HolderPhase::Idle | HolderPhase::Acquiring { .. } => LeaseReply::NotHolding,
+                }
+            }
+            LeaseCommand::Write { value, after } => {
+                // DDIA example 8-1: check the lease, then do the work. The write leaves
+                // `after` later without checking again.
+                let Some(token) = self.holds(now) else { return LeaseReply::NotHolding };
+                self.writes += 1;
+                match self.pending.decide(self.writes, token, value, after) {
+                    Decision::Now(Write { token, seq, value }) => {
+                        out.send(config.resource, LeaseMsg::Write { token, seq, value });
+                        LeaseReply::Writing { token, seq }
+                    }
+                    Decision::Later(Write { token, seq, .. }, key) => {
+                        self.timers.set(Timer::Write(key), now + after);
+                        LeaseReply::Writing { token, seq }
+                    }
+                    Decision::Full => LeaseReply::Busy,
+                }
+            }
+        }
     }
 
     /// True when this client ignores `reply` now and for the rest of this incarnation: an
@@ -260,7 +302,7 @@ impl Holder {
         from: NodeId,
         msg: LeaseMsg,
         config: &LeaseConfig,
-        out: &mut Outbox<LeaseMsg, LeaseEvent, super::LeaseDurable>,
+        out: &mut Outbox<LeaseMsg, LeaseEvent, super::LeaseDurable, LeaseReply>,
     ) {
         if from != config.grantor && from != config.resource {
             tracing::debug!(node = %self.id, %from, "client ignores a message from a non-server");
@@ -278,7 +320,7 @@ impl Holder {
                     valid_until <= sent + config.term,
                     "a holder never trusts longer than the term"
                 );
-                self.phase = HolderPhase::Holding { token, valid_until, since: now };
+                self.phase = HolderPhase::Holding { token, valid_until };
                 self.renew_base = sent;
                 self.renewing = None;
                 out.event(LeaseEvent::Acquired { token });
@@ -299,24 +341,22 @@ impl Holder {
                         self.phase = HolderPhase::Idle;
                         self.renewing = None;
                         out.event(LeaseEvent::Expired { token });
-                        self.timers.set(Timer::Lease, now + config.request_timeout);
+                        if self.wants {
+                            self.timers.set(Timer::Lease, now + config.request_timeout);
+                        } else {
+                            self.timers.cancel(Timer::Lease);
+                        }
                     }
                 }
             }
             LeaseMsg::Renewed { req, token } => {
                 let Some((_, sent)) = self.renewing.filter(|&(r, _)| r == req) else { return };
                 match self.phase {
-                    HolderPhase::Holding { token: t, since, .. }
-                    | HolderPhase::Jeopardy { token: t, since }
+                    HolderPhase::Holding { token: t, .. } | HolderPhase::Jeopardy { token: t, .. }
                         if t == token =>
                     {
                         let valid_until = sent + config.holder_lease();
-                        let since = if let HolderPhase::Holding { since, .. } = self.phase {
-                            since
-                        } else {
-                            since.min(now)
-                        };
-                        self.phase = HolderPhase::Holding { token, valid_until, since };
+                        self.phase = HolderPhase::Holding { token, valid_until };
                         self.renew_base = sent;
                         self.renewing = None;
                         let next = self.lease_deadline(config);

@@ -2,11 +2,11 @@
 //! clients that acquire, renew and release a lease, and a storage node that fences writes.
 //!
 //! **This is DDIA's example (figures 8-4 and 8-5), told whole:** the grantor is a single
-//! point of failure, and the clients run a built-in demonstration workload (write every
-//! `write_every`, `write_delay` after checking the lease, release after `hold_for`) so the
-//! story plays out by itself. An application wants [`crate::lock`] instead: named locks
-//! granted by a majority, driven by commands (`palisade_actix::lock::NamedLock` on actix),
-//! with [`crate::fencing::FencedResource`] at its resource.
+//! point of failure, and the storage is one of the service's nodes. The application drives
+//! each client with [`LeaseCommand`]s: acquire, view, write under the token (after a
+//! processing time, DDIA example 8-1), release. An application wants [`crate::lock`]
+//! instead: named locks granted by a majority (`palisade_actix::lock::NamedLock` on actix),
+//! with [`crate::fencing::FencedResource`] at its own resource.
 //!
 //! Model: partially synchronous network (loss, delay, partitions); crash-recovery grantor
 //! and storage with stable storage; clients that may pause (GC) or crash at any moment;
@@ -77,15 +77,6 @@ pub struct LeaseConfig {
     pub jeopardy_grace: Duration,
     /// Resend an unanswered request after this long.
     pub request_timeout: Duration,
-    /// Demonstration workload: a holder that wants to write checks its lease this often.
-    pub write_every: Duration,
-    /// Demonstration workload: time between checking the lease and the write reaching the
-    /// wire (the application's processing; DDIA example 8-1). The write is not re-checked:
-    /// fencing must catch it.
-    pub write_delay: Duration,
-    /// Demonstration workload: release the lease after holding it this long, so clients
-    /// take turns (`None`: keep it).
-    pub hold_for: Option<Duration>,
     /// Defences switched off to show a hazard: storage that does not check tokens, an
     /// election quorum below a majority ([`crate::hazard`]; never read from a file).
     #[serde(skip)]
@@ -104,9 +95,6 @@ impl Default for LeaseConfig {
             renew_after: term / 3,
             jeopardy_grace: Duration::from_secs(45),
             request_timeout: Duration::from_secs(1),
-            write_every: Duration::from_millis(200),
-            write_delay: Duration::ZERO,
-            hold_for: None,
             hazards: crate::hazard::Hazards::NONE,
         }
     }
@@ -196,6 +184,67 @@ pub enum LeaseMsg {
     },
 }
 
+/// What the application asks of a lock-service client (the grantor and the storage answer
+/// [`LeaseReply::NotAClient`] to all of them).
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub enum LeaseCommand {
+    /// Want the lease: ask the grantor until it grants, then hold and renew it until
+    /// [`LeaseCommand::Release`]. A restarted client wants nothing until asked again.
+    Acquire,
+    /// Give the lease up (telling the grantor) and stop asking for it.
+    Release,
+    /// The lease view: is it held now, under which token, until when on this clock?
+    View,
+    /// If the lease is held now, write `value` to the storage under its token, `after` from
+    /// now: the application's work between checking its lease and its write leaving (DDIA
+    /// example 8-1). The write is not checked again, so if the lease ends meanwhile (a GC
+    /// pause) only the storage's fencing stops it.
+    Write {
+        /// The value.
+        value: u64,
+        /// The processing time before the write leaves (zero: at once).
+        after: Duration,
+    },
+}
+
+/// The answer to a [`LeaseCommand`].
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaseReply {
+    /// [`LeaseCommand::View`] or [`LeaseCommand::Acquire`]: held under `token` until
+    /// `until` on this client's clock.
+    Holding {
+        /// The fencing token.
+        token: FencingToken,
+        /// When this client stops trusting the lease, as of the latest renewal.
+        until: Instant,
+    },
+    /// [`LeaseCommand::Acquire`]: asking (the [`LeaseEvent::Acquired`] event says when it
+    /// is granted).
+    Asking,
+    /// [`LeaseCommand::Release`]: given up.
+    Released {
+        /// The token given up.
+        token: FencingToken,
+    },
+    /// [`LeaseCommand::View`], [`LeaseCommand::Release`] or [`LeaseCommand::Write`]: no
+    /// lease is held now.
+    NotHolding,
+    /// [`LeaseCommand::Write`]: the write is numbered `seq` under `token` and leaves at its
+    /// time (the storage's [`LeaseMsg::WriteAck`] or [`LeaseMsg::WriteRejected`] answers it).
+    Writing {
+        /// The lease's token.
+        token: FencingToken,
+        /// The write's number under `token`.
+        seq: u64,
+    },
+    /// [`LeaseCommand::Write`]: refused, too many delayed writes are waiting
+    /// ([`writes::MAX_PENDING_WRITES`]).
+    Busy,
+    /// The grantor and the storage take no commands.
+    NotAClient,
+}
+
 /// Lock-service events.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -283,7 +332,7 @@ pub struct LockService {
     config: LeaseConfig,
     role: Role,
     durable: LeaseDurable,
-    outbox: Outbox<LeaseMsg, LeaseEvent, LeaseDurable>,
+    outbox: Outbox<LeaseMsg, LeaseEvent, LeaseDurable, LeaseReply>,
 }
 
 impl LockService {
@@ -326,8 +375,8 @@ impl LockService {
 
 impl Protocol for LockService {
     type Message = LeaseMsg;
-    type Command = std::convert::Infallible;
-    type Reply = crate::protocol::NoReply;
+    type Command = LeaseCommand;
+    type Reply = LeaseReply;
     type Event = LeaseEvent;
     type Config = LeaseConfig;
     type Durable = LeaseDurable;
@@ -341,7 +390,7 @@ impl Protocol for LockService {
         } else if init.id == config.resource {
             Role::Resource(FencedResource::restore(durable.accepted, durable.accepted_seq))
         } else {
-            Role::Holder(Box::new(Holder::new(init.id, now, init.seed, &config)))
+            Role::Holder(Box::new(Holder::new(init.id, now, init.seed)))
         };
         LockService { id: init.id, config, role, durable, outbox: Outbox::new() }
     }
@@ -390,8 +439,12 @@ impl Protocol for LockService {
         }
     }
 
-    fn handle_command(&mut self, _now: Now, _req: crate::protocol::RequestId, cmd: Self::Command) {
-        match cmd {}
+    fn handle_command(&mut self, now: Now, req: crate::protocol::RequestId, cmd: LeaseCommand) {
+        let reply = match &mut self.role {
+            Role::Holder(h) => h.command(now.mono, cmd, &self.config, &mut self.outbox),
+            _ => LeaseReply::NotAClient,
+        };
+        self.outbox.reply(req, reply);
     }
 
     fn handle_timeout(&mut self, now: Now) {

@@ -49,18 +49,26 @@ fn holder_lease_is_shortened_by_the_drift_bound() {
     assert!(c.holder_lease().as_secs_f64() / (1.0 - rho) <= c.term.as_secs_f64() / (1.0 + rho));
 }
 
+fn call(n: &mut LockService, now: Now, req: u64, cmd: LeaseCommand) -> (Vec<Out>, LeaseReply) {
+    let out = feed(n, now, Input::Command { req: crate::protocol::RequestId(req), cmd });
+    let reply = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Reply { req: r, reply } if r.0 == req => Some(reply.clone()),
+            _ => None,
+        })
+        .expect("every command is answered");
+    (out, reply)
+}
+
 /// A client acquires, then everything it sends or receives is up to the test.
 fn acquired(cfg: &LeaseConfig) -> (LockService, LockService, FencingToken) {
     let mut grantor = node(1, cfg, None, at(0));
     let mut client = node(3, cfg, None, at(0));
-    // Run the client's timers until it asks (its first request is spread over a second).
-    let (now, out) = loop {
-        let now = Now::new(client.poll_timeout().unwrap(), WallTime::UNIX_EPOCH);
-        let out = feed(&mut client, now, Input::Timeout);
-        if !sends(&out).is_empty() {
-            break (now, out);
-        }
-    };
+    assert_eq!(client.poll_timeout(), None, "a client asks for nothing until told to");
+    let now = at(100);
+    let (out, reply) = call(&mut client, now, 1, LeaseCommand::Acquire);
+    assert_eq!(reply, LeaseReply::Asking);
     let Ok([(to, acquire)]) = <[_; 1]>::try_from(sends(&out)) else { panic!("{out:?}") };
     assert_eq!(to, NodeId(1));
     let out = feed(&mut grantor, now, Input::Message { from: NodeId(3), msg: acquire });
@@ -206,25 +214,30 @@ fn a_replayed_write_under_the_current_token_is_rejected_and_never_rolls_the_valu
     assert_eq!(persisted(&out).map(|d| (d.accepted, d.accepted_seq)), Some((FencingToken(5), 9)));
 }
 
-/// Runs `client`'s timers from `now` until it has sent `n` writes to the storage; returns
-/// them and the time.
-fn writes_sent(client: &mut LockService, n: usize) -> (Vec<LeaseMsg>, Now) {
+/// Tells `client` to write `n` values, 10 ms apart from 200 ms on, each leaving `after` its
+/// command; runs its timers until all have gone to the storage; returns them and the time.
+fn writes_sent(client: &mut LockService, n: u64, after: Duration) -> (Vec<LeaseMsg>, Now) {
     let mut writes = Vec::new();
-    loop {
-        let now = Now::new(client.poll_timeout().unwrap(), WallTime::UNIX_EPOCH);
+    let mut now = at(200);
+    for k in 0..n {
+        now = at(200 + 10 * k);
+        let (out, reply) = call(client, now, 100 + k, LeaseCommand::Write { value: 0x30 + k, after });
+        assert!(matches!(reply, LeaseReply::Writing { seq, .. } if seq == k + 1), "{reply:?}");
+        writes.extend(sends(&out).into_iter().filter(|(to, _)| *to == NodeId(2)).map(|(_, m)| m));
+    }
+    while (writes.len() as u64) < n {
+        now = Now::new(client.poll_timeout().unwrap(), WallTime::UNIX_EPOCH);
         let out = feed(client, now, Input::Timeout);
         writes.extend(sends(&out).into_iter().filter(|(to, _)| *to == NodeId(2)).map(|(_, m)| m));
-        if writes.len() >= n {
-            return (writes, now);
-        }
     }
+    (writes, now)
 }
 
 #[test]
 fn the_holders_consecutive_writes_are_numbered_from_1_and_all_admitted() {
     let cfg = config();
     let (_grantor, mut client, token) = acquired(&cfg);
-    let (writes, now) = writes_sent(&mut client, 3);
+    let (writes, now) = writes_sent(&mut client, 3, Duration::ZERO);
     let seqs: Vec<_> = writes
         .iter()
         .map(|m| match *m {
@@ -244,10 +257,9 @@ fn the_holders_consecutive_writes_are_numbered_from_1_and_all_admitted() {
 fn a_delayed_write_overtaken_by_a_later_one_is_rejected() {
     // Writes are numbered when decided: if the network delivers write 2 first, write 1 is
     // refused when it lands. That is fencing working, not a lost write.
-    let cfg = LeaseConfig { write_delay: Duration::from_millis(300), ..config() };
+    let cfg = config();
     let (_grantor, mut client, token) = acquired(&cfg);
-    let (mut writes, now) = writes_sent(&mut client, 2);
-    writes.truncate(2);
+    let (writes, now) = writes_sent(&mut client, 2, Duration::from_millis(300));
     assert!(
         matches!(writes[..], [LeaseMsg::Write { seq: 1, .. }, LeaseMsg::Write { seq: 2, .. }]),
         "{writes:?}"
@@ -310,9 +322,10 @@ fn a_leader_numbers_its_writes_under_its_terms_token_and_the_storage_refuses_rep
     let cfg = LeaseConfig { resource: NodeId(4), ..config() };
     let (mut leader, token) = elected(&cfg);
     let mut writes = Vec::new();
-    while writes.len() < 3 {
-        let now = Now::new(leader.poll_timeout().unwrap(), WallTime::UNIX_EPOCH);
-        step(&mut leader, now, Input::Timeout, |o| {
+    let now = Now::new(leader.poll_timeout().unwrap(), WallTime::UNIX_EPOCH);
+    for k in 1..=3 {
+        let cmd = crate::lease::election::ElectionCommand::Write { value: k, after: Duration::ZERO };
+        step(&mut leader, now, Input::Command { req: crate::protocol::RequestId(k), cmd }, |o| {
             if let Output::Send { to: NodeId(4), msg: ElectionMsg::Write { token: t, seq, value } } = o {
                 writes.push((t, seq, value));
             }
@@ -424,7 +437,7 @@ fn a_leader_that_resigns_frees_every_acceptor_and_stands_again_only_when_asked()
         })
     );
     assert_eq!(n1.leads(t), None);
-    // It stands no more: its timers (the write timer) send no Ask for ten terms.
+    // It stands no more: its timers send no Ask for ten terms.
     let end = t + cfg.term * 10;
     while let Some(next) = n1.poll_timeout().filter(|&d| d < end) {
         t = next;
@@ -441,4 +454,56 @@ fn a_leader_that_resigns_frees_every_acceptor_and_stands_again_only_when_asked()
     let mut out = Vec::new();
     step(&mut n1, Now::new(t, WallTime::UNIX_EPOCH), Input::Timeout, |o| out.push(o));
     assert!(out.iter().any(|o| matches!(o, Output::Send { msg: ElectionMsg::Ask { .. }, .. })), "{out:?}");
+}
+
+#[test]
+fn a_client_is_driven_by_commands_view_write_release_and_after_a_restart_wants_nothing() {
+    let cfg = config();
+    let (_grantor, mut client, token) = acquired(&cfg);
+    let now = at(200);
+    let (_, view) = call(&mut client, now, 10, LeaseCommand::View);
+    assert!(matches!(view, LeaseReply::Holding { token: t, .. } if t == token), "{view:?}");
+    let (_, again) = call(&mut client, now, 11, LeaseCommand::Acquire);
+    assert_eq!(again, view, "acquiring a held lease answers with the lease");
+    // Release: the grantor hears of it; no lease, no writes, no more requests.
+    let (out, reply) = call(&mut client, now, 12, LeaseCommand::Release);
+    assert_eq!(reply, LeaseReply::Released { token });
+    assert_eq!(sends(&out), vec![(NodeId(1), LeaseMsg::Release { token })]);
+    assert_eq!(events(&out), vec![LeaseEvent::Released { token }]);
+    let write = LeaseCommand::Write { value: 1, after: Duration::ZERO };
+    let (out, reply) = call(&mut client, now, 13, write.clone());
+    assert_eq!((reply, sends(&out)), (LeaseReply::NotHolding, vec![]));
+    assert_eq!(call(&mut client, now, 14, LeaseCommand::Release).1, LeaseReply::NotHolding);
+    assert_eq!(client.poll_timeout(), None, "a released client asks for nothing");
+    // The grantor and the storage take no commands.
+    let mut grantor = node(1, &cfg, None, at(0));
+    assert_eq!(call(&mut grantor, now, 15, LeaseCommand::Acquire).1, LeaseReply::NotAClient);
+    // A restarted client holds nothing and asks for nothing until told to.
+    let mut restarted = node(3, &cfg, None, at(300));
+    assert_eq!(restarted.poll_timeout(), None);
+    assert_eq!(call(&mut restarted, at(300), 16, write).1, LeaseReply::NotHolding);
+}
+
+#[test]
+fn a_write_checked_under_the_lease_still_leaves_after_the_lease_ends_and_fencing_must_stop_it() {
+    // DDIA example 8-1: the check and the write are `after` apart; nothing re-checks.
+    let cfg = config();
+    let (_grantor, mut client, token) = acquired(&cfg);
+    let until = match client.lease() {
+        Some((_, until)) => until,
+        None => panic!("holds"),
+    };
+    let check = Now::new(until.saturating_sub(Duration::from_millis(1)), WallTime::UNIX_EPOCH);
+    let after = Duration::from_secs(5);
+    let (out, reply) = call(&mut client, check, 1, LeaseCommand::Write { value: 7, after });
+    assert_eq!(reply, LeaseReply::Writing { token, seq: 1 });
+    assert!(sends(&out).is_empty(), "{out:?}");
+    let mut sent = Vec::new();
+    let mut now = check;
+    while now.mono < check.mono + after {
+        now = Now::new(client.poll_timeout().unwrap(), WallTime::UNIX_EPOCH);
+        sent.extend(sends(&feed(&mut client, now, Input::Timeout)));
+    }
+    assert_eq!(client.holds(now.mono), None);
+    assert!(sent.contains(&(NodeId(2), LeaseMsg::Write { token, seq: 1, value: 7 })), "{sent:?}");
 }

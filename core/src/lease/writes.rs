@@ -14,8 +14,8 @@ use crate::fencing::FencingToken;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Writes decided but not yet sent, at most: each check adds one, and checks come every
-/// `write_every`, so this bounds `write_delay / write_every`.
+/// Writes decided but not yet sent, at most: each write command adds one for its processing
+/// time, so this bounds how many an application can have waiting at once.
 pub const MAX_PENDING_WRITES: usize = 1024;
 
 /// A write as it goes to the storage.
@@ -34,8 +34,9 @@ pub struct Write {
 pub enum Decision {
     /// Send it now.
     Now(Write),
-    /// Arm a timer for `key`; [`DelayedWrites::take`] it when it fires.
-    Later(u64),
+    /// Arm a timer for `key` (the write it will send is the first field);
+    /// [`DelayedWrites::take`] it when it fires.
+    Later(Write, u64),
     /// Too many writes in flight: skip this one (it takes no number).
     Full,
 }
@@ -65,7 +66,7 @@ impl DelayedWrites {
             Decision::Now(write)
         } else {
             self.pending.insert(key, write);
-            Decision::Later(key)
+            Decision::Later(write, key)
         }
     }
 
@@ -88,7 +89,7 @@ mod tests {
             w.decide(1, t4, 10, Duration::ZERO),
             Decision::Now(Write { token: t4, seq: 1, value: 10 })
         );
-        assert_eq!(w.decide(2, t4, 11, later), Decision::Later(2));
+        assert_eq!(w.decide(2, t4, 11, later), Decision::Later(Write { token: t4, seq: 2, value: 11 }, 2));
         assert_eq!(
             w.decide(3, t4, 12, Duration::ZERO),
             Decision::Now(Write { token: t4, seq: 3, value: 12 })
@@ -109,7 +110,7 @@ mod tests {
         let mut w = DelayedWrites::default();
         let later = Duration::from_millis(1);
         for k in 0..MAX_PENDING_WRITES as u64 {
-            assert_eq!(w.decide(k, t, k, later), Decision::Later(k));
+            assert!(matches!(w.decide(k, t, k, later), Decision::Later(_, key) if key == k));
         }
         assert_eq!(w.decide(u64::MAX, t, 0, later), Decision::Full);
         assert_eq!(w.take(0).map(|w| w.seq), Some(1));
