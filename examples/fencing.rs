@@ -5,7 +5,7 @@
 //!
 //! `cargo run --example fencing`
 
-use palisade::core::lease::{LeaseCommand, LeaseEvent, LockService};
+use palisade::core::lease::{LeaseCommand, LeaseEvent, SingleGrantorLockService};
 use palisade::scenarios::lease::{CLIENTS, WRITE_AFTER, config, drifts, writes};
 use palisade::sim::{Fault, Latency, LinkConfig, Network, SimConfig, Simulation};
 use std::time::Duration;
@@ -18,7 +18,7 @@ fn story(fencing: bool) {
         Duration::from_millis(20),
     )));
     cfg.drift_ppm = drifts(7, None);
-    let mut sim = Simulation::<LockService>::new(cfg, config(fencing));
+    let mut sim = Simulation::<SingleGrantorLockService>::new(cfg, config(fencing));
     // The clients' application: every client wants the lease and keeps it until something
     // goes wrong; each asks to write every 100 ms, a write leaving 300 ms after its check.
     for c in CLIENTS {

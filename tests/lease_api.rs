@@ -10,7 +10,7 @@ use palisade::actix::lease::{LeaseView, start_lock_client};
 use palisade::actix::{NodeConfig, Peer, start};
 use palisade::core::NodeId;
 use palisade::core::fencing::FencingToken;
-use palisade::core::lease::{LeaseCommand, LeaseConfig, LeaseReply, LockService};
+use palisade::core::lease::{LeaseCommand, LeaseConfig, LeaseReply, SingleGrantorLockService};
 use palisade::core::quorum::test_key;
 use palisade::core::sync::FencedCell;
 use std::collections::BTreeMap;
@@ -68,7 +68,7 @@ fn application_threads_act_only_under_a_lease_and_never_at_once() {
                     )
                 })
                 .collect();
-            let config = NodeConfig::<LockService> {
+            let config = NodeConfig::<SingleGrantorLockService> {
                 cluster: 5,
                 id,
                 peers,

@@ -8,6 +8,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         data,
     ) {
         let config = palisade_core::lease::LeaseConfig::default();
-        palisade_fuzz::drive::<palisade_core::lease::LockService>(&config, 5, &msg);
+        palisade_fuzz::drive::<palisade_core::lease::SingleGrantorLockService>(&config, 5, &msg);
     }
 });

@@ -68,7 +68,7 @@ fn main() {
     use palisade_core::detector::swim::{Swim, SwimConfig};
     use palisade_core::detector::{Heartbeat, HeartbeatConfig, PhiAccrual};
     use palisade_core::lease::election::{Election, ElectionCommand};
-    use palisade_core::lease::{LeaseCommand, LeaseConfig, LockService};
+    use palisade_core::lease::{LeaseCommand, LeaseConfig, SingleGrantorLockService};
     use palisade_core::quorum::bracha::{Bracha, BrachaCommand, BrachaConfig};
     use palisade_core::quorum::register::{Register, RegisterCommand, RegisterConfig};
     use palisade_core::quorum::{QuorumKind, QuorumSystem, VoteKeys};
@@ -77,10 +77,12 @@ fn main() {
     from_run::<Heartbeat<PhiAccrual>>("heartbeat_msg", HeartbeatConfig::default(), 3, |_, _| None);
     from_run::<Swim>("swim_msg", SwimConfig::default(), 4, |_, _| None);
     // Clients n3 and n4 ask for the lease, then write every round (grantor n1, storage n2).
-    from_run::<LockService>("lease_msg", LeaseConfig::default(), 4, |round, node| match (node.0, round) {
-        (3 | 4, 0) => Some(LeaseCommand::Acquire),
-        (3 | 4, _) => Some(LeaseCommand::Write { value: round, after: Duration::ZERO }),
-        _ => None,
+    from_run::<SingleGrantorLockService>("lease_msg", LeaseConfig::default(), 4, |round, node| {
+        match (node.0, round) {
+            (3 | 4, 0) => Some(LeaseCommand::Acquire),
+            (3 | 4, _) => Some(LeaseCommand::Write { value: round, after: Duration::ZERO }),
+            _ => None,
+        }
     });
     // Every candidate asks to write every round; the leader's writes go to storage n4.
     let election = LeaseConfig { resource: NodeId(4), ..LeaseConfig::default() };

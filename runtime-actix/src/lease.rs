@@ -10,7 +10,7 @@
 use crate::clock::RealClock;
 use crate::node::{NodeConfig, NodeHandle, StartError, start_observed};
 use palisade_core::fencing::FencingToken;
-use palisade_core::lease::LockService;
+use palisade_core::lease::SingleGrantorLockService;
 use palisade_core::sync::{LeaseReader, lease_handle};
 
 /// What application threads see of a node's lease. Cheap to clone, never blocks.
@@ -30,12 +30,12 @@ impl LeaseView {
 /// Starts a lock-service node (see [`crate::start`]) and returns, with its handle, a view of
 /// its lease for other threads.
 pub fn start_lock_client(
-    config: NodeConfig<LockService>,
+    config: NodeConfig<SingleGrantorLockService>,
     listener: std::net::TcpListener,
-) -> Result<(NodeHandle<LockService>, LeaseView), StartError> {
+) -> Result<(NodeHandle<SingleGrantorLockService>, LeaseView), StartError> {
     let (mut writer, reader) = lease_handle();
     let mut published = None;
-    let observe = Box::new(move |p: &LockService, _now| {
+    let observe = Box::new(move |p: &SingleGrantorLockService, _now| {
         let lease = p.lease();
         if lease != published {
             match lease {

@@ -6,7 +6,7 @@
 //! so clients take turns.
 
 use palisade::actix::NodeHandle;
-use palisade::core::lease::LockService;
+use palisade::core::lease::SingleGrantorLockService;
 use palisade::core::lease::election::{Election, ElectionCommand};
 use palisade::core::lease::{LeaseCommand, LeaseReply};
 use palisade::core::{NodeId, Rng};
@@ -37,7 +37,7 @@ impl Workload {
     }
 
     /// Runs a lock-service client's workload until the node stops.
-    pub async fn lock_client(self, node: NodeHandle<LockService>) {
+    pub async fn lock_client(self, node: NodeHandle<SingleGrantorLockService>) {
         let mut rng = Rng::from_seed(u64::from(self.id.0) ^ wall_nanos());
         if node.call(LeaseCommand::Acquire, CALL_TIMEOUT).await.is_err() {
             return;

@@ -47,7 +47,7 @@ use palisade::core::clock::{SkewConfig, SkewMonitor};
 use palisade::core::detector::swim::{Swim, SwimConfig};
 use palisade::core::detector::{FixedTimeout, Heartbeat, HeartbeatConfig, PhiAccrual};
 use palisade::core::lease::election::Election;
-use palisade::core::lease::{LeaseConfig, LockService};
+use palisade::core::lease::{LeaseConfig, SingleGrantorLockService};
 use palisade::core::lock::{LockConfig, Locks};
 use palisade::core::quorum::Keyring;
 use palisade::core::quorum::bracha::{Bracha, BrachaCommand, BrachaConfig};
@@ -219,7 +219,7 @@ fn configure(args: NodeArgs) -> ExitCode {
                 Err(e) => return usage_error(e),
             };
             let client = file.id != c.grantor.0 && file.id != c.resource.0;
-            serve_with::<LockService>(&membership, resolved, c, &reporting, move |node| {
+            serve_with::<SingleGrantorLockService>(&membership, resolved, c, &reporting, move |node| {
                 if client {
                     actix::spawn(workload.lock_client(node));
                 }

@@ -241,7 +241,7 @@ pub fn scenarios() -> Vec<Scenario> {
              outside the model: no panic, bounded memory",
             palisade_core::lease::model(super::lease::RHO_PPM),
             |s| {
-                robustness_driven::<palisade_core::lease::LockService>(
+                robustness_driven::<palisade_core::lease::SingleGrantorLockService>(
                     5,
                     super::lease::config(true),
                     s,

@@ -9,7 +9,7 @@ use palisade_core::fencing::checks::{
 use palisade_core::fencing::{Fenced, FencingToken};
 use palisade_core::hazard::Hazards;
 use palisade_core::lease::checks::single_holder;
-use palisade_core::lease::{LeaseCommand, LeaseConfig, LeaseEvent, LockService};
+use palisade_core::lease::{LeaseCommand, LeaseConfig, LeaseEvent, SingleGrantorLockService};
 use palisade_core::{NodeId, Rng};
 use palisade_sim::{Latency, LinkConfig, Network, ProgressAfterGst, SimConfig, Simulation, World};
 use std::time::Duration;
@@ -64,7 +64,7 @@ pub fn writes(seed: u64, nodes: &[NodeId], duration: Duration) -> Vec<(NodeId, D
 /// protocol: each client asks for the lease within 300 ms of the start; every 2-4 s it
 /// releases it and asks again 0.3-0.9 s later, so clients take turns; and it writes as
 /// [`writes`] says, under whatever lease it holds when each write is checked.
-pub fn drive_clients(sim: &mut Simulation<LockService>, seed: u64, duration: Duration) {
+pub fn drive_clients(sim: &mut Simulation<SingleGrantorLockService>, seed: u64, duration: Duration) {
     let mut rng = Rng::from_seed(seed ^ 0x0074_7572_6e73);
     for c in CLIENTS {
         let mut at = rng.duration_between(Duration::ZERO, Duration::from_millis(300));
@@ -98,7 +98,7 @@ pub fn drifts(seed: u64, outlier: Option<(NodeId, i64)>) -> Vec<i64> {
 
 /// Grants as (time, grantor, token) with `granted`, else accepted writes as (time, writer,
 /// token).
-fn tokens(w: &World<LockService>, granted: bool) -> Vec<(Duration, NodeId, FencingToken)> {
+fn tokens(w: &World<SingleGrantorLockService>, granted: bool) -> Vec<(Duration, NodeId, FencingToken)> {
     w.history()
         .iter()
         .filter_map(|o| match o.event {
@@ -110,7 +110,7 @@ fn tokens(w: &World<LockService>, granted: bool) -> Vec<(Duration, NodeId, Fenci
 }
 
 /// Accepted writes as (time, writer, token, seq).
-fn accepted_writes(w: &World<LockService>) -> Vec<(Duration, NodeId, FencingToken, u64)> {
+fn accepted_writes(w: &World<SingleGrantorLockService>) -> Vec<(Duration, NodeId, FencingToken, u64)> {
     w.history()
         .iter()
         .filter_map(|o| match o.event {
@@ -129,7 +129,7 @@ pub fn simulation(
     cfg: LeaseConfig,
     drift: Vec<i64>,
     check_liveness: bool,
-) -> Simulation<LockService> {
+) -> Simulation<SingleGrantorLockService> {
     let mut sc = SimConfig::new(seed, NODES);
     sc.network = Network::uniform(LinkConfig::with_latency(Latency::uniform(
         Duration::from_millis(1),
@@ -139,11 +139,11 @@ pub fn simulation(
     let (term, fenced) = (cfg.term, cfg.hazards.is_none());
     let mut sim = Simulation::new(sc, cfg);
     // Safety, after every event.
-    sim.add_checker(|w: &World<LockService>| {
+    sim.add_checker(|w: &World<SingleGrantorLockService>| {
         single_holder(CLIENTS.iter().map(|&c| (c, w.node(c).and_then(|n| n.holds(w.clock(c)?.mono)))))
     });
     let mut seen = (0usize, 0usize);
-    sim.add_checker(move |w: &World<LockService>| {
+    sim.add_checker(move |w: &World<SingleGrantorLockService>| {
         // Only re-check when the history grew.
         if w.history().len() == seen.0 && seen.1 == 1 {
             return Ok(());
@@ -178,7 +178,7 @@ pub fn simulation(
     sim
 }
 
-fn tell(mut sim: Simulation<LockService>, mut spec: RunSpec, about: &str) -> Outcome {
+fn tell(mut sim: Simulation<SingleGrantorLockService>, mut spec: RunSpec, about: &str) -> Outcome {
     drive_clients(&mut sim, spec.seed, spec.duration);
     let schedule = spec.prepare(&mut sim, &(1..=NODES).map(NodeId).collect::<Vec<_>>());
     let report = sim.run_for(spec.duration);
@@ -416,9 +416,12 @@ pub mod leader {
 /// assignment is an initial state); the holders budget for `configured_ppm`. Timers fire in
 /// every order those rates admit, up to 4 s of true time; messages arrive in any order
 /// within 50 ms, and up to two are lost (a lease outlives its holder only when renewals
-/// fail). Replies a client no longer waits for are forgotten (`LockService::ignores_reply`;
+/// fail). Replies a client no longer waits for are forgotten (`SingleGrantorLockService::ignores_reply`;
 /// sound here because no node restarts, and request ids start again after a restart).
-pub fn explorer_setup(true_drift_ppm: u32, configured_ppm: u32) -> palisade_sim::explore::Setup<LockService> {
+pub fn explorer_setup(
+    true_drift_ppm: u32,
+    configured_ppm: u32,
+) -> palisade_sim::explore::Setup<SingleGrantorLockService> {
     use palisade_sim::explore::{Bounds, Setup};
     let mut model = palisade_core::lease::model(true_drift_ppm);
     model.clocks.max_drift_ppm = true_drift_ppm;
@@ -440,10 +443,12 @@ pub fn explorer_setup(true_drift_ppm: u32, configured_ppm: u32) -> palisade_sim:
     };
     // The hook is sound only where no client restarts: request ids start again at 0 after
     // a restart, so a reply forgotten by one incarnation could match a later one's request.
-    let obsolete: Option<palisade_sim::explore::Obsolete<LockService>> = (bounds.crashes == 0).then(|| {
-        Box::new(|w: &World<LockService>, _, to, msg: &_| w.node(to).is_some_and(|n| n.ignores_reply(msg)))
-            as _
-    });
+    let obsolete: Option<palisade_sim::explore::Obsolete<SingleGrantorLockService>> = (bounds.crashes == 0)
+        .then(|| {
+            Box::new(|w: &World<SingleGrantorLockService>, _, to, msg: &_| {
+                w.node(to).is_some_and(|n| n.ignores_reply(msg))
+            }) as _
+        });
     Setup {
         nodes: 4,
         config: cfg,
@@ -453,7 +458,7 @@ pub fn explorer_setup(true_drift_ppm: u32, configured_ppm: u32) -> palisade_sim:
             (3 | 4, 0) => Some(LeaseCommand::Acquire),
             _ => None,
         }),
-        invariants: vec![Box::new(|w: &World<LockService>| {
+        invariants: vec![Box::new(|w: &World<SingleGrantorLockService>| {
             let clients = [NodeId(3), NodeId(4)];
             single_holder(clients.into_iter().map(|c| (c, w.node(c).and_then(|n| n.holds(w.clock(c)?.mono)))))
         })],

@@ -325,9 +325,11 @@ pub enum Role {
     Holder(Box<Holder>),
 }
 
-/// One node of the lock service: grantor, storage or client, by its id.
+/// One node of DDIA's single-grantor lock service: grantor, storage or client, by its id.
+/// The grantor is a single point of failure, by design of the example: an application
+/// wants [`crate::lock::Locks`], named locks granted by a majority.
 #[derive(Debug, Clone, Hash)]
-pub struct LockService {
+pub struct SingleGrantorLockService {
     id: NodeId,
     config: LeaseConfig,
     role: Role,
@@ -335,7 +337,7 @@ pub struct LockService {
     outbox: Outbox<LeaseMsg, LeaseEvent, LeaseDurable, LeaseReply>,
 }
 
-impl LockService {
+impl SingleGrantorLockService {
     /// This node's role and state.
     pub fn role(&self) -> &Role {
         &self.role
@@ -373,7 +375,7 @@ impl LockService {
     }
 }
 
-impl Protocol for LockService {
+impl Protocol for SingleGrantorLockService {
     type Message = LeaseMsg;
     type Command = LeaseCommand;
     type Reply = LeaseReply;
@@ -392,7 +394,7 @@ impl Protocol for LockService {
         } else {
             Role::Holder(Box::new(Holder::new(init.id, now, init.seed)))
         };
-        LockService { id: init.id, config, role, durable, outbox: Outbox::new() }
+        SingleGrantorLockService { id: init.id, config, role, durable, outbox: Outbox::new() }
     }
 
     fn handle_message(&mut self, now: Now, from: NodeId, msg: LeaseMsg) {

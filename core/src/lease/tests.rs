@@ -11,14 +11,21 @@ fn config() -> LeaseConfig {
     LeaseConfig { term: Duration::from_secs(10), max_drift_ppm: 200, ..LeaseConfig::default() }
 }
 
-fn node(id: u32, cfg: &LeaseConfig, restored: Option<LeaseDurable>, now: Now) -> LockService {
+fn node(id: u32, cfg: &LeaseConfig, restored: Option<LeaseDurable>, now: Now) -> SingleGrantorLockService {
     let members = vec![NodeId(1), NodeId(2), NodeId(3), NodeId(4)];
-    LockService::new(Init::restart(NodeId(id), members, cfg.clone(), restored, u64::from(id), now))
+    SingleGrantorLockService::new(Init::restart(
+        NodeId(id),
+        members,
+        cfg.clone(),
+        restored,
+        u64::from(id),
+        now,
+    ))
 }
 
-type Out = OutputFor<LockService>;
+type Out = OutputFor<SingleGrantorLockService>;
 
-fn feed(n: &mut LockService, now: Now, input: Input<LockService>) -> Vec<Out> {
+fn feed(n: &mut SingleGrantorLockService, now: Now, input: Input<SingleGrantorLockService>) -> Vec<Out> {
     let mut out = Vec::new();
     step(n, now, input, |o| out.push(o));
     out
@@ -49,7 +56,7 @@ fn holder_lease_is_shortened_by_the_drift_bound() {
     assert!(c.holder_lease().as_secs_f64() / (1.0 - rho) <= c.term.as_secs_f64() / (1.0 + rho));
 }
 
-fn call(n: &mut LockService, now: Now, req: u64, cmd: LeaseCommand) -> (Vec<Out>, LeaseReply) {
+fn call(n: &mut SingleGrantorLockService, now: Now, req: u64, cmd: LeaseCommand) -> (Vec<Out>, LeaseReply) {
     let out = feed(n, now, Input::Command { req: crate::protocol::RequestId(req), cmd });
     let reply = out
         .iter()
@@ -62,7 +69,7 @@ fn call(n: &mut LockService, now: Now, req: u64, cmd: LeaseCommand) -> (Vec<Out>
 }
 
 /// A client acquires, then everything it sends or receives is up to the test.
-fn acquired(cfg: &LeaseConfig) -> (LockService, LockService, FencingToken) {
+fn acquired(cfg: &LeaseConfig) -> (SingleGrantorLockService, SingleGrantorLockService, FencingToken) {
     let mut grantor = node(1, cfg, None, at(0));
     let mut client = node(3, cfg, None, at(0));
     assert_eq!(client.poll_timeout(), None, "a client asks for nothing until told to");
@@ -216,7 +223,7 @@ fn a_replayed_write_under_the_current_token_is_rejected_and_never_rolls_the_valu
 
 /// Tells `client` to write `n` values, 10 ms apart from 200 ms on, each leaving `after` its
 /// command; runs its timers until all have gone to the storage; returns them and the time.
-fn writes_sent(client: &mut LockService, n: u64, after: Duration) -> (Vec<LeaseMsg>, Now) {
+fn writes_sent(client: &mut SingleGrantorLockService, n: u64, after: Duration) -> (Vec<LeaseMsg>, Now) {
     let mut writes = Vec::new();
     let mut now = at(200);
     for k in 0..n {
