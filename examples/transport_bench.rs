@@ -192,10 +192,10 @@ async fn plain_tokio(runs: &[(u64, u64)]) -> Vec<(Duration, Vec<u64>)> {
                 arrived.push(b);
             }
             for bytes in arrived {
-                if let Some(Msg::Ping { seq, .. }) = unframe(&bytes) {
-                    if framed.feed(frame(&Msg::Pong { seq })).await.is_err() {
-                        return;
-                    }
+                if let Some(Msg::Ping { seq, .. }) = unframe(&bytes)
+                    && framed.feed(frame(&Msg::Pong { seq })).await.is_err()
+                {
+                    return;
                 }
             }
             if SinkExt::<Bytes>::flush(&mut framed).await.is_err() {

@@ -176,7 +176,7 @@ impl Protocol for Spinner {
         Spinner { outbox }
     }
     fn handle_message(&mut self, _: Now, from: NodeId, n: u64) {
-        if n % 1000 == 0 {
+        if n.is_multiple_of(1000) {
             self.outbox.event(n);
         }
         self.outbox.send(from, n + 1);

@@ -300,10 +300,10 @@ fn a_flooded_node_keeps_its_timers() {
         let mut suspicions = Vec::new();
         for (k, rx) in events.iter_mut().enumerate() {
             while let Ok(e) = rx.try_recv() {
-                if let HeartbeatEvent::Suspect { peer } = e.event {
-                    if peer != NodeId(1) {
-                        suspicions.push((k + 2, peer));
-                    }
+                if let HeartbeatEvent::Suspect { peer } = e.event
+                    && peer != NodeId(1)
+                {
+                    suspicions.push((k + 2, peer));
                 }
             }
         }

@@ -183,10 +183,10 @@ where
         let mut b = bytes.clone();
         let i = rng.below(b.len() as u64) as usize;
         b[i] = b[i].wrapping_add(1 + rng.below(255) as u8);
-        if let Ok(m) = Bincode.decode::<M>(&b) {
-            if Bincode.encode(&m).ok()? != bytes {
-                return Some(m);
-            }
+        if let Ok(m) = Bincode.decode::<M>(&b)
+            && Bincode.encode(&m).ok()? != bytes
+        {
+            return Some(m);
         }
     }
     None

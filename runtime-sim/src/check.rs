@@ -226,16 +226,16 @@ impl<S, C> EveryOperationWithin<S, C> {
         while let Some(o) = world.history.get(self.seen) {
             self.seen += 1;
             if (self.completes)(&o.event) {
-                if let Some(started) = self.pending.remove(&o.node) {
-                    if o.at > started.max(gst) + self.within {
-                        return Err(Violation::new(
-                            self.name,
-                            format!(
-                                "{}'s operation started at {started:?} took until {:?}, more than {:?} after max(start, GST at {gst:?})",
-                                o.node, o.at, self.within
-                            ),
-                        ));
-                    }
+                if let Some(started) = self.pending.remove(&o.node)
+                    && o.at > started.max(gst) + self.within
+                {
+                    return Err(Violation::new(
+                        self.name,
+                        format!(
+                            "{}'s operation started at {started:?} took until {:?}, more than {:?} after max(start, GST at {gst:?})",
+                            o.node, o.at, self.within
+                        ),
+                    ));
                 }
             } else if (self.starts)(&o.event) {
                 self.pending.insert(o.node, o.at);

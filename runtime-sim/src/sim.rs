@@ -595,10 +595,10 @@ impl<P: Protocol> Simulation<P> {
             if let Err(v) = self.handle(item) {
                 return self.stop_with(v);
             }
-            if self.report.events != before {
-                if let Some(v) = self.check_all() {
-                    return self.stop_with(v);
-                }
+            if self.report.events != before
+                && let Some(v) = self.check_all()
+            {
+                return self.stop_with(v);
             }
         }
         self.world.now_ns = self.world.now_ns.max(end);

@@ -355,15 +355,15 @@ impl Trace {
             (_, Some(e)) => Bincode.encode_streaming(e, |b| hash.write(b)),
             _ => Ok(()),
         };
-        if let Some(sink) = self.sink.as_mut() {
-            if self.sink_error.is_none() {
-                let line = Line { i: index, t_ns: at_ns, kind, msg, event };
-                let res = serde_json::to_writer(&mut *sink, &line)
-                    .map_err(std::io::Error::other)
-                    .and_then(|_| sink.write_all(b"\n"));
-                if let Err(e) = res {
-                    self.sink_error = Some(e);
-                }
+        if let Some(sink) = self.sink.as_mut()
+            && self.sink_error.is_none()
+        {
+            let line = Line { i: index, t_ns: at_ns, kind, msg, event };
+            let res = serde_json::to_writer(&mut *sink, &line)
+                .map_err(std::io::Error::other)
+                .and_then(|_| sink.write_all(b"\n"));
+            if let Err(e) = res {
+                self.sink_error = Some(e);
             }
         }
     }
@@ -372,15 +372,15 @@ impl Trace {
     pub fn record_bytes<M: Serialize>(&mut self, index: u64, at_ns: u64, kind: &TraceKind, bytes: &[u8]) {
         self.record_header(index, at_ns, kind);
         self.hash.write(bytes);
-        if let Some(sink) = self.sink.as_mut() {
-            if self.sink_error.is_none() {
-                let line = RawLine { i: index, t_ns: at_ns, kind, bytes_hex: hex(bytes) };
-                let res = serde_json::to_writer(&mut *sink, &line)
-                    .map_err(std::io::Error::other)
-                    .and_then(|_| sink.write_all(b"\n"));
-                if let Err(e) = res {
-                    self.sink_error = Some(e);
-                }
+        if let Some(sink) = self.sink.as_mut()
+            && self.sink_error.is_none()
+        {
+            let line = RawLine { i: index, t_ns: at_ns, kind, bytes_hex: hex(bytes) };
+            let res = serde_json::to_writer(&mut *sink, &line)
+                .map_err(std::io::Error::other)
+                .and_then(|_| sink.write_all(b"\n"));
+            if let Err(e) = res {
+                self.sink_error = Some(e);
             }
         }
     }

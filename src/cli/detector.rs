@@ -158,13 +158,13 @@ pub fn parse_arrivals(text: &str) -> Result<Arrivals, String> {
             time.parse().map_err(|_| format!("line {n}: `{time}` is not a time in milliseconds"))?;
         let at = ms_to_instant(ms).ok_or_else(|| format!("line {n}: time {ms} is negative or too large"))?;
         let list = out.entry(node.clone()).or_default();
-        if let Some(&prev) = list.last() {
-            if at < prev {
-                return Err(format!(
-                    "line {n}: arrival {ms} ms for {node} is earlier than the previous one ({} ms): times must be sorted",
-                    prev.as_nanos() as f64 / 1e6
-                ));
-            }
+        if let Some(&prev) = list.last()
+            && at < prev
+        {
+            return Err(format!(
+                "line {n}: arrival {ms} ms for {node} is earlier than the previous one ({} ms): times must be sorted",
+                prev.as_nanos() as f64 / 1e6
+            ));
         }
         list.push(at);
     }

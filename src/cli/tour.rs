@@ -22,10 +22,10 @@ struct Side {
 /// Runs the tour over `seeds` seeds per scenario; with `html`, also writes a space-time
 /// diagram of one interesting seed of every scenario into that directory.
 pub fn run(seeds: u64, html: Option<&Path>) -> ExitCode {
-    if let Some(dir) = html {
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            return crate::usage_error(format!("cannot create {}: {e}", dir.display()));
-        }
+    if let Some(dir) = html
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        return crate::usage_error(format!("cannot create {}: {e}", dir.display()));
     }
     let started = std::time::Instant::now();
     println!("palisade hazard tour: DDIA chapter 8 in the simulator, {seeds} seeds per scenario\n");

@@ -90,11 +90,11 @@ pub async fn serve(listener: tokio::net::TcpListener, source: Source) {
             }
         };
         open.retain(|task| !task.is_finished());
-        if open.len() >= MAX_CONNECTIONS {
-            if let Some(oldest) = open.pop_front() {
-                oldest.abort();
-                tracing::debug!("metrics endpoint: {MAX_CONNECTIONS} connections open; the oldest closed");
-            }
+        if open.len() >= MAX_CONNECTIONS
+            && let Some(oldest) = open.pop_front()
+        {
+            oldest.abort();
+            tracing::debug!("metrics endpoint: {MAX_CONNECTIONS} connections open; the oldest closed");
         }
         let source = source.clone();
         open.push_back(actix::spawn(async move {

@@ -261,8 +261,8 @@ fn simulation_with(
                                     ),
                                 ));
                             }
-                            if let (Some(ended), Some(l)) = (ended, last) {
-                                if ended < l {
+                            if let (Some(ended), Some(l)) = (ended, last)
+                                && ended < l {
                                     return Err(Violation::new(
                                         "register::no_stale_read",
                                         format!(
@@ -273,7 +273,6 @@ fn simulation_with(
                                         ),
                                     ));
                                 }
-                            }
                         }
                         (Some(_), None) | (None, Some(_)) => {
                             return Err(Violation::new(

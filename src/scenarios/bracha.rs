@@ -165,13 +165,13 @@ pub fn fuzz_simulation(seed: u64, n: u32, f: usize) -> Simulation<Bracha> {
         // signed, so hostile but valid content (any value, any instance) reaches the code
         // behind the signature check. Others' votes stay as generated.
         let fuzz = palisade_sim::fuzz::Fuzz::new().with_fixup(|m: &mut BrachaMsg, me: NodeId| {
-            if let BrachaMsg::Initial { initial } | BrachaMsg::Echo { initial } = m {
-                if initial.voter == me {
-                    let key = test_key(CLUSTER, me);
-                    // Mostly numbers that exist, so the signed content gets past that check.
-                    let instance = 1 + initial.instance % (2 * BROADCASTS);
-                    *initial = Vote::sign(&key, instance, initial.round, me, initial.value.clone());
-                }
+            if let BrachaMsg::Initial { initial } | BrachaMsg::Echo { initial } = m
+                && initial.voter == me
+            {
+                let key = test_key(CLUSTER, me);
+                // Mostly numbers that exist, so the signed content gets past that check.
+                let instance = 1 + initial.instance % (2 * BROADCASTS);
+                *initial = Vote::sign(&key, instance, initial.round, me, initial.value.clone());
             }
         });
         sim.make_byzantine(NodeId(b), fuzz);

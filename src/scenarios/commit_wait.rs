@@ -253,8 +253,8 @@ pub fn simulation(seed: u64, commit_wait: bool) -> Simulation<Txns> {
                 };
             }
             TxnEvent::Committed { id, ts } => {
-                if let Some((bound, by, their)) = must_beat.remove(&(o.node, id)) {
-                    if ts <= bound {
+                if let Some((bound, by, their)) = must_beat.remove(&(o.node, id))
+                    && ts <= bound {
                         return Err(Violation::new(
                             "txn::external_consistency",
                             format!(
@@ -263,7 +263,6 @@ pub fn simulation(seed: u64, commit_wait: bool) -> Simulation<Txns> {
                             ),
                         ));
                     }
-                }
                 if highest.is_none_or(|(h, _, _)| ts > h) {
                     highest = Some((ts, o.node, id));
                 }

@@ -38,7 +38,7 @@ pub fn add_memory_check<P: Protocol>(sim: &mut Simulation<P>) {
     let mut calls = 0u64;
     sim.add_checker(move |_: &World<P>| {
         calls += 1;
-        if calls % 4096 != 0 {
+        if !calls.is_multiple_of(4096) {
             return Ok(());
         }
         match (baseline, resident_bytes()) {

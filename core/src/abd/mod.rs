@@ -339,10 +339,8 @@ impl Abd {
                 self.outbox.send(to, msg.clone());
             }
         }
-        if local {
-            if let Some(reply) = self.serve(&msg) {
-                self.on_reply(self.id, reply);
-            }
+        if local && let Some(reply) = self.serve(&msg) {
+            self.on_reply(self.id, reply);
         }
     }
 

@@ -110,11 +110,11 @@ pub struct PhiAccrual {
 impl PhiAccrual {
     fn record(&mut self, interval_ns: u64) {
         let x = interval_ns.min(MAX_RECORDED_INTERVAL_NS);
-        if self.intervals.len() >= self.config.max_sample_size.max(1) {
-            if let Some(old) = self.intervals.pop_front() {
-                self.sum -= u128::from(old);
-                self.sum_sq -= u128::from(old) * u128::from(old);
-            }
+        if self.intervals.len() >= self.config.max_sample_size.max(1)
+            && let Some(old) = self.intervals.pop_front()
+        {
+            self.sum -= u128::from(old);
+            self.sum_sq -= u128::from(old) * u128::from(old);
         }
         self.intervals.push_back(x);
         self.sum += u128::from(x);

@@ -13,15 +13,15 @@ pub fn accepted_tokens_never_decrease(
 ) -> Result<(), Violation> {
     let mut highest: Option<(Duration, NodeId, FencingToken)> = None;
     for &(at, from, token) in accepted {
-        if let Some((hat, hfrom, htoken)) = highest {
-            if token < htoken {
-                return Err(Violation::new(
-                    "fencing::accepted_tokens_never_decrease",
-                    format!(
-                        "at {at:?} the resource accepted {from}'s write with {token:?} after {hfrom}'s with {htoken:?} at {hat:?}"
-                    ),
-                ));
-            }
+        if let Some((hat, hfrom, htoken)) = highest
+            && token < htoken
+        {
+            return Err(Violation::new(
+                "fencing::accepted_tokens_never_decrease",
+                format!(
+                    "at {at:?} the resource accepted {from}'s write with {token:?} after {hfrom}'s with {htoken:?} at {hat:?}"
+                ),
+            ));
         }
         if highest.is_none_or(|(_, _, h)| token >= h) {
             highest = Some((at, from, token));
@@ -89,16 +89,16 @@ pub fn writes_follow_grant_order(
                 format!("at {at:?} the resource accepted {from}'s write with {token:?}, granted to {holder}"),
             ));
         }
-        if let Some((li, lholder, lat)) = latest {
-            if i < li {
-                return Err(Violation::new(
-                    NAME,
-                    format!(
-                        "at {at:?} the resource accepted {from}'s write under the lease granted at {gat:?}, after \
+        if let Some((li, lholder, lat)) = latest
+            && i < li
+        {
+            return Err(Violation::new(
+                NAME,
+                format!(
+                    "at {at:?} the resource accepted {from}'s write under the lease granted at {gat:?}, after \
                          {lholder}'s write under the later lease granted at {lat:?}: the deposed holder overwrote it"
-                    ),
-                ));
-            }
+                ),
+            ));
         }
         if latest.is_none_or(|(li, _, _)| i >= li) {
             latest = Some((i, holder, gat));

@@ -40,16 +40,16 @@ impl TokenOrder {
     /// Judges the next event of the history.
     pub fn observe(&mut self, o: &Observation<LockEvent>) -> Result<(), Violation> {
         let LockEvent::Acquired { name, token } = &o.event else { return Ok(()) };
-        if let Some(&(before, by)) = self.last.get(name) {
-            if *token <= before {
-                return Err(Violation::new(
-                    "lock::tokens_increase",
-                    format!(
-                        "{} was granted `{name}` under token {token} at {:?}, after {by} got {before}",
-                        o.node, o.at
-                    ),
-                ));
-            }
+        if let Some(&(before, by)) = self.last.get(name)
+            && *token <= before
+        {
+            return Err(Violation::new(
+                "lock::tokens_increase",
+                format!(
+                    "{} was granted `{name}` under token {token} at {:?}, after {by} got {before}",
+                    o.node, o.at
+                ),
+            ));
         }
         self.last.insert(name.clone(), (*token, o.node));
         Ok(())

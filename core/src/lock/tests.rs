@@ -274,10 +274,10 @@ fn a_node_never_stands_in_a_term_twice_even_across_a_restart() {
     c.net.clear();
     // Every ask is lost: each round is abandoned at its retry timer, and another begins.
     c.run(1_000, |from, _, m| {
-        if let (true, LockMsg::Ask { term, .. }) = (from == N1, m) {
-            if terms.last() != Some(term) {
-                terms.push(*term);
-            }
+        if let (true, LockMsg::Ask { term, .. }) = (from == N1, m)
+            && terms.last() != Some(term)
+        {
+            terms.push(*term);
         }
         false
     });

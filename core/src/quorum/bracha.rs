@@ -367,10 +367,10 @@ impl Bracha {
         if initial.round != 0 || initial.value.len() > super::MAX_VOTE_VALUE || !self.is_instance(key) {
             return false;
         }
-        if let Some(known) = self.instances.get(&key).and_then(|i| i.initials.get(&initial.value)) {
-            if known.signature == initial.signature {
-                return true;
-            }
+        if let Some(known) = self.instances.get(&key).and_then(|i| i.initials.get(&initial.value))
+            && known.signature == initial.signature
+        {
+            return true;
         }
         if !self.verify_initial(initial) {
             return false;
@@ -851,11 +851,12 @@ mod tests {
         step(&mut nodes[node.0 as usize - 1], now, input, |o| queue.push_back((node, o)));
         while let Some((at, out)) = queue.pop_front() {
             seen(at, &out);
-            if let Output::Send { to, msg } = out {
-                if pass(at, to) && (to.0 as usize) <= nodes.len() {
-                    let input = Input::Message { from: at, msg };
-                    step(&mut nodes[to.0 as usize - 1], now, input, |o| queue.push_back((to, o)));
-                }
+            if let Output::Send { to, msg } = out
+                && pass(at, to)
+                && (to.0 as usize) <= nodes.len()
+            {
+                let input = Input::Message { from: at, msg };
+                step(&mut nodes[to.0 as usize - 1], now, input, |o| queue.push_back((to, o)));
             }
         }
     }
@@ -974,11 +975,12 @@ mod tests {
             broadcast("v"),
             &|_, to| !(to == NodeId(2) && crashed.get()),
             &mut |at, o| {
-                if let Output::Persist(d) = o {
-                    if at == NodeId(2) && !crashed.get() {
-                        durable = Some(d.clone());
-                        crashed.set(d.instances.values().any(|c| c.readied.is_some()));
-                    }
+                if let Output::Persist(d) = o
+                    && at == NodeId(2)
+                    && !crashed.get()
+                {
+                    durable = Some(d.clone());
+                    crashed.set(d.instances.values().any(|c| c.readied.is_some()));
                 }
             },
         );

@@ -256,7 +256,7 @@ where
     } {
         report.max_depth = report.max_depth.max(depth);
         expanded += 1;
-        if expanded % PROGRESS_EVERY == 0 {
+        if expanded.is_multiple_of(PROGRESS_EVERY) {
             progress(&Progress { states: report.states, depth: report.max_depth, queue: frontier.len() });
         }
         let choices = state.choices(setup);

@@ -83,10 +83,10 @@ impl<'s, 'r, 't> Gen<'s, 'r, 't> {
             Some(Shape::Unsigned(v)) => Some(*v),
             _ => None,
         };
-        if let Some(v) = tpl {
-            if self.keep() {
-                return v.min(max);
-            }
+        if let Some(v) = tpl
+            && self.keep()
+        {
+            return v.min(max);
         }
         let rng = &mut *self.src.rng;
         // Another field's value, as it is or one off.
@@ -136,10 +136,10 @@ impl<'s, 'r, 't> Gen<'s, 'r, 't> {
             Some(Shape::Signed(v)) => Some(*v),
             _ => None,
         };
-        if let Some(v) = tpl {
-            if self.keep() {
-                return v.clamp(min, max);
-            }
+        if let Some(v) = tpl
+            && self.keep()
+        {
+            return v.clamp(min, max);
         }
         let rng = &mut *self.src.rng;
         let v = tpl.unwrap_or(0);
@@ -161,10 +161,10 @@ impl<'s, 'r, 't> Gen<'s, 'r, 't> {
     }
 
     fn float(&mut self) -> f64 {
-        if let Some(Shape::Float(v)) = self.tpl {
-            if self.keep() {
-                return *v;
-            }
+        if let Some(Shape::Float(v)) = self.tpl
+            && self.keep()
+        {
+            return *v;
         }
         match self.src.rng.below(10) {
             0 => 0.0,
@@ -216,10 +216,10 @@ impl<'s, 'r, 't> Gen<'s, 'r, 't> {
     }
 
     fn string(&mut self) -> String {
-        if let Some(Shape::Str(s)) = self.tpl {
-            if self.keep() {
-                return s.clone();
-            }
+        if let Some(Shape::Str(s)) = self.tpl
+            && self.keep()
+        {
+            return s.clone();
         }
         let len = *self.src.rng.pick(&[0usize, 1, 8, 255]).unwrap_or(&0);
         (0..len).map(|_| char::from(b'a' + self.src.rng.below(26) as u8)).collect()

@@ -161,7 +161,7 @@ impl Protocol for Counter {
     fn handle_timeout(&mut self, now: Now) {
         if now.mono >= self.next {
             self.count += 1;
-            if self.count % 2 == 0 {
+            if self.count.is_multiple_of(2) {
                 self.outbox.persist(self.count);
             }
             self.next = now.mono + ms(100);
@@ -669,7 +669,7 @@ fn every_operation_must_finish_within_the_bound_unless_its_node_crashed() {
         sim.add_checker(EveryOperationWithin::new(
             "test::ops",
             within,
-            |e: &u64| e % 2 == 0,
+            |e: &u64| e.is_multiple_of(2),
             |e: &u64| e % 2 == 1,
         ));
         sim.run_for(Duration::from_secs(2))

@@ -181,16 +181,17 @@ pub fn skew_simulation_monitored(
             } else {
                 correct_since.remove(&n);
             }
-            if let Some(&since) = beyond_since.get(&n) {
-                if !m.monitor().is_fenced() && now > since + fence_within {
-                    return Err(Violation::new(
-                        "skew::bad_node_fenced_in_time",
-                        format!(
-                            "{n}'s clock has been {} ms off since {since:?} and it still serves (not fenced)",
-                            err / 1_000_000
-                        ),
-                    ));
-                }
+            if let Some(&since) = beyond_since.get(&n)
+                && !m.monitor().is_fenced()
+                && now > since + fence_within
+            {
+                return Err(Violation::new(
+                    "skew::bad_node_fenced_in_time",
+                    format!(
+                        "{n}'s clock has been {} ms off since {since:?} and it still serves (not fenced)",
+                        err / 1_000_000
+                    ),
+                ));
             }
         }
         Ok(())

@@ -407,10 +407,10 @@ pub fn strict_condition<D: Detector>(
         if accuracy == Accuracy::PausedObserver && o.node != NodeId(1) {
             return Ok(());
         }
-        if let HeartbeatEvent::Suspect { peer } = o.event {
-            if disruptions.explains(o.node, peer, o.at, explain, observer_counts) {
-                return Ok(());
-            }
+        if let HeartbeatEvent::Suspect { peer } = o.event
+            && disruptions.explains(o.node, peer, o.at, explain, observer_counts)
+        {
+            return Ok(());
         }
         never_suspects_live_at(o, crashes)
     }));

@@ -12,13 +12,13 @@ pub fn no_false_death(
     obs: &Observation<SwimEvent>,
     crashes: &BTreeMap<NodeId, Duration>,
 ) -> Result<(), Violation> {
-    if let SwimEvent::Dead { peer } = obs.event {
-        if crashes.get(&peer).is_none_or(|&c| c > obs.at) {
-            return Err(Violation::new(
-                "swim::no_false_death",
-                format!("{} declared live member {peer} dead at {:?}", obs.node, obs.at),
-            ));
-        }
+    if let SwimEvent::Dead { peer } = obs.event
+        && crashes.get(&peer).is_none_or(|&c| c > obs.at)
+    {
+        return Err(Violation::new(
+            "swim::no_false_death",
+            format!("{} declared live member {peer} dead at {:?}", obs.node, obs.at),
+        ));
     }
     Ok(())
 }

@@ -575,27 +575,25 @@ impl Swim {
         // timeout later than scheduled means this member was itself paused or starved, and the
         // ack may be sitting unread in its inbox. Do not convict on its own silence: count it
         // against local health, and give the backlog one more probe timeout.
-        if self.config.lifeguard && late > self.config.probe_timeout / 10 {
-            if let Some(p) = self.probe.as_ref().filter(|p| !p.acked) {
-                tracing::debug!(node = %self.id, target = %p.target, ?late, "probe period ended late: deferring verdict");
-                self.awareness.apply(1);
-                self.timers.set(Timer::ProbeEnd, now + self.scaled(self.config.probe_timeout));
-                return;
-            }
+        if self.config.lifeguard
+            && late > self.config.probe_timeout / 10
+            && let Some(p) = self.probe.as_ref().filter(|p| !p.acked)
+        {
+            tracing::debug!(node = %self.id, target = %p.target, ?late, "probe period ended late: deferring verdict");
+            self.awareness.apply(1);
+            self.timers.set(Timer::ProbeEnd, now + self.scaled(self.config.probe_timeout));
+            return;
         }
-        if let Some(p) = self.probe.take() {
-            if !p.acked {
-                // Lifeguard: missing nacks mean we, not the target, may be the slow one.
-                let delta = if p.expected_nacks > 0 { (p.expected_nacks - p.nacks).max(0) } else { 1 };
-                self.awareness.apply(delta);
-                let inc = self.members.get(&p.target).map_or(0, |m| m.incarnation);
-                let update = Update {
-                    node: p.target,
-                    incarnation: inc,
-                    state: MemberState::Suspect { from: self.id },
-                };
-                self.apply(now, update);
-            }
+        if let Some(p) = self.probe.take()
+            && !p.acked
+        {
+            // Lifeguard: missing nacks mean we, not the target, may be the slow one.
+            let delta = if p.expected_nacks > 0 { (p.expected_nacks - p.nacks).max(0) } else { 1 };
+            self.awareness.apply(delta);
+            let inc = self.members.get(&p.target).map_or(0, |m| m.incarnation);
+            let update =
+                Update { node: p.target, incarnation: inc, state: MemberState::Suspect { from: self.id } };
+            self.apply(now, update);
         }
         self.timers.cancel(Timer::ProbeTimeout);
         self.start_probe(now);
@@ -661,12 +659,12 @@ impl Swim {
                     }
                     // An independent confirmation shortens the timeout (Lifeguard).
                     let mut confirmed = false;
-                    if let Some(s) = self.suspicions.get_mut(&u.node) {
-                        if s.confirm(accuser) {
-                            confirmed = true;
-                            let deadline = s.deadline();
-                            self.timers.set(Timer::Suspicion(u.node), deadline);
-                        }
+                    if let Some(s) = self.suspicions.get_mut(&u.node)
+                        && s.confirm(accuser)
+                    {
+                        confirmed = true;
+                        let deadline = s.deadline();
+                        self.timers.set(Timer::Suspicion(u.node), deadline);
                     }
                     if confirmed || newer {
                         self.broadcasts.push(u);
