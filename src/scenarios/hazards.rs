@@ -19,7 +19,7 @@ pub struct Hazard {
     pub checker: &'static str,
 }
 
-/// Every hazard, in the order of DESIGN.md's table.
+/// Every hazard, in the order of the README's tour table.
 pub const HAZARDS: [Hazard; 11] = [
     Hazard {
         hazard: "lost, delayed, duplicated messages; partitions",
