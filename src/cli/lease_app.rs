@@ -21,7 +21,8 @@ pub struct Workload {
     pub write_every: Duration,
     /// The processing between a write's lease check and its leaving.
     pub write_delay: Duration,
-    /// A client releases its lease after holding it this long (`None`: keeps it).
+    /// A client releases its lease after holding it this long, counted from the first write
+    /// it made under the lease's token (`None`: keeps it).
     pub hold_for: Option<Duration>,
     /// A client's back-off after releasing is 1-3 times this.
     pub request_timeout: Duration,
@@ -44,6 +45,8 @@ impl Workload {
         }
         let mut held_since: Option<(palisade::core::fencing::FencingToken, tokio::time::Instant)> = None;
         let mut tick = tokio::time::interval(self.write_every);
+        // After a back-off, carry on from now rather than make up the missed ticks at once.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         for k in 1.. {
             tick.tick().await;
             let cmd = LeaseCommand::Write { value: self.value(k), after: self.write_delay };
@@ -76,6 +79,7 @@ impl Workload {
     /// Runs an election candidate's workload until the node stops: a leader writes.
     pub async fn candidate(self, node: NodeHandle<Election>) {
         let mut tick = tokio::time::interval(self.write_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         for k in 1.. {
             tick.tick().await;
             let cmd = ElectionCommand::Write { value: self.value(k), after: self.write_delay };

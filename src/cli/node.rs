@@ -24,10 +24,11 @@
 //! max_drift_ppm = 200
 //! jeopardy_grace_ms = 45000
 //! request_timeout_ms = 1000
-//! write_every_ms = 200               # the node's demonstration application (below): ask
-//! write_delay_ms = 0                 # to write this often, the write leaving this long
-//! hold_for_ms = 3000                 # after its lease check; a lease client releases its
-//!                                    # lease after holding this long (omit: keeps it)
+//! write_every_ms = 200               # the node's demonstration application, through the
+//! write_delay_ms = 0                 # protocol's commands: ask to write this often, the
+//! hold_for_ms = 3000                 # write leaving this long after its lease check; a
+//!                                    # lease client releases after holding this long (omit:
+//!                                    # keeps it) and asks again after a back-off
 //!
 //! [locks]                           # protocol = "locks": an acceptor of the named locks
 //! term_ms = 10000                    # (all optional; see `LockConfig`). A node with an
@@ -143,8 +144,15 @@ impl LeaseFile {
         }
     }
 
-    /// The demonstration application's settings for node `id`.
+    /// The demonstration application's settings for node `id`, once the table's durations
+    /// are checked (zero would make a timer fire forever at the same instant).
     fn workload(&self, id: u32) -> Result<Workload, &'static str> {
+        if self.term_ms == Some(0) {
+            return Err("lease.term_ms must be at least 1");
+        }
+        if self.request_timeout_ms == Some(0) {
+            return Err("lease.request_timeout_ms must be at least 1");
+        }
         let ms = Duration::from_millis;
         let write_every = ms(self.write_every_ms.unwrap_or(200));
         if write_every.is_zero() {

@@ -14,7 +14,8 @@
 //! number under that token (1, 2, 3, … per term, see [`super::writes`]), so the storage
 //! rejects a deposed leader's late writes whatever the timing, and never lets a replayed,
 //! duplicated or overtaken write under the current term roll its value back; (liveness)
-//! after GST a leader is elected and writes within a bounded time.
+//! after GST a leader is elected within a bounded time, and writes while its application
+//! asks it to.
 //! Checkers: [`super::checks::single_holder`] over [`Election::leads`],
 //! [`crate::fencing::checks`].
 //!
@@ -85,7 +86,8 @@ pub enum ElectionCommand {
     View,
     /// Stop leading at once, freeing the acceptors' promises so another candidate can win
     /// without waiting out the lease, and stop standing until [`ElectionCommand::Campaign`].
-    /// A restarted node stands again.
+    /// A restarted node stands again. Writes already decided under the lease still leave at
+    /// their time (DDIA example 8-1), and the storage's fencing judges them.
     Resign,
     /// Stand for election again after [`ElectionCommand::Resign`] (at once).
     Campaign,
@@ -112,7 +114,8 @@ pub enum ElectionReply {
         /// The lease's end on this node's monotonic clock, as of the latest renewal.
         until: Instant,
     },
-    /// [`ElectionCommand::View`]: this node does not lead now.
+    /// [`ElectionCommand::View`] or [`ElectionCommand::Write`]: this node does not lead now
+    /// (nothing is written).
     NotLeading,
     /// [`ElectionCommand::Resign`]: done; `term` is the term it led, if it led.
     Resigned {
@@ -164,6 +167,8 @@ pub enum ElectionEvent {
         token: FencingToken,
         /// The write's number under `token`.
         seq: u64,
+        /// The value written.
+        value: u64,
     },
     /// The storage refused a stale, replayed or overtaken write.
     Rejected {
@@ -189,6 +194,8 @@ pub struct ElectionDurable {
     pub accepted: FencingToken,
     /// Storage: the highest write number accepted under `accepted`.
     pub accepted_seq: u64,
+    /// Storage: the last value written.
+    pub value: u64,
 }
 
 #[derive(Copy, Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
@@ -460,15 +467,15 @@ impl Protocol for Election {
         let now = now.mono;
         if self.id == self.config.resource {
             let ElectionMsg::Write { token, seq, value } = msg else { return };
-            let _ = value;
             // The storage tracks the newest write either way; unfenced, it refuses nothing.
             let verdict = self.storage.admit(token, seq);
             match if self.config.hazards.fencing() { verdict } else { Ok(()) } {
                 Ok(()) => {
                     self.durable.accepted = self.storage.highest();
                     self.durable.accepted_seq = self.storage.highest_seq();
+                    self.durable.value = value;
                     self.outbox.persist(self.durable.clone());
-                    self.outbox.event(ElectionEvent::Accepted { from, token, seq });
+                    self.outbox.event(ElectionEvent::Accepted { from, token, seq, value });
                 }
                 Err(why) => self.outbox.event(ElectionEvent::Rejected { from, token, seq, why }),
             }

@@ -125,7 +125,8 @@ impl Holder {
         let req = self.req();
         self.phase = HolderPhase::Acquiring { req, sent: now };
         out.send(config.grantor, LeaseMsg::Acquire { req });
-        self.timers.set(Timer::Lease, now + config.request_timeout);
+        // Never at `now`: a zero timeout would re-fire within this very tick.
+        self.timers.set(Timer::Lease, (now + config.request_timeout).max(now + Duration::from_micros(1)));
     }
 
     fn renew(
@@ -251,6 +252,11 @@ impl Holder {
             LeaseCommand::Release => {
                 self.wants = false;
                 self.renewing = None;
+                if let HolderPhase::Acquiring { .. } = self.phase {
+                    // Keep waiting for the outstanding answer (the timer ends the wait): a
+                    // grant already on its way is handed straight back.
+                    return LeaseReply::NotHolding;
+                }
                 let phase = std::mem::replace(&mut self.phase, HolderPhase::Idle);
                 self.timers.cancel(Timer::Lease);
                 match phase {
@@ -314,6 +320,13 @@ impl Holder {
                 if req != want {
                     return;
                 }
+                if !self.wants {
+                    // Released while asking: give the grant back at once.
+                    self.phase = HolderPhase::Idle;
+                    self.timers.cancel(Timer::Lease);
+                    out.send(config.grantor, LeaseMsg::Release { token });
+                    return;
+                }
                 // The lease runs from when the request was sent, on this clock, shortened for drift.
                 let valid_until = sent + config.holder_lease();
                 debug_assert!(
@@ -356,6 +369,10 @@ impl Holder {
                         if t == token =>
                     {
                         let valid_until = sent + config.holder_lease();
+                        if matches!(self.phase, HolderPhase::Jeopardy { .. }) {
+                            // Out of jeopardy: the application hears it holds the lease again.
+                            out.event(LeaseEvent::Acquired { token });
+                        }
                         self.phase = HolderPhase::Holding { token, valid_until };
                         self.renew_base = sent;
                         self.renewing = None;

@@ -18,7 +18,8 @@
 //! so a paused holder's late write is rejected even when drift exceeds ρ, nor one under its
 //! current token that is not numbered above the last it accepted, so a replayed or
 //! duplicated write never rolls the value back (see [`writes`] for the numbering);
-//! (liveness) after GST some client acquires the lease and writes within a bounded time.
+//! (liveness) after GST, while some client's application asks for the lease and to write,
+//! some client acquires it and writes within a bounded time.
 //! Checkers: [`checks::single_holder`], [`crate::fencing::checks`].
 //!
 //! The drift rule: the holder starts its timer *before* sending its request and considers
@@ -191,7 +192,9 @@ pub enum LeaseCommand {
     /// Want the lease: ask the grantor until it grants, then hold and renew it until
     /// [`LeaseCommand::Release`]. A restarted client wants nothing until asked again.
     Acquire,
-    /// Give the lease up (telling the grantor) and stop asking for it.
+    /// Give the lease up (telling the grantor) and stop asking for it; a grant already on
+    /// its way is handed straight back. Writes already decided under the lease still leave
+    /// at their time (DDIA example 8-1: the check is behind them), and fencing judges them.
     Release,
     /// The lease view: is it held now, under which token, until when on this clock?
     View,
@@ -219,8 +222,8 @@ pub enum LeaseReply {
         /// When this client stops trusting the lease, as of the latest renewal.
         until: Instant,
     },
-    /// [`LeaseCommand::Acquire`]: asking (the [`LeaseEvent::Acquired`] event says when it
-    /// is granted).
+    /// [`LeaseCommand::Acquire`]: asking, or in jeopardy and trying to renew (the
+    /// [`LeaseEvent::Acquired`] event says when it holds the lease).
     Asking,
     /// [`LeaseCommand::Release`]: given up.
     Released {
@@ -231,7 +234,8 @@ pub enum LeaseReply {
     /// lease is held now.
     NotHolding,
     /// [`LeaseCommand::Write`]: the write is numbered `seq` under `token` and leaves at its
-    /// time (the storage's [`LeaseMsg::WriteAck`] or [`LeaseMsg::WriteRejected`] answers it).
+    /// time (the storage node's [`LeaseEvent::Accepted`] or [`LeaseEvent::Rejected`] tells
+    /// what became of it; the client does not report the storage's answer).
     Writing {
         /// The lease's token.
         token: FencingToken,
@@ -256,7 +260,7 @@ pub enum LeaseEvent {
         /// Its token.
         token: FencingToken,
     },
-    /// This client now holds the lease.
+    /// This client now holds the lease: granted, or renewed again out of jeopardy.
     Acquired {
         /// Its token.
         token: FencingToken,

@@ -360,7 +360,7 @@ fn a_leader_numbers_its_writes_under_its_terms_token_and_the_storage_refuses_rep
             _ => {}
         });
     }
-    let accepted = |seq| ElectionEvent::Accepted { from: NodeId(1), token, seq };
+    let accepted = |seq| ElectionEvent::Accepted { from: NodeId(1), token, seq, value: seq };
     assert_eq!(seen, [accepted(1), accepted(2), accepted(3)]);
     let durable = durable.unwrap();
     assert_eq!((durable.accepted, durable.accepted_seq), (token, 3));
@@ -513,4 +513,87 @@ fn a_write_checked_under_the_lease_still_leaves_after_the_lease_ends_and_fencing
     }
     assert_eq!(client.holds(now.mono), None);
     assert!(sent.contains(&(NodeId(2), LeaseMsg::Write { token, seq: 1, value: 7 })), "{sent:?}");
+}
+
+fn msg_to(out: &[Out], to: NodeId) -> Vec<LeaseMsg> {
+    sends(out).into_iter().filter(|(t, _)| *t == to).map(|(_, m)| m).collect()
+}
+
+#[test]
+fn a_grant_that_arrives_after_the_application_released_is_handed_back() {
+    // Found in review: Release while asking used to drop the grant on its way, and the
+    // grantor kept a lease nobody held for a whole term, turning everyone else away.
+    let cfg = config();
+    let mut grantor = node(1, &cfg, None, at(0));
+    let mut c3 = node(3, &cfg, None, at(0));
+    let mut c4 = node(4, &cfg, None, at(0));
+    let (out, _) = call(&mut c3, at(100), 1, LeaseCommand::Acquire);
+    let acquire = msg_to(&out, NodeId(1)).pop().unwrap();
+    let out = feed(&mut grantor, at(101), Input::Message { from: NodeId(3), msg: acquire });
+    let granted = msg_to(&out, NodeId(3)).pop().unwrap();
+    assert_eq!(call(&mut c3, at(102), 2, LeaseCommand::Release).1, LeaseReply::NotHolding);
+    assert!(!c3.ignores_reply(&granted), "the grant must still be handled, to be handed back");
+    let out = feed(&mut c3, at(103), Input::Message { from: NodeId(1), msg: granted });
+    let back = msg_to(&out, NodeId(1)).pop().expect("handed back");
+    assert!(events(&out).is_empty(), "{out:?}");
+    assert_eq!(c3.holds(at(103).mono), None);
+    assert_eq!(c3.poll_timeout(), None);
+    let _ = feed(&mut grantor, at(104), Input::Message { from: NodeId(3), msg: back });
+    let (out, _) = call(&mut c4, at(200), 1, LeaseCommand::Acquire);
+    let acquire = msg_to(&out, NodeId(1)).pop().unwrap();
+    let out = feed(&mut grantor, at(200), Input::Message { from: NodeId(4), msg: acquire });
+    assert!(matches!(msg_to(&out, NodeId(4))[..], [LeaseMsg::Granted { .. }]), "{out:?}");
+}
+
+#[test]
+fn a_lease_renewed_out_of_jeopardy_is_announced_as_acquired_again() {
+    // Found in review: Acquire in jeopardy answers Asking, and the application waits for
+    // Acquired; a renewal that succeeded after the lapse used to say nothing.
+    let cfg = LeaseConfig { jeopardy_grace: Duration::from_secs(5), ..config() };
+    let (mut grantor, mut client, token) = acquired(&cfg);
+    // Renewals reach the grantor; its answers are lost until the client is in jeopardy.
+    let mut now;
+    loop {
+        now = client.poll_timeout().unwrap();
+        let out = feed(&mut client, Now::new(now, WallTime::UNIX_EPOCH), Input::Timeout);
+        for m in msg_to(&out, NodeId(1)) {
+            let _lost = feed(
+                &mut grantor,
+                Now::new(now, WallTime::UNIX_EPOCH),
+                Input::Message { from: NodeId(3), msg: m },
+            );
+        }
+        if events(&out).contains(&LeaseEvent::Jeopardy { token }) {
+            break;
+        }
+    }
+    let (_, reply) = call(&mut client, Now::new(now, WallTime::UNIX_EPOCH), 50, LeaseCommand::Acquire);
+    assert_eq!(reply, LeaseReply::Asking);
+    let renew = loop {
+        now = client.poll_timeout().unwrap();
+        let out = feed(&mut client, Now::new(now, WallTime::UNIX_EPOCH), Input::Timeout);
+        if let Some(m) = msg_to(&out, NodeId(1)).pop() {
+            break m;
+        }
+    };
+    let n = Now::new(now, WallTime::UNIX_EPOCH);
+    let answer =
+        msg_to(&feed(&mut grantor, n, Input::Message { from: NodeId(3), msg: renew }), NodeId(3)).pop();
+    let answer = answer.expect("the grantor answers");
+    assert!(matches!(answer, LeaseMsg::Renewed { .. }), "{answer:?}");
+    let out = feed(&mut client, n, Input::Message { from: NodeId(1), msg: answer });
+    assert_eq!(client.holds(now), Some(token));
+    assert_eq!(events(&out), vec![LeaseEvent::Acquired { token }]);
+}
+
+#[test]
+fn a_zero_request_timeout_retries_at_most_once_per_microsecond() {
+    // Found in review: with request_timeout 0 the first timeout after Acquire re-armed its
+    // timer at `now` and never returned.
+    let cfg = LeaseConfig { request_timeout: Duration::ZERO, ..config() };
+    let mut client = node(3, &cfg, None, at(0));
+    let _ = call(&mut client, at(100), 1, LeaseCommand::Acquire);
+    let out = feed(&mut client, at(100), Input::Timeout);
+    assert!(out.len() <= 2, "{out:?}");
+    assert!(client.poll_timeout().is_some_and(|t| t > at(100).mono));
 }
