@@ -95,7 +95,7 @@ impl BrachaConfig {
 }
 
 /// What an application asks of Bracha broadcast.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BrachaCommand {
     /// Broadcast `value` (at most [`super::MAX_VOTE_VALUE`] bytes) to every member.
@@ -107,7 +107,7 @@ pub enum BrachaCommand {
 }
 
 /// The answer to a [`BrachaCommand`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BrachaReply {
     /// Signed, persisted and sent as this node's instance `instance`; its delivery is a
@@ -123,7 +123,7 @@ pub enum BrachaReply {
 }
 
 /// Bracha messages.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BrachaMsg {
     /// The sender's signed value (voter = sender, instance = its sequence number, round 0).
     Initial {
@@ -167,7 +167,7 @@ impl BrachaMsg {
 }
 
 /// What this node committed to in one instance: never anything else, across restarts.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Commitments {
     /// The sender's signed initial this node echoed (for its own instances: signed).
     pub echoed: Option<Vote>,
@@ -181,14 +181,14 @@ pub struct Commitments {
 /// INITIAL, ECHO, READY or delivery is acted on. Bounded: at most n × `max_broadcasts`
 /// instances, each holding one signed initial and two values of at most
 /// [`super::MAX_VOTE_VALUE`] bytes.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrachaDurable {
     /// Commitments by instance; instances with none are left out.
     pub instances: BTreeMap<InstanceId, Commitments>,
 }
 
 /// Bracha events.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum BrachaEvent {
     /// Delivered `value` for `sender`'s broadcast number `instance`.
@@ -211,7 +211,7 @@ pub enum BrachaEvent {
     },
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Hash, Default)]
 struct Instance {
     /// Verified initials, by value (at most two kept: enough to prove equivocation).
     initials: BTreeMap<Vec<u8>, Vote>,
@@ -226,6 +226,7 @@ struct Instance {
 }
 
 /// A Bracha broadcast participant (and sender of its own instances).
+#[derive(Clone)]
 pub struct Bracha {
     id: NodeId,
     peers: Vec<NodeId>,
@@ -245,6 +246,27 @@ pub struct Bracha {
 
 /// Invalid signed initials remembered per node before the set starts over.
 pub const BAD_INITIALS_CACHE: usize = 1024;
+
+/// The state, for the explorer's fingerprints: the configuration and the keyring are left
+/// out, being the same in every state of one model.
+impl std::hash::Hash for Bracha {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let Bracha {
+            id,
+            peers,
+            config: _,
+            keyring: _,
+            instances,
+            next_seq,
+            next_resend,
+            rejected,
+            bad_initials,
+            verifications,
+            outbox,
+        } = self;
+        (id, peers, instances, next_seq, next_resend, rejected, bad_initials, verifications, outbox).hash(h);
+    }
+}
 
 impl std::fmt::Debug for Bracha {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

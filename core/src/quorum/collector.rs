@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Two validly signed votes by one voter for the same instance and round with different
 /// values: proof, checkable by anyone with the keyring, that the voter lied.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EquivocationEvidence {
     /// One vote.
     pub first: Vote,
