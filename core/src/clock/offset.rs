@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// An offset estimate: the remote clock minus ours, ± an error bound.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, Hash, PartialEq, Eq)]
 pub struct OffsetEstimate {
     /// Remote minus local, in ns.
     pub offset_ns: i64,

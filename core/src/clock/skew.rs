@@ -71,7 +71,7 @@ impl Default for SkewConfig {
 }
 
 /// Skew monitor messages: NTP's four timestamps over a probe and its reply.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SkewMsg {
     /// T1: the prober's wall clock at send.
     Probe {
@@ -90,7 +90,7 @@ pub enum SkewMsg {
 }
 
 /// What the monitor tells the application.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum SkewEvent {
     /// This node's clock is too far off: stop anything that depends on it.
@@ -105,7 +105,7 @@ pub enum SkewEvent {
 }
 
 /// One node's skew monitor.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct SkewMonitor {
     id: NodeId,
     config: SkewConfig,
@@ -114,6 +114,15 @@ pub struct SkewMonitor {
     fenced: bool,
     timers: Timers<()>,
     outbox: Outbox<SkewMsg, SkewEvent, ()>,
+}
+
+/// The state, for the explorer's fingerprints: the configuration is left out, being the
+/// same in every state of one model.
+impl std::hash::Hash for SkewMonitor {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let SkewMonitor { id, config: _, peers, estimates, fenced, timers, outbox } = self;
+        (id, peers, estimates, fenced, timers, outbox).hash(h);
+    }
 }
 
 impl SkewMonitor {

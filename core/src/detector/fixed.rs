@@ -41,7 +41,7 @@ impl Default for FixedTimeoutConfig {
 }
 
 /// Suspects a peer once no heartbeat has arrived for a fixed timeout.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct FixedTimeout {
     timeout: Duration,
     last: Instant,

@@ -83,7 +83,7 @@ impl<D: Detector> HeartbeatConfig<D> {
 /// which some trusted peer's deadline has already passed also holds suspicions back: the
 /// silence may have begun before the pause (a lost heartbeat), but the pause stretched it.
 /// A crashed peer's detection is then late by at most the grace period.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PauseGuard {
     /// Slack for heartbeat jitter and timer delay: subtracted from the derived threshold,
     /// and its floor. Default 500 ms.
@@ -111,7 +111,7 @@ impl Default for PauseGuard {
 /// node with the same seed (the CLI derives it from the node id). A node whose stable
 /// storage is wiped starts again from incarnation 0 and is ignored by peers that heard a
 /// later one until they restart: wiping a node's state is outside the model.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeartbeatMsg {
     /// The sender's boot counter: 0 on first start, one more on each restart.
     pub incarnation: u64,
@@ -121,14 +121,14 @@ pub struct HeartbeatMsg {
 }
 
 /// What [`Heartbeat`] persists: its incarnation, so the next one is told apart.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, Hash, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeartbeatDurable {
     /// The incarnation that persisted this (0 on first start).
     pub incarnation: u64,
 }
 
 /// What the heartbeat protocol tells the application.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum HeartbeatEvent {
     /// The detector now suspects `peer`.
@@ -155,7 +155,7 @@ pub enum HeartbeatEvent {
 }
 
 /// What the application asks of a heartbeat node.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub enum HeartbeatCommand {
     /// Judge `peer` again, from now, with a fresh detector (as at start). Replied to with
     /// [`HeartbeatReply::Watching`].
@@ -176,7 +176,7 @@ pub enum HeartbeatCommand {
 }
 
 /// The answer to a [`HeartbeatCommand`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HeartbeatReply {
     /// The peer is watched.
@@ -190,7 +190,7 @@ pub enum HeartbeatReply {
 }
 
 /// One peer, as [`HeartbeatCommand::Status`] reports it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize)]
 pub struct PeerStatus {
     /// The peer.
     pub peer: NodeId,
@@ -200,13 +200,13 @@ pub struct PeerStatus {
     pub suspected: bool,
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Copy, Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     Send,
     Check(NodeId),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 struct Peer<D> {
     detector: D,
     /// Judged at all (the application may stop watching a peer).
@@ -219,7 +219,7 @@ struct Peer<D> {
 }
 
 /// Heartbeat failure detection with a pluggable [`Detector`] per peer.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Heartbeat<D: Detector> {
     id: NodeId,
     interval: Duration,
@@ -239,6 +239,31 @@ pub struct Heartbeat<D: Detector> {
     paused_past: Option<Instant>,
     /// Arrivals before this instant are not sampled (set by the pause guard).
     learn_from: Instant,
+}
+
+/// The state, for the explorer's fingerprints (where the detector's state hashes): the
+/// detector's configuration is left out, being the same in every state of one model.
+impl<D: Detector + std::hash::Hash> std::hash::Hash for Heartbeat<D> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let Heartbeat {
+            id,
+            interval,
+            incarnation,
+            seq,
+            peers,
+            timers,
+            outbox,
+            detector_config: _,
+            rejected,
+            stale,
+            pause_guard,
+            quiet_until,
+            paused_past,
+            learn_from,
+        } = self;
+        (id, interval, incarnation, seq, peers, timers, outbox, rejected, stale, pause_guard).hash(h);
+        (quiet_until, paused_past, learn_from).hash(h);
+    }
 }
 
 impl<D: Detector> Heartbeat<D> {

@@ -107,6 +107,15 @@ pub struct PhiAccrual {
     suspect_after_ns: u64,
 }
 
+/// The state, for the explorer's fingerprints: the configuration and the crossing point
+/// derived from it are left out, being the same in every state of one model.
+impl std::hash::Hash for PhiAccrual {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let PhiAccrual { config: _, crossing: _, intervals, sum, sum_sq, last, suspect_after_ns } = self;
+        (intervals, sum, sum_sq, last, suspect_after_ns).hash(h);
+    }
+}
+
 impl PhiAccrual {
     fn record(&mut self, interval_ns: u64) {
         let x = interval_ns.min(MAX_RECORDED_INTERVAL_NS);

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// Parameters of an [`RttEstimator`]. Defaults are RFC 6298's: initial RTO 1 s, floor 1 s,
 /// ceiling 60 s, clock granularity 1 ms, K = 4.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rfc6298Config {
     /// Timeout before any sample (RFC 6298 §2.1: 1 s).
     pub initial_rto: Duration,
@@ -42,7 +42,7 @@ impl Default for Rfc6298Config {
 }
 
 /// Smoothed round-trip time, its mean deviation, and the retransmission timeout.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct RttEstimator {
     config: Rfc6298Config,
     srtt_ns: Option<u64>,
@@ -148,7 +148,7 @@ impl Default for AdaptiveConfig {
 /// computed over its inter-arrival times. A heartbeat that arrives after a suspicion counts
 /// as a timeout (the timeout backs off) and its interval is not sampled (Karn's rule: it
 /// measures the outage, not the network).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct AdaptiveTimeout {
     rtt: RttEstimator,
     last: Instant,

@@ -65,7 +65,7 @@ pub struct Stored {
 }
 
 /// Register messages.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RegisterMsg {
     /// Client → server: your timestamp?
     TsQuery {
@@ -106,7 +106,7 @@ pub enum RegisterMsg {
 }
 
 /// Register events (at clients).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum RegisterEvent {
     /// A write of `value` began.
@@ -164,7 +164,7 @@ impl RegisterConfig {
 }
 
 /// What an application asks a register client to do.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RegisterCommand {
     /// Write `value` (at most [`MAX_VALUE`] bytes).
@@ -178,7 +178,7 @@ pub enum RegisterCommand {
 }
 
 /// The answer to a [`RegisterCommand`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RegisterReply {
     /// The write completed at this timestamp.
@@ -204,7 +204,7 @@ pub enum RegisterReply {
 /// The longest value a client writes: values are signed as votes, whose values are bounded.
 pub const MAX_VALUE: usize = super::MAX_VOTE_VALUE;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 enum Phase {
     Idle,
     QueryTs { req: RequestId, op: u64, value: Vec<u8>, replies: BTreeMap<NodeId, Ts> },
@@ -216,7 +216,7 @@ enum Phase {
 /// acknowledges a store (otherwise a restart could forget a completed write). A client: its
 /// operation counter, durable before a new operation's first message, so a reply to an
 /// operation from before a crash can never be taken for one after it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterDurable {
     /// The server's stored value.
     pub stored: Option<Stored>,
@@ -230,6 +230,7 @@ pub struct RegisterDurable {
 }
 
 /// A register node: a server (ids 1..=servers) or a client.
+#[derive(Clone)]
 pub struct Register {
     id: NodeId,
     config: RegisterConfig,
@@ -244,6 +245,26 @@ pub struct Register {
     last_counter: u64,
     next_resend: Instant,
     outbox: Outbox<RegisterMsg, RegisterEvent, RegisterDurable, RegisterReply>,
+}
+
+/// The state, for the explorer's fingerprints: the configuration and the keyring are left
+/// out, being the same in every state of one model.
+impl std::hash::Hash for Register {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let Register {
+            id,
+            config: _,
+            keyring: _,
+            stored,
+            verified,
+            phase,
+            next_op,
+            last_counter,
+            next_resend,
+            outbox,
+        } = self;
+        (id, stored, verified, phase, next_op, last_counter, next_resend, outbox).hash(h);
+    }
 }
 
 impl std::fmt::Debug for Register {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 /// The local health score `s ∈ [0, max - 1]`; timeouts scale by `s + 1`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct Awareness {
     score: u32,
     max: u32,

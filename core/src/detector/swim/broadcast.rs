@@ -8,7 +8,7 @@ use crate::node::NodeId;
 use std::collections::BTreeMap;
 
 /// Pending updates and how often each has been sent.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Hash, Default)]
 pub struct Broadcasts {
     /// At most one pending update per member: a newer one replaces it.
     queue: BTreeMap<NodeId, (Update, u32)>,

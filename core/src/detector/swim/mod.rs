@@ -131,7 +131,7 @@ impl SwimConfig {
 }
 
 /// What a member is believed to be.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MemberState {
     /// Alive at this incarnation.
     Alive,
@@ -150,7 +150,7 @@ pub enum MemberState {
 }
 
 /// A membership update, as disseminated.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Update {
     /// The member it is about.
     pub node: NodeId,
@@ -173,14 +173,14 @@ pub const MAX_TABLE_ENTRIES: usize = 2048;
 
 /// What a member keeps across crashes: the highest incarnation it has used. It restarts one
 /// above it, so its `Alive` beats any suspicion or death others hold from before the crash.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SwimDurable {
     /// The highest incarnation this member has announced (or is about to).
     pub incarnation: u64,
 }
 
 /// SWIM messages. Every one piggybacks membership updates.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SwimMsg {
     /// Are you alive? Answer with `Ack { seq }`.
     Ping {
@@ -233,7 +233,7 @@ pub enum SwimMsg {
 }
 
 /// Commands to a [`Swim`] member.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub enum SwimCommand {
     /// Leave gracefully: tell the others, then stop probing. Replied to with
     /// [`SwimReply::Left`]. A leave lasts until [`SwimCommand::Join`] or a restart.
@@ -247,7 +247,7 @@ pub enum SwimCommand {
 }
 
 /// The answer to a [`SwimCommand`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SwimReply {
     /// This member has left (or had already).
@@ -259,7 +259,7 @@ pub enum SwimReply {
 }
 
 /// What SWIM tells the application.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum SwimEvent {
     /// `peer` is suspected, first accused by `by`.
@@ -308,13 +308,13 @@ fn is_live(state: MemberState) -> bool {
     matches!(state, MemberState::Alive | MemberState::Suspect { .. })
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 struct Member {
     incarnation: u64,
     state: MemberState,
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Copy, Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     /// Start the next probe.
     Probe,
@@ -332,7 +332,7 @@ enum Timer {
     PushPull,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 struct Probe {
     target: NodeId,
     seq: u64,
@@ -342,7 +342,7 @@ struct Probe {
 }
 
 /// A SWIM member.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Swim {
     id: NodeId,
     config: SwimConfig,
@@ -366,6 +366,36 @@ pub struct Swim {
     sync_rng: Rng,
     left: bool,
     outbox: Outbox<SwimMsg, SwimEvent, SwimDurable, SwimReply>,
+}
+
+/// The state, for the explorer's fingerprints: the configuration is left out, being the
+/// same in every state of one model.
+impl std::hash::Hash for Swim {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let Swim {
+            id,
+            config: _,
+            incarnation,
+            membership,
+            members,
+            live,
+            suspicions,
+            probe_order,
+            probe_index,
+            probe,
+            relays,
+            next_seq,
+            awareness,
+            broadcasts,
+            timers,
+            rng,
+            sync_rng,
+            left,
+            outbox,
+        } = self;
+        (id, incarnation, membership, members, live, suspicions, probe_order, probe_index, probe).hash(h);
+        (relays, next_seq, awareness, broadcasts, timers, rng, sync_rng, left, outbox).hash(h);
+    }
 }
 
 impl Swim {

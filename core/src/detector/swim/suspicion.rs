@@ -39,7 +39,7 @@ pub fn suspicion_timeout(min: Duration, max: Duration, k: u32, c: u32) -> Durati
 }
 
 /// One member's suspicion: when it started, who accused it, and who confirmed.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct Suspicion {
     start: Instant,
     from: NodeId,
