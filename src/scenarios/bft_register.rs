@@ -262,17 +262,18 @@ fn simulation_with(
                                 ));
                             }
                             if let (Some(ended), Some(l)) = (ended, last)
-                                && ended < l {
-                                    return Err(Violation::new(
-                                        "register::no_stale_read",
-                                        format!(
-                                            "{} read {:?}, whose write ended at {ended:?}, although a write that began \
-                                             later, at {l:?}, completed before the read began",
-                                            o.node,
-                                            String::from_utf8_lossy(v)
-                                        ),
-                                    ));
-                                }
+                                && ended < l
+                            {
+                                return Err(Violation::new(
+                                    "register::no_stale_read",
+                                    format!(
+                                        "{} read {:?}, whose write ended at {ended:?}, although a write that began \
+                                         later, at {l:?}, completed before the read began",
+                                        o.node,
+                                        String::from_utf8_lossy(v)
+                                    ),
+                                ));
+                            }
                         }
                         (Some(_), None) | (None, Some(_)) => {
                             return Err(Violation::new(

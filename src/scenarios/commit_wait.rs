@@ -254,15 +254,16 @@ pub fn simulation(seed: u64, commit_wait: bool) -> Simulation<Txns> {
             }
             TxnEvent::Committed { id, ts } => {
                 if let Some((bound, by, their)) = must_beat.remove(&(o.node, id))
-                    && ts <= bound {
-                        return Err(Violation::new(
-                            "txn::external_consistency",
-                            format!(
-                                "{}'s txn {id} got {ts:?}, not after {by}'s txn {their} at {bound:?}, which committed before it started",
-                                o.node
-                            ),
-                        ));
-                    }
+                    && ts <= bound
+                {
+                    return Err(Violation::new(
+                        "txn::external_consistency",
+                        format!(
+                            "{}'s txn {id} got {ts:?}, not after {by}'s txn {their} at {bound:?}, which committed before it started",
+                            o.node
+                        ),
+                    ));
+                }
                 if highest.is_none_or(|(h, _, _)| ts > h) {
                     highest = Some((ts, o.node, id));
                 }
