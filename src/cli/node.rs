@@ -128,11 +128,23 @@ struct LeaseFile {
 }
 
 impl LeaseFile {
-    fn config(&self) -> LeaseConfig {
+    /// The protocol's configuration and, for node `id`, the demonstration application's
+    /// settings, once the table's durations are checked (zero would make a timer fire
+    /// forever at the same instant).
+    fn parts(&self, id: u32) -> Result<(LeaseConfig, Workload), &'static str> {
+        for (value, problem) in [
+            (self.term_ms, "lease.term_ms must be at least 1"),
+            (self.request_timeout_ms, "lease.request_timeout_ms must be at least 1"),
+            (self.write_every_ms, "lease.write_every_ms must be at least 1"),
+        ] {
+            if value == Some(0) {
+                return Err(problem);
+            }
+        }
         let ms = Duration::from_millis;
         let d = LeaseConfig::default();
         let term = self.term_ms.map_or(d.term, ms);
-        LeaseConfig {
+        let config = LeaseConfig {
             grantor: NodeId(self.grantor.unwrap_or(0)),
             resource: NodeId(self.storage),
             term,
@@ -141,30 +153,15 @@ impl LeaseFile {
             jeopardy_grace: self.jeopardy_grace_ms.map_or(d.jeopardy_grace, ms),
             request_timeout: self.request_timeout_ms.map_or(d.request_timeout, ms),
             ..d
-        }
-    }
-
-    /// The demonstration application's settings for node `id`, once the table's durations
-    /// are checked (zero would make a timer fire forever at the same instant).
-    fn workload(&self, id: u32) -> Result<Workload, &'static str> {
-        if self.term_ms == Some(0) {
-            return Err("lease.term_ms must be at least 1");
-        }
-        if self.request_timeout_ms == Some(0) {
-            return Err("lease.request_timeout_ms must be at least 1");
-        }
-        let ms = Duration::from_millis;
-        let write_every = ms(self.write_every_ms.unwrap_or(200));
-        if write_every.is_zero() {
-            return Err("lease.write_every_ms must be at least 1");
-        }
-        Ok(Workload {
+        };
+        let workload = Workload {
             id: NodeId(id),
-            write_every,
+            write_every: ms(self.write_every_ms.unwrap_or(200)),
             write_delay: ms(self.write_delay_ms.unwrap_or(0)),
             hold_for: self.hold_for_ms.map(ms),
-            request_timeout: self.config().request_timeout,
-        })
+            request_timeout: config.request_timeout,
+        };
+        Ok((config, workload))
     }
 }
 
@@ -217,15 +214,14 @@ fn configure(args: NodeArgs) -> ExitCode {
             let Some(lease) = &file.lease else {
                 return usage_error("protocol `lease` needs a [lease] table with grantor and storage");
             };
-            let c = lease.config();
+            let (c, workload) = match lease.parts(file.id) {
+                Ok(parts) => parts,
+                Err(e) => return usage_error(e),
+            };
             let known = |n: NodeId| n.0 == file.id || peers.contains_key(&n);
             if lease.grantor.is_none() || !known(c.grantor) || !known(c.resource) || c.grantor == c.resource {
                 return usage_error("lease.grantor and lease.storage must be two different members");
             }
-            let workload = match lease.workload(file.id) {
-                Ok(w) => w,
-                Err(e) => return usage_error(e),
-            };
             let client = file.id != c.grantor.0 && file.id != c.resource.0;
             serve_with::<SingleGrantorLockService>(&membership, resolved, c, &reporting, move |node| {
                 if client {
@@ -240,14 +236,13 @@ fn configure(args: NodeArgs) -> ExitCode {
             let Some(lease) = &file.lease else {
                 return usage_error("protocol `election` needs a [lease] table with storage");
             };
-            let c = lease.config();
+            let (c, workload) = match lease.parts(file.id) {
+                Ok(parts) => parts,
+                Err(e) => return usage_error(e),
+            };
             if !(c.resource.0 == file.id || peers.contains_key(&c.resource)) {
                 return usage_error("lease.storage must be a member");
             }
-            let workload = match lease.workload(file.id) {
-                Ok(w) => w,
-                Err(e) => return usage_error(e),
-            };
             let candidate = file.id != c.resource.0;
             serve_with::<Election>(&membership, resolved, c, &reporting, move |node| {
                 if candidate {

@@ -236,8 +236,6 @@ pub struct Election {
     leading: Option<(u64, Instant)>,
     /// Whether this node stands for election (until the application resigns).
     campaigning: bool,
-    /// Writes decided so far: each one's key among the pending.
-    writes: u64,
     pending: DelayedWrites,
     storage: FencedResource,
     timers: Timers<Timer>,
@@ -378,9 +376,8 @@ impl Election {
     /// without checking again.
     fn write(&mut self, now: Instant, value: u64, after: Duration) -> ElectionReply {
         let Some(token) = self.leads(now) else { return ElectionReply::NotLeading };
-        self.writes += 1;
         // Numbered under the term's token: 1, 2, 3, … from each election won.
-        match self.pending.decide(self.writes, token, value, after) {
+        match self.pending.decide(token, value, after) {
             Decision::Now(Write { token, seq, value }) => {
                 self.outbox.send(self.config.resource, ElectionMsg::Write { token, seq, value });
                 ElectionReply::Writing { token, seq }
@@ -455,7 +452,6 @@ impl Protocol for Election {
             seen_term: 0,
             leading: None,
             campaigning: true,
-            writes: 0,
             pending: DelayedWrites::default(),
             timers,
             rng,

@@ -62,7 +62,6 @@ pub struct Holder {
     /// When the lease was last (re)started: renewals are due `renew_after` later.
     renew_base: Instant,
     pending: DelayedWrites,
-    writes: u64,
     timers: Timers<Timer>,
     rng: Rng,
 }
@@ -78,7 +77,6 @@ impl Holder {
             renewing: None,
             renew_base: now,
             pending: DelayedWrites::default(),
-            writes: 0,
             timers: Timers::new(),
             rng: Rng::from_seed(seed),
         }
@@ -227,11 +225,9 @@ impl Holder {
         config: &LeaseConfig,
         out: &mut Outbox<LeaseMsg, LeaseEvent, super::LeaseDurable, LeaseReply>,
     ) -> LeaseReply {
-        let holding = |h: &Self| match h.holds(now) {
-            Some(token) => {
-                h.lease().map_or(LeaseReply::NotHolding, |(_, until)| LeaseReply::Holding { token, until })
-            }
-            None => LeaseReply::NotHolding,
+        let holding = |h: &Self| {
+            let valid = h.lease().filter(|&(_, until)| now < until);
+            valid.map_or(LeaseReply::NotHolding, |(token, until)| LeaseReply::Holding { token, until })
         };
         match cmd {
             LeaseCommand::View => holding(self),
@@ -272,8 +268,7 @@ impl Holder {
                 // DDIA example 8-1: check the lease, then do the work. The write leaves
                 // `after` later without checking again.
                 let Some(token) = self.holds(now) else { return LeaseReply::NotHolding };
-                self.writes += 1;
-                match self.pending.decide(self.writes, token, value, after) {
+                match self.pending.decide(token, value, after) {
                     Decision::Now(Write { token, seq, value }) => {
                         out.send(config.resource, LeaseMsg::Write { token, seq, value });
                         LeaseReply::Writing { token, seq }

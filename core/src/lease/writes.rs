@@ -45,14 +45,15 @@ pub enum Decision {
 #[derive(Clone, Debug, Hash, Default)]
 pub struct DelayedWrites {
     pending: BTreeMap<u64, Write>,
+    /// The key the next delayed write gets.
+    next_key: u64,
     /// The token of the last write decided, and its number.
     last: Option<(FencingToken, u64)>,
 }
 
 impl DelayedWrites {
-    /// Decides a write of `value` under `token` (its `key` unique per node), to be sent after
-    /// `delay`, numbering it now.
-    pub fn decide(&mut self, key: u64, token: FencingToken, value: u64, delay: Duration) -> Decision {
+    /// Decides a write of `value` under `token`, to be sent after `delay`, numbering it now.
+    pub fn decide(&mut self, token: FencingToken, value: u64, delay: Duration) -> Decision {
         if !delay.is_zero() && self.pending.len() >= MAX_PENDING_WRITES {
             return Decision::Full;
         }
@@ -65,6 +66,8 @@ impl DelayedWrites {
         if delay.is_zero() {
             Decision::Now(write)
         } else {
+            let key = self.next_key;
+            self.next_key += 1;
             self.pending.insert(key, write);
             Decision::Later(write, key)
         }
@@ -85,23 +88,14 @@ mod tests {
         let (t4, t5) = (FencingToken(4), FencingToken(5));
         let mut w = DelayedWrites::default();
         let later = Duration::from_millis(300);
-        assert_eq!(
-            w.decide(1, t4, 10, Duration::ZERO),
-            Decision::Now(Write { token: t4, seq: 1, value: 10 })
-        );
-        assert_eq!(w.decide(2, t4, 11, later), Decision::Later(Write { token: t4, seq: 2, value: 11 }, 2));
-        assert_eq!(
-            w.decide(3, t4, 12, Duration::ZERO),
-            Decision::Now(Write { token: t4, seq: 3, value: 12 })
-        );
+        assert_eq!(w.decide(t4, 10, Duration::ZERO), Decision::Now(Write { token: t4, seq: 1, value: 10 }));
+        assert_eq!(w.decide(t4, 11, later), Decision::Later(Write { token: t4, seq: 2, value: 11 }, 0));
+        assert_eq!(w.decide(t4, 12, Duration::ZERO), Decision::Now(Write { token: t4, seq: 3, value: 12 }));
         // The delayed write keeps the number it was decided with, though it leaves last.
-        assert_eq!(w.take(2), Some(Write { token: t4, seq: 2, value: 11 }));
-        assert_eq!(w.take(2), None);
+        assert_eq!(w.take(0), Some(Write { token: t4, seq: 2, value: 11 }));
+        assert_eq!(w.take(0), None);
         // A new token starts again at 1.
-        assert_eq!(
-            w.decide(4, t5, 13, Duration::ZERO),
-            Decision::Now(Write { token: t5, seq: 1, value: 13 })
-        );
+        assert_eq!(w.decide(t5, 13, Duration::ZERO), Decision::Now(Write { token: t5, seq: 1, value: 13 }));
     }
 
     #[test]
@@ -110,14 +104,11 @@ mod tests {
         let mut w = DelayedWrites::default();
         let later = Duration::from_millis(1);
         for k in 0..MAX_PENDING_WRITES as u64 {
-            assert!(matches!(w.decide(k, t, k, later), Decision::Later(_, key) if key == k));
+            assert!(matches!(w.decide(t, k, later), Decision::Later(_, key) if key == k));
         }
-        assert_eq!(w.decide(u64::MAX, t, 0, later), Decision::Full);
+        assert_eq!(w.decide(t, 0, later), Decision::Full);
         assert_eq!(w.take(0).map(|w| w.seq), Some(1));
         let next = MAX_PENDING_WRITES as u64 + 1;
-        assert_eq!(
-            w.decide(u64::MAX, t, 0, Duration::ZERO),
-            Decision::Now(Write { token: t, seq: next, value: 0 })
-        );
+        assert_eq!(w.decide(t, 0, Duration::ZERO), Decision::Now(Write { token: t, seq: next, value: 0 }));
     }
 }
