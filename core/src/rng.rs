@@ -52,14 +52,17 @@ impl Rng {
         if n == 0 {
             return 0;
         }
-        // Lemire's multiply-and-reject method.
-        let threshold = n.wrapping_neg() % n;
-        loop {
-            let m = u128::from(self.next_u64()) * u128::from(n);
-            if (m as u64) >= threshold {
-                return (m >> 64) as u64;
+        // Lemire's multiply-and-reject method. The threshold (2^64 mod n) is below n, so a
+        // low word of at least n is always accepted, and the division that computes the
+        // threshold is only needed in the rare case it is not: the same draws are accepted.
+        let mut m = u128::from(self.next_u64()) * u128::from(n);
+        if (m as u64) < n {
+            let threshold = n.wrapping_neg() % n;
+            while (m as u64) < threshold {
+                m = u128::from(self.next_u64()) * u128::from(n);
             }
         }
+        (m >> 64) as u64
     }
 
     /// A uniformly distributed integer in `[lo, hi)`; `lo` when the range is empty.

@@ -136,6 +136,13 @@ enum Pending<M, C> {
     },
 }
 
+/// The input a node was handling, named in the report if its handler panics.
+enum Handling {
+    Message(NodeId),
+    Command(RequestId),
+    Timeout,
+}
+
 struct NodeRuntime<M> {
     /// Paused until this true time (ns), if paused.
     paused_until: Option<u64>,
@@ -386,14 +393,21 @@ impl<P: Protocol> Simulation<P> {
         let Some(p) = self.world.nodes[i].as_mut() else {
             return;
         };
+        // What the input was, for a panic report: kept unformatted, as formatting it on
+        // every step would cost more than many steps do.
         let what = match &input {
-            Input::Message { from, .. } => format!("a message from {from}"),
-            Input::Command { req, .. } => format!("command {req}"),
-            Input::Timeout => "a timeout".to_string(),
+            Input::Message { from, .. } => Handling::Message(*from),
+            Input::Command { req, .. } => Handling::Command(*req),
+            Input::Timeout => Handling::Timeout,
         };
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| step(p, now, input, |o| out.push(o)))) {
             // The node's state is whatever the panic left: take it down and stop the run.
             self.world.nodes[i] = None;
+            let what = match what {
+                Handling::Message(from) => format!("a message from {from}"),
+                Handling::Command(req) => format!("command {req}"),
+                Handling::Timeout => "a timeout".to_string(),
+            };
             self.note_panic(NodeId(i as u32 + 1), &what, &*payload);
             out.clear();
             self.scratch = out;
