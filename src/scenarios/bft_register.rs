@@ -4,7 +4,7 @@ use super::{Outcome, RunSpec, Scenario};
 use palisade_core::quorum::register::{
     Register, RegisterCommand, RegisterConfig, RegisterEvent, RegisterMsg, Stored, Ts,
 };
-use palisade_core::quorum::{QuorumKind, QuorumSystem, VoteKeys};
+use palisade_core::quorum::{QuorumKind, QuorumSystem};
 use palisade_core::{NodeId, Rng, Violation};
 use palisade_sim::byzantine::{Action, Adversary, AdversaryCtx};
 use palisade_sim::{EveryOperationWithin, Latency, LinkConfig, Network, SimConfig, Simulation, World};
@@ -141,17 +141,18 @@ pub fn bare_simulation(seed: u64, system: QuorumSystem, duration: Duration) -> S
         Duration::from_millis(1),
         Duration::from_millis(30),
     )));
-    let mut sim = Simulation::new(sc, config(system));
+    let mut sim = Simulation::new(sc, config(seed, system));
     for (node, at, cmd) in workload(seed, n, duration) {
         sim.command_at(node, at, cmd);
     }
     sim
 }
 
-/// The register's configuration in these scenarios: servers 1..=n, test keys (a simulation
-/// has no secrets to keep), resends every 300 ms.
-pub fn config(system: QuorumSystem) -> RegisterConfig {
-    RegisterConfig::new(system, VoteKeys::Test(0x7265_6769))
+/// The register's configuration in these scenarios for `seed`: servers 1..=n, simulated
+/// keys ([`super::vote_keys`]: ideal signatures, real ed25519 every sixteenth seed),
+/// resends every 300 ms.
+pub fn config(seed: u64, system: QuorumSystem) -> RegisterConfig {
+    RegisterConfig::new(system, super::vote_keys(seed, 0x7265_6769))
 }
 
 fn simulation_with(

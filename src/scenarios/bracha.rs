@@ -6,7 +6,7 @@ use palisade_core::protocol::RequestId;
 use palisade_core::quorum::bracha::{
     Bracha, BrachaCommand, BrachaConfig, BrachaEvent, BrachaMsg, BrachaReply, InstanceId,
 };
-use palisade_core::quorum::{Vote, VoteKeys, test_key, test_keyring};
+use palisade_core::quorum::{Vote, VoteKeys};
 use palisade_core::{NodeId, Violation};
 use palisade_sim::byzantine::{Action, Adversary, AdversaryCtx, Garbage, Replay, SelectiveDelay, Silent};
 use palisade_sim::{Latency, LinkConfig, Network, SimConfig, Simulation, WithinAfterGst, World};
@@ -47,18 +47,20 @@ pub struct SplitBrain {
     pub group_b: BTreeSet<NodeId>,
     /// Per liar's instance, the two signed initials, made once: (the truth, the lie).
     signed: BTreeMap<InstanceId, (Vote, Vote)>,
+    /// The run's keys: colluders can sign as any liar.
+    keys: VoteKeys,
 }
 
 impl SplitBrain {
     /// `liar` tells `group_b` one value and everyone else another.
-    pub fn new(liar: NodeId, group_b: BTreeSet<NodeId>) -> Self {
-        Self::colluding(vec![liar], group_b)
+    pub fn new(liar: NodeId, group_b: BTreeSet<NodeId>, keys: VoteKeys) -> Self {
+        Self::colluding(vec![liar], group_b, keys)
     }
 
     /// Every one of `liars` equivocates about its own instance along the same split, and
     /// the node running this backs all of their lies.
-    pub fn colluding(liars: Vec<NodeId>, group_b: BTreeSet<NodeId>) -> Self {
-        SplitBrain { liars, group_b, signed: BTreeMap::new() }
+    pub fn colluding(liars: Vec<NodeId>, group_b: BTreeSet<NodeId>, keys: VoteKeys) -> Self {
+        SplitBrain { liars, group_b, signed: BTreeMap::new(), keys }
     }
 
     fn lies_about(&self, (sender, _): InstanceId) -> bool {
@@ -89,10 +91,10 @@ impl Adversary<Bracha> for SplitBrain {
             .signed
             .entry(id)
             .or_insert_with(|| {
-                let key = test_key(CLUSTER, liar);
+                let key = self.keys.signer(liar);
                 (
-                    Vote::sign(&key, k, 0, liar, value_of(liar, k)),
-                    Vote::sign(&key, k, 0, liar, other_value(liar, k)),
+                    Vote::sign_as(&key, k, 0, liar, value_of(liar, k)),
+                    Vote::sign_as(&key, k, 0, liar, other_value(liar, k)),
                 )
             })
             .clone();
@@ -124,6 +126,7 @@ impl Adversary<Bracha> for SplitBrain {
 /// n1's plan (seeds ≡ 4 mod 5), or silent, replaying, delaying or sending garbage.
 pub fn simulation(seed: u64, n: u32, f: usize, byzantine: u32) -> Simulation<Bracha> {
     let (mut sim, sent) = simulation_without_checkers(seed, n, f);
+    let keys = super::vote_keys(seed, CLUSTER);
     let correct: Vec<NodeId> = (byzantine + 1..=n).map(NodeId).collect();
     let group_b: BTreeSet<NodeId> = correct[correct.len() / 2..].iter().copied().collect();
     let liar = NodeId(1);
@@ -131,13 +134,13 @@ pub fn simulation(seed: u64, n: u32, f: usize, byzantine: u32) -> Simulation<Bra
     // each lie about their own instance along the same split and back each other's lies.
     let pair = byzantine >= 2 && byzantine as usize <= f && seed % 5 == 4;
     let liars = if pair { vec![liar, NodeId(2)] } else { vec![liar] };
-    sim.make_byzantine(liar, SplitBrain::colluding(liars.clone(), group_b.clone()));
+    sim.make_byzantine(liar, SplitBrain::colluding(liars.clone(), group_b.clone(), keys.clone()));
     for b in 2..=byzantine {
         let node = NodeId(b);
         if byzantine as usize > f || pair {
             // Beyond the bound the extra adversaries collude with the liar; within it, the
             // paired equivocator does.
-            sim.make_byzantine(node, SplitBrain::colluding(liars.clone(), group_b.clone()));
+            sim.make_byzantine(node, SplitBrain::colluding(liars.clone(), group_b.clone(), keys.clone()));
         } else {
             match seed % 5 {
                 0 => sim.make_byzantine(node, Silent),
@@ -150,7 +153,7 @@ pub fn simulation(seed: u64, n: u32, f: usize, byzantine: u32) -> Simulation<Bra
             };
         }
     }
-    add_checkers(&mut sim, sent, byzantine as usize <= f, true);
+    add_checkers(&mut sim, sent, &keys, byzantine as usize <= f, true);
     sim
 }
 
@@ -160,23 +163,24 @@ pub fn simulation(seed: u64, n: u32, f: usize, byzantine: u32) -> Simulation<Bra
 /// two values, so there may be none to find).
 pub fn fuzz_simulation(seed: u64, n: u32, f: usize) -> Simulation<Bracha> {
     let (mut sim, sent) = simulation_without_checkers(seed, n, f);
+    let keys = super::vote_keys(seed, CLUSTER);
     for b in 1..=f as u32 {
+        let key = keys.signer(NodeId(b));
         // A Byzantine node holds its own key: a generated initial it claims as its own is
         // signed, so hostile but valid content (any value, any instance) reaches the code
         // behind the signature check. Others' votes stay as generated.
-        let fuzz = palisade_sim::fuzz::Fuzz::new().with_fixup(|m: &mut BrachaMsg, me: NodeId| {
+        let fuzz = palisade_sim::fuzz::Fuzz::new().with_fixup(move |m: &mut BrachaMsg, me: NodeId| {
             if let BrachaMsg::Initial { initial } | BrachaMsg::Echo { initial } = m
                 && initial.voter == me
             {
-                let key = test_key(CLUSTER, me);
                 // Mostly numbers that exist, so the signed content gets past that check.
                 let instance = 1 + initial.instance % (2 * BROADCASTS);
-                *initial = Vote::sign(&key, instance, initial.round, me, initial.value.clone());
+                *initial = Vote::sign_as(&key, instance, initial.round, me, initial.value.clone());
             }
         });
         sim.make_byzantine(NodeId(b), fuzz);
     }
-    add_checkers(&mut sim, sent, true, false);
+    add_checkers(&mut sim, sent, &keys, true, false);
     sim
 }
 
@@ -192,7 +196,7 @@ fn simulation_without_checkers(seed: u64, n: u32, f: usize) -> (Simulation<Brach
         Duration::from_millis(30),
     )));
     let config =
-        BrachaConfig::with_keys(n as usize, f, VoteKeys::Test(CLUSTER)).expect("valid configuration");
+        BrachaConfig::with_keys(n as usize, f, super::vote_keys(seed, CLUSTER)).expect("valid configuration");
     let mut sim = Simulation::new(sc, config);
     let mut asked = Requests::new();
     for k in 1..=BROADCASTS {
@@ -227,7 +231,13 @@ impl SentValues {
     }
 }
 
-fn add_checkers(sim: &mut Simulation<Bracha>, asked: Requests, within_bound: bool, expect_evidence: bool) {
+fn add_checkers(
+    sim: &mut Simulation<Bracha>,
+    asked: Requests,
+    keys: &VoteKeys,
+    within_bound: bool,
+    expect_evidence: bool,
+) {
     // Safety after every event: agreement, integrity, validity for correct senders.
     let mut seen = 0;
     let mut delivered: BTreeMap<InstanceId, (NodeId, Vec<u8>)> = BTreeMap::new();
@@ -286,7 +296,7 @@ fn add_checkers(sim: &mut Simulation<Bracha>, asked: Requests, within_bound: boo
     }
     // Liveness after GST: every correct node delivers every correct sender's value, and a
     // correct node holds checkable evidence against the equivocating sender.
-    let ring = test_keyring(CLUSTER, (1..=16).map(NodeId));
+    let ring = keys.keyring((1..=16).map(NodeId));
     let (mut scanned, mut evidence) = (0, false);
     let mut sent = SentValues::default();
     sim.add_checker(WithinAfterGst::new("bracha::delivery_and_evidence", Duration::from_secs(10), move |w: &World<Bracha>| {

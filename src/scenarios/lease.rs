@@ -4,9 +4,9 @@
 use super::{Outcome, RunSpec, Scenario};
 use palisade_core::Observation;
 use palisade_core::fencing::checks::{
-    accepted_writes_increase, issued_tokens_increase, writes_follow_grant_order,
+    GrantOrder, accepted_writes_increase, issued_tokens_increase,
 };
-use palisade_core::fencing::{Fenced, FencingToken};
+use palisade_core::fencing::Fenced;
 use palisade_core::hazard::Hazards;
 use palisade_core::lease::checks::single_holder;
 use palisade_core::lease::{LeaseCommand, LeaseConfig, LeaseEvent, SingleGrantorLockService};
@@ -96,30 +96,6 @@ pub fn drifts(seed: u64, outlier: Option<(NodeId, i64)>) -> Vec<i64> {
         .collect()
 }
 
-/// Grants as (time, grantor, token) with `granted`, else accepted writes as (time, writer,
-/// token).
-fn tokens(w: &World<SingleGrantorLockService>, granted: bool) -> Vec<(Duration, NodeId, FencingToken)> {
-    w.history()
-        .iter()
-        .filter_map(|o| match o.event {
-            LeaseEvent::Granted { token, .. } if granted => Some((o.at, o.node, token)),
-            LeaseEvent::Accepted { from, token, .. } if !granted => Some((o.at, from, token)),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Accepted writes as (time, writer, token, seq).
-fn accepted_writes(w: &World<SingleGrantorLockService>) -> Vec<(Duration, NodeId, FencingToken, u64)> {
-    w.history()
-        .iter()
-        .filter_map(|o| match o.event {
-            LeaseEvent::Accepted { from, token, seq, .. } => Some((o.at, from, token, seq)),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Builds a run: the network, drifts, and the checkers for the scenario's claims. With
 /// fencing on, the storage's own rule is checked too (`fencing::accepted_writes_increase`:
 /// no replayed, duplicated or overtaken write accepted); unfenced, the storage claims
@@ -142,25 +118,30 @@ pub fn simulation(
     sim.add_checker(|w: &World<SingleGrantorLockService>| {
         single_holder(CLIENTS.iter().map(|&c| (c, w.node(c).and_then(|n| n.holds(w.clock(c)?.mono)))))
     });
-    let mut seen = (0usize, 0usize);
+    // The history is read once, as it grows; each check judges only what is new.
+    let (mut read, mut order) = (0, GrantOrder::default());
+    let (mut issued, mut writes) = (Vec::new(), Vec::new());
     sim.add_checker(move |w: &World<SingleGrantorLockService>| {
-        // Only re-check when the history grew.
-        if w.history().len() == seen.0 && seen.1 == 1 {
-            return Ok(());
+        let (issued_before, writes_before) = (issued.len(), writes.len());
+        for o in &w.history()[read..] {
+            match o.event {
+                LeaseEvent::Granted { holder, token } => {
+                    issued.push((o.at, o.node, token));
+                    order.grant(o.at, holder, token);
+                }
+                LeaseEvent::Accepted { from, token, seq, .. } => {
+                    writes.push((o.at, from, token, seq));
+                    order.accept(o.at, from, token);
+                }
+                _ => {}
+            }
         }
-        seen = (w.history().len(), 1);
-        issued_tokens_increase(&tokens(w, true))?;
-        let grants: Vec<_> = w
-            .history()
-            .iter()
-            .filter_map(|o| match o.event {
-                LeaseEvent::Granted { holder, token } => Some((o.at, holder, token)),
-                _ => None,
-            })
-            .collect();
-        writes_follow_grant_order(&grants, &tokens(w, false))?;
+        read = w.history().len();
+        // Each new pair of neighbours, once (the first of them already judged).
+        issued_tokens_increase(&issued[issued_before.saturating_sub(1)..])?;
+        order.check(w.now())?;
         if fenced {
-            accepted_writes_increase(&accepted_writes(w))?;
+            accepted_writes_increase(&writes[writes_before.saturating_sub(1)..])?;
         }
         Ok(())
     });

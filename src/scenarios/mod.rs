@@ -14,11 +14,25 @@ pub mod lease;
 pub mod locks;
 pub mod lww;
 
+use palisade_core::quorum::VoteKeys;
 use palisade_core::{NodeId, Rng, SystemModel};
 use palisade_sim::nemesis::{self, NemesisConfig, Schedule};
 use palisade_sim::{RunReport, Simulation};
 use std::io::Write;
 use std::time::Duration;
+
+/// One seed in this many signs with real ed25519 in the Byzantine scenarios; the others
+/// use ideal signatures.
+pub const REAL_SIGNATURES_EVERY: u64 = 16;
+
+/// The keys a Byzantine scenario signs with for `seed`: ideal signatures
+/// ([`VoteKeys::Ideal`]: the same protocol behaviour at a fraction of the cost of an
+/// elliptic-curve operation), except every [`REAL_SIGNATURES_EVERY`]th seed (0, 16, 32, ...),
+/// which signs and verifies with real ed25519 ([`VoteKeys::Test`]) so that every sweep
+/// still runs the real code path. A seed's verdict does not depend on which it gets.
+pub fn vote_keys(seed: u64, cluster: u64) -> VoteKeys {
+    if seed.is_multiple_of(REAL_SIGNATURES_EVERY) { VoteKeys::Test(cluster) } else { VoteKeys::Ideal(cluster) }
+}
 
 /// How to run a scenario once.
 pub struct RunSpec {

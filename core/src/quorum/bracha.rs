@@ -27,7 +27,7 @@
 
 use super::collector::EquivocationEvidence;
 use super::system::{QuorumKind, QuorumSystem};
-use super::vote::{Keyring, Vote, VoteKeys};
+use super::vote::{Keyring, Signer, Vote, VoteKeys};
 use crate::node::NodeId;
 use crate::protocol::{Init, Outbox, OutputFor, Protocol, RequestId};
 use crate::time::{Instant, Now};
@@ -83,7 +83,8 @@ impl BrachaConfig {
         Self::with_keys(n, f, VoteKeys::Real { keyring, key: Box::new(key) })
     }
 
-    /// n nodes tolerating f Byzantine with `keys`; [`VoteKeys::Test`] for simulations.
+    /// n nodes tolerating f Byzantine with `keys`; [`VoteKeys::Ideal`] or [`VoteKeys::Test`]
+    /// for simulations.
     pub fn with_keys(n: usize, f: usize, keys: VoteKeys) -> Result<Self, super::QuorumError> {
         Ok(BrachaConfig {
             system: QuorumSystem::new(QuorumKind::Dissemination, n, f)?,
@@ -232,6 +233,8 @@ pub struct Bracha {
     peers: Vec<NodeId>,
     config: BrachaConfig,
     keyring: Keyring,
+    /// What this node signs with, derived from the configuration once.
+    signer: Signer,
     instances: BTreeMap<InstanceId, Instance>,
     /// This node's next broadcast's sequence number.
     next_seq: u64,
@@ -247,8 +250,8 @@ pub struct Bracha {
 /// Invalid signed initials remembered per node before the set starts over.
 pub const BAD_INITIALS_CACHE: usize = 1024;
 
-/// The state, for the explorer's fingerprints: the configuration and the keyring are left
-/// out, being the same in every state of one model.
+/// The state, for the explorer's fingerprints: the configuration, the keyring and the
+/// signer are left out, being the same in every state of one model.
 impl std::hash::Hash for Bracha {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         let Bracha {
@@ -256,6 +259,7 @@ impl std::hash::Hash for Bracha {
             peers,
             config: _,
             keyring: _,
+            signer: _,
             instances,
             next_seq,
             next_resend,
@@ -359,7 +363,7 @@ impl Bracha {
             return BrachaReply::Exhausted;
         }
         self.next_seq = seq.saturating_add(1);
-        let initial = Vote::sign(&self.config.keys.signing_key(self.id), seq, 0, self.id, value);
+        let initial = Vote::sign_as(&self.signer, seq, 0, self.id, value);
         let inst = self.instances.entry((self.id, seq)).or_default();
         inst.initials.insert(initial.value.clone(), initial.clone());
         inst.echoed = Some(initial.clone());
@@ -531,10 +535,12 @@ impl Protocol for Bracha {
 
     fn new(init: Init<Self>) -> Self {
         let keyring = init.config.keys.keyring(init.members.iter().copied());
+        let signer = init.config.keys.signer(init.id);
         let mut b = Bracha {
             id: init.id,
             peers: init.peers().collect(),
             keyring,
+            signer,
             instances: BTreeMap::new(),
             next_seq: 1,
             bad_initials: BTreeSet::new(),

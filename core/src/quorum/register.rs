@@ -19,7 +19,7 @@
 //! [`RegisterReply`] when a quorum has answered (never, if the client crashes first).
 
 use super::system::{QuorumKind, QuorumSystem};
-use super::vote::{Keyring, Vote, VoteKeys};
+use super::vote::{Keyring, Signer, Vote, VoteKeys};
 use crate::node::NodeId;
 use crate::protocol::{Init, Outbox, OutputFor, Protocol, RequestId};
 use crate::time::{Instant, Now};
@@ -235,6 +235,8 @@ pub struct Register {
     id: NodeId,
     config: RegisterConfig,
     keyring: Keyring,
+    /// What this node signs with, derived from the configuration once.
+    signer: Signer,
     /// Server state.
     stored: Option<Stored>,
     /// Signatures already checked, so a value re-read many times is verified once.
@@ -247,14 +249,15 @@ pub struct Register {
     outbox: Outbox<RegisterMsg, RegisterEvent, RegisterDurable, RegisterReply>,
 }
 
-/// The state, for the explorer's fingerprints: the configuration and the keyring are left
-/// out, being the same in every state of one model.
+/// The state, for the explorer's fingerprints: the configuration, the keyring and the
+/// signer are left out, being the same in every state of one model.
 impl std::hash::Hash for Register {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         let Register {
             id,
             config: _,
             keyring: _,
+            signer: _,
             stored,
             verified,
             phase,
@@ -319,9 +322,8 @@ impl Register {
 
     fn sign(&self, value: Vec<u8>, ts: Ts) -> Stored {
         let signature = if self.signed() {
-            let key = self.config.keys.signing_key(self.id);
-            Vote::sign_in(REGISTER_DOMAIN, &key, ts.counter, u64::from(ts.writer.0), self.id, value.clone())
-                .signature
+            let (counter, writer) = (ts.counter, u64::from(ts.writer.0));
+            Vote::sign_as_in(REGISTER_DOMAIN, &self.signer, counter, writer, self.id, value.clone()).signature
         } else {
             Vec::new()
         };
@@ -491,11 +493,13 @@ impl Protocol for Register {
 
     fn new(init: Init<Self>) -> Self {
         let keyring = init.config.keys.keyring(init.members.iter().copied());
+        let signer = init.config.keys.signer(init.id);
         let now = init.now.mono;
         let restored = init.restored.clone().unwrap_or_default();
         Register {
             id: init.id,
             keyring,
+            signer,
             stored: restored.stored,
             verified: Default::default(),
             phase: Phase::Idle,

@@ -6,7 +6,7 @@
 //! what makes forwarded certificates and equivocation evidence checkable by third parties.
 
 use crate::node::NodeId;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -57,6 +57,24 @@ impl Vote {
         Self::sign_in(VOTE_DOMAIN, key, instance, round, voter, value)
     }
 
+    /// Casts a vote with `signer` (an ed25519 key, or in simulation an ideal signer).
+    pub fn sign_as(signer: &Signer, instance: u64, round: u64, voter: NodeId, value: Vec<u8>) -> Vote {
+        Self::sign_as_in(VOTE_DOMAIN, signer, instance, round, voter, value)
+    }
+
+    /// [`Vote::sign_as`] under `domain`.
+    pub fn sign_as_in(
+        domain: &[u8],
+        signer: &Signer,
+        instance: u64,
+        round: u64,
+        voter: NodeId,
+        value: Vec<u8>,
+    ) -> Vote {
+        let signature = signer.sign(&Self::signed_bytes_in(domain, instance, round, voter, &value)).to_vec();
+        Vote { instance, round, voter, value, signature }
+    }
+
     /// [`Vote::sign`] under `domain` (verify with [`Keyring::verify_in`] and the same tag).
     pub fn sign_in(
         domain: &[u8],
@@ -88,7 +106,15 @@ pub enum VoteError {
 /// Every member's public key.
 #[derive(Clone, Debug, Default)]
 pub struct Keyring {
-    keys: BTreeMap<NodeId, VerifyingKey>,
+    keys: BTreeMap<NodeId, Verifier>,
+}
+
+/// How one member's signatures are checked.
+#[derive(Clone, Debug)]
+enum Verifier {
+    Ed25519(VerifyingKey),
+    /// [`VoteKeys::Ideal`]: the tag this cluster seed gives the member.
+    Ideal(u64),
 }
 
 impl Keyring {
@@ -99,7 +125,7 @@ impl Keyring {
 
     /// Adds `node`'s key.
     pub fn insert(&mut self, node: NodeId, key: VerifyingKey) {
-        self.keys.insert(node, key);
+        self.keys.insert(node, Verifier::Ed25519(key));
     }
 
     /// The members.
@@ -126,8 +152,11 @@ impl Keyring {
         let sig: [u8; 64] =
             vote.signature.as_slice().try_into().map_err(|_| VoteError::BadSignature(vote.voter))?;
         let bytes = Vote::signed_bytes_in(domain, vote.instance, vote.round, vote.voter, &vote.value);
-        key.verify_strict(&bytes, &Signature::from_bytes(&sig))
-            .map_err(|_| VoteError::BadSignature(vote.voter))
+        let valid = match key {
+            Verifier::Ed25519(key) => key.verify_strict(&bytes, &Signature::from_bytes(&sig)).is_ok(),
+            Verifier::Ideal(seed) => sig == ideal::tag(*seed, vote.voter, &bytes),
+        };
+        if valid { Ok(()) } else { Err(VoteError::BadSignature(vote.voter)) }
     }
 }
 
@@ -145,6 +174,16 @@ pub enum VoteKeys {
     /// Every node's [`test_key`] from this cluster seed. Anyone who knows the seed can sign
     /// as any node: for simulations and tests only.
     Test(u64),
+    /// Simulation only: ideal signatures from this cluster seed, the stand-in for
+    /// signatures that proofs of Byzantine protocols assume (the ideal signature
+    /// functionality of the cryptography literature). A signature is a 64-byte tag keyed by
+    /// the seed and the signer, checked by recomputing it: a few multiplications instead of
+    /// an elliptic-curve operation. It is unforgeable *within a simulation*, where adversaries
+    /// sign only through the [`Signer`] of a node they control and a guessed tag verifies
+    /// with probability 2^-128; anyone who knows the seed can sign as anyone, so it has no
+    /// place outside one. The protocol's behaviour is the same as with [`VoteKeys::Test`]:
+    /// the same messages, of the same sizes, accepted and refused alike.
+    Ideal(u64),
 }
 
 impl VoteKeys {
@@ -153,15 +192,89 @@ impl VoteKeys {
         match self {
             VoteKeys::Real { keyring, .. } => keyring.clone(),
             VoteKeys::Test(seed) => test_keyring(*seed, members),
+            VoteKeys::Ideal(seed) => {
+                Keyring { keys: members.into_iter().map(|n| (n, Verifier::Ideal(*seed))).collect() }
+            }
         }
     }
 
-    /// `node`'s signing key (with real keys, this node's own whatever `node` is).
-    pub fn signing_key(&self, node: NodeId) -> SigningKey {
+    /// What `node` signs with (with real keys, this node's own key whatever `node` is).
+    /// Deriving a key costs about as much as a signature: a protocol keeps its signer.
+    pub fn signer(&self, node: NodeId) -> Signer {
         match self {
-            VoteKeys::Real { key, .. } => (**key).clone(),
-            VoteKeys::Test(seed) => test_key(*seed, node),
+            VoteKeys::Real { key, .. } => Signer::Ed25519(key.clone()),
+            VoteKeys::Test(seed) => Signer::Ed25519(Box::new(test_key(*seed, node))),
+            VoteKeys::Ideal(seed) => Signer::Ideal { cluster_seed: *seed, node },
         }
+    }
+}
+
+/// What one node signs with.
+#[derive(Clone, Debug)]
+pub enum Signer {
+    /// An ed25519 key.
+    Ed25519(Box<SigningKey>),
+    /// Simulation only: `node`'s ideal signer under [`VoteKeys::Ideal`]`(cluster_seed)`.
+    Ideal {
+        /// The cluster seed.
+        cluster_seed: u64,
+        /// The node it signs as.
+        node: NodeId,
+    },
+}
+
+impl Signer {
+    /// A signature over `bytes`: 64 bytes either way, so messages keep their sizes.
+    pub fn sign(&self, bytes: &[u8]) -> [u8; 64] {
+        match self {
+            Signer::Ed25519(key) => key.sign(bytes).to_bytes(),
+            Signer::Ideal { cluster_seed, node } => ideal::tag(*cluster_seed, *node, bytes),
+        }
+    }
+}
+
+impl From<SigningKey> for Signer {
+    fn from(key: SigningKey) -> Self {
+        Signer::Ed25519(Box::new(key))
+    }
+}
+
+/// The tags of [`VoteKeys::Ideal`].
+mod ideal {
+    use crate::node::NodeId;
+
+    /// What the last 48 bytes of every ideal signature say, so a trace shows what it is.
+    const MARK: &[u8; 48] = b"palisade ideal signature: simulation only, v1...";
+
+    /// Odd constants with high and low bits set (wyhash's), so no realistic word cancels one.
+    const K: [u64; 4] = [0xa076_1d64_78bd_642f, 0xe703_7ed1_a0b4_28db, 0x8ebc_6af0_9c88_c6e3, 0x5899_65cc_7537_4cc3];
+
+    /// The 128-bit product with its halves xored: one multiply mixes two words.
+    fn fold(a: u64, b: u64) -> u64 {
+        let p = u128::from(a) * u128::from(b);
+        (p as u64) ^ ((p >> 64) as u64)
+    }
+
+    /// `node`'s tag on `bytes` under `cluster_seed`: two 64-bit lanes keyed by the seed and
+    /// the signer, each folding in every 8 bytes and the length, then [`MARK`].
+    pub(super) fn tag(cluster_seed: u64, node: NodeId, bytes: &[u8]) -> [u8; 64] {
+        let key = fold(cluster_seed ^ K[0], u64::from(node.0) ^ K[1]);
+        let (mut a, mut b) = (key ^ K[2], key.rotate_left(32) ^ K[3]);
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            let w = u64::from_le_bytes(w);
+            a = fold(a ^ w, K[1]);
+            b = fold(b ^ w.rotate_left(29), K[2]);
+        }
+        let len = bytes.len() as u64;
+        a = fold(a ^ len, K[3]);
+        b = fold(b ^ len, K[0]);
+        let mut out = [0u8; 64];
+        out[..8].copy_from_slice(&a.to_le_bytes());
+        out[8..16].copy_from_slice(&b.to_le_bytes());
+        out[16..].copy_from_slice(MARK);
+        out
     }
 }
 
@@ -218,5 +331,49 @@ mod tests {
         assert_eq!(ring.verify(&forged), Err(VoteError::BadSignature(NodeId(2))));
         let short = Vote { signature: vec![0; 10], ..forged };
         assert!(ring.verify(&short).is_err());
+    }
+
+    #[test]
+    fn ideal_signatures_verify_like_real_ones_and_refuse_what_real_ones_refuse() {
+        for keys in [VoteKeys::Test(1), VoteKeys::Ideal(1)] {
+            let ring = keys.keyring((1..=4).map(NodeId));
+            let v = Vote::sign_as(&keys.signer(NodeId(2)), 7, 3, NodeId(2), b"value".to_vec());
+            assert_eq!(v.signature.len(), 64, "{keys:?}: the same size on the wire");
+            assert_eq!(ring.verify(&v), Ok(()), "{keys:?}");
+            for i in 0..v.signature.len() * 8 {
+                let mut bad = v.clone();
+                bad.signature[i / 8] ^= 1 << (i % 8);
+                assert!(ring.verify(&bad).is_err(), "{keys:?}: bit {i} of the signature");
+            }
+            for i in 0..v.value.len() * 8 {
+                let mut bad = v.clone();
+                bad.value[i / 8] ^= 1 << (i % 8);
+                assert!(ring.verify(&bad).is_err(), "{keys:?}: bit {i} of the value");
+            }
+            for other in [Vote { round: 4, ..v.clone() }, Vote { instance: 8, ..v.clone() }] {
+                assert!(ring.verify(&other).is_err(), "{keys:?}: moved to another round or instance");
+            }
+            assert!(ring.verify_in(b"another/domain", &v).is_err(), "{keys:?}: another domain");
+            // Node 3 signs a vote claiming to be node 2; a stranger is not a member.
+            let forged = Vote::sign_as(&keys.signer(NodeId(3)), 7, 3, NodeId(2), b"value".to_vec());
+            assert_eq!(ring.verify(&forged), Err(VoteError::BadSignature(NodeId(2))), "{keys:?}");
+            let stranger = Vote::sign_as(&keys.signer(NodeId(9)), 7, 3, NodeId(9), b"value".to_vec());
+            assert_eq!(ring.verify(&stranger), Err(VoteError::UnknownVoter(NodeId(9))), "{keys:?}");
+        }
+        // Another cluster's ideal signer is not this cluster's.
+        let v = Vote::sign_as(&VoteKeys::Ideal(2).signer(NodeId(2)), 7, 3, NodeId(2), b"v".to_vec());
+        assert!(VoteKeys::Ideal(1).keyring((1..=4).map(NodeId)).verify(&v).is_err());
+        // An ideal signature never passes as an ed25519 one, nor the other way round.
+        let real = VoteKeys::Test(1);
+        let ideal = Vote::sign_as(&VoteKeys::Ideal(1).signer(NodeId(2)), 7, 3, NodeId(2), b"v".to_vec());
+        assert!(real.keyring((1..=4).map(NodeId)).verify(&ideal).is_err());
+    }
+
+    #[test]
+    fn ideal_tags_are_pinned() {
+        // A change here changes every simulated Byzantine run's messages: deliberate only.
+        let tag = ideal::tag(7, NodeId(3), b"palisade");
+        assert_eq!(u64::from_le_bytes(tag[..8].try_into().unwrap()), 0x7460_fa35_8a95_f093);
+        assert_eq!(&tag[16..], b"palisade ideal signature: simulation only, v1...");
     }
 }
