@@ -10,6 +10,8 @@
 //! random peers per round) and prints the wall nanoseconds per event for each, side by side
 //! with a bare loop doing the same work on the same event queue (medians of 7 alternating
 //! runs).
+//! `-- --workload turmoil` gives every run turmoil's default latency instead (exponential,
+//! mean 20 ms, no loss), for a like-for-like comparison (`bench/compare-turmoil.sh`).
 //! `-- --profile N` runs the simulator alone on N nodes, for a profiler.
 //! `-- --memory` runs 1000 nodes for 10 simulated minutes and prints peak resident memory.
 
@@ -115,12 +117,23 @@ struct Measured {
     wall: Duration,
 }
 
+/// The link: palisade's workload (uniform 0-100 ms, 1% loss), or with `--workload turmoil`
+/// turmoil's default (0 + 100 ms × Exp(5), mean 20 ms, no loss; turmoil also cuts a delay at
+/// 100 ms, which 0.7% of draws exceed).
+fn link() -> LinkConfig {
+    if std::env::args().collect::<Vec<_>>().windows(2).any(|w| w[0] == "--workload" && w[1] == "turmoil") {
+        LinkConfig::with_latency(Latency::Exponential { min: Duration::ZERO, mean: Duration::from_millis(20) })
+    } else {
+        LinkConfig {
+            loss: 0.01,
+            ..LinkConfig::with_latency(Latency::uniform(Duration::ZERO, Duration::from_millis(100)))
+        }
+    }
+}
+
 fn run(nodes: u32, fanout: Option<usize>, simulated: Duration) -> Measured {
     let mut cfg = SimConfig::new(42, nodes);
-    cfg.network = Network::uniform(LinkConfig {
-        loss: 0.01,
-        ..LinkConfig::with_latency(Latency::uniform(Duration::ZERO, Duration::from_millis(100)))
-    });
+    cfg.network = Network::uniform(link());
     let mut sim = Simulation::<PingPong>::new(cfg, Config { fanout });
     let start = std::time::Instant::now();
     let report = sim.run_for(simulated);
