@@ -122,7 +122,10 @@ struct Measured {
 /// 100 ms, which 0.7% of draws exceed).
 fn link() -> LinkConfig {
     if std::env::args().collect::<Vec<_>>().windows(2).any(|w| w[0] == "--workload" && w[1] == "turmoil") {
-        LinkConfig::with_latency(Latency::Exponential { min: Duration::ZERO, mean: Duration::from_millis(20) })
+        LinkConfig::with_latency(Latency::Exponential {
+            min: Duration::ZERO,
+            mean: Duration::from_millis(20),
+        })
     } else {
         LinkConfig {
             loss: 0.01,
@@ -228,7 +231,11 @@ fn main() {
         let nodes: u32 = args.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or(10);
         let simulated = Duration::from_secs(u64::from(20_000 / nodes.max(1)).max(1));
         let m = run(nodes, Some(4), simulated);
-        println!("nodes={nodes} events={} ns_per_event={:.1}", m.events, m.wall.as_nanos() as f64 / m.events as f64);
+        println!(
+            "nodes={nodes} events={} ns_per_event={:.1}",
+            m.events,
+            m.wall.as_nanos() as f64 / m.events as f64
+        );
         return;
     }
     let scale = args.iter().any(|a| a == "--scale");

@@ -3,10 +3,8 @@
 
 use super::{Outcome, RunSpec, Scenario};
 use palisade_core::Observation;
-use palisade_core::fencing::checks::{
-    GrantOrder, accepted_writes_increase, issued_tokens_increase,
-};
 use palisade_core::fencing::Fenced;
+use palisade_core::fencing::checks::{GrantOrder, accepted_writes_increase, issued_tokens_increase};
 use palisade_core::hazard::Hazards;
 use palisade_core::lease::checks::single_holder;
 use palisade_core::lease::{LeaseCommand, LeaseConfig, LeaseEvent, SingleGrantorLockService};

@@ -31,7 +31,11 @@ pub const REAL_SIGNATURES_EVERY: u64 = 16;
 /// which signs and verifies with real ed25519 ([`VoteKeys::Test`]) so that every sweep
 /// still runs the real code path. A seed's verdict does not depend on which it gets.
 pub fn vote_keys(seed: u64, cluster: u64) -> VoteKeys {
-    if seed.is_multiple_of(REAL_SIGNATURES_EVERY) { VoteKeys::Test(cluster) } else { VoteKeys::Ideal(cluster) }
+    if seed.is_multiple_of(REAL_SIGNATURES_EVERY) {
+        VoteKeys::Test(cluster)
+    } else {
+        VoteKeys::Ideal(cluster)
+    }
 }
 
 /// How to run a scenario once.

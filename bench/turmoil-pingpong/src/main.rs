@@ -46,7 +46,8 @@ async fn send(sock: &Arc<UdpSocket>, rng: &Arc<AtomicU64>, emulate: bool, bytes:
 }
 
 fn main() {
-    let emulate = std::env::args().collect::<Vec<_>>().windows(2).any(|w| w[0] == "--workload" && w[1] == "palisade");
+    let emulate =
+        std::env::args().collect::<Vec<_>>().windows(2).any(|w| w[0] == "--workload" && w[1] == "palisade");
     let delivered = Arc::new(AtomicU64::new(0));
     let max_latency = if emulate { Duration::ZERO } else { Duration::from_millis(100) };
     let mut sim = turmoil::Builder::new()
@@ -66,7 +67,8 @@ fn main() {
             let rng = Arc::new(AtomicU64::new(42 + i as u64));
             async move {
                 let sock = Arc::new(UdpSocket::bind((IpAddr::from([0, 0, 0, 0]), PORT)).await?);
-                let targets: Vec<SocketAddr> = peers.iter().map(|p| SocketAddr::new(turmoil::lookup(p.as_str()), PORT)).collect();
+                let targets: Vec<SocketAddr> =
+                    peers.iter().map(|p| SocketAddr::new(turmoil::lookup(p.as_str()), PORT)).collect();
                 let (rx, rx_rng) = (sock.clone(), rng.clone());
                 tokio::spawn(async move {
                     let mut buf = [0u8; 16];

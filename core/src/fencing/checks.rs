@@ -210,7 +210,8 @@ mod tests {
             let mut now = 0;
             for _ in 0..30 {
                 now += rng.below(3);
-                let (at, node, token) = (Duration::from_secs(now), NodeId(1 + rng.below(3) as u32), FencingToken(rng.below(6)));
+                let (at, node, token) =
+                    (Duration::from_secs(now), NodeId(1 + rng.below(3) as u32), FencingToken(rng.below(6)));
                 if rng.chance(0.4) {
                     order.grant(at, node, token);
                     grants.push((at, node, token));

@@ -18,7 +18,9 @@ pub use collector::{
     Added, CertificateError, EquivocationEvidence, EvidenceError, QuorumCertificate, Rejection, VoteCollector,
 };
 pub use system::{QuorumError, QuorumKind, QuorumSystem};
-pub use vote::{Keyring, MAX_VOTE_VALUE, Signer, VOTE_DOMAIN, Vote, VoteError, VoteKeys, test_key, test_keyring};
+pub use vote::{
+    Keyring, MAX_VOTE_VALUE, Signer, VOTE_DOMAIN, Vote, VoteError, VoteKeys, test_key, test_keyring,
+};
 
 #[cfg(test)]
 mod tests;

@@ -247,7 +247,8 @@ mod ideal {
     const MARK: &[u8; 48] = b"palisade ideal signature: simulation only, v1...";
 
     /// Odd constants with high and low bits set (wyhash's), so no realistic word cancels one.
-    const K: [u64; 4] = [0xa076_1d64_78bd_642f, 0xe703_7ed1_a0b4_28db, 0x8ebc_6af0_9c88_c6e3, 0x5899_65cc_7537_4cc3];
+    const K: [u64; 4] =
+        [0xa076_1d64_78bd_642f, 0xe703_7ed1_a0b4_28db, 0x8ebc_6af0_9c88_c6e3, 0x5899_65cc_7537_4cc3];
 
     /// The 128-bit product with its halves xored: one multiply mixes two words.
     fn fold(a: u64, b: u64) -> u64 {
