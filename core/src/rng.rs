@@ -131,6 +131,28 @@ mod tests {
     }
 
     #[test]
+    fn below_draws_what_lemires_method_with_the_threshold_always_computed_draws() {
+        // The threshold is computed only when a draw could be rejected; the draws must be
+        // exactly those of the plain method, or every recorded run would change.
+        fn plain(rng: &mut Rng, n: u64) -> u64 {
+            let threshold = n.wrapping_neg() % n;
+            loop {
+                let m = u128::from(rng.next_u64()) * u128::from(n);
+                if (m as u64) >= threshold {
+                    return (m >> 64) as u64;
+                }
+            }
+        }
+        let bounds = [1, 2, 3, 7, 100, 1 << 32, (1 << 63) + 1, u64::MAX - 1, u64::MAX];
+        for (i, &n) in bounds.iter().enumerate() {
+            let (mut a, mut b) = (Rng::from_seed(i as u64), Rng::from_seed(i as u64));
+            for _ in 0..20_000 {
+                assert_eq!(a.below(n), plain(&mut b, n), "n = {n}");
+            }
+        }
+    }
+
+    #[test]
     fn below_stays_in_range_and_covers_it() {
         let mut r = Rng::from_seed(1);
         let mut seen = [0u32; 7];
