@@ -144,11 +144,13 @@ fn run(nodes: u32, fanout: Option<usize>, simulated: Duration) -> Measured {
     Measured { delivered: report.delivered, events: report.events, wall }
 }
 
-/// The same workload without the simulator: the same event queue, the same random draws
-/// (the peers pinged, loss, uniform latency), and events counted as the simulator's trace
-/// counts them (a timeout, a send or a drop, a delivery). What is left out is everything
-/// the simulator adds: the protocol behind its trait, clocks, the trace hash, checkers,
-/// crash and pause bookkeeping. The floor the simulator's per-event cost is compared with.
+/// The same workload without the simulator: the same event queue, the same kinds of random
+/// draws (the peers pinged, loss, latency from the same link), and events counted as the
+/// simulator's trace counts them (a timeout, a send or a drop, a delivery). What is left
+/// out is everything the simulator adds: the protocol behind its trait, message payloads
+/// and their encoding, clocks, the trace hash, checkers, crash and pause bookkeeping. The
+/// floor the simulator's per-event cost is compared with; its random streams differ from
+/// the simulator's, so its peers and delays are others drawn from the same distributions.
 fn bare(nodes: u32, fanout: usize, simulated: Duration) -> Measured {
     enum Ev {
         Round(u32),
@@ -157,7 +159,7 @@ fn bare(nodes: u32, fanout: usize, simulated: Duration) -> Measured {
     }
     let end = simulated.as_nanos() as u64;
     let round = ROUND.as_nanos() as u64;
-    let (lo, hi) = (Duration::ZERO, Duration::from_millis(100));
+    let link = link();
     let mut master = Rng::from_seed(42);
     let mut net = master.fork(1);
     let mut peers: Vec<Rng> = (0..nodes).map(|i| master.fork(u64::from(i) + 10)).collect();
@@ -169,8 +171,8 @@ fn bare(nodes: u32, fanout: usize, simulated: Duration) -> Measured {
     let start = std::time::Instant::now();
     let mut send = |queue: &mut EventQueue<Ev>, now: u64, ev: Ev, events: &mut u64| {
         *events += 1;
-        if !net.chance(0.01) {
-            queue.push(now + net.duration_between(lo, hi).as_nanos() as u64, ev);
+        if !net.chance(link.loss) {
+            queue.push(now + link.latency.sample(&mut net).as_nanos() as u64, ev);
         }
     };
     while let Some((now, ev)) = queue.pop() {

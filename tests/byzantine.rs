@@ -157,3 +157,42 @@ fn the_masking_register_checks_a_fair_share_of_reads_against_the_last_write() {
         assert!(checked >= 20 && checked * 10 >= reads, "seed {seed}: {checked} of {reads} reads checked");
     }
 }
+
+#[test]
+fn ideal_and_real_signatures_give_the_same_runs() {
+    // The same seeds and adversaries signing with ed25519 and with ideal signatures: every
+    // count, the verdict and every observation's time and node agree. Only the trace hash
+    // differs, since it digests the signature bytes.
+    use palisade::core::quorum::{QuorumKind, QuorumSystem, VoteKeys};
+    use palisade::scenarios::{bft_register, bracha};
+    use palisade::sim::RunReport;
+    let same = |a: RunReport, b: RunReport, what: &str| {
+        assert_ne!(a.trace_hash, b.trace_hash, "{what}: the signature bytes differ");
+        assert_eq!(RunReport { trace_hash: 0, ..a }, RunReport { trace_hash: 0, ..b }, "{what}");
+    };
+    let secs = Duration::from_secs(20);
+    for seed in 2..=7 {
+        for (n, f, byzantine) in [(4, 1, 1), (7, 2, 2), (4, 1, 2)] {
+            let run = |keys| {
+                let mut sim = bracha::simulation_with_keys(seed, n, f, byzantine, keys);
+                let report = sim.run_for(secs);
+                let seen: Vec<_> = sim.world().history().iter().map(|o| (o.at, o.node)).collect();
+                (report, seen)
+            };
+            let ((a, seen_a), (b, seen_b)) = (run(VoteKeys::Test(3)), run(VoteKeys::Ideal(3)));
+            let what = format!("bracha n = {n}, {byzantine} Byzantine, seed {seed}");
+            assert!(a.byzantine_altered > 0, "{what}: the adversary acted");
+            same(a, b, &what);
+            assert_eq!(seen_a, seen_b, "{what}");
+        }
+        let fuzz = |keys| bracha::fuzz_simulation_with_keys(seed, 4, 1, keys).run_for(secs);
+        same(fuzz(VoteKeys::Test(3)), fuzz(VoteKeys::Ideal(3)), &format!("fuzz-bracha seed {seed}"));
+        let system = QuorumSystem::new(QuorumKind::Dissemination, 4, 1).expect("valid");
+        for fuzzing in [false, true] {
+            let run =
+                |keys| bft_register::simulation_with_keys(seed, system, 1, fuzzing, secs, keys).run_for(secs);
+            let what = format!("signed register, fuzzing {fuzzing}, seed {seed}");
+            same(run(VoteKeys::Test(3)), run(VoteKeys::Ideal(3)), &what);
+        }
+    }
+}

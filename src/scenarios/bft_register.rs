@@ -4,7 +4,7 @@ use super::{Outcome, RunSpec, Scenario};
 use palisade_core::quorum::register::{
     Register, RegisterCommand, RegisterConfig, RegisterEvent, RegisterMsg, Stored, Ts,
 };
-use palisade_core::quorum::{QuorumKind, QuorumSystem};
+use palisade_core::quorum::{QuorumKind, QuorumSystem, VoteKeys};
 use palisade_core::{NodeId, Rng, Violation};
 use palisade_sim::byzantine::{Action, Adversary, AdversaryCtx};
 use palisade_sim::{EveryOperationWithin, Latency, LinkConfig, Network, SimConfig, Simulation, World};
@@ -53,6 +53,19 @@ pub fn simulation(
     duration: Duration,
 ) -> Simulation<Register> {
     simulation_with_coverage(seed, system, byzantine, false, duration).0
+}
+
+/// [`simulation`] (or with `fuzz`, [`fuzz_simulation`]) signing with `keys` instead of the
+/// seed's choice ([`super::vote_keys`]).
+pub fn simulation_with_keys(
+    seed: u64,
+    system: QuorumSystem,
+    byzantine: u32,
+    fuzz: bool,
+    duration: Duration,
+    keys: VoteKeys,
+) -> Simulation<Register> {
+    adversaries(seed, system, byzantine, fuzz, duration, keys).0
 }
 
 /// [`simulation`] with the lying servers replaced by [`palisade_sim::fuzz::Fuzz`]
@@ -121,8 +134,19 @@ pub fn simulation_with_coverage(
     fuzz: bool,
     duration: Duration,
 ) -> (Simulation<Register>, ReadCoverage) {
+    adversaries(seed, system, byzantine, fuzz, duration, super::vote_keys(seed, KEYS))
+}
+
+fn adversaries(
+    seed: u64,
+    system: QuorumSystem,
+    byzantine: u32,
+    fuzz: bool,
+    duration: Duration,
+    keys: VoteKeys,
+) -> (Simulation<Register>, ReadCoverage) {
     let coverage = ReadCoverage::default();
-    let sim = simulation_with(seed, system, byzantine, duration, coverage.clone(), |sim, b| {
+    let sim = simulation_with(seed, system, byzantine, duration, coverage.clone(), keys, |sim, b| {
         if fuzz {
             sim.make_byzantine(b, palisade_sim::fuzz::Fuzz::new());
         } else {
@@ -135,13 +159,22 @@ pub fn simulation_with_coverage(
 /// Servers 1..=n and three clients running the [`workload`] for `duration`, no checkers
 /// and no adversaries.
 pub fn bare_simulation(seed: u64, system: QuorumSystem, duration: Duration) -> Simulation<Register> {
+    bare_simulation_with_keys(seed, system, duration, super::vote_keys(seed, KEYS))
+}
+
+fn bare_simulation_with_keys(
+    seed: u64,
+    system: QuorumSystem,
+    duration: Duration,
+    keys: VoteKeys,
+) -> Simulation<Register> {
     let n = system.n() as u32;
     let mut sc = SimConfig::new(seed, n + CLIENTS);
     sc.network = Network::uniform(LinkConfig::with_latency(Latency::uniform(
         Duration::from_millis(1),
         Duration::from_millis(30),
     )));
-    let mut sim = Simulation::new(sc, config(seed, system));
+    let mut sim = Simulation::new(sc, RegisterConfig::new(system, keys));
     for (node, at, cmd) in workload(seed, n, duration) {
         sim.command_at(node, at, cmd);
     }
@@ -152,8 +185,11 @@ pub fn bare_simulation(seed: u64, system: QuorumSystem, duration: Duration) -> S
 /// keys ([`super::vote_keys`]: ideal signatures, real ed25519 every sixteenth seed),
 /// resends every 300 ms.
 pub fn config(seed: u64, system: QuorumSystem) -> RegisterConfig {
-    RegisterConfig::new(system, super::vote_keys(seed, 0x7265_6769))
+    RegisterConfig::new(system, super::vote_keys(seed, KEYS))
 }
+
+/// The cluster seed of the scenarios' keys.
+const KEYS: u64 = 0x7265_6769;
 
 fn simulation_with(
     seed: u64,
@@ -161,10 +197,11 @@ fn simulation_with(
     byzantine: u32,
     duration: Duration,
     coverage: ReadCoverage,
+    keys: VoteKeys,
     mut adversary: impl FnMut(&mut Simulation<Register>, NodeId),
 ) -> Simulation<Register> {
     let (kind, f) = (system.kind(), system.f());
-    let mut sim = bare_simulation(seed, system, duration);
+    let mut sim = bare_simulation_with_keys(seed, system, duration, keys);
     for b in 1..=byzantine {
         adversary(&mut sim, NodeId(b));
     }

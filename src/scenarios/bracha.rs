@@ -6,7 +6,7 @@ use palisade_core::protocol::RequestId;
 use palisade_core::quorum::bracha::{
     Bracha, BrachaCommand, BrachaConfig, BrachaEvent, BrachaMsg, BrachaReply, InstanceId,
 };
-use palisade_core::quorum::{Vote, VoteKeys};
+use palisade_core::quorum::{Signer, Vote, VoteKeys};
 use palisade_core::{NodeId, Violation};
 use palisade_sim::byzantine::{Action, Adversary, AdversaryCtx, Garbage, Replay, SelectiveDelay, Silent};
 use palisade_sim::{Latency, LinkConfig, Network, SimConfig, Simulation, WithinAfterGst, World};
@@ -47,20 +47,21 @@ pub struct SplitBrain {
     pub group_b: BTreeSet<NodeId>,
     /// Per liar's instance, the two signed initials, made once: (the truth, the lie).
     signed: BTreeMap<InstanceId, (Vote, Vote)>,
-    /// The run's keys: colluders can sign as any liar.
-    keys: VoteKeys,
+    /// Each liar's signer: colluders share them, and hold no one else's.
+    signers: BTreeMap<NodeId, Signer>,
 }
 
 impl SplitBrain {
     /// `liar` tells `group_b` one value and everyone else another.
-    pub fn new(liar: NodeId, group_b: BTreeSet<NodeId>, keys: VoteKeys) -> Self {
+    pub fn new(liar: NodeId, group_b: BTreeSet<NodeId>, keys: &VoteKeys) -> Self {
         Self::colluding(vec![liar], group_b, keys)
     }
 
     /// Every one of `liars` equivocates about its own instance along the same split, and
     /// the node running this backs all of their lies.
-    pub fn colluding(liars: Vec<NodeId>, group_b: BTreeSet<NodeId>, keys: VoteKeys) -> Self {
-        SplitBrain { liars, group_b, signed: BTreeMap::new(), keys }
+    pub fn colluding(liars: Vec<NodeId>, group_b: BTreeSet<NodeId>, keys: &VoteKeys) -> Self {
+        let signers = liars.iter().map(|&l| (l, keys.signer(l))).collect();
+        SplitBrain { liars, group_b, signed: BTreeMap::new(), signers }
     }
 
     fn lies_about(&self, (sender, _): InstanceId) -> bool {
@@ -87,14 +88,14 @@ impl Adversary<Bracha> for SplitBrain {
         // A liar's k-th broadcast is its instance k: liars are never crashed or paused, so
         // none of their application's requests is lost.
         let (liar, k) = id;
+        let Some(key) = self.signers.get(&liar) else { return };
         let (truth, lie) = self
             .signed
             .entry(id)
             .or_insert_with(|| {
-                let key = self.keys.signer(liar);
                 (
-                    Vote::sign_as(&key, k, 0, liar, value_of(liar, k)),
-                    Vote::sign_as(&key, k, 0, liar, other_value(liar, k)),
+                    Vote::sign_as(key, k, 0, liar, value_of(liar, k)),
+                    Vote::sign_as(key, k, 0, liar, other_value(liar, k)),
                 )
             })
             .clone();
@@ -125,8 +126,18 @@ impl Adversary<Bracha> for SplitBrain {
 /// Byzantine nodes collude with it; within it, by seed, n2 is a second equivocator sharing
 /// n1's plan (seeds ≡ 4 mod 5), or silent, replaying, delaying or sending garbage.
 pub fn simulation(seed: u64, n: u32, f: usize, byzantine: u32) -> Simulation<Bracha> {
-    let (mut sim, sent) = simulation_without_checkers(seed, n, f);
-    let keys = super::vote_keys(seed, CLUSTER);
+    simulation_with_keys(seed, n, f, byzantine, super::vote_keys(seed, CLUSTER))
+}
+
+/// [`simulation`] signing with `keys` instead of the seed's choice ([`super::vote_keys`]).
+pub fn simulation_with_keys(
+    seed: u64,
+    n: u32,
+    f: usize,
+    byzantine: u32,
+    keys: VoteKeys,
+) -> Simulation<Bracha> {
+    let (mut sim, sent) = simulation_without_checkers(seed, n, f, &keys);
     let correct: Vec<NodeId> = (byzantine + 1..=n).map(NodeId).collect();
     let group_b: BTreeSet<NodeId> = correct[correct.len() / 2..].iter().copied().collect();
     let liar = NodeId(1);
@@ -134,13 +145,13 @@ pub fn simulation(seed: u64, n: u32, f: usize, byzantine: u32) -> Simulation<Bra
     // each lie about their own instance along the same split and back each other's lies.
     let pair = byzantine >= 2 && byzantine as usize <= f && seed % 5 == 4;
     let liars = if pair { vec![liar, NodeId(2)] } else { vec![liar] };
-    sim.make_byzantine(liar, SplitBrain::colluding(liars.clone(), group_b.clone(), keys.clone()));
+    sim.make_byzantine(liar, SplitBrain::colluding(liars.clone(), group_b.clone(), &keys));
     for b in 2..=byzantine {
         let node = NodeId(b);
         if byzantine as usize > f || pair {
             // Beyond the bound the extra adversaries collude with the liar; within it, the
             // paired equivocator does.
-            sim.make_byzantine(node, SplitBrain::colluding(liars.clone(), group_b.clone(), keys.clone()));
+            sim.make_byzantine(node, SplitBrain::colluding(liars.clone(), group_b.clone(), &keys));
         } else {
             match seed % 5 {
                 0 => sim.make_byzantine(node, Silent),
@@ -162,8 +173,12 @@ pub fn simulation(seed: u64, n: u32, f: usize, byzantine: u32) -> Simulation<Bra
 /// [`simulation`] within the bound except the equivocation evidence (a fuzzer cannot sign
 /// two values, so there may be none to find).
 pub fn fuzz_simulation(seed: u64, n: u32, f: usize) -> Simulation<Bracha> {
-    let (mut sim, sent) = simulation_without_checkers(seed, n, f);
-    let keys = super::vote_keys(seed, CLUSTER);
+    fuzz_simulation_with_keys(seed, n, f, super::vote_keys(seed, CLUSTER))
+}
+
+/// [`fuzz_simulation`] signing with `keys` instead of the seed's choice.
+pub fn fuzz_simulation_with_keys(seed: u64, n: u32, f: usize, keys: VoteKeys) -> Simulation<Bracha> {
+    let (mut sim, sent) = simulation_without_checkers(seed, n, f, &keys);
     for b in 1..=f as u32 {
         let key = keys.signer(NodeId(b));
         // A Byzantine node holds its own key: a generated initial it claims as its own is
@@ -189,14 +204,18 @@ type Requests = BTreeMap<RequestId, (NodeId, Vec<u8>)>;
 
 /// The network, the configuration and every node's application asking for [`BROADCASTS`]
 /// broadcasts, [`BROADCAST_EVERY`] apart from [`START_AFTER`]; and what was asked.
-fn simulation_without_checkers(seed: u64, n: u32, f: usize) -> (Simulation<Bracha>, Requests) {
+fn simulation_without_checkers(
+    seed: u64,
+    n: u32,
+    f: usize,
+    keys: &VoteKeys,
+) -> (Simulation<Bracha>, Requests) {
     let mut sc = SimConfig::new(seed, n);
     sc.network = Network::uniform(LinkConfig::with_latency(Latency::uniform(
         Duration::from_millis(1),
         Duration::from_millis(30),
     )));
-    let config =
-        BrachaConfig::with_keys(n as usize, f, super::vote_keys(seed, CLUSTER)).expect("valid configuration");
+    let config = BrachaConfig::with_keys(n as usize, f, keys.clone()).expect("valid configuration");
     let mut sim = Simulation::new(sc, config);
     let mut asked = Requests::new();
     for k in 1..=BROADCASTS {

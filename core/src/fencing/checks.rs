@@ -80,53 +80,61 @@ type Known = (usize, NodeId, Duration);
 /// with the verdict the function gives on the same facts.
 #[derive(Clone, Debug, Default)]
 pub struct GrantOrder {
-    grants: Vec<(Duration, NodeId, FencingToken)>,
-    accepted: Vec<(Duration, NodeId, FencingToken)>,
-    /// The scan's state after the first `settled` accepted writes: the grants read so far
-    /// (by token), how many, and the latest grant a write was accepted under.
+    /// Grants not read yet; the first is grant number `read`.
+    grants: std::collections::VecDeque<(Duration, NodeId, FencingToken)>,
+    /// Accepted writes not settled yet.
+    accepted: std::collections::VecDeque<(Duration, NodeId, FencingToken)>,
+    /// The scan's state after every settled write: the grants read so far (by token), how
+    /// many, and the latest grant a write was accepted under.
     granted: std::collections::BTreeMap<FencingToken, Known>,
     read: usize,
     latest: Option<Known>,
-    settled: usize,
+    /// The latest `settled_before` passed to [`GrantOrder::check`]: no fact may come earlier.
+    horizon: Duration,
 }
 
 impl GrantOrder {
     /// A lease granted to `holder` with `token` at `at` (after every grant added before).
     pub fn grant(&mut self, at: Duration, holder: NodeId, token: FencingToken) {
-        self.grants.push((at, holder, token));
+        debug_assert!(at >= self.horizon, "a grant at {at:?}, before facts settled up to {:?}", self.horizon);
+        self.grants.push_back((at, holder, token));
     }
 
     /// A write by `from` with `token` accepted at `at` (after every write added before).
     pub fn accept(&mut self, at: Duration, from: NodeId, token: FencingToken) {
-        self.accepted.push((at, from, token));
+        debug_assert!(at >= self.horizon, "a write at {at:?}, before facts settled up to {:?}", self.horizon);
+        self.accepted.push_back((at, from, token));
     }
 
-    /// Judges every fact added so far. Facts before `settled_before` are final (a checker
-    /// passes the current time: later facts come at it or after); later ones are judged
-    /// again by the next check, as a grant at the same instant may still be added.
+    /// Judges every fact added so far. Facts before `settled_before` are final: no fact
+    /// added afterwards may be earlier (a checker passes the current time). Later ones are
+    /// judged again by the next check, as a grant at the same instant may still be added.
+    /// Settled writes and the grants read for them are let go; the grants stay by token.
     pub fn check(&mut self, settled_before: Duration) -> Result<(), Violation> {
-        while let Some(&(at, from, token)) = self.accepted.get(self.settled) {
+        self.horizon = self.horizon.max(settled_before);
+        while let Some(&(at, from, token)) = self.accepted.front() {
             if at >= settled_before {
                 break;
             }
-            while let Some(&(gat, holder, gtoken)) = self.grants.get(self.read) {
+            while let Some(&(gat, holder, gtoken)) = self.grants.front() {
                 if gat > at {
                     break;
                 }
                 self.granted.insert(gtoken, (self.read, holder, gat));
+                self.grants.pop_front();
                 self.read += 1;
             }
             judge(self.granted.get(&token).copied(), &mut self.latest, at, from, token)?;
-            self.settled += 1;
+            self.accepted.pop_front();
         }
         // The writes at the last instant, without settling: their grants may not all be in.
-        let (mut latest, mut read, mut newer) = (self.latest, self.read, Vec::new());
-        for &(at, from, token) in &self.accepted[self.settled..] {
+        let (mut latest, mut read, mut newer) = (self.latest, 0, Vec::new());
+        for &(at, from, token) in &self.accepted {
             while let Some(&(gat, holder, gtoken)) = self.grants.get(read) {
                 if gat > at {
                     break;
                 }
-                newer.push((gtoken, (read, holder, gat)));
+                newer.push((gtoken, (self.read + read, holder, gat)));
                 read += 1;
             }
             let known = newer.iter().rev().find(|(t, _)| *t == token).map(|&(_, k)| k);

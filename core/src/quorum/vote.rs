@@ -4,6 +4,7 @@
 //! and is checked with `verify_strict` (no malleable or small-order keys). The transport
 //! authenticates who *sent* a vote; the signature proves who *cast* it, to anyone, which is
 //! what makes forwarded certificates and equivocation evidence checkable by third parties.
+//! In simulation the signature may instead be an ideal one ([`VoteKeys::Ideal`]).
 
 use crate::node::NodeId;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
@@ -28,7 +29,7 @@ pub struct Vote {
     /// What it votes for.
     #[serde(with = "serde_bytes")]
     pub value: Vec<u8>,
-    /// ed25519 over [`Vote::signed_bytes`].
+    /// ed25519 over [`Vote::signed_bytes`] (or, in simulation, an ideal signature's tag).
     #[serde(with = "serde_bytes")]
     pub signature: Vec<u8>,
 }
@@ -113,7 +114,7 @@ pub struct Keyring {
 #[derive(Clone, Debug)]
 enum Verifier {
     Ed25519(VerifyingKey),
-    /// [`VoteKeys::Ideal`]: the tag this cluster seed gives the member.
+    /// [`VoteKeys::Ideal`]: the cluster seed the member's key derives from.
     Ideal(u64),
 }
 
@@ -138,12 +139,13 @@ impl Keyring {
         self.keys.contains_key(&node)
     }
 
-    /// Checks a vote's signature with `verify_strict`.
+    /// Checks a vote's signature: ed25519's `verify_strict`, or an ideal signature's tag.
     pub fn verify(&self, vote: &Vote) -> Result<(), VoteError> {
         self.verify_in(VOTE_DOMAIN, vote)
     }
 
-    /// [`Keyring::verify`] for a signature made under `domain` with [`Vote::sign_in`].
+    /// [`Keyring::verify`] for a signature made under `domain` with [`Vote::sign_in`] or
+    /// [`Vote::sign_as_in`].
     pub fn verify_in(&self, domain: &[u8], vote: &Vote) -> Result<(), VoteError> {
         if vote.value.len() > MAX_VOTE_VALUE {
             return Err(VoteError::TooLarge(vote.value.len()));
@@ -154,7 +156,7 @@ impl Keyring {
         let bytes = Vote::signed_bytes_in(domain, vote.instance, vote.round, vote.voter, &vote.value);
         let valid = match key {
             Verifier::Ed25519(key) => key.verify_strict(&bytes, &Signature::from_bytes(&sig)).is_ok(),
-            Verifier::Ideal(seed) => sig == ideal::tag(*seed, vote.voter, &bytes),
+            Verifier::Ideal(seed) => sig == ideal::tag(ideal::key(*seed, vote.voter), &bytes),
         };
         if valid { Ok(()) } else { Err(VoteError::BadSignature(vote.voter)) }
     }
@@ -177,12 +179,15 @@ pub enum VoteKeys {
     /// Simulation only: ideal signatures from this cluster seed, the stand-in for
     /// signatures that proofs of Byzantine protocols assume (the ideal signature
     /// functionality of the cryptography literature). A signature is a 64-byte tag keyed by
-    /// the seed and the signer, checked by recomputing it: a few multiplications instead of
-    /// an elliptic-curve operation. It is unforgeable *within a simulation*, where adversaries
-    /// sign only through the [`Signer`] of a node they control and a guessed tag verifies
-    /// with probability 2^-128; anyone who knows the seed can sign as anyone, so it has no
-    /// place outside one. The protocol's behaviour is the same as with [`VoteKeys::Test`]:
-    /// the same messages, of the same sizes, accepted and refused alike.
+    /// the signer's key (derived from the seed and its id), checked by recomputing it: a few
+    /// multiplications instead of an elliptic-curve operation. It is unforgeable *within a
+    /// simulation*, where an adversary signs only through the [`Signer`] of a node it
+    /// controls and a guessed tag verifies with probability 2^-128; anyone who knows the seed
+    /// can sign as anyone, so it has no place outside one. Messages keep their sizes, and a
+    /// signature is accepted or refused where an ed25519 one would be. One difference: an
+    /// ideal signer makes one signature per message, where an ed25519 key holder could make
+    /// many, so an adversary that re-signs one vote to get past caches keyed by signature
+    /// bytes cannot be expressed with it (none of the built-in adversaries does).
     Ideal(u64),
 }
 
@@ -202,40 +207,32 @@ impl VoteKeys {
     /// Deriving a key costs about as much as a signature: a protocol keeps its signer.
     pub fn signer(&self, node: NodeId) -> Signer {
         match self {
-            VoteKeys::Real { key, .. } => Signer::Ed25519(key.clone()),
-            VoteKeys::Test(seed) => Signer::Ed25519(Box::new(test_key(*seed, node))),
-            VoteKeys::Ideal(seed) => Signer::Ideal { cluster_seed: *seed, node },
+            VoteKeys::Real { key, .. } => Signer(Scheme::Ed25519(key.clone())),
+            VoteKeys::Test(seed) => Signer(Scheme::Ed25519(Box::new(test_key(*seed, node)))),
+            VoteKeys::Ideal(seed) => Signer(Scheme::Ideal(ideal::key(*seed, node))),
         }
     }
 }
 
-/// What one node signs with.
+/// What one node signs with: an ed25519 key, or in simulation an ideal signer. Made by
+/// [`VoteKeys::signer`], so code that holds one node's signer cannot make another's.
 #[derive(Clone, Debug)]
-pub enum Signer {
-    /// An ed25519 key.
+pub struct Signer(Scheme);
+
+#[derive(Clone, Debug)]
+enum Scheme {
     Ed25519(Box<SigningKey>),
-    /// Simulation only: `node`'s ideal signer under [`VoteKeys::Ideal`]`(cluster_seed)`.
-    Ideal {
-        /// The cluster seed.
-        cluster_seed: u64,
-        /// The node it signs as.
-        node: NodeId,
-    },
+    /// [`VoteKeys::Ideal`]: the signer's key, derived from the cluster seed and its id.
+    Ideal(u64),
 }
 
 impl Signer {
     /// A signature over `bytes`: 64 bytes either way, so messages keep their sizes.
     pub fn sign(&self, bytes: &[u8]) -> [u8; 64] {
-        match self {
-            Signer::Ed25519(key) => key.sign(bytes).to_bytes(),
-            Signer::Ideal { cluster_seed, node } => ideal::tag(*cluster_seed, *node, bytes),
+        match &self.0 {
+            Scheme::Ed25519(key) => key.sign(bytes).to_bytes(),
+            Scheme::Ideal(key) => ideal::tag(*key, bytes),
         }
-    }
-}
-
-impl From<SigningKey> for Signer {
-    fn from(key: SigningKey) -> Self {
-        Signer::Ed25519(Box::new(key))
     }
 }
 
@@ -256,10 +253,22 @@ mod ideal {
         (p as u64) ^ ((p >> 64) as u64)
     }
 
-    /// `node`'s tag on `bytes` under `cluster_seed`: two 64-bit lanes keyed by the seed and
-    /// the signer, each folding in every 8 bytes and the length, then [`MARK`].
-    pub(super) fn tag(cluster_seed: u64, node: NodeId, bytes: &[u8]) -> [u8; 64] {
-        let key = fold(cluster_seed ^ K[0], u64::from(node.0) ^ K[1]);
+    /// SplitMix64's finaliser: a bijection on 64-bit words that spreads every input bit.
+    fn mix(mut z: u64) -> u64 {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// `node`'s key under `cluster_seed`. Two bijections around an xor of the node id, so
+    /// no two members of one cluster ever share a key, whatever the seed.
+    pub(super) fn key(cluster_seed: u64, node: NodeId) -> u64 {
+        mix(mix(cluster_seed) ^ u64::from(node.0))
+    }
+
+    /// The tag of the signer whose key is `key` on `bytes`: two 64-bit lanes started from the
+    /// key, each folding in every 8 bytes and the length, then [`MARK`].
+    pub(super) fn tag(key: u64, bytes: &[u8]) -> [u8; 64] {
         let (mut a, mut b) = (key ^ K[2], key.rotate_left(32) ^ K[3]);
         for chunk in bytes.chunks(8) {
             let mut w = [0u8; 8];
@@ -361,6 +370,16 @@ mod tests {
             let stranger = Vote::sign_as(&keys.signer(NodeId(9)), 7, 3, NodeId(9), b"value".to_vec());
             assert_eq!(ring.verify(&stranger), Err(VoteError::UnknownVoter(NodeId(9))), "{keys:?}");
         }
+        // Whatever the cluster seed (0 and the hash's own constants included), one member's
+        // ideal signer never signs for another.
+        for seed in [0, 1, u64::MAX, 0xa076_1d64_78bd_642f, 0xe703_7ed1_a0b4_28db] {
+            let keys = VoteKeys::Ideal(seed);
+            let ring = keys.keyring((1..=4).map(NodeId));
+            let forged = Vote::sign_as(&keys.signer(NodeId(3)), 7, 3, NodeId(2), b"value".to_vec());
+            assert_eq!(ring.verify(&forged), Err(VoteError::BadSignature(NodeId(2))), "seed {seed:#x}");
+            let own = Vote::sign_as(&keys.signer(NodeId(2)), 7, 3, NodeId(2), b"value".to_vec());
+            assert_eq!(ring.verify(&own), Ok(()), "seed {seed:#x}");
+        }
         // Another cluster's ideal signer is not this cluster's.
         let v = Vote::sign_as(&VoteKeys::Ideal(2).signer(NodeId(2)), 7, 3, NodeId(2), b"v".to_vec());
         assert!(VoteKeys::Ideal(1).keyring((1..=4).map(NodeId)).verify(&v).is_err());
@@ -373,8 +392,8 @@ mod tests {
     #[test]
     fn ideal_tags_are_pinned() {
         // A change here changes every simulated Byzantine run's messages: deliberate only.
-        let tag = ideal::tag(7, NodeId(3), b"palisade");
-        assert_eq!(u64::from_le_bytes(tag[..8].try_into().unwrap()), 0x7460_fa35_8a95_f093);
+        let tag = ideal::tag(ideal::key(7, NodeId(3)), b"palisade");
+        assert_eq!(u64::from_le_bytes(tag[..8].try_into().unwrap()), 0xa551_5e6c_8d40_480b);
         assert_eq!(&tag[16..], b"palisade ideal signature: simulation only, v1...");
     }
 }
