@@ -189,8 +189,9 @@ fn ideal_and_real_signatures_give_the_same_runs() {
         same(fuzz(VoteKeys::Test(3)), fuzz(VoteKeys::Ideal(3)), &format!("fuzz-bracha seed {seed}"));
         let system = QuorumSystem::new(QuorumKind::Dissemination, 4, 1).expect("valid");
         for fuzzing in [false, true] {
-            let run =
-                |keys| bft_register::simulation_with_keys(seed, system, 1, fuzzing, secs, keys).run_for(secs);
+            let run = |keys| {
+                bft_register::simulation_with_keys(seed, system, 1, fuzzing, secs, keys).0.run_for(secs)
+            };
             let what = format!("signed register, fuzzing {fuzzing}, seed {seed}");
             same(run(VoteKeys::Test(3)), run(VoteKeys::Ideal(3)), &what);
         }

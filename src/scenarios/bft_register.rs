@@ -55,19 +55,6 @@ pub fn simulation(
     simulation_with_coverage(seed, system, byzantine, false, duration).0
 }
 
-/// [`simulation`] (or with `fuzz`, [`fuzz_simulation`]) signing with `keys` instead of the
-/// seed's choice ([`super::vote_keys`]).
-pub fn simulation_with_keys(
-    seed: u64,
-    system: QuorumSystem,
-    byzantine: u32,
-    fuzz: bool,
-    duration: Duration,
-    keys: VoteKeys,
-) -> Simulation<Register> {
-    adversaries(seed, system, byzantine, fuzz, duration, keys).0
-}
-
 /// [`simulation`] with the lying servers replaced by [`palisade_sim::fuzz::Fuzz`]
 /// adversaries, which speak the protocol with generated messages.
 pub fn fuzz_simulation(
@@ -134,10 +121,12 @@ pub fn simulation_with_coverage(
     fuzz: bool,
     duration: Duration,
 ) -> (Simulation<Register>, ReadCoverage) {
-    adversaries(seed, system, byzantine, fuzz, duration, super::vote_keys(seed, KEYS))
+    simulation_with_keys(seed, system, byzantine, fuzz, duration, super::vote_keys(seed, KEYS))
 }
 
-fn adversaries(
+/// [`simulation_with_coverage`] signing with `keys` instead of the seed's choice
+/// ([`super::vote_keys`]).
+pub fn simulation_with_keys(
     seed: u64,
     system: QuorumSystem,
     byzantine: u32,
@@ -179,13 +168,6 @@ fn bare_simulation_with_keys(
         sim.command_at(node, at, cmd);
     }
     sim
-}
-
-/// The register's configuration in these scenarios for `seed`: servers 1..=n, simulated
-/// keys ([`super::vote_keys`]: ideal signatures, real ed25519 every sixteenth seed),
-/// resends every 300 ms.
-pub fn config(seed: u64, system: QuorumSystem) -> RegisterConfig {
-    RegisterConfig::new(system, super::vote_keys(seed, KEYS))
 }
 
 /// The cluster seed of the scenarios' keys.

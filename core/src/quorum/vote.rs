@@ -114,7 +114,7 @@ pub struct Keyring {
 #[derive(Clone, Debug)]
 enum Verifier {
     Ed25519(VerifyingKey),
-    /// [`VoteKeys::Ideal`]: the cluster seed the member's key derives from.
+    /// [`VoteKeys::Ideal`]: the member's key, derived once from the cluster seed.
     Ideal(u64),
 }
 
@@ -156,7 +156,7 @@ impl Keyring {
         let bytes = Vote::signed_bytes_in(domain, vote.instance, vote.round, vote.voter, &vote.value);
         let valid = match key {
             Verifier::Ed25519(key) => key.verify_strict(&bytes, &Signature::from_bytes(&sig)).is_ok(),
-            Verifier::Ideal(seed) => sig == ideal::tag(ideal::key(*seed, vote.voter), &bytes),
+            Verifier::Ideal(key) => sig == ideal::tag(*key, &bytes),
         };
         if valid { Ok(()) } else { Err(VoteError::BadSignature(vote.voter)) }
     }
@@ -197,9 +197,9 @@ impl VoteKeys {
         match self {
             VoteKeys::Real { keyring, .. } => keyring.clone(),
             VoteKeys::Test(seed) => test_keyring(*seed, members),
-            VoteKeys::Ideal(seed) => {
-                Keyring { keys: members.into_iter().map(|n| (n, Verifier::Ideal(*seed))).collect() }
-            }
+            VoteKeys::Ideal(seed) => Keyring {
+                keys: members.into_iter().map(|n| (n, Verifier::Ideal(ideal::key(*seed, n)))).collect(),
+            },
         }
     }
 
