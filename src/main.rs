@@ -1,10 +1,27 @@
-//! The `palisade` command line.
+//! The `palisade` command line. Exit statuses: 0 done, 1 a checker failed, 2 bad arguments
+//! or configuration, 3 a runtime failure (see `cli::exit`).
+
+/// `println!` that ends the process quietly when standard output's reader has gone.
+macro_rules! outln {
+    () => {
+        $crate::cli::exit::write(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::exit::write(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` that ends the process quietly when standard output's reader has gone.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::exit::write(format_args!($($arg)*))
+    };
+}
 
 mod cli;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// palisade: break distributed protocols in a deterministic simulator, then run them for real.
 #[derive(Parser, Debug)]
@@ -24,6 +41,9 @@ enum Cmd {
         /// Also write a space-time diagram of one interesting seed per scenario here.
         #[arg(long, value_name = "DIR")]
         html: Option<std::path::PathBuf>,
+        /// Print one JSON object (every row, with its seeds) instead of the table.
+        #[arg(long)]
+        json: bool,
     },
     /// Run one scenario in the simulator.
     Sim(cli::sim::SimArgs),
@@ -41,47 +61,26 @@ enum Cmd {
     /// Failure-detector tools for operators: replay recorded heartbeats, tune thresholds.
     #[command(subcommand)]
     Detector(cli::detector::DetectorCmd),
-}
-
-/// Parses `1.5s`, `500ms`, `2m`, `100us`, `10ns`, `1h`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let value: f64 = num.parse().map_err(|_| format!("`{s}` is not a duration like 60s or 500ms"))?;
-    let scale = match unit {
-        "ns" => 1e-9,
-        "us" | "µs" => 1e-6,
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return Err(format!("`{s}` needs a unit: ns, us, ms, s, m or h")),
-    };
-    Duration::try_from_secs_f64(value * scale).map_err(|_| format!("`{s}` is out of range"))
-}
-
-/// Prints a one-line usage error and returns exit status 2.
-pub fn usage_error(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("palisade: {msg}");
-    ExitCode::from(2)
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => {
-            // --help and --version
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
         Err(e) => {
-            let rendered = e.to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            return usage_error(first.trim_start_matches("error: "));
+            // clap's own rendering: the problem on the first line, then its suggestions
+            // ("a similar subcommand exists"), the usage, colour on a terminal. --help and
+            // --version print to stdout and exit 0; errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
     match cli.command {
-        Cmd::Tour { seeds, html } => cli::tour::run(seeds, html.as_deref()),
+        Cmd::Tour { seeds, html, json } => cli::tour::run(seeds, html.as_deref(), json),
         Cmd::Sim(args) => cli::sim::run(args),
         Cmd::Detector(cmd) => cli::detector::run(cmd),
         Cmd::Keygen(args) => cli::keygen::run(args),
@@ -89,5 +88,11 @@ fn main() -> ExitCode {
         Cmd::Cluster(cmd) => cli::cluster::run(cmd),
         Cmd::CheckHistory(args) => cli::check_history::run(args),
         Cmd::Explore(args) => cli::explore::run(args),
+        Cmd::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "palisade", &mut script);
+            out!("{}", String::from_utf8_lossy(&script));
+            ExitCode::SUCCESS
+        }
     }
 }

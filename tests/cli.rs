@@ -19,28 +19,139 @@ fn one_line_error(out: &Output) -> String {
     err
 }
 
-#[test]
-fn unknown_scenario_is_a_one_line_error_listing_the_known_ones() {
-    let err = one_line_error(&palisade(&["sim", "no-such-thing"]));
-    assert!(err.contains("unknown scenario `no-such-thing`") && err.contains("detector-crash-phi"), "{err}");
+/// A failure at run time: status 3 and one line.
+fn runtime_failure(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    err
+}
+
+/// An error clap renders: status 2, the problem on the first line (`error: ...`), then what
+/// clap adds (a suggestion, the usage, where help is). Returns the first line.
+fn clap_error(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let first = err.lines().next().unwrap_or_default().to_string();
+    assert!(first.starts_with("error: "), "{err}");
+    assert!(err.contains("--help"), "clap's rendering, pointing at the help: {err}");
+    first
 }
 
 #[test]
-fn bad_arguments_are_one_line_errors_with_status_2() {
+fn an_unknown_scenario_gets_the_nearest_name_and_the_list_command() {
+    let first = clap_error(&palisade(&["sim", "unfencd"]));
+    assert!(first.contains("no scenario `unfencd`: did you mean `unfenced`?"), "{first}");
+    assert!(first.contains("palisade sim --list"), "{first}");
+    let first = clap_error(&palisade(&["sim", "no-such-thing"]));
+    assert!(!first.contains("did you mean") && first.contains("palisade sim --list"), "{first}");
+    // The list: every scenario, one line each with its description.
+    let list = palisade(&["sim", "--list"]);
+    assert_eq!(list.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&list.stdout);
+    let line = text.lines().find(|l| l.starts_with("unfenced ")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.split_whitespace().count() > 4, "a description: {line}");
+}
+
+#[test]
+fn a_mistyped_subcommand_keeps_clap_suggestion() {
+    let out = palisade(&["simm"]);
+    let first = clap_error(&out);
+    assert!(first.contains("unrecognized subcommand 'simm'"), "{first}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a similar subcommand exists: 'sim'"), "{out:?}");
+    let first = clap_error(&palisade(&["sim"]));
+    assert!(first.contains("required arguments were not provided"), "{first}");
+}
+
+#[test]
+fn bad_arguments_exit_2_and_name_the_problem_on_the_first_line() {
+    assert!(clap_error(&palisade(&["sim", "detector-crash-phi", "--duration", "5x"])).contains("`5x`"));
     assert!(
-        one_line_error(&palisade(&["sim", "detector-crash-phi", "--duration", "5x"]))
-            .contains("needs a unit")
+        clap_error(&palisade(&["sim", "detector-crash-phi", "--duration", "500"])).contains("needs a unit")
     );
     assert!(
         one_line_error(&palisade(&["sim", "detector-crash-phi", "--nemesis", "meteor"]))
             .contains("unknown nemesis")
     );
-    assert!(one_line_error(&palisade(&["sim", "detector-crash-phi", "--seeds", "0"])).contains("--seeds"));
+    assert!(clap_error(&palisade(&["sim", "detector-crash-phi", "--seeds", "0"])).contains("--seeds"));
     assert!(
         one_line_error(&palisade(&["sim", "detector-crash-phi", "--seeds", "2", "--trace", "x"]))
             .contains("--trace")
     );
-    one_line_error(&palisade(&["frobnicate"]));
+    clap_error(&palisade(&["frobnicate"]));
+}
+
+#[test]
+fn durations_take_humantime_forms() {
+    let out = palisade(&["sim", "detector-crash-phi", "--duration", "1m30s", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(json(&out)["simulated_ns"], 90_000_000_000u64);
+}
+
+#[test]
+fn runtime_failures_exit_3_with_one_line() {
+    let err = runtime_failure(&palisade(&["sim", "detector-crash-phi", "--trace", "/no/such/dir/t.jsonl"]));
+    assert!(err.contains("cannot write trace to /no/such/dir/t.jsonl"), "{err}");
+    let err = runtime_failure(&palisade(&["check-history", "/no/such/file", "--model", "register"]));
+    assert!(err.contains("cannot read /no/such/file"), "{err}");
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    // Megabytes of levels, far past a pipe's buffer, to a reader that takes a few bytes and
+    // goes: the writer meets a closed pipe (before, it panicked with status 101).
+    let text: String =
+        std::iter::once("time_ms\n".to_string()).chain((0..2000).map(|i| format!("{}\n", i * 100))).collect();
+    let path = write_csv("pipe", &text);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["detector", "replay", "--trace", path.to_str().unwrap(), "--sample-every", "1ms"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 8];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // (The read end is dropped here.)
+    let out = child.wait_with_output().unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
+
+#[test]
+fn tour_and_keygen_speak_json() {
+    let out = palisade(&["tour", "--seeds", "2", "--json"]);
+    let tour = json(&out);
+    let rows = tour["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 11, "{tour}");
+    assert_eq!(rows[0]["seeds"], 2);
+    assert!(rows.iter().all(|r| r["with"]["scenario"].is_string() && r["without"]["violating"].is_array()));
+    // Two seeds are too few for some hazards to show: the tour says so with status 1.
+    assert_eq!(out.status.code(), Some(if tour["ok"] == true { 0 } else { 1 }), "{tour}");
+    let dir = std::env::temp_dir().join(format!("palisade-keygen-json-{}", std::process::id()));
+    let out = palisade(&["keygen", "--out", dir.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let keys = json(&out);
+    assert_eq!(keys["public_key"].as_str().unwrap().len(), 64, "{keys}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("node.pub")).unwrap().trim(),
+        keys["public_key"].as_str().unwrap()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn completions_are_scripts_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = palisade(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains("palisade") && script.contains("check-history"), "{shell}: {script}");
+    }
+    clap_error(&palisade(&["completions", "tcsh"]));
 }
 
 #[test]
@@ -137,9 +248,9 @@ fn detector_replay_reports_transitions_qos_and_levels() {
         "--timeout-ms",
         "2500",
         "--crash-at",
-        "20500",
+        "20.5s",
         "--sample-every",
-        "1000",
+        "1s",
         "--json",
     ]);
     std::fs::remove_file(&path).unwrap();
@@ -174,7 +285,7 @@ fn detector_replay_rejects_bad_input_with_one_line_naming_the_line() {
         std::fs::remove_file(&path).unwrap();
         assert!(one_line_error(&out).contains(expect), "{name}");
     }
-    let err = one_line_error(&palisade(&["detector", "replay", "--trace", "/nonexistent.csv"]));
+    let err = runtime_failure(&palisade(&["detector", "replay", "--trace", "/nonexistent.csv"]));
     assert!(err.contains("cannot read"));
     let path = write_csv("flags", "t\n1\n");
     let err = one_line_error(&palisade(&[
@@ -208,7 +319,7 @@ fn detector_tune_recommends_the_quietest_threshold_within_the_detection_limit() 
         "--trace",
         path.to_str().unwrap(),
         "--max-detection",
-        "2500",
+        "2500ms",
         "--acceptable-pause-ms",
         "0",
         "--json",
@@ -362,7 +473,7 @@ fn cluster_ports_that_would_pass_65535_are_refused() {
     // The proxy itself checks too.
     let err = one_line_error(&palisade(&["cluster", "proxy", "--dir", d, "--nodes", "3", "--port", "65535"]));
     assert!(err.contains("65535"), "{err}");
-    one_line_error(&palisade(&["cluster", "proxy", "--dir", d, "--nodes", "300", "--port", "7000"]));
+    clap_error(&palisade(&["cluster", "proxy", "--dir", d, "--nodes", "300", "--port", "7000"]));
 }
 
 #[cfg(unix)]
@@ -397,16 +508,16 @@ fn keygen_force_writes_the_secret_0600_over_a_looser_file_and_the_node_warns_abo
     )
     .unwrap();
     let out = palisade(&["node", "--config", config.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     let warning = err.lines().find(|l| l.contains("WARN")).unwrap_or_else(|| panic!("no warning: {err}"));
     assert!(
         warning.contains(key.to_str().unwrap()) && warning.contains("readable by group or others"),
         "{err}"
     );
-    // At 0600 there is no warning, and the data_dir error is the only line.
+    // At 0600 there is no warning, and the data_dir error (at run time) is the only line.
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let err = one_line_error(&palisade(&["node", "--config", config.to_str().unwrap()]));
+    let err = runtime_failure(&palisade(&["node", "--config", config.to_str().unwrap()]));
     assert!(
         err.contains("data_dir") && err.contains("node.pub/data") && err.contains("not a writable directory"),
         "{err}"

@@ -126,10 +126,10 @@ fn pauses_kills_restarts_and_partitions_of_real_processes() {
             "3",
             "--protocol",
             "heartbeat-fixed",
-            "--heartbeat-ms",
-            "100",
-            "--timeout-ms",
-            "800",
+            "--heartbeat",
+            "100ms",
+            "--timeout",
+            "800ms",
             "--port",
             &port,
             "--detach",
@@ -176,7 +176,7 @@ fn pauses_kills_restarts_and_partitions_of_real_processes() {
     let before = events(&dir);
     inject(
         &dir,
-        &["delay", "1", "3", "1500"],
+        &["delay", "1", "3", "1500ms"],
         &[(1, "suspect", 3), (3, "suspect", 1)],
         within,
         "suspicion after the delay step",
@@ -319,10 +319,10 @@ fn up_again_replaces_the_previous_cluster_and_a_stale_pid_is_never_signalled() {
         "2",
         "--protocol",
         "heartbeat-fixed",
-        "--heartbeat-ms",
-        "100",
-        "--timeout-ms",
-        "800",
+        "--heartbeat",
+        "100ms",
+        "--timeout",
+        "800ms",
         "--port",
         &port,
         "--detach",
@@ -337,7 +337,7 @@ fn up_again_replaces_the_previous_cluster_and_a_stale_pid_is_never_signalled() {
     std::fs::write(dir.join("n1.pid"), format!("{}\n", other.0.id())).unwrap();
     for f in ["kill", "pause"] {
         let out = fault(&dir, &[f, "1"]);
-        assert_eq!(out.status.code(), Some(2), "fault {f} 1 with a stale pid: {out:?}");
+        assert_eq!(out.status.code(), Some(3), "fault {f} 1 with a stale pid (a runtime failure): {out:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("node 1 is not running"), "{out:?}");
     }
     assert!(alive(other.0.id()), "the unrelated process was signalled");

@@ -70,10 +70,11 @@ fn forgetting_obsolete_messages_keeps_the_shortest_counterexample() {
 
 #[test]
 fn bad_explore_arguments_are_one_line_errors() {
-    let out = palisade(&["explore", "no-such-model"]);
+    let out = palisade(&["explore", "abd-no-writeback"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("abd-no-write-back") && err.trim_end().lines().count() == 1, "{err}");
+    let first = err.lines().next().unwrap_or_default();
+    assert!(first.contains("did you mean `abd-no-write-back`?") && first.contains("explore --list"), "{err}");
     let out = palisade(&["explore", "abd", "--bfs", "--dfs"]);
     assert_eq!(out.status.code(), Some(2));
 }

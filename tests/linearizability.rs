@@ -131,8 +131,9 @@ fn bad_input_is_a_one_line_error_with_status_2() {
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
         assert!(err.contains(expect), "{expect}: {err}");
     }
+    // A file that cannot be read is a runtime failure, not a usage error.
     let out = palisade(&["check-history", "/no/such/file", "--model", "register"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
 }
 
 #[test]

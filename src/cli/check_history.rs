@@ -3,7 +3,7 @@
 //! Exit status 0 when it is, 1 when it is not (with a shrunk witness), 2 for a file or
 //! argument that cannot be read, 3 when the search ran out of `--max-steps` undecided.
 
-use crate::usage_error;
+use super::exit::usage_error;
 use palisade::history::{Format, parse};
 use palisade_core::history::models::{Builtin, CasRegister, Kv, Lease, Register};
 use palisade_core::history::{
@@ -41,7 +41,7 @@ pub fn run(args: CheckHistoryArgs) -> ExitCode {
     };
     let text = match std::fs::read_to_string(&args.file) {
         Ok(t) => t,
-        Err(e) => return usage_error(format!("cannot read {}: {e}", args.file.display())),
+        Err(e) => return super::exit::runtime_error(format!("cannot read {}: {e}", args.file.display())),
     };
     let format = match args.format.as_deref() {
         Some(name) => match Format::parse(name) {
@@ -82,7 +82,7 @@ pub fn run(args: CheckHistoryArgs) -> ExitCode {
         if witness.is_some() {
             out["shrink_wall_ns"] = shrink_ns.into();
         }
-        println!("{out}");
+        outln!("{out}");
     } else {
         // Jepsen's formats (and JSON lines without times) are ordered by line.
         let by_line = ops.iter().all(|o| o.invoked == o.input.line as u64);
@@ -151,7 +151,7 @@ fn print_text(
         Verdict::NotLinearizable { .. } => "NOT linearizable",
         Verdict::Undecided { .. } => "undecided (search budget spent; raise --max-steps)",
     };
-    println!(
+    outln!(
         "{file}: {what} ({} model, {} operations, {objects} object(s), {} search steps, {:.3} s)",
         model.name(),
         ops.len(),
@@ -159,13 +159,13 @@ fn print_text(
         wall_ns as f64 / 1e9
     );
     let Verdict::NotLinearizable { longest, stuck_at, .. } = verdict else { return };
-    println!(
+    outln!(
         "The search linearized {} operations in real-time order at best, then {} completed with no order explaining it.",
         longest.len(),
         describe(&ops[*stuck_at], true)
     );
     let Some(w) = witness else { return };
-    println!(
+    outln!(
         "A smaller history that fails too{}: nothing invoked after {at} {} matters, and these outcomes are enough:",
         if w.minimal {
             " (forgetting any one of these outcomes makes it pass)"
@@ -175,7 +175,7 @@ fn print_text(
         w.cut
     );
     for &i in &w.definite {
-        println!("  {}", describe(&ops[i], true));
+        outln!("  {}", describe(&ops[i], true));
     }
     // Unknown outcomes that ended before the first needed operation began are summed up;
     // the ones that overlap the failure are listed (--json lists them all).
@@ -183,16 +183,16 @@ fn print_text(
     let (near, early): (Vec<usize>, Vec<usize>) =
         w.unknown.iter().partition(|&&i| ops[i].completed.is_none_or(|c| c >= begins));
     if !near.is_empty() {
-        println!(
+        outln!(
             "with these {} operations that overlap them taken as unknown (each took effect within its window, or never):",
             near.len()
         );
         for &i in &near {
-            println!("  {}", describe(&ops[i], false));
+            outln!("  {}", describe(&ops[i], false));
         }
     }
     if !early.is_empty() {
-        println!(
+        outln!(
             "and {} earlier operations taken as unknown (all complete before line {}; --json lists them).",
             early.len(),
             w.definite.first().map_or(0, |&i| ops[i].input.line)

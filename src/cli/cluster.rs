@@ -22,7 +22,7 @@
 //! every connection runs through a userspace relay and `delay A B MS` holds the pair's
 //! traffic for MS milliseconds each way (no netem here).
 
-use crate::usage_error;
+use super::exit::{Failure, parse_duration};
 use rand_core::{OsRng, TryRngCore};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -45,6 +45,9 @@ pub enum ClusterCmd {
         /// The cluster's directory.
         #[arg(long, default_value = "palisade-cluster")]
         dir: PathBuf,
+        /// Print `{"stopped": DIR}` on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// The delay proxy `up --delay-proxy` starts (not for direct use).
     #[command(hide = true)]
@@ -64,6 +67,9 @@ pub enum ClusterCmd {
         /// The cluster's directory.
         #[arg(long, default_value = "palisade-cluster")]
         dir: PathBuf,
+        /// Print the fault injected as one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
         /// The fault.
         #[command(subcommand)]
         fault: FaultCmd,
@@ -88,15 +94,19 @@ pub struct UpArgs {
     /// also uses the next nodes - 1 ports.
     #[arg(long, default_value_t = 7400)]
     port: u16,
-    /// Heartbeat interval (heartbeat protocols).
-    #[arg(long, default_value_t = 200)]
-    heartbeat_ms: u64,
-    /// Timeout (heartbeat-fixed) or acceptable pause (heartbeat-phi).
-    #[arg(long, default_value_t = 1000)]
-    timeout_ms: u64,
+    /// Heartbeat interval (heartbeat protocols, swim, skew), e.g. 200ms.
+    #[arg(long, default_value = "200ms", value_parser = parse_duration)]
+    heartbeat: Duration,
+    /// Timeout (heartbeat-fixed) or acceptable pause (heartbeat-phi), e.g. 1s.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    timeout: Duration,
     /// Return once every node listens instead of printing their events.
     #[arg(long)]
     detach: bool,
+    /// Describe the started cluster as one JSON object on stdout (before the events, which
+    /// are JSON lines already) instead of a line on stderr.
+    #[arg(long)]
+    json: bool,
     /// Route every connection through a userspace delay proxy (for `fault delay`).
     #[arg(long)]
     delay_proxy: bool,
@@ -140,18 +150,36 @@ pub enum FaultCmd {
         #[arg(value_parser = clap::value_parser!(u32).range(1..=100))]
         percent: u32,
     },
-    /// Hold the traffic between two nodes for MS milliseconds each way (needs
-    /// `up --delay-proxy`; 0 removes the delay).
+    /// Hold the traffic between two nodes for DELAY each way, e.g. 500ms (needs
+    /// `up --delay-proxy`; 0s removes the delay).
     Delay {
         /// One node.
         a: u32,
         /// The other.
         b: u32,
-        /// Milliseconds.
-        ms: u64,
+        /// How long each message waits, e.g. 500ms or 1.5s.
+        #[arg(value_parser = parse_duration)]
+        delay: Duration,
     },
     /// Remove every partition, loss rule and delay.
     Heal,
+}
+
+/// A fault as `cluster fault --json` prints it.
+fn describe(fault: &FaultCmd) -> serde_json::Value {
+    use serde_json::json;
+    match fault {
+        FaultCmd::Pause { node } => json!({ "fault": "pause", "node": node }),
+        FaultCmd::Resume { node } => json!({ "fault": "resume", "node": node }),
+        FaultCmd::Kill { node } => json!({ "fault": "kill", "node": node }),
+        FaultCmd::Restart { node } => json!({ "fault": "restart", "node": node }),
+        FaultCmd::Partition { a, b } => json!({ "fault": "partition", "a": a, "b": b }),
+        FaultCmd::Loss { node, percent } => json!({ "fault": "loss", "node": node, "percent": percent }),
+        FaultCmd::Delay { a, b, delay } => {
+            json!({ "fault": "delay", "a": a, "b": b, "delay_ms": delay.as_millis() as u64 })
+        }
+        FaultCmd::Heal => json!({ "fault": "heal" }),
+    }
 }
 
 /// Node `i`'s address: 127.0.0.(10+i) (nodes are at most 200).
@@ -201,37 +229,52 @@ fn proxy_args(dir: &Path) -> Vec<String> {
 pub fn run(cmd: ClusterCmd) -> ExitCode {
     let result = match cmd {
         ClusterCmd::Up(args) => up(args),
-        ClusterCmd::Down { dir } => down(&dir),
-        ClusterCmd::Fault { dir, fault } => self::fault(&dir, fault),
+        ClusterCmd::Down { dir, json } => down(&dir).map(|(code, dir)| {
+            if json {
+                outln!("{}", serde_json::json!({ "stopped": dir }));
+            }
+            code
+        }),
+        ClusterCmd::Fault { dir, json, fault } => {
+            let what = describe(&fault);
+            self::fault(&dir, fault).inspect(|_| {
+                if json {
+                    outln!("{what}");
+                }
+            })
+        }
         ClusterCmd::Proxy { dir, nodes, port } => last_port(port, nodes, true)
-            .and_then(|_| super::proxy::run(&dir, nodes, port))
+            .map_err(Failure::Usage)
+            .and_then(|_| super::proxy::run(&dir, nodes, port).map_err(Failure::Runtime))
             .map(|()| ExitCode::SUCCESS),
     };
-    match result {
-        Ok(code) => code,
-        Err(e) => usage_error(e),
-    }
+    result.unwrap_or_else(Failure::exit)
 }
 
-fn up(args: UpArgs) -> Result<ExitCode, String> {
+fn up(args: UpArgs) -> Result<ExitCode, Failure> {
+    let usage = |m: &str| Err(Failure::Usage(m.to_owned()));
+    let (heartbeat_ms, timeout_ms) = (args.heartbeat.as_millis(), args.timeout.as_millis());
+    if heartbeat_ms == 0 || timeout_ms == 0 {
+        return usage("--heartbeat and --timeout must be at least 1ms");
+    }
     let protocol = match args.protocol.as_str() {
-        "heartbeat-phi" => format!("protocol = \"heartbeat-phi\"\nheartbeat_ms = {}\nacceptable_pause_ms = {}\n", args.heartbeat_ms, args.timeout_ms),
-        "heartbeat-fixed" => format!("protocol = \"heartbeat-fixed\"\nheartbeat_ms = {}\ntimeout_ms = {}\n", args.heartbeat_ms, args.timeout_ms),
-        "swim" | "swim-plain" => format!("protocol = \"{}\"\nheartbeat_ms = {}\n", args.protocol, args.heartbeat_ms),
+        "heartbeat-phi" => format!("protocol = \"heartbeat-phi\"\nheartbeat_ms = {heartbeat_ms}\nacceptable_pause_ms = {timeout_ms}\n"),
+        "heartbeat-fixed" => format!("protocol = \"heartbeat-fixed\"\nheartbeat_ms = {heartbeat_ms}\ntimeout_ms = {timeout_ms}\n"),
+        "swim" | "swim-plain" => format!("protocol = \"{}\"\nheartbeat_ms = {heartbeat_ms}\n", args.protocol),
         "bracha" if args.nodes >= 4 => format!("protocol = \"bracha\"\n\n[bracha]\nf = {}\nbroadcast = \"hello\"\n", (args.nodes - 1) / 3),
-        "bracha" => return Err("--protocol bracha needs at least 4 nodes (n ≥ 3f + 1 with f ≥ 1)".into()),
+        "bracha" => return usage("--protocol bracha needs at least 4 nodes (n ≥ 3f + 1 with f ≥ 1)"),
         "lease" if args.nodes >= 3 => "protocol = \"lease\"\n\n[lease]\ngrantor = 1\nstorage = 2\nterm_ms = 2000\nmax_drift_ppm = 10000\nwrite_every_ms = 200\nwrite_delay_ms = 100\nhold_for_ms = 5000\njeopardy_grace_ms = 1000\nrequest_timeout_ms = 300\n".to_string(),
-        "lease" => return Err("--protocol lease needs at least 3 nodes (grantor, storage, a client)".into()),
+        "lease" => return usage("--protocol lease needs at least 3 nodes (grantor, storage, a client)"),
         "election" if args.nodes >= 4 => format!("protocol = \"election\"\n\n[lease]\nstorage = {}\nterm_ms = 2000\nmax_drift_ppm = 10000\nwrite_every_ms = 200\nrequest_timeout_ms = 300\n", args.nodes),
-        "election" => return Err("--protocol election needs at least 4 nodes (3 acceptors and the storage, the last node)".into()),
-        "skew" => format!("protocol = \"skew\"\nheartbeat_ms = {}\n", args.heartbeat_ms),
+        "election" => return usage("--protocol election needs at least 4 nodes (3 acceptors and the storage, the last node)"),
+        "skew" => format!("protocol = \"skew\"\nheartbeat_ms = {heartbeat_ms}\n"),
         other => {
-            return Err(format!(
+            return usage(&format!(
                 "--protocol `{other}` is not one of heartbeat-phi, heartbeat-fixed, swim, swim-plain, lease, election, skew, bracha"
             ));
         }
     };
-    let last = last_port(args.port, args.nodes, args.delay_proxy)?;
+    let last = last_port(args.port, args.nodes, args.delay_proxy).map_err(Failure::Usage)?;
     let dir = prepare_dir(&args.dir)?;
     check_free(args.nodes, args.port, args.delay_proxy)?;
     let mut id = [0u8; 8];
@@ -291,36 +334,65 @@ fn up(args: UpArgs) -> Result<ExitCode, String> {
     });
     if let Err(why) = started {
         stop(&dir);
-        eprintln!("palisade: the cluster in {} did not start: {why}; stopped it", dir.display());
-        return Ok(ExitCode::FAILURE);
+        return Err(Failure::Runtime(format!(
+            "the cluster in {} did not start: {why}; stopped it",
+            dir.display()
+        )));
     }
-    eprintln!(
-        "palisade cluster: {} {} nodes on {}..{} port {} in {}",
-        args.nodes,
-        args.protocol,
-        node_ip(1),
-        node_ip(args.nodes),
-        args.port,
-        dir.display()
-    );
+    if args.json {
+        let nodes: Vec<_> = (1..=args.nodes)
+            .map(|i| {
+                serde_json::json!({
+                    "id": i,
+                    "addr": SocketAddr::new(IpAddr::V4(node_ip(i)), args.port),
+                    "pid": running(&dir, i),
+                    "events": dir.join(format!("n{i}.events")),
+                    "log": dir.join(format!("n{i}.log")),
+                })
+            })
+            .collect();
+        outln!(
+            "{}",
+            serde_json::json!({
+                "dir": dir,
+                "protocol": args.protocol,
+                "cluster": cluster,
+                "port": args.port,
+                "delay_proxy": args.delay_proxy,
+                "nodes": nodes,
+            })
+        );
+    } else {
+        eprintln!(
+            "palisade cluster: {} {} nodes on {}..{} port {} in {}",
+            args.nodes,
+            args.protocol,
+            node_ip(1),
+            node_ip(args.nodes),
+            args.port,
+            dir.display()
+        );
+    }
     if args.detach {
         return Ok(ExitCode::SUCCESS);
     }
     follow(&dir);
-    down(&dir)
+    down(&dir).map(|(code, _)| code)
 }
 
 /// Makes `dir` ready for a new cluster and returns its canonical path. A missing directory
 /// is created and an empty one taken; one holding [`MARKER`] is a previous cluster's: its
 /// processes are stopped, its firewall table removed and its files deleted. Any other
 /// directory is refused, and nothing in it touched.
-fn prepare_dir(dir: &Path) -> Result<PathBuf, String> {
+fn prepare_dir(dir: &Path) -> Result<PathBuf, Failure> {
     match std::fs::metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
-        Err(e) => return Err(format!("--dir {}: {e}", dir.display())),
-        Ok(meta) if !meta.is_dir() => return Err(format!("--dir {} is not a directory", dir.display())),
+        Err(e) => return Err(Failure::Runtime(format!("--dir {}: {e}", dir.display()))),
+        Ok(meta) if !meta.is_dir() => {
+            return Err(Failure::Usage(format!("--dir {} is not a directory", dir.display())));
+        }
         Ok(_) => {}
     }
     let dir = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -328,11 +400,11 @@ fn prepare_dir(dir: &Path) -> Result<PathBuf, String> {
     if entries.next().is_some() {
         let ours = std::fs::symlink_metadata(dir.join(MARKER)).is_ok_and(|m| m.is_file());
         if !ours {
-            return Err(format!(
+            return Err(Failure::Usage(format!(
                 "--dir {} is not empty and was not made by `palisade cluster up` (no {MARKER} in it): \
                  refusing to delete anything in it; name a new or empty directory",
                 dir.display()
-            ));
+            )));
         }
         let stopped = stop(&dir);
         if stopped > 0 {
@@ -578,7 +650,10 @@ fn follow(dir: &Path) {
             if let Some(f) = file.as_mut() {
                 let _ = std::io::Read::read_to_end(f, pending);
                 let complete = pending.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-                print!("{}", String::from_utf8_lossy(&pending[..complete]));
+                if !super::exit::try_write(&String::from_utf8_lossy(&pending[..complete])) {
+                    // Nobody reads the events any more: stop the cluster rather than run on.
+                    return;
+                }
                 pending.drain(..complete);
             }
         }
@@ -586,14 +661,15 @@ fn follow(dir: &Path) {
     }
 }
 
-fn down(dir: &Path) -> Result<ExitCode, String> {
-    let no_cluster = || format!("no cluster in {}", dir.display());
+/// Stops the cluster in `dir`; returns the status and the directory's canonical path.
+fn down(dir: &Path) -> Result<(ExitCode, PathBuf), Failure> {
+    let no_cluster = || Failure::Usage(format!("no cluster in {}", dir.display()));
     let dir = dir.canonicalize().map_err(|_| no_cluster())?;
     if nodes_in(&dir).is_empty() {
         return Err(no_cluster());
     }
     stop(&dir);
-    Ok(ExitCode::SUCCESS)
+    Ok((ExitCode::SUCCESS, dir))
 }
 
 /// Stops the processes of the cluster in `dir` (canonical) that are still ours (SIGCONT,
@@ -685,8 +761,8 @@ fn nft(dir: &Path, rules: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-fn fault(dir: &Path, fault: FaultCmd) -> Result<ExitCode, String> {
-    let no_cluster = || format!("no cluster in {}", dir.display());
+fn fault(dir: &Path, fault: FaultCmd) -> Result<ExitCode, Failure> {
+    let no_cluster = || Failure::Usage(format!("no cluster in {}", dir.display()));
     let dir = &dir.canonicalize().map_err(|_| no_cluster())?;
     let nodes = nodes_in(dir);
     if nodes.is_empty() {
@@ -696,10 +772,11 @@ fn fault(dir: &Path, fault: FaultCmd) -> Result<ExitCode, String> {
         if nodes.contains(&i) {
             Ok(i)
         } else {
-            Err(format!("node {i} is not in the cluster (1..={})", nodes.len()))
+            Err(Failure::Usage(format!("node {i} is not in the cluster (1..={})", nodes.len())))
         }
     };
-    let live = |i: u32| running(dir, member(i)?).ok_or_else(|| format!("node {i} is not running"));
+    let live =
+        |i: u32| running(dir, member(i)?).ok_or_else(|| Failure::Runtime(format!("node {i} is not running")));
     let ip = |i: u32| IpAddr::V4(node_ip(i));
     match fault {
         FaultCmd::Pause { node } => signal(live(node)?, "STOP")?,
@@ -744,11 +821,12 @@ fn fault(dir: &Path, fault: FaultCmd) -> Result<ExitCode, String> {
             }
             nft(dir, &rules)?;
         }
-        FaultCmd::Delay { a, b, ms } => {
+        FaultCmd::Delay { a, b, delay } => {
             let (a, b) = (member(a)?, member(b)?);
             if a == b {
-                return Err("delay needs two different nodes".into());
+                return Err(Failure::Usage("delay needs two different nodes".into()));
             }
+            let ms = delay.as_millis();
             if proxy_running(dir).is_none() {
                 return Err("no delay proxy runs: start the cluster with `cluster up --delay-proxy`".into());
             }
@@ -827,7 +905,7 @@ mod tests {
     fn only_a_marked_directory_is_cleared() {
         let dir = temp_dir("marker");
         std::fs::write(dir.join("precious"), "keep").unwrap();
-        let err = prepare_dir(&dir).unwrap_err();
+        let Err(Failure::Usage(err)) = prepare_dir(&dir) else { panic!("a usage error") };
         assert!(
             err.contains("not made by `palisade cluster up`") && err.contains(&dir.display().to_string())
         );
@@ -846,7 +924,9 @@ mod tests {
         let fresh = dir.join("fresh");
         prepare_dir(&fresh).unwrap();
         assert!(fresh.join(MARKER).is_file());
-        assert!(prepare_dir(&dir.join(MARKER)).unwrap_err().contains("not a directory"));
+        assert!(
+            matches!(prepare_dir(&dir.join(MARKER)), Err(Failure::Usage(e)) if e.contains("not a directory"))
+        );
         std::fs::remove_dir_all(&dir).unwrap();
         std::fs::remove_dir_all(&outside).unwrap();
     }

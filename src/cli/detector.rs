@@ -1,7 +1,7 @@
 //! `palisade detector replay` and `palisade detector tune`: run recorded heartbeat arrivals
 //! through a detector, and pick parameters from real logs.
 
-use crate::usage_error;
+use super::exit::{Failure, parse_duration};
 use palisade_core::Instant;
 use palisade_core::detector::qos::{Qos, qos_of_intervals};
 use palisade_core::detector::replay::{Replay, replay};
@@ -77,12 +77,13 @@ pub struct ReplayArgs {
     detector: Kind,
     #[command(flatten)]
     flags: Flags,
-    /// The monitored node(s) crashed at this time (ms): report the detection time.
-    #[arg(long)]
-    crash_at: Option<f64>,
-    /// Also report the suspicion level every this many ms.
-    #[arg(long)]
-    sample_every: Option<f64>,
+    /// The monitored node(s) crashed at this time on the trace's clock (e.g. 20.5s):
+    /// report the detection time.
+    #[arg(long, value_parser = parse_duration)]
+    crash_at: Option<Duration>,
+    /// Also report the suspicion level this often (e.g. 100ms).
+    #[arg(long, value_parser = parse_duration)]
+    sample_every: Option<Duration>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -94,9 +95,9 @@ pub struct TuneArgs {
     /// CSV: a header line, then one arrival time in ms per line, optionally a node name.
     #[arg(long)]
     trace: PathBuf,
-    /// The longest acceptable mean detection time, in ms.
-    #[arg(long)]
-    max_detection: f64,
+    /// The longest acceptable mean detection time (e.g. 5s).
+    #[arg(long, value_parser = parse_duration)]
+    max_detection: Duration,
     /// The detector whose threshold to tune (phi: φ; fixed: the timeout; adaptive: the floor).
     #[arg(long, value_enum, default_value_t = Kind::Phi)]
     detector: Kind,
@@ -116,7 +117,7 @@ pub fn run(cmd: DetectorCmd) -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => usage_error(msg),
+        Err(failure) => failure.exit(),
     }
 }
 
@@ -174,9 +175,11 @@ pub fn parse_arrivals(text: &str) -> Result<Arrivals, String> {
     Ok(out)
 }
 
-fn read(path: &PathBuf) -> Result<Arrivals, String> {
+/// Reads and parses the trace: a file that cannot be read is a runtime failure, one that
+/// is not a trace of arrivals is bad input.
+fn read(path: &PathBuf) -> Result<Arrivals, Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    parse_arrivals(&text)
+    parse_arrivals(&text).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))
 }
 
 fn check_flags(kind: Kind, f: &Flags) -> Result<(), String> {
@@ -312,19 +315,26 @@ fn ms(t: Instant) -> f64 {
     t.as_nanos() as f64 / 1e6
 }
 
-fn replay_cmd(a: ReplayArgs) -> Result<(), String> {
-    check_flags(a.detector, &a.flags)?;
-    let sample = a.sample_every.map(|ms| ms_to_duration(ms, "sample-every")).transpose()?;
+fn replay_cmd(a: ReplayArgs) -> Result<(), Failure> {
+    check_flags(a.detector, &a.flags).map_err(Failure::Usage)?;
+    let arrivals = read(&a.trace)?;
+    replay_arrivals(a, &arrivals).map_err(Failure::Usage)
+}
+
+fn replay_arrivals(a: ReplayArgs, arrivals: &Arrivals) -> Result<(), String> {
+    let sample = a.sample_every;
     if sample.is_some_and(|d| d.is_zero()) {
-        return Err("--sample-every must be more than 0 ms".into());
+        return Err("--sample-every must be more than 0s".into());
     }
     let crash = a
         .crash_at
-        .map(|ms| ms_to_instant(ms).ok_or(format!("--crash-at must be a time in ms, got {ms}")))
+        .map(|d| {
+            let ms = d.as_secs_f64() * 1e3;
+            ms_to_instant(ms).ok_or(format!("--crash-at {} is out of range", super::exit::format_duration(d)))
+        })
         .transpose()?;
-    let arrivals = read(&a.trace)?;
     let mut nodes = Vec::new();
-    for (node, times) in &arrivals {
+    for (node, times) in arrivals {
         let (first, last) = (times[0], *times.last().unwrap_or(&times[0]));
         // Without a crash, watch until the last arrival; with one, long enough to see it.
         let end = match crash {
@@ -353,23 +363,23 @@ fn replay_cmd(a: ReplayArgs) -> Result<(), String> {
             nodes: &'a [NodeOut],
         }
         let out = Out { detector: format!("{:?}", a.detector).to_lowercase(), nodes: &nodes };
-        println!("{}", serde_json::to_string(&out).map_err(|e| e.to_string())?);
+        outln!("{}", serde_json::to_string(&out).map_err(|e| e.to_string())?);
         return Ok(());
     }
     const SHOWN: usize = 40;
     for n in &nodes {
-        println!("{}: {} arrivals, detector {:?}", n.node, n.arrivals, a.detector);
+        outln!("{}: {} arrivals, detector {:?}", n.node, n.arrivals, a.detector);
         for t in n.transitions.iter().take(SHOWN) {
-            println!("  {:>14.3} ms  {}", t.t_ms, if t.suspect { "suspect" } else { "trust" });
+            outln!("  {:>14.3} ms  {}", t.t_ms, if t.suspect { "suspect" } else { "trust" });
         }
         if n.transitions.len() > SHOWN {
-            println!("  ... and {} more transitions (use --json for all)", n.transitions.len() - SHOWN);
+            outln!("  ... and {} more transitions (use --json for all)", n.transitions.len() - SHOWN);
         }
         for l in &n.levels {
-            println!("  {:>14.3} ms  level {:.4}", l.t_ms, l.level);
+            outln!("  {:>14.3} ms  level {:.4}", l.t_ms, l.level);
         }
         let q = &n.qos;
-        println!(
+        outln!(
             "  mistakes {} ({:.3} per hour), mean mistake {:.3} s, query accuracy {:.6}",
             q.mistakes,
             q.mistake_rate_per_s * 3600.0,
@@ -378,9 +388,9 @@ fn replay_cmd(a: ReplayArgs) -> Result<(), String> {
         );
         if crash.is_some() {
             if q.undetected > 0 {
-                println!("  the crash was never detected");
+                outln!("  the crash was never detected");
             } else {
-                println!("  detection time {:.3} s", q.detection.mean_s);
+                outln!("  detection time {:.3} s", q.detection.mean_s);
             }
         }
     }
@@ -396,10 +406,15 @@ struct TuneRow {
     worst_detection_ms: f64,
 }
 
-fn tune_cmd(a: TuneArgs) -> Result<(), String> {
-    check_flags(a.detector, &a.flags)?;
-    let max = ms_to_duration(a.max_detection, "max-detection")?;
+fn tune_cmd(a: TuneArgs) -> Result<(), Failure> {
+    check_flags(a.detector, &a.flags).map_err(Failure::Usage)?;
     let arrivals = read(&a.trace)?;
+    tune_arrivals(a, &arrivals).map_err(Failure::Usage)
+}
+
+fn tune_arrivals(a: TuneArgs, arrivals: &Arrivals) -> Result<(), String> {
+    let max = a.max_detection;
+    let max_ms = max.as_secs_f64() * 1e3;
     let settings: Vec<f64> = match a.detector {
         Kind::Phi => (1..=32).map(|i| f64::from(i) * 0.5).collect(),
         Kind::Fixed | Kind::Adaptive => {
@@ -462,25 +477,35 @@ fn tune_cmd(a: TuneArgs) -> Result<(), String> {
             rows: &rows,
             recommended: pick.map(|r| r.setting),
         };
-        println!("{}", serde_json::to_string(&out).map_err(|e| e.to_string())?);
+        outln!("{}", serde_json::to_string(&out).map_err(|e| e.to_string())?);
         return Ok(());
     }
-    println!(
+    outln!(
         "{what:>12} {:>9} {:>12} {:>15} {:>16}",
-        "mistakes", "per hour", "mean detect ms", "worst detect ms"
+        "mistakes",
+        "per hour",
+        "mean detect ms",
+        "worst detect ms"
     );
     for r in &rows {
-        println!(
+        outln!(
             "{:>12.3} {:>9} {:>12.3} {:>15.1} {:>16.1}",
-            r.setting, r.mistakes, r.mistakes_per_hour, r.mean_detection_ms, r.worst_detection_ms
+            r.setting,
+            r.mistakes,
+            r.mistakes_per_hour,
+            r.mean_detection_ms,
+            r.worst_detection_ms
         );
     }
     match pick {
-        Some(r) => println!(
+        Some(r) => outln!(
             "recommended {what} {:.3}: {} mistakes, mean detection {:.1} ms (limit {:.1} ms)",
-            r.setting, r.mistakes, r.mean_detection_ms, a.max_detection
+            r.setting,
+            r.mistakes,
+            r.mean_detection_ms,
+            max_ms
         ),
-        None => println!("no {what} in the range tried detects within {:.1} ms on average", a.max_detection),
+        None => outln!("no {what} in the range tried detects within {max_ms:.1} ms on average"),
     }
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! `palisade explore NAME`: every interleaving of a small model up to a bound.
 //!
-//! Exit status 0 when no checker failed, 1 with a counterexample, 2 for bad arguments.
+//! Exit status 0 when no checker failed, 1 with a counterexample, 2 for bad arguments, 3
+//! when the counterexample cannot be written.
 
-use crate::usage_error;
+use super::exit::usage_error;
 use palisade::scenarios::explorable;
 use palisade_sim::ViolationReport;
 use palisade_sim::explore::{Mode, Options};
@@ -13,8 +14,12 @@ use std::time::Instant;
 /// Arguments of `palisade explore`.
 #[derive(clap::Args, Debug)]
 pub struct ExploreArgs {
-    /// The scenario (an explorable one; run with a wrong name to list them).
-    name: String,
+    /// The scenario (an explorable one; `--list` lists them).
+    #[arg(value_parser = super::names::explorable_scenario, required_unless_present = "list")]
+    name: Option<String>,
+    /// List every explorable scenario with its one-line description, and exit.
+    #[arg(long, exclusive = true)]
+    list: bool,
     /// Breadth-first: the shortest counterexample (the default).
     #[arg(long, conflicts_with = "dfs")]
     bfs: bool,
@@ -44,13 +49,13 @@ pub struct ExploreArgs {
 
 /// Runs `palisade explore`.
 pub fn run(args: ExploreArgs) -> ExitCode {
-    let Some(sc) = explorable::find(&args.name) else {
-        let known: Vec<&str> = explorable::all().iter().map(|e| e.name).collect();
-        return usage_error(format!(
-            "unknown explorable scenario `{}` (known: {})",
-            args.name,
-            known.join(", ")
-        ));
+    if args.list {
+        out!("{}", super::names::listing(explorable::all().iter().map(|e| (e.name, e.about))));
+        return ExitCode::SUCCESS;
+    }
+    let name = args.name.as_deref().unwrap_or_default();
+    let Some(sc) = explorable::find(name) else {
+        return usage_error(format!("no explorable scenario `{name}`"));
     };
     let options = Options {
         mode: if args.dfs { Mode::Dfs } else { Mode::Bfs },
@@ -77,7 +82,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
         && let Err(e) =
             write_counterexample(&format!("palisade explore {}", sc.name), cex, &args.trace, &args.html)
     {
-        return usage_error(e);
+        return super::exit::runtime_error(e);
     }
     if args.json {
         let out = serde_json::json!({
@@ -95,9 +100,9 @@ pub fn run(args: ExploreArgs) -> ExitCode {
                 "steps": c.steps.iter().map(|s| serde_json::json!({"at_ns": s.at.as_nanos() as u64, "what": s.what})).collect::<Vec<_>>(),
             })),
         });
-        println!("{out}");
+        outln!("{out}");
     } else {
-        println!(
+        outln!(
             "{}: {} states ({} generated) to depth {} in {:.3} s ({:.0} states/s); {}",
             sc.name,
             report.states,
@@ -114,12 +119,12 @@ pub fn run(args: ExploreArgs) -> ExitCode {
             }
         );
         match &report.counterexample {
-            None => println!("no violation"),
+            None => outln!("no violation"),
             Some(c) => {
-                println!("VIOLATION {}: {}", c.violation.checker, c.violation.message);
-                println!("counterexample, {} steps:", c.steps.len().saturating_sub(1));
+                outln!("VIOLATION {}: {}", c.violation.checker, c.violation.message);
+                outln!("counterexample, {} steps:", c.steps.len().saturating_sub(1));
                 for s in &c.steps {
-                    println!("  {s}");
+                    outln!("  {s}");
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! randomness, as hex in `node.key` (secret, mode 0600, also when `--force` replaces a key
 //! whose mode was looser) and `node.pub`.
 
-use crate::usage_error;
+use super::exit::{runtime_error, usage_error};
 use palisade::actix::keys;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,6 +16,9 @@ pub struct KeygenArgs {
     /// Overwrite an existing key.
     #[arg(long)]
     force: bool,
+    /// Print `{"public_key": HEX, "secret": PATH, "public": PATH}` instead of the bare key.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs `palisade keygen`.
@@ -25,17 +28,23 @@ pub fn run(args: KeygenArgs) -> ExitCode {
         return usage_error(format!("{} exists; pass --force to replace it", secret_path.display()));
     }
     if let Err(e) = std::fs::create_dir_all(&args.out) {
-        return usage_error(format!("cannot create {}: {e}", args.out.display()));
+        return runtime_error(format!("cannot create {}: {e}", args.out.display()));
     }
     match generate(&args.out) {
-        Ok(public) => {
-            println!("{public}");
+        Ok(public) if args.json => {
+            let json = serde_json::json!({
+                "public_key": public,
+                "secret": secret_path,
+                "public": args.out.join("node.pub"),
+            });
+            outln!("{json}");
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("palisade: {e}");
-            ExitCode::from(1)
+        Ok(public) => {
+            outln!("{public}");
+            ExitCode::SUCCESS
         }
+        Err(e) => runtime_error(e),
     }
 }
 

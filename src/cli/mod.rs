@@ -3,9 +3,11 @@
 pub mod check_history;
 pub mod cluster;
 pub mod detector;
+pub mod exit;
 pub mod explore;
 pub mod keygen;
 mod lease_app;
+pub mod names;
 pub mod node;
 pub mod proxy;
 pub mod sample;

@@ -41,8 +41,8 @@
 //! public_key = "…64 hex digits…"
 //! ```
 
+use super::exit::usage_error;
 use super::lease_app::Workload;
-use crate::usage_error;
 use palisade::core::NodeId;
 use palisade::core::clock::{SkewConfig, SkewMonitor};
 use palisade::core::detector::swim::{Swim, SwimConfig};

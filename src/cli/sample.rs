@@ -1,10 +1,11 @@
 //! `palisade sim NAME --scheduler pct|random`: one random path per seed through an
 //! explorable scenario's model, for state spaces too big to exhaust.
 //!
-//! Exit status 0 when no seed broke a checker, 1 when some did, 2 for bad arguments.
+//! Exit status 0 when no seed broke a checker, 1 when some did, 2 for bad arguments, 3 when
+//! a counterexample cannot be written.
 
+use super::exit::usage_error;
 use super::sim::{SchedulerArg, SimArgs};
-use crate::usage_error;
 use palisade::scenarios::explorable;
 use palisade_sim::explore::Scheduler;
 use std::process::ExitCode;
@@ -15,12 +16,12 @@ pub const DEFAULT_DEPTH: u32 = 3;
 
 /// Runs the sampled schedulers.
 pub fn run(args: &SimArgs) -> ExitCode {
-    let Some(sc) = explorable::find(&args.scenario) else {
+    let scenario = args.scenario.as_deref().unwrap_or_default();
+    let Some(sc) = explorable::find(scenario) else {
         let known: Vec<&str> = explorable::all().iter().map(|e| e.name).collect();
         return usage_error(format!(
-            "--scheduler {} runs the explorer's model, and `{}` has none (explorable: {})",
+            "--scheduler {} runs the explorer's model, and `{scenario}` has none (explorable: {})",
             name(args.scheduler),
-            args.scenario,
             known.join(", ")
         ));
     };
@@ -63,7 +64,7 @@ pub fn run(args: &SimArgs) -> ExitCode {
             &args.html,
         )
     {
-        return usage_error(e);
+        return super::exit::runtime_error(e);
     }
     let depth = match scheduler {
         Scheduler::Pct { depth } => Some(depth),
@@ -84,11 +85,11 @@ pub fn run(args: &SimArgs) -> ExitCode {
                 serde_json::json!({"seed": seed, "checker": c.violation.checker, "message": c.violation.message, "steps": c.steps.len().saturating_sub(1)})
             }).collect::<Vec<_>>(),
         });
-        println!("{out}");
+        outln!("{out}");
     } else {
         for (seed, w) in &failing {
             let c = w.counterexample.as_ref().expect("failing walks have one");
-            println!(
+            outln!(
                 "VIOLATION seed {seed} after {} steps: {}: {}",
                 c.steps.len().saturating_sub(1),
                 c.violation.checker,
@@ -97,16 +98,16 @@ pub fn run(args: &SimArgs) -> ExitCode {
         }
         if let Some((seed, w)) = failing.first() {
             let c = w.counterexample.as_ref().expect("failing walks have one");
-            println!("the first, seed {seed}:");
+            outln!("the first, seed {seed}:");
             for s in &c.steps {
-                println!("  {s}");
+                outln!("  {s}");
             }
         }
         let how = match depth {
             Some(d) => format!("pct, depth {d}"),
             None => "random".to_string(),
         };
-        println!(
+        outln!(
             "{}: {} seed(s) ({how}), {} violating, {} steps in {:.3} s{}",
             sc.name,
             seeds.len(),

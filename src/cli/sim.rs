@@ -1,7 +1,7 @@
 //! `palisade sim`: one scenario, one seed or a sweep, with shrinking of failures.
 
+use super::exit::{format_duration, parse_duration, runtime_error, usage_error};
 use super::sweep::sweep;
-use crate::{parse_duration, usage_error};
 use palisade::scenarios::{self, RunSpec, Scenario};
 use palisade_sim::ViolationReport;
 use serde::Serialize;
@@ -14,8 +14,12 @@ const SHRINK_BUDGET: usize = 300;
 /// Arguments of `palisade sim`.
 #[derive(clap::Args, Debug)]
 pub struct SimArgs {
-    /// Scenario name (an unknown name lists the known ones).
-    pub(super) scenario: String,
+    /// Scenario name (`--list` lists them).
+    #[arg(value_parser = super::names::sim_scenario, required_unless_present = "list")]
+    pub(super) scenario: Option<String>,
+    /// List every scenario with its one-line description, and exit.
+    #[arg(long, exclusive = true)]
+    pub(super) list: bool,
     /// First (or only) seed.
     #[arg(long, default_value_t = 1)]
     pub(super) seed: u64,
@@ -115,15 +119,27 @@ struct Summary<'a> {
 
 /// Runs `palisade sim`.
 pub fn run(args: SimArgs) -> ExitCode {
+    if args.list {
+        let (all, models) = (scenarios::all(), palisade::scenarios::explorable::all());
+        out!("{}", super::names::listing(all.iter().map(|s| (s.name, s.about))));
+        let only_models = models.iter().filter(|e| all.iter().all(|s| s.name != e.name));
+        let extra = super::names::listing(only_models.map(|e| (e.name, e.about)));
+        if !extra.is_empty() {
+            out!("\nexplorer models only (--scheduler random|pct, `palisade explore`):\n{extra}");
+        }
+        return ExitCode::SUCCESS;
+    }
     if args.scheduler != SchedulerArg::Timed {
         return super::sample::run(&args);
     }
     if args.depth.is_some() {
         return usage_error("--depth is PCT's bug depth: use it with --scheduler pct");
     }
-    let Some(sc) = scenarios::find(&args.scenario) else {
-        let known: Vec<_> = scenarios::all().iter().map(|s| s.name).collect();
-        return usage_error(format!("unknown scenario `{}`; known: {}", args.scenario, known.join(", ")));
+    let name = args.scenario.as_deref().unwrap_or_default();
+    let Some(sc) = scenarios::find(name) else {
+        return usage_error(format!(
+            "`{name}` is a model for the explorer only: run it with --scheduler random or pct, or `palisade explore {name}`"
+        ));
     };
     if args.trace.is_some() && args.seeds > 1 {
         return usage_error("--trace records one run: use it with a single seed");
@@ -136,9 +152,9 @@ pub fn run(args: SimArgs) -> ExitCode {
     }
     if args.model {
         if args.json {
-            println!("{}", serde_json::to_string(&sc.model).unwrap_or_default());
+            outln!("{}", serde_json::to_string(&sc.model).unwrap_or_default());
         } else {
-            println!("system model of `{}`:\n{}", sc.name, sc.model);
+            outln!("system model of `{}`:\n{}", sc.name, sc.model);
         }
         return ExitCode::SUCCESS;
     }
@@ -165,7 +181,7 @@ pub fn run(args: SimArgs) -> ExitCode {
             None => None,
             Some(path) => match std::fs::File::create(path) {
                 Ok(f) => Some(Box::new(std::io::BufWriter::new(f))),
-                Err(e) => return usage_error(format!("cannot write trace to {}: {e}", path.display())),
+                Err(e) => return runtime_error(format!("cannot write trace to {}: {e}", path.display())),
             },
         };
         let history = SharedBuf::default();
@@ -182,7 +198,7 @@ pub fn run(args: SimArgs) -> ExitCode {
                 return usage_error(format!("scenario `{}` records no client history", sc.name));
             }
             if let Err(e) = std::fs::write(path, &bytes) {
-                return usage_error(format!("cannot write history to {}: {e}", path.display()));
+                return runtime_error(format!("cannot write history to {}: {e}", path.display()));
             }
             eprintln!(
                 "history written to {} ({} events)",
@@ -200,7 +216,7 @@ pub fn run(args: SimArgs) -> ExitCode {
             std::fs::write(path, html).map_err(|e| format!("cannot write {}: {e}", path.display()))
         }) {
             Ok(()) => eprintln!("diagram written to {}", path.display()),
-            Err(e) => return usage_error(e),
+            Err(e) => return runtime_error(e),
         }
     }
 
@@ -257,22 +273,22 @@ pub fn run(args: SimArgs) -> ExitCode {
             byzantine_messages,
             byzantine_altered,
         };
-        println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+        outln!("{}", serde_json::to_string(&summary).unwrap_or_default());
     } else {
         if let Some(o) = single {
             for line in &o.story {
-                println!("{line}");
+                outln!("{line}");
             }
         }
         if !outside.is_empty() {
-            println!(
+            outln!(
                 "OUTSIDE THE MODEL: {} forced beyond what `{}` assumes; violations here demonstrate the model's limits",
                 outside.join(", "),
                 sc.name
             );
         }
         for v in &violations {
-            println!(
+            outln!(
                 "VIOLATION seed {} event {} at {:.3}s: {}: {}",
                 v.seed,
                 v.event,
@@ -282,15 +298,15 @@ pub fn run(args: SimArgs) -> ExitCode {
             );
         }
         if let Some(r) = &replay {
-            println!("replay the first: {r}");
+            outln!("replay the first: {r}");
         }
         if let Some(s) = &shrunk {
-            println!("shrunk fault schedule that still fails ({} episode(s)):", s.len());
+            outln!("shrunk fault schedule that still fails ({} episode(s)):", s.len());
             for line in s {
-                println!("  {line}");
+                outln!("  {line}");
             }
             if let Some(v) = &shrunk_violation {
-                println!(
+                outln!(
                     "  with only these faults: event {} at {:.3}s: {}: {}",
                     v.event,
                     v.time_ns as f64 / 1e9,
@@ -299,7 +315,7 @@ pub fn run(args: SimArgs) -> ExitCode {
                 );
             }
         }
-        println!(
+        outln!(
             "{}: {} seed(s), {} violation(s), {nemesis_episodes} nemesis episodes, {}{events} events, {:.1}s simulated in {:.3}s{}",
             sc.name,
             outcomes.len(),
@@ -314,13 +330,13 @@ pub fn run(args: SimArgs) -> ExitCode {
             single.map(|o| format!(", trace hash {:016x}", o.report.trace_hash)).unwrap_or_default()
         );
     }
-    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if failed { ExitCode::from(super::exit::FAILED) } else { ExitCode::SUCCESS }
 }
 
 fn replay_command(sc: &Scenario, seed: u64, args: &SimArgs, duration: Duration) -> String {
-    let mut cmd = format!("cargo run --release -- sim {} --seed {seed}", sc.name);
+    let mut cmd = format!("{} sim {} --seed {seed}", super::exit::invocation(), sc.name);
     if duration != sc.default_duration {
-        cmd += &format!(" --duration {}ms", duration.as_millis());
+        cmd += &format!(" --duration {}", format_duration(duration));
     }
     if let Some(n) = &args.nemesis {
         cmd += &format!(" --nemesis {n}");

@@ -1,4 +1,5 @@
-//! Running many seeds of a scenario on every core, with a progress line on a terminal.
+//! Running many seeds of a scenario on every core, with a progress bar on a terminal and,
+//! when stderr is a pipe or a file (CI logs), a progress line every [`LOG_EVERY`].
 
 use palisade::scenarios::{Outcome, RunSpec, Scenario};
 use palisade_sim::NemesisConfig;
@@ -6,6 +7,9 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// How often a sweep whose stderr is not a terminal reports progress.
+pub const LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// What a sweep found.
 pub struct Sweep {
@@ -26,7 +30,7 @@ pub fn sweep(
     let done = AtomicU64::new(0);
     let failing = AtomicU64::new(0);
     let results = Mutex::new(Vec::with_capacity(seeds.len()));
-    let show = std::io::stderr().is_terminal() && seeds.len() > 1;
+    let terminal = std::io::stderr().is_terminal();
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| {
@@ -43,8 +47,8 @@ pub fn sweep(
                 }
             });
         }
-        if show {
-            progress(seeds.len() as u64, &done, &failing);
+        if seeds.len() > 1 {
+            progress(scenario.name, seeds.len() as u64, &done, &failing, terminal);
         }
     });
     let mut outcomes = results.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -52,15 +56,27 @@ pub fn sweep(
     Sweep { outcomes }
 }
 
-fn progress(total: u64, done: &AtomicU64, failing: &AtomicU64) {
+/// Reports progress until every seed is done: a bar redrawn in place on a terminal, else a
+/// line every [`LOG_EVERY`] (none for a sweep that ends sooner).
+fn progress(name: &str, total: u64, done: &AtomicU64, failing: &AtomicU64, terminal: bool) {
     const WIDTH: u64 = 30;
+    let started = std::time::Instant::now();
+    let mut next_line = LOG_EVERY;
     loop {
         let d = done.load(Ordering::Relaxed);
-        let filled = (d * WIDTH).checked_div(total).unwrap_or(WIDTH);
-        let bar: String = (0..WIDTH).map(|i| if i < filled { '#' } else { '.' }).collect();
-        eprint!("\r[{bar}] {d}/{total} seeds, {} failing", failing.load(Ordering::Relaxed));
+        let f = failing.load(Ordering::Relaxed);
+        if terminal {
+            let filled = (d * WIDTH).checked_div(total).unwrap_or(WIDTH);
+            let bar: String = (0..WIDTH).map(|i| if i < filled { '#' } else { '.' }).collect();
+            eprint!("\r[{bar}] {d}/{total} seeds, {f} failing");
+            if d >= total {
+                eprintln!();
+            }
+        } else if started.elapsed() >= next_line && d < total {
+            eprintln!("{name}: {d}/{total} seeds, {f} failing, {} s", started.elapsed().as_secs());
+            next_line += LOG_EVERY;
+        }
         if d >= total {
-            eprintln!();
             return;
         }
         std::thread::sleep(Duration::from_millis(100));

@@ -4,6 +4,7 @@
 use super::sweep::sweep;
 use palisade::scenarios::hazards::HAZARDS;
 use palisade::scenarios::{self, Outcome, Scenario};
+use serde::Serialize;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -11,7 +12,9 @@ use std::process::ExitCode;
 const STORY_LINES: usize = 4;
 
 /// What one side of a row found.
+#[derive(Serialize)]
 struct Side {
+    #[serde(rename = "scenario")]
     name: &'static str,
     /// Seeds that failed the row's checker.
     violating: Vec<u64>,
@@ -19,57 +22,116 @@ struct Side {
     other: Vec<(u64, &'static str)>,
 }
 
+/// One row of the table, for `--json`.
+#[derive(Serialize)]
+struct Row<'a> {
+    hazard: &'a str,
+    defence: &'a str,
+    checker: &'a str,
+    seeds: u64,
+    without: &'a Side,
+    with: &'a Side,
+    /// The hazard broke the checker without the defence.
+    reproduced: bool,
+    /// Nothing failed with the defence.
+    prevented: bool,
+    /// A command that replays a failing seed, if any failed.
+    replay: Option<String>,
+}
+
+/// The whole tour, for `--json`.
+#[derive(Serialize)]
+struct Tour<'a> {
+    ok: bool,
+    seeds: u64,
+    wall_s: f64,
+    rows: Vec<Row<'a>>,
+}
+
 /// Runs the tour over `seeds` seeds per scenario; with `html`, also writes a space-time
-/// diagram of one interesting seed of every scenario into that directory.
-pub fn run(seeds: u64, html: Option<&Path>) -> ExitCode {
+/// diagram of one interesting seed of every scenario into that directory; with `json`,
+/// prints one JSON object at the end instead of the stories and the table.
+pub fn run(seeds: u64, html: Option<&Path>, json: bool) -> ExitCode {
     if let Some(dir) = html
         && let Err(e) = std::fs::create_dir_all(dir)
     {
-        return crate::usage_error(format!("cannot create {}: {e}", dir.display()));
+        return super::exit::runtime_error(format!("cannot create {}: {e}", dir.display()));
     }
     let started = std::time::Instant::now();
-    println!("palisade hazard tour: DDIA chapter 8 in the simulator, {seeds} seeds per scenario\n");
+    let say = |line: std::fmt::Arguments<'_>| {
+        if !json {
+            outln!("{line}");
+        }
+    };
+    say(format_args!("palisade hazard tour: DDIA chapter 8 in the simulator, {seeds} seeds per scenario\n"));
     let mut rows = Vec::new();
     let mut ok = true;
     for (i, h) in HAZARDS.iter().enumerate() {
-        println!("{}. {} -- defence: {}", i + 1, h.hazard, h.defence);
+        say(format_args!("{}. {} -- defence: {}", i + 1, h.hazard, h.defence));
         let (Some(without), Some(with)) = (scenarios::find(h.without), scenarios::find(h.with)) else {
-            eprintln!("error: the hazard table names a scenario that does not exist");
-            return ExitCode::from(1);
+            return super::exit::runtime_error("the hazard table names a scenario that does not exist");
         };
-        let bad = run_side(&without, seeds, "without", h.checker, html);
-        let good = run_side(&with, seeds, "with", h.checker, html);
+        let bad = run_side(&without, seeds, "without", h.checker, html, &say);
+        let good = run_side(&with, seeds, "with", h.checker, html, &say);
         let reproduced = !bad.violating.is_empty();
         let prevented = good.violating.is_empty() && good.other.is_empty();
         if !reproduced {
-            println!("   !! the hazard did not break {} in {seeds} seeds: raise --seeds", h.checker);
+            say(format_args!("   !! the hazard did not break {} in {seeds} seeds: raise --seeds", h.checker));
         }
         if !good.violating.is_empty() {
-            println!("   !! the defence failed {}: this is a bug", h.checker);
+            say(format_args!("   !! the defence failed {}: this is a bug", h.checker));
         }
         for (side, label) in [(&bad, "without"), (&good, "with")] {
             if let Some((seed, checker)) = side.other.first() {
-                println!(
+                say(format_args!(
                     "   !! {label}: {} seed(s) failed {checker} (first: seed {seed}), not the row's {}: a bug in the scenario",
                     side.other.len(),
                     h.checker
-                );
+                ));
             }
         }
         ok &= reproduced && prevented && bad.other.is_empty();
-        println!();
+        say(format_args!(""));
         rows.push((h, bad, good));
     }
-    println!(
+    let replay = |bad: &Side, good: &Side| {
+        let hint = |s: &Side| {
+            s.violating
+                .first()
+                .map(|seed| format!("{} sim {} --seed {seed}", super::exit::invocation(), s.name))
+        };
+        hint(good).or_else(|| hint(bad))
+    };
+    if json {
+        let tour = Tour {
+            ok,
+            seeds,
+            wall_s: started.elapsed().as_secs_f64(),
+            rows: rows
+                .iter()
+                .map(|(h, bad, good)| Row {
+                    hazard: h.hazard,
+                    defence: h.defence,
+                    checker: h.checker,
+                    seeds,
+                    without: bad,
+                    with: good,
+                    reproduced: !bad.violating.is_empty(),
+                    prevented: good.violating.is_empty() && good.other.is_empty(),
+                    replay: replay(bad, good),
+                })
+                .collect(),
+        };
+        outln!("{}", serde_json::to_string(&tour).unwrap_or_default());
+        return if ok { ExitCode::SUCCESS } else { ExitCode::from(super::exit::FAILED) };
+    }
+    outln!(
         "| # | hazard | defence | checker | seeds | violations without | violations with | replay a failing seed |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    outln!("|---|---|---|---|---|---|---|---|");
     for (i, (h, bad, good)) in rows.iter().enumerate() {
-        let replay = |s: &Side| {
-            s.violating.first().map(|seed| format!("cargo run --release -- sim {} --seed {seed}", s.name))
-        };
-        let replay = replay(good).or_else(|| replay(bad)).unwrap_or_else(|| "-".into());
-        println!(
+        let replay = replay(bad, good).unwrap_or_else(|| "-".into());
+        outln!(
             "| {} | {} | {} | `{}` | {seeds} | {} ({}) | {} ({}) | `{replay}` |",
             i + 1,
             h.hazard,
@@ -81,15 +143,22 @@ pub fn run(seeds: u64, html: Option<&Path>) -> ExitCode {
             good.name,
         );
     }
-    println!(
+    outln!(
         "\n{} in {:.1} s. Add --html FILE to a replay command for its space-time diagram.",
         if ok { "every hazard reproduced without its defence and prevented with it" } else { "TOUR FAILED" },
         started.elapsed().as_secs_f64()
     );
-    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if ok { ExitCode::SUCCESS } else { ExitCode::from(super::exit::FAILED) }
 }
 
-fn run_side(sc: &Scenario, seeds: u64, label: &str, checker: &str, html: Option<&Path>) -> Side {
+fn run_side(
+    sc: &Scenario,
+    seeds: u64,
+    label: &str,
+    checker: &str,
+    html: Option<&Path>,
+    say: &dyn Fn(std::fmt::Arguments<'_>),
+) -> Side {
     let nemesis = sc.default_nemesis_config(sc.default_duration);
     let all: Vec<u64> = (1..=seeds).collect();
     let result = sweep(sc, &all, sc.default_duration, nemesis.as_ref());
@@ -104,24 +173,24 @@ fn run_side(sc: &Scenario, seeds: u64, label: &str, checker: &str, html: Option<
     // The interesting seed: the first that failed, else seed 1.
     let (seed, outcome) =
         result.outcomes.iter().find(|(_, o)| o.report.violation.is_some()).unwrap_or(&result.outcomes[0]);
-    println!("   {label:<7} {:<24} {} of {seeds} seeds violate {checker}", sc.name, violating.len());
+    say(format_args!("   {label:<7} {:<24} {} of {seeds} seeds violate {checker}", sc.name, violating.len()));
     for line in outcome.story.iter().take(STORY_LINES) {
-        println!("           seed {seed}: {line}");
+        say(format_args!("           seed {seed}: {line}"));
     }
     if let Some(v) = &outcome.report.violation {
-        println!("           seed {seed}: VIOLATION {}: {}", v.checker, v.message);
+        say(format_args!("           seed {seed}: VIOLATION {}: {}", v.checker, v.message));
     }
     if let Some(dir) = html {
-        write_diagram(sc, *seed, dir);
+        write_diagram(sc, *seed, dir, say);
     }
     Side { name: sc.name, violating, other }
 }
 
-fn write_diagram(sc: &Scenario, seed: u64, dir: &Path) {
+fn write_diagram(sc: &Scenario, seed: u64, dir: &Path, say: &dyn Fn(std::fmt::Arguments<'_>)) {
     let path = dir.join(format!("{}-seed{seed}.html", sc.name));
     match super::sim::diagram(sc, seed, sc.default_duration, sc.default_nemesis_config(sc.default_duration)) {
         Ok(html) => match std::fs::write(&path, html) {
-            Ok(()) => println!("           diagram: {}", path.display()),
+            Ok(()) => say(format_args!("           diagram: {}", path.display())),
             Err(e) => eprintln!("cannot write {}: {e}", path.display()),
         },
         Err(e) => eprintln!("cannot draw {}: {e}", sc.name),

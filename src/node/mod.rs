@@ -113,6 +113,13 @@ pub fn usage_error(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// Prints `palisade: MSG` on stderr and returns exit status 3: how a failure at run time
+/// (a port in use, a file that cannot be read, a node that will not start) ends a process.
+pub fn runtime_error(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("palisade: {msg}");
+    ExitCode::from(3)
+}
+
 /// One `[[peers]]` entry of a configuration file.
 #[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
@@ -224,7 +231,8 @@ fn read_toml_with_app<C: DeserializeOwned, A: DeserializeOwned>(
 /// Runs one node of protocol `P` as this process: `--config FILE [--json-events]
 /// [--metrics ADDR] [--log-format text|json]` from the command line, the configuration's
 /// `[protocol]` table as `P::Config`. Returns the exit status for `main` (0 after SIGINT or
-/// SIGTERM, 2 for bad arguments or configuration).
+/// SIGTERM, 2 for bad arguments or configuration, 3 when the node cannot start or run: a
+/// port in use, a data directory that cannot be written).
 pub fn run<P: Protocol>() -> ExitCode
 where
     P::Config: DeserializeOwned,
@@ -237,7 +245,7 @@ where
 /// running node's [`NodeHandle`] on the node's actix system once the node has started.
 /// `app` spawns its own tasks there (`actix::spawn`, or an actix-web server), which `call`
 /// the node and read its events. An `Err` from `app` (a port in use, say) stops the node
-/// and the process exits with status 1 after printing it.
+/// and the process exits with status 3 after printing it.
 pub fn run_with<P: Protocol, A: DeserializeOwned + 'static>(
     app: impl FnOnce(NodeHandle<P>, A) -> Result<(), String> + 'static,
 ) -> ExitCode
@@ -308,7 +316,7 @@ pub fn with_logging(json: bool, body: impl FnOnce() -> ExitCode) -> ExitCode {
         Ok(log) => log,
         Err(e) => {
             eprintln!("palisade: cannot start the log writer thread: {e}");
-            return ExitCode::from(1);
+            return ExitCode::from(3);
         }
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -350,20 +358,23 @@ pub fn serve_with<P: Protocol>(
     let metrics_at = match reporting.metrics.map(std::net::TcpListener::bind).transpose() {
         Ok(l) => l,
         Err(e) => {
-            return usage_error(format!("--metrics {}: {e}", reporting.metrics.unwrap_or(membership.listen)));
+            return runtime_error(format!(
+                "--metrics {}: {e}",
+                reporting.metrics.unwrap_or(membership.listen)
+            ));
         }
     };
     let recorder = match metrics_at.as_ref().map(|_| metrics::recorder()).transpose() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("palisade: cannot install the metrics recorder: {e}");
-            return ExitCode::from(1);
+            return ExitCode::from(3);
         }
     };
     // (The data directory is checked by `start`: created, written, fsynced, removed.)
     let listener = match std::net::TcpListener::bind(membership.listen) {
         Ok(l) => l,
-        Err(e) => return usage_error(format!("listen {}: {e}", membership.listen)),
+        Err(e) => return runtime_error(format!("listen {}: {e}", membership.listen)),
     };
     let started = std::time::Instant::now();
     let events_out = if json {
@@ -385,7 +396,7 @@ pub fn serve_with<P: Protocol>(
             Ok(out) => Some(out),
             Err(e) => {
                 eprintln!("palisade: cannot start the event writer thread: {e}");
-                return ExitCode::from(1);
+                return ExitCode::from(3);
             }
         }
     } else {
@@ -408,7 +419,7 @@ pub fn serve_with<P: Protocol>(
             Ok(n) => n,
             Err(e) => {
                 eprintln!("palisade: {e}");
-                return ExitCode::from(2);
+                return ExitCode::from(3);
             }
         };
         if let Some(out) = out {
@@ -417,7 +428,7 @@ pub fn serve_with<P: Protocol>(
         if let Err(e) = app(node.clone()) {
             eprintln!("palisade: {e}");
             node.stop().await;
-            return ExitCode::from(1);
+            return ExitCode::from(3);
         }
         if let (Some(listener), Some(handle)) = (metrics_at, recorder) {
             let listener = match listener
@@ -428,7 +439,7 @@ pub fn serve_with<P: Protocol>(
                 Err(e) => {
                     eprintln!("palisade: metrics endpoint: {e}");
                     node.stop().await;
-                    return ExitCode::from(1);
+                    return ExitCode::from(3);
                 }
             };
             let (scraped, running) = (node.clone(), node.clone());
