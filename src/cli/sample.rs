@@ -102,6 +102,13 @@ pub fn run(args: &SimArgs) -> ExitCode {
             for s in &c.steps {
                 outln!("  {s}");
             }
+            let depth = depth.map(|d| format!(" --depth {d}")).unwrap_or_default();
+            outln!(
+                "replay it (add --html FILE for its diagram): {} sim {} --scheduler {}{depth} --seed {seed}",
+                super::exit::invocation(),
+                sc.name,
+                name(args.scheduler)
+            );
         }
         let how = match depth {
             Some(d) => format!("pct, depth {d}"),
@@ -121,7 +128,7 @@ pub fn run(args: &SimArgs) -> ExitCode {
             }
         );
     }
-    if failing.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if failing.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(super::exit::FAILED) }
 }
 
 fn name(s: SchedulerArg) -> &'static str {
