@@ -84,6 +84,27 @@ impl Episode {
         }
     }
 
+    /// A simpler version of this episode: half the clock step, half the drift, half the
+    /// duplication rate; `None` for faults with nothing to halve, or already small (a step
+    /// under a millisecond, a drift of 1 ppm, a rate under 2%).
+    pub fn simplified(&self) -> Option<Episode> {
+        let first = self.faults.first()?;
+        let kind = match first.kind {
+            FaultKind::WallStep { node, by_ns } if by_ns.unsigned_abs() > 1_000_000 => {
+                FaultKind::WallStep { node, by_ns: by_ns / 2 }
+            }
+            FaultKind::WallStepWithin { node, by_ns, bound_ns } if by_ns.unsigned_abs() > 1_000_000 => {
+                FaultKind::WallStepWithin { node, by_ns: by_ns / 2, bound_ns }
+            }
+            FaultKind::Drift { node, ppm } if ppm.abs() > 1 => FaultKind::Drift { node, ppm: ppm / 2 },
+            FaultKind::Duplicate { rate } if rate >= 0.02 => FaultKind::Duplicate { rate: rate / 2.0 },
+            _ => return None,
+        };
+        let mut faults = self.faults.clone();
+        faults[0] = Fault { at: first.at, kind };
+        Some(Episode { faults })
+    }
+
     /// When the episode's last fault ends.
     pub fn ends_at(&self) -> Duration {
         self.faults.iter().map(Fault::ends_at).max().unwrap_or_default()
@@ -517,9 +538,14 @@ impl FromStr for NemesisKind {
     }
 }
 
-/// Reduces a failing schedule: drops episodes, then shortens the survivors, as long as
-/// `still_fails` says the violation persists. Runs `still_fails` at most `budget` times.
-/// Returns the smallest failing schedule found (the input if nothing smaller fails).
+/// Reduces a failing schedule to a smaller one for which `still_fails` holds: first the
+/// empty schedule (a failure that needs no faults shrinks to none), then rounds that drop
+/// episodes one at a time, shorten each survivor by halves and simplify it
+/// ([`Episode::simplified`]), repeated until a whole round changes nothing or `budget`
+/// calls of `still_fails` are spent. Returns the smallest failing schedule found (the input
+/// if nothing smaller fails). `still_fails` decides what "the same failure" means; a
+/// scenario's shrinker accepts only the same checker at the same kind of event, no later
+/// ([`crate::ViolationReport::reproduced_by`]).
 pub fn shrink(
     mut schedule: Schedule,
     budget: usize,
@@ -530,36 +556,45 @@ pub fn shrink(
         *runs += 1;
         still_fails(candidate)
     };
-    // Drop episodes, one at a time, until no single removal still fails.
-    let mut progress = true;
-    while progress && runs < budget {
-        progress = false;
+    if schedule.is_empty() || budget == 0 {
+        return schedule;
+    }
+    if try_it(&[], &mut runs) {
+        return Vec::new();
+    }
+    loop {
+        let mut changed = false;
+        // Drop episodes, one at a time.
         let mut i = 0;
         while i < schedule.len() && runs < budget {
             let mut candidate = schedule.clone();
             candidate.remove(i);
             if try_it(&candidate, &mut runs) {
                 schedule = candidate;
-                progress = true;
+                changed = true;
             } else {
                 i += 1;
             }
         }
-    }
-    // Shorten each surviving episode while it still fails.
-    for i in 0..schedule.len() {
-        while runs < budget {
-            let Some(shorter) = schedule[i].shortened() else { break };
-            let mut candidate = schedule.clone();
-            candidate[i] = shorter;
-            if try_it(&candidate, &mut runs) {
-                schedule = candidate;
-            } else {
-                break;
+        // Shorten, then simplify, each survivor while it still fails.
+        for i in 0..schedule.len() {
+            for smaller in [Episode::shortened, Episode::simplified] {
+                while runs < budget {
+                    let Some(next) = smaller(&schedule[i]) else { break };
+                    let mut candidate = schedule.clone();
+                    candidate[i] = next;
+                    if !try_it(&candidate, &mut runs) {
+                        break;
+                    }
+                    schedule = candidate;
+                    changed = true;
+                }
             }
         }
+        if !changed || runs >= budget {
+            return schedule;
+        }
     }
-    schedule
 }
 
 #[cfg(test)]

@@ -48,6 +48,26 @@ pub struct ViolationReport {
     pub checker: &'static str,
     /// What it saw.
     pub message: String,
+    /// The kind of the last protocol event observed when the checker failed (the variant
+    /// name of its `Debug` form, e.g. `WriteAccepted`), `end of run` for a property judged
+    /// at the end, or `start` before any event: what the shrinker keeps fixed, so a smaller
+    /// schedule cannot pass off a different failure as this one.
+    pub cause: String,
+}
+
+impl ViolationReport {
+    /// Whether `other` is this failure again, no later: the same checker, the same kind of
+    /// event, at or before this one's time. A shrinker accepts only such candidates.
+    pub fn reproduced_by(&self, other: &ViolationReport) -> bool {
+        other.checker == self.checker && other.cause == self.cause && other.time_ns <= self.time_ns
+    }
+}
+
+/// The variant name at the start of a `Debug` form: `WriteAccepted` of
+/// `WriteAccepted { token: 3 }`, `Some` of `Some(1)`, the whole of `Heal`.
+pub fn variant_name(debug: &str) -> &str {
+    let end = debug.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).unwrap_or(debug.len());
+    &debug[..end]
 }
 
 /// The checker name a handler panic is reported under.
@@ -616,10 +636,9 @@ impl<P: Protocol> Simulation<P> {
             }
         }
         self.world.now_ns = self.world.now_ns.max(end);
-        for c in &mut self.checkers {
-            if let Err(v) = c.at_end(&self.world) {
-                return self.stop_with(v);
-            }
+        let at_end = self.checkers.iter_mut().find_map(|c| c.at_end(&self.world).err());
+        if let Some(v) = at_end {
+            return self.stop_with_cause(v, Some("end of run"));
         }
         self.finish_report()
     }
@@ -882,13 +901,24 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn stop_with(&mut self, v: Violation) -> RunReport {
+        self.stop_with_cause(v, None)
+    }
+
+    /// [`Self::stop_with`], naming the cause (`None`: the last protocol event observed).
+    fn stop_with_cause(&mut self, v: Violation, cause: Option<&str>) -> RunReport {
         let mut report = self.finish_report();
+        let cause = match (cause, self.world.history().last()) {
+            (Some(c), _) => c.to_owned(),
+            (None, Some(o)) => variant_name(&format!("{:?}", o.event)).to_owned(),
+            (None, None) => "start".to_owned(),
+        };
         report.violation = Some(ViolationReport {
             seed: self.config.seed,
             event: self.report.events.saturating_sub(1),
             time_ns: self.world.now_ns,
             checker: v.checker,
             message: v.message,
+            cause,
         });
         report
     }

@@ -150,6 +150,7 @@ pub(super) fn write_counterexample(
             time_ns: cex.steps.len() as u64 * 1_000_000,
             checker: cex.violation.checker,
             message: cex.violation.message.clone(),
+            cause: String::new(),
         };
         let title = format!("{title}: {}", cex.violation.checker);
         let page = palisade_sim::diagram::render(&title, &cex.trace, Some(&violation), 0)

@@ -228,6 +228,8 @@ pub fn run(args: SimArgs) -> ExitCode {
     // same checker, not necessarily at the same moment).
     let shrunk = match first_failure {
         Some((seed, o)) if !args.no_shrink && !o.schedule.is_empty() => {
+            // Only the same checker at the same kind of event, no later, counts as still
+            // failing: the shrunk schedule explains this failure, not another.
             let schedule = sc.shrink(*seed, duration, o, SHRINK_BUDGET);
             let rerun =
                 (sc.run)(RunSpec { schedule: Some(schedule.clone()), ..RunSpec::new(*seed, duration) });
@@ -301,7 +303,15 @@ pub fn run(args: SimArgs) -> ExitCode {
             outln!("replay the first: {r}");
         }
         if let Some(s) = &shrunk {
-            outln!("shrunk fault schedule that still fails ({} episode(s)):", s.len());
+            if s.is_empty() {
+                outln!("the failure needs no faults: with none, the run fails the same way, no later");
+            } else {
+                outln!(
+                    "shrunk fault schedule that fails the same way, no later ({} of {} episode(s)):",
+                    s.len(),
+                    first_failure.map_or(0, |(_, o)| o.schedule.len())
+                );
+            }
             for line in s {
                 outln!("  {line}");
             }

@@ -140,15 +140,17 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// Shrinks the nemesis schedule of a failing run to a smallest one that still fails
-    /// with the same checker, within `budget` re-runs.
+    /// Shrinks the nemesis schedule of a failing run to a smallest one that still fails the
+    /// same way, within `budget` re-runs: the same checker at the same kind of event, no
+    /// later than the original ([`palisade_sim::ViolationReport::reproduced_by`]), so the
+    /// shrunk schedule explains this failure, not another one it happens to reach. An empty
+    /// result means the failure needs no faults at all.
     pub fn shrink(&self, seed: u64, duration: Duration, failing: &Outcome, budget: usize) -> Schedule {
-        let Some(v) = &failing.report.violation else { return failing.schedule.clone() };
-        let checker = v.checker;
+        let Some(original) = &failing.report.violation else { return failing.schedule.clone() };
         let seeded = failing.schedule.clone();
         nemesis::shrink(seeded, budget, |candidate| {
             let spec = RunSpec { schedule: Some(candidate.to_vec()), ..RunSpec::new(seed, duration) };
-            (self.run)(spec).report.violation.is_some_and(|v| v.checker == checker)
+            (self.run)(spec).report.violation.is_some_and(|v| original.reproduced_by(&v))
         })
     }
 }

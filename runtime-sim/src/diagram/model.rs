@@ -435,6 +435,7 @@ mod tests {
             time_ns: 80,
             checker: "detector::never_suspects_live",
             message: "n2 suspected live node n1".into(),
+            cause: String::new(),
         };
         let m = Model::from_trace("t", TRACE, Some(&v), 0, 1).unwrap();
         let flag = m.violation.as_ref().unwrap();

@@ -681,3 +681,35 @@ fn every_operation_must_finish_within_the_bound_unless_its_node_crashed() {
     // outcome is unknown, not late.
     assert_eq!(run(ms(150), true).violation, None);
 }
+
+#[test]
+fn a_violation_names_the_kind_of_event_and_only_the_same_failure_no_later_reproduces_it() {
+    let v = run(ms(50), false).violation.expect("fails");
+    // The last event the checker saw was a tick (the `u64` event's Debug form is the number).
+    assert!(!v.cause.is_empty() && v.cause != "start", "{v:?}");
+    let same = |f: &dyn Fn(&mut ViolationReport)| {
+        let mut other = v.clone();
+        f(&mut other);
+        v.reproduced_by(&other)
+    };
+    assert!(same(&|_| {}));
+    assert!(same(&|o| o.time_ns -= 1), "earlier is fine");
+    assert!(!same(&|o| o.time_ns += 1), "later is a different failure");
+    assert!(!same(&|o| o.checker = "test::other"), "another checker");
+    assert!(!same(&|o| o.cause = "end of run".into()), "another kind of event");
+    assert_eq!(variant_name("WriteAccepted { token: 3 }"), "WriteAccepted");
+    assert_eq!(variant_name("Some(1)"), "Some");
+    assert_eq!(variant_name("Heal"), "Heal");
+
+    fn run(within: Duration, _crash: bool) -> RunReport {
+        use crate::check::EveryOperationWithin;
+        let mut sim = Simulation::<Ticker>::new(SimConfig::new(1, 1), u64::MAX);
+        sim.add_checker(EveryOperationWithin::new(
+            "test::ops",
+            within,
+            |e: &u64| e.is_multiple_of(2),
+            |e: &u64| e % 2 == 1,
+        ));
+        sim.run_for(Duration::from_secs(2))
+    }
+}
