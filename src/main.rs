@@ -46,7 +46,7 @@ enum Cmd {
         json: bool,
     },
     /// Run one scenario in the simulator.
-    Sim(cli::sim::SimArgs),
+    Sim(cli::sim::SimCmd),
     /// Run one node of a cluster on actix, from a TOML configuration.
     Node(cli::node::NodeArgs),
     /// A local cluster of node processes on loopback, and real faults against it.

@@ -524,3 +524,47 @@ fn keygen_force_writes_the_secret_0600_over_a_looser_file_and_the_node_warns_abo
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn shards_run_as_separate_processes_merge_into_the_one_process_report() {
+    let dir = temp("shards");
+    std::fs::create_dir_all(&dir).unwrap();
+    let sweep = ["sim", "unfenced", "--seeds", "24", "--json"];
+    // Three shards at once, one of them finding its index the way a Kubernetes Indexed Job
+    // gives it.
+    let children: Vec<_> = (0..3)
+        .map(|i| {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
+            cmd.args(sweep);
+            if i == 2 {
+                cmd.args(["--shard", "3"]).env("JOB_COMPLETION_INDEX", "2");
+            } else {
+                cmd.args(["--shard", &format!("{i}/3")]);
+            }
+            cmd.stdout(std::process::Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    let mut files = Vec::new();
+    for (i, child) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        let path = dir.join(format!("shard{i}.json"));
+        std::fs::write(&path, &out.stdout).unwrap();
+        files.push(path.to_str().unwrap().to_string());
+    }
+    let mut merge = vec!["sim", "merge", "--json"];
+    merge.extend(files.iter().map(String::as_str));
+    let merged = palisade(&merge);
+    let one = palisade(&sweep);
+    assert_eq!(merged.status.code(), one.status.code());
+    let (mut merged, mut one) = (json(&merged), json(&one));
+    // Everything but the wall time: seeds, violations, the first failure's shrink and
+    // replay, event and fault counts.
+    merged.as_object_mut().unwrap().remove("wall_ns");
+    one.as_object_mut().unwrap().remove("wall_ns");
+    assert_eq!(merged, one);
+    assert!(!one["violations"].as_array().unwrap().is_empty() && one["shrunk_schedule"].is_array());
+    // A shard given twice is refused.
+    let twice = palisade(&["sim", "merge", &files[0], &files[0]]);
+    assert!(one_line_error(&twice).contains("in two shards"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

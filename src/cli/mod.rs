@@ -11,6 +11,7 @@ pub mod names;
 pub mod node;
 pub mod proxy;
 pub mod sample;
+pub mod shard;
 pub mod sim;
 pub mod sweep;
 pub mod tour;

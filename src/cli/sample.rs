@@ -47,7 +47,7 @@ pub fn run(args: &SimArgs) -> ExitCode {
         (_, Some(_)) => return usage_error("--depth is PCT's bug depth: use it with --scheduler pct"),
         _ => Scheduler::Random,
     };
-    let seeds: Vec<u64> = (args.seed..args.seed.saturating_add(args.seeds)).collect();
+    let seeds = super::sim::seeds_of(args);
     let started = Instant::now();
     let walks = (sc.sample)(scheduler, &seeds);
     let wall = started.elapsed();

@@ -11,6 +11,24 @@ use std::time::Duration;
 /// Re-runs allowed when shrinking a failing schedule.
 const SHRINK_BUDGET: usize = 300;
 
+/// `palisade sim`: a scenario's runs, or `sim merge` of sharded reports.
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SimCmd {
+    /// `merge`, instead of running a scenario.
+    #[command(subcommand)]
+    merge: Option<SimSub>,
+    #[command(flatten)]
+    args: SimArgs,
+}
+
+/// Subcommands of `palisade sim`.
+#[derive(clap::Subcommand, Debug)]
+enum SimSub {
+    /// Merge the `--json` reports of a sharded sweep (`--shard I/N`) into one report.
+    Merge(super::shard::MergeArgs),
+}
+
 /// Arguments of `palisade sim`.
 #[derive(clap::Args, Debug)]
 pub struct SimArgs {
@@ -26,6 +44,11 @@ pub struct SimArgs {
     /// Number of consecutive seeds to run, starting at --seed.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub(super) seeds: u64,
+    /// Run only shard I of N of the seeds (every N-th, from the I-th; I from 0): `I/N`, or
+    /// `N` with I from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) or
+    /// SLURM_ARRAY_TASK_ID. `palisade sim merge` joins the shards' `--json` reports.
+    #[arg(long, value_name = "I/N", value_parser = super::shard::parse_arg)]
+    pub(super) shard: Option<super::shard::Shard>,
     /// Simulated time per run, e.g. 60s, 500ms, 2m (default: the scenario's own).
     #[arg(long, value_parser = parse_duration)]
     pub(super) duration: Option<Duration>,
@@ -117,8 +140,24 @@ struct Summary<'a> {
     byzantine_altered: u64,
 }
 
-/// Runs `palisade sim`.
-pub fn run(args: SimArgs) -> ExitCode {
+/// Runs `palisade sim` or `palisade sim merge`.
+pub fn run(cmd: SimCmd) -> ExitCode {
+    match cmd.merge {
+        Some(SimSub::Merge(m)) => super::shard::run(m),
+        None => run_scenario(cmd.args),
+    }
+}
+
+/// The seeds `args` names: `--seeds` from `--seed`, or this process's shard of them.
+pub(super) fn seeds_of(args: &SimArgs) -> Vec<u64> {
+    let all: Vec<u64> = (args.seed..args.seed.saturating_add(args.seeds)).collect();
+    match args.shard {
+        Some(shard) => shard.select(&all),
+        None => all,
+    }
+}
+
+fn run_scenario(args: SimArgs) -> ExitCode {
     if args.list {
         let (all, models) = (scenarios::all(), palisade::scenarios::explorable::all());
         out!("{}", super::names::listing(all.iter().map(|s| (s.name, s.about))));
@@ -175,7 +214,10 @@ pub fn run(args: SimArgs) -> ExitCode {
     let outside: Vec<&'static str> =
         nemesis.iter().flat_map(|n| n.outside.iter().map(|k| k.name())).collect();
     let started = std::time::Instant::now();
-    let seeds: Vec<u64> = (args.seed..args.seed.saturating_add(args.seeds)).collect();
+    let seeds = seeds_of(&args);
+    if args.shard.is_some() && (args.trace.is_some() || args.html.is_some() || args.history.is_some()) {
+        return usage_error("--trace, --html and --history record one run: not with --shard");
+    }
     let outcomes = if seeds.len() == 1 {
         let trace: Option<Box<dyn std::io::Write>> = match &args.trace {
             None => None,

@@ -1,0 +1,263 @@
+//! Sweeps beyond one machine: `palisade sim NAME --seeds N --shard I/N` runs every N-th seed
+//! (a Kubernetes Indexed Job, a Slurm array or a CI matrix gives each process its index),
+//! and `palisade sim merge FILE...` merges the shards' `--json` reports into the report one
+//! process would have written.
+
+use super::exit::Failure;
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+
+/// The environment variables a shard's index is read from when `--shard` gives only the
+/// count: Kubernetes Indexed Jobs, then Slurm job arrays.
+pub const INDEX_VARS: [&str; 2] = ["JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID"];
+
+/// One shard of a sweep: the seeds at positions `index`, `index + count`, ... of the range.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// Which shard, from 0.
+    pub index: u64,
+    /// How many shards.
+    pub count: u64,
+}
+
+impl Shard {
+    /// Parses `I/N`, or `N` with the index from [`INDEX_VARS`] (looked up by `env`).
+    pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
+        let (index, count) = match text.split_once('/') {
+            Some((i, n)) => (Some(i.trim().to_owned()), n.trim()),
+            None => (None, text.trim()),
+        };
+        let count: u64 = count.parse().map_err(|_| format!("--shard {text}: expected I/N or N, e.g. 3/8"))?;
+        if count == 0 {
+            return Err(format!("--shard {text}: at least one shard"));
+        }
+        let index = match index {
+            Some(i) => i,
+            None => INDEX_VARS.iter().find_map(|v| env(v)).ok_or_else(|| {
+                format!("--shard {text} gives no index, and neither {} is set", INDEX_VARS.join(" nor "))
+            })?,
+        };
+        let index: u64 =
+            index.trim().parse().map_err(|_| format!("--shard {text}: index `{index}` is not a number"))?;
+        if index >= count {
+            return Err(format!("--shard {index}/{count}: the index runs from 0 to {}", count - 1));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// This shard's seeds of `all`, in order.
+    pub fn select(&self, all: &[u64]) -> Vec<u64> {
+        all.iter()
+            .enumerate()
+            .filter(|(i, _)| *i as u64 % self.count == self.index)
+            .map(|(_, s)| *s)
+            .collect()
+    }
+}
+
+/// clap's parser for `--shard`, reading the process's environment.
+pub fn parse_arg(text: &str) -> Result<Shard, String> {
+    Shard::parse(text, |v| std::env::var(v).ok())
+}
+
+/// Arguments of `palisade sim merge`.
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// The shards' reports (`palisade sim ... --shard I/N --json > FILE`).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Print the merged report as one JSON object (the shape `sim --json` prints).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Fields that must agree across shards.
+const SAME: [&str; 3] = ["scenario", "model", "outside_model"];
+/// Fields summed across shards.
+const SUMMED: [&str; 6] =
+    ["events", "simulated_ns", "wall_ns", "nemesis_episodes", "byzantine_messages", "byzantine_altered"];
+/// Fields that describe the sweep's first failure: taken from the shard that holds it.
+const FIRST_FAILURE: [&str; 3] = ["shrunk_schedule", "shrunk_violation", "replay"];
+/// Fields that describe a single run: kept only when the merged sweep is one seed.
+const SINGLE_RUN: [&str; 2] = ["trace_hash", "gst_ns"];
+
+/// Merges shard reports into one. Bad input (not a report, shards of different scenarios,
+/// a seed in two shards) is a usage failure; a file that cannot be read, a runtime one.
+pub fn merge(reports: &[(String, Value)]) -> Result<Value, Failure> {
+    let bad = |msg: String| Failure::Usage(msg);
+    let Some((_, first)) = reports.first() else { return Err(bad("no reports to merge".into())) };
+    let mut out = Map::new();
+    for key in SAME {
+        let value = first
+            .get(key)
+            .cloned()
+            .ok_or_else(|| bad(format!("{}: not a `sim --json` report (no {key})", reports[0].0)))?;
+        if let Some((name, _)) = reports.iter().find(|(_, r)| r.get(key) != Some(&value)) {
+            return Err(bad(format!(
+                "{name}: its {key} differs from {}'s: shards of one sweep only",
+                reports[0].0
+            )));
+        }
+        out.insert(key.into(), value);
+    }
+    let mut seeds = Vec::new();
+    let mut violations = Vec::new();
+    let mut by_kind: std::collections::BTreeMap<String, u64> = Default::default();
+    for (name, r) in reports {
+        let list = |key: &str| {
+            r.get(key).and_then(Value::as_array).cloned().ok_or_else(|| bad(format!("{name}: no {key} list")))
+        };
+        for s in list("seeds")? {
+            seeds.push(s.as_u64().ok_or_else(|| bad(format!("{name}: a seed that is not a number")))?);
+        }
+        violations.extend(list("violations")?);
+        if let Some(kinds) = r.get("nemesis_episodes_by_kind").and_then(Value::as_object) {
+            for (k, n) in kinds {
+                *by_kind.entry(k.clone()).or_default() += n.as_u64().unwrap_or(0);
+            }
+        }
+    }
+    seeds.sort_unstable();
+    if let Some(w) = seeds.windows(2).find(|w| w[0] == w[1]) {
+        return Err(bad(format!("seed {} is in two shards: were they given the same --shard?", w[0])));
+    }
+    let seed_of = |v: &Value| v.get("seed").and_then(Value::as_u64).unwrap_or(u64::MAX);
+    violations.sort_by_key(seed_of);
+    for key in SUMMED {
+        let total: u64 = reports.iter().map(|(_, r)| r.get(key).and_then(Value::as_u64).unwrap_or(0)).sum();
+        out.insert(key.into(), total.into());
+    }
+    out.insert("nemesis_episodes_by_kind".into(), serde_json::to_value(&by_kind).unwrap_or_default());
+    // The first failure's shrink and replay come from the shard whose first violation it is.
+    let first_failing = reports
+        .iter()
+        .filter_map(|(_, r)| r.get("violations")?.as_array()?.first().map(|v| (seed_of(v), r)))
+        .min_by_key(|(seed, _)| *seed);
+    if let Some((_, r)) = first_failing {
+        for key in FIRST_FAILURE {
+            if let Some(v) = r.get(key) {
+                out.insert(key.into(), v.clone());
+            }
+        }
+    }
+    if seeds.len() == 1 {
+        for key in SINGLE_RUN {
+            if let Some(v) = reports.iter().find_map(|(_, r)| r.get(key)) {
+                out.insert(key.into(), v.clone());
+            }
+        }
+    }
+    out.insert("seeds".into(), seeds.into());
+    out.insert("violations".into(), violations.into());
+    Ok(Value::Object(out))
+}
+
+/// Runs `palisade sim merge`.
+pub fn run(args: MergeArgs) -> std::process::ExitCode {
+    let mut reports = Vec::new();
+    for path in &args.files {
+        let name = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => return Failure::Runtime(format!("cannot read {name}: {e}")).exit(),
+        };
+        match serde_json::from_str::<Value>(&text) {
+            Ok(v) => reports.push((name, v)),
+            Err(e) => return Failure::Usage(format!("{name}: not a `sim --json` report: {e}")).exit(),
+        }
+    }
+    let merged = match merge(&reports) {
+        Ok(m) => m,
+        Err(f) => return f.exit(),
+    };
+    let violations = merged["violations"].as_array().map_or(0, Vec::len);
+    if args.json {
+        outln!("{merged}");
+    } else {
+        let seeds = merged["seeds"].as_array().map_or(0, Vec::len);
+        outln!(
+            "{}: {seeds} seed(s) from {} report(s), {violations} violation(s), {} nemesis episodes, {} events",
+            merged["scenario"].as_str().unwrap_or("?"),
+            reports.len(),
+            merged["nemesis_episodes"],
+            merged["events"]
+        );
+        for v in merged["violations"].as_array().into_iter().flatten() {
+            outln!(
+                "VIOLATION seed {} at {} ns: {}: {}",
+                v["seed"],
+                v["time_ns"],
+                v["checker"].as_str().unwrap_or("?"),
+                v["message"].as_str().unwrap_or("")
+            );
+        }
+        if let Some(r) = merged.get("replay").and_then(Value::as_str) {
+            outln!("replay the first: {r}");
+        }
+    }
+    if violations > 0 {
+        std::process::ExitCode::from(super::exit::FAILED)
+    } else {
+        std::process::ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn shards_take_every_nth_seed_and_together_take_each_once() {
+        let all: Vec<u64> = (10..20).collect();
+        let mut union: Vec<u64> = (0..3).flat_map(|i| Shard { index: i, count: 3 }.select(&all)).collect();
+        assert_eq!(Shard { index: 1, count: 3 }.select(&all), vec![11, 14, 17]);
+        union.sort_unstable();
+        assert_eq!(union, all);
+    }
+
+    #[test]
+    fn the_index_comes_from_the_argument_or_the_job_environment() {
+        let none = |_: &str| None;
+        assert_eq!(Shard::parse("2/8", none), Ok(Shard { index: 2, count: 8 }));
+        let k8s = |v: &str| (v == "JOB_COMPLETION_INDEX").then(|| "5".to_string());
+        assert_eq!(Shard::parse("8", k8s), Ok(Shard { index: 5, count: 8 }));
+        let slurm = |v: &str| (v == "SLURM_ARRAY_TASK_ID").then(|| "7".to_string());
+        assert_eq!(Shard::parse("8", slurm), Ok(Shard { index: 7, count: 8 }));
+        assert!(Shard::parse("8", none).unwrap_err().contains("JOB_COMPLETION_INDEX"));
+        assert!(Shard::parse("8/8", none).unwrap_err().contains("0 to 7"));
+        assert!(Shard::parse("1/0", none).is_err());
+        assert!(Shard::parse("a/b", none).is_err());
+    }
+
+    fn report(seeds: &[u64], failing: &[u64]) -> Value {
+        json!({
+            "scenario": "x", "model": {"m": 1}, "outside_model": [],
+            "seeds": seeds, "events": seeds.len() * 10, "simulated_ns": 5, "wall_ns": 1,
+            "nemesis_episodes": 2, "nemesis_episodes_by_kind": {"pause": 2},
+            "byzantine_messages": 0, "byzantine_altered": 0,
+            "violations": failing.iter().map(|s| json!({"seed": s})).collect::<Vec<_>>(),
+            "replay": failing.first().map(|s| format!("sim x --seed {s}")),
+        })
+    }
+
+    #[test]
+    fn merging_sums_counts_orders_seeds_and_keeps_the_first_failures_replay() {
+        let a = report(&[1, 3, 5], &[5]);
+        let b = report(&[2, 4, 6], &[2, 4]);
+        let m = merge(&[("a".into(), a), ("b".into(), b.clone())]).unwrap();
+        assert_eq!(m["seeds"], json!([1, 2, 3, 4, 5, 6]));
+        assert_eq!(m["events"], 60);
+        assert_eq!(m["nemesis_episodes_by_kind"]["pause"], 4);
+        assert_eq!(m["violations"], json!([{"seed": 2}, {"seed": 4}, {"seed": 5}]));
+        assert_eq!(m["replay"], "sim x --seed 2");
+        // Overlapping shards and shards of different scenarios are refused.
+        let dup = merge(&[("a".into(), b.clone()), ("b".into(), b.clone())]);
+        assert!(matches!(dup, Err(Failure::Usage(e)) if e.contains("seed 2 is in two shards")));
+        let mut other = report(&[7], &[]);
+        other["scenario"] = "y".into();
+        assert!(
+            matches!(merge(&[("a".into(), b), ("c".into(), other)]), Err(Failure::Usage(e)) if e.contains("scenario"))
+        );
+    }
+}
