@@ -61,6 +61,8 @@ enum Cmd {
     /// Failure-detector tools for operators: replay recorded heartbeats, tune thresholds.
     #[command(subcommand)]
     Detector(cli::detector::DetectorCmd),
+    /// Draw the space-time diagram of a saved trace (`sim --trace`) as an HTML page.
+    Diagram(cli::diagram::DiagramArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         /// The shell.
@@ -88,6 +90,7 @@ fn main() -> ExitCode {
         Cmd::Cluster(cmd) => cli::cluster::run(cmd),
         Cmd::CheckHistory(args) => cli::check_history::run(args),
         Cmd::Explore(args) => cli::explore::run(args),
+        Cmd::Diagram(args) => cli::diagram::run(args),
         Cmd::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "palisade", &mut script);

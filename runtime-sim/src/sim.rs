@@ -912,14 +912,27 @@ impl<P: Protocol> Simulation<P> {
             (None, Some(o)) => variant_name(&format!("{:?}", o.event)).to_owned(),
             (None, None) => "start".to_owned(),
         };
-        report.violation = Some(ViolationReport {
+        let violation = ViolationReport {
             seed: self.config.seed,
             event: self.report.events.saturating_sub(1),
             time_ns: self.world.now_ns,
             checker: v.checker,
             message: v.message,
             cause,
-        });
+        };
+        // A saved trace says how its run ended, so `palisade diagram` can ring the violation.
+        if self.trace.is_exporting() {
+            self.trace.annotate(&serde_json::json!({
+                "i": violation.event,
+                "t_ns": violation.time_ns,
+                "kind": "violation",
+                "seed": violation.seed,
+                "checker": violation.checker,
+                "message": violation.message,
+                "cause": violation.cause,
+            }));
+        }
+        report.violation = Some(violation);
         report
     }
 

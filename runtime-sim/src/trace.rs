@@ -395,6 +395,21 @@ impl Trace {
         self.hash.write_u64(u64::from(kind.tag()) | (u64::from(a) << 8) | (u64::from(b) << 40));
     }
 
+    /// Writes `line` to the export only, unhashed: an annotation about the run (such as the
+    /// violation that ended it) rather than an event of it.
+    pub fn annotate(&mut self, line: &impl Serialize) {
+        if let Some(sink) = self.sink.as_mut()
+            && self.sink_error.is_none()
+        {
+            let res = serde_json::to_writer(&mut *sink, line)
+                .map_err(std::io::Error::other)
+                .and_then(|_| sink.write_all(b"\n"));
+            if let Err(e) = res {
+                self.sink_error = Some(e);
+            }
+        }
+    }
+
     /// True when a JSON export is attached.
     pub fn is_exporting(&self) -> bool {
         self.sink.is_some()

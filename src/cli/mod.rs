@@ -3,6 +3,7 @@
 pub mod check_history;
 pub mod cluster;
 pub mod detector;
+pub mod diagram;
 pub mod exit;
 pub mod explore;
 pub mod keygen;

@@ -10,9 +10,57 @@
   var colors = { delivered: "#3b6fb6", duplicate: "#7b4fb6", held: "#c77800", drop: "#d0312d" };
   var markColors = { event: "#e07b00", timeout: "#9aa3ad", persist: "#2e8b57", command: "#444",
     crash: "#111", restart: "#2e8b57", torn: "#b00020", "wall-step": "#8a2be2", drift: "#8a2be2" };
+  // Arrows are coloured by what they carry: the message's variant and, where it has one,
+  // its value (so an equivocating node's two stories are two colours).
+  var palette = ["#3b6fb6", "#2e8b57", "#c2185b", "#7b4fb6", "#00838f", "#8d6e00", "#5d4037", "#e65100",
+    "#1565c0", "#6a1b9a", "#33691e", "#ad1457"];
+  var keyColor = {}, keys = [], valuesOf = {}, countOf = {};
+  model.msgs.forEach(function (m) {
+    if (!m.value) return;
+    (valuesOf[m.label] = valuesOf[m.label] || {})[m.value] = true;
+    countOf[m.label] = (countOf[m.label] || 0) + 1;
+  });
+  // The value joins the colour only where a variant's values are few and repeat (Bracha's
+  // payloads, echoed by every node, honest and lying), not where every message carries a
+  // value of its own (a write's).
+  function byValue(m) {
+    if (!m.value) return false;
+    var distinct = Object.keys(valuesOf[m.label]).length;
+    return distinct <= 12 && countOf[m.label] >= 3 * distinct;
+  }
+  function keyOf(m) { return m.label + (byValue(m) ? " " + m.value : ""); }
+  function textOf(m) {
+    return m.label + (m.token !== null && m.token !== undefined ? " token " + m.token : "") + (m.value ? " " + m.value : "");
+  }
+  model.msgs.forEach(function (m) {
+    var k = keyOf(m);
+    if (!(k in keyColor)) { keyColor[k] = palette[keys.length % palette.length]; keys.push(k); }
+  });
   var width = 0, t0 = 0, t1 = Math.max(1, model.end_ns), laneOf = {};
   model.nodes.forEach(function (n, k) { laneOf[n] = k; });
   var height = TOP + LANE * model.nodes.length + BOTTOM;
+  // What the checker saw: the last protocol event at the violation's instant (the checker
+  // runs after a whole step, whose last trace line may be a send), and the message whose
+  // delivery led to it.
+  var flagI = null, causeI = null;
+  if (model.violation) {
+    var v0 = model.violation, flagMark = null;
+    model.marks.forEach(function (k) {
+      if (k.kind === "event" && k.t === v0.t && k.i <= v0.i && (!flagMark || k.i > flagMark.i)) flagMark = k;
+    });
+    flagI = flagMark ? flagMark.i : v0.i;
+    if (flagMark) {
+      model.msgs.forEach(function (m) {
+        if (m.to === flagMark.node && m.di !== null && m.di !== undefined && m.di <= flagI &&
+            (causeI === null || m.di > causeI)) causeI = m.di;
+      });
+      // Only if nothing else (a timer, a command) ran on that node between the delivery
+      // and the event.
+      if (causeI !== null && model.marks.some(function (k) {
+        return k.node === flagMark.node && k.i > causeI && k.i < flagI && (k.kind === "timeout" || k.kind === "command");
+      })) causeI = null;
+    }
+  }
 
   function el(name, attrs, parent) {
     var e = document.createElementNS(NS, name);
@@ -22,22 +70,33 @@
   }
   function x(t) { return LEFT + (t - t0) / (t1 - t0) * (width - LEFT - RIGHT); }
   function y(node) { return TOP + LANE * laneOf[node] + LANE / 2; }
-  function secs(ns) { return (ns / 1e9).toFixed(ns < 1e10 ? 3 : 1) + " s"; }
+  function secs(ns, digits) {
+    if (digits === undefined) digits = ns < 1e10 ? 3 : 1;
+    return (ns / 1e9).toFixed(digits) + " s";
+  }
   function hover(e, text) { e.setAttribute("data-tip", text); }
   function visible(a, b) { return b >= t0 && a <= t1; }
 
   function legend() {
-    var items = [["delivered", colors.delivered], ["dropped", colors.drop], ["held while paused", colors.held],
-      ["duplicate", colors.duplicate], ["pause", "rgba(255,170,0,.35)"], ["down (crashed)", "rgba(40,40,40,.35)"],
+    var shownKeys = keys.slice(0, 14).map(function (k) { return [k, keyColor[k]]; });
+    if (keys.length > 14) shownKeys.push(["+" + (keys.length - 14) + " more kinds", "#999"]);
+    var items = shownKeys.concat([["dropped (dashed, ✕)", colors.drop], ["held while paused (■)", colors.held],
+      ["pause", "rgba(255,170,0,.35)"], ["down (crashed)", "rgba(40,40,40,.35)"],
       ["partition", bandColors.partition], ["links degraded", bandColors.degrade],
       ["links duplicating", bandColors.duplicate],
-      ["protocol event", markColors.event], ["timer", markColors.timeout], ["violation", "#b00020"]];
-    document.getElementById("legend").innerHTML = items.map(function (it) {
-      return '<span><i style="background:' + it[1] + '"></i>' + it[0] + "</span>";
-    }).join("");
+      ["protocol event", markColors.event], ["timer", markColors.timeout], ["violation", "#b00020"]]);
+    // Built as nodes, not HTML: message values come from the run and may hold anything.
+    var box = document.getElementById("legend");
+    items.forEach(function (it) {
+      var span = document.createElement("span"), swatch = document.createElement("i");
+      swatch.style.background = it[1];
+      span.appendChild(swatch);
+      span.appendChild(document.createTextNode(it[0]));
+      box.appendChild(span);
+    });
     var v = model.violation;
     var s = model.nodes.length + " nodes, " + secs(model.end_ns) + " simulated, " + model.msgs.length +
-      " messages drawn, GST " + secs(model.gst_ns) + ".";
+      " messages drawn" + (model.gst_ns > 0 ? ", GST " + secs(model.gst_ns) : "") + ".";
     if (model.omitted) s += " " + model.omitted + " items far from the violation left out.";
     if (v) s += " VIOLATION at " + secs(v.t) + " (event " + v.i + ", seed " + v.seed + "): " + v.checker + ": " + v.message;
     else s += " No violation.";
@@ -55,13 +114,18 @@
     width = Math.max(600, chart.clientWidth || window.innerWidth);
     chart.innerHTML = "";
     var svg = el("svg", { width: width, height: height, "data-lanes": model.nodes.length }, chart);
-    var bg = el("g", {}, svg), lanes = el("g", {}, svg), arrows = el("g", {}, svg), top = el("g", {}, svg);
+    // Lane backgrounds first, then the bands over them (translucent), then everything else.
+    var bg = el("g", {}, svg), bandLayer = el("g", {}, svg), lanes = el("g", {}, svg), arrows = el("g", {}, svg),
+      top = el("g", {}, svg);
+    model.nodes.forEach(function (n, k) {
+      el("rect", { x: 0, y: TOP + LANE * k, width: width, height: LANE, fill: k % 2 ? "#f3f4f2" : "#fbfbfa" }, bg);
+    });
     // Bands across every lane.
     model.bands.forEach(function (b) {
       if (!visible(b.from, b.to)) return;
       var r = el("rect", { x: x(Math.max(b.from, t0)), y: TOP, width: Math.max(1, x(Math.min(b.to, t1)) - x(Math.max(b.from, t0))),
         height: LANE * model.nodes.length, fill: bandColors[b.kind] || bandColors.degrade,
-        "class": "band " + b.kind }, bg);
+        "class": "band " + b.kind }, bandLayer);
       hover(r, b.kind + ": " + b.label + "\n" + secs(b.from) + " to " + secs(b.to));
     });
     // Lanes, clock strips and spans.
@@ -73,7 +137,6 @@
     });
     model.nodes.forEach(function (n, k) {
       var g = el("g", { "class": "lane", "data-node": n }, lanes);
-      el("rect", { x: 0, y: TOP + LANE * k, width: width, height: LANE, fill: k % 2 ? "#f3f4f2" : "#fbfbfa" }, g);
       el("line", { x1: LEFT, x2: width - RIGHT, y1: y(n), y2: y(n), stroke: "#8a939c", "stroke-width": 1 }, g);
       var label = el("text", { x: 8, y: y(n) - 4, "class": "lane-label" }, g);
       label.textContent = "n" + n;
@@ -110,33 +173,56 @@
       hover(r, "n" + s.node + " " + (s.kind === "pause" ? "paused" : "down") + " " + secs(s.from) + " to " + secs(s.to));
     });
     // Messages.
-    var shown = model.msgs.filter(function (m) { return visible(m.t, m.at); });
+    var shown = model.msgs.filter(function (m) { return visible(m.t, Math.max(m.at, m.handled || 0)); });
     var thin = shown.length > 4000;
+    var labelled = [];
     shown.forEach(function (m) {
       if (laneOf[m.from] === undefined || laneOf[m.to] === undefined) return;
       var dropped = m.fate.indexOf("drop") === 0;
-      var hit = model.violation && m.di === model.violation.i;
-      var c = hit ? "#b00020" : dropped ? colors.drop : (colors[m.fate] || colors.delivered);
+      var hit = flagI !== null && (m.di === flagI || m.si === flagI || (causeI !== null && m.di === causeI));
+      var c = keyColor[keyOf(m)] || colors.delivered;
       var x1 = x(m.t), y1 = y(m.from), y2 = y(m.to);
       var x2 = dropped && m.at === m.t ? x1 + 10 : x(m.at);
       var yEnd = dropped && m.at === m.t ? y1 + (y2 - y1) * 0.3 : y2;
-      var line = el("line", { x1: x1, y1: y1, x2: x2, y2: yEnd, stroke: c, "stroke-width": hit ? 3 : thin ? 0.6 : 1.1,
-        opacity: hit ? 1 : thin ? 0.5 : 0.85, "class": "msg " + (dropped ? "dropped" : m.fate) + (hit ? " violating" : "") }, arrows);
+      var line = el("line", { x1: x1, y1: y1, x2: x2, y2: yEnd, stroke: hit ? "#b00020" : c,
+        "stroke-width": hit ? 3 : thin ? 0.6 : 1.3, opacity: hit ? 1 : thin ? 0.5 : 0.85,
+        "class": "msg " + (dropped ? "dropped" : m.fate) + (hit ? " violating" : ""), "data-i": m.si }, arrows);
       if (dropped) {
         line.setAttribute("stroke-dasharray", "3,2");
-        el("path", { d: "M" + (x2 - 3) + "," + (yEnd - 3) + "l6,6m0,-6l-6,6", stroke: c, "stroke-width": 1.5 }, arrows);
+        el("path", { d: "M" + (x2 - 3) + "," + (yEnd - 3) + "l6,6m0,-6l-6,6", stroke: colors.drop, "stroke-width": 1.5 }, arrows);
+      } else if (m.fate === "held") {
+        el("rect", { x: x2 - 3, y: yEnd - 3, width: 6, height: 6, fill: colors.held }, arrows);
+        if (m.handled) {
+          // It waits in the paused node's inbox until the node resumes and handles it.
+          el("line", { x1: Math.max(x2, LEFT), y1: yEnd, x2: Math.max(x(m.handled), LEFT), y2: yEnd, stroke: hit ? "#b00020" : colors.held,
+            "stroke-width": hit ? 3 : 1.5, "stroke-dasharray": "1,3", "class": "held-wait" }, arrows);
+        }
       } else if (!thin) {
         el("circle", { cx: x2, cy: yEnd, r: 2, fill: c }, arrows);
       }
-      hover(line, m.label + "  n" + m.from + " → n" + m.to + "  " + m.fate + "\nsent " + secs(m.t) +
-        (dropped ? "" : ", arrives " + secs(m.at)) + "\n" + m.detail);
+      if (hit) {
+        // Ring the end where the checker fired: the delivery, or the send.
+        var sent = m.si === flagI;
+        var rx = sent ? x1 : m.handled ? x(m.handled) : x2, ry = sent ? y1 : yEnd;
+        el("circle", { cx: rx, cy: ry, r: 9, fill: "none", stroke: "#b00020", "stroke-width": 2.5, "class": "ring" }, top);
+      }
+      hover(line, textOf(m) + "  n" + m.from + " → n" + m.to + "  " + m.fate + "\nsent " + secs(m.t) +
+        (dropped ? "" : ", arrives " + secs(m.at)) + " (event " + m.si + ")\n" + m.detail);
+      // A label along the arrow where it is long enough and clear of the labels drawn so far.
+      var text = textOf(m), len = Math.abs(x2 - x1), mx = (x1 + x2) / 2, my = (y1 + yEnd) / 2;
+      if (!thin && len > text.length * 6 + 12 && shown.length < 1500 &&
+          !labelled.some(function (p) { return Math.abs(p[0] - mx) < text.length * 6 && Math.abs(p[1] - my) < 11; })) {
+        var lt = el("text", { x: mx, y: my - 3, "text-anchor": "middle", fill: c, "class": "msg-label" }, top);
+        lt.textContent = text;
+        labelled.push([mx, my]);
+      }
     });
     // Marks.
     var marks = model.marks.filter(function (k) { return k.t >= t0 && k.t <= t1 && laneOf[k.node] !== undefined; });
     var lastLabel = {};
     marks.forEach(function (k) {
       var cx = x(k.t), cy = y(k.node), c = markColors[k.kind] || "#444";
-      var hit = model.violation && model.violation.i === k.i;
+      var hit = flagI !== null && flagI === k.i;
       var e;
       if (k.kind === "timeout") {
         e = el("line", { x1: cx, x2: cx, y1: cy - 4, y2: cy + 4, stroke: c, "class": "mark timeout" }, top);
@@ -145,6 +231,7 @@
       } else {
         e = el("circle", { cx: cx, cy: cy, r: hit ? 7 : 4, fill: c, stroke: hit ? "#b00020" : "#fff",
           "stroke-width": hit ? 3 : 1, "class": "mark " + k.kind + (hit ? " violating" : "") }, top);
+        if (hit) el("circle", { cx: cx, cy: cy, r: 12, fill: "none", stroke: "#b00020", "stroke-width": 2.5, "class": "ring" }, top);
         // Label an event only where the lane has room since the last label.
         if (k.kind === "event" && (lastLabel[k.node] === undefined || cx - lastLabel[k.node] > 8 * k.label.length + 16)) {
           var t = el("text", { x: cx + 5, y: cy - 7, "font-size": 10, fill: "#7a4300" }, top);
@@ -173,11 +260,14 @@
     var axis = el("g", { "class": "axis" }, svg);
     var span = t1 - t0, step = Math.pow(10, Math.floor(Math.log10(span / 8)));
     if (span / step > 16) step *= 5; else if (span / step > 8) step *= 2;
+    // Enough decimals that neighbouring ticks never read the same.
+    var digits = Math.max(0, Math.min(9, Math.ceil(-Math.log10(step / 1e9) - 1e-9)));
     for (var t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
       el("line", { x1: x(t), x2: x(t), y1: height - BOTTOM, y2: height - BOTTOM + 5, stroke: "#889" }, axis);
-      var tx = el("text", { x: x(t) - 12, y: height - 8 }, axis);
-      tx.textContent = secs(t);
+      var tx = el("text", { x: x(t) - 12, y: height - 8, "class": "tick" }, axis);
+      tx.textContent = secs(t, digits);
     }
+    drawCursor(top);
   }
 
   // Zoom (wheel, around the cursor), pan (drag), reset (double-click), hover details.
@@ -206,14 +296,64 @@
   });
   chart.addEventListener("dblclick", function () { t0 = 0; t1 = model.end_ns * 1.02 + 1; draw(); });
   window.addEventListener("resize", draw);
-  // Open zoomed on the violation, if any: a window of a tenth of the run around it.
-  // A little room after the end, so a violation at the very end is not on the edge.
+  // Step-through: every send, delivery and lane event in trace order; the cursor starts at
+  // the violation. Each step shows what happened and every node's last events up to it.
+  var steps = [];
+  model.marks.forEach(function (k) { steps.push({ i: k.i, t: k.t, node: k.node, text: "n" + k.node + " " + k.kind + (k.label ? " " + k.label : ""), detail: k.detail, mark: k }); });
+  model.msgs.forEach(function (m) {
+    steps.push({ i: m.si, t: m.t, node: m.from, text: "n" + m.from + " sends " + textOf(m) + " to n" + m.to, detail: m.detail });
+    if (m.di !== null && m.di !== undefined && m.di !== m.si)
+      steps.push({ i: m.di, t: m.at, node: m.to, text: "n" + m.to + (m.fate === "delivered" || m.fate === "duplicate" || m.fate === "held" ? " receives " : " loses (" + m.fate + ") ") + textOf(m) + " from n" + m.from, detail: m.detail });
+  });
+  steps.sort(function (a, b) { return a.i - b.i || a.t - b.t; });
+  var cursor = -1;
+  function drawCursor(layer) {
+    var s = steps[cursor];
+    if (!s || s.t < t0 || s.t > t1) return;
+    el("line", { x1: x(s.t), x2: x(s.t), y1: TOP, y2: height - BOTTOM, stroke: "#1d232a", "stroke-width": 1,
+      "stroke-dasharray": "2,3", "class": "cursor" }, layer);
+    el("circle", { cx: x(s.t), cy: y(s.node), r: 6, fill: "none", stroke: "#1d232a", "stroke-width": 2 }, layer);
+  }
+  function showStep() {
+    var panel = document.getElementById("step"), s = steps[cursor];
+    if (!panel || !s) return;
+    var lines = ["step " + (cursor + 1) + " of " + steps.length + " — event " + s.i + " at " + secs(s.t, 6) + ": " + s.text, "  " + s.detail, ""];
+    model.nodes.forEach(function (n) {
+      var last = steps.slice(0, cursor + 1).filter(function (p) { return p.mark && p.node === n && p.mark.kind === "event"; }).slice(-2);
+      lines.push("n" + n + ": " + (last.length ? last.map(function (p) { return p.mark.label + " @" + secs(p.t, 3); }).join(", ") : "no event yet"));
+    });
+    panel.textContent = lines.join("\n");
+    if (s.t < t0 || s.t > t1) { var w = t1 - t0; t0 = Math.max(0, s.t - w / 2); t1 = t0 + w; }
+    draw();
+  }
+  function move(by) { cursor = Math.max(0, Math.min(steps.length - 1, cursor + by)); showStep(); }
+  var prev = document.getElementById("prev"), next = document.getElementById("next");
+  if (prev) prev.addEventListener("click", function () { move(-1); });
+  if (next) next.addEventListener("click", function () { move(1); });
+  window.addEventListener("keydown", function (ev) {
+    if (ev.key === "ArrowLeft" || ev.key === "p") move(-1);
+    if (ev.key === "ArrowRight" || ev.key === "n") move(1);
+  });
+
+  // Open zoomed on the violation, if any: a window holding about the 80 sends, deliveries
+  // and events nearest before it and 25 after, whatever the run's length.
   t1 = model.end_ns * 1.02 + 1;
-  if (model.violation && model.end_ns > 30e9) {
-    var w = Math.max(model.end_ns / 10, 10e9);
-    t0 = Math.max(0, model.violation.t - w * 0.7); t1 = Math.min(model.end_ns, t0 + w);
+  if (model.violation) {
+    var vt = model.violation.t, times = [];
+    model.msgs.forEach(function (m) { times.push(m.t); times.push(m.at); });
+    model.marks.forEach(function (k) { times.push(k.t); });
+    var before = times.filter(function (t) { return t <= vt; }).sort(function (a, b) { return b - a; });
+    var after = times.filter(function (t) { return t > vt; }).sort(function (a, b) { return a - b; });
+    var from = before.length ? before[Math.min(before.length - 1, 80)] : 0;
+    var to = after.length ? after[Math.min(after.length - 1, 25)] : vt;
+    var pad = Math.max((to - from) * 0.08, 1e5);
+    t0 = Math.max(0, from - pad); t1 = Math.min(model.end_ns * 1.02 + 1, Math.max(to, vt) + pad);
+    var k = 0;
+    while (k < steps.length && steps[k].i <= flagI) k++;
+    cursor = Math.max(0, k - 1);
   }
   legend();
   draw();
+  if (cursor >= 0) showStep();
   document.body.setAttribute("data-ready", "1");
 })();

@@ -42,8 +42,10 @@ pub fn page(model: &Model) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title}</title><style>{STYLE}</style></head>\n<body>\
          <header><h1>{title}</h1><p id=\"summary\"></p><p class=\"help\">Scroll to zoom in time, drag to pan, \
-         hover for details, double-click to reset.</p><div id=\"legend\"></div></header>\
-         <div id=\"chart\"></div><div id=\"tip\" hidden></div>\n\
+         hover for details, double-click to reset; step through events with ◀ ▶ or the arrow keys.</p>\
+         <div id=\"legend\"></div></header>\
+         <div id=\"chart\"></div><div id=\"stepper\"><button id=\"prev\">◀ previous</button>\
+         <button id=\"next\">next ▶</button><pre id=\"step\"></pre></div><div id=\"tip\" hidden></div>\n\
          <script id=\"data\" type=\"application/json\">{data}</script>\n<script>{SCRIPT}</script>\n</body></html>\n"
     )
 }

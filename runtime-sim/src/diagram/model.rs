@@ -34,6 +34,16 @@ pub struct Msg {
     pub detail: String,
     /// Trace index of its delivery (or drop), if the trace shows one.
     pub di: Option<u64>,
+    /// Trace index of its send.
+    pub si: u64,
+    /// The value it carries, if it has a field named `value` (at any depth), short: what
+    /// tells an equivocating node's messages apart. The page colours arrows by variant, and
+    /// by value too where a variant carries only a few distinct values.
+    pub value: Option<String>,
+    /// The fencing token it carries, if it has a field named `token` (at any depth).
+    pub token: Option<u64>,
+    /// For a message held at a paused node: when the node handled it after resuming, ns.
+    pub handled: Option<u64>,
 }
 
 /// A span of time a node spent paused or down.
@@ -152,6 +162,37 @@ fn variant(v: &Value) -> String {
     }
 }
 
+/// The first field called `name` in `v`, at any depth (breadth first within an object).
+fn field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+    match v {
+        Value::Object(m) => m.get(name).or_else(|| m.values().find_map(|x| field(x, name))),
+        _ => None,
+    }
+}
+
+/// The first field named `value` in `v`, at any depth, as short text: a byte array of
+/// printable ASCII as a quoted string, anything else as compact JSON, cut to 24 characters.
+fn value_of(v: &Value) -> Option<String> {
+    let found = field(v, "value")?;
+    let text = match found {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => {
+            let bytes: Option<Vec<u8>> =
+                items.iter().map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok())).collect();
+            match bytes.filter(|b| !b.is_empty() && b.iter().all(|c| (0x20..0x7f).contains(c))) {
+                Some(b) => format!("\"{}\"", String::from_utf8_lossy(&b)),
+                None => found.to_string(),
+            }
+        }
+        other => other.to_string(),
+    };
+    Some(if text.chars().count() > 24 {
+        format!("{}…", text.chars().take(23).collect::<String>())
+    } else {
+        text
+    })
+}
+
 fn compact(v: Option<&Value>) -> String {
     let s = v.map(Value::to_string).unwrap_or_default();
     if s.len() > 400 {
@@ -176,12 +217,15 @@ impl Model {
         let mut m = Model { title: title.to_string(), gst_ns, ..Model::default() };
         // Messages in flight, by (from, to, arrival): their index in `msgs`.
         let mut in_flight: BTreeMap<(u32, u32, u64), Vec<usize>> = BTreeMap::new();
+        // Messages waiting in a paused node's inbox, per link, in arrival order.
+        let mut held: BTreeMap<(u32, u32), std::collections::VecDeque<usize>> = BTreeMap::new();
         let mut paused: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
         let mut down: BTreeMap<u32, u64> = BTreeMap::new();
         let mut cut: Option<(u64, String)> = None;
         let mut degraded: Option<u64> = None;
         let mut duplicating: Option<(u64, String)> = None;
         let mut end = 0;
+        let mut noted: Option<Flag> = None;
         for (n, line) in trace.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
@@ -206,7 +250,22 @@ impl Model {
                     let fate = if kind == "send" { "delivered" } else { "duplicate" };
                     in_flight.entry((from, to, at)).or_default().push(m.msgs.len());
                     let detail = compact(msg.or(v.get("bytes_hex")));
-                    m.msgs.push(Msg { t, from, to, at, label, fate: fate.into(), detail, di: None });
+                    let value = msg.and_then(value_of);
+                    let token = msg.and_then(|x| field(x, "token")).and_then(Value::as_u64);
+                    m.msgs.push(Msg {
+                        t,
+                        from,
+                        to,
+                        at,
+                        label,
+                        fate: fate.into(),
+                        detail,
+                        di: None,
+                        si: i,
+                        value,
+                        token,
+                        handled: None,
+                    });
                     end = end.max(at);
                 }
                 "drop" => {
@@ -224,7 +283,22 @@ impl Model {
                             let msg = v.get("msg");
                             let label = msg.map(variant).unwrap_or_else(|| "bytes".into());
                             let detail = compact(msg.or(v.get("bytes_hex")));
-                            m.msgs.push(Msg { t, from, to, at: t, label, fate, detail, di: Some(i) });
+                            let value = msg.and_then(value_of);
+                            let token = msg.and_then(|x| field(x, "token")).and_then(Value::as_u64);
+                            m.msgs.push(Msg {
+                                t,
+                                from,
+                                to,
+                                at: t,
+                                label,
+                                fate,
+                                detail,
+                                di: Some(i),
+                                si: i,
+                                value,
+                                token,
+                                handled: None,
+                            });
                         }
                     }
                 }
@@ -234,7 +308,14 @@ impl Model {
                         m.msgs[idx].di = Some(i);
                         if kind == "hold" {
                             m.msgs[idx].fate = "held".into();
+                            held.entry((from, to)).or_default().push_back(idx);
                         }
+                    } else if kind == "deliver"
+                        && let Some(idx) = held.get_mut(&(from, to)).and_then(|q| q.pop_front())
+                    {
+                        // Held at a paused node, handled now that it has resumed (in order).
+                        m.msgs[idx].di = Some(i);
+                        m.msgs[idx].handled = Some(t);
                     }
                 }
                 "timeout" => {
@@ -242,7 +323,15 @@ impl Model {
                 }
                 "event" => {
                     let ev = v.get("event");
-                    mark(node("node")?, "event", ev.map(variant).unwrap_or_default(), compact(ev));
+                    let mut label = ev.map(variant).unwrap_or_default();
+                    if let Some(token) = ev.and_then(|e| field(e, "token")).and_then(Value::as_u64) {
+                        label += &format!(" token {token}");
+                    }
+                    // A payload that reads as text (Bracha's delivered value) joins the label.
+                    if let Some(value) = ev.and_then(value_of).filter(|v| v.starts_with('"')) {
+                        label += &format!(" {value}");
+                    }
+                    mark(node("node")?, "event", label, compact(ev));
                 }
                 "persist" => mark(node("node")?, "persist", "persist".into(), "state made durable".into()),
                 "command" => mark(node("node")?, "command", "command".into(), "application command".into()),
@@ -301,6 +390,17 @@ impl Model {
                         m.bands.push(Band { from, to: t, kind: "duplicate", label });
                     }
                 }
+                "violation" if violation.is_none() => {
+                    // A saved trace's own record of how its run ended.
+                    let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+                    noted = Some(Flag {
+                        i,
+                        t,
+                        checker: text("checker"),
+                        message: text("message"),
+                        seed: num("seed").unwrap_or(0),
+                    });
+                }
                 "byzantine" => {
                     let adversary = v.get("adversary").and_then(Value::as_str).unwrap_or("adversary");
                     m.byzantine.insert(node("node")?, adversary.to_string());
@@ -338,7 +438,7 @@ impl Model {
             }
         }
         m.nodes = (1..=m.clocks.len() as u32).collect();
-        let flag_t = violation.map(|v| v.time_ns);
+        let flag_t = violation.map(|v| v.time_ns).or(noted.as_ref().map(|f| f.t));
         // A run stopped by a violation ends there, even if its faults were to go on.
         m.end_ns = end.max(flag_t.unwrap_or(0));
         for (id, (from, until)) in paused {
@@ -356,13 +456,19 @@ impl Model {
         if let Some((from, label)) = duplicating {
             m.bands.push(Band { from, to: m.end_ns, kind: "duplicate", label });
         }
-        m.violation = violation.map(|v| Flag {
-            i: v.event,
-            t: v.time_ns,
-            checker: v.checker.to_string(),
-            message: v.message.clone(),
-            seed: v.seed,
-        });
+        m.violation = violation
+            .map(|v| Flag {
+                i: v.event,
+                t: v.time_ns,
+                checker: v.checker.to_string(),
+                message: v.message.clone(),
+                seed: v.seed,
+            })
+            .or(noted);
+        // GST after the end of the run (a run stopped early by a violation) never came.
+        if m.gst_ns > m.end_ns {
+            m.gst_ns = 0;
+        }
         let center = flag_t.unwrap_or(m.end_ns);
         m.omitted = keep_nearest(&mut m.msgs, cap, center, |x| x.t)
             + keep_nearest(&mut m.marks, cap, center, |x| x.t);
@@ -450,5 +556,33 @@ mod tests {
         let e = Model::from_trace("t", "{\"i\":0}\nnot json", None, 0, 10).unwrap_err();
         assert_eq!(e.line, 1);
         assert!(e.problem.contains("kind"));
+    }
+
+    #[test]
+    fn held_messages_values_tokens_and_a_saved_violation_are_read() {
+        let trace = r#"{"i":0,"t_ns":0,"kind":"clock","node":1,"ppm":0,"offset_ns":0}
+{"i":1,"t_ns":0,"kind":"clock","node":2,"ppm":0,"offset_ns":0}
+{"i":2,"t_ns":5,"kind":"pause","node":2,"until_ns":60}
+{"i":3,"t_ns":10,"kind":"send","from":1,"to":2,"deliver_ns":20,"msg":{"Ready":{"sender":1,"value":[76,73,69]}}}
+{"i":4,"t_ns":11,"kind":"send","from":1,"to":2,"deliver_ns":30,"msg":{"Write":{"token":7,"seq":1,"value":99}}}
+{"i":5,"t_ns":20,"kind":"hold","from":1,"to":2}
+{"i":6,"t_ns":30,"kind":"hold","from":1,"to":2}
+{"i":7,"t_ns":60,"kind":"resume","node":2}
+{"i":8,"t_ns":60,"kind":"deliver","from":1,"to":2}
+{"i":9,"t_ns":60,"kind":"deliver","from":1,"to":2}
+{"i":10,"t_ns":60,"kind":"event","node":2,"event":{"event":"accepted","token":7}}
+{"i":11,"t_ns":60,"kind":"violation","seed":3,"checker":"fencing::x","message":"late write","cause":"Accepted"}
+"#;
+        let m = Model::from_trace("t", trace, None, 0, 100).unwrap();
+        let (ready, write) = (&m.msgs[0], &m.msgs[1]);
+        assert_eq!(ready.value.as_deref(), Some("\"LIE\""), "printable bytes read as text");
+        assert_eq!((write.token, write.value.as_deref()), (Some(7), Some("99")));
+        // Held in order at the paused node, handled in order when it resumes.
+        assert_eq!((ready.fate.as_str(), ready.handled, ready.di), ("held", Some(60), Some(8)));
+        assert_eq!((write.handled, write.di), (Some(60), Some(9)));
+        assert_eq!(m.marks.last().map(|k| k.label.as_str()), Some("accepted token 7"));
+        // The trace's own violation line, when no report is given.
+        let flag = m.violation.as_ref().expect("read from the trace");
+        assert_eq!((flag.i, flag.t, flag.seed, flag.checker.as_str()), (11, 60, 3, "fencing::x"));
     }
 }
