@@ -50,7 +50,7 @@ pub use byzantine::{Action, Adversary, AdversaryCtx};
 pub use check::{AtEnd, Checker, EachEvent, EveryOperationWithin, ProgressAfterGst, WithinAfterGst, World};
 pub use disruption::Disruptions;
 pub use fault::{Fault, FaultKind};
-pub use nemesis::{Episode, NemesisConfig, NemesisKind, Schedule, shrink};
+pub use nemesis::{Episode, NEMESIS_STREAM, NemesisConfig, NemesisKind, Schedule, shrink};
 pub use net::{Latency, LinkConfig, MAX_LATENCY, Network, Partition};
 pub use sim::{
     MAX_SELF_MESSAGES_AT_ONE_INSTANT, MAX_TIMEOUTS_AT_ONE_INSTANT, NO_PANIC, RunReport, SimConfig,

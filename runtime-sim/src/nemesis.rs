@@ -55,6 +55,11 @@ impl NemesisKind {
     }
 }
 
+/// The random stream a run's nemesis schedule is drawn from: the run's seed XOR this. The
+/// command line, the scenarios and [`crate::Simulation::add_nemesis`] all draw from it, so a
+/// seed means the same faults everywhere.
+pub const NEMESIS_STREAM: u64 = 0x6e65_6d65_7369_7321;
+
 /// A fault schedule as episodes: each episode is one fault with its end (a crash and its
 /// restart, a partition and its heal), so shrinking never leaves half of one behind.
 pub type Schedule = Vec<Episode>;

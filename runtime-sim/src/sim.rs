@@ -341,10 +341,11 @@ impl<P: Protocol> Simulation<P> {
     }
 
     /// Draws a random fault schedule for every node from `nemesis` (from the run's seed, on
-    /// a stream of its own, so adding it changes nothing else) and schedules it. Returns the
+    /// the stream [`crate::NEMESIS_STREAM`], so adding it changes nothing else, and a seed
+    /// gives the same schedule here as under `palisade sim`) and schedules it. Returns the
     /// schedule, to print or to shrink with [`crate::shrink`].
     pub fn add_nemesis(&mut self, nemesis: &crate::NemesisConfig) -> crate::Schedule {
-        let mut rng = Rng::from_seed(self.config.seed ^ 0x6e65_6d65_7369_7300);
+        let mut rng = Rng::from_seed(self.config.seed ^ crate::NEMESIS_STREAM);
         let schedule = nemesis.generate(&self.members, &mut rng);
         self.schedule_all(crate::nemesis::faults(&schedule));
         schedule

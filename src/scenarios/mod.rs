@@ -63,7 +63,9 @@ impl RunSpec {
     pub fn schedule_for(&self, nodes: &[NodeId]) -> Schedule {
         match (&self.schedule, &self.nemesis) {
             (Some(s), _) => s.clone(),
-            (None, Some(n)) => n.generate(nodes, &mut Rng::from_seed(self.seed ^ NEMESIS_STREAM)),
+            (None, Some(n)) => {
+                n.generate(nodes, &mut Rng::from_seed(self.seed ^ palisade_sim::NEMESIS_STREAM))
+            }
             (None, None) => Vec::new(),
         }
     }
@@ -83,9 +85,6 @@ impl RunSpec {
         schedule
     }
 }
-
-/// Mixed into the seed so the nemesis draws from its own stream.
-const NEMESIS_STREAM: u64 = 0x6e65_6d65_7369_7321;
 
 /// One run of a scenario.
 pub struct Outcome {
