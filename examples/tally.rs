@@ -3,6 +3,8 @@
 //! the hazard it defends against (turn deduplication off and retries count twice).
 //!
 //! `cargo run --release --example tally` sweeps 200 seeds with and without deduplication;
+//! with arguments it is `palisade sim` for its two scenarios (`cargo run --release --example
+//! tally -- tally-no-dedup --seeds 200 --html run.html`, `-- --list`, `-- --help`);
 //! `cargo test --example tally` runs its tests.
 //!
 //! System model: asynchronous network that loses, delays, duplicates and reorders messages;
@@ -15,6 +17,7 @@ use palisade::core::check::Observation;
 use palisade::core::model::{ClockModel, NetworkModel, NodeFaults, SystemModel, Timing};
 use palisade::core::protocol::{Init, NoReply, Outbox, OutputFor, Protocol, RequestId};
 use palisade::core::{Instant, NodeId, Now, Violation};
+use palisade::scenarios::{Outcome, RunSpec, Scenario};
 use palisade::sim::{
     EachEvent, Latency, LinkConfig, NemesisConfig, Network, ProgressAfterGst, SimConfig, Simulation, World,
 };
@@ -226,8 +229,14 @@ pub fn acked_is_durable(server: NodeId) -> impl FnMut(&World<Tally>) -> Result<(
 /// One server (n1) and three clients on a lossy, duplicating network, under a random
 /// nemesis of crashes, pauses, partitions and loss bursts for the first 40 s of 60.
 pub fn simulation(seed: u64, dedup: bool) -> Simulation<Tally> {
+    let mut sim = checked(cluster(seed, dedup));
+    sim.add_nemesis(&nemesis());
+    sim
+}
+
+/// `sim` with the three checkers.
+fn checked(mut sim: Simulation<Tally>) -> Simulation<Tally> {
     let server = NodeId(1);
-    let mut sim = cluster(seed, dedup);
     sim.add_checker(EachEvent::new(exactly_once()));
     sim.add_checker(acked_is_durable(server));
     // Liveness, re-armed: after GST, acknowledgements never stop for more than 5 s. Every
@@ -237,8 +246,39 @@ pub fn simulation(seed: u64, dedup: bool) -> Simulation<Tally> {
         Duration::from_secs(5),
         |o: &Observation<Event>| matches!(o.event, Event::Acked { .. }),
     ));
-    sim.add_nemesis(&nemesis());
     sim
+}
+
+// --- 4. The command line: `palisade sim` for these scenarios -------------------------
+
+/// tally with and without deduplication, as scenarios: `main` hands them to
+/// `palisade::cli::sim::sim_main`, which gives them sweeps on every core, `--nemesis`,
+/// shrinking, `--trace`, `--html`, `--json`, `--shard` and replay hints.
+pub fn scenarios() -> Vec<Scenario> {
+    let scenario = |name, about, hazard, run| Scenario {
+        name,
+        about,
+        default_duration: Duration::from_secs(60),
+        default_nemesis: Some("all=4"),
+        default_outside_model: None,
+        hazard,
+        model: MODEL,
+        run,
+    };
+    vec![
+        scenario("tally", "retries deduplicated: every add counted once", false, |s| run(s, true)),
+        scenario("tally-no-dedup", "the hazard: a retried add counts twice", true, |s| run(s, false)),
+    ]
+}
+
+/// One run as the command line asks for it (seed, duration, nemesis or shrunk schedule,
+/// trace export).
+fn run(mut spec: RunSpec, dedup: bool) -> Outcome {
+    let mut sim = checked(cluster(spec.seed, dedup));
+    let schedule = spec.prepare(&mut sim, &(1..=4).map(NodeId).collect::<Vec<_>>());
+    let report = sim.run_for(spec.duration);
+    let _ = sim.finish_trace();
+    Outcome { report, story: Vec::new(), schedule }
 }
 
 /// The nodes and the network, no checkers, no faults.
@@ -285,7 +325,10 @@ pub fn sweep(seeds: u64, dedup: bool) -> Vec<(u64, &'static str)> {
         .collect()
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
+    if std::env::args().len() > 1 {
+        return palisade::cli::sim::sim_main(scenarios());
+    }
     let seeds = 200;
     for dedup in [true, false] {
         let failing = sweep(seeds, dedup);
@@ -305,9 +348,10 @@ fn main() {
         report.dropped,
         report.gst_ns as f64 / 1e9
     );
+    std::process::ExitCode::SUCCESS
 }
 
-// --- 4. Tests --------------------------------------------------------------------------
+// --- 5. Tests --------------------------------------------------------------------------
 
 #[cfg(test)]
 mod tests {
@@ -323,6 +367,17 @@ mod tests {
         let failing = sweep(30, false);
         assert!(!failing.is_empty(), "the hazard must show");
         assert!(failing.iter().all(|(_, c)| *c == "tally::exactly_once"), "{failing:?}");
+    }
+
+    #[test]
+    fn the_scenarios_sweep_like_the_command_line() {
+        let [with, without] = <[Scenario; 2]>::try_from(scenarios()).ok().unwrap();
+        // The same runs as `cargo run --example tally -- tally --seeds 30`: every core, the
+        // default nemesis, a report that names the replay command of any failing seed.
+        let report = with.sweep(1..=30);
+        report.assert_holds();
+        assert!(report.nemesis_episodes() > 100, "faults were injected: {}", report.nemesis_episodes());
+        without.sweep(1..=30).assert_breaks("tally::exactly_once");
     }
 
     #[test]

@@ -11,6 +11,27 @@ pub use palisade_actix as actix;
 pub use palisade_core as core;
 pub use palisade_sim as sim;
 
+/// `println!` that ends the process quietly when standard output's reader has gone.
+#[cfg(feature = "cli")]
+macro_rules! outln {
+    () => {
+        $crate::cli::exit::write(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::exit::write(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` that ends the process quietly when standard output's reader has gone.
+#[cfg(feature = "cli")]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::exit::write(format_args!($($arg)*))
+    };
+}
+
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod history;
 pub mod node;
 pub mod scenarios;

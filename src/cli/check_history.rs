@@ -4,7 +4,7 @@
 //! argument that cannot be read, 3 when the search ran out of `--max-steps` undecided.
 
 use super::exit::usage_error;
-use palisade::history::{Format, parse};
+use crate::history::{Format, parse};
 use palisade_core::history::models::{Builtin, CasRegister, Kv, Lease, Register};
 use palisade_core::history::{
     Budget, Model, Operation, Outcome, Value, Verdict, Witness, check_by_key, events::Call, minimal_failure,

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-pub use palisade::node::{runtime_error, usage_error};
+pub use crate::node::{runtime_error, usage_error};
 
 /// Exit status of a run whose checker failed.
 pub const FAILED: u8 = 1;

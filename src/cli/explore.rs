@@ -4,7 +4,7 @@
 //! when the counterexample cannot be written.
 
 use super::exit::usage_error;
-use palisade::scenarios::explorable;
+use crate::scenarios::explorable;
 use palisade_sim::ViolationReport;
 use palisade_sim::explore::{Mode, Options};
 use std::path::PathBuf;

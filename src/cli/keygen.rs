@@ -3,7 +3,7 @@
 //! whose mode was looser) and `node.pub`.
 
 use super::exit::{runtime_error, usage_error};
-use palisade::actix::keys;
+use crate::actix::keys;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

@@ -5,11 +5,11 @@
 //! with `hold_for`, releases it after holding it that long and asks again after a back-off,
 //! so clients take turns.
 
-use palisade::actix::NodeHandle;
-use palisade::core::lease::SingleGrantorLockService;
-use palisade::core::lease::election::{Election, ElectionCommand};
-use palisade::core::lease::{LeaseCommand, LeaseReply};
-use palisade::core::{NodeId, Rng};
+use crate::actix::NodeHandle;
+use crate::core::lease::SingleGrantorLockService;
+use crate::core::lease::election::{Election, ElectionCommand};
+use crate::core::lease::{LeaseCommand, LeaseReply};
+use crate::core::{NodeId, Rng};
 use std::time::Duration;
 
 /// The workload's settings, from the `[lease]` table.
@@ -43,7 +43,7 @@ impl Workload {
         if node.call(LeaseCommand::Acquire, CALL_TIMEOUT).await.is_err() {
             return;
         }
-        let mut held_since: Option<(palisade::core::fencing::FencingToken, tokio::time::Instant)> = None;
+        let mut held_since: Option<(crate::core::fencing::FencingToken, tokio::time::Instant)> = None;
         let mut tick = tokio::time::interval(self.write_every);
         // After a back-off, carry on from now rather than make up the missed ticks at once.
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -1,7 +1,7 @@
 //! Scenario names on the command line: validated while parsing, with a suggestion for a
 //! typo, and listed with their descriptions by `--list`.
 
-use palisade::scenarios::{self, explorable};
+use crate::scenarios::{self, explorable};
 
 /// The closest of `known` to `name`, if it is close enough to be a typo of it.
 fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
@@ -13,7 +13,12 @@ fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a s
 }
 
 /// The one-line error for an unknown name: a suggestion, and where the list is.
-fn unknown<'a>(what: &str, name: &str, known: impl Iterator<Item = &'a str>, list: &str) -> String {
+pub(super) fn unknown<'a>(
+    what: &str,
+    name: &str,
+    known: impl Iterator<Item = &'a str>,
+    list: &str,
+) -> String {
     match closest(name, known) {
         Some(k) => format!("no {what} `{name}`: did you mean `{k}`? (`{list}` lists them)"),
         None => format!("no {what} `{name}` (`{list}` lists them)"),

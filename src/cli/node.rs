@@ -33,7 +33,7 @@
 //! [locks]                           # protocol = "locks": an acceptor of the named locks
 //! term_ms = 10000                    # (all optional; see `LockConfig`). A node with an
 //! max_drift_ppm = 200                # application that acquires locks runs through
-//!                                    # `palisade::node::run_with` instead.
+//!                                    # `crate::node::run_with` instead.
 //!
 //! [[peers]]
 //! id = 2
@@ -43,16 +43,16 @@
 
 use super::exit::usage_error;
 use super::lease_app::Workload;
-use palisade::core::NodeId;
-use palisade::core::clock::{SkewConfig, SkewMonitor};
-use palisade::core::detector::swim::{Swim, SwimConfig};
-use palisade::core::detector::{FixedTimeout, Heartbeat, HeartbeatConfig, PhiAccrual};
-use palisade::core::lease::election::Election;
-use palisade::core::lease::{LeaseConfig, SingleGrantorLockService};
-use palisade::core::lock::{LockConfig, Locks};
-use palisade::core::quorum::Keyring;
-use palisade::core::quorum::bracha::{Bracha, BrachaCommand, BrachaConfig};
-use palisade::node::{Membership, PeerEntry, Reporting, read_toml, serve, serve_with};
+use crate::core::NodeId;
+use crate::core::clock::{SkewConfig, SkewMonitor};
+use crate::core::detector::swim::{Swim, SwimConfig};
+use crate::core::detector::{FixedTimeout, Heartbeat, HeartbeatConfig, PhiAccrual};
+use crate::core::lease::election::Election;
+use crate::core::lease::{LeaseConfig, SingleGrantorLockService};
+use crate::core::lock::{LockConfig, Locks};
+use crate::core::quorum::Keyring;
+use crate::core::quorum::bracha::{Bracha, BrachaCommand, BrachaConfig};
+use crate::node::{Membership, PeerEntry, Reporting, read_toml, serve, serve_with};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -165,9 +165,9 @@ impl LeaseFile {
     }
 }
 
-/// Runs `palisade node`: [`palisade::node`] with the built-in protocols' configuration.
+/// Runs `palisade node`: [`crate::node`] with the built-in protocols' configuration.
 pub fn run(args: NodeArgs) -> ExitCode {
-    palisade::node::with_logging(args.log_format == "json", || configure(args))
+    crate::node::with_logging(args.log_format == "json", || configure(args))
 }
 
 fn configure(args: NodeArgs) -> ExitCode {
@@ -285,10 +285,10 @@ fn configure(args: NodeArgs) -> ExitCode {
                 Err(e) => return usage_error(format!("bracha.f: {e}")),
             };
             let value = b.broadcast.clone().map(String::into_bytes);
-            if value.as_ref().is_some_and(|v| v.len() > palisade::core::quorum::MAX_VOTE_VALUE) {
+            if value.as_ref().is_some_and(|v| v.len() > crate::core::quorum::MAX_VOTE_VALUE) {
                 return usage_error(format!(
                     "bracha.broadcast: longer than {} bytes",
-                    palisade::core::quorum::MAX_VOTE_VALUE
+                    crate::core::quorum::MAX_VOTE_VALUE
                 ));
             }
             serve_with::<Bracha>(&membership, resolved, config, &reporting, move |node| {

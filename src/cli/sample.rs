@@ -6,7 +6,6 @@
 
 use super::exit::usage_error;
 use super::sim::{SchedulerArg, SimArgs};
-use palisade::scenarios::explorable;
 use palisade_sim::explore::Scheduler;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -15,10 +14,10 @@ use std::time::Instant;
 pub const DEFAULT_DEPTH: u32 = 3;
 
 /// Runs the sampled schedulers.
-pub fn run(args: &SimArgs) -> ExitCode {
+pub fn run(args: &SimArgs, catalogue: &super::sim::Catalogue) -> ExitCode {
     let scenario = args.scenario.as_deref().unwrap_or_default();
-    let Some(sc) = explorable::find(scenario) else {
-        let known: Vec<&str> = explorable::all().iter().map(|e| e.name).collect();
+    let Some(sc) = catalogue.models.iter().find(|e| e.name == scenario) else {
+        let known: Vec<&str> = catalogue.models.iter().map(|e| e.name).collect();
         return usage_error(format!(
             "--scheduler {} runs the explorer's model, and `{scenario}` has none (explorable: {})",
             name(args.scheduler),
@@ -104,8 +103,8 @@ pub fn run(args: &SimArgs) -> ExitCode {
             }
             let depth = depth.map(|d| format!(" --depth {d}")).unwrap_or_default();
             outln!(
-                "replay it (add --html FILE for its diagram): {} sim {} --scheduler {}{depth} --seed {seed}",
-                super::exit::invocation(),
+                "replay it (add --html FILE for its diagram): {} {} --scheduler {}{depth} --seed {seed}",
+                catalogue.command,
                 sc.name,
                 name(args.scheduler)
             );

@@ -2,7 +2,7 @@
 
 use super::exit::{format_duration, parse_duration, runtime_error, usage_error};
 use super::sweep::sweep;
-use palisade::scenarios::{self, RunSpec, Scenario};
+use crate::scenarios::{self, RunSpec, Scenario};
 use palisade_sim::ViolationReport;
 use serde::Serialize;
 use std::process::ExitCode;
@@ -140,12 +140,89 @@ struct Summary<'a> {
     byzantine_altered: u64,
 }
 
-/// Runs `palisade sim` or `palisade sim merge`.
+/// The scenarios a `sim` command line runs, and how a replay hint starts.
+pub struct Catalogue {
+    /// The scenarios, by name.
+    pub scenarios: Vec<Scenario>,
+    /// Models for `--scheduler random|pct` (none for an author's own binary).
+    pub models: Vec<crate::scenarios::explorable::Explorable>,
+    /// The command that runs a scenario again, before its name: `palisade sim` (as this
+    /// process was started), or an author's own binary.
+    pub command: String,
+}
+
+impl Catalogue {
+    /// palisade's own scenarios and models, under `palisade sim`.
+    pub fn builtin() -> Catalogue {
+        Catalogue {
+            scenarios: scenarios::all(),
+            models: crate::scenarios::explorable::all(),
+            command: format!("{} sim", super::exit::invocation()),
+        }
+    }
+
+    fn find(&self, name: &str) -> Option<&Scenario> {
+        self.scenarios.iter().find(|s| s.name == name)
+    }
+}
+
+/// Runs `palisade sim` or `palisade sim merge` over palisade's own scenarios.
 pub fn run(cmd: SimCmd) -> ExitCode {
+    run_in(cmd, &Catalogue::builtin())
+}
+
+/// Runs a parsed `sim` command line over `catalogue`.
+fn run_in(cmd: SimCmd, catalogue: &Catalogue) -> ExitCode {
     match cmd.merge {
         Some(SimSub::Merge(m)) => super::shard::run(m),
-        None => run_scenario(cmd.args),
+        None => run_scenario(cmd.args, catalogue),
     }
+}
+
+/// `palisade sim` for your own scenarios, from your own binary: parses this process's
+/// arguments as `palisade sim` does (`SCENARIO [--seed N] [--seeds N] [--nemesis KINDS]
+/// [--duration 90s] [--shard I/N] [--json] [--trace FILE] [--html FILE] [--no-shrink]`,
+/// `--list`, `merge FILES`) and runs them over `scenarios`, with sweeps on every core,
+/// progress, shrinking of failures and replay hints naming your binary. Returns the exit
+/// status: 0 no violation, 1 a checker failed, 2 bad arguments, 3 a runtime failure.
+///
+/// ```no_run
+/// # fn my_scenarios() -> Vec<palisade::scenarios::Scenario> { Vec::new() }
+/// fn main() -> std::process::ExitCode {
+///     palisade::cli::sim::sim_main(my_scenarios())
+/// }
+/// ```
+pub fn sim_main(scenarios: Vec<Scenario>) -> ExitCode {
+    sim_main_from(scenarios, std::env::args_os())
+}
+
+/// [`sim_main`] on the given arguments (the first is the program's name).
+pub fn sim_main_from(
+    scenarios: Vec<Scenario>,
+    args: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
+) -> ExitCode {
+    use clap::{Args, FromArgMatches};
+    let names: Vec<&'static str> = scenarios.iter().map(|s| s.name).collect();
+    let validate = move |name: &str| -> Result<String, String> {
+        if names.contains(&name) {
+            Ok(name.to_owned())
+        } else {
+            Err(super::names::unknown("scenario", name, names.iter().copied(), "--list"))
+        }
+    };
+    let program = super::exit::invocation();
+    let command = SimCmd::augment_args(clap::Command::new("sim").bin_name(program.clone()))
+        .about("Run your scenarios in palisade's simulator")
+        .mut_arg("scenario", |a| a.value_parser(validate));
+    let parsed = command.try_get_matches_from(args).and_then(|m| SimCmd::from_arg_matches(&m));
+    let cmd = match parsed {
+        Ok(cmd) => cmd,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    run_in(cmd, &Catalogue { scenarios, models: Vec::new(), command: program })
 }
 
 /// The seeds `args` names: `--seeds` from `--seed`, or this process's shard of them.
@@ -157,9 +234,9 @@ pub(super) fn seeds_of(args: &SimArgs) -> Vec<u64> {
     }
 }
 
-fn run_scenario(args: SimArgs) -> ExitCode {
+fn run_scenario(args: SimArgs, catalogue: &Catalogue) -> ExitCode {
     if args.list {
-        let (all, models) = (scenarios::all(), palisade::scenarios::explorable::all());
+        let (all, models) = (&catalogue.scenarios, &catalogue.models);
         out!("{}", super::names::listing(all.iter().map(|s| (s.name, s.about))));
         let only_models = models.iter().filter(|e| all.iter().all(|s| s.name != e.name));
         let extra = super::names::listing(only_models.map(|e| (e.name, e.about)));
@@ -169,13 +246,13 @@ fn run_scenario(args: SimArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if args.scheduler != SchedulerArg::Timed {
-        return super::sample::run(&args);
+        return super::sample::run(&args, catalogue);
     }
     if args.depth.is_some() {
         return usage_error("--depth is PCT's bug depth: use it with --scheduler pct");
     }
     let name = args.scenario.as_deref().unwrap_or_default();
-    let Some(sc) = scenarios::find(name) else {
+    let Some(sc) = catalogue.find(name) else {
         return usage_error(format!(
             "`{name}` is a model for the explorer only: run it with --scheduler random or pct, or `palisade explore {name}`"
         ));
@@ -250,11 +327,11 @@ fn run_scenario(args: SimArgs) -> ExitCode {
         }
         vec![(seeds[0], outcome)]
     } else {
-        sweep(&sc, &seeds, duration, nemesis.as_ref()).outcomes
+        sweep(sc, &seeds, duration, nemesis.as_ref()).outcomes
     };
     let wall_ns = started.elapsed().as_nanos() as u64;
     if let Some(path) = &args.html {
-        match diagram(&sc, seeds[0], duration, nemesis.clone()).and_then(|html| {
+        match diagram(sc, seeds[0], duration, nemesis.clone()).and_then(|html| {
             std::fs::write(path, html).map_err(|e| format!("cannot write {}: {e}", path.display()))
         }) {
             Ok(()) => eprintln!("diagram written to {}", path.display()),
@@ -265,7 +342,8 @@ fn run_scenario(args: SimArgs) -> ExitCode {
     let violations: Vec<ViolationReport> =
         outcomes.iter().filter_map(|(_, o)| o.report.violation.clone()).collect();
     let first_failure = outcomes.iter().find(|(_, o)| o.report.violation.is_some());
-    let replay = first_failure.map(|(seed, _)| replay_command(&sc, *seed, &args, duration));
+    let replay =
+        first_failure.map(|(seed, _)| replay_command(&catalogue.command, sc, *seed, &args, duration));
     // Shrink the first failure's schedule, then run it once more to say how it fails (the
     // same checker, not necessarily at the same moment).
     let shrunk = match first_failure {
@@ -359,7 +437,8 @@ fn run_scenario(args: SimArgs) -> ExitCode {
             }
             if let Some(v) = &shrunk_violation {
                 outln!(
-                    "  with only these faults: event {} at {:.3}s: {}: {}",
+                    "  {}: event {} at {:.3}s: {}: {}",
+                    if s.is_empty() { "with no faults" } else { "with only these faults" },
                     v.event,
                     v.time_ns as f64 / 1e9,
                     v.checker,
@@ -385,8 +464,8 @@ fn run_scenario(args: SimArgs) -> ExitCode {
     if failed { ExitCode::from(super::exit::FAILED) } else { ExitCode::SUCCESS }
 }
 
-fn replay_command(sc: &Scenario, seed: u64, args: &SimArgs, duration: Duration) -> String {
-    let mut cmd = format!("{} sim {} --seed {seed}", super::exit::invocation(), sc.name);
+fn replay_command(command: &str, sc: &Scenario, seed: u64, args: &SimArgs, duration: Duration) -> String {
+    let mut cmd = format!("{command} {} --seed {seed}", sc.name);
     if duration != sc.default_duration {
         cmd += &format!(" --duration {}", format_duration(duration));
     }

@@ -2,8 +2,8 @@
 //! defence and with it, over many seeds, ending in one table.
 
 use super::sweep::sweep;
-use palisade::scenarios::hazards::HAZARDS;
-use palisade::scenarios::{self, Outcome, Scenario};
+use crate::scenarios::hazards::HAZARDS;
+use crate::scenarios::{self, Outcome, Scenario};
 use serde::Serialize;
 use std::path::Path;
 use std::process::ExitCode;

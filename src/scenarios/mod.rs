@@ -13,6 +13,9 @@ pub mod hazards;
 pub mod lease;
 pub mod locks;
 pub mod lww;
+pub mod sweep;
+
+pub use sweep::{Counters, SweepReport};
 
 use palisade_core::quorum::VoteKeys;
 use palisade_core::{NodeId, Rng, SystemModel};
