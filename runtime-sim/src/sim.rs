@@ -351,10 +351,18 @@ impl<P: Protocol> Simulation<P> {
         schedule
     }
 
-    /// Exports the trace as JSON lines to `sink`.
-    pub fn export_trace(&mut self, sink: Box<dyn std::io::Write>) -> &mut Self {
+    /// Exports the trace as JSON lines to `sink`: any writer (a `Vec<u8>`, a `File`, a
+    /// `BufWriter`, a boxed one). [`Self::take_trace_export`] hands it back after the run.
+    pub fn export_trace(&mut self, sink: impl std::io::Write + 'static) -> &mut Self {
         self.trace.export_to(sink);
         self
+    }
+
+    /// Flushes the trace export and hands its writer back, if it is a `W`: after
+    /// `sim.export_trace(Vec::new())` and a run, `sim.take_trace_export::<Vec<u8>>()` is the
+    /// trace as JSON lines (for `palisade_sim::diagram::render`, say).
+    pub fn take_trace_export<W: std::io::Write + 'static>(&mut self) -> Option<W> {
+        self.trace.take_export()
     }
 
     /// The world as checkers see it.

@@ -291,7 +291,7 @@ impl TraceHash {
 /// The trace of one run: a hash of every event and, optionally, a JSON-lines writer.
 pub struct Trace {
     hash: TraceHash,
-    sink: Option<Box<dyn Write>>,
+    sink: Option<Box<dyn Sink>>,
     sink_error: Option<std::io::Error>,
 }
 
@@ -322,6 +322,21 @@ struct RawLine<'a> {
     bytes_hex: String,
 }
 
+/// A trace export's writer, which can be handed back as its own type.
+trait Sink: Write {
+    fn as_any(&self) -> &dyn std::any::Any;
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any>;
+}
+
+impl<W: Write + 'static> Sink for W {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -333,8 +348,20 @@ impl Trace {
     }
 
     /// Also writes every event as one JSON object per line to `sink`.
-    pub fn export_to(&mut self, sink: Box<dyn Write>) {
-        self.sink = Some(sink);
+    pub fn export_to(&mut self, sink: impl Write + 'static) {
+        self.sink = Some(Box::new(sink));
+    }
+
+    /// Flushes the export and hands its writer back, if it is a `W` (a `Vec<u8>`, a file):
+    /// the way to read a trace exported to memory once the run is over.
+    pub fn take_export<W: Write + 'static>(&mut self) -> Option<W> {
+        // (Through the box, to the writer inside: a `Box<dyn Sink>` is a writer too.)
+        if !(**self.sink.as_ref()?).as_any().is::<W>() {
+            return None;
+        }
+        let mut sink = self.sink.take()?;
+        let _ = sink.flush();
+        sink.into_any().downcast::<W>().ok().map(|w| *w)
     }
 
     /// Records one event and the message or event it carries, if any. Payloads are hashed
