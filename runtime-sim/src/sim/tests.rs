@@ -657,23 +657,27 @@ fn progress_is_re_armed_after_every_step_not_satisfied_once() {
     assert_eq!(run(true, true).violation, None, "WithinAfterGst holds once and is never re-checked");
 }
 
+/// A ticker whose even ticks start an operation and odd ones end it, checked to finish each
+/// within `within`; with `crash`, its node crashes mid-operation.
+fn ops_run(within: Duration, crash: bool) -> RunReport {
+    use crate::check::EveryOperationWithin;
+    let mut sim = Simulation::<Ticker>::new(SimConfig::new(1, 1), u64::MAX);
+    if crash {
+        // Crashes between an operation's start (tick 2 at 300 ms) and its completion.
+        sim.schedule(Fault { at: ms(350), kind: crate::FaultKind::Crash(NodeId(1)) });
+    }
+    sim.add_checker(EveryOperationWithin::new(
+        "test::ops",
+        within,
+        |e: &u64| e.is_multiple_of(2),
+        |e: &u64| e % 2 == 1,
+    ));
+    sim.run_for(Duration::from_secs(2))
+}
+
 #[test]
 fn every_operation_must_finish_within_the_bound_unless_its_node_crashed() {
-    use crate::check::EveryOperationWithin;
-    let run = |within: Duration, crash: bool| {
-        let mut sim = Simulation::<Ticker>::new(SimConfig::new(1, 1), u64::MAX);
-        if crash {
-            // Crashes between an operation's start (tick 2 at 300 ms) and its completion.
-            sim.schedule(Fault { at: ms(350), kind: crate::FaultKind::Crash(NodeId(1)) });
-        }
-        sim.add_checker(EveryOperationWithin::new(
-            "test::ops",
-            within,
-            |e: &u64| e.is_multiple_of(2),
-            |e: &u64| e % 2 == 1,
-        ));
-        sim.run_for(Duration::from_secs(2))
-    };
+    let run = ops_run;
     assert_eq!(run(ms(150), false).violation, None);
     let v = run(ms(50), false).violation.expect("operations take 100 ms: a 50 ms bound fails");
     assert_eq!(v.checker, "test::ops");
@@ -684,7 +688,7 @@ fn every_operation_must_finish_within_the_bound_unless_its_node_crashed() {
 
 #[test]
 fn a_violation_names_the_kind_of_event_and_only_the_same_failure_no_later_reproduces_it() {
-    let v = run(ms(50), false).violation.expect("fails");
+    let v = ops_run(ms(50), false).violation.expect("fails");
     // The last event the checker saw was a tick (the `u64` event's Debug form is the number).
     assert!(!v.cause.is_empty() && v.cause != "start", "{v:?}");
     let same = |f: &dyn Fn(&mut ViolationReport)| {
@@ -700,18 +704,6 @@ fn a_violation_names_the_kind_of_event_and_only_the_same_failure_no_later_reprod
     assert_eq!(variant_name("WriteAccepted { token: 3 }"), "WriteAccepted");
     assert_eq!(variant_name("Some(1)"), "Some");
     assert_eq!(variant_name("Heal"), "Heal");
-
-    fn run(within: Duration, _crash: bool) -> RunReport {
-        use crate::check::EveryOperationWithin;
-        let mut sim = Simulation::<Ticker>::new(SimConfig::new(1, 1), u64::MAX);
-        sim.add_checker(EveryOperationWithin::new(
-            "test::ops",
-            within,
-            |e: &u64| e.is_multiple_of(2),
-            |e: &u64| e % 2 == 1,
-        ));
-        sim.run_for(Duration::from_secs(2))
-    }
 }
 
 #[test]
