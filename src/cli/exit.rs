@@ -50,8 +50,8 @@ impl From<&str> for Failure {
     }
 }
 
-/// Writes `args` to standard output (behind [`outln!`](crate::outln) and
-/// [`out!`](crate::out)). A reader that has gone (`palisade ... | head`) ends the process
+/// Writes `args` to standard output (behind the crate's `outln!` and
+/// `out!` macros). A reader that has gone (`palisade ... | head`) ends the process
 /// quietly with status 0; any other write error is a runtime failure.
 pub fn write(args: fmt::Arguments<'_>) {
     let mut stdout = std::io::stdout().lock();
