@@ -25,7 +25,7 @@ pub mod transport;
 pub mod wire;
 
 pub use node::{
-    CallError, Command, EVENT_BUFFER, MAX_CALLS_WAITING, NodeActor, NodeConfig, NodeEvent, NodeHandle,
-    Observer, PERSIST_FAILED_EXIT, Peer, StartError, Stop, start, start_observed,
+    CallError, Command, CommandError, EVENT_BUFFER, MAX_CALLS_WAITING, NodeActor, NodeConfig, NodeEvent,
+    NodeHandle, Observer, PERSIST_FAILED_EXIT, Peer, StartError, Stop, start, start_observed,
 };
 pub use transport::{Limits, TransportStats};

@@ -137,6 +137,20 @@ const SELF_MESSAGES_BEFORE_YIELD: u32 = 64;
 /// [`CallError::Overloaded`] instead of growing the node's memory.
 pub const MAX_CALLS_WAITING: usize = 65_536;
 
+/// Why [`NodeHandle::command`] or [`NodeHandle::try_command`] could not hand a command to
+/// the node (the command was not delivered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// The node has stopped.
+    #[error("the node stopped")]
+    Stopped,
+    /// The node's mailbox is full ([`NodeHandle::try_command`] only: wait, or use
+    /// [`NodeHandle::command`]).
+    #[error("the node's mailbox is full")]
+    Full,
+}
+
 /// Why [`NodeHandle::call`] got no reply.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
@@ -261,16 +275,19 @@ impl<P: Protocol> NodeHandle<P> {
     }
 
     /// Sends a command without waiting for a reply (any reply is dropped); waits for the
-    /// mailbox (never unbounded).
-    pub async fn command(&self, cmd: P::Command) -> Result<(), actix::MailboxError> {
-        self.actor.send(Command::<P> { cmd, reply: None }).await
+    /// mailbox (never unbounded). Fails only if the node has stopped.
+    pub async fn command(&self, cmd: P::Command) -> Result<(), CommandError> {
+        self.actor.send(Command::<P> { cmd, reply: None }).await.map_err(|_| CommandError::Stopped)
     }
 
     /// Sends a command from any thread without waiting; fails if the node's mailbox is
     /// full or the node has stopped (the command is then not delivered). Any reply is
     /// dropped.
-    pub fn try_command(&self, cmd: P::Command) -> Result<(), actix::dev::SendError<Command<P>>> {
-        self.actor.try_send(Command::<P> { cmd, reply: None })
+    pub fn try_command(&self, cmd: P::Command) -> Result<(), CommandError> {
+        self.actor.try_send(Command::<P> { cmd, reply: None }).map_err(|e| match e {
+            actix::dev::SendError::Full(_) => CommandError::Full,
+            actix::dev::SendError::Closed(_) => CommandError::Stopped,
+        })
     }
 
     /// The node's clock: `clock().now().mono` is on the same timeline as the protocol's
