@@ -4,7 +4,7 @@
 //! without faults nobody is suspected. Both sides are judged by the same checkers from
 //! palisade-core.
 
-use palisade::actix::{NodeConfig, NodeEvent, Peer, TransportStats, start};
+use palisade::actix::{NodeConfig, NodeEvent, Peer, start};
 use palisade::core::detector::{
     Detector, DetectorHistory, FixedTimeout, FixedTimeoutConfig, Heartbeat, HeartbeatConfig, HeartbeatEvent,
     PhiAccrual, PhiConfig, completeness, never_suspects_live,
@@ -133,7 +133,7 @@ fn live_cluster<D: Detector>(config: HeartbeatConfig<D>) {
         tokio::time::sleep(bound + ms(1_000)).await;
         let end = palisade::actix::clock::wall_now();
         for h in &handles[..2] {
-            assert_eq!(TransportStats::get(&h.stats().rejected), 0);
+            assert_eq!(h.stats().counts().rejected, 0);
             h.stop().await;
         }
         let since = |w: WallTime| Duration::from_nanos(w.nanos_since(t0).max(0) as u64);

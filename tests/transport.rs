@@ -6,7 +6,7 @@ use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use palisade::actix::transport::noise::{Identity, Initiator};
 use palisade::actix::wire::{Payload, length_codec, pack};
-use palisade::actix::{NodeConfig, Peer, TransportStats, start};
+use palisade::actix::{NodeConfig, Peer, start};
 use palisade::core::NodeId;
 use palisade::core::codec::{Bincode, Codec};
 use palisade::core::detector::{FixedTimeout, Heartbeat, HeartbeatConfig, HeartbeatMsg};
@@ -157,12 +157,7 @@ fn hostile_handshakes_and_frames_are_rejected_counted_and_survived() {
         closed.push(("oversized", closed_by_node(&mut big).await));
 
         let stats = node.stats();
-        let out = (
-            TransportStats::get(&stats.rejected),
-            TransportStats::get(&stats.frames_in),
-            closed,
-            node.is_running(),
-        );
+        let out = (stats.counts().rejected, stats.counts().frames_in, closed, node.is_running());
         node.stop().await;
         out
     });
@@ -240,8 +235,8 @@ fn each_pair_of_nodes_shares_exactly_one_connection() {
         let ports: Vec<u16> = addrs.iter().map(|a| a.port()).collect();
         let out = (
             connections_to(&ports),
-            nodes.iter().map(|n| TransportStats::get(&n.stats().connects)).collect::<Vec<_>>(),
-            nodes.iter().map(|n| TransportStats::get(&n.stats().frames_in)).collect::<Vec<_>>(),
+            nodes.iter().map(|n| n.stats().counts().connects).collect::<Vec<_>>(),
+            nodes.iter().map(|n| n.stats().counts().frames_in).collect::<Vec<_>>(),
         );
         for n in &nodes {
             n.stop().await;
@@ -296,7 +291,7 @@ fn a_flooded_node_keeps_its_timers() {
         }
         let flooded = started.elapsed();
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let delivered = TransportStats::get(&nodes[0].stats().frames_in);
+        let delivered = nodes[0].stats().counts().frames_in;
         let mut suspicions = Vec::new();
         for (k, rx) in events.iter_mut().enumerate() {
             while let Ok(e) = rx.try_recv() {

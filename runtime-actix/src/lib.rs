@@ -28,4 +28,4 @@ pub use node::{
     CallError, Command, CommandError, EVENT_BUFFER, MAX_CALLS_WAITING, NodeActor, NodeConfig, NodeEvent,
     NodeHandle, Observer, PERSIST_FAILED_EXIT, Peer, StartError, Stop, start, start_observed,
 };
-pub use transport::{Limits, TransportStats};
+pub use transport::{Limits, TransportCounts, TransportStats};

@@ -38,18 +38,16 @@ pub fn recorder() -> Result<PrometheusHandle, String> {
 
 /// Copies the transport's counters into the recorder.
 pub fn record_transport(stats: &TransportStats) {
-    let get = TransportStats::get;
-    metrics::counter!("palisade_frames_in_total").absolute(get(&stats.frames_in));
-    metrics::counter!("palisade_frames_out_total").absolute(get(&stats.frames_out));
-    metrics::counter!("palisade_rejected_total").absolute(get(&stats.rejected));
-    metrics::counter!("palisade_refused_total").absolute(get(&stats.refused));
-    metrics::counter!("palisade_timed_out_total").absolute(get(&stats.timed_out));
-    metrics::counter!("palisade_connects_total").absolute(get(&stats.connects));
-    metrics::counter!("palisade_dropped_total", "why" => "queue_full")
-        .absolute(get(&stats.dropped_queue_full));
-    metrics::counter!("palisade_dropped_total", "why" => "link_down").absolute(get(&stats.dropped_link_down));
-    metrics::counter!("palisade_dropped_total", "why" => "unknown_peer")
-        .absolute(get(&stats.dropped_unknown_peer));
+    let c = stats.counts();
+    metrics::counter!("palisade_frames_in_total").absolute(c.frames_in);
+    metrics::counter!("palisade_frames_out_total").absolute(c.frames_out);
+    metrics::counter!("palisade_rejected_total").absolute(c.rejected);
+    metrics::counter!("palisade_refused_total").absolute(c.refused);
+    metrics::counter!("palisade_timed_out_total").absolute(c.timed_out);
+    metrics::counter!("palisade_connects_total").absolute(c.connects);
+    metrics::counter!("palisade_dropped_total", "why" => "queue_full").absolute(c.dropped_queue_full);
+    metrics::counter!("palisade_dropped_total", "why" => "link_down").absolute(c.dropped_link_down);
+    metrics::counter!("palisade_dropped_total", "why" => "unknown_peer").absolute(c.dropped_unknown_peer);
 }
 
 /// What the endpoint needs from the node: a refresh before each scrape, and whether it runs.

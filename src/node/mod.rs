@@ -46,7 +46,7 @@
 pub mod metrics;
 pub mod output;
 
-use crate::actix::{NodeConfig, NodeHandle, Peer, TransportStats, keys, start};
+use crate::actix::{NodeConfig, NodeHandle, Peer, keys, start};
 use crate::core::{NodeId, Protocol};
 use output::{Dropped, Lossy};
 use serde::Deserialize;
@@ -521,10 +521,9 @@ fn print_events<P: Protocol>(node: &NodeHandle<P>, out: Lossy, started: std::tim
         let mut last = None;
         loop {
             tokio::time::sleep(Duration::from_millis(250)).await;
-            let s = stats.stats();
-            let get = TransportStats::get;
-            let now = (get(&s.frames_in), get(&s.rejected), get(&s.dropped_queue_full));
-            let closed = (get(&s.refused), get(&s.timed_out), get(&s.connects));
+            let s = stats.stats().counts();
+            let now = (s.frames_in, s.rejected, s.dropped_queue_full);
+            let closed = (s.refused, s.timed_out, s.connects);
             if last != Some((now.1, now.2, closed)) {
                 last = Some((now.1, now.2, closed));
                 let line = serde_json::json!({

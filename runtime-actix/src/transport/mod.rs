@@ -57,36 +57,73 @@ pub const WRITE_BATCH: usize = 64;
 #[derive(Debug, Default)]
 pub struct TransportStats {
     /// Messages accepted and handed to the protocol.
-    pub frames_in: AtomicU64,
+    pub(crate) frames_in: AtomicU64,
     /// Messages written to a peer's socket (keepalives included; several may share a frame).
-    pub frames_out: AtomicU64,
+    pub(crate) frames_out: AtomicU64,
     /// Handshakes and frames that failed authentication or decoding (each closed its
     /// connection).
-    pub rejected: AtomicU64,
+    pub(crate) rejected: AtomicU64,
     /// Pending connections closed unheard by admission control (the oldest, to admit a newer
     /// one when too many handshakes were pending).
-    pub refused: AtomicU64,
+    pub(crate) refused: AtomicU64,
     /// Handshakes that missed their deadline, and links closed after going idle.
-    pub timed_out: AtomicU64,
+    pub(crate) timed_out: AtomicU64,
     /// Outbound frames dropped because the peer's queue was full.
-    pub dropped_queue_full: AtomicU64,
+    pub(crate) dropped_queue_full: AtomicU64,
     /// Outbound frames lost because the connection failed while sending.
-    pub dropped_link_down: AtomicU64,
+    pub(crate) dropped_link_down: AtomicU64,
     /// Outbound messages to nodes that are not peers, or too large for one frame.
-    pub dropped_unknown_peer: AtomicU64,
+    pub(crate) dropped_unknown_peer: AtomicU64,
     /// Sessions established (first connects, reconnects and replacements).
-    pub connects: AtomicU64,
+    pub(crate) connects: AtomicU64,
 }
 
 impl TransportStats {
-    /// Reads one counter.
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
+    /// Every counter's value now (each read on its own, not one atomic snapshot).
+    pub fn counts(&self) -> TransportCounts {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        TransportCounts {
+            frames_in: get(&self.frames_in),
+            frames_out: get(&self.frames_out),
+            rejected: get(&self.rejected),
+            refused: get(&self.refused),
+            timed_out: get(&self.timed_out),
+            dropped_queue_full: get(&self.dropped_queue_full),
+            dropped_link_down: get(&self.dropped_link_down),
+            dropped_unknown_peer: get(&self.dropped_unknown_peer),
+            connects: get(&self.connects),
+        }
     }
 
     pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// The transport's counters at one moment ([`TransportStats::counts`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct TransportCounts {
+    /// Messages accepted and handed to the protocol.
+    pub frames_in: u64,
+    /// Messages written to a peer's socket (keepalives included; several may share a frame).
+    pub frames_out: u64,
+    /// Handshakes and frames that failed authentication or decoding (each closed its
+    /// connection).
+    pub rejected: u64,
+    /// Pending connections closed unheard by admission control (the oldest, to admit a newer
+    /// one when too many handshakes were pending).
+    pub refused: u64,
+    /// Handshakes that missed their deadline, and links closed after going idle.
+    pub timed_out: u64,
+    /// Outbound frames dropped because the peer's queue was full.
+    pub dropped_queue_full: u64,
+    /// Outbound frames lost because the connection failed while sending.
+    pub dropped_link_down: u64,
+    /// Outbound messages to nodes that are not peers, or too large for one frame.
+    pub dropped_unknown_peer: u64,
+    /// Sessions established (first connects, reconnects and replacements).
+    pub connects: u64,
 }
 
 /// Validated inbound messages (those of one frame), delivered to the node actor together.
