@@ -30,6 +30,25 @@ macro_rules! out {
     };
 }
 
+/// `eprintln!` that ignores a closed standard error instead of panicking.
+#[cfg(feature = "cli")]
+macro_rules! errln {
+    () => {
+        $crate::cli::exit::write_err(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::exit::write_err(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `eprint!` that ignores a closed standard error instead of panicking.
+#[cfg(feature = "cli")]
+macro_rules! err {
+    ($($arg:tt)*) => {
+        $crate::cli::exit::write_err(format_args!($($arg)*))
+    };
+}
+
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod history;

@@ -118,7 +118,8 @@ fn a_closed_pipe_ends_output_quietly() {
     std::fs::remove_file(&path).unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    // 141, as for a process killed by SIGPIPE: `set -o pipefail` still sees it.
+    assert_eq!(out.status.code(), Some(141), "{err}");
 }
 
 #[test]
@@ -565,6 +566,6 @@ fn shards_run_as_separate_processes_merge_into_the_one_process_report() {
     assert!(!one["violations"].as_array().unwrap().is_empty() && one["shrunk_schedule"].is_array());
     // A shard given twice is refused.
     let twice = palisade(&["sim", "merge", &files[0], &files[0]]);
-    assert!(one_line_error(&twice).contains("in two shards"));
+    assert!(one_line_error(&twice).contains("given twice"));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -363,7 +363,7 @@ fn up(args: UpArgs) -> Result<ExitCode, Failure> {
             })
         );
     } else {
-        eprintln!(
+        errln!(
             "palisade cluster: {} {} nodes on {}..{} port {} in {}",
             args.nodes,
             args.protocol,
@@ -408,7 +408,7 @@ fn prepare_dir(dir: &Path) -> Result<PathBuf, Failure> {
         }
         let stopped = stop(&dir);
         if stopped > 0 {
-            eprintln!(
+            errln!(
                 "palisade cluster: stopped {stopped} processes of the previous cluster in {}",
                 dir.display()
             );

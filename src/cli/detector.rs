@@ -321,6 +321,9 @@ fn replay_cmd(a: ReplayArgs) -> Result<(), Failure> {
     replay_arrivals(a, &arrivals).map_err(Failure::Usage)
 }
 
+/// Suspicion levels `--sample-every` may report per node at most.
+const MAX_LEVELS: u128 = 1_000_000;
+
 fn replay_arrivals(a: ReplayArgs, arrivals: &Arrivals) -> Result<(), String> {
     let sample = a.sample_every;
     if sample.is_some_and(|d| d.is_zero()) {
@@ -341,6 +344,15 @@ fn replay_arrivals(a: ReplayArgs, arrivals: &Arrivals) -> Result<(), String> {
             Some(c) => c.max(last) + Duration::from_secs(3600),
             None => last,
         };
+        if let Some(every) = sample {
+            let levels = since(first, end).as_nanos() / every.as_nanos().max(1);
+            if levels > MAX_LEVELS {
+                return Err(format!(
+                    "--sample-every {} would report {levels} levels for {node}: at most {MAX_LEVELS}; sample less often",
+                    super::exit::format_duration(every)
+                ));
+            }
+        }
         let r = run_one(a.detector, &a.flags, times, end, sample)?;
         let crash_rel = crash.map(|c| since(first, c));
         let qos = qos_of_intervals(&intervals(&r, first, end), crash_rel, since(first, end), Duration::ZERO);

@@ -33,6 +33,6 @@ pub fn run(args: DiagramArgs) -> ExitCode {
     if let Err(e) = std::fs::write(&args.out, page) {
         return runtime_error(format!("cannot write {}: {e}", args.out.display()));
     }
-    eprintln!("diagram written to {}", args.out.display());
+    errln!("diagram written to {}", args.out.display());
     ExitCode::SUCCESS
 }

@@ -50,18 +50,28 @@ impl From<&str> for Failure {
     }
 }
 
-/// Writes `args` to standard output (behind the crate's `outln!` and
-/// `out!` macros). A reader that has gone (`palisade ... | head`) ends the process
-/// quietly with status 0; any other write error is a runtime failure.
+/// Writes `args` to standard output (behind the crate's `outln!` and `out!` macros). A
+/// reader that has gone (`palisade ... | head`) ends the process quietly with status 141,
+/// as a process killed by SIGPIPE would (so `set -o pipefail` still sees a failure); any
+/// other write error is a runtime failure.
 pub fn write(args: fmt::Arguments<'_>) {
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
+            std::process::exit(CLOSED_PIPE);
         }
-        eprintln!("palisade: cannot write to standard output: {e}");
+        let _ = writeln!(std::io::stderr(), "palisade: cannot write to standard output: {e}");
         std::process::exit(3);
     }
+}
+
+/// Exit status when standard output's reader has gone: 128 + SIGPIPE, what a shell reports
+/// for a process killed by a broken pipe.
+pub const CLOSED_PIPE: i32 = 141;
+
+/// Writes `args` to standard error, ignoring a closed pipe (behind the crate's `errln!`).
+pub fn write_err(args: fmt::Arguments<'_>) {
+    let _ = std::io::stderr().lock().write_fmt(args);
 }
 
 /// Writes `text` to standard output; `false` when its reader has gone (for a loop that
@@ -72,7 +82,7 @@ pub fn try_write(text: &str) -> bool {
         Ok(()) => true,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => false,
         Err(e) => {
-            eprintln!("palisade: cannot write to standard output: {e}");
+            errln!("palisade: cannot write to standard output: {e}");
             false
         }
     }
@@ -106,18 +116,32 @@ pub fn format_duration(d: Duration) -> String {
     humantime::format_duration(d).to_string().replace(' ', "")
 }
 
-/// The command that runs this binary again, for replay hints: `cargo run --release --` when
-/// cargo started it, else the program name it was started by (`palisade`,
-/// `target/release/palisade`).
+/// The command that runs this binary again, for replay hints: under cargo, `cargo run
+/// --release --` (or `cargo run --release --example NAME --` for an example); else the
+/// program name it was started by (`palisade`, `target/release/palisade`).
 pub fn invocation() -> String {
+    let exe = std::env::current_exe().ok();
     if std::env::var_os("CARGO").is_some() && std::env::var_os("CARGO_PKG_NAME").is_some() {
-        return "cargo run --release --".into();
+        let example = exe.as_ref().and_then(|p| {
+            let parent = p.parent()?.file_name()?;
+            (parent == "examples").then(|| p.file_stem().map(|s| s.to_string_lossy().into_owned()))?
+        });
+        return match example {
+            Some(name) => format!("cargo run --release --example {name} --"),
+            None => "cargo run --release --".into(),
+        };
     }
     std::env::args_os()
         .next()
-        .map(|a| a.to_string_lossy().into_owned())
-        .filter(|a| !a.is_empty() && !a.contains(char::is_whitespace))
+        .map(|a| quote(&a.to_string_lossy()))
+        .filter(|a| !a.is_empty())
         .unwrap_or_else(|| "palisade".into())
+}
+
+/// `arg` as a POSIX shell word: unchanged if it is plain, else in single quotes.
+pub fn quote(arg: &str) -> String {
+    let plain = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+    if plain { arg.to_owned() } else { format!("'{}'", arg.replace('\'', "'\\''")) }
 }
 
 #[cfg(test)]
@@ -135,6 +159,14 @@ mod tests {
         assert!(parse_duration("500").unwrap_err().contains("needs a unit"));
         assert!(parse_duration("five s").is_err());
         assert!(parse_duration("1e400s").is_err());
+    }
+
+    #[test]
+    fn replay_arguments_are_quoted_for_the_shell() {
+        assert_eq!(quote("pause=6,partition"), "pause=6,partition");
+        assert_eq!(quote("pause=6, partition"), "'pause=6, partition'");
+        assert_eq!(quote("it's"), "'it'\\''s'");
+        assert_eq!(quote(""), "''");
     }
 
     #[test]

@@ -66,7 +66,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
     let started = Instant::now();
     let mut progress = |p: &palisade_sim::explore::Progress| {
         let secs = started.elapsed().as_secs_f64();
-        eprintln!(
+        errln!(
             "{}: {} states ({:.0}/s), depth {}, queue {}",
             sc.name,
             p.states,
@@ -80,7 +80,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
     let rate = report.states as f64 / wall.as_secs_f64().max(1e-9);
     if let Some(cex) = &report.counterexample
         && let Err(e) =
-            write_counterexample(&format!("palisade explore {}", sc.name), cex, &args.trace, &args.html)
+            write_counterexample(&format!("palisade explore {}", sc.name), 0, cex, &args.trace, &args.html)
     {
         return super::exit::runtime_error(e);
     }
@@ -136,6 +136,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
 /// each where asked; `title` heads the diagram.
 pub(super) fn write_counterexample(
     title: &str,
+    seed: u64,
     cex: &palisade_sim::explore::Counterexample,
     trace: &Option<PathBuf>,
     html: &Option<PathBuf>,
@@ -144,10 +145,14 @@ pub(super) fn write_counterexample(
         std::fs::write(path, &cex.trace).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     if let Some(path) = html {
+        // The violation is at the path's last line: its index and time, for the ring.
+        let last: serde_json::Value =
+            cex.trace.lines().last().and_then(|l| serde_json::from_str(l).ok()).unwrap_or_default();
+        let field = |k: &str| last.get(k).and_then(serde_json::Value::as_u64);
         let violation = ViolationReport {
-            seed: 0,
-            event: cex.trace.lines().count().saturating_sub(1) as u64,
-            time_ns: cex.steps.len() as u64 * 1_000_000,
+            seed,
+            event: field("i").unwrap_or(cex.trace.lines().count().saturating_sub(1) as u64),
+            time_ns: field("t_ns").unwrap_or(0),
             checker: cex.violation.checker,
             message: cex.violation.message.clone(),
             cause: String::new(),

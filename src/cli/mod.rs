@@ -36,7 +36,7 @@ enum Cmd {
     /// Run every hazard in the simulator without its defence and with it; print a table.
     Tour {
         /// Seeds per scenario.
-        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         seeds: u64,
         /// Also write a space-time diagram of one interesting seed per scenario here.
         #[arg(long, value_name = "DIR")]

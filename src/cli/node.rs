@@ -171,6 +171,11 @@ pub fn run(args: NodeArgs) -> ExitCode {
 }
 
 fn configure(args: NodeArgs) -> ExitCode {
+    // A file that cannot be read is a runtime failure; one that is not a valid
+    // configuration, a usage error.
+    if let Err(e) = std::fs::metadata(&args.config) {
+        return super::exit::runtime_error(format!("cannot read {}: {e}", args.config.display()));
+    }
     let file: FileConfig = match read_toml(&args.config) {
         Ok(f) => f,
         Err(e) => return usage_error(e),

@@ -46,7 +46,13 @@ pub fn run(args: &SimArgs, catalogue: &super::sim::Catalogue) -> ExitCode {
         (_, Some(_)) => return usage_error("--depth is PCT's bug depth: use it with --scheduler pct"),
         _ => Scheduler::Random,
     };
-    let seeds = super::sim::seeds_of(args);
+    if args.shard.is_some() {
+        return usage_error("--shard spreads timed sweeps (which `sim merge` joins), not --scheduler paths");
+    }
+    let seeds = match super::sim::seeds_of(args) {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
     let started = Instant::now();
     let walks = (sc.sample)(scheduler, &seeds);
     let wall = started.elapsed();
@@ -54,10 +60,14 @@ pub fn run(args: &SimArgs, catalogue: &super::sim::Catalogue) -> ExitCode {
         seeds.iter().copied().zip(&walks).filter(|(_, w)| w.counterexample.is_some()).collect();
     let steps: usize = walks.iter().map(|w| w.steps).sum();
     let unfinished = walks.iter().filter(|w| !w.finished && w.counterexample.is_none()).count();
-    if let Some((_, w)) = failing.first()
+    if failing.is_empty() && (args.trace.is_some() || args.html.is_some()) {
+        errln!("palisade: no violation on this path: --trace and --html write counterexamples only");
+    }
+    if let Some((seed, w)) = failing.first()
         && let Some(cex) = &w.counterexample
         && let Err(e) = super::explore::write_counterexample(
-            &format!("palisade sim {} --scheduler {}", sc.name, name(args.scheduler)),
+            &format!("palisade sim {} --scheduler {} --seed {seed}", sc.name, name(args.scheduler)),
+            *seed,
             cex,
             &args.trace,
             &args.html,

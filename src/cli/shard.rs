@@ -12,7 +12,7 @@ use std::path::PathBuf;
 pub const INDEX_VARS: [&str; 2] = ["JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID"];
 
 /// One shard of a sweep: the seeds at positions `index`, `index + count`, ... of the range.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Shard {
     /// Which shard, from 0.
     pub index: u64,
@@ -72,7 +72,7 @@ pub struct MergeArgs {
 }
 
 /// Fields that must agree across shards.
-const SAME: [&str; 3] = ["scenario", "model", "outside_model"];
+const SAME: [&str; 4] = ["scenario", "sweep", "model", "outside_model"];
 /// Fields summed across shards.
 const SUMMED: [&str; 6] =
     ["events", "simulated_ns", "wall_ns", "nemesis_episodes", "byzantine_messages", "byzantine_altered"];
@@ -100,6 +100,30 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, Failure> {
         }
         out.insert(key.into(), value);
     }
+    // Every shard of one sweep, each once: the merged report is then the one-process one.
+    let mut shards: Vec<(u64, u64)> = Vec::new();
+    for (name, r) in reports {
+        let shard =
+            r.get("shard").ok_or_else(|| bad(format!("{name}: not a shard (run with --shard I/N)")))?;
+        let field = |k: &str| {
+            shard.get(k).and_then(Value::as_u64).ok_or_else(|| bad(format!("{name}: shard has no {k}")))
+        };
+        shards.push((field("count")?, field("index")?));
+    }
+    shards.sort_unstable();
+    let count = shards[0].0;
+    if let Some((c, _)) = shards.iter().find(|(c, _)| *c != count) {
+        return Err(bad(format!("shards of {count} and of {c}: one sweep's shards only")));
+    }
+    if let Some(w) = shards.windows(2).find(|w| w[0] == w[1]) {
+        return Err(bad(format!("shard {}/{count} given twice", w[0].1)));
+    }
+    if shards.len() as u64 != count {
+        let have: Vec<u64> = shards.iter().map(|(_, i)| *i).collect();
+        let missing: Vec<String> =
+            (0..count).filter(|i| !have.contains(i)).take(5).map(|i| format!("{i}/{count}")).collect();
+        return Err(bad(format!("{} of {count} shards given; missing {}", shards.len(), missing.join(", "))));
+    }
     let mut seeds = Vec::new();
     let mut violations = Vec::new();
     let mut by_kind: std::collections::BTreeMap<String, u64> = Default::default();
@@ -113,7 +137,10 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, Failure> {
         violations.extend(list("violations")?);
         if let Some(kinds) = r.get("nemesis_episodes_by_kind").and_then(Value::as_object) {
             for (k, n) in kinds {
-                *by_kind.entry(k.clone()).or_default() += n.as_u64().unwrap_or(0);
+                let total = by_kind.entry(k.clone()).or_default();
+                *total = total
+                    .checked_add(n.as_u64().unwrap_or(0))
+                    .ok_or_else(|| bad(format!("{name}: {k} overflows")))?;
             }
         }
     }
@@ -124,7 +151,11 @@ pub fn merge(reports: &[(String, Value)]) -> Result<Value, Failure> {
     let seed_of = |v: &Value| v.get("seed").and_then(Value::as_u64).unwrap_or(u64::MAX);
     violations.sort_by_key(seed_of);
     for key in SUMMED {
-        let total: u64 = reports.iter().map(|(_, r)| r.get(key).and_then(Value::as_u64).unwrap_or(0)).sum();
+        let mut total = 0u64;
+        for (name, r) in reports {
+            let n = r.get(key).and_then(Value::as_u64).unwrap_or(0);
+            total = total.checked_add(n).ok_or_else(|| bad(format!("{name}: {key} overflows the total")))?;
+        }
         out.insert(key.into(), total.into());
     }
     out.insert("nemesis_episodes_by_kind".into(), serde_json::to_value(&by_kind).unwrap_or_default());
@@ -232,7 +263,8 @@ mod tests {
 
     fn report(seeds: &[u64], failing: &[u64]) -> Value {
         json!({
-            "scenario": "x", "model": {"m": 1}, "outside_model": [],
+            "scenario": "x", "model": {"m": 1}, "outside_model": [], "sweep": {"first_seed": 1, "seeds": 7},
+            "shard": {"index": seeds[0] % 2, "count": 2},
             "seeds": seeds, "events": seeds.len() * 10, "simulated_ns": 5, "wall_ns": 1,
             "nemesis_episodes": 2, "nemesis_episodes_by_kind": {"pause": 2},
             "byzantine_messages": 0, "byzantine_altered": 0,
@@ -251,13 +283,22 @@ mod tests {
         assert_eq!(m["nemesis_episodes_by_kind"]["pause"], 4);
         assert_eq!(m["violations"], json!([{"seed": 2}, {"seed": 4}, {"seed": 5}]));
         assert_eq!(m["replay"], "sim x --seed 2");
-        // Overlapping shards and shards of different scenarios are refused.
-        let dup = merge(&[("a".into(), b.clone()), ("b".into(), b.clone())]);
-        assert!(matches!(dup, Err(Failure::Usage(e)) if e.contains("seed 2 is in two shards")));
-        let mut other = report(&[7], &[]);
+        // A shard twice, a missing shard, another sweep's shard, another scenario, a total
+        // that overflows: refused.
+        let refused = |reports: &[(String, Value)], needle: &str| {
+            let r = merge(reports);
+            assert!(matches!(&r, Err(Failure::Usage(e)) if e.contains(needle)), "{needle}: {r:?}");
+        };
+        refused(&[("a".into(), b.clone()), ("b".into(), b.clone())], "given twice");
+        refused(&[("b".into(), b.clone())], "missing 1/2");
+        let mut later = report(&[1, 3, 5], &[]);
+        later["sweep"]["first_seed"] = 100.into();
+        refused(&[("a".into(), later), ("b".into(), b.clone())], "sweep");
+        let mut other = report(&[1, 3], &[]);
         other["scenario"] = "y".into();
-        assert!(
-            matches!(merge(&[("a".into(), b), ("c".into(), other)]), Err(Failure::Usage(e)) if e.contains("scenario"))
-        );
+        refused(&[("a".into(), b.clone()), ("c".into(), other)], "scenario");
+        let mut huge = report(&[1, 3, 5], &[]);
+        huge["events"] = u64::MAX.into();
+        refused(&[("a".into(), huge), ("b".into(), b)], "overflows");
     }
 }

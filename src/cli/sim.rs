@@ -53,7 +53,7 @@ pub struct SimArgs {
     #[arg(long, value_parser = parse_duration)]
     pub(super) duration: Option<Duration>,
     /// Random faults on top of the scenario's own: a list of crash, torn, pause, partition,
-    /// clock, loss or all (every kind the scenario's system model admits), each optionally
+    /// clock, loss, duplicate or all (every kind the scenario's system model admits), each optionally
     /// with a rate per simulated minute (pause=3); `none` turns off a scenario's default
     /// nemesis. Faults are drawn within the model: its fault budget, clock bounds, restarts.
     #[arg(long)]
@@ -109,9 +109,23 @@ pub enum SchedulerArg {
     Pct,
 }
 
+/// What a sweep was asked to run: shards of one sweep agree on it, and `sim merge` checks.
+#[derive(Serialize)]
+struct SweepSpec {
+    first_seed: u64,
+    seeds: u64,
+    duration_ns: u64,
+    nemesis: Option<String>,
+    swarm: bool,
+}
+
 #[derive(Serialize)]
 struct Summary<'a> {
     scenario: &'a str,
+    sweep: SweepSpec,
+    /// This process's shard of the sweep, if it ran one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<super::shard::Shard>,
     seeds: Vec<u64>,
     violations: Vec<ViolationReport>,
     events: u64,
@@ -225,13 +239,25 @@ pub fn sim_main_from(
     run_in(cmd, &Catalogue { scenarios, models: Vec::new(), command: program })
 }
 
-/// The seeds `args` names: `--seeds` from `--seed`, or this process's shard of them.
-pub(super) fn seeds_of(args: &SimArgs) -> Vec<u64> {
-    let all: Vec<u64> = (args.seed..args.seed.saturating_add(args.seeds)).collect();
-    match args.shard {
-        Some(shard) => shard.select(&all),
-        None => all,
+/// Seeds one process runs at most (`--shard` spreads more over processes).
+pub const MAX_SEEDS: u64 = 100_000_000;
+
+/// The seeds `args` names: `--seeds` from `--seed`, or this process's shard of them
+/// (computed, not filtered from the whole range). Refuses a range past `u64::MAX` and more
+/// than [`MAX_SEEDS`] in one process.
+pub(super) fn seeds_of(args: &SimArgs) -> Result<Vec<u64>, String> {
+    let (first, count) = (args.seed, args.seeds);
+    if first.checked_add(count - 1).is_none() {
+        return Err(format!("--seed {first} --seeds {count} runs past the largest seed, {}", u64::MAX));
     }
+    let (index, step) = args.shard.map_or((0, 1), |s| (s.index, s.count));
+    let mine = count.saturating_sub(index).div_ceil(step);
+    if mine > MAX_SEEDS {
+        return Err(format!(
+            "{mine} seeds in one process: at most {MAX_SEEDS}; spread them with --shard I/N"
+        ));
+    }
+    Ok((0..mine).map(|k| first + index + k * step).collect())
 }
 
 fn run_scenario(args: SimArgs, catalogue: &Catalogue) -> ExitCode {
@@ -291,15 +317,21 @@ fn run_scenario(args: SimArgs, catalogue: &Catalogue) -> ExitCode {
     let outside: Vec<&'static str> =
         nemesis.iter().flat_map(|n| n.outside.iter().map(|k| k.name())).collect();
     let started = std::time::Instant::now();
-    let seeds = seeds_of(&args);
+    let seeds = match seeds_of(&args) {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
     if args.shard.is_some() && (args.trace.is_some() || args.html.is_some() || args.history.is_some()) {
         return usage_error("--trace, --html and --history record one run: not with --shard");
     }
     let outcomes = if seeds.len() == 1 {
+        let trace_error = TraceError::default();
         let trace: Option<Box<dyn std::io::Write>> = match &args.trace {
             None => None,
             Some(path) => match std::fs::File::create(path) {
-                Ok(f) => Some(Box::new(std::io::BufWriter::new(f))),
+                Ok(f) => {
+                    Some(Box::new(Recorded { inner: std::io::BufWriter::new(f), error: trace_error.clone() }))
+                }
                 Err(e) => return runtime_error(format!("cannot write trace to {}: {e}", path.display())),
             },
         };
@@ -311,6 +343,12 @@ fn run_scenario(args: SimArgs, catalogue: &Catalogue) -> ExitCode {
             ..RunSpec::new(seeds[0], duration)
         };
         let outcome = (sc.run)(spec);
+        // The scenario has dropped its writer by now, which flushed it.
+        if let (Some(path), Some(e)) =
+            (&args.trace, trace_error.lock().unwrap_or_else(|e| e.into_inner()).take())
+        {
+            return runtime_error(format!("cannot write trace to {}: {e}", path.display()));
+        }
         if let Some(path) = &args.history {
             let bytes = std::mem::take(&mut *history.0.lock().unwrap_or_else(|e| e.into_inner()));
             if bytes.is_empty() {
@@ -319,7 +357,7 @@ fn run_scenario(args: SimArgs, catalogue: &Catalogue) -> ExitCode {
             if let Err(e) = std::fs::write(path, &bytes) {
                 return runtime_error(format!("cannot write history to {}: {e}", path.display()));
             }
-            eprintln!(
+            errln!(
                 "history written to {} ({} events)",
                 path.display(),
                 bytes.iter().filter(|&&b| b == b'\n').count()
@@ -334,7 +372,7 @@ fn run_scenario(args: SimArgs, catalogue: &Catalogue) -> ExitCode {
         match diagram(sc, seeds[0], duration, nemesis.clone()).and_then(|html| {
             std::fs::write(path, html).map_err(|e| format!("cannot write {}: {e}", path.display()))
         }) {
-            Ok(()) => eprintln!("diagram written to {}", path.display()),
+            Ok(()) => errln!("diagram written to {}", path.display()),
             Err(e) => return runtime_error(e),
         }
     }
@@ -378,6 +416,14 @@ fn run_scenario(args: SimArgs, catalogue: &Catalogue) -> ExitCode {
     if args.json {
         let summary = Summary {
             scenario: sc.name,
+            sweep: SweepSpec {
+                first_seed: args.seed,
+                seeds: args.seeds,
+                duration_ns: u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX),
+                nemesis: list.map(str::to_owned),
+                swarm: args.swarm,
+            },
+            shard: args.shard,
             seeds,
             violations,
             events,
@@ -469,16 +515,56 @@ fn replay_command(command: &str, sc: &Scenario, seed: u64, args: &SimArgs, durat
     if duration != sc.default_duration {
         cmd += &format!(" --duration {}", format_duration(duration));
     }
+    let quote = super::exit::quote;
     if let Some(n) = &args.nemesis {
-        cmd += &format!(" --nemesis {n}");
+        cmd += &format!(" --nemesis {}", quote(n));
     }
     if let Some(n) = &args.outside_model {
-        cmd += &format!(" --outside-model {n}");
+        cmd += &format!(" --outside-model {}", quote(n));
     }
     if args.swarm {
         cmd += " --swarm";
     }
     cmd
+}
+
+/// The first error of a [`Recorded`] writer.
+type TraceError = std::sync::Arc<std::sync::Mutex<Option<std::io::Error>>>;
+
+/// A file writer that keeps its first error, and flushes when dropped: a scenario may ignore
+/// its trace writer's errors, or drop it unflushed, and a trace that could not be written
+/// must still be reported.
+struct Recorded {
+    inner: std::io::BufWriter<std::fs::File>,
+    error: TraceError,
+}
+
+impl Recorded {
+    fn note<T>(&self, r: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &r {
+            let mut slot = self.error.lock().unwrap_or_else(|e| e.into_inner());
+            slot.get_or_insert_with(|| std::io::Error::new(e.kind(), e.to_string()));
+        }
+        r
+    }
+}
+
+impl std::io::Write for Recorded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.inner.write(buf);
+        self.note(r)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.inner.flush();
+        self.note(r)
+    }
+}
+
+impl Drop for Recorded {
+    fn drop(&mut self) {
+        let r = std::io::Write::flush(&mut self.inner);
+        let _ = self.note(r);
+    }
 }
 
 /// A writer whose bytes can be read back after the run that owns it has finished.

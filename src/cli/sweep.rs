@@ -52,12 +52,12 @@ fn progress(name: &str, total: u64, counters: &Counters, terminal: bool, over: &
         if terminal {
             let filled = (d * WIDTH).checked_div(total).unwrap_or(WIDTH);
             let bar: String = (0..WIDTH).map(|i| if i < filled { '#' } else { '.' }).collect();
-            eprint!("\r[{bar}] {d}/{total} seeds, {f} failing");
+            err!("\r[{bar}] {d}/{total} seeds, {f} failing");
             if d >= total {
-                eprintln!();
+                errln!();
             }
         } else if started.elapsed() >= next_line && d < total {
-            eprintln!("{name}: {d}/{total} seeds, {f} failing, {} s", started.elapsed().as_secs());
+            errln!("{name}: {d}/{total} seeds, {f} failing, {} s", started.elapsed().as_secs());
             next_line += LOG_EVERY;
         }
         if d >= total || over() {

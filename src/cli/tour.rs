@@ -8,6 +8,9 @@ use serde::Serialize;
 use std::path::Path;
 use std::process::ExitCode;
 
+/// Set when a diagram could not be written: the tour then ends with status 3.
+static DIAGRAM_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Story lines printed per scenario.
 const STORY_LINES: usize = 4;
 
@@ -123,7 +126,7 @@ pub fn run(seeds: u64, html: Option<&Path>, json: bool) -> ExitCode {
                 .collect(),
         };
         outln!("{}", serde_json::to_string(&tour).unwrap_or_default());
-        return if ok { ExitCode::SUCCESS } else { ExitCode::from(super::exit::FAILED) };
+        return status(ok);
     }
     outln!(
         "| # | hazard | defence | checker | seeds | violations without | violations with | replay a failing seed |"
@@ -148,7 +151,18 @@ pub fn run(seeds: u64, html: Option<&Path>, json: bool) -> ExitCode {
         if ok { "every hazard reproduced without its defence and prevented with it" } else { "TOUR FAILED" },
         started.elapsed().as_secs_f64()
     );
-    if ok { ExitCode::SUCCESS } else { ExitCode::from(super::exit::FAILED) }
+    status(ok)
+}
+
+/// 1 if a row did not hold, else 3 if a diagram could not be written, else 0.
+fn status(ok: bool) -> ExitCode {
+    if !ok {
+        ExitCode::from(super::exit::FAILED)
+    } else if DIAGRAM_FAILED.load(std::sync::atomic::Ordering::Relaxed) {
+        super::exit::runtime_error("some diagrams could not be written (see above)")
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn run_side(
@@ -191,8 +205,14 @@ fn write_diagram(sc: &Scenario, seed: u64, dir: &Path, say: &dyn Fn(std::fmt::Ar
     match super::sim::diagram(sc, seed, sc.default_duration, sc.default_nemesis_config(sc.default_duration)) {
         Ok(html) => match std::fs::write(&path, html) {
             Ok(()) => say(format_args!("           diagram: {}", path.display())),
-            Err(e) => eprintln!("cannot write {}: {e}", path.display()),
+            Err(e) => {
+                DIAGRAM_FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+                errln!("palisade: cannot write {}: {e}", path.display())
+            }
         },
-        Err(e) => eprintln!("cannot draw {}: {e}", sc.name),
+        Err(e) => {
+            DIAGRAM_FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+            errln!("palisade: cannot draw {}: {e}", sc.name)
+        }
     }
 }

@@ -52,6 +52,7 @@ use output::{Dropped, Lossy};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -109,14 +110,15 @@ const FLUSH_AT_EXIT: Duration = Duration::from_secs(1);
 /// Prints `palisade: MSG` on stderr and returns exit status 2: how bad arguments and bad
 /// configuration end a process.
 pub fn usage_error(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("palisade: {msg}");
+    // (Not `eprintln!`, which panics if stderr is a closed pipe.)
+    let _ = writeln!(std::io::stderr(), "palisade: {msg}");
     ExitCode::from(2)
 }
 
 /// Prints `palisade: MSG` on stderr and returns exit status 3: how a failure at run time
 /// (a port in use, a file that cannot be read, a node that will not start) ends a process.
 pub fn runtime_error(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("palisade: {msg}");
+    let _ = writeln!(std::io::stderr(), "palisade: {msg}");
     ExitCode::from(3)
 }
 
@@ -275,6 +277,11 @@ where
     let Some(config) = config else {
         return usage_error("--config FILE is required");
     };
+    // A file that cannot be read is a runtime failure; one that is not a valid
+    // configuration, a usage error.
+    if let Err(e) = std::fs::metadata(&config) {
+        return runtime_error(format!("cannot read {}: {e}", config.display()));
+    }
     with_logging(reporting.log_json, || {
         let file: NodeFile<P::Config, A> = match read_toml_with_app(&config) {
             Ok(f) => f,

@@ -34,8 +34,10 @@ pub fn render(
 
 /// The HTML page for `model`.
 pub fn page(model: &Model) -> String {
-    // `</` inside a script element would end it early; JSON never needs the raw form.
-    let data = serde_json::to_string(model).unwrap_or_else(|_| "null".into()).replace("</", "<\\/");
+    // No `<` at all inside the script element: `</script>` would end it early, and `<!--`
+    // followed by `<script` would put the parser in a state that swallows the drawing
+    // script. JSON reads `\u003c` as `<`.
+    let data = serde_json::to_string(model).unwrap_or_else(|_| "null".into()).replace('<', "\\u003c");
     let title = escape(&model.title);
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -66,6 +68,8 @@ mod tests {
         let html = render("a <test>", trace, None, 0).unwrap();
         assert!(html.contains("<title>a &lt;test&gt;</title>"));
         assert!(!html.contains("</script><b>"), "data must not close the script element");
+        let html = render("t", &trace.replace("</script><b>", "<!--<script>"), None, 0).unwrap();
+        assert!(!html.contains("<!--<script>"), "no comment-and-script state in the data");
         for fetch in [" src=", " href=", "fetch(", "XMLHttpRequest", "@import", "url("] {
             assert!(!html.contains(fetch), "the page must fetch nothing, found {fetch}");
         }

@@ -5,6 +5,9 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// Lanes drawn at most: a trace naming a larger node id is refused, not allocated for.
+pub const MAX_NODES: usize = 100_000;
+
 /// A trace line that could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("trace line {line}: {problem}")]
@@ -408,12 +411,20 @@ impl Model {
                 "clock" | "wall_step" | "drift" => {
                     let id = node("node")?;
                     if kind == "clock" && id as usize > m.clocks.len() {
+                        // One lane per node up to the largest id: a trace names its nodes
+                        // 1..=n, and a larger id is not one of this simulator's.
+                        if id as usize > MAX_NODES {
+                            return Err(err(format!("node {id}: at most {MAX_NODES} nodes are drawn")));
+                        }
                         m.clocks.resize(id as usize, Vec::new());
                     }
                     let Some(points) = m.clocks.get_mut(id.saturating_sub(1) as usize) else { continue };
                     let last = points.last().cloned();
+                    // Saturating: a hand-edited trace may go back in time or overflow.
                     let projected = |p: &ClockPoint| {
-                        p.offset_ns + ((i128::from(t - p.t) * i128::from(p.ppm)) / 1_000_000) as i64
+                        let drifted = i128::from(t.saturating_sub(p.t)) * i128::from(p.ppm) / 1_000_000;
+                        let sum = i128::from(p.offset_ns) + drifted;
+                        sum.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
                     };
                     let point = match kind {
                         "clock" => ClockPoint { t, offset_ns: int("offset_ns"), ppm: int("ppm") },
@@ -584,5 +595,15 @@ mod tests {
         // The trace's own violation line, when no report is given.
         let flag = m.violation.as_ref().expect("read from the trace");
         assert_eq!((flag.i, flag.t, flag.seed, flag.checker.as_str()), (11, 60, 3, "fencing::x"));
+    }
+
+    #[test]
+    fn hand_edited_traces_are_errors_not_panics() {
+        let back_in_time = "{\"i\":0,\"t_ns\":100,\"kind\":\"clock\",\"node\":1,\"ppm\":5,\"offset_ns\":9223372036854775000}\n\
+                            {\"i\":1,\"t_ns\":50,\"kind\":\"drift\",\"node\":1,\"ppm\":3}\n\
+                            {\"i\":2,\"t_ns\":18446744073709551615,\"kind\":\"drift\",\"node\":1,\"ppm\":9}\n";
+        assert!(Model::from_trace("t", back_in_time, None, 0, 10).is_ok());
+        let huge = "{\"i\":0,\"t_ns\":0,\"kind\":\"clock\",\"node\":4294967295,\"ppm\":0,\"offset_ns\":0}\n";
+        assert!(Model::from_trace("t", huge, None, 0, 10).unwrap_err().problem.contains("at most"));
     }
 }
