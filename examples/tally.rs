@@ -255,19 +255,12 @@ fn checked(mut sim: Simulation<Tally>) -> Simulation<Tally> {
 /// `palisade::cli::sim::sim_main`, which gives them sweeps on every core, `--nemesis`,
 /// shrinking, `--trace`, `--html`, `--json`, `--shard` and replay hints.
 pub fn scenarios() -> Vec<Scenario> {
-    let scenario = |name, about, hazard, run| Scenario {
-        name,
-        about,
-        default_duration: Duration::from_secs(60),
-        default_nemesis: Some("all=4"),
-        default_outside_model: None,
-        hazard,
-        model: MODEL,
-        run,
-    };
+    let about = "retries deduplicated: every add counted once";
     vec![
-        scenario("tally", "retries deduplicated: every add counted once", false, |s| run(s, true)),
-        scenario("tally-no-dedup", "the hazard: a retried add counts twice", true, |s| run(s, false)),
+        Scenario::new("tally", about, MODEL, |s| run(s, true)).nemesis("all=4"),
+        Scenario::new("tally-no-dedup", "the hazard: a retried add counts twice", MODEL, |s| run(s, false))
+            .nemesis("all=4")
+            .hazard(),
     ]
 }
 

@@ -142,6 +142,45 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// A scenario under every fault `model` admits (`--nemesis all` by default), 60 simulated
+    /// seconds a run, not a hazard; adjust with [`Self::hazard`], [`Self::duration`] and
+    /// [`Self::nemesis`].
+    pub fn new(
+        name: &'static str,
+        about: &'static str,
+        model: SystemModel,
+        run: fn(RunSpec) -> Outcome,
+    ) -> Self {
+        Scenario {
+            name,
+            about,
+            default_duration: Duration::from_secs(60),
+            default_nemesis: Some("all"),
+            default_outside_model: None,
+            hazard: false,
+            model,
+            run,
+        }
+    }
+
+    /// Marks the scenario as a hazard demonstration: its violations are expected.
+    pub fn hazard(mut self) -> Self {
+        self.hazard = true;
+        self
+    }
+
+    /// Simulated time per run unless `--duration` says otherwise.
+    pub fn duration(mut self, d: Duration) -> Self {
+        self.default_duration = d;
+        self
+    }
+
+    /// The default nemesis, in `--nemesis` syntax (`none` for none).
+    pub fn nemesis(mut self, kinds: &'static str) -> Self {
+        self.default_nemesis = Some(kinds).filter(|k| *k != "none");
+        self
+    }
+
     /// Shrinks the nemesis schedule of a failing run to a smallest one that still fails the
     /// same way, within `budget` re-runs: the same checker at the same kind of event, no
     /// later than the original ([`palisade_sim::ViolationReport::reproduced_by`]), so the
