@@ -94,7 +94,7 @@ mod tests {
         for what in [Rejection::Refused, Rejection::Handshake, Rejection::Frame, Rejection::TimedOut] {
             r.reject(what, remote, &"x");
         }
-        let get = TransportStats::get;
-        assert_eq!((get(&stats.refused), get(&stats.rejected), get(&stats.timed_out)), (1, 2, 1));
+        let c = stats.counts();
+        assert_eq!((c.refused, c.rejected, c.timed_out), (1, 2, 1));
     }
 }
