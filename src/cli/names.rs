@@ -28,13 +28,12 @@ pub(super) fn unknown<'a>(
 /// clap's parser for `palisade sim NAME`: a simulator scenario, or an explorable one (for
 /// `--scheduler random|pct`).
 pub fn sim_scenario(name: &str) -> Result<String, String> {
-    let (all, models) = (scenarios::all(), explorable::all());
-    let mut known = all.iter().map(|s| s.name).chain(models.iter().map(|e| e.name));
-    if known.any(|k| k == name) {
+    let known: Vec<&str> =
+        scenarios::all().iter().map(|s| s.name).chain(explorable::all().iter().map(|e| e.name)).collect();
+    if known.contains(&name) {
         return Ok(name.to_owned());
     }
-    let known = all.iter().map(|s| s.name).chain(models.iter().map(|e| e.name));
-    Err(unknown("scenario", name, known, "palisade sim --list"))
+    Err(unknown("scenario", name, known.into_iter(), "palisade sim --list"))
 }
 
 /// clap's parser for `palisade explore NAME`.

@@ -45,13 +45,20 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
-    /// This shard's seeds of `all`, in order.
-    pub fn select(&self, all: &[u64]) -> Vec<u64> {
-        all.iter()
-            .enumerate()
-            .filter(|(i, _)| *i as u64 % self.count == self.index)
-            .map(|(_, s)| *s)
-            .collect()
+    /// The whole sweep, unsharded.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// How many of `count` consecutive seeds fall to this shard.
+    pub fn len(&self, count: u64) -> u64 {
+        count.saturating_sub(self.index).div_ceil(self.count)
+    }
+
+    /// This shard's seeds of the `count` from `first` (every `self.count`-th from the
+    /// `self.index`-th), in order, computed rather than filtered from the whole range. The
+    /// caller checks the range does not pass `u64::MAX`.
+    pub fn seeds(&self, first: u64, count: u64) -> impl Iterator<Item = u64> + use<> {
+        let (start, step) = (first + self.index, self.count);
+        (0..self.len(count)).map(move |k| start + k * step)
     }
 }
 
@@ -241,10 +248,13 @@ mod tests {
     #[test]
     fn shards_take_every_nth_seed_and_together_take_each_once() {
         let all: Vec<u64> = (10..20).collect();
-        let mut union: Vec<u64> = (0..3).flat_map(|i| Shard { index: i, count: 3 }.select(&all)).collect();
-        assert_eq!(Shard { index: 1, count: 3 }.select(&all), vec![11, 14, 17]);
+        let mut union: Vec<u64> = (0..3).flat_map(|i| Shard { index: i, count: 3 }.seeds(10, 10)).collect();
+        assert_eq!(Shard { index: 1, count: 3 }.seeds(10, 10).collect::<Vec<_>>(), vec![11, 14, 17]);
         union.sort_unstable();
         assert_eq!(union, all);
+        assert_eq!(Shard::WHOLE.seeds(10, 10).collect::<Vec<_>>(), all);
+        // More shards than seeds: the last ones are empty, not wrapped.
+        assert_eq!(Shard { index: 4, count: 6 }.len(3), 0);
     }
 
     #[test]

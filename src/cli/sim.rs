@@ -250,14 +250,14 @@ pub(super) fn seeds_of(args: &SimArgs) -> Result<Vec<u64>, String> {
     if first.checked_add(count - 1).is_none() {
         return Err(format!("--seed {first} --seeds {count} runs past the largest seed, {}", u64::MAX));
     }
-    let (index, step) = args.shard.map_or((0, 1), |s| (s.index, s.count));
-    let mine = count.saturating_sub(index).div_ceil(step);
+    let shard = args.shard.unwrap_or(super::shard::Shard::WHOLE);
+    let mine = shard.len(count);
     if mine > MAX_SEEDS {
         return Err(format!(
             "{mine} seeds in one process: at most {MAX_SEEDS}; spread them with --shard I/N"
         ));
     }
-    Ok((0..mine).map(|k| first + index + k * step).collect())
+    Ok(shard.seeds(first, count).collect())
 }
 
 fn run_scenario(args: SimArgs, catalogue: &Catalogue) -> ExitCode {
