@@ -16,7 +16,7 @@
 //! `-- --memory` runs 1000 nodes for 10 simulated minutes and prints peak resident memory.
 
 use palisade::core::protocol::{Init, NoReply, Outbox, OutputFor, Protocol, RequestId};
-use palisade::core::{Instant, NodeId, Now, Rng};
+use palisade::core::{Draws, Instant, NodeId, Now, Rng};
 use palisade::sim::queue::EventQueue;
 use palisade::sim::{Latency, LinkConfig, Network, SimConfig, Simulation};
 use serde::{Deserialize, Serialize};
@@ -161,7 +161,6 @@ fn bare(nodes: u32, fanout: usize, simulated: Duration) -> Measured {
     let round = ROUND.as_nanos() as u64;
     let link = link();
     let mut master = Rng::from_seed(42);
-    let mut net = master.fork(1);
     let mut peers: Vec<Rng> = (0..nodes).map(|i| master.fork(u64::from(i) + 10)).collect();
     let mut queue = EventQueue::new();
     for i in 1..=nodes {
@@ -169,8 +168,11 @@ fn bare(nodes: u32, fanout: usize, simulated: Duration) -> Measured {
     }
     let (mut events, mut delivered) = (0u64, 0u64);
     let start = std::time::Instant::now();
-    let mut send = |queue: &mut EventQueue<Ev>, now: u64, ev: Ev, events: &mut u64| {
+    let send = |queue: &mut EventQueue<Ev>, now: u64, ev: Ev, events: &mut u64| {
         *events += 1;
+        // Each message's own keyed draws, as the simulator makes them (it keys by link and
+        // sequence number on the link; the event count stands in for both here).
+        let mut net = Draws::keyed(42, &[1, 0, *events]);
         if !net.chance(link.loss) {
             queue.push(now + link.latency.sample(&mut net).as_nanos() as u64, ev);
         }

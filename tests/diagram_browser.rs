@@ -196,7 +196,7 @@ fn the_diagram_explains_the_failure_without_hovering() {
     let dom = rendered(&browser, &dir, "bracha", &["sim", "bracha-crash-quorums", "--seed", "1", "--html"]);
     assert!(dom.matches("class=\"msg-label\"").count() >= 5, "arrows are labelled");
     // n1 tells n2 one value and n3 another: two labels, two colours in the legend.
-    for story in ["Ready \"value 1 from n1\"", "Ready \"LIE 1 from n1\""] {
+    for story in ["Ready \"value 2 from n1\"", "Ready \"LIE 2 from n1\""] {
         assert!(dom.contains(&format!("class=\"msg-label\">{story}<")), "an arrow labelled {story}");
         assert!(dom.contains(&format!("</i>{story}</span>")), "a legend colour for {story}");
     }

@@ -31,6 +31,6 @@ pub use check::{Observation, Replied, Violation};
 pub use model::SystemModel;
 pub use node::NodeId;
 pub use protocol::{Gauge, Init, Input, NoReply, Output, Protocol, RequestId};
-pub use rng::Rng;
+pub use rng::{Draws, Rng};
 pub use time::{Instant, Now, WallInterval, WallTime};
 pub use timer::Timers;

@@ -8,6 +8,70 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use std::time::Duration;
 
+/// The draws every generator here derives from its `next_u64`, written once.
+macro_rules! uniform_draws {
+    () => {
+        /// A uniformly distributed `f64` in `[0, 1)` with 53 bits of precision.
+        pub fn unit_f64(&mut self) -> f64 {
+            (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        }
+
+        /// A uniformly distributed integer in `[0, n)`, without modulo bias. Returns 0 when `n == 0`.
+        pub fn below(&mut self, n: u64) -> u64 {
+            if n == 0 {
+                return 0;
+            }
+            // Lemire's multiply-and-reject method. The threshold (2^64 mod n) is below n, so a
+            // low word of at least n is always accepted, and the division that computes the
+            // threshold is only needed in the rare case it is not: the same draws are accepted.
+            let mut m = u128::from(self.next_u64()) * u128::from(n);
+            if (m as u64) < n {
+                let threshold = n.wrapping_neg() % n;
+                while (m as u64) < threshold {
+                    m = u128::from(self.next_u64()) * u128::from(n);
+                }
+            }
+            (m >> 64) as u64
+        }
+
+        /// A uniformly distributed integer in `[lo, hi)`; `lo` when the range is empty.
+        pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+            lo + self.below(hi.saturating_sub(lo))
+        }
+
+        /// A uniformly distributed duration in `[lo, hi)` at nanosecond resolution.
+        pub fn duration_between(&mut self, lo: Duration, hi: Duration) -> Duration {
+            let lo_ns = u64::try_from(lo.as_nanos()).unwrap_or(u64::MAX);
+            let hi_ns = u64::try_from(hi.as_nanos()).unwrap_or(u64::MAX);
+            Duration::from_nanos(self.range(lo_ns, hi_ns))
+        }
+
+        /// True with probability `p` (clamped to `[0, 1]`).
+        pub fn chance(&mut self, p: f64) -> bool {
+            if p <= 0.0 {
+                false
+            } else if p >= 1.0 {
+                true
+            } else {
+                self.unit_f64() < p
+            }
+        }
+
+        /// Shuffles `items` in place (Fisher-Yates).
+        pub fn shuffle<T>(&mut self, items: &mut [T]) {
+            for i in (1..items.len()).rev() {
+                let j = self.below(i as u64 + 1) as usize;
+                items.swap(i, j);
+            }
+        }
+
+        /// A uniformly chosen element of `items`, or `None` if it is empty.
+        pub fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+            if items.is_empty() { None } else { items.get(self.below(items.len() as u64) as usize) }
+        }
+    };
+}
+
 /// A deterministic random number generator built from a 64-bit seed.
 #[derive(Clone, Debug)]
 pub struct Rng {
@@ -42,64 +106,46 @@ impl Rng {
         self.inner.next_u64()
     }
 
-    /// A uniformly distributed `f64` in `[0, 1)` with 53 bits of precision.
-    pub fn unit_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
+    uniform_draws!();
+}
 
-    /// A uniformly distributed integer in `[0, n)`, without modulo bias. Returns 0 when `n == 0`.
-    pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            return 0;
+/// A cheap generator for one keyed purpose, such as the draws that decide one message's
+/// fate on one link. It is determined by a seed and a short key (the link and the message's
+/// sequence number on it), not by how many draws were made elsewhere, so removing a fault
+/// in one place leaves the draws everywhere else as they were: what lets a shrinker remove
+/// faults without re-drawing every later delay. SplitMix64 (Steele, Lea and Flood, OOPSLA
+/// 2014) over a state mixed from the key: good enough for simulation, not for secrets.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct Draws {
+    state: u64,
+}
+
+const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl Draws {
+    /// The draws for `key` under `seed`: equal seeds and keys give equal draws; changing
+    /// any word of either gives unrelated ones.
+    pub fn keyed(seed: u64, key: &[u64]) -> Self {
+        let mut state = mix64(seed ^ GOLDEN);
+        for &k in key {
+            state = mix64(state.wrapping_add(GOLDEN) ^ mix64(k.wrapping_add(GOLDEN)));
         }
-        // Lemire's multiply-and-reject method. The threshold (2^64 mod n) is below n, so a
-        // low word of at least n is always accepted, and the division that computes the
-        // threshold is only needed in the rare case it is not: the same draws are accepted.
-        let mut m = u128::from(self.next_u64()) * u128::from(n);
-        if (m as u64) < n {
-            let threshold = n.wrapping_neg() % n;
-            while (m as u64) < threshold {
-                m = u128::from(self.next_u64()) * u128::from(n);
-            }
-        }
-        (m >> 64) as u64
+        Draws { state }
     }
 
-    /// A uniformly distributed integer in `[lo, hi)`; `lo` when the range is empty.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi.saturating_sub(lo))
+    /// A uniformly distributed `u64`.
+    pub fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(GOLDEN);
+        mix64(self.state)
     }
 
-    /// A uniformly distributed duration in `[lo, hi)` at nanosecond resolution.
-    pub fn duration_between(&mut self, lo: Duration, hi: Duration) -> Duration {
-        let lo_ns = u64::try_from(lo.as_nanos()).unwrap_or(u64::MAX);
-        let hi_ns = u64::try_from(hi.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(self.range(lo_ns, hi_ns))
-    }
-
-    /// True with probability `p` (clamped to `[0, 1]`).
-    pub fn chance(&mut self, p: f64) -> bool {
-        if p <= 0.0 {
-            false
-        } else if p >= 1.0 {
-            true
-        } else {
-            self.unit_f64() < p
-        }
-    }
-
-    /// Shuffles `items` in place (Fisher-Yates).
-    pub fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = self.below(i as u64 + 1) as usize;
-            items.swap(i, j);
-        }
-    }
-
-    /// A uniformly chosen element of `items`, or `None` if it is empty.
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
-        if items.is_empty() { None } else { items.get(self.below(items.len() as u64) as usize) }
-    }
+    uniform_draws!();
 }
 
 #[cfg(test)]
@@ -199,5 +245,34 @@ mod tests {
         let mut a2 = a.fork(2);
         let mut b3 = b.fork(3);
         assert_ne!(a2.next_u64(), b3.next_u64());
+    }
+
+    #[test]
+    fn draws_depend_on_seed_and_every_key_word_only() {
+        let first = |seed, key: &[u64]| Draws::keyed(seed, key).next_u64();
+        assert_eq!(first(1, &[2, 3, 4]), first(1, &[2, 3, 4]));
+        let others = [first(2, &[2, 3, 4]), first(1, &[3, 3, 4]), first(1, &[2, 4, 4]), first(1, &[2, 3, 5])];
+        let mut all = others.to_vec();
+        all.push(first(1, &[2, 3, 4]));
+        all.push(first(1, &[3, 2, 4]));
+        all.push(first(1, &[2, 3]));
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 7, "every change of seed, key word, order or length gives other draws");
+    }
+
+    #[test]
+    fn keyed_draws_are_uniform_across_keys_and_along_a_stream() {
+        // Across keys (one draw per message, as the network uses them) and along one key.
+        let across = (0..40_000u64).filter(|&seq| Draws::keyed(7, &[1, 2, seq]).chance(0.25)).count();
+        assert!((9_400..10_600).contains(&across), "{across}");
+        let mut d = Draws::keyed(7, &[1, 2]);
+        let mut seen = [0u32; 10];
+        for _ in 0..20_000 {
+            seen[d.below(10) as usize] += 1;
+        }
+        assert!(seen.iter().all(|&n| (1_800..2_200).contains(&n)), "{seen:?}");
+        let mean = (0..20_000).map(|_| d.unit_f64()).sum::<f64>() / 20_000.0;
+        assert!((mean - 0.5).abs() < 0.01, "{mean}");
     }
 }

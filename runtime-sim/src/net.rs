@@ -1,7 +1,7 @@
 //! The simulated network: per directed link latency (with long tails), independent loss,
 //! duplication, reordering or FIFO, and partitions.
 
-use palisade_core::{NodeId, Rng};
+use palisade_core::{Draws, NodeId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -72,7 +72,7 @@ impl Latency {
     }
 
     /// Draws one delay.
-    pub fn sample(&self, rng: &mut Rng) -> Duration {
+    pub fn sample(&self, rng: &mut Draws) -> Duration {
         match *self {
             Latency::Constant(d) => d.min(MAX_LATENCY),
             Latency::Uniform { lo, hi } => rng.duration_between(lo, hi).min(MAX_LATENCY),
@@ -283,7 +283,9 @@ impl Network {
         self.degraded.as_ref().unwrap_or_else(|| self.links.get(&(from, to)).unwrap_or(&self.default))
     }
 
-    /// Decides the fate of one message sent on `from → to` at true time `now_ns`. `size` gives
+    /// Decides the fate of one message sent on `from → to` at true time `now_ns`, drawing
+    /// from `rng`: the message's own draws (keyed by its link and sequence number there),
+    /// so that its fate does not depend on how many other messages were sent. `size` gives
     /// the message's encoded length; it is only called for bandwidth-limited links.
     pub fn fate(
         &mut self,
@@ -291,7 +293,7 @@ impl Network {
         to: NodeId,
         now_ns: u64,
         size: impl FnOnce() -> usize,
-        rng: &mut Rng,
+        rng: &mut Draws,
     ) -> Fate {
         if self.partition.blocks(from, to) {
             return Fate::Partitioned;
@@ -391,7 +393,7 @@ mod tests {
 
     #[test]
     fn fifo_link_never_reorders_and_plain_link_does() {
-        let mut rng = Rng::from_seed(1);
+        let mut rng = Draws::keyed(1, &[]);
         let link = |fifo| LinkConfig {
             fifo,
             ..LinkConfig::with_latency(Latency::uniform(Duration::ZERO, Duration::from_millis(50)))
@@ -412,8 +414,8 @@ mod tests {
 
     #[test]
     fn long_tailed_latencies_have_their_shape() {
-        let mut rng = Rng::from_seed(2);
-        let median_of = |l: &Latency, rng: &mut Rng| {
+        let mut rng = Draws::keyed(2, &[]);
+        let median_of = |l: &Latency, rng: &mut Draws| {
             let mut v: Vec<_> = (0..10_001).map(|_| l.sample(rng)).collect();
             v.sort();
             (v[5_000], v[9_900])
@@ -437,7 +439,7 @@ mod tests {
         let ms = Duration::from_millis;
         let uncut = Latency::LogNormal { min: ms(20), median: ms(60), sigma: 0.8, max: MAX_LATENCY };
         let cut = Latency::LogNormal { min: ms(20), median: ms(60), sigma: 0.8, max: ms(200) };
-        let (mut a, mut b) = (Rng::from_seed(9), Rng::from_seed(9));
+        let (mut a, mut b) = (Draws::keyed(9, &[]), Draws::keyed(9, &[]));
         let mut beyond = 0;
         for _ in 0..100_000 {
             let (x, y) = (uncut.sample(&mut a), cut.sample(&mut b));
@@ -455,7 +457,7 @@ mod tests {
 
     #[test]
     fn a_burst_queues_then_drops_on_a_bandwidth_limited_link() {
-        let mut rng = Rng::from_seed(4);
+        let mut rng = Draws::keyed(4, &[]);
         // 1 MB/s, 10 kB queue, 1 ms propagation; 1000-byte messages take 1.064 ms each.
         let mut net = Network::uniform(LinkConfig {
             bandwidth: Some(Bandwidth { bytes_per_sec: 1_000_000, queue_bytes: 10_000 }),
@@ -485,7 +487,7 @@ mod tests {
 
     #[test]
     fn duplication_happens_at_its_rate() {
-        let mut rng = Rng::from_seed(3);
+        let mut rng = Draws::keyed(3, &[]);
         let mut net = Network::uniform(LinkConfig { duplicate: 0.1, ..LinkConfig::default() });
         let dups = (0..10_000)
             .filter(|_| matches!(net.fate(NodeId(1), NodeId(2), 0, || 10, &mut rng), Fate::Duplicate(..)))

@@ -6,10 +6,10 @@ use crate::clock::NodeClock;
 use crate::fault::{Fault, FaultKind};
 use crate::net::{Fate, Network};
 use crate::queue::EventQueue;
-use crate::trace::{DropReason, Trace, TraceKind};
+use crate::trace::{DropReason, STAGE_BYTES, Trace, TraceKind};
 use palisade_core::codec::{Bincode, Codec};
 use palisade_core::protocol::{Init, Input, Output, OutputFor, drain, step};
-use palisade_core::{NodeId, Observation, Protocol, Replied, RequestId, Rng, Violation};
+use palisade_core::{Draws, NodeId, Observation, Protocol, Replied, RequestId, Rng, Violation};
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -180,6 +180,21 @@ struct NodeRuntime<M> {
     self_at: u64,
     /// Starts so far: a message to self is for the incarnation that sent it only.
     incarnation: u64,
+    /// Messages sent so far on each link from this node, by recipient index (grown on
+    /// first use): the sequence number that keys each message's network draws.
+    sent_on_link: Vec<u64>,
+}
+
+/// The keys of the simulator's random draws: each purpose has its own, so a fault added or
+/// removed in one place leaves the draws of every other as they were.
+mod stream {
+    /// A message's fate: keyed by (link, sequence number on the link).
+    pub const NETWORK: u64 = 1;
+    /// A node incarnation's protocol seed: keyed by (node, incarnation).
+    pub const NODE_SEED: u64 = 2;
+    /// A node's monotonic clock origin at boot: keyed by (node, incarnation), the first
+    /// incarnation being 1.
+    pub const CLOCK_ORIGIN: u64 = 3;
 }
 
 /// A protocol that keeps asking for a timeout that is already due is stuck in a loop; after
@@ -197,8 +212,8 @@ pub struct Simulation<P: Protocol> {
     world: World<P>,
     runtime: Vec<NodeRuntime<P::Message>>,
     queue: EventQueue<Pending<P::Message, P::Command>>,
-    net_rng: Rng,
-    node_rng: Rng,
+    /// The seed of every keyed draw (see `stream`).
+    draw_seed: u64,
     checkers: Vec<Box<dyn Checker<P>>>,
     adversaries: Vec<Option<Box<dyn Adversary<P>>>>,
     members: Vec<NodeId>,
@@ -217,13 +232,13 @@ impl<P: Protocol> Simulation<P> {
     /// A simulation of `P` with the same `protocol_config` on every node.
     pub fn new(config: SimConfig, protocol_config: P::Config) -> Self {
         let mut master = Rng::from_seed(config.seed);
-        let net_rng = master.fork(1);
-        let mut node_rng = master.fork(2);
+        let draw_seed = master.next_u64();
         let byz_rng = master.fork(3);
         let n = config.nodes as usize;
         let clocks = (0..n)
             .map(|i| {
-                let mut clock = NodeClock::new(node_rng.below(1 << 50));
+                let origin = Draws::keyed(draw_seed, &[stream::CLOCK_ORIGIN, i as u64, 1]).below(1 << 50);
+                let mut clock = NodeClock::new(origin);
                 clock.set_drift(0, config.drift_ppm.get(i).copied().unwrap_or(0));
                 clock
             })
@@ -240,6 +255,7 @@ impl<P: Protocol> Simulation<P> {
                 self_sends: 0,
                 self_at: 0,
                 incarnation: 0,
+                sent_on_link: Vec::new(),
             })
             .collect();
         let report = RunReport {
@@ -274,8 +290,7 @@ impl<P: Protocol> Simulation<P> {
             protocol_config,
             runtime,
             queue: EventQueue::new(),
-            net_rng,
-            node_rng,
+            draw_seed,
             checkers: Vec::new(),
             adversaries: (0..n).map(|_| None).collect(),
             members: (1..=n as u32).map(NodeId).collect(),
@@ -351,8 +366,10 @@ impl<P: Protocol> Simulation<P> {
         schedule
     }
 
-    /// Exports the trace as JSON lines to `sink`: any writer (a `Vec<u8>`, a `File`, a
-    /// `BufWriter`, a boxed one). [`Self::take_trace_export`] hands it back after the run.
+    /// Exports the trace as JSON lines to `sink`, which the simulation owns from now on:
+    /// any writer (a `Vec<u8>`, a `File`, a boxed one; lines are written 64 KiB at a time,
+    /// so it needs no `BufWriter`). [`Self::take_trace_export`] hands it back after the
+    /// run. To lend a writer you keep instead, run with [`Self::run_for_exporting`].
     pub fn export_trace(&mut self, sink: impl std::io::Write + 'static) -> &mut Self {
         self.trace.export_to(sink);
         self
@@ -393,7 +410,8 @@ impl<P: Protocol> Simulation<P> {
         let id = NodeId(i as u32 + 1);
         self.runtime[i].incarnation += 1;
         let now = self.world.clocks[i].read(self.world.now_ns);
-        let seed = self.node_rng.next_u64();
+        let incarnation = self.runtime[i].incarnation;
+        let seed = Draws::keyed(self.draw_seed, &[stream::NODE_SEED, i as u64, incarnation]).next_u64();
         let init = Init::restart(id, self.ids(), self.protocol_config.clone(), restored, seed, now);
         let mut out = std::mem::take(&mut self.scratch);
         let started = catch_unwind(AssertUnwindSafe(|| {
@@ -562,7 +580,8 @@ impl<P: Protocol> Simulation<P> {
             self.queue.push(at(Duration::ZERO), Pending::ToSelf { node: from, incarnation, wire });
             return;
         }
-        match self.config.network.fate(from, to, now, size, &mut self.net_rng) {
+        let mut draws = self.message_draws(from, to);
+        match self.config.network.fate(from, to, now, size, &mut draws) {
             Fate::Lost => self.drop_wire(from, to, DropReason::Loss, &wire),
             Fate::Congested => self.drop_wire(from, to, DropReason::Congestion, &wire),
             Fate::Partitioned => self.drop_wire(from, to, DropReason::Partition, &wire),
@@ -577,6 +596,24 @@ impl<P: Protocol> Simulation<P> {
                 self.queue.push(at(second), Pending::Deliver { from, to, wire });
             }
         }
+    }
+
+    /// The draws for the next message on `from → to`: keyed by the link and the message's
+    /// sequence number on it, so a message lost, delayed or never sent elsewhere (a fault
+    /// removed by the shrinker, say) does not change this one's fate.
+    fn message_draws(&mut self, from: NodeId, to: NodeId) -> Draws {
+        let (Some(i), Some(j)) = (Self::idx(from), Self::idx(to)) else {
+            return Draws::keyed(self.draw_seed, &[stream::NETWORK, u64::MAX]);
+        };
+        let n = self.world.nodes.len();
+        let sent = &mut self.runtime[i].sent_on_link;
+        if sent.len() <= j {
+            sent.resize(n.max(j + 1), 0);
+        }
+        let seq = sent[j];
+        sent[j] += 1;
+        let link = (u64::from(from.0) << 32) | u64::from(to.0);
+        Draws::keyed(self.draw_seed, &[stream::NETWORK, link, seq])
     }
 
     fn drop_wire(&mut self, from: NodeId, to: NodeId, reason: DropReason, wire: &Wire<P::Message>) {
@@ -621,6 +658,28 @@ impl<P: Protocol> Simulation<P> {
 
     /// Runs until `duration` of simulated time has passed or a checker fails.
     pub fn run_for(&mut self, duration: Duration) -> RunReport {
+        self.run(duration, None)
+    }
+
+    /// Runs like [`Self::run_for`] and writes this run's trace as JSON lines to `out`, a
+    /// writer you lend and keep (a file, a locked stdout, a `Vec<u8>`), a chunk at a time
+    /// as the run goes. Fails, before running, if a writer is already attached by
+    /// [`Self::export_trace`]; otherwise returns the first write error, after the run.
+    pub fn run_for_exporting(
+        &mut self,
+        duration: Duration,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<RunReport> {
+        if self.trace.is_exporting() {
+            return Err(std::io::Error::other("a trace export is already attached (export_trace)"));
+        }
+        self.trace.export_staged();
+        let report = self.run(duration, Some(&mut *out));
+        self.trace.end_export(Some(out))?;
+        Ok(report)
+    }
+
+    fn run(&mut self, duration: Duration, mut out: Option<&mut dyn std::io::Write>) -> RunReport {
         let end = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
         self.start();
         if let Some(v) = self.check_all() {
@@ -642,6 +701,11 @@ impl<P: Protocol> Simulation<P> {
                 && let Some(v) = self.check_all()
             {
                 return self.stop_with(v);
+            }
+            if let Some(out) = out.as_deref_mut()
+                && self.trace.staged_len() >= STAGE_BYTES
+            {
+                self.trace.drain_to(out);
             }
         }
         self.world.now_ns = self.world.now_ns.max(end);
@@ -785,7 +849,9 @@ impl<P: Protocol> Simulation<P> {
                 self.runtime[i].torn_next_persist = false;
                 if self.world.nodes[i].is_none() {
                     // A new incarnation: a fresh monotonic origin, as after a real reboot.
-                    let origin = self.node_rng.below(1 << 50);
+                    let incarnation = self.runtime[i].incarnation + 1;
+                    let key = [stream::CLOCK_ORIGIN, i as u64, incarnation];
+                    let origin = Draws::keyed(self.draw_seed, &key).below(1 << 50);
                     self.world.clocks[i].reboot(self.world.now_ns, origin);
                     self.world.crashes.remove(&node);
                     self.world.restarts.push((node, self.world.now()));

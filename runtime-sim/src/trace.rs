@@ -288,16 +288,71 @@ impl TraceHash {
     }
 }
 
-/// The trace of one run: a hash of every event and, optionally, a JSON-lines writer.
+/// The trace of one run: a hash of every event and, optionally, a JSON-lines export.
 pub struct Trace {
     hash: TraceHash,
+    export: Option<Export>,
+}
+
+/// A trace export stages lines in memory and writes them out this many bytes at a time.
+pub const STAGE_BYTES: usize = 64 * 1024;
+
+/// A JSON-lines export: lines staged in memory, then written to the writer it owns, or
+/// drained by the caller into a writer it lends ([`Trace::drain_to`]).
+struct Export {
+    staged: Vec<u8>,
+    /// `None` when the caller drains the lines.
     sink: Option<Box<dyn Sink>>,
-    sink_error: Option<std::io::Error>,
+    /// The first write error; nothing more is written after it.
+    error: Option<std::io::Error>,
+}
+
+impl Export {
+    fn new(sink: Option<Box<dyn Sink>>) -> Self {
+        Export { staged: Vec::with_capacity(STAGE_BYTES), sink, error: None }
+    }
+
+    fn write_line(&mut self, line: &impl Serialize) {
+        if self.error.is_some() {
+            return;
+        }
+        match serde_json::to_writer(&mut self.staged, line) {
+            Ok(()) => self.staged.push(b'\n'),
+            Err(e) => self.error = Some(std::io::Error::other(e)),
+        }
+        if self.staged.len() >= STAGE_BYTES
+            && let Some(sink) = self.sink.as_mut()
+        {
+            Self::write_out(&mut self.staged, &mut self.error, &mut **sink);
+        }
+    }
+
+    fn write_out(staged: &mut Vec<u8>, error: &mut Option<std::io::Error>, out: &mut dyn Write) {
+        if error.is_none()
+            && let Err(e) = out.write_all(staged)
+        {
+            *error = Some(e);
+        }
+        staged.clear();
+    }
+
+    /// Writes out what is staged and flushes the owned writer; the first error, if any.
+    fn finish(&mut self) -> std::io::Result<()> {
+        if let Some(sink) = self.sink.as_mut() {
+            Self::write_out(&mut self.staged, &mut self.error, &mut **sink);
+            if self.error.is_none()
+                && let Err(e) = sink.flush()
+            {
+                self.error = Some(e);
+            }
+        }
+        self.error.take().map_or(Ok(()), Err)
+    }
 }
 
 impl std::fmt::Debug for Trace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Trace").field("hash", &self.hash).field("exporting", &self.sink.is_some()).finish()
+        f.debug_struct("Trace").field("hash", &self.hash).field("exporting", &self.export.is_some()).finish()
     }
 }
 
@@ -344,24 +399,44 @@ fn hex(bytes: &[u8]) -> String {
 impl Trace {
     /// A trace that only hashes.
     pub fn new() -> Self {
-        Trace { hash: TraceHash::default(), sink: None, sink_error: None }
+        Trace { hash: TraceHash::default(), export: None }
     }
 
-    /// Also writes every event as one JSON object per line to `sink`.
+    /// Also writes every event as one JSON object per line to `sink`, which it owns.
     pub fn export_to(&mut self, sink: impl Write + 'static) {
-        self.sink = Some(Box::new(sink));
+        self.export = Some(Export::new(Some(Box::new(sink))));
+    }
+
+    /// Also stages every event as one JSON line, for the caller to drain with
+    /// [`Self::drain_to`] into a writer it keeps.
+    pub fn export_staged(&mut self) {
+        self.export = Some(Export::new(None));
+    }
+
+    /// Bytes of staged lines not yet drained.
+    pub fn staged_len(&self) -> usize {
+        self.export.as_ref().map_or(0, |x| x.staged.len())
+    }
+
+    /// Writes the staged lines to `out` (a staged export's, or an owned one's not yet
+    /// written out). A write error is kept and returned by [`Self::finish`]; nothing more
+    /// is written after it.
+    pub fn drain_to(&mut self, out: &mut dyn Write) {
+        if let Some(x) = self.export.as_mut() {
+            Export::write_out(&mut x.staged, &mut x.error, out);
+        }
     }
 
     /// Flushes the export and hands its writer back, if it is a `W` (a `Vec<u8>`, a file):
     /// the way to read a trace exported to memory once the run is over.
     pub fn take_export<W: Write + 'static>(&mut self) -> Option<W> {
         // (Through the box, to the writer inside: a `Box<dyn Sink>` is a writer too.)
-        if !(**self.sink.as_ref()?).as_any().is::<W>() {
+        if !(**self.export.as_ref()?.sink.as_ref()?).as_any().is::<W>() {
             return None;
         }
-        let mut sink = self.sink.take()?;
-        let _ = sink.flush();
-        sink.into_any().downcast::<W>().ok().map(|w| *w)
+        let mut export = self.export.take()?;
+        let _ = export.finish();
+        export.sink?.into_any().downcast::<W>().ok().map(|w| *w)
     }
 
     /// Records one event and the message or event it carries, if any. Payloads are hashed
@@ -382,16 +457,8 @@ impl Trace {
             (_, Some(e)) => Bincode.encode_streaming(e, |b| hash.write(b)),
             _ => Ok(()),
         };
-        if let Some(sink) = self.sink.as_mut()
-            && self.sink_error.is_none()
-        {
-            let line = Line { i: index, t_ns: at_ns, kind, msg, event };
-            let res = serde_json::to_writer(&mut *sink, &line)
-                .map_err(std::io::Error::other)
-                .and_then(|_| sink.write_all(b"\n"));
-            if let Err(e) = res {
-                self.sink_error = Some(e);
-            }
+        if let Some(x) = self.export.as_mut() {
+            x.write_line(&Line { i: index, t_ns: at_ns, kind, msg, event });
         }
     }
 
@@ -399,16 +466,8 @@ impl Trace {
     pub fn record_bytes<M: Serialize>(&mut self, index: u64, at_ns: u64, kind: &TraceKind, bytes: &[u8]) {
         self.record_header(index, at_ns, kind);
         self.hash.write(bytes);
-        if let Some(sink) = self.sink.as_mut()
-            && self.sink_error.is_none()
-        {
-            let line = RawLine { i: index, t_ns: at_ns, kind, bytes_hex: hex(bytes) };
-            let res = serde_json::to_writer(&mut *sink, &line)
-                .map_err(std::io::Error::other)
-                .and_then(|_| sink.write_all(b"\n"));
-            if let Err(e) = res {
-                self.sink_error = Some(e);
-            }
+        if let Some(x) = self.export.as_mut() {
+            x.write_line(&RawLine { i: index, t_ns: at_ns, kind, bytes_hex: hex(bytes) });
         }
     }
 
@@ -425,21 +484,14 @@ impl Trace {
     /// Writes `line` to the export only, unhashed: an annotation about the run (such as the
     /// violation that ended it) rather than an event of it.
     pub fn annotate(&mut self, line: &impl Serialize) {
-        if let Some(sink) = self.sink.as_mut()
-            && self.sink_error.is_none()
-        {
-            let res = serde_json::to_writer(&mut *sink, line)
-                .map_err(std::io::Error::other)
-                .and_then(|_| sink.write_all(b"\n"));
-            if let Err(e) = res {
-                self.sink_error = Some(e);
-            }
+        if let Some(x) = self.export.as_mut() {
+            x.write_line(line);
         }
     }
 
     /// True when a JSON export is attached.
     pub fn is_exporting(&self) -> bool {
-        self.sink.is_some()
+        self.export.is_some()
     }
 
     /// The hash of every event recorded so far.
@@ -447,15 +499,21 @@ impl Trace {
         self.hash.finish()
     }
 
-    /// Flushes the export; returns the first write error, if any occurred.
+    /// Writes out and flushes an owned export; returns the first write error, if any
+    /// occurred. A staged export's lines stay staged until drained.
     pub fn finish(&mut self) -> std::io::Result<()> {
-        if let Some(e) = self.sink_error.take() {
-            return Err(e);
+        self.export.as_mut().map_or(Ok(()), Export::finish)
+    }
+
+    /// Ends the export: a staged one's remaining lines go to `out` first. Returns the first
+    /// write error, if any occurred.
+    pub fn end_export(&mut self, out: Option<&mut dyn Write>) -> std::io::Result<()> {
+        if let Some(out) = out {
+            self.drain_to(out);
         }
-        match self.sink.as_mut() {
-            Some(s) => s.flush(),
-            None => Ok(()),
-        }
+        let result = self.finish();
+        self.export = None;
+        result
     }
 }
 

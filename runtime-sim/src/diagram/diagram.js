@@ -78,7 +78,18 @@
   function visible(a, b) { return b >= t0 && a <= t1; }
 
   function legend() {
-    var shownKeys = keys.slice(0, 14).map(function (k) { return [k, keyColor[k]]; });
+    // With a violation, the kinds of the messages nearest to it come first: those are the
+    // ones the opening view shows, and the ones the story needs.
+    var order = keys.slice();
+    if (model.violation) {
+      var near = {}, vt = model.violation.t;
+      model.msgs.forEach(function (m) {
+        var k = keyOf(m), d = Math.min(Math.abs(m.t - vt), Math.abs(m.at - vt));
+        if (!(k in near) || d < near[k]) near[k] = d;
+      });
+      order.sort(function (a, b) { return near[a] - near[b] || keys.indexOf(a) - keys.indexOf(b); });
+    }
+    var shownKeys = order.slice(0, 14).map(function (k) { return [k, keyColor[k]]; });
     if (keys.length > 14) shownKeys.push(["+" + (keys.length - 14) + " more kinds", "#999"]);
     var items = shownKeys.concat([["dropped (dashed, ✕)", colors.drop], ["held while paused (■)", colors.held],
       ["pause", "rgba(255,170,0,.35)"], ["down (crashed)", "rgba(40,40,40,.35)"],
