@@ -161,6 +161,7 @@ fn bare(nodes: u32, fanout: usize, simulated: Duration) -> Measured {
     let round = ROUND.as_nanos() as u64;
     let link = link();
     let mut master = Rng::from_seed(42);
+    let network = Draws::keyed(42, &[1]);
     let mut peers: Vec<Rng> = (0..nodes).map(|i| master.fork(u64::from(i) + 10)).collect();
     let mut queue = EventQueue::new();
     for i in 1..=nodes {
@@ -170,10 +171,11 @@ fn bare(nodes: u32, fanout: usize, simulated: Duration) -> Measured {
     let start = std::time::Instant::now();
     let send = |queue: &mut EventQueue<Ev>, now: u64, ev: Ev, events: &mut u64| {
         *events += 1;
-        // Each message's own keyed draws, as the simulator makes them (it keys by link and
-        // sequence number on the link; the event count stands in for both here).
-        let mut net = Draws::keyed(42, &[1, 0, *events]);
-        if !net.chance(link.loss) {
+        // Each message's own keyed draws, as the simulator makes them (it keys by link,
+        // send time and index among the sender's sends then; the event count stands in
+        // for the link and the index here).
+        let mut net = network.then(*events).then(now).then(0);
+        if net.unit_f64() >= link.loss {
             queue.push(now + link.latency.sample(&mut net).as_nanos() as u64, ev);
         }
     };

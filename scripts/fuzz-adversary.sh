@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seeds="${1:-2000}"
 cargo build --release --quiet
 bin=target/release/palisade
-read -r -a scenarios <<<"${SCENARIOS:-$("$bin" sim list 2>&1 | grep -o 'fuzz-[a-z0-9-]*' | sort -u | tr '\n' ' ')}"
+read -r -a scenarios <<<"${SCENARIOS:-$("$bin" sim --list 2>&1 | grep -o 'fuzz-[a-z0-9-]*' | sort -u | tr '\n' ' ')}"
 printf '%-26s %6s %10s %12s %12s %9s  %s\n' scenario seeds violations byzantine altered episodes checkers
 for sc in "${scenarios[@]}"; do
   out=$("$bin" sim "$sc" --seeds "$seeds" --no-shrink 2>&1 || true)

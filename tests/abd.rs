@@ -48,26 +48,27 @@ fn abd_is_linearizable_under_every_fault_its_model_admits() {
     assert_eq!(sweep.violations, vec![]);
 }
 
-/// Seed 102: around a loss burst (71% from 3.19 s to 4.21 s), n2's read at 4.30 s returns
-/// a value that no order of the overlapping writes and earlier reads allows: without the
-/// write-back, a read that saw the newer value had not told a majority about it.
+/// Seed 31: around a loss burst (63% from 18.53 s to 19.86 s), n2's read from 19.04 s to
+/// 19.35 s returns 2000000119 although its own read that ended at 19.03 s returned
+/// 1000000122, and no order of the operations allows that: without the write-back, the
+/// earlier read had not told a majority about what it returned.
 #[test]
 fn without_write_back_reads_are_not_linearizable() {
     let d = Duration::from_secs(60);
-    let (checker, history) = run("abd-no-write-back", 102, d);
+    let (checker, history) = run("abd-no-write-back", 31, d);
     assert_eq!(checker, Some("abd::linearizable"));
     let (ops, v) = verdict(&history);
     assert!(ops > 500, "{ops} operations");
     assert!(v.is_violation(), "the exported history fails too: {v:?}");
     // The same seed, schedule and workload with the write-back is linearizable.
-    let (checker, history) = run("abd", 102, d);
+    let (checker, history) = run("abd", 31, d);
     assert_eq!(checker, None);
     assert!(matches!(verdict(&history).1, Verdict::Linearizable { .. }));
 }
 
 #[test]
 fn the_default_nemesis_finds_the_missing_write_back_within_a_few_hundred_seeds() {
-    // About 4% of seeds fail (82 of 2000 with `palisade sim abd-no-write-back --seeds 2000`).
+    // About 4% of seeds fail (75 of 2000 with `palisade sim abd-no-write-back --seeds 2000`).
     let found = palisade::scenarios::violations("abd-no-write-back", 200);
     assert!(found.len() >= 3, "{} violations in 200 seeds", found.len());
     assert!(found.iter().all(|&(_, c)| c == "abd::linearizable"), "{found:?}");
@@ -104,7 +105,7 @@ fn sim_history_export_feeds_check_history() {
     for (name, expected) in [("abd-no-write-back", 1), ("abd", 0)] {
         let file = dir.join(format!("{name}.jsonl"));
         let sim = Command::new(bin)
-            .args(["sim", name, "--seed", "102", "--no-shrink", "--history"])
+            .args(["sim", name, "--seed", "31", "--no-shrink", "--history"])
             .arg(&file)
             .output()
             .unwrap();

@@ -110,11 +110,12 @@ impl Rng {
 }
 
 /// A cheap generator for one keyed purpose, such as the draws that decide one message's
-/// fate on one link. It is determined by a seed and a short key (the link and the message's
-/// sequence number on it), not by how many draws were made elsewhere, so removing a fault
-/// in one place leaves the draws everywhere else as they were: what lets a shrinker remove
-/// faults without re-drawing every later delay. SplitMix64 (Steele, Lea and Flood, OOPSLA
-/// 2014) over a state mixed from the key: good enough for simulation, not for secrets.
+/// fate on one link. It is determined by a seed and a short key (the simulator uses the
+/// link, the send time and the message's index among its sender's sends then), not by how
+/// many draws were made elsewhere, so removing a fault in one place leaves the draws
+/// everywhere else as they were: what lets a shrinker remove faults without re-drawing
+/// every later delay. SplitMix64's output function (Steele, Lea and Flood, OOPSLA 2014)
+/// over a state mixed from the key: good enough for simulation, not for secrets.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct Draws {
     state: u64,
@@ -130,13 +131,19 @@ fn mix64(mut z: u64) -> u64 {
 
 impl Draws {
     /// The draws for `key` under `seed`: equal seeds and keys give equal draws; changing
-    /// any word of either gives unrelated ones.
+    /// any word of either gives unrelated ones. (The numbers a key gives may change
+    /// between versions of palisade, as the trace hashes that depend on them do.)
     pub fn keyed(seed: u64, key: &[u64]) -> Self {
-        let mut state = mix64(seed ^ GOLDEN);
-        for &k in key {
-            state = mix64(state.wrapping_add(GOLDEN) ^ mix64(k.wrapping_add(GOLDEN)));
-        }
-        Draws { state }
+        key.iter().fold(Draws { state: mix64(seed ^ GOLDEN) }, |d, &word| d.then(word))
+    }
+
+    /// The draws for this key extended by one more word: `Draws::keyed(s, &[a]).then(b)`
+    /// is `Draws::keyed(s, &[a, b])`. Compute a shared prefix once and extend it per use
+    /// (the simulator keys every message under its network prefix). Derived from the
+    /// current state, so call it before drawing.
+    pub fn then(&self, word: u64) -> Draws {
+        // One bijective mix per word: distinct words under one prefix never collide.
+        Draws { state: mix64(self.state ^ word.wrapping_mul(0xD6E8_FEB8_6659_FD93)) }
     }
 
     /// A uniformly distributed `u64`.
@@ -256,9 +263,11 @@ mod tests {
         all.push(first(1, &[2, 3, 4]));
         all.push(first(1, &[3, 2, 4]));
         all.push(first(1, &[2, 3]));
+        all.push(first(1, &[2, 3, 4, 0]));
         all.sort();
         all.dedup();
-        assert_eq!(all.len(), 7, "every change of seed, key word, order or length gives other draws");
+        assert_eq!(all.len(), 8, "every change of seed, key word, order or length gives other draws");
+        assert_eq!(Draws::keyed(1, &[2]).then(3).then(4), Draws::keyed(1, &[2, 3, 4]));
     }
 
     #[test]

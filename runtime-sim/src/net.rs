@@ -9,6 +9,10 @@ use std::time::Duration;
 /// single draw cannot push a message past the end of any sensible run by centuries.
 pub const MAX_LATENCY: Duration = Duration::from_secs(3600);
 
+/// The sub-key of a message's draws that decides its duplication and the second copy's
+/// delay.
+const DUPLICATE_STREAM: u64 = 1;
+
 /// How long a message spends on a link.
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub enum Latency {
@@ -283,17 +287,20 @@ impl Network {
         self.degraded.as_ref().unwrap_or_else(|| self.links.get(&(from, to)).unwrap_or(&self.default))
     }
 
-    /// Decides the fate of one message sent on `from → to` at true time `now_ns`, drawing
-    /// from `rng`: the message's own draws (keyed by its link and sequence number there),
-    /// so that its fate does not depend on how many other messages were sent. `size` gives
-    /// the message's encoded length; it is only called for bandwidth-limited links.
+    /// Decides the fate of one message sent on `from → to` at true time `now_ns` from
+    /// `draws`, the message's own key (the simulator keys it by link, send time and index
+    /// among the sender's sends at that time), so that its fate does not depend on what
+    /// other messages were sent. Loss and the delay come from the key's stream, in that
+    /// order, and duplication from a sub-stream of its own, so that no change of loss or
+    /// duplication rate moves another decision's draws. `size` gives the message's encoded
+    /// length; it is only called for bandwidth-limited links.
     pub fn fate(
         &mut self,
         from: NodeId,
         to: NodeId,
         now_ns: u64,
         size: impl FnOnce() -> usize,
-        rng: &mut Draws,
+        draws: &Draws,
     ) -> Fate {
         if self.partition.blocks(from, to) {
             return Fate::Partitioned;
@@ -316,13 +323,20 @@ impl Network {
             self.tx_free_at.insert((from, to), done);
             queued_ns = done - now_ns;
         }
-        if rng.chance(link.loss) {
+        let mut main = draws.clone();
+        // Always drawn, so the delay's draws are the same whatever the loss rate.
+        if main.unit_f64() < link.loss {
             return Fate::Lost;
         }
         let queued = Duration::from_nanos(queued_ns);
-        let first = queued + link.latency.sample(rng);
+        let first = queued + link.latency.sample(&mut main);
         let duplicate = self.duplicating.map_or(link.duplicate, |d| d.max(link.duplicate));
-        let second = rng.chance(duplicate).then(|| queued + link.latency.sample(rng));
+        let second = if duplicate > 0.0 {
+            let mut extra = draws.then(DUPLICATE_STREAM);
+            (extra.unit_f64() < duplicate).then(|| queued + link.latency.sample(&mut extra))
+        } else {
+            None
+        };
         let (first, second) = if link.fifo {
             let tail = self.fifo_tail.entry((from, to)).or_insert(0);
             let mut order = |d: Duration| {
@@ -393,7 +407,6 @@ mod tests {
 
     #[test]
     fn fifo_link_never_reorders_and_plain_link_does() {
-        let mut rng = Draws::keyed(1, &[]);
         let link = |fifo| LinkConfig {
             fifo,
             ..LinkConfig::with_latency(Latency::uniform(Duration::ZERO, Duration::from_millis(50)))
@@ -403,7 +416,7 @@ mod tests {
             let mut arrivals = Vec::new();
             for t in 0..200u64 {
                 let now = t * 1_000_000;
-                if let Fate::Deliver(d) = net.fate(NodeId(1), NodeId(2), now, || 10, &mut rng) {
+                if let Fate::Deliver(d) = net.fate(NodeId(1), NodeId(2), now, || 10, &Draws::keyed(1, &[t])) {
                     arrivals.push(now + d.as_nanos() as u64);
                 }
             }
@@ -457,14 +470,13 @@ mod tests {
 
     #[test]
     fn a_burst_queues_then_drops_on_a_bandwidth_limited_link() {
-        let mut rng = Draws::keyed(4, &[]);
         // 1 MB/s, 10 kB queue, 1 ms propagation; 1000-byte messages take 1.064 ms each.
         let mut net = Network::uniform(LinkConfig {
             bandwidth: Some(Bandwidth { bytes_per_sec: 1_000_000, queue_bytes: 10_000 }),
             ..LinkConfig::with_latency(Latency::Constant(Duration::from_millis(1)))
         });
         let fates: Vec<Fate> =
-            (0..20).map(|_| net.fate(NodeId(1), NodeId(2), 0, || 1000, &mut rng)).collect();
+            (0..20).map(|k| net.fate(NodeId(1), NodeId(2), 0, || 1000, &Draws::keyed(4, &[k]))).collect();
         let delays: Vec<u64> = fates
             .iter()
             .filter_map(|f| match f {
@@ -480,17 +492,21 @@ mod tests {
         assert!(fates[9..].iter().all(|f| *f == Fate::Congested));
         // Once the queue has drained, the link carries traffic again at the base delay.
         assert_eq!(
-            net.fate(NodeId(1), NodeId(2), 1_000_000_000, || 1000, &mut rng),
+            net.fate(NodeId(1), NodeId(2), 1_000_000_000, || 1000, &Draws::keyed(4, &[20])),
             Fate::Deliver(Duration::from_nanos(2_064_000))
         );
     }
 
     #[test]
     fn duplication_happens_at_its_rate() {
-        let mut rng = Draws::keyed(3, &[]);
         let mut net = Network::uniform(LinkConfig { duplicate: 0.1, ..LinkConfig::default() });
         let dups = (0..10_000)
-            .filter(|_| matches!(net.fate(NodeId(1), NodeId(2), 0, || 10, &mut rng), Fate::Duplicate(..)))
+            .filter(|&k| {
+                matches!(
+                    net.fate(NodeId(1), NodeId(2), 0, || 10, &Draws::keyed(3, &[k])),
+                    Fate::Duplicate(..)
+                )
+            })
             .count();
         assert!((900..1100).contains(&dups), "{dups}");
     }

@@ -180,21 +180,25 @@ struct NodeRuntime<M> {
     self_at: u64,
     /// Starts so far: a message to self is for the incarnation that sent it only.
     incarnation: u64,
-    /// Messages sent so far on each link from this node, by recipient index (grown on
-    /// first use): the sequence number that keys each message's network draws.
-    sent_on_link: Vec<u64>,
+    /// The true time of this node's last send and how many sends it made then: a message
+    /// is keyed by (link, send time, index among its sender's sends at that time).
+    sends_at: (u64, u64),
 }
 
 /// The keys of the simulator's random draws: each purpose has its own, so a fault added or
 /// removed in one place leaves the draws of every other as they were.
 mod stream {
-    /// A message's fate: keyed by (link, sequence number on the link).
+    /// A message's fate: keyed by (link, send time, index among the sender's sends at
+    /// that time). Not by a sequence number: a message more or fewer earlier (a fault
+    /// removed) would shift every later one.
     pub const NETWORK: u64 = 1;
     /// A node incarnation's protocol seed: keyed by (node, incarnation).
     pub const NODE_SEED: u64 = 2;
     /// A node's monotonic clock origin at boot: keyed by (node, incarnation), the first
     /// incarnation being 1.
     pub const CLOCK_ORIGIN: u64 = 3;
+    /// A Byzantine node's adversary: keyed by node.
+    pub const ADVERSARY: u64 = 4;
 }
 
 /// A protocol that keeps asking for a timeout that is already due is stuck in a loop; after
@@ -205,6 +209,9 @@ pub const MAX_TIMEOUTS_AT_ONE_INSTANT: u32 = 10_000;
 /// loop; after this many at one instant the simulator reports it instead of hanging.
 pub const MAX_SELF_MESSAGES_AT_ONE_INSTANT: u32 = 100_000;
 
+/// A Byzantine node's adversary and the generator it draws from.
+type ByzantineNode<P> = (Box<dyn Adversary<P>>, Rng);
+
 /// A deterministic simulation of `P` on `n` nodes.
 pub struct Simulation<P: Protocol> {
     config: SimConfig,
@@ -214,10 +221,12 @@ pub struct Simulation<P: Protocol> {
     queue: EventQueue<Pending<P::Message, P::Command>>,
     /// The seed of every keyed draw (see `stream`).
     draw_seed: u64,
+    /// The key prefix of every message's draws.
+    network_draws: Draws,
     checkers: Vec<Box<dyn Checker<P>>>,
-    adversaries: Vec<Option<Box<dyn Adversary<P>>>>,
+    /// Each Byzantine node's adversary and its own generator (keyed by node, see `stream`).
+    adversaries: Vec<Option<ByzantineNode<P>>>,
     members: Vec<NodeId>,
-    byz_rng: Rng,
     trace: Trace,
     report: RunReport,
     scratch: Vec<OutputFor<P>>,
@@ -231,9 +240,7 @@ pub struct Simulation<P: Protocol> {
 impl<P: Protocol> Simulation<P> {
     /// A simulation of `P` with the same `protocol_config` on every node.
     pub fn new(config: SimConfig, protocol_config: P::Config) -> Self {
-        let mut master = Rng::from_seed(config.seed);
-        let draw_seed = master.next_u64();
-        let byz_rng = master.fork(3);
+        let draw_seed = Rng::from_seed(config.seed).next_u64();
         let n = config.nodes as usize;
         let clocks = (0..n)
             .map(|i| {
@@ -255,7 +262,7 @@ impl<P: Protocol> Simulation<P> {
                 self_sends: 0,
                 self_at: 0,
                 incarnation: 0,
-                sent_on_link: Vec::new(),
+                sends_at: (u64::MAX, 0),
             })
             .collect();
         let report = RunReport {
@@ -291,10 +298,10 @@ impl<P: Protocol> Simulation<P> {
             runtime,
             queue: EventQueue::new(),
             draw_seed,
+            network_draws: Draws::keyed(draw_seed, &[stream::NETWORK]),
             checkers: Vec::new(),
             adversaries: (0..n).map(|_| None).collect(),
             members: (1..=n as u32).map(NodeId).collect(),
-            byz_rng,
             trace: Trace::new(),
             report,
             scratch: Vec::new(),
@@ -313,8 +320,9 @@ impl<P: Protocol> Simulation<P> {
     /// Replaces `node`'s behaviour with `adversary` for the whole run. Its honest protocol
     /// still runs inside; the adversary decides what leaves the node.
     pub fn make_byzantine(&mut self, node: NodeId, adversary: impl Adversary<P> + 'static) -> &mut Self {
-        if let Some(slot) = Self::idx(node).and_then(|i| self.adversaries.get_mut(i)) {
-            *slot = Some(Box::new(adversary));
+        if let Some(i) = Self::idx(node).filter(|&i| i < self.adversaries.len()) {
+            let seed = Draws::keyed(self.draw_seed, &[stream::ADVERSARY, i as u64]).next_u64();
+            self.adversaries[i] = Some((Box::new(adversary), Rng::from_seed(seed)));
             self.world.byzantine.insert(node);
         }
         self
@@ -471,12 +479,12 @@ impl<P: Protocol> Simulation<P> {
             match o {
                 Output::Send { to, msg } => match self.adversaries[i].as_mut() {
                     None => self.send(from, to, Wire::Msg(msg), Duration::ZERO),
-                    Some(adversary) => {
+                    Some((adversary, rng)) => {
                         let mut actions = Vec::new();
                         let mut ctx = AdversaryCtx {
                             me: from,
                             members: &self.members,
-                            rng: &mut self.byz_rng,
+                            rng,
                             now: Duration::from_nanos(self.world.now_ns),
                         };
                         let honest = Bincode.encode(&msg).ok();
@@ -580,8 +588,8 @@ impl<P: Protocol> Simulation<P> {
             self.queue.push(at(Duration::ZERO), Pending::ToSelf { node: from, incarnation, wire });
             return;
         }
-        let mut draws = self.message_draws(from, to);
-        match self.config.network.fate(from, to, now, size, &mut draws) {
+        let draws = self.message_draws(from, to);
+        match self.config.network.fate(from, to, now, size, &draws) {
             Fate::Lost => self.drop_wire(from, to, DropReason::Loss, &wire),
             Fate::Congested => self.drop_wire(from, to, DropReason::Congestion, &wire),
             Fate::Partitioned => self.drop_wire(from, to, DropReason::Partition, &wire),
@@ -598,22 +606,20 @@ impl<P: Protocol> Simulation<P> {
         }
     }
 
-    /// The draws for the next message on `from → to`: keyed by the link and the message's
-    /// sequence number on it, so a message lost, delayed or never sent elsewhere (a fault
-    /// removed by the shrinker, say) does not change this one's fate.
+    /// The draws for a message `from → to` sent now: keyed by its link, the true time and
+    /// its index among the sender's sends at this time, so a message lost, delayed or never
+    /// sent elsewhere (a fault removed by the shrinker, say) does not change this one's fate.
     fn message_draws(&mut self, from: NodeId, to: NodeId) -> Draws {
-        let (Some(i), Some(j)) = (Self::idx(from), Self::idx(to)) else {
-            return Draws::keyed(self.draw_seed, &[stream::NETWORK, u64::MAX]);
+        let now = self.world.now_ns;
+        let index = match Self::idx(from).and_then(|i| self.runtime.get_mut(i)) {
+            Some(rt) => {
+                rt.sends_at = if rt.sends_at.0 == now { (now, rt.sends_at.1 + 1) } else { (now, 0) };
+                rt.sends_at.1
+            }
+            None => 0,
         };
-        let n = self.world.nodes.len();
-        let sent = &mut self.runtime[i].sent_on_link;
-        if sent.len() <= j {
-            sent.resize(n.max(j + 1), 0);
-        }
-        let seq = sent[j];
-        sent[j] += 1;
         let link = (u64::from(from.0) << 32) | u64::from(to.0);
-        Draws::keyed(self.draw_seed, &[stream::NETWORK, link, seq])
+        self.network_draws.then(link).then(now).then(index)
     }
 
     fn drop_wire(&mut self, from: NodeId, to: NodeId, reason: DropReason, wire: &Wire<P::Message>) {
@@ -647,7 +653,7 @@ impl<P: Protocol> Simulation<P> {
             self.record(TraceKind::Clock { node: NodeId(i as u32 + 1), ppm, offset_ns }, None, None);
         }
         for i in 0..self.world.nodes.len() {
-            if let Some(adversary) = self.adversaries[i].as_ref().map(|a| a.name()) {
+            if let Some(adversary) = self.adversaries[i].as_ref().map(|(a, _)| a.name()) {
                 self.record(TraceKind::Byzantine { node: NodeId(i as u32 + 1), adversary }, None, None);
             }
         }
@@ -664,7 +670,8 @@ impl<P: Protocol> Simulation<P> {
     /// Runs like [`Self::run_for`] and writes this run's trace as JSON lines to `out`, a
     /// writer you lend and keep (a file, a locked stdout, a `Vec<u8>`), a chunk at a time
     /// as the run goes. Fails, before running, if a writer is already attached by
-    /// [`Self::export_trace`]; otherwise returns the first write error, after the run.
+    /// [`Self::export_trace`]; otherwise returns the first write error once the run is
+    /// over (the run itself completes: [`Self::world`] shows how it ended).
     pub fn run_for_exporting(
         &mut self,
         duration: Duration,
@@ -675,7 +682,7 @@ impl<P: Protocol> Simulation<P> {
         }
         self.trace.export_staged();
         let report = self.run(duration, Some(&mut *out));
-        self.trace.end_export(Some(out))?;
+        self.trace.end_staged_export(out)?;
         Ok(report)
     }
 
@@ -941,11 +948,11 @@ impl<P: Protocol> Simulation<P> {
         let to = NodeId(i as u32 + 1);
         self.report.delivered += 1;
         self.record(TraceKind::Deliver { from, to }, Some(&msg), None);
-        if let Some(adversary) = self.adversaries[i].as_mut() {
+        if let Some((adversary, rng)) = self.adversaries[i].as_mut() {
             let mut ctx = AdversaryCtx {
                 me: to,
                 members: &self.members,
-                rng: &mut self.byz_rng,
+                rng,
                 now: Duration::from_nanos(self.world.now_ns),
             };
             adversary.on_receive(&mut ctx, from, &msg);

@@ -350,6 +350,14 @@ impl Export {
     }
 }
 
+/// An owned writer gets what is staged even when the simulation is dropped without
+/// `finish_trace` (or unwinds from a panic); errors then have nobody to go to.
+impl Drop for Export {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
 impl std::fmt::Debug for Trace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Trace").field("hash", &self.hash).field("exporting", &self.export.is_some()).finish()
@@ -407,22 +415,21 @@ impl Trace {
         self.export = Some(Export::new(Some(Box::new(sink))));
     }
 
-    /// Also stages every event as one JSON line, for the caller to drain with
-    /// [`Self::drain_to`] into a writer it keeps.
-    pub fn export_staged(&mut self) {
+    /// Also stages every event as one JSON line, for the simulation to drain with
+    /// [`Self::drain_to`] into a writer it lends.
+    pub(crate) fn export_staged(&mut self) {
         self.export = Some(Export::new(None));
     }
 
     /// Bytes of staged lines not yet drained.
-    pub fn staged_len(&self) -> usize {
+    pub(crate) fn staged_len(&self) -> usize {
         self.export.as_ref().map_or(0, |x| x.staged.len())
     }
 
-    /// Writes the staged lines to `out` (a staged export's, or an owned one's not yet
-    /// written out). A write error is kept and returned by [`Self::finish`]; nothing more
-    /// is written after it.
-    pub fn drain_to(&mut self, out: &mut dyn Write) {
-        if let Some(x) = self.export.as_mut() {
+    /// Writes a staged export's lines to `out`. A write error is kept and returned by
+    /// [`Self::finish`]; nothing more is written after it.
+    pub(crate) fn drain_to(&mut self, out: &mut dyn Write) {
+        if let Some(x) = self.export.as_mut().filter(|x| x.sink.is_none()) {
             Export::write_out(&mut x.staged, &mut x.error, out);
         }
     }
@@ -436,7 +443,7 @@ impl Trace {
         }
         let mut export = self.export.take()?;
         let _ = export.finish();
-        export.sink?.into_any().downcast::<W>().ok().map(|w| *w)
+        export.sink.take()?.into_any().downcast::<W>().ok().map(|w| *w)
     }
 
     /// Records one event and the message or event it carries, if any. Payloads are hashed
@@ -505,13 +512,11 @@ impl Trace {
         self.export.as_mut().map_or(Ok(()), Export::finish)
     }
 
-    /// Ends the export: a staged one's remaining lines go to `out` first. Returns the first
-    /// write error, if any occurred.
-    pub fn end_export(&mut self, out: Option<&mut dyn Write>) -> std::io::Result<()> {
-        if let Some(out) = out {
-            self.drain_to(out);
-        }
-        let result = self.finish();
+    /// Ends a staged export: its remaining lines go to `out`, which is flushed. Returns
+    /// the first write error, if any occurred.
+    pub(crate) fn end_staged_export(&mut self, out: &mut dyn Write) -> std::io::Result<()> {
+        self.drain_to(out);
+        let result = self.finish().and_then(|()| out.flush());
         self.export = None;
         result
     }

@@ -219,13 +219,20 @@
       }
       hover(line, textOf(m) + "  n" + m.from + " → n" + m.to + "  " + m.fate + "\nsent " + secs(m.t) +
         (dropped ? "" : ", arrives " + secs(m.at)) + " (event " + m.si + ")\n" + m.detail);
-      // A label along the arrow where it is long enough and clear of the labels drawn so far.
-      var text = textOf(m), len = Math.abs(x2 - x1), mx = (x1 + x2) / 2, my = (y1 + yEnd) / 2;
-      if (!thin && len > text.length * 6 + 12 && shown.length < 1500 &&
-          !labelled.some(function (p) { return Math.abs(p[0] - mx) < text.length * 6 && Math.abs(p[1] - my) < 11; })) {
-        var lt = el("text", { x: mx, y: my - 3, "text-anchor": "middle", fill: c, "class": "msg-label" }, top);
+      // A label along the arrow where it is long enough, else beside its middle (a steep
+      // arrow: delays short against the window), where clear of the labels drawn so far.
+      var text = textOf(m), w = text.length * 6, len = Math.abs(x2 - x1), mx = (x1 + x2) / 2, my = (y1 + yEnd) / 2;
+      var clear = function (lx0) {
+        return lx0 >= 0 && lx0 + w < width && !labelled.some(function (p) {
+          return lx0 < p[1] && p[0] < lx0 + w && Math.abs(p[2] - my) < 11;
+        });
+      };
+      var spots = len > w + 12 ? [mx - w / 2] : [mx + 4, mx - 4 - w];
+      var spot = spots.filter(clear)[0];
+      if (!thin && shown.length < 1500 && spot !== undefined) {
+        var lt = el("text", { x: spot, y: my - 3, fill: c, "class": "msg-label" }, top);
         lt.textContent = text;
-        labelled.push([mx, my]);
+        labelled.push([spot, spot + w, my]);
       }
     });
     // Marks.
