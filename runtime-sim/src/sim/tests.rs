@@ -66,6 +66,15 @@ fn exported_trace_is_one_json_object_per_event() {
     assert!(lines.iter().any(|l| l["kind"] == "event" && l["event"]["event"] == "suspect"));
     // Exporting must not change the run.
     assert_eq!(report.trace_hash, lossy(3).run_for(Duration::from_secs(4)).trace_hash);
+
+    // Lines are staged; a simulation dropped without `finish_trace` still writes them out.
+    let dropped = Shared::default();
+    let mut sim = lossy(3);
+    sim.export_trace(Box::new(dropped.clone()));
+    sim.run_for(Duration::from_secs(4));
+    assert!(dropped.0.borrow().len() < text.len(), "the tail is still staged before the drop");
+    drop(sim);
+    assert_eq!(*dropped.0.borrow(), text.as_bytes());
 }
 
 #[test]
