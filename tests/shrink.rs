@@ -1,6 +1,8 @@
 //! Shrinking keeps the failure: a shrunk fault schedule fails the same checker at the same
 //! kind of event, no later than the original, on every hazard of the tour. `PALISADE_LONG=1`
-//! runs 200 seeds of each hazard and shrinks every failing one with the CLI's budget.
+//! runs 200 seeds of every hazard scenario (the tour's and the others, such as
+//! `detector-pause-fixed` and `abd-no-write-back`) and shrinks every failing one with the
+//! CLI's budget.
 
 use palisade::scenarios::hazards::HAZARDS;
 use palisade::scenarios::{self, RunSpec};
@@ -14,8 +16,13 @@ fn long() -> bool {
 fn shrunk_schedules_fail_the_same_way_no_later_on_every_hazard() {
     let (seeds, per_hazard, budget) = if long() { (200, usize::MAX, 300) } else { (40, 2, 40) };
     let (mut shrunk_some, mut total) = (0, 0);
-    for h in HAZARDS {
-        let sc = scenarios::find(h.without).unwrap();
+    let names: Vec<&str> = if long() {
+        scenarios::all().into_iter().filter(|s| s.hazard).map(|s| s.name).collect()
+    } else {
+        HAZARDS.iter().map(|h| h.without).collect()
+    };
+    for name in names {
+        let sc = scenarios::find(name).unwrap();
         let duration = sc.default_duration;
         let nemesis = sc.default_nemesis_config(duration);
         let mut checked = 0;

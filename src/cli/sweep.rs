@@ -63,6 +63,9 @@ fn progress(name: &str, total: u64, counters: &Counters, terminal: bool, over: &
         if d >= total || over() {
             return;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        // Short naps while the sweep is young, so a sweep of a few milliseconds is not held
+        // up by the bar; at most 100 ms once it has run for a while.
+        let nap = (started.elapsed() / 4).clamp(Duration::from_millis(1), Duration::from_millis(100));
+        std::thread::sleep(nap);
     }
 }

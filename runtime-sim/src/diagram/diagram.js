@@ -34,8 +34,21 @@
   }
   model.msgs.forEach(function (m) {
     var k = keyOf(m);
-    if (!(k in keyColor)) { keyColor[k] = palette[keys.length % palette.length]; keys.push(k); }
+    if (!(k in keyColor)) { keyColor[k] = null; keys.push(k); }
   });
+  // With a violation, the kinds of the messages nearest to it come first, in the legend and
+  // in the palette: those are the ones the opening view shows, and they get distinct
+  // colours (the palette repeats only beyond its twelfth kind).
+  var order = keys.slice();
+  if (model.violation) {
+    var near = {}, vt = model.violation.t;
+    model.msgs.forEach(function (m) {
+      var k = keyOf(m), d = Math.min(Math.abs(m.t - vt), Math.abs(m.at - vt));
+      if (!(k in near) || d < near[k]) near[k] = d;
+    });
+    order.sort(function (a, b) { return near[a] - near[b] || keys.indexOf(a) - keys.indexOf(b); });
+  }
+  order.forEach(function (k, n) { keyColor[k] = palette[n % palette.length]; });
   var width = 0, t0 = 0, t1 = Math.max(1, model.end_ns), laneOf = {};
   model.nodes.forEach(function (n, k) { laneOf[n] = k; });
   var height = TOP + LANE * model.nodes.length + BOTTOM;
@@ -78,19 +91,8 @@
   function visible(a, b) { return b >= t0 && a <= t1; }
 
   function legend() {
-    // With a violation, the kinds of the messages nearest to it come first: those are the
-    // ones the opening view shows, and the ones the story needs.
-    var order = keys.slice();
-    if (model.violation) {
-      var near = {}, vt = model.violation.t;
-      model.msgs.forEach(function (m) {
-        var k = keyOf(m), d = Math.min(Math.abs(m.t - vt), Math.abs(m.at - vt));
-        if (!(k in near) || d < near[k]) near[k] = d;
-      });
-      order.sort(function (a, b) { return near[a] - near[b] || keys.indexOf(a) - keys.indexOf(b); });
-    }
-    var shownKeys = order.slice(0, 14).map(function (k) { return [k, keyColor[k]]; });
-    if (keys.length > 14) shownKeys.push(["+" + (keys.length - 14) + " more kinds", "#999"]);
+    var shownKeys = order.slice(0, 12).map(function (k) { return [k, keyColor[k]]; });
+    if (keys.length > 12) shownKeys.push(["+" + (keys.length - 12) + " more kinds", "#999"]);
     var items = shownKeys.concat([["dropped (dashed, ✕)", colors.drop], ["held while paused (■)", colors.held],
       ["pause", "rgba(255,170,0,.35)"], ["down (crashed)", "rgba(40,40,40,.35)"],
       ["partition", bandColors.partition], ["links degraded", bandColors.degrade],
@@ -126,8 +128,12 @@
     chart.innerHTML = "";
     var svg = el("svg", { width: width, height: height, "data-lanes": model.nodes.length }, chart);
     // Lane backgrounds first, then the bands over them (translucent), then everything else.
-    var bg = el("g", {}, svg), bandLayer = el("g", {}, svg), lanes = el("g", {}, svg), arrows = el("g", {}, svg),
-      top = el("g", {}, svg);
+    // Arrows are clipped to the plot area: one sent before the view starts is drawn from
+    // its left edge, not across the lane names.
+    var clip = el("clipPath", { id: "plot-area" }, el("defs", {}, svg));
+    el("rect", { x: LEFT, y: 0, width: Math.max(0, width - LEFT - RIGHT), height: height }, clip);
+    var bg = el("g", {}, svg), bandLayer = el("g", {}, svg), lanes = el("g", {}, svg),
+      arrows = el("g", { "clip-path": "url(#plot-area)" }, svg), top = el("g", {}, svg);
     model.nodes.forEach(function (n, k) {
       el("rect", { x: 0, y: TOP + LANE * k, width: width, height: LANE, fill: k % 2 ? "#f3f4f2" : "#fbfbfa" }, bg);
     });
@@ -223,7 +229,7 @@
       // arrow: delays short against the window), where clear of the labels drawn so far.
       var text = textOf(m), w = text.length * 6, len = Math.abs(x2 - x1), mx = (x1 + x2) / 2, my = (y1 + yEnd) / 2;
       var clear = function (lx0) {
-        return lx0 >= 0 && lx0 + w < width && !labelled.some(function (p) {
+        return lx0 >= LEFT && lx0 + w < width - RIGHT && !labelled.some(function (p) {
           return lx0 < p[1] && p[0] < lx0 + w && Math.abs(p[2] - my) < 11;
         });
       };
