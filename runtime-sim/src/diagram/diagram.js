@@ -128,12 +128,13 @@
     chart.innerHTML = "";
     var svg = el("svg", { width: width, height: height, "data-lanes": model.nodes.length }, chart);
     // Lane backgrounds first, then the bands over them (translucent), then everything else.
-    // Arrows are clipped to the plot area: one sent before the view starts is drawn from
-    // its left edge, not across the lane names.
-    var clip = el("clipPath", { id: "plot-area" }, el("defs", {}, svg));
-    el("rect", { x: LEFT, y: 0, width: Math.max(0, width - LEFT - RIGHT), height: height }, clip);
+    // Arrows are clipped to the plot area (a nested viewport with the same coordinates):
+    // one sent before the view starts is drawn from its left edge, not across the lane
+    // names.
+    var plotW = Math.max(1, width - LEFT - RIGHT);
     var bg = el("g", {}, svg), bandLayer = el("g", {}, svg), lanes = el("g", {}, svg),
-      arrows = el("g", { "clip-path": "url(#plot-area)" }, svg), top = el("g", {}, svg);
+      arrows = el("svg", { x: LEFT, y: 0, width: plotW, height: height, viewBox: LEFT + " 0 " + plotW + " " + height,
+        overflow: "hidden" }, svg), top = el("g", {}, svg);
     model.nodes.forEach(function (n, k) {
       el("rect", { x: 0, y: TOP + LANE * k, width: width, height: LANE, fill: k % 2 ? "#f3f4f2" : "#fbfbfa" }, bg);
     });
