@@ -11,17 +11,6 @@ pub use palisade_actix as actix;
 pub use palisade_core as core;
 pub use palisade_sim as sim;
 
-/// `println!` that ends the process quietly when standard output's reader has gone.
-#[cfg(feature = "cli")]
-macro_rules! outln {
-    () => {
-        $crate::cli::exit::write(format_args!("\n"))
-    };
-    ($($arg:tt)*) => {
-        $crate::cli::exit::write(format_args!("{}\n", format_args!($($arg)*)))
-    };
-}
-
 /// `print!` that ends the process quietly when standard output's reader has gone.
 #[cfg(feature = "cli")]
 macro_rules! out {
@@ -30,15 +19,11 @@ macro_rules! out {
     };
 }
 
-/// `eprintln!` that ignores a closed standard error instead of panicking.
+/// `println!` that ends the process quietly when standard output's reader has gone.
 #[cfg(feature = "cli")]
-macro_rules! errln {
-    () => {
-        $crate::cli::exit::write_err(format_args!("\n"))
-    };
-    ($($arg:tt)*) => {
-        $crate::cli::exit::write_err(format_args!("{}\n", format_args!($($arg)*)))
-    };
+macro_rules! outln {
+    () => { out!("\n") };
+    ($($arg:tt)*) => { out!("{}\n", format_args!($($arg)*)) };
 }
 
 /// `eprint!` that ignores a closed standard error instead of panicking.
@@ -47,6 +32,13 @@ macro_rules! err {
     ($($arg:tt)*) => {
         $crate::cli::exit::write_err(format_args!($($arg)*))
     };
+}
+
+/// `eprintln!` that ignores a closed standard error instead of panicking.
+#[cfg(feature = "cli")]
+macro_rules! errln {
+    () => { err!("\n") };
+    ($($arg:tt)*) => { err!("{}\n", format_args!($($arg)*)) };
 }
 
 #[cfg(feature = "cli")]

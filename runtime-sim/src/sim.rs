@@ -199,6 +199,12 @@ mod stream {
     pub const CLOCK_ORIGIN: u64 = 3;
     /// A Byzantine node's adversary: keyed by node.
     pub const ADVERSARY: u64 = 4;
+
+    /// Node `i`'s monotonic clock origin in its `incarnation` (the first is 1), as after a
+    /// real boot: anywhere in the first 2^50 ns.
+    pub fn clock_origin(draw_seed: u64, i: usize, incarnation: u64) -> u64 {
+        super::Draws::keyed(draw_seed, &[CLOCK_ORIGIN, i as u64, incarnation]).below(1 << 50)
+    }
 }
 
 /// A protocol that keeps asking for a timeout that is already due is stuck in a loop; after
@@ -244,8 +250,7 @@ impl<P: Protocol> Simulation<P> {
         let n = config.nodes as usize;
         let clocks = (0..n)
             .map(|i| {
-                let origin = Draws::keyed(draw_seed, &[stream::CLOCK_ORIGIN, i as u64, 1]).below(1 << 50);
-                let mut clock = NodeClock::new(origin);
+                let mut clock = NodeClock::new(stream::clock_origin(draw_seed, i, 1));
                 clock.set_drift(0, config.drift_ppm.get(i).copied().unwrap_or(0));
                 clock
             })
@@ -856,9 +861,7 @@ impl<P: Protocol> Simulation<P> {
                 self.runtime[i].torn_next_persist = false;
                 if self.world.nodes[i].is_none() {
                     // A new incarnation: a fresh monotonic origin, as after a real reboot.
-                    let incarnation = self.runtime[i].incarnation + 1;
-                    let key = [stream::CLOCK_ORIGIN, i as u64, incarnation];
-                    let origin = Draws::keyed(self.draw_seed, &key).below(1 << 50);
+                    let origin = stream::clock_origin(self.draw_seed, i, self.runtime[i].incarnation + 1);
                     self.world.clocks[i].reboot(self.world.now_ns, origin);
                     self.world.crashes.remove(&node);
                     self.world.restarts.push((node, self.world.now()));

@@ -46,7 +46,8 @@
       var k = keyOf(m), d = Math.min(Math.abs(m.t - vt), Math.abs(m.at - vt));
       if (!(k in near) || d < near[k]) near[k] = d;
     });
-    order.sort(function (a, b) { return near[a] - near[b] || keys.indexOf(a) - keys.indexOf(b); });
+    // (A stable sort: equally near kinds keep their order of first appearance.)
+    order.sort(function (a, b) { return near[a] - near[b]; });
   }
   order.forEach(function (k, n) { keyColor[k] = palette[n % palette.length]; });
   var width = 0, t0 = 0, t1 = Math.max(1, model.end_ns), laneOf = {};
