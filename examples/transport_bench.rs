@@ -13,7 +13,7 @@
 use bytes::{Bytes, BytesMut};
 use futures::{FutureExt, SinkExt, StreamExt};
 use palisade::actix::{NodeConfig, NodeHandle, Peer, start};
-use palisade::core::codec::{Bincode, Codec};
+use palisade::core::codec::{Codec, DEFAULT_CODEC};
 use palisade::core::protocol::{Init, NoReply, Outbox, OutputFor, Protocol, RequestId};
 use palisade::core::quorum::test_key;
 use palisade::core::{Instant, NodeId, Now};
@@ -168,11 +168,11 @@ async fn palisade_nodes(runs: &[(u64, u64)]) -> Vec<(Duration, Vec<u64>)> {
 }
 
 fn frame(msg: &Msg) -> Bytes {
-    Bytes::from(Bincode.encode(msg).expect("encodes"))
+    Bytes::from(DEFAULT_CODEC.encode(msg).expect("encodes"))
 }
 
 fn unframe(b: &BytesMut) -> Option<Msg> {
-    Bincode.decode(b).ok()
+    DEFAULT_CODEC.decode(b).ok()
 }
 
 /// A bare tokio client and server with the same framing; returns the same as

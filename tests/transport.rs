@@ -8,7 +8,7 @@ use palisade::actix::transport::noise::{Identity, Initiator};
 use palisade::actix::wire::{Payload, length_codec, pack};
 use palisade::actix::{NodeConfig, Peer, start};
 use palisade::core::NodeId;
-use palisade::core::codec::{Bincode, Codec};
+use palisade::core::codec::{Codec, DEFAULT_CODEC};
 use palisade::core::detector::{FixedTimeout, Heartbeat, HeartbeatConfig, HeartbeatMsg};
 use palisade::core::quorum::test_key;
 use std::collections::BTreeMap;
@@ -98,7 +98,7 @@ fn hostile_handshakes_and_frames_are_rejected_counted_and_survived() {
         let node = start(config, listener).unwrap();
         let keys: BTreeMap<_, _> =
             (1..=3).map(|n| (NodeId(n), test_key(CLUSTER, NodeId(n)).verifying_key())).collect();
-        let hb = |seq| Bincode.encode(&Payload::Message(HeartbeatMsg { incarnation: 0, seq })).unwrap();
+        let hb = |seq| DEFAULT_CODEC.encode(&Payload::Message(HeartbeatMsg { incarnation: 0, seq })).unwrap();
         let mut closed = Vec::new();
 
         // The member's own session: one heartbeat gets through.
@@ -373,10 +373,11 @@ fn batched_messages_never_overtake_a_pending_persist() {
         let mut events = node.subscribe();
         // 300 messages from "node 1", fed without flushing: they leave in a few large frames.
         let mut conn = dial_node_2_as_node_1(CLUSTER, addr).await;
-        let frames: Vec<Bytes> = pack((0..300u64).map(|i| Bincode.encode(&Payload::Message(i)).unwrap()))
-            .into_iter()
-            .map(|plain| conn.sealer.seal(&plain).unwrap())
-            .collect();
+        let frames: Vec<Bytes> =
+            pack((0..300u64).map(|i| DEFAULT_CODEC.encode(&Payload::Message(i)).unwrap()))
+                .into_iter()
+                .map(|plain| conn.sealer.seal(&plain).unwrap())
+                .collect();
         assert_eq!(frames.len(), 1, "300 small messages fit one frame");
         for f in frames {
             conn.writer.send(f).await.unwrap();
@@ -384,7 +385,7 @@ fn batched_messages_never_overtake_a_pending_persist() {
         let (mut seen, mut stale) = (Vec::new(), Vec::new());
         while seen.len() < 300 {
             let e = tokio::time::timeout(Duration::from_secs(10), events.recv()).await.unwrap().unwrap();
-            let on_disk: u64 = Bincode.decode(&std::fs::read(&state).unwrap()).unwrap();
+            let on_disk: u64 = DEFAULT_CODEC.decode(&std::fs::read(&state).unwrap()).unwrap();
             if on_disk < e.event {
                 stale.push((e.event, on_disk));
             }

@@ -7,6 +7,19 @@
 //! in the deterministic simulator (`palisade-sim`) and in production (`palisade-actix`).
 //!
 //! Start with the [`protocol`] module: it is the whole contract.
+//!
+//! # Features
+//!
+//! * `signatures` (default): ed25519 votes, quorum certificates, the Byzantine register and
+//!   Bracha's reliable broadcast, in [`quorum`].
+//! * `bincode` (default) and `postcard`: the codecs in [`codec`]; [`codec::DefaultCodec`]
+//!   is bincode when it is on.
+//! * `tracing` (default): diagnostic events through `tracing`.
+//! * `hazard-switches`: lets the simulator's hazard scenarios switch defences off. Never
+//!   enable it in a deployment.
+//!
+//! With no features, a user of the failure detectors, leases, fencing or clocks builds
+//! serde and nothing else.
 
 pub mod abd;
 pub mod check;
@@ -18,6 +31,7 @@ pub mod hazard;
 pub mod history;
 pub mod lease;
 pub mod lock;
+mod log;
 pub mod model;
 pub mod node;
 pub mod protocol;

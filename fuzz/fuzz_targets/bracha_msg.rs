@@ -1,12 +1,8 @@
-//! Decoding `BrachaMsg` from arbitrary bytes, then every role's handlers driven with it: no panic, canonical round trip, bounded work.
+//! Decoding `BrachaMsg` from arbitrary bytes, then every role's handlers driven with it: no panic, canonical round trip in both codecs, bounded work.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    palisade_fuzz::decode_roundtrip::<palisade_core::quorum::bracha::BrachaMsg>(data);
-    if let Ok(msg) = palisade_core::codec::Codec::decode::<palisade_core::quorum::bracha::BrachaMsg>(
-        &palisade_core::codec::Bincode,
-        data,
-    ) {
+    for msg in palisade_fuzz::decoded::<palisade_core::quorum::bracha::BrachaMsg>(data) {
         use palisade_core::quorum::bracha::{Bracha, BrachaCommand, BrachaConfig};
         let config = BrachaConfig::with_keys(4, 1, palisade_core::quorum::VoteKeys::Test(7)).expect("valid");
         // Every node has broadcast once when the message arrives.

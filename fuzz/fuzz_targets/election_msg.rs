@@ -1,12 +1,8 @@
-//! Decoding `ElectionMsg` from arbitrary bytes, then every role's handlers driven with it: no panic, canonical round trip, bounded work.
+//! Decoding `ElectionMsg` from arbitrary bytes, then every role's handlers driven with it: no panic, canonical round trip in both codecs, bounded work.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    palisade_fuzz::decode_roundtrip::<palisade_core::lease::election::ElectionMsg>(data);
-    if let Ok(msg) = palisade_core::codec::Codec::decode::<palisade_core::lease::election::ElectionMsg>(
-        &palisade_core::codec::Bincode,
-        data,
-    ) {
+    for msg in palisade_fuzz::decoded::<palisade_core::lease::election::ElectionMsg>(data) {
         let config =
             palisade_core::lease::LeaseConfig { resource: palisade_core::NodeId(6), ..Default::default() };
         palisade_fuzz::drive::<palisade_core::lease::election::Election>(&config, 6, &msg);

@@ -1,12 +1,8 @@
-//! Decoding `RegisterMsg` from arbitrary bytes, then every role's handlers driven with it: no panic, canonical round trip, bounded work.
+//! Decoding `RegisterMsg` from arbitrary bytes, then every role's handlers driven with it: no panic, canonical round trip in both codecs, bounded work.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    palisade_fuzz::decode_roundtrip::<palisade_core::quorum::register::RegisterMsg>(data);
-    if let Ok(msg) = palisade_core::codec::Codec::decode::<palisade_core::quorum::register::RegisterMsg>(
-        &palisade_core::codec::Bincode,
-        data,
-    ) {
+    for msg in palisade_fuzz::decoded::<palisade_core::quorum::register::RegisterMsg>(data) {
         use palisade_core::quorum::{QuorumKind, QuorumSystem, VoteKeys};
         let system = QuorumSystem::new(QuorumKind::Dissemination, 4, 1).expect("valid");
         let config = palisade_core::quorum::register::RegisterConfig::new(system, VoteKeys::Test(7));

@@ -1,21 +1,29 @@
 //! What every fuzz target checks, so the targets are a few lines each: decoding, and then
 //! every protocol handler driven with what decoded.
 
-use palisade_core::codec::{Bincode, Codec};
+use palisade_core::codec::{Bincode, Codec, Postcard};
 use palisade_core::protocol::{Init, Input, Protocol, drain, step};
 use palisade_core::{Instant, NodeId, Now, WallTime};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
-/// Decoding arbitrary bytes as `M` never panics (nor allocates what a length claims: the
-/// codec's limit refuses it), and anything that decodes re-encodes to exactly the same
-/// bytes: there is one encoding per message, and no trailing byte is ignored.
-pub fn decode_roundtrip<M: Serialize + DeserializeOwned>(data: &[u8]) {
+/// Decoding arbitrary bytes as `M` with each codec never panics (nor allocates what a
+/// length claims: the codecs' limits refuse it), and anything that decodes re-encodes to
+/// exactly the same bytes: there is one encoding per message, and no trailing byte is
+/// ignored. Returns what decoded, once per codec that accepted the bytes, for the target
+/// to drive the protocol with.
+pub fn decoded<M: Serialize + DeserializeOwned>(data: &[u8]) -> Vec<M> {
+    let mut out = Vec::new();
     if let Ok(msg) = Bincode.decode::<M>(data) {
-        let again = Bincode.encode(&msg).expect("a decoded message encodes");
-        assert_eq!(again, data, "a message must have exactly one encoding");
+        assert_eq!(Bincode.encode(&msg).expect("a decoded message encodes"), data, "bincode: one encoding");
+        out.push(msg);
     }
+    if let Ok(msg) = Postcard.decode::<M>(data) {
+        assert_eq!(Postcard.encode(&msg).expect("a decoded message encodes"), data, "postcard: one encoding");
+        out.push(msg);
+    }
+    out
 }
 
 /// Most outputs one input may produce before it counts as unbounded work for a peer.

@@ -3,7 +3,7 @@
 //! length prefixes (so the fuzzer starts from well-formed ones). `cargo run --bin seeds` from `fuzz/`.
 
 use palisade_actix::transport::noise::{Identity, Initiator, Responder};
-use palisade_core::codec::{Bincode, Codec};
+use palisade_core::codec::{Bincode, Codec, Postcard};
 use palisade_core::quorum::test_key;
 use palisade_core::{NodeId, Protocol};
 use std::path::Path;
@@ -55,6 +55,10 @@ fn from_run<P: Protocol>(
                 let bytes = Bincode.encode(&msg).expect("encodes");
                 if seen.len() < 12 && seen.insert(bytes.clone()) {
                     write(target, &format!("seed-{}", seen.len()), &bytes);
+                    // The same message in the other codec, so both decoders start from
+                    // valid inputs.
+                    let postcard = Postcard.encode(&msg).expect("encodes");
+                    write(target, &format!("postcard-seed-{}", seen.len()), &postcard);
                 }
                 inbox.push((from, to, msg));
             }

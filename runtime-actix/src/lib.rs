@@ -12,6 +12,9 @@
 //! the key files `palisade keygen` writes. `actix` and `tokio` are re-exported, so an
 //! application needs no direct dependency on either to start a system and await calls.
 
+#[cfg(not(any(feature = "bincode", feature = "postcard")))]
+compile_error!("choose a codec: enable the `bincode` feature (the default) or `postcard`");
+
 pub use actix;
 pub use tokio;
 

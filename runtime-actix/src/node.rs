@@ -11,7 +11,7 @@ use actix::{
     WrapFuture,
 };
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use palisade_core::codec::{Bincode, Codec};
+use palisade_core::codec::{Codec, DEFAULT_CODEC};
 use palisade_core::protocol::{Init, Input, Output, OutputFor, drain, step};
 use palisade_core::{Instant, NodeId, Protocol, RequestId, WallTime};
 use serde::Serialize;
@@ -339,7 +339,7 @@ pub fn start_observed<P: Protocol>(
     let restored = match store.load().map_err(|source| StartError::Storage { dir: dir.clone(), source })? {
         None => None,
         Some(bytes) => Some(
-            Bincode
+            DEFAULT_CODEC
                 .decode::<P::Durable>(&bytes)
                 .map_err(|e| StartError::CorruptState { dir: dir.clone(), reason: e.to_string() })?,
         ),
@@ -480,7 +480,7 @@ impl<P: Protocol> NodeActor<P> {
                     let store = self.store.clone();
                     let began = std::time::Instant::now();
                     let save = async move {
-                        let bytes = Bincode.encode(&state).map_err(std::io::Error::other)?;
+                        let bytes = DEFAULT_CODEC.encode(&state).map_err(std::io::Error::other)?;
                         tokio::task::spawn_blocking(move || store.save(&bytes))
                             .await
                             .unwrap_or_else(|e| Err(std::io::Error::other(e)))

@@ -9,7 +9,7 @@
 //! Built in: [`Silent`], [`SelectiveDelay`], [`Replay`], [`Equivocate`], [`Garbage`].
 //! Write your own by implementing [`Adversary`].
 
-use palisade_core::codec::{Bincode, Codec};
+use palisade_core::codec::{Codec, DEFAULT_CODEC};
 use palisade_core::{NodeId, Protocol, Rng};
 use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
@@ -175,7 +175,7 @@ pub fn mutate<M>(msg: &M, rng: &mut Rng) -> Option<M>
 where
     M: serde::Serialize + serde::de::DeserializeOwned,
 {
-    let bytes = Bincode.encode(msg).ok()?;
+    let bytes = DEFAULT_CODEC.encode(msg).ok()?;
     if bytes.is_empty() {
         return None;
     }
@@ -183,8 +183,8 @@ where
         let mut b = bytes.clone();
         let i = rng.below(b.len() as u64) as usize;
         b[i] = b[i].wrapping_add(1 + rng.below(255) as u8);
-        if let Ok(m) = Bincode.decode::<M>(&b)
-            && Bincode.encode(&m).ok()? != bytes
+        if let Ok(m) = DEFAULT_CODEC.decode::<M>(&b)
+            && DEFAULT_CODEC.encode(&m).ok()? != bytes
         {
             return Some(m);
         }

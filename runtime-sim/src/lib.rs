@@ -32,6 +32,9 @@
 //! assert!(sim.world().node(NodeId(1)).unwrap().suspects(NodeId(3)));
 //! ```
 
+#[cfg(not(any(feature = "bincode", feature = "postcard")))]
+compile_error!("choose a codec: enable the `bincode` feature (the default) or `postcard`");
+
 pub mod byzantine;
 pub mod check;
 pub mod clock;

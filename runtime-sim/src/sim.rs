@@ -7,7 +7,7 @@ use crate::fault::{Fault, FaultKind};
 use crate::net::{Fate, Network};
 use crate::queue::EventQueue;
 use crate::trace::{DropReason, STAGE_BYTES, Trace, TraceKind};
-use palisade_core::codec::{Bincode, Codec};
+use palisade_core::codec::{Codec, DEFAULT_CODEC};
 use palisade_core::protocol::{Init, Input, Output, OutputFor, drain, step};
 use palisade_core::{Draws, NodeId, Observation, Protocol, Replied, RequestId, Rng, Violation};
 use serde::Serialize;
@@ -492,13 +492,13 @@ impl<P: Protocol> Simulation<P> {
                             rng,
                             now: Duration::from_nanos(self.world.now_ns),
                         };
-                        let honest = Bincode.encode(&msg).ok();
+                        let honest = DEFAULT_CODEC.encode(&msg).ok();
                         adversary.on_send(&mut ctx, to, msg, &mut actions);
                         self.report.byzantine_sent += actions.len() as u64;
                         self.report.byzantine_altered += actions
                             .iter()
                             .filter(|a| match a {
-                                Action::Send { msg, .. } => Bincode.encode(msg).ok() != honest,
+                                Action::Send { msg, .. } => DEFAULT_CODEC.encode(msg).ok() != honest,
                                 Action::SendBytes { .. } => true,
                             })
                             .count() as u64;
@@ -561,7 +561,7 @@ impl<P: Protocol> Simulation<P> {
         let size = || match &wire {
             Wire::Msg(m) => {
                 let mut n = 0;
-                let _ = Bincode.encode_streaming(m, |b| n += b.len());
+                let _ = DEFAULT_CODEC.encode_streaming(m, |b| n += b.len());
                 n
             }
             Wire::Bytes(b) => b.len(),
@@ -762,7 +762,7 @@ impl<P: Protocol> Simulation<P> {
                 }
                 let msg = match wire {
                     Wire::Msg(m) => m,
-                    Wire::Bytes(bytes) => match Bincode.decode::<P::Message>(&bytes) {
+                    Wire::Bytes(bytes) => match DEFAULT_CODEC.decode::<P::Message>(&bytes) {
                         Ok(m) => m,
                         Err(_) => {
                             // As the real transport does: undecodable frames never reach

@@ -2,7 +2,7 @@
 //! optional JSON-lines export.
 
 use palisade_core::NodeId;
-use palisade_core::codec::{Bincode, Codec};
+use palisade_core::codec::{Codec, DEFAULT_CODEC};
 use serde::Serialize;
 use std::io::Write;
 
@@ -460,8 +460,8 @@ impl Trace {
         let hash = &mut self.hash;
         // Encoding fails only for types serde cannot represent; the header alone is then hashed.
         let _ = match (msg, event) {
-            (Some(m), _) => Bincode.encode_streaming(m, |b| hash.write(b)),
-            (_, Some(e)) => Bincode.encode_streaming(e, |b| hash.write(b)),
+            (Some(m), _) => DEFAULT_CODEC.encode_streaming(m, |b| hash.write(b)),
+            (_, Some(e)) => DEFAULT_CODEC.encode_streaming(e, |b| hash.write(b)),
             _ => Ok(()),
         };
         if let Some(x) = self.export.as_mut() {

@@ -46,7 +46,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-pub use crate::quorum::register::Ts;
+pub use crate::quorum::Ts;
 pub use checks::linearizable;
 
 /// The system model of an ABD register over `n` nodes: safe when asynchronous, live after

@@ -17,10 +17,7 @@ pub struct HlcTimestamp {
 
 /// A remote timestamp too far ahead of our physical clock: rejected, not absorbed
 /// (absorbing it would drag this clock, and everyone it talks to, into the future).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "remote timestamp {remote_l} ns is {ahead:?} ahead of local physical time, more than the {max_offset:?} allowed"
-)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct TooFarAhead {
     /// The remote `l`.
     pub remote_l: i64,
@@ -29,6 +26,18 @@ pub struct TooFarAhead {
     /// The configured maximum offset.
     pub max_offset: Duration,
 }
+
+impl std::fmt::Display for TooFarAhead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let TooFarAhead { remote_l, ahead, max_offset } = self;
+        write!(
+            f,
+            "remote timestamp {remote_l} ns is {ahead:?} ahead of local physical time, more than the {max_offset:?} allowed"
+        )
+    }
+}
+
+impl std::error::Error for TooFarAhead {}
 
 /// One node's hybrid logical clock.
 #[derive(Clone, Debug)]

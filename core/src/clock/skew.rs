@@ -161,11 +161,11 @@ impl SkewMonitor {
             beyond.sort_unstable();
             let median_offset_ms = beyond[beyond.len() / 2] / 1_000_000;
             self.fenced = true;
-            tracing::warn!(node = %self.id, peers_beyond = beyond.len(), median_offset_ms, "clock too far off: fencing this node");
+            crate::log::warning!(node = %self.id, peers_beyond = beyond.len(), median_offset_ms, "clock too far off: fencing this node");
             self.outbox.event(SkewEvent::Fenced { peers_beyond: beyond.len(), median_offset_ms });
         } else if !should && self.fenced {
             self.fenced = false;
-            tracing::info!(node = %self.id, "clock back within bounds: un-fencing");
+            crate::log::info!(node = %self.id, "clock back within bounds: un-fencing");
             self.outbox.event(SkewEvent::Unfenced);
         }
     }

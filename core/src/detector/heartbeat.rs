@@ -337,7 +337,7 @@ impl<D: Detector> Heartbeat<D> {
         if overdue || self.pause_threshold().is_some_and(|threshold| late > threshold) {
             self.quiet_until = self.quiet_until.max(until);
             self.outbox.event(HeartbeatEvent::ObserverPaused { late_ms: late.as_millis() as u64 });
-            tracing::info!(node = %self.id, ?late, "own timer fired late: holding suspicions back");
+            crate::log::info!(node = %self.id, ?late, "own timer fired late: holding suspicions back");
         }
     }
 
@@ -392,7 +392,7 @@ impl<D: Detector> Protocol for Heartbeat<D> {
         self.notice_pause(now.mono);
         let Some(peer) = self.peers.get_mut(&from) else {
             self.rejected += 1;
-            tracing::debug!(node = %self.id, %from, "heartbeat from a non-member dropped");
+            crate::log::debug!(node = %self.id, %from, "heartbeat from a non-member dropped");
             return;
         };
         let heard = (msg.incarnation, msg.seq);

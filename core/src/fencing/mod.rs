@@ -92,8 +92,7 @@ impl TokenIssuer {
 
 /// A token below the highest admitted: what [`crate::sync::AtomicFence`] and
 /// [`crate::sync::FencedCell`] refuse, and the first reason a [`FencedResource`] gives.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
-#[error("stale {token:?}: the resource has accepted {highest:?}")]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StaleToken {
     /// The token presented.
     pub token: FencingToken,
@@ -102,18 +101,13 @@ pub struct StaleToken {
 }
 
 /// Why a [`FencedResource`] refused a write.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Fenced {
     /// A newer token has written: the writer's lease is over.
-    #[error(transparent)]
-    StaleToken(#[from] StaleToken),
+    StaleToken(StaleToken),
     /// The current token, but not a newer write under it: a replay, a duplicate, or a write
     /// overtaken in flight by a later one from the same writer.
-    #[error(
-        "replayed or overtaken write: seq {seq} under {token:?} is not above seq {last}, \
-         already accepted under it"
-    )]
     StaleSeq {
         /// The token presented, the highest accepted.
         token: FencingToken,
@@ -122,6 +116,34 @@ pub enum Fenced {
         /// The highest sequence number accepted under `token`.
         last: u64,
     },
+}
+
+impl std::fmt::Display for StaleToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "stale {:?}: the resource has accepted {:?}", self.token, self.highest)
+    }
+}
+
+impl std::error::Error for StaleToken {}
+
+impl std::fmt::Display for Fenced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fenced::StaleToken(stale) => stale.fmt(f),
+            Fenced::StaleSeq { token, seq, last } => write!(
+                f,
+                "replayed or overtaken write: seq {seq} under {token:?} is not above seq {last}, already accepted under it"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Fenced {}
+
+impl From<StaleToken> for Fenced {
+    fn from(stale: StaleToken) -> Self {
+        Fenced::StaleToken(stale)
+    }
 }
 
 impl Fenced {

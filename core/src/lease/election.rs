@@ -305,7 +305,7 @@ impl Election {
                 // term to campaign in (found by the handler-driving fuzz target). Stay a
                 // follower rather than wrap to a term every acceptor has passed.
                 let Some(term) = self.durable.highest_term.max(self.seen_term).checked_add(1) else {
-                    tracing::warn!(node = %self.id, "no term left above u64::MAX: not campaigning");
+                    crate::log::warning!(node = %self.id, "no term left above u64::MAX: not campaigning");
                     return;
                 };
                 self.ask(now, term);

@@ -306,7 +306,7 @@ impl Holder {
         out: &mut Outbox<LeaseMsg, LeaseEvent, super::LeaseDurable, LeaseReply>,
     ) {
         if from != config.grantor && from != config.resource {
-            tracing::debug!(node = %self.id, %from, "client ignores a message from a non-server");
+            crate::log::debug!(node = %self.id, %from, "client ignores a message from a non-server");
             return;
         }
         match msg {
@@ -378,7 +378,8 @@ impl Holder {
                 }
             }
             LeaseMsg::WriteAck { .. } | LeaseMsg::WriteRejected { .. } => {}
-            other => tracing::debug!(node = %self.id, ?other, "client ignores a message not meant for it"),
+            #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+            other => crate::log::debug!(node = %self.id, ?other, "client ignores a message not meant for it"),
         }
     }
 }

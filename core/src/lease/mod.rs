@@ -420,7 +420,7 @@ impl Protocol for SingleGrantorLockService {
             }
             Role::Resource(r) => {
                 let LeaseMsg::Write { token, seq, value } = msg else {
-                    tracing::debug!(node = %self.id, %from, "storage ignores a non-write message");
+                    crate::log::debug!(node = %self.id, %from, "storage ignores a non-write message");
                     return;
                 };
                 // The resource tracks the newest write either way; unfenced, it refuses nothing.
@@ -435,7 +435,7 @@ impl Protocol for SingleGrantorLockService {
                         self.outbox.send(from, LeaseMsg::WriteAck { token, seq });
                     }
                     Err(why) => {
-                        tracing::info!(node = %self.id, %from, %why, "write fenced off");
+                        crate::log::info!(node = %self.id, %from, %why, "write fenced off");
                         self.outbox.event(LeaseEvent::Rejected { from, token, seq, why });
                         self.outbox.send(from, LeaseMsg::WriteRejected { token, seq, why });
                     }

@@ -576,7 +576,7 @@ impl Protocol for Bracha {
                 // Only the sender itself may send its INITIAL.
                 if from != initial.voter || !self.accept_initial(&initial) {
                     self.rejected += 1;
-                    tracing::debug!(node = %self.id, %from, "invalid INITIAL dropped");
+                    crate::log::debug!(node = %self.id, %from, "invalid INITIAL dropped");
                     return;
                 }
                 let inst = self.instances.entry(key).or_default();
@@ -590,7 +590,7 @@ impl Protocol for Bracha {
             BrachaMsg::Echo { initial } => {
                 if !self.accept_initial(&initial) {
                     self.rejected += 1;
-                    tracing::debug!(node = %self.id, %from, "ECHO with an invalid INITIAL dropped");
+                    crate::log::debug!(node = %self.id, %from, "ECHO with an invalid INITIAL dropped");
                     return;
                 }
                 let inst = self.instances.entry(key).or_default();

@@ -38,18 +38,29 @@ impl EquivocationEvidence {
 }
 
 /// Why evidence does not prove equivocation.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum EvidenceError {
     /// Different voters, instances or rounds.
-    #[error("the votes are not by one voter for one instance and round")]
     NotComparable,
     /// The votes agree.
-    #[error("the votes agree")]
     SameValue,
     /// A vote does not verify.
-    #[error("a vote does not verify: {0}")]
     Invalid(VoteError),
 }
+
+impl std::fmt::Display for EvidenceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EvidenceError::NotComparable => {
+                f.write_str("the votes are not by one voter for one instance and round")
+            }
+            EvidenceError::SameValue => f.write_str("the votes agree"),
+            EvidenceError::Invalid(e) => write!(f, "a vote does not verify: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for EvidenceError {}
 
 /// A quorum of signed votes for one value: forwardable, checkable by anyone.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,10 +76,9 @@ pub struct QuorumCertificate {
 }
 
 /// Why a certificate does not hold.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum CertificateError {
     /// Fewer distinct valid voters than a quorum.
-    #[error("{got} distinct voters, a quorum is {need}")]
     TooFew {
         /// Distinct valid voters.
         got: usize,
@@ -76,12 +86,22 @@ pub enum CertificateError {
         need: usize,
     },
     /// A vote is for another instance, round or value.
-    #[error("a vote is for another instance, round or value")]
     Mismatch,
     /// A vote does not verify.
-    #[error("a vote does not verify: {0}")]
     Invalid(VoteError),
 }
+
+impl std::fmt::Display for CertificateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CertificateError::TooFew { got, need } => write!(f, "{got} distinct voters, a quorum is {need}"),
+            CertificateError::Mismatch => f.write_str("a vote is for another instance, round or value"),
+            CertificateError::Invalid(e) => write!(f, "a vote does not verify: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CertificateError {}
 
 impl QuorumCertificate {
     /// Checks every signature, that voters are distinct, and that they form a quorum.

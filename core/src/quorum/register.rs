@@ -42,14 +42,7 @@ pub const fn model(f: u32) -> crate::model::SystemModel {
     }
 }
 
-/// A write timestamp: a counter, then the writer's id, so no two writers collide.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Ts {
-    /// The counter.
-    pub counter: u64,
-    /// The writer.
-    pub writer: NodeId,
-}
+pub use super::timestamp::Ts;
 
 /// A stored value with its timestamp and, for dissemination systems, the writer's signature.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

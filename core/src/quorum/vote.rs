@@ -91,18 +91,27 @@ impl Vote {
 }
 
 /// Why a vote was not counted.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum VoteError {
     /// The voter is not a member.
-    #[error("vote from non-member {0}")]
     UnknownVoter(NodeId),
     /// The signature does not verify (forged, or a flipped bit).
-    #[error("bad signature on a vote from {0}")]
     BadSignature(NodeId),
     /// The value is larger than [`MAX_VOTE_VALUE`].
-    #[error("vote value of {0} bytes is too large")]
     TooLarge(usize),
 }
+
+impl std::fmt::Display for VoteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VoteError::UnknownVoter(n) => write!(f, "vote from non-member {n}"),
+            VoteError::BadSignature(n) => write!(f, "bad signature on a vote from {n}"),
+            VoteError::TooLarge(len) => write!(f, "vote value of {len} bytes is too large"),
+        }
+    }
+}
+
+impl std::error::Error for VoteError {}
 
 /// Every member's public key.
 #[derive(Clone, Debug, Default)]

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use ed25519_dalek::VerifyingKey;
 use futures::{SinkExt, StreamExt};
 use palisade_core::NodeId;
-use palisade_core::codec::{Bincode, Codec, CodecError};
+use palisade_core::codec::{Codec, CodecError, DEFAULT_CODEC};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -137,7 +137,7 @@ impl Connection {
     /// Seals and queues one payload in a frame of its own (call [`Connection::flush`] to
     /// send what is queued).
     pub async fn feed<M: serde::Serialize>(&mut self, payload: &Payload<M>) -> std::io::Result<()> {
-        let encoded = Bincode.encode(payload).map_err(std::io::Error::other)?;
+        let encoded = DEFAULT_CODEC.encode(payload).map_err(std::io::Error::other)?;
         if encoded.len() > MAX_RECORD {
             return Err(std::io::Error::other(format!(
                 "payload of {} bytes exceeds {MAX_RECORD}",
@@ -158,7 +158,7 @@ impl Connection {
 
     /// Reads, authenticates and decodes the next frame's payloads; `None` when the peer
     /// closed.
-    pub async fn recv<M: serde::de::DeserializeOwned>(
+    pub async fn recv<M: serde::Serialize + serde::de::DeserializeOwned>(
         &mut self,
     ) -> Option<Result<Vec<Payload<M>>, ReadError>> {
         let frame = match self.reader.next().await? {
@@ -170,14 +170,14 @@ impl Connection {
 }
 
 /// Authenticates one frame and decodes all its payloads (all or nothing).
-pub fn open<M: serde::de::DeserializeOwned>(
+pub fn open<M: serde::Serialize + serde::de::DeserializeOwned>(
     opener: &mut Opener,
     frame: &[u8],
 ) -> Result<Vec<Payload<M>>, ReadError> {
     let plain = opener.open(frame)?;
     let mut out = Vec::new();
     for record in records(&plain)? {
-        out.push(Bincode.decode(record)?);
+        out.push(DEFAULT_CODEC.decode(record)?);
     }
     Ok(out)
 }

@@ -11,7 +11,7 @@ use crate::wire::{MAX_RECORD, Payload, pack};
 use actix::Recipient;
 use futures::SinkExt;
 use futures::StreamExt;
-use palisade_core::codec::{Bincode, Codec};
+use palisade_core::codec::{Codec, DEFAULT_CODEC};
 use palisade_core::{NodeId, Rng};
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
@@ -60,7 +60,7 @@ impl PeerLink {
         node: Recipient<Inbound<M>>,
     ) -> (PeerLink, tokio::task::JoinHandle<()>)
     where
-        M: serde::de::DeserializeOwned + Send + 'static,
+        M: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
     {
         let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
         let span = tracing::info_span!("link", cluster = net.me.cluster(), node = %net.me.id(), peer = %to);
@@ -71,7 +71,7 @@ impl PeerLink {
     /// Encodes and queues `msg`; drops and counts it if the queue is full or it is too large
     /// for one frame.
     pub fn send<M: serde::Serialize>(&mut self, msg: &M, stats: &TransportStats) {
-        let payload = match Bincode.encode(&Payload::Message(msg)) {
+        let payload = match DEFAULT_CODEC.encode(&Payload::Message(msg)) {
             Ok(b) if b.len() <= MAX_RECORD => b,
             Ok(b) => {
                 TransportStats::bump(&stats.dropped_unknown_peer);
@@ -123,7 +123,7 @@ async fn read<M>(
     node: Recipient<Inbound<M>>,
     heard: Rc<std::cell::Cell<bool>>,
 ) where
-    M: serde::de::DeserializeOwned + Send + 'static,
+    M: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
 {
     loop {
         let frame = match tokio::time::timeout(net.limits.idle_timeout, reader.next()).await {
@@ -177,7 +177,7 @@ async fn serve<M>(
     node: &Recipient<Inbound<M>>,
 ) -> Ended
 where
-    M: serde::de::DeserializeOwned + Send + 'static,
+    M: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
 {
     let Connection { peer, reader, mut writer, mut sealer, opener } = conn;
     TransportStats::bump(&net.stats.connects);
@@ -189,7 +189,7 @@ where
     let mut reader = AbortOnDrop(actix::spawn(reading));
     let broken =
         |heard: &std::cell::Cell<bool>| if heard.get() { Ended::BrokenAfterHeard } else { Ended::Broken };
-    let keepalive_bytes = Bincode.encode(&Payload::<()>::Keepalive).unwrap_or_default();
+    let keepalive_bytes = DEFAULT_CODEC.encode(&Payload::<()>::Keepalive).unwrap_or_default();
     let mut tick = tokio::time::interval(net.limits.keepalive);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first tick sends a keepalive at once, so the dialler hears us and knows the
@@ -297,7 +297,7 @@ async fn run<M>(
     net: Rc<Net>,
     node: Recipient<Inbound<M>>,
 ) where
-    M: serde::de::DeserializeOwned + Send + 'static,
+    M: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
 {
     match role {
         Role::Dial { addr, local } => {

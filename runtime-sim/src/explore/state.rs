@@ -3,7 +3,7 @@
 use super::Setup;
 use crate::check::World;
 use crate::clock::NodeClock;
-use palisade_core::codec::{Bincode, Codec};
+use palisade_core::codec::{Codec, DEFAULT_CODEC};
 use palisade_core::protocol::{Init, Output};
 use palisade_core::{NodeId, Observation, Protocol, Replied, RequestId, Violation};
 use serde::Serialize;
@@ -116,7 +116,7 @@ fn json<T: Serialize>(value: &T) -> serde_json::Value {
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    Bincode.encode(value).unwrap_or_default()
+    DEFAULT_CODEC.encode(value).unwrap_or_default()
 }
 
 /// A 128-bit fingerprint: two lanes, each absorbing the input 8 bytes at a time with

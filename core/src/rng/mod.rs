@@ -4,8 +4,9 @@
 //! an explicit seed, so the same seed replays the same run. ChaCha8 is portable across
 //! platforms and Rust versions (unlike `std`'s hashers) and fast enough for the simulator.
 
-use rand_chacha::ChaCha8Rng;
-use rand_core::{RngCore, SeedableRng};
+mod chacha;
+
+use chacha::ChaCha8;
 use std::time::Duration;
 
 /// The draws every generator here derives from its `next_u64`, written once.
@@ -75,23 +76,21 @@ macro_rules! uniform_draws {
 /// A deterministic random number generator built from a 64-bit seed.
 #[derive(Clone, Debug)]
 pub struct Rng {
-    inner: ChaCha8Rng,
+    inner: ChaCha8,
 }
 
-/// Two generators hash alike when they will produce the same numbers: same seed, stream and
-/// position (the model checker fingerprints protocol states that hold one).
+/// Two generators hash alike when they will produce the same numbers: same key and
+/// position in the stream (the model checker fingerprints protocol states that hold one).
 impl std::hash::Hash for Rng {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.inner.get_seed().hash(state);
-        self.inner.get_stream().hash(state);
-        self.inner.get_word_pos().hash(state);
+        self.inner.position().hash(state);
     }
 }
 
 impl Rng {
     /// A generator whose whole output is determined by `seed`.
     pub fn from_seed(seed: u64) -> Self {
-        Rng { inner: ChaCha8Rng::seed_from_u64(seed) }
+        Rng { inner: ChaCha8::seed_from_u64(seed) }
     }
 
     /// A new generator for a named sub-component, independent of this one's future output
