@@ -65,6 +65,7 @@ fn story(fencing: bool) {
                 )
             }
             LeaseEvent::Accepted { .. } => continue,
+            other => format!("{} {other:?}", o.node),
         };
         println!("{at:>8.3}s  {line}");
     }

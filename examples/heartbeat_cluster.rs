@@ -11,16 +11,15 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let config = HeartbeatConfig::<PhiAccrual> {
-        interval: Duration::from_millis(100),
-        detector: PhiConfig {
-            first_heartbeat_estimate: Duration::from_millis(100),
-            acceptable_heartbeat_pause: Duration::from_millis(500),
-            min_std_deviation: Duration::from_millis(50),
-            ..PhiConfig::default()
-        },
-        pause_guard: None,
-    };
+    let config = HeartbeatConfig::<PhiAccrual>::default()
+        .interval(Duration::from_millis(100))
+        .detector(
+            PhiConfig::default()
+                .first_heartbeat_estimate(Duration::from_millis(100))
+                .acceptable_heartbeat_pause(Duration::from_millis(500))
+                .min_std_deviation(Duration::from_millis(50)),
+        )
+        .pause_guard(None);
     let data = std::env::temp_dir().join(format!("palisade-example-{}", std::process::id()));
     actix::System::new().block_on(async move {
         let ids = [NodeId(1), NodeId(2), NodeId(3)];
@@ -40,16 +39,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .filter(|(p, _)| **p != id)
                 .map(|(&p, &addr)| (p, Peer { addr, key: test_key(1, p).verifying_key() }))
                 .collect();
-            let cfg = NodeConfig::<Heartbeat<PhiAccrual>> {
-                cluster: 1,
+            let cfg = NodeConfig::<Heartbeat<PhiAccrual>>::new(
+                1,
                 id,
-                peers,
-                key: test_key(1, id),
-                protocol: config.clone(),
-                data_dir: data.join(id.to_string()),
-                seed: u64::from(id.0),
-                limits: Default::default(),
-            };
+                test_key(1, id),
+                config.clone(),
+                data.join(id.to_string()),
+            )
+            .peers(peers)
+            .seed(u64::from(id.0));
             let node = start(cfg, listener)?;
             println!("{id} listening on {}", node.addr);
             let mut events = node.subscribe();

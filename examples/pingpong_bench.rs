@@ -127,10 +127,7 @@ fn link() -> LinkConfig {
             mean: Duration::from_millis(20),
         })
     } else {
-        LinkConfig {
-            loss: 0.01,
-            ..LinkConfig::with_latency(Latency::uniform(Duration::ZERO, Duration::from_millis(100)))
-        }
+        LinkConfig::with_latency(Latency::uniform(Duration::ZERO, Duration::from_millis(100))).loss(0.01)
     }
 }
 

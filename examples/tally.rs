@@ -278,11 +278,10 @@ fn run(mut spec: RunSpec, dedup: bool) -> Outcome {
 fn cluster(seed: u64, dedup: bool) -> Simulation<Tally> {
     let server = NodeId(1);
     let mut sc = SimConfig::new(seed, 4);
-    let link = LinkConfig {
-        loss: 0.05,
-        duplicate: 0.05,
-        ..LinkConfig::with_latency(Latency::uniform(Duration::from_millis(1), Duration::from_millis(50)))
-    };
+    let link =
+        LinkConfig::with_latency(Latency::uniform(Duration::from_millis(1), Duration::from_millis(50)))
+            .loss(0.05)
+            .duplicate(0.05);
     sc.network = Network::uniform(link);
     let config =
         Config { server, every: Duration::from_millis(200), retry: Duration::from_millis(150), dedup };

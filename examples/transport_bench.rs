@@ -138,16 +138,9 @@ async fn palisade_nodes(runs: &[(u64, u64)]) -> Vec<(Duration, Vec<u64>)> {
         let (id, peer) = (NodeId(i as u32 + 1), NodeId(2 - i as u32));
         let peers =
             BTreeMap::from([(peer, Peer { addr: addrs[1 - i], key: test_key(3, peer).verifying_key() })]);
-        let config = NodeConfig::<Echo> {
-            cluster: 3,
-            id,
-            peers,
-            key: test_key(3, id),
-            protocol: (),
-            data_dir: dir.join(id.to_string()),
-            seed: 1,
-            limits: Default::default(),
-        };
+        let config = NodeConfig::<Echo>::new(3, id, test_key(3, id), (), dir.join(id.to_string()))
+            .peers(peers)
+            .seed(1);
         nodes.push(start(config, listener).expect("node starts"));
     }
     let mut out = Vec::new();

@@ -88,7 +88,7 @@ fn two_liars_in_a_signed_register_of_four_cause_stale_reads() {
     let failing = (1..=20u64).find_map(|seed| {
         let system = QuorumSystem::new(QuorumKind::Dissemination, 4, 1).unwrap();
         let mut sim = simulation(seed, system, 2, Duration::from_secs(30));
-        let lossy = LinkConfig { loss: 0.3, ..LinkConfig::default() };
+        let lossy = LinkConfig::default().loss(0.3);
         sim.schedule_all(Fault::degrade(lossy, Duration::ZERO, Duration::from_secs(30)));
         sim.run_for(Duration::from_secs(30)).violation
     });

@@ -26,16 +26,15 @@ fn abd_nodes(dir: &std::path::Path) -> Vec<NodeHandle<Abd>> {
                     (NodeId(p), Peer { addr: addrs[p as usize - 1], key })
                 })
                 .collect();
-            let config = NodeConfig::<Abd> {
-                cluster: CLUSTER,
+            let config = NodeConfig::<Abd>::new(
+                CLUSTER,
                 id,
-                peers,
-                key: test_key(CLUSTER, id),
-                protocol: AbdConfig::default(),
-                data_dir: dir.join(id.to_string()),
-                seed: 1,
-                limits: Default::default(),
-            };
+                test_key(CLUSTER, id),
+                AbdConfig::default(),
+                dir.join(id.to_string()),
+            )
+            .peers(peers)
+            .seed(1);
             start(config, listener).unwrap()
         })
         .collect()

@@ -41,7 +41,7 @@ fn the_bad_node_is_fenced_then_unfenced_twice() {
 fn a_hair_trigger_monitor_is_caught_fencing_correct_nodes() {
     // Planted: fencing at 2% of the maximum offset (10 ms) fences nodes whose clocks are
     // merely tens of milliseconds apart; the checker must say so.
-    let config = SkewConfig { fence_fraction: 0.02, ..SkewConfig::default() };
+    let config = SkewConfig::default().fence_fraction(0.02);
     let (mut sim, _) = skew_simulation(2, config);
     let report = sim.run_for(Duration::from_secs(30));
     let v = report.violation.expect("correct nodes fenced");

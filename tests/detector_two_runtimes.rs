@@ -23,31 +23,28 @@ fn ms(n: u64) -> Duration {
 const INTERVAL: Duration = Duration::from_millis(100);
 
 fn fixed_config() -> HeartbeatConfig<FixedTimeout> {
-    HeartbeatConfig {
-        interval: INTERVAL,
-        detector: FixedTimeoutConfig { timeout: ms(1_000) },
-        pause_guard: None,
-    }
+    HeartbeatConfig::default()
+        .interval(INTERVAL)
+        .detector(FixedTimeoutConfig::default().timeout(ms(1_000)))
+        .pause_guard(None)
 }
 
 fn phi_config() -> HeartbeatConfig<PhiAccrual> {
-    HeartbeatConfig {
-        interval: INTERVAL,
-        detector: PhiConfig {
-            acceptable_heartbeat_pause: ms(500),
-            min_std_deviation: ms(50),
-            first_heartbeat_estimate: INTERVAL,
-            ..PhiConfig::default()
-        },
-        pause_guard: None,
-    }
+    HeartbeatConfig::default()
+        .interval(INTERVAL)
+        .detector(
+            PhiConfig::default()
+                .acceptable_heartbeat_pause(ms(500))
+                .min_std_deviation(ms(50))
+                .first_heartbeat_estimate(INTERVAL),
+        )
+        .pause_guard(None)
 }
 
 // ---------------------------------------------------------------- simulator
 
 fn simulate<D: Detector>(config: HeartbeatConfig<D>) {
-    let link =
-        LinkConfig { latency: Latency::Uniform { lo: ms(1), hi: ms(5) }, loss: 0.0, ..LinkConfig::default() };
+    let link = LinkConfig::default().latency(Latency::Uniform { lo: ms(1), hi: ms(5) }).loss(0.0);
     let crash = DetectorRun { config, nodes: 3, link, crash: Some((NodeId(3), Duration::from_secs(5))) };
     let bound = crash.detection_bound();
     for seed in 1..=20 {
@@ -111,16 +108,15 @@ fn live_cluster<D: Detector>(config: HeartbeatConfig<D>) {
                 .filter(|(p, _)| **p != id)
                 .map(|(&p, &addr)| (p, Peer { addr, key: test_key(7, p).verifying_key() }))
                 .collect();
-            let cfg = NodeConfig::<Heartbeat<D>> {
-                cluster: 7,
+            let cfg = NodeConfig::<Heartbeat<D>>::new(
+                7,
                 id,
-                peers,
-                key: test_key(7, id),
-                protocol: config.clone(),
-                data_dir: data.join(id.to_string()),
-                seed: u64::from(id.0),
-                limits: Default::default(),
-            };
+                test_key(7, id),
+                config.clone(),
+                data.join(id.to_string()),
+            )
+            .peers(peers)
+            .seed(u64::from(id.0));
             let handle = start(cfg, listener).unwrap();
             subs.push(handle.subscribe());
             handles.push(handle);

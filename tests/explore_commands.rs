@@ -153,7 +153,7 @@ fn a_named_lock_is_acquired_viewed_released_and_then_acquired_by_another() {
 #[test]
 fn the_first_leader_views_writes_and_resigns_by_command() {
     let term = Duration::from_secs(1);
-    let config = LeaseConfig { resource: NodeId(4), term, renew_after: term / 3, ..LeaseConfig::default() };
+    let config = LeaseConfig::default().resource(NodeId(4)).term(term).renew_after(term / 3);
     let first_leader = |h: &[Observation<ElectionEvent>]| {
         h.iter().find(|o| matches!(o.event, ElectionEvent::Elected { .. })).map(|o| o.node)
     };

@@ -40,16 +40,14 @@ fn app_thread(view: LeaseView, cell: Arc<FencedCell<u64>>, me: u64, run_for: Dur
 #[test]
 fn application_threads_act_only_under_a_lease_and_never_at_once() {
     let dir = std::env::temp_dir().join(format!("palisade-lease-api-{}", std::process::id()));
-    let lease = LeaseConfig {
-        grantor: NodeId(1),
-        resource: NodeId(2),
-        term: Duration::from_millis(500),
-        max_drift_ppm: 10_000,
-        renew_after: Duration::from_millis(150),
-        jeopardy_grace: Duration::from_millis(300),
-        request_timeout: Duration::from_millis(100),
-        ..LeaseConfig::default()
-    };
+    let lease = LeaseConfig::default()
+        .grantor(NodeId(1))
+        .resource(NodeId(2))
+        .term(Duration::from_millis(500))
+        .max_drift_ppm(10_000)
+        .renew_after(Duration::from_millis(150))
+        .jeopardy_grace(Duration::from_millis(300))
+        .request_timeout(Duration::from_millis(100));
     let cell = Arc::new(FencedCell::new(0u64));
     let run_for = Duration::from_secs(4);
     let results = actix::System::new().block_on(async {
@@ -68,16 +66,15 @@ fn application_threads_act_only_under_a_lease_and_never_at_once() {
                     )
                 })
                 .collect();
-            let config = NodeConfig::<SingleGrantorLockService> {
-                cluster: 5,
+            let config = NodeConfig::<SingleGrantorLockService>::new(
+                5,
                 id,
-                peers,
-                key: test_key(5, id),
-                protocol: lease.clone(),
-                data_dir: dir.join(id.to_string()),
-                seed: u64::from(id.0),
-                limits: Default::default(),
-            };
+                test_key(5, id),
+                lease.clone(),
+                dir.join(id.to_string()),
+            )
+            .peers(peers)
+            .seed(u64::from(id.0));
             if id.0 >= 3 {
                 let (node, view) = start_lock_client(config, listener).unwrap();
                 // The application's turns: want the lease, and once it is held for 300 ms

@@ -104,9 +104,9 @@ fn distinct(seeds: &[u64]) -> bool {
 fn the_simulator_gives_each_incarnation_its_seed_and_never_loses_a_message_to_self() {
     for seed in 1..=20 {
         // Every link loses everything and node 1 is cut off: only local delivery can work.
-        let mut network = Network::uniform(LinkConfig { loss: 1.0, ..LinkConfig::default() });
+        let mut network = Network::uniform(LinkConfig::default().loss(1.0));
         network.partition = Partition::isolate(NodeId(1), &[NodeId(1), NodeId(2)]);
-        let config = SimConfig { network, ..SimConfig::new(seed, 2) };
+        let config = SimConfig::new(seed, 2).network(network);
         let mut sim = Simulation::<Probe>::new(config, ());
         sim.schedule(Fault::crash(NodeId(1), Duration::from_secs(1)));
         sim.schedule(Fault::restart(NodeId(1), Duration::from_secs(2)));
@@ -129,16 +129,9 @@ fn actix_gives_each_start_its_seed_and_delivers_messages_to_self_as_the_simulato
         // The same configuration (and `NodeConfig::seed`) twice: a stop and a restart.
         for _ in 0..2 {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let config = NodeConfig::<Probe> {
-                cluster: 5,
-                id: NodeId(1),
-                peers: Default::default(),
-                key: test_key(5, NodeId(1)),
-                protocol: (),
-                data_dir: dir.clone(),
-                seed: 1,
-                limits: Default::default(),
-            };
+            let config = NodeConfig::<Probe>::new(5, NodeId(1), test_key(5, NodeId(1)), (), dir.clone())
+                .peers(Default::default())
+                .seed(1);
             let node = start(config, listener).unwrap();
             let mut events = node.subscribe();
             for _ in 0..=NOTES {
@@ -198,16 +191,9 @@ fn a_node_that_messages_itself_forever_still_lets_timers_and_stop_run() {
     let dir = std::env::temp_dir().join(format!("palisade-spinner-{}", std::process::id()));
     let (spun, slept, stopped) = actix::System::new().block_on(async {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let config = NodeConfig::<Spinner> {
-            cluster: 6,
-            id: NodeId(1),
-            peers: Default::default(),
-            key: test_key(6, NodeId(1)),
-            protocol: (),
-            data_dir: dir.clone(),
-            seed: 1,
-            limits: Default::default(),
-        };
+        let config = NodeConfig::<Spinner>::new(6, NodeId(1), test_key(6, NodeId(1)), (), dir.clone())
+            .peers(Default::default())
+            .seed(1);
         let node = start(config, listener).unwrap();
         let mut events = node.subscribe();
         let began = std::time::Instant::now();

@@ -97,7 +97,7 @@ fn a_paused_member_refutes_its_suspicion_and_is_not_declared_dead() {
 
 #[test]
 fn members_join_through_a_seed_and_leave_gracefully() {
-    let config = SwimConfig { seeds: vec![NodeId(1)], ..SwimConfig::default() };
+    let config = SwimConfig::default().seeds(vec![NodeId(1)]);
     let mut sim = cluster(4, 6, config);
     sim.add_checker(EachEvent::new(no_false_death));
     assert_eq!(sim.run_for(s(20)).violation, None);
@@ -105,7 +105,7 @@ fn members_join_through_a_seed_and_leave_gracefully() {
         assert_eq!(m.alive().len(), 6, "{id} knows {:?}", m.alive());
     }
     // n4 leaves at 20 s: everyone learns it left; nobody suspects it or declares it dead.
-    let mut sim = cluster(4, 6, SwimConfig { seeds: vec![NodeId(1)], ..SwimConfig::default() });
+    let mut sim = cluster(4, 6, SwimConfig::default().seeds(vec![NodeId(1)]));
     sim.command_at(NodeId(4), s(20), SwimCommand::Leave);
     sim.add_checker(EachEvent::new(no_false_death));
     assert_eq!(sim.run_for(s(40)).violation, None);
@@ -121,7 +121,7 @@ fn members_join_through_a_seed_and_leave_gracefully() {
 fn a_member_that_left_joins_again_when_its_application_asks() {
     // n4 leaves at 20 s and joins again at 40 s: by 60 s every member holds it alive again,
     // each having reported it left, then joined; nobody suspected it or declared it dead.
-    let mut sim = cluster(4, 6, SwimConfig { seeds: vec![NodeId(1)], ..SwimConfig::default() });
+    let mut sim = cluster(4, 6, SwimConfig::default().seeds(vec![NodeId(1)]));
     let left = sim.call_at(NodeId(4), s(20), SwimCommand::Leave);
     let joined = sim.call_at(NodeId(4), s(40), SwimCommand::Join);
     sim.add_checker(EachEvent::new(no_false_death));

@@ -85,16 +85,15 @@ fn hostile_handshakes_and_frames_are_rejected_counted_and_survived() {
             .into_iter()
             .map(|p| (NodeId(p), Peer { addr: nobody, key: test_key(CLUSTER, NodeId(p)).verifying_key() }))
             .collect();
-        let config = NodeConfig::<Heartbeat<FixedTimeout>> {
-            cluster: CLUSTER,
-            id: NodeId(2),
-            peers,
-            key: test_key(CLUSTER, NodeId(2)),
-            protocol: HeartbeatConfig::default(),
-            data_dir: dir.join("n2"),
-            seed: 1,
-            limits: Default::default(),
-        };
+        let config = NodeConfig::<Heartbeat<FixedTimeout>>::new(
+            CLUSTER,
+            NodeId(2),
+            test_key(CLUSTER, NodeId(2)),
+            HeartbeatConfig::default(),
+            dir.join("n2"),
+        )
+        .peers(peers)
+        .seed(1);
         let node = start(config, listener).unwrap();
         let keys: BTreeMap<_, _> =
             (1..=3).map(|n| (NodeId(n), test_key(CLUSTER, NodeId(n)).verifying_key())).collect();
@@ -194,16 +193,15 @@ fn heartbeat_nodes(
                 (NodeId(p), Peer { addr: addrs[p as usize - 1], key })
             })
             .collect();
-        let cfg = NodeConfig::<Heartbeat<FixedTimeout>> {
+        let cfg = NodeConfig::<Heartbeat<FixedTimeout>>::new(
             cluster,
             id,
-            peers,
-            key: test_key(cluster, id),
-            protocol: config.clone(),
-            data_dir: dir.join(id.to_string()),
-            seed: 1,
-            limits: Default::default(),
-        };
+            test_key(cluster, id),
+            config.clone(),
+            dir.join(id.to_string()),
+        )
+        .peers(peers)
+        .seed(1);
         nodes.push(start(cfg, listener).unwrap());
     }
     (nodes, addrs)
@@ -229,7 +227,7 @@ fn connections_to(ports: &[u16]) -> usize {
 fn each_pair_of_nodes_shares_exactly_one_connection() {
     let dir = std::env::temp_dir().join(format!("palisade-one-conn-{}", std::process::id()));
     let (connections, connects, heard) = actix::System::new().block_on(async {
-        let config = HeartbeatConfig { interval: Duration::from_millis(50), ..HeartbeatConfig::default() };
+        let config = HeartbeatConfig::default().interval(Duration::from_millis(50));
         let (nodes, addrs) = heartbeat_nodes(ONE_CONNECTION, &dir, config, None);
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let ports: Vec<u16> = addrs.iter().map(|a| a.port()).collect();
@@ -260,11 +258,12 @@ fn a_flooded_node_keeps_its_timers() {
     use palisade::core::detector::HeartbeatEvent;
     let dir = std::env::temp_dir().join(format!("palisade-flood-{}", std::process::id()));
     let (suspicions, flooded, delivered) = actix::System::new().block_on(async {
-        let config = HeartbeatConfig {
-            interval: Duration::from_millis(50),
-            detector: palisade::core::detector::FixedTimeoutConfig { timeout: Duration::from_millis(500) },
-            pause_guard: None,
-        };
+        let config = HeartbeatConfig::default()
+            .interval(Duration::from_millis(50))
+            .detector(
+                palisade::core::detector::FixedTimeoutConfig::default().timeout(Duration::from_millis(500)),
+            )
+            .pause_guard(None);
         // Node 1 is this test.
         let (nodes, addrs) = heartbeat_nodes(FLOOD, &dir, config, Some(1));
         let mut events: Vec<_> = nodes.iter().map(|n| n.subscribe()).collect();
@@ -359,16 +358,10 @@ fn batched_messages_never_overtake_a_pending_persist() {
         let (_refusing, nobody) = refusing_port();
         let peers =
             [(NodeId(1), Peer { addr: nobody, key: test_key(CLUSTER, NodeId(1)).verifying_key() })].into();
-        let config = NodeConfig::<Durable> {
-            cluster: CLUSTER,
-            id: NodeId(2),
-            peers,
-            key: test_key(CLUSTER, NodeId(2)),
-            protocol: (),
-            data_dir: dir.join("n2"),
-            seed: 1,
-            limits: Default::default(),
-        };
+        let config =
+            NodeConfig::<Durable>::new(CLUSTER, NodeId(2), test_key(CLUSTER, NodeId(2)), (), dir.join("n2"))
+                .peers(peers)
+                .seed(1);
         let node = start(config, listener).unwrap();
         let mut events = node.subscribe();
         // 300 messages from "node 1", fed without flushing: they leave in a few large frames.

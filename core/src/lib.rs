@@ -37,6 +37,7 @@ pub mod node;
 pub mod protocol;
 pub mod quorum;
 pub mod rng;
+mod setters;
 pub mod sync;
 pub mod time;
 pub mod timer;

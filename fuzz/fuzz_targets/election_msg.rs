@@ -3,8 +3,7 @@
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     for msg in palisade_fuzz::decoded::<palisade_core::lease::election::ElectionMsg>(data) {
-        let config =
-            palisade_core::lease::LeaseConfig { resource: palisade_core::NodeId(6), ..Default::default() };
+        let config = palisade_core::lease::LeaseConfig::default().resource(palisade_core::NodeId(6));
         palisade_fuzz::drive::<palisade_core::lease::election::Election>(&config, 6, &msg);
     }
 });

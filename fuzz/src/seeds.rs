@@ -89,7 +89,7 @@ fn main() {
         }
     });
     // Every candidate asks to write every round; the leader's writes go to storage n4.
-    let election = LeaseConfig { resource: NodeId(4), ..LeaseConfig::default() };
+    let election = LeaseConfig::default().resource(NodeId(4));
     from_run::<Election>("election_msg", election, 4, |round, node| {
         (node.0 != 4).then_some(ElectionCommand::Write { value: round, after: Duration::ZERO })
     });

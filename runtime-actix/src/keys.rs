@@ -16,6 +16,7 @@ pub const PUBLIC_FILE: &str = "node.pub";
 
 /// Why a key could not be read or written; its message names the file or field.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     /// The file could not be read or written.
     #[error("{path}: {source}")]

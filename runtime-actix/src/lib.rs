@@ -24,7 +24,13 @@ pub mod lease;
 pub mod lock;
 mod node;
 pub mod storage;
+// The transport's pieces (framing, the Noise handshake, admission control) are public for
+// the fuzz targets, the transport tests and the transport benchmark, which drive them
+// directly, and hidden from the documentation: an application needs only `start`,
+// `NodeConfig` and the types re-exported below, and the pieces may change in any release.
+#[doc(hidden)]
 pub mod transport;
+#[doc(hidden)]
 pub mod wire;
 
 pub use node::{

@@ -17,6 +17,7 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Why the lock was not acquired.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AcquireError {
     /// Another node held it for the whole time allowed.
     #[error("not acquired in time")]
@@ -154,7 +155,7 @@ mod tests {
                 id: NodeId(1),
                 peers: Default::default(),
                 key: test_key(9, NodeId(1)),
-                protocol: LockConfig { term: Duration::from_secs(1), ..LockConfig::default() },
+                protocol: LockConfig::default().term(Duration::from_secs(1)),
                 data_dir: dir.clone(),
                 seed: 1,
                 limits: Default::default(),

@@ -31,6 +31,7 @@ pub const EVENT_BUFFER: usize = 4096;
 
 /// Everything a node needs to start.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct NodeConfig<P: Protocol> {
     /// The cluster id; frames from other clusters are rejected.
     pub cluster: u64,
@@ -50,6 +51,40 @@ pub struct NodeConfig<P: Protocol> {
     pub seed: u64,
     /// What the network may hold of this node: admission control and deadlines.
     pub limits: Limits,
+}
+
+impl<P: Protocol> NodeConfig<P> {
+    /// A configuration with no peers yet, seed 0 and the default [`Limits`]; add the rest
+    /// with the setters below.
+    pub fn new(
+        cluster: u64,
+        id: NodeId,
+        key: SigningKey,
+        protocol: P::Config,
+        data_dir: impl Into<PathBuf>,
+    ) -> Self {
+        NodeConfig {
+            cluster,
+            id,
+            peers: BTreeMap::new(),
+            key,
+            protocol,
+            data_dir: data_dir.into(),
+            seed: 0,
+            limits: Limits::default(),
+        }
+    }
+
+    palisade_core::__config_setters! {
+        cluster: u64,
+        id: NodeId,
+        peers: BTreeMap<NodeId, Peer>,
+        key: SigningKey,
+        protocol: P::Config,
+        data_dir: PathBuf,
+        seed: u64,
+        limits: Limits,
+    }
 }
 
 /// A peer: its address and the ed25519 key it proves its identity with.
@@ -76,6 +111,7 @@ pub struct NodeEvent<E> {
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StartError {
     /// The data directory cannot be created or written.
     #[error("data_dir {} is not a writable directory: {source}", dir.display())]
@@ -153,6 +189,7 @@ pub enum CommandError {
 
 /// Why [`NodeHandle::call`] got no reply.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CallError {
     /// No reply within the caller's timeout. The command may still take effect.
     #[error("no reply within {0:?}")]

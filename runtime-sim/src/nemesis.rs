@@ -170,6 +170,7 @@ pub fn faults(schedule: &[Episode]) -> Vec<Fault> {
 
 /// The seeded random nemesis: which faults, how often, and when.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct NemesisConfig {
     /// Faults per simulated minute, per kind.
     pub rates: BTreeMap<NemesisKind, f64>,
@@ -202,6 +203,23 @@ pub struct NemesisConfig {
     /// those at proportionally higher rates (the total rate is kept), so a sweep covers runs
     /// with few kinds at high intensity as well as all kinds at once.
     pub swarm: bool,
+}
+
+impl NemesisConfig {
+    palisade_core::__config_setters! {
+        rates: BTreeMap<NemesisKind, f64>,
+        start: Duration,
+        end: Duration,
+        max_duration: Duration,
+        max_clock_step: Duration,
+        max_down: Option<u32>,
+        crash_stop: bool,
+        max_pause: Option<Duration>,
+        max_clock_offset: Option<Duration>,
+        outside: BTreeSet<NemesisKind>,
+        outside_clock_step: Duration,
+        swarm: bool,
+    }
 }
 
 /// The rate a kind named without one on the command line gets: faults per simulated minute.

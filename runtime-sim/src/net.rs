@@ -135,6 +135,7 @@ pub const FRAME_OVERHEAD_BYTES: u64 = 64;
 
 /// The behaviour of one directed link.
 #[derive(Copy, Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct LinkConfig {
     /// One-way delay.
     pub latency: Latency,
@@ -147,6 +148,16 @@ pub struct LinkConfig {
     pub fifo: bool,
     /// Capacity, or `None` for unlimited.
     pub bandwidth: Option<Bandwidth>,
+}
+
+impl LinkConfig {
+    palisade_core::__config_setters! {
+        latency: Latency,
+        loss: f64,
+        duplicate: f64,
+        fifo: bool,
+        bandwidth: Option<Bandwidth>,
+    }
 }
 
 impl LinkConfig {

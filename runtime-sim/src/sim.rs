@@ -17,6 +17,7 @@ use std::time::Duration;
 
 /// How a simulation is set up.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct SimConfig {
     /// The seed every random choice derives from.
     pub seed: u64,
@@ -26,6 +27,15 @@ pub struct SimConfig {
     pub network: Network,
     /// Per-node clock drift in ppm, indexed by node id - 1; missing entries mean 0.
     pub drift_ppm: Vec<i64>,
+}
+
+impl SimConfig {
+    palisade_core::__config_setters! {
+        seed: u64,
+        nodes: u32,
+        network: Network,
+        drift_ppm: Vec<i64>,
+    }
 }
 
 impl SimConfig {

@@ -144,16 +144,14 @@ impl LeaseFile {
         let ms = Duration::from_millis;
         let d = LeaseConfig::default();
         let term = self.term_ms.map_or(d.term, ms);
-        let config = LeaseConfig {
-            grantor: NodeId(self.grantor.unwrap_or(0)),
-            resource: NodeId(self.storage),
-            term,
-            max_drift_ppm: self.max_drift_ppm.unwrap_or(d.max_drift_ppm),
-            renew_after: term / 3,
-            jeopardy_grace: self.jeopardy_grace_ms.map_or(d.jeopardy_grace, ms),
-            request_timeout: self.request_timeout_ms.map_or(d.request_timeout, ms),
-            ..d
-        };
+        let config = LeaseConfig::default()
+            .grantor(NodeId(self.grantor.unwrap_or(0)))
+            .resource(NodeId(self.storage))
+            .term(term)
+            .max_drift_ppm(self.max_drift_ppm.unwrap_or(d.max_drift_ppm))
+            .renew_after(term / 3)
+            .jeopardy_grace(self.jeopardy_grace_ms.map_or(d.jeopardy_grace, ms))
+            .request_timeout(self.request_timeout_ms.map_or(d.request_timeout, ms));
         let workload = Workload {
             id: NodeId(id),
             write_every: ms(self.write_every_ms.unwrap_or(200)),
@@ -201,7 +199,7 @@ fn configure(args: NodeArgs) -> ExitCode {
     let interval = Duration::from_millis(file.heartbeat_ms.unwrap_or(1000).max(1));
     match file.protocol.as_str() {
         "heartbeat-phi" => {
-            let mut c = HeartbeatConfig::<PhiAccrual> { interval, ..HeartbeatConfig::default() };
+            let mut c = HeartbeatConfig::<PhiAccrual>::default().interval(interval);
             c.detector.first_heartbeat_estimate = interval;
             if let Some(ms) = file.acceptable_pause_ms {
                 c.detector.acceptable_heartbeat_pause = Duration::from_millis(ms);
@@ -209,7 +207,7 @@ fn configure(args: NodeArgs) -> ExitCode {
             serve::<Heartbeat<PhiAccrual>>(&membership, resolved, c, &reporting)
         }
         "heartbeat-fixed" => {
-            let mut c = HeartbeatConfig::<FixedTimeout> { interval, ..HeartbeatConfig::default() };
+            let mut c = HeartbeatConfig::<FixedTimeout>::default().interval(interval);
             if let Some(ms) = file.timeout_ms {
                 c.detector.timeout = Duration::from_millis(ms);
             }
@@ -264,7 +262,7 @@ fn configure(args: NodeArgs) -> ExitCode {
         "skew" => {
             // The skew monitor: fences this node (event `fenced`) while its wall clock is
             // too far from its peers'; heartbeat_ms is the probe interval.
-            let c = SkewConfig { interval, ..SkewConfig::default() };
+            let c = SkewConfig::default().interval(interval);
             serve::<SkewMonitor>(&membership, resolved, c, &reporting)
         }
         "swim" | "swim-plain" => {
@@ -272,7 +270,7 @@ fn configure(args: NodeArgs) -> ExitCode {
             // configured membership known from the start.
             let lifeguard = file.protocol == "swim";
             let base = if lifeguard { SwimConfig::default() } else { SwimConfig::plain() };
-            let c = SwimConfig { probe_interval: interval, probe_timeout: interval / 2, ..base };
+            let c = base.probe_interval(interval).probe_timeout(interval / 2);
             serve::<Swim>(&membership, resolved, c, &reporting)
         }
         "bracha" => {

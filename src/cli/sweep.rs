@@ -5,7 +5,6 @@ use crate::scenarios::sweep::run_seeds;
 use crate::scenarios::{Counters, Outcome, Scenario};
 use palisade_sim::NemesisConfig;
 use std::io::IsTerminal;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// How often a sweep whose stderr is not a terminal reports progress.
@@ -42,13 +41,11 @@ pub fn sweep(
 /// line every [`LOG_EVERY`] (none for a sweep that ends sooner).
 /// Also stops when `over` says the runs have ended (a run that panicked never counts).
 fn progress(name: &str, total: u64, counters: &Counters, terminal: bool, over: &dyn Fn() -> bool) {
-    let (done, failing) = (&counters.done, &counters.failing);
     const WIDTH: u64 = 30;
     let started = std::time::Instant::now();
     let mut next_line = LOG_EVERY;
     loop {
-        let d = done.load(Ordering::Relaxed);
-        let f = failing.load(Ordering::Relaxed);
+        let (d, f) = (counters.done(), counters.failing());
         if terminal {
             let filled = (d * WIDTH).checked_div(total).unwrap_or(WIDTH);
             let bar: String = (0..WIDTH).map(|i| if i < filled { '#' } else { '.' }).collect();

@@ -409,16 +409,15 @@ pub fn serve_with<P: Protocol>(
     } else {
         None
     };
-    let config = NodeConfig::<P> {
-        cluster: membership.cluster,
-        id: NodeId(membership.id),
-        peers,
+    let config = NodeConfig::<P>::new(
+        membership.cluster,
+        NodeId(membership.id),
         key,
         protocol,
-        data_dir: membership.data_dir.clone(),
-        seed: u64::from(membership.id),
-        limits: Default::default(),
-    };
+        membership.data_dir.clone(),
+    )
+    .peers(peers)
+    .seed(u64::from(membership.id));
     let system = actix::System::new();
     let out = events_out.clone();
     let code = system.block_on(async move {

@@ -31,7 +31,7 @@ pub const PROGRESS_BOUND: Duration = Duration::from_secs(10);
 /// The register's configuration in these scenarios: phases re-sent every 100 ms.
 pub fn config(write_back: bool) -> AbdConfig {
     let hazards = if write_back { Hazards::NONE } else { Hazards::NONE.no_write_back() };
-    AbdConfig { retry: Duration::from_millis(100), hazards }
+    AbdConfig::default().retry(Duration::from_millis(100)).hazards(hazards)
 }
 
 /// The workload's commands: per node, one every 50-250 ms from 100 ms on until `duration`,
@@ -93,11 +93,11 @@ fn reads_return_written_values()
 /// linearizable (at the end).
 pub fn simulation(seed: u64, write_back: bool, duration: Duration) -> Simulation<Abd> {
     let mut sc = SimConfig::new(seed, NODES);
-    sc.network = Network::uniform(LinkConfig {
-        loss: 0.01,
-        duplicate: 0.01,
-        ..LinkConfig::with_latency(Latency::uniform(Duration::from_millis(1), Duration::from_millis(10)))
-    });
+    sc.network = Network::uniform(
+        LinkConfig::with_latency(Latency::uniform(Duration::from_millis(1), Duration::from_millis(10)))
+            .loss(0.01)
+            .duplicate(0.01),
+    );
     let mut sim = Simulation::new(sc, config(write_back));
     for (node, at, cmd) in workload(seed, duration) {
         sim.command_at(node, at, cmd);

@@ -310,6 +310,7 @@ fn simulation_with(
                         _ => {}
                     }
                 }
+                _ => {}
             }
         }
         seen = w.history().len();

@@ -221,11 +221,7 @@ pub fn simulation(seed: u64, commit_wait: bool) -> Simulation<Txns> {
     )));
     let mut rng = Rng::from_seed(seed ^ 0x7477_6169);
     sc.drift_ppm = (0..NODES).map(|_| rng.range(0, 401) as i64 - 200).chain([0]).collect();
-    let clock = IntervalConfig {
-        sync_error: Duration::from_micros(100),
-        max_drift_ppm: 200,
-        ..IntervalConfig::default()
-    };
+    let clock = IntervalConfig::default().sync_error(Duration::from_micros(100)).max_drift_ppm(200);
     let config = TxnConfig {
         commit_wait,
         clock,

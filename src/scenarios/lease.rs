@@ -23,15 +23,13 @@ pub const RHO_PPM: u32 = 10_000;
 /// request timeouts.
 pub fn config(fencing: bool) -> LeaseConfig {
     let term = Duration::from_secs(2);
-    LeaseConfig {
-        term,
-        max_drift_ppm: RHO_PPM,
-        renew_after: term / 3,
-        jeopardy_grace: Duration::from_secs(2),
-        request_timeout: Duration::from_millis(300),
-        hazards: if fencing { Hazards::NONE } else { Hazards::NONE.unfenced() },
-        ..LeaseConfig::default()
-    }
+    LeaseConfig::default()
+        .term(term)
+        .max_drift_ppm(RHO_PPM)
+        .renew_after(term / 3)
+        .jeopardy_grace(Duration::from_secs(2))
+        .request_timeout(Duration::from_millis(300))
+        .hazards(if fencing { Hazards::NONE } else { Hazards::NONE.unfenced() })
 }
 
 /// How often the scenarios' application asks each node to write.
@@ -242,7 +240,7 @@ pub fn scenarios() -> Vec<Scenario> {
             model: palisade_core::lease::model(300_000),
             run: |spec| {
                 let drift = drifts(spec.seed, Some((NodeId(3), -300_000)));
-                let cfg = LeaseConfig { max_drift_ppm: 300_000, ..config(true) };
+                let cfg = config(true).max_drift_ppm(300_000);
                 let sim = simulation(spec.seed, cfg, drift, true);
                 tell(sim, spec, "client n3 drifts -300000 ppm; the protocol assumes at most 300000")
             },
@@ -295,7 +293,7 @@ pub mod leader {
 
     /// The election's configuration: 2 s leases, as the lock service's.
     pub fn election_config(fencing: bool) -> LeaseConfig {
-        LeaseConfig { resource: STORAGE, ..config(fencing) }
+        config(fencing).resource(STORAGE)
     }
 
     /// Schedules the application on every candidate for a run of `duration`: a write every
@@ -361,7 +359,7 @@ pub mod leader {
     /// a majority).
     pub fn run(quorum: Option<usize>, mut spec: RunSpec) -> Outcome {
         let hazards = quorum.map_or(Hazards::NONE, |q| Hazards::NONE.quorum(q));
-        let cfg = LeaseConfig { hazards, ..election_config(true) };
+        let cfg = election_config(true).hazards(hazards);
         let mut sim = simulation(spec.seed, cfg);
         drive(&mut sim, spec.seed, spec.duration);
         let schedule = spec.prepare(&mut sim, &(1..=NODES).map(NodeId).collect::<Vec<_>>());
@@ -409,14 +407,12 @@ pub fn explorer_setup(
     let mut model = palisade_core::lease::model(true_drift_ppm);
     model.clocks.max_drift_ppm = true_drift_ppm;
     let term = Duration::from_secs(2);
-    let cfg = LeaseConfig {
-        term,
-        max_drift_ppm: configured_ppm,
-        renew_after: term / 3,
-        jeopardy_grace: Duration::ZERO,
-        request_timeout: Duration::from_millis(500),
-        ..LeaseConfig::default()
-    };
+    let cfg = LeaseConfig::default()
+        .term(term)
+        .max_drift_ppm(configured_ppm)
+        .renew_after(term / 3)
+        .jeopardy_grace(Duration::ZERO)
+        .request_timeout(Duration::from_millis(500));
     let bounds = Bounds {
         horizon: Duration::from_secs(4),
         max_delay: Some(Duration::from_millis(50)),

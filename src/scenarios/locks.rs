@@ -23,13 +23,11 @@ pub const NAMES: [&str; 2] = ["orders", "billing"];
 
 /// The locks' configuration here: 2 s promises renewed every 600 ms, retries within 200 ms.
 pub fn config() -> LockConfig {
-    LockConfig {
-        term: Duration::from_secs(2),
-        max_drift_ppm: RHO_PPM,
-        renew_after: Duration::from_millis(600),
-        retry: Duration::from_millis(200),
-        ..LockConfig::default()
-    }
+    LockConfig::default()
+        .term(Duration::from_secs(2))
+        .max_drift_ppm(RHO_PPM)
+        .renew_after(Duration::from_millis(600))
+        .retry(Duration::from_millis(200))
 }
 
 /// The workload's commands, per node: acquire, release, pause, again, until `duration`.

@@ -1,17 +1,33 @@
 //! Named simulation scenarios: a protocol, a network, a fault schedule and the checkers
 //! that must hold. `palisade sim NAME` runs one; the tour and the tests use the same ones.
 
+// The built-in scenarios are public so that the binary, the tests and the examples reach
+// them, and hidden from the documentation: they are the tour's demonstrations, changed
+// whenever the tour is, not an API to build on. What is documented here (`Scenario`,
+// `RunSpec`, `Outcome`, the sweep) is how to write and run scenarios of your own.
+#[doc(hidden)]
 pub mod abd;
+#[doc(hidden)]
 pub mod bft_register;
+#[doc(hidden)]
 pub mod bracha;
+#[doc(hidden)]
 pub mod clock;
+#[doc(hidden)]
 pub mod commit_wait;
+#[doc(hidden)]
 pub mod detector;
+#[doc(hidden)]
 pub mod explorable;
+#[doc(hidden)]
 pub mod fuzzing;
+#[doc(hidden)]
 pub mod hazards;
+#[doc(hidden)]
 pub mod lease;
+#[doc(hidden)]
 pub mod locks;
+#[doc(hidden)]
 pub mod lww;
 pub mod sweep;
 

@@ -10,10 +10,20 @@ use std::time::Duration;
 /// Seeds finished and seeds failing so far, for a progress display.
 #[derive(Debug, Default)]
 pub struct Counters {
-    /// Seeds run.
-    pub done: AtomicU64,
+    done: AtomicU64,
+    failing: AtomicU64,
+}
+
+impl Counters {
+    /// Seeds run so far.
+    pub fn done(&self) -> u64 {
+        self.done.load(Ordering::Relaxed)
+    }
+
     /// Of those, seeds that broke a checker.
-    pub failing: AtomicU64,
+    pub fn failing(&self) -> u64 {
+        self.failing.load(Ordering::Relaxed)
+    }
 }
 
 /// Runs `seeds` of `scenario` for `duration` under `nemesis`, one worker per core, counting

@@ -65,6 +65,7 @@ pub const fn model(n: u32) -> crate::model::SystemModel {
 
 /// Configuration.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AbdConfig {
     /// A phase is re-sent to the replicas that have not answered this often.
     pub retry: Duration,
@@ -73,6 +74,13 @@ pub struct AbdConfig {
     /// pair of its first phase without writing it back to a majority, the textbook bug that
     /// breaks atomicity (a read can see a write in progress that a later read does not).
     pub hazards: crate::hazard::Hazards,
+}
+
+impl AbdConfig {
+    crate::__config_setters! {
+        retry: Duration,
+        hazards: crate::hazard::Hazards,
+    }
 }
 
 impl Default for AbdConfig {
@@ -176,6 +184,7 @@ pub enum Rejection {
 /// the linearizability checker reads.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum AbdEvent {
     /// The command was taken: the operation is invoked.
     Invoked {

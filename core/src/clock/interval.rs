@@ -17,6 +17,7 @@ use std::time::Duration;
 
 /// Parameters of an [`IntervalClock`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct IntervalConfig {
     /// Uncertainty right after a synchronisation (TrueTime: about 1 ms).
     pub sync_error: Duration,
@@ -25,6 +26,14 @@ pub struct IntervalConfig {
     pub max_drift_ppm: u32,
     /// Uncertainty before any synchronisation.
     pub unsynced_error: Duration,
+}
+
+impl IntervalConfig {
+    crate::__config_setters! {
+        sync_error: Duration,
+        max_drift_ppm: u32,
+        unsynced_error: Duration,
+    }
 }
 
 impl Default for IntervalConfig {

@@ -47,6 +47,7 @@ pub fn skew_model(config: &SkewConfig) -> crate::model::SystemModel {
 /// Parameters of the [`SkewMonitor`]. Defaults: CockroachDB's maximum offset (500 ms) and
 /// fence fraction (0.8), probing every second, estimates trusted for five seconds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SkewConfig {
     /// Probe each peer this often.
     pub interval: Duration,
@@ -57,6 +58,15 @@ pub struct SkewConfig {
     pub fence_fraction: f64,
     /// Forget an estimate older than this.
     pub stale_after: Duration,
+}
+
+impl SkewConfig {
+    crate::__config_setters! {
+        interval: Duration,
+        max_offset: Duration,
+        fence_fraction: f64,
+        stale_after: Duration,
+    }
 }
 
 impl Default for SkewConfig {
@@ -92,6 +102,7 @@ pub enum SkewMsg {
 /// What the monitor tells the application.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SkewEvent {
     /// This node's clock is too far off: stop anything that depends on it.
     Fenced {

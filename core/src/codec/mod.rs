@@ -4,11 +4,11 @@
 //! chooses between them: every message the simulator hashes or mutates, every frame the actix
 //! transport sends and every state a node persists uses it.
 //!
-//! * [`Bincode`] (feature `bincode`, on by default): bincode 2 with fixed-width little-endian
+//! * `Bincode` (feature `bincode`, on by default): bincode 2 with fixed-width little-endian
 //!   integers. bincode is what palisade was asked to use; RUSTSEC-2025-0141 marks it
 //!   unmaintained (its 3.0.0 release is an empty tombstone), so the requirement is `^2.0.1`
 //!   and a maintained alternative is one feature away.
-//! * [`Postcard`] (feature `postcard`): postcard 1, whose wire format is specified and
+//! * `Postcard` (feature `postcard`): postcard 1, whose wire format is specified and
 //!   stable (<https://postcard.jamesmunns.com/wire-format>): varint integers, so messages
 //!   are smaller. To use it everywhere, turn off default features and turn on `postcard`;
 //!   when both features are on, bincode is the default.
@@ -31,12 +31,12 @@ pub use self::bincode::Bincode;
 #[cfg(feature = "postcard")]
 pub use self::postcard::Postcard;
 
-/// The codec the simulator and the actix runtime use: [`Bincode`] when the `bincode`
-/// feature is on (the default), else [`Postcard`].
+/// The codec the simulator and the actix runtime use: `Bincode` when the `bincode`
+/// feature is on (the default), else `Postcard`.
 #[cfg(feature = "bincode")]
 pub type DefaultCodec = Bincode;
-/// The codec the simulator and the actix runtime use: [`Bincode`] when the `bincode`
-/// feature is on (the default), else [`Postcard`].
+/// The codec the simulator and the actix runtime use: `Bincode` when the `bincode`
+/// feature is on (the default), else `Postcard`.
 #[cfg(all(feature = "postcard", not(feature = "bincode")))]
 pub type DefaultCodec = Postcard;
 
@@ -53,6 +53,7 @@ pub const MAX_DECODE_BYTES: usize = 64 * 1024;
 
 /// Why a value could not be encoded or decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CodecError {
     /// The value could not be encoded (or would exceed the byte limit).
     Encode(String),

@@ -28,10 +28,17 @@ pub const fn fixed_timeout_model(max_delay: Duration, max_pause: Duration) -> cr
 
 /// Parameters of [`FixedTimeout`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FixedTimeoutConfig {
     /// Silence after which the peer is suspected. Default 5 s (three missed 1 s heartbeats
     /// plus margin, in the spirit of memberlist's and Cassandra's defaults).
     pub timeout: Duration,
+}
+
+impl FixedTimeoutConfig {
+    crate::__config_setters! {
+        timeout: Duration,
+    }
 }
 
 impl Default for FixedTimeoutConfig {

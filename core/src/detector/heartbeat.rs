@@ -34,6 +34,7 @@ pub const HEARTBEAT_MODEL: crate::model::SystemModel = crate::model::SystemModel
 
 /// Parameters of [`Heartbeat`].
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct HeartbeatConfig<D: Detector> {
     /// Time between heartbeats to each peer. Default 1 s (Akka's heartbeat-interval).
     pub interval: Duration,
@@ -41,6 +42,14 @@ pub struct HeartbeatConfig<D: Detector> {
     pub detector: D::Config,
     /// The observer-pause guard; `None` (the default, as in Akka) turns it off.
     pub pause_guard: Option<PauseGuard>,
+}
+
+impl<D: Detector> HeartbeatConfig<D> {
+    crate::__config_setters! {
+        interval: Duration,
+        detector: D::Config,
+        pause_guard: Option<PauseGuard>,
+    }
 }
 
 impl<D: Detector> Default for HeartbeatConfig<D> {
@@ -130,6 +139,7 @@ pub struct HeartbeatDurable {
 /// What the heartbeat protocol tells the application.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum HeartbeatEvent {
     /// The detector now suspects `peer`.
     Suspect {

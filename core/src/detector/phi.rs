@@ -20,6 +20,7 @@ use std::time::Duration;
 
 /// Parameters of [`PhiAccrual`]. The defaults are Akka cluster's (`reference.conf`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PhiConfig {
     /// Suspect when φ reaches this. Default 8.0.
     pub threshold: f64,
@@ -34,6 +35,16 @@ pub struct PhiConfig {
     /// Expected heartbeat interval, used to bootstrap the history with est ± est/4.
     /// Default 1 s (Akka's heartbeat-interval).
     pub first_heartbeat_estimate: Duration,
+}
+
+impl PhiConfig {
+    crate::__config_setters! {
+        threshold: f64,
+        max_sample_size: usize,
+        min_std_deviation: Duration,
+        acceptable_heartbeat_pause: Duration,
+        first_heartbeat_estimate: Duration,
+    }
 }
 
 impl Default for PhiConfig {

@@ -16,6 +16,7 @@ use std::time::Duration;
 /// Parameters of an [`RttEstimator`]. Defaults are RFC 6298's: initial RTO 1 s, floor 1 s,
 /// ceiling 60 s, clock granularity 1 ms, K = 4.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Rfc6298Config {
     /// Timeout before any sample (RFC 6298 §2.1: 1 s).
     pub initial_rto: Duration,
@@ -27,6 +28,16 @@ pub struct Rfc6298Config {
     pub granularity: Duration,
     /// Deviation multiplier K (4).
     pub k: u32,
+}
+
+impl Rfc6298Config {
+    crate::__config_setters! {
+        initial_rto: Duration,
+        min_rto: Duration,
+        max_rto: Duration,
+        granularity: Duration,
+        k: u32,
+    }
 }
 
 impl Default for Rfc6298Config {
@@ -127,9 +138,16 @@ impl RttEstimator {
 /// Parameters of [`AdaptiveTimeout`]: RFC 6298 over heartbeat inter-arrival times, with a
 /// floor suited to 1 s heartbeats (1.5 s) and a first timeout of three intervals (3 s).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AdaptiveConfig {
     /// The estimator's parameters.
     pub rto: Rfc6298Config,
+}
+
+impl AdaptiveConfig {
+    crate::__config_setters! {
+        rto: Rfc6298Config,
+    }
 }
 
 impl Default for AdaptiveConfig {

@@ -143,6 +143,7 @@ pub enum ElectionReply {
 /// Election events.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ElectionEvent {
     /// This node leads `term`.
     Elected {

@@ -61,6 +61,7 @@ use std::time::Duration;
 /// Parameters of the lock service. Defaults: a 10 s lease (Chubby uses 12 s), renewal at a
 /// third of the term (etcd's keep-alive), ρ = 200 ppm, 1 ms clock granularity.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LeaseConfig {
     /// The grantor (lock server).
     pub grantor: NodeId,
@@ -82,6 +83,20 @@ pub struct LeaseConfig {
     /// election quorum below a majority ([`crate::hazard`]; never read from a file).
     #[serde(skip)]
     pub hazards: crate::hazard::Hazards,
+}
+
+impl LeaseConfig {
+    crate::__config_setters! {
+        grantor: NodeId,
+        resource: NodeId,
+        term: Duration,
+        max_drift_ppm: u32,
+        granularity: Duration,
+        renew_after: Duration,
+        jeopardy_grace: Duration,
+        request_timeout: Duration,
+        hazards: crate::hazard::Hazards,
+    }
 }
 
 impl Default for LeaseConfig {
@@ -252,6 +267,7 @@ pub enum LeaseReply {
 /// Lock-service events.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum LeaseEvent {
     /// The grantor granted `token` to `holder`.
     Granted {

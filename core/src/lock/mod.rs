@@ -57,6 +57,7 @@ use std::time::Duration;
 /// `granularity_ms`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "LockFile")]
+#[non_exhaustive]
 pub struct LockConfig {
     /// `L`: how long an acceptor's promise runs on its own clock (`term_ms` in files).
     #[serde(rename = "term_ms", with = "crate::time::millis")]
@@ -76,6 +77,18 @@ pub struct LockConfig {
     pub max_names: usize,
     /// The longest name, in bytes.
     pub max_name_len: usize,
+}
+
+impl LockConfig {
+    crate::__config_setters! {
+        term: Duration,
+        max_drift_ppm: u32,
+        renew_after: Duration,
+        retry: Duration,
+        granularity: Duration,
+        max_names: usize,
+        max_name_len: usize,
+    }
 }
 
 impl Default for LockConfig {
@@ -256,6 +269,7 @@ pub enum LockReply {
 /// What the application and checkers are told.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum LockEvent {
     /// This node now holds `name` under `token`.
     Acquired {

@@ -55,6 +55,7 @@ pub type InstanceId = (NodeId, u64);
 
 /// Parameters of [`Bracha`].
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct BrachaConfig {
     /// The dissemination quorum system (n ≥ 3f + 1).
     pub system: QuorumSystem,
@@ -65,6 +66,15 @@ pub struct BrachaConfig {
     pub resend_every: Duration,
     /// Broadcasts each member may make over the cluster's life.
     pub max_broadcasts: u64,
+}
+
+impl BrachaConfig {
+    crate::__config_setters! {
+        system: QuorumSystem,
+        keys: VoteKeys,
+        resend_every: Duration,
+        max_broadcasts: u64,
+    }
 }
 
 /// Broadcasts per member by default: every instance is kept (and persisted whole), so this
@@ -191,6 +201,7 @@ pub struct BrachaDurable {
 /// Bracha events.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum BrachaEvent {
     /// Delivered `value` for `sender`'s broadcast number `instance`.
     Delivered {

@@ -39,6 +39,7 @@ impl EquivocationEvidence {
 
 /// Why evidence does not prove equivocation.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EvidenceError {
     /// Different voters, instances or rounds.
     NotComparable,
@@ -77,6 +78,7 @@ pub struct QuorumCertificate {
 
 /// Why a certificate does not hold.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CertificateError {
     /// Fewer distinct valid voters than a quorum.
     TooFew {

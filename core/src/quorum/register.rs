@@ -101,6 +101,7 @@ pub enum RegisterMsg {
 /// Register events (at clients).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum RegisterEvent {
     /// A write of `value` began.
     WriteStarted {
@@ -137,6 +138,7 @@ pub const VERIFIED_CACHE: usize = 1024;
 
 /// Configuration.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct RegisterConfig {
     /// The servers' quorum system: majority (crash faults), masking or dissemination.
     pub system: QuorumSystem,
@@ -146,6 +148,15 @@ pub struct RegisterConfig {
     pub keys: VoteKeys,
     /// Unanswered requests are re-sent this often.
     pub resend_every: Duration,
+}
+
+impl RegisterConfig {
+    crate::__config_setters! {
+        system: QuorumSystem,
+        servers: u32,
+        keys: VoteKeys,
+        resend_every: Duration,
+    }
 }
 
 impl RegisterConfig {

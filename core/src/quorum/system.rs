@@ -29,6 +29,7 @@ impl fmt::Display for QuorumKind {
 
 /// An invalid quorum system.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum QuorumError {
     /// Too few servers for the faults to tolerate.
     TooFewNodes {

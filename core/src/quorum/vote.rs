@@ -92,6 +92,7 @@ impl Vote {
 
 /// Why a vote was not counted.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VoteError {
     /// The voter is not a member.
     UnknownVoter(NodeId),

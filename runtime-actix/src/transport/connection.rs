@@ -46,6 +46,7 @@ impl std::fmt::Debug for Connection {
 
 /// Why a frame could not be read from a connection.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReadError {
     /// The stream failed or carried an oversized length prefix.
     #[error("connection: {0}")]

@@ -47,6 +47,7 @@ const PROOF_LEN: usize = 4 + 64;
 
 /// Why a handshake failed. Every failure closes the connection.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HandshakeError {
     /// A Noise message did not verify or decrypt: another cluster, a stranger, a replay, or
     /// corruption.
@@ -236,6 +237,7 @@ impl Responder {
 
 /// Why a transport frame was refused. The connection ends with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FrameError {
     /// The frame does not authenticate at its position in the stream: forged, corrupted,
     /// replayed, reordered or from another session.

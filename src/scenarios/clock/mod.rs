@@ -46,11 +46,8 @@ pub fn skew_simulation_monitored(
     monitoring: bool,
     disruptions: Disruptions,
 ) -> (Simulation<StampedWriter>, Duration, std::sync::Arc<std::sync::atomic::AtomicU64>) {
-    let monitor = if monitoring {
-        config.clone()
-    } else {
-        SkewConfig { max_offset: Duration::from_secs(86_400), ..config.clone() }
-    };
+    let monitor =
+        if monitoring { config.clone() } else { config.clone().max_offset(Duration::from_secs(86_400)) };
     let mut sc = SimConfig::new(seed, NODES);
     sc.network = Network::uniform(LinkConfig::with_latency(Latency::uniform(
         Duration::from_millis(1),
@@ -69,7 +66,7 @@ pub fn skew_simulation_monitored(
     // correct clocks closer than the fencing threshold. The model is the one for the
     // configured maximum offset with CockroachDB's fence fraction, so a monitor configured
     // to fence earlier than that is caught fencing correct nodes.
-    let requirement = SkewConfig { max_offset: config.max_offset, ..SkewConfig::default() };
+    let requirement = SkewConfig::default().max_offset(config.max_offset);
     let correct_ns = palisade_core::clock::skew_model(&requirement)
         .clocks
         .max_offset

@@ -37,14 +37,15 @@ pub enum StampedEvent {
     },
 }
 
-impl From<SkewEvent> for StampedEvent {
-    fn from(e: SkewEvent) -> Self {
-        match e {
-            SkewEvent::Fenced { peers_beyond, median_offset_ms } => {
-                StampedEvent::Fenced { peers_beyond, median_offset_ms }
-            }
-            SkewEvent::Unfenced => StampedEvent::Unfenced,
+/// The monitor's event as this node reports it; `None` for a kind this scenario does not
+/// judge (the monitor's events may grow).
+fn stamped(e: SkewEvent) -> Option<StampedEvent> {
+    match e {
+        SkewEvent::Fenced { peers_beyond, median_offset_ms } => {
+            Some(StampedEvent::Fenced { peers_beyond, median_offset_ms })
         }
+        SkewEvent::Unfenced => Some(StampedEvent::Unfenced),
+        _ => None,
     }
 }
 
@@ -100,12 +101,16 @@ impl Protocol for StampedWriter {
         // The monitor's outputs first (a fence raised in this step precedes any write the
         // step would still have served: writes are only served from the timeout above,
         // after the monitor has evaluated).
-        if let Some(out) = self.monitor.poll_output() {
-            return Some(match out {
-                Output::Send { to, msg } => Output::Send { to, msg },
-                Output::Event(e) => Output::Event(e.into()),
-                Output::Persist(()) => Output::Persist(()),
-            });
+        while let Some(out) = self.monitor.poll_output() {
+            match out {
+                Output::Send { to, msg } => return Some(Output::Send { to, msg }),
+                Output::Event(e) => {
+                    if let Some(e) = stamped(e) {
+                        return Some(Output::Event(e));
+                    }
+                }
+                Output::Persist(()) => return Some(Output::Persist(())),
+            }
         }
         self.events.pop_front().map(Output::Event)
     }

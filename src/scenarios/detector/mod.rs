@@ -104,11 +104,9 @@ pub fn crash_run<D: Detector>() -> DetectorRun<D> {
     DetectorRun {
         config: HeartbeatConfig::default(),
         nodes: 3,
-        link: LinkConfig {
-            latency: Latency::Uniform { lo: Duration::from_millis(1), hi: Duration::from_millis(20) },
-            loss: 0.0,
-            ..LinkConfig::default()
-        },
+        link: LinkConfig::default()
+            .latency(Latency::Uniform { lo: Duration::from_millis(1), hi: Duration::from_millis(20) })
+            .loss(0.0),
         crash: Some((NodeId(3), Duration::from_secs(20))),
     }
 }
@@ -117,11 +115,10 @@ pub fn crash_run<D: Detector>() -> DetectorRun<D> {
 /// margin makes a live node look dead.
 pub fn pause_run() -> DetectorRun<FixedTimeout> {
     DetectorRun {
-        config: HeartbeatConfig {
-            interval: Duration::from_secs(1),
-            detector: FixedTimeoutConfig { timeout: Duration::from_secs(2) },
-            pause_guard: None,
-        },
+        config: HeartbeatConfig::default()
+            .interval(Duration::from_secs(1))
+            .detector(FixedTimeoutConfig::default().timeout(Duration::from_secs(2)))
+            .pause_guard(None),
         crash: None,
         ..crash_run::<FixedTimeout>()
     }
@@ -174,6 +171,7 @@ fn tell<D: Detector>(
                 ));
                 continue;
             }
+            _ => continue,
         };
         let after = match run.crash {
             Some((c, at)) if c == peer && o.at >= at => {

@@ -297,7 +297,7 @@ pub fn as_seen_by(mut history: DetectorHistory, observer: NodeId) -> DetectorHis
 
 /// A fixed timeout of `timeout` with 1 s heartbeats.
 pub fn fixed(timeout: Duration) -> HeartbeatConfig<FixedTimeout> {
-    HeartbeatConfig { detector: FixedTimeoutConfig { timeout }, ..HeartbeatConfig::default() }
+    HeartbeatConfig::default().detector(FixedTimeoutConfig::default().timeout(timeout))
 }
 
 /// Runs phi accrual with the pause guard under `condition` with the partially synchronous

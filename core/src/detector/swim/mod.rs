@@ -57,6 +57,7 @@ use std::time::Duration;
 
 /// Parameters of [`Swim`]. Defaults are memberlist's LAN configuration with Lifeguard on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SwimConfig {
     /// Protocol period: one probe per interval. 1 s.
     pub probe_interval: Duration,
@@ -85,6 +86,22 @@ pub struct SwimConfig {
     /// push-pull off.
     #[serde(default = "default_push_pull_interval")]
     pub push_pull_interval: Duration,
+}
+
+impl SwimConfig {
+    crate::__config_setters! {
+        probe_interval: Duration,
+        probe_timeout: Duration,
+        indirect_checks: usize,
+        suspicion_mult: u32,
+        suspicion_max_timeout_mult: u32,
+        retransmit_mult: u32,
+        awareness_max_multiplier: u32,
+        max_piggyback: usize,
+        lifeguard: bool,
+        seeds: Vec<NodeId>,
+        push_pull_interval: Duration,
+    }
 }
 
 fn default_push_pull_interval() -> Duration {
@@ -261,6 +278,7 @@ pub enum SwimReply {
 /// What SWIM tells the application.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SwimEvent {
     /// `peer` is suspected, first accused by `by`.
     Suspect {
