@@ -215,6 +215,8 @@ fn trace_file_has_one_json_line_per_event() {
         path.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("trace written to {}", path.display())), "{stderr}");
     let events = json(&out)["events"].as_u64().unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::remove_file(&path).unwrap();

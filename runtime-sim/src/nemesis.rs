@@ -556,9 +556,31 @@ impl FromStr for NemesisKind {
     fn from_str(s: &str) -> Result<Self, String> {
         NemesisKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
             let known: Vec<&str> = NemesisKind::ALL.iter().map(|k| k.name()).collect();
-            format!("unknown nemesis `{s}`; known: {}, all", known.join(", "))
+            // A typo (at most two letters off) gets the name it was probably meant to be.
+            match known.iter().chain(["all"].iter()).min_by_key(|k| edit_distance(s, k)) {
+                Some(k) if edit_distance(s, k) <= 2 => {
+                    format!("unknown nemesis `{s}`: did you mean `{k}`? (known: {}, all)", known.join(", "))
+                }
+                _ => format!("unknown nemesis `{s}`; known: {}, all", known.join(", ")),
+            }
         })
     }
+}
+
+/// Levenshtein distance between two short names (insertions, deletions, substitutions).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// Reduces a failing schedule to a smaller one for which `still_fails` holds: first the
@@ -634,6 +656,19 @@ mod tests {
             Duration::from_secs(1),
             Duration::from_secs(60),
         )
+    }
+
+    #[test]
+    fn a_misspelt_nemesis_gets_the_name_it_was_probably_meant_to_be() {
+        let err = "pase".parse::<NemesisKind>().unwrap_err();
+        assert!(err.contains("did you mean `pause`?"), "{err}");
+        let err = "partitoin".parse::<NemesisKind>().unwrap_err();
+        assert!(err.contains("did you mean `partition`?"), "{err}");
+        let err = "x".parse::<NemesisKind>().unwrap_err();
+        assert!(!err.contains("did you mean"), "{err}");
+        assert_eq!(edit_distance("pause", "pause"), 0);
+        assert_eq!(edit_distance("", "all"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]

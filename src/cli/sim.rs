@@ -349,6 +349,9 @@ fn run_scenario(args: SimArgs, catalogue: &Catalogue) -> ExitCode {
         {
             return runtime_error(format!("cannot write trace to {}: {e}", path.display()));
         }
+        if let Some(path) = &args.trace {
+            errln!("trace written to {}", path.display());
+        }
         if let Some(path) = &args.history {
             let bytes = std::mem::take(&mut *history.0.lock().unwrap_or_else(|e| e.into_inner()));
             if bytes.is_empty() {
