@@ -115,10 +115,19 @@ fn sim_history_export_feeds_check_history() {
         let out = String::from_utf8_lossy(&checked.stdout);
         assert_eq!(checked.status.code(), Some(expected), "{out}");
     }
-    let none =
-        Command::new(bin).args(["sim", "fencing", "--history"]).arg(dir.join("f.jsonl")).output().unwrap();
+    let none = Command::new(bin)
+        .args(["sim", "fencing", "--trace"])
+        .arg(dir.join("t.jsonl"))
+        .arg("--history")
+        .arg(dir.join("f.jsonl"))
+        .output()
+        .unwrap();
     assert_eq!(none.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&none.stderr).contains("records no client history"));
+    let stderr = String::from_utf8_lossy(&none.stderr);
+    assert!(stderr.contains("records no client history"), "{stderr}");
+    // Refused before it runs: no trace written, no history file.
+    assert!(!dir.join("t.jsonl").exists());
+    assert!(!dir.join("f.jsonl").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -324,6 +324,9 @@ fn run_scenario(args: SimArgs, catalogue: &Catalogue) -> ExitCode {
     if args.shard.is_some() && (args.trace.is_some() || args.html.is_some() || args.history.is_some()) {
         return usage_error("--trace, --html and --history record one run: not with --shard");
     }
+    if args.history.is_some() && !sc.records_history {
+        return usage_error(format!("scenario `{}` records no client history", sc.name));
+    }
     let outcomes = if seeds.len() == 1 {
         let trace_error = TraceError::default();
         let trace: Option<Box<dyn std::io::Write>> = match &args.trace {

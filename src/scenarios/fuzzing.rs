@@ -169,6 +169,7 @@ pub fn scenarios() -> Vec<Scenario> {
         default_nemesis: Some("all"),
         default_outside_model: None,
         hazard: false,
+        records_history: false,
         model,
         run,
     };

@@ -194,6 +194,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_nemesis: Some("pause=8,partition=3,loss=3,crash=3"),
             default_outside_model: None,
             hazard: false,
+            records_history: false,
             model: palisade_core::lease::model(RHO_PPM),
             run: |spec| {
                 let sim = simulation(spec.seed, config(true), drifts(spec.seed, None), true);
@@ -208,6 +209,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_nemesis: Some("pause=8,partition=3,loss=3,crash=3"),
             default_outside_model: None,
             hazard: true,
+            records_history: false,
             model: palisade_core::lease::model(RHO_PPM),
             run: |spec| {
                 let sim = simulation(spec.seed, config(false), drifts(spec.seed, None), false);
@@ -222,6 +224,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_nemesis: Some("partition=6,loss=6"),
             default_outside_model: None,
             hazard: true,
+            records_history: false,
             model: palisade_core::lease::model(RHO_PPM),
             run: |spec| {
                 let drift = drifts(spec.seed, Some((NodeId(3), -300_000)));
@@ -237,6 +240,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_nemesis: Some("partition=6,loss=6"),
             default_outside_model: None,
             hazard: false,
+            records_history: false,
             model: palisade_core::lease::model(300_000),
             run: |spec| {
                 let drift = drifts(spec.seed, Some((NodeId(3), -300_000)));
@@ -254,6 +258,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_nemesis: Some("pause=8,partition=4,loss=3,crash=3"),
             default_outside_model: None,
             hazard: false,
+            records_history: false,
             model: palisade_core::lease::model(RHO_PPM),
             run: |spec| leader::run(None, spec),
         },
@@ -265,6 +270,7 @@ pub fn scenarios() -> Vec<Scenario> {
             default_nemesis: Some("pause=8,partition=4,loss=3,crash=3"),
             default_outside_model: None,
             hazard: true,
+            records_history: false,
             model: palisade_core::lease::model(RHO_PPM),
             run: |spec| leader::run(Some(2), spec),
         },

@@ -134,7 +134,8 @@ impl Outcome {
     }
 }
 
-/// A named, runnable scenario.
+/// A named, runnable scenario. Build one with [`Scenario::new`] and the methods after it.
+#[non_exhaustive]
 pub struct Scenario {
     /// The name given on the command line.
     pub name: &'static str,
@@ -150,6 +151,9 @@ pub struct Scenario {
     /// True for a scenario that shows a hazard: violations are what it demonstrates, so the
     /// tour reports them without failing.
     pub hazard: bool,
+    /// True when a run writes the clients' history of operations to [`RunSpec::history`]
+    /// (`palisade sim --history` refuses, before running, a scenario that does not).
+    pub records_history: bool,
     /// The system model the scenario's protocol assumes: the random nemesis draws only the
     /// faults it admits, within its fault budget.
     pub model: SystemModel,
@@ -174,6 +178,7 @@ impl Scenario {
             default_nemesis: Some("all"),
             default_outside_model: None,
             hazard: false,
+            records_history: false,
             model,
             run,
         }
@@ -182,6 +187,12 @@ impl Scenario {
     /// Marks the scenario as a hazard demonstration: its violations are expected.
     pub fn hazard(mut self) -> Self {
         self.hazard = true;
+        self
+    }
+
+    /// Declares that runs write the clients' history to [`RunSpec::history`].
+    pub fn records_history(mut self) -> Self {
+        self.records_history = true;
         self
     }
 
