@@ -222,9 +222,9 @@ pub fn run(args: MergeArgs) -> std::process::ExitCode {
         );
         for v in merged["violations"].as_array().into_iter().flatten() {
             outln!(
-                "VIOLATION seed {} at {} ns: {}: {}",
+                "VIOLATION seed {} at {:.3}s: {}: {}",
                 v["seed"],
-                v["time_ns"],
+                v["time_ns"].as_u64().unwrap_or(0) as f64 / 1e9,
                 v["checker"].as_str().unwrap_or("?"),
                 v["message"].as_str().unwrap_or("")
             );
