@@ -158,7 +158,7 @@ fn rendered(browser: &Path, dir: &Path, name: &str, args: &[&str]) -> String {
     dom
 }
 
-/// The two pages the issue asks to be readable without hovering: who wrote what with which
+/// The two pages that must be readable without hovering: who wrote what with which
 /// token (`unfenced`), and which node equivocated with which value (`bracha-crash-quorums`).
 #[test]
 fn the_diagram_explains_the_failure_without_hovering() {

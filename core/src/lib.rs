@@ -12,7 +12,7 @@
 //!
 //! * `signatures` (default): ed25519 votes, quorum certificates, the Byzantine register and
 //!   Bracha's reliable broadcast, in [`quorum`].
-//! * `bincode` (default) and `postcard`: the codecs in [`codec`]; [`codec::DefaultCodec`]
+//! * `bincode` (default) and `postcard`: the codecs in [`codec`]; `codec::DefaultCodec`
 //!   is bincode when it is on.
 //! * `tracing` (default): diagnostic events through `tracing`.
 //! * `hazard-switches`: lets the simulator's hazard scenarios switch defences off. Never

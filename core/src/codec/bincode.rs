@@ -16,6 +16,8 @@ fn config() -> impl bincode::config::Config {
 }
 
 impl Codec for Bincode {
+    const NAME: &'static str = "bincode-2-fixint";
+
     fn encode_into<T: Serialize + ?Sized>(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
         bincode::serde::encode_into_std_write(value, out, config())
             .map(|_| ())
@@ -44,6 +46,9 @@ impl Codec for Bincode {
         if used != bytes.len() {
             return Err(CodecError::TrailingBytes { used, trailing: bytes.len() - used });
         }
+        // Fixed-width integers leave one encoding per integer, but a map's entries can still
+        // come out of order or repeated (or a default entry a type drops): re-encode.
+        super::ensure_canonical(self, &value, bytes)?;
         Ok(value)
     }
 }

@@ -1,11 +1,11 @@
 //! Wire encoding behind a trait, so the format can be swapped without touching protocols.
 //!
-//! Two formats ship, each behind a cargo feature, and [`DefaultCodec`] is the one place that
+//! Two formats ship, each behind a cargo feature, and `DefaultCodec` is the one place that
 //! chooses between them: every message the simulator hashes or mutates, every frame the actix
 //! transport sends and every state a node persists uses it.
 //!
 //! * `Bincode` (feature `bincode`, on by default): bincode 2 with fixed-width little-endian
-//!   integers. bincode is what palisade was asked to use; RUSTSEC-2025-0141 marks it
+//!   integers. bincode is the format palisade started with; RUSTSEC-2025-0141 marks it
 //!   unmaintained (its 3.0.0 release is an empty tombstone), so the requirement is `^2.0.1`
 //!   and a maintained alternative is one feature away.
 //! * `Postcard` (feature `postcard`): postcard 1, whose wire format is specified and
@@ -47,6 +47,22 @@ pub const DEFAULT_CODEC: DefaultCodec = Bincode;
 #[cfg(all(feature = "postcard", not(feature = "bincode")))]
 pub const DEFAULT_CODEC: DefaultCodec = Postcard;
 
+/// Refuses `bytes` unless they are exactly `codec`'s encoding of `value` (what they decoded
+/// to): one encoding per value, so a signature or a hash over bytes means one thing.
+fn ensure_canonical<C: Codec, T: Serialize>(codec: &C, value: &T, bytes: &[u8]) -> Result<(), CodecError> {
+    let mut canonical = true;
+    let mut at = 0;
+    codec.encode_streaming(value, |chunk| {
+        canonical &= bytes.get(at..at + chunk.len()) == Some(chunk);
+        at += chunk.len();
+    })?;
+    if canonical && at == bytes.len() {
+        Ok(())
+    } else {
+        Err(CodecError::Decode("not the canonical encoding of the value it holds".into()))
+    }
+}
+
 /// Largest value a codec here will decode: 64 KiB. Protocol messages are small; anything
 /// bigger is a bug or an attack.
 pub const MAX_DECODE_BYTES: usize = 64 * 1024;
@@ -84,6 +100,11 @@ impl std::error::Error for CodecError {}
 
 /// A serialization format for values crossing the network or going to disk.
 pub trait Codec {
+    /// The format's name and version, e.g. `bincode-2-fixint`: the actix transport binds it
+    /// into every handshake, so nodes built with different codecs refuse each other at the
+    /// handshake instead of failing on every frame.
+    const NAME: &'static str;
+
     /// Appends the encoding of `value` to `out`.
     fn encode_into<T: Serialize + ?Sized>(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError>;
 
@@ -156,6 +177,16 @@ mod tests {
                 }
             }
         }
+
+        // A map is encoded as a sequence of its entries (in both formats), so a sequence of
+        // pairs out of key order is a second encoding of a sorted map: refused.
+        type Map = std::collections::BTreeMap<u8, u8>;
+        let in_order = codec.encode(&vec![(1u8, 1u8), (5, 3)]).unwrap();
+        assert_eq!(codec.decode::<Map>(&in_order).unwrap(), Map::from([(1, 1), (5, 3)]));
+        let out_of_order = codec.encode(&vec![(5u8, 3u8), (1, 1)]).unwrap();
+        assert!(matches!(codec.decode::<Map>(&out_of_order), Err(CodecError::Decode(_))));
+        let repeated = codec.encode(&vec![(1u8, 1u8), (1, 2)]).unwrap();
+        assert!(matches!(codec.decode::<Map>(&repeated), Err(CodecError::Decode(_))));
 
         let too_big = vec![0u8; MAX_DECODE_BYTES + 1];
         assert!(codec.decode::<Vec<u8>>(&too_big).is_err(), "over the limit");

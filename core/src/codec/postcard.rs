@@ -9,7 +9,8 @@ use serde::de::DeserializeOwned;
 ///
 /// postcard itself accepts an over-long varint (`0x81 0x00` for 1), so two byte strings
 /// could carry one message; [`Postcard::decode`] encodes what it decoded again and refuses
-/// the input unless the two are equal. A sequence's length cannot make it allocate more
+/// the input unless the two are equal (which also refuses a map whose keys are out of
+/// order or repeated). A sequence's length cannot make it allocate more
 /// than the input holds: postcard drops the length as a size hint when fewer bytes remain.
 #[derive(Copy, Clone, Debug, Default)]
 pub struct Postcard;
@@ -19,6 +20,8 @@ fn encode_error(e: ::postcard::Error) -> CodecError {
 }
 
 impl Codec for Postcard {
+    const NAME: &'static str = "postcard-1";
+
     fn encode_into<T: Serialize + ?Sized>(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
         self.encode_streaming(value, |bytes| out.extend_from_slice(bytes))
     }
@@ -59,15 +62,7 @@ impl Codec for Postcard {
             let used = bytes.len() - rest.len();
             return Err(CodecError::TrailingBytes { used, trailing: rest.len() });
         }
-        let mut canonical = true;
-        let mut at = 0;
-        self.encode_streaming(&value, |chunk| {
-            canonical &= bytes.get(at..at + chunk.len()) == Some(chunk);
-            at += chunk.len();
-        })?;
-        if !canonical || at != bytes.len() {
-            return Err(CodecError::Decode("not the canonical encoding of the value it holds".into()));
-        }
+        super::ensure_canonical(self, &value, bytes)?;
         Ok(value)
     }
 }

@@ -6,11 +6,11 @@
 //!
 //! With the `signatures` feature (on by default):
 //!
-//! * [`Vote`], [`Signer`] and [`Keyring`]: ed25519 votes over canonical, domain-separated
-//!   bytes (ideal signatures in simulation, [`VoteKeys::Ideal`]).
-//! * [`VoteCollector`]: each voter counted once, forgeries ignored, [`EquivocationEvidence`]
-//!   kept, [`QuorumCertificate`]s anyone can check.
-//! * [`bracha`]: reliable broadcast with an equivocating sender.
+//! * `Vote`, `Signer` and `Keyring`: ed25519 votes over canonical, domain-separated
+//!   bytes (ideal signatures in simulation, `VoteKeys::Ideal`).
+//! * `VoteCollector`: each voter counted once, forgeries ignored, `EquivocationEvidence`
+//!   kept, `QuorumCertificate`s anyone can check.
+//! * `bracha`: reliable broadcast with an equivocating sender.
 
 #[cfg(feature = "signatures")]
 pub mod bracha;

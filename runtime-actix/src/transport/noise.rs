@@ -103,8 +103,13 @@ fn params() -> snow::params::NoiseParams {
     NOISE_PARAMS.parse().expect("NOISE_PARAMS is a valid protocol name")
 }
 
+/// What both ends must agree on before a handshake can complete: the cluster, the node
+/// being dialled, and the codec every frame will be in (a node built with the other codec
+/// feature fails the handshake, counted, instead of every frame after it).
 fn prologue(cluster: u64, responder: NodeId) -> Vec<u8> {
-    [PROLOGUE_DOMAIN, &cluster.to_le_bytes(), &responder.0.to_le_bytes()].concat()
+    use palisade_core::codec::{Codec, DefaultCodec};
+    let codec = DefaultCodec::NAME.as_bytes();
+    [PROLOGUE_DOMAIN, &cluster.to_le_bytes(), &responder.0.to_le_bytes(), &[codec.len() as u8], codec].concat()
 }
 
 fn proof_message(cluster: u64, id: NodeId, static_public: &[u8]) -> Vec<u8> {
