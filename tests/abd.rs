@@ -29,7 +29,7 @@ fn run(name: &str, seed: u64, duration: Duration) -> (Option<&'static str>, Stri
     let sc = find(name).expect("scenario");
     let nemesis = nemesis_for(&sc.model, Some("all"), None, duration).expect("admitted");
     let buf = Buf::default();
-    let spec = RunSpec { nemesis, history: Some(Box::new(buf.clone())), ..RunSpec::new(seed, duration) };
+    let spec = RunSpec::new(seed, duration).nemesis(nemesis).history(Some(Box::new(buf.clone())));
     let outcome = (sc.run)(spec);
     let text = String::from_utf8(buf.0.lock().unwrap().clone()).expect("utf-8");
     (outcome.report.violation.map(|v| v.checker), text)

@@ -56,13 +56,12 @@ fn setup<P: Protocol>(
         nodes,
         config,
         model,
-        bounds: Bounds {
-            horizon,
-            max_delay: Some(Duration::from_millis(50)),
-            drops: 1,
-            crashes: 0,
-            duplicates: 0,
-        },
+        bounds: Bounds::default()
+            .horizon(horizon)
+            .max_delay(Some(Duration::from_millis(50)))
+            .drops(1)
+            .crashes(0)
+            .duplicates(0),
         workload,
         invariants: vec![],
         at_end: vec![Box::new(answered), check],

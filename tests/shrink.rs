@@ -30,7 +30,7 @@ fn shrunk_schedules_fail_the_same_way_no_later_on_every_hazard() {
             if checked >= per_hazard {
                 break;
             }
-            let outcome = (sc.run)(RunSpec { nemesis: nemesis.clone(), ..RunSpec::new(seed, duration) });
+            let outcome = (sc.run)(RunSpec::new(seed, duration).nemesis(nemesis.clone()));
             let Some(original) = outcome.report.violation.clone() else { continue };
             if outcome.schedule.is_empty() {
                 continue;
@@ -39,7 +39,7 @@ fn shrunk_schedules_fail_the_same_way_no_later_on_every_hazard() {
             total += 1;
             let small = sc.shrink(seed, duration, &outcome, budget);
             assert!(small.len() <= outcome.schedule.len());
-            let again = (sc.run)(RunSpec { schedule: Some(small.clone()), ..RunSpec::new(seed, duration) });
+            let again = (sc.run)(RunSpec::new(seed, duration).schedule(Some(small.clone())));
             let v = again
                 .report
                 .violation
@@ -67,14 +67,13 @@ fn shrunk_schedules_fail_the_same_way_no_later_on_every_hazard() {
 fn unfenced_seed_1_shrinks_to_the_one_pause_that_matters() {
     let sc = scenarios::find("unfenced").unwrap();
     let duration = sc.default_duration;
-    let outcome =
-        (sc.run)(RunSpec { nemesis: sc.default_nemesis_config(duration), ..RunSpec::new(1, duration) });
+    let outcome = (sc.run)(RunSpec::new(1, duration).nemesis(sc.default_nemesis_config(duration)));
     let original = outcome.report.violation.clone().expect("unfenced seed 1 fails");
     assert!(outcome.schedule.len() > 10, "{} episodes", outcome.schedule.len());
     let small = sc.shrink(1, duration, &outcome, 300);
     assert_eq!(small.len(), 1, "{small:?}");
     assert!(matches!(small[0].faults[0].kind, FaultKind::Pause { .. }), "{small:?}");
-    let again = (sc.run)(RunSpec { schedule: Some(small), ..RunSpec::new(1, duration) });
+    let again = (sc.run)(RunSpec::new(1, duration).schedule(Some(small)));
     let v = again.report.violation.expect("still fails");
     assert!(original.reproduced_by(&v), "{v:?} vs {original:?}");
 }
@@ -87,10 +86,9 @@ fn a_failure_that_needs_no_faults_shrinks_to_none() {
     let duration = sc.default_duration;
     let (seed, outcome) = (1..=200)
         .find_map(|seed| {
-            let spec =
-                RunSpec { nemesis: sc.default_nemesis_config(duration), ..RunSpec::new(seed, duration) };
+            let spec = RunSpec::new(seed, duration).nemesis(sc.default_nemesis_config(duration));
             let o = (sc.run)(spec);
-            let none = (sc.run)(RunSpec { schedule: Some(Vec::new()), ..RunSpec::new(seed, duration) });
+            let none = (sc.run)(RunSpec::new(seed, duration).schedule(Some(Vec::new())));
             let fails_alone = match (&o.report.violation, &none.report.violation) {
                 (Some(a), Some(b)) => a.reproduced_by(b),
                 _ => false,

@@ -89,10 +89,7 @@ fn register_writes_survive_crashes_of_servers_and_clients() {
         .expect("admitted");
     // Seeds 11 and 15 failed before the fix.
     for seed in [11, 15] {
-        let spec = palisade::scenarios::RunSpec {
-            nemesis: nemesis.clone(),
-            ..palisade::scenarios::RunSpec::new(seed, sc.default_duration)
-        };
+        let spec = palisade::scenarios::RunSpec::new(seed, sc.default_duration).nemesis(nemesis.clone());
         let outcome = (sc.run)(spec);
         assert!(!outcome.schedule.is_empty());
         assert_eq!(outcome.report.violation, None, "seed {seed}");

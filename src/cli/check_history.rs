@@ -69,7 +69,7 @@ pub fn run(args: CheckHistoryArgs) -> ExitCode {
     if let Some((op, e)) = ops.iter().find_map(|op| model.validate(&op.input).err().map(|e| (op, e))) {
         return usage_error(format!("{file}: line {}: {e}", op.input.line));
     }
-    let budget = Budget { max_steps: args.max_steps };
+    let budget = Budget::default().max_steps(args.max_steps);
     let (verdict, witness, wall_ns, shrink_ns) = match model {
         Builtin::Register => judge(&Register, &ops, budget),
         Builtin::CasRegister => judge(&CasRegister, &ops, budget),
@@ -111,7 +111,7 @@ fn judge<M: Model<Input = Call, Output = Value>>(
     let idx: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].input.key == *key).collect();
     let sub: Vec<Operation<Call, Value>> = idx.iter().map(|&i| ops[i].clone()).collect();
     // Each check while shrinking gets a tenth of the budget, at most a million steps.
-    let each = Budget { max_steps: (budget.max_steps / 10).clamp(1, 1_000_000) };
+    let each = Budget::default().max_steps((budget.max_steps / 10).clamp(1, 1_000_000));
     let witness = minimal_failure(model, &sub, each).map(|w| Witness {
         definite: w.definite.iter().map(|&i| idx[i]).collect(),
         unknown: w.unknown.iter().map(|&i| idx[i]).collect(),

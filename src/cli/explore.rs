@@ -57,12 +57,11 @@ pub fn run(args: ExploreArgs) -> ExitCode {
     let Some(sc) = explorable::find(name) else {
         return usage_error(format!("no explorable scenario `{name}`"));
     };
-    let options = Options {
-        mode: if args.dfs { Mode::Dfs } else { Mode::Bfs },
-        max_depth: args.max_depth,
-        max_states: args.max_states,
-        forget_obsolete: !args.keep_obsolete,
-    };
+    let options = Options::default()
+        .mode(if args.dfs { Mode::Dfs } else { Mode::Bfs })
+        .max_depth(args.max_depth)
+        .max_states(args.max_states)
+        .forget_obsolete(!args.keep_obsolete);
     let started = Instant::now();
     let mut progress = |p: &palisade_sim::explore::Progress| {
         let secs = started.elapsed().as_secs_f64();

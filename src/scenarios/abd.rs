@@ -188,7 +188,7 @@ pub fn explorer_setup(write_back: bool) -> Setup<Abd> {
         nodes: NODES,
         config: config(write_back),
         model,
-        bounds: Bounds { horizon: Duration::ZERO, ..Bounds::default() },
+        bounds: Bounds::default().horizon(Duration::ZERO),
         workload: Box::new(|node, issued, history| {
             let done = history
                 .iter()

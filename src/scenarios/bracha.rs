@@ -449,13 +449,12 @@ pub fn explorer_setup(horizon: Duration, drops: u32) -> palisade_sim::explore::S
         nodes: 4,
         config,
         model: palisade_core::quorum::bracha::model(1),
-        bounds: Bounds {
-            horizon,
-            max_delay: Some(Duration::from_millis(50)),
-            drops,
-            crashes: 0,
-            duplicates: 0,
-        },
+        bounds: Bounds::default()
+            .horizon(horizon)
+            .max_delay(Some(Duration::from_millis(50)))
+            .drops(drops)
+            .crashes(0)
+            .duplicates(0),
         workload: Box::new(|node, issued, _| {
             (node == NodeId(1) && issued == 0).then(|| BrachaCommand::Broadcast { value: VALUE.to_vec() })
         }),

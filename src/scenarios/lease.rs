@@ -419,13 +419,12 @@ pub fn explorer_setup(
         .renew_after(term / 3)
         .jeopardy_grace(Duration::ZERO)
         .request_timeout(Duration::from_millis(500));
-    let bounds = Bounds {
-        horizon: Duration::from_secs(4),
-        max_delay: Some(Duration::from_millis(50)),
-        drops: 2,
-        crashes: 0,
-        duplicates: 0,
-    };
+    let bounds = Bounds::default()
+        .horizon(Duration::from_secs(4))
+        .max_delay(Some(Duration::from_millis(50)))
+        .drops(2)
+        .crashes(0)
+        .duplicates(0);
     // The hook is sound only where no client restarts: request ids start again at 0 after
     // a restart, so a reply forgotten by one incarnation could match a later one's request.
     let obsolete: Option<palisade_sim::explore::Obsolete<SingleGrantorLockService>> = (bounds.crashes == 0)
@@ -472,7 +471,7 @@ mod tests {
             _ => None,
         });
         let options =
-            Options { mode: Mode::Bfs, max_depth: 256, max_states: 1_000_000, forget_obsolete: true };
+            Options::default().mode(Mode::Bfs).max_depth(256).max_states(1_000_000).forget_obsolete(true);
         let report = explore(&setup, &options, |_| {});
         assert!(report.counterexample.is_none(), "{:?}", report.counterexample);
         assert!(report.complete, "{} states, not exhausted", report.states);

@@ -56,6 +56,7 @@ pub fn vote_keys(seed: u64, cluster: u64) -> VoteKeys {
 }
 
 /// How to run a scenario once.
+#[non_exhaustive]
 pub struct RunSpec {
     /// The seed.
     pub seed: u64,
@@ -70,6 +71,17 @@ pub struct RunSpec {
     /// Where to export the clients' history of operations as JSON lines (the format
     /// `palisade check-history` reads), for scenarios that record one; others write nothing.
     pub history: Option<Box<dyn Write>>,
+}
+
+impl RunSpec {
+    palisade_core::__config_setters! {
+        seed: u64,
+        duration: Duration,
+        nemesis: Option<NemesisConfig>,
+        schedule: Option<Schedule>,
+        trace: Option<Box<dyn Write>>,
+        history: Option<Box<dyn Write>>,
+    }
 }
 
 impl RunSpec {

@@ -93,12 +93,20 @@ impl<D: Detector> HeartbeatConfig<D> {
 /// silence may have begun before the pause (a lost heartbeat), but the pause stretched it.
 /// A crashed peer's detection is then late by at most the grace period.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PauseGuard {
     /// Slack for heartbeat jitter and timer delay: subtracted from the derived threshold,
     /// and its floor. Default 500 ms.
     pub margin: Duration,
     /// How long to accuse no one after a pause. Default 5 s (Cassandra's).
     pub grace: Duration,
+}
+
+impl PauseGuard {
+    crate::__config_setters! {
+        margin: Duration,
+        grace: Duration,
+    }
 }
 
 impl Default for PauseGuard {

@@ -6,9 +6,16 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 /// How much work a check may do before it gives up undecided.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Budget {
     /// Attempts to linearize an operation, over the whole check.
     pub max_steps: u64,
+}
+
+impl Budget {
+    crate::__config_setters! {
+        max_steps: u64,
+    }
 }
 
 impl Default for Budget {

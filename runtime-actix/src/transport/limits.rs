@@ -11,6 +11,7 @@ use std::time::Duration;
 /// (the current session and one replacing it). [`Limits::fd_budget`] adds them up; a node
 /// refuses to start when its open-file limit does not leave room for them and its storage.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Connections that have not finished their handshake, over all sources. Beyond this a
     /// new connection is closed at once (and counted).
@@ -29,6 +30,18 @@ pub struct Limits {
     /// A write that the peer does not take within this closes the link (its frames are
     /// counted as dropped), so a stalled reader cannot hold the node's send queue.
     pub write_timeout: Duration,
+}
+
+impl Limits {
+    palisade_core::__config_setters! {
+        max_pending: usize,
+        max_pending_per_ip: usize,
+        handshake_timeout: Duration,
+        idle_timeout: Duration,
+        keepalive: Duration,
+        connect_timeout: Duration,
+        write_timeout: Duration,
+    }
 }
 
 impl Default for Limits {

@@ -109,7 +109,8 @@ fn params() -> snow::params::NoiseParams {
 fn prologue(cluster: u64, responder: NodeId) -> Vec<u8> {
     use palisade_core::codec::{Codec, DefaultCodec};
     let codec = DefaultCodec::NAME.as_bytes();
-    [PROLOGUE_DOMAIN, &cluster.to_le_bytes(), &responder.0.to_le_bytes(), &[codec.len() as u8], codec].concat()
+    [PROLOGUE_DOMAIN, &cluster.to_le_bytes(), &responder.0.to_le_bytes(), &[codec.len() as u8], codec]
+        .concat()
 }
 
 fn proof_message(cluster: u64, id: NodeId, static_public: &[u8]) -> Vec<u8> {

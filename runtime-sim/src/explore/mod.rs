@@ -64,6 +64,7 @@ pub type Obsolete<P> = Box<dyn Fn(&World<P>, NodeId, NodeId, &<P as Protocol>::M
 
 /// Bounds on the faults the explorer injects (on top of what the model admits) and on time.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Bounds {
     /// Crashes over a path (each may be followed by a restart where the model admits it).
     pub crashes: u32,
@@ -78,6 +79,16 @@ pub struct Bounds {
     /// `None` leaves delays unbounded (the asynchronous network); a bound is the partially
     /// synchronous model after GST, and a much smaller state space.
     pub max_delay: Option<Duration>,
+}
+
+impl Bounds {
+    palisade_core::__config_setters! {
+        crashes: u32,
+        drops: u32,
+        duplicates: u32,
+        horizon: Duration,
+        max_delay: Option<Duration>,
+    }
 }
 
 impl Default for Bounds {
@@ -119,6 +130,7 @@ pub enum Mode {
 
 /// How far to search.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Options {
     /// Breadth- or depth-first.
     pub mode: Mode,
@@ -129,6 +141,15 @@ pub struct Options {
     /// Forget the messages [`Setup::obsolete`] names (the default); `false` keeps every
     /// message, to compare state counts or to rule out a wrong hook.
     pub forget_obsolete: bool,
+}
+
+impl Options {
+    palisade_core::__config_setters! {
+        mode: Mode,
+        max_depth: usize,
+        max_states: u64,
+        forget_obsolete: bool,
+    }
 }
 
 impl Default for Options {
