@@ -6,6 +6,7 @@ use std::time::Duration;
 
 /// One fault.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum FaultKind {
     /// The node stops; its volatile state is lost. Messages to it are dropped.
     Crash(NodeId),

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 /// A kind of fault the nemesis injects.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum NemesisKind {
     /// A node crashes and restarts from its persisted state after a while.
     Crash,

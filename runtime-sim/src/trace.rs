@@ -9,6 +9,7 @@ use std::io::Write;
 /// Why a message was not delivered.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum DropReason {
     /// Lost on the link.
     Loss,
@@ -27,6 +28,7 @@ pub enum DropReason {
 /// One event of a run, as traced.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum TraceKind {
     /// A node sent a message that will arrive at `deliver_ns`.
     Send {

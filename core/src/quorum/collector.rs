@@ -142,6 +142,7 @@ pub enum Added {
 
 /// Why a vote was not counted.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Rejection {
     /// For another instance or round (e.g. replayed from an old round).
     WrongRound,

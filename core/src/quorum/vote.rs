@@ -174,6 +174,7 @@ impl Keyring {
 
 /// The keys a protocol signs and checks with.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum VoteKeys {
     /// Every member's public key, and this node's signing key: what a deployment uses
     /// (`palisade keygen` writes them; `palisade_actix::keys` loads them).
