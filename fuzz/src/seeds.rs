@@ -68,11 +68,13 @@ fn from_run<P: Protocol>(
 }
 
 fn main() {
+    use palisade_core::abd::{Abd, AbdConfig, Command as AbdCommand};
     use palisade_core::clock::{SkewConfig, SkewMonitor};
     use palisade_core::detector::swim::{Swim, SwimConfig};
     use palisade_core::detector::{Heartbeat, HeartbeatConfig, PhiAccrual};
     use palisade_core::lease::election::{Election, ElectionCommand};
     use palisade_core::lease::{LeaseCommand, LeaseConfig, SingleGrantorLockService};
+    use palisade_core::lock::{LockCommand, LockConfig, Locks};
     use palisade_core::quorum::bracha::{Bracha, BrachaCommand, BrachaConfig};
     use palisade_core::quorum::register::{Register, RegisterCommand, RegisterConfig};
     use palisade_core::quorum::{QuorumKind, QuorumSystem, VoteKeys};
@@ -105,6 +107,18 @@ fn main() {
     from_run::<Register>("register_msg", register, 6, |round, node| match node.0 {
         5 if round % 2 == 0 => Some(RegisterCommand::Write { value: format!("v{round}").into_bytes() }),
         6 if round % 2 == 1 => Some(RegisterCommand::Read),
+        _ => None,
+    });
+    // Every node asks for lock "a" in round 0 and releases it in round 3.
+    from_run::<Locks>("lock_msg", LockConfig::default(), 5, |round, _| match round {
+        0 => Some(LockCommand::Acquire { name: "a".into(), within: Duration::from_secs(5) }),
+        3 => Some(LockCommand::Release { name: "a".into() }),
+        _ => None,
+    });
+    // Replica n1 writes and n2 reads, every other round.
+    from_run::<Abd>("abd_msg", AbdConfig::default(), 3, |round, node| match node.0 {
+        1 if round % 2 == 0 => Some(AbdCommand::Write { value: round }),
+        2 if round % 2 == 1 => Some(AbdCommand::Read),
         _ => None,
     });
 
