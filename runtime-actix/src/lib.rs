@@ -9,13 +9,15 @@
 //!
 //! Start nodes with [`start`] inside an actix `System`; talk to them through the
 //! [`NodeHandle`] it returns ([`NodeHandle::call`] for a command's reply). [`keys`] reads
-//! the key files `palisade keygen` writes. `actix` and `tokio` are re-exported, so an
+//! the key files `palisade keygen` writes. `actix`, `tokio` and `ed25519_dalek` are re-exported, so an
 //! application needs no direct dependency on either to start a system and await calls.
 
 #[cfg(not(any(feature = "bincode", feature = "postcard")))]
 compile_error!("choose a codec: enable the `bincode` feature (the default) or `postcard`");
 
 pub use actix;
+/// The ed25519 keys in [`NodeConfig`] and [`Peer`] are this crate's types.
+pub use ed25519_dalek;
 pub use tokio;
 
 pub mod clock;
