@@ -49,6 +49,7 @@ pub const DEFAULT_CODEC: DefaultCodec = Postcard;
 
 /// Refuses `bytes` unless they are exactly `codec`'s encoding of `value` (what they decoded
 /// to): one encoding per value, so a signature or a hash over bytes means one thing.
+#[cfg(any(feature = "bincode", feature = "postcard"))]
 fn ensure_canonical<C: Codec, T: Serialize>(codec: &C, value: &T, bytes: &[u8]) -> Result<(), CodecError> {
     let mut canonical = true;
     let mut at = 0;
