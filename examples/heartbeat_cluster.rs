@@ -11,15 +11,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let config = HeartbeatConfig::<PhiAccrual>::default()
-        .interval(Duration::from_millis(100))
-        .detector(
-            PhiConfig::default()
-                .first_heartbeat_estimate(Duration::from_millis(100))
-                .acceptable_heartbeat_pause(Duration::from_millis(500))
-                .min_std_deviation(Duration::from_millis(50)),
-        )
-        .pause_guard(None);
+    let config = HeartbeatConfig::<PhiAccrual>::default().interval(Duration::from_millis(100)).detector(
+        PhiConfig::default()
+            .first_heartbeat_estimate(Duration::from_millis(100))
+            .acceptable_heartbeat_pause(Duration::from_millis(500))
+            .min_std_deviation(Duration::from_millis(50)),
+    );
     let data = std::env::temp_dir().join(format!("palisade-example-{}", std::process::id()));
     actix::System::new().block_on(async move {
         let ids = [NodeId(1), NodeId(2), NodeId(3)];

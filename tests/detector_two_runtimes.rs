@@ -23,22 +23,16 @@ fn ms(n: u64) -> Duration {
 const INTERVAL: Duration = Duration::from_millis(100);
 
 fn fixed_config() -> HeartbeatConfig<FixedTimeout> {
-    HeartbeatConfig::default()
-        .interval(INTERVAL)
-        .detector(FixedTimeoutConfig::default().timeout(ms(1_000)))
-        .pause_guard(None)
+    HeartbeatConfig::default().interval(INTERVAL).detector(FixedTimeoutConfig::default().timeout(ms(1_000)))
 }
 
 fn phi_config() -> HeartbeatConfig<PhiAccrual> {
-    HeartbeatConfig::default()
-        .interval(INTERVAL)
-        .detector(
-            PhiConfig::default()
-                .acceptable_heartbeat_pause(ms(500))
-                .min_std_deviation(ms(50))
-                .first_heartbeat_estimate(INTERVAL),
-        )
-        .pause_guard(None)
+    HeartbeatConfig::default().interval(INTERVAL).detector(
+        PhiConfig::default()
+            .acceptable_heartbeat_pause(ms(500))
+            .min_std_deviation(ms(50))
+            .first_heartbeat_estimate(INTERVAL),
+    )
 }
 
 // ---------------------------------------------------------------- simulator

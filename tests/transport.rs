@@ -258,12 +258,9 @@ fn a_flooded_node_keeps_its_timers() {
     use palisade::core::detector::HeartbeatEvent;
     let dir = std::env::temp_dir().join(format!("palisade-flood-{}", std::process::id()));
     let (suspicions, flooded, delivered) = actix::System::new().block_on(async {
-        let config = HeartbeatConfig::default()
-            .interval(Duration::from_millis(50))
-            .detector(
-                palisade::core::detector::FixedTimeoutConfig::default().timeout(Duration::from_millis(500)),
-            )
-            .pause_guard(None);
+        let config = HeartbeatConfig::default().interval(Duration::from_millis(50)).detector(
+            palisade::core::detector::FixedTimeoutConfig::default().timeout(Duration::from_millis(500)),
+        );
         // Node 1 is this test.
         let (nodes, addrs) = heartbeat_nodes(FLOOD, &dir, config, Some(1));
         let mut events: Vec<_> = nodes.iter().map(|n| n.subscribe()).collect();

@@ -183,9 +183,9 @@ where
         let mut b = bytes.clone();
         let i = rng.below(b.len() as u64) as usize;
         b[i] = b[i].wrapping_add(1 + rng.below(255) as u8);
-        if let Ok(m) = DEFAULT_CODEC.decode::<M>(&b)
-            && DEFAULT_CODEC.encode(&m).ok()? != bytes
-        {
+        // The codec decodes only a value's own encoding, so anything that decodes from
+        // the changed bytes is a different message.
+        if let Ok(m) = DEFAULT_CODEC.decode::<M>(&b) {
             return Some(m);
         }
     }

@@ -20,10 +20,8 @@ fn lossy(seed: u64) -> Simulation<Hb> {
         loss: 0.05,
         ..LinkConfig::default()
     });
-    let hb = HeartbeatConfig::default()
-        .interval(ms(100))
-        .detector(FixedTimeoutConfig::default().timeout(ms(300)))
-        .pause_guard(None);
+    let hb =
+        HeartbeatConfig::default().interval(ms(100)).detector(FixedTimeoutConfig::default().timeout(ms(300)));
     let mut sim = Simulation::new(cfg, hb);
     sim.schedule(Fault::crash(NodeId(2), Duration::from_secs(3)));
     sim
@@ -86,8 +84,7 @@ fn loss_rate_matches_configuration() {
     });
     let hb = HeartbeatConfig::default()
         .interval(ms(10))
-        .detector(FixedTimeoutConfig::default().timeout(Duration::from_secs(60)))
-        .pause_guard(None);
+        .detector(FixedTimeoutConfig::default().timeout(Duration::from_secs(60)));
     let r = Simulation::<Hb>::new(cfg, hb).run_for(Duration::from_secs(100));
     let rate = r.dropped as f64 / r.sent as f64;
     assert!(r.sent > 50_000);
@@ -350,10 +347,8 @@ fn a_message_to_self_dies_with_the_incarnation_that_sent_it() {
 fn quiet_hb(seed: u64, nodes: u32) -> Simulation<Hb> {
     let mut cfg = SimConfig::new(seed, nodes);
     cfg.network = Network::uniform(LinkConfig::with_latency(Latency::uniform(ms(1), ms(5))));
-    let hb = HeartbeatConfig::default()
-        .interval(ms(100))
-        .detector(FixedTimeoutConfig::default().timeout(ms(300)))
-        .pause_guard(None);
+    let hb =
+        HeartbeatConfig::default().interval(ms(100)).detector(FixedTimeoutConfig::default().timeout(ms(300)));
     Simulation::new(cfg, hb)
 }
 
@@ -396,10 +391,8 @@ fn healed_partition_restores_trust_and_gst_is_the_heal() {
 fn messages_in_flight_are_dropped_when_a_partition_starts() {
     let mut cfg = SimConfig::new(3, 2);
     cfg.network = Network::uniform(LinkConfig::with_latency(Latency::Constant(ms(50))));
-    let hb = HeartbeatConfig::default()
-        .interval(ms(100))
-        .detector(FixedTimeoutConfig::default().timeout(ms(300)))
-        .pause_guard(None);
+    let hb =
+        HeartbeatConfig::default().interval(ms(100)).detector(FixedTimeoutConfig::default().timeout(ms(300)));
     let mut sim = Simulation::<Hb>::new(cfg, hb);
     // Heartbeats sent at 0 ms arrive at 50 ms; the partition at 20 ms catches them in flight.
     sim.schedule(Fault::partition(crate::net::Partition::halves(&[NodeId(1), NodeId(2)]), ms(20)));
@@ -504,8 +497,7 @@ fn determinism_holds_across_every_fault_kind() {
         cfg.drift_ppm = vec![200, -200, 0, 50, -50];
         let hb = HeartbeatConfig::default()
             .interval(ms(100))
-            .detector(FixedTimeoutConfig::default().timeout(ms(500)))
-            .pause_guard(None);
+            .detector(FixedTimeoutConfig::default().timeout(ms(500)));
         let mut sim = Simulation::<Hb>::new(cfg, hb);
         let all: Vec<NodeId> = (1..=5).map(NodeId).collect();
         let s = Duration::from_secs;
