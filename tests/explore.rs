@@ -137,5 +137,5 @@ fn the_explorer_breaks_an_underestimated_drift_bound_and_exhausts_the_right_one(
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["complete"], true, "{json}");
-    assert_eq!(json["states"], 2_009_538, "{json}");
+    assert_eq!(json["states"], 1_061_338, "{json}");
 }

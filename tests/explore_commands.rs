@@ -66,6 +66,7 @@ fn setup<P: Protocol>(
         invariants: vec![],
         at_end: vec![Box::new(answered), check],
         obsolete: None,
+        symmetry: None,
     }
 }
 

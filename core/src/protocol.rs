@@ -348,6 +348,13 @@ pub struct Outbox<M, E, D, R = NoReply> {
     queue: VecDeque<Output<M, E, D, R>>,
 }
 
+impl<M, E, D, R> Outbox<M, E, D, R> {
+    /// The outputs waiting, for [`crate::rename`].
+    pub(crate) fn queue_mut(&mut self) -> &mut VecDeque<Output<M, E, D, R>> {
+        &mut self.queue
+    }
+}
+
 impl<M, E, D, R> Default for Outbox<M, E, D, R> {
     fn default() -> Self {
         Outbox { queue: VecDeque::new() }

@@ -36,6 +36,10 @@ pub struct ExploreArgs {
     /// for comparisons, or to rule out a wrong `Setup::obsolete` hook).
     #[arg(long)]
     keep_obsolete: bool,
+    /// Visit states that differ only by the names of nodes the model declares
+    /// interchangeable, instead of one of each (more states; for comparisons).
+    #[arg(long)]
+    no_symmetry: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -61,7 +65,8 @@ pub fn run(args: ExploreArgs) -> ExitCode {
         .mode(if args.dfs { Mode::Dfs } else { Mode::Bfs })
         .max_depth(args.max_depth)
         .max_states(args.max_states)
-        .forget_obsolete(!args.keep_obsolete);
+        .forget_obsolete(!args.keep_obsolete)
+        .symmetry(!args.no_symmetry);
     let started = Instant::now();
     let mut progress = |p: &palisade_sim::explore::Progress| {
         let secs = started.elapsed().as_secs_f64();

@@ -211,6 +211,7 @@ pub fn explorer_setup(write_back: bool) -> Setup<Abd> {
             (Some(sender), Some(receiver)) => abd::obsolete(sender, receiver, msg),
             _ => false,
         })),
+        symmetry: None,
     }
 }
 

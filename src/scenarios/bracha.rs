@@ -487,6 +487,7 @@ pub fn explorer_setup(horizon: Duration, drops: u32) -> palisade_sim::explore::S
             }
         })],
         obsolete: None,
+        symmetry: None,
     }
 }
 

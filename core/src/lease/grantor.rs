@@ -17,6 +17,12 @@ pub struct Grantor {
     quiet_until: Instant,
 }
 
+impl crate::rename::Rename for Grantor {
+    fn rename(&mut self, map: &crate::rename::Renaming) {
+        self.current.rename(map);
+    }
+}
+
 /// What handling one message produced.
 #[derive(Debug, Default)]
 pub(super) struct Reply {

@@ -66,6 +66,14 @@ pub struct Holder {
     rng: Rng,
 }
 
+/// A client names only itself: its phase, writes and timers hold tokens, request ids and
+/// local times.
+impl crate::rename::Rename for Holder {
+    fn rename(&mut self, map: &crate::rename::Renaming) {
+        self.id.rename(map);
+    }
+}
+
 impl Holder {
     /// A client that holds nothing and asks for nothing until [`LeaseCommand::Acquire`].
     pub fn new(id: NodeId, now: Instant, seed: u64) -> Self {

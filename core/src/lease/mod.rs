@@ -46,6 +46,7 @@ pub mod checks;
 pub mod election;
 mod grantor;
 mod holder;
+mod rename;
 pub mod writes;
 
 pub use grantor::Grantor;

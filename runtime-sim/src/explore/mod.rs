@@ -32,11 +32,12 @@
 
 mod schedule;
 mod state;
+mod symmetry;
 #[cfg(test)]
 mod tests;
 
 use crate::check::World;
-use palisade_core::{NodeId, Observation, Protocol, SystemModel, Violation};
+use palisade_core::{NodeId, Observation, Protocol, Renaming, SystemModel, Violation};
 use state::{StepChoice, XState};
 use std::collections::VecDeque;
 use std::hash::Hash;
@@ -44,6 +45,7 @@ use std::time::Duration;
 
 pub use schedule::{Scheduler, Walk, estimate_length, walk};
 pub use state::Step;
+pub use symmetry::{EXACT_UP_TO, Symmetry, VERIFIED_STATES};
 
 /// A safety property, checked on every state.
 pub type Invariant<P> = Box<dyn Fn(&World<P>) -> Result<(), Violation>>;
@@ -117,6 +119,9 @@ pub struct Setup<P: Protocol> {
     /// Messages that can never matter again, forgotten as soon as they are (`None`: keep
     /// every message until it is delivered or dropped).
     pub obsolete: Option<Obsolete<P>>,
+    /// Nodes that are interchangeable ([`Symmetry`]): the explorer visits one state of each
+    /// group that differ only by their names (`None`: every node is distinct).
+    pub symmetry: Option<Symmetry<P>>,
 }
 
 /// Breadth-first or depth-first.
@@ -141,6 +146,9 @@ pub struct Options {
     /// Forget the messages [`Setup::obsolete`] names (the default); `false` keeps every
     /// message, to compare state counts or to rule out a wrong hook.
     pub forget_obsolete: bool,
+    /// Merge states that differ only by the names of [`Setup::symmetry`]'s nodes (the
+    /// default); `false` visits each, to compare state counts.
+    pub symmetry: bool,
 }
 
 impl Options {
@@ -149,12 +157,19 @@ impl Options {
         max_depth: usize,
         max_states: u64,
         forget_obsolete: bool,
+        symmetry: bool,
     }
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { mode: Mode::Bfs, max_depth: 256, max_states: 5_000_000, forget_obsolete: true }
+        Options {
+            mode: Mode::Bfs,
+            max_depth: 256,
+            max_states: 5_000_000,
+            forget_obsolete: true,
+            symmetry: true,
+        }
     }
 }
 
@@ -242,6 +257,21 @@ where
     let mut frontier: VecDeque<(XState<P>, usize, usize)> = VecDeque::new();
     let mut report = Report { states: 0, generated: 0, max_depth: 0, complete: true, counterexample: None };
     let mut expanded = 0u64;
+    let symmetry = setup.symmetry.as_ref().filter(|_| options.symmetry);
+    let mut verified = 0u32;
+    // A state's fingerprint, or its representative's, testing the symmetry on the first
+    // states that have a representative of their own.
+    let mut fingerprint = |state: &XState<P>| {
+        let Some(sym) = symmetry else { return state.fingerprint() };
+        let (fp, map) = state.representative(sym);
+        if let Some(map) = map
+            && verified < VERIFIED_STATES
+        {
+            verified += 1;
+            verify_symmetry(setup, sym, state, &state.renamed(sym, &map), &map);
+        }
+        fp
+    };
     let found = |tree: &Vec<(usize, StepChoice)>, at: usize, violation: Violation, setup: &Setup<P>| {
         let mut path = Vec::new();
         let mut i = at;
@@ -258,7 +288,7 @@ where
         Counterexample { violation, steps, trace }
     };
     for (init, drifts) in XState::initial(setup) {
-        let fp = init.fingerprint();
+        let fp = fingerprint(&init);
         if !seen.insert(fp) {
             continue;
         }
@@ -295,7 +325,7 @@ where
             let mut next = state.clone();
             next.apply(setup, &choice);
             report.generated += 1;
-            let fp = next.fingerprint();
+            let fp = fingerprint(&next);
             if !seen.insert(fp) {
                 continue;
             }
@@ -314,4 +344,41 @@ where
         }
     }
     report
+}
+
+/// Panics unless `twin` (`state` renamed under `map`) is checked alike and has, as its
+/// successors, exactly the renamings of `state`'s successors.
+fn verify_symmetry<P>(
+    setup: &Setup<P>,
+    sym: &Symmetry<P>,
+    state: &XState<P>,
+    twin: &XState<P>,
+    map: &Renaming,
+) where
+    P: Protocol + Clone + Hash,
+    P::Config: Clone,
+{
+    let verdict = |s: &XState<P>| s.check(&setup.invariants).is_ok();
+    assert!(
+        verdict(state) == verdict(twin),
+        "Setup::symmetry declares {:?} interchangeable, but the checkers judge a state and its renaming ({map:?}) differently",
+        sym.nodes()
+    );
+    let successors = |s: &XState<P>, rename: bool| -> std::collections::BTreeSet<u128> {
+        s.choices(setup)
+            .iter()
+            .map(|c| {
+                let mut next = s.clone();
+                next.apply(setup, c);
+                if rename { next.renamed(sym, map).fingerprint() } else { next.fingerprint() }
+            })
+            .collect()
+    };
+    assert!(
+        successors(state, true) == successors(twin, false),
+        "Setup::symmetry declares {:?} interchangeable, but a state renamed ({map:?}) does not step to the renamed \
+         successors: a protocol value names a node its Rename impl leaves alone, or the nodes differ in \
+         configuration, workload or checkers",
+        sym.nodes()
+    );
 }

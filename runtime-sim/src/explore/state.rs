@@ -1,11 +1,12 @@
 //! One state of the explorer, the choices it offers, and applying one.
 
 use super::Setup;
+use super::symmetry::Symmetry;
 use crate::check::World;
 use crate::clock::NodeClock;
 use palisade_core::codec::{Codec, DEFAULT_CODEC};
 use palisade_core::protocol::{Init, Output};
-use palisade_core::{NodeId, Observation, Protocol, Replied, RequestId, Violation};
+use palisade_core::{NodeId, Observation, Protocol, Renaming, Replied, RequestId, Violation};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -90,8 +91,11 @@ pub(crate) struct XState<P: Protocol> {
     /// Each node's fingerprint ([`Self::node_fingerprint`]), kept current by every step so a
     /// state's fingerprint rehashes only what changed.
     node_fps: Vec<u128>,
-    /// Each history event's fingerprint, computed once when it is emitted.
+    /// Each history event's and reply's fingerprint, in the order they were emitted,
+    /// computed once when it is.
     event_fps: Vec<u128>,
+    /// Whether `event_fps[k]` is a reply's (else an event's).
+    is_reply: Vec<bool>,
 }
 
 impl<P: Protocol + Clone> Clone for XState<P> {
@@ -107,6 +111,7 @@ impl<P: Protocol + Clone> Clone for XState<P> {
             timed_flight: self.timed_flight,
             node_fps: self.node_fps.clone(),
             event_fps: self.event_fps.clone(),
+            is_reply: self.is_reply.clone(),
         }
     }
 }
@@ -279,6 +284,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
             timed_flight: setup.bounds.max_delay.is_some(),
             node_fps: vec![0; n],
             event_fps: Vec::new(),
+            is_reply: Vec::new(),
         };
         for &id in &members {
             s.boot(setup, id, None, &mut None);
@@ -293,7 +299,11 @@ impl<P: Protocol + Clone + Hash> XState<P> {
     fn boot(&mut self, setup: &Setup<P>, id: NodeId, restored: Option<P::Durable>, trace: &mut Tracer<'_>) {
         let i = id.0 as usize - 1;
         let members: Vec<NodeId> = (1..=setup.nodes).map(NodeId).collect();
-        let seed = u64::from(id.0) << 32 | u64::from(self.incarnations[i]);
+        let seed = setup
+            .symmetry
+            .as_ref()
+            .and_then(|sym| sym.seed(id, self.incarnations[i]))
+            .unwrap_or(u64::from(id.0) << 32 | u64::from(self.incarnations[i]));
         let now = self.world.clocks[i].read(self.world.now_ns);
         let node = P::new(Init::restart(id, members, setup.config.clone(), restored, seed, now));
         self.world.nodes[i] = Some(node);
@@ -322,7 +332,8 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                         event: serde_json::to_value(&event).unwrap_or_default(),
                     });
                     let at = Duration::from_nanos(now);
-                    self.event_fps.push(fingerprint_of(&(at, id, encode(&event))));
+                    self.event_fps.push(event_fp(at, id, &event));
+                    self.is_reply.push(false);
                     self.world.history.push(Observation { at, node: id, event });
                 }
                 Output::Reply { req, reply } => {
@@ -332,8 +343,8 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                         reply: serde_json::to_value(&reply).unwrap_or_default(),
                     });
                     let at = Duration::from_nanos(now);
-                    // Tagged apart from events: a reply and an event never share a fingerprint.
-                    self.event_fps.push(fingerprint_of(&(1u8, at, id, req, encode(&reply))));
+                    self.event_fps.push(reply_fp(at, id, req, &reply));
+                    self.is_reply.push(true);
                     self.world.replies.push(Observation { at, node: id, event: Replied { req, reply } });
                 }
                 Output::Persist(d) => {
@@ -650,13 +661,148 @@ impl<P: Protocol + Clone + Hash> XState<P> {
     }
 
     fn node_fingerprint(&self, i: usize) -> u128 {
-        let mut h = Fp::new();
-        self.world.nodes[i].hash(&mut h);
-        self.world.durable[i].as_ref().map(encode).hash(&mut h);
-        self.world.clocks[i].hash(&mut h);
-        (self.issued[i], self.incarnations[i]).hash(&mut h);
-        h.finish()
+        node_fp(
+            &self.world.nodes[i],
+            &self.world.durable[i],
+            &self.world.clocks[i],
+            self.issued[i],
+            self.incarnations[i],
+        )
     }
+
+    /// The fingerprint of this state's representative under `sym`, with the renaming that
+    /// takes the state there (`None` when the state is its own representative);
+    /// [`super::symmetry`] says how it is chosen.
+    pub(crate) fn representative(&self, sym: &Symmetry<P>) -> (u128, Option<Renaming>) {
+        if !sym.every_renaming().is_empty() {
+            let mut best = (self.fingerprint(), None);
+            for map in sym.every_renaming() {
+                let fp = self.renamed(sym, map).fingerprint();
+                if fp < best.0 {
+                    best = (fp, Some(map));
+                }
+            }
+            return (best.0, best.1.cloned());
+        }
+        match self.sorting_renaming(sym) {
+            None => (self.fingerprint(), None),
+            Some(map) => (self.renamed(sym, &map).fingerprint(), Some(map)),
+        }
+    }
+
+    /// The renaming that sorts `sym`'s nodes by their name-blind keys, unless it is the
+    /// identity.
+    fn sorting_renaming(&self, sym: &Symmetry<P>) -> Option<Renaming> {
+        let mut keyed: Vec<(u128, NodeId)> =
+            sym.nodes().iter().map(|&id| (self.sort_key(sym, id), id)).collect();
+        keyed.sort_unstable();
+        let order: Vec<NodeId> = keyed.into_iter().map(|(_, id)| id).collect();
+        let map = sym.sorting(&order);
+        (!map.is_identity()).then_some(map)
+    }
+
+    /// A class member's state, fingerprinted under a renaming that does not tell the
+    /// members apart.
+    fn sort_key(&self, sym: &Symmetry<P>, id: NodeId) -> u128 {
+        let i = id.0 as usize - 1;
+        let map = sym.key_renaming(id);
+        let node = self.world.nodes[i].clone().map(|mut p| {
+            (sym.node)(&mut p, &map);
+            p
+        });
+        let durable = self.world.durable[i].clone().map(|mut d| {
+            (sym.durable)(&mut d, &map);
+            d
+        });
+        node_fp(&node, &durable, &self.world.clocks[i], self.issued[i], self.incarnations[i])
+    }
+
+    /// This state with every node renamed under `map` (a permutation): each node's state
+    /// moves to its new name's slot, and every message, event and reply names nodes anew.
+    pub(crate) fn renamed(&self, sym: &Symmetry<P>, map: &Renaming) -> Self {
+        let n = self.world.nodes.len();
+        let slot = |i: usize| map.apply(NodeId(i as u32 + 1)).0 as usize - 1;
+        let mut out = self.clone();
+        for i in 0..n {
+            let j = slot(i);
+            out.world.nodes[j] = self.world.nodes[i].clone().map(|mut p| {
+                (sym.node)(&mut p, map);
+                p
+            });
+            out.world.durable[j] = self.world.durable[i].clone().map(|mut d| {
+                (sym.durable)(&mut d, map);
+                d
+            });
+            out.world.clocks[j] = self.world.clocks[i].clone();
+            out.issued[j] = self.issued[i];
+            out.incarnations[j] = self.incarnations[i];
+        }
+        for o in &mut out.world.history {
+            o.node = map.apply(o.node);
+            (sym.event)(&mut o.event, map);
+        }
+        for o in &mut out.world.replies {
+            o.node = map.apply(o.node);
+            (sym.reply)(&mut o.event.reply, map);
+        }
+        out.world.crashes = self.world.crashes.iter().map(|(&id, &at)| (map.apply(id), at)).collect();
+        out.world.restarts = self.world.restarts.iter().map(|&(id, at)| (map.apply(id), at)).collect();
+        out.world.byzantine = self.world.byzantine.iter().map(|&id| map.apply(id)).collect();
+        let (mut events, mut replies) = (out.world.history.iter(), out.world.replies.iter());
+        for (fp, &reply) in out.event_fps.iter_mut().zip(&self.is_reply) {
+            *fp = if reply {
+                let r = replies.next().expect("one reply per reply fingerprint");
+                reply_fp(r.at, r.node, r.event.req, &r.event.reply)
+            } else {
+                let e = events.next().expect("one event per event fingerprint");
+                event_fp(e.at, e.node, &e.event)
+            };
+        }
+        out.flight = self
+            .flight
+            .iter()
+            .map(|f| {
+                let (from, to) = (map.apply(f.from), map.apply(f.to));
+                let mut msg = f.msg.clone();
+                (sym.message)(&mut msg, map);
+                let bytes = encode(&msg);
+                let fp = fingerprint_of(&(from, to, &bytes));
+                Rc::new(Flight { from, to, bytes, msg, sent_ns: f.sent_ns, fp })
+            })
+            .collect();
+        out.flight.sort_by(|x, y| (x.to, x.from, &x.bytes).cmp(&(y.to, y.from, &y.bytes)));
+        for i in 0..n {
+            out.node_fps[i] = out.node_fingerprint(i);
+        }
+        out
+    }
+}
+
+/// One node's fingerprint: its protocol state, durable state, clock, commands issued and
+/// incarnation.
+fn node_fp<P: Protocol + Hash>(
+    node: &Option<P>,
+    durable: &Option<P::Durable>,
+    clock: &NodeClock,
+    issued: usize,
+    incarnation: u32,
+) -> u128 {
+    let mut h = Fp::new();
+    node.hash(&mut h);
+    durable.as_ref().map(encode).hash(&mut h);
+    clock.hash(&mut h);
+    (issued, incarnation).hash(&mut h);
+    h.finish()
+}
+
+/// An event's fingerprint.
+fn event_fp<E: Serialize>(at: Duration, node: NodeId, event: &E) -> u128 {
+    fingerprint_of(&(at, node, encode(event)))
+}
+
+/// A reply's fingerprint, tagged apart from events': a reply and an event never share one.
+fn reply_fp<R: Serialize>(at: Duration, node: NodeId, req: RequestId, reply: &R) -> u128 {
+    fingerprint_of(&(1u8, at, node, req, encode(reply)))
 }
 
 /// Replays a path (its initial clocks, then its choices), describing each step and writing
