@@ -263,12 +263,12 @@ where
     // states that have a representative of their own.
     let mut fingerprint = |state: &XState<P>| {
         let Some(sym) = symmetry else { return state.fingerprint() };
-        let (fp, map) = state.representative(sym);
+        let (fp, map) = state.representative(setup, sym);
         if let Some(map) = map
             && verified < VERIFIED_STATES
         {
             verified += 1;
-            verify_symmetry(setup, sym, state, &state.renamed(sym, &map), &map);
+            verify_symmetry(setup, sym, state, &state.renamed(setup, sym, &map), &map);
         }
         fp
     };
@@ -287,7 +287,7 @@ where
         let (steps, trace) = state::replay(setup, &path);
         Counterexample { violation, steps, trace }
     };
-    for (init, drifts) in XState::initial(setup) {
+    for (init, drifts) in XState::initial(setup, symmetry.is_some()) {
         let fp = fingerprint(&init);
         if !seen.insert(fp) {
             continue;
@@ -370,7 +370,7 @@ fn verify_symmetry<P>(
             .map(|c| {
                 let mut next = s.clone();
                 next.apply(setup, c);
-                if rename { next.renamed(sym, map).fingerprint() } else { next.fingerprint() }
+                if rename { next.renamed(setup, sym, map).fingerprint() } else { next.fingerprint() }
             })
             .collect()
     };

@@ -61,7 +61,7 @@ where
     P::Config: Clone,
 {
     let mut rng = Rng::from_seed(seed);
-    let mut initial = XState::initial(setup);
+    let mut initial = XState::initial(setup, false);
     let pick = rng.below(initial.len() as u64) as usize;
     let (mut state, drifts) = initial.swap_remove(pick);
     let mut path = vec![StepChoice::Start(drifts)];

@@ -30,6 +30,8 @@ struct Flight<M> {
     sent_ns: u64,
     /// Fingerprint of sender, receiver and encoding, computed once when it is sent.
     fp: u128,
+    /// The same under each of the symmetry's renamings ([`Symmetry::every_renaming`]).
+    renamed_fps: Vec<u128>,
 }
 
 /// A choice at a state.
@@ -96,6 +98,14 @@ pub(crate) struct XState<P: Protocol> {
     event_fps: Vec<u128>,
     /// Whether `event_fps[k]` is a reply's (else an event's).
     is_reply: Vec<bool>,
+    /// `node_fps` and `event_fps` under each of the symmetry's renamings, kept current the
+    /// same way, so a representative costs no renamed copy: `renamed_node_fps[k][i]` is
+    /// node `i`'s state renamed (it belongs in the slot the renaming gives `i`).
+    renamed_node_fps: Vec<Vec<u128>>,
+    renamed_event_fps: Vec<Vec<u128>>,
+    /// Whether those are kept (a search that reduces by the symmetry); paths and replays
+    /// fingerprint nothing.
+    tracks_renamings: bool,
 }
 
 impl<P: Protocol + Clone> Clone for XState<P> {
@@ -112,6 +122,9 @@ impl<P: Protocol + Clone> Clone for XState<P> {
             node_fps: self.node_fps.clone(),
             event_fps: self.event_fps.clone(),
             is_reply: self.is_reply.clone(),
+            renamed_node_fps: self.renamed_node_fps.clone(),
+            renamed_event_fps: self.renamed_event_fps.clone(),
+            tracks_renamings: self.tracks_renamings,
         }
     }
 }
@@ -231,7 +244,9 @@ pub(crate) enum Traced {
 
 impl<P: Protocol + Clone + Hash> XState<P> {
     /// The initial states: one per assignment of clock rates at the ends of the drift bound.
-    pub(crate) fn initial(setup: &Setup<P>) -> Vec<(Self, Vec<i64>)> {
+    /// `reduce`: the search merges states by [`Setup::symmetry`], so each state keeps its
+    /// renamed fingerprints.
+    pub(crate) fn initial(setup: &Setup<P>, reduce: bool) -> Vec<(Self, Vec<i64>)> {
         let rho = i64::from(setup.model.clocks.max_drift_ppm);
         let n = setup.nodes as usize;
         let rates: Vec<i64> = if rho == 0 { vec![0] } else { vec![-rho, rho] };
@@ -248,10 +263,10 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                 })
                 .collect();
         }
-        assignments.into_iter().map(|drifts| (Self::start(setup, &drifts), drifts)).collect()
+        assignments.into_iter().map(|drifts| (Self::start(setup, &drifts, reduce), drifts)).collect()
     }
 
-    fn start(setup: &Setup<P>, drifts: &[i64]) -> Self {
+    fn start(setup: &Setup<P>, drifts: &[i64], reduce: bool) -> Self {
         let n = setup.nodes as usize;
         let members: Vec<NodeId> = (1..=setup.nodes).map(NodeId).collect();
         let clocks: Vec<NodeClock> = drifts
@@ -285,12 +300,18 @@ impl<P: Protocol + Clone + Hash> XState<P> {
             node_fps: vec![0; n],
             event_fps: Vec::new(),
             is_reply: Vec::new(),
+            renamed_node_fps: Vec::new(),
+            renamed_event_fps: Vec::new(),
+            tracks_renamings: reduce && setup.symmetry.is_some(),
         };
+        let renamings = s.tracked(setup).map_or(0, |sym| sym.every_renaming().len());
+        s.renamed_node_fps = vec![vec![0; n]; renamings];
+        s.renamed_event_fps = vec![Vec::new(); renamings];
         for &id in &members {
             s.boot(setup, id, None, &mut None);
         }
         for i in 0..n {
-            s.node_fps[i] = s.node_fingerprint(i);
+            s.refresh_node_fp(setup, i);
         }
         s.forget_obsolete(setup);
         s
@@ -307,12 +328,12 @@ impl<P: Protocol + Clone + Hash> XState<P> {
         let now = self.world.clocks[i].read(self.world.now_ns);
         let node = P::new(Init::restart(id, members, setup.config.clone(), restored, seed, now));
         self.world.nodes[i] = Some(node);
-        self.drain(id, trace);
+        self.drain(setup, id, trace);
     }
 
     /// Applies a node's outputs: sends join the messages in flight, events the history,
     /// persists the durable state.
-    fn drain(&mut self, id: NodeId, trace: &mut Tracer<'_>) {
+    fn drain(&mut self, setup: &Setup<P>, id: NodeId, trace: &mut Tracer<'_>) {
         let i = id.0 as usize - 1;
         let now = self.world.now_ns;
         while let Some(out) = self.world.nodes[i].as_mut().and_then(Protocol::poll_output) {
@@ -321,7 +342,19 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                     let bytes = encode(&msg);
                     emit(trace, || Traced::Send { from: id, to, msg: json(&msg) });
                     let fp = fingerprint_of(&(id, to, &bytes));
-                    let f = Rc::new(Flight { from: id, to, bytes, msg, sent_ns: now, fp });
+                    let renamed_fps = match self.tracked(setup) {
+                        Some(sym) => sym
+                            .every_renaming()
+                            .iter()
+                            .map(|map| {
+                                let mut m = msg.clone();
+                                (sym.message)(&mut m, map);
+                                fingerprint_of(&(map.apply(id), map.apply(to), encode(&m)))
+                            })
+                            .collect(),
+                        None => Vec::new(),
+                    };
+                    let f = Rc::new(Flight { from: id, to, bytes, msg, sent_ns: now, fp, renamed_fps });
                     let at =
                         self.flight.partition_point(|x| (x.to, x.from, &x.bytes) <= (f.to, f.from, &f.bytes));
                     self.flight.insert(at, f);
@@ -334,6 +367,13 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                     let at = Duration::from_nanos(now);
                     self.event_fps.push(event_fp(at, id, &event));
                     self.is_reply.push(false);
+                    if let Some(sym) = self.tracked(setup) {
+                        for (map, fps) in sym.every_renaming().iter().zip(&mut self.renamed_event_fps) {
+                            let mut e = event.clone();
+                            (sym.event)(&mut e, map);
+                            fps.push(event_fp(at, map.apply(id), &e));
+                        }
+                    }
                     self.world.history.push(Observation { at, node: id, event });
                 }
                 Output::Reply { req, reply } => {
@@ -345,6 +385,13 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                     let at = Duration::from_nanos(now);
                     self.event_fps.push(reply_fp(at, id, req, &reply));
                     self.is_reply.push(true);
+                    if let Some(sym) = self.tracked(setup) {
+                        for (map, fps) in sym.every_renaming().iter().zip(&mut self.renamed_event_fps) {
+                            let mut r = reply.clone();
+                            (sym.reply)(&mut r, map);
+                            fps.push(reply_fp(at, map.apply(id), req, &r));
+                        }
+                    }
                     self.world.replies.push(Observation { at, node: id, event: Replied { req, reply } });
                 }
                 Output::Persist(d) => {
@@ -462,7 +509,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                     emit(trace, || Traced::Deliver { from: f.from, to: f.to, msg: json(&f.msg) });
                     let now = self.world.clocks[i].read(self.world.now_ns);
                     node.handle_message(now, f.from, f.msg.clone());
-                    self.drain(f.to, trace);
+                    self.drain(setup, f.to, trace);
                 } else {
                     emit(trace, || Traced::Drop { from: f.from, to: f.to, msg: json(&f.msg) });
                     if describing {
@@ -499,7 +546,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                 if let Some(node) = self.world.nodes[i].as_mut() {
                     node.handle_timeout(now);
                 }
-                self.drain(id, trace);
+                self.drain(setup, id, trace);
             }
             Choice::Crash(id) => {
                 let i = id.0 as usize - 1;
@@ -544,13 +591,12 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                     if let Some(node) = self.world.nodes[i].as_mut() {
                         node.handle_command(now, req, cmd);
                     }
-                    self.drain(id, trace);
+                    self.drain(setup, id, trace);
                 }
             }
         }
         if let Some(id) = touched {
-            let i = id.0 as usize - 1;
-            self.node_fps[i] = self.node_fingerprint(i);
+            self.refresh_node_fp(setup, id.0 as usize - 1);
         }
         self.forget_obsolete(setup);
         Step { at: Duration::from_nanos(self.world.now_ns), what }
@@ -646,18 +692,65 @@ impl<P: Protocol + Clone + Hash> XState<P> {
     /// The state's fingerprint: 128 bits over everything that can influence what happens
     /// next or what a checker sees.
     pub(crate) fn fingerprint(&self) -> u128 {
+        self.digest(self.node_fps.iter().copied(), |f| f.fp, &self.event_fps)
+    }
+
+    /// The fingerprint of this state renamed under the symmetry's renaming `k`
+    /// ([`Symmetry::every_renaming`]), from the parts kept for it: the fingerprint
+    /// [`Self::renamed`] would give, without the copy.
+    fn renamed_fingerprint(&self, sym: &Symmetry<P>, k: usize) -> u128 {
+        let fps = &self.renamed_node_fps[k];
+        let nodes = (0..fps.len()).map(|j| fps[sym.source(k, NodeId(j as u32 + 1)).0 as usize - 1]);
+        self.digest(nodes, |f| f.renamed_fps[k], &self.renamed_event_fps[k])
+    }
+
+    /// The fingerprint of a state with these node fingerprints (in slot order), message
+    /// fingerprints and event fingerprints, and this state's time and fault budget. The
+    /// messages in flight are a multiset: their fingerprints are summed, so their order
+    /// (by sender, receiver and encoding, which a renaming changes) does not enter.
+    fn digest(
+        &self,
+        nodes: impl ExactSizeIterator<Item = u128>,
+        message: impl Fn(&Flight<P::Message>) -> u128,
+        events: &[u128],
+    ) -> u128 {
         let mut h = Fp::new();
         self.world.now_ns.hash(&mut h);
-        self.node_fps.hash(&mut h);
+        nodes.len().hash(&mut h);
+        nodes.for_each(|fp| fp.hash(&mut h));
+        let mut flight = 0u128;
         for f in &self.flight {
-            f.fp.hash(&mut h);
-            if self.timed_flight {
-                f.sent_ns.hash(&mut h);
-            }
+            let fp = message(f);
+            flight =
+                flight.wrapping_add(if self.timed_flight { fingerprint_of(&(fp, f.sent_ns)) } else { fp });
         }
-        self.event_fps.hash(&mut h);
+        (self.flight.len(), flight).hash(&mut h);
+        events.hash(&mut h);
         (self.crashes_left, self.drops_left, self.dups_left).hash(&mut h);
         h.finish()
+    }
+
+    /// The symmetry whose renamed fingerprints this state keeps, if any.
+    fn tracked<'a>(&self, setup: &'a Setup<P>) -> Option<&'a Symmetry<P>> {
+        setup.symmetry.as_ref().filter(|_| self.tracks_renamings)
+    }
+
+    /// Recomputes node `i`'s fingerprint, and its renamed ones, after it changed.
+    fn refresh_node_fp(&mut self, setup: &Setup<P>, i: usize) {
+        self.node_fps[i] = self.node_fingerprint(i);
+        let Some(sym) = self.tracked(setup) else { return };
+        for (k, map) in sym.every_renaming().iter().enumerate() {
+            let node = self.world.nodes[i].clone().map(|mut p| {
+                (sym.node)(&mut p, map);
+                p
+            });
+            let durable = self.world.durable[i].clone().map(|mut d| {
+                (sym.durable)(&mut d, map);
+                d
+            });
+            self.renamed_node_fps[k][i] =
+                node_fp(&node, &durable, &self.world.clocks[i], self.issued[i], self.incarnations[i]);
+        }
     }
 
     fn node_fingerprint(&self, i: usize) -> u128 {
@@ -673,11 +766,11 @@ impl<P: Protocol + Clone + Hash> XState<P> {
     /// The fingerprint of this state's representative under `sym`, with the renaming that
     /// takes the state there (`None` when the state is its own representative);
     /// [`super::symmetry`] says how it is chosen.
-    pub(crate) fn representative(&self, sym: &Symmetry<P>) -> (u128, Option<Renaming>) {
+    pub(crate) fn representative(&self, setup: &Setup<P>, sym: &Symmetry<P>) -> (u128, Option<Renaming>) {
         if !sym.every_renaming().is_empty() {
             let mut best = (self.fingerprint(), None);
-            for map in sym.every_renaming() {
-                let fp = self.renamed(sym, map).fingerprint();
+            for (k, map) in sym.every_renaming().iter().enumerate() {
+                let fp = self.renamed_fingerprint(sym, k);
                 if fp < best.0 {
                     best = (fp, Some(map));
                 }
@@ -686,7 +779,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
         }
         match self.sorting_renaming(sym) {
             None => (self.fingerprint(), None),
-            Some(map) => (self.renamed(sym, &map).fingerprint(), Some(map)),
+            Some(map) => (self.renamed(setup, sym, &map).fingerprint(), Some(map)),
         }
     }
 
@@ -719,7 +812,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
 
     /// This state with every node renamed under `map` (a permutation): each node's state
     /// moves to its new name's slot, and every message, event and reply names nodes anew.
-    pub(crate) fn renamed(&self, sym: &Symmetry<P>, map: &Renaming) -> Self {
+    pub(crate) fn renamed(&self, setup: &Setup<P>, sym: &Symmetry<P>, map: &Renaming) -> Self {
         let n = self.world.nodes.len();
         let slot = |i: usize| map.apply(NodeId(i as u32 + 1)).0 as usize - 1;
         let mut out = self.clone();
@@ -749,14 +842,24 @@ impl<P: Protocol + Clone + Hash> XState<P> {
         out.world.restarts = self.world.restarts.iter().map(|&(id, at)| (map.apply(id), at)).collect();
         out.world.byzantine = self.world.byzantine.iter().map(|&id| map.apply(id)).collect();
         let (mut events, mut replies) = (out.world.history.iter(), out.world.replies.iter());
-        for (fp, &reply) in out.event_fps.iter_mut().zip(&self.is_reply) {
-            *fp = if reply {
+        for (k, &reply) in self.is_reply.iter().enumerate() {
+            let fps = std::iter::once(&mut out.event_fps[k])
+                .chain(out.renamed_event_fps.iter_mut().map(|v| &mut v[k]));
+            if reply {
                 let r = replies.next().expect("one reply per reply fingerprint");
-                reply_fp(r.at, r.node, r.event.req, &r.event.reply)
+                for (fp, m) in fps.zip(std::iter::once(None).chain(sym.every_renaming().iter().map(Some))) {
+                    let mut reply = r.event.reply.clone();
+                    m.inspect(|m| (sym.reply)(&mut reply, m));
+                    *fp = reply_fp(r.at, m.map_or(r.node, |m| m.apply(r.node)), r.event.req, &reply);
+                }
             } else {
                 let e = events.next().expect("one event per event fingerprint");
-                event_fp(e.at, e.node, &e.event)
-            };
+                for (fp, m) in fps.zip(std::iter::once(None).chain(sym.every_renaming().iter().map(Some))) {
+                    let mut event = e.event.clone();
+                    m.inspect(|m| (sym.event)(&mut event, m));
+                    *fp = event_fp(e.at, m.map_or(e.node, |m| m.apply(e.node)), &event);
+                }
+            }
         }
         out.flight = self
             .flight
@@ -767,12 +870,21 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                 (sym.message)(&mut msg, map);
                 let bytes = encode(&msg);
                 let fp = fingerprint_of(&(from, to, &bytes));
-                Rc::new(Flight { from, to, bytes, msg, sent_ns: f.sent_ns, fp })
+                let renamed_fps = sym
+                    .every_renaming()
+                    .iter()
+                    .map(|m| {
+                        let mut again = msg.clone();
+                        (sym.message)(&mut again, m);
+                        fingerprint_of(&(m.apply(from), m.apply(to), encode(&again)))
+                    })
+                    .collect();
+                Rc::new(Flight { from, to, bytes, msg, sent_ns: f.sent_ns, fp, renamed_fps })
             })
             .collect();
         out.flight.sort_by(|x, y| (x.to, x.from, &x.bytes).cmp(&(y.to, y.from, &y.bytes)));
         for i in 0..n {
-            out.node_fps[i] = out.node_fingerprint(i);
+            out.refresh_node_fp(setup, i);
         }
         out
     }
@@ -815,7 +927,7 @@ pub(crate) fn replay<P: Protocol + Clone + Hash>(
 ) -> (Vec<Step>, String) {
     let Some(StepChoice::Start(drifts)) = path.first() else { return (Vec::new(), String::new()) };
     let mut steps = vec![Step::start(drifts)];
-    let mut state = XState::start(setup, drifts);
+    let mut state = XState::start(setup, drifts, false);
     let mut lines: Vec<serde_json::Value> = Vec::new();
     for (n, d) in drifts.iter().enumerate() {
         lines.push(serde_json::json!({"kind": "clock", "t_ns": 0, "node": n + 1, "ppm": d, "offset_ns": 0}));

@@ -38,6 +38,8 @@ pub struct Symmetry<P: Protocol> {
     pub(super) durable: fn(&mut P::Durable, &Renaming),
     /// Every renaming of the class but the identity, for classes of up to [`EXACT_UP_TO`].
     exact: Vec<Renaming>,
+    /// Their inverses: `inverse[k]` names the node whose state renaming `k` moves to a slot.
+    inverse: Vec<Renaming>,
 }
 
 impl<P: Protocol> Symmetry<P> {
@@ -65,7 +67,15 @@ impl<P: Protocol> Symmetry<P> {
                 }
             }
         }
+        let inverse = exact
+            .iter()
+            .map(|map| {
+                Renaming::new(nodes.iter().map(|&n| (map.apply(n), n)))
+                    .expect("a permutation's inverse is one")
+            })
+            .collect();
         Symmetry {
+            inverse,
             exact,
             nodes,
             node: P::rename,
@@ -85,7 +95,14 @@ impl<P: Protocol> Symmetry<P> {
     #[cfg(test)]
     pub(super) fn sorted_only(mut self) -> Self {
         self.exact.clear();
+        self.inverse.clear();
         self
+    }
+
+    /// For renaming `k` of [`Self::every_renaming`], the node whose state it moves into
+    /// node `slot`'s place.
+    pub(super) fn source(&self, k: usize, slot: NodeId) -> NodeId {
+        self.inverse[k].apply(slot)
     }
 
     /// Every renaming of the class but the identity, when the class is small enough for
