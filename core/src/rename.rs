@@ -7,9 +7,11 @@
 //! node (its own id, a holder, a set of replies keyed by sender) must say how it is
 //! rewritten: that is [`Rename`]. Values that name no node implement it as nothing.
 //!
-//! The explorer checks a declaration against the protocol as it goes (a renamed state must
-//! have the renamed state's successors), so a forgotten field fails loudly rather than
-//! merging states that differ.
+//! A forgotten field makes the explorer merge states that differ, which can hide a
+//! violation. The explorer samples the declaration as it searches (a renamed state must be
+//! judged alike and step to the renamed successors), and `palisade_sim::explore::check_symmetry`
+//! checks every state of a model; run it on a small model whenever a `Rename` impl or a
+//! declaration changes.
 
 use crate::node::NodeId;
 use crate::protocol::{Outbox, Output};
@@ -17,34 +19,36 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 /// New names for some nodes; nodes it does not mention keep theirs. The explorer's
-/// representatives use permutations; a renaming may also send several nodes to one name
-/// (the explorer's sort keys do), and then a map keyed by node keeps one entry per name.
+/// representatives are permutations of the interchangeable nodes. Its sort keys (for classes
+/// of more than `EXACT_UP_TO` nodes) are not: they send every member but one to the same
+/// placeholder, `NodeId(u32::MAX)`, so a `Rename` impl must not use a new name as an index
+/// (a map keyed by node then keeps one entry per name, which is what a key wants).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Renaming {
     /// `(old, new)`, sorted by the old name, each old name once.
     to: Vec<(NodeId, NodeId)>,
 }
 
-/// A renaming that names one node twice.
+/// A renaming that gives one node two new names.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NamedTwice(pub NodeId);
+pub struct TwoNewNames(pub NodeId);
 
-impl std::fmt::Display for NamedTwice {
+impl std::fmt::Display for TwoNewNames {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "a renaming gives {} two new names", self.0)
     }
 }
 
-impl std::error::Error for NamedTwice {}
+impl std::error::Error for TwoNewNames {}
 
 impl Renaming {
     /// The renaming that sends each `(old, new)` pair's `old` to `new` and every other node
     /// to itself.
-    pub fn new(pairs: impl IntoIterator<Item = (NodeId, NodeId)>) -> Result<Self, NamedTwice> {
+    pub fn new(pairs: impl IntoIterator<Item = (NodeId, NodeId)>) -> Result<Self, TwoNewNames> {
         let mut to: Vec<(NodeId, NodeId)> = pairs.into_iter().collect();
         to.sort_unstable();
         if let Some(w) = to.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(NamedTwice(w[0].0));
+            return Err(TwoNewNames(w[0].0));
         }
         Ok(Renaming { to })
     }
@@ -221,7 +225,7 @@ mod tests {
     fn a_renaming_names_each_node_once() {
         assert_eq!(
             Renaming::new([(NodeId(3), NodeId(4)), (NodeId(3), NodeId(5))]),
-            Err(NamedTwice(NodeId(3)))
+            Err(TwoNewNames(NodeId(3)))
         );
         let merge = Renaming::new([(NodeId(3), NodeId(9)), (NodeId(4), NodeId(9))]).unwrap();
         let mut by_node: BTreeMap<NodeId, u8> = [(NodeId(3), 1), (NodeId(4), 2)].into();
@@ -247,6 +251,12 @@ mod tests {
         let mut list: Arc<[NodeId]> = vec![NodeId(3), NodeId(5)].into();
         list.rename(&map);
         assert_eq!(&*list, &[NodeId(4), NodeId(5)]);
+        let mut timers: crate::Timers<(u8, NodeId)> = crate::Timers::new();
+        timers.set((1, NodeId(3)), crate::Instant::from_nanos(5));
+        timers.set((1, NodeId(4)), crate::Instant::from_nanos(9));
+        timers.rename(&map);
+        assert_eq!(timers.get((1, NodeId(4))), Some(crate::Instant::from_nanos(5)));
+        assert_eq!(timers.get((1, NodeId(3))), Some(crate::Instant::from_nanos(9)));
         let mut nested = Some(Box::new(vec![NodeId(4)]));
         nested.rename(&map);
         assert_eq!(nested, Some(Box::new(vec![NodeId(3)])));

@@ -21,6 +21,18 @@ impl<K: Ord + Copy> Default for Timers<K> {
     }
 }
 
+/// Renames the nodes the timer names carry (a `Check(NodeId)`, say); deadlines stay.
+impl<K: Ord + Copy + crate::rename::Rename> crate::rename::Rename for Timers<K> {
+    fn rename(&mut self, map: &crate::rename::Renaming) {
+        let armed = std::mem::take(&mut self.by_name);
+        self.by_time.clear();
+        for (mut name, at) in armed {
+            name.rename(map);
+            self.set(name, at);
+        }
+    }
+}
+
 impl<K: Ord + Copy> Timers<K> {
     /// An empty table.
     pub fn new() -> Self {

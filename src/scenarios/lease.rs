@@ -455,7 +455,7 @@ pub fn explorer_setup(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use palisade_sim::explore::{Mode, Options, explore};
+    use palisade_sim::explore::{Mode, Options, check_symmetry, explore};
 
     /// The two clients are declared interchangeable: with the symmetry the drift-violation
     /// model breaks the same checker after about half the states, and a smaller
@@ -479,9 +479,12 @@ mod tests {
         for r in [&reduced, &full] {
             assert!(r.complete && r.counterexample.is_none(), "{r:?}");
         }
+        // Every state checked: each one's renaming is its twin, and the reduced search
+        // visited exactly one state of each group of twins.
+        let check = check_symmetry(&bounded, &options).unwrap();
+        assert_eq!((check.states, check.groups, check.complete), (full.states, reduced.states, true));
         // Swapping the clients fixes only states where they are alike in every respect.
-        assert!(reduced.states * 2 >= full.states && reduced.states * 10 < full.states * 6);
-        eprintln!("drift-bounded to 1.5 s: {} states, {} without the symmetry", reduced.states, full.states);
+        assert!(reduced.states * 2 > full.states && reduced.states * 2 - full.states < 100, "{check:?}");
     }
 
     /// The drift-bounded model with `Release` in the application's hands too (n3 asks,
@@ -498,8 +501,10 @@ mod tests {
             (3, 1) => Some(LeaseCommand::Release),
             _ => None,
         });
-        // n3 and n4 no longer do the same thing, so they are not interchangeable (the
-        // explorer would say so and stop).
+        // n3 and n4 no longer do the same thing, so they are not interchangeable.
+        let short = Options::default().max_states(20_000);
+        let err = check_symmetry(&setup, &short).unwrap_err();
+        assert!(err.contains("does not step to the renamed successors"), "{err}");
         setup.symmetry = None;
         let options =
             Options::default().mode(Mode::Bfs).max_depth(256).max_states(1_000_000).forget_obsolete(true);

@@ -19,7 +19,9 @@ pub struct Grantor {
 
 impl crate::rename::Rename for Grantor {
     fn rename(&mut self, map: &crate::rename::Renaming) {
-        self.current.rename(map);
+        // Every field listed, so one added later must be looked at here.
+        let Grantor { issuer: _, current, quiet_until: _ } = self;
+        current.rename(map);
     }
 }
 

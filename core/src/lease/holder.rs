@@ -68,9 +68,21 @@ pub struct Holder {
 
 /// A client names only itself: its phase, writes and timers hold tokens, request ids and
 /// local times.
+/// Every field is listed, so one added later must be looked at here.
 impl crate::rename::Rename for Holder {
     fn rename(&mut self, map: &crate::rename::Renaming) {
-        self.id.rename(map);
+        let Holder {
+            id,
+            phase: _,
+            wants: _,
+            next_req: _,
+            renewing: _,
+            renew_base: _,
+            pending: _,
+            timers: _,
+            rng: _,
+        } = self;
+        id.rename(map);
     }
 }
 

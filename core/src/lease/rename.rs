@@ -1,22 +1,36 @@
-//! How the lock service's values name nodes, for the explorer's symmetry reduction.
+//! How the lock service's values name nodes, for the explorer's symmetry reduction. The
+//! structs are destructured field by field, so a field added later does not compile until
+//! it is looked at here.
 
 use super::{LeaseConfig, LeaseDurable, LeaseEvent, LeaseMsg, LeaseReply, Role, SingleGrantorLockService};
 use crate::rename::{Rename, Renaming};
 
 impl Rename for SingleGrantorLockService {
     fn rename(&mut self, map: &Renaming) {
-        self.id.rename(map);
-        self.config.rename(map);
-        self.role.rename(map);
-        self.durable.rename(map);
-        self.outbox.rename(map);
+        let SingleGrantorLockService { id, config, role, durable, outbox } = self;
+        id.rename(map);
+        config.rename(map);
+        role.rename(map);
+        durable.rename(map);
+        outbox.rename(map);
     }
 }
 
 impl Rename for LeaseConfig {
     fn rename(&mut self, map: &Renaming) {
-        self.grantor.rename(map);
-        self.resource.rename(map);
+        let LeaseConfig {
+            grantor,
+            resource,
+            term: _,
+            max_drift_ppm: _,
+            granularity: _,
+            renew_after: _,
+            jeopardy_grace: _,
+            request_timeout: _,
+            hazards: _,
+        } = self;
+        grantor.rename(map);
+        resource.rename(map);
     }
 }
 
@@ -53,5 +67,7 @@ impl Rename for LeaseReply {
 }
 
 impl Rename for LeaseDurable {
-    fn rename(&mut self, _: &Renaming) {}
+    fn rename(&mut self, _: &Renaming) {
+        let LeaseDurable { issued: _, accepted: _, accepted_seq: _, value: _ } = self;
+    }
 }

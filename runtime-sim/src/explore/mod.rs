@@ -45,7 +45,7 @@ use std::time::Duration;
 
 pub use schedule::{Scheduler, Walk, estimate_length, walk};
 pub use state::Step;
-pub use symmetry::{EXACT_UP_TO, Symmetry, VERIFIED_STATES};
+pub use symmetry::{EXACT_UP_TO, Symmetry};
 
 /// A safety property, checked on every state.
 pub type Invariant<P> = Box<dyn Fn(&World<P>) -> Result<(), Violation>>;
@@ -258,17 +258,22 @@ where
     let mut report = Report { states: 0, generated: 0, max_depth: 0, complete: true, counterexample: None };
     let mut expanded = 0u64;
     let symmetry = setup.symmetry.as_ref().filter(|_| options.symmetry);
-    let mut verified = 0u32;
-    // A state's fingerprint, or its representative's, testing the symmetry on the first
-    // states that have a representative of their own.
+    if let Some(sym) = symmetry {
+        sym.check_members(setup.nodes);
+    }
+    let mut renamed = 0u64;
+    // A state's fingerprint, or its representative's, testing the symmetry on a sample of
+    // the states that have a representative of their own.
     let mut fingerprint = |state: &XState<P>| {
         let Some(sym) = symmetry else { return state.fingerprint() };
         let (fp, map) = state.representative(setup, sym);
-        if let Some(map) = map
-            && verified < VERIFIED_STATES
-        {
-            verified += 1;
-            verify_symmetry(setup, sym, state, &state.renamed(setup, sym, &map), &map);
+        if let Some(map) = map {
+            renamed += 1;
+            if symmetry::sampled(renamed)
+                && let Some(why) = symmetry_mismatch(setup, sym, state, &map)
+            {
+                panic!("{why}");
+            }
         }
         fp
     };
@@ -346,24 +351,27 @@ where
     report
 }
 
-/// Panics unless `twin` (`state` renamed under `map`) is checked alike and has, as its
-/// successors, exactly the renamings of `state`'s successors.
-fn verify_symmetry<P>(
+/// Why `state` renamed under `map` is not its twin, if it is not: the checkers (invariants
+/// and "eventually" properties) judge the two differently, or the renamed state's successors
+/// are not exactly the renamings of `state`'s.
+fn symmetry_mismatch<P>(
     setup: &Setup<P>,
     sym: &Symmetry<P>,
     state: &XState<P>,
-    twin: &XState<P>,
     map: &Renaming,
-) where
+) -> Option<String>
+where
     P: Protocol + Clone + Hash,
     P::Config: Clone,
 {
-    let verdict = |s: &XState<P>| s.check(&setup.invariants).is_ok();
-    assert!(
-        verdict(state) == verdict(twin),
-        "Setup::symmetry declares {:?} interchangeable, but the checkers judge a state and its renaming ({map:?}) differently",
-        sym.nodes()
-    );
+    let twin = state.renamed(setup, sym, map);
+    let verdict = |s: &XState<P>| (s.check(&setup.invariants).is_ok(), s.check(&setup.at_end).is_ok());
+    if verdict(state) != verdict(&twin) {
+        return Some(format!(
+            "Setup::symmetry declares {:?} interchangeable, but the checkers judge a state and its renaming ({map:?}) differently",
+            sym.nodes()
+        ));
+    }
     let successors = |s: &XState<P>, rename: bool| -> std::collections::BTreeSet<u128> {
         s.choices(setup)
             .iter()
@@ -374,11 +382,87 @@ fn verify_symmetry<P>(
             })
             .collect()
     };
-    assert!(
-        successors(state, true) == successors(twin, false),
-        "Setup::symmetry declares {:?} interchangeable, but a state renamed ({map:?}) does not step to the renamed \
-         successors: a protocol value names a node its Rename impl leaves alone, or the nodes differ in \
-         configuration, workload or checkers",
-        sym.nodes()
-    );
+    (successors(state, true) != successors(&twin, false)).then(|| {
+        format!(
+            "Setup::symmetry declares {:?} interchangeable, but a state renamed ({map:?}) does not step to the renamed \
+             successors: a protocol value names a node its Rename impl leaves alone, or the nodes differ in \
+             configuration, workload or checkers",
+            sym.nodes()
+        )
+    })
+}
+
+/// What [`check_symmetry`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SymmetryCheck {
+    /// Distinct states, none merged.
+    pub states: u64,
+    /// Groups of states that differ only by the interchangeable nodes' names: what a
+    /// search that reduces by the symmetry visits.
+    pub groups: u64,
+    /// Every reachable state within the bounds was checked.
+    pub complete: bool,
+}
+
+/// Checks `setup.symmetry` on every state of the model within `options`' depth and state
+/// bounds, searching without merging: each state, renamed under every renaming of the class
+/// (for classes of up to [`EXACT_UP_TO`] nodes; the sorting renaming beyond), must be judged
+/// alike by every checker and step to exactly the renamed successors. [`explore`] samples
+/// this check as it searches; run this one on a small model whenever a declaration or a
+/// `palisade_core::Rename` impl changes. Violations of the checkers do not stop it. `Err`
+/// names the first mismatch.
+pub fn check_symmetry<P>(setup: &Setup<P>, options: &Options) -> Result<SymmetryCheck, String>
+where
+    P: Protocol + Clone + Hash,
+    P::Config: Clone,
+{
+    let Some(sym) = &setup.symmetry else {
+        return Err("Setup::symmetry declares no interchangeable nodes".into());
+    };
+    sym.check_members(setup.nodes);
+    let mut seen = Visited::default();
+    let mut groups = Visited::default();
+    let mut frontier: VecDeque<(XState<P>, usize)> = VecDeque::new();
+    let mut complete = true;
+    for (init, _) in XState::initial(setup, true) {
+        if seen.insert(init.fingerprint()) {
+            frontier.push_back((init, 0));
+        }
+    }
+    while let Some((state, depth)) = frontier.pop_front() {
+        let (group, sorting) = state.representative(setup, sym);
+        groups.insert(group);
+        let maps: Vec<Renaming> = if sym.every_renaming().is_empty() {
+            sorting.into_iter().collect()
+        } else {
+            sym.every_renaming().to_vec()
+        };
+        for map in &maps {
+            if let Some(why) = symmetry_mismatch(setup, sym, &state, map) {
+                return Err(why);
+            }
+        }
+        let choices = state.choices(setup);
+        if depth >= options.max_depth {
+            complete &= choices.is_empty();
+            continue;
+        }
+        for choice in choices {
+            let mut next = state.clone();
+            next.apply(setup, &choice);
+            if !seen.insert(next.fingerprint()) {
+                continue;
+            }
+            if seen.len() as u64 > options.max_states {
+                return Ok(SymmetryCheck {
+                    states: seen.len() as u64,
+                    groups: groups.len() as u64,
+                    complete: false,
+                });
+            }
+            frontier.push_back((next, depth + 1));
+        }
+    }
+    Ok(SymmetryCheck { states: seen.len() as u64, groups: groups.len() as u64, complete })
 }

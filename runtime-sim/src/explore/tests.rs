@@ -494,6 +494,61 @@ fn interchangeable_nodes_are_visited_once_per_renaming() {
 
 #[test]
 #[should_panic(expected = "Setup::symmetry declares [n1, n2, n3] interchangeable, but a state renamed")]
-fn a_rename_that_forgets_a_field_is_caught() {
+fn a_rename_that_forgets_a_field_is_caught_by_the_search() {
     explore(&hello_setup::<false>(true), &Options::default(), |_| {});
+}
+
+#[test]
+fn check_symmetry_counts_the_groups_a_reduced_search_visits() {
+    let check = check_symmetry(&hello_setup::<true>(true), &Options::default()).unwrap();
+    assert_eq!(check, SymmetryCheck { states: 64, groups: 16, complete: true });
+    let err = check_symmetry(&hello_setup::<false>(true), &Options::default()).unwrap_err();
+    assert!(err.contains("does not step to the renamed successors"), "{err}");
+}
+
+/// Asymmetries the search's sample can miss (found by a review): a checker that names
+/// particular nodes, in an invariant or in an "eventually" property. `check_symmetry` looks
+/// at every state, and the search given the same setup shows what is at stake: it misses
+/// the violation.
+#[test]
+fn check_symmetry_catches_checkers_that_tell_the_nodes_apart() {
+    // "n4 heard from all three while n1 heard from none": a state whose twins are fine.
+    let mut setup = hello_setup::<true>(true);
+    setup.nodes = 4;
+    setup.symmetry = Some(Symmetry::among((1..=4).map(NodeId)));
+    setup.at_end.clear();
+    setup.invariants = vec![Box::new(|w: &World<Hello<true>>| {
+        let heard = |n: u32| w.node(NodeId(n)).map_or(0, |h| h.heard.len());
+        if heard(4) == 3 && heard(1) == 0 {
+            return Err(Violation::new("test::lopsided", "n4 heard everyone before n1 heard anyone"));
+        }
+        Ok(())
+    })];
+    let unreduced = explore(&setup, &Options::default().symmetry(false), |_| {});
+    assert!(unreduced.counterexample.is_some());
+    let reduced = explore(&setup, &Options::default(), |_| {});
+    assert!(reduced.counterexample.is_none(), "the wrong declaration hides the violation from the reduced search");
+    let err = check_symmetry(&setup, &Options::default()).unwrap_err();
+    assert!(err.contains("the checkers judge a state and its renaming"), "{err}");
+
+    // An "eventually" property about one pair, on a network that may lose one greeting.
+    let mut setup = hello_setup::<true>(true);
+    setup.model = model(0, NetworkModel { loss: true, ..NetworkModel::RELIABLE });
+    setup.bounds = Bounds::default().drops(1);
+    setup.at_end = vec![Box::new(|w: &World<Hello<true>>| {
+        match w.node(NodeId(1)).is_some_and(|h| h.heard.contains(&NodeId(2))) {
+            true => Ok(()),
+            false => Err(Violation::new("test::n1_heard_n2", "n1 never heard n2")),
+        }
+    })];
+    let err = check_symmetry(&setup, &Options::default()).unwrap_err();
+    assert!(err.contains("the checkers judge a state and its renaming"), "{err}");
+}
+
+#[test]
+#[should_panic(expected = "Setup::symmetry names n5, but the model's nodes are n1..=n3")]
+fn a_symmetry_naming_a_node_the_model_lacks_is_refused() {
+    let mut setup = hello_setup::<true>(true);
+    setup.symmetry = Some(Symmetry::among([NodeId(2), NodeId(5)]));
+    explore(&setup, &Options::default(), |_| {});
 }
