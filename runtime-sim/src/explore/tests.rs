@@ -527,7 +527,10 @@ fn check_symmetry_catches_checkers_that_tell_the_nodes_apart() {
     let unreduced = explore(&setup, &Options::default().symmetry(false), |_| {});
     assert!(unreduced.counterexample.is_some());
     let reduced = explore(&setup, &Options::default(), |_| {});
-    assert!(reduced.counterexample.is_none(), "the wrong declaration hides the violation from the reduced search");
+    assert!(
+        reduced.counterexample.is_none(),
+        "the wrong declaration hides the violation from the reduced search"
+    );
     let err = check_symmetry(&setup, &Options::default()).unwrap_err();
     assert!(err.contains("the checkers judge a state and its renaming"), "{err}");
 
