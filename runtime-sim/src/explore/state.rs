@@ -342,18 +342,8 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                     let bytes = encode(&msg);
                     emit(trace, || Traced::Send { from: id, to, msg: json(&msg) });
                     let fp = fingerprint_of(&(id, to, &bytes));
-                    let renamed_fps = match self.tracked(setup) {
-                        Some(sym) => sym
-                            .every_renaming()
-                            .iter()
-                            .map(|map| {
-                                let mut m = msg.clone();
-                                (sym.message)(&mut m, map);
-                                fingerprint_of(&(map.apply(id), map.apply(to), encode(&m)))
-                            })
-                            .collect(),
-                        None => Vec::new(),
-                    };
+                    let renamed_fps =
+                        self.tracked(setup).map_or(Vec::new(), |sym| renamed_message_fps(sym, id, to, &msg));
                     let f = Rc::new(Flight { from: id, to, bytes, msg, sent_ns: now, fp, renamed_fps });
                     let at =
                         self.flight.partition_point(|x| (x.to, x.from, &x.bytes) <= (f.to, f.from, &f.bytes));
@@ -730,6 +720,25 @@ impl<P: Protocol + Clone + Hash> XState<P> {
         h.finish()
     }
 
+    /// Node `i`'s protocol state and durable state renamed under `map`.
+    fn renamed_node(&self, sym: &Symmetry<P>, i: usize, map: &Renaming) -> (Option<P>, Option<P::Durable>) {
+        let node = self.world.nodes[i].clone().map(|mut p| {
+            (sym.node)(&mut p, map);
+            p
+        });
+        let durable = self.world.durable[i].clone().map(|mut d| {
+            (sym.durable)(&mut d, map);
+            d
+        });
+        (node, durable)
+    }
+
+    /// Node `i`'s fingerprint with its states renamed under `map`.
+    fn renamed_node_fp(&self, sym: &Symmetry<P>, i: usize, map: &Renaming) -> u128 {
+        let (node, durable) = self.renamed_node(sym, i, map);
+        node_fp(&node, &durable, &self.world.clocks[i], self.issued[i], self.incarnations[i])
+    }
+
     /// The symmetry whose renamed fingerprints this state keeps, if any.
     fn tracked<'a>(&self, setup: &'a Setup<P>) -> Option<&'a Symmetry<P>> {
         setup.symmetry.as_ref().filter(|_| self.tracks_renamings)
@@ -740,16 +749,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
         self.node_fps[i] = self.node_fingerprint(i);
         let Some(sym) = self.tracked(setup) else { return };
         for (k, map) in sym.every_renaming().iter().enumerate() {
-            let node = self.world.nodes[i].clone().map(|mut p| {
-                (sym.node)(&mut p, map);
-                p
-            });
-            let durable = self.world.durable[i].clone().map(|mut d| {
-                (sym.durable)(&mut d, map);
-                d
-            });
-            self.renamed_node_fps[k][i] =
-                node_fp(&node, &durable, &self.world.clocks[i], self.issued[i], self.incarnations[i]);
+            self.renamed_node_fps[k][i] = self.renamed_node_fp(sym, i, map);
         }
     }
 
@@ -799,15 +799,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
     fn sort_key(&self, sym: &Symmetry<P>, id: NodeId) -> u128 {
         let i = id.0 as usize - 1;
         let map = sym.key_renaming(id);
-        let node = self.world.nodes[i].clone().map(|mut p| {
-            (sym.node)(&mut p, &map);
-            p
-        });
-        let durable = self.world.durable[i].clone().map(|mut d| {
-            (sym.durable)(&mut d, &map);
-            d
-        });
-        node_fp(&node, &durable, &self.world.clocks[i], self.issued[i], self.incarnations[i])
+        self.renamed_node_fp(sym, i, &map)
     }
 
     /// This state with every node renamed under `map` (a permutation): each node's state
@@ -818,14 +810,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
         let mut out = self.clone();
         for i in 0..n {
             let j = slot(i);
-            out.world.nodes[j] = self.world.nodes[i].clone().map(|mut p| {
-                (sym.node)(&mut p, map);
-                p
-            });
-            out.world.durable[j] = self.world.durable[i].clone().map(|mut d| {
-                (sym.durable)(&mut d, map);
-                d
-            });
+            (out.world.nodes[j], out.world.durable[j]) = self.renamed_node(sym, i, map);
             out.world.clocks[j] = self.world.clocks[i].clone();
             out.issued[j] = self.issued[i];
             out.incarnations[j] = self.incarnations[i];
@@ -870,15 +855,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                 (sym.message)(&mut msg, map);
                 let bytes = encode(&msg);
                 let fp = fingerprint_of(&(from, to, &bytes));
-                let renamed_fps = sym
-                    .every_renaming()
-                    .iter()
-                    .map(|m| {
-                        let mut again = msg.clone();
-                        (sym.message)(&mut again, m);
-                        fingerprint_of(&(m.apply(from), m.apply(to), encode(&again)))
-                    })
-                    .collect();
+                let renamed_fps = renamed_message_fps(sym, from, to, &msg);
                 Rc::new(Flight { from, to, bytes, msg, sent_ns: f.sent_ns, fp, renamed_fps })
             })
             .collect();
@@ -905,6 +882,23 @@ fn node_fp<P: Protocol + Hash>(
     clock.hash(&mut h);
     (issued, incarnation).hash(&mut h);
     h.finish()
+}
+
+/// A message's fingerprint under each of `sym`'s renamings.
+fn renamed_message_fps<P: Protocol>(
+    sym: &Symmetry<P>,
+    from: NodeId,
+    to: NodeId,
+    msg: &P::Message,
+) -> Vec<u128> {
+    sym.every_renaming()
+        .iter()
+        .map(|map| {
+            let mut m = msg.clone();
+            (sym.message)(&mut m, map);
+            fingerprint_of(&(map.apply(from), map.apply(to), encode(&m)))
+        })
+        .collect()
 }
 
 /// An event's fingerprint.
