@@ -487,6 +487,20 @@ mod tests {
         assert!(reduced.states * 2 > full.states && reduced.states * 2 - full.states < 100, "{check:?}");
     }
 
+    /// The clients' declaration checked state by state on both lock-service models: the
+    /// first 30,000 states of each, or with `PALISADE_LONG=1` every state.
+    #[test]
+    fn the_clients_are_interchangeable_in_every_state_of_both_models() {
+        let long = std::env::var_os("PALISADE_LONG").is_some();
+        let options = Options::default().max_states(if long { u64::MAX } else { 30_000 });
+        for configured in [10_000, 300_000] {
+            let check = check_symmetry(&explorer_setup(300_000, configured), &options).unwrap();
+            assert!(check.groups * 2 > check.states && check.groups * 10 < check.states * 6, "{check:?}");
+            assert_eq!(check.complete, long, "{check:?}");
+            eprintln!("holders budgeting {configured} ppm: {check:?}");
+        }
+    }
+
     /// The drift-bounded model with `Release` in the application's hands too (n3 asks,
     /// releases and asks again at points the explorer chooses; n4 asks once): a grant that
     /// arrives after a release is handed back, and still one holder at a time, over every

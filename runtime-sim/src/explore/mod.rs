@@ -396,10 +396,10 @@ where
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SymmetryCheck {
-    /// Distinct states, none merged.
+    /// Distinct states checked, none merged.
     pub states: u64,
-    /// Groups of states that differ only by the interchangeable nodes' names: what a
-    /// search that reduces by the symmetry visits.
+    /// Groups those states fall into, of states that differ only by the interchangeable
+    /// nodes' names: when complete, what a search that reduces by the symmetry visits.
     pub groups: u64,
     /// Every reachable state within the bounds was checked.
     pub complete: bool,
@@ -430,7 +430,13 @@ where
             frontier.push_back((init, 0));
         }
     }
+    let mut checked = 0u64;
     while let Some((state, depth)) = frontier.pop_front() {
+        if checked == options.max_states {
+            complete = false;
+            break;
+        }
+        checked += 1;
         let (group, sorting) = state.representative(setup, sym);
         groups.insert(group);
         let maps: Vec<Renaming> = if sym.every_renaming().is_empty() {
@@ -451,18 +457,10 @@ where
         for choice in choices {
             let mut next = state.clone();
             next.apply(setup, &choice);
-            if !seen.insert(next.fingerprint()) {
-                continue;
+            if seen.insert(next.fingerprint()) {
+                frontier.push_back((next, depth + 1));
             }
-            if seen.len() as u64 > options.max_states {
-                return Ok(SymmetryCheck {
-                    states: seen.len() as u64,
-                    groups: groups.len() as u64,
-                    complete: false,
-                });
-            }
-            frontier.push_back((next, depth + 1));
         }
     }
-    Ok(SymmetryCheck { states: seen.len() as u64, groups: groups.len() as u64, complete })
+    Ok(SymmetryCheck { states: checked, groups: groups.len() as u64, complete })
 }
