@@ -45,6 +45,7 @@ fn the_correct_register_is_exhausted_clean_and_a_bound_is_reported_as_one() {
     assert_eq!(json["violation"], serde_json::Value::Null);
     assert_eq!(json["complete"], true, "{json}");
     assert_eq!(json["states"], 19147, "{json}");
+    assert_eq!(json["symmetric"], serde_json::json!([]), "writer, reader and replica differ: {json}");
     let out = palisade(&["explore", "abd", "--max-states", "2000", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -138,4 +139,12 @@ fn the_explorer_breaks_an_underestimated_drift_bound_and_exhausts_the_right_one(
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["complete"], true, "{json}");
     assert_eq!(json["states"], 1_061_338, "{json}");
+    assert_eq!(json["symmetric"], serde_json::json!([3, 4]), "the two clients are interchangeable: {json}");
+    let out = palisade(&["explore", "drift-violation", "--no-symmetry", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (json["states"].as_u64(), &json["symmetric"]),
+        (Some(12_059), &serde_json::json!([])),
+        "{json}"
+    );
 }

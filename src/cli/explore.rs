@@ -98,6 +98,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
             "complete": report.complete && report.counterexample.is_none(),
             "wall_ns": wall.as_nanos() as u64,
             "states_per_sec": rate,
+            "symmetric": report.symmetric.iter().map(|n| n.0).collect::<Vec<_>>(),
             "violation": report.counterexample.as_ref().map(|c| serde_json::json!({
                 "checker": c.violation.checker,
                 "message": c.violation.message,
@@ -122,6 +123,13 @@ pub fn run(args: ExploreArgs) -> ExitCode {
                 "cut short by --max-depth or --max-states"
             }
         );
+        if !report.symmetric.is_empty() {
+            let names: Vec<String> = report.symmetric.iter().map(ToString::to_string).collect();
+            outln!(
+                "states that differ only by the names of {} (interchangeable) counted once; --no-symmetry counts each",
+                names.join(", ")
+            );
+        }
         match &report.counterexample {
             None => outln!("no violation"),
             Some(c) => {

@@ -215,6 +215,9 @@ pub struct Report {
     pub complete: bool,
     /// The first violation found, if any.
     pub counterexample: Option<Counterexample>,
+    /// The interchangeable nodes whose renamings were merged (empty when the model declares
+    /// none or [`Options::symmetry`] is off).
+    pub symmetric: Vec<NodeId>,
 }
 
 /// Fingerprints already seen. Only membership is asked, so the set's iteration order never
@@ -255,11 +258,19 @@ where
     // initial state) and the choice that led to it (steps are described only on replay).
     let mut tree: Vec<(usize, StepChoice)> = Vec::new();
     let mut frontier: VecDeque<(XState<P>, usize, usize)> = VecDeque::new();
-    let mut report = Report { states: 0, generated: 0, max_depth: 0, complete: true, counterexample: None };
+    let mut report = Report {
+        states: 0,
+        generated: 0,
+        max_depth: 0,
+        complete: true,
+        counterexample: None,
+        symmetric: Vec::new(),
+    };
     let mut expanded = 0u64;
     let symmetry = setup.symmetry.as_ref().filter(|_| options.symmetry);
     if let Some(sym) = symmetry {
         sym.check_members(setup.nodes);
+        report.symmetric = sym.nodes().to_vec();
     }
     let mut renamed = 0u64;
     // A state's fingerprint, or its representative's, testing the symmetry on a sample of
