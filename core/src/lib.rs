@@ -46,7 +46,7 @@ pub mod timer;
 pub use check::{Observation, Replied, Violation};
 pub use model::SystemModel;
 pub use node::NodeId;
-pub use protocol::{Gauge, Init, Input, NoReply, Output, Protocol, RequestId};
+pub use protocol::{Gauge, Init, Input, NoReply, Outbox, Output, Protocol, RequestId};
 pub use rename::{Rename, Renaming};
 pub use rng::{Draws, Rng};
 pub use time::{Instant, Now, WallInterval, WallTime};

@@ -18,15 +18,24 @@ use crate::protocol::{Outbox, Output};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-/// New names for some nodes; nodes it does not mention keep theirs. The explorer's
+/// New names for some nodes; nodes it does not mention keep theirs. Prints as the nodes it
+/// moves: `{n3→n4, n4→n3}`. The explorer's
 /// representatives are permutations of the interchangeable nodes. Its sort keys (for classes
 /// of more than `EXACT_UP_TO` nodes) are not: they send every member but one to the same
 /// placeholder, `NodeId(u32::MAX)`, so a `Rename` impl must not use a new name as an index
 /// (a map keyed by node then keeps one entry per name, which is what a key wants).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Renaming {
     /// `(old, new)`, sorted by the old name, each old name once.
     to: Vec<(NodeId, NodeId)>,
+}
+
+impl std::fmt::Debug for Renaming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let moved: Vec<String> =
+            self.to.iter().filter(|(old, new)| old != new).map(|(old, new)| format!("{old}→{new}")).collect();
+        write!(f, "{{{}}}", moved.join(", "))
+    }
 }
 
 /// A renaming that gives one node two new names.
@@ -84,11 +93,14 @@ impl Rename for NodeId {
     }
 }
 
-/// Implements [`Rename`] as nothing for types that name no node.
+/// Implements [`Rename`] as nothing for types that name no node:
+/// `palisade_core::names_no_node!(MyMsg, MyEvent);`. A type that holds a `NodeId`, or
+/// may later, wants a hand-written impl that destructures it.
+#[macro_export]
 macro_rules! names_no_node {
     ($($t:ty),* $(,)?) => {
-        $(impl Rename for $t {
-            fn rename(&mut self, _: &Renaming) {}
+        $(impl $crate::rename::Rename for $t {
+            fn rename(&mut self, _: &$crate::rename::Renaming) {}
         })*
     };
 }
@@ -236,6 +248,7 @@ mod tests {
         assert_eq!([1, 2, 3, 9].map(|i| cycle.apply(NodeId(i)).0), [2, 3, 1, 9]);
         assert!(!cycle.is_identity());
         assert!(Renaming::new([(NodeId(2), NodeId(2))]).unwrap().is_identity());
+        assert_eq!(format!("{cycle:?}"), "{n1→n2, n2→n3, n3→n1}");
     }
 
     #[test]

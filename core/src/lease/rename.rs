@@ -57,14 +57,9 @@ impl Rename for LeaseEvent {
     }
 }
 
-/// Messages carry tokens and request ids, never a node: the sender is the envelope's.
-impl Rename for LeaseMsg {
-    fn rename(&mut self, _: &Renaming) {}
-}
-
-impl Rename for LeaseReply {
-    fn rename(&mut self, _: &Renaming) {}
-}
+// Messages carry tokens and request ids, never a node (the sender is the envelope's), and
+// replies tokens and times.
+crate::names_no_node!(LeaseMsg, LeaseReply);
 
 impl Rename for LeaseDurable {
     fn rename(&mut self, _: &Renaming) {
