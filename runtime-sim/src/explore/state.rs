@@ -359,9 +359,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                     self.is_reply.push(false);
                     if let Some(sym) = self.tracked(setup) {
                         for (map, fps) in sym.every_renaming().iter().zip(&mut self.renamed_event_fps) {
-                            let mut e = event.clone();
-                            (sym.event)(&mut e, map);
-                            fps.push(event_fp(at, map.apply(id), &e));
+                            fps.push(renamed_event_fp(sym, map, at, id, &event));
                         }
                     }
                     self.world.history.push(Observation { at, node: id, event });
@@ -377,9 +375,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                     self.is_reply.push(true);
                     if let Some(sym) = self.tracked(setup) {
                         for (map, fps) in sym.every_renaming().iter().zip(&mut self.renamed_event_fps) {
-                            let mut r = reply.clone();
-                            (sym.reply)(&mut r, map);
-                            fps.push(reply_fp(at, map.apply(id), req, &r));
+                            fps.push(renamed_reply_fp(sym, map, at, id, req, &reply));
                         }
                     }
                     self.world.replies.push(Observation { at, node: id, event: Replied { req, reply } });
@@ -827,22 +823,20 @@ impl<P: Protocol + Clone + Hash> XState<P> {
         out.world.restarts = self.world.restarts.iter().map(|&(id, at)| (map.apply(id), at)).collect();
         out.world.byzantine = self.world.byzantine.iter().map(|&id| map.apply(id)).collect();
         let (mut events, mut replies) = (out.world.history.iter(), out.world.replies.iter());
+        // The renamed state's fingerprints, plain and under each renaming it keeps.
         for (k, &reply) in self.is_reply.iter().enumerate() {
-            let fps = std::iter::once(&mut out.event_fps[k])
-                .chain(out.renamed_event_fps.iter_mut().map(|v| &mut v[k]));
+            let renamed = out.renamed_event_fps.iter_mut().zip(sym.every_renaming());
             if reply {
                 let r = replies.next().expect("one reply per reply fingerprint");
-                for (fp, m) in fps.zip(std::iter::once(None).chain(sym.every_renaming().iter().map(Some))) {
-                    let mut reply = r.event.reply.clone();
-                    m.inspect(|m| (sym.reply)(&mut reply, m));
-                    *fp = reply_fp(r.at, m.map_or(r.node, |m| m.apply(r.node)), r.event.req, &reply);
+                out.event_fps[k] = reply_fp(r.at, r.node, r.event.req, &r.event.reply);
+                for (fps, m) in renamed {
+                    fps[k] = renamed_reply_fp(sym, m, r.at, r.node, r.event.req, &r.event.reply);
                 }
             } else {
                 let e = events.next().expect("one event per event fingerprint");
-                for (fp, m) in fps.zip(std::iter::once(None).chain(sym.every_renaming().iter().map(Some))) {
-                    let mut event = e.event.clone();
-                    m.inspect(|m| (sym.event)(&mut event, m));
-                    *fp = event_fp(e.at, m.map_or(e.node, |m| m.apply(e.node)), &event);
+                out.event_fps[k] = event_fp(e.at, e.node, &e.event);
+                for (fps, m) in renamed {
+                    fps[k] = renamed_event_fp(sym, m, e.at, e.node, &e.event);
                 }
             }
         }
@@ -899,6 +893,33 @@ fn renamed_message_fps<P: Protocol>(
             fingerprint_of(&(map.apply(from), map.apply(to), encode(&m)))
         })
         .collect()
+}
+
+/// An event's fingerprint once `map` renamed it and the node that emitted it.
+fn renamed_event_fp<P: Protocol>(
+    sym: &Symmetry<P>,
+    map: &Renaming,
+    at: Duration,
+    node: NodeId,
+    event: &P::Event,
+) -> u128 {
+    let mut e = event.clone();
+    (sym.event)(&mut e, map);
+    event_fp(at, map.apply(node), &e)
+}
+
+/// A reply's fingerprint once `map` renamed it and the node that gave it.
+fn renamed_reply_fp<P: Protocol>(
+    sym: &Symmetry<P>,
+    map: &Renaming,
+    at: Duration,
+    node: NodeId,
+    req: RequestId,
+    reply: &P::Reply,
+) -> u128 {
+    let mut r = reply.clone();
+    (sym.reply)(&mut r, map);
+    reply_fp(at, map.apply(node), req, &r)
 }
 
 /// An event's fingerprint.
