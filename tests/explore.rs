@@ -12,7 +12,7 @@ fn palisade(args: &[&str]) -> Output {
 fn the_explorer_finds_the_missing_write_back_in_a_short_counterexample() {
     let dir = std::env::temp_dir().join(format!("palisade-explore-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let (html, trace) = (dir.join("cex.html"), dir.join("cex.jsonl"));
+    let (html, trace, sim_trace) = (dir.join("cex.html"), dir.join("cex.jsonl"), dir.join("sim.jsonl"));
     let out = palisade(&[
         "explore",
         "abd-no-write-back",
@@ -21,6 +21,8 @@ fn the_explorer_finds_the_missing_write_back_in_a_short_counterexample() {
         html.to_str().unwrap(),
         "--trace",
         trace.to_str().unwrap(),
+        "--sim-trace",
+        sim_trace.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -33,6 +35,21 @@ fn the_explorer_finds_the_missing_write_back_in_a_short_counterexample() {
     let text = std::fs::read_to_string(&trace).unwrap();
     assert!(text.lines().any(|l| l.contains("\"kind\":\"deliver\"")), "{text}");
     assert!(std::fs::read_to_string(&html).unwrap().contains("abd::linearizable"));
+    // Replayed in the timed simulator, with the `abd` scenario's checkers: the same
+    // violation at the path's last step, in true time, in a trace the diagram draws.
+    let last_at = steps.last().unwrap()["at_ns"].as_u64().unwrap();
+    assert_eq!(json["simulator"]["checker"], "abd::linearizable", "{json}");
+    assert_eq!(json["simulator"]["time_ns"].as_u64(), Some(last_at), "{json}");
+    let text = std::fs::read_to_string(&sim_trace).unwrap();
+    let times: Vec<u64> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["t_ns"].as_u64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]) && times.last() == Some(&last_at), "{text}");
+    assert!(text.lines().any(|l| l.contains("\"kind\":\"violation\"")), "{text}");
+    let page = dir.join("sim.html");
+    let drawn = palisade(&["diagram", sim_trace.to_str().unwrap(), "--out", page.to_str().unwrap()]);
+    assert_eq!(drawn.status.code(), Some(0), "{drawn:?}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -93,6 +110,7 @@ fn pct_paths_find_the_missing_write_back_and_not_a_bug_in_the_correct_register()
     let found = json["violating_seeds"].as_u64().unwrap();
     assert!(found >= 3, "{json}");
     assert_eq!(json["violations"][0]["checker"], "abd::linearizable", "{json}");
+    assert_eq!(json["first_replayed_in_simulator"]["checker"], "abd::linearizable", "{json}");
     // The same seeds, the same verdicts.
     let again = palisade(&PCT);
     let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
@@ -134,6 +152,10 @@ fn the_explorer_breaks_an_underestimated_drift_bound_and_exhausts_the_right_one(
     let steps = json["violation"]["steps"].as_array().unwrap();
     let first = steps[0]["what"].as_str().unwrap();
     assert!(first.contains("n1 +300000 ppm"), "the grantor's clock runs fast: {first}");
+    // The timed simulator, its clocks at the same rates, fires the timers at the same true
+    // times and its lease checkers see two holders at the same step.
+    assert_eq!(json["simulator"]["checker"], "lease::single_holder", "{json}");
+    assert_eq!(json["simulator"]["time_ns"], steps.last().unwrap()["at_ns"], "{json}");
     let out = palisade(&["explore", "drift-bounded", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -251,6 +251,8 @@ pub struct Simulation<P: Protocol> {
     next_request: u64,
     /// A node's handler panicked: reported as a violation after the current event.
     panicked: Option<Violation>,
+    /// Set when a script drives the run instead of random draws ([`script`]).
+    script: Option<Box<script::Script<P::Message>>>,
 }
 
 impl<P: Protocol> Simulation<P> {
@@ -323,6 +325,7 @@ impl<P: Protocol> Simulation<P> {
             started: false,
             next_request: 0,
             panicked: None,
+            script: None,
         }
     }
 
@@ -434,7 +437,10 @@ impl<P: Protocol> Simulation<P> {
         self.runtime[i].incarnation += 1;
         let now = self.world.clocks[i].read(self.world.now_ns);
         let incarnation = self.runtime[i].incarnation;
-        let seed = Draws::keyed(self.draw_seed, &[stream::NODE_SEED, i as u64, incarnation]).next_u64();
+        let seed = match self.scripted_identity(i, incarnation) {
+            Some((seed, _)) => seed,
+            None => Draws::keyed(self.draw_seed, &[stream::NODE_SEED, i as u64, incarnation]).next_u64(),
+        };
         let init = Init::restart(id, self.ids(), self.protocol_config.clone(), restored, seed, now);
         let mut out = std::mem::take(&mut self.scratch);
         let started = catch_unwind(AssertUnwindSafe(|| {
@@ -565,6 +571,9 @@ impl<P: Protocol> Simulation<P> {
         self.report.sent += 1;
         if Self::idx(to).is_none_or(|t| t >= self.world.nodes.len()) {
             return self.drop_wire(from, to, DropReason::UnknownRecipient, &wire);
+        }
+        if self.script.is_some() {
+            return self.hold(from, to, wire);
         }
         let now = self.world.now_ns;
         let at = |d: Duration| now.saturating_add(u64::try_from((d + extra).as_nanos()).unwrap_or(u64::MAX));
@@ -871,7 +880,11 @@ impl<P: Protocol> Simulation<P> {
                 self.runtime[i].torn_next_persist = false;
                 if self.world.nodes[i].is_none() {
                     // A new incarnation: a fresh monotonic origin, as after a real reboot.
-                    let origin = stream::clock_origin(self.draw_seed, i, self.runtime[i].incarnation + 1);
+                    let incarnation = self.runtime[i].incarnation + 1;
+                    let origin = match self.scripted_identity(i, incarnation) {
+                        Some((_, origin)) => origin,
+                        None => stream::clock_origin(self.draw_seed, i, incarnation),
+                    };
                     self.world.clocks[i].reboot(self.world.now_ns, origin);
                     self.world.crashes.remove(&node);
                     self.world.restarts.push((node, self.world.now()));
@@ -1040,5 +1053,8 @@ impl<P: Protocol> Simulation<P> {
     }
 }
 
+mod script;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use script::{Identity, ScriptStep};

@@ -49,6 +49,10 @@ pub struct ExploreArgs {
     /// Write the counterexample as JSON lines in the simulator's trace format here.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
+    /// Write the counterexample's replay in the timed simulator here, as JSON lines in true
+    /// time (every counterexample is replayed there; this keeps its trace).
+    #[arg(long, value_name = "FILE")]
+    sim_trace: Option<PathBuf>,
 }
 
 /// Runs `palisade explore`.
@@ -82,12 +86,26 @@ pub fn run(args: ExploreArgs) -> ExitCode {
     let report = (sc.run)(&options, &mut progress);
     let wall = started.elapsed();
     let rate = report.states as f64 / wall.as_secs_f64().max(1e-9);
-    if let Some(cex) = &report.counterexample
-        && let Err(e) =
-            write_counterexample(&format!("palisade explore {}", sc.name), 0, cex, &args.trace, &args.html)
-    {
-        return super::exit::runtime_error(e);
+    if report.counterexample.is_none() && args.sim_trace.is_some() {
+        errln!("palisade: no violation: --sim-trace writes a counterexample's replay only");
     }
+    let replayed = match &report.counterexample {
+        None => None,
+        Some(cex) => {
+            let written = write_counterexample(
+                &format!("palisade explore {}", sc.name),
+                0,
+                cex,
+                &args.trace,
+                &args.html,
+            )
+            .and_then(|()| replay_in_simulator(&sc, cex, &args.sim_trace));
+            match written {
+                Ok(r) => Some(r),
+                Err(e) => return super::exit::runtime_error(e),
+            }
+        }
+    };
     if args.json {
         let out = serde_json::json!({
             "scenario": sc.name,
@@ -103,6 +121,12 @@ pub fn run(args: ExploreArgs) -> ExitCode {
                 "checker": c.violation.checker,
                 "message": c.violation.message,
                 "steps": c.steps.iter().map(|s| serde_json::json!({"at_ns": s.at.as_nanos() as u64, "what": s.what})).collect::<Vec<_>>(),
+            })),
+            "simulator": replayed.as_ref().and_then(|r| r.report.violation.as_ref()).map(|v| serde_json::json!({
+                "checker": v.checker,
+                "message": v.message,
+                "time_ns": v.time_ns,
+                "event": v.event,
             })),
         });
         outln!("{out}");
@@ -138,10 +162,48 @@ pub fn run(args: ExploreArgs) -> ExitCode {
                 for s in &c.steps {
                     outln!("  {s}");
                 }
+                if let Some(r) = &replayed {
+                    outln!("{}", describe_replay(r));
+                }
             }
         }
     }
     if report.counterexample.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+/// Replays a counterexample in the timed simulator (with the simulator scenario's checkers
+/// as well as the model's) and writes its trace to `sim_trace` if asked. `Err` when the
+/// simulator cannot take the path, or takes it without a checker failing: the explorer and
+/// the simulator disagree, which is a bug in palisade.
+pub(super) fn replay_in_simulator(
+    sc: &crate::scenarios::explorable::Explorable,
+    cex: &palisade_sim::explore::Counterexample,
+    sim_trace: &Option<PathBuf>,
+) -> Result<palisade_sim::explore::SimReplay, String> {
+    let r = (sc.replay)(&cex.path)
+        .map_err(|e| format!("the counterexample does not replay in the timed simulator: {e}"))?;
+    if let Some(path) = sim_trace {
+        std::fs::write(path, &r.trace).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if r.report.violation.is_none() {
+        return Err(format!(
+            "the counterexample replays in the timed simulator ({} steps) without a checker failing",
+            r.steps
+        ));
+    }
+    Ok(r)
+}
+
+/// One line on what the timed simulator found replaying a counterexample.
+pub(super) fn describe_replay(r: &palisade_sim::explore::SimReplay) -> String {
+    let Some(v) = &r.report.violation else { return "replayed in the timed simulator: no violation".into() };
+    format!(
+        "replayed in the timed simulator ({} events, --sim-trace FILE keeps them): {} fails at {:.3} s of true time: {}",
+        r.report.events,
+        v.checker,
+        v.time_ns as f64 / 1e9,
+        v.message
+    )
 }
 
 /// Writes a counterexample as JSON lines (`trace`) and as a space-time diagram (`html`),

@@ -63,17 +63,23 @@ pub fn run(args: &SimArgs, catalogue: &super::sim::Catalogue) -> ExitCode {
     if failing.is_empty() && (args.trace.is_some() || args.html.is_some()) {
         errln!("palisade: no violation on this path: --trace and --html write counterexamples only");
     }
+    // The first counterexample is written where asked and replayed in the timed simulator.
+    let mut replayed = None;
     if let Some((seed, w)) = failing.first()
         && let Some(cex) = &w.counterexample
-        && let Err(e) = super::explore::write_counterexample(
+    {
+        let written = super::explore::write_counterexample(
             &format!("palisade sim {} --scheduler {} --seed {seed}", sc.name, name(args.scheduler)),
             *seed,
             cex,
             &args.trace,
             &args.html,
         )
-    {
-        return super::exit::runtime_error(e);
+        .and_then(|()| super::explore::replay_in_simulator(sc, cex, &None));
+        match written {
+            Ok(r) => replayed = Some(r),
+            Err(e) => return super::exit::runtime_error(e),
+        }
     }
     let depth = match scheduler {
         Scheduler::Pct { depth } => Some(depth),
@@ -89,6 +95,12 @@ pub fn run(args: &SimArgs, catalogue: &super::sim::Catalogue) -> ExitCode {
             "steps": steps,
             "unfinished": unfinished,
             "wall_ns": wall.as_nanos() as u64,
+            "first_replayed_in_simulator": replayed.as_ref().and_then(|r| r.report.violation.as_ref()).map(|v| serde_json::json!({
+                "checker": v.checker,
+                "message": v.message,
+                "time_ns": v.time_ns,
+                "event": v.event,
+            })),
             "violations": failing.iter().map(|(seed, w)| {
                 let c = w.counterexample.as_ref().expect("failing walks have one");
                 serde_json::json!({"seed": seed, "checker": c.violation.checker, "message": c.violation.message, "steps": c.steps.len().saturating_sub(1)})
@@ -110,6 +122,9 @@ pub fn run(args: &SimArgs, catalogue: &super::sim::Catalogue) -> ExitCode {
             outln!("the first, seed {seed}:");
             for s in &c.steps {
                 outln!("  {s}");
+            }
+            if let Some(r) = &replayed {
+                outln!("{}", super::explore::describe_replay(r));
             }
             let depth = depth.map(|d| format!(" --depth {d}")).unwrap_or_default();
             outln!(

@@ -14,7 +14,7 @@ use super::{Outcome, RunSpec, Scenario};
 use palisade_core::abd::{self, Abd, AbdConfig, AbdEvent, Command, OpKind};
 use palisade_core::hazard::Hazards;
 use palisade_core::{NodeId, Observation, Rng, Violation};
-use palisade_sim::explore::{Bounds, Options, Progress, Report, Scheduler, Setup, Walk};
+use palisade_sim::explore::{Bounds, Options, Path, Progress, Report, Scheduler, Setup, SimReplay, Walk};
 use palisade_sim::{
     AtEnd, EachEvent, EveryOperationWithin, Latency, LinkConfig, Network, SimConfig, Simulation,
 };
@@ -102,6 +102,14 @@ pub fn simulation(seed: u64, write_back: bool, duration: Duration) -> Simulation
     for (node, at, cmd) in workload(seed, duration) {
         sim.command_at(node, at, cmd);
     }
+    add_checkers(&mut sim);
+    sim
+}
+
+/// The scenario's checkers: reads return written values (as events happen), every
+/// operation returns within [`PROGRESS_BOUND`] after GST, and the whole history is
+/// linearizable (at the end).
+pub fn add_checkers(sim: &mut Simulation<Abd>) {
     sim.add_checker(EachEvent::new(reads_return_written_values()));
     sim.add_checker(EveryOperationWithin::new(
         "abd::progress_after_gst",
@@ -110,7 +118,6 @@ pub fn simulation(seed: u64, write_back: bool, duration: Duration) -> Simulation
         |e: &AbdEvent| matches!(e, AbdEvent::Returned { .. } | AbdEvent::Failed { .. }),
     ));
     sim.add_checker(AtEnd(|w: &palisade_sim::World<Abd>| abd::linearizable(w.history())));
-    sim
 }
 
 /// Runs one seed of `abd` (or with `write_back` false, `abd-no-write-back`).
@@ -229,6 +236,12 @@ pub fn sample(write_back: bool, scheduler: Scheduler, seeds: &[u64]) -> Vec<Walk
     super::explorable::sample(&explorer_setup(write_back), scheduler, seeds)
 }
 
+/// Replays a path through [`explorer_setup`] in the timed simulator, with the `abd`
+/// scenario's checkers.
+pub fn replay(write_back: bool, path: &Path) -> Result<SimReplay, String> {
+    palisade_sim::explore::replay_in_simulator(&explorer_setup(write_back), path, add_checkers)
+}
+
 /// The explorable ABD models.
 pub fn explorable() -> Vec<super::explorable::Explorable> {
     vec![
@@ -239,6 +252,7 @@ pub fn explorable() -> Vec<super::explorable::Explorable> {
             hazard: false,
             run: |o, p| explore(true, o, p),
             sample: |sc, seeds| sample(true, sc, seeds),
+            replay: |path| replay(true, path),
         },
         super::explorable::Explorable {
             name: "abd-no-write-back",
@@ -247,6 +261,29 @@ pub fn explorable() -> Vec<super::explorable::Explorable> {
             hazard: true,
             run: |o, p| explore(false, o, p),
             sample: |sc, seeds| sample(false, sc, seeds),
+            replay: |path| replay(false, path),
         },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every PCT counterexample in 2000 seeds of the buggy model replays in the timed
+    /// simulator, whose `abd` checkers fail at the same step: the two loops reach the same
+    /// states (the replay compares them after every step) and agree on the verdict.
+    #[test]
+    fn every_pct_counterexample_replays_in_the_timed_simulator() {
+        let seeds: Vec<u64> = (1..=2000).collect();
+        let walks = sample(false, Scheduler::Pct { depth: 3 }, &seeds);
+        let failing: Vec<_> = walks.iter().filter_map(|w| w.counterexample.as_ref()).collect();
+        assert!(failing.len() >= 3, "{} of 2000", failing.len());
+        for c in failing {
+            let r = replay(false, &c.path).expect("replays");
+            let v = r.report.violation.expect("the simulator's checkers fail too");
+            assert_eq!(v.checker, "abd::linearizable");
+            assert_eq!(std::time::Duration::from_nanos(v.time_ns), c.steps.last().expect("steps").at);
+        }
+    }
 }

@@ -521,5 +521,16 @@ mod tests {
         assert!(!failed.is_empty(), "no path of 200 left a node undelivered");
         assert!(failed.iter().all(|c| c.violation.checker == "bracha::totality"), "{failed:?}");
         assert!(failed.len() < 200, "every path failed: the losses are not what fails them");
+        // Each replays in the timed simulator (timers, losses and signatures included): the
+        // same nodes end undelivered, judged at the end of the run.
+        for c in failed {
+            let r = palisade_sim::explore::replay_in_simulator(&setup, &c.path, |_| {}).expect("replays");
+            let v = r.report.violation.clone().expect("totality fails in the simulator too");
+            assert_eq!(
+                (v.checker, v.cause.as_str(), &v.message),
+                ("bracha::totality", "end of run", &c.violation.message)
+            );
+            assert!(r.report.dropped >= 1, "{:?}", r.report);
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Scenarios small enough to explore exhaustively (`palisade explore NAME`).
 
 use palisade_core::Protocol;
-use palisade_sim::explore::{Options, Progress, Report, Scheduler, Setup, Walk};
+use palisade_sim::explore::{Options, Path, Progress, Report, Scheduler, Setup, SimReplay, Walk};
 use std::hash::Hash;
 
 /// Explores a scenario's model within the options, reporting progress.
@@ -9,6 +9,10 @@ pub type Explore = fn(&Options, &mut dyn FnMut(&Progress)) -> Report;
 
 /// Takes one random path through a scenario's model per seed.
 pub type Sample = fn(Scheduler, &[u64]) -> Vec<Walk>;
+
+/// Replays a path through a scenario's model in the timed simulator, with the simulator
+/// scenario's own checkers as well as the model's.
+pub type Replay = fn(&Path) -> Result<SimReplay, String>;
 
 /// The longest random path: far beyond any model here, a guard against one that never ends.
 pub const MAX_WALK_STEPS: usize = 100_000;
@@ -25,6 +29,8 @@ pub struct Explorable {
     pub run: Explore,
     /// Samples random paths through it (`palisade sim NAME --scheduler pct|random`).
     pub sample: Sample,
+    /// Replays a counterexample in the timed simulator.
+    pub replay: Replay,
 }
 
 /// One path per seed through `setup` under `scheduler`; PCT's path-length estimate `k` is
@@ -59,6 +65,17 @@ fn explore_lease(
     palisade_sim::explore::explore(&setup, options, progress)
 }
 
+/// Replays a path through a lock-service model in the timed simulator, with the lease
+/// scenarios' safety checkers (one holder, tokens and grants in order, and the storage's
+/// fencing rule when the model fences).
+fn replay_lease(true_ppm: u32, configured_ppm: u32, path: &Path) -> Result<SimReplay, String> {
+    let setup = super::lease::explorer_setup(true_ppm, configured_ppm);
+    let (term, fenced) = (setup.config.term, setup.config.hazards.is_none());
+    palisade_sim::explore::replay_in_simulator(&setup, path, |sim| {
+        super::lease::add_checkers(sim, term, fenced, false);
+    })
+}
+
 /// The lock service's explorable models: clocks that drift 30% either way, and holders that
 /// budget for 1% (`drift-violation`) or for 30% (`drift-bounded`).
 fn lease() -> Vec<Explorable> {
@@ -70,6 +87,7 @@ fn lease() -> Vec<Explorable> {
             hazard: true,
             run: |o, p| explore_lease(300_000, 10_000, o, p),
             sample: |sc, seeds| sample(&super::lease::explorer_setup(300_000, 10_000), sc, seeds),
+            replay: |path| replay_lease(300_000, 10_000, path),
         },
         Explorable {
             name: "drift-bounded",
@@ -78,6 +96,7 @@ fn lease() -> Vec<Explorable> {
             hazard: false,
             run: |o, p| explore_lease(300_000, 300_000, o, p),
             sample: |sc, seeds| sample(&super::lease::explorer_setup(300_000, 300_000), sc, seeds),
+            replay: |path| replay_lease(300_000, 300_000, path),
         },
     ]
 }

@@ -110,6 +110,19 @@ pub fn simulation(
     sc.drift_ppm = drift;
     let (term, fenced) = (cfg.term, cfg.hazards.is_none());
     let mut sim = Simulation::new(sc, cfg);
+    add_checkers(&mut sim, term, fenced, check_liveness);
+    sim
+}
+
+/// The scenario's checkers: one holder at a time, tokens issued in order, the grant order,
+/// with `fenced` the storage's own rule, and with `check_liveness` progress after GST
+/// (`term` sets its bound).
+pub fn add_checkers(
+    sim: &mut Simulation<SingleGrantorLockService>,
+    term: Duration,
+    fenced: bool,
+    check_liveness: bool,
+) {
     // Safety, after every event.
     sim.add_checker(|w: &World<SingleGrantorLockService>| {
         single_holder(CLIENTS.iter().map(|&c| (c, w.node(c).and_then(|n| n.holds(w.clock(c)?.mono)))))
@@ -155,7 +168,6 @@ pub fn simulation(
             |o: &Observation<LeaseEvent>| matches!(o.event, LeaseEvent::Accepted { .. }),
         ));
     }
-    sim
 }
 
 fn tell(mut sim: Simulation<SingleGrantorLockService>, mut spec: RunSpec, about: &str) -> Outcome {

@@ -29,7 +29,11 @@
 //! **Search.** Breadth-first (shortest counterexample) or depth-first (memory-light), with a
 //! depth bound and a bound on distinct states. Checkers run on every new state; "eventually"
 //! checkers run on maximal states (no choice left, or the depth bound reached).
+//!
+//! **Replay.** A counterexample carries its [`Path`], which [`replay_in_simulator`] runs in
+//! the timed [`crate::Simulation`], step by step, with the simulator's own checkers.
 
+mod replay;
 mod schedule;
 mod state;
 mod symmetry;
@@ -43,6 +47,7 @@ use std::collections::VecDeque;
 use std::hash::Hash;
 use std::time::Duration;
 
+pub use replay::{SimReplay, replay_in_simulator};
 pub use schedule::{Scheduler, Walk, estimate_length, walk};
 pub use state::Step;
 pub use symmetry::{EXACT_UP_TO, Symmetry};
@@ -200,6 +205,24 @@ pub struct Counterexample {
     pub steps: Vec<Step>,
     /// The path as JSON lines in the simulator's trace format (for the diagram).
     pub trace: String,
+    /// The path itself, to replay in the timed simulator ([`replay_in_simulator`]).
+    pub path: Path,
+}
+
+/// A path through a model: the clock rates it starts from, then each choice made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Path(pub(crate) Vec<StepChoice>);
+
+impl Path {
+    /// Choices made after the start.
+    pub fn len(&self) -> usize {
+        self.0.len().saturating_sub(1)
+    }
+
+    /// True for a path that makes no choice (a violation in an initial state).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// The result of a search.
@@ -301,7 +324,7 @@ where
         }
         path.reverse();
         let (steps, trace) = state::replay(setup, &path);
-        Counterexample { violation, steps, trace }
+        Counterexample { violation, steps, trace, path: Path(path) }
     };
     for (init, drifts) in XState::initial(setup, symmetry.is_some()) {
         let fp = fingerprint(&init);

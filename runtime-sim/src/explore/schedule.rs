@@ -67,7 +67,7 @@ where
     let mut path = vec![StepChoice::Start(drifts)];
     let found = |path: &[StepChoice], violation| {
         let (steps, trace) = super::state::replay(setup, path);
-        Counterexample { violation, steps, trace }
+        Counterexample { violation, steps, trace, path: super::Path(path.to_vec()) }
     };
     if let Err(v) = state.check(&setup.invariants) {
         return Walk { steps: 0, finished: false, counterexample: Some(found(&path, v)) };

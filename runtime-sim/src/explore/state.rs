@@ -133,7 +133,7 @@ fn json<T: Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or_default()
 }
 
-fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     DEFAULT_CODEC.encode(value).unwrap_or_default()
 }
 
@@ -263,16 +263,20 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                 })
                 .collect();
         }
-        assignments.into_iter().map(|drifts| (Self::start(setup, &drifts, reduce), drifts)).collect()
+        assignments
+            .into_iter()
+            .map(|drifts| (Self::start(setup, &drifts, reduce, &mut None), drifts))
+            .collect()
     }
 
-    fn start(setup: &Setup<P>, drifts: &[i64], reduce: bool) -> Self {
+    /// The initial state with these clock rates, tracing what the nodes send as they boot.
+    pub(crate) fn start(setup: &Setup<P>, drifts: &[i64], reduce: bool, trace: &mut Tracer<'_>) -> Self {
         let n = setup.nodes as usize;
         let members: Vec<NodeId> = (1..=setup.nodes).map(NodeId).collect();
         let clocks: Vec<NodeClock> = drifts
             .iter()
             .map(|&ppm| {
-                let mut c = NodeClock::new(MONO_ORIGIN_NS);
+                let mut c = NodeClock::new(mono_origin(0));
                 c.set_drift(0, ppm);
                 c
             })
@@ -308,7 +312,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
         s.renamed_node_fps = vec![vec![0; n]; renamings];
         s.renamed_event_fps = vec![Vec::new(); renamings];
         for &id in &members {
-            s.boot(setup, id, None, &mut None);
+            s.boot(setup, id, None, trace);
         }
         for i in 0..n {
             s.refresh_node_fp(setup, i);
@@ -320,11 +324,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
     fn boot(&mut self, setup: &Setup<P>, id: NodeId, restored: Option<P::Durable>, trace: &mut Tracer<'_>) {
         let i = id.0 as usize - 1;
         let members: Vec<NodeId> = (1..=setup.nodes).map(NodeId).collect();
-        let seed = setup
-            .symmetry
-            .as_ref()
-            .and_then(|sym| sym.seed(id, self.incarnations[i]))
-            .unwrap_or(u64::from(id.0) << 32 | u64::from(self.incarnations[i]));
+        let seed = node_seed(setup, id, self.incarnations[i]);
         let now = self.world.clocks[i].read(self.world.now_ns);
         let node = P::new(Init::restart(id, members, setup.config.clone(), restored, seed, now));
         self.world.nodes[i] = Some(node);
@@ -549,7 +549,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
             Choice::Restart(id) => {
                 let i = id.0 as usize - 1;
                 self.incarnations[i] += 1;
-                let origin = MONO_ORIGIN_NS * (u64::from(self.incarnations[i]) + 1);
+                let origin = mono_origin(self.incarnations[i]);
                 self.world.clocks[i].reboot(self.world.now_ns, origin);
                 self.world.crashes.remove(&id);
                 self.world.restarts.push((id, Duration::from_nanos(self.world.now_ns)));
@@ -668,6 +668,17 @@ impl<P: Protocol + Clone + Hash> XState<P> {
             Choice::Command(id) => (6u8, id).hash(&mut h),
         }
         h.finish()
+    }
+
+    /// The sender, receiver and encoding of the message `choice` acts on, if it acts on one.
+    pub(crate) fn message(&self, choice: &Choice) -> Option<(NodeId, NodeId, &[u8])> {
+        match *choice {
+            Choice::Deliver(k) | Choice::Drop(k) | Choice::Duplicate(k) => {
+                let f = &self.flight[k];
+                Some((f.from, f.to, &f.bytes))
+            }
+            _ => None,
+        }
     }
 
     /// Runs `checks` on this state.
@@ -861,6 +872,21 @@ impl<P: Protocol + Clone + Hash> XState<P> {
     }
 }
 
+/// The protocol seed of node `id` in its `incarnation` (from 0): shared by a symmetry
+/// class, else one per node and incarnation.
+pub(crate) fn node_seed<P: Protocol>(setup: &Setup<P>, id: NodeId, incarnation: u32) -> u64 {
+    setup
+        .symmetry
+        .as_ref()
+        .and_then(|sym| sym.seed(id, incarnation))
+        .unwrap_or(u64::from(id.0) << 32 | u64::from(incarnation))
+}
+
+/// A node's monotonic clock origin in its `incarnation` (from 0).
+pub(crate) fn mono_origin(incarnation: u32) -> u64 {
+    MONO_ORIGIN_NS * (u64::from(incarnation) + 1)
+}
+
 /// One node's fingerprint: its protocol state, durable state, clock, commands issued and
 /// incarnation.
 fn node_fp<P: Protocol + Hash>(
@@ -942,20 +968,21 @@ pub(crate) fn replay<P: Protocol + Clone + Hash>(
 ) -> (Vec<Step>, String) {
     let Some(StepChoice::Start(drifts)) = path.first() else { return (Vec::new(), String::new()) };
     let mut steps = vec![Step::start(drifts)];
-    let mut state = XState::start(setup, drifts, false);
     let mut lines: Vec<serde_json::Value> = Vec::new();
     for (n, d) in drifts.iter().enumerate() {
         lines.push(serde_json::json!({"kind": "clock", "t_ns": 0, "node": n + 1, "ppm": d, "offset_ns": 0}));
     }
     // Sends wait for the step that delivers or drops them to learn their arrival time.
     let mut pending: BTreeMap<(u32, u32, String), Vec<usize>> = BTreeMap::new();
-    for (k, choice) in path.iter().enumerate().skip(1) {
-        let StepChoice::Made(choice) = choice else { continue };
+    let mut out: Vec<Traced> = Vec::new();
+    let mut state = XState::start(setup, drifts, false, &mut Some(&mut |t| out.push(t)));
+    let mut boot = std::mem::take(&mut out);
+    for (k, choice) in path.iter().enumerate() {
         let t = (k as u64) * 1_000_000;
-        let mut out: Vec<Traced> = Vec::new();
-        let mut sink = |t| out.push(t);
-        steps.push(state.apply_traced(setup, choice, &mut Some(&mut sink)));
-        for ev in out {
+        if let StepChoice::Made(choice) = choice {
+            steps.push(state.apply_traced(setup, choice, &mut Some(&mut |t| out.push(t))));
+        }
+        for ev in boot.drain(..).chain(out.drain(..)) {
             let line = match ev {
                 Traced::Send { from, to, msg } => {
                     pending.entry((from.0, to.0, msg.to_string())).or_default().push(lines.len());

@@ -5,7 +5,7 @@ use palisade_core::{Init, Instant, Now};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
-fn model(drift_ppm: u32, network: NetworkModel) -> SystemModel {
+pub(crate) fn model(drift_ppm: u32, network: NetworkModel) -> SystemModel {
     SystemModel {
         timing: Timing::Asynchronous,
         nodes: NodeFaults::CrashRecovery,
@@ -18,13 +18,13 @@ fn model(drift_ppm: u32, network: NetworkModel) -> SystemModel {
 /// Node 1 holds a lock for `lease` on its own clock; node 2 takes it over after
 /// `lease + margin` on its own clock. Safe iff the margin covers the drift between them.
 #[derive(Clone, Debug, Hash)]
-struct TimedLock {
+pub(crate) struct TimedLock {
     deadline: Option<Instant>,
     out: VecDeque<OutputFor<TimedLock>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Hash)]
-enum LockEvent {
+pub(crate) enum LockEvent {
     Acquired,
     Released,
 }
@@ -79,7 +79,7 @@ fn one_holder(w: &World<TimedLock>) -> Result<(), Violation> {
     Ok(())
 }
 
-fn lock_setup(margin_ms: u64) -> Setup<TimedLock> {
+pub(crate) fn lock_setup(margin_ms: u64) -> Setup<TimedLock> {
     Setup {
         nodes: 2,
         config: (Duration::from_secs(1), Duration::from_millis(margin_ms)),
@@ -113,7 +113,7 @@ fn drift_breaks_a_lease_whose_margin_is_too_small_and_not_one_that_covers_it() {
 
 /// Node 1 sends one message; node 2 counts what arrives.
 #[derive(Clone, Debug, Hash)]
-struct Once {
+pub(crate) struct Once {
     out: VecDeque<OutputFor<Once>>,
 }
 
@@ -147,7 +147,7 @@ impl Protocol for Once {
     }
 }
 
-fn once_setup(network: NetworkModel, bounds: Bounds) -> Setup<Once> {
+pub(crate) fn once_setup(network: NetworkModel, bounds: Bounds) -> Setup<Once> {
     Setup {
         nodes: 2,
         config: (),
@@ -195,21 +195,21 @@ fn loss_and_duplication_are_explored_only_where_the_model_admits_them() {
 /// past `2 * ROUNDS` others, a depth-1 ordering that PCT's priorities find often and a
 /// uniformly random walk (a fair coin between two choices at every step) almost never.
 #[derive(Clone, Debug, Hash)]
-struct Starve {
+pub(crate) struct Starve {
     out: VecDeque<OutputFor<Starve>>,
 }
 
 const ROUNDS: u8 = 10;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Hash)]
-enum StarveMsg {
+pub(crate) enum StarveMsg {
     Aside,
     Ping(u8),
     Pong(u8),
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Hash)]
-enum StarveEvent {
+pub(crate) enum StarveEvent {
     Heard,
     Done,
 }
@@ -251,7 +251,7 @@ impl Protocol for Starve {
     }
 }
 
-fn starve_setup() -> Setup<Starve> {
+pub(crate) fn starve_setup() -> Setup<Starve> {
     Setup {
         nodes: 3,
         config: (),

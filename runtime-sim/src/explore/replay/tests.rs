@@ -1,0 +1,224 @@
+use super::*;
+use crate::explore::tests::{lock_setup, model, once_setup};
+use crate::explore::{Bounds, Counterexample, Options, Scheduler, explore, walk};
+use palisade_core::model::NetworkModel;
+use palisade_core::protocol::OutputFor;
+use palisade_core::{Init, Instant, Now, Output};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::time::Duration;
+
+fn counterexample<P>(setup: &Setup<P>) -> Counterexample
+where
+    P: Protocol + Clone + Hash,
+    P::Config: Clone,
+{
+    explore(setup, &Options::default(), |_| {}).counterexample.expect("the model has a bug")
+}
+
+fn kinds(trace: &str, kind: &str) -> usize {
+    trace.lines().filter(|l| l.contains(&format!("\"kind\":\"{kind}\""))).count()
+}
+
+#[test]
+fn a_drift_counterexample_fails_the_same_checker_in_the_simulator_at_the_same_true_time() {
+    let setup = lock_setup(10);
+    let cx = counterexample(&setup);
+    let r = replay_in_simulator(&setup, &cx.path, |_| {}).expect("the simulator takes every step");
+    let v = r.report.violation.as_ref().expect("the simulator sees two holders too");
+    assert_eq!(v.checker, cx.violation.checker);
+    assert_eq!(Duration::from_nanos(v.time_ns), cx.steps.last().expect("steps").at, "{:?}", cx.steps);
+    assert_eq!(r.steps, cx.path.len());
+    // The timers fired where the explorer's clock rates put them, traced in true time.
+    assert_eq!(
+        kinds(&r.trace, "timeout"),
+        cx.steps.iter().filter(|s| s.what.contains("timer fires")).count()
+    );
+    assert!(r.trace.contains("\"ppm\":-10000") && r.trace.contains("\"ppm\":10000"), "{}", r.trace);
+    assert!(r.trace.contains("\"kind\":\"violation\""), "{}", r.trace);
+}
+
+#[test]
+fn duplicates_and_losses_replay_and_eventually_properties_are_judged_where_the_path_ends() {
+    let dup_only = Bounds { duplicates: 1, ..Bounds::default() };
+    let setup = once_setup(NetworkModel::UNRELIABLE, dup_only);
+    let cx = counterexample(&setup);
+    let r = replay_in_simulator(&setup, &cx.path, |_| {}).expect("replays");
+    assert_eq!(r.report.violation.as_ref().map(|v| v.checker), Some("test::at_most_once"));
+    assert_eq!((kinds(&r.trace, "duplicate"), kinds(&r.trace, "deliver")), (1, 2), "{}", r.trace);
+    assert_eq!(r.report.delivered, 2);
+
+    let lossy = once_setup(NetworkModel::UNRELIABLE, Bounds { drops: 1, ..Bounds::default() });
+    let cx = counterexample(&lossy);
+    let r = replay_in_simulator(&lossy, &cx.path, |_| {}).expect("replays");
+    let v = r.report.violation.expect("never delivered");
+    assert_eq!((v.checker, v.cause.as_str()), ("test::eventually_delivered", "end of run"));
+    assert_eq!((kinds(&r.trace, "drop"), r.report.dropped), (1, 1), "{}", r.trace);
+}
+
+#[test]
+fn the_simulators_own_checkers_judge_the_replay_before_the_models_invariants() {
+    use crate::explore::tests::{Starve, StarveEvent, starve_setup};
+    let setup = starve_setup();
+    let failing = (1..=400u64)
+        .find_map(|seed| walk(&setup, Scheduler::Pct { depth: 1 }, seed, 22, 1000).counterexample)
+        .expect("some seed starves the aside");
+    let replay = |add: bool| {
+        replay_in_simulator(&setup, &failing.path, |sim| {
+            if add {
+                sim.add_checker(|w: &crate::World<Starve>| match w.history().last() {
+                    Some(o) if o.event == StarveEvent::Done => Err(Violation::new("sim::done_seen", "done")),
+                    _ => Ok(()),
+                });
+            }
+        })
+        .expect("replays")
+    };
+    let r = replay(true);
+    assert_eq!(r.report.violation.map(|v| v.checker), Some("sim::done_seen"));
+    let r = replay(false);
+    assert_eq!(r.report.violation.map(|v| v.checker), Some("test::heard_before_done"));
+    assert_eq!(r.steps, failing.path.len());
+    // Ten pings and ten pongs delivered; the aside still in flight.
+    assert_eq!((r.report.delivered, r.report.sent), (20, 21));
+}
+
+/// Node 1 counts commands, answers each with its count and sends it to node 2, but persists
+/// only odd counts: after a crash it can restart from an older count and answer one twice.
+#[derive(Clone, Debug, Hash)]
+struct Counter {
+    count: u64,
+    out: VecDeque<OutputFor<Counter>>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Hash)]
+struct Seen(u64);
+
+impl Protocol for Counter {
+    type Message = u64;
+    type Command = ();
+    type Reply = u64;
+    type Event = Seen;
+    type Config = ();
+    type Durable = u64;
+
+    fn new(init: Init<Self>) -> Self {
+        Counter { count: init.restored.unwrap_or(0), out: VecDeque::new() }
+    }
+    fn handle_message(&mut self, _: Now, _: NodeId, n: u64) {
+        self.out.push_back(Output::Event(Seen(n)));
+    }
+    fn handle_command(&mut self, _: Now, req: RequestId, (): ()) {
+        self.count += 1;
+        if !self.count.is_multiple_of(2) {
+            self.out.push_back(Output::Persist(self.count));
+        }
+        self.out.push_back(Output::Send { to: NodeId(2), msg: self.count });
+        self.out.push_back(Output::Reply { req, reply: self.count });
+    }
+    fn handle_timeout(&mut self, _: Now) {}
+    fn poll_output(&mut self) -> Option<OutputFor<Self>> {
+        self.out.pop_front()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+fn counter_setup() -> Setup<Counter> {
+    Setup {
+        nodes: 2,
+        config: (),
+        model: model(0, NetworkModel::RELIABLE),
+        bounds: Bounds { crashes: 1, ..Bounds::default() },
+        workload: Box::new(|node, issued, _| (node == NodeId(1) && issued < 3).then_some(())),
+        invariants: vec![Box::new(|w: &crate::World<Counter>| {
+            let counts: Vec<u64> = w.replies().iter().map(|o| o.event.reply).collect();
+            if counts.windows(2).any(|p| p[1] <= p[0]) {
+                return Err(Violation::new("test::counts_increase", format!("n1 counted {counts:?}")));
+            }
+            Ok(())
+        })],
+        at_end: vec![],
+        obsolete: None,
+        symmetry: None,
+    }
+}
+
+#[test]
+fn crashes_restarts_commands_and_durable_state_replay() {
+    let setup = counter_setup();
+    let cx = counterexample(&setup);
+    let text: Vec<&str> = cx.steps.iter().map(|s| s.what.as_str()).collect();
+    assert!(
+        text.iter().any(|s| s.contains("crashes")) && text.iter().any(|s| s.contains("restarts")),
+        "{text:?}"
+    );
+    assert!(cx.violation.message.contains("[1, 2, 2]"), "{}", cx.violation.message);
+    let r = replay_in_simulator(&setup, &cx.path, |_| {}).expect("replays");
+    assert_eq!(r.report.violation.as_ref().map(|v| v.checker), Some("test::counts_increase"));
+    for kind in ["crash", "restart", "command", "reply", "persist"] {
+        assert!(kinds(&r.trace, kind) >= 1, "no {kind} in {}", r.trace);
+    }
+}
+
+/// A protocol that is not a function of its inputs: it numbers its instances from a global
+/// counter, so the explorer's run and the simulator's differ.
+#[derive(Clone, Debug, Hash)]
+struct Impure {
+    instance: u64,
+    out: VecDeque<OutputFor<Impure>>,
+}
+
+static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl Protocol for Impure {
+    type Message = u8;
+    type Command = std::convert::Infallible;
+    type Reply = palisade_core::NoReply;
+    type Event = u8;
+    type Config = ();
+    type Durable = ();
+
+    fn new(init: Init<Self>) -> Self {
+        let mut out = VecDeque::new();
+        if init.id == NodeId(1) {
+            out.push_back(Output::Send { to: NodeId(2), msg: 1 });
+        }
+        Impure { instance: INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed), out }
+    }
+    fn handle_message(&mut self, _: Now, _: NodeId, m: u8) {
+        self.out.push_back(Output::Event(m));
+    }
+    fn handle_command(&mut self, _: Now, _: RequestId, c: Self::Command) {
+        match c {}
+    }
+    fn handle_timeout(&mut self, _: Now) {}
+    fn poll_output(&mut self) -> Option<OutputFor<Self>> {
+        self.out.pop_front()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+#[test]
+fn a_simulator_that_reaches_other_states_than_the_explorer_is_an_error() {
+    let setup = Setup::<Impure> {
+        nodes: 2,
+        config: (),
+        model: model(0, NetworkModel::RELIABLE),
+        bounds: Bounds::default(),
+        workload: Box::new(|_, _, _| None),
+        invariants: vec![Box::new(|w: &crate::World<Impure>| match w.history().len() {
+            0 => Ok(()),
+            _ => Err(Violation::new("test::nothing_heard", "n2 heard n1")),
+        })],
+        at_end: vec![],
+        obsolete: None,
+        symmetry: None,
+    };
+    let cx = counterexample(&setup);
+    let err = replay_in_simulator(&setup, &cx.path, |_| {}).expect_err("the instances differ");
+    assert!(err.contains("step 1") && err.contains("not in the states"), "{err}");
+}
