@@ -270,6 +270,21 @@ pub fn explorable() -> Vec<super::explorable::Explorable> {
 mod tests {
     use super::*;
 
+    /// PCT's change points lower a message with the rest of its step's broadcast, so one of
+    /// them holds back both stores of a write: over the same 20,000 seeds, PCT at depth 5
+    /// finds the missing write-back at least ten times as often as a uniformly random path
+    /// through the same model (619 against 42 when this was written).
+    #[test]
+    fn pct_finds_the_missing_write_back_ten_times_as_often_as_a_uniform_path() {
+        let seeds: Vec<u64> = (1..=20_000).collect();
+        let found = |scheduler| {
+            sample(false, scheduler, &seeds).iter().filter(|w| w.counterexample.is_some()).count()
+        };
+        let (uniform, pct) = (found(Scheduler::Random), found(Scheduler::Pct { depth: 5 }));
+        assert!(uniform >= 20, "uniform paths found it in {uniform} seeds");
+        assert!(pct >= 10 * uniform, "PCT found it in {pct} seeds, uniform paths in {uniform}");
+    }
+
     /// Every PCT counterexample in 2000 seeds of the buggy model replays in the timed
     /// simulator, whose `abd` checkers fail at the same step: the two loops reach the same
     /// states (the replay compares them after every step) and agree on the verdict.
