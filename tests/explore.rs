@@ -38,8 +38,15 @@ fn the_explorer_finds_the_missing_write_back_in_a_short_counterexample() {
     // Replayed in the timed simulator, with the `abd` scenario's checkers: the same
     // violation at the path's last step, in true time, in a trace the diagram draws.
     let last_at = steps.last().unwrap()["at_ns"].as_u64().unwrap();
-    assert_eq!(json["simulator"]["checker"], "abd::linearizable", "{json}");
-    assert_eq!(json["simulator"]["time_ns"].as_u64(), Some(last_at), "{json}");
+    let sim = &json["simulator"];
+    assert_eq!(sim["violation"]["checker"], "abd::linearizable", "{json}");
+    assert_eq!(sim["violation"]["cause"], "end of run", "the scenario judges its history at the end: {json}");
+    assert_eq!(sim["violation"]["time_ns"].as_u64(), Some(last_at), "{json}");
+    assert_eq!(
+        (&sim["model"]["checker"], sim["model"]["step"].as_u64()),
+        (&json["violation"]["checker"], Some(steps.len() as u64 - 1)),
+        "{json}"
+    );
     let text = std::fs::read_to_string(&sim_trace).unwrap();
     let times: Vec<u64> = text
         .lines()
@@ -84,6 +91,12 @@ fn forgetting_obsolete_messages_keeps_the_shortest_counterexample() {
     assert_eq!(a.steps.len(), b.steps.len(), "{:?}\n{:?}", a.steps, b.steps);
     assert_eq!(a.violation.checker, b.violation.checker);
     assert!(with.states * 2 < without.states, "{} vs {} states", with.states, without.states);
+    // The counterexample found keeping every message replays in the simulator too (the
+    // replay must keep them as well: it checks the path against the model it is given).
+    let out = palisade(&["explore", "abd-no-write-back", "--keep-obsolete", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["simulator"]["violation"]["checker"], "abd::linearizable", "{json}");
 }
 
 #[test]
@@ -110,7 +123,7 @@ fn pct_paths_find_the_missing_write_back_and_not_a_bug_in_the_correct_register()
     let found = json["violating_seeds"].as_u64().unwrap();
     assert!(found >= 3, "{json}");
     assert_eq!(json["violations"][0]["checker"], "abd::linearizable", "{json}");
-    assert_eq!(json["first_replayed_in_simulator"]["checker"], "abd::linearizable", "{json}");
+    assert_eq!(json["first_replayed_in_simulator"]["violation"]["checker"], "abd::linearizable", "{json}");
     // The same seeds, the same verdicts.
     let again = palisade(&PCT);
     let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
@@ -154,8 +167,8 @@ fn the_explorer_breaks_an_underestimated_drift_bound_and_exhausts_the_right_one(
     assert!(first.contains("n1 +300000 ppm"), "the grantor's clock runs fast: {first}");
     // The timed simulator, its clocks at the same rates, fires the timers at the same true
     // times and its lease checkers see two holders at the same step.
-    assert_eq!(json["simulator"]["checker"], "lease::single_holder", "{json}");
-    assert_eq!(json["simulator"]["time_ns"], steps.last().unwrap()["at_ns"], "{json}");
+    assert_eq!(json["simulator"]["violation"]["checker"], "lease::single_holder", "{json}");
+    assert_eq!(json["simulator"]["violation"]["time_ns"], steps.last().unwrap()["at_ns"], "{json}");
     let out = palisade(&["explore", "drift-bounded", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -1,7 +1,7 @@
 //! `palisade explore NAME`: every interleaving of a small model up to a bound.
 //!
 //! Exit status 0 when no checker failed, 1 with a counterexample, 2 for bad arguments, 3
-//! when the counterexample cannot be written.
+//! when the counterexample cannot be written or does not replay in the timed simulator.
 
 use super::exit::usage_error;
 use crate::scenarios::explorable;
@@ -89,23 +89,15 @@ pub fn run(args: ExploreArgs) -> ExitCode {
     if report.counterexample.is_none() && args.sim_trace.is_some() {
         errln!("palisade: no violation: --sim-trace writes a counterexample's replay only");
     }
-    let replayed = match &report.counterexample {
-        None => None,
-        Some(cex) => {
-            let written = write_counterexample(
-                &format!("palisade explore {}", sc.name),
-                0,
-                cex,
-                &args.trace,
-                &args.html,
-            )
-            .and_then(|()| replay_in_simulator(&sc, cex, &args.sim_trace));
-            match written {
-                Ok(r) => Some(r),
-                Err(e) => return super::exit::runtime_error(e),
-            }
-        }
-    };
+    // The counterexample is written where asked, then replayed in the timed simulator; what
+    // goes wrong there is reported after the explorer's own result, and ends with status 3.
+    let mut failure: Option<String> = None;
+    let replayed = report.counterexample.as_ref().and_then(|cex| {
+        let title = format!("palisade explore {}", sc.name);
+        let done = write_counterexample(&title, 0, cex, &args.trace, &args.html)
+            .and_then(|()| replay_in_simulator(&sc, cex, &options, &args.sim_trace));
+        done.map_err(|e| failure = Some(e)).ok()
+    });
     if args.json {
         let out = serde_json::json!({
             "scenario": sc.name,
@@ -122,12 +114,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
                 "message": c.violation.message,
                 "steps": c.steps.iter().map(|s| serde_json::json!({"at_ns": s.at.as_nanos() as u64, "what": s.what})).collect::<Vec<_>>(),
             })),
-            "simulator": replayed.as_ref().and_then(|r| r.report.violation.as_ref()).map(|v| serde_json::json!({
-                "checker": v.checker,
-                "message": v.message,
-                "time_ns": v.time_ns,
-                "event": v.event,
-            })),
+            "simulator": report.counterexample.as_ref().map(|_| replay_json(replayed.as_ref(), failure.as_deref())),
         });
         outln!("{out}");
     } else {
@@ -163,29 +150,36 @@ pub fn run(args: ExploreArgs) -> ExitCode {
                     outln!("  {s}");
                 }
                 if let Some(r) = &replayed {
-                    outln!("{}", describe_replay(r));
+                    for line in describe_replay(r) {
+                        outln!("{line}");
+                    }
+                    outln!("(--sim-trace FILE keeps the simulator's trace, in true time)");
                 }
             }
         }
     }
+    if let Some(e) = failure {
+        return super::exit::runtime_error(e);
+    }
     if report.counterexample.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
-/// Replays a counterexample in the timed simulator (with the simulator scenario's checkers
-/// as well as the model's) and writes its trace to `sim_trace` if asked. `Err` when the
-/// simulator cannot take the path, or takes it without a checker failing: the explorer and
-/// the simulator disagree, which is a bug in palisade.
+/// Replays a counterexample (found with `options`) in the timed simulator, with the
+/// simulator scenario's checkers, and writes its trace to `sim_trace` if asked. `Err` when
+/// the simulator cannot take the path, or takes it with neither its own checkers nor the
+/// model's properties failing: the explorer and the simulator disagree, a bug in palisade.
 pub(super) fn replay_in_simulator(
     sc: &crate::scenarios::explorable::Explorable,
     cex: &palisade_sim::explore::Counterexample,
+    options: &Options,
     sim_trace: &Option<PathBuf>,
 ) -> Result<palisade_sim::explore::SimReplay, String> {
-    let r = (sc.replay)(&cex.path)
+    let r = (sc.replay)(&cex.path, options)
         .map_err(|e| format!("the counterexample does not replay in the timed simulator: {e}"))?;
     if let Some(path) = sim_trace {
         std::fs::write(path, &r.trace).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
-    if r.report.violation.is_none() {
+    if r.report.violation.is_none() && r.model.is_none() {
         return Err(format!(
             "the counterexample replays in the timed simulator ({} steps) without a checker failing",
             r.steps
@@ -194,16 +188,51 @@ pub(super) fn replay_in_simulator(
     Ok(r)
 }
 
-/// One line on what the timed simulator found replaying a counterexample.
-pub(super) fn describe_replay(r: &palisade_sim::explore::SimReplay) -> String {
-    let Some(v) = &r.report.violation else { return "replayed in the timed simulator: no violation".into() };
-    format!(
-        "replayed in the timed simulator ({} events, --sim-trace FILE keeps them): {} fails at {:.3} s of true time: {}",
-        r.report.events,
-        v.checker,
-        v.time_ns as f64 / 1e9,
-        v.message
-    )
+/// What the timed simulator found replaying a counterexample: its own checkers' verdict,
+/// and the model's properties judged on its states.
+pub(super) fn describe_replay(r: &palisade_sim::explore::SimReplay) -> Vec<String> {
+    let own = match &r.report.violation {
+        Some(v) => format!(
+            "its checkers: {} fails at {:.3} s of true time{}: {}",
+            v.checker,
+            v.time_ns as f64 / 1e9,
+            if v.cause == "end of run" { ", at the end of the run" } else { "" },
+            v.message
+        ),
+        None => "its checkers: none fails".into(),
+    };
+    let model = match &r.model {
+        Some((step, v)) => {
+            format!("the model's {} fails on the simulator's states after step {step}", v.checker)
+        }
+        None => "the model's properties hold on the simulator's states".into(),
+    };
+    vec![format!("replayed in the timed simulator ({} events): {own}", r.report.events), format!("  {model}")]
+}
+
+/// The replay as `--json` reports it: the simulator's own verdict (`violation`, `null` if
+/// none of its checkers failed), the model's on the simulator's states (`model`), or the
+/// `error` that stopped the replay.
+pub(super) fn replay_json(
+    r: Option<&palisade_sim::explore::SimReplay>,
+    error: Option<&str>,
+) -> serde_json::Value {
+    let Some(r) = r else { return serde_json::json!({ "error": error }) };
+    serde_json::json!({
+        "events": r.report.events,
+        "violation": r.report.violation.as_ref().map(|v| serde_json::json!({
+            "checker": v.checker,
+            "message": v.message,
+            "time_ns": v.time_ns,
+            "event": v.event,
+            "cause": v.cause,
+        })),
+        "model": r.model.as_ref().map(|(step, v)| serde_json::json!({
+            "checker": v.checker,
+            "message": v.message,
+            "step": step,
+        })),
+    })
 }
 
 /// Writes a counterexample as JSON lines (`trace`) and as a space-time diagram (`html`),

@@ -2,7 +2,7 @@
 //! explorable scenario's model, for state spaces too big to exhaust.
 //!
 //! Exit status 0 when no seed broke a checker, 1 when some did, 2 for bad arguments, 3 when
-//! a counterexample cannot be written.
+//! a counterexample cannot be written or does not replay in the timed simulator.
 
 use super::exit::usage_error;
 use super::sim::{SchedulerArg, SimArgs};
@@ -63,24 +63,17 @@ pub fn run(args: &SimArgs, catalogue: &super::sim::Catalogue) -> ExitCode {
     if failing.is_empty() && (args.trace.is_some() || args.html.is_some()) {
         errln!("palisade: no violation on this path: --trace and --html write counterexamples only");
     }
-    // The first counterexample is written where asked and replayed in the timed simulator.
-    let mut replayed = None;
-    if let Some((seed, w)) = failing.first()
-        && let Some(cex) = &w.counterexample
-    {
-        let written = super::explore::write_counterexample(
-            &format!("palisade sim {} --scheduler {} --seed {seed}", sc.name, name(args.scheduler)),
-            *seed,
-            cex,
-            &args.trace,
-            &args.html,
-        )
-        .and_then(|()| super::explore::replay_in_simulator(sc, cex, &None));
-        match written {
-            Ok(r) => replayed = Some(r),
-            Err(e) => return super::exit::runtime_error(e),
-        }
-    }
+    // The first counterexample is written where asked and replayed in the timed simulator;
+    // what goes wrong there is reported after the paths' results, and ends with status 3.
+    let mut failure: Option<String> = None;
+    let first = failing.first().and_then(|(seed, w)| Some((seed, w.counterexample.as_ref()?)));
+    let replayed = first.and_then(|(seed, cex)| {
+        let title = format!("palisade sim {} --scheduler {} --seed {seed}", sc.name, name(args.scheduler));
+        let options = palisade_sim::explore::Options::default();
+        let done = super::explore::write_counterexample(&title, *seed, cex, &args.trace, &args.html)
+            .and_then(|()| super::explore::replay_in_simulator(sc, cex, &options, &None));
+        done.map_err(|e| failure = Some(e)).ok()
+    });
     let depth = match scheduler {
         Scheduler::Pct { depth } => Some(depth),
         Scheduler::Random => None,
@@ -95,12 +88,7 @@ pub fn run(args: &SimArgs, catalogue: &super::sim::Catalogue) -> ExitCode {
             "steps": steps,
             "unfinished": unfinished,
             "wall_ns": wall.as_nanos() as u64,
-            "first_replayed_in_simulator": replayed.as_ref().and_then(|r| r.report.violation.as_ref()).map(|v| serde_json::json!({
-                "checker": v.checker,
-                "message": v.message,
-                "time_ns": v.time_ns,
-                "event": v.event,
-            })),
+            "first_replayed_in_simulator": first.map(|_| super::explore::replay_json(replayed.as_ref(), failure.as_deref())),
             "violations": failing.iter().map(|(seed, w)| {
                 let c = w.counterexample.as_ref().expect("failing walks have one");
                 serde_json::json!({"seed": seed, "checker": c.violation.checker, "message": c.violation.message, "steps": c.steps.len().saturating_sub(1)})
@@ -124,7 +112,9 @@ pub fn run(args: &SimArgs, catalogue: &super::sim::Catalogue) -> ExitCode {
                 outln!("  {s}");
             }
             if let Some(r) = &replayed {
-                outln!("{}", super::explore::describe_replay(r));
+                for line in super::explore::describe_replay(r) {
+                    outln!("{line}");
+                }
             }
             let depth = depth.map(|d| format!(" --depth {d}")).unwrap_or_default();
             outln!(
@@ -151,6 +141,9 @@ pub fn run(args: &SimArgs, catalogue: &super::sim::Catalogue) -> ExitCode {
                 String::new()
             }
         );
+    }
+    if let Some(e) = failure {
+        return super::exit::runtime_error(e);
     }
     if failing.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(super::exit::FAILED) }
 }

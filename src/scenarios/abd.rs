@@ -236,10 +236,14 @@ pub fn sample(write_back: bool, scheduler: Scheduler, seeds: &[u64]) -> Vec<Walk
     super::explorable::sample(&explorer_setup(write_back), scheduler, seeds)
 }
 
-/// Replays a path through [`explorer_setup`] in the timed simulator, with the `abd`
-/// scenario's checkers.
-pub fn replay(write_back: bool, path: &Path) -> Result<SimReplay, String> {
-    palisade_sim::explore::replay_in_simulator(&explorer_setup(write_back), path, add_checkers)
+/// Replays a path through [`explorer_setup`] (found with `options`' obsolete-message
+/// setting) in the timed simulator, with the `abd` scenario's checkers.
+pub fn replay(write_back: bool, path: &Path, options: &Options) -> Result<SimReplay, String> {
+    let mut setup = explorer_setup(write_back);
+    if !options.forget_obsolete {
+        setup.obsolete = None;
+    }
+    palisade_sim::explore::replay_in_simulator(&setup, path, add_checkers)
 }
 
 /// The explorable ABD models.
@@ -252,7 +256,7 @@ pub fn explorable() -> Vec<super::explorable::Explorable> {
             hazard: false,
             run: |o, p| explore(true, o, p),
             sample: |sc, seeds| sample(true, sc, seeds),
-            replay: |path| replay(true, path),
+            replay: |path, o| replay(true, path, o),
         },
         super::explorable::Explorable {
             name: "abd-no-write-back",
@@ -261,7 +265,7 @@ pub fn explorable() -> Vec<super::explorable::Explorable> {
             hazard: true,
             run: |o, p| explore(false, o, p),
             sample: |sc, seeds| sample(false, sc, seeds),
-            replay: |path| replay(false, path),
+            replay: |path, o| replay(false, path, o),
         },
     ]
 }
@@ -286,8 +290,10 @@ mod tests {
     }
 
     /// Every PCT counterexample in 2000 seeds of the buggy model replays in the timed
-    /// simulator, whose `abd` checkers fail at the same step: the two loops reach the same
-    /// states (the replay compares them after every step) and agree on the verdict.
+    /// simulator: the two loops reach the same states (the replay compares them after every
+    /// step), the model's invariant fails on the simulator's states at the path's last
+    /// step, and the `abd` scenario's own checkers, which judge linearizability at the end
+    /// of a run, fail at its end.
     #[test]
     fn every_pct_counterexample_replays_in_the_timed_simulator() {
         let seeds: Vec<u64> = (1..=2000).collect();
@@ -295,9 +301,11 @@ mod tests {
         let failing: Vec<_> = walks.iter().filter_map(|w| w.counterexample.as_ref()).collect();
         assert!(failing.len() >= 3, "{} of 2000", failing.len());
         for c in failing {
-            let r = replay(false, &c.path).expect("replays");
+            let r = replay(false, &c.path, &Options::default()).expect("replays");
+            let (step, model) = r.model.expect("the model's invariant fails on the simulator's states");
+            assert_eq!((step, model.checker), (c.path.len(), "abd::linearizable"));
             let v = r.report.violation.expect("the simulator's checkers fail too");
-            assert_eq!(v.checker, "abd::linearizable");
+            assert_eq!((v.checker, v.cause.as_str()), ("abd::linearizable", "end of run"));
             assert_eq!(std::time::Duration::from_nanos(v.time_ns), c.steps.last().expect("steps").at);
         }
     }

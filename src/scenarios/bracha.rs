@@ -522,13 +522,13 @@ mod tests {
         assert!(failed.iter().all(|c| c.violation.checker == "bracha::totality"), "{failed:?}");
         assert!(failed.len() < 200, "every path failed: the losses are not what fails them");
         // Each replays in the timed simulator (timers, losses and signatures included): the
-        // same nodes end undelivered, judged at the end of the run.
+        // same nodes end undelivered where the path ends.
         for c in failed {
             let r = palisade_sim::explore::replay_in_simulator(&setup, &c.path, |_| {}).expect("replays");
-            let v = r.report.violation.clone().expect("totality fails in the simulator too");
+            let (step, v) = r.model.clone().expect("totality fails on the simulator's states too");
             assert_eq!(
-                (v.checker, v.cause.as_str(), &v.message),
-                ("bracha::totality", "end of run", &c.violation.message)
+                (step, v.checker, &v.message),
+                (c.path.len(), "bracha::totality", &c.violation.message)
             );
             assert!(r.report.dropped >= 1, "{:?}", r.report);
         }

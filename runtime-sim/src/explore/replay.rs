@@ -12,8 +12,14 @@
 //! when the path fires them (which must be when the node's clock says they are due), and
 //! client commands arrive when the path issues them, each at the path's true time. Nodes
 //! get the explorer's protocol seeds and clock origins, so their states can be compared:
-//! after every step, each node's protocol state, its durable state and the time must be
-//! the explorer's, or the replay stops with an error naming the step.
+//! after every step, each node's protocol state and durable state must be the explorer's,
+//! and so must the messages in flight (every one the explorer has, the simulator holds;
+//! without an obsolete-message hook, nothing more), or the replay stops with an error
+//! naming the step.
+//!
+//! Two verdicts come back: the simulator's own checkers' (what `palisade sim` would say of
+//! this run), and the model's invariants and "eventually" properties judged on the
+//! simulator's world (what the explorer said, on the simulator's states).
 
 use super::state::{Choice, StepChoice, Traced, XState, encode, fingerprint_of, mono_origin, node_seed};
 use super::{Path, Setup};
@@ -27,9 +33,13 @@ use std::hash::Hash;
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct SimReplay {
-    /// The simulator's report: the first violation its checkers or the model's invariants
-    /// found (`None` if the path meets none), events, time and trace hash.
+    /// The simulator's report: the first violation of the simulator's own checkers (`None`
+    /// if none failed; its `cause` is `end of run` for an end-of-run checker), events, time
+    /// and trace hash.
     pub report: RunReport,
+    /// The model's first invariant or "eventually" property to fail on the simulator's
+    /// world, with the number of steps taken when it did (0: the initial state).
+    pub model: Option<(usize, Violation)>,
     /// The replayed run as JSON lines in the simulator's trace format, in true time (for
     /// `palisade diagram`).
     pub trace: String,
@@ -46,6 +56,8 @@ struct Planned {
     message: Option<(NodeId, NodeId, Vec<u8>)>,
     /// Each node's protocol and durable state after the step, fingerprinted.
     after: Vec<(u128, u128)>,
+    /// The messages in flight after the step: sender, receiver and encoding, sorted.
+    flight: Vec<(NodeId, NodeId, Vec<u8>)>,
 }
 
 /// Each node's protocol and durable state, fingerprinted.
@@ -59,13 +71,15 @@ fn node_states<P: Protocol + Hash>(world: &crate::World<P>) -> Vec<(u128, u128)>
         .collect()
 }
 
-/// Replays `path` (a [`super::Counterexample`]'s, or any path through `setup`'s model) in
-/// a [`Simulation`] of `setup`'s nodes, protocol configuration and clock rates;
-/// `add_checkers` adds the simulator's checkers (a scenario's own), `setup`'s invariants
-/// run after them on every step, and its "eventually" properties where the path ends,
-/// before the simulator's own end-of-run checkers. `Err` when the simulator cannot take a step
-/// the path takes, or takes it to a different state: the two loops disagree, which is a
-/// bug in one of them.
+/// Replays `path` (a [`super::Counterexample`]'s, or any path through `setup`'s model, found
+/// with the same setup and `obsolete` hook) in a [`Simulation`] of `setup`'s nodes,
+/// protocol configuration and clock rates; `add_checkers` adds the simulator's checkers (a
+/// scenario's own). The run stops early only if one of those fails; `setup`'s invariants
+/// are judged on the simulator's world after every step, and its "eventually" properties
+/// where the path ends ([`SimReplay::model`]). `Err` when the path is not one of `setup`'s,
+/// or the simulator cannot take a step the path takes or takes it to a different state: the
+/// two loops disagree, which is a bug in one of them or a protocol that is not a function
+/// of its inputs.
 pub fn replay_in_simulator<P>(
     setup: &Setup<P>,
     path: &Path,
@@ -78,7 +92,7 @@ where
     let Some(StepChoice::Start(drifts)) = path.0.first() else {
         return Err("a path starts with its clock rates".into());
     };
-    let (plan, deliver_at, end_ns) = plan(setup, &path.0, drifts);
+    let (start, plan, deliver_at, end_ns) = plan(setup, &path.0, drifts)?;
     // Each node's seed in each incarnation the path reaches, ahead of time: the explorer's
     // seeds depend on the setup, which the simulator cannot keep.
     let restarts =
@@ -98,13 +112,15 @@ where
     add_checkers(&mut sim);
     let invariants = |sim: &Simulation<P>| setup.invariants.iter().find_map(|c| c(sim.world()).err());
     let mut issued = vec![0u64; setup.nodes as usize];
-    let mut found: Option<Violation> = sim.script_start().or_else(|| invariants(&sim));
+    let mut found: Option<Violation> = sim.script_start();
+    same_states(setup, &sim, &start, 0)?;
+    let mut model = invariants(&sim).map(|v| (0, v));
     let mut steps = 0;
     for (k, p) in plan.into_iter().enumerate() {
         if found.is_some() {
             break;
         }
-        let (message, bytes) = match p.message {
+        let (message, bytes) = match p.message.clone() {
             Some((from, to, bytes)) => ((from, to), bytes),
             None => ((NodeId(0), NodeId(0)), Vec::new()),
         };
@@ -130,28 +146,68 @@ where
         };
         found = sim.script_step(p.at_ns, step).map_err(|e| format!("step {}: {e}", k + 1))?;
         steps += 1;
-        if node_states(sim.world()) != p.after {
-            return Err(format!(
-                "step {}: the simulator's nodes are not in the states the explorer's are after {:?}",
-                k + 1,
-                p.step
-            ));
+        same_states(setup, &sim, &p, k + 1)?;
+        if model.is_none() {
+            model = invariants(&sim).map(|v| (k + 1, v));
         }
-        found = found.or_else(|| invariants(&sim));
     }
     // The explorer judges "eventually" properties where a path ends; so does the replay.
-    let report = sim.script_end(found, |w| setup.at_end.iter().find_map(|c| c(w).err()));
+    if model.is_none() && found.is_none() {
+        model = setup.at_end.iter().find_map(|c| c(sim.world()).err()).map(|v| (steps, v));
+    }
+    let report = sim.script_end(found);
     let _ = sim.finish_trace();
     let trace = sim
         .take_trace_export::<Vec<u8>>()
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
-    Ok(SimReplay { report, trace, steps })
+    Ok(SimReplay { report, model, trace, steps })
 }
 
-/// Replays the path in the explorer: each step's plan, the true time each message will be
-/// delivered or dropped at (in the order messages are sent), and the last step's time.
-fn plan<P>(setup: &Setup<P>, path: &[StepChoice], drifts: &[i64]) -> (Vec<Planned>, Vec<u64>, u64)
+/// `Err` unless the simulator's nodes, durable states and messages are the explorer's
+/// after `step` steps: every message the explorer has in flight, the simulator holds, and
+/// without an obsolete-message hook (which the simulator does not apply), nothing more.
+fn same_states<P>(
+    setup: &Setup<P>,
+    sim: &Simulation<P>,
+    explorer: &Planned,
+    step: usize,
+) -> Result<(), String>
+where
+    P: Protocol + Clone + Hash,
+{
+    let after = |what: &str| match step {
+        0 => format!("at the start, the simulator's {what} are not the explorer's"),
+        _ => format!("step {step}: after {:?}, the simulator's {what} are not the explorer's", explorer.step),
+    };
+    if node_states(sim.world()) != explorer.after {
+        return Err(after("nodes (protocol or durable state)"));
+    }
+    let held = sim.script_held();
+    let same = if setup.obsolete.is_none() {
+        held == explorer.flight
+    } else {
+        contains_all(&held, &explorer.flight)
+    };
+    if !same {
+        return Err(after("messages in flight"));
+    }
+    Ok(())
+}
+
+/// Whether sorted `all` holds every element of sorted `some`, as many times as `some` does.
+fn contains_all<T: Ord>(all: &[T], some: &[T]) -> bool {
+    let mut it = all.iter();
+    some.iter().all(|x| it.by_ref().any(|y| y == x))
+}
+
+/// Replays the path in the explorer: the initial state and each step's plan, the true time
+/// each message will be delivered or dropped at (in the order messages are sent), and the
+/// last step's time.
+/// What the explorer's state is at the start, then after each step.
+type Plan = (Planned, Vec<Planned>, Vec<u64>, u64);
+
+fn plan<P>(setup: &Setup<P>, path: &[StepChoice], drifts: &[i64]) -> Result<Plan, String>
 where
     P: Protocol + Clone + Hash,
     P::Config: Clone,
@@ -181,14 +237,27 @@ where
         }
     };
     account(&mut out, 0, &mut deliver_at);
+    let start = Planned {
+        at_ns: 0,
+        step: Choice::Timer(NodeId(0)),
+        message: None,
+        after: node_states(&state.world),
+        flight: state.in_flight(),
+    };
     let mut plan = Vec::new();
-    for choice in path.iter().skip(1) {
+    for (k, choice) in path.iter().enumerate().skip(1) {
         let StepChoice::Made(choice) = choice else { continue };
+        if !state.choices(setup).contains(choice) {
+            return Err(format!(
+                "step {k}: {choice:?} is not a choice of this model here: the path was found with another setup (or another obsolete-message hook)"
+            ));
+        }
         let message = state.message(choice).map(|(f, t, b)| (f, t, b.to_vec()));
         let step = state.apply_traced(setup, choice, &mut Some(&mut |t| out.push(t)));
         let at_ns = step.at.as_nanos() as u64;
         account(&mut out, at_ns, &mut deliver_at);
-        plan.push(Planned { at_ns, step: choice.clone(), message, after: node_states(&state.world) });
+        let flight = state.in_flight();
+        plan.push(Planned { at_ns, step: choice.clone(), message, after: node_states(&state.world), flight });
     }
     let end_ns = plan.last().map_or(0, |p| p.at_ns);
     for d in &mut deliver_at {
@@ -196,7 +265,7 @@ where
             *d = end_ns;
         }
     }
-    (plan, deliver_at, end_ns)
+    Ok((start, plan, deliver_at, end_ns))
 }
 
 #[cfg(test)]

@@ -681,6 +681,13 @@ impl<P: Protocol + Clone + Hash> XState<P> {
         }
     }
 
+    /// The messages in flight: sender, receiver and encoding, sorted.
+    pub(crate) fn in_flight(&self) -> Vec<(NodeId, NodeId, Vec<u8>)> {
+        let mut all: Vec<_> = self.flight.iter().map(|f| (f.from, f.to, f.bytes.clone())).collect();
+        all.sort();
+        all
+    }
+
     /// Runs `checks` on this state.
     pub(crate) fn check(&self, checks: &[super::Invariant<P>]) -> Result<(), Violation> {
         checks.iter().try_for_each(|c| c(&self.world))

@@ -70,7 +70,7 @@ use palisade_core::Output;
 
 /// Node 1's lease ends with its `Released`; node 2's timer firing is its `Released` too,
 /// read as "node 2 acquires". Two holders: node 2's timer fired while node 1 still held.
-fn one_holder(w: &World<TimedLock>) -> Result<(), Violation> {
+pub(crate) fn one_holder(w: &World<TimedLock>) -> Result<(), Violation> {
     let n1_released = w.history().iter().any(|o| o.node == NodeId(1) && o.event == LockEvent::Released);
     let n2_acquired = w.history().iter().any(|o| o.node == NodeId(2) && o.event == LockEvent::Released);
     if n2_acquired && !n1_released {

@@ -174,19 +174,22 @@ impl<P: Protocol> Simulation<P> {
         }
     }
 
+    /// The messages held: sender, receiver and encoding, sorted.
+    pub(crate) fn script_held(&self) -> Vec<(NodeId, NodeId, Vec<u8>)> {
+        let mut all: Vec<_> =
+            self.script.iter().flat_map(|s| s.held.iter().map(|h| (h.from, h.to, h.bytes.clone()))).collect();
+        all.sort();
+        all
+    }
+
     /// Ends a scripted run: the report carries `found`, the first violation the steps met;
-    /// else the first of `model_at_end` (the script's own "eventually" properties) and the
-    /// simulator's end-of-run checkers, judged on the world as the script left it.
-    pub(crate) fn script_end(
-        &mut self,
-        found: Option<Violation>,
-        model_at_end: impl FnOnce(&crate::World<P>) -> Option<Violation>,
-    ) -> super::RunReport {
+    /// else the first of the simulator's end-of-run checkers to fail on the world as the
+    /// script left it.
+    pub(crate) fn script_end(&mut self, found: Option<Violation>) -> super::RunReport {
         if let Some(v) = found {
             return self.stop_with(v);
         }
-        let at_end = model_at_end(&self.world)
-            .or_else(|| self.checkers.iter_mut().find_map(|c| c.at_end(&self.world).err()));
+        let at_end = self.checkers.iter_mut().find_map(|c| c.at_end(&self.world).err());
         match at_end {
             Some(v) => self.stop_with_cause(v, Some("end of run")),
             None => self.finish_report(),
