@@ -89,14 +89,25 @@ pub fn run(args: ExploreArgs) -> ExitCode {
     if report.counterexample.is_none() && args.sim_trace.is_some() {
         errln!("palisade: no violation: --sim-trace writes a counterexample's replay only");
     }
-    // The counterexample is written where asked, then replayed in the timed simulator; what
-    // goes wrong there is reported after the explorer's own result, and ends with status 3.
-    let mut failure: Option<String> = None;
-    let replayed = report.counterexample.as_ref().and_then(|cex| {
+    // The counterexample is written where asked and replayed in the timed simulator; what
+    // goes wrong with either is reported after the explorer's own result, with status 3.
+    let mut failures: Vec<String> = Vec::new();
+    let replayed = report.counterexample.as_ref().map(|cex| {
         let title = format!("palisade explore {}", sc.name);
-        let done = write_counterexample(&title, 0, cex, &args.trace, &args.html)
-            .and_then(|()| replay_in_simulator(&sc, cex, &options, &args.sim_trace));
-        done.map_err(|e| failure = Some(e)).ok()
+        if let Err(e) = write_counterexample(&title, 0, cex, &args.trace, &args.html) {
+            failures.push(e);
+        }
+        let r = replay_in_simulator(&sc, cex, &options);
+        match (&r, &args.sim_trace) {
+            (Err(e), _) => failures.push(e.clone()),
+            (Ok(r), Some(path)) => {
+                if let Err(e) = std::fs::write(path, &r.trace) {
+                    failures.push(format!("cannot write {}: {e}", path.display()));
+                }
+            }
+            (Ok(_), None) => {}
+        }
+        r
     });
     if args.json {
         let out = serde_json::json!({
@@ -114,7 +125,8 @@ pub fn run(args: ExploreArgs) -> ExitCode {
                 "message": c.violation.message,
                 "steps": c.steps.iter().map(|s| serde_json::json!({"at_ns": s.at.as_nanos() as u64, "what": s.what})).collect::<Vec<_>>(),
             })),
-            "simulator": report.counterexample.as_ref().map(|_| replay_json(replayed.as_ref(), failure.as_deref())),
+            "simulator": replayed.as_ref().zip(report.counterexample.as_ref()).map(|(r, c)| replay_json(r, c.path.len())),
+            "error": (!failures.is_empty()).then(|| failures.join("; ")),
         });
         outln!("{out}");
     } else {
@@ -149,8 +161,8 @@ pub fn run(args: ExploreArgs) -> ExitCode {
                 for s in &c.steps {
                     outln!("  {s}");
                 }
-                if let Some(r) = &replayed {
-                    for line in describe_replay(r) {
+                if let Some(Ok(r)) = &replayed {
+                    for line in describe_replay(r, c.path.len()) {
                         outln!("{line}");
                     }
                     outln!("(--sim-trace FILE keeps the simulator's trace, in true time)");
@@ -158,27 +170,23 @@ pub fn run(args: ExploreArgs) -> ExitCode {
             }
         }
     }
-    if let Some(e) = failure {
-        return super::exit::runtime_error(e);
+    if !failures.is_empty() {
+        return super::exit::runtime_error(failures.join("; "));
     }
     if report.counterexample.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
 /// Replays a counterexample (found with `options`) in the timed simulator, with the
-/// simulator scenario's checkers, and writes its trace to `sim_trace` if asked. `Err` when
-/// the simulator cannot take the path, or takes it with neither its own checkers nor the
-/// model's properties failing: the explorer and the simulator disagree, a bug in palisade.
+/// simulator scenario's checkers. `Err` when the simulator cannot take the path, or takes
+/// it with neither its own checkers nor the model's properties failing: the explorer and
+/// the simulator disagree, a bug in palisade.
 pub(super) fn replay_in_simulator(
     sc: &crate::scenarios::explorable::Explorable,
     cex: &palisade_sim::explore::Counterexample,
     options: &Options,
-    sim_trace: &Option<PathBuf>,
 ) -> Result<palisade_sim::explore::SimReplay, String> {
     let r = (sc.replay)(&cex.path, options)
         .map_err(|e| format!("the counterexample does not replay in the timed simulator: {e}"))?;
-    if let Some(path) = sim_trace {
-        std::fs::write(path, &r.trace).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
     if r.report.violation.is_none() && r.model.is_none() {
         return Err(format!(
             "the counterexample replays in the timed simulator ({} steps) without a checker failing",
@@ -188,9 +196,10 @@ pub(super) fn replay_in_simulator(
     Ok(r)
 }
 
-/// What the timed simulator found replaying a counterexample: its own checkers' verdict,
-/// and the model's properties judged on its states.
-pub(super) fn describe_replay(r: &palisade_sim::explore::SimReplay) -> Vec<String> {
+/// What the timed simulator found replaying a counterexample of `path_len` steps: its own
+/// checkers' verdict, and the model's properties judged on its states (as far as it went:
+/// the replay stops where the simulator's checkers fail).
+pub(super) fn describe_replay(r: &palisade_sim::explore::SimReplay, path_len: usize) -> Vec<String> {
     let own = match &r.report.violation {
         Some(v) => format!(
             "its checkers: {} fails at {:.3} s of true time{}: {}",
@@ -205,21 +214,32 @@ pub(super) fn describe_replay(r: &palisade_sim::explore::SimReplay) -> Vec<Strin
         Some((step, v)) => {
             format!("the model's {} fails on the simulator's states after step {step}", v.checker)
         }
+        None if r.steps < path_len => {
+            format!(
+                "the model's properties hold on the simulator's states up to step {} of {path_len}, where it stopped",
+                r.steps
+            )
+        }
         None => "the model's properties hold on the simulator's states".into(),
     };
     vec![format!("replayed in the timed simulator ({} events): {own}", r.report.events), format!("  {model}")]
 }
 
 /// The replay as `--json` reports it: the simulator's own verdict (`violation`, `null` if
-/// none of its checkers failed), the model's on the simulator's states (`model`), or the
-/// `error` that stopped the replay.
+/// none of its checkers failed), the model's on the simulator's states (`model`), the steps
+/// replayed of the path's, or the `error` that stopped the replay.
 pub(super) fn replay_json(
-    r: Option<&palisade_sim::explore::SimReplay>,
-    error: Option<&str>,
+    r: &Result<palisade_sim::explore::SimReplay, String>,
+    path_len: usize,
 ) -> serde_json::Value {
-    let Some(r) = r else { return serde_json::json!({ "error": error }) };
+    let r = match r {
+        Ok(r) => r,
+        Err(e) => return serde_json::json!({ "error": e }),
+    };
     serde_json::json!({
         "events": r.report.events,
+        "steps": r.steps,
+        "path_steps": path_len,
         "violation": r.report.violation.as_ref().map(|v| serde_json::json!({
             "checker": v.checker,
             "message": v.message,

@@ -64,15 +64,19 @@ pub fn run(args: &SimArgs, catalogue: &super::sim::Catalogue) -> ExitCode {
         errln!("palisade: no violation on this path: --trace and --html write counterexamples only");
     }
     // The first counterexample is written where asked and replayed in the timed simulator;
-    // what goes wrong there is reported after the paths' results, and ends with status 3.
-    let mut failure: Option<String> = None;
+    // what goes wrong with either is reported after the paths' results, with status 3.
+    let mut failures: Vec<String> = Vec::new();
     let first = failing.first().and_then(|(seed, w)| Some((seed, w.counterexample.as_ref()?)));
-    let replayed = first.and_then(|(seed, cex)| {
+    let replayed = first.map(|(seed, cex)| {
         let title = format!("palisade sim {} --scheduler {} --seed {seed}", sc.name, name(args.scheduler));
-        let options = palisade_sim::explore::Options::default();
-        let done = super::explore::write_counterexample(&title, *seed, cex, &args.trace, &args.html)
-            .and_then(|()| super::explore::replay_in_simulator(sc, cex, &options, &None));
-        done.map_err(|e| failure = Some(e)).ok()
+        if let Err(e) = super::explore::write_counterexample(&title, *seed, cex, &args.trace, &args.html) {
+            failures.push(e);
+        }
+        let r = super::explore::replay_in_simulator(sc, cex, &palisade_sim::explore::Options::default());
+        if let Err(e) = &r {
+            failures.push(e.clone());
+        }
+        r
     });
     let depth = match scheduler {
         Scheduler::Pct { depth } => Some(depth),
@@ -88,7 +92,8 @@ pub fn run(args: &SimArgs, catalogue: &super::sim::Catalogue) -> ExitCode {
             "steps": steps,
             "unfinished": unfinished,
             "wall_ns": wall.as_nanos() as u64,
-            "first_replayed_in_simulator": first.map(|_| super::explore::replay_json(replayed.as_ref(), failure.as_deref())),
+            "first_replayed_in_simulator": replayed.as_ref().zip(first).map(|(r, (_, c))| super::explore::replay_json(r, c.path.len())),
+            "error": (!failures.is_empty()).then(|| failures.join("; ")),
             "violations": failing.iter().map(|(seed, w)| {
                 let c = w.counterexample.as_ref().expect("failing walks have one");
                 serde_json::json!({"seed": seed, "checker": c.violation.checker, "message": c.violation.message, "steps": c.steps.len().saturating_sub(1)})
@@ -111,8 +116,8 @@ pub fn run(args: &SimArgs, catalogue: &super::sim::Catalogue) -> ExitCode {
             for s in &c.steps {
                 outln!("  {s}");
             }
-            if let Some(r) = &replayed {
-                for line in super::explore::describe_replay(r) {
+            if let Some(Ok(r)) = &replayed {
+                for line in super::explore::describe_replay(r, c.path.len()) {
                     outln!("{line}");
                 }
             }
@@ -142,8 +147,8 @@ pub fn run(args: &SimArgs, catalogue: &super::sim::Catalogue) -> ExitCode {
             }
         );
     }
-    if let Some(e) = failure {
-        return super::exit::runtime_error(e);
+    if !failures.is_empty() {
+        return super::exit::runtime_error(failures.join("; "));
     }
     if failing.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(super::exit::FAILED) }
 }

@@ -275,9 +275,10 @@ mod tests {
     use super::*;
 
     /// PCT's change points lower a message with the rest of its step's broadcast, so one of
-    /// them holds back both stores of a write: over the same 20,000 seeds, PCT at depth 5
-    /// finds the missing write-back at least ten times as often as a uniformly random path
-    /// through the same model (619 against 42 when this was written).
+    /// them holds back both stores of a write: on seeds 1 to 20,000, PCT at depth 5 finds
+    /// the missing write-back at least ten times as often as a uniformly random path through
+    /// the same model (619 against 42 when this was written). A regression pin on one range:
+    /// over five ranges of 20,000 seeds the ratio ran from 10.7 to 14.7, 12.4 pooled.
     #[test]
     fn pct_finds_the_missing_write_back_ten_times_as_often_as_a_uniform_path() {
         let seeds: Vec<u64> = (1..=20_000).collect();
