@@ -94,20 +94,13 @@ pub fn run(args: ExploreArgs) -> ExitCode {
     let mut failures: Vec<String> = Vec::new();
     let replayed = report.counterexample.as_ref().map(|cex| {
         let title = format!("palisade explore {}", sc.name);
-        if let Err(e) = write_counterexample(&title, 0, cex, &args.trace, &args.html) {
-            failures.push(e);
-        }
-        let r = replay_in_simulator(&sc, cex, &options);
-        match (&r, &args.sim_trace) {
-            (Err(e), _) => failures.push(e.clone()),
-            (Ok(r), Some(path)) => {
-                if let Err(e) = std::fs::write(path, &r.trace) {
-                    failures.push(format!("cannot write {}: {e}", path.display()));
-                }
-            }
-            (Ok(_), None) => {}
-        }
-        r
+        finish_counterexample(
+            &sc,
+            cex,
+            (&title, 0),
+            [&args.trace, &args.html, &args.sim_trace],
+            &mut failures,
+        )
     });
     if args.json {
         let out = serde_json::json!({
@@ -176,24 +169,41 @@ pub fn run(args: ExploreArgs) -> ExitCode {
     if report.counterexample.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
-/// Replays a counterexample (found with `options`) in the timed simulator, with the
-/// simulator scenario's checkers. `Err` when the simulator cannot take the path, or takes
-/// it with neither its own checkers nor the model's properties failing: the explorer and
-/// the simulator disagree, a bug in palisade.
-pub(super) fn replay_in_simulator(
+/// Writes a counterexample where asked (`files`: `--trace`, `--html`, `--sim-trace`;
+/// `run` titles the diagram and names the seed) and replays it in the timed simulator with
+/// the simulator scenario's checkers. Each file that cannot be written, and a replay that
+/// fails, is added to `failures`. A replay fails when the simulator cannot take the path, or
+/// takes it with neither its own checkers nor the model's properties failing: the explorer
+/// and the simulator disagree, a bug in palisade.
+pub(super) fn finish_counterexample(
     sc: &crate::scenarios::explorable::Explorable,
     cex: &palisade_sim::explore::Counterexample,
-    options: &Options,
+    (title, seed): (&str, u64),
+    [trace, html, sim_trace]: [&Option<PathBuf>; 3],
+    failures: &mut Vec<String>,
 ) -> Result<palisade_sim::explore::SimReplay, String> {
-    let r = (sc.replay)(&cex.path, options)
-        .map_err(|e| format!("the counterexample does not replay in the timed simulator: {e}"))?;
-    if r.report.violation.is_none() && r.model.is_none() {
-        return Err(format!(
-            "the counterexample replays in the timed simulator ({} steps) without a checker failing",
-            r.steps
-        ));
+    if let Err(e) = write_counterexample(title, seed, cex, trace, html) {
+        failures.push(e);
     }
-    Ok(r)
+    let replayed = (sc.replay)(&cex.path)
+        .map_err(|e| format!("the counterexample does not replay in the timed simulator: {e}"))
+        .and_then(|r| match (&r.report.violation, &r.model) {
+            (None, None) => Err(format!(
+                "the counterexample replays in the timed simulator ({} steps) without a checker failing",
+                r.steps
+            )),
+            _ => Ok(r),
+        });
+    match (&replayed, sim_trace) {
+        (Err(e), _) => failures.push(e.clone()),
+        (Ok(r), Some(path)) => {
+            if let Err(e) = std::fs::write(path, &r.trace) {
+                failures.push(format!("cannot write {}: {e}", path.display()));
+            }
+        }
+        (Ok(_), None) => {}
+    }
+    replayed
 }
 
 /// What the timed simulator found replaying a counterexample of `path_len` steps: its own
@@ -257,7 +267,7 @@ pub(super) fn replay_json(
 
 /// Writes a counterexample as JSON lines (`trace`) and as a space-time diagram (`html`),
 /// each where asked; `title` heads the diagram.
-pub(super) fn write_counterexample(
+fn write_counterexample(
     title: &str,
     seed: u64,
     cex: &palisade_sim::explore::Counterexample,

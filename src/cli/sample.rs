@@ -69,14 +69,8 @@ pub fn run(args: &SimArgs, catalogue: &super::sim::Catalogue) -> ExitCode {
     let first = failing.first().and_then(|(seed, w)| Some((seed, w.counterexample.as_ref()?)));
     let replayed = first.map(|(seed, cex)| {
         let title = format!("palisade sim {} --scheduler {} --seed {seed}", sc.name, name(args.scheduler));
-        if let Err(e) = super::explore::write_counterexample(&title, *seed, cex, &args.trace, &args.html) {
-            failures.push(e);
-        }
-        let r = super::explore::replay_in_simulator(sc, cex, &palisade_sim::explore::Options::default());
-        if let Err(e) = &r {
-            failures.push(e.clone());
-        }
-        r
+        let files = [&args.trace, &args.html, &None];
+        super::explore::finish_counterexample(sc, cex, (&title, *seed), files, &mut failures)
     });
     let depth = match scheduler {
         Scheduler::Pct { depth } => Some(depth),

@@ -224,11 +224,7 @@ pub fn explorer_setup(write_back: bool) -> Setup<Abd> {
 
 /// Explores [`explorer_setup`] exhaustively within `options`.
 pub fn explore(write_back: bool, options: &Options, progress: &mut dyn FnMut(&Progress)) -> Report {
-    let mut setup = explorer_setup(write_back);
-    if !options.forget_obsolete {
-        setup.obsolete = None;
-    }
-    palisade_sim::explore::explore(&setup, options, progress)
+    palisade_sim::explore::explore(&explorer_setup(write_back), options, progress)
 }
 
 /// One random path through [`explorer_setup`] per seed.
@@ -236,14 +232,10 @@ pub fn sample(write_back: bool, scheduler: Scheduler, seeds: &[u64]) -> Vec<Walk
     super::explorable::sample(&explorer_setup(write_back), scheduler, seeds)
 }
 
-/// Replays a path through [`explorer_setup`] (found with `options`' obsolete-message
-/// setting) in the timed simulator, with the `abd` scenario's checkers.
-pub fn replay(write_back: bool, path: &Path, options: &Options) -> Result<SimReplay, String> {
-    let mut setup = explorer_setup(write_back);
-    if !options.forget_obsolete {
-        setup.obsolete = None;
-    }
-    palisade_sim::explore::replay_in_simulator(&setup, path, add_checkers)
+/// Replays a path through [`explorer_setup`] in the timed simulator, with the `abd`
+/// scenario's checkers.
+pub fn replay(write_back: bool, path: &Path) -> Result<SimReplay, String> {
+    palisade_sim::explore::replay_in_simulator(&explorer_setup(write_back), path, add_checkers)
 }
 
 /// The explorable ABD models.
@@ -256,7 +248,7 @@ pub fn explorable() -> Vec<super::explorable::Explorable> {
             hazard: false,
             run: |o, p| explore(true, o, p),
             sample: |sc, seeds| sample(true, sc, seeds),
-            replay: |path, o| replay(true, path, o),
+            replay: |path| replay(true, path),
         },
         super::explorable::Explorable {
             name: "abd-no-write-back",
@@ -265,7 +257,7 @@ pub fn explorable() -> Vec<super::explorable::Explorable> {
             hazard: true,
             run: |o, p| explore(false, o, p),
             sample: |sc, seeds| sample(false, sc, seeds),
-            replay: |path, o| replay(false, path, o),
+            replay: |path| replay(false, path),
         },
     ]
 }
@@ -302,7 +294,7 @@ mod tests {
         let failing: Vec<_> = walks.iter().filter_map(|w| w.counterexample.as_ref()).collect();
         assert!(failing.len() >= 3, "{} of 2000", failing.len());
         for c in failing {
-            let r = replay(false, &c.path, &Options::default()).expect("replays");
+            let r = replay(false, &c.path).expect("replays");
             let (step, model) = r.model.expect("the model's invariant fails on the simulator's states");
             assert_eq!((step, model.checker), (c.path.len(), "abd::linearizable"));
             let v = r.report.violation.expect("the simulator's checkers fail too");

@@ -10,10 +10,9 @@ pub type Explore = fn(&Options, &mut dyn FnMut(&Progress)) -> Report;
 /// Takes one random path through a scenario's model per seed.
 pub type Sample = fn(Scheduler, &[u64]) -> Vec<Walk>;
 
-/// Replays a path through a scenario's model, found with these options (their
-/// obsolete-message setting must match), in the timed simulator, with the simulator
+/// Replays a path through a scenario's model in the timed simulator, with the simulator
 /// scenario's own checkers.
-pub type Replay = fn(&Path, &Options) -> Result<SimReplay, String>;
+pub type Replay = fn(&Path) -> Result<SimReplay, String>;
 
 /// The longest random path: far beyond any model here, a guard against one that never ends.
 pub const MAX_WALK_STEPS: usize = 100_000;
@@ -59,26 +58,14 @@ fn explore_lease(
     options: &Options,
     progress: &mut dyn FnMut(&Progress),
 ) -> Report {
-    let mut setup = super::lease::explorer_setup(true_ppm, configured_ppm);
-    if !options.forget_obsolete {
-        setup.obsolete = None;
-    }
-    palisade_sim::explore::explore(&setup, options, progress)
+    palisade_sim::explore::explore(&super::lease::explorer_setup(true_ppm, configured_ppm), options, progress)
 }
 
 /// Replays a path through a lock-service model in the timed simulator, with the lease
 /// scenarios' safety checkers (one holder, tokens and grants in order, and the storage's
 /// fencing rule when the model fences).
-fn replay_lease(
-    true_ppm: u32,
-    configured_ppm: u32,
-    path: &Path,
-    options: &Options,
-) -> Result<SimReplay, String> {
-    let mut setup = super::lease::explorer_setup(true_ppm, configured_ppm);
-    if !options.forget_obsolete {
-        setup.obsolete = None;
-    }
+fn replay_lease(true_ppm: u32, configured_ppm: u32, path: &Path) -> Result<SimReplay, String> {
+    let setup = super::lease::explorer_setup(true_ppm, configured_ppm);
     let (term, fenced) = (setup.config.term, setup.config.hazards.is_none());
     palisade_sim::explore::replay_in_simulator(&setup, path, |sim| {
         super::lease::add_checkers(sim, term, fenced, false);
@@ -96,7 +83,7 @@ fn lease() -> Vec<Explorable> {
             hazard: true,
             run: |o, p| explore_lease(300_000, 10_000, o, p),
             sample: |sc, seeds| sample(&super::lease::explorer_setup(300_000, 10_000), sc, seeds),
-            replay: |path, o| replay_lease(300_000, 10_000, path, o),
+            replay: |path| replay_lease(300_000, 10_000, path),
         },
         Explorable {
             name: "drift-bounded",
@@ -105,7 +92,7 @@ fn lease() -> Vec<Explorable> {
             hazard: false,
             run: |o, p| explore_lease(300_000, 300_000, o, p),
             sample: |sc, seeds| sample(&super::lease::explorer_setup(300_000, 300_000), sc, seeds),
-            replay: |path, o| replay_lease(300_000, 300_000, path, o),
+            replay: |path| replay_lease(300_000, 300_000, path),
         },
     ]
 }

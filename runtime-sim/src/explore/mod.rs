@@ -209,14 +209,19 @@ pub struct Counterexample {
     pub path: Path,
 }
 
-/// A path through a model: the clock rates it starts from, then each choice made.
+/// A path through a model: the clock rates it starts from, then each choice made, and
+/// whether the search forgot obsolete messages ([`Options::forget_obsolete`]), which its
+/// choices depend on.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Path(pub(crate) Vec<StepChoice>);
+pub struct Path {
+    pub(crate) choices: Vec<StepChoice>,
+    pub(crate) forget_obsolete: bool,
+}
 
 impl Path {
     /// Choices made after the start.
     pub fn len(&self) -> usize {
-        self.0.len().saturating_sub(1)
+        self.choices.len().saturating_sub(1)
     }
 
     /// True for a path that makes no choice (a violation in an initial state).
@@ -323,10 +328,11 @@ where
             i = *parent;
         }
         path.reverse();
+        let path = Path { choices: path, forget_obsolete: options.forget_obsolete };
         let (steps, trace) = state::replay(setup, &path);
-        Counterexample { violation, steps, trace, path: Path(path) }
+        Counterexample { violation, steps, trace, path }
     };
-    for (init, drifts) in XState::initial(setup, symmetry.is_some()) {
+    for (init, drifts) in XState::initial(setup, symmetry.is_some(), options.forget_obsolete) {
         let fp = fingerprint(&init);
         if !seen.insert(fp) {
             continue;
@@ -459,7 +465,7 @@ where
     let mut groups = Visited::default();
     let mut frontier: VecDeque<(XState<P>, usize)> = VecDeque::new();
     let mut complete = true;
-    for (init, _) in XState::initial(setup, true) {
+    for (init, _) in XState::initial(setup, true, options.forget_obsolete) {
         if seen.insert(init.fingerprint()) {
             frontier.push_back((init, 0));
         }

@@ -47,17 +47,33 @@ pub struct SimReplay {
     pub steps: usize,
 }
 
+/// What the explorer's state looks like at one point of the path: each node's protocol and
+/// durable state, fingerprinted, and the messages in flight (sender, receiver, encoding),
+/// sorted.
+#[derive(PartialEq)]
+struct Snapshot {
+    nodes: Vec<(u128, u128)>,
+    flight: Vec<(NodeId, NodeId, Vec<u8>)>,
+}
+
 /// One step planned from the explorer's replay of the path: what to do, at what true time,
-/// and what the nodes must look like after it.
+/// and what the explorer looked like after it.
 struct Planned {
     at_ns: u64,
     step: Choice,
     /// Sender, receiver and encoding of the message a delivery, drop or duplicate acts on.
     message: Option<(NodeId, NodeId, Vec<u8>)>,
-    /// Each node's protocol and durable state after the step, fingerprinted.
-    after: Vec<(u128, u128)>,
-    /// The messages in flight after the step: sender, receiver and encoding, sorted.
-    flight: Vec<(NodeId, NodeId, Vec<u8>)>,
+    after: Snapshot,
+}
+
+/// The explorer's replay of a path, for the simulator to follow.
+struct Plan {
+    start: Snapshot,
+    steps: Vec<Planned>,
+    /// The true time each message is delivered or dropped at, in the order they are sent.
+    deliver_at: Vec<u64>,
+    /// The last step's true time.
+    end_ns: u64,
 }
 
 /// Each node's protocol and durable state, fingerprinted.
@@ -89,14 +105,14 @@ where
     P: Protocol + Clone + Hash,
     P::Config: Clone,
 {
-    let Some(StepChoice::Start(drifts)) = path.0.first() else {
+    let Some(StepChoice::Start(drifts)) = path.choices.first() else {
         return Err("a path starts with its clock rates".into());
     };
-    let (start, plan, deliver_at, end_ns) = plan(setup, &path.0, drifts)?;
+    let plan = plan(setup, path, drifts)?;
     // Each node's seed in each incarnation the path reaches, ahead of time: the explorer's
     // seeds depend on the setup, which the simulator cannot keep.
     let restarts =
-        |id: NodeId| path.0.iter().filter(|c| **c == StepChoice::Made(Choice::Restart(id))).count();
+        |id: NodeId| path.choices.iter().filter(|c| **c == StepChoice::Made(Choice::Restart(id))).count();
     let seeds: Vec<Vec<u64>> = (1..=setup.nodes)
         .map(NodeId)
         .map(|id| (0..=restarts(id) as u32).map(|inc| node_seed(setup, id, inc)).collect())
@@ -107,24 +123,24 @@ where
         (seed, mono_origin(u32::try_from(inc).unwrap_or(u32::MAX)))
     });
     let config = SimConfig::new(0, setup.nodes).drift_ppm(drifts.clone());
-    let mut sim = Simulation::scripted(config, setup.config.clone(), identity, deliver_at, end_ns);
+    let mut sim = Simulation::scripted(config, setup.config.clone(), identity, plan.deliver_at, plan.end_ns);
     sim.export_trace(Vec::<u8>::new());
     add_checkers(&mut sim);
     let invariants = |sim: &Simulation<P>| setup.invariants.iter().find_map(|c| c(sim.world()).err());
     let mut issued = vec![0u64; setup.nodes as usize];
+    // Without the hook (or with it off) the simulator must hold exactly what the explorer has
+    // in flight; with it, the simulator, which never forgets, may hold more.
+    let exact = setup.obsolete.is_none() || !path.forget_obsolete;
     let mut found: Option<Violation> = sim.script_start();
-    same_states(setup, &sim, &start, 0)?;
+    same_states(&sim, &plan.start, exact).map_err(|what| format!("at the start, the simulator's {what}"))?;
     let mut model = invariants(&sim).map(|v| (0, v));
     let mut steps = 0;
-    for (k, p) in plan.into_iter().enumerate() {
+    for (k, p) in plan.steps.into_iter().enumerate() {
         if found.is_some() {
             break;
         }
-        let (message, bytes) = match p.message.clone() {
-            Some((from, to, bytes)) => ((from, to), bytes),
-            None => ((NodeId(0), NodeId(0)), Vec::new()),
-        };
-        let (from, to) = message;
+        // Set for every step that acts on a message (`XState::message`).
+        let (from, to, bytes) = p.message.unwrap_or((NodeId(0), NodeId(0), Vec::new()));
         let step = match p.step {
             Choice::Deliver(_) => ScriptStep::Deliver { from, to, bytes },
             Choice::Drop(_) => ScriptStep::Drop { from, to, bytes },
@@ -146,7 +162,8 @@ where
         };
         found = sim.script_step(p.at_ns, step).map_err(|e| format!("step {}: {e}", k + 1))?;
         steps += 1;
-        same_states(setup, &sim, &p, k + 1)?;
+        same_states(&sim, &p.after, exact)
+            .map_err(|what| format!("step {}: after {:?}, the simulator's {what}", k + 1, p.step))?;
         if model.is_none() {
             model = invariants(&sim).map(|v| (k + 1, v));
         }
@@ -164,33 +181,20 @@ where
     Ok(SimReplay { report, model, trace, steps })
 }
 
-/// `Err` unless the simulator's nodes, durable states and messages are the explorer's
-/// after `step` steps: every message the explorer has in flight, the simulator holds, and
-/// without an obsolete-message hook (which the simulator does not apply), nothing more.
-fn same_states<P>(
-    setup: &Setup<P>,
+/// `Err` naming what differs unless the simulator's nodes, durable states and messages
+/// are those of `expected`: the same messages in flight if `exact`, else at least them.
+fn same_states<P: Protocol + Clone + Hash>(
     sim: &Simulation<P>,
-    explorer: &Planned,
-    step: usize,
-) -> Result<(), String>
-where
-    P: Protocol + Clone + Hash,
-{
-    let after = |what: &str| match step {
-        0 => format!("at the start, the simulator's {what} are not the explorer's"),
-        _ => format!("step {step}: after {:?}, the simulator's {what} are not the explorer's", explorer.step),
-    };
-    if node_states(sim.world()) != explorer.after {
-        return Err(after("nodes (protocol or durable state)"));
+    expected: &Snapshot,
+    exact: bool,
+) -> Result<(), String> {
+    if node_states(sim.world()) != expected.nodes {
+        return Err("nodes (protocol or durable state) are not the explorer's".into());
     }
     let held = sim.script_held();
-    let same = if setup.obsolete.is_none() {
-        held == explorer.flight
-    } else {
-        contains_all(&held, &explorer.flight)
-    };
+    let same = if exact { held == expected.flight } else { contains_all(&held, &expected.flight) };
     if !same {
-        return Err(after("messages in flight"));
+        return Err("messages in flight are not the explorer's".into());
     }
     Ok(())
 }
@@ -201,19 +205,15 @@ fn contains_all<T: Ord>(all: &[T], some: &[T]) -> bool {
     some.iter().all(|x| it.by_ref().any(|y| y == x))
 }
 
-/// Replays the path in the explorer: the initial state and each step's plan, the true time
-/// each message will be delivered or dropped at (in the order messages are sent), and the
-/// last step's time.
-/// What the explorer's state is at the start, then after each step.
-type Plan = (Planned, Vec<Planned>, Vec<u64>, u64);
-
-fn plan<P>(setup: &Setup<P>, path: &[StepChoice], drifts: &[i64]) -> Result<Plan, String>
+/// Replays the path in the explorer, noting what the simulator must do and look like.
+fn plan<P>(setup: &Setup<P>, path: &Path, drifts: &[i64]) -> Result<Plan, String>
 where
     P: Protocol + Clone + Hash,
     P::Config: Clone,
 {
     let mut out: Vec<Traced> = Vec::new();
-    let mut state = XState::start(setup, drifts, false, &mut Some(&mut |t| out.push(t)));
+    let mut state =
+        XState::start(setup, drifts, false, path.forget_obsolete, &mut Some(&mut |t| out.push(t)));
     // Each message sent gets an ordinal; deliveries and drops find theirs by sender,
     // receiver and content, oldest first.
     let mut deliver_at: Vec<u64> = Vec::new();
@@ -237,15 +237,11 @@ where
         }
     };
     account(&mut out, 0, &mut deliver_at);
-    let start = Planned {
-        at_ns: 0,
-        step: Choice::Timer(NodeId(0)),
-        message: None,
-        after: node_states(&state.world),
-        flight: state.in_flight(),
-    };
-    let mut plan = Vec::new();
-    for (k, choice) in path.iter().enumerate().skip(1) {
+    let snapshot =
+        |state: &XState<P>| Snapshot { nodes: node_states(&state.world), flight: state.in_flight() };
+    let start = snapshot(&state);
+    let mut steps = Vec::new();
+    for (k, choice) in path.choices.iter().enumerate().skip(1) {
         let StepChoice::Made(choice) = choice else { continue };
         if !state.choices(setup).contains(choice) {
             return Err(format!(
@@ -256,16 +252,15 @@ where
         let step = state.apply_traced(setup, choice, &mut Some(&mut |t| out.push(t)));
         let at_ns = step.at.as_nanos() as u64;
         account(&mut out, at_ns, &mut deliver_at);
-        let flight = state.in_flight();
-        plan.push(Planned { at_ns, step: choice.clone(), message, after: node_states(&state.world), flight });
+        steps.push(Planned { at_ns, step: choice.clone(), message, after: snapshot(&state) });
     }
-    let end_ns = plan.last().map_or(0, |p| p.at_ns);
+    let end_ns = steps.last().map_or(0, |p| p.at_ns);
     for d in &mut deliver_at {
         if *d == u64::MAX {
             *d = end_ns;
         }
     }
-    Ok((start, plan, deliver_at, end_ns))
+    Ok(Plan { start, steps, deliver_at, end_ns })
 }
 
 #[cfg(test)]

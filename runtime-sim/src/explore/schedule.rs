@@ -68,13 +68,14 @@ where
     P::Config: Clone,
 {
     let mut rng = Rng::from_seed(seed);
-    let mut initial = XState::initial(setup, false);
+    let mut initial = XState::initial(setup, false, true);
     let pick = rng.below(initial.len() as u64) as usize;
     let (mut state, drifts) = initial.swap_remove(pick);
     let mut path = vec![StepChoice::Start(drifts)];
     let found = |path: &[StepChoice], violation| {
-        let (steps, trace) = super::state::replay(setup, path);
-        Counterexample { violation, steps, trace, path: super::Path(path.to_vec()) }
+        let path = super::Path { choices: path.to_vec(), forget_obsolete: true };
+        let (steps, trace) = super::state::replay(setup, &path);
+        Counterexample { violation, steps, trace, path }
     };
     if let Err(v) = state.check(&setup.invariants) {
         return Walk { steps: 0, finished: false, counterexample: Some(found(&path, v)) };

@@ -106,6 +106,8 @@ pub(crate) struct XState<P: Protocol> {
     /// Whether those are kept (a search that reduces by the symmetry); paths and replays
     /// fingerprint nothing.
     tracks_renamings: bool,
+    /// Whether messages `Setup::obsolete` names are forgotten ([`super::Options::forget_obsolete`]).
+    forgets_obsolete: bool,
 }
 
 impl<P: Protocol + Clone> Clone for XState<P> {
@@ -125,6 +127,7 @@ impl<P: Protocol + Clone> Clone for XState<P> {
             renamed_node_fps: self.renamed_node_fps.clone(),
             renamed_event_fps: self.renamed_event_fps.clone(),
             tracks_renamings: self.tracks_renamings,
+            forgets_obsolete: self.forgets_obsolete,
         }
     }
 }
@@ -245,8 +248,8 @@ pub(crate) enum Traced {
 impl<P: Protocol + Clone + Hash> XState<P> {
     /// The initial states: one per assignment of clock rates at the ends of the drift bound.
     /// `reduce`: the search merges states by [`Setup::symmetry`], so each state keeps its
-    /// renamed fingerprints.
-    pub(crate) fn initial(setup: &Setup<P>, reduce: bool) -> Vec<(Self, Vec<i64>)> {
+    /// renamed fingerprints; `forget`: messages [`Setup::obsolete`] names are forgotten.
+    pub(crate) fn initial(setup: &Setup<P>, reduce: bool, forget: bool) -> Vec<(Self, Vec<i64>)> {
         let rho = i64::from(setup.model.clocks.max_drift_ppm);
         let n = setup.nodes as usize;
         let rates: Vec<i64> = if rho == 0 { vec![0] } else { vec![-rho, rho] };
@@ -265,12 +268,18 @@ impl<P: Protocol + Clone + Hash> XState<P> {
         }
         assignments
             .into_iter()
-            .map(|drifts| (Self::start(setup, &drifts, reduce, &mut None), drifts))
+            .map(|drifts| (Self::start(setup, &drifts, reduce, forget, &mut None), drifts))
             .collect()
     }
 
     /// The initial state with these clock rates, tracing what the nodes send as they boot.
-    pub(crate) fn start(setup: &Setup<P>, drifts: &[i64], reduce: bool, trace: &mut Tracer<'_>) -> Self {
+    pub(crate) fn start(
+        setup: &Setup<P>,
+        drifts: &[i64],
+        reduce: bool,
+        forget: bool,
+        trace: &mut Tracer<'_>,
+    ) -> Self {
         let n = setup.nodes as usize;
         let members: Vec<NodeId> = (1..=setup.nodes).map(NodeId).collect();
         let clocks: Vec<NodeClock> = drifts
@@ -307,6 +316,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
             renamed_node_fps: Vec::new(),
             renamed_event_fps: Vec::new(),
             tracks_renamings: reduce && setup.symmetry.is_some(),
+            forgets_obsolete: forget,
         };
         let renamings = s.tracked(setup).map_or(0, |sym| sym.every_renaming().len());
         s.renamed_node_fps = vec![vec![0; n]; renamings];
@@ -592,7 +602,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
     /// checking what can be checked: delivering one now changes nothing at its receiver and
     /// sends only obsolete messages.
     fn forget_obsolete(&mut self, setup: &Setup<P>) {
-        let Some(obsolete) = &setup.obsolete else { return };
+        let Some(obsolete) = setup.obsolete.as_ref().filter(|_| self.forgets_obsolete) else { return };
         let mut k = 0;
         while k < self.flight.len() {
             let f = &self.flight[k];
@@ -971,9 +981,9 @@ fn reply_fp<R: Serialize>(at: Duration, node: NodeId, req: RequestId, reply: &R)
 /// in the step list.
 pub(crate) fn replay<P: Protocol + Clone + Hash>(
     setup: &Setup<P>,
-    path: &[StepChoice],
+    path: &super::Path,
 ) -> (Vec<Step>, String) {
-    let Some(StepChoice::Start(drifts)) = path.first() else { return (Vec::new(), String::new()) };
+    let Some(StepChoice::Start(drifts)) = path.choices.first() else { return (Vec::new(), String::new()) };
     let mut steps = vec![Step::start(drifts)];
     let mut lines: Vec<serde_json::Value> = Vec::new();
     for (n, d) in drifts.iter().enumerate() {
@@ -982,9 +992,10 @@ pub(crate) fn replay<P: Protocol + Clone + Hash>(
     // Sends wait for the step that delivers or drops them to learn their arrival time.
     let mut pending: BTreeMap<(u32, u32, String), Vec<usize>> = BTreeMap::new();
     let mut out: Vec<Traced> = Vec::new();
-    let mut state = XState::start(setup, drifts, false, &mut Some(&mut |t| out.push(t)));
+    let mut state =
+        XState::start(setup, drifts, false, path.forget_obsolete, &mut Some(&mut |t| out.push(t)));
     let mut boot = std::mem::take(&mut out);
-    for (k, choice) in path.iter().enumerate() {
+    for (k, choice) in path.choices.iter().enumerate() {
         let t = (k as u64) * 1_000_000;
         if let StepChoice::Made(choice) = choice {
             steps.push(state.apply_traced(setup, choice, &mut Some(&mut |t| out.push(t))));

@@ -84,8 +84,7 @@ impl<P: Protocol> Simulation<P> {
             Wire::Msg(m) => DEFAULT_CODEC.encode(m).unwrap_or_default(),
             Wire::Bytes(b) => b.to_vec(),
         };
-        let Some(script) = self.script.as_mut() else { return };
-        let deliver_ns = script.deliver_at.pop_front().unwrap_or(script.end_ns);
+        let Some(deliver_ns) = self.script.as_mut().map(|s| s.next_arrival()) else { return };
         self.record_wire(TraceKind::Send { from, to, deliver_ns }, &wire);
         if let Some(script) = self.script.as_mut() {
             script.held.push(Held { from, to, bytes, wire });
@@ -130,13 +129,8 @@ impl<P: Protocol> Simulation<P> {
             }
             ScriptStep::Duplicate { from, to, bytes } => {
                 let script = self.script.as_mut().ok_or("not a scripted simulation")?;
-                let k = script
-                    .held
-                    .iter()
-                    .position(|h| (h.from, h.to, &h.bytes) == (from, to, &bytes))
-                    .ok_or_else(|| format!("no message from {from} to {to} held to duplicate"))?;
-                let wire = script.held[k].wire.duplicate();
-                let deliver_ns = script.deliver_at.pop_front().unwrap_or(script.end_ns);
+                let wire = script.held[script.position(from, to, &bytes)?].wire.duplicate();
+                let deliver_ns = script.next_arrival();
                 self.record_wire(TraceKind::Duplicate { from, to, deliver_ns }, &wire);
                 if let Some(script) = self.script.as_mut() {
                     script.held.push(Held { from, to, bytes, wire });
@@ -202,11 +196,22 @@ impl<P: Protocol> Simulation<P> {
 
     fn take_held(&mut self, from: NodeId, to: NodeId, bytes: &[u8]) -> Result<Wire<P::Message>, String> {
         let script = self.script.as_mut().ok_or("not a scripted simulation")?;
-        let k = script
-            .held
+        let k = script.position(from, to, bytes)?;
+        Ok(script.held.remove(k).wire)
+    }
+}
+
+impl<M> Script<M> {
+    /// Where the oldest held message from `from` to `to` with this encoding is.
+    fn position(&self, from: NodeId, to: NodeId, bytes: &[u8]) -> Result<usize, String> {
+        self.held
             .iter()
             .position(|h| h.from == from && h.to == to && h.bytes == bytes)
-            .ok_or_else(|| format!("no message from {from} to {to} with that encoding is held"))?;
-        Ok(script.held.remove(k).wire)
+            .ok_or_else(|| format!("no message from {from} to {to} with that encoding is held"))
+    }
+
+    /// When the next message sent (or copied) arrives, by the script.
+    fn next_arrival(&mut self) -> u64 {
+        self.deliver_at.pop_front().unwrap_or(self.end_ns)
     }
 }
