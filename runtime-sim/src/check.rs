@@ -2,6 +2,7 @@
 
 use palisade_core::{NodeId, Observation, Protocol, Replied, Violation};
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::time::Duration;
 
 /// What a checker can see: every node's state, every event emitted so far, and the faults.
@@ -9,8 +10,11 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct World<P: Protocol> {
     pub(crate) now_ns: u64,
-    pub(crate) nodes: Vec<Option<P>>,
-    pub(crate) durable: Vec<Option<P::Durable>>,
+    /// Shared between the explorer's states until one of them changes it (copy on write):
+    /// a step changes one node, so a successor copies one node's state, not every node's.
+    pub(crate) nodes: Vec<Option<Rc<P>>>,
+    /// Shared the same way.
+    pub(crate) durable: Vec<Option<Rc<P::Durable>>>,
     pub(crate) history: Vec<Observation<P::Event>>,
     pub(crate) replies: Vec<Observation<Replied<P::Reply>>>,
     pub(crate) crashes: BTreeMap<NodeId, Duration>,
@@ -33,17 +37,17 @@ impl<P: Protocol> World<P> {
 
     /// The state of `node` if it is running.
     pub fn node(&self, node: NodeId) -> Option<&P> {
-        self.nodes.get((node.0 as usize).wrapping_sub(1))?.as_ref()
+        self.nodes.get((node.0 as usize).wrapping_sub(1))?.as_deref()
     }
 
     /// Every running node with its state.
     pub fn running(&self) -> impl Iterator<Item = (NodeId, &P)> + '_ {
-        self.ids().zip(self.nodes.iter()).filter_map(|(id, n)| n.as_ref().map(|p| (id, p)))
+        self.ids().zip(self.nodes.iter()).filter_map(|(id, n)| n.as_deref().map(|p| (id, p)))
     }
 
     /// The state `node` last persisted.
     pub fn durable(&self, node: NodeId) -> Option<&P::Durable> {
-        self.durable.get((node.0 as usize).wrapping_sub(1))?.as_ref()
+        self.durable.get((node.0 as usize).wrapping_sub(1))?.as_deref()
     }
 
     /// Every event emitted so far, stamped with true time.
@@ -86,6 +90,14 @@ impl<P: Protocol> World<P> {
     /// The time of each node's most recent crash that has not been followed by a restart.
     pub fn crashes(&self) -> &BTreeMap<NodeId, Duration> {
         &self.crashes
+    }
+
+    /// Node `i`'s state to change, if it is running, in a world whose nodes are never
+    /// shared: the simulator's (only the explorer's states share nodes, and it copies them
+    /// on write instead).
+    pub(crate) fn unshared_node_mut(&mut self, i: usize) -> Option<&mut P> {
+        let node = self.nodes.get_mut(i)?.as_mut()?;
+        Some(Rc::get_mut(node).expect("the simulator's world never shares a node's state"))
     }
 }
 

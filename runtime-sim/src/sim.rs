@@ -457,7 +457,7 @@ impl<P: Protocol> Simulation<P> {
                 return;
             }
         };
-        self.world.nodes[i] = Some(p);
+        self.world.nodes[i] = Some(std::rc::Rc::new(p));
         self.process_outputs(i, &mut out);
         self.scratch = out;
         self.rearm(i);
@@ -466,7 +466,7 @@ impl<P: Protocol> Simulation<P> {
     fn feed(&mut self, i: usize, input: Input<P>) {
         let now = self.world.clocks[i].read(self.world.now_ns);
         let mut out = std::mem::take(&mut self.scratch);
-        let Some(p) = self.world.nodes[i].as_mut() else {
+        let Some(p) = self.world.unshared_node_mut(i) else {
             return;
         };
         // What the input was, for a panic report: kept unformatted, as formatting it on
@@ -550,7 +550,7 @@ impl<P: Protocol> Simulation<P> {
                         return;
                     }
                     self.record(TraceKind::Persist { node: from }, None, None);
-                    self.world.durable[i] = Some(state);
+                    self.world.durable[i] = Some(std::rc::Rc::new(state));
                 }
             }
         }
@@ -889,7 +889,7 @@ impl<P: Protocol> Simulation<P> {
                     self.world.crashes.remove(&node);
                     self.world.restarts.push((node, self.world.now()));
                     self.record(TraceKind::Restart { node }, None, None);
-                    let restored = self.world.durable[i].clone();
+                    let restored = self.world.durable[i].as_deref().cloned();
                     self.start_node(i, restored);
                 }
             }

@@ -20,7 +20,8 @@ pub struct ExploreArgs {
     /// List every explorable scenario with its one-line description, and exit.
     #[arg(long, exclusive = true)]
     list: bool,
-    /// Breadth-first: the shortest counterexample (the default).
+    /// Breadth-first: the shortest counterexample (the default, except for models too large
+    /// for it, which `--list` marks).
     #[arg(long, conflicts_with = "dfs")]
     bfs: bool,
     /// Depth-first: less memory, longer counterexamples.
@@ -29,9 +30,10 @@ pub struct ExploreArgs {
     /// Steps from the initial state.
     #[arg(long, default_value_t = Options::default().max_depth)]
     max_depth: usize,
-    /// Distinct states.
-    #[arg(long, default_value_t = Options::default().max_states, value_parser = clap::value_parser!(u64).range(1..))]
-    max_states: u64,
+    /// Distinct states [default: 5000000, or less for a model too large to exhaust, which
+    /// `--list` marks]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_states: Option<u64>,
     /// Keep the messages the model calls obsolete instead of forgetting them (more states;
     /// for comparisons, or to rule out a wrong `Setup::obsolete` hook).
     #[arg(long)]
@@ -65,10 +67,11 @@ pub fn run(args: ExploreArgs) -> ExitCode {
     let Some(sc) = explorable::find(name) else {
         return usage_error(format!("no explorable scenario `{name}`"));
     };
+    let mode = if args.dfs || (sc.depth_first && !args.bfs) { Mode::Dfs } else { Mode::Bfs };
     let options = Options::default()
-        .mode(if args.dfs { Mode::Dfs } else { Mode::Bfs })
+        .mode(mode)
         .max_depth(args.max_depth)
-        .max_states(args.max_states)
+        .max_states(args.max_states.unwrap_or(sc.max_states))
         .forget_obsolete(!args.keep_obsolete)
         .symmetry(!args.no_symmetry);
     let started = Instant::now();
@@ -105,7 +108,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
     if args.json {
         let out = serde_json::json!({
             "scenario": sc.name,
-            "mode": if args.dfs { "dfs" } else { "bfs" },
+            "mode": if mode == Mode::Dfs { "dfs" } else { "bfs" },
             "states": report.states,
             "generated": report.generated,
             "max_depth": report.max_depth,

@@ -249,6 +249,8 @@ pub fn explorable() -> Vec<super::explorable::Explorable> {
             run: |o, p| explore(true, o, p),
             sample: |sc, seeds| sample(true, sc, seeds),
             replay: |path| replay(true, path),
+            depth_first: false,
+            max_states: super::explorable::MAX_STATES,
         },
         super::explorable::Explorable {
             name: "abd-no-write-back",
@@ -258,6 +260,8 @@ pub fn explorable() -> Vec<super::explorable::Explorable> {
             run: |o, p| explore(false, o, p),
             sample: |sc, seeds| sample(false, sc, seeds),
             replay: |path| replay(false, path),
+            depth_first: false,
+            max_states: super::explorable::MAX_STATES,
         },
     ]
 }

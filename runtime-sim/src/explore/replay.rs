@@ -78,7 +78,7 @@ struct Plan {
 
 /// Each node's protocol and durable state, fingerprinted.
 fn node_states<P: Protocol + Hash>(world: &crate::World<P>) -> Vec<(u128, u128)> {
-    let durable = |d: &Option<P::Durable>| d.as_ref().map(|d| fingerprint_of(&encode(d)));
+    let durable = |d: &Option<std::rc::Rc<P::Durable>>| d.as_deref().map(|d| fingerprint_of(&encode(d)));
     world
         .nodes
         .iter()

@@ -93,6 +93,8 @@ pub(crate) struct XState<P: Protocol> {
     /// Each node's fingerprint ([`Self::node_fingerprint`]), kept current by every step so a
     /// state's fingerprint rehashes only what changed.
     node_fps: Vec<u128>,
+    /// Each node's durable state's fingerprint ([`durable_fp`]), computed when it persists.
+    durable_fps: Vec<Option<u128>>,
     /// Each history event's and reply's fingerprint, in the order they were emitted,
     /// computed once when it is.
     event_fps: Vec<u128>,
@@ -122,6 +124,7 @@ impl<P: Protocol + Clone> Clone for XState<P> {
             dups_left: self.dups_left,
             timed_flight: self.timed_flight,
             node_fps: self.node_fps.clone(),
+            durable_fps: self.durable_fps.clone(),
             event_fps: self.event_fps.clone(),
             is_reply: self.is_reply.clone(),
             renamed_node_fps: self.renamed_node_fps.clone(),
@@ -311,6 +314,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
             dups_left: if setup.model.network.duplication { setup.bounds.duplicates } else { 0 },
             timed_flight: setup.bounds.max_delay.is_some(),
             node_fps: vec![0; n],
+            durable_fps: vec![None; n],
             event_fps: Vec::new(),
             is_reply: Vec::new(),
             renamed_node_fps: Vec::new(),
@@ -337,7 +341,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
         let seed = node_seed(setup, id, self.incarnations[i]);
         let now = self.world.clocks[i].read(self.world.now_ns);
         let node = P::new(Init::restart(id, members, setup.config.clone(), restored, seed, now));
-        self.world.nodes[i] = Some(node);
+        self.world.nodes[i] = Some(Rc::new(node));
         self.drain(setup, id, trace);
     }
 
@@ -346,7 +350,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
     fn drain(&mut self, setup: &Setup<P>, id: NodeId, trace: &mut Tracer<'_>) {
         let i = id.0 as usize - 1;
         let now = self.world.now_ns;
-        while let Some(out) = self.world.nodes[i].as_mut().and_then(Protocol::poll_output) {
+        while let Some(out) = self.world.nodes[i].as_mut().map(Rc::make_mut).and_then(Protocol::poll_output) {
             match out {
                 Output::Send { to, msg } => {
                     let bytes = encode(&msg);
@@ -392,7 +396,8 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                 }
                 Output::Persist(d) => {
                     emit(trace, || Traced::Persist { node: id });
-                    self.world.durable[i] = Some(d);
+                    self.durable_fps[i] = Some(durable_fp(&d));
+                    self.world.durable[i] = Some(Rc::new(d));
                 }
             }
         }
@@ -402,7 +407,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
     fn timers(&self) -> Vec<(u64, NodeId)> {
         let mut due = Vec::new();
         for (i, node) in self.world.nodes.iter().enumerate() {
-            if let Some(deadline) = node.as_ref().and_then(Protocol::poll_timeout) {
+            if let Some(deadline) = node.as_deref().and_then(Protocol::poll_timeout) {
                 due.push((
                     self.world.clocks[i].true_time_of(deadline, self.world.now_ns),
                     NodeId(i as u32 + 1),
@@ -501,7 +506,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                     what = format!("{} -> {}: deliver {:?}", f.from, f.to, f.msg);
                 }
                 let i = f.to.0 as usize - 1;
-                if let Some(node) = self.world.nodes[i].as_mut() {
+                if let Some(node) = self.world.nodes[i].as_mut().map(Rc::make_mut) {
                     emit(trace, || Traced::Deliver { from: f.from, to: f.to, msg: json(&f.msg) });
                     let now = self.world.clocks[i].read(self.world.now_ns);
                     node.handle_message(now, f.from, f.msg.clone());
@@ -539,7 +544,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                 what =
                     format!("{id}: timer fires (its clock reads {:.3}s)", now.mono.as_nanos() as f64 / 1e9);
                 emit(trace, || Traced::Timeout { node: id });
-                if let Some(node) = self.world.nodes[i].as_mut() {
+                if let Some(node) = self.world.nodes[i].as_mut().map(Rc::make_mut) {
                     node.handle_timeout(now);
                 }
                 self.drain(setup, id, trace);
@@ -567,7 +572,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                 if describing {
                     what = format!("{id}: restarts from its durable state");
                 }
-                let restored = self.world.durable[i].clone();
+                let restored = self.world.durable[i].as_deref().cloned();
                 self.boot(setup, id, restored, trace);
             }
             Choice::Command(id) => {
@@ -584,7 +589,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
                     let req = RequestId(self.issued[i] as u64);
                     emit(trace, || Traced::Command { node: id, req: req.0 });
                     let now = self.world.clocks[i].read(self.world.now_ns);
-                    if let Some(node) = self.world.nodes[i].as_mut() {
+                    if let Some(node) = self.world.nodes[i].as_mut().map(Rc::make_mut) {
                         node.handle_command(now, req, cmd);
                     }
                     self.drain(setup, id, trace);
@@ -621,7 +626,7 @@ impl<P: Protocol + Clone + Hash> XState<P> {
     fn verify_obsolete(&self, obsolete: &super::Obsolete<P>, k: usize) {
         let f = &self.flight[k];
         let i = f.to.0 as usize - 1;
-        let Some(node) = self.world.nodes[i].as_ref() else { return };
+        let Some(node) = self.world.nodes[i].as_deref() else { return };
         let before = fingerprint_of(node);
         let mut probe = node.clone();
         let now = self.world.clocks[i].read(self.world.now_ns);
@@ -746,11 +751,11 @@ impl<P: Protocol + Clone + Hash> XState<P> {
 
     /// Node `i`'s protocol state and durable state renamed under `map`.
     fn renamed_node(&self, sym: &Symmetry<P>, i: usize, map: &Renaming) -> (Option<P>, Option<P::Durable>) {
-        let node = self.world.nodes[i].clone().map(|mut p| {
+        let node = self.world.nodes[i].as_deref().cloned().map(|mut p| {
             (sym.node)(&mut p, map);
             p
         });
-        let durable = self.world.durable[i].clone().map(|mut d| {
+        let durable = self.world.durable[i].as_deref().cloned().map(|mut d| {
             (sym.durable)(&mut d, map);
             d
         });
@@ -760,7 +765,13 @@ impl<P: Protocol + Clone + Hash> XState<P> {
     /// Node `i`'s fingerprint with its states renamed under `map`.
     fn renamed_node_fp(&self, sym: &Symmetry<P>, i: usize, map: &Renaming) -> u128 {
         let (node, durable) = self.renamed_node(sym, i, map);
-        node_fp(&node, &durable, &self.world.clocks[i], self.issued[i], self.incarnations[i])
+        node_fp(
+            node.as_ref(),
+            durable.as_ref().map(durable_fp),
+            &self.world.clocks[i],
+            self.issued[i],
+            self.incarnations[i],
+        )
     }
 
     /// The symmetry whose renamed fingerprints this state keeps, if any.
@@ -779,8 +790,8 @@ impl<P: Protocol + Clone + Hash> XState<P> {
 
     fn node_fingerprint(&self, i: usize) -> u128 {
         node_fp(
-            &self.world.nodes[i],
-            &self.world.durable[i],
+            self.world.nodes[i].as_deref(),
+            self.durable_fps[i],
             &self.world.clocks[i],
             self.issued[i],
             self.incarnations[i],
@@ -834,7 +845,9 @@ impl<P: Protocol + Clone + Hash> XState<P> {
         let mut out = self.clone();
         for i in 0..n {
             let j = slot(i);
-            (out.world.nodes[j], out.world.durable[j]) = self.renamed_node(sym, i, map);
+            let (node, durable) = self.renamed_node(sym, i, map);
+            out.durable_fps[j] = durable.as_ref().map(durable_fp);
+            (out.world.nodes[j], out.world.durable[j]) = (node.map(Rc::new), durable.map(Rc::new));
             out.world.clocks[j] = self.world.clocks[i].clone();
             out.issued[j] = self.issued[i];
             out.incarnations[j] = self.incarnations[i];
@@ -904,18 +917,23 @@ pub(crate) fn mono_origin(incarnation: u32) -> u64 {
     MONO_ORIGIN_NS * (u64::from(incarnation) + 1)
 }
 
+/// A durable state's fingerprint: of its encoding, as a restart decodes it.
+fn durable_fp<D: Serialize>(durable: &D) -> u128 {
+    fingerprint_of(&encode(durable))
+}
+
 /// One node's fingerprint: its protocol state, durable state, clock, commands issued and
 /// incarnation.
 fn node_fp<P: Protocol + Hash>(
-    node: &Option<P>,
-    durable: &Option<P::Durable>,
+    node: Option<&P>,
+    durable: Option<u128>,
     clock: &NodeClock,
     issued: usize,
     incarnation: u32,
 ) -> u128 {
     let mut h = Fp::new();
     node.hash(&mut h);
-    durable.as_ref().map(encode).hash(&mut h);
+    durable.hash(&mut h);
     clock.hash(&mut h);
     (issued, incarnation).hash(&mut h);
     h.finish()
