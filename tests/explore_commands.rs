@@ -64,6 +64,7 @@ fn setup<P: Protocol>(
             .duplicates(0),
         workload,
         invariants: vec![],
+        history_invariants: vec![],
         at_end: vec![Box::new(answered), check],
         obsolete: None,
         symmetry: None,

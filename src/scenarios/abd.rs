@@ -212,7 +212,8 @@ pub fn explorer_setup(write_back: bool) -> Setup<Abd> {
                 _ => None,
             }
         }),
-        invariants: vec![Box::new(|w: &palisade_sim::World<Abd>| abd::linearizable(w.history()))],
+        invariants: vec![],
+        history_invariants: vec![Box::new(|w: &palisade_sim::World<Abd>| abd::linearizable(w.history()))],
         at_end: vec![],
         obsolete: Some(Box::new(|w, from, to, msg| match (w.node(from), w.node(to)) {
             (Some(sender), Some(receiver)) => abd::obsolete(sender, receiver, msg),

@@ -473,6 +473,7 @@ pub fn explorer_setup(horizon: Duration, drops: u32) -> palisade_sim::explore::S
             }
             Ok(())
         })],
+        history_invariants: vec![],
         at_end: vec![Box::new(move |w: &World<Bracha>| {
             let got = delivered(w);
             if got.len() == 4 {

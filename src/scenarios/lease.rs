@@ -458,6 +458,7 @@ pub fn explorer_setup(
             let clients = [NodeId(3), NodeId(4)];
             single_holder(clients.into_iter().map(|c| (c, w.node(c).and_then(|n| n.holds(w.clock(c)?.mono)))))
         })],
+        history_invariants: vec![],
         at_end: vec![],
         obsolete,
         symmetry: Some(Symmetry::among([NodeId(3), NodeId(4)])),

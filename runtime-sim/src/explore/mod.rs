@@ -119,6 +119,12 @@ pub struct Setup<P: Protocol> {
     pub workload: Workload<P>,
     /// Safety properties, on every state.
     pub invariants: Vec<Invariant<P>>,
+    /// Safety properties of the history alone ([`World::history`] and [`World::replies`]),
+    /// such as linearizability: judged only on states whose step added to the history, since
+    /// no other step can change their verdict. A property here that reads anything else (a
+    /// node's state, the time, the messages in flight) is judged too rarely and can miss a
+    /// violation: put it in `invariants`.
+    pub history_invariants: Vec<Invariant<P>>,
     /// Properties of maximal paths ("eventually"), on states with no choice left.
     pub at_end: Vec<Invariant<P>>,
     /// Messages that can never matter again, forgotten as soon as they are (`None`: keep
@@ -340,7 +346,7 @@ where
         report.states += 1;
         tree.push((usize::MAX, StepChoice::Start(drifts)));
         let at = tree.len() - 1;
-        if let Err(v) = init.check(&setup.invariants) {
+        if let Err(v) = init.check_safety(setup, None) {
             report.counterexample = Some(found(&tree, at, v, setup));
             return report;
         }
@@ -377,7 +383,7 @@ where
             report.states += 1;
             tree.push((at, StepChoice::Made(choice)));
             let child = tree.len() - 1;
-            if let Err(v) = next.check(&setup.invariants) {
+            if let Err(v) = next.check_safety(setup, Some(state.observations())) {
                 report.counterexample = Some(found(&tree, child, v, setup));
                 return report;
             }
@@ -405,7 +411,7 @@ where
     P::Config: Clone,
 {
     let twin = state.renamed(setup, sym, map);
-    let verdict = |s: &XState<P>| (s.check(&setup.invariants).is_ok(), s.check(&setup.at_end).is_ok());
+    let verdict = |s: &XState<P>| (s.check_safety(setup, None).is_ok(), s.check(&setup.at_end).is_ok());
     if verdict(state) != verdict(&twin) {
         return Some(format!(
             "Setup::symmetry declares {:?} interchangeable, but the checkers judge a state and its renaming ({map:?}) differently",

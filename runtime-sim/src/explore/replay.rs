@@ -126,7 +126,9 @@ where
     let mut sim = Simulation::scripted(config, setup.config.clone(), identity, plan.deliver_at, plan.end_ns);
     sim.export_trace(Vec::<u8>::new());
     add_checkers(&mut sim);
-    let invariants = |sim: &Simulation<P>| setup.invariants.iter().find_map(|c| c(sim.world()).err());
+    let invariants = |sim: &Simulation<P>| {
+        setup.invariants.iter().chain(&setup.history_invariants).find_map(|c| c(sim.world()).err())
+    };
     let mut issued = vec![0u64; setup.nodes as usize];
     // Without the hook (or with it off) the simulator must hold exactly what the explorer has
     // in flight; with it, the simulator, which never forgets, may hold more.

@@ -77,7 +77,7 @@ where
         let (steps, trace) = super::state::replay(setup, &path);
         Counterexample { violation, steps, trace, path }
     };
-    if let Err(v) = state.check(&setup.invariants) {
+    if let Err(v) = state.check_safety(setup, None) {
         return Walk { steps: 0, finished: false, counterexample: Some(found(&path, v)) };
     }
     let mut pct = match scheduler {
@@ -97,9 +97,10 @@ where
             None => choices[rng.below(choices.len() as u64) as usize].clone(),
             Some(p) => p.choose(&state, &choices, steps, &mut rng),
         };
+        let before = state.observations();
         state.apply(setup, &choice);
         path.push(StepChoice::Made(choice));
-        if let Err(v) = state.check(&setup.invariants) {
+        if let Err(v) = state.check_safety(setup, Some(before)) {
             return Walk { steps, finished: false, counterexample: Some(found(&path, v)) };
         }
     }

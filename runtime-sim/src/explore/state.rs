@@ -708,6 +708,23 @@ impl<P: Protocol + Clone + Hash> XState<P> {
         checks.iter().try_for_each(|c| c(&self.world))
     }
 
+    /// How many events and replies the history holds: it only ever grows.
+    pub(crate) fn observations(&self) -> usize {
+        self.world.history.len() + self.world.replies.len()
+    }
+
+    /// Runs `setup`'s safety properties on this state: [`super::Setup::invariants`] always,
+    /// [`super::Setup::history_invariants`] only if the history holds more than `parent`
+    /// observations (`None`: always), since a step that adds none cannot change their verdict
+    /// from the parent's, which passed.
+    pub(crate) fn check_safety(&self, setup: &Setup<P>, parent: Option<usize>) -> Result<(), Violation> {
+        self.check(&setup.invariants)?;
+        match parent {
+            Some(before) if self.observations() <= before => Ok(()),
+            _ => self.check(&setup.history_invariants),
+        }
+    }
+
     /// The state's fingerprint: 128 bits over everything that can influence what happens
     /// next or what a checker sees.
     pub(crate) fn fingerprint(&self) -> u128 {

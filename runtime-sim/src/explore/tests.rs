@@ -87,6 +87,7 @@ pub(crate) fn lock_setup(margin_ms: u64) -> Setup<TimedLock> {
         bounds: Bounds::default(),
         workload: Box::new(|_, _, _| None),
         invariants: vec![Box::new(one_holder)],
+        history_invariants: vec![],
         at_end: vec![],
         obsolete: None,
         symmetry: None,
@@ -160,6 +161,7 @@ pub(crate) fn once_setup(network: NetworkModel, bounds: Bounds) -> Setup<Once> {
             }
             Ok(())
         })],
+        history_invariants: vec![],
         at_end: vec![Box::new(|w: &World<Once>| {
             if w.history().is_empty() {
                 return Err(Violation::new("test::eventually_delivered", "never delivered"));
@@ -269,6 +271,7 @@ pub(crate) fn starve_setup() -> Setup<Starve> {
             }
             Ok(())
         })],
+        history_invariants: vec![],
         at_end: vec![],
         obsolete: None,
         symmetry: None,
@@ -381,6 +384,7 @@ fn a_delay_bound_holds_the_clock_until_old_messages_arrive() {
             Some(RaceEvent::Fired) => Err(Violation::new("test::arrives_first", "the timer fired first")),
             _ => Ok(()),
         })],
+        history_invariants: vec![],
         at_end: vec![],
         obsolete: None,
         symmetry: None,
@@ -391,6 +395,38 @@ fn a_delay_bound_holds_the_clock_until_old_messages_arrive() {
     assert!(bounded.counterexample.is_none() && bounded.complete, "{:?}", bounded.counterexample);
     let long = explore(&setup(Some(Duration::from_secs(2))), &Options::default(), |_| {});
     assert!(long.counterexample.is_some(), "a bound longer than the timer admits the race");
+}
+
+#[test]
+fn a_history_invariant_finds_what_an_invariant_finds_judging_only_where_the_history_grew() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    // Starve's property reads the history alone, and most of its steps (the ping-pong) add
+    // nothing to it; judged as either kind, the search must visit the same states and stop
+    // at the same counterexample.
+    let run = |as_history: bool| {
+        let mut setup = starve_setup();
+        let property = setup.invariants.pop().expect("starve has a property");
+        let calls = Rc::new(Cell::new(0u64));
+        let counted = Rc::clone(&calls);
+        let counting: Invariant<Starve> = Box::new(move |w: &World<Starve>| {
+            counted.set(counted.get() + 1);
+            property(w)
+        });
+        if as_history {
+            setup.history_invariants.push(counting);
+        } else {
+            setup.invariants.push(counting);
+        }
+        let report = explore(&setup, &Options::default(), |_| {});
+        (report.states, report.counterexample.map(|c| (c.violation.checker, c.path)), calls.get())
+    };
+    let (states, found, judged_every_state) = run(false);
+    let (history_states, history_found, judged_on_growth) = run(true);
+    assert!(found.is_some(), "the aside can wait out the exchange");
+    assert_eq!((history_states, history_found), (states, found));
+    assert_eq!(judged_every_state, states, "an invariant is judged on every distinct state");
+    assert!(judged_on_growth * 2 < judged_every_state, "{judged_on_growth} judgements of {states} states");
 }
 
 #[test]
@@ -460,6 +496,7 @@ fn hello_setup<const R: bool>(symmetric: bool) -> Setup<Hello<R>> {
         bounds: Bounds::default(),
         workload: Box::new(|_, _, _| None),
         invariants: vec![],
+        history_invariants: vec![],
         at_end: vec![Box::new(|w: &World<Hello<R>>| {
             let all = w.running().all(|(_, n)| n.heard.len() == 2);
             if all { Ok(()) } else { Err(Violation::new("test::everyone_heard", "a greeting was lost")) }

@@ -165,6 +165,7 @@ fn counter_setup() -> Setup<Counter> {
             }
             Ok(())
         })],
+        history_invariants: vec![],
         at_end: vec![],
         obsolete: None,
         symmetry: None,
@@ -240,6 +241,7 @@ fn a_simulator_that_reaches_other_states_than_the_explorer_is_an_error() {
             0 => Ok(()),
             _ => Err(Violation::new("test::nothing_heard", "n2 heard n1")),
         })],
+        history_invariants: vec![],
         at_end: vec![],
         obsolete: None,
         symmetry: None,
@@ -304,6 +306,7 @@ fn leaky_setup<const TIMER: bool>() -> Setup<Leaky<TIMER>> {
             0 => Ok(()),
             _ => Err(Violation::new("test::no_event", "an event")),
         })],
+        history_invariants: vec![],
         at_end: vec![Box::new(|_: &crate::World<Leaky<TIMER>>| Err(Violation::new("test::ends", "the end")))],
         obsolete: None,
         symmetry: None,
