@@ -98,7 +98,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
     let replayed = report.counterexample.as_ref().map(|cex| {
         let title = format!("palisade explore {}", sc.name);
         finish_counterexample(
-            &sc,
+            sc.replay,
             cex,
             (&title, 0),
             [&args.trace, &args.html, &args.sim_trace],
@@ -179,7 +179,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
 /// takes it with neither its own checkers nor the model's properties failing: the explorer
 /// and the simulator disagree, a bug in palisade.
 pub(super) fn finish_counterexample(
-    sc: &crate::scenarios::explorable::Explorable,
+    replay: crate::scenarios::explorable::Replay,
     cex: &palisade_sim::explore::Counterexample,
     (title, seed): (&str, u64),
     [trace, html, sim_trace]: [&Option<PathBuf>; 3],
@@ -188,7 +188,7 @@ pub(super) fn finish_counterexample(
     if let Err(e) = write_counterexample(title, seed, cex, trace, html) {
         failures.push(e);
     }
-    let replayed = (sc.replay)(&cex.path)
+    let replayed = replay(&cex.path)
         .map_err(|e| format!("the counterexample does not replay in the timed simulator: {e}"))
         .and_then(|r| match (&r.report.violation, &r.model) {
             (None, None) => Err(format!(

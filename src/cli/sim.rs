@@ -89,8 +89,9 @@ pub struct SimArgs {
     pub(super) swarm: bool,
     /// How runs are scheduled: `timed` (the default: the discrete-event simulator with random
     /// delays and the nemesis), or, for scenarios `palisade explore` knows, one random path per
-    /// seed through the explorer's model: `random` (a uniform choice at every step) or `pct`
-    /// (random priorities with --depth - 1 change points; Burckhardt et al. 2010).
+    /// seed through the explorer's model (ABD's with 32 operations per client, more than
+    /// `explore` can exhaust): `random` (a uniform choice at every step) or `pct` (random
+    /// priorities with --depth - 1 change points; Burckhardt et al. 2010).
     #[arg(long, value_enum, default_value_t = SchedulerArg::Timed)]
     pub(super) scheduler: SchedulerArg,
     /// PCT's bug depth d: the number of ordering constraints it targets (default 3).

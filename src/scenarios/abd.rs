@@ -187,8 +187,26 @@ pub fn scenarios() -> Vec<Scenario> {
 /// reads twice, each issuing its next operation once the last returned. Messages are
 /// delivered in any order at any time and never lost, so phases need no re-sending (no
 /// timer fires) and clock rates do not matter (ρ = 0: one initial state); the history is
-/// checked for linearizability in every state.
+/// checked for linearizability in every state (every state whose step added to it).
 pub fn explorer_setup(write_back: bool) -> Setup<Abd> {
+    model_setup(write_back, 2, &[NodeId(2)])
+}
+
+/// Operations per client in [`sampling_setup`].
+pub const SAMPLED_OPS: usize = 32;
+
+/// The model random paths walk (`palisade sim abd[-no-write-back] --scheduler pct|random`):
+/// [`explorer_setup`]'s, with a larger workload that only sampling can afford: node 1 writes
+/// and nodes 2 and 3 read, [`SAMPLED_OPS`] operations each (96 in all; the timed
+/// scenario's three clients issue about a thousand in its simulated minute).
+pub fn sampling_setup(write_back: bool) -> Setup<Abd> {
+    model_setup(write_back, SAMPLED_OPS, &[NodeId(2), NodeId(3)])
+}
+
+/// The register's untimed model: node 1 writes `ops` times and each of `readers` reads
+/// `ops` times, each client issuing its next operation once its last returned.
+fn model_setup(write_back: bool, ops: usize, readers: &[NodeId]) -> Setup<Abd> {
+    let readers = readers.to_vec();
     let mut model = abd::model(NODES);
     model.clocks.max_drift_ppm = 0;
     Setup::<Abd> {
@@ -196,20 +214,19 @@ pub fn explorer_setup(write_back: bool) -> Setup<Abd> {
         config: config(write_back),
         model,
         bounds: Bounds::default().horizon(Duration::ZERO),
-        workload: Box::new(|node, issued, history| {
+        workload: Box::new(move |node, issued, history| {
             let done = history
                 .iter()
                 .filter(|o| o.node == node)
                 .filter(|o| matches!(o.event, AbdEvent::Returned { .. } | AbdEvent::Failed { .. }))
                 .count();
-            if done < issued || issued >= 2 {
+            if done < issued || issued >= ops {
                 return None;
             }
-            let req = issued as u64 + 1;
-            match node.0 {
-                1 => Some(Command::Write { value: 100 + req }),
-                2 => Some(Command::Read),
-                _ => None,
+            if node == NodeId(1) {
+                Some(Command::Write { value: 100 + issued as u64 + 1 })
+            } else {
+                readers.contains(&node).then_some(Command::Read)
             }
         }),
         invariants: vec![],
@@ -228,15 +245,21 @@ pub fn explore(write_back: bool, options: &Options, progress: &mut dyn FnMut(&Pr
     palisade_sim::explore::explore(&explorer_setup(write_back), options, progress)
 }
 
-/// One random path through [`explorer_setup`] per seed.
+/// One random path through [`sampling_setup`] per seed.
 pub fn sample(write_back: bool, scheduler: Scheduler, seeds: &[u64]) -> Vec<Walk> {
-    super::explorable::sample(&explorer_setup(write_back), scheduler, seeds)
+    super::explorable::sample(&sampling_setup(write_back), scheduler, seeds)
 }
 
 /// Replays a path through [`explorer_setup`] in the timed simulator, with the `abd`
 /// scenario's checkers.
 pub fn replay(write_back: bool, path: &Path) -> Result<SimReplay, String> {
     palisade_sim::explore::replay_in_simulator(&explorer_setup(write_back), path, add_checkers)
+}
+
+/// Replays a path through [`sampling_setup`] in the timed simulator, with the `abd`
+/// scenario's checkers.
+pub fn replay_sampled(write_back: bool, path: &Path) -> Result<SimReplay, String> {
+    palisade_sim::explore::replay_in_simulator(&sampling_setup(write_back), path, add_checkers)
 }
 
 /// The explorable ABD models.
@@ -250,6 +273,7 @@ pub fn explorable() -> Vec<super::explorable::Explorable> {
             run: |o, p| explore(true, o, p),
             sample: |sc, seeds| sample(true, sc, seeds),
             replay: |path| replay(true, path),
+            replay_sampled: |path| replay_sampled(true, path),
             depth_first: false,
             max_states: super::explorable::MAX_STATES,
         },
@@ -261,6 +285,7 @@ pub fn explorable() -> Vec<super::explorable::Explorable> {
             run: |o, p| explore(false, o, p),
             sample: |sc, seeds| sample(false, sc, seeds),
             replay: |path| replay(false, path),
+            replay_sampled: |path| replay_sampled(false, path),
             depth_first: false,
             max_states: super::explorable::MAX_STATES,
         },
@@ -271,6 +296,37 @@ pub fn explorable() -> Vec<super::explorable::Explorable> {
 mod tests {
     use super::*;
 
+    /// Paths through the explored model (two operations per client), not the sampled one.
+    fn explored(scheduler: Scheduler, seeds: &[u64]) -> Vec<Walk> {
+        super::super::explorable::sample(&explorer_setup(false), scheduler, seeds)
+    }
+
+    /// What `palisade sim abd-no-write-back --scheduler pct` walks, against what `palisade
+    /// sim abd-no-write-back` runs by default (the timed simulator for a simulated minute
+    /// under its nemesis, about a thousand operations per seed), over the same seeds: PCT
+    /// at depth 8 finds the missing write-back in at least ten times as many, and its first
+    /// 20 counterexamples replay in the timed simulator, where both the model's property
+    /// and the scenario's checkers fail. A regression pin on one range of seeds (README:
+    /// both on 20,000 seeds, with uniform paths and other depths).
+    #[test]
+    fn on_the_sampled_model_pct_finds_the_missing_write_back_in_ten_times_the_seeds_the_timed_simulator_does()
+    {
+        let seeds: Vec<u64> = (1..=400).collect();
+        let timed = scenarios()[1].sweep(seeds.iter().copied());
+        let (timed_found, episodes) = (timed.failures().count(), timed.nemesis_episodes());
+        let walks = sample(false, Scheduler::Pct { depth: 8 }, &seeds);
+        let failing: Vec<_> = walks.iter().filter_map(|w| w.counterexample.as_ref()).collect();
+        eprintln!("timed {timed_found} ({episodes} nemesis episodes), pct {}", failing.len());
+        assert!(timed_found >= 5 && episodes > 0, "the timed simulator found it in {timed_found} seeds");
+        assert!(failing.len() >= 10 * timed_found, "PCT: {} seeds, timed: {timed_found}", failing.len());
+        for c in failing.iter().take(20) {
+            let r = replay_sampled(false, &c.path).expect("replays");
+            assert_eq!(r.model.expect("the model's invariant fails").1.checker, "abd::linearizable");
+            let v = r.report.violation.expect("the simulator's checkers fail too");
+            assert_eq!(v.checker, "abd::linearizable");
+        }
+    }
+
     /// PCT's change points lower a message with the rest of its step's broadcast, so one of
     /// them holds back both stores of a write: on seeds 1 to 20,000, PCT at depth 5 finds
     /// the missing write-back at least ten times as often as a uniformly random path through
@@ -279,10 +335,10 @@ mod tests {
     #[test]
     fn pct_finds_the_missing_write_back_ten_times_as_often_as_a_uniform_path() {
         let seeds: Vec<u64> = (1..=20_000).collect();
-        let found = |scheduler| {
-            sample(false, scheduler, &seeds).iter().filter(|w| w.counterexample.is_some()).count()
-        };
+        let found =
+            |scheduler| explored(scheduler, &seeds).iter().filter(|w| w.counterexample.is_some()).count();
         let (uniform, pct) = (found(Scheduler::Random), found(Scheduler::Pct { depth: 5 }));
+        eprintln!("seeds 1 to 20,000 of the explored model: uniform {uniform}, pct depth 5 {pct}");
         assert!(uniform >= 20, "uniform paths found it in {uniform} seeds");
         assert!(pct >= 10 * uniform, "PCT found it in {pct} seeds, uniform paths in {uniform}");
     }
@@ -295,7 +351,7 @@ mod tests {
     #[test]
     fn every_pct_counterexample_replays_in_the_timed_simulator() {
         let seeds: Vec<u64> = (1..=2000).collect();
-        let walks = sample(false, Scheduler::Pct { depth: 3 }, &seeds);
+        let walks = explored(Scheduler::Pct { depth: 3 }, &seeds);
         let failing: Vec<_> = walks.iter().filter_map(|w| w.counterexample.as_ref()).collect();
         assert!(failing.len() >= 3, "{} of 2000", failing.len());
         for c in failing {

@@ -32,8 +32,11 @@ pub struct Explorable {
     pub run: Explore,
     /// Samples random paths through it (`palisade sim NAME --scheduler pct|random`).
     pub sample: Sample,
-    /// Replays a counterexample in the timed simulator.
+    /// Replays a counterexample of `run` in the timed simulator.
     pub replay: Replay,
+    /// Replays a counterexample of `sample` in the timed simulator (the same as `replay`
+    /// unless paths are sampled from a larger model than the one explored).
+    pub replay_sampled: Replay,
     /// Searched depth-first unless `--bfs` is given: breadth-first would not fit in memory.
     pub depth_first: bool,
     /// The state bound unless `--max-states` is given: a model too large to exhaust is cut
@@ -83,6 +86,7 @@ fn bracha() -> Explorable {
         run: |o, p| palisade_sim::explore::explore(&setup(), o, p),
         sample: |sc, seeds| sample(&setup(), sc, seeds),
         replay: |path| palisade_sim::explore::replay_in_simulator(&setup(), path, |_| {}),
+        replay_sampled: |path| palisade_sim::explore::replay_in_simulator(&setup(), path, |_| {}),
         depth_first: true,
         max_states: 1_000_000,
     }
@@ -121,6 +125,7 @@ fn lease() -> Vec<Explorable> {
             run: |o, p| explore_lease(300_000, 10_000, o, p),
             sample: |sc, seeds| sample(&super::lease::explorer_setup(300_000, 10_000), sc, seeds),
             replay: |path| replay_lease(300_000, 10_000, path),
+            replay_sampled: |path| replay_lease(300_000, 10_000, path),
             depth_first: false,
             max_states: MAX_STATES,
         },
@@ -132,6 +137,7 @@ fn lease() -> Vec<Explorable> {
             run: |o, p| explore_lease(300_000, 300_000, o, p),
             sample: |sc, seeds| sample(&super::lease::explorer_setup(300_000, 300_000), sc, seeds),
             replay: |path| replay_lease(300_000, 300_000, path),
+            replay_sampled: |path| replay_lease(300_000, 300_000, path),
             depth_first: false,
             max_states: MAX_STATES,
         },
