@@ -77,7 +77,7 @@ fn the_correct_register_is_exhausted_clean_and_a_bound_is_reported_as_one() {
     assert_eq!(json["complete"], false, "a bounded search must not claim to be exhaustive");
 }
 
-/// Bracha (n = 4, f = 1) is too large to exhaust: `explore bracha` searches it depth-first
+/// Bracha (n = 4, f = 1) is too large to exhaust: `explore bracha-correct` searches it depth-first
 /// within its own bound unless told otherwise, runs paths to their end (some sixty
 /// deliveries) and says the search was cut, not exhausted.
 #[test]
@@ -85,10 +85,10 @@ fn bracha_is_searched_depth_first_and_reported_as_cut() {
     let list = palisade(&["explore", "--list"]);
     let text = String::from_utf8_lossy(&list.stdout);
     assert!(
-        text.lines().any(|l| l.starts_with("bracha ") && l.contains("cut at a million states")),
+        text.lines().any(|l| l.starts_with("bracha-correct ") && l.contains("cut at a million states")),
         "{text}"
     );
-    let out = palisade(&["explore", "bracha", "--max-states", "3000", "--json"]);
+    let out = palisade(&["explore", "bracha-correct", "--max-states", "3000", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
@@ -97,7 +97,7 @@ fn bracha_is_searched_depth_first_and_reported_as_cut() {
     );
     assert!(json["max_depth"].as_u64().unwrap() >= 50, "paths end after every delivery: {json}");
     assert_eq!(json["violation"], serde_json::Value::Null, "{json}");
-    let out = palisade(&["explore", "bracha", "--bfs", "--max-states", "3000", "--json"]);
+    let out = palisade(&["explore", "bracha-correct", "--bfs", "--max-states", "3000", "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((&json["mode"], &json["complete"]), (&"bfs".into(), &false.into()), "{json}");
     assert!(json["max_depth"].as_u64().unwrap() < 10, "{json}");

@@ -6,8 +6,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 /// What a checker can see: every node's state, every event emitted so far, and the faults.
-/// It clones when the protocol does (the explorer branches on whole worlds).
-#[derive(Clone)]
+/// It clones when the protocol does; a clone shares nothing with the original.
 pub struct World<P: Protocol> {
     pub(crate) now_ns: u64,
     /// Shared between the explorer's states until one of them changes it (copy on write):
@@ -92,12 +91,43 @@ impl<P: Protocol> World<P> {
         &self.crashes
     }
 
+    /// A copy that shares every node's state and durable state with `self` until one of
+    /// them changes it (the explorer's states; they copy a node on write).
+    pub(crate) fn share(&self) -> Self {
+        World {
+            now_ns: self.now_ns,
+            nodes: self.nodes.clone(),
+            durable: self.durable.clone(),
+            history: self.history.clone(),
+            replies: self.replies.clone(),
+            crashes: self.crashes.clone(),
+            gst_ns: self.gst_ns,
+            restarts: self.restarts.clone(),
+            clocks: self.clocks.clone(),
+            byzantine: self.byzantine.clone(),
+        }
+    }
+
     /// Node `i`'s state to change, if it is running, in a world whose nodes are never
     /// shared: the simulator's (only the explorer's states share nodes, and it copies them
-    /// on write instead).
+    /// on write instead; [`Clone`] copies every node).
     pub(crate) fn unshared_node_mut(&mut self, i: usize) -> Option<&mut P> {
         let node = self.nodes.get_mut(i)?.as_mut()?;
         Some(Rc::get_mut(node).expect("the simulator's world never shares a node's state"))
+    }
+}
+
+impl<P: Protocol + Clone> Clone for World<P> {
+    /// A deep copy, so a checker or a test may keep one while the simulation goes on.
+    fn clone(&self) -> Self {
+        let mut copy = self.share();
+        for node in copy.nodes.iter_mut().flatten() {
+            *node = Rc::new(P::clone(node));
+        }
+        for durable in copy.durable.iter_mut().flatten() {
+            *durable = Rc::new(P::Durable::clone(durable));
+        }
+        copy
     }
 }
 

@@ -68,10 +68,11 @@ pub fn run(args: ExploreArgs) -> ExitCode {
         return usage_error(format!("no explorable scenario `{name}`"));
     };
     let mode = if args.dfs || (sc.depth_first && !args.bfs) { Mode::Dfs } else { Mode::Bfs };
+    let max_states = args.max_states.unwrap_or(sc.max_states);
     let options = Options::default()
         .mode(mode)
         .max_depth(args.max_depth)
-        .max_states(args.max_states.unwrap_or(sc.max_states))
+        .max_states(max_states)
         .forget_obsolete(!args.keep_obsolete)
         .symmetry(!args.no_symmetry);
     let started = Instant::now();
@@ -135,11 +136,11 @@ pub fn run(args: ExploreArgs) -> ExitCode {
             wall.as_secs_f64(),
             rate,
             if report.counterexample.is_some() {
-                "stopped at the first violation"
+                "stopped at the first violation".to_string()
             } else if report.complete {
-                "exhausted"
+                "exhausted".to_string()
             } else {
-                "cut short by --max-depth or --max-states"
+                format!("cut short at the depth bound ({}) or the state bound ({max_states})", args.max_depth)
             }
         );
         if !report.symmetric.is_empty() {

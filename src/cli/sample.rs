@@ -19,7 +19,7 @@ pub fn run(args: &SimArgs, catalogue: &super::sim::Catalogue) -> ExitCode {
     let Some(sc) = catalogue.models.iter().find(|e| e.name == scenario) else {
         let known: Vec<&str> = catalogue.models.iter().map(|e| e.name).collect();
         return usage_error(format!(
-            "--scheduler {} runs the explorer's model, and `{scenario}` has none (explorable: {})",
+            "--scheduler {} walks an explorable scenario's untimed model, and `{scenario}` has none (explorable: {})",
             name(args.scheduler),
             known.join(", ")
         ));
@@ -34,7 +34,7 @@ pub fn run(args: &SimArgs, catalogue: &super::sim::Catalogue) -> ExitCode {
     ];
     if let Some((_, flag)) = timed_only.iter().find(|(set, _)| *set) {
         return usage_error(format!(
-            "{flag} belongs to the timed simulator; --scheduler {} walks the explorer's model",
+            "{flag} belongs to the timed simulator; --scheduler {} walks an untimed model",
             name(args.scheduler)
         ));
     }

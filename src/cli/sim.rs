@@ -104,9 +104,9 @@ pub struct SimArgs {
 pub enum SchedulerArg {
     /// The discrete-event simulator.
     Timed,
-    /// Uniformly random paths through the explorer's model.
+    /// Uniformly random paths through the scenario's untimed model.
     Random,
-    /// PCT paths through the explorer's model.
+    /// PCT paths through the scenario's untimed model.
     Pct,
 }
 

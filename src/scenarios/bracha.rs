@@ -437,7 +437,7 @@ pub fn scenarios() -> Vec<Scenario> {
 /// agreement); at the end of every path, every node delivered (totality), when no message is
 /// lost or the re-sends had time to repair it. Too large to exhaust without partial-order
 /// reduction (some sixty all-to-all messages; breadth-first holds 2.9 GB at half a million
-/// states, depth 12): `palisade explore bracha` searches it depth-first within a bound,
+/// states, depth 12): `palisade explore bracha-correct` searches it depth-first within a bound,
 /// and the tests walk random paths through it.
 pub fn explorer_setup(horizon: Duration, drops: u32) -> palisade_sim::explore::Setup<Bracha> {
     use palisade_sim::explore::{Bounds, Setup};

@@ -30,7 +30,8 @@ pub struct Explorable {
     pub hazard: bool,
     /// Explores it.
     pub run: Explore,
-    /// Samples random paths through it (`palisade sim NAME --scheduler pct|random`).
+    /// Samples random paths through it, or through a larger model of the same protocol
+    /// (`palisade sim NAME --scheduler pct|random`).
     pub sample: Sample,
     /// Replays a counterexample of `run` in the timed simulator.
     pub replay: Replay,
@@ -40,7 +41,7 @@ pub struct Explorable {
     /// Searched depth-first unless `--bfs` is given: breadth-first would not fit in memory.
     pub depth_first: bool,
     /// The state bound unless `--max-states` is given: a model too large to exhaust is cut
-    /// where the search takes about half a minute.
+    /// where the search takes well under a minute.
     pub max_states: u64,
 }
 
@@ -70,7 +71,10 @@ pub fn all() -> Vec<Explorable> {
 /// both ends of the drift bound every state would recur under each of 16 assignments.
 /// Validity in every state, every node delivered at the end of every path. Far too many
 /// interleavings to exhaust without partial-order reduction: searched depth-first (every
-/// path runs to its end, where totality is judged) and cut at a million states.
+/// path runs to its end, where totality is judged) and cut at a million states. Its
+/// counterexamples replay with no simulator checkers of their own (the timed `bracha`
+/// scenario's are for a Byzantine sender); the model's properties are judged on the
+/// simulator's states.
 fn bracha() -> Explorable {
     fn setup() -> Setup<palisade_core::quorum::bracha::Bracha> {
         let mut s = super::bracha::explorer_setup(std::time::Duration::from_millis(100), 0);
@@ -78,10 +82,10 @@ fn bracha() -> Explorable {
         s
     }
     Explorable {
-        name: "bracha",
-        about: "Bracha broadcast, n = 4, f = 1, every node correct, n1 broadcasts one value: no order of \
-                some 60 messages breaks validity or leaves a node undelivered (depth-first, cut at a \
-                million states: too many orders to exhaust)",
+        name: "bracha-correct",
+        about: "Bracha broadcast, n = 4, f = 1, every node correct, n1 broadcasts one value: checks that \
+                no order of some 60 messages breaks validity or leaves a node undelivered, depth-first \
+                and cut at a million states (too many orders to exhaust: evidence, not proof)",
         hazard: false,
         run: |o, p| palisade_sim::explore::explore(&setup(), o, p),
         sample: |sc, seeds| sample(&setup(), sc, seeds),

@@ -380,15 +380,16 @@ where
             if !seen.insert(fp) {
                 continue;
             }
+            if report.states >= options.max_states {
+                // A new state beyond the bound: the search stops short of it.
+                report.complete = false;
+                return report;
+            }
             report.states += 1;
             tree.push((at, StepChoice::Made(choice)));
             let child = tree.len() - 1;
             if let Err(v) = next.check_safety(setup, Some(state.observations())) {
                 report.counterexample = Some(found(&tree, child, v, setup));
-                return report;
-            }
-            if report.states >= options.max_states {
-                report.complete = false;
                 return report;
             }
             frontier.push_back((next, child, depth + 1));

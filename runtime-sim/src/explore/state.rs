@@ -115,7 +115,7 @@ pub(crate) struct XState<P: Protocol> {
 impl<P: Protocol + Clone> Clone for XState<P> {
     fn clone(&self) -> Self {
         XState {
-            world: self.world.clone(),
+            world: self.world.share(),
             flight: self.flight.clone(),
             issued: self.issued.clone(),
             incarnations: self.incarnations.clone(),

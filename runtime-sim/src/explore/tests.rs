@@ -404,7 +404,7 @@ fn a_history_invariant_finds_what_an_invariant_finds_judging_only_where_the_hist
     // Starve's property reads the history alone, and most of its steps (the ping-pong) add
     // nothing to it; judged as either kind, the search must visit the same states and stop
     // at the same counterexample.
-    let run = |as_history: bool| {
+    let run = |as_history: bool, mode: Mode| {
         let mut setup = starve_setup();
         let property = setup.invariants.pop().expect("starve has a property");
         let calls = Rc::new(Cell::new(0u64));
@@ -418,15 +418,35 @@ fn a_history_invariant_finds_what_an_invariant_finds_judging_only_where_the_hist
         } else {
             setup.invariants.push(counting);
         }
-        let report = explore(&setup, &Options::default(), |_| {});
+        let report = explore(&setup, &Options::default().mode(mode), |_| {});
         (report.states, report.counterexample.map(|c| (c.violation.checker, c.path)), calls.get())
     };
-    let (states, found, judged_every_state) = run(false);
-    let (history_states, history_found, judged_on_growth) = run(true);
-    assert!(found.is_some(), "the aside can wait out the exchange");
-    assert_eq!((history_states, history_found), (states, found));
-    assert_eq!(judged_every_state, states, "an invariant is judged on every distinct state");
-    assert!(judged_on_growth * 2 < judged_every_state, "{judged_on_growth} judgements of {states} states");
+    for mode in [Mode::Bfs, Mode::Dfs] {
+        let (states, found, judged_every_state) = run(false, mode);
+        let (history_states, history_found, judged_on_growth) = run(true, mode);
+        assert!(found.is_some(), "{mode:?}: the aside can wait out the exchange");
+        assert_eq!((history_states, history_found), (states, found), "{mode:?}");
+        assert_eq!(judged_every_state, states, "{mode:?}: an invariant is judged on every distinct state");
+        assert!(
+            judged_on_growth * 2 < judged_every_state,
+            "{mode:?}: {judged_on_growth} judgements of {states} states"
+        );
+    }
+}
+
+#[test]
+fn the_state_bound_is_exact() {
+    let setup = starve_setup();
+    let all = explore(&setup, &Options::default(), |_| {});
+    assert!(all.states > 10);
+    for bound in [1, 2, 10] {
+        let cut = explore(&setup, &Options::default().max_states(bound), |_| {});
+        assert_eq!((cut.states, cut.complete), (bound, false), "bound {bound}");
+    }
+    // A bound the model fits in exactly does not cut it.
+    let exact = explore(&setup, &Options::default().max_states(all.states), |_| {});
+    assert_eq!(exact.states, all.states);
+    assert_eq!(exact.counterexample.is_some(), all.counterexample.is_some());
 }
 
 #[test]

@@ -6,6 +6,8 @@ use palisade_core::detector::{
 };
 use palisade_core::protocol::Outbox;
 use palisade_core::{Instant, Now};
+use std::cell::RefCell;
+use std::rc::Rc;
 
 type Hb = Heartbeat<FixedTimeout>;
 
@@ -121,6 +123,32 @@ fn checker_runs_after_every_event_and_stops_the_run() {
     let mut sim = lossy(7);
     sim.add_checker(EachEvent::new(never_suspects_live_at));
     assert!(sim.run_for(Duration::from_secs(10)).violation.is_none());
+}
+
+#[test]
+fn a_world_a_checker_keeps_is_a_copy_and_the_run_goes_on() {
+    // A checker may keep the world it saw, to compare with the next; the simulator must
+    // still change its nodes (it once panicked on a shared node), and the kept copies must
+    // not change with them.
+    let kept: Rc<RefCell<Vec<World<Hb>>>> = Rc::default();
+    let mut sim = lossy(3);
+    let keeper = Rc::clone(&kept);
+    sim.add_checker(move |w: &World<Hb>| {
+        keeper.borrow_mut().push(w.clone());
+        Ok(())
+    });
+    let report = sim.run_for(Duration::from_secs(5));
+    assert!(report.violation.is_none(), "{:?}", report.violation);
+    let kept = kept.borrow();
+    assert!(kept.len() > 100, "{} copies", kept.len());
+    let times: Vec<Duration> = kept.iter().map(World::now).collect();
+    assert!(
+        times.windows(2).all(|t| t[0] <= t[1]) && times[0] < times[times.len() - 1],
+        "each copy kept its time"
+    );
+    let suspected = |w: &World<Hb>| w.node(NodeId(1)).map(|n| n.suspected());
+    assert_eq!(suspected(&kept[0]), Some(vec![]), "the first copy predates the crash");
+    assert_eq!(suspected(sim.world()), Some(vec![NodeId(2)]));
 }
 
 #[test]
