@@ -92,6 +92,16 @@ fn reads_return_written_values()
 /// operation returns within [`PROGRESS_BOUND`] after GST, and the whole history is
 /// linearizable (at the end).
 pub fn simulation(seed: u64, write_back: bool, duration: Duration) -> Simulation<Abd> {
+    simulation_of(seed, write_back, workload(seed, duration))
+}
+
+/// [`simulation`] with another workload: each command at its time, refused by a node that
+/// is busy with its last one.
+pub fn simulation_of(
+    seed: u64,
+    write_back: bool,
+    commands: Vec<(NodeId, Duration, Command)>,
+) -> Simulation<Abd> {
     let mut sc = SimConfig::new(seed, NODES);
     sc.network = Network::uniform(
         LinkConfig::with_latency(Latency::uniform(Duration::from_millis(1), Duration::from_millis(10)))
@@ -99,7 +109,7 @@ pub fn simulation(seed: u64, write_back: bool, duration: Duration) -> Simulation
             .duplicate(0.01),
     );
     let mut sim = Simulation::new(sc, config(write_back));
-    for (node, at, cmd) in workload(seed, duration) {
+    for (node, at, cmd) in commands {
         sim.command_at(node, at, cmd);
     }
     add_checkers(&mut sim);
