@@ -68,7 +68,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
         return usage_error(format!("no explorable scenario `{name}`"));
     };
     let mode = if args.dfs || (sc.depth_first && !args.bfs) { Mode::Dfs } else { Mode::Bfs };
-    let max_states = args.max_states.unwrap_or(sc.max_states);
+    let max_states = args.max_states.or(sc.max_states).unwrap_or(Options::default().max_states);
     let options = Options::default()
         .mode(mode)
         .max_depth(args.max_depth)

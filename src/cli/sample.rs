@@ -70,7 +70,13 @@ pub fn run(args: &SimArgs, catalogue: &super::sim::Catalogue) -> ExitCode {
     let replayed = first.map(|(seed, cex)| {
         let title = format!("palisade sim {} --scheduler {} --seed {seed}", sc.name, name(args.scheduler));
         let files = [&args.trace, &args.html, &None];
-        super::explore::finish_counterexample(sc.replay_sampled, cex, (&title, *seed), files, &mut failures)
+        super::explore::finish_counterexample(
+            sc.replay_of_sample(),
+            cex,
+            (&title, *seed),
+            files,
+            &mut failures,
+        )
     });
     let depth = match scheduler {
         Scheduler::Pct { depth } => Some(depth),

@@ -199,7 +199,7 @@ pub fn scenarios() -> Vec<Scenario> {
 /// timer fires) and clock rates do not matter (ρ = 0: one initial state); the history is
 /// checked for linearizability in every state (every state whose step added to it).
 pub fn explorer_setup(write_back: bool) -> Setup<Abd> {
-    model_setup(write_back, 2, &[NodeId(2)])
+    model_setup(write_back, 2, vec![NodeId(2)])
 }
 
 /// Operations per client in [`sampling_setup`].
@@ -210,13 +210,12 @@ pub const SAMPLED_OPS: usize = 32;
 /// and nodes 2 and 3 read, [`SAMPLED_OPS`] operations each (96 in all; the timed
 /// scenario's three clients issue about a thousand in its simulated minute).
 pub fn sampling_setup(write_back: bool) -> Setup<Abd> {
-    model_setup(write_back, SAMPLED_OPS, &[NodeId(2), NodeId(3)])
+    model_setup(write_back, SAMPLED_OPS, vec![NodeId(2), NodeId(3)])
 }
 
 /// The register's untimed model: node 1 writes `ops` times and each of `readers` reads
 /// `ops` times, each client issuing its next operation once its last returned.
-fn model_setup(write_back: bool, ops: usize, readers: &[NodeId]) -> Setup<Abd> {
-    let readers = readers.to_vec();
+fn model_setup(write_back: bool, ops: usize, readers: Vec<NodeId>) -> Setup<Abd> {
     let mut model = abd::model(NODES);
     model.clocks.max_drift_ppm = 0;
     Setup::<Abd> {
@@ -283,9 +282,9 @@ pub fn explorable() -> Vec<super::explorable::Explorable> {
             run: |o, p| explore(true, o, p),
             sample: |sc, seeds| sample(true, sc, seeds),
             replay: |path| replay(true, path),
-            replay_sampled: |path| replay_sampled(true, path),
+            replay_sampled: Some(|path| replay_sampled(true, path)),
             depth_first: false,
-            max_states: super::explorable::MAX_STATES,
+            max_states: None,
         },
         super::explorable::Explorable {
             name: "abd-no-write-back",
@@ -295,9 +294,9 @@ pub fn explorable() -> Vec<super::explorable::Explorable> {
             run: |o, p| explore(false, o, p),
             sample: |sc, seeds| sample(false, sc, seeds),
             replay: |path| replay(false, path),
-            replay_sampled: |path| replay_sampled(false, path),
+            replay_sampled: Some(|path| replay_sampled(false, path)),
             depth_first: false,
-            max_states: super::explorable::MAX_STATES,
+            max_states: None,
         },
     ]
 }

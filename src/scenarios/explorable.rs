@@ -2,9 +2,6 @@
 
 use palisade_core::Protocol;
 use palisade_sim::explore::{Options, Path, Progress, Report, Scheduler, Setup, SimReplay, Walk};
-
-/// The state bound of a model that is not cut sooner ([`Explorable::max_states`]).
-pub const MAX_STATES: u64 = 5_000_000;
 use std::hash::Hash;
 
 /// Explores a scenario's model within the options, reporting progress.
@@ -35,14 +32,21 @@ pub struct Explorable {
     pub sample: Sample,
     /// Replays a counterexample of `run` in the timed simulator.
     pub replay: Replay,
-    /// Replays a counterexample of `sample` in the timed simulator (the same as `replay`
-    /// unless paths are sampled from a larger model than the one explored).
-    pub replay_sampled: Replay,
+    /// Replays a counterexample of `sample` in the timed simulator, when paths are sampled
+    /// from a larger model than the one explored (`None`: `replay` does).
+    pub replay_sampled: Option<Replay>,
     /// Searched depth-first unless `--bfs` is given: breadth-first would not fit in memory.
     pub depth_first: bool,
-    /// The state bound unless `--max-states` is given: a model too large to exhaust is cut
-    /// where the search takes well under a minute.
-    pub max_states: u64,
+    /// The state bound unless `--max-states` is given, for a model too large to exhaust:
+    /// cut where the search takes well under a minute (`None`: [`Options`]' default).
+    pub max_states: Option<u64>,
+}
+
+impl Explorable {
+    /// Replays a counterexample of `sample` in the timed simulator.
+    pub fn replay_of_sample(&self) -> Replay {
+        self.replay_sampled.unwrap_or(self.replay)
+    }
 }
 
 /// One path per seed through `setup` under `scheduler`; PCT's path-length estimate `k` is
@@ -90,9 +94,9 @@ fn bracha() -> Explorable {
         run: |o, p| palisade_sim::explore::explore(&setup(), o, p),
         sample: |sc, seeds| sample(&setup(), sc, seeds),
         replay: |path| palisade_sim::explore::replay_in_simulator(&setup(), path, |_| {}),
-        replay_sampled: |path| palisade_sim::explore::replay_in_simulator(&setup(), path, |_| {}),
+        replay_sampled: None,
         depth_first: true,
-        max_states: 1_000_000,
+        max_states: Some(1_000_000),
     }
 }
 
@@ -129,9 +133,9 @@ fn lease() -> Vec<Explorable> {
             run: |o, p| explore_lease(300_000, 10_000, o, p),
             sample: |sc, seeds| sample(&super::lease::explorer_setup(300_000, 10_000), sc, seeds),
             replay: |path| replay_lease(300_000, 10_000, path),
-            replay_sampled: |path| replay_lease(300_000, 10_000, path),
+            replay_sampled: None,
             depth_first: false,
-            max_states: MAX_STATES,
+            max_states: None,
         },
         Explorable {
             name: "drift-bounded",
@@ -141,9 +145,9 @@ fn lease() -> Vec<Explorable> {
             run: |o, p| explore_lease(300_000, 300_000, o, p),
             sample: |sc, seeds| sample(&super::lease::explorer_setup(300_000, 300_000), sc, seeds),
             replay: |path| replay_lease(300_000, 300_000, path),
-            replay_sampled: |path| replay_lease(300_000, 300_000, path),
+            replay_sampled: None,
             depth_first: false,
-            max_states: MAX_STATES,
+            max_states: None,
         },
     ]
 }

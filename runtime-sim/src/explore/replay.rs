@@ -21,7 +21,7 @@
 //! this run), and the model's invariants and "eventually" properties judged on the
 //! simulator's world (what the explorer said, on the simulator's states).
 
-use super::state::{Choice, StepChoice, Traced, XState, encode, fingerprint_of, mono_origin, node_seed};
+use super::state::{Choice, StepChoice, Traced, XState, durable_fp, fingerprint_of, mono_origin, node_seed};
 use super::{Path, Setup};
 use crate::sim::{Identity, ScriptStep};
 use crate::{RunReport, SimConfig, Simulation};
@@ -78,7 +78,7 @@ struct Plan {
 
 /// Each node's protocol and durable state, fingerprinted.
 fn node_states<P: Protocol + Hash>(world: &crate::World<P>) -> Vec<(u128, u128)> {
-    let durable = |d: &Option<std::rc::Rc<P::Durable>>| d.as_deref().map(|d| fingerprint_of(&encode(d)));
+    let durable = |d: &Option<std::rc::Rc<P::Durable>>| d.as_deref().map(durable_fp);
     world
         .nodes
         .iter()

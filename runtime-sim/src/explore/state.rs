@@ -935,7 +935,7 @@ pub(crate) fn mono_origin(incarnation: u32) -> u64 {
 }
 
 /// A durable state's fingerprint: of its encoding, as a restart decodes it.
-fn durable_fp<D: Serialize>(durable: &D) -> u128 {
+pub(crate) fn durable_fp<D: Serialize>(durable: &D) -> u128 {
     fingerprint_of(&encode(durable))
 }
 
