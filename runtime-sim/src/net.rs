@@ -61,12 +61,45 @@ fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
+/// [`MAX_LATENCY`] in nanoseconds.
+const MAX_LATENCY_NS: u64 = MAX_LATENCY.as_secs() * 1_000_000_000;
+
+/// A delay of `s` seconds, cut to `[0, MAX_LATENCY]`: exactly
+/// `Duration::try_from_secs_f64(s)` (nearest nanosecond, ties to even) below the cut, and
+/// [`MAX_LATENCY`] above it and for infinities; zero for NaN and negatives.
 fn clamp(s: f64) -> Duration {
+    Duration::from_nanos(clamp_ns(s))
+}
+
+/// [`clamp`] in nanoseconds, without `Duration`'s general conversion: a delay is drawn
+/// for every simulated message, and std's conversion (which handles every `f64` up to
+/// `u64::MAX` seconds) cost more than the draw. Tested equal to std's on every kind of input.
+fn clamp_ns(s: f64) -> u64 {
     if s.is_nan() || s <= 0.0 {
-        Duration::ZERO
-    } else {
-        Duration::try_from_secs_f64(s).unwrap_or(MAX_LATENCY).min(MAX_LATENCY)
+        return 0;
     }
+    if s >= MAX_LATENCY.as_secs() as f64 {
+        return MAX_LATENCY_NS;
+    }
+    // s = mantissa × 2^exp exactly, with 0 < s < 3600 < 2^12, so exp < 0 for normal
+    // numbers; the nanoseconds are mantissa × 10^9 / 2^-exp, rounded to nearest, ties to even.
+    let bits = s.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i64;
+    let (mantissa, exp) = if biased == 0 {
+        (bits & ((1 << 52) - 1), -1074) // subnormal
+    } else {
+        ((bits & ((1 << 52) - 1)) | (1 << 52), biased - 1075)
+    };
+    let shift = (-exp) as u32;
+    if shift >= 128 {
+        return 0; // below 2^-75 s: far under half a nanosecond
+    }
+    let scaled = u128::from(mantissa) * 1_000_000_000;
+    let ns = scaled >> shift;
+    let rest = scaled & ((1u128 << shift) - 1);
+    let half = 1u128 << (shift - 1);
+    let up = rest > half || (rest == half && ns & 1 == 1);
+    (ns as u64 + u64::from(up)).min(MAX_LATENCY_NS)
 }
 
 impl Latency {
@@ -377,6 +410,54 @@ mod tests {
 
     fn reachable(p: &Partition, all: &[NodeId], x: NodeId) -> usize {
         all.iter().filter(|&&y| y == x || !p.blocks(x, y)).count()
+    }
+
+    /// What `clamp` did before it had its own conversion: std's, cut at the maximum.
+    fn std_clamp(s: f64) -> Duration {
+        if s.is_nan() || s <= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::try_from_secs_f64(s).unwrap_or(MAX_LATENCY).min(MAX_LATENCY)
+        }
+    }
+
+    #[test]
+    fn the_fast_conversion_is_std_s_on_every_kind_of_input() {
+        let mut rng = palisade_core::Rng::from_seed(5);
+        let mut cases = vec![
+            0.0,
+            -0.0,
+            -1.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN_POSITIVE,
+            f64::from_bits(1),
+            5e-10,
+            1.5e-9,
+            2.5e-9,
+            3599.999_999_999_5,
+            3600.0,
+            3600.000_000_1,
+            1e300,
+        ];
+        // Exact ties (a power of two of a second lands on half a nanosecond) and their
+        // neighbours, which round the other way.
+        for k in 1..=60 {
+            let t = 2f64.powi(-k);
+            cases.extend([t, f64::from_bits(t.to_bits() + 1), f64::from_bits(t.to_bits() - 1)]);
+            cases.extend((1..40).map(|m| f64::from(m) * t));
+        }
+        // Random bit patterns over every exponent that matters, and uniform seconds.
+        for _ in 0..200_000 {
+            let exp = 1023 - 40 + rng.below(52); // 2^-40 s to 2^11 s
+            cases.push(f64::from_bits((exp << 52) | (rng.next_u64() >> 12)));
+            cases.push(rng.unit_f64() * 4000.0);
+            cases.push(rng.unit_f64() * 1e-6);
+        }
+        for s in cases {
+            assert_eq!(clamp(s), std_clamp(s), "{s:e} ({:#x})", s.to_bits());
+        }
     }
 
     #[test]

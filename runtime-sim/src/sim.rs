@@ -119,17 +119,37 @@ pub struct RunReport {
 
 /// What travels on a simulated link: a message, or raw bytes from an adversary that the
 /// recipient's transport must decode (and may reject).
-enum Wire<M> {
+enum Payload<M> {
     Msg(M),
     Bytes(Box<[u8]>),
 }
 
-impl<M: Clone> Wire<M> {
+/// A payload with its digest and encoded length, taken once when it is sent: every event
+/// that carries it (send, duplicate, drop, hold, delivery) mixes the digest into the trace
+/// hash instead of encoding the payload again.
+struct Wire<M> {
+    payload: Payload<M>,
+    digest: u64,
+    len: u32,
+}
+
+impl<M: Clone + Serialize> Wire<M> {
+    fn msg(msg: M) -> Wire<M> {
+        let (digest, len) = crate::trace::digest(&msg);
+        Wire { payload: Payload::Msg(msg), digest, len: u32::try_from(len).unwrap_or(u32::MAX) }
+    }
+
+    fn bytes(bytes: Box<[u8]>) -> Wire<M> {
+        let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+        Wire { digest: crate::trace::digest_bytes(&bytes), len, payload: Payload::Bytes(bytes) }
+    }
+
     fn duplicate(&self) -> Wire<M> {
-        match self {
-            Wire::Msg(m) => Wire::Msg(m.clone()),
-            Wire::Bytes(b) => Wire::Bytes(b.clone()),
-        }
+        let payload = match &self.payload {
+            Payload::Msg(m) => Payload::Msg(m.clone()),
+            Payload::Bytes(b) => Payload::Bytes(b.clone()),
+        };
+        Wire { payload, digest: self.digest, len: self.len }
     }
 }
 
@@ -176,8 +196,8 @@ enum Handling {
 struct NodeRuntime<M> {
     /// Paused until this true time (ns), if paused.
     paused_until: Option<u64>,
-    /// Messages that arrived while paused, in arrival order.
-    inbox: VecDeque<(NodeId, M)>,
+    /// Messages that arrived while paused, in arrival order, with their digests.
+    inbox: VecDeque<(NodeId, M, u64)>,
     /// The next persist is torn: lost, and the node crashes during it.
     torn_next_persist: bool,
     armed: Option<palisade_core::Instant>,
@@ -499,7 +519,7 @@ impl<P: Protocol> Simulation<P> {
         for o in out.drain(..) {
             match o {
                 Output::Send { to, msg } => match self.adversaries[i].as_mut() {
-                    None => self.send(from, to, Wire::Msg(msg), Duration::ZERO),
+                    None => self.send(from, to, Wire::msg(msg), Duration::ZERO),
                     Some((adversary, rng)) => {
                         let mut actions = Vec::new();
                         let mut ctx = AdversaryCtx {
@@ -520,9 +540,9 @@ impl<P: Protocol> Simulation<P> {
                             .count() as u64;
                         for action in actions {
                             match action {
-                                Action::Send { to, msg, delay } => self.send(from, to, Wire::Msg(msg), delay),
+                                Action::Send { to, msg, delay } => self.send(from, to, Wire::msg(msg), delay),
                                 Action::SendBytes { to, bytes, delay } => {
-                                    self.send(from, to, Wire::Bytes(bytes.into()), delay)
+                                    self.send(from, to, Wire::bytes(bytes.into()), delay)
                                 }
                             }
                         }
@@ -557,14 +577,19 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn record_wire(&mut self, kind: TraceKind, wire: &Wire<P::Message>) {
-        match wire {
-            Wire::Msg(m) => self.record(kind, Some(m), None),
-            Wire::Bytes(b) => {
-                let index = self.report.events;
-                self.trace.record_bytes::<P::Message>(index, self.world.now_ns, &kind, b);
-                self.report.events += 1;
-            }
+        let index = self.report.events;
+        match &wire.payload {
+            Payload::Msg(m) => self.trace.record_digested(index, self.world.now_ns, &kind, wire.digest, m),
+            Payload::Bytes(b) => self.trace.record_bytes(index, self.world.now_ns, &kind, wire.digest, b),
         }
+        self.report.events += 1;
+    }
+
+    /// Records an event carrying message `msg` whose digest is `digest`.
+    fn record_msg(&mut self, kind: TraceKind, msg: &P::Message, digest: u64) {
+        let index = self.report.events;
+        self.trace.record_digested(index, self.world.now_ns, &kind, digest, msg);
+        self.report.events += 1;
     }
 
     fn send(&mut self, from: NodeId, to: NodeId, wire: Wire<P::Message>, extra: Duration) {
@@ -577,14 +602,7 @@ impl<P: Protocol> Simulation<P> {
         }
         let now = self.world.now_ns;
         let at = |d: Duration| now.saturating_add(u64::try_from((d + extra).as_nanos()).unwrap_or(u64::MAX));
-        let size = || match &wire {
-            Wire::Msg(m) => {
-                let mut n = 0;
-                let _ = DEFAULT_CODEC.encode_streaming(m, |b| n += b.len());
-                n
-            }
-            Wire::Bytes(b) => b.len(),
-        };
+        let size = || wire.len as usize;
         if from == to {
             // A message to self never leaves the process, as in the actix runtime: no loss,
             // delay, duplication or partition, but it is still handled after the step that
@@ -779,28 +797,29 @@ impl<P: Protocol> Simulation<P> {
                     self.drop_wire(from, to, reason, &wire);
                     return Ok(());
                 }
-                let msg = match wire {
-                    Wire::Msg(m) => m,
-                    Wire::Bytes(bytes) => match DEFAULT_CODEC.decode::<P::Message>(&bytes) {
+                let digest = wire.digest;
+                let msg = match wire.payload {
+                    Payload::Msg(m) => m,
+                    Payload::Bytes(bytes) => match DEFAULT_CODEC.decode::<P::Message>(&bytes) {
                         Ok(m) => m,
                         Err(_) => {
                             // As the real transport does: undecodable frames never reach
                             // the protocol; they are counted and traced.
                             self.report.rejected += 1;
                             self.report.dropped += 1;
-                            self.record_wire(
-                                TraceKind::Drop { from, to, reason: DropReason::Undecodable },
-                                &Wire::Bytes(bytes),
-                            );
+                            let index = self.report.events;
+                            let kind = TraceKind::Drop { from, to, reason: DropReason::Undecodable };
+                            self.trace.record_bytes(index, self.world.now_ns, &kind, digest, &bytes);
+                            self.report.events += 1;
                             return Ok(());
                         }
                     },
                 };
                 if self.runtime[i].paused_until.is_some() {
-                    self.record(TraceKind::Hold { from, to }, Some(&msg), None);
-                    self.runtime[i].inbox.push_back((from, msg));
+                    self.record_msg(TraceKind::Hold { from, to }, &msg, digest);
+                    self.runtime[i].inbox.push_back((from, msg, digest));
                 } else {
-                    self.deliver(i, from, msg);
+                    self.deliver(i, from, msg, digest);
                 }
             }
             Pending::Release { node } => {
@@ -808,8 +827,8 @@ impl<P: Protocol> Simulation<P> {
                 if self.world.nodes[i].is_none() || self.runtime[i].paused_until.is_some() {
                     return Ok(()); // crashed (inbox gone) or paused again (released on resume)
                 }
-                if let Some((from, msg)) = self.runtime[i].inbox.pop_front() {
-                    self.deliver(i, from, msg);
+                if let Some((from, msg, digest)) = self.runtime[i].inbox.pop_front() {
+                    self.deliver(i, from, msg, digest);
                 }
             }
             Pending::Resume { node } => {
@@ -970,10 +989,10 @@ impl<P: Protocol> Simulation<P> {
         }
     }
 
-    fn deliver(&mut self, i: usize, from: NodeId, msg: P::Message) {
+    fn deliver(&mut self, i: usize, from: NodeId, msg: P::Message, digest: u64) {
         let to = NodeId(i as u32 + 1);
         self.report.delivered += 1;
-        self.record(TraceKind::Deliver { from, to }, Some(&msg), None);
+        self.record_msg(TraceKind::Deliver { from, to }, &msg, digest);
         if let Some((adversary, rng)) = self.adversaries[i].as_mut() {
             let mut ctx = AdversaryCtx {
                 me: to,

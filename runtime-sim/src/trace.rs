@@ -290,6 +290,29 @@ impl TraceHash {
     }
 }
 
+/// A message's digest and encoded length: its canonical encoding hashed on its own, in
+/// one pass. Any change to the message changes the digest (up to the hash's 64 bits), so
+/// a trace that mixes in the digest proves the payload as the encoding itself would.
+pub fn digest<M: Serialize>(msg: &M) -> (u64, usize) {
+    let mut hash = TraceHash::default();
+    let mut len = 0;
+    // Encoding fails only for types serde cannot represent; the digest then covers what
+    // was encoded before the failure, the same in every run.
+    let _ = DEFAULT_CODEC.encode_streaming(msg, |b| {
+        len += b.len();
+        hash.write(b)
+    });
+    // The state itself, not `finish`: the trace hash mixes the word again.
+    (hash.0, len)
+}
+
+/// The digest of raw bytes (an adversary's frame), as [`digest`] is of a message.
+pub fn digest_bytes(bytes: &[u8]) -> u64 {
+    let mut hash = TraceHash::default();
+    hash.write(bytes);
+    hash.0
+}
+
 /// The trace of one run: a hash of every event and, optionally, a JSON-lines export.
 pub struct Trace {
     hash: TraceHash,
@@ -471,10 +494,29 @@ impl Trace {
         }
     }
 
-    /// Records one event carrying raw bytes (an adversary's frame) instead of a message.
-    pub fn record_bytes<M: Serialize>(&mut self, index: u64, at_ns: u64, kind: &TraceKind, bytes: &[u8]) {
+    /// Records one event carrying a message whose [`digest`] was taken when it was sent:
+    /// the one word is mixed in instead of the message's encoding, so a message sent,
+    /// held and delivered is encoded once, not at every event that carries it.
+    pub fn record_digested<M: Serialize>(
+        &mut self,
+        index: u64,
+        at_ns: u64,
+        kind: &TraceKind,
+        digest: u64,
+        msg: &M,
+    ) {
         self.record_header(index, at_ns, kind);
-        self.hash.write(bytes);
+        self.hash.write_u64(digest);
+        if let Some(x) = self.export.as_mut() {
+            x.write_line(&Line { i: index, t_ns: at_ns, kind, msg: Some(msg), event: None::<&()> });
+        }
+    }
+
+    /// Records one event carrying raw bytes (an adversary's frame) instead of a message;
+    /// `digest` is [`digest_bytes`] of them, taken when they were sent.
+    pub fn record_bytes(&mut self, index: u64, at_ns: u64, kind: &TraceKind, digest: u64, bytes: &[u8]) {
+        self.record_header(index, at_ns, kind);
+        self.hash.write_u64(digest);
         if let Some(x) = self.export.as_mut() {
             x.write_line(&RawLine { i: index, t_ns: at_ns, kind, bytes_hex: hex(bytes) });
         }
@@ -527,5 +569,56 @@ impl Trace {
 impl Default for Trace {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_digest_changes_with_any_byte_of_the_payload_and_only_then() {
+        let base: Vec<u8> = (0..100).collect();
+        assert_eq!(digest(&base), digest(&base.clone()));
+        assert_eq!(digest(&base).1, DEFAULT_CODEC.encode(&base).unwrap().len());
+        let mut seen = std::collections::HashSet::new();
+        assert!(seen.insert(digest(&base).0));
+        for i in 0..base.len() {
+            for bit in [1u8, 0x80] {
+                let mut changed = base.clone();
+                changed[i] ^= bit;
+                assert!(seen.insert(digest(&changed).0), "byte {i} bit {bit:#x}");
+                assert_ne!(digest_bytes(&changed), digest_bytes(&base), "byte {i} bit {bit:#x}");
+            }
+        }
+        // A shorter or longer payload, and the same bytes split differently between fields.
+        assert!(seen.insert(digest(&base[..99].to_vec()).0));
+        assert!(seen.insert(digest(&(base[..50].to_vec(), base[50..].to_vec())).0));
+    }
+
+    #[test]
+    fn a_trace_hash_covers_the_digest_the_header_and_the_order() {
+        let hash = |events: &[(u64, TraceKind, u64)]| {
+            let mut t = Trace::new();
+            for (i, (at, kind, d)) in events.iter().enumerate() {
+                t.record_digested(i as u64, *at, kind, *d, &());
+            }
+            t.hash()
+        };
+        let send = TraceKind::Send { from: NodeId(1), to: NodeId(2), deliver_ns: 7 };
+        let deliver = TraceKind::Deliver { from: NodeId(1), to: NodeId(2) };
+        let base = [(0, send.clone(), 5), (7, deliver.clone(), 5)];
+        assert_eq!(hash(&base), hash(&base.clone()));
+        for other in [
+            [(0, send.clone(), 5), (7, deliver.clone(), 6)],
+            [(0, send.clone(), 5), (8, deliver.clone(), 5)],
+            [
+                (0, TraceKind::Send { from: NodeId(1), to: NodeId(3), deliver_ns: 7 }, 5),
+                (7, deliver.clone(), 5),
+            ],
+            [(7, deliver.clone(), 5), (0, send.clone(), 5)],
+        ] {
+            assert_ne!(hash(&base), hash(&other), "{other:?}");
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! client command, each at the true time the script gives. Everything else is the
 //! simulator's own code: the same handlers, trace, checkers and clocks as a random run.
 
-use super::{Pending, Simulation, Wire};
+use super::{Payload, Pending, Simulation, Wire};
 use crate::clock::NodeClock;
 use crate::fault::FaultKind;
 use crate::trace::{DropReason, TraceKind};
@@ -80,9 +80,9 @@ impl<P: Protocol> Simulation<P> {
 
     /// Holds a message for the script instead of drawing its fate.
     pub(super) fn hold(&mut self, from: NodeId, to: NodeId, wire: Wire<P::Message>) {
-        let bytes = match &wire {
-            Wire::Msg(m) => DEFAULT_CODEC.encode(m).unwrap_or_default(),
-            Wire::Bytes(b) => b.to_vec(),
+        let bytes = match &wire.payload {
+            Payload::Msg(m) => DEFAULT_CODEC.encode(m).unwrap_or_default(),
+            Payload::Bytes(b) => b.to_vec(),
         };
         let Some(deliver_ns) = self.script.as_mut().map(|s| s.next_arrival()) else { return };
         self.record_wire(TraceKind::Send { from, to, deliver_ns }, &wire);

@@ -39,6 +39,74 @@ fn same_seed_same_trace_and_different_seeds_differ() {
     assert_ne!(a.trace_hash, c.trace_hash);
 }
 
+/// Node 1 sends node 2 the configured payload every 100 ms; node 2 echoes it back.
+struct PayloadEcho {
+    id: NodeId,
+    payload: Vec<u8>,
+    next: Instant,
+    outbox: Outbox<Vec<u8>, (), ()>,
+}
+
+impl Protocol for PayloadEcho {
+    type Message = Vec<u8>;
+    type Command = std::convert::Infallible;
+    type Reply = palisade_core::NoReply;
+    type Event = ();
+    type Config = Vec<u8>;
+    type Durable = ();
+    fn new(init: Init<Self>) -> Self {
+        PayloadEcho { id: init.id, payload: init.config, next: init.now.mono, outbox: Outbox::new() }
+    }
+    fn handle_message(&mut self, _: Now, from: NodeId, msg: Vec<u8>) {
+        if self.id == NodeId(2) {
+            self.outbox.send(from, msg);
+        }
+    }
+    fn handle_command(&mut self, _: Now, _req: palisade_core::RequestId, c: Self::Command) {
+        match c {}
+    }
+    fn handle_timeout(&mut self, now: Now) {
+        if self.id == NodeId(1) && now.mono >= self.next {
+            self.outbox.send(NodeId(2), self.payload.clone());
+            self.next = now.mono + ms(100);
+        }
+    }
+    fn poll_output(&mut self) -> Option<OutputFor<Self>> {
+        self.outbox.pop()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        (self.id == NodeId(1)).then_some(self.next)
+    }
+}
+
+#[test]
+fn one_byte_of_a_payload_changes_the_trace_hash_and_nothing_else() {
+    // The digest taken at send stands for the payload at every event that carries it:
+    // sends, holds while node 2 is paused, deliveries and drops.
+    let run = |payload: Vec<u8>| {
+        let mut cfg = SimConfig::new(3, 2);
+        cfg.network = Network::uniform(LinkConfig::with_latency(Latency::uniform(ms(1), ms(50))).loss(0.2));
+        let mut sim = Simulation::<PayloadEcho>::new(cfg, payload);
+        sim.schedule(Fault::pause(NodeId(2), ms(1_000), ms(500)));
+        sim.run_for(Duration::from_secs(5))
+    };
+    let payload: Vec<u8> = (0..64).collect();
+    let base = run(payload.clone());
+    assert!(base.delivered > 50 && base.dropped > 5, "{base:?}");
+    for i in [0, 31, 63] {
+        let mut changed = payload.clone();
+        changed[i] ^= 1;
+        let other = run(changed);
+        assert_ne!(other.trace_hash, base.trace_hash, "byte {i}");
+        assert_eq!(
+            RunReport { trace_hash: base.trace_hash, ..other },
+            base,
+            "byte {i}: only the hash differs"
+        );
+    }
+    assert_eq!(run(payload).trace_hash, base.trace_hash);
+}
+
 #[test]
 fn exported_trace_is_one_json_object_per_event() {
     #[derive(Clone, Default)]
