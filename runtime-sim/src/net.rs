@@ -436,9 +436,9 @@ mod tests {
             5e-10,
             1.5e-9,
             2.5e-9,
-            3599.999_999_999_5,
+            3_599.999_999_999_5,
             3600.0,
-            3600.000_000_1,
+            3_600.000_000_1,
             1e300,
         ];
         // Exact ties (a power of two of a second lands on half a nanosecond) and their

@@ -581,7 +581,7 @@ mod tests {
         let base: Vec<u8> = (0..100).collect();
         assert_eq!(digest(&base), digest(&base.clone()));
         assert_eq!(digest(&base).1, DEFAULT_CODEC.encode(&base).unwrap().len());
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = std::collections::BTreeSet::new();
         assert!(seen.insert(digest(&base).0));
         for i in 0..base.len() {
             for bit in [1u8, 0x80] {
