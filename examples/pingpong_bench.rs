@@ -17,7 +17,7 @@
 
 use palisade::core::protocol::{Init, NoReply, Outbox, OutputFor, Protocol, RequestId};
 use palisade::core::{Draws, Instant, NodeId, Now, Rng};
-use palisade::sim::queue::EventQueue;
+use palisade::sim::queue::{CalendarQueue, EventQueue, RadixQueue};
 use palisade::sim::{Latency, LinkConfig, Network, SimConfig, Simulation};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -149,24 +149,54 @@ fn run(nodes: u32, fanout: Option<usize>, simulated: Duration) -> Measured {
 /// floor the simulator's per-event cost is compared with; its random streams differ from
 /// the simulator's, so its peers and delays are others drawn from the same distributions.
 fn bare(nodes: u32, fanout: usize, simulated: Duration) -> Measured {
-    enum Ev {
-        Round(u32),
-        Ping { from: u32, to: u32 },
-        Pong,
+    bare_on::<EventQueue<Ev>>(nodes, fanout, simulated)
+}
+
+/// The bare loop's events.
+enum Ev {
+    Round(u32),
+    Ping { from: u32, to: u32 },
+    Pong,
+}
+
+/// The queue operations the bare loop uses, so it can run on each queue (`--queues`).
+trait Queue: Default {
+    fn push(&mut self, at: u64, ev: Ev);
+    fn pop(&mut self) -> Option<(u64, Ev)>;
+}
+
+impl Queue for CalendarQueue<Ev> {
+    fn push(&mut self, at: u64, ev: Ev) {
+        CalendarQueue::push(self, at, ev)
     }
+    fn pop(&mut self) -> Option<(u64, Ev)> {
+        CalendarQueue::pop(self)
+    }
+}
+
+impl Queue for RadixQueue<Ev> {
+    fn push(&mut self, at: u64, ev: Ev) {
+        RadixQueue::push(self, at, ev)
+    }
+    fn pop(&mut self) -> Option<(u64, Ev)> {
+        RadixQueue::pop(self)
+    }
+}
+
+fn bare_on<Q: Queue>(nodes: u32, fanout: usize, simulated: Duration) -> Measured {
     let end = simulated.as_nanos() as u64;
     let round = ROUND.as_nanos() as u64;
     let link = link();
     let mut master = Rng::from_seed(42);
     let network = Draws::keyed(42, &[1]);
     let mut peers: Vec<Rng> = (0..nodes).map(|i| master.fork(u64::from(i) + 10)).collect();
-    let mut queue = EventQueue::new();
+    let mut queue = Q::default();
     for i in 1..=nodes {
         queue.push(0, Ev::Round(i));
     }
     let (mut events, mut delivered) = (0u64, 0u64);
     let start = std::time::Instant::now();
-    let send = |queue: &mut EventQueue<Ev>, now: u64, ev: Ev, events: &mut u64| {
+    let send = |queue: &mut Q, now: u64, ev: Ev, events: &mut u64| {
         *events += 1;
         // Each message's own keyed draws, as the simulator makes them (it keys by link,
         // send time and index among the sender's sends then; the event count stands in
@@ -205,6 +235,33 @@ fn bare(nodes: u32, fanout: usize, simulated: Duration) -> Measured {
     Measured { delivered, events, wall: start.elapsed() }
 }
 
+/// The bare loop on each event queue, side by side: 5 nodes pinging every other node (the
+/// headline workload's shape) and 10, 100 and 1000 nodes pinging 4 random peers per round,
+/// REPEATS alternating runs of each, medians of ns per event.
+fn queues() {
+    for (nodes, secs) in [(5u32, 60u64), (10, 60), (100, 12), (1000, 6)] {
+        let simulated = Duration::from_secs(secs);
+        let (mut calendar, mut radix) = (Vec::new(), Vec::new());
+        for _ in 0..REPEATS {
+            calendar.push(bare_on::<CalendarQueue<Ev>>(nodes, 4, simulated));
+            radix.push(bare_on::<RadixQueue<Ev>>(nodes, 4, simulated));
+        }
+        let (c, r) = (median_ns(&calendar), median_ns(&radix));
+        println!(
+            "nodes={nodes} events={} ns_per_event: calendar={c:.1} radix={r:.1} radix_vs_calendar={:.2}x",
+            calendar[0].events,
+            r / c
+        );
+    }
+}
+
+/// The median wall nanoseconds per event of `runs`.
+fn median_ns(runs: &[Measured]) -> f64 {
+    let mut per: Vec<f64> = runs.iter().map(|m| m.wall.as_nanos() as f64 / m.events as f64).collect();
+    per.sort_by(f64::total_cmp);
+    per[per.len() / 2]
+}
+
 /// Repetitions of the headline run; the median is reported.
 const REPEATS: usize = 7;
 
@@ -241,6 +298,10 @@ fn main() {
         );
         return;
     }
+    if args.iter().any(|a| a == "--queues") {
+        queues();
+        return;
+    }
     let scale = args.iter().any(|a| a == "--scale");
     if !scale {
         // The run takes tens of milliseconds: repeat it and report the median, so one
@@ -268,12 +329,7 @@ fn main() {
             sim.push(run(nodes, Some(4), simulated));
             floor.push(bare(nodes, 4, simulated));
         }
-        let ns = |runs: &[Measured]| {
-            let mut per: Vec<f64> = runs.iter().map(|m| m.wall.as_nanos() as f64 / m.events as f64).collect();
-            per.sort_by(f64::total_cmp);
-            per[REPEATS / 2]
-        };
-        let (sim_ns, bare_ns) = (ns(&sim), ns(&floor));
+        let (sim_ns, bare_ns) = (median_ns(&sim), median_ns(&floor));
         let (m, b) = (&sim[0], &floor[0]);
         let base_ns = *base.get_or_insert(sim_ns);
         println!(

@@ -121,35 +121,38 @@ pub struct RunReport {
 /// recipient's transport must decode (and may reject).
 enum Payload<M> {
     Msg(M),
-    Bytes(Box<[u8]>),
+    /// Behind a thin pointer: raw frames are rare, and a small pending event is fast.
+    Bytes(Box<RawFrame>),
 }
 
-/// A payload with its digest and encoded length, taken once when it is sent: every event
-/// that carries it (send, duplicate, drop, hold, delivery) mixes the digest into the trace
-/// hash instead of encoding the payload again.
+/// An adversary's raw frame.
+struct RawFrame(Box<[u8]>);
+
+/// A payload with its digest, taken once when it is sent: every event that carries it
+/// (send, duplicate, drop, hold, delivery) mixes the digest into the trace hash instead of
+/// encoding the payload again. (Its encoded length, which only the send needs, is not kept:
+/// a pending event is copied as the queue moves it, and smaller is faster.)
 struct Wire<M> {
     payload: Payload<M>,
     digest: u64,
-    len: u32,
 }
 
 impl<M: Clone + Serialize> Wire<M> {
-    fn msg(msg: M) -> Wire<M> {
-        let (digest, len) = crate::trace::digest(&msg);
-        Wire { payload: Payload::Msg(msg), digest, len: u32::try_from(len).unwrap_or(u32::MAX) }
-    }
-
-    fn bytes(bytes: Box<[u8]>) -> Wire<M> {
-        let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
-        Wire { digest: crate::trace::digest_bytes(&bytes), len, payload: Payload::Bytes(bytes) }
+    /// `payload` on the wire, and its encoded length.
+    fn new(payload: Payload<M>) -> (Wire<M>, usize) {
+        let (digest, len) = match &payload {
+            Payload::Msg(m) => crate::trace::digest(m),
+            Payload::Bytes(b) => (crate::trace::digest_bytes(&b.0), b.0.len()),
+        };
+        (Wire { payload, digest }, len)
     }
 
     fn duplicate(&self) -> Wire<M> {
         let payload = match &self.payload {
             Payload::Msg(m) => Payload::Msg(m.clone()),
-            Payload::Bytes(b) => Payload::Bytes(b.clone()),
+            Payload::Bytes(b) => Payload::Bytes(Box::new(RawFrame(b.0.clone()))),
         };
-        Wire { payload, digest: self.digest, len: self.len }
+        Wire { payload, digest: self.digest }
     }
 }
 
@@ -181,7 +184,7 @@ enum Pending<M, C> {
     /// A message a node sent itself, for the incarnation that sent it.
     ToSelf {
         node: NodeId,
-        incarnation: u64,
+        incarnation: u32,
         wire: Wire<M>,
     },
 }
@@ -208,8 +211,9 @@ struct NodeRuntime<M> {
     /// Messages to self sent at the current true time without time moving on.
     self_sends: u32,
     self_at: u64,
-    /// Starts so far: a message to self is for the incarnation that sent it only.
-    incarnation: u64,
+    /// Starts so far: a message to self is for the incarnation that sent it only. (32 bits
+    /// keep a pending message to self, which carries it, small.)
+    incarnation: u32,
     /// The true time of this node's last send and how many sends it made then: a message
     /// is keyed by (link, send time, index among its sender's sends at that time).
     sends_at: (u64, u64),
@@ -456,7 +460,7 @@ impl<P: Protocol> Simulation<P> {
         let id = NodeId(i as u32 + 1);
         self.runtime[i].incarnation += 1;
         let now = self.world.clocks[i].read(self.world.now_ns);
-        let incarnation = self.runtime[i].incarnation;
+        let incarnation = u64::from(self.runtime[i].incarnation);
         let seed = match self.scripted_identity(i, incarnation) {
             Some((seed, _)) => seed,
             None => Draws::keyed(self.draw_seed, &[stream::NODE_SEED, i as u64, incarnation]).next_u64(),
@@ -519,7 +523,7 @@ impl<P: Protocol> Simulation<P> {
         for o in out.drain(..) {
             match o {
                 Output::Send { to, msg } => match self.adversaries[i].as_mut() {
-                    None => self.send(from, to, Wire::msg(msg), Duration::ZERO),
+                    None => self.send(from, to, Payload::Msg(msg), Duration::ZERO),
                     Some((adversary, rng)) => {
                         let mut actions = Vec::new();
                         let mut ctx = AdversaryCtx {
@@ -540,10 +544,15 @@ impl<P: Protocol> Simulation<P> {
                             .count() as u64;
                         for action in actions {
                             match action {
-                                Action::Send { to, msg, delay } => self.send(from, to, Wire::msg(msg), delay),
-                                Action::SendBytes { to, bytes, delay } => {
-                                    self.send(from, to, Wire::bytes(bytes.into()), delay)
+                                Action::Send { to, msg, delay } => {
+                                    self.send(from, to, Payload::Msg(msg), delay)
                                 }
+                                Action::SendBytes { to, bytes, delay } => self.send(
+                                    from,
+                                    to,
+                                    Payload::Bytes(Box::new(RawFrame(bytes.into()))),
+                                    delay,
+                                ),
                             }
                         }
                     }
@@ -580,7 +589,7 @@ impl<P: Protocol> Simulation<P> {
         let index = self.report.events;
         match &wire.payload {
             Payload::Msg(m) => self.trace.record_digested(index, self.world.now_ns, &kind, wire.digest, m),
-            Payload::Bytes(b) => self.trace.record_bytes(index, self.world.now_ns, &kind, wire.digest, b),
+            Payload::Bytes(b) => self.trace.record_bytes(index, self.world.now_ns, &kind, wire.digest, &b.0),
         }
         self.report.events += 1;
     }
@@ -592,7 +601,9 @@ impl<P: Protocol> Simulation<P> {
         self.report.events += 1;
     }
 
-    fn send(&mut self, from: NodeId, to: NodeId, wire: Wire<P::Message>, extra: Duration) {
+    /// Sends `payload` from `from` to `to`, `extra` later than the link's own delay.
+    fn send(&mut self, from: NodeId, to: NodeId, payload: Payload<P::Message>, extra: Duration) {
+        let (wire, len) = Wire::new(payload);
         self.report.sent += 1;
         if Self::idx(to).is_none_or(|t| t >= self.world.nodes.len()) {
             return self.drop_wire(from, to, DropReason::UnknownRecipient, &wire);
@@ -602,7 +613,7 @@ impl<P: Protocol> Simulation<P> {
         }
         let now = self.world.now_ns;
         let at = |d: Duration| now.saturating_add(u64::try_from((d + extra).as_nanos()).unwrap_or(u64::MAX));
-        let size = || wire.len as usize;
+        let size = || len;
         if from == to {
             // A message to self never leaves the process, as in the actix runtime: no loss,
             // delay, duplication or partition, but it is still handled after the step that
@@ -800,7 +811,7 @@ impl<P: Protocol> Simulation<P> {
                 let digest = wire.digest;
                 let msg = match wire.payload {
                     Payload::Msg(m) => m,
-                    Payload::Bytes(bytes) => match DEFAULT_CODEC.decode::<P::Message>(&bytes) {
+                    Payload::Bytes(frame) => match DEFAULT_CODEC.decode::<P::Message>(&frame.0) {
                         Ok(m) => m,
                         Err(_) => {
                             // As the real transport does: undecodable frames never reach
@@ -809,7 +820,7 @@ impl<P: Protocol> Simulation<P> {
                             self.report.dropped += 1;
                             let index = self.report.events;
                             let kind = TraceKind::Drop { from, to, reason: DropReason::Undecodable };
-                            self.trace.record_bytes(index, self.world.now_ns, &kind, digest, &bytes);
+                            self.trace.record_bytes(index, self.world.now_ns, &kind, digest, &frame.0);
                             self.report.events += 1;
                             return Ok(());
                         }
@@ -899,7 +910,7 @@ impl<P: Protocol> Simulation<P> {
                 self.runtime[i].torn_next_persist = false;
                 if self.world.nodes[i].is_none() {
                     // A new incarnation: a fresh monotonic origin, as after a real reboot.
-                    let incarnation = self.runtime[i].incarnation + 1;
+                    let incarnation = u64::from(self.runtime[i].incarnation) + 1;
                     let origin = match self.scripted_identity(i, incarnation) {
                         Some((_, origin)) => origin,
                         None => stream::clock_origin(self.draw_seed, i, incarnation),

@@ -263,10 +263,19 @@ impl TraceHash {
     #[inline]
     pub fn write(&mut self, bytes: &[u8]) {
         if bytes.len() <= 8 {
-            // The common case (one integer from the streaming encoder): one mix.
-            let mut w = [0u8; 8];
-            w[..bytes.len()].copy_from_slice(bytes);
-            self.write_u64(u64::from_le_bytes(w) ^ ((bytes.len() as u64) << 59));
+            // The common case (one integer from the streaming encoder): one mix. The usual
+            // widths are read directly: a copy of a variable length is a call to memcpy.
+            let word = match *bytes {
+                [a, b, c, d, e, f, g, h] => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
+                [a, b, c, d] => u64::from(u32::from_le_bytes([a, b, c, d])),
+                [a] => u64::from(a),
+                _ => {
+                    let mut w = [0u8; 8];
+                    w[..bytes.len()].copy_from_slice(bytes);
+                    u64::from_le_bytes(w)
+                }
+            };
+            self.write_u64(word ^ ((bytes.len() as u64) << 59));
             return;
         }
         let mut chunks = bytes.chunks_exact(8);

@@ -82,7 +82,7 @@ impl<P: Protocol> Simulation<P> {
     pub(super) fn hold(&mut self, from: NodeId, to: NodeId, wire: Wire<P::Message>) {
         let bytes = match &wire.payload {
             Payload::Msg(m) => DEFAULT_CODEC.encode(m).unwrap_or_default(),
-            Payload::Bytes(b) => b.to_vec(),
+            Payload::Bytes(b) => b.0.to_vec(),
         };
         let Some(deliver_ns) = self.script.as_mut().map(|s| s.next_arrival()) else { return };
         self.record_wire(TraceKind::Send { from, to, deliver_ns }, &wire);

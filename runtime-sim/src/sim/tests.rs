@@ -288,6 +288,22 @@ fn restarted_node_has_exactly_its_persisted_state() {
 }
 
 #[test]
+fn a_fault_scheduled_between_runs_happens_at_its_time() {
+    // The first run stops with the 600 ms timeout already looked at; a crash scheduled
+    // before it must still come first, at its own time (the radix heap once moved it to
+    // 600 ms).
+    let mut sim = Simulation::<Counter>::new(SimConfig::new(1, 1), ());
+    sim.run_for(ms(550));
+    sim.schedule(Fault::crash(NodeId(1), ms(560)));
+    let split = sim.run_for(ms(1_000));
+    assert_eq!(sim.world().crashes.get(&NodeId(1)), Some(&ms(560)));
+    // The same run as with the crash scheduled from the start: same events, same hash.
+    let mut whole = Simulation::<Counter>::new(SimConfig::new(1, 1), ());
+    whole.schedule(Fault::crash(NodeId(1), ms(560)));
+    assert_eq!(split, whole.run_for(ms(1_000)));
+}
+
+#[test]
 fn drift_makes_a_timer_fire_at_the_drift_adjusted_true_time() {
     let mut cfg = SimConfig::new(1, 1);
     cfg.drift_ppm = vec![100_000]; // 10% fast, exaggerated so the effect is unmistakable
