@@ -5,13 +5,13 @@
 //! ([`RadixQueue`]), which the simulator uses, and an adaptive calendar queue
 //! ([`CalendarQueue`]), kept as the measured alternative. Side by side in the bare event loop
 //! of `pingpong_bench` (`cargo run --release --example pingpong_bench -- --queues`), the
-//! calendar queue is about 1.3× faster with up to a few thousand pending events (5 to 100
-//! nodes) and about 1.4× slower with tens of thousands (1000 nodes), where its buckets no
-//! longer fit in cache. Inside the simulator the difference is smaller at small sizes (5 to
-//! 7% of an event's cost at 10 nodes) and larger at 1000 nodes (twice the cost of an
-//! event). A queue that switched from one to the other at 8192 items gained those 5 to 7%
-//! but ran 1000 nodes 7 to 9% slower than the radix heap alone, for reasons not found, so
-//! the simulator keeps the radix heap at every size.
+//! calendar queue is 1.3-1.5× faster with up to a few thousand pending events (5 to 100
+//! nodes) and 0.7-0.85× as fast with tens of thousands (1000 nodes), where its buckets no
+//! longer fit in cache. Inside the simulator (measured by making [`EventQueue`] each of
+//! them in turn) the calendar queue saved 5-7% of an event's cost at 10 nodes and doubled
+//! it at 1000 nodes. A queue that switched between them at 8192 items kept the 5-7% but
+//! ran 1000 nodes 7-9% slower than the radix heap alone, for reasons not found, so the
+//! simulator keeps the radix heap at every size.
 
 mod calendar;
 mod radix;
