@@ -22,6 +22,9 @@ pub struct RadixQueue<T> {
     now: VecDeque<u32>,
     /// `buckets[b]` holds slots whose time first differs from `last` in bit `b`.
     buckets: [Vec<(u64, u32)>; 64],
+    /// The earliest time in each bucket (`u64::MAX` when empty), kept as items are filed
+    /// so settling a bucket needs no pass to find it.
+    mins: [u64; 64],
     /// Bit `b` set when `buckets[b]` is non-empty.
     occupied: u64,
     /// The time the buckets are relative to: the earliest item's, once settled.
@@ -38,6 +41,7 @@ impl<T> Default for RadixQueue<T> {
             free: Vec::new(),
             now: VecDeque::new(),
             buckets: std::array::from_fn(|_| Vec::new()),
+            mins: [u64::MAX; 64],
             occupied: 0,
             last: 0,
             popped: 0,
@@ -59,6 +63,7 @@ impl<T> RadixQueue<T> {
         } else {
             let b = 63 - diff.leading_zeros() as usize;
             self.buckets[b].push((at, slot));
+            self.mins[b] = self.mins[b].min(at);
             self.occupied |= 1 << b;
         }
     }
@@ -96,6 +101,7 @@ impl<T> RadixQueue<T> {
             items.append(bucket);
         }
         self.occupied = 0;
+        self.mins = [u64::MAX; 64];
         self.last = to;
         for (at, slot) in items {
             self.place(at, slot);
@@ -113,7 +119,7 @@ impl<T> RadixQueue<T> {
         let b = self.occupied.trailing_zeros() as usize;
         self.occupied &= !(1 << b);
         let mut items = std::mem::take(&mut self.buckets[b]);
-        self.last = items.iter().map(|&(at, _)| at).min().unwrap_or(self.last);
+        self.last = std::mem::replace(&mut self.mins[b], u64::MAX);
         for (at, slot) in items.drain(..) {
             debug_assert!(at == self.last || 63 - (at ^ self.last).leading_zeros() < b as u32);
             self.place(at, slot);
