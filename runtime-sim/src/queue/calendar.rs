@@ -11,6 +11,7 @@
 //! time the calendar is rebuilt: when it doubles or halves, or when popping starts to cost
 //! more than a few entries looked at per item.
 
+use super::slab::Slab;
 use std::collections::VecDeque;
 
 /// An item's place in the order: time, then push order.
@@ -28,8 +29,7 @@ const MAX_WORK_PER_POP: u64 = 6;
 
 /// Items scheduled at true times (ns), popped earliest first, FIFO among equal times.
 pub struct CalendarQueue<T> {
-    slab: Vec<Option<T>>,
-    free: Vec<u32>,
+    slab: Slab<T>,
     /// The current window's items, earliest first: every item before `bottom_end`.
     bottom: VecDeque<Key>,
     bottom_end: u64,
@@ -51,8 +51,7 @@ pub struct CalendarQueue<T> {
 impl<T> Default for CalendarQueue<T> {
     fn default() -> Self {
         CalendarQueue {
-            slab: Vec::new(),
-            free: Vec::new(),
+            slab: Slab::default(),
             bottom: VecDeque::new(),
             bottom_end: 0,
             buckets: (0..MIN_BUCKETS).map(|_| Vec::new()).collect(),
@@ -81,16 +80,7 @@ impl<T> CalendarQueue<T> {
     /// scheduled at that time instead (the simulator never schedules into the past).
     #[inline]
     pub fn push(&mut self, at: u64, item: T) {
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slab[slot as usize] = Some(item);
-                slot
-            }
-            None => {
-                self.slab.push(Some(item));
-                u32::try_from(self.slab.len() - 1).expect("more than 2^32 pending events")
-            }
-        };
+        let slot = self.slab.insert(item);
         let key = Key { at: at.max(self.last), seq: self.seq, slot };
         self.seq += 1;
         self.len += 1;
@@ -203,8 +193,7 @@ impl<T> CalendarQueue<T> {
             return None;
         }
         let key = self.bottom.pop_front()?;
-        let item = self.slab[key.slot as usize].take()?;
-        self.free.push(key.slot);
+        let item = self.slab.remove(key.slot)?;
         self.len -= 1;
         self.last = key.at;
         self.pops += 1;

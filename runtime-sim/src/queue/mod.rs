@@ -15,6 +15,7 @@
 
 mod calendar;
 mod radix;
+mod slab;
 
 pub use calendar::CalendarQueue;
 pub use radix::RadixQueue;

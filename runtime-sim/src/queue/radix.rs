@@ -8,6 +8,7 @@
 //! time always share a bucket and keep their push order, which gives FIFO among equal times
 //! without a sequence number.
 
+use super::slab::Slab;
 use std::collections::VecDeque;
 
 /// Items scheduled at true times (ns), popped earliest first, FIFO among equal times.
@@ -16,8 +17,7 @@ use std::collections::VecDeque;
 /// large the items are. (A 4-bit-digit variant, which moves each item at most 16 times,
 /// measured the same on the ping-pong bench; this one is simpler.)
 pub struct RadixQueue<T> {
-    slab: Vec<Option<T>>,
-    free: Vec<u32>,
+    slab: Slab<T>,
     /// Slots due exactly at `last`, in push order.
     now: VecDeque<u32>,
     /// `buckets[b]` holds slots whose time first differs from `last` in bit `b`.
@@ -37,8 +37,7 @@ pub struct RadixQueue<T> {
 impl<T> Default for RadixQueue<T> {
     fn default() -> Self {
         RadixQueue {
-            slab: Vec::new(),
-            free: Vec::new(),
+            slab: Slab::default(),
             now: VecDeque::new(),
             buckets: std::array::from_fn(|_| Vec::new()),
             mins: [u64::MAX; 64],
@@ -72,16 +71,7 @@ impl<T> RadixQueue<T> {
     /// scheduled at that time instead (the simulator never schedules into the past).
     #[inline]
     pub fn push(&mut self, at: u64, item: T) {
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slab[slot as usize] = Some(item);
-                slot
-            }
-            None => {
-                self.slab.push(Some(item));
-                u32::try_from(self.slab.len() - 1).expect("more than 2^32 pending events")
-            }
-        };
+        let slot = self.slab.insert(item);
         let at = at.max(self.popped);
         if at < self.last {
             // Earlier than an item settled by a peek but not yet popped (a command
@@ -144,8 +134,7 @@ impl<T> RadixQueue<T> {
             return None;
         }
         let slot = self.now.pop_front()?;
-        let item = self.slab[slot as usize].take()?;
-        self.free.push(slot);
+        let item = self.slab.remove(slot)?;
         self.len -= 1;
         self.popped = self.last;
         Some((self.last, item))

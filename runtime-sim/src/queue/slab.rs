@@ -1,0 +1,39 @@
+//! Where both queues keep their items: a queue's structure moves small (time, slot) keys,
+//! however large the items are.
+
+/// Items in numbered slots; a freed slot is reused first (it is the likeliest in cache).
+pub(super) struct Slab<T> {
+    slots: Vec<Option<T>>,
+    free: Vec<u32>,
+}
+
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab { slots: Vec::new(), free: Vec::new() }
+    }
+}
+
+impl<T> Slab<T> {
+    /// Stores `item`; its slot.
+    #[inline]
+    pub(super) fn insert(&mut self, item: T) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(item);
+                slot
+            }
+            None => {
+                self.slots.push(Some(item));
+                u32::try_from(self.slots.len() - 1).expect("more than 2^32 pending events")
+            }
+        }
+    }
+
+    /// Takes the item out of `slot`, which becomes free.
+    #[inline]
+    pub(super) fn remove(&mut self, slot: u32) -> Option<T> {
+        let item = self.slots.get_mut(slot as usize)?.take()?;
+        self.free.push(slot);
+        Some(item)
+    }
+}
