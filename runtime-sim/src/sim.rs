@@ -371,7 +371,8 @@ impl<P: Protocol> Simulation<P> {
     }
 
     /// Delivers `cmd` to `node`'s protocol at `at`, as its local application would (dropped
-    /// if the node is down or paused then).
+    /// if the node is down or paused then). A time already passed (between two runs) means
+    /// now: simulated time never goes backwards.
     pub fn command_at(&mut self, node: NodeId, at: Duration, cmd: P::Command) -> &mut Self {
         self.call_at(node, at, cmd);
         self
@@ -381,16 +382,17 @@ impl<P: Protocol> Simulation<P> {
     /// [`World::replies`]) will carry. Ids count up from 1 in the order commands are
     /// scheduled.
     pub fn call_at(&mut self, node: NodeId, at: Duration, cmd: P::Command) -> RequestId {
-        let at = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX);
+        let at = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX).max(self.world.now_ns);
         self.next_request += 1;
         let req = RequestId(self.next_request);
         self.queue.push(at, Pending::Command { node, req, cmd: Box::new(cmd) });
         req
     }
 
-    /// Schedules a fault.
+    /// Schedules a fault. A time already passed (between two runs) means now: simulated
+    /// time never goes backwards.
     pub fn schedule(&mut self, fault: Fault) -> &mut Self {
-        let at = u64::try_from(fault.at.as_nanos()).unwrap_or(u64::MAX);
+        let at = u64::try_from(fault.at.as_nanos()).unwrap_or(u64::MAX).max(self.world.now_ns);
         let ends = u64::try_from(fault.ends_at().as_nanos()).unwrap_or(u64::MAX);
         self.world.gst_ns = self.world.gst_ns.max(ends);
         self.queue.push(at, Pending::Fault(Box::new(fault.kind)));

@@ -255,7 +255,13 @@ impl TraceHash {
     /// Mixes one 64-bit word into the hash.
     #[inline]
     pub fn write_u64(&mut self, word: u64) {
-        let h = (self.0 ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.write_u64_to(self.0, word);
+    }
+
+    /// Mixes `word` into `state` (the hash's own state, perhaps turned) as the new state.
+    #[inline]
+    fn write_u64_to(&mut self, state: u64, word: u64) {
+        let h = (state ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         self.0 = h ^ (h >> 29);
     }
 
@@ -275,7 +281,12 @@ impl TraceHash {
                     u64::from_le_bytes(w)
                 }
             };
-            self.write_u64(word ^ ((bytes.len() as u64) << 59));
+            // The length turns the state (a rotation per length) rather than the word: an
+            // 8-byte word uses all 64 bits, so a length folded into it would let some 8-byte
+            // write equal a shorter one in every state; this way writes of different lengths
+            // meet only in a state chosen for them (a 2^-63 chance), like any other pair.
+            let len = bytes.len() as u32;
+            self.write_u64_to(self.0.rotate_left(len * 7 + 1), word);
             return;
         }
         let mut chunks = bytes.chunks_exact(8);
@@ -326,6 +337,10 @@ pub fn digest_bytes(bytes: &[u8]) -> u64 {
 pub struct Trace {
     hash: TraceHash,
     export: Option<Export>,
+    /// The digest each message-carrying event mixed in, by event index: lets the
+    /// simulator's tests check that every such event hashes the message it carries.
+    #[cfg(test)]
+    pub(crate) mixed: Vec<(u64, u64)>,
 }
 
 /// A trace export stages lines in memory and writes them out this many bytes at a time.
@@ -441,7 +456,12 @@ fn hex(bytes: &[u8]) -> String {
 impl Trace {
     /// A trace that only hashes.
     pub fn new() -> Self {
-        Trace { hash: TraceHash::default(), export: None }
+        Trace {
+            hash: TraceHash::default(),
+            export: None,
+            #[cfg(test)]
+            mixed: Vec::new(),
+        }
     }
 
     /// Also writes every event as one JSON object per line to `sink`, which it owns.
@@ -516,6 +536,8 @@ impl Trace {
     ) {
         self.record_header(index, at_ns, kind);
         self.hash.write_u64(digest);
+        #[cfg(test)]
+        self.mixed.push((index, digest));
         if let Some(x) = self.export.as_mut() {
             x.write_line(&Line { i: index, t_ns: at_ns, kind, msg: Some(msg), event: None::<&()> });
         }
@@ -526,6 +548,8 @@ impl Trace {
     pub fn record_bytes(&mut self, index: u64, at_ns: u64, kind: &TraceKind, digest: u64, bytes: &[u8]) {
         self.record_header(index, at_ns, kind);
         self.hash.write_u64(digest);
+        #[cfg(test)]
+        self.mixed.push((index, digest));
         if let Some(x) = self.export.as_mut() {
             x.write_line(&RawLine { i: index, t_ns: at_ns, kind, bytes_hex: hex(bytes) });
         }
@@ -591,7 +615,7 @@ mod tests {
         assert_eq!(digest(&base), digest(&base.clone()));
         assert_eq!(digest(&base).1, DEFAULT_CODEC.encode(&base).unwrap().len());
         let mut seen = std::collections::BTreeSet::new();
-        assert!(seen.insert(digest(&base).0));
+        seen.insert(digest(&base).0);
         for i in 0..base.len() {
             for bit in [1u8, 0x80] {
                 let mut changed = base.clone();
@@ -600,6 +624,12 @@ mod tests {
                 assert_ne!(digest_bytes(&changed), digest_bytes(&base), "byte {i} bit {bit:#x}");
             }
         }
+        // Zero bytes of every length, and a short write against the 8-byte write that a
+        // length folded into the word would make equal to it.
+        let zeros: std::collections::BTreeSet<u64> = (0..=17).map(|n| digest_bytes(&vec![0; n])).collect();
+        assert_eq!(zeros.len(), 18);
+        assert_ne!(digest_bytes(&[1, 2, 3, 4, 5, 6, 7]), digest_bytes(&[1, 2, 3, 4, 5, 6, 7, 0x78]));
+        assert_ne!(digest_bytes(&[1, 2, 3, 4, 5, 6, 7]), digest_bytes(&[1, 2, 3, 4, 5, 6, 7, 0]));
         // A shorter or longer payload, and the same bytes split differently between fields.
         assert!(seen.insert(digest(&base[..99].to_vec()).0));
         assert!(seen.insert(digest(&(base[..50].to_vec(), base[50..].to_vec())).0));

@@ -1,7 +1,8 @@
 //! The same properties of both queues: order by time, FIFO among equal times, pushes into
 //! the past run at the last popped time, and every pop equal to a binary heap's under
 //! interleaved use with many time distributions (bursts at one instant, far-off outliers,
-//! spacings from nanoseconds to hours, sizes that grow and shrink).
+//! spacings from nanoseconds to hours, sizes that grow and shrink), and pushes that land
+//! before a time already peeked at.
 
 use super::{CalendarQueue, RadixQueue};
 use palisade_core::Rng;
@@ -138,6 +139,50 @@ fn matches_a_binary_heap_under_interleaved_monotone_use() {
             }
             while let Some(Reverse((at, s))) = reference.pop() {
                 assert_eq!(q.pop(), Some((at, s)));
+            }
+            assert_eq!(q.pop(), None);
+        });
+    }
+}
+
+#[test]
+fn matches_a_binary_heap_when_pushes_land_before_a_peeked_time() {
+    // Between two runs the simulator has peeked at the next time and may then schedule
+    // earlier, or at a time many items already share: the radix heap files everything
+    // again then, and FIFO among equal times must survive it.
+    for seed in 0..40 {
+        each(|q| {
+            let mut rng = Rng::from_seed(seed);
+            let mut reference = BinaryHeap::new();
+            let (mut now, mut seq) = (0u64, 0u64);
+            let mut push = |q: &mut dyn Queue<u64>, reference: &mut BinaryHeap<_>, at: u64| {
+                q.push(at, seq);
+                reference.push(Reverse((at, seq)));
+                seq += 1;
+            };
+            for step in 0..3_000 {
+                match rng.below(4) {
+                    // Few distinct times, so many items share each.
+                    0 | 1 => push(q, &mut reference, now + rng.below(4) * 1_000),
+                    2 => {
+                        if let Some(peeked) = q.peek_time() {
+                            let at = now + rng.below(peeked - now + 1);
+                            for _ in 0..=rng.below(3) {
+                                push(q, &mut reference, at);
+                            }
+                        }
+                    }
+                    _ => {
+                        if let Some(Reverse((at, s))) = reference.pop() {
+                            assert_eq!(q.pop(), Some((at, s)), "seed {seed} step {step}");
+                            now = at;
+                        }
+                    }
+                }
+                assert_eq!(q.len(), reference.len());
+            }
+            while let Some(Reverse((at, s))) = reference.pop() {
+                assert_eq!(q.pop(), Some((at, s)), "seed {seed} draining");
             }
             assert_eq!(q.pop(), None);
         });

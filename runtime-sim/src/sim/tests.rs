@@ -108,6 +108,35 @@ fn one_byte_of_a_payload_changes_the_trace_hash_and_nothing_else() {
 }
 
 #[test]
+fn every_event_that_carries_a_message_hashes_that_message() {
+    // The test above sees the hash change when a payload does, but sends alone would
+    // change it; here each send, hold, delivery and drop is checked against the digest
+    // of the very message its exported line shows.
+    let mut cfg = SimConfig::new(3, 2);
+    cfg.network = Network::uniform(LinkConfig::with_latency(Latency::uniform(ms(1), ms(50))).loss(0.2));
+    let mut sim = Simulation::<PayloadEcho>::new(cfg, (0..64).collect());
+    sim.schedule(Fault::pause(NodeId(2), ms(1_000), ms(500)));
+    sim.schedule(Fault::crash(NodeId(1), ms(3_000)));
+    let mut out = Vec::new();
+    sim.run_for_exporting(Duration::from_secs(5), &mut out).unwrap();
+    let mixed: std::collections::BTreeMap<u64, u64> = sim.trace.mixed.iter().copied().collect();
+    let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+    for line in String::from_utf8(out).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let Some(msg) = v.get("msg") else { continue };
+        let msg: Vec<u8> = serde_json::from_value(msg.clone()).unwrap();
+        let i = v["i"].as_u64().unwrap();
+        assert_eq!(mixed.get(&i), Some(&crate::trace::digest(&msg).0), "{line}");
+        *kinds.entry(v["kind"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    // Every kind of message event happened, so every path was checked.
+    for kind in ["send", "hold", "deliver", "drop"] {
+        assert!(kinds.get(kind).is_some_and(|&n| n > 0), "no {kind} in {kinds:?}");
+    }
+    assert_eq!(kinds.values().sum::<usize>(), mixed.len());
+}
+
+#[test]
 fn exported_trace_is_one_json_object_per_event() {
     #[derive(Clone, Default)]
     struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
@@ -301,6 +330,29 @@ fn a_fault_scheduled_between_runs_happens_at_its_time() {
     let mut whole = Simulation::<Counter>::new(SimConfig::new(1, 1), ());
     whole.schedule(Fault::crash(NodeId(1), ms(560)));
     assert_eq!(split, whole.run_for(ms(1_000)));
+}
+
+#[test]
+fn a_fault_scheduled_in_the_past_happens_now_and_time_never_goes_back() {
+    // After a run to 550 ms, times before 550 ms have passed: a crash asked for at 520 ms
+    // (after the last event, at 500 ms) or at 100 ms happens at 550 ms, and no trace line
+    // is dated before it.
+    for asked in [ms(520), ms(100)] {
+        let mut sim = Simulation::<Counter>::new(SimConfig::new(1, 1), ());
+        let mut out = Vec::new();
+        sim.run_for_exporting(ms(550), &mut out).unwrap();
+        let before = out.len();
+        sim.schedule(Fault::crash(NodeId(1), asked));
+        sim.run_for_exporting(ms(1_000), &mut out).unwrap();
+        assert_eq!(sim.world().crashes.get(&NodeId(1)), Some(&ms(550)), "asked {asked:?}");
+        let later = String::from_utf8(out[before..].to_vec()).unwrap();
+        let times: Vec<u64> = later
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?.get("t_ns")?.as_u64())
+            .collect();
+        assert!(!times.is_empty(), "the second run wrote its events");
+        assert!(times.iter().all(|&t| t >= 550_000_000), "asked {asked:?}: {times:?}");
+    }
 }
 
 #[test]
