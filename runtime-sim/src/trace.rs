@@ -239,6 +239,20 @@ impl TraceKind {
     }
 }
 
+/// The hash's multiplier for a write of 0 to 8 bytes, by length: odd constants (so each
+/// mix is a bijection of the state), the last the golden-ratio one every full word uses.
+const SHORT_WRITE: [u64; 9] = [
+    0x5ed3_4fe5_3a09_6533,
+    0x6018_366c_f658_f7a7,
+    0x3170_17a6_2057_38d1,
+    0x0b35_10b0_b46e_e1db,
+    0x2308_24d2_15ce_b3a1,
+    0xcfaf_0010_3f58_4ad5,
+    0x81a0_d5b3_ffc6_e35d,
+    0x6694_f229_359b_1549,
+    0x9E37_79B9_7F4A_7C15,
+];
+
 /// A 64-bit word-at-a-time hash of the trace: portable and stable across Rust versions
 /// (unlike std's hashers), and cheap enough to run on every simulated event. It proves two
 /// runs identical; it is not a defence against an adversary choosing collisions.
@@ -255,13 +269,13 @@ impl TraceHash {
     /// Mixes one 64-bit word into the hash.
     #[inline]
     pub fn write_u64(&mut self, word: u64) {
-        self.write_u64_to(self.0, word);
+        self.mix(word, SHORT_WRITE[8]);
     }
 
-    /// Mixes `word` into `state` (the hash's own state, perhaps turned) as the new state.
+    /// Mixes `word` in with the odd multiplier `k`.
     #[inline]
-    fn write_u64_to(&mut self, state: u64, word: u64) {
-        let h = (state ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    fn mix(&mut self, word: u64, k: u64) {
+        let h = (self.0 ^ word).wrapping_mul(k);
         self.0 = h ^ (h >> 29);
     }
 
@@ -271,22 +285,21 @@ impl TraceHash {
         if bytes.len() <= 8 {
             // The common case (one integer from the streaming encoder): one mix. The usual
             // widths are read directly: a copy of a variable length is a call to memcpy.
-            let word = match *bytes {
-                [a, b, c, d, e, f, g, h] => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
-                [a, b, c, d] => u64::from(u32::from_le_bytes([a, b, c, d])),
-                [a] => u64::from(a),
+            // The length picks the multiplier rather than being folded into the word: an
+            // 8-byte word uses all 64 bits, so a length folded into it would let some
+            // 8-byte write equal a shorter one in every state; this way writes of different
+            // lengths meet only in a state chosen for them, like any other pair.
+            let (word, k) = match *bytes {
+                [a, b, c, d, e, f, g, h] => (u64::from_le_bytes([a, b, c, d, e, f, g, h]), SHORT_WRITE[8]),
+                [a, b, c, d] => (u64::from(u32::from_le_bytes([a, b, c, d])), SHORT_WRITE[4]),
+                [a] => (u64::from(a), SHORT_WRITE[1]),
                 _ => {
                     let mut w = [0u8; 8];
                     w[..bytes.len()].copy_from_slice(bytes);
-                    u64::from_le_bytes(w)
+                    (u64::from_le_bytes(w), SHORT_WRITE[bytes.len()])
                 }
             };
-            // The length turns the state (a rotation per length) rather than the word: an
-            // 8-byte word uses all 64 bits, so a length folded into it would let some 8-byte
-            // write equal a shorter one in every state; this way writes of different lengths
-            // meet only in a state chosen for them (a 2^-63 chance), like any other pair.
-            let len = bytes.len() as u32;
-            self.write_u64_to(self.0.rotate_left(len * 7 + 1), word);
+            self.mix(word, k);
             return;
         }
         let mut chunks = bytes.chunks_exact(8);
