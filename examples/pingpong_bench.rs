@@ -236,8 +236,9 @@ fn bare_on<Q: Queue>(nodes: u32, fanout: usize, simulated: Duration) -> Measured
 }
 
 /// The bare loop on each event queue, side by side: 5, 10, 100 and 1000 nodes, each pinging
-/// 4 random peers per round (at 5 nodes, that is every other node, as in the headline
-/// workload), REPEATS alternating runs of each, medians of ns per event.
+/// 4 peers per round drawn at random (with replacement, so at 5 nodes not always the
+/// other 4, as the headline workload pings), REPEATS alternating runs of each, medians
+/// of ns per event.
 fn queues() {
     for (nodes, secs) in [(5u32, 60u64), (10, 60), (100, 12), (1000, 6)] {
         let simulated = Duration::from_secs(secs);

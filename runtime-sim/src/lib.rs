@@ -17,7 +17,7 @@
 //!
 //! [`check::Checker`]s run after every event (safety) or judge "within D after GST"
 //! ([`WithinAfterGst`], liveness). The same seed gives the same run, event for event, and
-//! [`RunReport::trace_hash`] proves it.
+//! [`RunReport::trace_hash`] identifies the run (a 64-bit hash of every event and payload).
 //!
 //! ```
 //! use palisade_core::detector::{FixedTimeout, Heartbeat, HeartbeatConfig};

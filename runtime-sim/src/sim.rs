@@ -390,11 +390,15 @@ impl<P: Protocol> Simulation<P> {
     }
 
     /// Schedules a fault. A time already passed (between two runs) means now: simulated
-    /// time never goes backwards.
+    /// time never goes backwards. A pause moved so keeps its whole length (and GST moves
+    /// with its end); a window made of two faults (a partition and its heal, a burst of
+    /// loss and its end) whose start has passed is cut short instead, as its end is a
+    /// fault of its own.
     pub fn schedule(&mut self, fault: Fault) -> &mut Self {
-        let at = u64::try_from(fault.at.as_nanos()).unwrap_or(u64::MAX).max(self.world.now_ns);
-        let ends = u64::try_from(fault.ends_at().as_nanos()).unwrap_or(u64::MAX);
-        self.world.gst_ns = self.world.gst_ns.max(ends);
+        let asked = u64::try_from(fault.at.as_nanos()).unwrap_or(u64::MAX);
+        let at = asked.max(self.world.now_ns);
+        let lasts = u64::try_from((fault.ends_at() - fault.at).as_nanos()).unwrap_or(u64::MAX);
+        self.world.gst_ns = self.world.gst_ns.max(at.saturating_add(lasts));
         self.queue.push(at, Pending::Fault(Box::new(fault.kind)));
         self
     }

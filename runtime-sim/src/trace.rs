@@ -1,4 +1,4 @@
-//! The record of a run: every event, a hash that proves two runs were identical, and an
+//! The record of a run: every event, a hash that identifies identical runs, and an
 //! optional JSON-lines export.
 
 use palisade_core::NodeId;
@@ -241,6 +241,7 @@ impl TraceKind {
 
 /// The hash's multiplier for a write of 0 to 8 bytes, by length: odd constants (so each
 /// mix is a bijection of the state), the last the golden-ratio one every full word uses.
+/// [`LONG_TAIL`] is a tenth, for the last word of a longer write.
 const SHORT_WRITE: [u64; 9] = [
     0x5ed3_4fe5_3a09_6533,
     0x6018_366c_f658_f7a7,
@@ -253,9 +254,15 @@ const SHORT_WRITE: [u64; 9] = [
     0x9E37_79B9_7F4A_7C15,
 ];
 
+/// The multiplier for the last word of a write longer than 8 bytes (its remaining bytes
+/// and its length): one no short write uses, so a long write's ending cannot be written
+/// as a short write of its own.
+const LONG_TAIL: u64 = 0xd6e8_feb8_6659_fd93;
+
 /// A 64-bit word-at-a-time hash of the trace: portable and stable across Rust versions
-/// (unlike std's hashers), and cheap enough to run on every simulated event. It proves two
-/// runs identical; it is not a defence against an adversary choosing collisions.
+/// (unlike std's hashers), and cheap enough to run on every simulated event. Equal hashes
+/// identify identical runs with high probability (a 64-bit hash, not a proof); it is not
+/// a defence against an adversary choosing collisions.
 #[derive(Clone, Debug)]
 pub struct TraceHash(u64);
 
@@ -288,7 +295,7 @@ impl TraceHash {
             // The length picks the multiplier rather than being folded into the word: an
             // 8-byte word uses all 64 bits, so a length folded into it would let some
             // 8-byte write equal a shorter one in every state; this way writes of different
-            // lengths meet only in a state chosen for them, like any other pair.
+            // lengths can meet only in a state chosen for them.
             let (word, k) = match *bytes {
                 [a, b, c, d, e, f, g, h] => (u64::from_le_bytes([a, b, c, d, e, f, g, h]), SHORT_WRITE[8]),
                 [a, b, c, d] => (u64::from(u32::from_le_bytes([a, b, c, d])), SHORT_WRITE[4]),
@@ -308,10 +315,13 @@ impl TraceHash {
             w.copy_from_slice(c);
             self.write_u64(u64::from_le_bytes(w));
         }
+        // The last word: the 0 to 7 remaining bytes, with the whole length turned so its
+        // low byte lands in the byte they leave free (two writes with as many full words
+        // differ in that byte if they differ in length), under a multiplier of its own.
         let rest = chunks.remainder();
         let mut w = [0u8; 8];
         w[..rest.len()].copy_from_slice(rest);
-        self.write_u64(u64::from_le_bytes(w) ^ ((bytes.len() as u64) << 56));
+        self.mix(u64::from_le_bytes(w) ^ (bytes.len() as u64).rotate_right(8), LONG_TAIL);
     }
 
     /// The hash so far.
@@ -325,7 +335,7 @@ impl TraceHash {
 
 /// A message's digest and encoded length: its canonical encoding hashed on its own, in
 /// one pass. Any change to the message changes the digest (up to the hash's 64 bits), so
-/// a trace that mixes in the digest proves the payload as the encoding itself would.
+/// a trace that mixes in the digest covers the payload as the encoding itself would.
 pub fn digest<M: Serialize>(msg: &M) -> (u64, usize) {
     let mut hash = TraceHash::default();
     let mut len = 0;
@@ -350,10 +360,11 @@ pub fn digest_bytes(bytes: &[u8]) -> u64 {
 pub struct Trace {
     hash: TraceHash,
     export: Option<Export>,
-    /// The digest each message-carrying event mixed in, by event index: lets the
-    /// simulator's tests check that every such event hashes the message it carries.
+    /// When a test sets it, the digest each message-carrying event mixed in, by event
+    /// index: lets the simulator's tests check that every such event hashes the message
+    /// it carries.
     #[cfg(test)]
-    pub(crate) mixed: Vec<(u64, u64)>,
+    pub(crate) mixed: Option<Vec<(u64, u64)>>,
 }
 
 /// A trace export stages lines in memory and writes them out this many bytes at a time.
@@ -473,7 +484,7 @@ impl Trace {
             hash: TraceHash::default(),
             export: None,
             #[cfg(test)]
-            mixed: Vec::new(),
+            mixed: None,
         }
     }
 
@@ -550,7 +561,9 @@ impl Trace {
         self.record_header(index, at_ns, kind);
         self.hash.write_u64(digest);
         #[cfg(test)]
-        self.mixed.push((index, digest));
+        if let Some(mixed) = self.mixed.as_mut() {
+            mixed.push((index, digest));
+        }
         if let Some(x) = self.export.as_mut() {
             x.write_line(&Line { i: index, t_ns: at_ns, kind, msg: Some(msg), event: None::<&()> });
         }
@@ -562,7 +575,9 @@ impl Trace {
         self.record_header(index, at_ns, kind);
         self.hash.write_u64(digest);
         #[cfg(test)]
-        self.mixed.push((index, digest));
+        if let Some(mixed) = self.mixed.as_mut() {
+            mixed.push((index, digest));
+        }
         if let Some(x) = self.export.as_mut() {
             x.write_line(&RawLine { i: index, t_ns: at_ns, kind, bytes_hex: hex(bytes) });
         }
@@ -646,6 +661,22 @@ mod tests {
         // A shorter or longer payload, and the same bytes split differently between fields.
         assert!(seen.insert(digest(&base[..99].to_vec()).0));
         assert!(seen.insert(digest(&(base[..50].to_vec(), base[50..].to_vec())).0));
+        // A long write against the short writes that spell out its words, in any state:
+        // its last word is mixed under a multiplier no short write uses.
+        let long: Vec<u8> = (1..=16).collect();
+        for start in [0u64, 1, 0x9E37_79B9_7F4A_7C15, u64::MAX] {
+            let (mut one, mut parts) = (TraceHash(start), TraceHash(start));
+            one.write(&long);
+            parts.write(&long[..8]);
+            parts.write(&long[8..]);
+            parts.write(&(16u64 << 56).to_le_bytes());
+            assert_ne!(one.finish(), parts.finish(), "state {start:#x}");
+            let mut tail = TraceHash(start);
+            tail.write(&long[..8]);
+            tail.write(&long[8..]);
+            tail.write(&16u64.rotate_right(8).to_le_bytes());
+            assert_ne!(one.finish(), tail.finish(), "state {start:#x}");
+        }
     }
 
     #[test]

@@ -39,10 +39,13 @@ fn same_seed_same_trace_and_different_seeds_differ() {
     assert_ne!(a.trace_hash, c.trace_hash);
 }
 
-/// Node 1 sends node 2 the configured payload every 100 ms; node 2 echoes it back.
+/// Every 100 ms node 1 sends node 2 and itself the configured payload followed by a
+/// count of its sends, so no two sends carry the same message; node 2 echoes what it
+/// gets with the first byte changed.
 struct PayloadEcho {
     id: NodeId,
     payload: Vec<u8>,
+    sends: u32,
     next: Instant,
     outbox: Outbox<Vec<u8>, (), ()>,
 }
@@ -55,10 +58,19 @@ impl Protocol for PayloadEcho {
     type Config = Vec<u8>;
     type Durable = ();
     fn new(init: Init<Self>) -> Self {
-        PayloadEcho { id: init.id, payload: init.config, next: init.now.mono, outbox: Outbox::new() }
+        PayloadEcho {
+            id: init.id,
+            payload: init.config,
+            sends: 0,
+            next: init.now.mono,
+            outbox: Outbox::new(),
+        }
     }
-    fn handle_message(&mut self, _: Now, from: NodeId, msg: Vec<u8>) {
+    fn handle_message(&mut self, _: Now, from: NodeId, mut msg: Vec<u8>) {
         if self.id == NodeId(2) {
+            if let Some(first) = msg.first_mut() {
+                *first ^= 0xff;
+            }
             self.outbox.send(from, msg);
         }
     }
@@ -67,7 +79,12 @@ impl Protocol for PayloadEcho {
     }
     fn handle_timeout(&mut self, now: Now) {
         if self.id == NodeId(1) && now.mono >= self.next {
-            self.outbox.send(NodeId(2), self.payload.clone());
+            for to in [NodeId(2), NodeId(1)] {
+                self.sends += 1;
+                let mut msg = self.payload.clone();
+                msg.extend_from_slice(&self.sends.to_le_bytes());
+                self.outbox.send(to, msg);
+            }
             self.next = now.mono + ms(100);
         }
     }
@@ -110,29 +127,40 @@ fn one_byte_of_a_payload_changes_the_trace_hash_and_nothing_else() {
 #[test]
 fn every_event_that_carries_a_message_hashes_that_message() {
     // The test above sees the hash change when a payload does, but sends alone would
-    // change it; here each send, hold, delivery and drop is checked against the digest
-    // of the very message its exported line shows.
+    // change it; here each send, duplicate, hold, delivery (over the network and to
+    // self) and drop is checked against the digest of the very message its exported
+    // line shows. (Not covered: a frame an adversary injects mixes in the digest of its
+    // raw bytes, which determine the message it decodes to, and its line shows them.)
     let mut cfg = SimConfig::new(3, 2);
-    cfg.network = Network::uniform(LinkConfig::with_latency(Latency::uniform(ms(1), ms(50))).loss(0.2));
+    cfg.network =
+        Network::uniform(LinkConfig::with_latency(Latency::uniform(ms(1), ms(50))).loss(0.2).duplicate(0.2));
     let mut sim = Simulation::<PayloadEcho>::new(cfg, (0..64).collect());
     sim.schedule(Fault::pause(NodeId(2), ms(1_000), ms(500)));
     sim.schedule(Fault::crash(NodeId(1), ms(3_000)));
+    sim.trace.mixed = Some(Vec::new());
     let mut out = Vec::new();
     sim.run_for_exporting(Duration::from_secs(5), &mut out).unwrap();
-    let mixed: std::collections::BTreeMap<u64, u64> = sim.trace.mixed.iter().copied().collect();
+    let mixed: std::collections::BTreeMap<u64, u64> = sim.trace.mixed.take().unwrap().into_iter().collect();
     let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+    let mut digests = std::collections::BTreeSet::new();
     for line in String::from_utf8(out).unwrap().lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let Some(msg) = v.get("msg") else { continue };
         let msg: Vec<u8> = serde_json::from_value(msg.clone()).unwrap();
         let i = v["i"].as_u64().unwrap();
         assert_eq!(mixed.get(&i), Some(&crate::trace::digest(&msg).0), "{line}");
-        *kinds.entry(v["kind"].as_str().unwrap().to_string()).or_default() += 1;
+        digests.insert(mixed[&i]);
+        let to_self = v["from"] == v["to"];
+        let kind = v["kind"].as_str().unwrap();
+        *kinds.entry(format!("{kind}{}", if to_self { " to self" } else { "" })).or_default() += 1;
     }
-    // Every kind of message event happened, so every path was checked.
-    for kind in ["send", "hold", "deliver", "drop"] {
+    // Every kind of message event happened, so every path was checked; every message
+    // differs, so a digest taken of the wrong one would not match.
+    for kind in ["send", "send to self", "duplicate", "hold", "deliver", "deliver to self", "drop"] {
         assert!(kinds.get(kind).is_some_and(|&n| n > 0), "no {kind} in {kinds:?}");
     }
+    assert!(digests.len() > 50, "{} distinct messages", digests.len());
+    // No message event went unchecked: each one the trace mixed in has a line above.
     assert_eq!(kinds.values().sum::<usize>(), mixed.len());
 }
 
@@ -353,6 +381,67 @@ fn a_fault_scheduled_in_the_past_happens_now_and_time_never_goes_back() {
         assert!(!times.is_empty(), "the second run wrote its events");
         assert!(times.iter().all(|&t| t >= 550_000_000), "asked {asked:?}: {times:?}");
     }
+}
+
+#[test]
+fn a_pause_scheduled_in_the_past_keeps_its_length_and_moves_gst() {
+    // Asked for 100 ms + 500 ms after a run to 550 ms: node 1 is paused from 550 ms to
+    // 1,050 ms (no timeouts in between), and GST is its end, not the 600 ms asked.
+    let mut sim = Simulation::<Counter>::new(SimConfig::new(1, 1), ());
+    sim.run_for(ms(550));
+    assert_eq!(sim.world().node(NodeId(1)).unwrap().count, 5);
+    sim.schedule(Fault::pause(NodeId(1), ms(100), ms(500)));
+    assert_eq!(sim.world().gst(), ms(1_050));
+    sim.run_for(ms(1_040));
+    assert_eq!(sim.world().node(NodeId(1)).unwrap().count, 5, "paused until 1,050 ms");
+    sim.run_for(ms(1_060));
+    assert_eq!(sim.world().node(NodeId(1)).unwrap().count, 6, "resumed at 1,050 ms");
+}
+
+/// Takes unit commands and does nothing else.
+struct Clerk {
+    outbox: Outbox<(), (), ()>,
+}
+
+impl Protocol for Clerk {
+    type Message = ();
+    type Command = ();
+    type Reply = palisade_core::NoReply;
+    type Event = ();
+    type Config = ();
+    type Durable = ();
+    fn new(_: Init<Self>) -> Self {
+        Clerk { outbox: Outbox::new() }
+    }
+    fn handle_message(&mut self, _: Now, _: NodeId, _: ()) {}
+    fn handle_command(&mut self, _: Now, _: palisade_core::RequestId, _: ()) {}
+    fn handle_timeout(&mut self, _: Now) {}
+    fn poll_output(&mut self) -> Option<OutputFor<Self>> {
+        self.outbox.pop()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+#[test]
+fn a_command_scheduled_in_the_past_is_handled_now() {
+    // As with faults: after a run to 550 ms, a command asked for at 100 ms is handled at
+    // 550 ms, one asked for at 600 ms at 600 ms.
+    let mut sim = Simulation::<Clerk>::new(SimConfig::new(1, 1), ());
+    sim.run_for(ms(550));
+    let early = sim.call_at(NodeId(1), ms(100), ());
+    sim.command_at(NodeId(1), ms(600), ());
+    let mut out = Vec::new();
+    sim.run_for_exporting(ms(1_000), &mut out).unwrap();
+    let commands: Vec<(u64, u64)> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == "command")
+        .map(|v| (v["req"].as_u64().unwrap(), v["t_ns"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(commands, [(early.0, 550_000_000), (early.0 + 1, 600_000_000)]);
 }
 
 #[test]
