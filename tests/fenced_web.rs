@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Cluster, example};
+use common::{Cluster, example, free_port};
 use palisade::core::history::models::Kv;
 use palisade::core::history::{Budget, Event, EventKind, Value, Verdict, check_by_key, pair};
 use std::io::{Read, Write};
@@ -16,10 +16,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// A TCP relay in front of the store for one replica: the network between them. Held, it
 /// keeps what the replica sends (a write delayed in the network, DDIA figure 8-5) and

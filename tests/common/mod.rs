@@ -10,6 +10,24 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// A loopback port that was free a moment ago, for a node process to bind: never one this
+/// process handed out before (tests run in parallel, and a port released for one node could
+/// be found free again by another test before the node binds it), and below Linux's
+/// ephemeral range (32768 and up by default), so no process's outgoing connection takes it
+/// in the meantime. The search starts at a place chosen by the process id.
+pub fn free_port() -> u16 {
+    static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    const LO: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    let mut handed = HANDED_OUT.lock().unwrap();
+    let start = std::process::id().wrapping_mul(2_654_435_761) % SPAN;
+    (0..SPAN)
+        .map(|k| (LO + (start + k) % SPAN) as u16)
+        .find(|&p| !handed.contains(&p) && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .inspect(|&p| handed.push(p))
+        .expect("a free loopback port between 20000 and 32000")
+}
+
 /// The `palisade` binary under test.
 pub fn palisade() -> Command {
     Command::new(env!("CARGO_BIN_EXE_palisade"))
@@ -68,9 +86,7 @@ impl Cluster {
             assert!(out.status.success(), "keygen: {}", String::from_utf8_lossy(&out.stderr));
             publics.push(String::from_utf8(out.stdout).unwrap().trim().to_string());
         }
-        let ports: Vec<u16> = (0..n)
-            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port())
-            .collect();
+        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let mut configs = Vec::new();
         for id in 1..=n {
             let mut cfg = format!(
