@@ -21,10 +21,13 @@ const AREA: f64 = 0.003_949_659_822_581_557;
 
 /// Layer `i` spans `[0, x[i])` between heights `f[i]` and `f[i + 1]`, where `f = e^-x`;
 /// `x[0]` is the base layer's equivalent width (its area over its height), `x[1] = R`,
-/// and `x[256] = 0`.
+/// and `x[256] = 0`. `w[i]` is `x[i] / 2^53`, so 53 random bits times `w[i]` is a point
+/// across layer `i` in one multiply (exactly as a uniform in [0, 1) times `x[i]`: the
+/// scaling is by a power of two).
 struct Tables {
     x: [f64; 257],
     f: [f64; 257],
+    w: [f64; 257],
 }
 
 static TABLES: LazyLock<Tables> = LazyLock::new(|| {
@@ -36,7 +39,8 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
         x[i + 1] = -((-x[i]).exp() + AREA / x[i]).ln();
     }
     let f = x.map(|x| (-x).exp());
-    Tables { x, f }
+    let w = x.map(|x| x / (1u64 << 53) as f64);
+    Tables { x, f, w }
 });
 
 /// One draw from the exponential distribution with mean 1.
@@ -45,8 +49,8 @@ pub(crate) fn exp1(rng: &mut Draws) -> f64 {
     loop {
         let bits = rng.next_u64();
         let i = (bits & 0xff) as usize;
-        // The top 53 bits, disjoint from the layer's 8: a uniform in [0, 1).
-        let x = (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64) * t.x[i];
+        // The top 53 bits, disjoint from the layer's 8.
+        let x = (bits >> 11) as f64 * t.w[i];
         if x < t.x[i + 1] {
             return x;
         }

@@ -289,7 +289,8 @@ fn at_end_checker_sees_the_final_world() {
     assert!(sim.run_for(Duration::from_secs(5)).violation.is_none());
 }
 
-/// Counts its timeouts, persists the count every other one; used to check restarts.
+/// Counts its timeouts, persists the count every other one (used to check restarts), and
+/// takes unit commands, which it ignores.
 #[derive(Debug)]
 struct Counter {
     count: u64,
@@ -299,7 +300,7 @@ struct Counter {
 
 impl Protocol for Counter {
     type Message = ();
-    type Command = std::convert::Infallible;
+    type Command = ();
     type Reply = palisade_core::NoReply;
     type Event = u64;
     type Config = ();
@@ -312,9 +313,7 @@ impl Protocol for Counter {
         Counter { count, next: init.now.mono + ms(100), outbox }
     }
     fn handle_message(&mut self, _: Now, _: NodeId, _: ()) {}
-    fn handle_command(&mut self, _: Now, _req: palisade_core::RequestId, c: Self::Command) {
-        match c {}
-    }
+    fn handle_command(&mut self, _: Now, _: palisade_core::RequestId, (): ()) {}
     fn handle_timeout(&mut self, now: Now) {
         if now.mono >= self.next {
             self.count += 1;
@@ -398,37 +397,11 @@ fn a_pause_scheduled_in_the_past_keeps_its_length_and_moves_gst() {
     assert_eq!(sim.world().node(NodeId(1)).unwrap().count, 6, "resumed at 1,050 ms");
 }
 
-/// Takes unit commands and does nothing else.
-struct Clerk {
-    outbox: Outbox<(), (), ()>,
-}
-
-impl Protocol for Clerk {
-    type Message = ();
-    type Command = ();
-    type Reply = palisade_core::NoReply;
-    type Event = ();
-    type Config = ();
-    type Durable = ();
-    fn new(_: Init<Self>) -> Self {
-        Clerk { outbox: Outbox::new() }
-    }
-    fn handle_message(&mut self, _: Now, _: NodeId, _: ()) {}
-    fn handle_command(&mut self, _: Now, _: palisade_core::RequestId, _: ()) {}
-    fn handle_timeout(&mut self, _: Now) {}
-    fn poll_output(&mut self) -> Option<OutputFor<Self>> {
-        self.outbox.pop()
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        None
-    }
-}
-
 #[test]
 fn a_command_scheduled_in_the_past_is_handled_now() {
     // As with faults: after a run to 550 ms, a command asked for at 100 ms is handled at
     // 550 ms, one asked for at 600 ms at 600 ms.
-    let mut sim = Simulation::<Clerk>::new(SimConfig::new(1, 1), ());
+    let mut sim = Simulation::<Counter>::new(SimConfig::new(1, 1), ());
     sim.run_for(ms(550));
     let early = sim.call_at(NodeId(1), ms(100), ());
     sim.command_at(NodeId(1), ms(600), ());
