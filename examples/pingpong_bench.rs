@@ -12,7 +12,8 @@
 //! runs).
 //! `-- --workload turmoil` gives every run turmoil's default latency instead (exponential,
 //! mean 20 ms, no loss), for a like-for-like comparison (`bench/compare-turmoil.sh`).
-//! `-- --profile N` runs the simulator alone on N nodes, for a profiler.
+//! `-- --profile N [SECONDS]` runs the simulator alone on N nodes (for 20000/N simulated
+//! seconds unless given), for a profiler.
 //! `-- --memory` runs 1000 nodes for 10 simulated minutes and prints peak resident memory.
 
 use palisade::core::protocol::{Init, NoReply, Outbox, OutputFor, Protocol, RequestId};
@@ -203,7 +204,7 @@ fn bare_on<Q: Queue>(nodes: u32, fanout: usize, simulated: Duration) -> Measured
         // for the link and the index here).
         let mut net = network.then(*events).then(now).then(0);
         if net.unit_f64() >= link.loss {
-            queue.push(now + link.latency.sample(&mut net).as_nanos() as u64, ev);
+            queue.push(now + link.latency.sample_ns(&mut net), ev);
         }
     };
     while let Some((now, ev)) = queue.pop() {
@@ -290,7 +291,9 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--profile") {
         // The simulator alone at one size, for a profiler: `perf record ... -- --profile 1000`.
         let nodes: u32 = args.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or(10);
-        let simulated = Duration::from_secs(u64::from(20_000 / nodes.max(1)).max(1));
+        let default = u64::from(20_000 / nodes.max(1)).max(1);
+        let secs = args.get(i + 2).and_then(|s| s.parse().ok()).unwrap_or(default);
+        let simulated = Duration::from_secs(secs);
         let m = run(nodes, Some(4), simulated);
         println!(
             "nodes={nodes} events={} ns_per_event={:.1}",

@@ -63,19 +63,20 @@ fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
+/// `d` in nanoseconds, saturating at `u64::MAX` (584 years).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// [`MAX_LATENCY`] in nanoseconds.
 const MAX_LATENCY_NS: u64 = MAX_LATENCY.as_secs() * 1_000_000_000;
 
-/// A delay of `s` seconds, cut to `[0, MAX_LATENCY]`: exactly
+/// A delay of `s` seconds in nanoseconds, cut to `[0, MAX_LATENCY]`: exactly
 /// `Duration::try_from_secs_f64(s)` (nearest nanosecond, ties to even) below the cut, and
-/// [`MAX_LATENCY`] above it and for infinities; zero for NaN and negatives.
-fn clamp(s: f64) -> Duration {
-    Duration::from_nanos(clamp_ns(s))
-}
-
-/// [`clamp`] in nanoseconds, without `Duration`'s general conversion: a delay is drawn
-/// for every simulated message, and std's conversion (which handles every `f64` up to
-/// `u64::MAX` seconds) cost more than the draw. Tested equal to std's on every kind of input.
+/// [`MAX_LATENCY`] above it and for infinities; zero for NaN and negatives. Without
+/// `Duration`'s general conversion: a delay is drawn for every simulated message, and std's
+/// conversion (which handles every `f64` up to `u64::MAX` seconds) cost more than the draw.
+/// Tested equal to std's on every kind of input.
 fn clamp_ns(s: f64) -> u64 {
     if s.is_nan() || s <= 0.0 {
         return 0;
@@ -112,20 +113,26 @@ impl Latency {
 
     /// Draws one delay.
     pub fn sample(&self, rng: &mut Draws) -> Duration {
+        Duration::from_nanos(self.sample_ns(rng))
+    }
+
+    /// Draws one delay, in nanoseconds: [`Latency::sample`] without building a
+    /// `Duration` (the simulator draws one for every message, and works in nanoseconds).
+    pub fn sample_ns(&self, rng: &mut Draws) -> u64 {
         match *self {
-            Latency::Constant(d) => d.min(MAX_LATENCY),
-            Latency::Uniform { lo, hi } => rng.duration_between(lo, hi).min(MAX_LATENCY),
+            Latency::Constant(d) => nanos(d).min(MAX_LATENCY_NS),
+            Latency::Uniform { lo, hi } => rng.range(nanos(lo), nanos(hi)).min(MAX_LATENCY_NS),
             // By the ziggurat method: no `ln` in 99% of draws.
-            Latency::Exponential { min, mean } => clamp(secs(min) + secs(mean) * ziggurat::exp1(rng)),
+            Latency::Exponential { min, mean } => clamp_ns(secs(min) + secs(mean) * ziggurat::exp1(rng)),
             Latency::LogNormal { min, median, sigma, max } => {
                 // Box-Muller: one standard normal from two uniforms.
                 let (u1, u2) = (1.0 - rng.unit_f64(), rng.unit_f64());
                 let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                clamp(secs(min) + secs(median) * (sigma * z).exp()).min(max.max(min))
+                clamp_ns(secs(min) + secs(median) * (sigma * z).exp()).min(nanos(max.max(min)))
             }
             Latency::Pareto { scale, shape } => {
                 let u = 1.0 - rng.unit_f64(); // (0, 1]
-                clamp(secs(scale) / u.powf(1.0 / shape.max(1e-9)))
+                clamp_ns(secs(scale) / u.powf(1.0 / shape.max(1e-9)))
             }
         }
     }
@@ -207,13 +214,14 @@ impl Default for LinkConfig {
     }
 }
 
-/// What the network decided for one message: the delays of each copy delivered.
+/// What the network decided for one message: the delays of each copy delivered, in
+/// nanoseconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fate {
-    /// Delivered once after this delay.
-    Deliver(Duration),
-    /// Delivered twice, after each of these delays.
-    Duplicate(Duration, Duration),
+    /// Delivered once after this many nanoseconds.
+    Deliver(u64),
+    /// Delivered twice, after each of these delays (ns).
+    Duplicate(u64, u64),
     /// Lost on the link.
     Lost,
     /// The link is cut by a partition.
@@ -349,9 +357,11 @@ impl Network {
         if self.partition.blocks(from, to) {
             return Fate::Partitioned;
         }
-        let link = match self.degraded {
+        // Borrowed, not copied: the fields below that change are others.
+        let link = match &self.degraded {
             Some(l) => l,
-            None => *self.links.get(&(from, to)).unwrap_or(&self.default),
+            None if self.links.is_empty() => &self.default,
+            None => self.links.get(&(from, to)).unwrap_or(&self.default),
         };
         let mut queued_ns = 0;
         if let Some(bw) = link.bandwidth {
@@ -372,21 +382,21 @@ impl Network {
         if main.unit_f64() < link.loss {
             return Fate::Lost;
         }
-        let queued = Duration::from_nanos(queued_ns);
-        let first = queued + link.latency.sample(&mut main);
+        let first = queued_ns.saturating_add(link.latency.sample_ns(&mut main));
         let duplicate = self.duplicating.map_or(link.duplicate, |d| d.max(link.duplicate));
         let second = if duplicate > 0.0 {
             let mut extra = draws.then(DUPLICATE_STREAM);
-            (extra.unit_f64() < duplicate).then(|| queued + link.latency.sample(&mut extra))
+            (extra.unit_f64() < duplicate)
+                .then(|| queued_ns.saturating_add(link.latency.sample_ns(&mut extra)))
         } else {
             None
         };
         let (first, second) = if link.fifo {
             let tail = self.fifo_tail.entry((from, to)).or_insert(0);
-            let mut order = |d: Duration| {
-                let at = now_ns.saturating_add(d.as_nanos() as u64).max(*tail);
+            let mut order = |d: u64| {
+                let at = now_ns.saturating_add(d).max(*tail);
                 *tail = at;
-                Duration::from_nanos(at - now_ns)
+                at - now_ns
             };
             let f = order(first);
             (f, second.map(&mut order))
@@ -456,7 +466,7 @@ mod tests {
             cases.push(rng.unit_f64() * 1e-6);
         }
         for s in cases {
-            assert_eq!(clamp(s), std_clamp(s), "{s:e} ({:#x})", s.to_bits());
+            assert_eq!(Duration::from_nanos(clamp_ns(s)), std_clamp(s), "{s:e} ({:#x})", s.to_bits());
         }
     }
 
@@ -509,7 +519,7 @@ mod tests {
             for t in 0..200u64 {
                 let now = t * 1_000_000;
                 if let Fate::Deliver(d) = net.fate(NodeId(1), NodeId(2), now, || 10, &Draws::keyed(1, &[t])) {
-                    arrivals.push(now + d.as_nanos() as u64);
+                    arrivals.push(now + d);
                 }
             }
             let sorted = arrivals.windows(2).all(|w| w[0] <= w[1]);
@@ -572,7 +582,7 @@ mod tests {
         let delays: Vec<u64> = fates
             .iter()
             .filter_map(|f| match f {
-                Fate::Deliver(d) => Some(d.as_nanos() as u64),
+                Fate::Deliver(d) => Some(*d),
                 _ => None,
             })
             .collect();
@@ -585,7 +595,7 @@ mod tests {
         // Once the queue has drained, the link carries traffic again at the base delay.
         assert_eq!(
             net.fate(NodeId(1), NodeId(2), 1_000_000_000, || 1000, &Draws::keyed(4, &[20])),
-            Fate::Deliver(Duration::from_nanos(2_064_000))
+            Fate::Deliver(2_064_000)
         );
     }
 

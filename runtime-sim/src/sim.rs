@@ -618,7 +618,8 @@ impl<P: Protocol> Simulation<P> {
             return self.hold(from, to, wire);
         }
         let now = self.world.now_ns;
-        let at = |d: Duration| now.saturating_add(u64::try_from((d + extra).as_nanos()).unwrap_or(u64::MAX));
+        let extra = u64::try_from(extra.as_nanos()).unwrap_or(u64::MAX);
+        let at = |d: u64| now.saturating_add(d.saturating_add(extra));
         let size = || len;
         if from == to {
             // A message to self never leaves the process, as in the actix runtime: no loss,
@@ -643,8 +644,8 @@ impl<P: Protocol> Simulation<P> {
                 return self.drop_wire(from, to, DropReason::RecipientDown, &wire);
             }
             let incarnation = rt.incarnation;
-            self.record_wire(TraceKind::Send { from, to, deliver_ns: at(Duration::ZERO) }, &wire);
-            self.queue.push(at(Duration::ZERO), Pending::ToSelf { node: from, incarnation, wire });
+            self.record_wire(TraceKind::Send { from, to, deliver_ns: at(0) }, &wire);
+            self.queue.push(at(0), Pending::ToSelf { node: from, incarnation, wire });
             return;
         }
         let draws = self.message_draws(from, to);
