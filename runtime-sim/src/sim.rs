@@ -591,6 +591,7 @@ impl<P: Protocol> Simulation<P> {
         }
     }
 
+    #[inline(always)]
     fn record_wire(&mut self, kind: TraceKind, wire: &Wire<P::Message>) {
         let index = self.report.events;
         match &wire.payload {
@@ -601,6 +602,7 @@ impl<P: Protocol> Simulation<P> {
     }
 
     /// Records an event carrying message `msg` whose digest is `digest`.
+    #[inline(always)]
     fn record_msg(&mut self, kind: TraceKind, msg: &P::Message, digest: u64) {
         let index = self.report.events;
         self.trace.record_digested(index, self.world.now_ns, &kind, digest, msg);

@@ -184,6 +184,7 @@ pub enum TraceKind {
 }
 
 impl TraceKind {
+    #[inline(always)]
     fn tag(&self) -> u8 {
         match self {
             TraceKind::Send { .. } => 1,
@@ -215,7 +216,9 @@ impl TraceKind {
     }
 
     /// The kind's node ids and its 64-bit field, if it has one (whether it does follows
-    /// from the tag, so a header is read back unambiguously).
+    /// from the tag, so a header is read back unambiguously). Inlined where the kind is
+    /// known, so the match folds away instead of costing an indirect jump per event.
+    #[inline(always)]
     fn nodes_and_extra(&self) -> (u32, u32, Option<u64>) {
         match *self {
             TraceKind::Send { from, to, deliver_ns } | TraceKind::Duplicate { from, to, deliver_ns } => {
@@ -533,6 +536,7 @@ impl Trace {
     /// Records one event carrying a message whose [`digest`] was taken when it was sent:
     /// the one word is mixed in instead of the message's encoding, so a message sent,
     /// held and delivered is encoded once, not at every event that carries it.
+    #[inline(always)]
     pub fn record_digested<M: Serialize>(
         &mut self,
         index: u64,
@@ -566,7 +570,7 @@ impl Trace {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn record_header(&mut self, at_ns: u64, kind: &TraceKind) {
         // Two or three words per event keep the hash's dependency chain short. The event's
         // index is left out: it is the number of events hashed before it, which the chain
