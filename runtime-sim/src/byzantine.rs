@@ -364,6 +364,24 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_delay_does_not_panic() {
+        // (Found by an outside review: `Duration::MAX` overflowed when added to the link's
+        // delay, before delays were summed in saturating nanoseconds.)
+        let huge = [
+            Duration::MAX,
+            Duration::from_nanos(u64::MAX),
+            Duration::from_secs(u64::MAX / 1_000_000_000 + 1),
+        ];
+        for delay in huge {
+            let mut s = sim(1);
+            s.make_byzantine(NodeId(1), SelectiveDelay { targets: [NodeId(3)].into(), delay });
+            let r = s.run_for(Duration::from_millis(100));
+            assert!(r.violation.is_none(), "{:?}", r.violation);
+            assert!(heard_from(&s, 3, 1).is_empty(), "a delay past the end of time never arrives");
+        }
+    }
+
+    #[test]
     fn selective_delay_slows_only_its_targets() {
         let mut s = sim(1);
         s.make_byzantine(

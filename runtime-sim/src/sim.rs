@@ -130,21 +130,35 @@ struct RawFrame(Box<[u8]>);
 
 /// A payload with its digest, taken once when it is sent: every event that carries it
 /// (send, duplicate, drop, hold, delivery) mixes the digest into the trace hash instead of
-/// encoding the payload again. (Its encoded length, which only the send needs, is not kept:
-/// a pending event is copied as the queue moves it, and smaller is faster.)
+/// encoding the payload again. (Its encoded length, which only a bandwidth-limited link
+/// needs, is not kept: a pending event is copied as the queue moves it, and smaller is
+/// faster.)
 struct Wire<M> {
     payload: Payload<M>,
     digest: u64,
 }
 
 impl<M: Clone + Serialize> Wire<M> {
-    /// `payload` on the wire, and its encoded length.
-    fn new(payload: Payload<M>) -> (Wire<M>, usize) {
-        let (digest, len) = match &payload {
-            Payload::Msg(m) => crate::trace::digest(m),
-            Payload::Bytes(b) => (crate::trace::digest_bytes(&b.0), b.0.len()),
+    /// `payload` on the wire.
+    fn new(payload: Payload<M>) -> Wire<M> {
+        let digest = match &payload {
+            Payload::Msg(m) => crate::trace::digest(m).0,
+            Payload::Bytes(b) => crate::trace::digest_bytes(&b.0),
         };
-        (Wire { payload, digest }, len)
+        Wire { payload, digest }
+    }
+
+    /// The bytes the payload takes on a real link: its encoding by the build's codec (a
+    /// message that does not encode counts what was written before the failure).
+    fn encoded_len(&self) -> usize {
+        match &self.payload {
+            Payload::Msg(m) => {
+                let mut len = 0;
+                let _ = DEFAULT_CODEC.encode_streaming(m, |b| len += b.len());
+                len
+            }
+            Payload::Bytes(b) => b.0.len(),
+        }
     }
 
     fn duplicate(&self) -> Wire<M> {
@@ -613,7 +627,7 @@ impl<P: Protocol> Simulation<P> {
 
     /// Sends `payload` from `from` to `to`, `extra` later than the link's own delay.
     fn send(&mut self, from: NodeId, to: NodeId, payload: Payload<P::Message>, extra: Duration) {
-        let (wire, len) = Wire::new(payload);
+        let wire = Wire::new(payload);
         self.report.sent += 1;
         if Self::idx(to).is_none_or(|t| t >= self.world.nodes.len()) {
             return self.drop_wire(from, to, DropReason::UnknownRecipient, &wire);
@@ -624,7 +638,7 @@ impl<P: Protocol> Simulation<P> {
         let now = self.world.now_ns;
         let extra = u64::try_from(extra.as_nanos()).unwrap_or(u64::MAX);
         let at = |d: u64| now.saturating_add(d.saturating_add(extra));
-        let size = || len;
+        let size = || wire.encoded_len();
         if from == to {
             // A message to self never leaves the process, as in the actix runtime: no loss,
             // delay, duplication or partition, but it is still handled after the step that
@@ -937,7 +951,10 @@ impl<P: Protocol> Simulation<P> {
             FaultKind::Pause { node, duration } => {
                 let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else { return };
                 if self.world.nodes[i].is_some() {
-                    let until = self.world.now_ns.saturating_add(duration.as_nanos() as u64);
+                    let until = self
+                        .world
+                        .now_ns
+                        .saturating_add(u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX));
                     let until = until.max(self.runtime[i].paused_until.unwrap_or(0));
                     self.runtime[i].paused_until = Some(until);
                     self.record(TraceKind::Pause { node, until_ns: until }, None, None);

@@ -2,7 +2,6 @@
 //! optional JSON-lines export.
 
 use palisade_core::NodeId;
-use palisade_core::codec::{Codec, DEFAULT_CODEC};
 use serde::Serialize;
 use std::io::Write;
 
@@ -510,8 +509,8 @@ impl Trace {
         export.sink.take()?.into_any().downcast::<W>().ok().map(|w| *w)
     }
 
-    /// Records one event and the message or event it carries, if any. Payloads are hashed
-    /// through their canonical encoding, streamed straight into the hash.
+    /// Records one event and the message or event it carries, if any, hashed as its
+    /// [`digest`].
     pub fn record<M: Serialize, E: Serialize>(
         &mut self,
         index: u64,
@@ -521,13 +520,14 @@ impl Trace {
         event: Option<&E>,
     ) {
         self.record_header(at_ns, kind);
-        let hash = &mut self.hash;
-        // Encoding fails only for types serde cannot represent; the header alone is then hashed.
-        let _ = match (msg, event) {
-            (Some(m), _) => DEFAULT_CODEC.encode_streaming(m, |b| hash.write(b)),
-            (_, Some(e)) => DEFAULT_CODEC.encode_streaming(e, |b| hash.write(b)),
-            _ => Ok(()),
-        };
+        // The payload as one word, its digest, which covers its length: a payload whose
+        // encoding does not mark its own end (a field skipped when zero, say) cannot then
+        // pass for the next event's header.
+        match (msg, event) {
+            (Some(m), _) => self.hash.write_u64(digest(m).0),
+            (_, Some(e)) => self.hash.write_u64(digest(e).0),
+            _ => {}
+        }
         if let Some(x) = self.export.as_mut() {
             x.write_line(&Line { i: index, t_ns: at_ns, kind, msg, event });
         }
@@ -573,9 +573,10 @@ impl Trace {
     #[inline(always)]
     fn record_header(&mut self, at_ns: u64, kind: &TraceKind) {
         // Two or three words per event keep the hash's dependency chain short. The event's
-        // index is left out: it is the number of events hashed before it, which the chain
-        // already covers. Node ids above 2^24 share bits with the tag in the hash only; the
-        // trace itself is exact.
+        // index is left out: every event's words end where the next one's begin (the tag
+        // says whether the extra word follows; a payload is one digest word, its length
+        // included), so the chain fixes each event's position. The second node id, and a
+        // clock's ppm, keep only their low 24 bits in the hash; the trace itself is exact.
         let (a, b, extra) = kind.nodes_and_extra();
         self.hash.write_u64(at_ns);
         self.hash.write_u64(u64::from(kind.tag()) | (u64::from(a) << 8) | (u64::from(b) << 40));
@@ -627,6 +628,7 @@ impl Default for Trace {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use palisade_core::codec::{Codec, DEFAULT_CODEC};
 
     #[test]
     fn a_digest_changes_with_any_byte_of_the_payload_and_only_then() {
@@ -670,6 +672,44 @@ mod tests {
             tail.write(&16u64.rotate_right(8).to_le_bytes());
             assert_ne!(one.finish(), tail.finish(), "state {start:#x}");
         }
+    }
+
+    /// An event type whose encoding does not mark its end: fields skipped when zero, as a
+    /// protocol might do to keep its JSON export short.
+    #[derive(Serialize, Debug)]
+    struct Sparse {
+        a: u64,
+        #[serde(skip_serializing_if = "is_zero")]
+        b: u64,
+        #[serde(skip_serializing_if = "is_zero")]
+        c: u64,
+        #[serde(skip_serializing_if = "is_zero")]
+        d: u64,
+    }
+
+    fn is_zero(x: &u64) -> bool {
+        *x == 0
+    }
+
+    #[test]
+    fn an_event_s_payload_cannot_pass_for_the_next_event() {
+        // Found by an outside review: with the payload streamed into the chain and no
+        // index, one event whose payload spells out the next event's header and payload
+        // hashed like the two events.
+        let event = |n| TraceKind::Event { node: NodeId(n) };
+        let header = 5 | (2 << 8); // the header word of an Event of node 2
+        let rest = |t: &mut Trace, i: u64| {
+            t.record(i, 900, &TraceKind::Timeout { node: NodeId(3), mono_ns: 900 }, None::<&()>, None::<&()>);
+            t.record(i + 1, 950, &TraceKind::Crash { node: NodeId(1) }, None::<&()>, None::<&()>);
+        };
+        let mut one = Trace::new();
+        one.record(0, 10, &event(1), None::<&()>, Some(&Sparse { a: 42, b: 20, c: header, d: 77 }));
+        rest(&mut one, 1);
+        let mut two = Trace::new();
+        two.record(0, 10, &event(1), None::<&()>, Some(&Sparse { a: 42, b: 0, c: 0, d: 0 }));
+        two.record(1, 20, &event(2), None::<&()>, Some(&Sparse { a: 77, b: 0, c: 0, d: 0 }));
+        rest(&mut two, 2);
+        assert_ne!(one.hash(), two.hash(), "three events and four hash alike");
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! A message's digest: its canonical encoding hashed in one pass, without encoding it.
 //!
-//! The simulator digests every message it sends. The encoding hashed is the default
-//! codec's, bincode 2 with fixed-width integers (little-endian integers, `u64` lengths,
-//! `u32` variant indices), whichever codec the build sends with (a build with only
-//! `postcard` hashes the same bytes, as the digest only has to tell messages apart, and a
-//! bandwidth-limited link charges a message its length in them). A
+//! The simulator digests every message it sends, and every event and reply it records.
+//! The encoding hashed is the default codec's, bincode 2 with fixed-width integers
+//! (little-endian integers, `u64` lengths, `u32` variant indices), whichever codec the
+//! build sends with (a build with only `postcard` hashes the same bytes: the digest only has
+//! to tell values apart; a bandwidth-limited link still charges the codec's own length). A
 //! serializer of its own writes those bytes straight into the hash's words, with none of an
 //! encoder's error handling between them. Tests hold it to bincode's bytes for every kind
 //! of serde value.
