@@ -60,7 +60,8 @@ impl<T> RadixQueue<T> {
         if diff == 0 {
             self.now.push_back(slot);
         } else {
-            let b = 63 - diff.leading_zeros() as usize;
+            // Below 64: diff is not zero (the mask tells the compiler so).
+            let b = (63 - diff.leading_zeros() as usize) & 63;
             self.buckets[b].push((at, slot));
             self.mins[b] = self.mins[b].min(at);
             self.occupied |= 1 << b;
@@ -110,14 +111,14 @@ impl<T> RadixQueue<T> {
         self.occupied &= !(1 << b);
         let mut items = std::mem::take(&mut self.buckets[b]);
         self.last = std::mem::replace(&mut self.mins[b], u64::MAX);
-        for (at, slot) in items.drain(..) {
+        for &(at, slot) in &items {
             debug_assert!(at == self.last || 63 - (at ^ self.last).leading_zeros() < b as u32);
             self.place(at, slot);
         }
-        // Give the (now empty) allocation back so the bucket does not reallocate next time.
-        if self.buckets[b].is_empty() {
-            self.buckets[b] = items;
-        }
+        // Give the allocation back, emptied, so the bucket does not reallocate next time
+        // (every item went to a lower bucket or to `now`).
+        items.clear();
+        self.buckets[b] = items;
         true
     }
 
