@@ -142,7 +142,7 @@ impl<M: Clone + Serialize> Wire<M> {
     /// `payload` on the wire.
     fn new(payload: Payload<M>) -> Wire<M> {
         let digest = match &payload {
-            Payload::Msg(m) => crate::trace::digest(m).0,
+            Payload::Msg(m) => crate::trace::digest(m),
             Payload::Bytes(b) => crate::trace::digest_bytes(&b.0),
         };
         Wire { payload, digest }

@@ -13,18 +13,22 @@ use super::{LONG_TAIL, SHORT_WRITE, TraceHash};
 use serde::Serialize;
 use serde::ser;
 
-/// A message's digest and encoded length: [`TraceHash::write`] of its bincode encoding
-/// (see the module's documentation), from a fresh hash. Any change to the message changes the digest (up to the hash's 64
-/// bits), so a trace that mixes in the digest covers the payload as the encoding itself
-/// would.
-pub fn digest<M: Serialize>(msg: &M) -> (u64, usize) {
+/// A message's digest: [`TraceHash::write`] of its bincode encoding (see the module's
+/// documentation), from a fresh hash. Any change to the message changes the digest (up to
+/// the hash's 64 bits), so a trace that mixes in the digest covers the payload as the
+/// encoding itself would.
+pub fn digest<M: Serialize>(msg: &M) -> u64 {
+    words_of(msg).finish()
+}
+
+/// The words of `msg`'s encoding, not yet finished (their `len` is the encoding's length).
+pub(super) fn words_of<M: Serialize>(msg: &M) -> Words {
     let mut words = Words::default();
     // Serializing fails where the codec's encoding fails (a sequence of unknown length,
     // a serde error of the type's own); the digest then covers the bytes before the
     // failure, the same in every run.
     let _ = msg.serialize(&mut words);
-    let len = words.len;
-    (words.finish(), len)
+    words
 }
 
 /// The digest of raw bytes (an adversary's frame), as [`digest`] is of a message.
@@ -319,7 +323,8 @@ mod tests {
     /// The digest must be the hash of exactly the codec's bytes.
     fn same_as_the_codec<T: Serialize + std::fmt::Debug>(value: &T) {
         let bytes = Bincode.encode(value).expect("encodable");
-        assert_eq!(digest(value), (digest_bytes(&bytes), bytes.len()), "{value:?}");
+        assert_eq!(words_of(value).len, bytes.len(), "{value:?}");
+        assert_eq!(digest(value), digest_bytes(&bytes), "{value:?}");
     }
 
     #[derive(Serialize, Debug)]
