@@ -48,7 +48,6 @@ impl NodeClock {
         1_000_000 + i128::from(self.drift_ppm)
     }
 
-    /// What the node reads at true time `true_ns` (ns since the start of the run).
     /// Oscillator ticks (ns) between `base_true` and `true_ns`.
     fn local_since_base(&self, true_ns: u64) -> u64 {
         let elapsed = true_ns.saturating_sub(self.base_true);
@@ -60,6 +59,7 @@ impl NodeClock {
     }
 
     /// What the node reads at true time `true_ns` (ns since the start of the run).
+    #[inline]
     pub fn read(&self, true_ns: u64) -> Now {
         let local = self.local_since_base(true_ns);
         let mono = self.base_mono.saturating_add(local);

@@ -84,6 +84,16 @@ fn clamp_ns(s: f64) -> u64 {
     if s >= MAX_LATENCY.as_secs() as f64 {
         return MAX_LATENCY_NS;
     }
+    // The fast path: below 3600 s, `y = s × 10^9` is under 2^42, so the product rounded to
+    // f64 is within half an ulp (at most 2^-11 ns) of the exact one, and adding 0.5 is
+    // exact. Unless the fraction of `y` lies within 10^-3 of one half, `y` and the exact
+    // product round to the same integer, and `y + 0.5` truncates to it (without a branch
+    // on the fraction, which is a coin toss). Otherwise, the exact method below.
+    let y = s * 1e9;
+    let whole = y as u64;
+    if ((y - whole as f64) - 0.5).abs() > 1e-3 {
+        return ((y + 0.5) as u64).min(MAX_LATENCY_NS);
+    }
     // s = mantissa × 2^exp exactly, with 0 < s < 3600 < 2^12, so exp < 0 for normal
     // numbers; the nanoseconds are mantissa × 10^9 / 2^-exp, rounded to nearest, ties to even.
     let bits = s.to_bits();
@@ -296,8 +306,9 @@ impl Partition {
     }
 
     /// True when messages from `from` to `to` are cut.
+    #[inline]
     pub fn blocks(&self, from: NodeId, to: NodeId) -> bool {
-        self.cut.contains(&(from, to))
+        !self.cut.is_empty() && self.cut.contains(&(from, to))
     }
 }
 
@@ -464,6 +475,13 @@ mod tests {
             cases.push(f64::from_bits((exp << 52) | (rng.next_u64() >> 12)));
             cases.push(rng.unit_f64() * 4000.0);
             cases.push(rng.unit_f64() * 1e-6);
+        }
+        // Either side of the fast path's margin: products whose fraction is near one half.
+        for _ in 0..20_000 {
+            let k = rng.below(3_600_000_000_000) as f64;
+            for d in [0.0, 1e-5, 2e-4, 5e-4, 9.9e-4, 1e-3, 1.01e-3, 2e-3, 0.1] {
+                cases.extend([(k + 0.5 + d) / 1e9, (k + 0.5 - d) / 1e9]);
+            }
         }
         for s in cases {
             assert_eq!(Duration::from_nanos(clamp_ns(s)), std_clamp(s), "{s:e} ({:#x})", s.to_bits());

@@ -9,7 +9,7 @@ use crate::queue::EventQueue;
 use crate::trace::{DropReason, STAGE_BYTES, Trace, TraceKind};
 use palisade_core::codec::{Codec, DEFAULT_CODEC};
 use palisade_core::protocol::{Init, Input, Output, OutputFor, drain, step};
-use palisade_core::{Draws, NodeId, Observation, Protocol, Replied, RequestId, Rng, Violation};
+use palisade_core::{Draws, NodeId, Now, Observation, Protocol, Replied, RequestId, Rng, Violation};
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -255,6 +255,11 @@ mod stream {
     }
 }
 
+/// `d` in nanoseconds, saturating.
+fn ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// A protocol that keeps asking for a timeout that is already due is stuck in a loop; after
 /// this many timeouts at one instant the simulator reports it instead of hanging.
 pub const MAX_TIMEOUTS_AT_ONE_INSTANT: u32 = 10_000;
@@ -285,7 +290,6 @@ pub struct Simulation<P: Protocol> {
     members: Vec<NodeId>,
     trace: Trace,
     report: RunReport,
-    scratch: Vec<OutputFor<P>>,
     started: bool,
     /// The last request id given to a command.
     next_request: u64,
@@ -361,7 +365,6 @@ impl<P: Protocol> Simulation<P> {
             members: (1..=n as u32).map(NodeId).collect(),
             trace: Trace::new(),
             report,
-            scratch: Vec::new(),
             started: false,
             next_request: 0,
             panicked: None,
@@ -398,7 +401,7 @@ impl<P: Protocol> Simulation<P> {
     /// [`World::replies`]) will carry. Ids count up from 1 in the order commands are
     /// scheduled.
     pub fn call_at(&mut self, node: NodeId, at: Duration, cmd: P::Command) -> RequestId {
-        let at = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX).max(self.world.now_ns);
+        let at = ns(at).max(self.world.now_ns);
         self.next_request += 1;
         let req = RequestId(self.next_request);
         self.queue.push(at, Pending::Command { node, req, cmd: Box::new(cmd) });
@@ -411,9 +414,9 @@ impl<P: Protocol> Simulation<P> {
     /// loss and its end) whose start has passed is cut short instead, as its end is a
     /// fault of its own.
     pub fn schedule(&mut self, fault: Fault) -> &mut Self {
-        let asked = u64::try_from(fault.at.as_nanos()).unwrap_or(u64::MAX);
+        let asked = ns(fault.at);
         let at = asked.max(self.world.now_ns);
-        let lasts = u64::try_from((fault.ends_at() - fault.at).as_nanos()).unwrap_or(u64::MAX);
+        let lasts = ns(fault.ends_at() - fault.at);
         self.world.gst_ns = self.world.gst_ns.max(at.saturating_add(lasts));
         self.queue.push(at, Pending::Fault(Box::new(fault.kind)));
         self
@@ -488,7 +491,7 @@ impl<P: Protocol> Simulation<P> {
             None => Draws::keyed(self.draw_seed, &[stream::NODE_SEED, i as u64, incarnation]).next_u64(),
         };
         let init = Init::restart(id, self.ids(), self.protocol_config.clone(), restored, seed, now);
-        let mut out = std::mem::take(&mut self.scratch);
+        let mut out = Vec::new();
         let started = catch_unwind(AssertUnwindSafe(|| {
             let mut p = P::new(init);
             drain(&mut p, |o| out.push(o));
@@ -498,23 +501,32 @@ impl<P: Protocol> Simulation<P> {
             Ok(p) => p,
             Err(payload) => {
                 self.note_panic(id, "starting", &*payload);
-                out.clear();
-                self.scratch = out;
                 return;
             }
         };
         self.world.nodes[i] = Some(std::rc::Rc::new(p));
-        self.process_outputs(i, &mut out);
-        self.scratch = out;
+        for o in out {
+            if self.act_on(i, o) {
+                self.crash(i);
+                break;
+            }
+        }
         self.rearm(i);
     }
 
     fn feed(&mut self, i: usize, input: Input<P>) {
         let now = self.world.clocks[i].read(self.world.now_ns);
-        let mut out = std::mem::take(&mut self.scratch);
-        let Some(p) = self.world.unshared_node_mut(i) else {
+        self.feed_at(i, now, input);
+    }
+
+    /// [`Self::feed`] with the node's reading of its clocks already taken.
+    fn feed_at(&mut self, i: usize, now: Now, input: Input<P>) {
+        // The node leaves the world while it steps, so that each output is acted on as the
+        // protocol yields it, with no buffer in between; it comes back unless it crashed.
+        let Some(mut node) = self.world.nodes.get_mut(i).and_then(Option::take) else {
             return;
         };
+        let p = std::rc::Rc::get_mut(&mut node).expect("the simulator's world never shares a node's state");
         // What the input was, for a panic report: kept unformatted, as formatting it on
         // every step would cost more than many steps do.
         let what = match &input {
@@ -522,89 +534,109 @@ impl<P: Protocol> Simulation<P> {
             Input::Command { req, .. } => Handling::Command(*req),
             Input::Timeout => Handling::Timeout,
         };
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| step(p, now, input, |o| out.push(o)))) {
-            // The node's state is whatever the panic left: take it down and stop the run.
-            self.world.nodes[i] = None;
+        // Set when a torn write kills the node: nothing it yields after it is acted on.
+        let mut torn = false;
+        let stepped = if self.adversaries[i].is_none() {
+            catch_unwind(AssertUnwindSafe(|| {
+                step(p, now, input, |o| {
+                    if !torn {
+                        torn = self.act_on(i, o);
+                    }
+                })
+            }))
+        } else {
+            // A Byzantine node's outputs go through its adversary only after the step, so a
+            // panic in the adversary (a test's own code) is not reported as the node's.
+            let mut out = Vec::new();
+            let stepped = catch_unwind(AssertUnwindSafe(|| step(p, now, input, |o| out.push(o))));
+            if stepped.is_ok() {
+                torn = out.into_iter().any(|o| self.act_on(i, o));
+            }
+            stepped
+        };
+        if let Err(payload) = stepped {
+            // The node's state is whatever the panic left: it stays down, and the run stops.
             let what = match what {
                 Handling::Message(from) => format!("a message from {from}"),
                 Handling::Command(req) => format!("command {req}"),
                 Handling::Timeout => "a timeout".to_string(),
             };
             self.note_panic(NodeId(i as u32 + 1), &what, &*payload);
-            out.clear();
-            self.scratch = out;
             return;
         }
-        self.process_outputs(i, &mut out);
-        self.scratch = out;
+        if torn {
+            self.crashed(i);
+        } else {
+            self.world.nodes[i] = Some(node);
+        }
         self.rearm(i);
     }
 
-    fn process_outputs(&mut self, i: usize, out: &mut Vec<OutputFor<P>>) {
+    /// Acts on one output of node `i`; true when it was a torn write, which kills the
+    /// node: the caller crashes it, and nothing it queued after the barrier is acted on.
+    fn act_on(&mut self, i: usize, o: OutputFor<P>) -> bool {
         let from = NodeId(i as u32 + 1);
-        for o in out.drain(..) {
-            match o {
-                Output::Send { to, msg } => match self.adversaries[i].as_deref_mut() {
-                    None => self.send(from, to, Payload::Msg(msg), Duration::ZERO),
-                    Some((adversary, rng)) => {
-                        let mut actions = Vec::new();
-                        let mut ctx = AdversaryCtx {
-                            me: from,
-                            members: &self.members,
-                            rng,
-                            now: Duration::from_nanos(self.world.now_ns),
-                        };
-                        let honest = DEFAULT_CODEC.encode(&msg).ok();
-                        adversary.on_send(&mut ctx, to, msg, &mut actions);
-                        self.report.byzantine_sent += actions.len() as u64;
-                        self.report.byzantine_altered += actions
-                            .iter()
-                            .filter(|a| match a {
-                                Action::Send { msg, .. } => DEFAULT_CODEC.encode(msg).ok() != honest,
-                                Action::SendBytes { .. } => true,
-                            })
-                            .count() as u64;
-                        for action in actions {
-                            match action {
-                                Action::Send { to, msg, delay } => {
-                                    self.send(from, to, Payload::Msg(msg), delay)
-                                }
-                                Action::SendBytes { to, bytes, delay } => self.send(
-                                    from,
-                                    to,
-                                    Payload::Bytes(Box::new(RawFrame(bytes.into()))),
-                                    delay,
-                                ),
+        match o {
+            Output::Send { to, msg } => match self.adversaries[i].as_deref_mut() {
+                None => self.send(from, to, Payload::Msg(msg), 0),
+                Some((adversary, rng)) => {
+                    let mut actions = Vec::new();
+                    let mut ctx = AdversaryCtx {
+                        me: from,
+                        members: &self.members,
+                        rng,
+                        now: Duration::from_nanos(self.world.now_ns),
+                    };
+                    let honest = DEFAULT_CODEC.encode(&msg).ok();
+                    adversary.on_send(&mut ctx, to, msg, &mut actions);
+                    self.report.byzantine_sent += actions.len() as u64;
+                    self.report.byzantine_altered += actions
+                        .iter()
+                        .filter(|a| match a {
+                            Action::Send { msg, .. } => DEFAULT_CODEC.encode(msg).ok() != honest,
+                            Action::SendBytes { .. } => true,
+                        })
+                        .count() as u64;
+                    for action in actions {
+                        match action {
+                            Action::Send { to, msg, delay } => {
+                                self.send(from, to, Payload::Msg(msg), ns(delay))
                             }
+                            Action::SendBytes { to, bytes, delay } => self.send(
+                                from,
+                                to,
+                                Payload::Bytes(Box::new(RawFrame(bytes.into()))),
+                                ns(delay),
+                            ),
                         }
                     }
-                },
-                Output::Event(e) => {
-                    self.record(TraceKind::Event { node: from }, None, Some(&e));
-                    self.world.history.push(Observation { at: self.world.now(), node: from, event: e });
                 }
-                Output::Reply { req, reply } => {
-                    let index = self.report.events;
-                    let kind = TraceKind::Reply { node: from, req: req.0 };
-                    self.trace.record(index, self.world.now_ns, &kind, None::<&P::Message>, Some(&reply));
-                    self.report.events += 1;
-                    let at = self.world.now();
-                    self.world.replies.push(Observation { at, node: from, event: Replied { req, reply } });
+            },
+            Output::Event(e) => {
+                self.record(TraceKind::Event { node: from }, None, Some(&e));
+                self.world.history.push(Observation { at: self.world.now(), node: from, event: e });
+            }
+            Output::Reply { req, reply } => {
+                let index = self.report.events;
+                let kind = TraceKind::Reply { node: from, req: req.0 };
+                self.trace.record(index, self.world.now_ns, &kind, None::<&P::Message>, Some(&reply));
+                self.report.events += 1;
+                let at = self.world.now();
+                self.world.replies.push(Observation { at, node: from, event: Replied { req, reply } });
+            }
+            Output::Persist(state) => {
+                if self.runtime[i].torn_next_persist {
+                    // The write is torn: it never becomes durable, the node dies mid-write,
+                    // and nothing it queued after the barrier is acted on.
+                    self.record(TraceKind::TornWrite { node: from }, None, None);
+                    self.report.torn_writes += 1;
+                    return true;
                 }
-                Output::Persist(state) => {
-                    if self.runtime[i].torn_next_persist {
-                        // The write is torn: it never becomes durable, the node dies mid-write,
-                        // and nothing it queued after the barrier is acted on.
-                        self.record(TraceKind::TornWrite { node: from }, None, None);
-                        self.report.torn_writes += 1;
-                        self.crash(i);
-                        return;
-                    }
-                    self.record(TraceKind::Persist { node: from }, None, None);
-                    self.world.durable[i] = Some(std::rc::Rc::new(state));
-                }
+                self.record(TraceKind::Persist { node: from }, None, None);
+                self.world.durable[i] = Some(std::rc::Rc::new(state));
             }
         }
+        false
     }
 
     #[inline(always)]
@@ -625,8 +657,8 @@ impl<P: Protocol> Simulation<P> {
         self.report.events += 1;
     }
 
-    /// Sends `payload` from `from` to `to`, `extra` later than the link's own delay.
-    fn send(&mut self, from: NodeId, to: NodeId, payload: Payload<P::Message>, extra: Duration) {
+    /// Sends `payload` from `from` to `to`, `extra` ns later than the link's own delay.
+    fn send(&mut self, from: NodeId, to: NodeId, payload: Payload<P::Message>, extra: u64) {
         let wire = Wire::new(payload);
         self.report.sent += 1;
         if Self::idx(to).is_none_or(|t| t >= self.world.nodes.len()) {
@@ -636,7 +668,6 @@ impl<P: Protocol> Simulation<P> {
             return self.hold(from, to, wire);
         }
         let now = self.world.now_ns;
-        let extra = u64::try_from(extra.as_nanos()).unwrap_or(u64::MAX);
         let at = |d: u64| now.saturating_add(d.saturating_add(extra));
         let size = || wire.encoded_len();
         if from == to {
@@ -765,7 +796,7 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn run(&mut self, duration: Duration, mut out: Option<&mut dyn std::io::Write>) -> RunReport {
-        let end = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        let end = ns(duration);
         self.start();
         if let Some(v) = self.check_all() {
             return self.stop_with(v);
@@ -907,9 +938,9 @@ impl<P: Protocol> Simulation<P> {
                     rt.spin_at = self.world.now_ns;
                     rt.spins = 1;
                 }
-                let mono_ns = self.world.clocks[i].read(self.world.now_ns).mono.as_nanos();
-                self.record(TraceKind::Timeout { node, mono_ns }, None, None);
-                self.feed(i, Input::Timeout);
+                let now = self.world.clocks[i].read(self.world.now_ns);
+                self.record(TraceKind::Timeout { node, mono_ns: now.mono.as_nanos() }, None, None);
+                self.feed_at(i, now, Input::Timeout);
             }
         }
         Ok(())
@@ -951,10 +982,7 @@ impl<P: Protocol> Simulation<P> {
             FaultKind::Pause { node, duration } => {
                 let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else { return };
                 if self.world.nodes[i].is_some() {
-                    let until = self
-                        .world
-                        .now_ns
-                        .saturating_add(u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX));
+                    let until = self.world.now_ns.saturating_add(ns(duration));
                     let until = until.max(self.runtime[i].paused_until.unwrap_or(0));
                     self.runtime[i].paused_until = Some(until);
                     self.record(TraceKind::Pause { node, until_ns: until }, None, None);
@@ -1016,16 +1044,21 @@ impl<P: Protocol> Simulation<P> {
 
     fn crash(&mut self, i: usize) {
         if self.world.nodes[i].take().is_some() {
-            let node = NodeId(i as u32 + 1);
-            let rt = &mut self.runtime[i];
-            rt.paused_until = None;
-            rt.inbox.clear();
-            rt.armed = None;
-            rt.generation += 1;
-            rt.torn_next_persist = false;
-            self.world.crashes.insert(node, self.world.now());
-            self.record(TraceKind::Crash { node }, None, None);
+            self.crashed(i);
         }
+    }
+
+    /// The bookkeeping of node `i`'s crash, its state already out of the world.
+    fn crashed(&mut self, i: usize) {
+        let node = NodeId(i as u32 + 1);
+        let rt = &mut self.runtime[i];
+        rt.paused_until = None;
+        rt.inbox.clear();
+        rt.armed = None;
+        rt.generation += 1;
+        rt.torn_next_persist = false;
+        self.world.crashes.insert(node, self.world.now());
+        self.record(TraceKind::Crash { node }, None, None);
     }
 
     fn deliver(&mut self, i: usize, from: NodeId, msg: P::Message, digest: u64) {
