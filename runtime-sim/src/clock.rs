@@ -109,10 +109,14 @@ impl NodeClock {
     /// `deadline`. Never earlier than `true_now`.
     pub fn true_time_of(&self, deadline: Instant, true_now: u64) -> u64 {
         let local = deadline.as_nanos().saturating_sub(self.base_mono);
-        // Smallest e with floor(e * rate / 1e6) >= local: e = ceil(local * 1e6 / rate).
-        let rate = self.rate();
-        let e = (i128::from(local) * 1_000_000 + rate - 1) / rate;
-        let t = self.base_true.saturating_add(u64::try_from(e).unwrap_or(u64::MAX));
+        let e = if self.drift_ppm == 0 {
+            local
+        } else {
+            // Smallest e with floor(e * rate / 1e6) >= local: e = ceil(local * 1e6 / rate).
+            let rate = self.rate();
+            u64::try_from((i128::from(local) * 1_000_000 + rate - 1) / rate).unwrap_or(u64::MAX)
+        };
+        let t = self.base_true.saturating_add(e);
         debug_assert!(t == u64::MAX || deadline.as_nanos() < self.base_mono || self.read(t).mono >= deadline);
         t.max(true_now)
     }

@@ -567,9 +567,10 @@ impl<P: Protocol> Simulation<P> {
         if torn {
             self.crashed(i);
         } else {
+            let next = p.poll_timeout();
             self.world.nodes[i] = Some(node);
+            self.rearm_to(i, next);
         }
-        self.rearm(i);
     }
 
     /// Acts on one output of node `i`; true when it was a torn write, which kills the
@@ -738,6 +739,11 @@ impl<P: Protocol> Simulation<P> {
 
     fn rearm(&mut self, i: usize) {
         let next = self.world.nodes[i].as_ref().and_then(|p| p.poll_timeout());
+        self.rearm_to(i, next);
+    }
+
+    /// Arms node `i`'s timer for `next`, what its protocol's `poll_timeout` just answered.
+    fn rearm_to(&mut self, i: usize, next: Option<palisade_core::Instant>) {
         let rt = &mut self.runtime[i];
         if next == rt.armed {
             return;
@@ -801,13 +807,7 @@ impl<P: Protocol> Simulation<P> {
         if let Some(v) = self.check_all() {
             return self.stop_with(v);
         }
-        while let Some(at) = self.queue.peek_time() {
-            if at > end {
-                break;
-            }
-            let Some((at, item)) = self.queue.pop() else {
-                break;
-            };
+        while let Some((at, item)) = self.queue.pop_due(end) {
             self.world.now_ns = at;
             let before = self.report.events;
             if let Err(v) = self.handle(item) {

@@ -186,6 +186,13 @@ impl<T> CalendarQueue<T> {
         if self.settle() { self.bottom.front().map(|k| k.at) } else { None }
     }
 
+    /// Removes and returns the earliest item with its time if it is due at or before
+    /// `end`; a later one stays queued.
+    #[inline]
+    pub fn pop_due(&mut self, end: u64) -> Option<(u64, T)> {
+        if self.peek_time()? > end { None } else { self.pop() }
+    }
+
     /// Removes and returns the earliest item with its time.
     #[inline]
     pub fn pop(&mut self) -> Option<(u64, T)> {

@@ -131,7 +131,14 @@ impl<T> RadixQueue<T> {
     /// Removes and returns the earliest item with its time.
     #[inline]
     pub fn pop(&mut self) -> Option<(u64, T)> {
-        if !self.settle() {
+        self.pop_due(u64::MAX)
+    }
+
+    /// Removes and returns the earliest item with its time if it is due at or before
+    /// `end`; a later one stays queued. (One settling where a peek and a pop take two.)
+    #[inline]
+    pub fn pop_due(&mut self, end: u64) -> Option<(u64, T)> {
+        if !self.settle() || self.last > end {
             return None;
         }
         let slot = self.now.pop_front()?;

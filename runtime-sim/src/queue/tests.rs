@@ -13,6 +13,7 @@ use std::collections::BinaryHeap;
 trait Queue<T> {
     fn push(&mut self, at: u64, item: T);
     fn pop(&mut self) -> Option<(u64, T)>;
+    fn pop_due(&mut self, end: u64) -> Option<(u64, T)>;
     fn peek_time(&mut self) -> Option<u64>;
     fn len(&self) -> usize;
 }
@@ -25,6 +26,9 @@ macro_rules! impl_queue {
             }
             fn pop(&mut self) -> Option<(u64, T)> {
                 $q::pop(self)
+            }
+            fn pop_due(&mut self, end: u64) -> Option<(u64, T)> {
+                $q::pop_due(self, end)
             }
             fn peek_time(&mut self) -> Option<u64> {
                 $q::peek_time(self)
@@ -52,6 +56,27 @@ fn pops_by_time_then_insertion_order() {
         }
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
         assert_eq!(order, vec![(0, 4), (1, 2), (5, 1), (5, 3)]);
+        assert_eq!(q.len(), 0);
+    });
+}
+
+#[test]
+fn pop_due_takes_only_what_is_due_and_leaves_the_rest_in_order() {
+    each(|q| {
+        for (at, x) in [(5, 1), (9, 2), (5, 3), (12, 4)] {
+            q.push(at, x);
+        }
+        assert_eq!(q.pop_due(4), None);
+        assert_eq!(q.len(), 4);
+        assert_eq!(q.pop_due(5), Some((5, 1)));
+        assert_eq!(q.pop_due(5), Some((5, 3)));
+        assert_eq!(q.pop_due(8), None);
+        // Something earlier than the item left waiting still comes first.
+        q.push(7, 5);
+        assert_eq!(q.pop_due(9), Some((7, 5)));
+        assert_eq!(q.pop_due(9), Some((9, 2)));
+        assert_eq!(q.pop_due(u64::MAX), Some((12, 4)));
+        assert_eq!(q.pop_due(u64::MAX), None);
         assert_eq!(q.len(), 0);
     });
 }

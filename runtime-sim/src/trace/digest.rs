@@ -57,22 +57,19 @@ impl Words {
     /// Appends up to 8 bytes given as the low `n` bytes of `word` (the rest zero).
     #[inline]
     fn push(&mut self, word: u64, n: usize) {
-        if self.fill == 8 {
-            self.hash.write_u64(self.pending);
-            (self.pending, self.fill) = (0, 0);
-        }
-        // fill < 8 here, so the shifts are below 64.
-        self.pending |= word << (8 * self.fill);
+        // fill <= 8, so the shift is at most 64, inside 128 bits. A word becomes full and
+        // is mixed in only once a byte after it arrives.
+        let bytes = u128::from(self.pending) | (u128::from(word) << (8 * self.fill));
         let fill = self.fill + n;
         if fill > 8 {
-            // The word is full and more follows: mix it, keep the overflow.
-            self.hash.write_u64(self.pending);
-            self.pending = word >> (8 * (8 - self.fill));
+            self.hash.write_u64(bytes as u64);
+            self.pending = (bytes >> 64) as u64;
             self.fill = fill - 8;
         } else {
+            self.pending = bytes as u64;
             self.fill = fill;
         }
-        self.len += n;
+        self.len = self.len.wrapping_add(n);
     }
 
     /// Appends `bytes`.
