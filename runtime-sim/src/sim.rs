@@ -260,6 +260,14 @@ fn ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// The word that keys a link's draws: its sender's id above its recipient's.
+fn link_key(from: NodeId, to: NodeId) -> u64 {
+    (u64::from(from.0) << 32) | u64::from(to.0)
+}
+
+/// Clusters up to this size keep every link's draw prefix in a table (8 KiB).
+const LINK_TABLE_MAX_NODES: usize = 32;
+
 /// A protocol that keeps asking for a timeout that is already due is stuck in a loop; after
 /// this many timeouts at one instant the simulator reports it instead of hanging.
 pub const MAX_TIMEOUTS_AT_ONE_INSTANT: u32 = 10_000;
@@ -284,6 +292,10 @@ pub struct Simulation<P: Protocol> {
     draw_seed: u64,
     /// The key prefix of every message's draws.
     network_draws: Draws,
+    /// `network_draws.then(link)` for every link of a small cluster, row by sender: a
+    /// message's draws then start from a load instead of a hash round. Empty above
+    /// [`LINK_TABLE_MAX_NODES`] nodes.
+    link_draws: Vec<Draws>,
     checkers: Vec<Box<dyn Checker<P>>>,
     /// Each Byzantine node's adversary and its own generator (keyed by node, see `stream`).
     adversaries: Vec<Option<ByzantineNode<P>>>,
@@ -360,6 +372,14 @@ impl<P: Protocol> Simulation<P> {
             queue: EventQueue::new(),
             draw_seed,
             network_draws: Draws::keyed(draw_seed, &[stream::NETWORK]),
+            link_draws: if n <= LINK_TABLE_MAX_NODES {
+                let network = Draws::keyed(draw_seed, &[stream::NETWORK]);
+                let ids = || (1..=n as u32).map(NodeId);
+                let network = &network;
+                ids().flat_map(|f| ids().map(move |t| network.then(link_key(f, t)))).collect()
+            } else {
+                Vec::new()
+            },
             checkers: Vec::new(),
             adversaries: (0..n).map(|_| None).collect(),
             members: (1..=n as u32).map(NodeId).collect(),
@@ -728,8 +748,15 @@ impl<P: Protocol> Simulation<P> {
             }
             None => 0,
         };
-        let link = (u64::from(from.0) << 32) | u64::from(to.0);
-        self.network_draws.then(link).then(now).then(index)
+        let n = self.world.nodes.len();
+        let (f, t) = (from.0 as usize, to.0 as usize);
+        let listed = (1..=n).contains(&f) && (1..=n).contains(&t);
+        let link =
+            match self.link_draws.get((f.wrapping_sub(1)).wrapping_mul(n).wrapping_add(t.wrapping_sub(1))) {
+                Some(prefix) if listed => prefix.clone(),
+                _ => self.network_draws.then(link_key(from, to)),
+            };
+        link.then(now).then(index)
     }
 
     fn drop_wire(&mut self, from: NodeId, to: NodeId, reason: DropReason, wire: &Wire<P::Message>) {

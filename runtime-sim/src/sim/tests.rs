@@ -1032,3 +1032,29 @@ fn a_borrowed_writer_gets_the_same_trace_as_an_owned_one() {
     let err = run().run_for_exporting(Duration::from_secs(5), &mut Full).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::StorageFull);
 }
+
+#[test]
+fn the_link_table_gives_each_message_the_draws_its_key_gives() {
+    // Small clusters look a link's draw prefix up; the result must be the keyed draws a
+    // large cluster computes, for every link, and for a recipient outside the cluster.
+    for nodes in [1, 5, LINK_TABLE_MAX_NODES as u32, LINK_TABLE_MAX_NODES as u32 + 1] {
+        let mut sim = lossy(3);
+        sim = Simulation::new(SimConfig { nodes, ..sim.config.clone() }, sim.protocol_config.clone());
+        assert_eq!(sim.link_draws.is_empty(), nodes as usize > LINK_TABLE_MAX_NODES);
+        // A new time for each case: the index counts a sender's sends at one time.
+        for (now, from, to) in
+            [(1, 1, 1), (7, 1, nodes), (9, nodes, 1), (11, 1, nodes + 1), (14, nodes, nodes + 7)]
+        {
+            sim.world.now_ns = now;
+            for index in 0..3u64 {
+                let expected =
+                    sim.network_draws.then((u64::from(from) << 32) | u64::from(to)).then(now).then(index);
+                assert_eq!(
+                    sim.message_draws(NodeId(from), NodeId(to)),
+                    expected,
+                    "{nodes} nodes, {from} to {to}"
+                );
+            }
+        }
+    }
+}
