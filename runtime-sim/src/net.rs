@@ -85,10 +85,11 @@ fn clamp_ns(s: f64) -> u64 {
         return MAX_LATENCY_NS;
     }
     // The fast path: below 3600 s, `y = s × 10^9` is under 2^42, so the product rounded to
-    // f64 is within half an ulp (at most 2^-11 ns) of the exact one, and adding 0.5 is
-    // exact. Unless the fraction of `y` lies within 10^-3 of one half, `y` and the exact
-    // product round to the same integer, and `y + 0.5` truncates to it (without a branch
-    // on the fraction, which is a coin toss). Otherwise, the exact method below.
+    // f64 is within half an ulp (at most 2^-11 ns) of the exact one, and `y + 0.5` within
+    // an ulp (2^-10 < 10^-3) of its exact sum. Unless the fraction of `y` lies within 10^-3
+    // of one half, neither error can cross the half, so `y + 0.5` truncates to the exact
+    // product's nearest integer (with no branch on the fraction, which is a coin toss).
+    // Otherwise, the exact method below.
     let y = s * 1e9;
     let whole = y as u64;
     if ((y - whole as f64) - 0.5).abs() > 1e-3 {
@@ -476,13 +477,19 @@ mod tests {
             cases.push(rng.unit_f64() * 4000.0);
             cases.push(rng.unit_f64() * 1e-6);
         }
-        // Either side of the fast path's margin: products whose fraction is near one half.
+        // Either side of the fast path's margin: products whose fraction is near one half,
+        // and their neighbouring floats.
         for _ in 0..20_000 {
             let k = rng.below(3_600_000_000_000) as f64;
             for d in [0.0, 1e-5, 2e-4, 5e-4, 9.9e-4, 1e-3, 1.01e-3, 2e-3, 0.1] {
-                cases.extend([(k + 0.5 + d) / 1e9, (k + 0.5 - d) / 1e9]);
+                for s in [(k + 0.5 + d) / 1e9, (k + 0.5 - d) / 1e9] {
+                    cases.extend([s, f64::from_bits(s.to_bits() + 1), f64::from_bits(s.to_bits() - 1)]);
+                }
             }
         }
+        // The last floats below the cut, where the product's ulp is largest.
+        let cut = MAX_LATENCY.as_secs() as f64;
+        cases.extend((1..2_000).map(|u| f64::from_bits(cut.to_bits() - u)));
         for s in cases {
             assert_eq!(Duration::from_nanos(clamp_ns(s)), std_clamp(s), "{s:e} ({:#x})", s.to_bits());
         }

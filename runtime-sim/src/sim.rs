@@ -302,6 +302,8 @@ pub struct Simulation<P: Protocol> {
     members: Vec<NodeId>,
     trace: Trace,
     report: RunReport,
+    /// The outputs of the step being handled, kept between steps for its allocation.
+    scratch: Vec<OutputFor<P>>,
     started: bool,
     /// The last request id given to a command.
     next_request: u64,
@@ -385,6 +387,7 @@ impl<P: Protocol> Simulation<P> {
             members: (1..=n as u32).map(NodeId).collect(),
             trace: Trace::new(),
             report,
+            scratch: Vec::new(),
             started: false,
             next_request: 0,
             panicked: None,
@@ -541,12 +544,12 @@ impl<P: Protocol> Simulation<P> {
 
     /// [`Self::feed`] with the node's reading of its clocks already taken.
     fn feed_at(&mut self, i: usize, now: Now, input: Input<P>) {
-        // The node leaves the world while it steps, so that each output is acted on as the
-        // protocol yields it, with no buffer in between; it comes back unless it crashed.
-        let Some(mut node) = self.world.nodes.get_mut(i).and_then(Option::take) else {
+        let mut out = std::mem::take(&mut self.scratch);
+        let Some(node) = self.world.nodes.get_mut(i).and_then(Option::as_mut) else {
+            self.scratch = out;
             return;
         };
-        let p = std::rc::Rc::get_mut(&mut node).expect("the simulator's world never shares a node's state");
+        let p = std::rc::Rc::get_mut(node).expect("the simulator's world never shares a node's state");
         // What the input was, for a panic report: kept unformatted, as formatting it on
         // every step would cost more than many steps do.
         let what = match &input {
@@ -554,43 +557,30 @@ impl<P: Protocol> Simulation<P> {
             Input::Command { req, .. } => Handling::Command(*req),
             Input::Timeout => Handling::Timeout,
         };
-        // Set when a torn write kills the node: nothing it yields after it is acted on.
-        let mut torn = false;
-        let stepped = if self.adversaries[i].is_none() {
-            catch_unwind(AssertUnwindSafe(|| {
-                step(p, now, input, |o| {
-                    if !torn {
-                        torn = self.act_on(i, o);
-                    }
-                })
-            }))
-        } else {
-            // A Byzantine node's outputs go through its adversary only after the step, so a
-            // panic in the adversary (a test's own code) is not reported as the node's.
-            let mut out = Vec::new();
-            let stepped = catch_unwind(AssertUnwindSafe(|| step(p, now, input, |o| out.push(o))));
-            if stepped.is_ok() {
-                torn = out.into_iter().any(|o| self.act_on(i, o));
-            }
-            stepped
-        };
-        if let Err(payload) = stepped {
-            // The node's state is whatever the panic left: it stays down, and the run stops.
+        // The whole step, handler and drain, runs before any output is acted on, as in the
+        // actix runtime: a step that panics anywhere has none of its outputs acted on, and
+        // only the protocol's own code is inside the catch.
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| step(p, now, input, |o| out.push(o)))) {
+            // The node's state is whatever the panic left: take it down and stop the run.
+            self.world.nodes[i] = None;
             let what = match what {
                 Handling::Message(from) => format!("a message from {from}"),
                 Handling::Command(req) => format!("command {req}"),
                 Handling::Timeout => "a timeout".to_string(),
             };
             self.note_panic(NodeId(i as u32 + 1), &what, &*payload);
+            out.clear();
+            self.scratch = out;
             return;
         }
-        if torn {
-            self.crashed(i);
-        } else {
-            let next = p.poll_timeout();
-            self.world.nodes[i] = Some(node);
-            self.rearm_to(i, next);
+        for o in out.drain(..) {
+            if self.act_on(i, o) {
+                self.crash(i);
+                break;
+            }
         }
+        self.scratch = out;
+        self.rearm(i);
     }
 
     /// Acts on one output of node `i`; true when it was a torn write, which kills the
@@ -766,11 +756,6 @@ impl<P: Protocol> Simulation<P> {
 
     fn rearm(&mut self, i: usize) {
         let next = self.world.nodes[i].as_ref().and_then(|p| p.poll_timeout());
-        self.rearm_to(i, next);
-    }
-
-    /// Arms node `i`'s timer for `next`, what its protocol's `poll_timeout` just answered.
-    fn rearm_to(&mut self, i: usize, next: Option<palisade_core::Instant>) {
         let rt = &mut self.runtime[i];
         if next == rt.armed {
             return;
@@ -1070,13 +1055,9 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn crash(&mut self, i: usize) {
-        if self.world.nodes[i].take().is_some() {
-            self.crashed(i);
+        if self.world.nodes[i].take().is_none() {
+            return;
         }
-    }
-
-    /// The bookkeeping of node `i`'s crash, its state already out of the world.
-    fn crashed(&mut self, i: usize) {
         let node = NodeId(i as u32 + 1);
         let rt = &mut self.runtime[i];
         rt.paused_until = None;

@@ -1042,11 +1042,14 @@ fn the_link_table_gives_each_message_the_draws_its_key_gives() {
         sim = Simulation::new(SimConfig { nodes, ..sim.config.clone() }, sim.protocol_config.clone());
         assert_eq!(sim.link_draws.is_empty(), nodes as usize > LINK_TABLE_MAX_NODES);
         // A new time for each case: the index counts a sender's sends at one time.
-        for (now, from, to) in
-            [(1, 1, 1), (7, 1, nodes), (9, nodes, 1), (11, 1, nodes + 1), (14, nodes, nodes + 7)]
-        {
+        let near = [(1, 1, 1), (7, 1, nodes), (9, nodes, 1)];
+        let far = [(11, 1, nodes + 1), (14, nodes, nodes + 7), (15, nodes + 1, 1), (16, 0, 1), (17, 1, 0)];
+        let edges = [(18, u32::MAX, 1), (19, 1, u32::MAX), (20, u32::MAX, u32::MAX), (21, 0, 0)];
+        for (now, from, to) in near.into_iter().chain(far).chain(edges) {
             sim.world.now_ns = now;
             for index in 0..3u64 {
+                // A sender outside the cluster keeps no count of its sends: always index 0.
+                let index = if (1..=nodes).contains(&from) { index } else { 0 };
                 let expected =
                     sim.network_draws.then((u64::from(from) << 32) | u64::from(to)).then(now).then(index);
                 assert_eq!(
@@ -1057,4 +1060,85 @@ fn the_link_table_gives_each_message_the_draws_its_key_gives() {
             }
         }
     }
+}
+
+/// A message whose encoding panics when it carries `true`: a bug in a message type, not in
+/// a protocol's handler.
+#[derive(Clone, Debug, serde::Deserialize)]
+struct Bomb(bool);
+
+impl Serialize for Bomb {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        assert!(!self.0, "serialize bomb");
+        s.serialize_bool(false)
+    }
+}
+
+/// On its first timeout, yields an event and a message to node 2, then either panics in
+/// `poll_output` (config `true`) or sends a message whose encoding panics (`false`).
+struct Fragile {
+    outbox: Outbox<Bomb, u8, ()>,
+    panic_in_drain: bool,
+    fired: bool,
+    yielded: u8,
+}
+
+impl Protocol for Fragile {
+    type Message = Bomb;
+    type Command = std::convert::Infallible;
+    type Reply = palisade_core::NoReply;
+    type Event = u8;
+    type Config = bool;
+    type Durable = ();
+    fn new(init: Init<Self>) -> Self {
+        Fragile { outbox: Outbox::new(), panic_in_drain: init.config, fired: false, yielded: 0 }
+    }
+    fn handle_message(&mut self, _: Now, _: NodeId, _: Bomb) {}
+    fn handle_command(&mut self, _: Now, _req: palisade_core::RequestId, c: Self::Command) {
+        match c {}
+    }
+    fn handle_timeout(&mut self, _: Now) {
+        self.fired = true;
+        self.outbox.event(1);
+        self.outbox.send(NodeId(2), Bomb(!self.panic_in_drain));
+    }
+    fn poll_output(&mut self) -> Option<OutputFor<Self>> {
+        assert!(!(self.panic_in_drain && self.yielded == 2), "drain bomb");
+        let out = self.outbox.pop();
+        self.yielded += u8::from(out.is_some());
+        out
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        (!self.fired).then_some(Instant::ZERO)
+    }
+}
+
+#[test]
+fn a_step_that_panics_while_draining_has_none_of_its_outputs_acted_on() {
+    // As in the actix runtime, the whole step runs before any output is acted on: the
+    // event and the message yielded before the panic are not recorded, sent or observed.
+    let mut sim = Simulation::<Fragile>::new(SimConfig::new(1, 2), true);
+    let report = sim.run_for(Duration::from_secs(1));
+    let v = report.violation.expect("the panic is reported");
+    assert_eq!(v.checker, NO_PANIC);
+    assert!(v.message.contains("drain bomb"), "{}", v.message);
+    assert_eq!(v.cause, "start");
+    assert_eq!(report.sent, 0);
+    assert!(sim.world().history().is_empty());
+}
+
+#[test]
+fn a_panic_outside_the_protocol_s_step_is_not_reported_as_the_node_s() {
+    // A message type whose encoding panics is a bug the simulator must not blame on the
+    // node's handler: the panic leaves the run, as it would leave a real node's runtime.
+    let run = catch_unwind(AssertUnwindSafe(|| {
+        Simulation::<Fragile>::new(SimConfig::new(1, 2), false).run_for(Duration::from_secs(1))
+    }));
+    let payload = run.expect_err("the encoding's panic propagates");
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    assert!(text.contains("serialize bomb"), "{text}");
 }
