@@ -6,9 +6,9 @@
 //! ([`CalendarQueue`]), kept as the measured alternative. Side by side in the bare event loop
 //! of `pingpong_bench` (`cargo run --release --example pingpong_bench -- --queues`), the
 //! calendar queue is 1.25-1.5× faster with up to a few thousand pending events (5 to 100
-//! nodes) and 0.7-1.0× as fast with tens of thousands (1000 nodes), where its buckets no
-//! longer fit in cache (level on a quiet machine, slower when neighbours load the shared
-//! cache). Inside the simulator (measured by making [`EventQueue`] each of them in turn)
+//! nodes) and 0.7-1.1× as fast with tens of thousands (1000 nodes), where its buckets no
+//! longer fit in cache (level or slightly faster on a quiet machine, slower when
+//! neighbours load the shared cache). Inside the simulator (measured by making [`EventQueue`] each of them in turn)
 //! the calendar queue saved 0-7% of an event's cost at 10 nodes and cost 1.5-2× as much at
 //! 1000 nodes. A queue that switched between them at 8192 items kept the small saving but
 //! ran 1000 nodes 7-9% slower than the radix heap alone, for reasons not found, so the
