@@ -107,6 +107,14 @@ impl<P: Protocol> World<P> {
             byzantine: self.byzantine.clone(),
         }
     }
+
+    /// Node `i`'s state to change, if it is running, in a world whose nodes are never
+    /// shared: the simulator's (only the explorer's states share nodes, and it copies them
+    /// on write instead; [`Clone`] copies every node).
+    pub(crate) fn unshared_node_mut(&mut self, i: usize) -> Option<&mut P> {
+        let node = self.nodes.get_mut(i)?.as_mut()?;
+        Some(Rc::get_mut(node).expect("the simulator's world never shares a node's state"))
+    }
 }
 
 impl<P: Protocol + Clone> Clone for World<P> {

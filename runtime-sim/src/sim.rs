@@ -4,7 +4,7 @@ use crate::byzantine::{Action, Adversary, AdversaryCtx};
 use crate::check::{Checker, World};
 use crate::clock::NodeClock;
 use crate::fault::{Fault, FaultKind};
-use crate::net::{Fate, Network};
+use crate::net::{Fate, Network, nanos};
 use crate::queue::EventQueue;
 use crate::trace::{DropReason, STAGE_BYTES, Trace, TraceKind};
 use palisade_core::codec::{Codec, DEFAULT_CODEC};
@@ -255,11 +255,6 @@ mod stream {
     }
 }
 
-/// `d` in nanoseconds, saturating.
-fn ns(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
 /// The word that keys a link's draws: its sender's id above its recipient's.
 fn link_key(from: NodeId, to: NodeId) -> u64 {
     (u64::from(from.0) << 32) | u64::from(to.0)
@@ -317,6 +312,7 @@ impl<P: Protocol> Simulation<P> {
     /// A simulation of `P` with the same `protocol_config` on every node.
     pub fn new(config: SimConfig, protocol_config: P::Config) -> Self {
         let draw_seed = Rng::from_seed(config.seed).next_u64();
+        let network_draws = Draws::keyed(draw_seed, &[stream::NETWORK]);
         let n = config.nodes as usize;
         let clocks = (0..n)
             .map(|i| {
@@ -373,15 +369,14 @@ impl<P: Protocol> Simulation<P> {
             runtime,
             queue: EventQueue::new(),
             draw_seed,
-            network_draws: Draws::keyed(draw_seed, &[stream::NETWORK]),
             link_draws: if n <= LINK_TABLE_MAX_NODES {
-                let network = Draws::keyed(draw_seed, &[stream::NETWORK]);
                 let ids = || (1..=n as u32).map(NodeId);
-                let network = &network;
+                let network = &network_draws;
                 ids().flat_map(|f| ids().map(move |t| network.then(link_key(f, t)))).collect()
             } else {
                 Vec::new()
             },
+            network_draws,
             checkers: Vec::new(),
             adversaries: (0..n).map(|_| None).collect(),
             members: (1..=n as u32).map(NodeId).collect(),
@@ -424,7 +419,7 @@ impl<P: Protocol> Simulation<P> {
     /// [`World::replies`]) will carry. Ids count up from 1 in the order commands are
     /// scheduled.
     pub fn call_at(&mut self, node: NodeId, at: Duration, cmd: P::Command) -> RequestId {
-        let at = ns(at).max(self.world.now_ns);
+        let at = nanos(at).max(self.world.now_ns);
         self.next_request += 1;
         let req = RequestId(self.next_request);
         self.queue.push(at, Pending::Command { node, req, cmd: Box::new(cmd) });
@@ -437,9 +432,9 @@ impl<P: Protocol> Simulation<P> {
     /// loss and its end) whose start has passed is cut short instead, as its end is a
     /// fault of its own.
     pub fn schedule(&mut self, fault: Fault) -> &mut Self {
-        let asked = ns(fault.at);
+        let asked = nanos(fault.at);
         let at = asked.max(self.world.now_ns);
-        let lasts = ns(fault.ends_at() - fault.at);
+        let lasts = nanos(fault.ends_at() - fault.at);
         self.world.gst_ns = self.world.gst_ns.max(at.saturating_add(lasts));
         self.queue.push(at, Pending::Fault(Box::new(fault.kind)));
         self
@@ -514,7 +509,7 @@ impl<P: Protocol> Simulation<P> {
             None => Draws::keyed(self.draw_seed, &[stream::NODE_SEED, i as u64, incarnation]).next_u64(),
         };
         let init = Init::restart(id, self.ids(), self.protocol_config.clone(), restored, seed, now);
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.scratch);
         let started = catch_unwind(AssertUnwindSafe(|| {
             let mut p = P::new(init);
             drain(&mut p, |o| out.push(o));
@@ -524,16 +519,14 @@ impl<P: Protocol> Simulation<P> {
             Ok(p) => p,
             Err(payload) => {
                 self.note_panic(id, "starting", &*payload);
+                out.clear();
+                self.scratch = out;
                 return;
             }
         };
         self.world.nodes[i] = Some(std::rc::Rc::new(p));
-        for o in out {
-            if self.act_on(i, o) {
-                self.crash(i);
-                break;
-            }
-        }
+        self.process_outputs(i, &mut out);
+        self.scratch = out;
         self.rearm(i);
     }
 
@@ -545,11 +538,9 @@ impl<P: Protocol> Simulation<P> {
     /// [`Self::feed`] with the node's reading of its clocks already taken.
     fn feed_at(&mut self, i: usize, now: Now, input: Input<P>) {
         let mut out = std::mem::take(&mut self.scratch);
-        let Some(node) = self.world.nodes.get_mut(i).and_then(Option::as_mut) else {
-            self.scratch = out;
+        let Some(p) = self.world.unshared_node_mut(i) else {
             return;
         };
-        let p = std::rc::Rc::get_mut(node).expect("the simulator's world never shares a node's state");
         // What the input was, for a panic report: kept unformatted, as formatting it on
         // every step would cost more than many steps do.
         let what = match &input {
@@ -573,81 +564,76 @@ impl<P: Protocol> Simulation<P> {
             self.scratch = out;
             return;
         }
-        for o in out.drain(..) {
-            if self.act_on(i, o) {
-                self.crash(i);
-                break;
-            }
-        }
+        self.process_outputs(i, &mut out);
         self.scratch = out;
         self.rearm(i);
     }
 
-    /// Acts on one output of node `i`; true when it was a torn write, which kills the
-    /// node: the caller crashes it, and nothing it queued after the barrier is acted on.
-    fn act_on(&mut self, i: usize, o: OutputFor<P>) -> bool {
+    fn process_outputs(&mut self, i: usize, out: &mut Vec<OutputFor<P>>) {
         let from = NodeId(i as u32 + 1);
-        match o {
-            Output::Send { to, msg } => match self.adversaries[i].as_deref_mut() {
-                None => self.send(from, to, Payload::Msg(msg), 0),
-                Some((adversary, rng)) => {
-                    let mut actions = Vec::new();
-                    let mut ctx = AdversaryCtx {
-                        me: from,
-                        members: &self.members,
-                        rng,
-                        now: Duration::from_nanos(self.world.now_ns),
-                    };
-                    let honest = DEFAULT_CODEC.encode(&msg).ok();
-                    adversary.on_send(&mut ctx, to, msg, &mut actions);
-                    self.report.byzantine_sent += actions.len() as u64;
-                    self.report.byzantine_altered += actions
-                        .iter()
-                        .filter(|a| match a {
-                            Action::Send { msg, .. } => DEFAULT_CODEC.encode(msg).ok() != honest,
-                            Action::SendBytes { .. } => true,
-                        })
-                        .count() as u64;
-                    for action in actions {
-                        match action {
-                            Action::Send { to, msg, delay } => {
-                                self.send(from, to, Payload::Msg(msg), ns(delay))
+        for o in out.drain(..) {
+            match o {
+                Output::Send { to, msg } => match self.adversaries[i].as_deref_mut() {
+                    None => self.send(from, to, Payload::Msg(msg), 0),
+                    Some((adversary, rng)) => {
+                        let mut actions = Vec::new();
+                        let mut ctx = AdversaryCtx {
+                            me: from,
+                            members: &self.members,
+                            rng,
+                            now: Duration::from_nanos(self.world.now_ns),
+                        };
+                        let honest = DEFAULT_CODEC.encode(&msg).ok();
+                        adversary.on_send(&mut ctx, to, msg, &mut actions);
+                        self.report.byzantine_sent += actions.len() as u64;
+                        self.report.byzantine_altered += actions
+                            .iter()
+                            .filter(|a| match a {
+                                Action::Send { msg, .. } => DEFAULT_CODEC.encode(msg).ok() != honest,
+                                Action::SendBytes { .. } => true,
+                            })
+                            .count() as u64;
+                        for action in actions {
+                            match action {
+                                Action::Send { to, msg, delay } => {
+                                    self.send(from, to, Payload::Msg(msg), nanos(delay))
+                                }
+                                Action::SendBytes { to, bytes, delay } => self.send(
+                                    from,
+                                    to,
+                                    Payload::Bytes(Box::new(RawFrame(bytes.into()))),
+                                    nanos(delay),
+                                ),
                             }
-                            Action::SendBytes { to, bytes, delay } => self.send(
-                                from,
-                                to,
-                                Payload::Bytes(Box::new(RawFrame(bytes.into()))),
-                                ns(delay),
-                            ),
                         }
                     }
+                },
+                Output::Event(e) => {
+                    self.record(TraceKind::Event { node: from }, None, Some(&e));
+                    self.world.history.push(Observation { at: self.world.now(), node: from, event: e });
                 }
-            },
-            Output::Event(e) => {
-                self.record(TraceKind::Event { node: from }, None, Some(&e));
-                self.world.history.push(Observation { at: self.world.now(), node: from, event: e });
-            }
-            Output::Reply { req, reply } => {
-                let index = self.report.events;
-                let kind = TraceKind::Reply { node: from, req: req.0 };
-                self.trace.record(index, self.world.now_ns, &kind, None::<&P::Message>, Some(&reply));
-                self.report.events += 1;
-                let at = self.world.now();
-                self.world.replies.push(Observation { at, node: from, event: Replied { req, reply } });
-            }
-            Output::Persist(state) => {
-                if self.runtime[i].torn_next_persist {
-                    // The write is torn: it never becomes durable, the node dies mid-write,
-                    // and nothing it queued after the barrier is acted on.
-                    self.record(TraceKind::TornWrite { node: from }, None, None);
-                    self.report.torn_writes += 1;
-                    return true;
+                Output::Reply { req, reply } => {
+                    let index = self.report.events;
+                    let kind = TraceKind::Reply { node: from, req: req.0 };
+                    self.trace.record(index, self.world.now_ns, &kind, None::<&P::Message>, Some(&reply));
+                    self.report.events += 1;
+                    let at = self.world.now();
+                    self.world.replies.push(Observation { at, node: from, event: Replied { req, reply } });
                 }
-                self.record(TraceKind::Persist { node: from }, None, None);
-                self.world.durable[i] = Some(std::rc::Rc::new(state));
+                Output::Persist(state) => {
+                    if self.runtime[i].torn_next_persist {
+                        // The write is torn: it never becomes durable, the node dies mid-write,
+                        // and nothing it queued after the barrier is acted on.
+                        self.record(TraceKind::TornWrite { node: from }, None, None);
+                        self.report.torn_writes += 1;
+                        self.crash(i);
+                        return;
+                    }
+                    self.record(TraceKind::Persist { node: from }, None, None);
+                    self.world.durable[i] = Some(std::rc::Rc::new(state));
+                }
             }
         }
-        false
     }
 
     #[inline(always)]
@@ -741,11 +727,10 @@ impl<P: Protocol> Simulation<P> {
         let n = self.world.nodes.len();
         let (f, t) = (from.0 as usize, to.0 as usize);
         let listed = (1..=n).contains(&f) && (1..=n).contains(&t);
-        let link =
-            match self.link_draws.get((f.wrapping_sub(1)).wrapping_mul(n).wrapping_add(t.wrapping_sub(1))) {
-                Some(prefix) if listed => prefix.clone(),
-                _ => self.network_draws.then(link_key(from, to)),
-            };
+        let link = match listed.then(|| self.link_draws.get((f - 1) * n + (t - 1))).flatten() {
+            Some(prefix) => prefix.clone(),
+            None => self.network_draws.then(link_key(from, to)),
+        };
         link.then(now).then(index)
     }
 
@@ -814,7 +799,7 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn run(&mut self, duration: Duration, mut out: Option<&mut dyn std::io::Write>) -> RunReport {
-        let end = ns(duration);
+        let end = nanos(duration);
         self.start();
         if let Some(v) = self.check_all() {
             return self.stop_with(v);
@@ -994,7 +979,7 @@ impl<P: Protocol> Simulation<P> {
             FaultKind::Pause { node, duration } => {
                 let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else { return };
                 if self.world.nodes[i].is_some() {
-                    let until = self.world.now_ns.saturating_add(ns(duration));
+                    let until = self.world.now_ns.saturating_add(nanos(duration));
                     let until = until.max(self.runtime[i].paused_until.unwrap_or(0));
                     self.runtime[i].paused_until = Some(until);
                     self.record(TraceKind::Pause { node, until_ns: until }, None, None);
@@ -1055,18 +1040,17 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn crash(&mut self, i: usize) {
-        if self.world.nodes[i].take().is_none() {
-            return;
+        if self.world.nodes[i].take().is_some() {
+            let node = NodeId(i as u32 + 1);
+            let rt = &mut self.runtime[i];
+            rt.paused_until = None;
+            rt.inbox.clear();
+            rt.armed = None;
+            rt.generation += 1;
+            rt.torn_next_persist = false;
+            self.world.crashes.insert(node, self.world.now());
+            self.record(TraceKind::Crash { node }, None, None);
         }
-        let node = NodeId(i as u32 + 1);
-        let rt = &mut self.runtime[i];
-        rt.paused_until = None;
-        rt.inbox.clear();
-        rt.armed = None;
-        rt.generation += 1;
-        rt.torn_next_persist = false;
-        self.world.crashes.insert(node, self.world.now());
-        self.record(TraceKind::Crash { node }, None, None);
     }
 
     fn deliver(&mut self, i: usize, from: NodeId, msg: P::Message, digest: u64) {

@@ -103,8 +103,8 @@ impl Words {
 }
 
 /// Serializing stopped, where the codec's encoder fails too. Nobody reads why (the digest
-/// covers the bytes before the failure), so it carries nothing: a result that fits in a
-/// register, which a digest taken for every message sent is measurably faster for.
+/// covers the bytes before the failure), so it carries nothing, and a result fits in a
+/// register.
 #[derive(Debug)]
 pub(super) struct Unencodable;
 
