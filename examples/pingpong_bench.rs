@@ -13,7 +13,7 @@
 //! `-- --workload turmoil` gives every run turmoil's default latency instead (exponential,
 //! mean 20 ms, no loss), for a like-for-like comparison (`bench/compare-turmoil.sh`).
 //! `-- --profile N [SECONDS]` runs the simulator alone on N nodes (for 20000/N simulated
-//! seconds unless given), for a profiler.
+//! seconds unless given), for a profiler; with `--bare` too, the bare loop instead.
 //! `-- --memory` runs 1000 nodes for 10 simulated minutes and prints peak resident memory.
 
 use palisade::core::protocol::{Init, NoReply, Outbox, OutputFor, Protocol, RequestId};
@@ -294,7 +294,11 @@ fn main() {
         let default = u64::from(20_000 / nodes.max(1)).max(1);
         let secs = args.get(i + 2).and_then(|s| s.parse().ok()).unwrap_or(default);
         let simulated = Duration::from_secs(secs);
-        let m = run(nodes, Some(4), simulated);
+        let m = if args.iter().any(|a| a == "--bare") {
+            bare(nodes, 4, simulated)
+        } else {
+            run(nodes, Some(4), simulated)
+        };
         println!(
             "nodes={nodes} events={} ns_per_event={:.1}",
             m.events,

@@ -85,15 +85,17 @@ fn clamp_ns(s: f64) -> u64 {
         return MAX_LATENCY_NS;
     }
     // The fast path: below 3600 s, `y = s × 10^9` is under 2^42, so the product rounded to
-    // f64 is within half an ulp (at most 2^-11 ns) of the exact one, and `y + 0.5` within
-    // an ulp (2^-10 < 10^-3) of its exact sum. Unless the fraction of `y` lies within 10^-3
-    // of one half, neither error can cross the half, so `y + 0.5` truncates to the exact
-    // product's nearest integer (with no branch on the fraction, which is a coin toss).
-    // Otherwise, the exact method below.
-    let y = s * 1e9;
-    let whole = y as u64;
-    if ((y - whole as f64) - 0.5).abs() > 1e-3 {
-        return ((y + 0.5) as u64).min(MAX_LATENCY_NS);
+    // f64 is within half an ulp (at most 2^-12 ns) of the exact one, and `t = y + 0.5` within
+    // 2^-11 < 10^-3 of the exact product plus one half. Unless `t`'s fraction lies within
+    // 10^-3 of an integer (the product's within 10^-3 of one half), no error can cross an
+    // integer, so `t` truncates to the exact product's nearest integer. Its integer part
+    // fits an `i64`, whose conversions are single instructions (a `u64`'s are not), and
+    // the check is off the result's path (no branch on the fraction, which is a coin
+    // toss). Otherwise, the exact method below.
+    let t = s * 1e9 + 0.5;
+    let whole = t as i64;
+    if ((t - whole as f64) - 0.5).abs() < 0.5 - 1e-3 {
+        return (whole as u64).min(MAX_LATENCY_NS);
     }
     // s = mantissa × 2^exp exactly, with 0 < s < 3600 < 2^12, so exp < 0 for normal
     // numbers; the nanoseconds are mantissa × 10^9 / 2^-exp, rounded to nearest, ties to even.
