@@ -260,6 +260,22 @@ fn link_key(from: NodeId, to: NodeId) -> u64 {
     (u64::from(from.0) << 32) | u64::from(to.0)
 }
 
+/// Node `i`'s id (ids count from 1). A cluster has at most `u32::MAX` nodes, so the sum
+/// never wraps; it is written so because release builds keep overflow checks, and an id
+/// is made several times an event.
+#[inline(always)]
+fn id_of(i: usize) -> NodeId {
+    NodeId((i as u32).wrapping_add(1))
+}
+
+/// Adds one to a count: a `u64` of events, sends or generations, which cannot wrap (one a
+/// nanosecond would take 584 years), added without the overflow check that release builds
+/// keep elsewhere: counts are bumped several times an event.
+#[inline(always)]
+fn bump(count: &mut u64) {
+    *count = count.wrapping_add(1);
+}
+
 /// Clusters up to this size keep every link's draw prefix in a table (8 KiB).
 const LINK_TABLE_MAX_NODES: usize = 32;
 
@@ -496,11 +512,11 @@ impl<P: Protocol> Simulation<P> {
     fn record(&mut self, kind: TraceKind, msg: Option<&P::Message>, event: Option<&P::Event>) {
         let index = self.report.events;
         self.trace.record(index, self.world.now_ns, &kind, msg, event);
-        self.report.events += 1;
+        bump(&mut self.report.events);
     }
 
     fn start_node(&mut self, i: usize, restored: Option<P::Durable>) {
-        let id = NodeId(i as u32 + 1);
+        let id = id_of(i);
         self.runtime[i].incarnation += 1;
         let now = self.world.clocks[i].read(self.world.now_ns);
         let incarnation = u64::from(self.runtime[i].incarnation);
@@ -559,7 +575,7 @@ impl<P: Protocol> Simulation<P> {
                 Handling::Command(req) => format!("command {req}"),
                 Handling::Timeout => "a timeout".to_string(),
             };
-            self.note_panic(NodeId(i as u32 + 1), &what, &*payload);
+            self.note_panic(id_of(i), &what, &*payload);
             out.clear();
             self.scratch = out;
             return;
@@ -570,7 +586,7 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn process_outputs(&mut self, i: usize, out: &mut Vec<OutputFor<P>>) {
-        let from = NodeId(i as u32 + 1);
+        let from = id_of(i);
         for o in out.drain(..) {
             match o {
                 Output::Send { to, msg } => match self.adversaries[i].as_deref_mut() {
@@ -616,7 +632,7 @@ impl<P: Protocol> Simulation<P> {
                     let index = self.report.events;
                     let kind = TraceKind::Reply { node: from, req: req.0 };
                     self.trace.record(index, self.world.now_ns, &kind, None::<&P::Message>, Some(&reply));
-                    self.report.events += 1;
+                    bump(&mut self.report.events);
                     let at = self.world.now();
                     self.world.replies.push(Observation { at, node: from, event: Replied { req, reply } });
                 }
@@ -643,7 +659,7 @@ impl<P: Protocol> Simulation<P> {
             Payload::Msg(m) => self.trace.record_digested(index, self.world.now_ns, &kind, wire.digest, m),
             Payload::Bytes(b) => self.trace.record_bytes(index, self.world.now_ns, &kind, wire.digest, &b.0),
         }
-        self.report.events += 1;
+        bump(&mut self.report.events);
     }
 
     /// Records an event carrying message `msg` whose digest is `digest`.
@@ -651,13 +667,13 @@ impl<P: Protocol> Simulation<P> {
     fn record_msg(&mut self, kind: TraceKind, msg: &P::Message, digest: u64) {
         let index = self.report.events;
         self.trace.record_digested(index, self.world.now_ns, &kind, digest, msg);
-        self.report.events += 1;
+        bump(&mut self.report.events);
     }
 
     /// Sends `payload` from `from` to `to`, `extra` ns later than the link's own delay.
     fn send(&mut self, from: NodeId, to: NodeId, payload: Payload<P::Message>, extra: u64) {
         let wire = Wire::new(payload);
-        self.report.sent += 1;
+        bump(&mut self.report.sent);
         if Self::idx(to).is_none_or(|t| t >= self.world.nodes.len()) {
             return self.drop_wire(from, to, DropReason::UnknownRecipient, &wire);
         }
@@ -719,7 +735,11 @@ impl<P: Protocol> Simulation<P> {
         let now = self.world.now_ns;
         let index = match Self::idx(from).and_then(|i| self.runtime.get_mut(i)) {
             Some(rt) => {
-                rt.sends_at = if rt.sends_at.0 == now { (now, rt.sends_at.1 + 1) } else { (now, 0) };
+                if rt.sends_at.0 == now {
+                    bump(&mut rt.sends_at.1);
+                } else {
+                    rt.sends_at = (now, 0);
+                }
                 rt.sends_at.1
             }
             None => 0,
@@ -735,7 +755,7 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn drop_wire(&mut self, from: NodeId, to: NodeId, reason: DropReason, wire: &Wire<P::Message>) {
-        self.report.dropped += 1;
+        bump(&mut self.report.dropped);
         self.record_wire(TraceKind::Drop { from, to, reason }, wire);
     }
 
@@ -746,10 +766,10 @@ impl<P: Protocol> Simulation<P> {
             return;
         }
         rt.armed = next;
-        rt.generation += 1;
+        bump(&mut rt.generation);
         if let Some(deadline) = next {
             let at = self.world.clocks[i].true_time_of(deadline, self.world.now_ns);
-            let node = NodeId(i as u32 + 1);
+            let node = id_of(i);
             self.queue.push(at, Pending::Timer { node, generation: rt.generation });
         }
     }
@@ -762,11 +782,11 @@ impl<P: Protocol> Simulation<P> {
         for i in 0..self.world.nodes.len() {
             let c = &self.world.clocks[i];
             let (ppm, offset_ns) = (c.drift_ppm(), c.wall_error_ns(self.world.now_ns));
-            self.record(TraceKind::Clock { node: NodeId(i as u32 + 1), ppm, offset_ns }, None, None);
+            self.record(TraceKind::Clock { node: id_of(i), ppm, offset_ns }, None, None);
         }
         for i in 0..self.world.nodes.len() {
             if let Some(adversary) = self.adversaries[i].as_deref().map(|(a, _)| a.name()) {
-                self.record(TraceKind::Byzantine { node: NodeId(i as u32 + 1), adversary }, None, None);
+                self.record(TraceKind::Byzantine { node: id_of(i), adversary }, None, None);
             }
         }
         for i in 0..self.world.nodes.len() {
@@ -870,11 +890,11 @@ impl<P: Protocol> Simulation<P> {
                             // As the real transport does: undecodable frames never reach
                             // the protocol; they are counted and traced.
                             self.report.rejected += 1;
-                            self.report.dropped += 1;
+                            bump(&mut self.report.dropped);
                             let index = self.report.events;
                             let kind = TraceKind::Drop { from, to, reason: DropReason::Undecodable };
                             self.trace.record_bytes(index, self.world.now_ns, &kind, digest, &frame.0);
-                            self.report.events += 1;
+                            bump(&mut self.report.events);
                             return Ok(());
                         }
                     },
@@ -905,7 +925,7 @@ impl<P: Protocol> Simulation<P> {
                 // Due timers first (the observer sees the silence before the backlog), then
                 // the inbox in arrival order.
                 self.runtime[i].armed = None;
-                self.runtime[i].generation += 1;
+                bump(&mut self.runtime[i].generation);
                 self.rearm(i);
                 for _ in 0..self.runtime[i].inbox.len() {
                     self.queue.push(self.world.now_ns, Pending::Release { node });
@@ -1033,7 +1053,7 @@ impl<P: Protocol> Simulation<P> {
                 self.record(TraceKind::Drift { node, ppm: self.world.clocks[i].drift_ppm() }, None, None);
                 // The node's pending deadline now falls at a different true time.
                 self.runtime[i].armed = None;
-                self.runtime[i].generation += 1;
+                bump(&mut self.runtime[i].generation);
                 self.rearm(i);
             }
         }
@@ -1041,12 +1061,12 @@ impl<P: Protocol> Simulation<P> {
 
     fn crash(&mut self, i: usize) {
         if self.world.nodes[i].take().is_some() {
-            let node = NodeId(i as u32 + 1);
+            let node = id_of(i);
             let rt = &mut self.runtime[i];
             rt.paused_until = None;
             rt.inbox.clear();
             rt.armed = None;
-            rt.generation += 1;
+            bump(&mut rt.generation);
             rt.torn_next_persist = false;
             self.world.crashes.insert(node, self.world.now());
             self.record(TraceKind::Crash { node }, None, None);
@@ -1054,8 +1074,8 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn deliver(&mut self, i: usize, from: NodeId, msg: P::Message, digest: u64) {
-        let to = NodeId(i as u32 + 1);
-        self.report.delivered += 1;
+        let to = id_of(i);
+        bump(&mut self.report.delivered);
         self.record_msg(TraceKind::Deliver { from, to }, &msg, digest);
         if let Some((adversary, rng)) = self.adversaries[i].as_deref_mut() {
             let mut ctx = AdversaryCtx {

@@ -60,8 +60,10 @@ impl<T> RadixQueue<T> {
         if diff == 0 {
             self.now.push_back(slot);
         } else {
-            // Below 64: diff is not zero (the mask tells the compiler so).
-            let b = (63 - diff.leading_zeros() as usize) & 63;
+            // The highest differing bit: diff is not zero, so leading_zeros() <= 63 and the
+            // xor is 63 minus it (with no overflow check, which release builds keep); the
+            // mask tells the compiler the index is in bounds.
+            let b = (diff.leading_zeros() ^ 63) as usize & 63;
             self.buckets[b].push((at, slot));
             self.mins[b] = self.mins[b].min(at);
             self.occupied |= 1 << b;
@@ -80,7 +82,8 @@ impl<T> RadixQueue<T> {
             self.rebase(at);
         }
         self.place(at, slot);
-        self.len += 1;
+        // At most 2^32 items (the slab's slots), so neither count can wrap: no checks.
+        self.len = self.len.wrapping_add(1);
     }
 
     /// Files every item again relative to `to`, which is no later than any of them. Items
@@ -143,7 +146,7 @@ impl<T> RadixQueue<T> {
         }
         let slot = self.now.pop_front()?;
         let item = self.slab.remove(slot)?;
-        self.len -= 1;
+        self.len = self.len.wrapping_sub(1);
         self.popped = self.last;
         Some((self.last, item))
     }

@@ -57,10 +57,12 @@ impl Words {
     /// Appends up to 8 bytes given as the low `n` bytes of `word` (the rest zero).
     #[inline]
     fn push(&mut self, word: u64, n: usize) {
-        // fill <= 8, so the shift is at most 64, inside 128 bits. A word becomes full and
-        // is mixed in only once a byte after it arrives.
-        let bytes = u128::from(self.pending) | (u128::from(word) << (8 * self.fill));
-        let fill = self.fill + n;
+        // fill <= 8, so the shift is at most 64, inside 128 bits (the mask, which changes
+        // nothing, lets the compiler see it and drop the overflow checks release builds
+        // keep: this runs for every field of every message), and fill + n <= 16. A word
+        // becomes full and is mixed in only once a byte after it arrives.
+        let bytes = u128::from(self.pending) | (u128::from(word) << (8 * (self.fill & 15)));
+        let fill = self.fill.wrapping_add(n);
         if fill > 8 {
             self.hash.write_u64(bytes as u64);
             self.pending = (bytes >> 64) as u64;
