@@ -589,67 +589,88 @@ impl<P: Protocol> Simulation<P> {
         let from = id_of(i);
         for o in out.drain(..) {
             match o {
-                Output::Send { to, msg } => match self.adversaries[i].as_deref_mut() {
-                    None => self.send(from, to, Payload::Msg(msg), 0),
-                    Some((adversary, rng)) => {
-                        let mut actions = Vec::new();
-                        let mut ctx = AdversaryCtx {
-                            me: from,
-                            members: &self.members,
-                            rng,
-                            now: Duration::from_nanos(self.world.now_ns),
-                        };
-                        let honest = DEFAULT_CODEC.encode(&msg).ok();
-                        adversary.on_send(&mut ctx, to, msg, &mut actions);
-                        self.report.byzantine_sent += actions.len() as u64;
-                        self.report.byzantine_altered += actions
-                            .iter()
-                            .filter(|a| match a {
-                                Action::Send { msg, .. } => DEFAULT_CODEC.encode(msg).ok() != honest,
-                                Action::SendBytes { .. } => true,
-                            })
-                            .count() as u64;
-                        for action in actions {
-                            match action {
-                                Action::Send { to, msg, delay } => {
-                                    self.send(from, to, Payload::Msg(msg), nanos(delay))
-                                }
-                                Action::SendBytes { to, bytes, delay } => self.send(
-                                    from,
-                                    to,
-                                    Payload::Bytes(Box::new(RawFrame(bytes.into()))),
-                                    nanos(delay),
-                                ),
-                            }
-                        }
-                    }
-                },
-                Output::Event(e) => {
-                    self.record(TraceKind::Event { node: from }, None, Some(&e));
-                    self.world.history.push(Observation { at: self.world.now(), node: from, event: e });
+                Output::Send { to, msg } if self.adversaries[i].is_none() => {
+                    self.send(from, to, Payload::Msg(msg), 0)
                 }
-                Output::Reply { req, reply } => {
-                    let index = self.report.events;
-                    let kind = TraceKind::Reply { node: from, req: req.0 };
-                    self.trace.record(index, self.world.now_ns, &kind, None::<&P::Message>, Some(&reply));
-                    bump(&mut self.report.events);
-                    let at = self.world.now();
-                    self.world.replies.push(Observation { at, node: from, event: Replied { req, reply } });
-                }
-                Output::Persist(state) => {
-                    if self.runtime[i].torn_next_persist {
-                        // The write is torn: it never becomes durable, the node dies mid-write,
-                        // and nothing it queued after the barrier is acted on.
-                        self.record(TraceKind::TornWrite { node: from }, None, None);
-                        self.report.torn_writes += 1;
-                        self.crash(i);
+                Output::Send { to, msg } => self.send_byzantine(i, to, msg),
+                other => {
+                    if !self.act_on_local(i, other) {
                         return;
                     }
-                    self.record(TraceKind::Persist { node: from }, None, None);
-                    self.world.durable[i] = Some(std::rc::Rc::new(state));
                 }
             }
         }
+    }
+
+    /// Node `i`'s adversary turns one of its honest core's messages into what it sends.
+    /// Out of line, as every output but a plain send is: the loop above stays small.
+    #[inline(never)]
+    fn send_byzantine(&mut self, i: usize, to: NodeId, msg: P::Message) {
+        let from = id_of(i);
+        let Some((adversary, rng)) = self.adversaries[i].as_deref_mut() else {
+            return self.send(from, to, Payload::Msg(msg), 0);
+        };
+        let mut actions = Vec::new();
+        let mut ctx = AdversaryCtx {
+            me: from,
+            members: &self.members,
+            rng,
+            now: Duration::from_nanos(self.world.now_ns),
+        };
+        let honest = DEFAULT_CODEC.encode(&msg).ok();
+        adversary.on_send(&mut ctx, to, msg, &mut actions);
+        self.report.byzantine_sent += actions.len() as u64;
+        self.report.byzantine_altered += actions
+            .iter()
+            .filter(|a| match a {
+                Action::Send { msg, .. } => DEFAULT_CODEC.encode(msg).ok() != honest,
+                Action::SendBytes { .. } => true,
+            })
+            .count() as u64;
+        for action in actions {
+            match action {
+                Action::Send { to, msg, delay } => self.send(from, to, Payload::Msg(msg), nanos(delay)),
+                Action::SendBytes { to, bytes, delay } => {
+                    self.send(from, to, Payload::Bytes(Box::new(RawFrame(bytes.into()))), nanos(delay))
+                }
+            }
+        }
+    }
+
+    /// Acts on an output of node `i` that stays on the node (an event, a reply, a write to
+    /// stable storage); false when the node crashed doing so, and nothing after it in the
+    /// step may be acted on.
+    #[inline(never)]
+    fn act_on_local(&mut self, i: usize, output: OutputFor<P>) -> bool {
+        let from = id_of(i);
+        match output {
+            Output::Send { to, msg } => self.send(from, to, Payload::Msg(msg), 0),
+            Output::Event(e) => {
+                self.record(TraceKind::Event { node: from }, None, Some(&e));
+                self.world.history.push(Observation { at: self.world.now(), node: from, event: e });
+            }
+            Output::Reply { req, reply } => {
+                let index = self.report.events;
+                let kind = TraceKind::Reply { node: from, req: req.0 };
+                self.trace.record(index, self.world.now_ns, &kind, None::<&P::Message>, Some(&reply));
+                bump(&mut self.report.events);
+                let at = self.world.now();
+                self.world.replies.push(Observation { at, node: from, event: Replied { req, reply } });
+            }
+            Output::Persist(state) => {
+                if self.runtime[i].torn_next_persist {
+                    // The write is torn: it never becomes durable, the node dies mid-write,
+                    // and nothing it queued after the barrier is acted on.
+                    self.record(TraceKind::TornWrite { node: from }, None, None);
+                    self.report.torn_writes += 1;
+                    self.crash(i);
+                    return false;
+                }
+                self.record(TraceKind::Persist { node: from }, None, None);
+                self.world.durable[i] = Some(std::rc::Rc::new(state));
+            }
+        }
+        true
     }
 
     #[inline(always)]
@@ -684,31 +705,7 @@ impl<P: Protocol> Simulation<P> {
         let at = |d: u64| now.saturating_add(d.saturating_add(extra));
         let size = || wire.encoded_len();
         if from == to {
-            // A message to self never leaves the process, as in the actix runtime: no loss,
-            // delay, duplication or partition, but it is still handled after the step that
-            // sent it, and a crash before then loses it.
-            let i = Self::idx(from).unwrap_or_default();
-            let rt = &mut self.runtime[i];
-            if rt.self_at == now {
-                rt.self_sends += 1;
-            } else {
-                (rt.self_at, rt.self_sends) = (now, 1);
-            }
-            if rt.self_sends > MAX_SELF_MESSAGES_AT_ONE_INSTANT {
-                if self.panicked.is_none() {
-                    self.panicked = Some(Violation::new(
-                        "sim::self_message_livelock",
-                        format!(
-                            "{from} sent itself {MAX_SELF_MESSAGES_AT_ONE_INSTANT} messages at one instant"
-                        ),
-                    ));
-                }
-                return self.drop_wire(from, to, DropReason::RecipientDown, &wire);
-            }
-            let incarnation = rt.incarnation;
-            self.record_wire(TraceKind::Send { from, to, deliver_ns: at(0) }, &wire);
-            self.queue.push(at(0), Pending::ToSelf { node: from, incarnation, wire });
-            return;
+            return self.send_to_self(from, wire, at(0));
         }
         let draws = self.message_draws(from, to);
         match self.config.network.fate(from, to, now, size, &draws) {
@@ -726,6 +723,33 @@ impl<P: Protocol> Simulation<P> {
                 self.queue.push(at(second), Pending::Deliver { from, to, wire });
             }
         }
+    }
+
+    /// A message to self: it never leaves the process, as in the actix runtime (no loss,
+    /// delay, duplication or partition), but it is still handled after the step that sent
+    /// it, and a crash before then loses it. Out of line: most sends go to other nodes.
+    #[inline(never)]
+    fn send_to_self(&mut self, from: NodeId, wire: Wire<P::Message>, at: u64) {
+        let now = self.world.now_ns;
+        let i = Self::idx(from).unwrap_or_default();
+        let rt = &mut self.runtime[i];
+        if rt.self_at == now {
+            rt.self_sends += 1;
+        } else {
+            (rt.self_at, rt.self_sends) = (now, 1);
+        }
+        if rt.self_sends > MAX_SELF_MESSAGES_AT_ONE_INSTANT {
+            if self.panicked.is_none() {
+                self.panicked = Some(Violation::new(
+                    "sim::self_message_livelock",
+                    format!("{from} sent itself {MAX_SELF_MESSAGES_AT_ONE_INSTANT} messages at one instant"),
+                ));
+            }
+            return self.drop_wire(from, from, DropReason::RecipientDown, &wire);
+        }
+        let incarnation = rt.incarnation;
+        self.record_wire(TraceKind::Send { from, to: from, deliver_ns: at }, &wire);
+        self.queue.push(at, Pending::ToSelf { node: from, incarnation, wire });
     }
 
     /// The draws for a message `from → to` sent now: keyed by its link, the true time and
@@ -851,6 +875,100 @@ impl<P: Protocol> Simulation<P> {
 
     fn handle(&mut self, item: Pending<P::Message, P::Command>) -> Result<(), Violation> {
         match item {
+            Pending::Deliver { from, to, wire } => self.arrive(from, to, wire),
+            Pending::Timer { node, generation } => return self.fire(node, generation),
+            rare => return self.handle_rare(rare),
+        }
+        Ok(())
+    }
+
+    /// A message reaches its recipient: dropped if the node is down or cut off from the
+    /// sender, held if it is paused, handed to its protocol otherwise.
+    fn arrive(&mut self, from: NodeId, to: NodeId, wire: Wire<P::Message>) {
+        let Some(i) = Self::idx(to) else { return };
+        let refused = if self.world.nodes[i].is_none() {
+            Some(DropReason::RecipientDown)
+        } else if from != to && self.config.network.partition.blocks(from, to) {
+            Some(DropReason::Partition)
+        } else {
+            None
+        };
+        if let Some(reason) = refused {
+            self.drop_wire(from, to, reason, &wire);
+            return;
+        }
+        let digest = wire.digest;
+        let msg = match wire.payload {
+            Payload::Msg(m) => m,
+            Payload::Bytes(frame) => match self.decode_frame(from, to, digest, &frame) {
+                Some(m) => m,
+                None => return,
+            },
+        };
+        if self.runtime[i].paused_until.is_some() {
+            self.record_msg(TraceKind::Hold { from, to }, &msg, digest);
+            self.runtime[i].inbox.push_back((from, msg, digest));
+        } else {
+            self.deliver(i, from, msg, digest);
+        }
+    }
+
+    /// An adversary's raw frame, decoded as the real transport decodes it; an undecodable
+    /// frame never reaches the protocol: it is counted and traced, and None returned.
+    #[cold]
+    fn decode_frame(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        digest: u64,
+        frame: &RawFrame,
+    ) -> Option<P::Message> {
+        let decoded = DEFAULT_CODEC.decode::<P::Message>(&frame.0).ok();
+        if decoded.is_none() {
+            self.report.rejected += 1;
+            bump(&mut self.report.dropped);
+            let index = self.report.events;
+            let kind = TraceKind::Drop { from, to, reason: DropReason::Undecodable };
+            self.trace.record_bytes(index, self.world.now_ns, &kind, digest, &frame.0);
+            bump(&mut self.report.events);
+        }
+        decoded
+    }
+
+    /// Node `node`'s timer set in `generation` goes off, unless it was set again since, or
+    /// the node is down or paused.
+    fn fire(&mut self, node: NodeId, generation: u64) -> Result<(), Violation> {
+        let Some(i) = Self::idx(node) else {
+            return Ok(());
+        };
+        let rt = &mut self.runtime[i];
+        if generation != rt.generation || self.world.nodes[i].is_none() || rt.paused_until.is_some() {
+            return Ok(()); // superseded, down, or paused (re-armed on resume)
+        }
+        rt.armed = None;
+        if rt.spin_at == self.world.now_ns {
+            rt.spins += 1;
+            if rt.spins > MAX_TIMEOUTS_AT_ONE_INSTANT {
+                return Err(Violation::new(
+                    "sim::timer_livelock",
+                    format!("{node} asked for {} timeouts at one instant without time moving on", rt.spins),
+                ));
+            }
+        } else {
+            rt.spin_at = self.world.now_ns;
+            rt.spins = 1;
+        }
+        let now = self.world.clocks[i].read(self.world.now_ns);
+        self.record(TraceKind::Timeout { node, mono_ns: now.mono.as_nanos() }, None, None);
+        self.feed_at(i, now, Input::Timeout);
+        Ok(())
+    }
+
+    /// Every other event: a command, a fault, a message to self, a paused node's backlog
+    /// and its resumption. Out of line, so the loop's common events stay small.
+    #[inline(never)]
+    fn handle_rare(&mut self, item: Pending<P::Message, P::Command>) -> Result<(), Violation> {
+        match item {
             Pending::Command { node, req, cmd } => {
                 let Some(i) = Self::idx(node).filter(|&i| i < self.world.nodes.len()) else { return Ok(()) };
                 if self.world.nodes[i].is_some() && self.runtime[i].paused_until.is_none() {
@@ -866,45 +984,7 @@ impl<P: Protocol> Simulation<P> {
                     self.drop_wire(node, node, DropReason::RecipientDown, &wire);
                     return Ok(());
                 }
-                return self.handle(Pending::Deliver { from: node, to: node, wire });
-            }
-            Pending::Deliver { from, to, wire } => {
-                let Some(i) = Self::idx(to) else { return Ok(()) };
-                let refused = if self.world.nodes[i].is_none() {
-                    Some(DropReason::RecipientDown)
-                } else if from != to && self.config.network.partition.blocks(from, to) {
-                    Some(DropReason::Partition)
-                } else {
-                    None
-                };
-                if let Some(reason) = refused {
-                    self.drop_wire(from, to, reason, &wire);
-                    return Ok(());
-                }
-                let digest = wire.digest;
-                let msg = match wire.payload {
-                    Payload::Msg(m) => m,
-                    Payload::Bytes(frame) => match DEFAULT_CODEC.decode::<P::Message>(&frame.0) {
-                        Ok(m) => m,
-                        Err(_) => {
-                            // As the real transport does: undecodable frames never reach
-                            // the protocol; they are counted and traced.
-                            self.report.rejected += 1;
-                            bump(&mut self.report.dropped);
-                            let index = self.report.events;
-                            let kind = TraceKind::Drop { from, to, reason: DropReason::Undecodable };
-                            self.trace.record_bytes(index, self.world.now_ns, &kind, digest, &frame.0);
-                            bump(&mut self.report.events);
-                            return Ok(());
-                        }
-                    },
-                };
-                if self.runtime[i].paused_until.is_some() {
-                    self.record_msg(TraceKind::Hold { from, to }, &msg, digest);
-                    self.runtime[i].inbox.push_back((from, msg, digest));
-                } else {
-                    self.deliver(i, from, msg, digest);
-                }
+                self.arrive(node, node, wire);
             }
             Pending::Release { node } => {
                 let Some(i) = Self::idx(node) else { return Ok(()) };
@@ -931,34 +1011,8 @@ impl<P: Protocol> Simulation<P> {
                     self.queue.push(self.world.now_ns, Pending::Release { node });
                 }
             }
-            Pending::Timer { node, generation } => {
-                let Some(i) = Self::idx(node) else {
-                    return Ok(());
-                };
-                let rt = &mut self.runtime[i];
-                if generation != rt.generation || self.world.nodes[i].is_none() || rt.paused_until.is_some() {
-                    return Ok(()); // superseded, down, or paused (re-armed on resume)
-                }
-                rt.armed = None;
-                if rt.spin_at == self.world.now_ns {
-                    rt.spins += 1;
-                    if rt.spins > MAX_TIMEOUTS_AT_ONE_INSTANT {
-                        return Err(Violation::new(
-                            "sim::timer_livelock",
-                            format!(
-                                "{node} asked for {} timeouts at one instant without time moving on",
-                                rt.spins
-                            ),
-                        ));
-                    }
-                } else {
-                    rt.spin_at = self.world.now_ns;
-                    rt.spins = 1;
-                }
-                let now = self.world.clocks[i].read(self.world.now_ns);
-                self.record(TraceKind::Timeout { node, mono_ns: now.mono.as_nanos() }, None, None);
-                self.feed_at(i, now, Input::Timeout);
-            }
+            Pending::Deliver { from, to, wire } => self.arrive(from, to, wire),
+            Pending::Timer { node, generation } => return self.fire(node, generation),
         }
         Ok(())
     }
