@@ -716,13 +716,18 @@ impl<P: Protocol> Simulation<P> {
                 self.record_wire(TraceKind::Send { from, to, deliver_ns: at(delay) }, &wire);
                 self.queue.push(at(delay), Pending::Deliver { from, to, wire });
             }
-            Fate::Duplicate(first, second) => {
-                self.record_wire(TraceKind::Send { from, to, deliver_ns: at(first) }, &wire);
-                self.record_wire(TraceKind::Duplicate { from, to, deliver_ns: at(second) }, &wire);
-                self.queue.push(at(first), Pending::Deliver { from, to, wire: wire.duplicate() });
-                self.queue.push(at(second), Pending::Deliver { from, to, wire });
-            }
+            Fate::Duplicate(first, second) => self.send_twice(from, to, wire, at(first), at(second)),
         }
+    }
+
+    /// Sends `wire` and a copy of it, due at `first` and `second`. Out of line: few
+    /// messages are duplicated.
+    #[inline(never)]
+    fn send_twice(&mut self, from: NodeId, to: NodeId, wire: Wire<P::Message>, first: u64, second: u64) {
+        self.record_wire(TraceKind::Send { from, to, deliver_ns: first }, &wire);
+        self.record_wire(TraceKind::Duplicate { from, to, deliver_ns: second }, &wire);
+        self.queue.push(first, Pending::Deliver { from, to, wire: wire.duplicate() });
+        self.queue.push(second, Pending::Deliver { from, to, wire });
     }
 
     /// A message to self: it never leaves the process, as in the actix runtime (no loss,
@@ -778,6 +783,8 @@ impl<P: Protocol> Simulation<P> {
         link.then(now).then(index)
     }
 
+    /// Drops `wire` for `reason`. Out of line: most messages arrive.
+    #[inline(never)]
     fn drop_wire(&mut self, from: NodeId, to: NodeId, reason: DropReason, wire: &Wire<P::Message>) {
         bump(&mut self.report.dropped);
         self.record_wire(TraceKind::Drop { from, to, reason }, wire);
