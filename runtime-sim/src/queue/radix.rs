@@ -15,7 +15,9 @@ use std::collections::VecDeque;
 ///
 /// Items sit in a slab; the buckets move only (time, slot) pairs, 16 bytes each, however
 /// large the items are. (A 4-bit-digit variant, which moves each item at most 16 times,
-/// measured the same on the ping-pong bench; this one is simpler.)
+/// measured the same on the ping-pong bench; this one is simpler. Moving the items
+/// themselves through the buckets, with no slab, made the simulator's events slower: 45.1
+/// against 36.6 ns at 10 nodes and 54.2 against 46.1 at 1000, 7 alternating runs.)
 pub struct RadixQueue<T> {
     slab: Slab<T>,
     /// Slots due exactly at `last`, in push order.
