@@ -39,6 +39,7 @@ fn paused_and_killed_nodes_are_suspected_within_the_bound_and_a_resumed_one_trus
     // SIGSTOP node 2 (a process pause): both others suspect it in time...
     let stopped_at = Instant::now();
     cluster.signal(2, "STOP");
+    assert!(cluster.exited().is_empty(), "a stopped node has not exited: {:?}", cluster.exited());
     let found = cluster.wait_for(bound + Duration::from_secs(2), "suspicions of stopped n2", |seen| {
         let r = reports(seen, "suspect", 2, stopped_at);
         (r.len() == 2).then_some(r)
@@ -55,9 +56,15 @@ fn paused_and_killed_nodes_are_suspected_within_the_bound_and_a_resumed_one_trus
         (r.len() == 2).then_some(())
     });
 
-    // SIGKILL node 3: the others must suspect it within the bound.
+    // SIGKILL node 3: the others must suspect it within the bound. (Not reaped until the
+    // cluster is dropped, so a timeout's message can name it as exited: checked here.)
     let killed_at = Instant::now();
-    cluster.kill(3);
+    cluster.signal(3, "KILL");
+    let pid = cluster.pid(3);
+    while cluster.exited().is_empty() && killed_at.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(cluster.exited(), vec![format!("n3 (pid {pid})")], "the killed node is reported as exited");
     let found = cluster.wait_for(bound + Duration::from_secs(2), "suspicions of killed n3", |seen| {
         let r = reports(seen, "suspect", 3, killed_at);
         (r.len() == 2).then_some(r)

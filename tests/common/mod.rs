@@ -251,9 +251,30 @@ impl Cluster {
             if let Some(t) = found(&self.seen()) {
                 return t;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; events:\n{:#?}", self.tail(40));
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; nodes exited: {:?}; events:\n{:#?}",
+                self.exited(),
+                self.tail(40)
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The nodes started and not yet reaped whose process has exited, for failure messages:
+    /// `/proc` shows an exited child as a zombie (`Z`) until it is reaped (Linux).
+    pub fn exited(&self) -> Vec<String> {
+        let mut exited = Vec::new();
+        for (i, c) in self.procs.iter().enumerate() {
+            let Some(c) = c else { continue };
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", c.id())).unwrap_or_default();
+            // The state follows the command name, which is in parentheses and may hold spaces.
+            let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+            if matches!(state, None | Some("Z" | "X")) {
+                exited.push(format!("n{} (pid {})", i + 1, c.id()));
+            }
+        }
+        exited
     }
 
     /// The last `n` events, for failure messages.
