@@ -8,9 +8,10 @@
 //! calendar queue is 1.25-1.5× faster with up to a few thousand pending events (5 to 100
 //! nodes) and 0.7-1.1× as fast with tens of thousands (1000 nodes), where its buckets no
 //! longer fit in cache (level or slightly faster on a quiet machine, slower when
-//! neighbours load the shared cache). Inside the simulator (measured by making [`EventQueue`] each of them in turn)
-//! the calendar queue saved 0-7% of an event's cost at 10 nodes and cost 1.5-2× as much at
-//! 1000 nodes. A queue that switched between them at 8192 items kept the small saving but
+//! neighbours load the shared cache). Inside the simulator (measured by making [`EventQueue`]
+//! each of them in turn) the calendar queue saved 0-7% of an event's cost at 10 nodes and
+//! cost 1.5-2× as much at 1000 nodes at first; with the simulator's later speed-ups, 1.05×
+//! at 10 nodes and 1.12× at 1000 (5 alternating runs on 2026-12-04). A queue that switched between them at 8192 items kept the small saving but
 //! ran 1000 nodes 7-9% slower than the radix heap alone, for reasons not found, so the
 //! simulator keeps the radix heap at every size. A radix heap with byte-wide digits (256
 //! buckets a level, so an item moves 2-3 times rather than 4-8) was no faster in the bare
