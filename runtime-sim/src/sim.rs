@@ -592,9 +592,8 @@ impl<P: Protocol> Simulation<P> {
                 Output::Send { to, msg } if self.adversaries[i].is_none() => {
                     self.send(from, to, Payload::Msg(msg), 0)
                 }
-                Output::Send { to, msg } => self.send_byzantine(i, to, msg),
                 other => {
-                    if !self.act_on_local(i, other) {
+                    if !self.act_on_other(i, other) {
                         return;
                     }
                 }
@@ -603,8 +602,6 @@ impl<P: Protocol> Simulation<P> {
     }
 
     /// Node `i`'s adversary turns one of its honest core's messages into what it sends.
-    /// Out of line, as every output but a plain send is: the loop above stays small.
-    #[inline(never)]
     fn send_byzantine(&mut self, i: usize, to: NodeId, msg: P::Message) {
         let from = id_of(i);
         let Some((adversary, rng)) = self.adversaries[i].as_deref_mut() else {
@@ -637,14 +634,15 @@ impl<P: Protocol> Simulation<P> {
         }
     }
 
-    /// Acts on an output of node `i` that stays on the node (an event, a reply, a write to
-    /// stable storage); false when the node crashed doing so, and nothing after it in the
-    /// step may be acted on.
+    /// Acts on an output of node `i` other than an honest node's send (a Byzantine node's
+    /// send, an event, a reply, a write to stable storage); false when the node crashed
+    /// doing so, and nothing after it in the step may be acted on. Out of line, so the
+    /// loop over a step's outputs stays small.
     #[inline(never)]
-    fn act_on_local(&mut self, i: usize, output: OutputFor<P>) -> bool {
+    fn act_on_other(&mut self, i: usize, output: OutputFor<P>) -> bool {
         let from = id_of(i);
         match output {
-            Output::Send { to, msg } => self.send(from, to, Payload::Msg(msg), 0),
+            Output::Send { to, msg } => self.send_byzantine(i, to, msg),
             Output::Event(e) => {
                 self.record(TraceKind::Event { node: from }, None, Some(&e));
                 self.world.history.push(Observation { at: self.world.now(), node: from, event: e });
@@ -907,9 +905,9 @@ impl<P: Protocol> Simulation<P> {
         let digest = wire.digest;
         let msg = match wire.payload {
             Payload::Msg(m) => m,
-            Payload::Bytes(frame) => match self.decode_frame(from, to, digest, &frame) {
-                Some(m) => m,
-                None => return,
+            Payload::Bytes(ref frame) => match DEFAULT_CODEC.decode::<P::Message>(&frame.0) {
+                Ok(m) => m,
+                Err(_) => return self.reject_frame(from, to, &wire),
             },
         };
         if self.runtime[i].paused_until.is_some() {
@@ -920,26 +918,12 @@ impl<P: Protocol> Simulation<P> {
         }
     }
 
-    /// An adversary's raw frame, decoded as the real transport decodes it; an undecodable
-    /// frame never reaches the protocol: it is counted and traced, and None returned.
+    /// As the real transport does: an undecodable frame never reaches the protocol; it is
+    /// counted and traced as a drop. Out of line: only adversaries send raw frames.
     #[cold]
-    fn decode_frame(
-        &mut self,
-        from: NodeId,
-        to: NodeId,
-        digest: u64,
-        frame: &RawFrame,
-    ) -> Option<P::Message> {
-        let decoded = DEFAULT_CODEC.decode::<P::Message>(&frame.0).ok();
-        if decoded.is_none() {
-            self.report.rejected += 1;
-            bump(&mut self.report.dropped);
-            let index = self.report.events;
-            let kind = TraceKind::Drop { from, to, reason: DropReason::Undecodable };
-            self.trace.record_bytes(index, self.world.now_ns, &kind, digest, &frame.0);
-            bump(&mut self.report.events);
-        }
-        decoded
+    fn reject_frame(&mut self, from: NodeId, to: NodeId, wire: &Wire<P::Message>) {
+        self.report.rejected += 1;
+        self.drop_wire(from, to, DropReason::Undecodable, wire);
     }
 
     /// Node `node`'s timer set in `generation` goes off, unless it was set again since, or
@@ -1121,17 +1105,18 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn crash(&mut self, i: usize) {
-        if self.world.nodes[i].take().is_some() {
-            let node = id_of(i);
-            let rt = &mut self.runtime[i];
-            rt.paused_until = None;
-            rt.inbox.clear();
-            rt.armed = None;
-            bump(&mut rt.generation);
-            rt.torn_next_persist = false;
-            self.world.crashes.insert(node, self.world.now());
-            self.record(TraceKind::Crash { node }, None, None);
+        if self.world.nodes[i].take().is_none() {
+            return;
         }
+        let node = id_of(i);
+        let rt = &mut self.runtime[i];
+        rt.paused_until = None;
+        rt.inbox.clear();
+        rt.armed = None;
+        bump(&mut rt.generation);
+        rt.torn_next_persist = false;
+        self.world.crashes.insert(node, self.world.now());
+        self.record(TraceKind::Crash { node }, None, None);
     }
 
     fn deliver(&mut self, i: usize, from: NodeId, msg: P::Message, digest: u64) {

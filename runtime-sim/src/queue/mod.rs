@@ -11,9 +11,10 @@
 //! neighbours load the shared cache). Inside the simulator (measured by making [`EventQueue`]
 //! each of them in turn) the calendar queue saved 0-7% of an event's cost at 10 nodes and
 //! cost 1.5-2× as much at 1000 nodes at first; with the simulator's later speed-ups, 1.05×
-//! at 10 nodes and 1.12× at 1000 (5 alternating runs on 2026-12-04). A queue that switched between them at 8192 items kept the small saving but
-//! ran 1000 nodes 7-9% slower than the radix heap alone, for reasons not found, so the
-//! simulator keeps the radix heap at every size. A radix heap with byte-wide digits (256
+//! at 10 nodes and 1.12× at 1000 (5 alternating runs on 2026-12-04). A queue that switched
+//! between them at 8192 items kept the small saving but ran 1000 nodes 7-9% slower than the
+//! radix heap alone, for reasons not found, so the simulator keeps the radix heap at every
+//! size. A radix heap with byte-wide digits (256
 //! buckets a level, so an item moves 2-3 times rather than 4-8) was no faster in the bare
 //! loop (21.5, 22.2, 27.0 and 26.9 ns per event at 5, 10, 100 and 1000 nodes against 22.6,
 //! 23.0, 25.0 and 27.0) and 6% slower inside the simulator at 1000 nodes; it was not kept.
