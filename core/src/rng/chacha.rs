@@ -41,6 +41,7 @@ impl ChaCha8 {
 
     /// The next 64 bits: two consecutive keystream words, the first as the low half. Blocks
     /// hold an even number of words, so a pair never straddles two blocks.
+    #[inline]
     pub(super) fn next_u64(&mut self) -> u64 {
         if self.index >= BLOCK_WORDS {
             self.refill();

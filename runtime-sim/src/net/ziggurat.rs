@@ -44,6 +44,7 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
 });
 
 /// One draw from the exponential distribution with mean 1.
+#[inline]
 pub(crate) fn exp1(rng: &mut Draws) -> f64 {
     let t = &*TABLES;
     loop {
