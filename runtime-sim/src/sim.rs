@@ -771,6 +771,7 @@ impl<P: Protocol> Simulation<P> {
     /// The draws for a message `from → to` sent now: keyed by its link, the true time and
     /// its index among the sender's sends at this time, so a message lost, delayed or never
     /// sent elsewhere (a fault removed by the shrinker, say) does not change this one's fate.
+    #[inline(always)]
     fn message_draws(&mut self, from: NodeId, to: NodeId) -> Draws {
         let now = self.world.now_ns;
         let index = match Self::idx(from).and_then(|i| self.runtime.get_mut(i)) {
