@@ -131,7 +131,8 @@ impl Latency {
 
     /// Draws one delay, in nanoseconds: [`Latency::sample`] without building a
     /// `Duration` (the simulator draws one for every message, and works in nanoseconds).
-    #[inline]
+    // Inlined into `fate`, and `fate` into the simulator's send: 0.98x an event's time.
+    #[inline(always)]
     pub fn sample_ns(&self, rng: &mut Draws) -> u64 {
         match *self {
             Latency::Constant(d) => nanos(d).min(MAX_LATENCY_NS),
@@ -361,7 +362,7 @@ impl Network {
     /// order, and duplication from a sub-stream of its own, so that no change of loss or
     /// duplication rate moves another decision's draws. `size` gives the message's encoded
     /// length; it is only called for bandwidth-limited links.
-    #[inline]
+    #[inline(always)]
     pub fn fate(
         &mut self,
         from: NodeId,
