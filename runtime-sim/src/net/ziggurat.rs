@@ -44,14 +44,29 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
 });
 
 /// One draw from the exponential distribution with mean 1.
-#[inline]
+#[inline(always)]
 pub(crate) fn exp1(rng: &mut Draws) -> f64 {
     let t = &*TABLES;
+    let (i, x) = layer_point(rng, t);
+    // Inside the layer's rectangle, 98.9% of draws: the common case, inlined.
+    if x < t.x[i + 1] { x } else { exp1_beyond(rng, t, i, x) }
+}
+
+/// A layer and a point across it from one 64-bit draw.
+#[inline(always)]
+fn layer_point(rng: &mut Draws, t: &Tables) -> (usize, f64) {
+    let bits = rng.next_u64();
+    let i = (bits & 0xff) as usize;
+    // The top 53 bits, disjoint from the layer's 8.
+    (i, (bits >> 11) as f64 * t.w[i])
+}
+
+/// The rest of [`exp1`] once a point `x` of layer `i` falls outside its rectangle: the
+/// tail, a wedge, or a fresh draw. Out of line: rare.
+#[cold]
+#[inline(never)]
+fn exp1_beyond(rng: &mut Draws, t: &Tables, mut i: usize, mut x: f64) -> f64 {
     loop {
-        let bits = rng.next_u64();
-        let i = (bits & 0xff) as usize;
-        // The top 53 bits, disjoint from the layer's 8.
-        let x = (bits >> 11) as f64 * t.w[i];
         if x < t.x[i + 1] {
             return x;
         }
@@ -61,6 +76,7 @@ pub(crate) fn exp1(rng: &mut Draws) -> f64 {
         if t.f[i] + (t.f[i + 1] - t.f[i]) * rng.unit_f64() < (-x).exp() {
             return x;
         }
+        (i, x) = layer_point(rng, t);
     }
 }
 
