@@ -217,10 +217,11 @@ enum Handling {
     Timeout,
 }
 
-/// A node's bookkeeping in the simulator. The fields a message or a timer touches come
-/// first, in one 64-byte cache line (`repr(C)` keeps the order, the alignment the line):
-/// at 1000 nodes the runtimes outgrow the cache, and one line a step instead of two or
-/// three made an event 0.95x as costly (median of 15 alternating runs).
+/// A node's bookkeeping in the simulator. The fields a message touches come first, in one
+/// 64-byte cache line (`repr(C)` keeps the order, the alignment the line); a timer also
+/// counts its spins on the next. At 1000 nodes the runtimes outgrow the cache, and one line
+/// a message instead of two made an event 0.95x as costly in runs of 3 simulated seconds
+/// (median of 15 alternating runs; not seen in 60-second runs, which are noisier).
 #[repr(C, align(64))]
 struct NodeRuntime<M> {
     /// Paused until this true time (ns), if paused.
