@@ -67,9 +67,6 @@ fn layer_point(rng: &mut Draws, t: &Tables) -> (usize, f64) {
 #[inline(never)]
 fn exp1_beyond(rng: &mut Draws, t: &Tables, mut i: usize, mut x: f64) -> f64 {
     loop {
-        if x < t.x[i + 1] {
-            return x;
-        }
         if i == 0 {
             return R - (1.0 - rng.unit_f64()).ln();
         }
@@ -77,6 +74,9 @@ fn exp1_beyond(rng: &mut Draws, t: &Tables, mut i: usize, mut x: f64) -> f64 {
             return x;
         }
         (i, x) = layer_point(rng, t);
+        if x < t.x[i + 1] {
+            return x;
+        }
     }
 }
 

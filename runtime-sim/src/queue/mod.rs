@@ -11,7 +11,7 @@
 //! inlined, 0.7-1.1× before). Inside the simulator (measured by making [`EventQueue`]
 //! each of them in turn) the calendar queue saved 0-7% of an event's cost at 10 nodes and
 //! cost 1.5-2× as much at 1000 nodes at first; with the simulator's later speed-ups, 1.05×
-//! at 10 nodes and 1.12× at 1000 (5 alternating runs on 2026-12-04). A queue that switched
+//! at 10 nodes and 1.12-1.6× at 1000 (two sets of 5 alternating runs on 2026-12-04). A queue that switched
 //! between them at 8192 items kept the small saving but ran 1000 nodes 7-9% slower than the
 //! radix heap alone, for reasons not found, so the simulator keeps the radix heap at every
 //! size. A radix heap with byte-wide digits (256
