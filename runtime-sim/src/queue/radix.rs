@@ -11,6 +11,13 @@
 use super::slab::Slab;
 use std::collections::VecDeque;
 
+/// A bucket of at most this many items is about to be popped, all of it: settling one
+/// first reads each item's slot, so that the slab lines (random, and at 1000 nodes out of
+/// the L2) load side by side instead of one miss an event. At 1000 nodes in the ping-pong
+/// bench an event took 0.82-0.90x the time (medians of 9-15 alternating runs); no change at
+/// 10 nodes. 16, 64, 256 and every bucket measured alike.
+const TOUCH_AHEAD: usize = 16;
+
 /// Items scheduled at true times (ns), popped earliest first, FIFO among equal times.
 ///
 /// Items sit in a slab; the buckets move only (time, slot) pairs, 16 bytes each, however
@@ -116,6 +123,11 @@ impl<T> RadixQueue<T> {
         self.occupied &= !(1 << b);
         let mut items = std::mem::take(&mut self.buckets[b]);
         self.last = std::mem::replace(&mut self.mins[b], u64::MAX);
+        if items.len() <= TOUCH_AHEAD {
+            for &(_, slot) in &items {
+                self.slab.touch(slot);
+            }
+        }
         for &(at, slot) in &items {
             debug_assert!(at == self.last || 63 - (at ^ self.last).leading_zeros() < b as u32);
             self.place(at, slot);
