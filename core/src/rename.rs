@@ -221,7 +221,7 @@ impl<M: Rename, E: Rename, D: Rename, R: Rename> Rename for Output<M, E, D, R> {
 
 impl<M: Rename, E: Rename, D: Rename, R: Rename> Rename for Outbox<M, E, D, R> {
     fn rename(&mut self, map: &Renaming) {
-        self.queue_mut().iter_mut().for_each(|o| o.rename(map));
+        self.iter_mut().for_each(|o| o.rename(map));
     }
 }
 
