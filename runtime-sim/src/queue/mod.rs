@@ -7,7 +7,7 @@
 //! of `pingpong_bench` (`cargo run --release --example pingpong_bench -- --queues`), the
 //! calendar queue is 1.1-1.5× faster with up to a few thousand pending events (5 to 100
 //! nodes) and 0.5-1.1× as fast with tens of thousands (1000 nodes), where its buckets no
-//! longer fit in cache (0.52-0.83× in every run on 2026-12-04 after the core's draws were
+//! longer fit in cache (0.52-0.88× on 2026-12-04 after the core's draws were
 //! inlined, 0.7-1.1× before). Inside the simulator (measured by making [`EventQueue`]
 //! each of them in turn) the calendar queue saved 0-7% of an event's cost at 10 nodes and
 //! cost 1.5-2× as much at 1000 nodes at first; with the simulator's later speed-ups, 1.05×

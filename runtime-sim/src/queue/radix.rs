@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 /// A bucket of at most this many items is about to be popped, all of it: settling one
 /// first reads each item's slot, so that the slab lines (random, and at 1000 nodes out of
 /// the L2) load side by side instead of one miss an event. At 1000 nodes in the ping-pong
-/// bench an event took 0.82-0.90x the time (medians of 9-15 alternating runs); no change at
+/// bench an event took 0.82-0.92x the time (medians of 9-15 alternating runs); no change at
 /// 10 nodes. 16, 64, 256 and every bucket measured alike.
 const TOUCH_AHEAD: usize = 16;
 

@@ -29,7 +29,7 @@ impl<T> Slab<T> {
         }
     }
 
-    /// Reads `slot`'s first word, so that the line holding it is on its way into the cache
+    /// Reads `slot`'s tag, so that the line holding it is on its way into the cache
     /// before the item is taken out.
     #[inline]
     pub(super) fn touch(&self, slot: u32) {
