@@ -407,7 +407,7 @@ impl<M, E, D, R> Outbox<M, E, D, R> {
             "outbox holds {} outputs: is the runtime draining it?",
             self.len()
         );
-        if self.first.is_none() && self.rest.is_empty() {
+        if self.is_empty() {
             self.first = Some(out);
         } else {
             self.rest.push_back(out);
