@@ -13,7 +13,10 @@
 //! `-- --workload turmoil` gives every run turmoil's default latency instead (exponential,
 //! mean 20 ms, no loss), for a like-for-like comparison (`bench/compare-turmoil.sh`).
 //! `-- --profile N [SECONDS]` runs the simulator alone on N nodes (for 20000/N simulated
-//! seconds unless given), for a profiler; with `--bare` too, the bare loop instead.
+//! seconds unless given), for a profiler; with `--bare` too, the bare loop instead, and
+//! with `--bare --sized` the bare loop with events as large as the simulator's (40 bytes
+//! queued instead of 12: a payload the loop carries and never reads), to see what the
+//! event's size alone costs.
 //! `-- --memory` runs 1000 nodes for 10 simulated minutes and prints peak resident memory.
 
 use palisade::core::protocol::{Init, NoReply, Outbox, OutputFor, Protocol, RequestId};
@@ -150,41 +153,64 @@ fn run(nodes: u32, fanout: Option<usize>, simulated: Duration) -> Measured {
 /// floor the simulator's per-event cost is compared with; its random streams differ from
 /// the simulator's, so its peers and delays are others drawn from the same distributions.
 fn bare(nodes: u32, fanout: usize, simulated: Duration) -> Measured {
-    bare_on::<EventQueue<Ev>>(nodes, fanout, simulated)
+    bare_on::<EventQueue<Ev>, ()>(nodes, fanout, simulated)
 }
 
-/// The bare loop's events.
-enum Ev {
+/// The bare loop's events; `B` is a payload a message carries and the loop never reads:
+/// none (`()`), or with `--sized` enough to make a queued event the simulator's size.
+enum Ev<B = ()> {
     Round(u32),
-    Ping { from: u32, to: u32 },
-    Pong,
+    Ping { from: u32, to: u32, body: B },
+    Pong(B),
+}
+
+/// The payload that makes a queued bare event (`Option<Ev<Sized>>`) 40 bytes, as the
+/// simulator's pending message is in this benchmark.
+type Sized = [u64; 3];
+
+const _: () = assert!(std::mem::size_of::<Option<Ev>>() == 12);
+const _: () = assert!(std::mem::size_of::<Option<Ev<Sized>>>() == 40);
+
+/// A bare message's payload, made from the time it is sent.
+trait Body: Copy {
+    fn made_at(now: u64) -> Self;
+}
+
+impl Body for () {
+    fn made_at(_: u64) {}
+}
+
+impl Body for Sized {
+    fn made_at(now: u64) -> Self {
+        [now; 3]
+    }
 }
 
 /// The queue operations the bare loop uses, so it can run on each queue (`--queues`).
-trait Queue: Default {
-    fn push(&mut self, at: u64, ev: Ev);
-    fn pop(&mut self) -> Option<(u64, Ev)>;
+trait Queue<B>: Default {
+    fn push(&mut self, at: u64, ev: Ev<B>);
+    fn pop(&mut self) -> Option<(u64, Ev<B>)>;
 }
 
-impl Queue for CalendarQueue<Ev> {
-    fn push(&mut self, at: u64, ev: Ev) {
+impl<B> Queue<B> for CalendarQueue<Ev<B>> {
+    fn push(&mut self, at: u64, ev: Ev<B>) {
         CalendarQueue::push(self, at, ev)
     }
-    fn pop(&mut self) -> Option<(u64, Ev)> {
+    fn pop(&mut self) -> Option<(u64, Ev<B>)> {
         CalendarQueue::pop(self)
     }
 }
 
-impl Queue for RadixQueue<Ev> {
-    fn push(&mut self, at: u64, ev: Ev) {
+impl<B> Queue<B> for RadixQueue<Ev<B>> {
+    fn push(&mut self, at: u64, ev: Ev<B>) {
         RadixQueue::push(self, at, ev)
     }
-    fn pop(&mut self) -> Option<(u64, Ev)> {
+    fn pop(&mut self) -> Option<(u64, Ev<B>)> {
         RadixQueue::pop(self)
     }
 }
 
-fn bare_on<Q: Queue>(nodes: u32, fanout: usize, simulated: Duration) -> Measured {
+fn bare_on<Q: Queue<B>, B: Body>(nodes: u32, fanout: usize, simulated: Duration) -> Measured {
     let end = simulated.as_nanos() as u64;
     let round = ROUND.as_nanos() as u64;
     let link = link();
@@ -197,7 +223,7 @@ fn bare_on<Q: Queue>(nodes: u32, fanout: usize, simulated: Duration) -> Measured
     }
     let (mut events, mut delivered) = (0u64, 0u64);
     let start = std::time::Instant::now();
-    let send = |queue: &mut Q, now: u64, ev: Ev, events: &mut u64| {
+    let send = |queue: &mut Q, now: u64, ev: Ev<B>, events: &mut u64| {
         *events += 1;
         // Each message's own keyed draws, as the simulator makes them (it keys by link,
         // send time and index among the sender's sends then; the event count stands in
@@ -220,17 +246,17 @@ fn bare_on<Q: Queue>(nodes: u32, fanout: usize, simulated: Duration) -> Measured
                     if p >= id {
                         p += 1;
                     }
-                    send(&mut queue, now, Ev::Ping { from: id, to: p }, &mut events);
+                    send(&mut queue, now, Ev::Ping { from: id, to: p, body: B::made_at(now) }, &mut events);
                 }
                 queue.push(now + round, Ev::Round(id));
             }
-            Ev::Ping { from, to } => {
+            Ev::Ping { from, to, body } => {
                 delivered += 1;
                 std::hint::black_box(to);
-                send(&mut queue, now, Ev::Pong, &mut events);
+                send(&mut queue, now, Ev::Pong(body), &mut events);
                 std::hint::black_box(from);
             }
-            Ev::Pong => delivered += 1,
+            Ev::Pong(_) => delivered += 1,
         }
     }
     Measured { delivered, events, wall: start.elapsed() }
@@ -245,8 +271,8 @@ fn queues() {
         let simulated = Duration::from_secs(secs);
         let (mut calendar, mut radix) = (Vec::new(), Vec::new());
         for _ in 0..REPEATS {
-            calendar.push(bare_on::<CalendarQueue<Ev>>(nodes, 4, simulated));
-            radix.push(bare_on::<RadixQueue<Ev>>(nodes, 4, simulated));
+            calendar.push(bare_on::<CalendarQueue<Ev>, ()>(nodes, 4, simulated));
+            radix.push(bare_on::<RadixQueue<Ev>, ()>(nodes, 4, simulated));
         }
         let (c, r) = (median_ns(&calendar), median_ns(&radix));
         println!(
@@ -294,7 +320,9 @@ fn main() {
         let default = u64::from(20_000 / nodes.max(1)).max(1);
         let secs = args.get(i + 2).and_then(|s| s.parse().ok()).unwrap_or(default);
         let simulated = Duration::from_secs(secs);
-        let m = if args.iter().any(|a| a == "--bare") {
+        let m = if args.iter().any(|a| a == "--bare") && args.iter().any(|a| a == "--sized") {
+            bare_on::<EventQueue<Ev<Sized>>, Sized>(nodes, 4, simulated)
+        } else if args.iter().any(|a| a == "--bare") {
             bare(nodes, 4, simulated)
         } else {
             run(nodes, Some(4), simulated)
