@@ -164,15 +164,16 @@ enum Ev<B = ()> {
     Pong(B),
 }
 
-/// The payload that makes a queued bare event (`Option<Ev<Sized>>`) 40 bytes, as the
+/// The payload that makes a queued bare event (`Option<Ev<SimSizedBody>>`) 40 bytes, as the
 /// simulator's pending message is in this benchmark.
-type Sized = [u64; 3];
+type SimSizedBody = [u64; 3];
 
 const _: () = assert!(std::mem::size_of::<Option<Ev>>() == 12);
-const _: () = assert!(std::mem::size_of::<Option<Ev<Sized>>>() == 40);
+const _: () = assert!(std::mem::size_of::<Option<Ev<SimSizedBody>>>() == 40);
 
 /// A bare message's payload, made from the time it is sent.
 trait Body: Copy {
+    /// The payload of a message sent at `now`.
     fn made_at(now: u64) -> Self;
 }
 
@@ -180,7 +181,7 @@ impl Body for () {
     fn made_at(_: u64) {}
 }
 
-impl Body for Sized {
+impl Body for SimSizedBody {
     fn made_at(now: u64) -> Self {
         [now; 3]
     }
@@ -320,9 +321,14 @@ fn main() {
         let default = u64::from(20_000 / nodes.max(1)).max(1);
         let secs = args.get(i + 2).and_then(|s| s.parse().ok()).unwrap_or(default);
         let simulated = Duration::from_secs(secs);
-        let m = if args.iter().any(|a| a == "--bare") && args.iter().any(|a| a == "--sized") {
-            bare_on::<EventQueue<Ev<Sized>>, Sized>(nodes, 4, simulated)
-        } else if args.iter().any(|a| a == "--bare") {
+        let (is_bare, sized) = (args.iter().any(|a| a == "--bare"), args.iter().any(|a| a == "--sized"));
+        if sized && !is_bare {
+            eprintln!("pingpong_bench: --sized applies to the bare loop only: add --bare");
+            std::process::exit(2);
+        }
+        let m = if sized {
+            bare_on::<EventQueue<Ev<SimSizedBody>>, SimSizedBody>(nodes, 4, simulated)
+        } else if is_bare {
             bare(nodes, 4, simulated)
         } else {
             run(nodes, Some(4), simulated)
