@@ -175,12 +175,13 @@ impl<M: Clone + Serialize> Wire<M> {
 /// A pending delivery is the queue's commonest item, and the slab that holds items is what
 /// outgrows the cache at 1000 nodes, so only it carries a wire inline: a message to self
 /// boxes its own (an allocation each; some protocols send a fifth of their messages to
-/// themselves, and a lock-service sweep took 1-3% more CPU). With one variant holding the payload, the compiler keeps the tag in the
-/// payload's spare tag values, and a delivery of a 16-byte message takes 32 bytes instead of
-/// 40 (an 8-byte tag and a second inline wire). In the ping-pong bench an event took 0.96x
-/// the time at 1000 nodes and 0.97x at 10 (21 alternating runs of each, medians). (Before
-/// the boxing, `repr(u64)` put the wire first, 0.98x at 10 nodes and 0.95x at 1000 against
-/// the compiler's 40-byte layout, which kept the tag after the wire.)
+/// themselves, and a lock-service sweep took 3-5% more CPU). With one variant holding the
+/// payload, the compiler keeps the tag in the payload's spare tag values, and a delivery
+/// of a 16-byte message takes 32 bytes instead of 40 (an 8-byte tag and a second inline
+/// wire). In the ping-pong bench an event took 0.96x the time at 1000 nodes and 0.97x at
+/// 10 (21 alternating runs of each, medians). (Before the boxing, `repr(u64)` put the wire
+/// first, 0.98x at 10 nodes and 0.95x at 1000 against the compiler's 40-byte layout, which
+/// kept the tag after the wire.)
 enum Pending<M, C> {
     Deliver {
         wire: Wire<M>,
@@ -198,7 +199,7 @@ enum Pending<M, C> {
     Resume {
         node: NodeId,
     },
-    /// Boxed: faults are rare, and a small queue entry keeps the heap fast.
+    /// Boxed: faults are rare, and a small queue entry keeps the slab small.
     Fault(Box<FaultKind>),
     /// A command from the node's local application.
     Command {
@@ -215,7 +216,8 @@ enum Pending<M, C> {
 }
 
 // A delivery of a message like the ping-pong bench's (an enum of `u64`s, 16 bytes) takes
-// 32 bytes in the queue's slab, `Option` included.
+// 32 bytes in the queue's slab, `Option` included. A copy of the bench's message type: the
+// event type is private to this crate, so a change to the bench's goes unchecked here.
 const _: () = {
     #[allow(dead_code)]
     enum Msg {
