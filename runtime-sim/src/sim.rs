@@ -179,9 +179,7 @@ impl<M: Clone + Serialize> Wire<M> {
 /// payload, the compiler keeps the tag in the payload's spare tag values, and a delivery
 /// of a 16-byte message takes 32 bytes instead of 40 (an 8-byte tag and a second inline
 /// wire). In the ping-pong bench an event took 0.96x the time at 1000 nodes and 0.97x at
-/// 10 (21 alternating runs of each, medians). (Before the boxing, `repr(u64)` put the wire
-/// first, 0.98x at 10 nodes and 0.95x at 1000 against the compiler's 40-byte layout, which
-/// kept the tag after the wire.)
+/// 10 (21 alternating runs of each, medians; the layouts tried before are in the README).
 enum Pending<M, C> {
     Deliver {
         wire: Wire<M>,
